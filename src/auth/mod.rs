@@ -1,0 +1,300 @@
+//! Accounts, roles and the one place where every read and write is authorised.
+//!
+//! An account is bound to one organisation node and acts only inside that subtree. Roles
+//! grant permissions; [`Principal::authorize`] checks role and subtree together, for the UI
+//! and the API alike. 三员分立: the system, security and audit administrator roles are
+//! mutually exclusive, and no account changes its own roles.
+
+pub mod password;
+pub mod store;
+pub mod totp;
+
+use crate::audit::Actor;
+use crate::error::AppError;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 系统管理员
+    SysAdmin,
+    /// 安全管理员
+    SecAdmin,
+    /// 审计管理员
+    AuditAdmin,
+    /// 组织部工作人员
+    OrgStaff,
+    /// 党委工作人员
+    CommitteeStaff,
+    /// 党支部书记
+    BranchSecretary,
+    /// 党员
+    Member,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::SysAdmin,
+        Role::SecAdmin,
+        Role::AuditAdmin,
+        Role::OrgStaff,
+        Role::CommitteeStaff,
+        Role::BranchSecretary,
+        Role::Member,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::SysAdmin => "sys_admin",
+            Role::SecAdmin => "sec_admin",
+            Role::AuditAdmin => "audit_admin",
+            Role::OrgStaff => "org_staff",
+            Role::CommitteeStaff => "committee_staff",
+            Role::BranchSecretary => "branch_secretary",
+            Role::Member => "member",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::SysAdmin => "系统管理员",
+            Role::SecAdmin => "安全管理员",
+            Role::AuditAdmin => "审计管理员",
+            Role::OrgStaff => "组织部工作人员",
+            Role::CommitteeStaff => "党委工作人员",
+            Role::BranchSecretary => "党支部书记",
+            Role::Member => "党员",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s || r.label() == s)
+    }
+    /// One of the three administrators (三员).
+    pub fn is_admin_trio(self) -> bool {
+        matches!(self, Role::SysAdmin | Role::SecAdmin | Role::AuditAdmin)
+    }
+
+    pub fn perms(self) -> &'static [Perm] {
+        use Perm::*;
+        match self {
+            Role::SysAdmin => &[OrgRead, OrgWrite, AccountRead, AccountWrite, RuleRead, RuleWrite],
+            Role::SecAdmin => &[OrgRead, AccountRead, AccountWrite, AccountSecurity],
+            Role::AuditAdmin => &[AuditRead],
+            Role::OrgStaff => &[
+                OrgRead, OrgWrite, MemberRead, MemberWrite, MemberUnmask, MemberExport,
+                MemberImport, TransferWrite, RuleRead, RuleWrite,
+            ],
+            Role::CommitteeStaff => &[
+                OrgRead, OrgWrite, MemberRead, MemberWrite, MemberExport, MemberImport,
+                TransferWrite, RuleRead,
+            ],
+            Role::BranchSecretary => &[OrgRead, MemberRead, MemberWrite, MemberExport, TransferWrite, RuleRead],
+            Role::Member => &[SelfRead],
+        }
+    }
+}
+
+/// What an action needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Perm {
+    OrgRead,
+    OrgWrite,
+    MemberRead,
+    MemberWrite,
+    /// See ID numbers and phones in clear (each time audited).
+    MemberUnmask,
+    MemberExport,
+    MemberImport,
+    TransferWrite,
+    AccountRead,
+    AccountWrite,
+    /// Unlock, reset passwords, end sessions.
+    AccountSecurity,
+    AuditRead,
+    RuleRead,
+    RuleWrite,
+    /// A member reading their own record.
+    SelfRead,
+}
+
+impl Perm {
+    pub fn label(self) -> &'static str {
+        match self {
+            Perm::OrgRead => "查看党组织",
+            Perm::OrgWrite => "维护党组织",
+            Perm::MemberRead => "查看党员",
+            Perm::MemberWrite => "维护党员",
+            Perm::MemberUnmask => "查看完整证件号码",
+            Perm::MemberExport => "导出党员",
+            Perm::MemberImport => "导入党员",
+            Perm::TransferWrite => "办理组织关系转接",
+            Perm::AccountRead => "查看账号",
+            Perm::AccountWrite => "维护账号",
+            Perm::AccountSecurity => "账号安全管理",
+            Perm::AuditRead => "查看审计日志",
+            Perm::RuleRead => "查看规则",
+            Perm::RuleWrite => "修改规则",
+            Perm::SelfRead => "查看本人信息",
+        }
+    }
+}
+
+/// Rejects role sets that break 三员分立.
+pub fn check_role_set(roles: &[Role]) -> Result<(), AppError> {
+    let trio = roles.iter().filter(|r| r.is_admin_trio()).count();
+    if trio > 1 {
+        return Err(AppError::refused(
+            "account.admin_roles_exclusive",
+            "系统管理员、安全管理员、审计管理员三种角色不能由同一账号兼任",
+        ));
+    }
+    if trio == 1 && roles.len() > 1 {
+        return Err(AppError::refused(
+            "account.admin_roles_exclusive",
+            "三员账号不能同时拥有业务角色",
+        ));
+    }
+    Ok(())
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Principal {
+    pub account_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub org_id: i64,
+    pub org_name: String,
+    /// Materialised path of the account's organisation: its scope.
+    pub org_path: String,
+    pub roles: Vec<Role>,
+    pub member_id: Option<i64>,
+    pub must_change_password: bool,
+    pub locale: String,
+    pub ip: String,
+    /// CSRF token of the browser session (empty for API tokens).
+    pub csrf: String,
+    pub via_token: bool,
+}
+
+impl Principal {
+    pub fn can(&self, perm: Perm) -> bool {
+        self.roles.iter().any(|r| r.perms().contains(&perm))
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn in_scope(&self, path: &str) -> bool {
+        crate::org::in_subtree(&self.org_path, path)
+    }
+
+    /// The single authorisation check: the permission, and the object inside the subtree.
+    pub fn authorize(&self, perm: Perm, object_path: Option<&str>) -> Result<(), AppError> {
+        if !self.can(perm) {
+            return Err(AppError::Forbidden(perm.label().to_string()));
+        }
+        if let Some(p) = object_path {
+            if !self.in_scope(p) {
+                return Err(AppError::Forbidden(format!("{}（不在本账号管辖范围内）", perm.label())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Member records: staff by subtree, a member only their own.
+    pub fn authorize_member(&self, perm: Perm, member_id: i64, branch_path: &str) -> Result<(), AppError> {
+        if perm == Perm::MemberRead && self.member_id == Some(member_id) && self.can(Perm::SelfRead) {
+            return Ok(());
+        }
+        self.authorize(perm, Some(branch_path))
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: Some(self.account_id),
+            name: self.username.clone(),
+            role: self
+                .roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            org_id: Some(self.org_id),
+            ip: self.ip.clone(),
+        }
+    }
+
+    pub fn role_labels(&self) -> String {
+        self.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join("、")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(roles: Vec<Role>, path: &str) -> Principal {
+        Principal {
+            account_id: 1,
+            username: "u".into(),
+            display_name: "u".into(),
+            org_id: 2,
+            org_name: "x".into(),
+            org_path: path.into(),
+            roles,
+            member_id: Some(9),
+            must_change_password: false,
+            locale: "zh-CN".into(),
+            ip: String::new(),
+            csrf: String::new(),
+            via_token: false,
+        }
+    }
+
+    #[test]
+    fn trio_is_exclusive() {
+        assert!(check_role_set(&[Role::SysAdmin]).is_ok());
+        assert!(check_role_set(&[Role::OrgStaff, Role::Member]).is_ok());
+        assert!(check_role_set(&[Role::SysAdmin, Role::AuditAdmin]).is_err());
+        assert!(check_role_set(&[Role::SecAdmin, Role::AuditAdmin]).is_err());
+        assert!(check_role_set(&[Role::SysAdmin, Role::OrgStaff]).is_err());
+    }
+
+    #[test]
+    fn sys_admin_cannot_read_audit_and_auditor_cannot_write() {
+        let s = p(vec![Role::SysAdmin], "/1/");
+        assert!(s.authorize(Perm::AuditRead, None).is_err());
+        let a = p(vec![Role::AuditAdmin], "/1/");
+        for perm in [Perm::OrgWrite, Perm::MemberWrite, Perm::AccountWrite, Perm::RuleWrite, Perm::MemberRead] {
+            assert!(a.authorize(perm, Some("/1/")).is_err(), "{perm:?}");
+        }
+        assert!(a.authorize(Perm::AuditRead, None).is_ok());
+    }
+
+    #[test]
+    fn scope_is_the_subtree() {
+        let c = p(vec![Role::OrgStaff], "/1/5/");
+        assert!(c.authorize(Perm::MemberRead, Some("/1/5/")).is_ok());
+        assert!(c.authorize(Perm::MemberRead, Some("/1/5/77/")).is_ok());
+        assert!(c.authorize(Perm::MemberRead, Some("/1/55/")).is_err());
+        assert!(c.authorize(Perm::MemberRead, Some("/1/")).is_err());
+    }
+
+    #[test]
+    fn member_sees_only_self() {
+        let m = p(vec![Role::Member], "/1/5/");
+        assert!(m.authorize_member(Perm::MemberRead, 9, "/1/5/").is_ok());
+        assert!(m.authorize_member(Perm::MemberRead, 10, "/1/5/").is_err());
+        assert!(m.authorize_member(Perm::MemberWrite, 9, "/1/5/").is_err());
+    }
+
+    #[test]
+    fn secretary_cannot_unmask_or_import() {
+        let s = p(vec![Role::BranchSecretary], "/1/5/9/");
+        assert!(s.authorize(Perm::MemberUnmask, Some("/1/5/9/")).is_err());
+        assert!(s.authorize(Perm::MemberImport, Some("/1/5/9/")).is_err());
+        assert!(s.authorize(Perm::MemberWrite, Some("/1/5/9/")).is_ok());
+    }
+}

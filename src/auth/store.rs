@@ -1,0 +1,622 @@
+//! Accounts, sessions, API tokens and the login flow.
+
+use super::{check_role_set, password, totp, Principal, Role};
+use crate::audit::{self, Actor, NewEntry};
+use crate::db::{DbResult, DbRow};
+use crate::error::{AppError, AppResult, Checks};
+use crate::{on_db, on_tx, Ctx};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub org_id: i64,
+    pub org_name: String,
+    #[serde(skip)]
+    pub org_path: String,
+    pub member_id: Option<i64>,
+    pub roles: Vec<String>,
+    pub must_change_password: bool,
+    pub disabled: bool,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub totp_enabled: bool,
+    pub locale: String,
+}
+
+impl Account {
+    pub fn role_labels(&self) -> String {
+        self.roles
+            .iter()
+            .filter_map(|r| Role::parse(r))
+            .map(|r| r.label())
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+    pub fn is_locked(&self) -> bool {
+        self.locked_until.is_some_and(|t| t > Utc::now())
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.username, a.display_name, a.org_id, o.name AS org_name, o.path AS org_path, a.member_id, a.must_change_password, a.disabled, a.locked_until, a.totp_enabled, a.locale, a.password_hash, a.failed_count, a.totp_secret_enc, a.totp_last_step";
+
+struct Row {
+    account: Account,
+    password_hash: String,
+    failed_count: i64,
+    totp_secret_enc: Option<Vec<u8>>,
+    totp_last_step: i64,
+}
+
+fn row(r: &impl DbRow) -> DbResult<Row> {
+    Ok(Row {
+        account: Account {
+            id: r.i64("id")?,
+            username: r.string("username")?,
+            display_name: r.string("display_name")?,
+            org_id: r.i64("org_id")?,
+            org_name: r.string("org_name")?,
+            org_path: r.string("org_path")?,
+            member_id: r.opt_i64("member_id")?,
+            roles: Vec::new(),
+            must_change_password: r.bool("must_change_password")?,
+            disabled: r.bool("disabled")?,
+            locked_until: r.opt_ts("locked_until")?,
+            totp_enabled: r.bool("totp_enabled")?,
+            locale: r.string("locale")?,
+        },
+        password_hash: r.string("password_hash")?,
+        failed_count: r.i64("failed_count")?,
+        totp_secret_enc: r.opt_bytes("totp_secret_enc")?,
+        totp_last_step: r.i64("totp_last_step")?,
+    })
+}
+
+async fn roles_of(ctx: &Ctx, id: i64) -> AppResult<Vec<String>> {
+    Ok(on_db!(&ctx.db, p => {
+        let rows = sqlx::query("SELECT role FROM account_roles WHERE account_id = $1 ORDER BY role")
+            .bind(id).fetch_all(p).await?;
+        rows.iter().map(|r| r.string("role")).collect::<DbResult<Vec<_>>>()?
+    }))
+}
+
+async fn find_row(ctx: &Ctx, by: &str, key: &str) -> AppResult<Option<Row>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN orgs o ON o.id = a.org_id WHERE {by} = $1");
+    let found = on_db!(&ctx.db, p => {
+        let q = sqlx::query(&sql);
+        let q = if by == "a.id" { q.bind(key.parse::<i64>().unwrap_or(-1)) } else { q.bind(key.to_string()) };
+        match q.fetch_optional(p).await? {
+            Some(r) => Some(row(&r)?),
+            None => None,
+        }
+    });
+    match found {
+        Some(mut r) => {
+            r.account.roles = roles_of(ctx, r.account.id).await?;
+            Ok(Some(r))
+        }
+        None => Ok(None),
+    }
+}
+
+pub async fn get(ctx: &Ctx, id: i64) -> AppResult<Account> {
+    find_row(ctx, "a.id", &id.to_string())
+        .await?
+        .map(|r| r.account)
+        .ok_or(AppError::NotFound("账号"))
+}
+
+pub async fn count(ctx: &Ctx) -> AppResult<i64> {
+    Ok(on_db!(&ctx.db, p => sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(p).await?.i64("n")?))
+}
+
+/// Accounts whose organisation lies in the subtree at `scope_path`.
+pub async fn list(ctx: &Ctx, scope_path: &str) -> AppResult<Vec<Account>> {
+    let upper = crate::db::path_upper(scope_path);
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN orgs o ON o.id = a.org_id WHERE o.path >= $1 AND o.path < $2 ORDER BY a.id LIMIT 1000");
+    let mut rows = on_db!(&ctx.db, p => {
+        let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).fetch_all(p).await?;
+        rows.iter().map(|r| row(r).map(|x| x.account)).collect::<DbResult<Vec<_>>>()?
+    });
+    for a in rows.iter_mut() {
+        a.roles = roles_of(ctx, a.id).await?;
+    }
+    Ok(rows)
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, utoipa::ToSchema)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: String,
+    pub org_id: i64,
+    pub member_id: Option<i64>,
+    pub roles: Vec<String>,
+    /// Initial password; the user must change it at first login.
+    pub password: String,
+}
+
+fn parse_roles(names: &[String]) -> AppResult<Vec<Role>> {
+    let mut roles = Vec::new();
+    for n in names {
+        let r = Role::parse(n).ok_or_else(|| AppError::field("roles", format!("未知角色：{n}")))?;
+        if !roles.contains(&r) {
+            roles.push(r);
+        }
+    }
+    if roles.is_empty() {
+        return Err(AppError::field("roles", "请至少选择一个角色"));
+    }
+    roles.sort();
+    check_role_set(&roles)?;
+    Ok(roles)
+}
+
+fn check_username(c: &mut Checks, u: &str) {
+    c.check(
+        (3..=32).contains(&u.len())
+            && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-'),
+        "username",
+        "用户名为3至32位字母、数字、下划线、点或横线",
+    );
+}
+
+/// Creates an account. `actor` may be the system itself (first start, demo).
+pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<Account> {
+    let mut c = Checks::default();
+    check_username(&mut c, &input.username);
+    let dn = input.display_name.trim();
+    c.check(!dn.is_empty() && dn.chars().count() <= 30, "display_name", "请填写姓名（30字以内）");
+    for v in password::policy_violations(&ctx.config.password, &input.password, &input.username) {
+        c.add("password", v);
+    }
+    c.finish()?;
+    let roles = parse_roles(&input.roles)?;
+    let org = crate::org::store::get(&ctx.db, input.org_id)
+        .await
+        .map_err(|_| AppError::field("org_id", "所属党组织不存在"))?;
+    let hash = password::hash(&input.password).map_err(AppError::Internal)?;
+    let now = Utc::now();
+    let mut tx = ctx.db.begin().await?;
+    let taken = on_tx!(&mut tx, c => sqlx::query("SELECT id FROM accounts WHERE username = $1").bind(&input.username).fetch_optional(&mut *c).await?.is_some());
+    if taken {
+        return Err(AppError::field("username", "用户名已被使用"));
+    }
+    let id = on_tx!(&mut tx, c => {
+        let id = sqlx::query("INSERT INTO accounts (username, display_name, org_id, member_id, password_hash, must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id")
+            .bind(&input.username).bind(dn).bind(org.id).bind(input.member_id).bind(&hash).bind(true).bind(now)
+            .fetch_one(&mut *c).await?.i64("id")?;
+        for r in &roles {
+            sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)").bind(id).bind(r.as_str()).execute(&mut *c).await?;
+        }
+        id
+    });
+    audit::append(
+        &mut tx,
+        actor,
+        NewEntry {
+            action: "account.create",
+            object_type: "account",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"username": input.username, "display_name": dn, "org_id": org.id,
+                "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(ctx, id).await
+}
+
+/// Replaces the roles of `id`. Nobody changes their own roles.
+pub async fn set_roles(ctx: &Ctx, actor: &Actor, id: i64, names: &[String]) -> AppResult<Account> {
+    if actor.id == Some(id) {
+        return Err(AppError::refused("account.self_grant", "不能修改自己的角色"));
+    }
+    let roles = parse_roles(names)?;
+    let before = get(ctx, id).await?;
+    let mut tx = ctx.db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query("DELETE FROM account_roles WHERE account_id = $1").bind(id).execute(&mut *c).await?;
+        for r in &roles {
+            sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)").bind(id).bind(r.as_str()).execute(&mut *c).await?;
+        }
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *c).await?;
+    });
+    audit::append(
+        &mut tx,
+        actor,
+        NewEntry {
+            action: "account.roles",
+            object_type: "account",
+            object_id: id.to_string(),
+            before: serde_json::json!({"roles": before.roles}),
+            after: serde_json::json!({"roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(ctx, id).await
+}
+
+/// Enables or disables an account; disabling ends its sessions and revokes its tokens.
+pub async fn set_disabled(ctx: &Ctx, actor: &Actor, id: i64, disabled: bool) -> AppResult<Account> {
+    if actor.id == Some(id) {
+        return Err(AppError::refused("account.self_disable", "不能停用自己的账号"));
+    }
+    let before = get(ctx, id).await?;
+    let now = Utc::now();
+    let mut tx = ctx.db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE accounts SET disabled = $1, updated_at = $2 WHERE id = $3").bind(disabled).bind(now).bind(id).execute(&mut *c).await?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *c).await?;
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL").bind(now).bind(id).execute(&mut *c).await?;
+        }
+    });
+    audit::append(
+        &mut tx,
+        actor,
+        NewEntry {
+            action: if disabled { "account.disable" } else { "account.enable" },
+            object_type: "account",
+            object_id: id.to_string(),
+            before: serde_json::json!({"disabled": before.disabled}),
+            after: serde_json::json!({"disabled": disabled}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(ctx, id).await
+}
+
+/// Security administrator: unlock and set a new one-time password.
+pub async fn reset_password(ctx: &Ctx, actor: &Actor, id: i64, new_password: &str) -> AppResult<()> {
+    if actor.id == Some(id) {
+        return Err(AppError::refused("account.self_reset", "请通过“修改密码”修改自己的密码"));
+    }
+    let acc = get(ctx, id).await?;
+    let v = password::policy_violations(&ctx.config.password, new_password, &acc.username);
+    if !v.is_empty() {
+        return Err(AppError::Validation(v.into_iter().map(|m| crate::error::FieldError::new("password", m)).collect()));
+    }
+    let hash = password::hash(new_password).map_err(AppError::Internal)?;
+    let mut tx = ctx.db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = $2, failed_count = 0, locked_until = NULL, updated_at = $3 WHERE id = $4")
+            .bind(&hash).bind(true).bind(Utc::now()).bind(id).execute(&mut *c).await?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *c).await?;
+    });
+    audit::append(&mut tx, actor, NewEntry {
+        action: "account.reset_password",
+        object_type: "account",
+        object_id: id.to_string(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({"must_change_password": true, "unlocked": true}),
+    }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The account changes its own password (old one required).
+pub async fn change_password(ctx: &Ctx, p: &Principal, old: &str, new: &str, keep_session: &str) -> AppResult<()> {
+    let r = find_row(ctx, "a.id", &p.account_id.to_string()).await?.ok_or(AppError::Unauthenticated)?;
+    if !password::verify(old, &r.password_hash) {
+        return Err(AppError::field("old_password", "原密码不正确"));
+    }
+    if old == new {
+        return Err(AppError::field("new_password", "新密码不能与原密码相同"));
+    }
+    let v = password::policy_violations(&ctx.config.password, new, &p.username);
+    if !v.is_empty() {
+        return Err(AppError::Validation(v.into_iter().map(|m| crate::error::FieldError::new("new_password", m)).collect()));
+    }
+    let hash = password::hash(new).map_err(AppError::Internal)?;
+    let mut tx = ctx.db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4")
+            .bind(&hash).bind(false).bind(Utc::now()).bind(p.account_id).execute(&mut *c).await?;
+        // Every other session of this account ends.
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2").bind(p.account_id).bind(keep_session).execute(&mut *c).await?;
+    });
+    audit::append(&mut tx, &p.actor(), NewEntry {
+        action: "account.change_password",
+        object_type: "account",
+        object_id: p.account_id.to_string(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({"must_change_password": false}),
+    }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The one answer for every failed login, so an attacker learns nothing.
+pub const LOGIN_FAILED: &str = "用户名或密码错误；连续失败多次账号将被临时锁定";
+
+pub struct LoginOk {
+    pub token: String,
+    pub totp_pending: bool,
+    pub must_change_password: bool,
+}
+
+/// Checks a username and password; on success opens a new session (new token every login).
+pub async fn login(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResult<LoginOk> {
+    let row = if username.len() <= 64 { find_row(ctx, "a.username", username).await? } else { None };
+    let Some(row) = row else {
+        password::verify(pw, password::dummy_hash());
+        let mut a = Actor::system("anonymous");
+        a.ip = ip.to_string();
+        audit::record(&ctx.db, &a, NewEntry {
+            action: "auth.login_failed",
+            object_type: "account",
+            object_id: String::new(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"reason": "unknown_user"}),
+        }).await?;
+        return Err(AppError::refused("auth.failed", LOGIN_FAILED));
+    };
+    let acc = &row.account;
+    let actor = Actor { id: Some(acc.id), name: acc.username.clone(), role: acc.roles.join(","), org_id: Some(acc.org_id), ip: ip.to_string() };
+    let ok = password::verify(pw, &row.password_hash);
+    let locked = acc.is_locked();
+    if !ok || locked || acc.disabled {
+        let policy = &ctx.config.password;
+        let failures = if ok { row.failed_count } else { row.failed_count + 1 };
+        let lock_now = !ok && !locked && failures >= policy.max_failures as i64;
+        let mut tx = ctx.db.begin().await?;
+        on_tx!(&mut tx, c => {
+            if lock_now {
+                sqlx::query("UPDATE accounts SET failed_count = 0, locked_until = $1 WHERE id = $2")
+                    .bind(Utc::now() + Duration::minutes(policy.lock_minutes)).bind(acc.id).execute(&mut *c).await?;
+            } else if !ok {
+                sqlx::query("UPDATE accounts SET failed_count = $1 WHERE id = $2").bind(failures).bind(acc.id).execute(&mut *c).await?;
+            }
+        });
+        let reason = if acc.disabled { "disabled" } else if locked { "locked" } else if lock_now { "wrong_password_locked" } else { "wrong_password" };
+        audit::append(&mut tx, &actor, NewEntry {
+            action: "auth.login_failed",
+            object_type: "account",
+            object_id: acc.id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"reason": reason, "failures": failures}),
+        }).await?;
+        tx.commit().await?;
+        return Err(AppError::refused("auth.failed", LOGIN_FAILED));
+    }
+    let token = crate::crypto::random_token();
+    let token_hash = crate::crypto::sm3_hex(token.as_bytes());
+    let csrf = crate::crypto::random_token();
+    let now = Utc::now();
+    let mut tx = ctx.db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE accounts SET failed_count = 0, locked_until = NULL WHERE id = $1").bind(acc.id).execute(&mut *c).await?;
+        sqlx::query("INSERT INTO sessions (token_hash, account_id, csrf, created_at, last_seen, totp_pending) VALUES ($1, $2, $3, $4, $4, $5)")
+            .bind(&token_hash).bind(acc.id).bind(&csrf).bind(now).bind(acc.totp_enabled).execute(&mut *c).await?;
+    });
+    audit::append(&mut tx, &actor, NewEntry {
+        action: "auth.login",
+        object_type: "account",
+        object_id: acc.id.to_string(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({"totp_pending": acc.totp_enabled}),
+    }).await?;
+    tx.commit().await?;
+    Ok(LoginOk { token, totp_pending: acc.totp_enabled, must_change_password: acc.must_change_password })
+}
+
+/// Ends a session.
+pub async fn logout(ctx: &Ctx, p: &Principal, token_hash: &str) -> AppResult<()> {
+    let mut tx = ctx.db.begin().await?;
+    on_tx!(&mut tx, c => { sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *c).await?; });
+    audit::append(&mut tx, &p.actor(), NewEntry {
+        action: "auth.logout", object_type: "account", object_id: p.account_id.to_string(),
+        before: serde_json::Value::Null, after: serde_json::Value::Null,
+    }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The state of a presented session.
+pub enum SessionState {
+    Valid(Box<Principal>),
+    TotpPending(Box<Principal>),
+    Invalid,
+}
+
+async fn principal_for(ctx: &Ctx, account_id: i64, csrf: String, ip: &str, via_token: bool) -> AppResult<Option<Principal>> {
+    let Some(r) = find_row(ctx, "a.id", &account_id.to_string()).await? else { return Ok(None) };
+    let a = r.account;
+    if a.disabled {
+        return Ok(None);
+    }
+    let roles: Vec<Role> = a.roles.iter().filter_map(|s| Role::parse(s)).collect();
+    Ok(Some(Principal {
+        account_id: a.id,
+        username: a.username,
+        display_name: a.display_name,
+        org_id: a.org_id,
+        org_name: a.org_name,
+        org_path: a.org_path,
+        roles,
+        member_id: a.member_id,
+        must_change_password: a.must_change_password,
+        locale: a.locale,
+        ip: ip.to_string(),
+        csrf,
+        via_token,
+    }))
+}
+
+/// Resolves a session cookie, applying the idle and absolute timeouts.
+pub async fn session(ctx: &Ctx, token: &str, ip: &str) -> AppResult<SessionState> {
+    if token.len() != 64 {
+        return Ok(SessionState::Invalid);
+    }
+    let th = crate::crypto::sm3_hex(token.as_bytes());
+    let found = on_db!(&ctx.db, p => {
+        match sqlx::query("SELECT account_id, csrf, created_at, last_seen, totp_pending FROM sessions WHERE token_hash = $1").bind(&th).fetch_optional(p).await? {
+            Some(r) => Some((r.i64("account_id")?, r.string("csrf")?, r.ts("created_at")?, r.ts("last_seen")?, r.bool("totp_pending")?)),
+            None => None,
+        }
+    });
+    let Some((account_id, csrf, created, last_seen, pending)) = found else { return Ok(SessionState::Invalid) };
+    let now = Utc::now();
+    let policy = &ctx.config.password;
+    if now - last_seen > Duration::minutes(policy.idle_timeout_minutes) || now - created > Duration::hours(policy.absolute_timeout_hours) {
+        on_db!(&ctx.db, p => { sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&th).execute(p).await?; });
+        return Ok(SessionState::Invalid);
+    }
+    if now - last_seen > Duration::seconds(30) {
+        on_db!(&ctx.db, p => { sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2").bind(now).bind(&th).execute(p).await?; });
+    }
+    match principal_for(ctx, account_id, csrf, ip, false).await? {
+        None => Ok(SessionState::Invalid),
+        Some(p) if pending => Ok(SessionState::TotpPending(Box::new(p))),
+        Some(p) => Ok(SessionState::Valid(Box::new(p))),
+    }
+}
+
+/// Resolves an API token (`Authorization: Bearer dj_...`).
+pub async fn api_token(ctx: &Ctx, token: &str, ip: &str) -> AppResult<Option<Principal>> {
+    if token.len() > 200 {
+        return Ok(None);
+    }
+    let th = crate::crypto::sm3_hex(token.as_bytes());
+    let id = on_db!(&ctx.db, p => {
+        match sqlx::query("SELECT account_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL").bind(&th).fetch_optional(p).await? {
+            Some(r) => Some(r.i64("account_id")?),
+            None => None,
+        }
+    });
+    match id {
+        Some(id) => principal_for(ctx, id, String::new(), ip, true).await,
+        None => Ok(None),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Creates an API token acting as the caller; the clear token is returned once.
+pub async fn create_token(ctx: &Ctx, p: &Principal, name: &str) -> AppResult<(ApiToken, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 50 {
+        return Err(AppError::field("name", "请填写令牌用途（50字以内）"));
+    }
+    let token = format!("dj_{}", crate::crypto::random_token());
+    let th = crate::crypto::sm3_hex(token.as_bytes());
+    let now = Utc::now();
+    let mut tx = ctx.db.begin().await?;
+    let id = on_tx!(&mut tx, c => sqlx::query("INSERT INTO api_tokens (account_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(p.account_id).bind(name).bind(&th).bind(now).fetch_one(&mut *c).await?.i64("id")?);
+    audit::append(&mut tx, &p.actor(), NewEntry {
+        action: "token.create", object_type: "api_token", object_id: id.to_string(),
+        before: serde_json::Value::Null, after: serde_json::json!({"name": name}),
+    }).await?;
+    tx.commit().await?;
+    Ok((ApiToken { id, name: name.into(), created_at: now, revoked_at: None }, token))
+}
+
+pub async fn list_tokens(ctx: &Ctx, account_id: i64) -> AppResult<Vec<ApiToken>> {
+    Ok(on_db!(&ctx.db, p => {
+        let rows = sqlx::query("SELECT id, name, created_at, revoked_at FROM api_tokens WHERE account_id = $1 ORDER BY id DESC").bind(account_id).fetch_all(p).await?;
+        rows.iter().map(|r| Ok(ApiToken { id: r.i64("id")?, name: r.string("name")?, created_at: r.ts("created_at")?, revoked_at: r.opt_ts("revoked_at")? })).collect::<DbResult<Vec<_>>>()?
+    }))
+}
+
+pub async fn revoke_token(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<()> {
+    let mut tx = ctx.db.begin().await?;
+    let n = on_tx!(&mut tx, c => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL")
+        .bind(Utc::now()).bind(id).bind(p.account_id).execute(&mut *c).await?.rows_affected());
+    if n == 0 {
+        return Err(AppError::NotFound("令牌"));
+    }
+    audit::append(&mut tx, &p.actor(), NewEntry {
+        action: "token.revoke", object_type: "api_token", object_id: id.to_string(),
+        before: serde_json::Value::Null, after: serde_json::json!({"revoked": true}),
+    }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Starts TOTP enrolment: stores a new (not yet enabled) secret and returns it.
+pub async fn totp_begin(ctx: &Ctx, p: &Principal) -> AppResult<Vec<u8>> {
+    let secret = totp::new_secret();
+    let enc = ctx.vault.encrypt(&hex::encode(&secret));
+    on_db!(&ctx.db, pool => {
+        sqlx::query("UPDATE accounts SET totp_secret_enc = $1, totp_enabled = $2, totp_last_step = 0 WHERE id = $3")
+            .bind(enc).bind(false).bind(p.account_id).execute(pool).await?;
+    });
+    Ok(secret)
+}
+
+/// Checks a TOTP code for the account; on success it becomes unusable again, the factor is
+/// enabled (enrolment) and the session is no longer pending.
+pub async fn totp_confirm(ctx: &Ctx, account_id: i64, code: &str, session_hash: Option<&str>) -> AppResult<()> {
+    let r = find_row(ctx, "a.id", &account_id.to_string()).await?.ok_or(AppError::Unauthenticated)?;
+    let enc = r.totp_secret_enc.ok_or_else(|| AppError::field("code", "尚未设置动态口令"))?;
+    let secret = hex::decode(ctx.vault.decrypt(&enc).map_err(|e| AppError::Internal(e.to_string()))?)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let now = Utc::now().timestamp().max(0) as u64;
+    let actor = Actor { id: Some(account_id), name: r.account.username.clone(), role: r.account.roles.join(","), org_id: Some(r.account.org_id), ip: String::new() };
+    let Some(step) = totp::verify(&secret, code, now, r.totp_last_step.max(0) as u64) else {
+        audit::record(&ctx.db, &actor, NewEntry {
+            action: "auth.totp_failed", object_type: "account", object_id: account_id.to_string(),
+            before: serde_json::Value::Null, after: serde_json::Value::Null,
+        }).await?;
+        return Err(AppError::field("code", "动态口令不正确或已使用"));
+    };
+    let mut tx = ctx.db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE accounts SET totp_last_step = $1, totp_enabled = $2 WHERE id = $3").bind(step as i64).bind(true).bind(account_id).execute(&mut *c).await?;
+        if let Some(h) = session_hash {
+            sqlx::query("UPDATE sessions SET totp_pending = $1 WHERE token_hash = $2").bind(false).bind(h).execute(&mut *c).await?;
+        }
+    });
+    audit::append(&mut tx, &actor, NewEntry {
+        action: if r.account.totp_enabled { "auth.totp" } else { "auth.totp_enrol" },
+        object_type: "account", object_id: account_id.to_string(),
+        before: serde_json::Value::Null, after: serde_json::json!({"totp_enabled": true}),
+    }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// First start: creates the root organisation's system administrator with a one-time
+/// password, if no account exists. Returns (username, password) to print once.
+pub async fn bootstrap_admin(ctx: &Ctx) -> AppResult<Option<(String, String)>> {
+    if count(ctx).await? > 0 {
+        return Ok(None);
+    }
+    let root = on_db!(&ctx.db, p => {
+        sqlx::query("SELECT id FROM orgs WHERE parent_id IS NULL AND dissolved_at IS NULL ORDER BY id LIMIT 1").fetch_optional(p).await?.map(|r| r.i64("id")).transpose()?
+    });
+    let system = Actor::system("bootstrap");
+    let root_id = match root {
+        Some(id) => id,
+        None => {
+            crate::org::store::create(&ctx.db, &system, &crate::org::store::NewOrg {
+                name: "中共XX市委".into(),
+                kind: "committee".into(),
+                level: "city".into(),
+                ..Default::default()
+            }).await?.id
+        }
+    };
+    let pw = password::generate();
+    create(ctx, &system, &NewAccount {
+        username: "admin".into(),
+        display_name: "系统管理员".into(),
+        org_id: root_id,
+        member_id: None,
+        roles: vec![Role::SysAdmin.as_str().into()],
+        password: pw.clone(),
+    }).await?;
+    Ok(Some(("admin".into(), pw)))
+}

@@ -1,0 +1,261 @@
+//! One typed configuration: defaults < TOML file < `DANGJIAN_*` environment.
+//! Validated once at start; an invalid value stops the program with a clear message.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration value {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// Which database the URL names. Anything else is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            let path = rest.split('?').next().unwrap_or(rest);
+            if path.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "database_url",
+                    reason: "sqlite:// needs a file path".into(),
+                });
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_string()))
+        } else {
+            Err(ConfigError::Invalid {
+                key: "database_url",
+                reason: format!(
+                    "unknown scheme in {url:?}: use sqlite://PATH or postgres://..."
+                ),
+            })
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub min_classes: usize,
+    pub max_failures: u32,
+    pub lock_minutes: i64,
+    pub idle_timeout_minutes: i64,
+    pub absolute_timeout_hours: i64,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        // 等保 2.0 level-3 defaults.
+        Self {
+            min_length: 8,
+            min_classes: 3,
+            max_failures: 5,
+            lock_minutes: 30,
+            idle_timeout_minutes: 30,
+            absolute_timeout_hours: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    /// Hex-encoded 16-byte SM4 data key. Never stored in the database.
+    pub data_key: Option<String>,
+    /// Where a generated key is kept when `data_key` is unset (created 0600 on first start).
+    pub data_key_file: Option<PathBuf>,
+    /// Version number of `data_key`, written beside every ciphertext.
+    pub data_key_version: u8,
+    /// Earlier keys still needed to read old ciphertexts: version → hex key.
+    pub old_data_keys: std::collections::BTreeMap<String, String>,
+    pub password: PasswordPolicy,
+    /// Require TOTP for the three administrator roles.
+    pub require_totp_for_admins: bool,
+    /// Largest accepted request body in bytes (uploads included).
+    pub max_body_bytes: usize,
+    /// Set when served behind TLS: adds `Secure` to the session cookie.
+    pub secure_cookies: bool,
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://dangjian.db".into(),
+            data_key: None,
+            data_key_file: None,
+            data_key_version: 1,
+            old_data_keys: Default::default(),
+            password: PasswordPolicy::default(),
+            require_totp_for_admins: false,
+            max_body_bytes: 32 * 1024 * 1024,
+            secure_cookies: false,
+            log: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// defaults < file < environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(key: &'static str, v: &str) -> Result<T, ConfigError> {
+            v.parse().map_err(|_| ConfigError::Invalid {
+                key,
+                reason: format!("cannot parse {v:?}"),
+            })
+        }
+        if let Some(v) = get("DANGJIAN_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = get("DANGJIAN_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = get("DANGJIAN_DATA_KEY") {
+            self.data_key = Some(v);
+        }
+        if let Some(v) = get("DANGJIAN_DATA_KEY_FILE") {
+            self.data_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("DANGJIAN_DATA_KEY_VERSION") {
+            self.data_key_version = parse("data_key_version", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_REQUIRE_TOTP_FOR_ADMINS") {
+            self.require_totp_for_admins = parse("require_totp_for_admins", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("max_body_bytes", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_SECURE_COOKIES") {
+            self.secure_cookies = parse("secure_cookies", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_LOG") {
+            self.log = v;
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| ConfigError::Invalid {
+                key: "listen",
+                reason: format!("{:?} is not host:port", self.listen),
+            })?;
+        DatabaseUrl::parse(&self.database_url)?;
+        if let Some(k) = &self.data_key {
+            crate::crypto::parse_key(k).map_err(|reason| ConfigError::Invalid {
+                key: "data_key",
+                reason,
+            })?;
+        }
+        for (v, k) in &self.old_data_keys {
+            v.parse::<u8>().map_err(|_| ConfigError::Invalid {
+                key: "old_data_keys",
+                reason: format!("version {v:?} is not 0-255"),
+            })?;
+            crate::crypto::parse_key(k).map_err(|reason| ConfigError::Invalid {
+                key: "old_data_keys",
+                reason,
+            })?;
+        }
+        let p = &self.password;
+        if p.min_length < 8 || !(1..=4).contains(&p.min_classes) || p.max_failures == 0 {
+            return Err(ConfigError::Invalid {
+                key: "password",
+                reason: "min_length >= 8, min_classes 1-4, max_failures >= 1".into(),
+            });
+        }
+        if p.idle_timeout_minutes <= 0 || p.lock_minutes <= 0 || p.absolute_timeout_hours <= 0 {
+            return Err(ConfigError::Invalid {
+                key: "password",
+                reason: "timeouts must be positive".into(),
+            });
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "max_body_bytes",
+                reason: "at least 1024".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn db_url(&self) -> Result<DatabaseUrl, ConfigError> {
+        DatabaseUrl::parse(&self.database_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_scheme_is_an_error() {
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("dangjian.db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://a/b.db").ok(),
+            Some(DatabaseUrl::Sqlite("a/b.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+    }
+
+    #[test]
+    fn env_overrides_file_and_defaults() {
+        let mut c: Config = toml::from_str("listen = \"127.0.0.1:9000\"").expect("toml");
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        c.apply_env(|k| (k == "DANGJIAN_LISTEN").then(|| "127.0.0.1:9001".to_string()))
+            .expect("env");
+        assert_eq!(c.listen, "127.0.0.1:9001");
+        assert!(c.validate().is_ok());
+        c.database_url = "redis://x".into();
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<Config>("lsiten = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,76 @@
+//! Schema migrations, embedded in the binary. `migrations/sqlite` and `migrations/postgres`
+//! hold files of the same names; each is applied once, in name order, in its own transaction,
+//! and recorded in `schema_migrations` with its SM3 checksum (a changed file is refused).
+
+use super::{Db, DbError, DbResult};
+use crate::on_db;
+use sqlx::Row;
+
+pub struct Migration {
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+macro_rules! migration {
+    ($name:literal) => {
+        Migration {
+            name: $name,
+            sqlite: include_str!(concat!("../../migrations/sqlite/", $name)),
+            postgres: include_str!(concat!("../../migrations/postgres/", $name)),
+        }
+    };
+}
+
+pub const MIGRATIONS: &[Migration] = &[migration!("0001_foundation.sql")];
+
+/// Applies pending migrations; returns the names applied.
+pub async fn run(db: &Db) -> DbResult<Vec<&'static str>> {
+    on_db!(db, p => {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .execute(p)
+        .await?;
+    });
+    let mut applied = Vec::new();
+    for m in MIGRATIONS {
+        let text = if db.is_sqlite() { m.sqlite } else { m.postgres };
+        let sum = crate::crypto::sm3_hex(text.as_bytes());
+        let existing: Option<String> = on_db!(db, p => {
+            sqlx::query("SELECT checksum FROM schema_migrations WHERE name = $1")
+                .bind(m.name)
+                .fetch_optional(p)
+                .await?
+                .map(|r| r.try_get::<String, _>(0))
+                .transpose()?
+        });
+        match existing {
+            Some(s) if s == sum => continue,
+            Some(_) => {
+                return Err(DbError::Migration {
+                    name: m.name.into(),
+                    message: "file changed after it was applied".into(),
+                })
+            }
+            None => {}
+        }
+        let now = chrono::Utc::now().to_rfc3339();
+        on_db!(db, p => {
+            let mut t = p.begin().await?;
+            sqlx::raw_sql(text).execute(&mut *t).await.map_err(|e| DbError::Migration {
+                name: m.name.into(),
+                message: e.to_string(),
+            })?;
+            sqlx::query("INSERT INTO schema_migrations (name, checksum, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.name)
+                .bind(&sum)
+                .bind(&now)
+                .execute(&mut *t)
+                .await?;
+            t.commit().await?;
+        });
+        applied.push(m.name);
+    }
+    Ok(applied)
+}

@@ -1,0 +1,289 @@
+//! The app-owned database backend: SQLite or PostgreSQL behind one enum.
+//!
+//! Queries are written once with `$N` placeholders and run on either backend through
+//! [`on_db!`] / [`on_tx!`], which expand the same body for each native sqlx driver.
+//! Rows are read through [`DbRow`], so decoding code is shared too.
+
+pub mod migrate;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{PgPool, Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::config::DatabaseUrl;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration {name} failed: {message}")]
+    Migration { name: String, message: String },
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl DbError {
+    /// A unique or foreign-key violation: the caller's input conflicts with stored data.
+    pub fn is_constraint(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e))
+            if e.is_unique_violation() || e.is_foreign_key_violation())
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Run `$body` with `$p` bound to the native pool of whichever backend `$db` is.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $p:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($p) => $body,
+            $crate::db::Db::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Run `$body` with `$c` bound to the native connection of the transaction `$tx`.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// Bind a slice of [`Val`] to a query built from dynamic SQL.
+#[macro_export]
+macro_rules! bind_vals {
+    ($q:expr, $vals:expr) => {{
+        let mut q = $q;
+        for v in $vals {
+            q = match v {
+                $crate::db::Val::I64(x) => q.bind(*x),
+                $crate::db::Val::Str(x) => q.bind(x.clone()),
+                $crate::db::Val::Date(x) => q.bind(*x),
+                $crate::db::Val::Bool(x) => q.bind(*x),
+            };
+        }
+        q
+    }};
+}
+
+/// A value bound to a dynamically built query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    I64(i64),
+    Str(String),
+    Date(NaiveDate),
+    Bool(bool),
+}
+
+/// Builds `WHERE` clauses with numbered placeholders.
+#[derive(Debug, Default)]
+pub struct SqlBuilder {
+    pub sql: String,
+    pub vals: Vec<Val>,
+}
+
+impl SqlBuilder {
+    pub fn new(sql: &str) -> Self {
+        Self {
+            sql: sql.to_string(),
+            vals: Vec::new(),
+        }
+    }
+    /// Appends `v` and returns its placeholder, e.g. `$3`.
+    pub fn arg(&mut self, v: Val) -> String {
+        self.vals.push(v);
+        format!("${}", self.vals.len())
+    }
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.sql.push_str(s);
+        self
+    }
+}
+
+/// Column access shared by both backends' rows.
+pub trait DbRow {
+    fn i64(&self, c: &str) -> DbResult<i64>;
+    fn opt_i64(&self, c: &str) -> DbResult<Option<i64>>;
+    fn string(&self, c: &str) -> DbResult<String>;
+    fn opt_string(&self, c: &str) -> DbResult<Option<String>>;
+    fn date(&self, c: &str) -> DbResult<NaiveDate>;
+    fn opt_date(&self, c: &str) -> DbResult<Option<NaiveDate>>;
+    fn ts(&self, c: &str) -> DbResult<DateTime<Utc>>;
+    fn opt_ts(&self, c: &str) -> DbResult<Option<DateTime<Utc>>>;
+    fn bool(&self, c: &str) -> DbResult<bool>;
+    fn bytes(&self, c: &str) -> DbResult<Vec<u8>>;
+    fn opt_bytes(&self, c: &str) -> DbResult<Option<Vec<u8>>>;
+}
+
+macro_rules! impl_row {
+    ($t:ty) => {
+        impl DbRow for $t {
+            fn i64(&self, c: &str) -> DbResult<i64> {
+                Ok(self.try_get(c)?)
+            }
+            fn opt_i64(&self, c: &str) -> DbResult<Option<i64>> {
+                Ok(self.try_get(c)?)
+            }
+            fn string(&self, c: &str) -> DbResult<String> {
+                Ok(self.try_get(c)?)
+            }
+            fn opt_string(&self, c: &str) -> DbResult<Option<String>> {
+                Ok(self.try_get(c)?)
+            }
+            fn date(&self, c: &str) -> DbResult<NaiveDate> {
+                Ok(self.try_get(c)?)
+            }
+            fn opt_date(&self, c: &str) -> DbResult<Option<NaiveDate>> {
+                Ok(self.try_get(c)?)
+            }
+            fn ts(&self, c: &str) -> DbResult<DateTime<Utc>> {
+                Ok(self.try_get(c)?)
+            }
+            fn opt_ts(&self, c: &str) -> DbResult<Option<DateTime<Utc>>> {
+                Ok(self.try_get(c)?)
+            }
+            fn bool(&self, c: &str) -> DbResult<bool> {
+                Ok(self.try_get(c)?)
+            }
+            fn bytes(&self, c: &str) -> DbResult<Vec<u8>> {
+                Ok(self.try_get(c)?)
+            }
+            fn opt_bytes(&self, c: &str) -> DbResult<Option<Vec<u8>>> {
+                Ok(self.try_get(c)?)
+            }
+        }
+    };
+}
+impl_row!(SqliteRow);
+impl_row!(PgRow);
+
+impl Db {
+    pub async fn connect(url: &DatabaseUrl) -> DbResult<Self> {
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                let opts = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+                    .pragma("cache_size", "-65536")
+                    .pragma("temp_store", "memory");
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .min_connections(1)
+                    .connect_with(opts)
+                    .await?;
+                Ok(Db::Sqlite(pool))
+            }
+            DatabaseUrl::Postgres(url) => {
+                let opts = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Db::Postgres(pool))
+            }
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Db::Sqlite(_))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Begins a write transaction. On SQLite the first statement takes the write lock at once
+    /// (a deferred transaction that reads first could fail to upgrade under concurrency);
+    /// on PostgreSQL the audit head row is locked when the audit entry is appended.
+    pub async fn begin(&self) -> DbResult<Tx> {
+        match self {
+            Db::Sqlite(p) => {
+                let mut t = p.begin().await?;
+                sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+                    .execute(&mut *t)
+                    .await?;
+                Ok(Tx::Sqlite(t))
+            }
+            Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await?)),
+        }
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, p => p.close().await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> DbResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Upper bound for a materialised-path prefix range: every path that starts with `prefix`
+/// satisfies `prefix <= path < upper(prefix)` (paths end in '/', and '/' + 1 = '0').
+pub fn path_upper(prefix: &str) -> String {
+    let mut s = prefix.to_string();
+    if s.ends_with('/') {
+        s.pop();
+        s.push('0');
+    } else {
+        s.push('\u{10FFFF}');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_range() {
+        assert_eq!(path_upper("/1/5/"), "/1/50");
+        let (lo, hi) = ("/1/5/", path_upper("/1/5/"));
+        for p in ["/1/5/", "/1/5/7/", "/1/5/70/3/"] {
+            assert!(p >= lo && p < hi.as_str(), "{p}");
+        }
+        for p in ["/1/50/", "/1/6/", "/1/", "/1/4/9/"] {
+            assert!(!(p >= lo && p < hi.as_str()), "{p}");
+        }
+    }
+}

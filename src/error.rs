@@ -1,0 +1,130 @@
+//! The application error: what a use case can answer besides success.
+//! Each variant has a stable machine `code` and a Chinese message; the web layer maps it to
+//! an HTTP status. Server-side failures are logged, never shown.
+
+use crate::db::DbError;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("输入有误")]
+    Validation(Vec<FieldError>),
+    #[error("{0}不存在")]
+    NotFound(&'static str),
+    #[error("没有权限：{0}")]
+    Forbidden(String),
+    #[error("请先登录")]
+    Unauthenticated,
+    #[error("{0}")]
+    Conflict(String),
+    /// A business rule refused the action.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    #[error("请求过大")]
+    TooLarge,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::Db(DbError::Sqlx(e))
+    }
+}
+
+impl AppError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn refused(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Refused {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "validation_failed",
+            AppError::NotFound(_) => "not_found",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Conflict(_) => "conflict",
+            AppError::Refused { code, .. } => code,
+            AppError::TooLarge => "payload_too_large",
+            AppError::Db(e) if e.is_constraint() => "conflict",
+            AppError::Db(_) | AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Validation(_) | AppError::Refused { .. } => 422,
+            AppError::NotFound(_) => 404,
+            AppError::Forbidden(_) => 403,
+            AppError::Unauthenticated => 401,
+            AppError::Conflict(_) => 409,
+            AppError::TooLarge => 413,
+            AppError::Db(e) if e.is_constraint() => 409,
+            AppError::Db(_) | AppError::Internal(_) => 500,
+        }
+    }
+
+    /// The message a user may see. Server errors get a generic sentence.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Db(e) if e.is_constraint() => "与已有数据冲突（重复或被引用）".into(),
+            AppError::Db(_) | AppError::Internal(_) => "服务器内部错误，请稍后重试".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn fields(&self) -> &[FieldError] {
+        match self {
+            AppError::Validation(f) => f,
+            _ => &[],
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Collects field errors and turns them into one `Validation` error.
+#[derive(Debug, Default)]
+pub struct Checks(pub Vec<FieldError>);
+
+impl Checks {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+    pub fn check(&mut self, ok: bool, field: &str, message: &str) {
+        if !ok {
+            self.add(field, message);
+        }
+    }
+    pub fn finish(self) -> AppResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.0))
+        }
+    }
+}

@@ -1,0 +1,604 @@
+//! Reading and changing the roster. Personal numbers are encrypted (SM4) with a blind index
+//! (HMAC-SM3) for exact search and a masked copy for display; clear text never reaches the
+//! database, the logs or the audit trail.
+
+use super::rules::{self, CheckedMember, MemberInput};
+use super::{Member, Status, AGE_BANDS};
+use crate::audit::{self, Actor, NewEntry};
+use crate::crypto::{mask_id_number, mask_phone};
+use crate::db::{path_upper, DbError, DbResult, DbRow, SqlBuilder, Tx, Val};
+use crate::error::{AppError, AppResult};
+use crate::org::{Org, OrgKind};
+use crate::rules::MemberRules;
+use crate::Ctx;
+use crate::{bind_vals, on_db, on_tx};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const MEMBER_COLUMNS: &str = "m.id, m.org_id, o.name AS org_name, m.group_id, m.name, m.gender, m.ethnicity, m.birth_date, m.id_masked, m.phone_masked, m.education, m.work_unit, m.region_code, m.join_date, m.full_date, m.status, m.grid_role, m.mobile_destination, m.version";
+
+pub fn row_to_member(r: &impl DbRow) -> DbResult<Member> {
+    Ok(Member {
+        id: r.i64("id")?,
+        org_id: r.i64("org_id")?,
+        org_name: r.string("org_name")?,
+        group_id: r.opt_i64("group_id")?,
+        name: r.string("name")?,
+        gender: r.string("gender")?,
+        ethnicity: r.string("ethnicity")?,
+        birth_date: r.date("birth_date")?,
+        id_number: r.string("id_masked")?,
+        phone: r.opt_string("phone_masked")?,
+        education: r.string("education")?,
+        work_unit: r.string("work_unit")?,
+        region_code: r.string("region_code")?,
+        join_date: r.date("join_date")?,
+        full_date: r.opt_date("full_date")?,
+        status: r.string("status")?,
+        grid_role: r.opt_string("grid_role")?,
+        mobile_destination: r.opt_string("mobile_destination")?,
+        version: r.i64("version")?,
+    })
+}
+
+/// Member with the path of its branch (for scope checks).
+pub async fn get(ctx: &Ctx, id: i64) -> AppResult<(Member, String)> {
+    let sql = format!("SELECT {MEMBER_COLUMNS}, o.path AS org_path FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id = $1");
+    let found = on_db!(&ctx.db, p => {
+        match sqlx::query(&sql).bind(id).fetch_optional(p).await? {
+            Some(r) => Some((row_to_member(&r)?, r.string("org_path")?)),
+            None => None,
+        }
+    });
+    found.ok_or(AppError::NotFound("党员"))
+}
+
+async fn get_tx(tx: &mut Tx, id: i64) -> AppResult<(Member, String)> {
+    let sql = format!("SELECT {MEMBER_COLUMNS}, o.path AS org_path FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id = $1");
+    let found = on_tx!(tx, c => {
+        match sqlx::query(&sql).bind(id).fetch_optional(&mut *c).await? {
+            Some(r) => Some((row_to_member(&r)?, r.string("org_path")?)),
+            None => None,
+        }
+    });
+    found.ok_or(AppError::NotFound("党员"))
+}
+
+/// Decrypts the ID number and phone of one member and audits that they were shown.
+pub async fn reveal(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<(String, Option<String>)> {
+    let (enc_id, enc_phone) = on_db!(&ctx.db, p => {
+        let r = sqlx::query("SELECT id_enc, phone_enc FROM members WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await?
+            .ok_or(AppError::NotFound("党员"))?;
+        (r.bytes("id_enc")?, r.opt_bytes("phone_enc")?)
+    });
+    let id_number = ctx
+        .vault
+        .decrypt(&enc_id)
+        .map_err(|e| AppError::Internal(format!("member {id} id_enc: {e}")))?;
+    let phone = enc_phone
+        .map(|p| ctx.vault.decrypt(&p))
+        .transpose()
+        .map_err(|e| AppError::Internal(format!("member {id} phone_enc: {e}")))?;
+    audit::record(
+        &ctx.db,
+        actor,
+        NewEntry {
+            action: "member.unmask",
+            object_type: "member",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"fields": ["id_number", "phone"]}),
+        },
+    )
+    .await?;
+    Ok((id_number, phone))
+}
+
+/// The audit snapshot of a member: masked numbers only.
+fn snapshot(m: &Member) -> serde_json::Value {
+    serde_json::to_value(m).unwrap_or(serde_json::Value::Null)
+}
+
+async fn branch_for(tx: &mut Tx, org_id: i64, group_id: Option<i64>) -> AppResult<Org> {
+    let sql = format!(
+        "SELECT {} FROM orgs o WHERE o.id = $1 AND o.dissolved_at IS NULL",
+        crate::org::store::ORG_COLUMNS
+    );
+    let org = on_tx!(tx, c => {
+        match sqlx::query(&sql).bind(org_id).fetch_optional(&mut *c).await? {
+            Some(r) => Some(crate::org::store::row_to_org(&r)?),
+            None => None,
+        }
+    })
+    .ok_or_else(|| AppError::field("org_id", "所在党支部不存在"))?;
+    if !org.kind.holds_members() {
+        return Err(AppError::field(
+            "org_id",
+            format!("党员应编入党支部或联合党支部，“{}”是{}", org.name, org.kind.label()),
+        ));
+    }
+    if let Some(g) = group_id {
+        let ok = on_tx!(tx, c => {
+            sqlx::query("SELECT id FROM orgs WHERE id = $1 AND parent_id = $2 AND kind = $3 AND dissolved_at IS NULL")
+                .bind(g).bind(org_id).bind(OrgKind::Group.as_str())
+                .fetch_optional(&mut *c).await?.is_some()
+        });
+        if !ok {
+            return Err(AppError::field("group_id", "党小组须属于所在党支部"));
+        }
+    }
+    Ok(org)
+}
+
+fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// Checks an input against the member rules in force for `path`.
+pub async fn check_input(
+    ctx: &Ctx,
+    path: &str,
+    input: &MemberInput,
+    stored: Option<(NaiveDate, &str)>,
+) -> AppResult<CheckedMember> {
+    let (r, _) = crate::rules::effective::<MemberRules>(&ctx.db, path).await?;
+    rules::check(input, &r, today(), stored).map_err(|c| AppError::Validation(c.0))
+}
+
+/// Inserts a checked member inside `tx` and audits it. Returns the new id.
+pub async fn insert_checked(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    actor: &Actor,
+    org_id: i64,
+    group_id: Option<i64>,
+    m: &CheckedMember,
+) -> AppResult<i64> {
+    let id_number = m
+        .id_number
+        .as_deref()
+        .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?;
+    let birth = m
+        .birth_date
+        .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?;
+    let id_idx = ctx.vault.blind_index("id", id_number);
+    let exists = on_tx!(tx, c => {
+        sqlx::query("SELECT id FROM members WHERE id_idx = $1").bind(&id_idx).fetch_optional(&mut *c).await?.is_some()
+    });
+    if exists {
+        return Err(AppError::field("id_number", "该身份证号码已在党员库中"));
+    }
+    let (pinyin, initials) = super::pinyin::keys(&m.name);
+    let now = Utc::now();
+    let phone_enc = m.phone.as_deref().map(|p| ctx.vault.encrypt(p));
+    let phone_idx = m.phone.as_deref().map(|p| ctx.vault.blind_index("phone", p));
+    let phone_masked = m.phone.as_deref().map(mask_phone);
+    let region = m
+        .region_code
+        .clone()
+        .unwrap_or_else(|| id_number[..6].to_string());
+    let new_id = on_tx!(tx, c => {
+        let r = sqlx::query(
+            "INSERT INTO members (org_id, group_id, name, name_pinyin, name_initials, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, grid_role, mobile_destination, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING id",
+        )
+        .bind(org_id)
+        .bind(group_id)
+        .bind(&m.name)
+        .bind(&pinyin)
+        .bind(&initials)
+        .bind(m.gender)
+        .bind(&m.ethnicity)
+        .bind(birth)
+        .bind(ctx.vault.encrypt(id_number))
+        .bind(&id_idx)
+        .bind(mask_id_number(id_number))
+        .bind(phone_enc)
+        .bind(phone_idx)
+        .bind(phone_masked)
+        .bind(ctx.vault.key_version() as i64)
+        .bind(&m.education)
+        .bind(&m.work_unit)
+        .bind(&region)
+        .bind(m.join_date)
+        .bind(m.full_date)
+        .bind(m.status.as_str())
+        .bind(m.grid_role.map(|g| g.as_str()))
+        .bind(&m.mobile_destination)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?;
+        r.i64("id")?
+    });
+    let (created, _) = get_tx(tx, new_id).await?;
+    audit::append(
+        tx,
+        actor,
+        NewEntry {
+            action: "member.create",
+            object_type: "member",
+            object_id: new_id.to_string(),
+            before: serde_json::Value::Null,
+            after: snapshot(&created),
+        },
+    )
+    .await?;
+    Ok(new_id)
+}
+
+pub async fn create(ctx: &Ctx, actor: &Actor, input: &MemberInput) -> AppResult<Member> {
+    let org = crate::org::store::get(&ctx.db, input.org_id)
+        .await
+        .map_err(|_| AppError::field("org_id", "所在党支部不存在"))?;
+    let checked = check_input(ctx, &org.path, input, None).await?;
+    let mut tx = ctx.db.begin().await?;
+    branch_for(&mut tx, input.org_id, input.group_id).await?;
+    let id = insert_checked(ctx, &mut tx, actor, input.org_id, input.group_id, &checked).await?;
+    tx.commit().await?;
+    Ok(get(ctx, id).await?.0)
+}
+
+/// Edits a member in place. The branch is changed only by a transfer, never here.
+pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: &MemberInput) -> AppResult<Member> {
+    let (before, path) = get(ctx, id).await?;
+    let checked = check_input(
+        ctx,
+        &path,
+        input,
+        Some((before.birth_date, before.gender.as_str())),
+    )
+    .await?;
+    if input.org_id != 0 && input.org_id != before.org_id {
+        return Err(AppError::refused(
+            "member.org_change_needs_transfer",
+            "变更所在党支部须办理组织关系转接",
+        ));
+    }
+    let mut tx = ctx.db.begin().await?;
+    let (current, _) = get_tx(&mut tx, id).await?;
+    if let Some(v) = input.version {
+        if v != current.version {
+            return Err(AppError::Conflict("该党员信息已被他人修改，请刷新后重试".into()));
+        }
+    }
+    branch_for(&mut tx, current.org_id, input.group_id).await?;
+    if let Some(idn) = checked.id_number.as_deref() {
+        let idx = ctx.vault.blind_index("id", idn);
+        let clash = on_tx!(&mut tx, c => {
+            sqlx::query("SELECT id FROM members WHERE id_idx = $1 AND id <> $2").bind(&idx).bind(id).fetch_optional(&mut *c).await?.is_some()
+        });
+        if clash {
+            return Err(AppError::field("id_number", "该身份证号码已在党员库中"));
+        }
+        let enc = ctx.vault.encrypt(idn);
+        let birth = checked.birth_date;
+        on_tx!(&mut tx, c => {
+            sqlx::query("UPDATE members SET id_enc = $1, id_idx = $2, id_masked = $3, birth_date = $4, gender = $5, key_version = $6 WHERE id = $7")
+                .bind(enc).bind(&idx).bind(mask_id_number(idn)).bind(birth).bind(checked.gender)
+                .bind(ctx.vault.key_version() as i64).bind(id)
+                .execute(&mut *c).await?;
+        });
+    }
+    if let Some(ph) = checked.phone.as_deref() {
+        let enc = ctx.vault.encrypt(ph);
+        on_tx!(&mut tx, c => {
+            sqlx::query("UPDATE members SET phone_enc = $1, phone_idx = $2, phone_masked = $3 WHERE id = $4")
+                .bind(enc).bind(ctx.vault.blind_index("phone", ph)).bind(mask_phone(ph)).bind(id)
+                .execute(&mut *c).await?;
+        });
+    }
+    let (pinyin, initials) = super::pinyin::keys(&checked.name);
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE members SET group_id = $1, name = $2, name_pinyin = $3, name_initials = $4, ethnicity = $5, education = $6, work_unit = $7, region_code = COALESCE($8, region_code), join_date = $9, full_date = $10, status = $11, grid_role = $12, mobile_destination = $13, version = version + 1, updated_at = $14 WHERE id = $15")
+            .bind(input.group_id)
+            .bind(&checked.name)
+            .bind(&pinyin)
+            .bind(&initials)
+            .bind(&checked.ethnicity)
+            .bind(&checked.education)
+            .bind(&checked.work_unit)
+            .bind(&checked.region_code)
+            .bind(checked.join_date)
+            .bind(checked.full_date)
+            .bind(checked.status.as_str())
+            .bind(checked.grid_role.map(|g| g.as_str()))
+            .bind(&checked.mobile_destination)
+            .bind(Utc::now())
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    });
+    let (after, _) = get_tx(&mut tx, id).await?;
+    audit::append(
+        &mut tx,
+        actor,
+        NewEntry {
+            action: "member.update",
+            object_type: "member",
+            object_id: id.to_string(),
+            before: snapshot(&before),
+            after: snapshot(&after),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// List filters; every field is optional and kept in the URL.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[serde(default)]
+pub struct MemberFilter {
+    /// Name, pinyin ("zhangsan"), initials ("zs"), or an exact ID number / phone.
+    pub q: Option<String>,
+    /// Root of the subtree to list (defaults to the account's organisation).
+    pub org_id: Option<i64>,
+    pub status: Option<String>,
+    pub education: Option<String>,
+    /// le35, 36_45, 46_55, 56_60, gt60
+    pub age_band: Option<String>,
+    pub join_year: Option<i32>,
+    /// M or F
+    pub gender: Option<String>,
+    /// name, join_date, birth_date, id
+    pub sort: Option<String>,
+    /// asc or desc
+    pub dir: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+impl MemberFilter {
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).max(1)
+    }
+    pub fn per_page(&self) -> i64 {
+        self.per_page.unwrap_or(20).clamp(1, 200)
+    }
+}
+
+/// Builds the WHERE clause for `f` within the subtree at `scope_path`.
+pub fn build_where(ctx: &Ctx, f: &MemberFilter, scope_path: &str, today: NaiveDate) -> SqlBuilder {
+    let mut b = SqlBuilder::default();
+    let lo = b.arg(Val::Str(scope_path.to_string()));
+    let hi = b.arg(Val::Str(path_upper(scope_path)));
+    b.push(&format!(" WHERE o.path >= {lo} AND o.path < {hi}"));
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let lower = q.to_ascii_lowercase();
+        let digits = q.bytes().all(|c| c.is_ascii_digit() || c == b'x' || c == b'X');
+        if digits && q.len() == 18 {
+            let p = b.arg(Val::Str(ctx.vault.blind_index("id", q)));
+            b.push(&format!(" AND m.id_idx = {p}"));
+        } else if digits && q.len() == 11 {
+            let p = b.arg(Val::Str(ctx.vault.blind_index("phone", q)));
+            b.push(&format!(" AND m.phone_idx = {p}"));
+        } else if lower.bytes().all(|c| c.is_ascii_lowercase()) {
+            let a = b.arg(Val::Str(lower.clone()));
+            let a2 = b.arg(Val::Str(super::pinyin::prefix_upper(&lower)));
+            let c = b.arg(Val::Str(lower.clone()));
+            let c2 = b.arg(Val::Str(super::pinyin::prefix_upper(&lower)));
+            b.push(&format!(
+                " AND ((m.name_initials >= {a} AND m.name_initials < {a2}) OR (m.name_pinyin >= {c} AND m.name_pinyin < {c2}))"
+            ));
+        } else {
+            let p = b.arg(Val::Str(format!("%{}%", q.replace(['%', '_'], ""))));
+            b.push(&format!(" AND m.name LIKE {p}"));
+        }
+    }
+    if let Some(s) = f.status.as_deref().and_then(Status::parse) {
+        let p = b.arg(Val::Str(s.as_str().into()));
+        b.push(&format!(" AND m.status = {p}"));
+    }
+    if let Some(e) = f.education.as_deref().filter(|e| super::EDUCATION.contains(e)) {
+        let p = b.arg(Val::Str(e.into()));
+        b.push(&format!(" AND m.education = {p}"));
+    }
+    if let Some(g) = f.gender.as_deref().filter(|g| *g == "M" || *g == "F") {
+        let p = b.arg(Val::Str(g.into()));
+        b.push(&format!(" AND m.gender = {p}"));
+    }
+    if let Some((_, _, min, max)) = f
+        .age_band
+        .as_deref()
+        .and_then(|a| AGE_BANDS.iter().find(|x| x.0 == a))
+    {
+        // age >= min  <=> birth <= today - min years; age <= max <=> birth > today - (max+1) years
+        let p = b.arg(Val::Date(rules::add_years(today, -min)));
+        b.push(&format!(" AND m.birth_date <= {p}"));
+        let p = b.arg(Val::Date(rules::add_years(today, -(max + 1))));
+        b.push(&format!(" AND m.birth_date > {p}"));
+    }
+    if let Some(y) = f.join_year.filter(|y| (1921..=2200).contains(y)) {
+        if let (Some(a), Some(z)) = (
+            NaiveDate::from_ymd_opt(y, 1, 1),
+            NaiveDate::from_ymd_opt(y + 1, 1, 1),
+        ) {
+            let p = b.arg(Val::Date(a));
+            let q = b.arg(Val::Date(z));
+            b.push(&format!(" AND m.join_date >= {p} AND m.join_date < {q}"));
+        }
+    }
+    b
+}
+
+fn order_by(f: &MemberFilter) -> &'static str {
+    let desc = f.dir.as_deref() == Some("desc");
+    match (f.sort.as_deref(), desc) {
+        (Some("name"), false) => " ORDER BY m.name_pinyin, m.id",
+        (Some("name"), true) => " ORDER BY m.name_pinyin DESC, m.id DESC",
+        (Some("join_date"), false) => " ORDER BY m.join_date, m.id",
+        (Some("join_date"), true) => " ORDER BY m.join_date DESC, m.id DESC",
+        (Some("birth_date"), false) => " ORDER BY m.birth_date, m.id",
+        (Some("birth_date"), true) => " ORDER BY m.birth_date DESC, m.id DESC",
+        (_, true) => " ORDER BY m.id DESC",
+        (_, false) => " ORDER BY m.id",
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MemberPage {
+    pub items: Vec<Member>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+pub async fn list(ctx: &Ctx, f: &MemberFilter, scope_path: &str) -> AppResult<MemberPage> {
+    let mut b = build_where(ctx, f, scope_path, today());
+    let count_sql = format!(
+        "SELECT COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id{}",
+        b.sql
+    );
+    let total = on_db!(&ctx.db, p => {
+        bind_vals!(sqlx::query(&count_sql), &b.vals).fetch_one(p).await?.i64("n")?
+    });
+    let (page, per) = (f.page(), f.per_page());
+    let lim = b.arg(Val::I64(per));
+    let off = b.arg(Val::I64((page - 1) * per));
+    let sql = format!(
+        "SELECT {MEMBER_COLUMNS} FROM members m JOIN orgs o ON o.id = m.org_id{}{} LIMIT {lim} OFFSET {off}",
+        b.sql,
+        order_by(f)
+    );
+    let items = on_db!(&ctx.db, p => {
+        let rows = bind_vals!(sqlx::query(&sql), &b.vals).fetch_all(p).await?;
+        rows.iter().map(row_to_member).collect::<DbResult<Vec<_>>>()?
+    });
+    Ok(MemberPage {
+        items,
+        total,
+        page,
+        per_page: per,
+    })
+}
+
+/// Every member matching `f` (export), in pages of `chunk`, handed to `each`.
+pub async fn for_each_filtered(
+    ctx: &Ctx,
+    f: &MemberFilter,
+    scope_path: &str,
+    mut each: impl FnMut(Member) -> AppResult<()>,
+) -> AppResult<i64> {
+    let base = build_where(ctx, f, scope_path, today());
+    let mut after_id = 0i64;
+    let mut n = 0;
+    loop {
+        let mut b = SqlBuilder {
+            sql: base.sql.clone(),
+            vals: base.vals.clone(),
+        };
+        let a = b.arg(Val::I64(after_id));
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM members m JOIN orgs o ON o.id = m.org_id{} AND m.id > {a} ORDER BY m.id LIMIT 5000",
+            b.sql
+        );
+        let rows: Vec<Member> = on_db!(&ctx.db, p => {
+            let rows = bind_vals!(sqlx::query(&sql), &b.vals).fetch_all(p).await?;
+            rows.iter().map(row_to_member).collect::<DbResult<Vec<_>>>()?
+        });
+        let len = rows.len();
+        for m in rows {
+            after_id = m.id;
+            n += 1;
+            each(m)?;
+        }
+        if len < 5000 {
+            break;
+        }
+    }
+    Ok(n)
+}
+
+/// Counts for dashboards: by status, education, age band, join year.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemberStats {
+    pub total: i64,
+    pub by_status: Vec<(String, i64)>,
+    pub by_education: Vec<(String, i64)>,
+    pub by_gender: Vec<(String, i64)>,
+}
+
+pub async fn stats(ctx: &Ctx, scope_path: &str) -> AppResult<MemberStats> {
+    let upper = path_upper(scope_path);
+    let group = |col: &str| {
+        format!("SELECT {col} AS k, COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= $1 AND o.path < $2 GROUP BY {col} ORDER BY {col}")
+    };
+    let mut out = MemberStats::default();
+    for (col, slot) in [
+        ("m.status", 0usize),
+        ("m.education", 1),
+        ("m.gender", 2),
+    ] {
+        let sql = group(col);
+        let v = on_db!(&ctx.db, p => {
+            let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).fetch_all(p).await?;
+            rows.iter().map(|r| Ok((r.string("k")?, r.i64("n")?))).collect::<DbResult<Vec<_>>>()?
+        });
+        match slot {
+            0 => {
+                out.total = v.iter().map(|x| x.1).sum();
+                out.by_status = v
+                    .into_iter()
+                    .map(|(k, n)| (Status::parse(&k).map(|s| s.label().to_string()).unwrap_or(k), n))
+                    .collect();
+            }
+            1 => out.by_education = v,
+            _ => {
+                out.by_gender = v
+                    .into_iter()
+                    .map(|(k, n)| (super::gender_label(&k).to_string(), n))
+                    .collect()
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Existing blind indexes among `idxs` (import duplicate check).
+pub async fn existing_id_indexes(ctx: &Ctx, idxs: &[String]) -> AppResult<Vec<String>> {
+    let mut found = Vec::new();
+    for chunk in idxs.chunks(500) {
+        let mut b = SqlBuilder::new("SELECT id_idx FROM members WHERE id_idx IN (");
+        for (i, v) in chunk.iter().enumerate() {
+            if i > 0 {
+                b.push(", ");
+            }
+            let p = b.arg(Val::Str(v.clone()));
+            b.push(&p);
+        }
+        b.push(")");
+        let rows = on_db!(&ctx.db, p => {
+            let rows = bind_vals!(sqlx::query(&b.sql), &b.vals).fetch_all(p).await?;
+            rows.iter().map(|r| r.string("id_idx")).collect::<DbResult<Vec<_>>>()?
+        });
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// The join-year histogram computed in SQL (portable: dates are compared, not formatted).
+pub async fn join_year_counts(ctx: &Ctx, scope_path: &str, from: i32, to: i32) -> AppResult<Vec<(i32, i64)>> {
+    let upper = path_upper(scope_path);
+    let mut out = Vec::new();
+    let mut b = SqlBuilder::default();
+    let lo = b.arg(Val::Str(scope_path.into()));
+    let hi = b.arg(Val::Str(upper));
+    let mut cases = String::new();
+    for y in from..=to {
+        if let (Some(a), Some(z)) = (NaiveDate::from_ymd_opt(y, 1, 1), NaiveDate::from_ymd_opt(y + 1, 1, 1)) {
+            let pa = b.arg(Val::Date(a));
+            let pz = b.arg(Val::Date(z));
+            cases.push_str(&format!(", COALESCE(SUM(CASE WHEN m.join_date >= {pa} AND m.join_date < {pz} THEN 1 ELSE 0 END), 0) AS y{y}"));
+        }
+    }
+    let sql = format!("SELECT COUNT(*) AS n{cases} FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= {lo} AND o.path < {hi}");
+    let row: Vec<(i32, i64)> = on_db!(&ctx.db, p => {
+        let r = bind_vals!(sqlx::query(&sql), &b.vals).fetch_one(p).await?;
+        (from..=to).map(|y| Ok((y, r.i64(&format!("y{y}"))?))).collect::<Result<Vec<_>, DbError>>()?
+    });
+    out.extend(row);
+    Ok(out)
+}
