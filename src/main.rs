@@ -1,1 +1,286 @@
-fn main(){}
+//! The `dangjian` command: serve, demo, migrate, import, export, backup, audit verify.
+
+use clap::{Parser, Subcommand};
+use dangjian::config::{Config, DatabaseUrl};
+use dangjian::{audit, demo, Ctx};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "dangjian", version, about = "党建 — grassroots Party-building platform")]
+struct Cli {
+    /// Configuration file (TOML). Environment variables DANGJIAN_* override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default sqlite://dangjian.db) or postgres://...
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (creates the schema and the first administrator on first start).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load the demo city if the database is empty.
+        #[arg(long)]
+        demo: bool,
+        /// Members in the demo city loaded by --demo.
+        #[arg(long, default_value_t = 30_000)]
+        demo_members: usize,
+    },
+    /// Fill an empty database with a realistic demo city.
+    Demo {
+        #[arg(long, default_value_t = 30_000)]
+        members: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Reference date (YYYY-MM-DD); default today.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
+    /// Create or upgrade the schema.
+    Migrate,
+    /// Import members from an xlsx or csv file (checked first; nothing written if a row is wrong).
+    Import {
+        file: PathBuf,
+        /// Only rows in this organisation's subtree may be imported (default: the root).
+        #[arg(long)]
+        org: Option<i64>,
+        /// Write the valid rows even if some rows are wrong.
+        #[arg(long)]
+        valid_only: bool,
+    },
+    /// Export members (numbers masked) to an xlsx or csv file.
+    Export {
+        file: PathBuf,
+        /// Organisation whose subtree is exported (default: the root).
+        #[arg(long)]
+        org: Option<i64>,
+    },
+    /// Make a consistent online copy of the database.
+    Backup { path: PathBuf },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; exit 1 and name the first bad sequence number if broken.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut cfg = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("配置错误 / configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(u) = &cli.database_url {
+        cfg.database_url = u.clone();
+    }
+    if let Command::Serve { listen: Some(l), .. } = &cli.command {
+        cfg.listen = l.clone();
+    }
+    if let Err(e) = cfg.validate() {
+        eprintln!("配置错误 / configuration error: {e}");
+        return ExitCode::from(2);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli.command, cfg)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("错误 / error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Res = Result<ExitCode, Box<dyn std::error::Error>>;
+
+async fn root_path(ctx: &Ctx, org: Option<i64>) -> Result<String, Box<dyn std::error::Error>> {
+    match org {
+        Some(id) => Ok(dangjian::org::store::get(&ctx.db, id).await?.path),
+        None => {
+            let roots = dangjian::on_db!(&ctx.db, p => {
+                sqlx::query("SELECT path FROM orgs WHERE parent_id IS NULL AND dissolved_at IS NULL ORDER BY id LIMIT 1").fetch_optional(p).await?
+                    .map(|r| dangjian::db::DbRow::string(&r, "path")).transpose()?
+            });
+            roots.ok_or_else(|| "no organisation in the database".into())
+        }
+    }
+}
+
+fn print_demo(s: &demo::DemoSummary) {
+    println!("演示城市已载入 / demo city loaded: {} 个党组织（{} 个党支部），{} 名党员", s.orgs, s.branches, s.members);
+    println!("演示账号 / demo accounts (password {}):", demo::DEMO_PASSWORD);
+    for (u, role, org) in &s.accounts {
+        println!("  {u:<10} {role}  {org}");
+    }
+}
+
+async fn run(cmd: Command, cfg: Config) -> Res {
+    let ctx = Ctx::open(cfg.clone()).await?;
+    match cmd {
+        Command::Migrate => {
+            println!("schema is up to date ({})", ctx.db.backend_name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { members, seed, as_of } => {
+            let started = std::time::Instant::now();
+            let opts = demo::DemoOptions { members, seed, as_of: as_of.unwrap_or_else(|| chrono::Local::now().date_naive()) };
+            let s = demo::generate(&ctx, &opts, |m| eprintln!("  {m} ({:.1}s)", started.elapsed().as_secs_f64())).await?;
+            print_demo(&s);
+            println!("用时 / took {:.1}s", started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { demo: load_demo, demo_members, .. } => serve(ctx, load_demo, demo_members).await,
+        Command::Import { file, org, valid_only } => {
+            let scope = root_path(&ctx, org).await?;
+            let bytes = std::fs::read(&file)?;
+            let rows = if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+                dangjian::member::io::read_csv(&bytes)
+            } else {
+                dangjian::member::io::read_xlsx(&bytes)
+            }?;
+            let mode = if valid_only { dangjian::member::io::ImportMode::ValidOnly } else { dangjian::member::io::ImportMode::AllOrNothing };
+            let actor = audit::Actor::system("cli-import");
+            let r = dangjian::member::io::run_import(&ctx, &actor, &scope, rows, mode, None).await?;
+            for e in &r.errors {
+                println!("第{}行 [{}] {}", e.row, e.column, e.message);
+            }
+            println!("rows {} valid {} written {}", r.total_rows, r.valid_rows, r.written);
+            if let Some(f) = &r.failed {
+                println!("{f}");
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { file, org } => {
+            let scope = root_path(&ctx, org).await?;
+            let f = dangjian::member::store::MemberFilter::default();
+            let (bytes, n) = if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+                dangjian::member::io::export_csv(&ctx, &f, &scope).await?
+            } else {
+                dangjian::member::io::export_xlsx(&ctx, &f, &scope).await?
+            };
+            std::fs::write(&file, bytes)?;
+            audit::record(&ctx.db, &audit::Actor::system("cli-export"), audit::NewEntry {
+                action: "member.export", object_type: "member_list", object_id: String::new(),
+                before: serde_json::Value::Null, after: serde_json::json!({"rows": n, "file": file.display().to_string()}),
+            }).await?;
+            println!("exported {n} members to {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { path } => backup(&ctx, &cfg, &path).await,
+        Command::Audit { command: AuditCommand::Verify } => {
+            let started = std::time::Instant::now();
+            match audit::verify(&ctx.db).await? {
+                audit::VerifyOutcome::Ok { entries } => {
+                    let secs = started.elapsed().as_secs_f64();
+                    println!("audit chain OK: {entries} entries verified in {secs:.2}s ({:.0} entries/s)", entries as f64 / secs.max(1e-9));
+                    Ok(ExitCode::SUCCESS)
+                }
+                audit::VerifyOutcome::Broken { seq, reason } => {
+                    println!("audit chain BROKEN at seq {seq}: {reason}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+async fn backup(ctx: &Ctx, cfg: &Config, path: &std::path::Path) -> Res {
+    match cfg.db_url()? {
+        DatabaseUrl::Sqlite(_) => {
+            if path.exists() {
+                return Err(format!("{} already exists", path.display()).into());
+            }
+            // VACUUM INTO writes a consistent snapshot while the server keeps running.
+            let target = path.to_string_lossy().replace('\'', "''");
+            if let dangjian::db::Db::Sqlite(p) = &ctx.db {
+                sqlx::query(&format!("VACUUM INTO '{target}'")).execute(p).await?;
+            }
+            println!("backup written to {}", path.display());
+            println!("the data key is not in the database: keep {} (or your DANGJIAN_DATA_KEY) with the backup", dangjian::default_key_file(cfg).display());
+            Ok(ExitCode::SUCCESS)
+        }
+        DatabaseUrl::Postgres(url) => {
+            let status = std::process::Command::new("pg_dump")
+                .args(["--format=custom", "--file"])
+                .arg(path)
+                .arg(&url)
+                .status()
+                .map_err(|e| format!("pg_dump is needed for PostgreSQL backups: {e}"))?;
+            if !status.success() {
+                return Err("pg_dump failed".into());
+            }
+            println!("backup written to {} (restore with pg_restore)", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
+    if load_demo {
+        let orgs = dangjian::on_db!(&ctx.db, p => dangjian::db::DbRow::i64(&sqlx::query("SELECT COUNT(*) AS n FROM orgs").fetch_one(p).await?, "n")?);
+        if orgs == 0 {
+            eprintln!("loading the demo city ({demo_members} members)...");
+            let opts = demo::DemoOptions { members: demo_members, seed: 1, as_of: chrono::Local::now().date_naive() };
+            let s = demo::generate(&ctx, &opts, |_| {}).await?;
+            print_demo(&s);
+        }
+    }
+    if let Some((user, pw)) = dangjian::auth::store::bootstrap_admin(&ctx).await? {
+        println!("==============================================================");
+        println!(" 系统管理员 / system administrator: {user}");
+        println!(" 一次性密码 / one-time password:   {pw}");
+        println!(" 首次登录后须修改密码；此密码只显示这一次。");
+        println!(" You must change it at first login; it is shown only once.");
+        println!("==============================================================");
+    }
+    let listener = tokio::net::TcpListener::bind(&ctx.config.listen).await?;
+    let addr = listener.local_addr()?;
+    println!("dangjian 已启动 / listening on http://{addr}/ ({})", ctx.db.backend_name());
+    let db = ctx.db.clone();
+    let app = dangjian::web::router(ctx);
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => return std::future::pending::<()>().await,
+                };
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+        })
+        .await?;
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}

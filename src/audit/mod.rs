@@ -6,6 +6,8 @@
 //! action, object, before, after). `audit_head` holds the last seq and hash, so truncation is
 //! detected as well as edits, deletions and reordering.
 
+pub mod web;
+
 use crate::db::{Db, DbResult, DbRow, SqlBuilder, Tx, Val};
 use crate::{bind_vals, on_db, on_tx};
 use serde::Serialize;
@@ -264,7 +266,7 @@ pub async fn verify(db: &Db) -> DbResult<VerifyOutcome> {
 }
 
 /// Filters for browsing the log.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, Serialize)]
 pub struct AuditFilter {
     pub action: Option<String>,
     pub actor: Option<String>,

@@ -8,6 +8,7 @@
 pub mod password;
 pub mod store;
 pub mod totp;
+pub mod web;
 
 use crate::audit::Actor;
 use crate::error::AppError;
@@ -170,6 +171,7 @@ pub struct Principal {
     pub roles: Vec<Role>,
     pub member_id: Option<i64>,
     pub must_change_password: bool,
+    pub totp_enabled: bool,
     pub locale: String,
     pub ip: String,
     /// CSRF token of the browser session (empty for API tokens).
@@ -246,6 +248,7 @@ mod tests {
             roles,
             member_id: Some(9),
             must_change_password: false,
+            totp_enabled: false,
             locale: "zh-CN".into(),
             ip: String::new(),
             csrf: String::new(),

@@ -441,6 +441,7 @@ async fn principal_for(ctx: &Ctx, account_id: i64, csrf: String, ip: &str, via_t
         roles,
         member_id: a.member_id,
         must_change_password: a.must_change_password,
+        totp_enabled: a.totp_enabled,
         locale: a.locale,
         ip: ip.to_string(),
         csrf,

@@ -6,6 +6,7 @@ pub mod pinyin;
 pub mod rules;
 pub mod store;
 pub mod transfer;
+pub mod web;
 
 use serde::Serialize;
 

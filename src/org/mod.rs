@@ -9,6 +9,7 @@
 
 pub mod rules;
 pub mod store;
+pub mod web;
 
 use serde::Serialize;
 

@@ -490,3 +490,56 @@ pub async fn dissolve(db: &Db, actor: &Actor, id: i64) -> AppResult<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Warning counts over every branch in the subtree (dashboard). The rule values are those in
+/// force at the subtree's root.
+pub async fn branch_warning_counts(db: &Db, path: &str) -> AppResult<(i64, Vec<(String, i64)>)> {
+    let upper = path_upper(path);
+    let (rules, _) = crate::rules::effective::<crate::rules::BranchRules>(db, path).await?;
+    let rows = on_db!(db, p => {
+        let rows = sqlx::query(
+            "SELECT o.level, o.term_start, o.has_committee, o.committee_size, \
+               COALESCE(SUM(CASE WHEN m.status = 'full' THEN 1 ELSE 0 END), 0) AS full_n, COUNT(m.id) AS total \
+             FROM orgs o LEFT JOIN members m ON m.org_id = o.id \
+             WHERE o.path >= $1 AND o.path < $2 AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL \
+             GROUP BY o.id, o.level, o.term_start, o.has_committee, o.committee_size",
+        )
+        .bind(path)
+        .bind(&upper)
+        .fetch_all(p)
+        .await?;
+        rows.iter().map(|r| Ok(super::rules::BranchFacts {
+            is_branch: true,
+            grassroots: OrgLevel::parse(&r.string("level")?).is_some_and(|l| l.is_grassroots()),
+            full_members: r.i64("full_n")?,
+            total_members: r.i64("total")?,
+            has_committee: r.bool("has_committee")?,
+            committee_size: r.i64("committee_size")?,
+            term_start: r.opt_date("term_start")?,
+        })).collect::<DbResult<Vec<_>>>()?
+    });
+    let today = chrono::Local::now().date_naive();
+    let mut counts: std::collections::BTreeMap<&'static str, i64> = Default::default();
+    let mut with_any = 0;
+    for f in &rows {
+        let w = super::rules::branch_warnings(f, &rules, today);
+        if !w.is_empty() {
+            with_any += 1;
+        }
+        for x in w {
+            *counts.entry(x.code).or_default() += 1;
+        }
+    }
+    let label = |c: &str| match c {
+        "branch.too_few_full_members" => "正式党员不足",
+        "branch.too_many_members" => "党员人数过多",
+        "branch.committee_missing" => "应设未设支委会",
+        "branch.committee_size" => "支委人数不规范",
+        "branch.committee_over_max" => "支委人数超限",
+        "branch.term_ending" => "即将换届",
+        "branch.term_expired" => "任期已满未换届",
+        "branch.term_unknown" => "未记录任期",
+        _ => "其他",
+    };
+    Ok((with_any, counts.into_iter().map(|(k, v)| (label(k).to_string(), v)).collect()))
+}

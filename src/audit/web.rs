@@ -1,0 +1,56 @@
+//! The audit administrator's view of the log, and chain verification.
+
+use super::{AuditFilter, VerifyOutcome};
+use crate::auth::Perm;
+use crate::web::{authorize, page_ctx, render, ApiError, AppState, Auth, PageError};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use minijinja::context;
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new().route("/audit", get(audit_page))
+}
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/audit", get(api_list))
+        .route("/api/v1/audit/verify", get(api_verify))
+}
+
+async fn audit_page(State(ctx): State<AppState>, Auth(p): Auth, Query(f): Query<AuditFilter>) -> Result<Response, PageError> {
+    authorize(&ctx, &p, Perm::AuditRead, None).await?;
+    let entries = super::list(&ctx.db, &f).await?;
+    let next = entries.last().map(|e| e.seq).filter(|_| entries.len() as i64 >= f.limit.unwrap_or(50).clamp(1, 500));
+    Ok(render("audit.html", page_ctx(&p, "audit", context! { entries => entries, f => f, next => next, verify => None::<String> })))
+}
+
+/// Audit entries, newest first (audit administrator only).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    params(("action" = Option<String>, Query), ("actor" = Option<String>, Query), ("object_type" = Option<String>, Query),
+           ("object_id" = Option<String>, Query), ("before_seq" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = [crate::web::api::AuditEntryBody]), (status = 403, body = crate::web::ErrorBody)))]
+pub async fn api_list(State(ctx): State<AppState>, Auth(p): Auth, Query(f): Query<AuditFilter>) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
+    authorize(&ctx, &p, Perm::AuditRead, None).await?;
+    Ok(Json(super::list(&ctx.db, &f).await?.into_iter().map(Into::into).collect()))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VerifyBody {
+    pub ok: bool,
+    pub entries: Option<i64>,
+    /// The first bad sequence number.
+    pub first_bad_seq: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// Verifies the whole hash chain.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = VerifyBody), (status = 403, body = crate::web::ErrorBody)))]
+pub async fn api_verify(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Json<VerifyBody>, ApiError> {
+    authorize(&ctx, &p, Perm::AuditRead, None).await?;
+    Ok(Json(match super::verify(&ctx.db).await? {
+        VerifyOutcome::Ok { entries } => VerifyBody { ok: true, entries: Some(entries), first_bad_seq: None, reason: None },
+        VerifyOutcome::Broken { seq, reason } => VerifyBody { ok: false, entries: None, first_bad_seq: Some(seq), reason: Some(reason) },
+    }))
+}

@@ -1,0 +1,110 @@
+//! Rule sets: see the values in force and publish a new version for a subtree.
+
+use super::{BranchRules, MemberRules, RuleKind};
+use crate::auth::Perm;
+use crate::error::{AppError, FieldError};
+use crate::web::{page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use minijinja::context;
+use serde::Deserialize;
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new().route("/rules", get(rules_page)).route("/rules/{kind}", post(publish_page))
+}
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new().route("/api/v1/rules/{kind}", get(api_get).post(api_publish))
+}
+
+#[derive(Deserialize, Default)]
+pub struct OrgQuery {
+    pub org_id: Option<i64>,
+}
+
+async fn org_for(ctx: &crate::Ctx, p: &crate::auth::Principal, org_id: Option<i64>, perm: Perm) -> Result<crate::org::Org, AppError> {
+    crate::org::web::load(ctx, p, org_id.unwrap_or(p.org_id), perm).await
+}
+
+async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Value, AppError> {
+    let (branch, bsrc) = super::effective::<BranchRules>(&ctx.db, &org.path).await?;
+    let (member, msrc) = super::effective::<MemberRules>(&ctx.db, &org.path).await?;
+    let bversions = super::versions(&ctx.db, org.id, BranchRules::KIND).await?;
+    let mversions = super::versions(&ctx.db, org.id, MemberRules::KIND).await?;
+    Ok(context! {
+        org => org, branch => branch, member => member, branch_source => bsrc, member_source => msrc,
+        branch_versions => bversions, member_versions => mversions,
+        branch_json => serde_json::to_string_pretty(&branch).unwrap_or_default(),
+        member_json => serde_json::to_string_pretty(&member).unwrap_or_default(),
+    })
+}
+
+async fn rules_page(State(ctx): State<AppState>, Auth(p): Auth, Query(q): Query<OrgQuery>) -> Result<Response, PageError> {
+    let org = org_for(&ctx, &p, q.org_id, Perm::RuleRead).await?;
+    let v = view(&ctx, &org).await?;
+    Ok(render("rules.html", page_ctx(&p, "rules", context! { ..v, ..context! { can_write => p.can(Perm::RuleWrite), errors => Vec::<FieldError>::new() } })))
+}
+
+#[derive(Deserialize)]
+struct PublishForm {
+    org_id: i64,
+    values: String,
+}
+
+async fn publish(ctx: &crate::Ctx, p: &crate::auth::Principal, kind: &str, org_id: i64, json: &str) -> Result<i64, AppError> {
+    let org = org_for(ctx, p, Some(org_id), Perm::RuleWrite).await?;
+    match kind {
+        "branch" => {
+            let v: BranchRules = serde_json::from_str(json).map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
+            super::publish(&ctx.db, &p.actor(), org.id, &v).await
+        }
+        "member" => {
+            let v: MemberRules = serde_json::from_str(json).map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
+            super::publish(&ctx.db, &p.actor(), org.id, &v).await
+        }
+        _ => Err(AppError::NotFound("规则集")),
+    }
+}
+
+async fn publish_page(State(ctx): State<AppState>, Auth(p): Auth, Path(kind): Path<String>, axum::Form(f): axum::Form<PublishForm>) -> Result<Response, PageError> {
+    match publish(&ctx, &p, &kind, f.org_id, &f.values).await {
+        Ok(_) => Ok(Redirect::to(&format!("/rules?org_id={}&ok=published", f.org_id)).into_response()),
+        Err(AppError::Validation(errors)) => {
+            let org = org_for(&ctx, &p, Some(f.org_id), Perm::RuleRead).await?;
+            let v = view(&ctx, &org).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, "rules.html", page_ctx(&p, "rules", context! { ..v, ..context! { can_write => true, errors => errors, failed_kind => kind } })))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The rule values in force for an organisation (`branch` or `member`).
+#[utoipa::path(get, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = String, Path), ("org_id" = Option<i64>, Query)),
+    responses((status = 200, description = "the values in force")))]
+pub async fn api_get(State(ctx): State<AppState>, Auth(p): Auth, Path(kind): Path<String>, Query(q): Query<OrgQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+    let org = org_for(&ctx, &p, q.org_id, Perm::RuleRead).await?;
+    let v = match kind.as_str() {
+        "branch" => serde_json::to_value(super::effective::<BranchRules>(&ctx.db, &org.path).await?.0),
+        "member" => serde_json::to_value(super::effective::<MemberRules>(&ctx.db, &org.path).await?.0),
+        _ => return Err(AppError::NotFound("规则集").into()),
+    };
+    Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PublishBody {
+    pub org_id: i64,
+    /// The full or partial rule values; missing keys take the defaults.
+    pub values: serde_json::Value,
+}
+
+/// Publishes a new version of a rule set for an organisation's subtree.
+#[utoipa::path(post, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = String, Path)), request_body = PublishBody,
+    responses((status = 200, description = "the new version number"), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_publish(State(ctx): State<AppState>, Auth(p): Auth, Path(kind): Path<String>, Json(b): Json<PublishBody>) -> Result<Json<serde_json::Value>, ApiError> {
+    let v = publish(&ctx, &p, &kind, b.org_id, &b.values.to_string()).await?;
+    Ok(Json(serde_json::json!({"version": v})))
+}

@@ -1,0 +1,78 @@
+//! The JSON API under `/api/v1`, its OpenAPI document and Swagger UI.
+
+use super::AppState;
+use axum::Router;
+use serde::Serialize;
+use utoipa::OpenApi;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuditEntryBody {
+    pub seq: i64,
+    pub ts: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub role: String,
+    pub org_id: Option<i64>,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    /// JSON text of the object before the change (numbers masked).
+    pub before: String,
+    /// JSON text of the object after the change (numbers masked).
+    pub after: String,
+    pub ip: String,
+    pub hash: String,
+}
+
+impl From<crate::audit::Entry> for AuditEntryBody {
+    fn from(e: crate::audit::Entry) -> Self {
+        Self {
+            seq: e.seq,
+            ts: e.ts,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name,
+            role: e.role,
+            org_id: e.org_id,
+            action: e.action,
+            object_type: e.object_type,
+            object_id: e.object_id,
+            before: e.before_json,
+            after: e.after_json,
+            ip: e.ip,
+            hash: e.hash,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "dangjian API", version = "1", description = "党建平台接口。认证：浏览器会话（Cookie + X-CSRF-Token）或 `Authorization: Bearer <API令牌>`。错误返回 `{code, message, fields}`。"),
+    paths(
+        crate::auth::web::api_me, crate::auth::web::api_accounts, crate::auth::web::api_account_create,
+        crate::auth::web::api_account_roles, crate::auth::web::api_account_disable, crate::auth::web::api_account_enable,
+        crate::auth::web::api_tokens, crate::auth::web::api_token_create, crate::auth::web::api_token_revoke,
+        crate::org::web::api_get, crate::org::web::api_children, crate::org::web::api_search, crate::org::web::api_create,
+        crate::org::web::api_update, crate::org::web::api_move, crate::org::web::api_dissolve, crate::org::web::api_history,
+        crate::member::web::api_list, crate::member::web::api_get, crate::member::web::api_create, crate::member::web::api_update,
+        crate::member::web::api_unmask, crate::member::web::api_history, crate::member::web::export,
+        crate::member::web::api_transfers, crate::member::web::api_transfer_send, crate::member::web::api_transfer_decide,
+        crate::audit::web::api_list, crate::audit::web::api_verify,
+        crate::rules::web::api_get, crate::rules::web::api_publish,
+    ),
+    tags(
+        (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
+        (name = "transfers", description = "组织关系转接"), (name = "accounts", description = "账号与令牌"),
+        (name = "audit", description = "审计日志"), (name = "rules", description = "规则集"),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(crate::auth::web::api_routes())
+        .merge(crate::org::web::api_routes())
+        .merge(crate::member::web::api_routes())
+        .merge(crate::audit::web::api_routes())
+        .merge(crate::rules::web::api_routes())
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+}
