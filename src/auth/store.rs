@@ -592,7 +592,10 @@ pub async fn totp_confirm(ctx: &Ctx, account_id: i64, code: &str, session_hash: 
 /// First start: creates the root organisation's system administrator with a one-time
 /// password, if no account exists. Returns (username, password) to print once.
 pub async fn bootstrap_admin(ctx: &Ctx) -> AppResult<Option<(String, String)>> {
-    if count(ctx).await? > 0 {
+    let has_admin = on_db!(&ctx.db, p => {
+        sqlx::query("SELECT account_id FROM account_roles WHERE role = $1 LIMIT 1").bind(Role::SysAdmin.as_str()).fetch_optional(p).await?.is_some()
+    });
+    if has_admin {
         return Ok(None);
     }
     let root = on_db!(&ctx.db, p => {
@@ -611,13 +614,17 @@ pub async fn bootstrap_admin(ctx: &Ctx) -> AppResult<Option<(String, String)>> {
         }
     };
     let pw = password::generate();
+    let mut username = "admin".to_string();
+    while find_row(ctx, "a.username", &username).await?.is_some() {
+        username.push('1');
+    }
     create(ctx, &system, &NewAccount {
-        username: "admin".into(),
+        username: username.clone(),
         display_name: "系统管理员".into(),
         org_id: root_id,
         member_id: None,
         roles: vec![Role::SysAdmin.as_str().into()],
         password: pw.clone(),
     }).await?;
-    Ok(Some(("admin".into(), pw)))
+    Ok(Some((username, pw)))
 }

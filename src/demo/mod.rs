@@ -591,7 +591,7 @@ async fn insert_members(
     batch: &[(i64, &BranchPlan, Person, Option<i64>)],
     now: chrono::DateTime<Utc>,
 ) -> AppResult<()> {
-    const COLS: usize = 24;
+    const COLS: usize = 25;
     let mut sql = String::from("INSERT INTO members (id, org_id, group_id, name, name_pinyin, name_initials, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, grid_role, mobile_destination, created_at, updated_at) VALUES ");
     for i in 0..batch.len() {
         if i > 0 {

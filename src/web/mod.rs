@@ -74,11 +74,11 @@ pub fn templates() -> &'static Environment<'static> {
                 tracing::error!(template = name, error = %e, "template does not compile");
             }
         }
-        env.add_function("asset", |name: String| -> String {
-            match asset_versions().get(name.as_str()) {
+        env.add_function("asset", |name: String| -> minijinja::Value {
+            minijinja::Value::from_safe_string(match asset_versions().get(name.as_str()) {
                 Some(v) => format!("/assets/{name}?v={v}"),
                 None => format!("/assets/{name}"),
-            }
+            })
         });
         env
     })
