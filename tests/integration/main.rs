@@ -1,1 +1,10 @@
+//! The one integration test binary: in-process HTTP flows on SQLite, and on PostgreSQL when
+//! DANGJIAN_TEST_PG holds a server URL.
 
+mod audit_chain;
+mod authz;
+mod flows;
+mod import_export;
+mod schema;
+mod security;
+mod support;

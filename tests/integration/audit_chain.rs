@@ -1,0 +1,130 @@
+//! Tamper evidence: edit, delete, reorder, insert or truncate audit entries and
+//! `audit verify` names the first bad sequence number; the CLI exits non-zero.
+
+use crate::support::*;
+use dangjian::audit::VerifyOutcome;
+
+async fn some_history(app: &TestApp) {
+    let root = app.org(None, "中共测试市委", "committee", "city").await;
+    let b = app.org(Some(root), "甲村党支部", "branch", "village").await;
+    for i in 0..4 {
+        app.member(b, &format!("党员{i}"), 40 + i).await;
+    }
+}
+
+fn bad_seq(v: VerifyOutcome) -> i64 {
+    match v {
+        VerifyOutcome::Broken { seq, .. } => seq,
+        VerifyOutcome::Ok { entries } => panic!("chain of {entries} verified after tampering"),
+    }
+}
+
+async fn unlock(app: &TestApp) {
+    if app.is_sqlite() {
+        app.exec("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;").await;
+    } else {
+        app.exec("ALTER TABLE audit_log DISABLE TRIGGER USER").await;
+    }
+}
+
+#[tokio::test]
+async fn the_log_refuses_update_and_delete() {
+    each_backend(|app| async move {
+        some_history(&app).await;
+        let upd = dangjian::on_db!(&app.ctx.db, p => sqlx::query("UPDATE audit_log SET actor_name = 'x' WHERE seq = 1").execute(p).await.is_err());
+        let del = dangjian::on_db!(&app.ctx.db, p => sqlx::query("DELETE FROM audit_log WHERE seq = 1").execute(p).await.is_err());
+        assert!(upd && del, "append-only enforced by the database");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_kind_of_tampering_is_named() {
+    for case in ["edit", "delete", "reorder", "insert", "truncate", "relink"] {
+        each_backend(|app| async move {
+            some_history(&app).await;
+            let n = match app.verify().await {
+                VerifyOutcome::Ok { entries } => entries,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(n, 6);
+            unlock(&app).await;
+            let expected = match case {
+                "edit" => {
+                    app.exec("UPDATE audit_log SET after_json = '{\"name\":\"篡改\"}' WHERE seq = 3").await;
+                    3
+                }
+                "delete" => {
+                    app.exec("DELETE FROM audit_log WHERE seq = 4").await;
+                    4
+                }
+                "reorder" => {
+                    app.exec("UPDATE audit_log SET seq = -2 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = -2;").await;
+                    2
+                }
+                "insert" => {
+                    app.exec("UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4; UPDATE audit_log SET seq = seq - 99 WHERE seq >= 104; INSERT INTO audit_log (seq, prev_hash, hash, ts, actor_id, actor_name, role, org_id, action, object_type, object_id, before_json, after_json, ip) SELECT 4, hash, hash, ts, actor_id, actor_name, role, org_id, 'member.delete', object_type, object_id, before_json, after_json, ip FROM audit_log WHERE seq = 3").await;
+                    4
+                }
+                "truncate" => {
+                    app.exec("DELETE FROM audit_log WHERE seq >= 5").await;
+                    5
+                }
+                _ => {
+                    // Recompute entry 2's hash after an edit: the link from 3 breaks.
+                    app.exec("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 2").await;
+                    let mut e = dangjian::audit::history(&app.ctx.db, "org", "2").await.expect("h").remove(0);
+                    e.hash = dangjian::audit::entry_hash(&e);
+                    app.exec(&format!("UPDATE audit_log SET hash = '{}' WHERE seq = 2", e.hash)).await;
+                    3
+                }
+            };
+            assert_eq!(bad_seq(app.verify().await), expected, "{case}");
+            if app.is_sqlite() && case == "edit" {
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
+                    .args(["--database-url", &app.db_url, "audit", "verify"])
+                    .env("DANGJIAN_DATA_KEY", KEY)
+                    .output()
+                    .expect("run dangjian");
+                assert!(!out.status.success());
+                assert!(String::from_utf8_lossy(&out.stdout).contains("seq 3"), "{}", String::from_utf8_lossy(&out.stdout));
+            }
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_audit_fails_is_rolled_back() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let b = app.org(Some(root), "甲村党支部", "branch", "village").await;
+        // Break the chain head so that appending fails (its row is gone).
+        app.exec("DELETE FROM audit_head").await;
+        let r = dangjian::member::store::create(&app.ctx, &app.system(), &member_input(b, "张三", 9)).await;
+        assert!(r.is_err());
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM members").await, 0, "no half-written state");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn backup_restores_data_and_a_verifying_chain() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    some_history(&app).await;
+    let target = app.dir.path().join("backup.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
+        .args(["--database-url", &app.db_url, "backup"])
+        .arg(&target)
+        .env("DANGJIAN_DATA_KEY", KEY)
+        .output()
+        .expect("run dangjian");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
+        .args(["--database-url", &format!("sqlite://{}", target.display()), "audit", "verify"])
+        .env("DANGJIAN_DATA_KEY", KEY)
+        .output()
+        .expect("run dangjian");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("6 entries"));
+}

@@ -1,0 +1,161 @@
+//! Role × organisation scope × endpoint: allowed exactly when the role permits and the
+//! object lies in the account's subtree — for reads, writes, lists, counts and exports.
+
+use crate::support::*;
+use axum::http::StatusCode;
+use dangjian::auth::{Perm, Role};
+use serde_json::json;
+
+struct Acc {
+    token: String,
+    role: Role,
+    path: String,
+    member_id: Option<i64>,
+}
+
+#[tokio::test]
+async fn every_endpoint_honours_role_and_subtree() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        let path_of = |id: i64| {
+            let db = app.ctx.db.clone();
+            async move { dangjian::org::store::get(&db, id).await.expect("org").path }
+        };
+        let mut all_orgs = vec![p.province];
+        all_orgs.extend(&p.cities);
+        all_orgs.extend(&p.counties);
+        all_orgs.extend(&p.branches);
+        let mut paths = std::collections::HashMap::new();
+        for o in &all_orgs {
+            paths.insert(*o, path_of(*o).await);
+        }
+        let member_branch: Vec<(i64, i64)> = p.members.iter().enumerate().map(|(i, m)| (*m, p.branches[i / 2])).collect();
+        let specs: Vec<(&str, i64, Role, Option<i64>)> = vec![
+            ("prov", p.province, Role::OrgStaff, None),
+            ("city0", p.cities[0], Role::OrgStaff, None),
+            ("county0", p.counties[0], Role::OrgStaff, None),
+            ("county3c", p.counties[3], Role::CommitteeStaff, None),
+            ("sec0", p.branches[0], Role::BranchSecretary, None),
+            ("mem0", p.branches[0], Role::Member, Some(p.members[0])),
+            ("sys", p.province, Role::SysAdmin, None),
+            ("audit", p.province, Role::AuditAdmin, None),
+            ("secadm", p.province, Role::SecAdmin, None),
+        ];
+        let mut accs = Vec::new();
+        for (u, org, role, mid) in specs {
+            let token = app.account(u, org, role.as_str(), mid).await;
+            accs.push(Acc { token, role, path: paths[&org].clone(), member_id: mid });
+        }
+        let can = |a: &Acc, perm: Perm| a.role.perms().contains(&perm);
+        let mut checked = 0;
+        for a in &accs {
+            // Organisations: read and write.
+            for o in &all_orgs {
+                let inside = paths[o].starts_with(&a.path);
+                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/orgs/{o}"), None).await;
+                assert_eq!(s == StatusCode::OK, can(a, Perm::OrgRead) && inside, "{:?} GET org {o}: {s}", a.role);
+                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/orgs/{o}/children"), None).await;
+                assert_eq!(s == StatusCode::OK, can(a, Perm::OrgRead) && inside, "{:?} children {o}", a.role);
+                let (s, _) = app.api(&a.token, "PATCH", &format!("/api/v1/orgs/{o}"), Some(json!({"region_code": "370811"}))).await;
+                assert_eq!(s == StatusCode::OK, can(a, Perm::OrgWrite) && inside, "{:?} PATCH org {o}: {s}", a.role);
+                checked += 3;
+            }
+            // Members: read, write, unmask, history.
+            for (m, b) in &member_branch {
+                let inside = paths[b].starts_with(&a.path);
+                let own = a.member_id == Some(*m);
+                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/members/{m}"), None).await;
+                assert_eq!(s == StatusCode::OK, (can(a, Perm::MemberRead) && inside) || own, "{:?} GET member {m}: {s}", a.role);
+                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/members/{m}/history"), None).await;
+                assert_eq!(s == StatusCode::OK, (can(a, Perm::MemberRead) && inside) || own, "{:?} history {m}", a.role);
+                let (s, _) = app.api(&a.token, "POST", &format!("/api/v1/members/{m}/unmask"), None).await;
+                assert_eq!(s == StatusCode::OK, can(a, Perm::MemberUnmask) && inside, "{:?} unmask {m}", a.role);
+                if s != StatusCode::OK {
+                    assert_eq!(s, StatusCode::FORBIDDEN);
+                }
+                checked += 3;
+            }
+            // Lists, counts and exports cover exactly the subtree.
+            let expected = member_branch.iter().filter(|(_, b)| paths[b].starts_with(&a.path)).count() as i64;
+            let (s, page) = app.api(&a.token, "GET", "/api/v1/members?per_page=200", None).await;
+            if can(a, Perm::MemberRead) {
+                assert_eq!(s, StatusCode::OK);
+                assert_eq!(page["total"], expected, "{:?} list total", a.role);
+                assert_eq!(page["items"].as_array().expect("items").len() as i64, expected);
+            } else {
+                assert_eq!(s, StatusCode::FORBIDDEN, "{:?} list", a.role);
+            }
+            for b in &p.branches {
+                let inside = paths[b].starts_with(&a.path);
+                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/members?org_id={b}"), None).await;
+                assert_eq!(s == StatusCode::OK, can(a, Perm::MemberRead) && inside, "{:?} list org {b}", a.role);
+            }
+            let (s, h, body) = app
+                .send(
+                    axum::http::Request::builder()
+                        .uri("/api/v1/members/export?format=csv")
+                        .header("authorization", format!("Bearer {}", a.token))
+                        .body(axum::body::Body::empty())
+                        .expect("req"),
+                )
+                .await;
+            if can(a, Perm::MemberExport) {
+                assert_eq!(s, StatusCode::OK, "{:?} export", a.role);
+                assert!(h.get("content-type").expect("ct").to_str().expect("s").starts_with("text/csv"));
+                let lines = String::from_utf8_lossy(&body).lines().count() as i64;
+                assert_eq!(lines, expected + 1, "{:?} export rows", a.role);
+            } else {
+                assert_eq!(s, StatusCode::FORBIDDEN, "{:?} export", a.role);
+            }
+            let (s, _) = app.api(&a.token, "GET", "/api/v1/audit", None).await;
+            assert_eq!(s == StatusCode::OK, can(a, Perm::AuditRead), "{:?} audit", a.role);
+            let (s, _) = app.api(&a.token, "GET", "/api/v1/accounts", None).await;
+            assert_eq!(s == StatusCode::OK, can(a, Perm::AccountRead), "{:?} accounts", a.role);
+            checked += 4;
+        }
+        assert!(checked > 300, "{checked} checks");
+        // Refusals are on the audit trail.
+        assert!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'authz.denied'").await > 100);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn three_administrators_are_separate() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let sys = app.account("sys", root, "sys_admin", None).await;
+        // The system administrator cannot read the audit log.
+        let (s, _) = app.api(&sys, "GET", "/api/v1/audit", None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = app.api(&sys, "GET", "/api/v1/audit/verify", None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // No account holds two of the three roles, nor one of them plus a business role.
+        let mk = |u: &str, roles: Vec<&str>| json!({"username": u, "display_name": u, "org_id": root, "roles": roles, "password": PASSWORD});
+        let (s, e) = app.api(&sys, "POST", "/api/v1/accounts", Some(mk("both", vec!["sec_admin", "audit_admin"]))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["code"], "account.admin_roles_exclusive");
+        let (s, _) = app.api(&sys, "POST", "/api/v1/accounts", Some(mk("mix", vec!["sys_admin", "org_staff"]))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, a) = app.api(&sys, "POST", "/api/v1/accounts", Some(mk("aud", vec!["audit_admin"]))).await;
+        assert_eq!(s, StatusCode::OK, "{a}");
+        // Nobody grants roles to themselves.
+        let (_, me) = app.api(&sys, "GET", "/api/v1/me", None).await;
+        let my_id = me["id"].as_i64().expect("id");
+        let (s, e) = app.api(&sys, "PUT", &format!("/api/v1/accounts/{my_id}/roles"), Some(json!({"roles": ["audit_admin"]}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["code"], "account.self_grant");
+        // The audit administrator reads and cannot write.
+        let aud = app.account("aud2", root, "audit_admin", None).await;
+        let (s, _) = app.api(&aud, "GET", "/api/v1/audit", None).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = app.api(&aud, "POST", "/api/v1/orgs", Some(json!({"parent_id": root, "name": "x", "kind": "branch", "level": "village"}))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = app.api(&aud, "POST", "/api/v1/accounts", Some(mk("x1", vec!["member"]))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // The system administrator cannot see member data.
+        let (s, _) = app.api(&sys, "GET", "/api/v1/members", None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    })
+    .await;
+}

@@ -1,0 +1,227 @@
+use crate::support::*;
+use axum::http::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn organisation_lifecycle_with_refusals() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let token = app.account("staff", root, "org_staff", None).await;
+        let (s, county) = app.api(&token, "POST", "/api/v1/orgs", Some(json!({"parent_id": root, "name": "中共甲县委", "kind": "committee", "level": "county"}))).await;
+        assert_eq!(s, StatusCode::OK, "{county}");
+        let county_id = county["id"].as_i64().expect("id");
+        // A branch directly under the root is fine; a group under a committee is refused.
+        let (s, e) = app.api(&token, "POST", "/api/v1/orgs", Some(json!({"parent_id": county_id, "name": "小组", "kind": "group", "level": "village"}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["code"], "org.bad_parent");
+        let (s, e) = app.api(&token, "POST", "/api/v1/orgs", Some(json!({"parent_id": county_id, "name": "", "kind": "branch", "level": "village"}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["fields"][0]["field"], "name");
+        let (_, branch) = app.api(&token, "POST", "/api/v1/orgs", Some(json!({"parent_id": county_id, "name": "东村党支部", "kind": "branch", "level": "village"}))).await;
+        let branch_id = branch["id"].as_i64().expect("id");
+        // Rename with optimistic lock.
+        let (s, renamed) = app.api(&token, "PATCH", &format!("/api/v1/orgs/{branch_id}"), Some(json!({"name": "东村第一党支部", "version": 1}))).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(renamed["name"], "东村第一党支部");
+        let (s, _) = app.api(&token, "PATCH", &format!("/api/v1/orgs/{branch_id}"), Some(json!({"name": "x", "version": 1}))).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        // A branch with one member: warnings, dissolve refused with the reason.
+        app.member(branch_id, "张三", 1).await;
+        let (_, b) = app.api(&token, "GET", &format!("/api/v1/orgs/{branch_id}"), None).await;
+        let codes: Vec<&str> = b["warnings"].as_array().expect("w").iter().filter_map(|w| w["code"].as_str()).collect();
+        assert!(codes.contains(&"branch.too_few_full_members"), "{codes:?}");
+        let (s, e) = app.api(&token, "DELETE", &format!("/api/v1/orgs/{branch_id}"), None).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["code"], "org.has_members");
+        assert!(e["message"].as_str().expect("m").contains("1名党员"));
+        let (s, e) = app.api(&token, "DELETE", &format!("/api/v1/orgs/{county_id}"), None).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["code"], "org.has_children");
+        // Move the county's branch under a new county: the subtree's paths follow.
+        let (_, county2) = app.api(&token, "POST", "/api/v1/orgs", Some(json!({"parent_id": root, "name": "中共乙县委", "kind": "committee", "level": "county"}))).await;
+        let county2_id = county2["id"].as_i64().expect("id");
+        let (s, moved) = app.api(&token, "POST", &format!("/api/v1/orgs/{branch_id}/move"), Some(json!({"parent_id": county2_id}))).await;
+        assert_eq!(s, StatusCode::OK, "{moved}");
+        assert_eq!(moved["path"], format!("/{root}/{county2_id}/{branch_id}/"));
+        let (s, e) = app.api(&token, "POST", &format!("/api/v1/orgs/{county2_id}/move"), Some(json!({"parent_id": branch_id}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        // The now empty county dissolves.
+        let (s, _) = app.api(&token, "DELETE", &format!("/api/v1/orgs/{county_id}"), None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = app.api(&token, "GET", &format!("/api/v1/orgs/{county_id}"), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // History names who changed what.
+        let (_, h) = app.api(&token, "GET", &format!("/api/v1/orgs/{branch_id}/history"), None).await;
+        let actions: Vec<&str> = h.as_array().expect("h").iter().filter_map(|e| e["action"].as_str()).collect();
+        assert_eq!(actions, vec!["org.create", "org.rename", "org.move"]);
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn member_create_edit_search_and_history() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app.org(Some(root), "西村党支部", "branch", "village").await;
+        let token = app.account("staff", root, "org_staff", None).await;
+        let mut input = serde_json::to_value(member_input(branch, "张三", 7)).expect("json");
+        let (s, m) = app.api(&token, "POST", "/api/v1/members", Some(input.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{m}");
+        let id = m["id"].as_i64().expect("id");
+        assert!(m["id_number"].as_str().expect("id").contains("**********"), "masked");
+        assert!(m["phone"].as_str().expect("phone").contains("****"));
+        // Duplicate ID refused with the field named.
+        let (s, e) = app.api(&token, "POST", "/api/v1/members", Some(input.clone())).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["fields"][0]["field"], "id_number");
+        // Bad checksum refused.
+        input["id_number"] = json!("370811198001010011");
+        let (s, e) = app.api(&token, "POST", "/api/v1/members", Some(input.clone())).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(e["fields"].as_array().expect("f").iter().any(|f| f["field"] == "id_number"));
+        // Members go on branches, not committees.
+        let mut on_root = serde_json::to_value(member_input(root, "李四", 8)).expect("json");
+        on_root["org_id"] = json!(root);
+        let (s, e) = app.api(&token, "POST", "/api/v1/members", Some(on_root)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        // Search by initials, full pinyin, name, exact ID number.
+        app.member(branch, "王五", 9).await;
+        for q in ["zs", "zhangsan", "zhang", "张三", "张"] {
+            let (_, page) = app.api(&token, "GET", &format!("/api/v1/members?q={}", urlencode(q)), None).await;
+            let names: Vec<&str> = page["items"].as_array().expect("items").iter().filter_map(|m| m["name"].as_str()).collect();
+            assert_eq!(names, vec!["张三"], "q={q}");
+        }
+        let idn = member_input(branch, "张三", 7).id_number.expect("id");
+        let (_, page) = app.api(&token, "GET", &format!("/api/v1/members?q={idn}"), None).await;
+        assert_eq!(page["total"], 1);
+        let (_, page) = app.api(&token, "GET", "/api/v1/members?status=probationary", None).await;
+        assert_eq!(page["total"], 0);
+        let (_, page) = app.api(&token, "GET", "/api/v1/members?join_year=2010&sort=name&dir=desc&per_page=1&page=2", None).await;
+        assert_eq!(page["total"], 2);
+        assert_eq!(page["items"][0]["name"], "王五", "desc by pinyin: zhangsan, wangwu");
+        // Edit without re-entering the ID; the branch is not changed by editing.
+        let mut edit = serde_json::to_value(member_input(branch, "张三丰", 7)).expect("json");
+        edit["id_number"] = json!(null);
+        edit["phone"] = json!(null);
+        edit["education"] = json!("研究生");
+        edit["version"] = json!(1);
+        let (s, m2) = app.api(&token, "PUT", &format!("/api/v1/members/{id}"), Some(edit.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{m2}");
+        assert_eq!(m2["education"], "研究生");
+        assert_eq!(m2["id_number"], m["id_number"]);
+        let (s, _) = app.api(&token, "PUT", &format!("/api/v1/members/{id}"), Some(edit.clone())).await;
+        assert_eq!(s, StatusCode::CONFLICT, "stale version");
+        let (_, h) = app.api(&token, "GET", &format!("/api/v1/members/{id}/history"), None).await;
+        let last = &h.as_array().expect("h")[1];
+        assert_eq!(last["action"], "member.update");
+        assert!(last["before"].as_str().expect("b").contains("大学本科"));
+        assert!(last["after"].as_str().expect("a").contains("研究生"));
+        // Unmask is allowed for org staff and audited.
+        let (s, u) = app.api(&token, "POST", &format!("/api/v1/members/{id}/unmask"), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(u["id_number"], idn);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.unmask'").await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn transfer_moves_a_member_exactly_once() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let a = app.org(Some(root), "甲村党支部", "branch", "village").await;
+        let b = app.org(Some(root), "乙村党支部", "branch", "village").await;
+        let m = app.member(a, "赵六", 3).await;
+        let token = app.account("staff", root, "org_staff", None).await;
+        let (s, t) = app.api(&token, "POST", "/api/v1/transfers", Some(json!({"member_id": m, "to_org_id": b, "reason": "工作调动"}))).await;
+        assert_eq!(s, StatusCode::OK, "{t}");
+        let tid = t["id"].as_i64().expect("id");
+        // Still in branch a until received; a second open transfer is refused.
+        let (_, mm) = app.api(&token, "GET", &format!("/api/v1/members/{m}"), None).await;
+        assert_eq!(mm["org_id"], a);
+        let (s, e) = app.api(&token, "POST", "/api/v1/transfers", Some(json!({"member_id": m, "to_org_id": b, "reason": "x"}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["code"], "transfer.already_open");
+        let (s, _) = app.api(&token, "POST", &format!("/api/v1/transfers/{tid}/return"), Some(json!({"note": ""}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a return needs a reason");
+        let (s, done) = app.api(&token, "POST", &format!("/api/v1/transfers/{tid}/receive"), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(done["status"], "received");
+        let (s, _) = app.api(&token, "POST", &format!("/api/v1/transfers/{tid}/receive"), None).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let (_, mm) = app.api(&token, "GET", &format!("/api/v1/members/{m}"), None).await;
+        assert_eq!(mm["org_id"], b);
+        assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM members WHERE id = {m}")).await, 1);
+        let (_, list) = app.api(&token, "GET", "/api/v1/transfers", None).await;
+        assert_eq!(list.as_array().expect("l").len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rule_values_change_per_locality() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let county = app.org(Some(root), "中共甲县委", "committee", "county").await;
+        let branch = app.org(Some(county), "甲村党支部", "branch", "village").await;
+        for i in 0..4 {
+            app.member(branch, &format!("党员{i}"), 20 + i).await;
+        }
+        let token = app.account("staff", root, "org_staff", None).await;
+        let codes = |v: &serde_json::Value| -> Vec<String> { v["warnings"].as_array().expect("w").iter().filter_map(|w| w["code"].as_str().map(str::to_string)).collect() };
+        let (_, b) = app.api(&token, "GET", &format!("/api/v1/orgs/{branch}"), None).await;
+        assert!(!codes(&b).contains(&"branch.too_many_members".to_string()));
+        // The county lowers the member maximum to 3 for its subtree.
+        let (s, v) = app.api(&token, "POST", "/api/v1/rules/branch", Some(json!({"org_id": county, "values": {"max_members": 3}}))).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (_, b) = app.api(&token, "GET", &format!("/api/v1/orgs/{branch}"), None).await;
+        assert!(codes(&b).contains(&"branch.too_many_members".to_string()));
+        let (s, e) = app.api(&token, "POST", "/api/v1/rules/branch", Some(json!({"org_id": county, "values": {"committee_min": 9}}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (_, r) = app.api(&token, "GET", &format!("/api/v1/rules/branch?org_id={root}"), None).await;
+        assert_eq!(r["max_members"], 50, "the city keeps the default");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn html_pages_render_for_a_logged_in_secretary() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app.org(Some(root), "甲村党支部", "branch", "village").await;
+        let m = app.member(branch, "张三", 1).await;
+        app.account("sec", branch, "branch_secretary", None).await;
+        let session = app.login("sec", PASSWORD).await.expect("login");
+        // The first login must change the password.
+        let (s, h, _) = app.page(&session, "GET", "/members", None).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(h.get("location").expect("loc"), "/password");
+        let csrf = app.csrf(&session).await;
+        let form = format!("_csrf={csrf}&old_password={}&new_password={}&confirm_password={}", urlencode(PASSWORD), urlencode("New@pass2026"), urlencode("New@pass2026"));
+        let (s, _, body) = app.page(&session, "POST", "/password", Some(&form)).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+        for path in ["/", "/orgs", &format!("/orgs?id={branch}"), "/members", "/members?q=zs", &format!("/members/{m}"), &format!("/members/{m}/edit"), "/transfers", "/rules", "/me", "/members/new"] {
+            let (s, _, body) = app.page(&session, "GET", path, None).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {body}");
+            assert!(body.contains("党建平台"), "{path}");
+        }
+        let (_, _, body) = app.page(&session, "GET", "/members?q=zs", None).await;
+        assert!(body.contains("张三"));
+        // The secretary may not import, see accounts or the audit log.
+        for path in ["/members/import", "/accounts", "/audit"] {
+            let (s, _, _) = app.page(&session, "GET", path, None).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+        }
+        // Edit through the form, with the CSRF token.
+        let form = format!("_csrf={csrf}&name=%E5%BC%A0%E4%B8%89&ethnicity=%E6%B1%89%E6%97%8F&education=%E7%A0%94%E7%A9%B6%E7%94%9F&work_unit=x&join_date=2010-07-01&full_date=2011-07-01&status=full&version=1");
+        let (s, _, body) = app.page(&session, "POST", &format!("/members/{m}/edit"), Some(&form)).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+        // A form error comes back as the form with the field named.
+        let form = format!("_csrf={csrf}&name=&ethnicity=x&education=x&join_date=2010-07-01&status=full&version=2");
+        let (s, _, body) = app.page(&session, "POST", &format!("/members/{m}/edit"), Some(&form)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("请填写姓名") && body.contains("民族应填写"));
+    })
+    .await;
+}

@@ -1,0 +1,61 @@
+use crate::support::*;
+
+#[test]
+fn migration_directories_have_the_same_file_names() {
+    let names = |dir: &str| {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect(dir)
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let sqlite = names("migrations/sqlite");
+    assert_eq!(sqlite, names("migrations/postgres"));
+    let embedded: Vec<String> = dangjian::db::migrate::MIGRATIONS.iter().map(|m| m.name.to_string()).collect();
+    assert_eq!(sqlite, embedded, "every migration file is embedded in the binary");
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_start_an_empty_chain() {
+    each_backend(|app| async move {
+        let again = dangjian::db::migrate::run(&app.ctx.db).await.expect("migrate again");
+        assert!(again.is_empty());
+        assert_eq!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { entries: 0 });
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_database_scheme_is_refused() {
+    let cfg = dangjian::config::Config { database_url: "mysql://localhost/x".into(), ..Default::default() };
+    assert!(cfg.validate().is_err());
+}
+
+#[tokio::test]
+async fn demo_city_obeys_the_rules_and_is_deterministic() {
+    each_backend(|app| async move {
+        let opts = dangjian::demo::DemoOptions { members: 3000, seed: 42, as_of: d(2026, 11, 23) };
+        let s = dangjian::demo::generate(&app.ctx, &opts, |_| {}).await.expect("demo");
+        assert_eq!(s.members, 3000);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM members").await, 3000);
+        // Every member sits on a branch; probationary members have no full date.
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.kind NOT IN ('branch', 'joint_branch')").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE status = 'probationary' AND full_date IS NOT NULL").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE status = 'full' AND full_date IS NULL").await, 0);
+        // Every stored ID number decrypts to a valid GB 11643 number agreeing with the birth date.
+        let rows: Vec<(Vec<u8>, chrono::NaiveDate)> = dangjian::on_db!(&app.ctx.db, p => {
+            let rows = sqlx::query("SELECT id_enc, birth_date FROM members ORDER BY id LIMIT 500").fetch_all(p).await.expect("rows");
+            rows.iter().map(|r| (dangjian::db::DbRow::bytes(r, "id_enc").expect("b"), dangjian::db::DbRow::date(r, "birth_date").expect("d"))).collect()
+        });
+        for (enc, birth) in rows {
+            let id = app.ctx.vault.decrypt(&enc).expect("decrypt");
+            let info = dangjian::member::idcard::parse(&id).expect("valid id");
+            assert_eq!(info.birth_date, birth);
+        }
+        // A second load is refused.
+        assert!(dangjian::demo::generate(&app.ctx, &opts, |_| {}).await.is_err());
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}

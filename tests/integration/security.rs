@@ -1,0 +1,247 @@
+//! Authentication, sessions, CSRF, input limits and the personal-data canary.
+
+use crate::support::*;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+
+#[tokio::test]
+async fn login_answers_the_same_and_locks_after_failures() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        app.account("alice", root, "org_staff", None).await;
+        let form = |u: &str, p: &str| format!("username={u}&password={}", urlencode(p));
+        let post = |body: String| Request::builder().method("POST").uri("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(body)).expect("req");
+        let (s1, _, b1) = app.send(post(form("alice", "Wrong@2026x"))).await;
+        let (s2, _, b2) = app.send(post(form("nobody", "Wrong@2026x"))).await;
+        assert_eq!(s1, StatusCode::UNAUTHORIZED);
+        let (b1, b2) = (String::from_utf8_lossy(&b1).replace("alice", "U"), String::from_utf8_lossy(&b2).replace("nobody", "U"));
+        assert_eq!((s1, &b1), (s2, &b2), "unknown user and wrong password answer alike");
+        // Four more failures (five in all) lock the account: even the right password fails.
+        for _ in 0..4 {
+            app.send(post(form("alice", "Wrong@2026x"))).await;
+        }
+        assert_eq!(app.login("alice", PASSWORD).await.err(), Some(StatusCode::UNAUTHORIZED));
+        assert!(app.count("SELECT COUNT(*) AS n FROM accounts WHERE username = 'alice' AND locked_until IS NOT NULL").await == 1);
+        assert!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'auth.login_failed'").await >= 6);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_end_on_logout_and_disable_and_rotate_on_login() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let admin = app.account("root", root, "sys_admin", None).await;
+        app.account("bob", root, "org_staff", None).await;
+        let s1 = app.login("bob", PASSWORD).await.expect("login");
+        let s2 = app.login("bob", PASSWORD).await.expect("login");
+        assert_ne!(s1, s2, "a new token at every login");
+        let (s, h, _) = app.page(&s1, "GET", "/password", None).await;
+        assert_eq!(s, StatusCode::OK, "{h:?}");
+        // Logout kills that session only.
+        let csrf = app.csrf(&s1).await;
+        let (s, _, _) = app.page(&s1, "POST", "/logout", Some(&format!("_csrf={csrf}"))).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (s, h, _) = app.page(&s1, "GET", "/password", None).await;
+        assert_eq!((s, h.get("location").map(|v| v.to_str().unwrap_or(""))), (StatusCode::SEE_OTHER, Some("/login")));
+        let (s, _, _) = app.page(&s2, "GET", "/password", None).await;
+        assert_eq!(s, StatusCode::OK);
+        // Disabling the account ends its sessions and tokens at once.
+        let (_, accounts) = app.api(&admin, "GET", "/api/v1/accounts", None).await;
+        let bob = accounts.as_array().expect("a").iter().find(|a| a["username"] == "bob").expect("bob")["id"].as_i64().expect("id");
+        let (s, _) = app.api(&admin, "POST", &format!("/api/v1/accounts/{bob}/disable"), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _, _) = app.page(&s2, "GET", "/password", None).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(app.login("bob", PASSWORD).await.err(), Some(StatusCode::UNAUTHORIZED));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn csrf_and_origin_are_checked_on_every_form_post() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        app.account("carol", root, "org_staff", None).await;
+        let s = app.login("carol", PASSWORD).await.expect("login");
+        let (st, _, _) = app.page(&s, "POST", "/logout", Some("x=1")).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "no token");
+        let (st, _, _) = app.page(&s, "POST", "/logout", Some("_csrf=0000")).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "wrong token");
+        let csrf = app.csrf(&s).await;
+        let req = Request::builder()
+            .method("POST")
+            .uri("/logout")
+            .header(header::COOKIE, format!("dj_session={s}"))
+            .header(header::HOST, "dangjian.local")
+            .header(header::ORIGIN, "https://evil.example")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("_csrf={csrf}")))
+            .expect("req");
+        let (st, _, _) = app.send(req).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "foreign origin");
+        // No state change by GET: /logout only answers POST.
+        let (st, _, _) = app.page(&s, "GET", "/logout", None).await;
+        assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_4xx_never_5xx() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let t = app.account("dave", root, "org_staff", None).await;
+        let raw = |body: &'static [u8], ct: &str| {
+            Request::builder()
+                .method("POST")
+                .uri("/api/v1/members")
+                .header(header::AUTHORIZATION, format!("Bearer {t}"))
+                .header(header::CONTENT_TYPE, ct.to_string())
+                .body(Body::from(body))
+                .expect("req")
+        };
+        for (body, ct) in [
+            (&b"{not json"[..], "application/json"),
+            (&b"\xff\xfe\x00"[..], "application/json"),
+            (&b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"[..], "application/json"),
+            (&b"{}"[..], "text/plain"),
+            (&br#"{"org_id": "x"}"#[..], "application/json"),
+        ] {
+            let (s, _, _) = app.send(raw(body, ct)).await;
+            assert!(s.is_client_error(), "{s} for {:?}", String::from_utf8_lossy(body));
+        }
+        let big = vec![b'a'; 3 * 1024 * 1024];
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/members")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(big))
+            .expect("req");
+        let (s, _, _) = app.send(req).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+        let (s, e) = app.api(&t, "GET", "/api/v1/orgs/999999", None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(e["code"], "not_found");
+        let (s, _) = app.api("dj_bogus", "GET", "/api/v1/me", None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _) = app.api(&t, "GET", "/api/v1/members?page=-5&per_page=100000&join_year=abc&age_band=zz", None).await;
+        assert_eq!(s, StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn security_headers_and_openapi() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let (s, h, _) = app.send(Request::builder().uri("/login").body(Body::empty()).expect("req")).await;
+    assert_eq!(s, StatusCode::OK);
+    let csp = h.get("content-security-policy").expect("csp").to_str().expect("s");
+    for part in ["script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
+        assert!(csp.contains(part), "{part}");
+    }
+    assert_eq!(h.get("x-content-type-options").expect("nosniff"), "nosniff");
+    assert!(h.contains_key("referrer-policy"));
+    let (s, _, body) = app.send(Request::builder().uri("/api/openapi.json").body(Body::empty()).expect("req")).await;
+    assert_eq!(s, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert!(doc["openapi"].as_str().expect("v").starts_with("3."));
+    for path in ["/api/v1/members", "/api/v1/orgs/{id}", "/api/v1/transfers", "/api/v1/audit", "/api/v1/accounts"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+    let (s, _, _) = app.send(Request::builder().uri("/api/docs/").body(Body::empty()).expect("req")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, h, _) = app.send(Request::builder().uri("/assets/app.css").body(Body::empty()).expect("req")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h.get("cache-control").expect("cc").to_str().expect("s").contains("immutable"));
+}
+
+#[tokio::test]
+async fn totp_second_factor_is_required_once_enabled_and_codes_work_once() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let root = app.org(None, "中共测试市委", "committee", "city").await;
+    let token = app.account("erin", root, "org_staff", None).await;
+    let _ = token;
+    let acc = dangjian::auth::store::list(&app.ctx, "/").await.expect("list").into_iter().find(|a| a.username == "erin").expect("erin");
+    let p = app.principal(acc.id).await;
+    let secret = dangjian::auth::store::totp_begin(&app.ctx, &p).await.expect("begin");
+    let now = chrono::Utc::now().timestamp() as u64;
+    let code = format!("{:06}", dangjian::auth::totp::code_at(&secret, now / 30));
+    dangjian::auth::store::totp_confirm(&app.ctx, acc.id, &code, None).await.expect("enrol");
+    assert!(dangjian::auth::store::totp_confirm(&app.ctx, acc.id, &code, None).await.is_err(), "a code works once");
+    // A password login now stops at the second factor.
+    let s = app.login("erin", PASSWORD).await.expect("login");
+    let (st, h, _) = app.page(&s, "GET", "/members", None).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert_eq!(h.get("location").expect("loc"), "/login/totp");
+}
+
+/// Unique ID numbers and phones never appear in clear in the database files, the audit log
+/// or exports.
+#[tokio::test]
+async fn personal_numbers_never_stored_or_exported_in_clear() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app.org(Some(root), "甲村党支部", "branch", "village").await;
+        let token = app.account("frank", root, "org_staff", None).await;
+        let mut canaries = Vec::new();
+        for i in 0..5u16 {
+            let mut input = member_input(branch, &format!("金丝雀{i}"), 500 + i);
+            input.phone = Some(format!("1770000{:04}", 4321 + i));
+            canaries.push(input.id_number.clone().expect("id"));
+            canaries.push(input.phone.clone().expect("phone"));
+            let (s, m) = app.api(&token, "POST", "/api/v1/members", Some(serde_json::to_value(&input).expect("json"))).await;
+            assert_eq!(s, StatusCode::OK, "{m}");
+            // Edit once so before/after snapshots exist too.
+            let id = m["id"].as_i64().expect("id");
+            input.education = "研究生".into();
+            input.version = Some(1);
+            let (s, _) = app.api(&token, "PUT", &format!("/api/v1/members/{id}"), Some(serde_json::to_value(&input).expect("json"))).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        // Exports (csv and xlsx) and the audit log as the API returns them.
+        let mut haystacks: Vec<Vec<u8>> = Vec::new();
+        for fmt in ["csv", "xlsx"] {
+            let (s, _, body) = app
+                .send(Request::builder().uri(format!("/api/v1/members/export?format={fmt}")).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).expect("req"))
+                .await;
+            assert_eq!(s, StatusCode::OK);
+            if fmt == "xlsx" {
+                let rows = dangjian::member::io::read_xlsx(&body).expect("xlsx");
+                haystacks.push(format!("{rows:?}").into_bytes());
+            } else {
+                haystacks.push(body);
+            }
+        }
+        let audit = app.count("SELECT COUNT(*) AS n FROM audit_log").await;
+        assert!(audit >= 10);
+        let entries = dangjian::audit::list(&app.ctx.db, &dangjian::audit::AuditFilter { limit: Some(500), ..Default::default() }).await.expect("audit");
+        haystacks.push(serde_json::to_vec(&entries).expect("json"));
+        if app.is_sqlite() {
+            app.exec("PRAGMA wal_checkpoint(PASSIVE)").await;
+            for f in ["t.db", "t.db-wal"] {
+                if let Ok(bytes) = std::fs::read(app.dir.path().join(f)) {
+                    haystacks.push(bytes);
+                }
+            }
+        } else {
+            // Every text column of the tables that hold people.
+            let dump: Vec<String> = dangjian::on_db!(&app.ctx.db, p => {
+                let rows = sqlx::query("SELECT CAST(row_to_json(m) AS TEXT) AS j FROM members m UNION ALL SELECT CAST(row_to_json(a) AS TEXT) FROM audit_log a")
+                    .fetch_all(p).await.expect("dump");
+                rows.iter().map(|r| dangjian::db::DbRow::string(r, "j").expect("j")).collect()
+            });
+            haystacks.push(dump.join("\n").into_bytes());
+        }
+        for c in &canaries {
+            for h in &haystacks {
+                assert!(!h.windows(c.len()).any(|w| w == c.as_bytes()), "{c} found in clear");
+            }
+        }
+        // ...while exact search through the blind index still finds them.
+        let (_, page) = app.api(&token, "GET", &format!("/api/v1/members?q={}", canaries[1]), None).await;
+        assert_eq!(page["total"], 1);
+    })
+    .await;
+}

@@ -1,0 +1,314 @@
+//! TestApp: a fresh database per test (SQLite file in a temp dir, or a new PostgreSQL
+//! database when DANGJIAN_TEST_PG holds a server URL), the full router in process, and
+//! fixture builders.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use dangjian::audit::Actor;
+use dangjian::config::Config;
+use dangjian::member::rules::MemberInput;
+use dangjian::org::store::NewOrg;
+use dangjian::Ctx;
+use http_body_util::BodyExt;
+use std::future::Future;
+use tower::ServiceExt;
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+pub fn backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Sqlite];
+    if let Ok(url) = std::env::var("DANGJIAN_TEST_PG") {
+        if !url.is_empty() {
+            v.push(Backend::Postgres(url));
+        }
+    }
+    v
+}
+
+/// Runs `f` once per backend, each time on a fresh database.
+pub async fn each_backend<F, Fut>(f: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        let cleanup = app.cleanup_info();
+        f(app).await;
+        cleanup.run().await;
+    }
+}
+
+pub struct Cleanup(Option<(String, String)>);
+
+impl Cleanup {
+    pub async fn run(self) {
+        if let Some((admin_url, name)) = self.0 {
+            if let Ok(pool) = sqlx::PgPool::connect(&admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&pool).await;
+                pool.close().await;
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub ctx: Ctx,
+    pub router: Router,
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub db_url: String,
+    pg: Option<(String, String)>,
+}
+
+pub const KEY: &str = "00112233445566778899aabbccddeeff";
+
+fn pg_url_with_db(url: &str, db: &str) -> String {
+    let mut u = url::Url::parse(url).expect("pg url");
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (db_url, pg) = match &backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("t.db").display()), None),
+            Backend::Postgres(url) => {
+                let name = format!("dj_test_{}", &dangjian::crypto::random_token()[..16]);
+                let pool = sqlx::PgPool::connect(url).await.expect("connect to DANGJIAN_TEST_PG");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create database");
+                pool.close().await;
+                (pg_url_with_db(url, &name), Some((url.clone(), name)))
+            }
+        };
+        let cfg = Config {
+            database_url: db_url.clone(),
+            data_key: Some(KEY.into()),
+            max_body_bytes: 2 * 1024 * 1024,
+            ..Default::default()
+        };
+        cfg.validate().expect("config");
+        let ctx = Ctx::open(cfg).await.expect("open");
+        let router = dangjian::web::router(ctx.clone());
+        Self { ctx, router, backend, dir, db_url, pg }
+    }
+
+    pub fn cleanup_info(&self) -> Cleanup {
+        Cleanup(self.pg.clone())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite)
+    }
+
+    pub fn system(&self) -> Actor {
+        Actor::system("test")
+    }
+
+    pub async fn org(&self, parent: Option<i64>, name: &str, kind: &str, level: &str) -> i64 {
+        dangjian::org::store::create(
+            &self.ctx.db,
+            &self.system(),
+            &NewOrg { parent_id: parent, name: name.into(), kind: kind.into(), level: level.into(), ..Default::default() },
+        )
+        .await
+        .expect("create org")
+        .id
+    }
+
+    pub async fn member(&self, org_id: i64, name: &str, seq: u16) -> i64 {
+        self.member_with(member_input(org_id, name, seq)).await
+    }
+
+    pub async fn member_with(&self, input: MemberInput) -> i64 {
+        dangjian::member::store::create(&self.ctx, &self.system(), &input).await.expect("create member").id
+    }
+
+    /// An account with one role and an API token; returns the token.
+    pub async fn account(&self, username: &str, org_id: i64, role: &str, member_id: Option<i64>) -> String {
+        let acc = dangjian::auth::store::create(
+            &self.ctx,
+            &self.system(),
+            &dangjian::auth::store::NewAccount {
+                username: username.into(),
+                display_name: username.into(),
+                org_id,
+                member_id,
+                roles: vec![role.into()],
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("create account");
+        let p = self.principal(acc.id).await;
+        dangjian::auth::store::create_token(&self.ctx, &p, "test").await.expect("token").1
+    }
+
+    pub async fn principal(&self, account_id: i64) -> dangjian::auth::Principal {
+        let a = dangjian::auth::store::get(&self.ctx, account_id).await.expect("account");
+        dangjian::auth::Principal {
+            account_id: a.id,
+            username: a.username,
+            display_name: a.display_name,
+            org_id: a.org_id,
+            org_name: a.org_name,
+            org_path: a.org_path,
+            roles: a.roles.iter().filter_map(|r| dangjian::auth::Role::parse(r)).collect(),
+            member_id: a.member_id,
+            must_change_password: a.must_change_password,
+            totp_enabled: a.totp_enabled,
+            locale: a.locale,
+            ip: String::new(),
+            csrf: String::new(),
+            via_token: true,
+        }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
+        (status, headers, body)
+    }
+
+    /// A JSON API call with a bearer token.
+    pub async fn api(&self, token: &str, method: &str, path: &str, body: Option<serde_json::Value>) -> (StatusCode, serde_json::Value) {
+        let mut b = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
+        let body = match body {
+            Some(v) => {
+                b = b.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let (status, _, bytes) = self.send(b.body(body).expect("request")).await;
+        let v = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, v)
+    }
+
+    /// Logs in through the form; returns the session cookie value.
+    pub async fn login(&self, username: &str, password: &str) -> Result<String, StatusCode> {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("username={username}&password={}", urlencode(password))))
+            .expect("request");
+        let (status, headers, _) = self.send(req).await;
+        if status != StatusCode::SEE_OTHER {
+            return Err(status);
+        }
+        let cookie = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("dj_session="))
+            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
+        Ok(cookie.trim_start_matches("dj_session=").split(';').next().unwrap_or("").to_string())
+    }
+
+    /// A page request with a session cookie.
+    pub async fn page(&self, session: &str, method: &str, path: &str, form: Option<&str>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut b = Request::builder().method(method).uri(path).header(header::COOKIE, format!("dj_session={session}"));
+        let body = match form {
+            Some(f) => {
+                b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(f.to_string())
+            }
+            None => Body::empty(),
+        };
+        let (s, h, bytes) = self.send(b.body(body).expect("request")).await;
+        (s, h, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The CSRF token of a session (what the page's meta tag carries).
+    pub async fn csrf(&self, session: &str) -> String {
+        let (_, _, html) = self.page(session, "GET", "/password", None).await;
+        let marker = "name=\"csrf-token\" content=\"";
+        let start = html.find(marker).expect("csrf meta") + marker.len();
+        html[start..].split('"').next().unwrap_or("").to_string()
+    }
+
+    pub async fn verify(&self) -> dangjian::audit::VerifyOutcome {
+        dangjian::audit::verify(&self.ctx.db).await.expect("verify")
+    }
+
+    /// Runs SQL directly (tamper tests, checks).
+    pub async fn exec(&self, sql: &str) {
+        dangjian::on_db!(&self.ctx.db, p => { sqlx::raw_sql(sql).execute(p).await.expect(sql); });
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        dangjian::on_db!(&self.ctx.db, p => {
+            let r = sqlx::query(sql).fetch_one(p).await.expect(sql);
+            dangjian::db::DbRow::i64(&r, "n").expect("n")
+        })
+    }
+}
+
+pub const PASSWORD: &str = "Test@2026pw";
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+pub fn d(y: i32, m: u32, day: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, day).expect("date")
+}
+
+/// A valid full member born 1980 with a unique ID number derived from `seq`.
+pub fn member_input(org_id: i64, name: &str, seq: u16) -> MemberInput {
+    let birth = d(1980, 1, 1) + chrono::Duration::days(seq as i64);
+    MemberInput {
+        org_id,
+        name: name.into(),
+        ethnicity: "汉族".into(),
+        id_number: Some(dangjian::member::idcard::compose("370811", birth, seq % 1000, seq % 2 == 0)),
+        phone: Some(format!("139{:08}", 10_000_000 + seq as u32)),
+        education: "大学本科".into(),
+        work_unit: "测试单位".into(),
+        join_date: d(2010, 7, 1),
+        full_date: Some(d(2011, 7, 1)),
+        status: "full".into(),
+        ..Default::default()
+    }
+}
+
+/// province → 2 cities → 2 counties each → 2 branches each, 2 members per branch.
+pub struct Province {
+    pub province: i64,
+    pub cities: Vec<i64>,
+    pub counties: Vec<i64>,
+    pub branches: Vec<i64>,
+    pub members: Vec<i64>,
+}
+
+pub async fn province(app: &TestApp) -> Province {
+    let province = app.org(None, "中共山东省委", "committee", "city").await;
+    let mut p = Province { province, cities: vec![], counties: vec![], branches: vec![], members: vec![] };
+    let mut seq = 1u16;
+    for c in 0..2 {
+        let city = app.org(Some(province), &format!("中共第{c}市委"), "committee", "city").await;
+        p.cities.push(city);
+        for k in 0..2 {
+            let county = app.org(Some(city), &format!("中共{c}市{k}县委"), "committee", "county").await;
+            p.counties.push(county);
+            for b in 0..2 {
+                let branch = app.org(Some(county), &format!("{c}市{k}县第{b}党支部"), "branch", "village").await;
+                p.branches.push(branch);
+                for _ in 0..2 {
+                    p.members.push(app.member(branch, &format!("党员{seq}"), seq).await);
+                    seq += 1;
+                }
+            }
+        }
+    }
+    p
+}
