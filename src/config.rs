@@ -40,9 +40,7 @@ impl DatabaseUrl {
         } else {
             Err(ConfigError::Invalid {
                 key: "database_url",
-                reason: format!(
-                    "unknown scheme in {url:?}: use sqlite://PATH or postgres://..."
-                ),
+                reason: format!("unknown scheme in {url:?}: use sqlite://PATH or postgres://..."),
             })
         }
     }

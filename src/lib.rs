@@ -66,7 +66,9 @@ fn read_or_create_key(path: &Path) -> Result<[u8; 16], String> {
         opts.mode(0o600);
     }
     use std::io::Write;
-    let mut f = opts.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     f.write_all(hex::encode(key).as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -82,7 +84,9 @@ pub fn load_vault(cfg: &config::Config) -> Result<crypto::Vault, StartError> {
     };
     let mut old = std::collections::BTreeMap::new();
     for (v, k) in &cfg.old_data_keys {
-        let v: u8 = v.parse().map_err(|_| StartError::Key(format!("bad version {v}")))?;
+        let v: u8 = v
+            .parse()
+            .map_err(|_| StartError::Key(format!("bad version {v}")))?;
         old.insert(v, crypto::parse_key(k).map_err(StartError::Key)?);
     }
     Ok(crypto::Vault::new(cfg.data_key_version, key, old))

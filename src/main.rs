@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "dangjian", version, about = "党建 — grassroots Party-building platform")]
+#[command(
+    name = "dangjian",
+    version,
+    about = "党建 — grassroots Party-building platform"
+)]
 struct Cli {
     /// Configuration file (TOML). Environment variables DANGJIAN_* override it.
     #[arg(long, global = true)]
@@ -89,7 +93,10 @@ fn main() -> ExitCode {
     if let Some(u) = &cli.database_url {
         cfg.database_url = u.clone();
     }
-    if let Command::Serve { listen: Some(l), .. } = &cli.command {
+    if let Command::Serve {
+        listen: Some(l), ..
+    } = &cli.command
+    {
         cfg.listen = l.clone();
     }
     if let Err(e) = cfg.validate() {
@@ -97,10 +104,16 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cfg.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -132,8 +145,14 @@ async fn root_path(ctx: &Ctx, org: Option<i64>) -> Result<String, Box<dyn std::e
 }
 
 fn print_demo(s: &demo::DemoSummary) {
-    println!("演示城市已载入 / demo city loaded: {} 个党组织（{} 个党支部），{} 名党员", s.orgs, s.branches, s.members);
-    println!("演示账号 / demo accounts (password {}):", demo::DEMO_PASSWORD);
+    println!(
+        "演示城市已载入 / demo city loaded: {} 个党组织（{} 个党支部），{} 名党员",
+        s.orgs, s.branches, s.members
+    );
+    println!(
+        "演示账号 / demo accounts (password {}):",
+        demo::DEMO_PASSWORD
+    );
     for (u, role, org) in &s.accounts {
         println!("  {u:<10} {role}  {org}");
     }
@@ -146,30 +165,60 @@ async fn run(cmd: Command, cfg: Config) -> Res {
             println!("schema is up to date ({})", ctx.db.backend_name());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { members, seed, as_of } => {
+        Command::Demo {
+            members,
+            seed,
+            as_of,
+        } => {
             let started = std::time::Instant::now();
-            let opts = demo::DemoOptions { members, seed, as_of: as_of.unwrap_or_else(|| chrono::Local::now().date_naive()) };
-            let s = demo::generate(&ctx, &opts, |m| eprintln!("  {m} ({:.1}s)", started.elapsed().as_secs_f64())).await?;
+            let opts = demo::DemoOptions {
+                members,
+                seed,
+                as_of: as_of.unwrap_or_else(|| chrono::Local::now().date_naive()),
+            };
+            let s = demo::generate(&ctx, &opts, |m| {
+                eprintln!("  {m} ({:.1}s)", started.elapsed().as_secs_f64())
+            })
+            .await?;
             print_demo(&s);
             println!("用时 / took {:.1}s", started.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { demo: load_demo, demo_members, .. } => serve(ctx, load_demo, demo_members).await,
-        Command::Import { file, org, valid_only } => {
+        Command::Serve {
+            demo: load_demo,
+            demo_members,
+            ..
+        } => serve(ctx, load_demo, demo_members).await,
+        Command::Import {
+            file,
+            org,
+            valid_only,
+        } => {
             let scope = root_path(&ctx, org).await?;
             let bytes = std::fs::read(&file)?;
-            let rows = if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+            let rows = if file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+            {
                 dangjian::member::io::read_csv(&bytes)
             } else {
                 dangjian::member::io::read_xlsx(&bytes)
             }?;
-            let mode = if valid_only { dangjian::member::io::ImportMode::ValidOnly } else { dangjian::member::io::ImportMode::AllOrNothing };
+            let mode = if valid_only {
+                dangjian::member::io::ImportMode::ValidOnly
+            } else {
+                dangjian::member::io::ImportMode::AllOrNothing
+            };
             let actor = audit::Actor::system("cli-import");
-            let r = dangjian::member::io::run_import(&ctx, &actor, &scope, rows, mode, None).await?;
+            let r =
+                dangjian::member::io::run_import(&ctx, &actor, &scope, rows, mode, None).await?;
             for e in &r.errors {
                 println!("第{}行 [{}] {}", e.row, e.column, e.message);
             }
-            println!("rows {} valid {} written {}", r.total_rows, r.valid_rows, r.written);
+            println!(
+                "rows {} valid {} written {}",
+                r.total_rows, r.valid_rows, r.written
+            );
             if let Some(f) = &r.failed {
                 println!("{f}");
                 return Ok(ExitCode::FAILURE);
@@ -179,21 +228,34 @@ async fn run(cmd: Command, cfg: Config) -> Res {
         Command::Export { file, org } => {
             let scope = root_path(&ctx, org).await?;
             let f = dangjian::member::store::MemberFilter::default();
-            let (bytes, n) = if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+            let (bytes, n) = if file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+            {
                 dangjian::member::io::export_csv(&ctx, &f, &scope).await?
             } else {
                 dangjian::member::io::export_xlsx(&ctx, &f, &scope).await?
             };
             std::fs::write(&file, bytes)?;
-            audit::record(&ctx.db, &audit::Actor::system("cli-export"), audit::NewEntry {
-                action: "member.export", object_type: "member_list", object_id: String::new(),
-                before: serde_json::Value::Null, after: serde_json::json!({"rows": n, "file": file.display().to_string()}),
-            }).await?;
+            audit::record(
+                &ctx.db,
+                &audit::Actor::system("cli-export"),
+                audit::NewEntry {
+                    action: "member.export",
+                    object_type: "member_list",
+                    object_id: String::new(),
+                    before: serde_json::Value::Null,
+                    after: serde_json::json!({"rows": n, "file": file.display().to_string()}),
+                },
+            )
+            .await?;
             println!("exported {n} members to {}", file.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { path } => backup(&ctx, &cfg, &path).await,
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let started = std::time::Instant::now();
             match audit::verify(&ctx.db).await? {
                 audit::VerifyOutcome::Ok { entries } => {
@@ -219,7 +281,9 @@ async fn backup(ctx: &Ctx, cfg: &Config, path: &std::path::Path) -> Res {
             // VACUUM INTO writes a consistent snapshot while the server keeps running.
             let target = path.to_string_lossy().replace('\'', "''");
             if let dangjian::db::Db::Sqlite(p) = &ctx.db {
-                sqlx::query(&format!("VACUUM INTO '{target}'")).execute(p).await?;
+                sqlx::query(&format!("VACUUM INTO '{target}'"))
+                    .execute(p)
+                    .await?;
             }
             println!("backup written to {}", path.display());
             println!("the data key is not in the database: keep {} (or your DANGJIAN_DATA_KEY) with the backup", dangjian::default_key_file(cfg).display());
@@ -235,7 +299,10 @@ async fn backup(ctx: &Ctx, cfg: &Config, path: &std::path::Path) -> Res {
             if !status.success() {
                 return Err("pg_dump failed".into());
             }
-            println!("backup written to {} (restore with pg_restore)", path.display());
+            println!(
+                "backup written to {} (restore with pg_restore)",
+                path.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -246,7 +313,11 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
         let orgs = dangjian::on_db!(&ctx.db, p => dangjian::db::DbRow::i64(&sqlx::query("SELECT COUNT(*) AS n FROM orgs").fetch_one(p).await?, "n")?);
         if orgs == 0 {
             eprintln!("loading the demo city ({demo_members} members)...");
-            let opts = demo::DemoOptions { members: demo_members, seed: 1, as_of: chrono::Local::now().date_naive() };
+            let opts = demo::DemoOptions {
+                members: demo_members,
+                seed: 1,
+                as_of: chrono::Local::now().date_naive(),
+            };
             let s = demo::generate(&ctx, &opts, |_| {}).await?;
             print_demo(&s);
         }
@@ -261,26 +332,33 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
     }
     let listener = tokio::net::TcpListener::bind(&ctx.config.listen).await?;
     let addr = listener.local_addr()?;
-    println!("dangjian 已启动 / listening on http://{addr}/ ({})", ctx.db.backend_name());
+    println!(
+        "dangjian 已启动 / listening on http://{addr}/ ({})",
+        ctx.db.backend_name()
+    );
     let db = ctx.db.clone();
     let app = dangjian::web::router(ctx);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async {
-            let ctrl_c = tokio::signal::ctrl_c();
-            #[cfg(unix)]
-            {
-                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                     Ok(t) => t,
                     Err(_) => return std::future::pending::<()>().await,
                 };
-                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = ctrl_c.await;
-            }
-        })
-        .await?;
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+    })
+    .await?;
     db.close().await;
     Ok(ExitCode::SUCCESS)
 }

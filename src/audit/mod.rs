@@ -259,7 +259,9 @@ pub async fn verify(db: &Db) -> DbResult<VerifyOutcome> {
     if head_seq != last || head_hash != prev {
         return Ok(VerifyOutcome::Broken {
             seq: last + 1,
-            reason: format!("chain ends at {last} but head records {head_seq} (truncated or head altered)"),
+            reason: format!(
+                "chain ends at {last} but head records {head_seq} (truncated or head altered)"
+            ),
         });
     }
     Ok(VerifyOutcome::Ok { entries: last })

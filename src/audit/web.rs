@@ -19,11 +19,25 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/audit/verify", get(api_verify))
 }
 
-async fn audit_page(State(ctx): State<AppState>, Auth(p): Auth, Query(f): Query<AuditFilter>) -> Result<Response, PageError> {
+async fn audit_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(f): Query<AuditFilter>,
+) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::AuditRead, None).await?;
     let entries = super::list(&ctx.db, &f).await?;
-    let next = entries.last().map(|e| e.seq).filter(|_| entries.len() as i64 >= f.limit.unwrap_or(50).clamp(1, 500));
-    Ok(render("audit.html", page_ctx(&p, "audit", context! { entries => entries, f => f, next => next, verify => None::<String> })))
+    let next = entries
+        .last()
+        .map(|e| e.seq)
+        .filter(|_| entries.len() as i64 >= f.limit.unwrap_or(50).clamp(1, 500));
+    Ok(render(
+        "audit.html",
+        page_ctx(
+            &p,
+            "audit",
+            context! { entries => entries, f => f, next => next, verify => None::<String> },
+        ),
+    ))
 }
 
 /// Audit entries, newest first (audit administrator only).
@@ -31,9 +45,19 @@ async fn audit_page(State(ctx): State<AppState>, Auth(p): Auth, Query(f): Query<
     params(("action" = Option<String>, Query), ("actor" = Option<String>, Query), ("object_type" = Option<String>, Query),
            ("object_id" = Option<String>, Query), ("before_seq" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [crate::web::api::AuditEntryBody]), (status = 403, body = crate::web::ErrorBody)))]
-pub async fn api_list(State(ctx): State<AppState>, Auth(p): Auth, Query(f): Query<AuditFilter>) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
+pub async fn api_list(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(f): Query<AuditFilter>,
+) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
     authorize(&ctx, &p, Perm::AuditRead, None).await?;
-    Ok(Json(super::list(&ctx.db, &f).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(
+        super::list(&ctx.db, &f)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -47,10 +71,23 @@ pub struct VerifyBody {
 
 /// Verifies the whole hash chain.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = VerifyBody), (status = 403, body = crate::web::ErrorBody)))]
-pub async fn api_verify(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Json<VerifyBody>, ApiError> {
+pub async fn api_verify(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<VerifyBody>, ApiError> {
     authorize(&ctx, &p, Perm::AuditRead, None).await?;
     Ok(Json(match super::verify(&ctx.db).await? {
-        VerifyOutcome::Ok { entries } => VerifyBody { ok: true, entries: Some(entries), first_bad_seq: None, reason: None },
-        VerifyOutcome::Broken { seq, reason } => VerifyBody { ok: false, entries: None, first_bad_seq: Some(seq), reason: Some(reason) },
+        VerifyOutcome::Ok { entries } => VerifyBody {
+            ok: true,
+            entries: Some(entries),
+            first_bad_seq: None,
+            reason: None,
+        },
+        VerifyOutcome::Broken { seq, reason } => VerifyBody {
+            ok: false,
+            entries: None,
+            first_bad_seq: Some(seq),
+            reason: Some(reason),
+        },
     }))
 }

@@ -78,18 +78,46 @@ impl Role {
     pub fn perms(self) -> &'static [Perm] {
         use Perm::*;
         match self {
-            Role::SysAdmin => &[OrgRead, OrgWrite, AccountRead, AccountWrite, RuleRead, RuleWrite],
+            Role::SysAdmin => &[
+                OrgRead,
+                OrgWrite,
+                AccountRead,
+                AccountWrite,
+                RuleRead,
+                RuleWrite,
+            ],
             Role::SecAdmin => &[OrgRead, AccountRead, AccountWrite, AccountSecurity],
             Role::AuditAdmin => &[AuditRead],
             Role::OrgStaff => &[
-                OrgRead, OrgWrite, MemberRead, MemberWrite, MemberUnmask, MemberExport,
-                MemberImport, TransferWrite, RuleRead, RuleWrite,
+                OrgRead,
+                OrgWrite,
+                MemberRead,
+                MemberWrite,
+                MemberUnmask,
+                MemberExport,
+                MemberImport,
+                TransferWrite,
+                RuleRead,
+                RuleWrite,
             ],
             Role::CommitteeStaff => &[
-                OrgRead, OrgWrite, MemberRead, MemberWrite, MemberExport, MemberImport,
-                TransferWrite, RuleRead,
+                OrgRead,
+                OrgWrite,
+                MemberRead,
+                MemberWrite,
+                MemberExport,
+                MemberImport,
+                TransferWrite,
+                RuleRead,
             ],
-            Role::BranchSecretary => &[OrgRead, MemberRead, MemberWrite, MemberExport, TransferWrite, RuleRead],
+            Role::BranchSecretary => &[
+                OrgRead,
+                MemberRead,
+                MemberWrite,
+                MemberExport,
+                TransferWrite,
+                RuleRead,
+            ],
             Role::Member => &[SelfRead],
         }
     }
@@ -199,15 +227,24 @@ impl Principal {
         }
         if let Some(p) = object_path {
             if !self.in_scope(p) {
-                return Err(AppError::Forbidden(format!("{}（不在本账号管辖范围内）", perm.label())));
+                return Err(AppError::Forbidden(format!(
+                    "{}（不在本账号管辖范围内）",
+                    perm.label()
+                )));
             }
         }
         Ok(())
     }
 
     /// Member records: staff by subtree, a member only their own.
-    pub fn authorize_member(&self, perm: Perm, member_id: i64, branch_path: &str) -> Result<(), AppError> {
-        if perm == Perm::MemberRead && self.member_id == Some(member_id) && self.can(Perm::SelfRead) {
+    pub fn authorize_member(
+        &self,
+        perm: Perm,
+        member_id: i64,
+        branch_path: &str,
+    ) -> Result<(), AppError> {
+        if perm == Perm::MemberRead && self.member_id == Some(member_id) && self.can(Perm::SelfRead)
+        {
             return Ok(());
         }
         self.authorize(perm, Some(branch_path))
@@ -229,7 +266,11 @@ impl Principal {
     }
 
     pub fn role_labels(&self) -> String {
-        self.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join("、")
+        self.roles
+            .iter()
+            .map(|r| r.label())
+            .collect::<Vec<_>>()
+            .join("、")
     }
 }
 
@@ -270,7 +311,13 @@ mod tests {
         let s = p(vec![Role::SysAdmin], "/1/");
         assert!(s.authorize(Perm::AuditRead, None).is_err());
         let a = p(vec![Role::AuditAdmin], "/1/");
-        for perm in [Perm::OrgWrite, Perm::MemberWrite, Perm::AccountWrite, Perm::RuleWrite, Perm::MemberRead] {
+        for perm in [
+            Perm::OrgWrite,
+            Perm::MemberWrite,
+            Perm::AccountWrite,
+            Perm::RuleWrite,
+            Perm::MemberRead,
+        ] {
             assert!(a.authorize(perm, Some("/1/")).is_err(), "{perm:?}");
         }
         assert!(a.authorize(Perm::AuditRead, None).is_ok());

@@ -5,7 +5,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 
 pub fn hash(password: &str) -> Result<String, String> {
-    let salt = SaltString::encode_b64(&crate::crypto::random_bytes::<16>()).map_err(|e| e.to_string())?;
+    let salt =
+        SaltString::encode_b64(&crate::crypto::random_bytes::<16>()).map_err(|e| e.to_string())?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -14,7 +15,9 @@ pub fn hash(password: &str) -> Result<String, String> {
 
 pub fn verify(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+        Ok(h) => Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -86,8 +89,14 @@ mod tests {
         let p = PasswordPolicy::default();
         assert!(policy_violations(&p, "Abcdef1!", "u").is_empty());
         assert!(!policy_violations(&p, "Abcde1!", "u").is_empty(), "7 chars");
-        assert!(policy_violations(&p, "Abcdefg1", "u").is_empty(), "3 classes");
-        assert!(!policy_violations(&p, "abcdefg1", "u").is_empty(), "2 classes");
+        assert!(
+            policy_violations(&p, "Abcdefg1", "u").is_empty(),
+            "3 classes"
+        );
+        assert!(
+            !policy_violations(&p, "abcdefg1", "u").is_empty(),
+            "2 classes"
+        );
         assert!(!policy_violations(&p, "Zhangsan1!", "zhangsan").is_empty());
         assert!(policy_violations(&p, &generate(), "admin").is_empty());
     }

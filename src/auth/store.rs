@@ -83,7 +83,9 @@ async fn roles_of(ctx: &Ctx, id: i64) -> AppResult<Vec<String>> {
 }
 
 async fn find_row(ctx: &Ctx, by: &str, key: &str) -> AppResult<Option<Row>> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN orgs o ON o.id = a.org_id WHERE {by} = $1");
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN orgs o ON o.id = a.org_id WHERE {by} = $1"
+    );
     let found = on_db!(&ctx.db, p => {
         let q = sqlx::query(&sql);
         let q = if by == "a.id" { q.bind(key.parse::<i64>().unwrap_or(-1)) } else { q.bind(key.to_string()) };
@@ -109,7 +111,9 @@ pub async fn get(ctx: &Ctx, id: i64) -> AppResult<Account> {
 }
 
 pub async fn count(ctx: &Ctx) -> AppResult<i64> {
-    Ok(on_db!(&ctx.db, p => sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(p).await?.i64("n")?))
+    Ok(
+        on_db!(&ctx.db, p => sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(p).await?.i64("n")?),
+    )
 }
 
 /// Accounts whose organisation lies in the subtree at `scope_path`.
@@ -156,7 +160,8 @@ fn parse_roles(names: &[String]) -> AppResult<Vec<Role>> {
 fn check_username(c: &mut Checks, u: &str) {
     c.check(
         (3..=32).contains(&u.len())
-            && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-'),
+            && u.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-'),
         "username",
         "用户名为3至32位字母、数字、下划线、点或横线",
     );
@@ -167,7 +172,11 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<A
     let mut c = Checks::default();
     check_username(&mut c, &input.username);
     let dn = input.display_name.trim();
-    c.check(!dn.is_empty() && dn.chars().count() <= 30, "display_name", "请填写姓名（30字以内）");
+    c.check(
+        !dn.is_empty() && dn.chars().count() <= 30,
+        "display_name",
+        "请填写姓名（30字以内）",
+    );
     for v in password::policy_violations(&ctx.config.password, &input.password, &input.username) {
         c.add("password", v);
     }
@@ -212,7 +221,10 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<A
 /// Replaces the roles of `id`. Nobody changes their own roles.
 pub async fn set_roles(ctx: &Ctx, actor: &Actor, id: i64, names: &[String]) -> AppResult<Account> {
     if actor.id == Some(id) {
-        return Err(AppError::refused("account.self_grant", "不能修改自己的角色"));
+        return Err(AppError::refused(
+            "account.self_grant",
+            "不能修改自己的角色",
+        ));
     }
     let roles = parse_roles(names)?;
     let before = get(ctx, id).await?;
@@ -243,7 +255,10 @@ pub async fn set_roles(ctx: &Ctx, actor: &Actor, id: i64, names: &[String]) -> A
 /// Enables or disables an account; disabling ends its sessions and revokes its tokens.
 pub async fn set_disabled(ctx: &Ctx, actor: &Actor, id: i64, disabled: bool) -> AppResult<Account> {
     if actor.id == Some(id) {
-        return Err(AppError::refused("account.self_disable", "不能停用自己的账号"));
+        return Err(AppError::refused(
+            "account.self_disable",
+            "不能停用自己的账号",
+        ));
     }
     let before = get(ctx, id).await?;
     let now = Utc::now();
@@ -259,7 +274,11 @@ pub async fn set_disabled(ctx: &Ctx, actor: &Actor, id: i64, disabled: bool) -> 
         &mut tx,
         actor,
         NewEntry {
-            action: if disabled { "account.disable" } else { "account.enable" },
+            action: if disabled {
+                "account.disable"
+            } else {
+                "account.enable"
+            },
             object_type: "account",
             object_id: id.to_string(),
             before: serde_json::json!({"disabled": before.disabled}),
@@ -272,14 +291,26 @@ pub async fn set_disabled(ctx: &Ctx, actor: &Actor, id: i64, disabled: bool) -> 
 }
 
 /// Security administrator: unlock and set a new one-time password.
-pub async fn reset_password(ctx: &Ctx, actor: &Actor, id: i64, new_password: &str) -> AppResult<()> {
+pub async fn reset_password(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    new_password: &str,
+) -> AppResult<()> {
     if actor.id == Some(id) {
-        return Err(AppError::refused("account.self_reset", "请通过“修改密码”修改自己的密码"));
+        return Err(AppError::refused(
+            "account.self_reset",
+            "请通过“修改密码”修改自己的密码",
+        ));
     }
     let acc = get(ctx, id).await?;
     let v = password::policy_violations(&ctx.config.password, new_password, &acc.username);
     if !v.is_empty() {
-        return Err(AppError::Validation(v.into_iter().map(|m| crate::error::FieldError::new("password", m)).collect()));
+        return Err(AppError::Validation(
+            v.into_iter()
+                .map(|m| crate::error::FieldError::new("password", m))
+                .collect(),
+        ));
     }
     let hash = password::hash(new_password).map_err(AppError::Internal)?;
     let mut tx = ctx.db.begin().await?;
@@ -288,20 +319,33 @@ pub async fn reset_password(ctx: &Ctx, actor: &Actor, id: i64, new_password: &st
             .bind(&hash).bind(true).bind(Utc::now()).bind(id).execute(&mut *c).await?;
         sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *c).await?;
     });
-    audit::append(&mut tx, actor, NewEntry {
-        action: "account.reset_password",
-        object_type: "account",
-        object_id: id.to_string(),
-        before: serde_json::Value::Null,
-        after: serde_json::json!({"must_change_password": true, "unlocked": true}),
-    }).await?;
+    audit::append(
+        &mut tx,
+        actor,
+        NewEntry {
+            action: "account.reset_password",
+            object_type: "account",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"must_change_password": true, "unlocked": true}),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// The account changes its own password (old one required).
-pub async fn change_password(ctx: &Ctx, p: &Principal, old: &str, new: &str, keep_session: &str) -> AppResult<()> {
-    let r = find_row(ctx, "a.id", &p.account_id.to_string()).await?.ok_or(AppError::Unauthenticated)?;
+pub async fn change_password(
+    ctx: &Ctx,
+    p: &Principal,
+    old: &str,
+    new: &str,
+    keep_session: &str,
+) -> AppResult<()> {
+    let r = find_row(ctx, "a.id", &p.account_id.to_string())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     if !password::verify(old, &r.password_hash) {
         return Err(AppError::field("old_password", "原密码不正确"));
     }
@@ -310,7 +354,11 @@ pub async fn change_password(ctx: &Ctx, p: &Principal, old: &str, new: &str, kee
     }
     let v = password::policy_violations(&ctx.config.password, new, &p.username);
     if !v.is_empty() {
-        return Err(AppError::Validation(v.into_iter().map(|m| crate::error::FieldError::new("new_password", m)).collect()));
+        return Err(AppError::Validation(
+            v.into_iter()
+                .map(|m| crate::error::FieldError::new("new_password", m))
+                .collect(),
+        ));
     }
     let hash = password::hash(new).map_err(AppError::Internal)?;
     let mut tx = ctx.db.begin().await?;
@@ -320,13 +368,18 @@ pub async fn change_password(ctx: &Ctx, p: &Principal, old: &str, new: &str, kee
         // Every other session of this account ends.
         sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2").bind(p.account_id).bind(keep_session).execute(&mut *c).await?;
     });
-    audit::append(&mut tx, &p.actor(), NewEntry {
-        action: "account.change_password",
-        object_type: "account",
-        object_id: p.account_id.to_string(),
-        before: serde_json::Value::Null,
-        after: serde_json::json!({"must_change_password": false}),
-    }).await?;
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "account.change_password",
+            object_type: "account",
+            object_id: p.account_id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"must_change_password": false}),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -342,27 +395,46 @@ pub struct LoginOk {
 
 /// Checks a username and password; on success opens a new session (new token every login).
 pub async fn login(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResult<LoginOk> {
-    let row = if username.len() <= 64 { find_row(ctx, "a.username", username).await? } else { None };
+    let row = if username.len() <= 64 {
+        find_row(ctx, "a.username", username).await?
+    } else {
+        None
+    };
     let Some(row) = row else {
         password::verify(pw, password::dummy_hash());
         let mut a = Actor::system("anonymous");
         a.ip = ip.to_string();
-        audit::record(&ctx.db, &a, NewEntry {
-            action: "auth.login_failed",
-            object_type: "account",
-            object_id: String::new(),
-            before: serde_json::Value::Null,
-            after: serde_json::json!({"reason": "unknown_user"}),
-        }).await?;
+        audit::record(
+            &ctx.db,
+            &a,
+            NewEntry {
+                action: "auth.login_failed",
+                object_type: "account",
+                object_id: String::new(),
+                before: serde_json::Value::Null,
+                after: serde_json::json!({"reason": "unknown_user"}),
+            },
+        )
+        .await?;
         return Err(AppError::refused("auth.failed", LOGIN_FAILED));
     };
     let acc = &row.account;
-    let actor = Actor { id: Some(acc.id), name: acc.username.clone(), role: acc.roles.join(","), org_id: Some(acc.org_id), ip: ip.to_string() };
+    let actor = Actor {
+        id: Some(acc.id),
+        name: acc.username.clone(),
+        role: acc.roles.join(","),
+        org_id: Some(acc.org_id),
+        ip: ip.to_string(),
+    };
     let ok = password::verify(pw, &row.password_hash);
     let locked = acc.is_locked();
     if !ok || locked || acc.disabled {
         let policy = &ctx.config.password;
-        let failures = if ok { row.failed_count } else { row.failed_count + 1 };
+        let failures = if ok {
+            row.failed_count
+        } else {
+            row.failed_count + 1
+        };
         let lock_now = !ok && !locked && failures >= policy.max_failures as i64;
         let mut tx = ctx.db.begin().await?;
         on_tx!(&mut tx, c => {
@@ -373,14 +445,27 @@ pub async fn login(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResult<L
                 sqlx::query("UPDATE accounts SET failed_count = $1 WHERE id = $2").bind(failures).bind(acc.id).execute(&mut *c).await?;
             }
         });
-        let reason = if acc.disabled { "disabled" } else if locked { "locked" } else if lock_now { "wrong_password_locked" } else { "wrong_password" };
-        audit::append(&mut tx, &actor, NewEntry {
-            action: "auth.login_failed",
-            object_type: "account",
-            object_id: acc.id.to_string(),
-            before: serde_json::Value::Null,
-            after: serde_json::json!({"reason": reason, "failures": failures}),
-        }).await?;
+        let reason = if acc.disabled {
+            "disabled"
+        } else if locked {
+            "locked"
+        } else if lock_now {
+            "wrong_password_locked"
+        } else {
+            "wrong_password"
+        };
+        audit::append(
+            &mut tx,
+            &actor,
+            NewEntry {
+                action: "auth.login_failed",
+                object_type: "account",
+                object_id: acc.id.to_string(),
+                before: serde_json::Value::Null,
+                after: serde_json::json!({"reason": reason, "failures": failures}),
+            },
+        )
+        .await?;
         tx.commit().await?;
         return Err(AppError::refused("auth.failed", LOGIN_FAILED));
     }
@@ -394,25 +479,42 @@ pub async fn login(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResult<L
         sqlx::query("INSERT INTO sessions (token_hash, account_id, csrf, created_at, last_seen, totp_pending) VALUES ($1, $2, $3, $4, $4, $5)")
             .bind(&token_hash).bind(acc.id).bind(&csrf).bind(now).bind(acc.totp_enabled).execute(&mut *c).await?;
     });
-    audit::append(&mut tx, &actor, NewEntry {
-        action: "auth.login",
-        object_type: "account",
-        object_id: acc.id.to_string(),
-        before: serde_json::Value::Null,
-        after: serde_json::json!({"totp_pending": acc.totp_enabled}),
-    }).await?;
+    audit::append(
+        &mut tx,
+        &actor,
+        NewEntry {
+            action: "auth.login",
+            object_type: "account",
+            object_id: acc.id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"totp_pending": acc.totp_enabled}),
+        },
+    )
+    .await?;
     tx.commit().await?;
-    Ok(LoginOk { token, totp_pending: acc.totp_enabled, must_change_password: acc.must_change_password })
+    Ok(LoginOk {
+        token,
+        totp_pending: acc.totp_enabled,
+        must_change_password: acc.must_change_password,
+    })
 }
 
 /// Ends a session.
 pub async fn logout(ctx: &Ctx, p: &Principal, token_hash: &str) -> AppResult<()> {
     let mut tx = ctx.db.begin().await?;
     on_tx!(&mut tx, c => { sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *c).await?; });
-    audit::append(&mut tx, &p.actor(), NewEntry {
-        action: "auth.logout", object_type: "account", object_id: p.account_id.to_string(),
-        before: serde_json::Value::Null, after: serde_json::Value::Null,
-    }).await?;
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "auth.logout",
+            object_type: "account",
+            object_id: p.account_id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -424,8 +526,16 @@ pub enum SessionState {
     Invalid,
 }
 
-async fn principal_for(ctx: &Ctx, account_id: i64, csrf: String, ip: &str, via_token: bool) -> AppResult<Option<Principal>> {
-    let Some(r) = find_row(ctx, "a.id", &account_id.to_string()).await? else { return Ok(None) };
+async fn principal_for(
+    ctx: &Ctx,
+    account_id: i64,
+    csrf: String,
+    ip: &str,
+    via_token: bool,
+) -> AppResult<Option<Principal>> {
+    let Some(r) = find_row(ctx, "a.id", &account_id.to_string()).await? else {
+        return Ok(None);
+    };
     let a = r.account;
     if a.disabled {
         return Ok(None);
@@ -461,10 +571,14 @@ pub async fn session(ctx: &Ctx, token: &str, ip: &str) -> AppResult<SessionState
             None => None,
         }
     });
-    let Some((account_id, csrf, created, last_seen, pending)) = found else { return Ok(SessionState::Invalid) };
+    let Some((account_id, csrf, created, last_seen, pending)) = found else {
+        return Ok(SessionState::Invalid);
+    };
     let now = Utc::now();
     let policy = &ctx.config.password;
-    if now - last_seen > Duration::minutes(policy.idle_timeout_minutes) || now - created > Duration::hours(policy.absolute_timeout_hours) {
+    if now - last_seen > Duration::minutes(policy.idle_timeout_minutes)
+        || now - created > Duration::hours(policy.absolute_timeout_hours)
+    {
         on_db!(&ctx.db, p => { sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&th).execute(p).await?; });
         return Ok(SessionState::Invalid);
     }
@@ -516,12 +630,28 @@ pub async fn create_token(ctx: &Ctx, p: &Principal, name: &str) -> AppResult<(Ap
     let mut tx = ctx.db.begin().await?;
     let id = on_tx!(&mut tx, c => sqlx::query("INSERT INTO api_tokens (account_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
         .bind(p.account_id).bind(name).bind(&th).bind(now).fetch_one(&mut *c).await?.i64("id")?);
-    audit::append(&mut tx, &p.actor(), NewEntry {
-        action: "token.create", object_type: "api_token", object_id: id.to_string(),
-        before: serde_json::Value::Null, after: serde_json::json!({"name": name}),
-    }).await?;
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "token.create",
+            object_type: "api_token",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"name": name}),
+        },
+    )
+    .await?;
     tx.commit().await?;
-    Ok((ApiToken { id, name: name.into(), created_at: now, revoked_at: None }, token))
+    Ok((
+        ApiToken {
+            id,
+            name: name.into(),
+            created_at: now,
+            revoked_at: None,
+        },
+        token,
+    ))
 }
 
 pub async fn list_tokens(ctx: &Ctx, account_id: i64) -> AppResult<Vec<ApiToken>> {
@@ -538,10 +668,18 @@ pub async fn revoke_token(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<()> {
     if n == 0 {
         return Err(AppError::NotFound("令牌"));
     }
-    audit::append(&mut tx, &p.actor(), NewEntry {
-        action: "token.revoke", object_type: "api_token", object_id: id.to_string(),
-        before: serde_json::Value::Null, after: serde_json::json!({"revoked": true}),
-    }).await?;
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "token.revoke",
+            object_type: "api_token",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"revoked": true}),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -559,18 +697,45 @@ pub async fn totp_begin(ctx: &Ctx, p: &Principal) -> AppResult<Vec<u8>> {
 
 /// Checks a TOTP code for the account; on success it becomes unusable again, the factor is
 /// enabled (enrolment) and the session is no longer pending.
-pub async fn totp_confirm(ctx: &Ctx, account_id: i64, code: &str, session_hash: Option<&str>) -> AppResult<()> {
-    let r = find_row(ctx, "a.id", &account_id.to_string()).await?.ok_or(AppError::Unauthenticated)?;
-    let enc = r.totp_secret_enc.ok_or_else(|| AppError::field("code", "尚未设置动态口令"))?;
-    let secret = hex::decode(ctx.vault.decrypt(&enc).map_err(|e| AppError::Internal(e.to_string()))?)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+pub async fn totp_confirm(
+    ctx: &Ctx,
+    account_id: i64,
+    code: &str,
+    session_hash: Option<&str>,
+) -> AppResult<()> {
+    let r = find_row(ctx, "a.id", &account_id.to_string())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let enc = r
+        .totp_secret_enc
+        .ok_or_else(|| AppError::field("code", "尚未设置动态口令"))?;
+    let secret = hex::decode(
+        ctx.vault
+            .decrypt(&enc)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+    )
+    .map_err(|e| AppError::Internal(e.to_string()))?;
     let now = Utc::now().timestamp().max(0) as u64;
-    let actor = Actor { id: Some(account_id), name: r.account.username.clone(), role: r.account.roles.join(","), org_id: Some(r.account.org_id), ip: String::new() };
+    let actor = Actor {
+        id: Some(account_id),
+        name: r.account.username.clone(),
+        role: r.account.roles.join(","),
+        org_id: Some(r.account.org_id),
+        ip: String::new(),
+    };
     let Some(step) = totp::verify(&secret, code, now, r.totp_last_step.max(0) as u64) else {
-        audit::record(&ctx.db, &actor, NewEntry {
-            action: "auth.totp_failed", object_type: "account", object_id: account_id.to_string(),
-            before: serde_json::Value::Null, after: serde_json::Value::Null,
-        }).await?;
+        audit::record(
+            &ctx.db,
+            &actor,
+            NewEntry {
+                action: "auth.totp_failed",
+                object_type: "account",
+                object_id: account_id.to_string(),
+                before: serde_json::Value::Null,
+                after: serde_json::Value::Null,
+            },
+        )
+        .await?;
         return Err(AppError::field("code", "动态口令不正确或已使用"));
     };
     let mut tx = ctx.db.begin().await?;
@@ -580,11 +745,22 @@ pub async fn totp_confirm(ctx: &Ctx, account_id: i64, code: &str, session_hash: 
             sqlx::query("UPDATE sessions SET totp_pending = $1 WHERE token_hash = $2").bind(false).bind(h).execute(&mut *c).await?;
         }
     });
-    audit::append(&mut tx, &actor, NewEntry {
-        action: if r.account.totp_enabled { "auth.totp" } else { "auth.totp_enrol" },
-        object_type: "account", object_id: account_id.to_string(),
-        before: serde_json::Value::Null, after: serde_json::json!({"totp_enabled": true}),
-    }).await?;
+    audit::append(
+        &mut tx,
+        &actor,
+        NewEntry {
+            action: if r.account.totp_enabled {
+                "auth.totp"
+            } else {
+                "auth.totp_enrol"
+            },
+            object_type: "account",
+            object_id: account_id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"totp_enabled": true}),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -605,12 +781,18 @@ pub async fn bootstrap_admin(ctx: &Ctx) -> AppResult<Option<(String, String)>> {
     let root_id = match root {
         Some(id) => id,
         None => {
-            crate::org::store::create(&ctx.db, &system, &crate::org::store::NewOrg {
-                name: "中共XX市委".into(),
-                kind: "committee".into(),
-                level: "city".into(),
-                ..Default::default()
-            }).await?.id
+            crate::org::store::create(
+                &ctx.db,
+                &system,
+                &crate::org::store::NewOrg {
+                    name: "中共XX市委".into(),
+                    kind: "committee".into(),
+                    level: "city".into(),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .id
         }
     };
     let pw = password::generate();
@@ -618,13 +800,18 @@ pub async fn bootstrap_admin(ctx: &Ctx) -> AppResult<Option<(String, String)>> {
     while find_row(ctx, "a.username", &username).await?.is_some() {
         username.push('1');
     }
-    create(ctx, &system, &NewAccount {
-        username: username.clone(),
-        display_name: "系统管理员".into(),
-        org_id: root_id,
-        member_id: None,
-        roles: vec![Role::SysAdmin.as_str().into()],
-        password: pw.clone(),
-    }).await?;
+    create(
+        ctx,
+        &system,
+        &NewAccount {
+            username: username.clone(),
+            display_name: "系统管理员".into(),
+            org_id: root_id,
+            member_id: None,
+            roles: vec![Role::SysAdmin.as_str().into()],
+            password: pw.clone(),
+        },
+    )
+    .await?;
     Ok(Some((username, pw)))
 }

@@ -58,7 +58,12 @@ mod tests {
     fn rfc6238_vectors() {
         let secret = b"12345678901234567890";
         // RFC 6238 Appendix B (SHA1), last 6 digits.
-        for (t, code) in [(59u64, 287082u32), (1111111109, 81804), (1234567890, 5924), (2000000000, 279037)] {
+        for (t, code) in [
+            (59u64, 287082u32),
+            (1111111109, 81804),
+            (1234567890, 5924),
+            (2000000000, 279037),
+        ] {
             assert_eq!(code_at(secret, t / 30), code, "t={t}");
         }
     }

@@ -24,7 +24,10 @@ pub fn page_routes() -> Router<AppState> {
         .route("/me/tokens", post(token_create_page))
         .route("/me/tokens/{id}/revoke", post(token_revoke_page))
         .route("/accounts", get(accounts_page))
-        .route("/accounts/new", get(account_new_page).post(account_create_page))
+        .route(
+            "/accounts/new",
+            get(account_new_page).post(account_create_page),
+        )
         .route("/accounts/{id}/roles", post(account_roles_page))
         .route("/accounts/{id}/disable", post(account_disable_page))
         .route("/accounts/{id}/enable", post(account_enable_page))
@@ -34,7 +37,10 @@ pub fn page_routes() -> Router<AppState> {
 pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/me", get(api_me))
-        .route("/api/v1/accounts", get(api_accounts).post(api_account_create))
+        .route(
+            "/api/v1/accounts",
+            get(api_accounts).post(api_account_create),
+        )
         .route("/api/v1/accounts/{id}/roles", put(api_account_roles))
         .route("/api/v1/accounts/{id}/disable", post(api_account_disable))
         .route("/api/v1/accounts/{id}/enable", post(api_account_enable))
@@ -48,7 +54,11 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
 }
 
 fn field<'a>(pairs: &'a [(String, String)], k: &str) -> &'a str {
-    pairs.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str()).unwrap_or("")
+    pairs
+        .iter()
+        .find(|(a, _)| a == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
 }
 
 fn with_cookie(mut r: Response, cookie: &str) -> Response {
@@ -82,7 +92,10 @@ async fn login_submit(
             } else {
                 "/"
             };
-            with_cookie(Redirect::to(to).into_response(), &crate::web::session_cookie(&ok.token, ctx.config.secure_cookies))
+            with_cookie(
+                Redirect::to(to).into_response(),
+                &crate::web::session_cookie(&ok.token, ctx.config.secure_cookies),
+            )
         }
         Err(AppError::Refused { message, .. }) => render_status(
             StatusCode::UNAUTHORIZED,
@@ -102,7 +115,11 @@ struct CodeForm {
     code: String,
 }
 
-async fn totp_login_submit(State(ctx): State<AppState>, headers: HeaderMap, axum::Form(f): axum::Form<CodeForm>) -> Response {
+async fn totp_login_submit(
+    State(ctx): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<CodeForm>,
+) -> Response {
     let Some(token) = crate::web::cookie_value(&headers, crate::web::SESSION_COOKIE) else {
         return Redirect::to("/login").into_response();
     };
@@ -113,7 +130,12 @@ async fn totp_login_submit(State(ctx): State<AppState>, headers: HeaderMap, axum
     };
     let th = crate::crypto::sm3_hex(token.as_bytes());
     match store::totp_confirm(&ctx, p.account_id, &f.code, Some(&th)).await {
-        Ok(()) => Redirect::to(if p.must_change_password { "/password" } else { "/" }).into_response(),
+        Ok(()) => Redirect::to(if p.must_change_password {
+            "/password"
+        } else {
+            "/"
+        })
+        .into_response(),
         Err(AppError::Validation(v)) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "totp.html",
@@ -130,11 +152,17 @@ async fn logout(State(ctx): State<AppState>, Auth(p): Auth, headers: HeaderMap) 
             return PageError(e).into_response();
         }
     }
-    with_cookie(Redirect::to("/login").into_response(), &crate::web::clear_session_cookie())
+    with_cookie(
+        Redirect::to("/login").into_response(),
+        &crate::web::clear_session_cookie(),
+    )
 }
 
 async fn password_page(Auth(p): Auth) -> Response {
-    render("password.html", page_ctx(&p, "", context! { errors => Vec::<FieldError>::new() }))
+    render(
+        "password.html",
+        page_ctx(&p, "", context! { errors => Vec::<FieldError>::new() }),
+    )
 }
 
 #[derive(Deserialize)]
@@ -144,12 +172,21 @@ struct PasswordForm {
     confirm_password: String,
 }
 
-async fn password_submit(State(ctx): State<AppState>, Auth(p): Auth, headers: HeaderMap, axum::Form(f): axum::Form<PasswordForm>) -> Response {
+async fn password_submit(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<PasswordForm>,
+) -> Response {
     if f.new_password != f.confirm_password {
         return render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "password.html",
-            page_ctx(&p, "", context! { errors => vec![FieldError::new("confirm_password", "两次输入的新密码不一致")] }),
+            page_ctx(
+                &p,
+                "",
+                context! { errors => vec![FieldError::new("confirm_password", "两次输入的新密码不一致")] },
+            ),
         );
     }
     let keep = crate::web::cookie_value(&headers, crate::web::SESSION_COOKIE)
@@ -157,36 +194,58 @@ async fn password_submit(State(ctx): State<AppState>, Auth(p): Auth, headers: He
         .unwrap_or_default();
     match store::change_password(&ctx, &p, &f.old_password, &f.new_password, &keep).await {
         Ok(()) => Redirect::to("/?ok=password").into_response(),
-        Err(AppError::Validation(v)) => render_status(StatusCode::UNPROCESSABLE_ENTITY, "password.html", page_ctx(&p, "", context! { errors => v })),
+        Err(AppError::Validation(v)) => render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password.html",
+            page_ctx(&p, "", context! { errors => v }),
+        ),
         Err(e) => PageError(e).into_response(),
     }
 }
 
 async fn me_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     let tokens = store::list_tokens(&ctx, p.account_id).await?;
-    Ok(render("me.html", page_ctx(&p, "", context! { tokens => tokens, new_token => "" })))
-}
-
-async fn totp_enrol_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
-    let secret = store::totp_begin(&ctx, &p).await?;
     Ok(render(
-        "totp.html",
-        page_ctx(&p, "", context! {
-            mode => "enrol",
-            secret => super::totp::secret_base32(&secret),
-            uri => super::totp::otpauth_uri("dangjian", &p.username, &secret),
-            error => "",
-        }),
+        "me.html",
+        page_ctx(&p, "", context! { tokens => tokens, new_token => "" }),
     ))
 }
 
-async fn totp_enrol_submit(State(ctx): State<AppState>, Auth(p): Auth, axum::Form(f): axum::Form<CodeForm>) -> Response {
+async fn totp_enrol_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Response, PageError> {
+    let secret = store::totp_begin(&ctx, &p).await?;
+    Ok(render(
+        "totp.html",
+        page_ctx(
+            &p,
+            "",
+            context! {
+                mode => "enrol",
+                secret => super::totp::secret_base32(&secret),
+                uri => super::totp::otpauth_uri("dangjian", &p.username, &secret),
+                error => "",
+            },
+        ),
+    ))
+}
+
+async fn totp_enrol_submit(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<CodeForm>,
+) -> Response {
     match store::totp_confirm(&ctx, p.account_id, &f.code, None).await {
         Ok(()) => Redirect::to("/me?ok=totp").into_response(),
         Err(AppError::Validation(v)) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "totp.html",
-            page_ctx(&p, "", context! { mode => "retry", error => v.first().map(|f| f.message.clone()).unwrap_or_default() }),
+            page_ctx(
+                &p,
+                "",
+                context! { mode => "retry", error => v.first().map(|f| f.message.clone()).unwrap_or_default() },
+            ),
         ),
         Err(e) => PageError(e).into_response(),
     }
@@ -197,13 +256,24 @@ struct TokenForm {
     name: String,
 }
 
-async fn token_create_page(State(ctx): State<AppState>, Auth(p): Auth, axum::Form(f): axum::Form<TokenForm>) -> Result<Response, PageError> {
+async fn token_create_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<TokenForm>,
+) -> Result<Response, PageError> {
     let (_, clear) = store::create_token(&ctx, &p, &f.name).await?;
     let tokens = store::list_tokens(&ctx, p.account_id).await?;
-    Ok(render("me.html", page_ctx(&p, "", context! { tokens => tokens, new_token => clear })))
+    Ok(render(
+        "me.html",
+        page_ctx(&p, "", context! { tokens => tokens, new_token => clear }),
+    ))
 }
 
-async fn token_revoke_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, PageError> {
+async fn token_revoke_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     store::revoke_token(&ctx, &p, id).await?;
     Ok(Redirect::to("/me?ok=revoked").into_response())
 }
@@ -211,16 +281,36 @@ async fn token_revoke_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id):
 async fn accounts_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::AccountRead, None).await?;
     let accounts = store::list(&ctx, &p.org_path).await?;
-    Ok(render("accounts.html", page_ctx(&p, "accounts", context! { accounts => accounts, roles => role_options() })))
+    Ok(render(
+        "accounts.html",
+        page_ctx(
+            &p,
+            "accounts",
+            context! { accounts => accounts, roles => role_options() },
+        ),
+    ))
 }
 
 fn role_options() -> Vec<(String, String)> {
-    Role::ALL.iter().map(|r| (r.as_str().to_string(), r.label().to_string())).collect()
+    Role::ALL
+        .iter()
+        .map(|r| (r.as_str().to_string(), r.label().to_string()))
+        .collect()
 }
 
-async fn account_new_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
+async fn account_new_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::AccountWrite, None).await?;
-    Ok(render("account_form.html", page_ctx(&p, "accounts", context! { roles => role_options(), errors => Vec::<FieldError>::new(), form => context!{} })))
+    Ok(render(
+        "account_form.html",
+        page_ctx(
+            &p,
+            "accounts",
+            context! { roles => role_options(), errors => Vec::<FieldError>::new(), form => context!{} },
+        ),
+    ))
 }
 
 fn new_account_from(pairs: &[(String, String)]) -> NewAccount {
@@ -229,18 +319,32 @@ fn new_account_from(pairs: &[(String, String)]) -> NewAccount {
         display_name: field(pairs, "display_name").to_string(),
         org_id: field(pairs, "org_id").trim().parse().unwrap_or(0),
         member_id: field(pairs, "member_id").trim().parse().ok(),
-        roles: pairs.iter().filter(|(k, _)| k == "roles").map(|(_, v)| v.clone()).collect(),
+        roles: pairs
+            .iter()
+            .filter(|(k, _)| k == "roles")
+            .map(|(_, v)| v.clone())
+            .collect(),
         password: field(pairs, "password").to_string(),
     }
 }
 
 /// Creating or changing an account: the target organisation must lie in the caller's subtree.
-async fn check_account_target(ctx: &AppState, p: &crate::auth::Principal, org_id: i64) -> Result<(), AppError> {
-    let org = crate::org::store::get(&ctx.db, org_id).await.map_err(|_| AppError::field("org_id", "所属党组织不存在"))?;
+async fn check_account_target(
+    ctx: &AppState,
+    p: &crate::auth::Principal,
+    org_id: i64,
+) -> Result<(), AppError> {
+    let org = crate::org::store::get(&ctx.db, org_id)
+        .await
+        .map_err(|_| AppError::field("org_id", "所属党组织不存在"))?;
     authorize(ctx, p, Perm::AccountWrite, Some(&org.path)).await
 }
 
-async fn account_create_page(State(ctx): State<AppState>, Auth(p): Auth, body: axum::body::Bytes) -> Response {
+async fn account_create_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    body: axum::body::Bytes,
+) -> Response {
     let pairs = form_pairs(&body);
     let input = new_account_from(&pairs);
     let result = async {
@@ -253,43 +357,78 @@ async fn account_create_page(State(ctx): State<AppState>, Auth(p): Auth, body: a
         Err(AppError::Validation(v)) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "account_form.html",
-            page_ctx(&p, "accounts", context! { roles => role_options(), errors => v, form => input }),
+            page_ctx(
+                &p,
+                "accounts",
+                context! { roles => role_options(), errors => v, form => input },
+            ),
         ),
         Err(e @ AppError::Refused { .. }) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "account_form.html",
-            page_ctx(&p, "accounts", context! { roles => role_options(), errors => vec![FieldError::new("roles", e.public_message())], form => input }),
+            page_ctx(
+                &p,
+                "accounts",
+                context! { roles => role_options(), errors => vec![FieldError::new("roles", e.public_message())], form => input },
+            ),
         ),
         Err(e) => PageError(e).into_response(),
     }
 }
 
-async fn target_account(ctx: &AppState, p: &crate::auth::Principal, id: i64, perm: Perm) -> Result<store::Account, AppError> {
+async fn target_account(
+    ctx: &AppState,
+    p: &crate::auth::Principal,
+    id: i64,
+    perm: Perm,
+) -> Result<store::Account, AppError> {
     let acc = store::get(ctx, id).await?;
     authorize(ctx, p, perm, Some(&acc.org_path)).await?;
     Ok(acc)
 }
 
-async fn account_roles_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, body: axum::body::Bytes) -> Result<Response, PageError> {
+async fn account_roles_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
     target_account(&ctx, &p, id, Perm::AccountWrite).await?;
-    let roles: Vec<String> = form_pairs(&body).into_iter().filter(|(k, _)| k == "roles").map(|(_, v)| v).collect();
+    let roles: Vec<String> = form_pairs(&body)
+        .into_iter()
+        .filter(|(k, _)| k == "roles")
+        .map(|(_, v)| v)
+        .collect();
     store::set_roles(&ctx, &p.actor(), id, &roles).await?;
     Ok(Redirect::to("/accounts?ok=saved").into_response())
 }
 
-async fn account_disable_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, PageError> {
+async fn account_disable_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     target_account(&ctx, &p, id, Perm::AccountWrite).await?;
     store::set_disabled(&ctx, &p.actor(), id, true).await?;
     Ok(Redirect::to("/accounts?ok=saved").into_response())
 }
 
-async fn account_enable_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, PageError> {
+async fn account_enable_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     target_account(&ctx, &p, id, Perm::AccountWrite).await?;
     store::set_disabled(&ctx, &p.actor(), id, false).await?;
     Ok(Redirect::to("/accounts?ok=saved").into_response())
 }
 
-async fn account_reset_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, body: axum::body::Bytes) -> Result<Response, PageError> {
+async fn account_reset_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
     target_account(&ctx, &p, id, Perm::AccountSecurity).await?;
     let pairs = form_pairs(&body);
     store::reset_password(&ctx, &p.actor(), id, field(&pairs, "password")).await?;
@@ -300,13 +439,19 @@ async fn account_reset_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id)
 
 /// The calling account.
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts", responses((status = 200, body = crate::auth::store::Account), (status = 401, body = crate::web::ErrorBody)))]
-pub async fn api_me(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Json<store::Account>, ApiError> {
+pub async fn api_me(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<store::Account>, ApiError> {
     Ok(Json(store::get(&ctx, p.account_id).await?))
 }
 
 /// Accounts within the caller's subtree.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", responses((status = 200, body = [crate::auth::store::Account]), (status = 403, body = crate::web::ErrorBody)))]
-pub async fn api_accounts(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<store::Account>>, ApiError> {
+pub async fn api_accounts(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<store::Account>>, ApiError> {
     authorize(&ctx, &p, Perm::AccountRead, None).await?;
     Ok(Json(store::list(&ctx, &p.org_path).await?))
 }
@@ -314,7 +459,11 @@ pub async fn api_accounts(State(ctx): State<AppState>, Auth(p): Auth) -> Result<
 /// Creates an account (三员 roles are exclusive).
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = crate::auth::store::NewAccount,
     responses((status = 200, body = crate::auth::store::Account), (status = 422, body = crate::web::ErrorBody), (status = 403, body = crate::web::ErrorBody)))]
-pub async fn api_account_create(State(ctx): State<AppState>, Auth(p): Auth, Json(input): Json<NewAccount>) -> Result<Json<store::Account>, ApiError> {
+pub async fn api_account_create(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(input): Json<NewAccount>,
+) -> Result<Json<store::Account>, ApiError> {
     check_account_target(&ctx, &p, input.org_id).await?;
     Ok(Json(store::create(&ctx, &p.actor(), &input).await?))
 }
@@ -327,28 +476,48 @@ pub struct RolesBody {
 /// Replaces an account's roles (never one's own).
 #[utoipa::path(put, path = "/api/v1/accounts/{id}/roles", tag = "accounts", params(("id" = i64, Path)), request_body = RolesBody,
     responses((status = 200, body = crate::auth::store::Account), (status = 422, body = crate::web::ErrorBody)))]
-pub async fn api_account_roles(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, Json(b): Json<RolesBody>) -> Result<Json<store::Account>, ApiError> {
+pub async fn api_account_roles(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<RolesBody>,
+) -> Result<Json<store::Account>, ApiError> {
     target_account(&ctx, &p, id, Perm::AccountWrite).await?;
-    Ok(Json(store::set_roles(&ctx, &p.actor(), id, &b.roles).await?))
+    Ok(Json(
+        store::set_roles(&ctx, &p.actor(), id, &b.roles).await?,
+    ))
 }
 
 /// Disables an account, ending its sessions and tokens.
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/disable", tag = "accounts", params(("id" = i64, Path)), responses((status = 200, body = crate::auth::store::Account)))]
-pub async fn api_account_disable(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Json<store::Account>, ApiError> {
+pub async fn api_account_disable(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<store::Account>, ApiError> {
     target_account(&ctx, &p, id, Perm::AccountWrite).await?;
     Ok(Json(store::set_disabled(&ctx, &p.actor(), id, true).await?))
 }
 
 /// Enables an account.
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/enable", tag = "accounts", params(("id" = i64, Path)), responses((status = 200, body = crate::auth::store::Account)))]
-pub async fn api_account_enable(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Json<store::Account>, ApiError> {
+pub async fn api_account_enable(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<store::Account>, ApiError> {
     target_account(&ctx, &p, id, Perm::AccountWrite).await?;
-    Ok(Json(store::set_disabled(&ctx, &p.actor(), id, false).await?))
+    Ok(Json(
+        store::set_disabled(&ctx, &p.actor(), id, false).await?,
+    ))
 }
 
 /// The caller's API tokens.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "accounts", responses((status = 200, body = [crate::auth::store::ApiToken])))]
-pub async fn api_tokens(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<store::ApiToken>>, ApiError> {
+pub async fn api_tokens(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<store::ApiToken>>, ApiError> {
     Ok(Json(store::list_tokens(&ctx, p.account_id).await?))
 }
 
@@ -366,14 +535,22 @@ pub struct NewTokenBody {
 
 /// Creates an API token acting as the caller.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", request_body = TokenBody, responses((status = 200, body = NewTokenBody)))]
-pub async fn api_token_create(State(ctx): State<AppState>, Auth(p): Auth, Json(b): Json<TokenBody>) -> Result<Json<NewTokenBody>, ApiError> {
+pub async fn api_token_create(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<TokenBody>,
+) -> Result<Json<NewTokenBody>, ApiError> {
     let (token, secret) = store::create_token(&ctx, &p, &b.name).await?;
     Ok(Json(NewTokenBody { token, secret }))
 }
 
 /// Revokes one of the caller's tokens.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "accounts", params(("id" = i64, Path)), responses((status = 204)))]
-pub async fn api_token_revoke(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+pub async fn api_token_revoke(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     store::revoke_token(&ctx, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

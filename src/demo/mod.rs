@@ -96,12 +96,22 @@ fn pick<'a, T>(rng: &mut StdRng, xs: &'a [T]) -> &'a T {
     &xs[rng.gen_range(0..xs.len())]
 }
 
+fn pick_str(rng: &mut StdRng, xs: &[&'static str]) -> &'static str {
+    xs[rng.gen_range(0..xs.len())]
+}
+
 fn ordinal(n: usize) -> String {
-    const D: [&str; 11] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十"];
+    const D: [&str; 11] = [
+        "零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十",
+    ];
     match n {
         0..=10 => D[n].to_string(),
         11..=19 => format!("十{}", D[n - 10]),
-        20..=99 => format!("{}十{}", D[n / 10], if n % 10 == 0 { "" } else { D[n % 10] }),
+        20..=99 => format!(
+            "{}十{}",
+            D[n / 10],
+            if n % 10 == 0 { "" } else { D[n % 10] }
+        ),
         _ => n.to_string(),
     }
 }
@@ -139,7 +149,10 @@ impl Gen {
             region: region.map(str::to_string),
             established_on: Some(established),
             term_start: None,
-            has_committee: !matches!(kind, OrgKind::Branch | OrgKind::JointBranch | OrgKind::Group),
+            has_committee: !matches!(
+                kind,
+                OrgKind::Branch | OrgKind::JointBranch | OrgKind::Group
+            ),
             committee_size: 0,
             sort,
         });
@@ -150,7 +163,8 @@ impl Gen {
         for _ in 0..50 {
             let mut s = String::new();
             for _ in 0..len {
-                s.push_str(*pick(&mut self.rng, PLACE));
+                let w = pick_str(&mut self.rng, PLACE);
+                s.push_str(w);
             }
             if self.used_names.insert(s.clone()) {
                 return s;
@@ -184,7 +198,9 @@ impl Gen {
             let o = &mut self.orgs[i];
             o.has_committee = has_committee;
             o.committee_size = if has_committee {
-                *[3i64, 3, 5, 5, 5, 7].get(self.rng.gen_range(0..6)).unwrap_or(&5)
+                *[3i64, 3, 5, 5, 5, 7]
+                    .get(self.rng.gen_range(0..6))
+                    .unwrap_or(&5)
             } else {
                 0
             };
@@ -194,7 +210,13 @@ impl Gen {
         if size > 40 {
             let n = size.div_ceil(20).min(5);
             for g in 1..=n {
-                let gi = self.add_org(Some(i), format!("第{}党小组", ordinal(g)), OrgKind::Group, level, Some(region));
+                let gi = self.add_org(
+                    Some(i),
+                    format!("第{}党小组", ordinal(g)),
+                    OrgKind::Group,
+                    level,
+                    Some(region),
+                );
                 groups.push(self.orgs[gi].id);
             }
         }
@@ -222,7 +244,14 @@ impl Gen {
     }
 
     /// Spends `budget` members on branches made by `make` until it runs out.
-    fn spend(&mut self, mut budget: usize, lo: usize, mode: usize, hi: usize, mut make: impl FnMut(&mut Gen, usize)) {
+    fn spend(
+        &mut self,
+        mut budget: usize,
+        lo: usize,
+        mode: usize,
+        hi: usize,
+        mut make: impl FnMut(&mut Gen, usize),
+    ) {
         while budget > 0 {
             let mut s = self.size(lo, mode, hi).min(budget);
             if budget - s < lo {
@@ -245,29 +274,75 @@ fn plan(opts: &DemoOptions) -> Gen {
         used_names: HashSet::new(),
     };
     let n = opts.members.max(30);
-    let root = g.add_org(None, "中共济宁市委员会".into(), OrgKind::Committee, OrgLevel::City, Some("370800"));
+    let root = g.add_org(
+        None,
+        "中共济宁市委员会".into(),
+        OrgKind::Committee,
+        OrgLevel::City,
+        Some("370800"),
+    );
     // City-level share: 市直机关工委 (7%) and 市国资委党委 (8%).
-    let city_agency = g.add_org(Some(root), "中共济宁市直机关工作委员会".into(), OrgKind::WorkingCommittee, OrgLevel::Agency, Some("370800"));
+    let city_agency = g.add_org(
+        Some(root),
+        "中共济宁市直机关工作委员会".into(),
+        OrgKind::WorkingCommittee,
+        OrgLevel::Agency,
+        Some("370800"),
+    );
     let mut agency_i = 0;
     g.spend(n * 7 / 100, 6, 18, 45, |g, s| {
         let a = AGENCIES[agency_i % AGENCIES.len()];
         let round = agency_i / AGENCIES.len();
         agency_i += 1;
-        let name = if round == 0 { format!("中共济宁市{a}机关支部委员会") } else { format!("中共济宁市{a}第{}支部委员会", ordinal(round + 1)) };
-        g.add_branch(city_agency, name, OrgLevel::Agency, "370800", s, format!("济宁市{a}"));
+        let name = if round == 0 {
+            format!("中共济宁市{a}机关支部委员会")
+        } else {
+            format!("中共济宁市{a}第{}支部委员会", ordinal(round + 1))
+        };
+        g.add_branch(
+            city_agency,
+            name,
+            OrgLevel::Agency,
+            "370800",
+            s,
+            format!("济宁市{a}"),
+        );
     });
-    let soe_root = g.add_org(Some(root), "中共济宁市国资委委员会".into(), OrgKind::Committee, OrgLevel::Soe, Some("370800"));
+    let soe_root = g.add_org(
+        Some(root),
+        "中共济宁市国资委委员会".into(),
+        OrgKind::Committee,
+        OrgLevel::Soe,
+        Some("370800"),
+    );
     let mut soe_i = 0;
     let soe_budget = n * 8 / 100;
     let soe_count = (soe_budget / 2500).clamp(1, SOES.len());
     let per_soe = soe_budget / soe_count;
-    for k in 0..soe_count {
-        let corp = format!("济宁{}", SOES[k]);
-        let c = g.add_org(Some(soe_root), format!("中共{corp}委员会"), OrgKind::Committee, OrgLevel::Soe, Some("370800"));
-        let budget = if k + 1 == soe_count { soe_budget - per_soe * k } else { per_soe };
+    for (k, soe) in SOES.iter().enumerate().take(soe_count) {
+        let corp = format!("济宁{soe}");
+        let c = g.add_org(
+            Some(soe_root),
+            format!("中共{corp}委员会"),
+            OrgKind::Committee,
+            OrgLevel::Soe,
+            Some("370800"),
+        );
+        let budget = if k + 1 == soe_count {
+            soe_budget - per_soe * k
+        } else {
+            per_soe
+        };
         g.spend(budget, 8, 30, 48, |g, s| {
             soe_i += 1;
-            g.add_branch(c, format!("中共{corp}第{}支部委员会", ordinal(soe_i)), OrgLevel::Soe, "370800", s, corp.clone());
+            g.add_branch(
+                c,
+                format!("中共{corp}第{}支部委员会", ordinal(soe_i)),
+                OrgLevel::Soe,
+                "370800",
+                s,
+                corp.clone(),
+            );
         });
         soe_i = 0;
     }
@@ -275,47 +350,117 @@ fn plan(opts: &DemoOptions) -> Gen {
     let county_budget = n - n * 15 / 100;
     let counties = (n / 27_000).clamp(1, COUNTIES.len());
     for (ci, (code, cname, suffix)) in COUNTIES.iter().take(counties).enumerate() {
-        let budget = if ci + 1 == counties { county_budget - county_budget / counties * ci } else { county_budget / counties };
-        let c = g.add_org(Some(root), format!("中共{cname}委员会"), OrgKind::Committee, OrgLevel::County, Some(code));
+        let budget = if ci + 1 == counties {
+            county_budget - county_budget / counties * ci
+        } else {
+            county_budget / counties
+        };
+        let c = g.add_org(
+            Some(root),
+            format!("中共{cname}委员会"),
+            OrgKind::Committee,
+            OrgLevel::County,
+            Some(code),
+        );
         // 县直机关工委 12%
-        let ag = g.add_org(Some(c), format!("中共{cname}直属机关工作委员会"), OrgKind::WorkingCommittee, OrgLevel::Agency, Some(code));
+        let ag = g.add_org(
+            Some(c),
+            format!("中共{cname}直属机关工作委员会"),
+            OrgKind::WorkingCommittee,
+            OrgLevel::Agency,
+            Some(code),
+        );
         let mut ai = 0;
         g.spend(budget * 12 / 100, 5, 15, 35, |g, s| {
             let a = AGENCIES[ai % AGENCIES.len()];
             let round = ai / AGENCIES.len();
             ai += 1;
-            let name = if round == 0 { format!("中共{cname}{a}支部委员会") } else { format!("中共{cname}{a}第{}支部委员会", ordinal(round + 1)) };
+            let name = if round == 0 {
+                format!("中共{cname}{a}支部委员会")
+            } else {
+                format!("中共{cname}{a}第{}支部委员会", ordinal(round + 1))
+            };
             g.add_branch(ag, name, OrgLevel::Agency, code, s, format!("{cname}{a}"));
         });
         // 教育、卫生系统 9%
-        let edu = g.add_org(Some(c), format!("中共{cname}教育和卫生系统委员会"), OrgKind::Committee, OrgLevel::Institution, Some(code));
+        let edu = g.add_org(
+            Some(c),
+            format!("中共{cname}教育和卫生系统委员会"),
+            OrgKind::Committee,
+            OrgLevel::Institution,
+            Some(code),
+        );
         let mut ei = 0;
         g.spend(budget * 9 / 100, 8, 25, 48, |g, s| {
             let inst = INSTITUTIONS[ei % INSTITUTIONS.len()];
             let round = ei / INSTITUTIONS.len();
             ei += 1;
-            let unit = if round == 0 { format!("{cname}{inst}") } else { format!("{cname}{}{inst}", g.place_name(2)) };
-            g.add_branch(edu, format!("中共{unit}支部委员会"), OrgLevel::Institution, code, s, unit.clone());
+            let unit = if round == 0 {
+                format!("{cname}{inst}")
+            } else {
+                format!("{cname}{}{inst}", g.place_name(2))
+            };
+            g.add_branch(
+                edu,
+                format!("中共{unit}支部委员会"),
+                OrgLevel::Institution,
+                code,
+                s,
+                unit.clone(),
+            );
         });
         // "两新"组织综合党委 12%
-        let tn = g.add_org(Some(c), format!("中共{cname}非公有制经济组织和社会组织综合委员会"), OrgKind::Committee, OrgLevel::TwoNew, Some(code));
+        let tn = g.add_org(
+            Some(c),
+            format!("中共{cname}非公有制经济组织和社会组织综合委员会"),
+            OrgKind::Committee,
+            OrgLevel::TwoNew,
+            Some(code),
+        );
         g.spend(budget * 12 / 100, 3, 9, 30, |g, s| {
             let unit = if g.rng.gen_bool(0.85) {
-                format!("{}{}{}", cname.trim_end_matches(['县', '区', '市']), pick(&mut g.rng, ENTERPRISE_WORDS), pick(&mut g.rng, ENTERPRISE_KINDS))
+                format!(
+                    "{}{}{}",
+                    cname.trim_end_matches(['县', '区', '市']),
+                    pick(&mut g.rng, ENTERPRISE_WORDS),
+                    pick(&mut g.rng, ENTERPRISE_KINDS)
+                )
             } else {
-                format!("{cname}{}{}", g.place_name(2), pick(&mut g.rng, SOCIAL_ORGS))
+                format!(
+                    "{cname}{}{}",
+                    g.place_name(2),
+                    pick(&mut g.rng, SOCIAL_ORGS)
+                )
             };
-            let name = if s < 5 { format!("中共{unit}等联合支部委员会") } else { format!("中共{unit}支部委员会") };
+            let name = if s < 5 {
+                format!("中共{unit}等联合支部委员会")
+            } else {
+                format!("中共{unit}支部委员会")
+            };
             g.add_branch(tn, name, OrgLevel::TwoNew, code, s, unit);
         });
         // 乡镇(街道) 67%: villages and communities.
         let local = budget - budget * 33 / 100;
         let towns = (local / 2_200).clamp(1, 20);
         for t in 0..towns {
-            let tb = if t + 1 == towns { local - local / towns * t } else { local / towns };
+            let tb = if t + 1 == towns {
+                local - local / towns * t
+            } else {
+                local / towns
+            };
             let is_street = *suffix == "区" && t % 2 == 0 || t % 5 == 0;
-            let tname = format!("{}{}", g.place_name(2), if is_street { "街道" } else { "镇" });
-            let town = g.add_org(Some(c), format!("中共{cname}{tname}委员会"), OrgKind::Committee, OrgLevel::Township, Some(code));
+            let tname = format!(
+                "{}{}",
+                g.place_name(2),
+                if is_street { "街道" } else { "镇" }
+            );
+            let town = g.add_org(
+                Some(c),
+                format!("中共{cname}{tname}委员会"),
+                OrgKind::Committee,
+                OrgLevel::Township,
+                Some(code),
+            );
             let community_share = if is_street { 70 } else { 15 };
             let cb = tb * community_share / 100;
             // Communities: 社区党委 → 片区党支部 (grid management).
@@ -325,13 +470,26 @@ fn plan(opts: &DemoOptions) -> Gen {
                 let size = if budget_c - size < 40 { budget_c } else { size };
                 budget_c -= size;
                 let cn = format!("{}社区", g.place_name(2));
-                let cc = g.add_org(Some(town), format!("中共{tname}{cn}委员会"), OrgKind::Committee, OrgLevel::Community, Some(code));
+                let cc = g.add_org(
+                    Some(town),
+                    format!("中共{tname}{cn}委员会"),
+                    OrgKind::Committee,
+                    OrgLevel::Community,
+                    Some(code),
+                );
                 let parts = size.div_ceil(35).max(1);
                 let mut left = size;
                 for p in 0..parts {
                     let s = if p + 1 == parts { left } else { size / parts };
                     left -= s;
-                    g.add_branch(cc, format!("中共{tname}{cn}第{}网格党支部委员会", ordinal(p + 1)), OrgLevel::Community, code, s, format!("{cname}{tname}{cn}"));
+                    g.add_branch(
+                        cc,
+                        format!("中共{tname}{cn}第{}网格党支部委员会", ordinal(p + 1)),
+                        OrgLevel::Community,
+                        code,
+                        s,
+                        format!("{cname}{tname}{cn}"),
+                    );
                 }
             }
             // Villages: a branch each; large villages a 党总支 with branches.
@@ -341,16 +499,36 @@ fn plan(opts: &DemoOptions) -> Gen {
                 let vn = format!("{}{}", g.place_name(len), suffix);
                 let unit = format!("{cname}{tname}{vn}");
                 if s > 50 {
-                    let gb = g.add_org(Some(town), format!("中共{tname}{vn}总支部委员会"), OrgKind::GeneralBranch, OrgLevel::Village, Some(code));
+                    let gb = g.add_org(
+                        Some(town),
+                        format!("中共{tname}{vn}总支部委员会"),
+                        OrgKind::GeneralBranch,
+                        OrgLevel::Village,
+                        Some(code),
+                    );
                     let parts = s.div_ceil(30);
                     let mut left = s;
                     for p in 0..parts {
                         let ps = if p + 1 == parts { left } else { s / parts };
                         left -= ps;
-                        g.add_branch(gb, format!("中共{tname}{vn}第{}支部委员会", ordinal(p + 1)), OrgLevel::Village, code, ps, unit.clone());
+                        g.add_branch(
+                            gb,
+                            format!("中共{tname}{vn}第{}支部委员会", ordinal(p + 1)),
+                            OrgLevel::Village,
+                            code,
+                            ps,
+                            unit.clone(),
+                        );
                     }
                 } else {
-                    g.add_branch(town, format!("中共{tname}{vn}支部委员会"), OrgLevel::Village, code, s, unit);
+                    g.add_branch(
+                        town,
+                        format!("中共{tname}{vn}支部委员会"),
+                        OrgLevel::Village,
+                        code,
+                        s,
+                        unit,
+                    );
                 }
             });
         }
@@ -384,7 +562,12 @@ fn weighted<'a>(rng: &mut StdRng, items: &'a [(&'a str, u32)]) -> &'a str {
     items[0].0
 }
 
-fn person(rng: &mut StdRng, plan: &BranchPlan, as_of: NaiveDate, used: &mut HashSet<String>) -> Person {
+fn person(
+    rng: &mut StdRng,
+    plan: &BranchPlan,
+    as_of: NaiveDate,
+    used: &mut HashSet<String>,
+) -> Person {
     let male = rng.gen_bool(match plan.level {
         OrgLevel::Village => 0.78,
         OrgLevel::Institution => 0.52,
@@ -393,9 +576,11 @@ fn person(rng: &mut StdRng, plan: &BranchPlan, as_of: NaiveDate, used: &mut Hash
     let surname = weighted(rng, SURNAMES);
     let pool = if male { GIVEN_MALE } else { GIVEN_FEMALE };
     let mut name = surname.to_string();
-    name.push_str(*pick(rng, pool));
+    let first = pick_str(rng, pool);
+    name.push_str(first);
     if rng.gen_bool(0.7) {
-        name.push_str(*pick(rng, pool));
+        let second = pick_str(rng, pool);
+        name.push_str(second);
     }
     // Age structure: villages older, agencies and enterprises younger.
     let band: u32 = rng.gen_range(0..100);
@@ -408,7 +593,11 @@ fn person(rng: &mut StdRng, plan: &BranchPlan, as_of: NaiveDate, used: &mut Hash
         _ => rng.gen_range(61..=88),
     };
     let birth = as_of - Duration::days(age * 365 + rng.gen_range(0..365));
-    let region = if rng.gen_bool(0.9) { plan.region.as_str() } else { pick(rng, OTHER_REGIONS) };
+    let region = if rng.gen_bool(0.9) {
+        plan.region.as_str()
+    } else {
+        pick(rng, OTHER_REGIONS)
+    };
     let region = if region == "370800" { "370811" } else { region };
     let mut id_number;
     loop {
@@ -424,16 +613,53 @@ fn person(rng: &mut StdRng, plan: &BranchPlan, as_of: NaiveDate, used: &mut Hash
         rng.gen_range(0..100_000_000u32)
     );
     let education = if age < 40 {
-        weighted(rng, &[("研究生", 8), ("大学本科", 45), ("大学专科", 27), ("中专", 7), ("高中", 8), ("初中及以下", 5)])
+        weighted(
+            rng,
+            &[
+                ("研究生", 8),
+                ("大学本科", 45),
+                ("大学专科", 27),
+                ("中专", 7),
+                ("高中", 8),
+                ("初中及以下", 5),
+            ],
+        )
     } else if age < 60 {
-        weighted(rng, &[("研究生", 3), ("大学本科", 25), ("大学专科", 25), ("中专", 12), ("高中", 17), ("初中及以下", 18)])
+        weighted(
+            rng,
+            &[
+                ("研究生", 3),
+                ("大学本科", 25),
+                ("大学专科", 25),
+                ("中专", 12),
+                ("高中", 17),
+                ("初中及以下", 18),
+            ],
+        )
     } else {
-        weighted(rng, &[("研究生", 1), ("大学本科", 8), ("大学专科", 10), ("中专", 10), ("高中", 25), ("初中及以下", 46)])
+        weighted(
+            rng,
+            &[
+                ("研究生", 1),
+                ("大学本科", 8),
+                ("大学专科", 10),
+                ("中专", 10),
+                ("高中", 25),
+                ("初中及以下", 46),
+            ],
+        )
     };
-    let education = ["研究生", "大学本科", "大学专科", "中专", "高中", "初中及以下"]
-        .into_iter()
-        .find(|e| *e == education)
-        .unwrap_or("高中");
+    let education = [
+        "研究生",
+        "大学本科",
+        "大学专科",
+        "中专",
+        "高中",
+        "初中及以下",
+    ]
+    .into_iter()
+    .find(|e| *e == education)
+    .unwrap_or("高中");
     // Join: about 3% probationary (joined within the last year), the rest full members.
     let adult = add_years(birth, 18);
     let probationary = age >= 20 && rng.gen_bool(0.03);
@@ -492,9 +718,16 @@ const ORG_BATCH: usize = 500;
 const MEMBER_BATCH: usize = 400;
 
 /// Fills an empty database with the demo city. Refuses a database that has organisations.
-pub async fn generate(ctx: &Ctx, opts: &DemoOptions, mut progress: impl FnMut(&str)) -> AppResult<DemoSummary> {
+pub async fn generate(
+    ctx: &Ctx,
+    opts: &DemoOptions,
+    mut progress: impl FnMut(&str),
+) -> AppResult<DemoSummary> {
     if count_orgs(&ctx.db).await? > 0 {
-        return Err(AppError::refused("demo.not_empty", "数据库中已有党组织，演示数据只能载入空库"));
+        return Err(AppError::refused(
+            "demo.not_empty",
+            "数据库中已有党组织，演示数据只能载入空库",
+        ));
     }
     let mut g = plan(opts);
     let now = Utc::now();
@@ -509,7 +742,21 @@ pub async fn generate(ctx: &Ctx, opts: &DemoOptions, mut progress: impl FnMut(&s
             }
             sql.push_str(&format!(
                 "(${},${},${},${},${},${},${},${},${},${},${},${},${},${},${})",
-                b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11, b + 12, b + 13, b + 14, b + 14
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10,
+                b + 11,
+                b + 12,
+                b + 13,
+                b + 14,
+                b + 14
             ));
         }
         crate::on_tx!(&mut tx, c => {
@@ -528,13 +775,18 @@ pub async fn generate(ctx: &Ctx, opts: &DemoOptions, mut progress: impl FnMut(&s
     let mut written = 0usize;
     let plans = std::mem::take(&mut g.branches);
     let mut batch: Vec<(i64, &BranchPlan, Person, Option<i64>)> = Vec::with_capacity(MEMBER_BATCH);
-    let org_names: std::collections::HashMap<i64, &str> = g.orgs.iter().map(|o| (o.id, o.name.as_str())).collect();
+    let org_names: std::collections::HashMap<i64, &str> =
+        g.orgs.iter().map(|o| (o.id, o.name.as_str())).collect();
     let _ = &org_names;
     for plan in &plans {
         for k in 0..plan.size {
             member_id += 1;
             let p = person(&mut g.rng, plan, opts.as_of, &mut used);
-            let group = if plan.groups.is_empty() { None } else { Some(plan.groups[k % plan.groups.len()]) };
+            let group = if plan.groups.is_empty() {
+                None
+            } else {
+                Some(plan.groups[k % plan.groups.len()])
+            };
             batch.push((member_id, plan, p, group));
             if batch.len() == MEMBER_BATCH {
                 insert_members(ctx, &mut tx, &batch, now).await?;
@@ -624,17 +876,35 @@ async fn insert_members(
 /// Password of every demo account (printed by `dangjian demo` and `serve --demo`).
 pub const DEMO_PASSWORD: &str = "Dangjian@2026";
 
-async fn demo_accounts(ctx: &Ctx, g: &Gen, plans: &[BranchPlan]) -> AppResult<Vec<(String, String, String)>> {
+async fn demo_accounts(
+    ctx: &Ctx,
+    g: &Gen,
+    plans: &[BranchPlan],
+) -> AppResult<Vec<(String, String, String)>> {
     let root = g.orgs.first().map(|o| o.id).unwrap_or(1);
-    let county = g.orgs.iter().find(|o| o.level == OrgLevel::County).map(|o| o.id).unwrap_or(root);
-    let branch = plans.iter().find(|p| p.level == OrgLevel::Village).or(plans.first());
+    let county = g
+        .orgs
+        .iter()
+        .find(|o| o.level == OrgLevel::County)
+        .map(|o| o.id)
+        .unwrap_or(root);
+    let branch = plans
+        .iter()
+        .find(|p| p.level == OrgLevel::Village)
+        .or(plans.first());
     let branch_id = branch.map(|b| b.org_id).unwrap_or(root);
     let member_id = on_db!(&ctx.db, p => sqlx::query("SELECT id FROM members WHERE org_id = $1 ORDER BY id LIMIT 1").bind(branch_id).fetch_optional(p).await?.map(|r| r.i64("id")).transpose()?);
     let system = Actor::system("demo");
     let specs: Vec<(&str, &str, i64, &str, Option<i64>)> = vec![
         ("city", "市委组织部（演示）", root, "org_staff", None),
         ("county", "县委组织部（演示）", county, "org_staff", None),
-        ("secretary", "村党支部书记（演示）", branch_id, "branch_secretary", None),
+        (
+            "secretary",
+            "村党支部书记（演示）",
+            branch_id,
+            "branch_secretary",
+            None,
+        ),
         ("member", "党员（演示）", branch_id, "member", member_id),
         ("auditor", "审计管理员（演示）", root, "audit_admin", None),
         ("security", "安全管理员（演示）", root, "sec_admin", None),
@@ -655,7 +925,9 @@ async fn demo_accounts(ctx: &Ctx, g: &Gen, plans: &[BranchPlan]) -> AppResult<Ve
         )
         .await?;
         on_db!(&ctx.db, p => { sqlx::query("UPDATE accounts SET must_change_password = $1 WHERE id = $2").bind(false).bind(acc.id).execute(p).await?; });
-        let role_label = crate::auth::Role::parse(role).map(|r| r.label()).unwrap_or(role);
+        let role_label = crate::auth::Role::parse(role)
+            .map(|r| r.label())
+            .unwrap_or(role);
         out.push((u.to_string(), role_label.to_string(), acc.org_name));
     }
     Ok(out)
@@ -666,7 +938,11 @@ mod tests {
     use super::*;
 
     fn opts(n: usize) -> DemoOptions {
-        DemoOptions { members: n, seed: 7, as_of: NaiveDate::from_ymd_opt(2026, 11, 23).expect("d") }
+        DemoOptions {
+            members: n,
+            seed: 7,
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 23).expect("d"),
+        }
     }
 
     #[test]
@@ -675,9 +951,14 @@ mod tests {
             let g = plan(&opts(n));
             let total: usize = g.branches.iter().map(|b| b.size).sum();
             assert_eq!(total, n.max(30), "n={n}");
-            let kinds: std::collections::HashMap<i64, OrgKind> = g.orgs.iter().map(|o| (o.id, o.kind)).collect();
+            let kinds: std::collections::HashMap<i64, OrgKind> =
+                g.orgs.iter().map(|o| (o.id, o.kind)).collect();
             for o in &g.orgs {
-                assert!(o.kind.may_sit_under(o.parent_id.map(|p| kinds[&p])), "{} under its parent", o.name);
+                assert!(
+                    o.kind.may_sit_under(o.parent_id.map(|p| kinds[&p])),
+                    "{} under its parent",
+                    o.name
+                );
             }
             assert!(g.branches.iter().all(|b| b.size > 0));
         }
@@ -687,7 +968,10 @@ mod tests {
     fn deterministic_for_a_seed() {
         let a = plan(&opts(5_000));
         let b = plan(&opts(5_000));
-        assert_eq!(a.orgs.iter().map(|o| &o.name).collect::<Vec<_>>(), b.orgs.iter().map(|o| &o.name).collect::<Vec<_>>());
+        assert_eq!(
+            a.orgs.iter().map(|o| &o.name).collect::<Vec<_>>(),
+            b.orgs.iter().map(|o| &o.name).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -711,7 +995,11 @@ mod tests {
                     work_unit: plan.unit.clone(),
                     join_date: p.join,
                     full_date: p.full,
-                    status: if p.full.is_some() { "full".into() } else { "probationary".into() },
+                    status: if p.full.is_some() {
+                        "full".into()
+                    } else {
+                        "probationary".into()
+                    },
                     grid_role: p.grid_role.map(str::to_string),
                     mobile_destination: p.destination.map(str::to_string),
                     ..Default::default()

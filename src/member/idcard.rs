@@ -8,9 +8,9 @@ const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'
 
 /// Province-level prefixes in use (GB/T 2260).
 const PROVINCES: [&str; 34] = [
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82",
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
+    "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71",
+    "81", "82",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,9 +86,15 @@ mod tests {
         // The GB 11643 example and a number ending in X.
         let i = parse("11010519491231002X").expect("valid");
         assert_eq!(i.region_code, "110105");
-        assert_eq!(i.birth_date, NaiveDate::from_ymd_opt(1949, 12, 31).expect("d"));
+        assert_eq!(
+            i.birth_date,
+            NaiveDate::from_ymd_opt(1949, 12, 31).expect("d")
+        );
         assert!(!i.male);
-        assert!(parse("11010519491231002x").is_ok(), "lower-case x is accepted");
+        assert!(
+            parse("11010519491231002x").is_ok(),
+            "lower-case x is accepted"
+        );
         let j = parse("440524198001010013").expect("valid");
         assert!(j.male);
     }
@@ -107,8 +113,13 @@ mod tests {
             assert_eq!(parse(id).err(), Some(msg), "{id}");
         }
         // A date that does not exist, with a correct check digit.
-        let bad = compose("370102", NaiveDate::from_ymd_opt(2001, 1, 1).expect("d"), 1, true)
-            .replacen("20010101", "20010230", 1);
+        let bad = compose(
+            "370102",
+            NaiveDate::from_ymd_opt(2001, 1, 1).expect("d"),
+            1,
+            true,
+        )
+        .replacen("20010101", "20010230", 1);
         let fixed = format!("{}{}", &bad[..17], check_char(&bad[..17]).expect("c"));
         assert_eq!(parse(&fixed).err(), Some("身份证号码中的出生日期无效"));
     }

@@ -15,14 +15,36 @@ use std::sync::{Arc, Mutex};
 
 /// Columns of the template and of exports, in order.
 pub const HEADERS: [&str; 13] = [
-    "姓名", "性别", "民族", "身份证号码", "手机号码", "学历", "工作单位", "所在党支部", "入党日期",
-    "转正日期", "党员状态", "网格角色", "流入地",
+    "姓名",
+    "性别",
+    "民族",
+    "身份证号码",
+    "手机号码",
+    "学历",
+    "工作单位",
+    "所在党支部",
+    "入党日期",
+    "转正日期",
+    "党员状态",
+    "网格角色",
+    "流入地",
 ];
 
 /// Input field behind each header (for the report).
 const FIELDS: [&str; 13] = [
-    "name", "gender", "ethnicity", "id_number", "phone", "education", "work_unit", "org_id",
-    "join_date", "full_date", "status", "grid_role", "mobile_destination",
+    "name",
+    "gender",
+    "ethnicity",
+    "id_number",
+    "phone",
+    "education",
+    "work_unit",
+    "org_id",
+    "join_date",
+    "full_date",
+    "status",
+    "grid_role",
+    "mobile_destination",
 ];
 
 fn header_for_field(field: &str) -> &'static str {
@@ -77,7 +99,16 @@ impl ImportJobs {
             if m.len() > 200 {
                 m.retain(|_, (_, r)| !r.done);
             }
-            m.insert(id.clone(), (account_id, ImportReport { phase: "读取文件".into(), ..Default::default() }));
+            m.insert(
+                id.clone(),
+                (
+                    account_id,
+                    ImportReport {
+                        phase: "读取文件".into(),
+                        ..Default::default()
+                    },
+                ),
+            );
         }
         id
     }
@@ -90,10 +121,11 @@ impl ImportJobs {
     }
     /// The report of a job, only for the account that started it.
     pub fn get(&self, id: &str, account_id: i64) -> Option<ImportReport> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|m| m.get(id).filter(|(a, _)| *a == account_id).map(|(_, r)| r.clone()))
+        self.0.lock().ok().and_then(|m| {
+            m.get(id)
+                .filter(|(a, _)| *a == account_id)
+                .map(|(_, r)| r.clone())
+        })
     }
 }
 
@@ -113,7 +145,8 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
         }
     }
     // "2020-01-01 00:00:00" from spreadsheets
-    s.get(..10).and_then(|p| NaiveDate::parse_from_str(p, "%Y-%m-%d").ok())
+    s.get(..10)
+        .and_then(|p| NaiveDate::parse_from_str(p, "%Y-%m-%d").ok())
 }
 
 fn map_headers(header: &[String]) -> Result<Vec<Option<&'static str>>, String> {
@@ -126,7 +159,10 @@ fn map_headers(header: &[String]) -> Result<Vec<Option<&'static str>>, String> {
         .filter(|m| !cols.contains(&Some(*m)))
         .collect();
     if !missing.is_empty() {
-        return Err(format!("缺少必需的列：{}（请使用下载的模板）", missing.join("、")));
+        return Err(format!(
+            "缺少必需的列：{}（请使用下载的模板）",
+            missing.join("、")
+        ));
     }
     Ok(cols)
 }
@@ -134,11 +170,23 @@ fn map_headers(header: &[String]) -> Result<Vec<Option<&'static str>>, String> {
 /// Reads an xlsx workbook's first sheet.
 pub fn read_xlsx(bytes: &[u8]) -> Result<Vec<RawRow>, String> {
     use calamine::{Data, Reader, Xlsx};
-    let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).map_err(|_| "无法读取该xlsx文件".to_string())?;
-    let sheet = wb.sheet_names().first().cloned().ok_or("工作簿中没有工作表")?;
-    let range = wb.worksheet_range(&sheet).map_err(|_| "无法读取工作表".to_string())?;
+    let mut wb: Xlsx<_> =
+        Xlsx::new(std::io::Cursor::new(bytes)).map_err(|_| "无法读取该xlsx文件".to_string())?;
+    let sheet = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or("工作簿中没有工作表")?;
+    let range = wb
+        .worksheet_range(&sheet)
+        .map_err(|_| "无法读取工作表".to_string())?;
     let mut rows = range.rows();
-    let header: Vec<String> = rows.next().ok_or("文件为空")?.iter().map(|c| c.to_string()).collect();
+    let header: Vec<String> = rows
+        .next()
+        .ok_or("文件为空")?
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let cols = map_headers(&header)?;
     let mut out = Vec::new();
     for r in rows {
@@ -147,8 +195,14 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Vec<RawRow>, String> {
             let Some(Some(h)) = cols.get(i) else { continue };
             let text = match cell {
                 Data::Empty => String::new(),
-                Data::DateTime(dt) => excel_serial_to_date(dt.as_f64()).map(|d| d.to_string()).unwrap_or_default(),
-                Data::Float(f) if *h == "入党日期" || *h == "转正日期" => excel_serial_to_date(*f).map(|d| d.to_string()).unwrap_or_default(),
+                Data::DateTime(dt) => excel_serial_to_date(dt.as_f64())
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                Data::Float(f) if *h == "入党日期" || *h == "转正日期" => {
+                    excel_serial_to_date(*f)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
+                }
                 Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
                 other => other.to_string(),
             };
@@ -163,10 +217,19 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Vec<RawRow>, String> {
 
 /// Reads UTF-8 CSV (a BOM is allowed).
 pub fn read_csv(bytes: &[u8]) -> Result<Vec<RawRow>, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "CSV文件应为UTF-8编码（可在Excel中另存为“CSV UTF-8”）".to_string())?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| "CSV文件应为UTF-8编码（可在Excel中另存为“CSV UTF-8”）".to_string())?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
-    let header: Vec<String> = rdr.headers().map_err(|_| "无法读取CSV表头".to_string())?.iter().map(str::to_string).collect();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|_| "无法读取CSV表头".to_string())?
+        .iter()
+        .map(str::to_string)
+        .collect();
     let cols = map_headers(&header)?;
     let mut out = Vec::new();
     for rec in rdr.records() {
@@ -207,7 +270,10 @@ impl BranchLookup {
             return Err("请填写所在党支部".into());
         }
         if let Some(id) = cell.strip_prefix('#').and_then(|s| s.parse::<i64>().ok()) {
-            return self.by_id.get(&id).ok_or_else(|| format!("编号为{id}的党支部不存在或不在管辖范围内"));
+            return self
+                .by_id
+                .get(&id)
+                .ok_or_else(|| format!("编号为{id}的党支部不存在或不在管辖范围内"));
         }
         match self.by_name.get(cell).map(|v| v.as_slice()) {
             None | Some([]) => Err(format!("党支部“{cell}”不存在或不在管辖范围内")),
@@ -227,7 +293,10 @@ fn to_input(row: &RawRow, org_id: i64) -> Result<MemberInput, Vec<(String, Strin
     let join = match parse_date(&g("入党日期")) {
         Some(d) => d,
         None => {
-            errs.push(("入党日期".to_string(), "入党日期无效，应为如2020-07-01".to_string()));
+            errs.push((
+                "入党日期".to_string(),
+                "入党日期无效，应为如2020-07-01".to_string(),
+            ));
             NaiveDate::MIN
         }
     };
@@ -238,7 +307,10 @@ fn to_input(row: &RawRow, org_id: i64) -> Result<MemberInput, Vec<(String, Strin
         match parse_date(&full_raw) {
             Some(d) => Some(d),
             None => {
-                errs.push(("转正日期".to_string(), "转正日期无效，应为如2021-07-01".to_string()));
+                errs.push((
+                    "转正日期".to_string(),
+                    "转正日期无效，应为如2021-07-01".to_string(),
+                ));
                 None
             }
         }
@@ -276,7 +348,8 @@ pub async fn check_rows(
     mut progress: impl FnMut(usize),
 ) -> AppResult<(Vec<(usize, i64, CheckedMember)>, Vec<RowError>)> {
     let lookup = BranchLookup::load(ctx, scope_path).await?;
-    let (member_rules, _) = crate::rules::effective::<crate::rules::MemberRules>(&ctx.db, scope_path).await?;
+    let (member_rules, _) =
+        crate::rules::effective::<crate::rules::MemberRules>(&ctx.db, scope_path).await?;
     let today = chrono::Local::now().date_naive();
     let mut ok = Vec::new();
     let mut errors = Vec::new();
@@ -287,7 +360,8 @@ pub async fn check_rows(
             progress(i);
         }
         let mut errs: Vec<(String, String)> = Vec::new();
-        let branch = match lookup.resolve(row.get("所在党支部").map(String::as_str).unwrap_or("")) {
+        let branch = match lookup.resolve(row.get("所在党支部").map(String::as_str).unwrap_or(""))
+        {
             Ok(b) => Some(b),
             Err(m) => {
                 errs.push(("所在党支部".into(), m));
@@ -297,12 +371,18 @@ pub async fn check_rows(
         match to_input(row, branch.map(|b| b.id).unwrap_or(0)) {
             Err(e) => errs.extend(e),
             Ok(input) => match super::rules::check(&input, &member_rules, today, None) {
-                Err(c) => errs.extend(c.0.into_iter().map(|f| (header_for_field(&f.field).to_string(), f.message))),
+                Err(c) => errs.extend(
+                    c.0.into_iter()
+                        .map(|f| (header_for_field(&f.field).to_string(), f.message)),
+                ),
                 Ok(checked) => {
                     if let Some(idn) = &checked.id_number {
                         let idx = ctx.vault.blind_index("id", idn);
                         if let Some(first) = seen.get(&idx) {
-                            errs.push(("身份证号码".into(), format!("与第{first}行的身份证号码重复")));
+                            errs.push((
+                                "身份证号码".into(),
+                                format!("与第{first}行的身份证号码重复"),
+                            ));
                         } else {
                             seen.insert(idx, rowno);
                         }
@@ -315,17 +395,28 @@ pub async fn check_rows(
                 }
             },
         }
-        errors.extend(errs.into_iter().map(|(column, message)| RowError { row: rowno, column, message }));
+        errors.extend(errs.into_iter().map(|(column, message)| RowError {
+            row: rowno,
+            column,
+            message,
+        }));
     }
     // Duplicates against the database.
     let idxs: Vec<String> = seen.keys().cloned().collect();
-    let existing: HashSet<String> = store::existing_id_indexes(ctx, &idxs).await?.into_iter().collect();
+    let existing: HashSet<String> = store::existing_id_indexes(ctx, &idxs)
+        .await?
+        .into_iter()
+        .collect();
     if !existing.is_empty() {
         let mut dup_rows = HashSet::new();
         for (idx, row) in &seen {
             if existing.contains(idx) {
                 dup_rows.insert(*row);
-                errors.push(RowError { row: *row, column: "身份证号码".into(), message: "该身份证号码已在党员库中".into() });
+                errors.push(RowError {
+                    row: *row,
+                    column: "身份证号码".into(),
+                    message: "该身份证号码已在党员库中".into(),
+                });
             }
         }
         ok.retain(|(r, _, _)| !dup_rows.contains(r));
@@ -377,7 +468,10 @@ pub async fn run_import(
         tx.commit().await?;
         report.written = ok.len();
     } else {
-        report.failed = Some(format!("有{}处错误，未导入任何数据；请修改后重新导入，或选择“仅导入无误的行”", report.errors.len()));
+        report.failed = Some(format!(
+            "有{}处错误，未导入任何数据；请修改后重新导入，或选择“仅导入无误的行”",
+            report.errors.len()
+        ));
     }
     report.done = true;
     report.phase = "完成".into();
@@ -404,14 +498,22 @@ fn export_row(m: &Member) -> [String; 13] {
 }
 
 /// Exports exactly the filtered list (numbers masked) as CSV with a BOM for Excel.
-pub async fn export_csv(ctx: &Ctx, f: &MemberFilter, scope_path: &str) -> AppResult<(Vec<u8>, i64)> {
+pub async fn export_csv(
+    ctx: &Ctx,
+    f: &MemberFilter,
+    scope_path: &str,
+) -> AppResult<(Vec<u8>, i64)> {
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    w.write_record(HEADERS).map_err(|e| AppError::Internal(e.to_string()))?;
+    w.write_record(HEADERS)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let n = store::for_each_filtered(ctx, f, scope_path, |m| {
-        w.write_record(export_row(&m)).map_err(|e| AppError::Internal(e.to_string()))
+        w.write_record(export_row(&m))
+            .map_err(|e| AppError::Internal(e.to_string()))
     })
     .await?;
-    let bytes = w.into_inner().map_err(|e| AppError::Internal(e.to_string()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok((bytes, n))
 }
 
@@ -420,14 +522,19 @@ fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> AppError {
 }
 
 /// Exports exactly the filtered list (numbers masked) as xlsx.
-pub async fn export_xlsx(ctx: &Ctx, f: &MemberFilter, scope_path: &str) -> AppResult<(Vec<u8>, i64)> {
+pub async fn export_xlsx(
+    ctx: &Ctx,
+    f: &MemberFilter,
+    scope_path: &str,
+) -> AppResult<(Vec<u8>, i64)> {
     use rust_xlsxwriter::{Format, Workbook};
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("党员名册").map_err(xlsx_err)?;
     let bold = Format::new().set_bold();
     for (c, h) in HEADERS.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xlsx_err)?;
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(xlsx_err)?;
     }
     let mut r = 1u32;
     let n = store::for_each_filtered(ctx, f, scope_path, |m| {
@@ -453,12 +560,24 @@ pub fn template_xlsx() -> AppResult<Vec<u8>> {
     let bold = Format::new().set_bold();
     let text = Format::new().set_num_format("@");
     for (c, h) in HEADERS.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xlsx_err)?;
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(xlsx_err)?;
         ws.set_column_format(c as u16, &text).map_err(xlsx_err)?;
     }
     let example = [
-        "张三", "男", "汉族", "11010519491231002X", "13800000000", "大学本科", "某某村", "第一党支部",
-        "2015-07-01", "2016-07-01", "正式党员", "居民党员", "",
+        "张三",
+        "男",
+        "汉族",
+        "11010519491231002X",
+        "13800000000",
+        "大学本科",
+        "某某村",
+        "第一党支部",
+        "2015-07-01",
+        "2016-07-01",
+        "正式党员",
+        "居民党员",
+        "",
     ];
     for (c, v) in example.iter().enumerate() {
         ws.write_string(1, c as u16, *v).map_err(xlsx_err)?;
@@ -475,7 +594,14 @@ mod tests {
     #[test]
     fn dates_in_many_spellings() {
         let d = NaiveDate::from_ymd_opt(2020, 7, 1);
-        for s in ["2020-07-01", "2020/07/01", "2020.7.1", "20200701", "2020年7月1日", "2020-07-01 00:00:00"] {
+        for s in [
+            "2020-07-01",
+            "2020/07/01",
+            "2020.7.1",
+            "20200701",
+            "2020年7月1日",
+            "2020-07-01 00:00:00",
+        ] {
             assert_eq!(parse_date(s), d, "{s}");
         }
         assert_eq!(parse_date("2020-13-01"), None);

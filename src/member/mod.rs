@@ -54,7 +54,11 @@ pub enum GridRole {
 }
 
 impl GridRole {
-    pub const ALL: [GridRole; 3] = [GridRole::CenterHousehold, GridRole::Resident, GridRole::Mobile];
+    pub const ALL: [GridRole; 3] = [
+        GridRole::CenterHousehold,
+        GridRole::Resident,
+        GridRole::Mobile,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             GridRole::CenterHousehold => "center_household",
@@ -77,7 +81,14 @@ impl GridRole {
 }
 
 /// 学历, highest first.
-pub const EDUCATION: [&str; 6] = ["研究生", "大学本科", "大学专科", "中专", "高中", "初中及以下"];
+pub const EDUCATION: [&str; 6] = [
+    "研究生",
+    "大学本科",
+    "大学专科",
+    "中专",
+    "高中",
+    "初中及以下",
+];
 
 /// Age bands for filters: (code, label, min age, max age inclusive).
 pub const AGE_BANDS: [(&str, &str, i64, i64); 5] = [

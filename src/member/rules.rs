@@ -120,9 +120,7 @@ pub fn check(
         };
         match (g, gender) {
             (None, _) => c.add("gender", "性别应为男或女"),
-            (Some(g), Some(from_id)) if g != from_id => {
-                c.add("gender", "性别与身份证号码不一致")
-            }
+            (Some(g), Some(from_id)) if g != from_id => c.add("gender", "性别与身份证号码不一致"),
             _ => {}
         }
     }
@@ -178,7 +176,10 @@ pub fn check(
         );
     }
     let probation_end = add_years(join, rules.probation_years);
-    let latest_end = add_years(join, rules.probation_years + rules.max_probation_extension_years);
+    let latest_end = add_years(
+        join,
+        rules.probation_years + rules.max_probation_extension_years,
+    );
     match status {
         Some(Status::Full) => match input.full_date {
             None => c.add("full_date", "正式党员须填写转正日期"),
@@ -186,7 +187,10 @@ pub fn check(
                 c.check(
                     f >= probation_end,
                     "full_date",
-                    &format!("转正日期不能早于入党满{}年（{probation_end}）", rules.probation_years),
+                    &format!(
+                        "转正日期不能早于入党满{}年（{probation_end}）",
+                        rules.probation_years
+                    ),
                 );
                 c.check(
                     f <= latest_end,
@@ -197,7 +201,11 @@ pub fn check(
             }
         },
         Some(Status::Probationary) => {
-            c.check(input.full_date.is_none(), "full_date", "预备党员不应有转正日期");
+            c.check(
+                input.full_date.is_none(),
+                "full_date",
+                "预备党员不应有转正日期",
+            );
             c.check(
                 today < latest_end,
                 "status",
@@ -241,7 +249,11 @@ pub fn check(
         full_date: input.full_date,
         status: status.unwrap_or(Status::Full),
         grid_role,
-        mobile_destination: if grid_role == Some(GridRole::Mobile) { dest } else { None },
+        mobile_destination: if grid_role == Some(GridRole::Mobile) {
+            dest
+        } else {
+            None
+        },
     })
 }
 
@@ -279,7 +291,12 @@ mod tests {
     const TODAY: (i32, u32, u32) = (2026, 11, 23);
 
     fn run(i: &MemberInput) -> Vec<String> {
-        fields(check(i, &MemberRules::default(), d(TODAY.0, TODAY.1, TODAY.2), None))
+        fields(check(
+            i,
+            &MemberRules::default(),
+            d(TODAY.0, TODAY.1, TODAY.2),
+            None,
+        ))
     }
 
     #[test]
@@ -293,7 +310,11 @@ mod tests {
     #[test]
     fn join_age_edges() {
         // Born 1990-05-01: turns 18 on 2008-05-01.
-        for (join, ok) in [(d(2008, 4, 30), false), (d(2008, 5, 1), true), (d(2008, 5, 2), true)] {
+        for (join, ok) in [
+            (d(2008, 4, 30), false),
+            (d(2008, 5, 1), true),
+            (d(2008, 5, 2), true),
+        ] {
             let i = MemberInput {
                 join_date: join,
                 full_date: Some(add_years(join, 1)),
@@ -371,17 +392,71 @@ mod tests {
     #[test]
     fn other_fields() {
         let table: Vec<(MemberInput, &str)> = vec![
-            (MemberInput { name: " ".into(), ..base() }, "name"),
-            (MemberInput { ethnicity: "汉".into(), ..base() }, "ethnicity"),
-            (MemberInput { phone: Some("2381234567".into()), ..base() }, "phone"),
-            (MemberInput { education: "博士后".into(), ..base() }, "education"),
-            (MemberInput { status: "x".into(), ..base() }, "status"),
-            (MemberInput { grid_role: Some("流动党员".into()), ..base() }, "mobile_destination"),
-            (MemberInput { grid_role: Some("x".into()), ..base() }, "grid_role"),
-            (MemberInput { join_date: d(2027, 1, 1), full_date: None, status: "probationary".into(), ..base() }, "join_date"),
+            (
+                MemberInput {
+                    name: " ".into(),
+                    ..base()
+                },
+                "name",
+            ),
+            (
+                MemberInput {
+                    ethnicity: "汉".into(),
+                    ..base()
+                },
+                "ethnicity",
+            ),
+            (
+                MemberInput {
+                    phone: Some("2381234567".into()),
+                    ..base()
+                },
+                "phone",
+            ),
+            (
+                MemberInput {
+                    education: "博士后".into(),
+                    ..base()
+                },
+                "education",
+            ),
+            (
+                MemberInput {
+                    status: "x".into(),
+                    ..base()
+                },
+                "status",
+            ),
+            (
+                MemberInput {
+                    grid_role: Some("流动党员".into()),
+                    ..base()
+                },
+                "mobile_destination",
+            ),
+            (
+                MemberInput {
+                    grid_role: Some("x".into()),
+                    ..base()
+                },
+                "grid_role",
+            ),
+            (
+                MemberInput {
+                    join_date: d(2027, 1, 1),
+                    full_date: None,
+                    status: "probationary".into(),
+                    ..base()
+                },
+                "join_date",
+            ),
         ];
         for (i, field) in table {
-            assert!(run(&i).contains(&field.to_string()), "{field}: {:?}", run(&i));
+            assert!(
+                run(&i).contains(&field.to_string()),
+                "{field}: {:?}",
+                run(&i)
+            );
         }
     }
 

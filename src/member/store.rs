@@ -117,7 +117,11 @@ async fn branch_for(tx: &mut Tx, org_id: i64, group_id: Option<i64>) -> AppResul
     if !org.kind.holds_members() {
         return Err(AppError::field(
             "org_id",
-            format!("党员应编入党支部或联合党支部，“{}”是{}", org.name, org.kind.label()),
+            format!(
+                "党员应编入党支部或联合党支部，“{}”是{}",
+                org.name,
+                org.kind.label()
+            ),
         ));
     }
     if let Some(g) = group_id {
@@ -174,7 +178,10 @@ pub async fn insert_checked(
     let (pinyin, initials) = super::pinyin::keys(&m.name);
     let now = Utc::now();
     let phone_enc = m.phone.as_deref().map(|p| ctx.vault.encrypt(p));
-    let phone_idx = m.phone.as_deref().map(|p| ctx.vault.blind_index("phone", p));
+    let phone_idx = m
+        .phone
+        .as_deref()
+        .map(|p| ctx.vault.blind_index("phone", p));
     let phone_masked = m.phone.as_deref().map(mask_phone);
     let region = m
         .region_code
@@ -261,7 +268,9 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: &MemberInput) -> A
     let (current, _) = get_tx(&mut tx, id).await?;
     if let Some(v) = input.version {
         if v != current.version {
-            return Err(AppError::Conflict("该党员信息已被他人修改，请刷新后重试".into()));
+            return Err(AppError::Conflict(
+                "该党员信息已被他人修改，请刷新后重试".into(),
+            ));
         }
     }
     branch_for(&mut tx, current.org_id, input.group_id).await?;
@@ -368,7 +377,9 @@ pub fn build_where(ctx: &Ctx, f: &MemberFilter, scope_path: &str, today: NaiveDa
     b.push(&format!(" WHERE o.path >= {lo} AND o.path < {hi}"));
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let lower = q.to_ascii_lowercase();
-        let digits = q.bytes().all(|c| c.is_ascii_digit() || c == b'x' || c == b'X');
+        let digits = q
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c == b'x' || c == b'X');
         if digits && q.len() == 18 {
             let p = b.arg(Val::Str(ctx.vault.blind_index("id", q)));
             b.push(&format!(" AND m.id_idx = {p}"));
@@ -392,7 +403,11 @@ pub fn build_where(ctx: &Ctx, f: &MemberFilter, scope_path: &str, today: NaiveDa
         let p = b.arg(Val::Str(s.as_str().into()));
         b.push(&format!(" AND m.status = {p}"));
     }
-    if let Some(e) = f.education.as_deref().filter(|e| super::EDUCATION.contains(e)) {
+    if let Some(e) = f
+        .education
+        .as_deref()
+        .filter(|e| super::EDUCATION.contains(e))
+    {
         let p = b.arg(Val::Str(e.into()));
         b.push(&format!(" AND m.education = {p}"));
     }
@@ -527,11 +542,7 @@ pub async fn stats(ctx: &Ctx, scope_path: &str) -> AppResult<MemberStats> {
         format!("SELECT {col} AS k, COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= $1 AND o.path < $2 GROUP BY {col} ORDER BY {col}")
     };
     let mut out = MemberStats::default();
-    for (col, slot) in [
-        ("m.status", 0usize),
-        ("m.education", 1),
-        ("m.gender", 2),
-    ] {
+    for (col, slot) in [("m.status", 0usize), ("m.education", 1), ("m.gender", 2)] {
         let sql = group(col);
         let v = on_db!(&ctx.db, p => {
             let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).fetch_all(p).await?;
@@ -542,7 +553,14 @@ pub async fn stats(ctx: &Ctx, scope_path: &str) -> AppResult<MemberStats> {
                 out.total = v.iter().map(|x| x.1).sum();
                 out.by_status = v
                     .into_iter()
-                    .map(|(k, n)| (Status::parse(&k).map(|s| s.label().to_string()).unwrap_or(k), n))
+                    .map(|(k, n)| {
+                        (
+                            Status::parse(&k)
+                                .map(|s| s.label().to_string())
+                                .unwrap_or(k),
+                            n,
+                        )
+                    })
                     .collect();
             }
             1 => out.by_education = v,
@@ -580,7 +598,12 @@ pub async fn existing_id_indexes(ctx: &Ctx, idxs: &[String]) -> AppResult<Vec<St
 }
 
 /// The join-year histogram computed in SQL (portable: dates are compared, not formatted).
-pub async fn join_year_counts(ctx: &Ctx, scope_path: &str, from: i32, to: i32) -> AppResult<Vec<(i32, i64)>> {
+pub async fn join_year_counts(
+    ctx: &Ctx,
+    scope_path: &str,
+    from: i32,
+    to: i32,
+) -> AppResult<Vec<(i32, i64)>> {
     let upper = path_upper(scope_path);
     let mut out = Vec::new();
     let mut b = SqlBuilder::default();
@@ -588,7 +611,10 @@ pub async fn join_year_counts(ctx: &Ctx, scope_path: &str, from: i32, to: i32) -
     let hi = b.arg(Val::Str(upper));
     let mut cases = String::new();
     for y in from..=to {
-        if let (Some(a), Some(z)) = (NaiveDate::from_ymd_opt(y, 1, 1), NaiveDate::from_ymd_opt(y + 1, 1, 1)) {
+        if let (Some(a), Some(z)) = (
+            NaiveDate::from_ymd_opt(y, 1, 1),
+            NaiveDate::from_ymd_opt(y + 1, 1, 1),
+        ) {
             let pa = b.arg(Val::Date(a));
             let pz = b.arg(Val::Date(z));
             cases.push_str(&format!(", COALESCE(SUM(CASE WHEN m.join_date >= {pa} AND m.join_date < {pz} THEN 1 ELSE 0 END), 0) AS y{y}"));

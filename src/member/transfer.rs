@@ -91,9 +91,18 @@ async fn get_tx(tx: &mut Tx, id: i64) -> AppResult<Transfer> {
 }
 
 /// Transfers touching the subtree at `scope_path` (either side), newest first.
-pub async fn list(ctx: &Ctx, scope_path: &str, status: Option<&str>, limit: i64) -> AppResult<Vec<Transfer>> {
+pub async fn list(
+    ctx: &Ctx,
+    scope_path: &str,
+    status: Option<&str>,
+    limit: i64,
+) -> AppResult<Vec<Transfer>> {
     let upper = path_upper(scope_path);
-    let status_sql = if status.is_some() { " AND t.status = $3" } else { " AND $3 = $3" };
+    let status_sql = if status.is_some() {
+        " AND t.status = $3"
+    } else {
+        " AND $3 = $3"
+    };
     let sql = format!(
         "SELECT {COLUMNS} {FROM} WHERE ((f.path >= $1 AND f.path < $2) OR (d.path >= $1 AND d.path < $2)){status_sql} ORDER BY t.id DESC LIMIT $4"
     );
@@ -116,7 +125,11 @@ pub async fn send(ctx: &Ctx, actor: &Actor, input: &NewTransfer) -> AppResult<Tr
     if !to.kind.holds_members() {
         return Err(AppError::field(
             "to_org_id",
-            format!("接收方应为党支部或联合党支部，“{}”是{}", to.name, to.kind.label()),
+            format!(
+                "接收方应为党支部或联合党支部，“{}”是{}",
+                to.name,
+                to.kind.label()
+            ),
         ));
     }
     if to.id == member.org_id {
@@ -164,14 +177,23 @@ pub enum Decision {
     Cancel,
 }
 
-pub async fn decide(ctx: &Ctx, actor: &Actor, id: i64, decision: Decision, note: &str) -> AppResult<Transfer> {
+pub async fn decide(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    decision: Decision,
+    note: &str,
+) -> AppResult<Transfer> {
     if decision == Decision::Return && note.trim().is_empty() {
         return Err(AppError::field("note", "退回时请说明原因"));
     }
     let mut tx = ctx.db.begin().await?;
     let t = get_tx(&mut tx, id).await?;
     if t.status != "sent" {
-        return Err(AppError::Conflict(format!("该转接{}，不能再处理", t.status_label())));
+        return Err(AppError::Conflict(format!(
+            "该转接{}，不能再处理",
+            t.status_label()
+        )));
     }
     let new_status = match decision {
         Decision::Receive => "received",

@@ -8,7 +8,10 @@ use super::transfer::{self, Decision, NewTransfer, Transfer};
 use super::{Member, Status, AGE_BANDS, EDUCATION};
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, FieldError};
-use crate::web::{authorize, authorize_member, page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
+use crate::web::{
+    authorize, authorize_member, page_ctx, render, render_status, ApiError, AppState, Auth,
+    PageError,
+};
 use crate::Ctx;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -41,12 +44,23 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/members/{id}", get(api_get).put(api_update))
         .route("/api/v1/members/{id}/unmask", post(api_unmask))
         .route("/api/v1/members/{id}/history", get(api_history))
-        .route("/api/v1/transfers", get(api_transfers).post(api_transfer_send))
-        .route("/api/v1/transfers/{id}/{decision}", post(api_transfer_decide))
+        .route(
+            "/api/v1/transfers",
+            get(api_transfers).post(api_transfer_send),
+        )
+        .route(
+            "/api/v1/transfers/{id}/{decision}",
+            post(api_transfer_decide),
+        )
 }
 
 /// The subtree a list or export covers: the chosen organisation, which must be in scope.
-async fn scope_for(ctx: &Ctx, p: &Principal, org_id: Option<i64>, perm: Perm) -> Result<(String, i64), AppError> {
+async fn scope_for(
+    ctx: &Ctx,
+    p: &Principal,
+    org_id: Option<i64>,
+    perm: Perm,
+) -> Result<(String, i64), AppError> {
     match org_id {
         Some(id) if id != p.org_id => {
             let org = crate::org::store::get(&ctx.db, id).await?;
@@ -60,7 +74,12 @@ async fn scope_for(ctx: &Ctx, p: &Principal, org_id: Option<i64>, perm: Perm) ->
     }
 }
 
-async fn load_member(ctx: &Ctx, p: &Principal, id: i64, perm: Perm) -> Result<(Member, String), AppError> {
+async fn load_member(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    perm: Perm,
+) -> Result<(Member, String), AppError> {
     let (m, path) = store::get(ctx, id).await?;
     authorize_member(ctx, p, perm, id, &path).await?;
     Ok((m, path))
@@ -145,7 +164,11 @@ impl RawFilter {
     }
 }
 
-async fn list_page(State(ctx): State<AppState>, Auth(p): Auth, Query(raw): Query<RawFilter>) -> Result<Response, PageError> {
+async fn list_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(raw): Query<RawFilter>,
+) -> Result<Response, PageError> {
     let f = raw.filter();
     let (scope, scope_id) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
     let page = store::list(&ctx, &f, &scope).await?;
@@ -153,11 +176,15 @@ async fn list_page(State(ctx): State<AppState>, Auth(p): Auth, Query(raw): Query
     let pages = (page.total + page.per_page - 1) / page.per_page;
     Ok(render(
         "members.html",
-        page_ctx(&p, "members", context! {
-            page => page, pages => pages, f => f, qs => filter_qs(&f), opts => options(), scope_org => scope_org,
-            can_write => p.can(Perm::MemberWrite), can_export => p.can(Perm::MemberExport),
-            can_transfer => p.can(Perm::TransferWrite),
-        }),
+        page_ctx(
+            &p,
+            "members",
+            context! {
+                page => page, pages => pages, f => f, qs => filter_qs(&f), opts => options(), scope_org => scope_org,
+                can_write => p.can(Perm::MemberWrite), can_export => p.can(Perm::MemberExport),
+                can_transfer => p.can(Perm::TransferWrite),
+            },
+        ),
     ))
 }
 
@@ -168,7 +195,11 @@ async fn self_page(Auth(p): Auth) -> Response {
     }
 }
 
-async fn detail_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, PageError> {
+async fn detail_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     let (m, path) = load_member(&ctx, &p, id, Perm::MemberRead).await?;
     let history = crate::audit::history(&ctx.db, "member", &id.to_string()).await?;
     let branch = crate::org::store::get(&ctx.db, m.org_id).await?;
@@ -179,17 +210,25 @@ async fn detail_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<
     let in_scope = p.in_scope(&path);
     Ok(render(
         "member.html",
-        page_ctx(&p, "members", context! {
-            m => m, branch => branch, group => group, history => history,
-            status_label => m.status_label(), gender_label => m.gender_label(), grid_role_label => m.grid_role_label(),
-            age => super::rules::age_on(m.birth_date, chrono::Local::now().date_naive()),
-            can_write => in_scope && p.can(Perm::MemberWrite), can_unmask => in_scope && p.can(Perm::MemberUnmask),
-            can_transfer => in_scope && p.can(Perm::TransferWrite),
-        }),
+        page_ctx(
+            &p,
+            "members",
+            context! {
+                m => m, branch => branch, group => group, history => history,
+                status_label => m.status_label(), gender_label => m.gender_label(), grid_role_label => m.grid_role_label(),
+                age => super::rules::age_on(m.birth_date, chrono::Local::now().date_naive()),
+                can_write => in_scope && p.can(Perm::MemberWrite), can_unmask => in_scope && p.can(Perm::MemberUnmask),
+                can_transfer => in_scope && p.can(Perm::TransferWrite),
+            },
+        ),
     ))
 }
 
-async fn unmask_partial(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, PageError> {
+async fn unmask_partial(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     let (_, path) = store::get(&ctx, id).await?;
     authorize(&ctx, &p, Perm::MemberUnmask, Some(&path)).await?;
     let (idn, phone) = store::reveal(&ctx, &p.actor(), id).await?;
@@ -225,16 +264,17 @@ struct MemberForm {
 impl MemberForm {
     fn input(&self) -> Result<MemberInput, Vec<FieldError>> {
         let mut errs = Vec::new();
-        let date = |s: &str, field: &str, errs: &mut Vec<FieldError>| -> Option<chrono::NaiveDate> {
-            if s.trim().is_empty() {
-                return None;
-            }
-            let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
-            if d.is_none() {
-                errs.push(FieldError::new(field, "日期格式应为YYYY-MM-DD"));
-            }
-            d
-        };
+        let date =
+            |s: &str, field: &str, errs: &mut Vec<FieldError>| -> Option<chrono::NaiveDate> {
+                if s.trim().is_empty() {
+                    return None;
+                }
+                let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+                if d.is_none() {
+                    errs.push(FieldError::new(field, "日期格式应为YYYY-MM-DD"));
+                }
+                d
+            };
         let join = date(&self.join_date, "join_date", &mut errs);
         if join.is_none() && self.join_date.trim().is_empty() {
             errs.push(FieldError::new("join_date", "请填写入党日期"));
@@ -291,28 +331,49 @@ struct NewQuery {
     org_id: Option<i64>,
 }
 
-async fn new_page(State(ctx): State<AppState>, Auth(p): Auth, Query(q): Query<NewQuery>) -> Result<Response, PageError> {
+async fn new_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<NewQuery>,
+) -> Result<Response, PageError> {
     let branch = match q.org_id {
-        Some(id) => Some(crate::org::web::load(&ctx, &p, id, Perm::MemberWrite).await?).filter(|o| o.kind.holds_members()),
+        Some(id) => Some(crate::org::web::load(&ctx, &p, id, Perm::MemberWrite).await?)
+            .filter(|o| o.kind.holds_members()),
         None => {
             authorize(&ctx, &p, Perm::MemberWrite, Some(&p.org_path)).await?;
             None
         }
     };
     let form = MemberForm {
-        org_id: branch.as_ref().map(|b| b.id.to_string()).unwrap_or_default(),
+        org_id: branch
+            .as_ref()
+            .map(|b| b.id.to_string())
+            .unwrap_or_default(),
         ethnicity: "汉族".into(),
         status: "full".into(),
         ..Default::default()
     };
-    Ok(render("member_form.html", page_ctx(&p, "members", context! { mode => "new", form => form, branch => branch, opts => options(), errors => Vec::<FieldError>::new() })))
+    Ok(render(
+        "member_form.html",
+        page_ctx(
+            &p,
+            "members",
+            context! { mode => "new", form => form, branch => branch, opts => options(), errors => Vec::<FieldError>::new() },
+        ),
+    ))
 }
 
-async fn create_page(State(ctx): State<AppState>, Auth(p): Auth, axum::Form(f): axum::Form<MemberForm>) -> Result<Response, PageError> {
+async fn create_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<MemberForm>,
+) -> Result<Response, PageError> {
     let branch = crate::org::store::find(&ctx.db, f.org_id.trim().parse().unwrap_or(0)).await?;
     let result = async {
         let input = f.input().map_err(AppError::Validation)?;
-        let b = branch.clone().ok_or_else(|| AppError::field("org_id", "请选择所在党支部"))?;
+        let b = branch
+            .clone()
+            .ok_or_else(|| AppError::field("org_id", "请选择所在党支部"))?;
         authorize(&ctx, &p, Perm::MemberWrite, Some(&b.path)).await?;
         store::create(&ctx, &p.actor(), &input).await
     }
@@ -322,13 +383,21 @@ async fn create_page(State(ctx): State<AppState>, Auth(p): Auth, axum::Form(f): 
         Err(AppError::Validation(v)) => Ok(render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "member_form.html",
-            page_ctx(&p, "members", context! { mode => "new", form => f, branch => branch, opts => options(), errors => v }),
+            page_ctx(
+                &p,
+                "members",
+                context! { mode => "new", form => f, branch => branch, opts => options(), errors => v },
+            ),
         )),
         Err(e) => Err(e.into()),
     }
 }
 
-async fn edit_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, PageError> {
+async fn edit_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     let (m, _) = load_member(&ctx, &p, id, Perm::MemberWrite).await?;
     let branch = crate::org::store::get(&ctx.db, m.org_id).await?;
     let groups: Vec<(i64, String)> = crate::org::store::children(&ctx.db, m.org_id)
@@ -339,11 +408,20 @@ async fn edit_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i6
         .collect();
     Ok(render(
         "member_form.html",
-        page_ctx(&p, "members", context! { mode => "edit", m => m, form => form_of(&m), branch => branch, groups => groups, opts => options(), errors => Vec::<FieldError>::new() }),
+        page_ctx(
+            &p,
+            "members",
+            context! { mode => "edit", m => m, form => form_of(&m), branch => branch, groups => groups, opts => options(), errors => Vec::<FieldError>::new() },
+        ),
     ))
 }
 
-async fn edit_submit(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, axum::Form(f): axum::Form<MemberForm>) -> Result<Response, PageError> {
+async fn edit_submit(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<MemberForm>,
+) -> Result<Response, PageError> {
     let (m, _) = load_member(&ctx, &p, id, Perm::MemberWrite).await?;
     let result = async {
         let mut input = f.input().map_err(AppError::Validation)?;
@@ -358,7 +436,11 @@ async fn edit_submit(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "member_form.html",
-                page_ctx(&p, "members", context! { mode => "edit", m => m, form => f, branch => branch, groups => Vec::<(i64, String)>::new(), opts => options(), errors => v }),
+                page_ctx(
+                    &p,
+                    "members",
+                    context! { mode => "edit", m => m, form => f, branch => branch, groups => Vec::<(i64, String)>::new(), opts => options(), errors => v },
+                ),
             ))
         }
         Err(e) => Err(e.into()),
@@ -368,7 +450,11 @@ async fn edit_submit(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<
 /// Exports exactly the filtered list (xlsx by default, `format=csv` for CSV).
 #[utoipa::path(get, path = "/api/v1/members/export", tag = "members", params(MemberFilter, ("format" = Option<String>, Query, description = "xlsx or csv")),
     responses((status = 200, description = "the file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 403, body = crate::web::ErrorBody)))]
-pub async fn export(State(ctx): State<AppState>, Auth(p): Auth, Query(raw): Query<RawFilter>) -> Response {
+pub async fn export(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(raw): Query<RawFilter>,
+) -> Response {
     let f = raw.filter();
     let csv = raw.format.as_deref() == Some("csv");
     let result = async {
@@ -389,13 +475,22 @@ pub async fn export(State(ctx): State<AppState>, Auth(p): Auth, Query(raw): Quer
             let (ct, ext) = if csv {
                 ("text/csv; charset=utf-8", "csv")
             } else {
-                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+                (
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "xlsx",
+                )
             };
-            let name = format!("members-{}.{ext}", chrono::Local::now().format("%Y%m%d%H%M"));
+            let name = format!(
+                "members-{}.{ext}",
+                chrono::Local::now().format("%Y%m%d%H%M")
+            );
             (
                 [
                     (header::CONTENT_TYPE, ct.to_string()),
-                    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
                 ],
                 bytes,
             )
@@ -409,8 +504,14 @@ async fn template(Auth(_p): Auth) -> Result<Response, PageError> {
     let bytes = io::template_xlsx()?;
     Ok((
         [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"member-import-template.xlsx\""),
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"member-import-template.xlsx\"",
+            ),
         ],
         bytes,
     )
@@ -419,35 +520,53 @@ async fn template(Auth(_p): Auth) -> Result<Response, PageError> {
 
 async fn import_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::MemberImport, Some(&p.org_path)).await?;
-    Ok(render("import.html", page_ctx(&p, "import", context! { error => "", headers => io::HEADERS })))
+    Ok(render(
+        "import.html",
+        page_ctx(
+            &p,
+            "import",
+            context! { error => "", headers => io::HEADERS },
+        ),
+    ))
 }
 
-async fn import_submit(State(ctx): State<AppState>, Auth(p): Auth, mut mp: Multipart) -> Result<Response, PageError> {
+async fn import_submit(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    mut mp: Multipart,
+) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::MemberImport, Some(&p.org_path)).await?;
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut mode = ImportMode::AllOrNothing;
     while let Ok(Some(field)) = mp.next_field().await {
-        match field.name() {
-            Some("file") => {
-                let name = field.file_name().unwrap_or("").to_string();
-                let bytes = field.bytes().await.map_err(|_| AppError::field("file", "上传失败或文件过大"))?;
-                file = Some((name, bytes.to_vec()));
-            }
-            Some("mode") => {
-                if field.text().await.unwrap_or_default() == "valid_only" {
-                    mode = ImportMode::ValidOnly;
-                }
-            }
-            _ => {}
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" {
+            let file_name = field.file_name().unwrap_or("").to_string();
+            let bytes = field.bytes().await.map_err(|_| AppError::field("file", "上传失败或文件过大"))?;
+            file = Some((file_name, bytes.to_vec()));
+        } else if name == "mode" {
+            mode = if field.text().await.unwrap_or_default() == "valid_only" { ImportMode::ValidOnly } else { ImportMode::AllOrNothing };
         }
     }
     let fail = |msg: String| {
-        render_status(StatusCode::UNPROCESSABLE_ENTITY, "import.html", page_ctx(&p, "import", context! { error => msg, headers => io::HEADERS }))
+        render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "import.html",
+            page_ctx(
+                &p,
+                "import",
+                context! { error => msg, headers => io::HEADERS },
+            ),
+        )
     };
     let Some((name, bytes)) = file.filter(|f| !f.1.is_empty()) else {
         return Ok(fail("请选择要导入的文件".into()));
     };
-    let rows = if name.to_lowercase().ends_with(".csv") { io::read_csv(&bytes) } else { io::read_xlsx(&bytes) };
+    let rows = if name.to_lowercase().ends_with(".csv") {
+        io::read_csv(&bytes)
+    } else {
+        io::read_xlsx(&bytes)
+    };
     let rows = match rows {
         Ok(r) => r,
         Err(m) => return Ok(fail(m)),
@@ -469,14 +588,29 @@ async fn import_submit(State(ctx): State<AppState>, Auth(p): Auth, mut mp: Multi
     Ok(Redirect::to(&format!("/members/import/{job}")).into_response())
 }
 
-async fn import_status(State(ctx): State<AppState>, Auth(p): Auth, Path(job): Path<String>, headers: axum::http::HeaderMap) -> Result<Response, PageError> {
-    let report = ctx.imports.get(&job, p.account_id).ok_or(AppError::NotFound("导入任务"))?;
+async fn import_status(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(job): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
+    let report = ctx
+        .imports
+        .get(&job, p.account_id)
+        .ok_or(AppError::NotFound("导入任务"))?;
     let partial = headers.contains_key("hx-request");
     let view = context! { job => job, r => report };
     if partial {
         Ok(render("import_status.html", view))
     } else {
-        Ok(render("import.html", page_ctx(&p, "import", context! { status => view, error => "", headers => io::HEADERS })))
+        Ok(render(
+            "import.html",
+            page_ctx(
+                &p,
+                "import",
+                context! { status => view, error => "", headers => io::HEADERS },
+            ),
+        ))
     }
 }
 
@@ -487,7 +621,14 @@ async fn transfers_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Re
         .iter()
         .map(|t| serde_json::json!({ "t": t, "status_label": t.status_label() }))
         .collect();
-    Ok(render("transfers.html", page_ctx(&p, "transfers", context! { rows => rows, errors => Vec::<FieldError>::new() })))
+    Ok(render(
+        "transfers.html",
+        page_ctx(
+            &p,
+            "transfers",
+            context! { rows => rows, errors => Vec::<FieldError>::new() },
+        ),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -504,7 +645,11 @@ async fn send_checked(ctx: &Ctx, p: &Principal, input: &NewTransfer) -> Result<T
     transfer::send(ctx, &p.actor(), input).await
 }
 
-async fn transfer_send_page(State(ctx): State<AppState>, Auth(p): Auth, axum::Form(f): axum::Form<TransferForm>) -> Result<Response, PageError> {
+async fn transfer_send_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<TransferForm>,
+) -> Result<Response, PageError> {
     let input = NewTransfer {
         member_id: f.member_id.trim().parse().unwrap_or(0),
         to_org_id: f.to_org_id.trim().parse().unwrap_or(0),
@@ -514,12 +659,19 @@ async fn transfer_send_page(State(ctx): State<AppState>, Auth(p): Auth, axum::Fo
         Ok(_) => Ok(Redirect::to("/transfers?ok=sent").into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
             let list = transfer::list(&ctx, &p.org_path, None, 200).await?;
-            let rows: Vec<serde_json::Value> = list.iter().map(|t| serde_json::json!({ "t": t, "status_label": t.status_label() })).collect();
+            let rows: Vec<serde_json::Value> = list
+                .iter()
+                .map(|t| serde_json::json!({ "t": t, "status_label": t.status_label() }))
+                .collect();
             let errors = match e {
                 AppError::Validation(v) => v,
                 other => vec![FieldError::new("member_id", other.public_message())],
             };
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, "transfers.html", page_ctx(&p, "transfers", context! { rows => rows, errors => errors })))
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "transfers.html",
+                page_ctx(&p, "transfers", context! { rows => rows, errors => errors }),
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -532,7 +684,13 @@ pub struct DecisionBody {
     pub note: String,
 }
 
-async fn decide_checked(ctx: &Ctx, p: &Principal, id: i64, decision: &str, note: &str) -> Result<Transfer, AppError> {
+async fn decide_checked(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    decision: &str,
+    note: &str,
+) -> Result<Transfer, AppError> {
     let (_, from_path, to_path) = transfer::get(ctx, id).await?;
     let d = match decision {
         "receive" => Decision::Receive,
@@ -540,12 +698,21 @@ async fn decide_checked(ctx: &Ctx, p: &Principal, id: i64, decision: &str, note:
         "cancel" => Decision::Cancel,
         _ => return Err(AppError::NotFound("操作")),
     };
-    let side = if d == Decision::Cancel { &from_path } else { &to_path };
+    let side = if d == Decision::Cancel {
+        &from_path
+    } else {
+        &to_path
+    };
     authorize(ctx, p, Perm::TransferWrite, Some(side)).await?;
     transfer::decide(ctx, &p.actor(), id, d, note).await
 }
 
-async fn transfer_decide_page(State(ctx): State<AppState>, Auth(p): Auth, Path((id, decision)): Path<(i64, String)>, axum::Form(f): axum::Form<DecisionBody>) -> Result<Response, PageError> {
+async fn transfer_decide_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, decision)): Path<(i64, String)>,
+    axum::Form(f): axum::Form<DecisionBody>,
+) -> Result<Response, PageError> {
     decide_checked(&ctx, &p, id, &decision, &f.note).await?;
     Ok(Redirect::to("/transfers?ok=saved").into_response())
 }
@@ -555,7 +722,11 @@ async fn transfer_decide_page(State(ctx): State<AppState>, Auth(p): Auth, Path((
 /// Members in the caller's subtree (or `org_id`'s), filtered, sorted and paginated.
 #[utoipa::path(get, path = "/api/v1/members", tag = "members", params(MemberFilter),
     responses((status = 200, body = MemberPage), (status = 403, body = crate::web::ErrorBody)))]
-pub async fn api_list(State(ctx): State<AppState>, Auth(p): Auth, Query(raw): Query<RawFilter>) -> Result<Json<MemberPage>, ApiError> {
+pub async fn api_list(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(raw): Query<RawFilter>,
+) -> Result<Json<MemberPage>, ApiError> {
     let f = raw.filter();
     let (scope, _) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
     Ok(Json(store::list(&ctx, &f, &scope).await?))
@@ -564,15 +735,25 @@ pub async fn api_list(State(ctx): State<AppState>, Auth(p): Auth, Query(raw): Qu
 /// One member (numbers masked).
 #[utoipa::path(get, path = "/api/v1/members/{id}", tag = "members", params(("id" = i64, Path)),
     responses((status = 200, body = Member), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody)))]
-pub async fn api_get(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Json<Member>, ApiError> {
+pub async fn api_get(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Member>, ApiError> {
     Ok(Json(load_member(&ctx, &p, id, Perm::MemberRead).await?.0))
 }
 
 /// Adds a member to a branch.
 #[utoipa::path(post, path = "/api/v1/members", tag = "members", request_body = MemberInput,
     responses((status = 200, body = Member), (status = 422, body = crate::web::ErrorBody), (status = 403, body = crate::web::ErrorBody)))]
-pub async fn api_create(State(ctx): State<AppState>, Auth(p): Auth, Json(input): Json<MemberInput>) -> Result<Json<Member>, ApiError> {
-    let org = crate::org::store::get(&ctx.db, input.org_id).await.map_err(|_| AppError::field("org_id", "所在党支部不存在"))?;
+pub async fn api_create(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(input): Json<MemberInput>,
+) -> Result<Json<Member>, ApiError> {
+    let org = crate::org::store::get(&ctx.db, input.org_id)
+        .await
+        .map_err(|_| AppError::field("org_id", "所在党支部不存在"))?;
     authorize(&ctx, &p, Perm::MemberWrite, Some(&org.path)).await?;
     Ok(Json(store::create(&ctx, &p.actor(), &input).await?))
 }
@@ -580,7 +761,12 @@ pub async fn api_create(State(ctx): State<AppState>, Auth(p): Auth, Json(input):
 /// Edits a member (the branch changes only by transfer).
 #[utoipa::path(put, path = "/api/v1/members/{id}", tag = "members", params(("id" = i64, Path)), request_body = MemberInput,
     responses((status = 200, body = Member), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
-pub async fn api_update(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, Json(input): Json<MemberInput>) -> Result<Json<Member>, ApiError> {
+pub async fn api_update(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<MemberInput>,
+) -> Result<Json<Member>, ApiError> {
     load_member(&ctx, &p, id, Perm::MemberWrite).await?;
     Ok(Json(store::update(&ctx, &p.actor(), id, &input).await?))
 }
@@ -594,7 +780,11 @@ pub struct UnmaskedBody {
 /// The clear ID number and phone (role-restricted; every call is audited).
 #[utoipa::path(post, path = "/api/v1/members/{id}/unmask", tag = "members", params(("id" = i64, Path)),
     responses((status = 200, body = UnmaskedBody), (status = 403, body = crate::web::ErrorBody)))]
-pub async fn api_unmask(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Json<UnmaskedBody>, ApiError> {
+pub async fn api_unmask(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<UnmaskedBody>, ApiError> {
     let (_, path) = store::get(&ctx, id).await?;
     authorize(&ctx, &p, Perm::MemberUnmask, Some(&path)).await?;
     let (id_number, phone) = store::reveal(&ctx, &p.actor(), id).await?;
@@ -603,7 +793,11 @@ pub async fn api_unmask(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Pa
 
 /// Who changed this member, when, before → after.
 #[utoipa::path(get, path = "/api/v1/members/{id}/history", tag = "members", params(("id" = i64, Path)), responses((status = 200, body = [crate::web::api::AuditEntryBody])))]
-pub async fn api_history(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
+pub async fn api_history(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
     load_member(&ctx, &p, id, Perm::MemberRead).await?;
     let h = crate::audit::history(&ctx.db, "member", &id.to_string()).await?;
     Ok(Json(h.into_iter().map(Into::into).collect()))
@@ -617,15 +811,25 @@ pub struct TransferQuery {
 
 /// Transfers with either side in the caller's subtree.
 #[utoipa::path(get, path = "/api/v1/transfers", tag = "transfers", params(TransferQuery), responses((status = 200, body = [Transfer])))]
-pub async fn api_transfers(State(ctx): State<AppState>, Auth(p): Auth, Query(q): Query<TransferQuery>) -> Result<Json<Vec<Transfer>>, ApiError> {
+pub async fn api_transfers(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<TransferQuery>,
+) -> Result<Json<Vec<Transfer>>, ApiError> {
     authorize(&ctx, &p, Perm::TransferWrite, Some(&p.org_path)).await?;
-    Ok(Json(transfer::list(&ctx, &p.org_path, q.status.as_deref(), 500).await?))
+    Ok(Json(
+        transfer::list(&ctx, &p.org_path, q.status.as_deref(), 500).await?,
+    ))
 }
 
 /// Sends a member's organisation relationship to another branch.
 #[utoipa::path(post, path = "/api/v1/transfers", tag = "transfers", request_body = NewTransfer,
     responses((status = 200, body = Transfer), (status = 422, body = crate::web::ErrorBody)))]
-pub async fn api_transfer_send(State(ctx): State<AppState>, Auth(p): Auth, Json(input): Json<NewTransfer>) -> Result<Json<Transfer>, ApiError> {
+pub async fn api_transfer_send(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(input): Json<NewTransfer>,
+) -> Result<Json<Transfer>, ApiError> {
     Ok(Json(send_checked(&ctx, &p, &input).await?))
 }
 
@@ -633,7 +837,12 @@ pub async fn api_transfer_send(State(ctx): State<AppState>, Auth(p): Auth, Json(
 #[utoipa::path(post, path = "/api/v1/transfers/{id}/{decision}", tag = "transfers",
     params(("id" = i64, Path), ("decision" = String, Path, description = "receive, return or cancel")), request_body = DecisionBody,
     responses((status = 200, body = Transfer), (status = 409, body = crate::web::ErrorBody)))]
-pub async fn api_transfer_decide(State(ctx): State<AppState>, Auth(p): Auth, Path((id, decision)): Path<(i64, String)>, body: Option<Json<DecisionBody>>) -> Result<Json<Transfer>, ApiError> {
+pub async fn api_transfer_decide(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, decision)): Path<(i64, String)>,
+    body: Option<Json<DecisionBody>>,
+) -> Result<Json<Transfer>, ApiError> {
     let note = body.map(|b| b.0.note).unwrap_or_default();
     Ok(Json(decide_checked(&ctx, &p, id, &decision, &note).await?))
 }

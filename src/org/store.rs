@@ -33,7 +33,8 @@ pub fn row_to_org(r: &impl DbRow) -> DbResult<Org> {
 }
 
 pub async fn find(db: &Db, id: i64) -> AppResult<Option<Org>> {
-    let sql = format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = $1 AND o.dissolved_at IS NULL");
+    let sql =
+        format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = $1 AND o.dissolved_at IS NULL");
     Ok(on_db!(db, p => {
         match sqlx::query(&sql).bind(id).fetch_optional(p).await? {
             Some(r) => Some(row_to_org(&r)?),
@@ -47,7 +48,8 @@ pub async fn get(db: &Db, id: i64) -> AppResult<Org> {
 }
 
 async fn get_tx(tx: &mut Tx, id: i64) -> AppResult<Org> {
-    let sql = format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = $1 AND o.dissolved_at IS NULL");
+    let sql =
+        format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = $1 AND o.dissolved_at IS NULL");
     let org = on_tx!(tx, c => {
         match sqlx::query(&sql).bind(id).fetch_optional(&mut *c).await? {
             Some(r) => Some(row_to_org(&r)?),
@@ -60,7 +62,11 @@ async fn get_tx(tx: &mut Tx, id: i64) -> AppResult<Org> {
 /// The organisations on the path from the root to `org`, root first (for breadcrumbs).
 pub async fn ancestors(db: &Db, org: &Org) -> AppResult<Vec<Org>> {
     let ids = super::path_ids(&org.path);
-    let list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let list = ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let sql = format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id IN ({list}) ORDER BY o.depth");
     Ok(on_db!(db, p => {
         let rows = sqlx::query(&sql).fetch_all(p).await?;
@@ -121,7 +127,15 @@ pub async fn subtree_stats(db: &Db, path: &str) -> AppResult<SubtreeStats> {
     };
     st.orgs_by_kind = kinds
         .into_iter()
-        .map(|(k, n)| (OrgKind::parse(&k).map(|k| k.label()).unwrap_or("未知").to_string(), n))
+        .map(|(k, n)| {
+            (
+                OrgKind::parse(&k)
+                    .map(|k| k.label())
+                    .unwrap_or("未知")
+                    .to_string(),
+                n,
+            )
+        })
         .collect();
     st.members_by_status = statuses
         .into_iter()
@@ -264,7 +278,11 @@ pub async fn create(db: &Db, actor: &Actor, input: &NewOrg) -> AppResult<Org> {
     };
     let mut tx = db.begin().await?;
     let parent = match input.parent_id {
-        Some(pid) => Some(get_tx(&mut tx, pid).await.map_err(|_| AppError::field("parent_id", "上级党组织不存在"))?),
+        Some(pid) => Some(
+            get_tx(&mut tx, pid)
+                .await
+                .map_err(|_| AppError::field("parent_id", "上级党组织不存在"))?,
+        ),
         None => None,
     };
     if !kind.may_sit_under(parent.as_ref().map(|p| p.kind)) {
@@ -330,14 +348,20 @@ pub async fn update(db: &Db, actor: &Actor, id: i64, patch: &OrgPatch) -> AppRes
     let level = patch.level.as_deref().map(OrgLevel::parse);
     c.check(!matches!(level, Some(None)), "level", "层级或单位类型无效");
     if let Some(s) = patch.committee_size {
-        c.check((0..=99).contains(&s), "committee_size", "委员人数应在0至99之间");
+        c.check(
+            (0..=99).contains(&s),
+            "committee_size",
+            "委员人数应在0至99之间",
+        );
     }
     c.finish()?;
     let mut tx = db.begin().await?;
     let before = get_tx(&mut tx, id).await?;
     if let Some(v) = patch.version {
         if v != before.version {
-            return Err(AppError::Conflict("该组织已被他人修改，请刷新后重试".into()));
+            return Err(AppError::Conflict(
+                "该组织已被他人修改，请刷新后重试".into(),
+            ));
         }
     }
     let mut after = before.clone();
@@ -378,7 +402,11 @@ pub async fn update(db: &Db, actor: &Actor, id: i64, patch: &OrgPatch) -> AppRes
         &mut tx,
         actor,
         NewEntry {
-            action: if before.name != after.name { "org.rename" } else { "org.update" },
+            action: if before.name != after.name {
+                "org.rename"
+            } else {
+                "org.update"
+            },
             object_type: "org",
             object_id: id.to_string(),
             before: snapshot(&before),
@@ -541,5 +569,11 @@ pub async fn branch_warning_counts(db: &Db, path: &str) -> AppResult<(i64, Vec<(
         "branch.term_unknown" => "未记录任期",
         _ => "其他",
     };
-    Ok((with_any, counts.into_iter().map(|(k, v)| (label(k).to_string(), v)).collect()))
+    Ok((
+        with_any,
+        counts
+            .into_iter()
+            .map(|(k, v)| (label(k).to_string(), v))
+            .collect(),
+    ))
 }

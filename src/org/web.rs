@@ -29,7 +29,10 @@ pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/orgs", post(api_create))
         .route("/api/v1/orgs/search", get(api_search))
-        .route("/api/v1/orgs/{id}", get(api_get).patch(api_update).delete(api_dissolve))
+        .route(
+            "/api/v1/orgs/{id}",
+            get(api_get).patch(api_update).delete(api_dissolve),
+        )
         .route("/api/v1/orgs/{id}/children", get(api_children))
         .route("/api/v1/orgs/{id}/move", post(api_move))
         .route("/api/v1/orgs/{id}/history", get(api_history))
@@ -43,10 +46,16 @@ pub async fn load(ctx: &Ctx, p: &Principal, id: i64, perm: Perm) -> Result<Org, 
 }
 
 fn kind_options() -> Vec<(&'static str, &'static str)> {
-    OrgKind::ALL.iter().map(|k| (k.as_str(), k.label())).collect()
+    OrgKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), k.label()))
+        .collect()
 }
 fn level_options() -> Vec<(&'static str, &'static str)> {
-    OrgLevel::ALL.iter().map(|k| (k.as_str(), k.label())).collect()
+    OrgLevel::ALL
+        .iter()
+        .map(|k| (k.as_str(), k.label()))
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -62,7 +71,11 @@ struct OrgView {
 }
 
 fn view(o: &Org) -> OrgView {
-    OrgView { org: o.clone(), kind_label: o.kind.label(), level_label: o.level.label() }
+    OrgView {
+        org: o.clone(),
+        kind_label: o.kind.label(),
+        level_label: o.level.label(),
+    }
 }
 
 fn node_views(nodes: Vec<OrgNode>) -> Vec<serde_json::Value> {
@@ -78,7 +91,11 @@ fn node_views(nodes: Vec<OrgNode>) -> Vec<serde_json::Value> {
         .collect()
 }
 
-async fn tree_page(State(ctx): State<AppState>, Auth(p): Auth, Query(q): Query<TreeQuery>) -> Result<Response, PageError> {
+async fn tree_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<TreeQuery>,
+) -> Result<Response, PageError> {
     let root = load(&ctx, &p, p.org_id, Perm::OrgRead).await?;
     let selected = match q.id {
         Some(id) => load(&ctx, &p, id, Perm::OrgRead).await?,
@@ -97,21 +114,32 @@ async fn tree_page(State(ctx): State<AppState>, Auth(p): Auth, Query(q): Query<T
     let (full, total) = store::member_counts(&ctx.db, selected.id).await?;
     Ok(render(
         "orgs.html",
-        page_ctx(&p, "orgs", context! {
-            root => view(&root), root_children => root_children, selected => view(&selected), children => children,
-            warnings => warnings, stats => stats, ancestors => ancestors, history => history,
-            direct_full => full, direct_total => total,
-            can_write => p.can(Perm::OrgWrite),
-            can_members => p.can(Perm::MemberRead),
-            is_own_root => selected.id == p.org_id,
-        }),
+        page_ctx(
+            &p,
+            "orgs",
+            context! {
+                root => view(&root), root_children => root_children, selected => view(&selected), children => children,
+                warnings => warnings, stats => stats, ancestors => ancestors, history => history,
+                direct_full => full, direct_total => total,
+                can_write => p.can(Perm::OrgWrite),
+                can_members => p.can(Perm::MemberRead),
+                is_own_root => selected.id == p.org_id,
+            },
+        ),
     ))
 }
 
-async fn children_partial(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, PageError> {
+async fn children_partial(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     load(&ctx, &p, id, Perm::OrgRead).await?;
     let children = node_views(store::children(&ctx.db, id).await?);
-    Ok(render("org_children.html", context! { children => children }))
+    Ok(render(
+        "org_children.html",
+        context! { children => children },
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -121,9 +149,28 @@ struct OptionsQuery {
 }
 
 /// `<option>`s of organisations matching `q` in the caller's subtree (form pickers).
-async fn options_partial(State(ctx): State<AppState>, Auth(p): Auth, Query(q): Query<OptionsQuery>) -> Result<Response, PageError> {
-    authorize(&ctx, &p, Perm::OrgRead, None).await.or_else(|e| if p.can(Perm::MemberRead) { Ok(()) } else { Err(e) })?;
-    let found = store::search(&ctx.db, &p.org_path, q.q.as_deref().unwrap_or(""), q.branches == Some(1), 30).await?;
+async fn options_partial(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<OptionsQuery>,
+) -> Result<Response, PageError> {
+    authorize(&ctx, &p, Perm::OrgRead, None)
+        .await
+        .or_else(|e| {
+            if p.can(Perm::MemberRead) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+    let found = store::search(
+        &ctx.db,
+        &p.org_path,
+        q.q.as_deref().unwrap_or(""),
+        q.branches == Some(1),
+        30,
+    )
+    .await?;
     let mut html = String::new();
     for o in found {
         html.push_str(&format!(
@@ -144,12 +191,20 @@ struct NewQuery {
     parent: Option<i64>,
 }
 
-async fn new_page(State(ctx): State<AppState>, Auth(p): Auth, Query(q): Query<NewQuery>) -> Result<Response, PageError> {
+async fn new_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<NewQuery>,
+) -> Result<Response, PageError> {
     let parent = load(&ctx, &p, q.parent.unwrap_or(p.org_id), Perm::OrgWrite).await?;
     Ok(render(
         "org_form.html",
-        page_ctx(&p, "orgs", context! { mode => "new", parent => parent, form => NewOrg { parent_id: Some(parent.id), ..Default::default() },
-            kinds => kind_options(), levels => level_options(), errors => Vec::<FieldError>::new() }),
+        page_ctx(
+            &p,
+            "orgs",
+            context! { mode => "new", parent => parent, form => NewOrg { parent_id: Some(parent.id), ..Default::default() },
+            kinds => kind_options(), levels => level_options(), errors => Vec::<FieldError>::new() },
+        ),
     ))
 }
 
@@ -201,7 +256,11 @@ fn parse_int_field(s: &str, field: &str, errs: &mut Vec<FieldError>) -> Option<i
     }
 }
 
-async fn create_page(State(ctx): State<AppState>, Auth(p): Auth, axum::Form(f): axum::Form<OrgForm>) -> Result<Response, PageError> {
+async fn create_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<OrgForm>,
+) -> Result<Response, PageError> {
     let parent = load(&ctx, &p, f.parent_id.unwrap_or(0), Perm::OrgWrite).await?;
     let mut errs = Vec::new();
     let input = NewOrg {
@@ -213,9 +272,14 @@ async fn create_page(State(ctx): State<AppState>, Auth(p): Auth, axum::Form(f): 
         established_on: None,
         term_start: parse_date_field(&f.term_start, "term_start", &mut errs),
         has_committee: f.has_committee.is_some(),
-        committee_size: parse_int_field(&f.committee_size, "committee_size", &mut errs).unwrap_or(0),
+        committee_size: parse_int_field(&f.committee_size, "committee_size", &mut errs)
+            .unwrap_or(0),
     };
-    let result = if errs.is_empty() { store::create(&ctx.db, &p.actor(), &input).await } else { Err(AppError::Validation(errs)) };
+    let result = if errs.is_empty() {
+        store::create(&ctx.db, &p.actor(), &input).await
+    } else {
+        Err(AppError::Validation(errs))
+    };
     match result {
         Ok(org) => Ok(Redirect::to(&format!("/orgs?id={}&ok=created", org.id)).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
@@ -226,22 +290,39 @@ async fn create_page(State(ctx): State<AppState>, Auth(p): Auth, axum::Form(f): 
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "org_form.html",
-                page_ctx(&p, "orgs", context! { mode => "new", parent => parent, form => input, kinds => kind_options(), levels => level_options(), errors => errors }),
+                page_ctx(
+                    &p,
+                    "orgs",
+                    context! { mode => "new", parent => parent, form => input, kinds => kind_options(), levels => level_options(), errors => errors },
+                ),
             ))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn edit_page(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, PageError> {
+async fn edit_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     let org = load(&ctx, &p, id, Perm::OrgWrite).await?;
     Ok(render(
         "org_form.html",
-        page_ctx(&p, "orgs", context! { mode => "edit", org => org, form => org, kinds => kind_options(), levels => level_options(), errors => Vec::<FieldError>::new() }),
+        page_ctx(
+            &p,
+            "orgs",
+            context! { mode => "edit", org => org, form => org, kinds => kind_options(), levels => level_options(), errors => Vec::<FieldError>::new() },
+        ),
     ))
 }
 
-async fn edit_submit(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, axum::Form(f): axum::Form<OrgForm>) -> Result<Response, PageError> {
+async fn edit_submit(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<OrgForm>,
+) -> Result<Response, PageError> {
     let org = load(&ctx, &p, id, Perm::OrgWrite).await?;
     let mut errs = Vec::new();
     let patch = OrgPatch {
@@ -250,16 +331,26 @@ async fn edit_submit(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<
         region_code: Some(f.region_code.clone()),
         term_start: parse_date_field(&f.term_start, "term_start", &mut errs),
         has_committee: Some(f.has_committee.is_some()),
-        committee_size: Some(parse_int_field(&f.committee_size, "committee_size", &mut errs).unwrap_or(0)),
+        committee_size: Some(
+            parse_int_field(&f.committee_size, "committee_size", &mut errs).unwrap_or(0),
+        ),
         version: f.version,
     };
-    let result = if errs.is_empty() { store::update(&ctx.db, &p.actor(), id, &patch).await } else { Err(AppError::Validation(errs)) };
+    let result = if errs.is_empty() {
+        store::update(&ctx.db, &p.actor(), id, &patch).await
+    } else {
+        Err(AppError::Validation(errs))
+    };
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/orgs?id={id}&ok=saved")).into_response()),
         Err(AppError::Validation(v)) => Ok(render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "org_form.html",
-            page_ctx(&p, "orgs", context! { mode => "edit", org => org, form => org, kinds => kind_options(), levels => level_options(), errors => v }),
+            page_ctx(
+                &p,
+                "orgs",
+                context! { mode => "edit", org => org, form => org, kinds => kind_options(), levels => level_options(), errors => v },
+            ),
         )),
         Err(e) => Err(e.into()),
     }
@@ -270,14 +361,22 @@ pub struct MoveBody {
     pub parent_id: i64,
 }
 
-async fn move_submit(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, axum::Form(f): axum::Form<MoveBody>) -> Result<Response, PageError> {
+async fn move_submit(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<MoveBody>,
+) -> Result<Response, PageError> {
     do_move(&ctx, &p, id, f.parent_id).await?;
     Ok(Redirect::to(&format!("/orgs?id={id}&ok=moved")).into_response())
 }
 
 async fn do_move(ctx: &Ctx, p: &Principal, id: i64, parent_id: i64) -> Result<Org, AppError> {
     if id == p.org_id {
-        return Err(AppError::refused("org.own_root", "不能移动本账号所属的党组织"));
+        return Err(AppError::refused(
+            "org.own_root",
+            "不能移动本账号所属的党组织",
+        ));
     }
     load(ctx, p, id, Perm::OrgWrite).await?;
     load(ctx, p, parent_id, Perm::OrgWrite).await?;
@@ -286,16 +385,27 @@ async fn do_move(ctx: &Ctx, p: &Principal, id: i64, parent_id: i64) -> Result<Or
 
 async fn do_dissolve(ctx: &Ctx, p: &Principal, id: i64) -> Result<Option<i64>, AppError> {
     if id == p.org_id {
-        return Err(AppError::refused("org.own_root", "不能撤销本账号所属的党组织"));
+        return Err(AppError::refused(
+            "org.own_root",
+            "不能撤销本账号所属的党组织",
+        ));
     }
     let org = load(ctx, p, id, Perm::OrgWrite).await?;
     store::dissolve(&ctx.db, &p.actor(), id).await?;
     Ok(org.parent_id)
 }
 
-async fn dissolve_submit(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, PageError> {
+async fn dissolve_submit(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     let parent = do_dissolve(&ctx, &p, id).await?;
-    Ok(Redirect::to(&format!("/orgs?id={}&ok=dissolved", parent.unwrap_or(p.org_id))).into_response())
+    Ok(Redirect::to(&format!(
+        "/orgs?id={}&ok=dissolved",
+        parent.unwrap_or(p.org_id)
+    ))
+    .into_response())
 }
 
 // ---- JSON API ----
@@ -352,27 +462,47 @@ async fn body_of(ctx: &Ctx, o: &Org) -> Result<OrgBody, AppError> {
         has_committee: o.has_committee,
         committee_size: o.committee_size,
         version: o.version,
-        warnings: w.into_iter().map(|w| WarningBody { code: w.code.into(), message: w.message }).collect(),
+        warnings: w
+            .into_iter()
+            .map(|w| WarningBody {
+                code: w.code.into(),
+                message: w.message,
+            })
+            .collect(),
     })
 }
 
 /// One organisation with its branch warnings.
 #[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = i64, Path)),
     responses((status = 200, body = OrgBody), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody)))]
-pub async fn api_get(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Json<OrgBody>, ApiError> {
+pub async fn api_get(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<OrgBody>, ApiError> {
     let o = load(&ctx, &p, id, Perm::OrgRead).await?;
     Ok(Json(body_of(&ctx, &o).await?))
 }
 
 /// Direct children (tree expansion).
 #[utoipa::path(get, path = "/api/v1/orgs/{id}/children", tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = [OrgChildBody])))]
-pub async fn api_children(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Json<Vec<OrgChildBody>>, ApiError> {
+pub async fn api_children(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<OrgChildBody>>, ApiError> {
     load(&ctx, &p, id, Perm::OrgRead).await?;
     let nodes = store::children(&ctx.db, id).await?;
     Ok(Json(
         nodes
             .into_iter()
-            .map(|n| OrgChildBody { id: n.org.id, name: n.org.name, kind: n.org.kind.as_str().into(), child_count: n.child_count, member_count: n.member_count })
+            .map(|n| OrgChildBody {
+                id: n.org.id,
+                name: n.org.name,
+                kind: n.org.kind.as_str().into(),
+                child_count: n.child_count,
+                member_count: n.member_count,
+            })
             .collect(),
     ))
 }
@@ -387,21 +517,51 @@ pub struct SearchQuery {
 
 /// Organisations in the caller's subtree whose name contains `q`.
 #[utoipa::path(get, path = "/api/v1/orgs/search", tag = "orgs", params(SearchQuery), responses((status = 200, body = [OrgChildBody])))]
-pub async fn api_search(State(ctx): State<AppState>, Auth(p): Auth, Query(q): Query<SearchQuery>) -> Result<Json<Vec<OrgChildBody>>, ApiError> {
+pub async fn api_search(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<Vec<OrgChildBody>>, ApiError> {
     authorize(&ctx, &p, Perm::OrgRead, None).await?;
-    let found = store::search(&ctx.db, &p.org_path, q.q.as_deref().unwrap_or(""), q.branches.unwrap_or(false), 50).await?;
-    Ok(Json(found.into_iter().map(|o| OrgChildBody { id: o.id, name: o.name, kind: o.kind.as_str().into(), child_count: 0, member_count: 0 }).collect()))
+    let found = store::search(
+        &ctx.db,
+        &p.org_path,
+        q.q.as_deref().unwrap_or(""),
+        q.branches.unwrap_or(false),
+        50,
+    )
+    .await?;
+    Ok(Json(
+        found
+            .into_iter()
+            .map(|o| OrgChildBody {
+                id: o.id,
+                name: o.name,
+                kind: o.kind.as_str().into(),
+                child_count: 0,
+                member_count: 0,
+            })
+            .collect(),
+    ))
 }
 
 /// Creates an organisation under `parent_id`.
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = NewOrg,
     responses((status = 200, body = OrgBody), (status = 422, body = crate::web::ErrorBody), (status = 403, body = crate::web::ErrorBody)))]
-pub async fn api_create(State(ctx): State<AppState>, Auth(p): Auth, Json(input): Json<NewOrg>) -> Result<Json<OrgBody>, ApiError> {
-    let parent_id = input.parent_id.ok_or_else(|| AppError::field("parent_id", "请指定上级党组织"))?;
-    load(&ctx, &p, parent_id, Perm::OrgWrite).await.map_err(|e| match e {
-        AppError::NotFound(_) => AppError::field("parent_id", "上级党组织不存在"),
-        e => e,
-    })?;
+pub async fn api_create(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(input): Json<NewOrg>,
+) -> Result<Json<OrgBody>, ApiError> {
+    let parent_id = input
+        .parent_id
+        .ok_or_else(|| AppError::field("parent_id", "请指定上级党组织"))?;
+    load(&ctx, &p, parent_id, Perm::OrgWrite)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => AppError::field("parent_id", "上级党组织不存在"),
+            e => e,
+        })?;
     let o = store::create(&ctx.db, &p.actor(), &input).await?;
     Ok(Json(body_of(&ctx, &o).await?))
 }
@@ -409,7 +569,12 @@ pub async fn api_create(State(ctx): State<AppState>, Auth(p): Auth, Json(input):
 /// Renames or edits an organisation (optimistic lock with `version`).
 #[utoipa::path(patch, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = i64, Path)), request_body = OrgPatch,
     responses((status = 200, body = OrgBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
-pub async fn api_update(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, Json(patch): Json<OrgPatch>) -> Result<Json<OrgBody>, ApiError> {
+pub async fn api_update(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(patch): Json<OrgPatch>,
+) -> Result<Json<OrgBody>, ApiError> {
     load(&ctx, &p, id, Perm::OrgWrite).await?;
     let o = store::update(&ctx.db, &p.actor(), id, &patch).await?;
     Ok(Json(body_of(&ctx, &o).await?))
@@ -418,7 +583,12 @@ pub async fn api_update(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Pa
 /// Moves an organisation and its subtree under another parent.
 #[utoipa::path(post, path = "/api/v1/orgs/{id}/move", tag = "orgs", params(("id" = i64, Path)), request_body = MoveBody,
     responses((status = 200, body = OrgBody), (status = 422, body = crate::web::ErrorBody)))]
-pub async fn api_move(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, Json(b): Json<MoveBody>) -> Result<Json<OrgBody>, ApiError> {
+pub async fn api_move(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<MoveBody>,
+) -> Result<Json<OrgBody>, ApiError> {
     let o = do_move(&ctx, &p, id, b.parent_id).await?;
     Ok(Json(body_of(&ctx, &o).await?))
 }
@@ -426,14 +596,22 @@ pub async fn api_move(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path
 /// Dissolves an organisation; refused while it has members, children or accounts.
 #[utoipa::path(delete, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = i64, Path)),
     responses((status = 204), (status = 422, body = crate::web::ErrorBody)))]
-pub async fn api_dissolve(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+pub async fn api_dissolve(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     do_dissolve(&ctx, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Who changed this organisation, when, before → after.
 #[utoipa::path(get, path = "/api/v1/orgs/{id}/history", tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = [crate::web::api::AuditEntryBody])))]
-pub async fn api_history(State(ctx): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
+pub async fn api_history(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
     load(&ctx, &p, id, Perm::OrgRead).await?;
     let h = crate::audit::history(&ctx.db, "org", &id.to_string()).await?;
     Ok(Json(h.into_iter().map(Into::into).collect()))

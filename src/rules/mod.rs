@@ -75,8 +75,7 @@ impl RuleKind for BranchRules {
         if all.iter().any(|v| *v < 0) {
             return Err("规则值不能为负数".into());
         }
-        if self.committee_min > self.committee_max || self.committee_max > self.committee_hard_max
-        {
+        if self.committee_min > self.committee_max || self.committee_max > self.committee_hard_max {
             return Err("委员人数须满足 下限 ≤ 一般上限 ≤ 最高上限".into());
         }
         if self.min_full_members > self.max_members {
@@ -138,10 +137,7 @@ pub struct RuleSetVersion {
 
 /// The rule set in force at `path`: the newest version of the nearest organisation on the
 /// path that has one, else the defaults. Returns the values and where they came from.
-pub async fn effective<R: RuleKind>(
-    db: &Db,
-    path: &str,
-) -> AppResult<(R, Option<RuleSetVersion>)> {
+pub async fn effective<R: RuleKind>(db: &Db, path: &str) -> AppResult<(R, Option<RuleSetVersion>)> {
     let ids: Vec<i64> = crate::org::path_ids(path);
     if ids.is_empty() {
         return Ok((R::default(), None));
@@ -171,7 +167,11 @@ pub async fn effective<R: RuleKind>(
     match found {
         Some(v) => {
             let values: R = serde_json::from_str(&v.values_json).map_err(|e| {
-                AppError::Internal(format!("stored rule set {} v{} unreadable: {e}", R::KIND, v.version))
+                AppError::Internal(format!(
+                    "stored rule set {} v{} unreadable: {e}",
+                    R::KIND,
+                    v.version
+                ))
             })?;
             Ok((values, Some(v)))
         }

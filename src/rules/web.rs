@@ -13,7 +13,9 @@ use minijinja::context;
 use serde::Deserialize;
 
 pub fn page_routes() -> Router<AppState> {
-    Router::new().route("/rules", get(rules_page)).route("/rules/{kind}", post(publish_page))
+    Router::new()
+        .route("/rules", get(rules_page))
+        .route("/rules/{kind}", post(publish_page))
 }
 
 pub fn api_routes() -> Router<AppState> {
@@ -25,7 +27,12 @@ pub struct OrgQuery {
     pub org_id: Option<i64>,
 }
 
-async fn org_for(ctx: &crate::Ctx, p: &crate::auth::Principal, org_id: Option<i64>, perm: Perm) -> Result<crate::org::Org, AppError> {
+async fn org_for(
+    ctx: &crate::Ctx,
+    p: &crate::auth::Principal,
+    org_id: Option<i64>,
+    perm: Perm,
+) -> Result<crate::org::Org, AppError> {
     crate::org::web::load(ctx, p, org_id.unwrap_or(p.org_id), perm).await
 }
 
@@ -42,10 +49,21 @@ async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Valu
     })
 }
 
-async fn rules_page(State(ctx): State<AppState>, Auth(p): Auth, Query(q): Query<OrgQuery>) -> Result<Response, PageError> {
+async fn rules_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<OrgQuery>,
+) -> Result<Response, PageError> {
     let org = org_for(&ctx, &p, q.org_id, Perm::RuleRead).await?;
     let v = view(&ctx, &org).await?;
-    Ok(render("rules.html", page_ctx(&p, "rules", context! { ..v, ..context! { can_write => p.can(Perm::RuleWrite), errors => Vec::<FieldError>::new() } })))
+    Ok(render(
+        "rules.html",
+        page_ctx(
+            &p,
+            "rules",
+            context! { ..v, ..context! { can_write => p.can(Perm::RuleWrite), errors => Vec::<FieldError>::new() } },
+        ),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -54,28 +72,51 @@ struct PublishForm {
     values: String,
 }
 
-async fn publish(ctx: &crate::Ctx, p: &crate::auth::Principal, kind: &str, org_id: i64, json: &str) -> Result<i64, AppError> {
+async fn publish(
+    ctx: &crate::Ctx,
+    p: &crate::auth::Principal,
+    kind: &str,
+    org_id: i64,
+    json: &str,
+) -> Result<i64, AppError> {
     let org = org_for(ctx, p, Some(org_id), Perm::RuleWrite).await?;
     match kind {
         "branch" => {
-            let v: BranchRules = serde_json::from_str(json).map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
+            let v: BranchRules = serde_json::from_str(json)
+                .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
             super::publish(&ctx.db, &p.actor(), org.id, &v).await
         }
         "member" => {
-            let v: MemberRules = serde_json::from_str(json).map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
+            let v: MemberRules = serde_json::from_str(json)
+                .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
             super::publish(&ctx.db, &p.actor(), org.id, &v).await
         }
         _ => Err(AppError::NotFound("规则集")),
     }
 }
 
-async fn publish_page(State(ctx): State<AppState>, Auth(p): Auth, Path(kind): Path<String>, axum::Form(f): axum::Form<PublishForm>) -> Result<Response, PageError> {
+async fn publish_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(kind): Path<String>,
+    axum::Form(f): axum::Form<PublishForm>,
+) -> Result<Response, PageError> {
     match publish(&ctx, &p, &kind, f.org_id, &f.values).await {
-        Ok(_) => Ok(Redirect::to(&format!("/rules?org_id={}&ok=published", f.org_id)).into_response()),
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/rules?org_id={}&ok=published", f.org_id)).into_response())
+        }
         Err(AppError::Validation(errors)) => {
             let org = org_for(&ctx, &p, Some(f.org_id), Perm::RuleRead).await?;
             let v = view(&ctx, &org).await?;
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, "rules.html", page_ctx(&p, "rules", context! { ..v, ..context! { can_write => true, errors => errors, failed_kind => kind } })))
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rules.html",
+                page_ctx(
+                    &p,
+                    "rules",
+                    context! { ..v, ..context! { can_write => true, errors => errors, failed_kind => kind } },
+                ),
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -84,11 +125,20 @@ async fn publish_page(State(ctx): State<AppState>, Auth(p): Auth, Path(kind): Pa
 /// The rule values in force for an organisation (`branch` or `member`).
 #[utoipa::path(get, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = String, Path), ("org_id" = Option<i64>, Query)),
     responses((status = 200, description = "the values in force")))]
-pub async fn api_get(State(ctx): State<AppState>, Auth(p): Auth, Path(kind): Path<String>, Query(q): Query<OrgQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn api_get(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(kind): Path<String>,
+    Query(q): Query<OrgQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let org = org_for(&ctx, &p, q.org_id, Perm::RuleRead).await?;
     let v = match kind.as_str() {
-        "branch" => serde_json::to_value(super::effective::<BranchRules>(&ctx.db, &org.path).await?.0),
-        "member" => serde_json::to_value(super::effective::<MemberRules>(&ctx.db, &org.path).await?.0),
+        "branch" => {
+            serde_json::to_value(super::effective::<BranchRules>(&ctx.db, &org.path).await?.0)
+        }
+        "member" => {
+            serde_json::to_value(super::effective::<MemberRules>(&ctx.db, &org.path).await?.0)
+        }
         _ => return Err(AppError::NotFound("规则集").into()),
     };
     Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))
@@ -104,7 +154,12 @@ pub struct PublishBody {
 /// Publishes a new version of a rule set for an organisation's subtree.
 #[utoipa::path(post, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = String, Path)), request_body = PublishBody,
     responses((status = 200, description = "the new version number"), (status = 422, body = crate::web::ErrorBody)))]
-pub async fn api_publish(State(ctx): State<AppState>, Auth(p): Auth, Path(kind): Path<String>, Json(b): Json<PublishBody>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn api_publish(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(kind): Path<String>,
+    Json(b): Json<PublishBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let v = publish(&ctx, &p, &kind, b.org_id, &b.values.to_string()).await?;
     Ok(Json(serde_json::json!({"version": v})))
 }

@@ -74,5 +74,8 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::member::web::api_routes())
         .merge(crate::audit::web::api_routes())
         .merge(crate::rules::web::api_routes())
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+                .url("/api/openapi.json", ApiDoc::openapi()),
+        )
 }

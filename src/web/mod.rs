@@ -25,9 +25,21 @@ pub const SESSION_COOKIE: &str = "dj_session";
 
 /// Embedded static files: (name, content type, bytes).
 pub const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../../assets/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/app.js")),
-    ("htmx.min.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/vendor/htmx-2.0.11.min.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/app.js"),
+    ),
+    (
+        "htmx.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/htmx-2.0.11.min.js"),
+    ),
 ];
 
 fn asset_versions() -> &'static std::collections::HashMap<&'static str, String> {
@@ -46,20 +58,44 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("macros.html", include_str!("../../templates/macros.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("login.html", include_str!("../../templates/login.html")),
-    ("password.html", include_str!("../../templates/password.html")),
+    (
+        "password.html",
+        include_str!("../../templates/password.html"),
+    ),
     ("totp.html", include_str!("../../templates/totp.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("orgs.html", include_str!("../../templates/orgs.html")),
-    ("org_children.html", include_str!("../../templates/org_children.html")),
-    ("org_form.html", include_str!("../../templates/org_form.html")),
+    (
+        "org_children.html",
+        include_str!("../../templates/org_children.html"),
+    ),
+    (
+        "org_form.html",
+        include_str!("../../templates/org_form.html"),
+    ),
     ("members.html", include_str!("../../templates/members.html")),
     ("member.html", include_str!("../../templates/member.html")),
-    ("member_form.html", include_str!("../../templates/member_form.html")),
+    (
+        "member_form.html",
+        include_str!("../../templates/member_form.html"),
+    ),
     ("import.html", include_str!("../../templates/import.html")),
-    ("import_status.html", include_str!("../../templates/import_status.html")),
-    ("transfers.html", include_str!("../../templates/transfers.html")),
-    ("accounts.html", include_str!("../../templates/accounts.html")),
-    ("account_form.html", include_str!("../../templates/account_form.html")),
+    (
+        "import_status.html",
+        include_str!("../../templates/import_status.html"),
+    ),
+    (
+        "transfers.html",
+        include_str!("../../templates/transfers.html"),
+    ),
+    (
+        "accounts.html",
+        include_str!("../../templates/accounts.html"),
+    ),
+    (
+        "account_form.html",
+        include_str!("../../templates/account_form.html"),
+    ),
     ("me.html", include_str!("../../templates/me.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
     ("rules.html", include_str!("../../templates/rules.html")),
@@ -94,7 +130,11 @@ pub fn render_status(status: StatusCode, name: &str, ctx: minijinja::Value) -> R
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(template = name, error = %e, "render failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, Html("<h1>服务器内部错误</h1>".to_string())).into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<h1>服务器内部错误</h1>".to_string()),
+            )
+                .into_response()
         }
     }
 }
@@ -108,32 +148,68 @@ pub struct NavItem {
 }
 
 pub fn nav_for(p: &Principal) -> Vec<NavItem> {
-    let mut v = vec![NavItem { href: "/", label: "首页", key: "home" }];
+    let mut v = vec![NavItem {
+        href: "/",
+        label: "首页",
+        key: "home",
+    }];
     if p.can(Perm::OrgRead) {
-        v.push(NavItem { href: "/orgs", label: "党组织", key: "orgs" });
+        v.push(NavItem {
+            href: "/orgs",
+            label: "党组织",
+            key: "orgs",
+        });
     }
     if p.can(Perm::MemberRead) {
-        v.push(NavItem { href: "/members", label: "党员", key: "members" });
+        v.push(NavItem {
+            href: "/members",
+            label: "党员",
+            key: "members",
+        });
     }
     if p.can(Perm::SelfRead) {
         if let Some(_id) = p.member_id {
-            v.push(NavItem { href: "/members/self", label: "我的档案", key: "members" });
+            v.push(NavItem {
+                href: "/members/self",
+                label: "我的档案",
+                key: "members",
+            });
         }
     }
     if p.can(Perm::MemberImport) {
-        v.push(NavItem { href: "/members/import", label: "批量导入", key: "import" });
+        v.push(NavItem {
+            href: "/members/import",
+            label: "批量导入",
+            key: "import",
+        });
     }
     if p.can(Perm::TransferWrite) {
-        v.push(NavItem { href: "/transfers", label: "组织关系转接", key: "transfers" });
+        v.push(NavItem {
+            href: "/transfers",
+            label: "组织关系转接",
+            key: "transfers",
+        });
     }
     if p.can(Perm::AccountRead) {
-        v.push(NavItem { href: "/accounts", label: "账号管理", key: "accounts" });
+        v.push(NavItem {
+            href: "/accounts",
+            label: "账号管理",
+            key: "accounts",
+        });
     }
     if p.can(Perm::RuleRead) {
-        v.push(NavItem { href: "/rules", label: "规则设置", key: "rules" });
+        v.push(NavItem {
+            href: "/rules",
+            label: "规则设置",
+            key: "rules",
+        });
     }
     if p.can(Perm::AuditRead) {
-        v.push(NavItem { href: "/audit", label: "审计日志", key: "audit" });
+        v.push(NavItem {
+            href: "/audit",
+            label: "审计日志",
+            key: "audit",
+        });
     }
     v
 }
@@ -225,7 +301,14 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             code: e.code().to_string(),
             message: e.public_message(),
-            fields: e.fields().iter().map(|f| FieldErrorBody { field: f.field.clone(), message: f.message.clone() }).collect(),
+            fields: e
+                .fields()
+                .iter()
+                .map(|f| FieldErrorBody {
+                    field: f.field.clone(),
+                    message: f.message.clone(),
+                })
+                .collect(),
         };
         (status, axum::Json(body)).into_response()
     }
@@ -259,7 +342,10 @@ const PASSWORD_PATHS: [&str; 3] = ["/password", "/logout", "/api/v1/me"];
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, ctx: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        ctx: &AppState,
+    ) -> Result<Self, Response> {
         let path = parts.uri.path().to_string();
         let is_api = path.starts_with("/api/");
         let ip = client_ip(parts);
@@ -270,7 +356,11 @@ impl FromRequestParts<AppState> for Auth {
                 PageError(e).into_response()
             }
         };
-        if let Some(auth) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(auth) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
             let token = auth.strip_prefix("Bearer ").unwrap_or("").trim();
             return match crate::auth::store::api_token(ctx, token, &ip).await {
                 Ok(Some(p)) => Ok(Auth(p)),
@@ -279,13 +369,20 @@ impl FromRequestParts<AppState> for Auth {
             };
         }
         let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else {
-            return Err(if is_api { deny(AppError::Unauthenticated) } else { Redirect::to("/login").into_response() });
+            return Err(if is_api {
+                deny(AppError::Unauthenticated)
+            } else {
+                Redirect::to("/login").into_response()
+            });
         };
         match crate::auth::store::session(ctx, &token, &ip).await {
             Ok(SessionState::Valid(p)) => {
                 if p.must_change_password && !PASSWORD_PATHS.contains(&path.as_str()) {
                     return Err(if is_api {
-                        deny(AppError::refused("auth.password_change_required", "请先修改初始密码"))
+                        deny(AppError::refused(
+                            "auth.password_change_required",
+                            "请先修改初始密码",
+                        ))
                     } else {
                         Redirect::to("/password").into_response()
                     });
@@ -297,15 +394,26 @@ impl FromRequestParts<AppState> for Auth {
                     && !PASSWORD_PATHS.contains(&path.as_str())
                 {
                     return Err(if is_api {
-                        deny(AppError::refused("auth.totp_required", "管理员账号须先启用动态口令"))
+                        deny(AppError::refused(
+                            "auth.totp_required",
+                            "管理员账号须先启用动态口令",
+                        ))
                     } else {
                         Redirect::to("/me/totp").into_response()
                     });
                 }
                 Ok(Auth(*p))
             }
-            Ok(SessionState::TotpPending(_)) => Err(if is_api { deny(AppError::Unauthenticated) } else { Redirect::to("/login/totp").into_response() }),
-            Ok(SessionState::Invalid) => Err(if is_api { deny(AppError::Unauthenticated) } else { Redirect::to("/login").into_response() }),
+            Ok(SessionState::TotpPending(_)) => Err(if is_api {
+                deny(AppError::Unauthenticated)
+            } else {
+                Redirect::to("/login/totp").into_response()
+            }),
+            Ok(SessionState::Invalid) => Err(if is_api {
+                deny(AppError::Unauthenticated)
+            } else {
+                Redirect::to("/login").into_response()
+            }),
             Err(e) => Err(deny(e)),
         }
     }
@@ -313,7 +421,12 @@ impl FromRequestParts<AppState> for Auth {
 
 /// The one authorisation call used by handlers: checks role and subtree, and records a
 /// refusal in the audit log before answering it.
-pub async fn authorize(ctx: &Ctx, p: &Principal, perm: Perm, object_path: Option<&str>) -> Result<(), AppError> {
+pub async fn authorize(
+    ctx: &Ctx,
+    p: &Principal,
+    perm: Perm,
+    object_path: Option<&str>,
+) -> Result<(), AppError> {
     match p.authorize(perm, object_path) {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -324,7 +437,13 @@ pub async fn authorize(ctx: &Ctx, p: &Principal, perm: Perm, object_path: Option
 }
 
 /// Member records: a member may read their own.
-pub async fn authorize_member(ctx: &Ctx, p: &Principal, perm: Perm, member_id: i64, path: &str) -> Result<(), AppError> {
+pub async fn authorize_member(
+    ctx: &Ctx,
+    p: &Principal,
+    perm: Perm,
+    member_id: i64,
+    path: &str,
+) -> Result<(), AppError> {
     match p.authorize_member(perm, member_id, path) {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -390,11 +509,18 @@ async fn csrf_guard(State(ctx): State<AppState>, req: Request, next: Next) -> Re
         return next.run(req).await; // unknown session: the handler's Auth answers it
     };
     let path = req.uri().path().to_string();
-    let from_header = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let from_header = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let from_query = req.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned())
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.into_owned())
     });
-    if from_header.as_deref() == Some(expected.as_str()) || from_query.as_deref() == Some(expected.as_str()) {
+    if from_header.as_deref() == Some(expected.as_str())
+        || from_query.as_deref() == Some(expected.as_str())
+    {
         return next.run(req).await;
     }
     let is_form = headers
@@ -409,15 +535,20 @@ async fn csrf_guard(State(ctx): State<AppState>, req: Request, next: Next) -> Re
         Ok(b) => b,
         Err(_) => return ApiError(AppError::TooLarge).into_response(),
     };
-    let ok = url::form_urlencoded::parse(&bytes).any(|(k, v)| k == "_csrf" && v == expected.as_str());
+    let ok =
+        url::form_urlencoded::parse(&bytes).any(|(k, v)| k == "_csrf" && v == expected.as_str());
     if !ok {
         return csrf_refusal(&path);
     }
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 fn csrf_refusal(path: &str) -> Response {
-    let e = AppError::refused("csrf_failed", "页面已过期或请求来源不可信，请刷新页面后重试");
+    let e = AppError::refused(
+        "csrf_failed",
+        "页面已过期或请求来源不可信，请刷新页面后重试",
+    );
     if path.starts_with("/api/") {
         let mut r = ApiError(e).into_response();
         *r.status_mut() = StatusCode::FORBIDDEN;
@@ -487,7 +618,10 @@ pub struct ClientIp(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(client_ip(parts)))
     }
 }

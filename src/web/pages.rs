@@ -29,7 +29,10 @@ fn bars(v: &[(String, i64)]) -> Vec<serde_json::Value> {
 
 async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     if !p.can(Perm::MemberRead) {
-        return Ok(render("home.html", page_ctx(&p, "home", context! { limited => true })));
+        return Ok(render(
+            "home.html",
+            page_ctx(&p, "home", context! { limited => true }),
+        ));
     }
     let stats = crate::member::store::stats(&ctx, &p.org_path).await?;
     let orgs = crate::org::store::subtree_stats(&ctx.db, &p.org_path).await?;
@@ -39,12 +42,16 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
     let years: Vec<(String, i64)> = years.into_iter().map(|(y, n)| (y.to_string(), n)).collect();
     Ok(render(
         "home.html",
-        page_ctx(&p, "home", context! {
-            limited => false,
-            total => stats.total, org_total => orgs.org_total,
-            by_status => bars(&stats.by_status), by_education => bars(&stats.by_education),
-            by_gender => bars(&stats.by_gender), by_kind => bars(&orgs.orgs_by_kind),
-            by_year => bars(&years), warned => warned, warnings => bars(&warnings),
-        }),
+        page_ctx(
+            &p,
+            "home",
+            context! {
+                limited => false,
+                total => stats.total, org_total => orgs.org_total,
+                by_status => bars(&stats.by_status), by_education => bars(&stats.by_education),
+                by_gender => bars(&stats.by_gender), by_kind => bars(&orgs.orgs_by_kind),
+                by_year => bars(&years), warned => warned, warnings => bars(&warnings),
+            },
+        ),
     ))
 }

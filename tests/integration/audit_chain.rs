@@ -21,7 +21,8 @@ fn bad_seq(v: VerifyOutcome) -> i64 {
 
 async fn unlock(app: &TestApp) {
     if app.is_sqlite() {
-        app.exec("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;").await;
+        app.exec("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
+            .await;
     } else {
         app.exec("ALTER TABLE audit_log DISABLE TRIGGER USER").await;
     }
@@ -101,9 +102,15 @@ async fn a_write_whose_audit_fails_is_rolled_back() {
         let b = app.org(Some(root), "甲村党支部", "branch", "village").await;
         // Break the chain head so that appending fails (its row is gone).
         app.exec("DELETE FROM audit_head").await;
-        let r = dangjian::member::store::create(&app.ctx, &app.system(), &member_input(b, "张三", 9)).await;
+        let r =
+            dangjian::member::store::create(&app.ctx, &app.system(), &member_input(b, "张三", 9))
+                .await;
         assert!(r.is_err());
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM members").await, 0, "no half-written state");
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM members").await,
+            0,
+            "no half-written state"
+        );
     })
     .await;
 }
@@ -119,12 +126,25 @@ async fn backup_restores_data_and_a_verifying_chain() {
         .env("DANGJIAN_DATA_KEY", KEY)
         .output()
         .expect("run dangjian");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
-        .args(["--database-url", &format!("sqlite://{}", target.display()), "audit", "verify"])
+        .args([
+            "--database-url",
+            &format!("sqlite://{}", target.display()),
+            "audit",
+            "verify",
+        ])
         .env("DANGJIAN_DATA_KEY", KEY)
         .output()
         .expect("run dangjian");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("6 entries"));
 }

@@ -29,7 +29,12 @@ async fn every_endpoint_honours_role_and_subtree() {
         for o in &all_orgs {
             paths.insert(*o, path_of(*o).await);
         }
-        let member_branch: Vec<(i64, i64)> = p.members.iter().enumerate().map(|(i, m)| (*m, p.branches[i / 2])).collect();
+        let member_branch: Vec<(i64, i64)> = p
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (*m, p.branches[i / 2]))
+            .collect();
         let specs: Vec<(&str, i64, Role, Option<i64>)> = vec![
             ("prov", p.province, Role::OrgStaff, None),
             ("city0", p.cities[0], Role::OrgStaff, None),
@@ -44,7 +49,12 @@ async fn every_endpoint_honours_role_and_subtree() {
         let mut accs = Vec::new();
         for (u, org, role, mid) in specs {
             let token = app.account(u, org, role.as_str(), mid).await;
-            accs.push(Acc { token, role, path: paths[&org].clone(), member_id: mid });
+            accs.push(Acc {
+                token,
+                role,
+                path: paths[&org].clone(),
+                member_id: mid,
+            });
         }
         let can = |a: &Acc, perm: Perm| a.role.perms().contains(&perm);
         let mut checked = 0;
@@ -52,43 +62,120 @@ async fn every_endpoint_honours_role_and_subtree() {
             // Organisations: read and write.
             for o in &all_orgs {
                 let inside = paths[o].starts_with(&a.path);
-                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/orgs/{o}"), None).await;
-                assert_eq!(s == StatusCode::OK, can(a, Perm::OrgRead) && inside, "{:?} GET org {o}: {s}", a.role);
-                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/orgs/{o}/children"), None).await;
-                assert_eq!(s == StatusCode::OK, can(a, Perm::OrgRead) && inside, "{:?} children {o}", a.role);
-                let (s, _) = app.api(&a.token, "PATCH", &format!("/api/v1/orgs/{o}"), Some(json!({"region_code": "370811"}))).await;
-                assert_eq!(s == StatusCode::OK, can(a, Perm::OrgWrite) && inside, "{:?} PATCH org {o}: {s}", a.role);
+                let (s, _) = app
+                    .api(&a.token, "GET", &format!("/api/v1/orgs/{o}"), None)
+                    .await;
+                assert_eq!(
+                    s == StatusCode::OK,
+                    can(a, Perm::OrgRead) && inside,
+                    "{:?} GET org {o}: {s}",
+                    a.role
+                );
+                let (s, _) = app
+                    .api(&a.token, "GET", &format!("/api/v1/orgs/{o}/children"), None)
+                    .await;
+                assert_eq!(
+                    s == StatusCode::OK,
+                    can(a, Perm::OrgRead) && inside,
+                    "{:?} children {o}",
+                    a.role
+                );
+                let (s, _) = app
+                    .api(
+                        &a.token,
+                        "PATCH",
+                        &format!("/api/v1/orgs/{o}"),
+                        Some(json!({"region_code": "370811"})),
+                    )
+                    .await;
+                assert_eq!(
+                    s == StatusCode::OK,
+                    can(a, Perm::OrgWrite) && inside,
+                    "{:?} PATCH org {o}: {s}",
+                    a.role
+                );
                 checked += 3;
             }
             // Members: read, write, unmask, history.
             for (m, b) in &member_branch {
                 let inside = paths[b].starts_with(&a.path);
                 let own = a.member_id == Some(*m);
-                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/members/{m}"), None).await;
-                assert_eq!(s == StatusCode::OK, (can(a, Perm::MemberRead) && inside) || own, "{:?} GET member {m}: {s}", a.role);
-                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/members/{m}/history"), None).await;
-                assert_eq!(s == StatusCode::OK, (can(a, Perm::MemberRead) && inside) || own, "{:?} history {m}", a.role);
-                let (s, _) = app.api(&a.token, "POST", &format!("/api/v1/members/{m}/unmask"), None).await;
-                assert_eq!(s == StatusCode::OK, can(a, Perm::MemberUnmask) && inside, "{:?} unmask {m}", a.role);
+                let (s, _) = app
+                    .api(&a.token, "GET", &format!("/api/v1/members/{m}"), None)
+                    .await;
+                assert_eq!(
+                    s == StatusCode::OK,
+                    (can(a, Perm::MemberRead) && inside) || own,
+                    "{:?} GET member {m}: {s}",
+                    a.role
+                );
+                let (s, _) = app
+                    .api(
+                        &a.token,
+                        "GET",
+                        &format!("/api/v1/members/{m}/history"),
+                        None,
+                    )
+                    .await;
+                assert_eq!(
+                    s == StatusCode::OK,
+                    (can(a, Perm::MemberRead) && inside) || own,
+                    "{:?} history {m}",
+                    a.role
+                );
+                let (s, _) = app
+                    .api(
+                        &a.token,
+                        "POST",
+                        &format!("/api/v1/members/{m}/unmask"),
+                        None,
+                    )
+                    .await;
+                assert_eq!(
+                    s == StatusCode::OK,
+                    can(a, Perm::MemberUnmask) && inside,
+                    "{:?} unmask {m}",
+                    a.role
+                );
                 if s != StatusCode::OK {
                     assert_eq!(s, StatusCode::FORBIDDEN);
                 }
                 checked += 3;
             }
             // Lists, counts and exports cover exactly the subtree.
-            let expected = member_branch.iter().filter(|(_, b)| paths[b].starts_with(&a.path)).count() as i64;
-            let (s, page) = app.api(&a.token, "GET", "/api/v1/members?per_page=200", None).await;
+            let expected = member_branch
+                .iter()
+                .filter(|(_, b)| paths[b].starts_with(&a.path))
+                .count() as i64;
+            let (s, page) = app
+                .api(&a.token, "GET", "/api/v1/members?per_page=200", None)
+                .await;
             if can(a, Perm::MemberRead) {
                 assert_eq!(s, StatusCode::OK);
                 assert_eq!(page["total"], expected, "{:?} list total", a.role);
-                assert_eq!(page["items"].as_array().expect("items").len() as i64, expected);
+                assert_eq!(
+                    page["items"].as_array().expect("items").len() as i64,
+                    expected
+                );
             } else {
                 assert_eq!(s, StatusCode::FORBIDDEN, "{:?} list", a.role);
             }
             for b in &p.branches {
                 let inside = paths[b].starts_with(&a.path);
-                let (s, _) = app.api(&a.token, "GET", &format!("/api/v1/members?org_id={b}"), None).await;
-                assert_eq!(s == StatusCode::OK, can(a, Perm::MemberRead) && inside, "{:?} list org {b}", a.role);
+                let (s, _) = app
+                    .api(
+                        &a.token,
+                        "GET",
+                        &format!("/api/v1/members?org_id={b}"),
+                        None,
+                    )
+                    .await;
+                assert_eq!(
+                    s == StatusCode::OK,
+                    can(a, Perm::MemberRead) && inside,
+                    "{:?} list org {b}",
+                    a.role
+                );
             }
             let (s, h, body) = app
                 .send(
@@ -101,21 +188,40 @@ async fn every_endpoint_honours_role_and_subtree() {
                 .await;
             if can(a, Perm::MemberExport) {
                 assert_eq!(s, StatusCode::OK, "{:?} export", a.role);
-                assert!(h.get("content-type").expect("ct").to_str().expect("s").starts_with("text/csv"));
+                assert!(h
+                    .get("content-type")
+                    .expect("ct")
+                    .to_str()
+                    .expect("s")
+                    .starts_with("text/csv"));
                 let lines = String::from_utf8_lossy(&body).lines().count() as i64;
                 assert_eq!(lines, expected + 1, "{:?} export rows", a.role);
             } else {
                 assert_eq!(s, StatusCode::FORBIDDEN, "{:?} export", a.role);
             }
             let (s, _) = app.api(&a.token, "GET", "/api/v1/audit", None).await;
-            assert_eq!(s == StatusCode::OK, can(a, Perm::AuditRead), "{:?} audit", a.role);
+            assert_eq!(
+                s == StatusCode::OK,
+                can(a, Perm::AuditRead),
+                "{:?} audit",
+                a.role
+            );
             let (s, _) = app.api(&a.token, "GET", "/api/v1/accounts", None).await;
-            assert_eq!(s == StatusCode::OK, can(a, Perm::AccountRead), "{:?} accounts", a.role);
+            assert_eq!(
+                s == StatusCode::OK,
+                can(a, Perm::AccountRead),
+                "{:?} accounts",
+                a.role
+            );
             checked += 4;
         }
         assert!(checked > 300, "{checked} checks");
         // Refusals are on the audit trail.
-        assert!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'authz.denied'").await > 100);
+        assert!(
+            app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'authz.denied'")
+                .await
+                > 100
+        );
     })
     .await;
 }

@@ -66,62 +66,135 @@ async fn member_create_edit_search_and_history() {
         let branch = app.org(Some(root), "西村党支部", "branch", "village").await;
         let token = app.account("staff", root, "org_staff", None).await;
         let mut input = serde_json::to_value(member_input(branch, "张三", 7)).expect("json");
-        let (s, m) = app.api(&token, "POST", "/api/v1/members", Some(input.clone())).await;
+        let (s, m) = app
+            .api(&token, "POST", "/api/v1/members", Some(input.clone()))
+            .await;
         assert_eq!(s, StatusCode::OK, "{m}");
         let id = m["id"].as_i64().expect("id");
-        assert!(m["id_number"].as_str().expect("id").contains("**********"), "masked");
+        assert!(
+            m["id_number"].as_str().expect("id").contains("**********"),
+            "masked"
+        );
         assert!(m["phone"].as_str().expect("phone").contains("****"));
         // Duplicate ID refused with the field named.
-        let (s, e) = app.api(&token, "POST", "/api/v1/members", Some(input.clone())).await;
+        let (s, e) = app
+            .api(&token, "POST", "/api/v1/members", Some(input.clone()))
+            .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e["fields"][0]["field"], "id_number");
         // Bad checksum refused.
         input["id_number"] = json!("370811198001010011");
-        let (s, e) = app.api(&token, "POST", "/api/v1/members", Some(input.clone())).await;
+        let (s, e) = app
+            .api(&token, "POST", "/api/v1/members", Some(input.clone()))
+            .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(e["fields"].as_array().expect("f").iter().any(|f| f["field"] == "id_number"));
+        assert!(e["fields"]
+            .as_array()
+            .expect("f")
+            .iter()
+            .any(|f| f["field"] == "id_number"));
         // Members go on branches, not committees.
         let mut on_root = serde_json::to_value(member_input(root, "李四", 8)).expect("json");
         on_root["org_id"] = json!(root);
-        let (s, e) = app.api(&token, "POST", "/api/v1/members", Some(on_root)).await;
+        let (s, e) = app
+            .api(&token, "POST", "/api/v1/members", Some(on_root))
+            .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
         // Search by initials, full pinyin, name, exact ID number.
         app.member(branch, "王五", 9).await;
         for q in ["zs", "zhangsan", "zhang", "张三", "张"] {
-            let (_, page) = app.api(&token, "GET", &format!("/api/v1/members?q={}", urlencode(q)), None).await;
-            let names: Vec<&str> = page["items"].as_array().expect("items").iter().filter_map(|m| m["name"].as_str()).collect();
+            let (_, page) = app
+                .api(
+                    &token,
+                    "GET",
+                    &format!("/api/v1/members?q={}", urlencode(q)),
+                    None,
+                )
+                .await;
+            let names: Vec<&str> = page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|m| m["name"].as_str())
+                .collect();
             assert_eq!(names, vec!["张三"], "q={q}");
         }
         let idn = member_input(branch, "张三", 7).id_number.expect("id");
-        let (_, page) = app.api(&token, "GET", &format!("/api/v1/members?q={idn}"), None).await;
+        let (_, page) = app
+            .api(&token, "GET", &format!("/api/v1/members?q={idn}"), None)
+            .await;
         assert_eq!(page["total"], 1);
-        let (_, page) = app.api(&token, "GET", "/api/v1/members?status=probationary", None).await;
+        let (_, page) = app
+            .api(&token, "GET", "/api/v1/members?status=probationary", None)
+            .await;
         assert_eq!(page["total"], 0);
-        let (_, page) = app.api(&token, "GET", "/api/v1/members?join_year=2010&sort=name&dir=desc&per_page=1&page=2", None).await;
+        let (_, page) = app
+            .api(
+                &token,
+                "GET",
+                "/api/v1/members?join_year=2010&sort=name&dir=desc&per_page=1&page=2",
+                None,
+            )
+            .await;
         assert_eq!(page["total"], 2);
-        assert_eq!(page["items"][0]["name"], "王五", "desc by pinyin: zhangsan, wangwu");
+        assert_eq!(
+            page["items"][0]["name"], "王五",
+            "desc by pinyin: zhangsan, wangwu"
+        );
         // Edit without re-entering the ID; the branch is not changed by editing.
         let mut edit = serde_json::to_value(member_input(branch, "张三丰", 7)).expect("json");
         edit["id_number"] = json!(null);
         edit["phone"] = json!(null);
         edit["education"] = json!("研究生");
         edit["version"] = json!(1);
-        let (s, m2) = app.api(&token, "PUT", &format!("/api/v1/members/{id}"), Some(edit.clone())).await;
+        let (s, m2) = app
+            .api(
+                &token,
+                "PUT",
+                &format!("/api/v1/members/{id}"),
+                Some(edit.clone()),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{m2}");
         assert_eq!(m2["education"], "研究生");
         assert_eq!(m2["id_number"], m["id_number"]);
-        let (s, _) = app.api(&token, "PUT", &format!("/api/v1/members/{id}"), Some(edit.clone())).await;
+        let (s, _) = app
+            .api(
+                &token,
+                "PUT",
+                &format!("/api/v1/members/{id}"),
+                Some(edit.clone()),
+            )
+            .await;
         assert_eq!(s, StatusCode::CONFLICT, "stale version");
-        let (_, h) = app.api(&token, "GET", &format!("/api/v1/members/{id}/history"), None).await;
+        let (_, h) = app
+            .api(
+                &token,
+                "GET",
+                &format!("/api/v1/members/{id}/history"),
+                None,
+            )
+            .await;
         let last = &h.as_array().expect("h")[1];
         assert_eq!(last["action"], "member.update");
         assert!(last["before"].as_str().expect("b").contains("大学本科"));
         assert!(last["after"].as_str().expect("a").contains("研究生"));
         // Unmask is allowed for org staff and audited.
-        let (s, u) = app.api(&token, "POST", &format!("/api/v1/members/{id}/unmask"), None).await;
+        let (s, u) = app
+            .api(
+                &token,
+                "POST",
+                &format!("/api/v1/members/{id}/unmask"),
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(u["id_number"], idn);
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.unmask'").await, 1);
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.unmask'")
+                .await,
+            1
+        );
     })
     .await;
 }
@@ -134,25 +207,72 @@ async fn transfer_moves_a_member_exactly_once() {
         let b = app.org(Some(root), "乙村党支部", "branch", "village").await;
         let m = app.member(a, "赵六", 3).await;
         let token = app.account("staff", root, "org_staff", None).await;
-        let (s, t) = app.api(&token, "POST", "/api/v1/transfers", Some(json!({"member_id": m, "to_org_id": b, "reason": "工作调动"}))).await;
+        let (s, t) = app
+            .api(
+                &token,
+                "POST",
+                "/api/v1/transfers",
+                Some(json!({"member_id": m, "to_org_id": b, "reason": "工作调动"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{t}");
         let tid = t["id"].as_i64().expect("id");
         // Still in branch a until received; a second open transfer is refused.
-        let (_, mm) = app.api(&token, "GET", &format!("/api/v1/members/{m}"), None).await;
+        let (_, mm) = app
+            .api(&token, "GET", &format!("/api/v1/members/{m}"), None)
+            .await;
         assert_eq!(mm["org_id"], a);
-        let (s, e) = app.api(&token, "POST", "/api/v1/transfers", Some(json!({"member_id": m, "to_org_id": b, "reason": "x"}))).await;
+        let (s, e) = app
+            .api(
+                &token,
+                "POST",
+                "/api/v1/transfers",
+                Some(json!({"member_id": m, "to_org_id": b, "reason": "x"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e["code"], "transfer.already_open");
-        let (s, _) = app.api(&token, "POST", &format!("/api/v1/transfers/{tid}/return"), Some(json!({"note": ""}))).await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a return needs a reason");
-        let (s, done) = app.api(&token, "POST", &format!("/api/v1/transfers/{tid}/receive"), None).await;
+        let (s, _) = app
+            .api(
+                &token,
+                "POST",
+                &format!("/api/v1/transfers/{tid}/return"),
+                Some(json!({"note": ""})),
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a return needs a reason"
+        );
+        let (s, done) = app
+            .api(
+                &token,
+                "POST",
+                &format!("/api/v1/transfers/{tid}/receive"),
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(done["status"], "received");
-        let (s, _) = app.api(&token, "POST", &format!("/api/v1/transfers/{tid}/receive"), None).await;
+        let (s, _) = app
+            .api(
+                &token,
+                "POST",
+                &format!("/api/v1/transfers/{tid}/receive"),
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::CONFLICT);
-        let (_, mm) = app.api(&token, "GET", &format!("/api/v1/members/{m}"), None).await;
+        let (_, mm) = app
+            .api(&token, "GET", &format!("/api/v1/members/{m}"), None)
+            .await;
         assert_eq!(mm["org_id"], b);
-        assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM members WHERE id = {m}")).await, 1);
+        assert_eq!(
+            app.count(&format!("SELECT COUNT(*) AS n FROM members WHERE id = {m}"))
+                .await,
+            1
+        );
         let (_, list) = app.api(&token, "GET", "/api/v1/transfers", None).await;
         assert_eq!(list.as_array().expect("l").len(), 1);
     })
@@ -163,23 +283,59 @@ async fn transfer_moves_a_member_exactly_once() {
 async fn rule_values_change_per_locality() {
     each_backend(|app| async move {
         let root = app.org(None, "中共测试市委", "committee", "city").await;
-        let county = app.org(Some(root), "中共甲县委", "committee", "county").await;
-        let branch = app.org(Some(county), "甲村党支部", "branch", "village").await;
+        let county = app
+            .org(Some(root), "中共甲县委", "committee", "county")
+            .await;
+        let branch = app
+            .org(Some(county), "甲村党支部", "branch", "village")
+            .await;
         for i in 0..4 {
             app.member(branch, &format!("党员{i}"), 20 + i).await;
         }
         let token = app.account("staff", root, "org_staff", None).await;
-        let codes = |v: &serde_json::Value| -> Vec<String> { v["warnings"].as_array().expect("w").iter().filter_map(|w| w["code"].as_str().map(str::to_string)).collect() };
-        let (_, b) = app.api(&token, "GET", &format!("/api/v1/orgs/{branch}"), None).await;
+        let codes = |v: &serde_json::Value| -> Vec<String> {
+            v["warnings"]
+                .as_array()
+                .expect("w")
+                .iter()
+                .filter_map(|w| w["code"].as_str().map(str::to_string))
+                .collect()
+        };
+        let (_, b) = app
+            .api(&token, "GET", &format!("/api/v1/orgs/{branch}"), None)
+            .await;
         assert!(!codes(&b).contains(&"branch.too_many_members".to_string()));
         // The county lowers the member maximum to 3 for its subtree.
-        let (s, v) = app.api(&token, "POST", "/api/v1/rules/branch", Some(json!({"org_id": county, "values": {"max_members": 3}}))).await;
+        let (s, v) = app
+            .api(
+                &token,
+                "POST",
+                "/api/v1/rules/branch",
+                Some(json!({"org_id": county, "values": {"max_members": 3}})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        let (_, b) = app.api(&token, "GET", &format!("/api/v1/orgs/{branch}"), None).await;
+        let (_, b) = app
+            .api(&token, "GET", &format!("/api/v1/orgs/{branch}"), None)
+            .await;
         assert!(codes(&b).contains(&"branch.too_many_members".to_string()));
-        let (s, e) = app.api(&token, "POST", "/api/v1/rules/branch", Some(json!({"org_id": county, "values": {"committee_min": 9}}))).await;
+        let (s, e) = app
+            .api(
+                &token,
+                "POST",
+                "/api/v1/rules/branch",
+                Some(json!({"org_id": county, "values": {"committee_min": 9}})),
+            )
+            .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-        let (_, r) = app.api(&token, "GET", &format!("/api/v1/rules/branch?org_id={root}"), None).await;
+        let (_, r) = app
+            .api(
+                &token,
+                "GET",
+                &format!("/api/v1/rules/branch?org_id={root}"),
+                None,
+            )
+            .await;
         assert_eq!(r["max_members"], 50, "the city keeps the default");
     })
     .await;

@@ -27,7 +27,22 @@ struct Ids(Vec<String>);
 fn sample(branch: &str) -> (Ids, Vec<[String; 13]>) {
     let ids = Ids((1..=5).map(id).collect());
     let row = |name: &str, idn: &str, br: &str, status: &str, full: &str| -> [String; 13] {
-        [name, "男", "汉族", idn, "13900001111", "大学本科", "某村", br, "2010-07-01", full, status, "", ""].map(str::to_string)
+        [
+            name,
+            "男",
+            "汉族",
+            idn,
+            "13900001111",
+            "大学本科",
+            "某村",
+            br,
+            "2010-07-01",
+            full,
+            status,
+            "",
+            "",
+        ]
+        .map(str::to_string)
     };
     let mut bad_id = ids.0[1].clone();
     bad_id.replace_range(17..18, if bad_id.ends_with('1') { "2" } else { "1" });
@@ -35,20 +50,31 @@ fn sample(branch: &str) -> (Ids, Vec<[String; 13]>) {
         row("张一", &ids.0[0], branch, "正式党员", "2011-07-01"),
         row("张二", &bad_id, branch, "正式党员", "2011-07-01"),
         row("张三", &ids.0[2], branch, "正式党员", "2011-07-01"),
-        row("张四", &ids.0[3], "不存在的党支部", "正式党员", "2011-07-01"),
+        row(
+            "张四",
+            &ids.0[3],
+            "不存在的党支部",
+            "正式党员",
+            "2011-07-01",
+        ),
         row("张五", &ids.0[4], branch, "正式党员", "2011-08-01"),
     ];
     (ids, rows)
 }
 
 fn as_refs(rows: &[[String; 13]]) -> Vec<[&str; 13]> {
-    rows.iter().map(|r| std::array::from_fn(|i| r[i].as_str())).collect()
+    rows.iter()
+        .map(|r| std::array::from_fn(|i| r[i].as_str()))
+        .collect()
 }
 
 fn multipart(file: &[u8], name: &str, mode: &str) -> (String, Vec<u8>) {
     let boundary = "----djtestboundary";
     let mut body = Vec::new();
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\n{mode}\r\n").as_bytes());
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\n{mode}\r\n")
+            .as_bytes(),
+    );
     body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
@@ -64,7 +90,12 @@ async fn import_names_every_bad_row_and_writes_nothing_by_default() {
         app.account("imp", root, "org_staff", None).await;
         let s = app.login("imp", PASSWORD).await.expect("login");
         let csrf = app.csrf(&s).await;
-        let form = format!("_csrf={csrf}&old_password={}&new_password={}&confirm_password={}", urlencode(PASSWORD), urlencode("New@pass2026"), urlencode("New@pass2026"));
+        let form = format!(
+            "_csrf={csrf}&old_password={}&new_password={}&confirm_password={}",
+            urlencode(PASSWORD),
+            urlencode("New@pass2026"),
+            urlencode("New@pass2026")
+        );
         app.page(&s, "POST", "/password", Some(&form)).await;
         let (_, rows) = sample("甲村党支部");
         let file = workbook(&as_refs(&rows));
@@ -80,7 +111,12 @@ async fn import_names_every_bad_row_and_writes_nothing_by_default() {
         };
         let (st, h, _) = app.send(upload("all")).await;
         assert_eq!(st, StatusCode::SEE_OTHER);
-        let job = h.get("location").expect("loc").to_str().expect("s").to_string();
+        let job = h
+            .get("location")
+            .expect("loc")
+            .to_str()
+            .expect("s")
+            .to_string();
         let mut html = String::new();
         for _ in 0..100 {
             let (_, _, body) = app.page(&s, "GET", &job, None).await;
@@ -91,14 +127,22 @@ async fn import_names_every_bad_row_and_writes_nothing_by_default() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(html.contains("导入进度：完成"), "{html}");
-        assert!(html.contains("<td>3</td><td>身份证号码</td><td>身份证号码校验位错误</td>"), "{html}");
+        assert!(
+            html.contains("<td>3</td><td>身份证号码</td><td>身份证号码校验位错误</td>"),
+            "{html}"
+        );
         assert!(html.contains("<td>5</td><td>所在党支部</td>"), "{html}");
         assert!(html.contains("未导入任何数据"));
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members").await, 0);
         // Only the valid rows.
         let (st, h, _) = app.send(upload("valid_only")).await;
         assert_eq!(st, StatusCode::SEE_OTHER);
-        let job = h.get("location").expect("loc").to_str().expect("s").to_string();
+        let job = h
+            .get("location")
+            .expect("loc")
+            .to_str()
+            .expect("s")
+            .to_string();
         for _ in 0..100 {
             let (_, _, body) = app.page(&s, "GET", &job, None).await;
             if body.contains("导入进度：完成") {
@@ -108,7 +152,11 @@ async fn import_names_every_bad_row_and_writes_nothing_by_default() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members").await, 3);
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.create'").await, 3);
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.create'")
+                .await,
+            3
+        );
     })
     .await;
 }
@@ -155,7 +203,13 @@ async fn export_writes_exactly_the_filtered_list() {
         young.status = "probationary".into();
         app.member_with(young).await;
         let token = app.account("exp", root, "org_staff", None).await;
-        let get = |q: &str| Request::builder().uri(format!("/api/v1/members/export?{q}")).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).expect("req");
+        let get = |q: &str| {
+            Request::builder()
+                .uri(format!("/api/v1/members/export?{q}"))
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("req")
+        };
         let (_, _, all) = app.send(get("format=csv")).await;
         assert_eq!(String::from_utf8_lossy(&all).lines().count(), 5);
         let (_, _, some) = app.send(get(&format!("format=csv&org_id={a}"))).await;

@@ -12,23 +12,37 @@ fn migration_directories_have_the_same_file_names() {
     };
     let sqlite = names("migrations/sqlite");
     assert_eq!(sqlite, names("migrations/postgres"));
-    let embedded: Vec<String> = dangjian::db::migrate::MIGRATIONS.iter().map(|m| m.name.to_string()).collect();
-    assert_eq!(sqlite, embedded, "every migration file is embedded in the binary");
+    let embedded: Vec<String> = dangjian::db::migrate::MIGRATIONS
+        .iter()
+        .map(|m| m.name.to_string())
+        .collect();
+    assert_eq!(
+        sqlite, embedded,
+        "every migration file is embedded in the binary"
+    );
 }
 
 #[tokio::test]
 async fn migrations_are_idempotent_and_start_an_empty_chain() {
     each_backend(|app| async move {
-        let again = dangjian::db::migrate::run(&app.ctx.db).await.expect("migrate again");
+        let again = dangjian::db::migrate::run(&app.ctx.db)
+            .await
+            .expect("migrate again");
         assert!(again.is_empty());
-        assert_eq!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { entries: 0 });
+        assert_eq!(
+            app.verify().await,
+            dangjian::audit::VerifyOutcome::Ok { entries: 0 }
+        );
     })
     .await;
 }
 
 #[tokio::test]
 async fn unknown_database_scheme_is_refused() {
-    let cfg = dangjian::config::Config { database_url: "mysql://localhost/x".into(), ..Default::default() };
+    let cfg = dangjian::config::Config {
+        database_url: "mysql://localhost/x".into(),
+        ..Default::default()
+    };
     assert!(cfg.validate().is_err());
 }
 

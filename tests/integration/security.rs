@@ -40,20 +40,42 @@ async fn sessions_end_on_logout_and_disable_and_rotate_on_login() {
         assert_eq!(s, StatusCode::OK, "{h:?}");
         // Logout kills that session only.
         let csrf = app.csrf(&s1).await;
-        let (s, _, _) = app.page(&s1, "POST", "/logout", Some(&format!("_csrf={csrf}"))).await;
+        let (s, _, _) = app
+            .page(&s1, "POST", "/logout", Some(&format!("_csrf={csrf}")))
+            .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         let (s, h, _) = app.page(&s1, "GET", "/password", None).await;
-        assert_eq!((s, h.get("location").map(|v| v.to_str().unwrap_or(""))), (StatusCode::SEE_OTHER, Some("/login")));
+        assert_eq!(
+            (s, h.get("location").map(|v| v.to_str().unwrap_or(""))),
+            (StatusCode::SEE_OTHER, Some("/login"))
+        );
         let (s, _, _) = app.page(&s2, "GET", "/password", None).await;
         assert_eq!(s, StatusCode::OK);
         // Disabling the account ends its sessions and tokens at once.
         let (_, accounts) = app.api(&admin, "GET", "/api/v1/accounts", None).await;
-        let bob = accounts.as_array().expect("a").iter().find(|a| a["username"] == "bob").expect("bob")["id"].as_i64().expect("id");
-        let (s, _) = app.api(&admin, "POST", &format!("/api/v1/accounts/{bob}/disable"), None).await;
+        let bob = accounts
+            .as_array()
+            .expect("a")
+            .iter()
+            .find(|a| a["username"] == "bob")
+            .expect("bob")["id"]
+            .as_i64()
+            .expect("id");
+        let (s, _) = app
+            .api(
+                &admin,
+                "POST",
+                &format!("/api/v1/accounts/{bob}/disable"),
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         let (s, _, _) = app.page(&s2, "GET", "/password", None).await;
         assert_eq!(s, StatusCode::SEE_OTHER);
-        assert_eq!(app.login("bob", PASSWORD).await.err(), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(
+            app.login("bob", PASSWORD).await.err(),
+            Some(StatusCode::UNAUTHORIZED)
+        );
     })
     .await;
 }
@@ -135,26 +157,74 @@ async fn bad_input_gets_4xx_never_5xx() {
 #[tokio::test]
 async fn security_headers_and_openapi() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let (s, h, _) = app.send(Request::builder().uri("/login").body(Body::empty()).expect("req")).await;
+    let (s, h, _) = app
+        .send(
+            Request::builder()
+                .uri("/login")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let csp = h.get("content-security-policy").expect("csp").to_str().expect("s");
-    for part in ["script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
+    let csp = h
+        .get("content-security-policy")
+        .expect("csp")
+        .to_str()
+        .expect("s");
+    for part in [
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ] {
         assert!(csp.contains(part), "{part}");
     }
     assert_eq!(h.get("x-content-type-options").expect("nosniff"), "nosniff");
     assert!(h.contains_key("referrer-policy"));
-    let (s, _, body) = app.send(Request::builder().uri("/api/openapi.json").body(Body::empty()).expect("req")).await;
+    let (s, _, body) = app
+        .send(
+            Request::builder()
+                .uri("/api/openapi.json")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let doc: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert!(doc["openapi"].as_str().expect("v").starts_with("3."));
-    for path in ["/api/v1/members", "/api/v1/orgs/{id}", "/api/v1/transfers", "/api/v1/audit", "/api/v1/accounts"] {
+    for path in [
+        "/api/v1/members",
+        "/api/v1/orgs/{id}",
+        "/api/v1/transfers",
+        "/api/v1/audit",
+        "/api/v1/accounts",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
-    let (s, _, _) = app.send(Request::builder().uri("/api/docs/").body(Body::empty()).expect("req")).await;
+    let (s, _, _) = app
+        .send(
+            Request::builder()
+                .uri("/api/docs/")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, h, _) = app.send(Request::builder().uri("/assets/app.css").body(Body::empty()).expect("req")).await;
+    let (s, h, _) = app
+        .send(
+            Request::builder()
+                .uri("/assets/app.css")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(h.get("cache-control").expect("cc").to_str().expect("s").contains("immutable"));
+    assert!(h
+        .get("cache-control")
+        .expect("cc")
+        .to_str()
+        .expect("s")
+        .contains("immutable"));
 }
 
 #[tokio::test]
@@ -163,13 +233,27 @@ async fn totp_second_factor_is_required_once_enabled_and_codes_work_once() {
     let root = app.org(None, "中共测试市委", "committee", "city").await;
     let token = app.account("erin", root, "org_staff", None).await;
     let _ = token;
-    let acc = dangjian::auth::store::list(&app.ctx, "/").await.expect("list").into_iter().find(|a| a.username == "erin").expect("erin");
+    let acc = dangjian::auth::store::list(&app.ctx, "/")
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|a| a.username == "erin")
+        .expect("erin");
     let p = app.principal(acc.id).await;
-    let secret = dangjian::auth::store::totp_begin(&app.ctx, &p).await.expect("begin");
+    let secret = dangjian::auth::store::totp_begin(&app.ctx, &p)
+        .await
+        .expect("begin");
     let now = chrono::Utc::now().timestamp() as u64;
     let code = format!("{:06}", dangjian::auth::totp::code_at(&secret, now / 30));
-    dangjian::auth::store::totp_confirm(&app.ctx, acc.id, &code, None).await.expect("enrol");
-    assert!(dangjian::auth::store::totp_confirm(&app.ctx, acc.id, &code, None).await.is_err(), "a code works once");
+    dangjian::auth::store::totp_confirm(&app.ctx, acc.id, &code, None)
+        .await
+        .expect("enrol");
+    assert!(
+        dangjian::auth::store::totp_confirm(&app.ctx, acc.id, &code, None)
+            .await
+            .is_err(),
+        "a code works once"
+    );
     // A password login now stops at the second factor.
     let s = app.login("erin", PASSWORD).await.expect("login");
     let (st, h, _) = app.page(&s, "GET", "/members", None).await;

@@ -50,7 +50,9 @@ impl Cleanup {
     pub async fn run(self) {
         if let Some((admin_url, name)) = self.0 {
             if let Ok(pool) = sqlx::PgPool::connect(&admin_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&pool).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&pool)
+                    .await;
                 pool.close().await;
             }
         }
@@ -78,11 +80,19 @@ impl TestApp {
     pub async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (db_url, pg) = match &backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("t.db").display()), None),
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("t.db").display()),
+                None,
+            ),
             Backend::Postgres(url) => {
                 let name = format!("dj_test_{}", &dangjian::crypto::random_token()[..16]);
-                let pool = sqlx::PgPool::connect(url).await.expect("connect to DANGJIAN_TEST_PG");
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create database");
+                let pool = sqlx::PgPool::connect(url)
+                    .await
+                    .expect("connect to DANGJIAN_TEST_PG");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&pool)
+                    .await
+                    .expect("create database");
                 pool.close().await;
                 (pg_url_with_db(url, &name), Some((url.clone(), name)))
             }
@@ -96,7 +106,14 @@ impl TestApp {
         cfg.validate().expect("config");
         let ctx = Ctx::open(cfg).await.expect("open");
         let router = dangjian::web::router(ctx.clone());
-        Self { ctx, router, backend, dir, db_url, pg }
+        Self {
+            ctx,
+            router,
+            backend,
+            dir,
+            db_url,
+            pg,
+        }
     }
 
     pub fn cleanup_info(&self) -> Cleanup {
@@ -115,7 +132,13 @@ impl TestApp {
         dangjian::org::store::create(
             &self.ctx.db,
             &self.system(),
-            &NewOrg { parent_id: parent, name: name.into(), kind: kind.into(), level: level.into(), ..Default::default() },
+            &NewOrg {
+                parent_id: parent,
+                name: name.into(),
+                kind: kind.into(),
+                level: level.into(),
+                ..Default::default()
+            },
         )
         .await
         .expect("create org")
@@ -127,11 +150,20 @@ impl TestApp {
     }
 
     pub async fn member_with(&self, input: MemberInput) -> i64 {
-        dangjian::member::store::create(&self.ctx, &self.system(), &input).await.expect("create member").id
+        dangjian::member::store::create(&self.ctx, &self.system(), &input)
+            .await
+            .expect("create member")
+            .id
     }
 
     /// An account with one role and an API token; returns the token.
-    pub async fn account(&self, username: &str, org_id: i64, role: &str, member_id: Option<i64>) -> String {
+    pub async fn account(
+        &self,
+        username: &str,
+        org_id: i64,
+        role: &str,
+        member_id: Option<i64>,
+    ) -> String {
         let acc = dangjian::auth::store::create(
             &self.ctx,
             &self.system(),
@@ -147,11 +179,16 @@ impl TestApp {
         .await
         .expect("create account");
         let p = self.principal(acc.id).await;
-        dangjian::auth::store::create_token(&self.ctx, &p, "test").await.expect("token").1
+        dangjian::auth::store::create_token(&self.ctx, &p, "test")
+            .await
+            .expect("token")
+            .1
     }
 
     pub async fn principal(&self, account_id: i64) -> dangjian::auth::Principal {
-        let a = dangjian::auth::store::get(&self.ctx, account_id).await.expect("account");
+        let a = dangjian::auth::store::get(&self.ctx, account_id)
+            .await
+            .expect("account");
         dangjian::auth::Principal {
             account_id: a.id,
             username: a.username,
@@ -159,7 +196,11 @@ impl TestApp {
             org_id: a.org_id,
             org_name: a.org_name,
             org_path: a.org_path,
-            roles: a.roles.iter().filter_map(|r| dangjian::auth::Role::parse(r)).collect(),
+            roles: a
+                .roles
+                .iter()
+                .filter_map(|r| dangjian::auth::Role::parse(r))
+                .collect(),
             member_id: a.member_id,
             must_change_password: a.must_change_password,
             totp_enabled: a.totp_enabled,
@@ -174,13 +215,28 @@ impl TestApp {
         let resp = self.router.clone().oneshot(req).await.expect("infallible");
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
         (status, headers, body)
     }
 
     /// A JSON API call with a bearer token.
-    pub async fn api(&self, token: &str, method: &str, path: &str, body: Option<serde_json::Value>) -> (StatusCode, serde_json::Value) {
-        let mut b = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
+    pub async fn api(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
         let body = match body {
             Some(v) => {
                 b = b.header(header::CONTENT_TYPE, "application/json");
@@ -199,7 +255,10 @@ impl TestApp {
             .method("POST")
             .uri("/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("username={username}&password={}", urlencode(password))))
+            .body(Body::from(format!(
+                "username={username}&password={}",
+                urlencode(password)
+            )))
             .expect("request");
         let (status, headers, _) = self.send(req).await;
         if status != StatusCode::SEE_OTHER {
@@ -211,12 +270,26 @@ impl TestApp {
             .filter_map(|v| v.to_str().ok())
             .find(|v| v.starts_with("dj_session="))
             .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
-        Ok(cookie.trim_start_matches("dj_session=").split(';').next().unwrap_or("").to_string())
+        Ok(cookie
+            .trim_start_matches("dj_session=")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .to_string())
     }
 
     /// A page request with a session cookie.
-    pub async fn page(&self, session: &str, method: &str, path: &str, form: Option<&str>) -> (StatusCode, axum::http::HeaderMap, String) {
-        let mut b = Request::builder().method(method).uri(path).header(header::COOKIE, format!("dj_session={session}"));
+    pub async fn page(
+        &self,
+        session: &str,
+        method: &str,
+        path: &str,
+        form: Option<&str>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::COOKIE, format!("dj_session={session}"));
         let body = match form {
             Some(f) => {
                 b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
@@ -270,7 +343,12 @@ pub fn member_input(org_id: i64, name: &str, seq: u16) -> MemberInput {
         org_id,
         name: name.into(),
         ethnicity: "汉族".into(),
-        id_number: Some(dangjian::member::idcard::compose("370811", birth, seq % 1000, seq % 2 == 0)),
+        id_number: Some(dangjian::member::idcard::compose(
+            "370811",
+            birth,
+            seq % 1000,
+            seq % 2 == 0,
+        )),
         phone: Some(format!("139{:08}", 10_000_000 + seq as u32)),
         education: "大学本科".into(),
         work_unit: "测试单位".into(),
@@ -292,19 +370,47 @@ pub struct Province {
 
 pub async fn province(app: &TestApp) -> Province {
     let province = app.org(None, "中共山东省委", "committee", "city").await;
-    let mut p = Province { province, cities: vec![], counties: vec![], branches: vec![], members: vec![] };
+    let mut p = Province {
+        province,
+        cities: vec![],
+        counties: vec![],
+        branches: vec![],
+        members: vec![],
+    };
     let mut seq = 1u16;
     for c in 0..2 {
-        let city = app.org(Some(province), &format!("中共第{c}市委"), "committee", "city").await;
+        let city = app
+            .org(
+                Some(province),
+                &format!("中共第{c}市委"),
+                "committee",
+                "city",
+            )
+            .await;
         p.cities.push(city);
         for k in 0..2 {
-            let county = app.org(Some(city), &format!("中共{c}市{k}县委"), "committee", "county").await;
+            let county = app
+                .org(
+                    Some(city),
+                    &format!("中共{c}市{k}县委"),
+                    "committee",
+                    "county",
+                )
+                .await;
             p.counties.push(county);
             for b in 0..2 {
-                let branch = app.org(Some(county), &format!("{c}市{k}县第{b}党支部"), "branch", "village").await;
+                let branch = app
+                    .org(
+                        Some(county),
+                        &format!("{c}市{k}县第{b}党支部"),
+                        "branch",
+                        "village",
+                    )
+                    .await;
                 p.branches.push(branch);
                 for _ in 0..2 {
-                    p.members.push(app.member(branch, &format!("党员{seq}"), seq).await);
+                    p.members
+                        .push(app.member(branch, &format!("党员{seq}"), seq).await);
                     seq += 1;
                 }
             }
