@@ -160,6 +160,14 @@ fn print_demo(s: &demo::DemoSummary) {
 
 async fn run(cmd: Command, cfg: Config) -> Res {
     let ctx = Ctx::open(cfg.clone()).await?;
+    let result = run_with(&ctx, cmd, &cfg).await;
+    // Closing the pool checkpoints SQLite's WAL into the database file.
+    ctx.db.close().await;
+    result
+}
+
+async fn run_with(ctx: &Ctx, cmd: Command, cfg: &Config) -> Res {
+    let ctx = ctx.clone();
     match cmd {
         Command::Migrate => {
             println!("schema is up to date ({})", ctx.db.backend_name());
@@ -252,7 +260,7 @@ async fn run(cmd: Command, cfg: Config) -> Res {
             println!("exported {n} members to {}", file.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Backup { path } => backup(&ctx, &cfg, &path).await,
+        Command::Backup { path } => backup(&ctx, cfg, &path).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -336,7 +344,6 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
         "dangjian 已启动 / listening on http://{addr}/ ({})",
         ctx.db.backend_name()
     );
-    let db = ctx.db.clone();
     let app = dangjian::web::router(ctx);
     axum::serve(
         listener,
@@ -359,6 +366,5 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
         }
     })
     .await?;
-    db.close().await;
     Ok(ExitCode::SUCCESS)
 }

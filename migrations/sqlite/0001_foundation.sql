@@ -83,7 +83,8 @@ CREATE TABLE members (
     updated_at         TEXT NOT NULL,
     version            INTEGER NOT NULL DEFAULT 1
 );
-CREATE INDEX members_org ON members (org_id, id);
+-- Covers the subtree aggregations of the dashboard (status, gender, education, dates).
+CREATE INDEX members_org ON members (org_id, status, gender, education, join_date, birth_date);
 CREATE INDEX members_initials ON members (name_initials);
 CREATE INDEX members_pinyin ON members (name_pinyin);
 CREATE INDEX members_name ON members (name);

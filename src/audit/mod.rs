@@ -46,7 +46,8 @@ pub struct NewEntry<'a> {
     pub after: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One audit entry; `before_json`/`after_json` are JSON text with personal numbers masked.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Entry {
     pub seq: i64,
     pub prev_hash: String,

@@ -44,20 +44,14 @@ async fn audit_page(
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
     params(("action" = Option<String>, Query), ("actor" = Option<String>, Query), ("object_type" = Option<String>, Query),
            ("object_id" = Option<String>, Query), ("before_seq" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = [crate::web::api::AuditEntryBody]), (status = 403, body = crate::web::ErrorBody)))]
+    responses((status = 200, body = [crate::audit::Entry]), (status = 403, body = crate::web::ErrorBody)))]
 pub async fn api_list(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Query(f): Query<AuditFilter>,
-) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
+) -> Result<Json<Vec<crate::audit::Entry>>, ApiError> {
     authorize(&ctx, &p, Perm::AuditRead, None).await?;
-    Ok(Json(
-        super::list(&ctx.db, &f)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    Ok(Json(super::list(&ctx.db, &f).await?))
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -526,7 +526,8 @@ pub enum SessionState {
     Invalid,
 }
 
-async fn principal_for(
+/// The principal of an enabled account (`None` when disabled or unknown).
+pub async fn principal_for(
     ctx: &Ctx,
     account_id: i64,
     csrf: String,

@@ -282,6 +282,8 @@ fn plan(opts: &DemoOptions) -> Gen {
         Some("370800"),
     );
     // City-level share: 市直机关工委 (7%) and 市国资委党委 (8%).
+    let city_agency_budget = n * 7 / 100;
+    let soe_budget = n * 8 / 100;
     let city_agency = g.add_org(
         Some(root),
         "中共济宁市直机关工作委员会".into(),
@@ -290,7 +292,7 @@ fn plan(opts: &DemoOptions) -> Gen {
         Some("370800"),
     );
     let mut agency_i = 0;
-    g.spend(n * 7 / 100, 6, 18, 45, |g, s| {
+    g.spend(city_agency_budget, 6, 18, 45, |g, s| {
         let a = AGENCIES[agency_i % AGENCIES.len()];
         let round = agency_i / AGENCIES.len();
         agency_i += 1;
@@ -316,7 +318,6 @@ fn plan(opts: &DemoOptions) -> Gen {
         Some("370800"),
     );
     let mut soe_i = 0;
-    let soe_budget = n * 8 / 100;
     let soe_count = (soe_budget / 2500).clamp(1, SOES.len());
     let per_soe = soe_budget / soe_count;
     for (k, soe) in SOES.iter().enumerate().take(soe_count) {
@@ -347,7 +348,7 @@ fn plan(opts: &DemoOptions) -> Gen {
         soe_i = 0;
     }
     // Counties share the rest.
-    let county_budget = n - n * 15 / 100;
+    let county_budget = n - city_agency_budget - soe_budget;
     let counties = (n / 27_000).clamp(1, COUNTIES.len());
     for (ci, (code, cname, suffix)) in COUNTIES.iter().take(counties).enumerate() {
         let budget = if ci + 1 == counties {
@@ -371,7 +372,9 @@ fn plan(opts: &DemoOptions) -> Gen {
             Some(code),
         );
         let mut ai = 0;
-        g.spend(budget * 12 / 100, 5, 15, 35, |g, s| {
+        let (agency_budget, edu_budget, two_new_budget) =
+            (budget * 12 / 100, budget * 9 / 100, budget * 12 / 100);
+        g.spend(agency_budget, 5, 15, 35, |g, s| {
             let a = AGENCIES[ai % AGENCIES.len()];
             let round = ai / AGENCIES.len();
             ai += 1;
@@ -391,7 +394,7 @@ fn plan(opts: &DemoOptions) -> Gen {
             Some(code),
         );
         let mut ei = 0;
-        g.spend(budget * 9 / 100, 8, 25, 48, |g, s| {
+        g.spend(edu_budget, 8, 25, 48, |g, s| {
             let inst = INSTITUTIONS[ei % INSTITUTIONS.len()];
             let round = ei / INSTITUTIONS.len();
             ei += 1;
@@ -417,7 +420,7 @@ fn plan(opts: &DemoOptions) -> Gen {
             OrgLevel::TwoNew,
             Some(code),
         );
-        g.spend(budget * 12 / 100, 3, 9, 30, |g, s| {
+        g.spend(two_new_budget, 3, 9, 30, |g, s| {
             let unit = if g.rng.gen_bool(0.85) {
                 format!(
                     "{}{}{}",
@@ -440,7 +443,7 @@ fn plan(opts: &DemoOptions) -> Gen {
             g.add_branch(tn, name, OrgLevel::TwoNew, code, s, unit);
         });
         // 乡镇(街道) 67%: villages and communities.
-        let local = budget - budget * 33 / 100;
+        let local = budget - agency_budget - edu_budget - two_new_budget;
         let towns = (local / 2_200).clamp(1, 20);
         for t in 0..towns {
             let tb = if t + 1 == towns {
@@ -649,17 +652,10 @@ fn person(
             ],
         )
     };
-    let education = [
-        "研究生",
-        "大学本科",
-        "大学专科",
-        "中专",
-        "高中",
-        "初中及以下",
-    ]
-    .into_iter()
-    .find(|e| *e == education)
-    .unwrap_or("高中");
+    let education = crate::member::EDUCATION
+        .into_iter()
+        .find(|e| *e == education)
+        .unwrap_or("高中");
     // Join: about 3% probationary (joined within the last year), the rest full members.
     let adult = add_years(birth, 18);
     let probationary = age >= 20 && rng.gen_bool(0.03);
@@ -714,8 +710,9 @@ async fn count_orgs(db: &Db) -> AppResult<i64> {
     Ok(on_db!(db, p => sqlx::query("SELECT COUNT(*) AS n FROM orgs").fetch_one(p).await?.i64("n")?))
 }
 
-const ORG_BATCH: usize = 500;
-const MEMBER_BATCH: usize = 400;
+// Small batches: sqlx looks each placeholder up by name, which costs O(placeholders) per bind.
+const ORG_BATCH: usize = 64;
+const MEMBER_BATCH: usize = 40;
 
 /// Fills an empty database with the demo city. Refuses a database that has organisations.
 pub async fn generate(
@@ -733,6 +730,12 @@ pub async fn generate(
     let now = Utc::now();
     progress(&format!("{} organisations planned", g.orgs.len()));
     let mut tx = ctx.db.begin().await?;
+    if let crate::db::Tx::Sqlite(t) = &mut tx {
+        // A bulk load: let this connection cache the whole working set.
+        sqlx::query("PRAGMA cache_size = -1048576")
+            .execute(&mut **t)
+            .await?;
+    }
     for chunk in g.orgs.chunks(ORG_BATCH) {
         let mut sql = String::from("INSERT INTO orgs (id, parent_id, path, depth, name, kind, level, region_code, established_on, term_start, has_committee, committee_size, sort, created_at, updated_at) VALUES ");
         for i in 0..chunk.len() {
@@ -821,6 +824,11 @@ pub async fn generate(
         },
     )
     .await?;
+    if let crate::db::Tx::Sqlite(t) = &mut tx {
+        sqlx::query("PRAGMA cache_size = -65536")
+            .execute(&mut **t)
+            .await?;
+    }
     tx.commit().await?;
     progress("committed");
     let summary = DemoSummary {
@@ -947,7 +955,7 @@ mod tests {
 
     #[test]
     fn plan_spends_exactly_the_members_and_obeys_the_tree() {
-        for n in [30, 1_000, 40_000] {
+        for n in [30, 1_000, 40_000, 300_000, 3_000_000] {
             let g = plan(&opts(n));
             let total: usize = g.branches.iter().map(|b| b.size).sum();
             assert_eq!(total, n.max(30), "n={n}");

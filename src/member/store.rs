@@ -538,41 +538,42 @@ pub struct MemberStats {
 
 pub async fn stats(ctx: &Ctx, scope_path: &str) -> AppResult<MemberStats> {
     let upper = path_upper(scope_path);
-    let group = |col: &str| {
-        format!("SELECT {col} AS k, COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= $1 AND o.path < $2 GROUP BY {col} ORDER BY {col}")
-    };
-    let mut out = MemberStats::default();
-    for (col, slot) in [("m.status", 0usize), ("m.education", 1), ("m.gender", 2)] {
-        let sql = group(col);
-        let v = on_db!(&ctx.db, p => {
-            let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).fetch_all(p).await?;
-            rows.iter().map(|r| Ok((r.string("k")?, r.i64("n")?))).collect::<DbResult<Vec<_>>>()?
-        });
-        match slot {
-            0 => {
-                out.total = v.iter().map(|x| x.1).sum();
-                out.by_status = v
-                    .into_iter()
-                    .map(|(k, n)| {
-                        (
-                            Status::parse(&k)
-                                .map(|s| s.label().to_string())
-                                .unwrap_or(k),
-                            n,
-                        )
-                    })
-                    .collect();
-            }
-            1 => out.by_education = v,
-            _ => {
-                out.by_gender = v
-                    .into_iter()
-                    .map(|(k, n)| (super::gender_label(&k).to_string(), n))
-                    .collect()
-            }
-        }
+    // One pass over the covering index, grouped by all three dimensions at once.
+    let rows = on_db!(&ctx.db, p => {
+        let rows = sqlx::query("SELECT m.status AS s, m.education AS e, m.gender AS g, COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= $1 AND o.path < $2 GROUP BY m.status, m.education, m.gender")
+            .bind(scope_path).bind(&upper).fetch_all(p).await?;
+        rows.iter().map(|r| Ok((r.string("s")?, r.string("e")?, r.string("g")?, r.i64("n")?))).collect::<DbResult<Vec<_>>>()?
+    });
+    let mut by_status: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut by_gender: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut by_education: std::collections::HashMap<String, i64> = Default::default();
+    let mut total = 0;
+    for (s, e, g, n) in rows {
+        total += n;
+        *by_status
+            .entry(
+                Status::parse(&s)
+                    .map(|x| x.label().to_string())
+                    .unwrap_or(s),
+            )
+            .or_default() += n;
+        *by_gender
+            .entry(super::gender_label(&g).to_string())
+            .or_default() += n;
+        *by_education.entry(e).or_default() += n;
     }
-    Ok(out)
+    // Education in its natural order, highest first.
+    let mut edu: Vec<(String, i64)> = super::EDUCATION
+        .iter()
+        .filter_map(|e| by_education.remove(*e).map(|n| (e.to_string(), n)))
+        .collect();
+    edu.extend(by_education);
+    Ok(MemberStats {
+        total,
+        by_status: by_status.into_iter().collect(),
+        by_education: edu,
+        by_gender: by_gender.into_iter().collect(),
+    })
 }
 
 /// Existing blind indexes among `idxs` (import duplicate check).

@@ -542,10 +542,17 @@ async fn import_submit(
         let name = field.name().unwrap_or("").to_string();
         if name == "file" {
             let file_name = field.file_name().unwrap_or("").to_string();
-            let bytes = field.bytes().await.map_err(|_| AppError::field("file", "上传失败或文件过大"))?;
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|_| AppError::field("file", "上传失败或文件过大"))?;
             file = Some((file_name, bytes.to_vec()));
         } else if name == "mode" {
-            mode = if field.text().await.unwrap_or_default() == "valid_only" { ImportMode::ValidOnly } else { ImportMode::AllOrNothing };
+            mode = if field.text().await.unwrap_or_default() == "valid_only" {
+                ImportMode::ValidOnly
+            } else {
+                ImportMode::AllOrNothing
+            };
         }
     }
     let fail = |msg: String| {
@@ -792,15 +799,15 @@ pub async fn api_unmask(
 }
 
 /// Who changed this member, when, before → after.
-#[utoipa::path(get, path = "/api/v1/members/{id}/history", tag = "members", params(("id" = i64, Path)), responses((status = 200, body = [crate::web::api::AuditEntryBody])))]
+#[utoipa::path(get, path = "/api/v1/members/{id}/history", tag = "members", params(("id" = i64, Path)), responses((status = 200, body = [crate::audit::Entry])))]
 pub async fn api_history(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
-) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
+) -> Result<Json<Vec<crate::audit::Entry>>, ApiError> {
     load_member(&ctx, &p, id, Perm::MemberRead).await?;
     let h = crate::audit::history(&ctx.db, "member", &id.to_string()).await?;
-    Ok(Json(h.into_iter().map(Into::into).collect()))
+    Ok(Json(h))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

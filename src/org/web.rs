@@ -606,13 +606,13 @@ pub async fn api_dissolve(
 }
 
 /// Who changed this organisation, when, before → after.
-#[utoipa::path(get, path = "/api/v1/orgs/{id}/history", tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = [crate::web::api::AuditEntryBody])))]
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/history", tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = [crate::audit::Entry])))]
 pub async fn api_history(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
-) -> Result<Json<Vec<crate::web::api::AuditEntryBody>>, ApiError> {
+) -> Result<Json<Vec<crate::audit::Entry>>, ApiError> {
     load(&ctx, &p, id, Perm::OrgRead).await?;
     let h = crate::audit::history(&ctx.db, "org", &id.to_string()).await?;
-    Ok(Json(h.into_iter().map(Into::into).collect()))
+    Ok(Json(h))
 }

@@ -2,47 +2,7 @@
 
 use super::AppState;
 use axum::Router;
-use serde::Serialize;
 use utoipa::OpenApi;
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct AuditEntryBody {
-    pub seq: i64,
-    pub ts: String,
-    pub actor_id: Option<i64>,
-    pub actor_name: String,
-    pub role: String,
-    pub org_id: Option<i64>,
-    pub action: String,
-    pub object_type: String,
-    pub object_id: String,
-    /// JSON text of the object before the change (numbers masked).
-    pub before: String,
-    /// JSON text of the object after the change (numbers masked).
-    pub after: String,
-    pub ip: String,
-    pub hash: String,
-}
-
-impl From<crate::audit::Entry> for AuditEntryBody {
-    fn from(e: crate::audit::Entry) -> Self {
-        Self {
-            seq: e.seq,
-            ts: e.ts,
-            actor_id: e.actor_id,
-            actor_name: e.actor_name,
-            role: e.role,
-            org_id: e.org_id,
-            action: e.action,
-            object_type: e.object_type,
-            object_id: e.object_id,
-            before: e.before_json,
-            after: e.after_json,
-            ip: e.ip,
-            hash: e.hash,
-        }
-    }
-}
 
 #[derive(OpenApi)]
 #[openapi(

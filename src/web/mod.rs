@@ -233,16 +233,22 @@ pub fn page_ctx(p: &Principal, active: &str, extra: minijinja::Value) -> minijin
 /// An error answered as an HTML page.
 pub struct PageError(pub AppError);
 
-impl From<AppError> for PageError {
-    fn from(e: AppError) -> Self {
-        PageError(e)
-    }
+macro_rules! wraps_app_error {
+    ($t:ident) => {
+        impl From<AppError> for $t {
+            fn from(e: AppError) -> Self {
+                $t(e)
+            }
+        }
+        impl From<crate::db::DbError> for $t {
+            fn from(e: crate::db::DbError) -> Self {
+                $t(AppError::Db(e))
+            }
+        }
+    };
 }
-impl From<crate::db::DbError> for PageError {
-    fn from(e: crate::db::DbError) -> Self {
-        PageError(AppError::Db(e))
-    }
-}
+wraps_app_error!(PageError);
+wraps_app_error!(ApiError);
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
@@ -264,17 +270,6 @@ impl IntoResponse for PageError {
 
 /// An error answered as JSON: `{code, message, fields}`.
 pub struct ApiError(pub AppError);
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        ApiError(e)
-    }
-}
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> Self {
-        ApiError(AppError::Db(e))
-    }
-}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {

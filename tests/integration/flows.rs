@@ -177,8 +177,11 @@ async fn member_create_edit_search_and_history() {
             .await;
         let last = &h.as_array().expect("h")[1];
         assert_eq!(last["action"], "member.update");
-        assert!(last["before"].as_str().expect("b").contains("大学本科"));
-        assert!(last["after"].as_str().expect("a").contains("研究生"));
+        assert!(last["before_json"]
+            .as_str()
+            .expect("b")
+            .contains("大学本科"));
+        assert!(last["after_json"].as_str().expect("a").contains("研究生"));
         // Unmask is allowed for org staff and audited.
         let (s, u) = app
             .api(

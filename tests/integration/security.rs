@@ -329,3 +329,38 @@ async fn personal_numbers_never_stored_or_exported_in_clear() {
     })
     .await;
 }
+
+/// The command-line import prints its report without personal numbers, and the server log
+/// of a failing import carries none either.
+#[tokio::test]
+async fn cli_output_carries_no_personal_numbers() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let root = app.org(None, "中共测试市委", "committee", "city").await;
+    app.org(Some(root), "甲村党支部", "branch", "village").await;
+    let good = member_input(root, "甲", 801).id_number.expect("id");
+    let mut bad = member_input(root, "乙", 802).id_number.expect("id");
+    bad.replace_range(17..18, if bad.ends_with('1') { "2" } else { "1" });
+    let phone = "17712345678";
+    let csv = format!(
+        "姓名,身份证号码,手机号码,所在党支部,入党日期,转正日期,党员状态,学历,民族\n甲,{good},{phone},甲村党支部,2010-07-01,2011-07-01,正式党员,高中,汉族\n乙,{bad},{phone},甲村党支部,2010-07-01,2011-07-01,正式党员,高中,汉族\n甲二,{good},{phone},甲村党支部,2010-07-01,2011-07-01,正式党员,高中,汉族\n"
+    );
+    let file = app.dir.path().join("canary.csv");
+    std::fs::write(&file, csv).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
+        .args(["--database-url", &app.db_url, "import"])
+        .arg(&file)
+        .env("DANGJIAN_DATA_KEY", KEY)
+        .env("DANGJIAN_LOG", "debug")
+        .output()
+        .expect("run dangjian");
+    assert!(!out.status.success(), "two bad rows: nothing imported");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("第3行") && text.contains("第4行"), "{text}");
+    for canary in [good.as_str(), bad.as_str(), phone] {
+        assert!(!text.contains(canary), "{canary} printed: {text}");
+    }
+}

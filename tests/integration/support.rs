@@ -186,29 +186,10 @@ impl TestApp {
     }
 
     pub async fn principal(&self, account_id: i64) -> dangjian::auth::Principal {
-        let a = dangjian::auth::store::get(&self.ctx, account_id)
+        dangjian::auth::store::principal_for(&self.ctx, account_id, String::new(), "", true)
             .await
-            .expect("account");
-        dangjian::auth::Principal {
-            account_id: a.id,
-            username: a.username,
-            display_name: a.display_name,
-            org_id: a.org_id,
-            org_name: a.org_name,
-            org_path: a.org_path,
-            roles: a
-                .roles
-                .iter()
-                .filter_map(|r| dangjian::auth::Role::parse(r))
-                .collect(),
-            member_id: a.member_id,
-            must_change_password: a.must_change_password,
-            totp_enabled: a.totp_enabled,
-            locale: a.locale,
-            ip: String::new(),
-            csrf: String::new(),
-            via_token: true,
-        }
+            .expect("load")
+            .expect("enabled account")
     }
 
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
