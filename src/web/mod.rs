@@ -147,71 +147,38 @@ pub struct NavItem {
     pub key: &'static str,
 }
 
+/// The left navigation: each entry with the permission that shows it.
+const NAV: [(Perm, &str, &str, &str); 8] = [
+    (Perm::OrgRead, "/orgs", "党组织", "orgs"),
+    (Perm::MemberRead, "/members", "党员", "members"),
+    (Perm::SelfRead, "/members/self", "我的档案", "members"),
+    (Perm::MemberImport, "/members/import", "批量导入", "import"),
+    (
+        Perm::TransferWrite,
+        "/transfers",
+        "组织关系转接",
+        "transfers",
+    ),
+    (Perm::AccountRead, "/accounts", "账号管理", "accounts"),
+    (Perm::RuleRead, "/rules", "规则设置", "rules"),
+    (Perm::AuditRead, "/audit", "审计日志", "audit"),
+];
+
 pub fn nav_for(p: &Principal) -> Vec<NavItem> {
-    let mut v = vec![NavItem {
+    let home = NavItem {
         href: "/",
         label: "首页",
         key: "home",
-    }];
-    if p.can(Perm::OrgRead) {
-        v.push(NavItem {
-            href: "/orgs",
-            label: "党组织",
-            key: "orgs",
-        });
-    }
-    if p.can(Perm::MemberRead) {
-        v.push(NavItem {
-            href: "/members",
-            label: "党员",
-            key: "members",
-        });
-    }
-    if p.can(Perm::SelfRead) {
-        if let Some(_id) = p.member_id {
-            v.push(NavItem {
-                href: "/members/self",
-                label: "我的档案",
-                key: "members",
-            });
-        }
-    }
-    if p.can(Perm::MemberImport) {
-        v.push(NavItem {
-            href: "/members/import",
-            label: "批量导入",
-            key: "import",
-        });
-    }
-    if p.can(Perm::TransferWrite) {
-        v.push(NavItem {
-            href: "/transfers",
-            label: "组织关系转接",
-            key: "transfers",
-        });
-    }
-    if p.can(Perm::AccountRead) {
-        v.push(NavItem {
-            href: "/accounts",
-            label: "账号管理",
-            key: "accounts",
-        });
-    }
-    if p.can(Perm::RuleRead) {
-        v.push(NavItem {
-            href: "/rules",
-            label: "规则设置",
-            key: "rules",
-        });
-    }
-    if p.can(Perm::AuditRead) {
-        v.push(NavItem {
-            href: "/audit",
-            label: "审计日志",
-            key: "audit",
-        });
-    }
-    v
+    };
+    std::iter::once(home)
+        .chain(
+            NAV.iter()
+                .filter(|(perm, ..)| {
+                    p.can(*perm) && (*perm != Perm::SelfRead || p.member_id.is_some())
+                })
+                .map(|(_, href, label, key)| NavItem { href, label, key }),
+        )
+        .collect()
 }
 
 /// Common template context: the principal, navigation, CSRF token.
