@@ -82,11 +82,7 @@ async fn every_kind_of_tampering_is_named() {
             };
             assert_eq!(bad_seq(app.verify().await), expected, "{case}");
             if app.is_sqlite() && case == "edit" {
-                let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
-                    .args(["--database-url", &app.db_url, "audit", "verify"])
-                    .env("DANGJIAN_DATA_KEY", KEY)
-                    .output()
-                    .expect("run dangjian");
+                let out = cli(&app.db_url, &["audit", "verify"], &[]);
                 assert!(!out.status.success());
                 assert!(String::from_utf8_lossy(&out.stdout).contains("seq 3"), "{}", String::from_utf8_lossy(&out.stdout));
             }
@@ -120,27 +116,17 @@ async fn backup_restores_data_and_a_verifying_chain() {
     let app = TestApp::new(Backend::Sqlite).await;
     some_history(&app).await;
     let target = app.dir.path().join("backup.db");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
-        .args(["--database-url", &app.db_url, "backup"])
-        .arg(&target)
-        .env("DANGJIAN_DATA_KEY", KEY)
-        .output()
-        .expect("run dangjian");
+    let out = cli(&app.db_url, &["backup", &target.display().to_string()], &[]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
-        .args([
-            "--database-url",
-            &format!("sqlite://{}", target.display()),
-            "audit",
-            "verify",
-        ])
-        .env("DANGJIAN_DATA_KEY", KEY)
-        .output()
-        .expect("run dangjian");
+    let out = cli(
+        &format!("sqlite://{}", target.display()),
+        &["audit", "verify"],
+        &[],
+    );
     assert!(
         out.status.success(),
         "{}",

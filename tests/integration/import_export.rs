@@ -81,6 +81,26 @@ fn multipart(file: &[u8], name: &str, mode: &str) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// Follows the redirect to an import job and polls it until the report is final.
+async fn finished_import(app: &TestApp, session: &str, redirect: &axum::http::HeaderMap) -> String {
+    let job = redirect
+        .get("location")
+        .expect("loc")
+        .to_str()
+        .expect("s")
+        .to_string();
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = app.page(session, "GET", &job, None).await.2;
+        if html.contains("导入进度：完成") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(html.contains("导入进度：完成"), "{html}");
+    html
+}
+
 #[tokio::test]
 async fn import_names_every_bad_row_and_writes_nothing_by_default() {
     each_backend(|app| async move {
@@ -111,21 +131,7 @@ async fn import_names_every_bad_row_and_writes_nothing_by_default() {
         };
         let (st, h, _) = app.send(upload("all")).await;
         assert_eq!(st, StatusCode::SEE_OTHER);
-        let job = h
-            .get("location")
-            .expect("loc")
-            .to_str()
-            .expect("s")
-            .to_string();
-        let mut html = String::new();
-        for _ in 0..100 {
-            let (_, _, body) = app.page(&s, "GET", &job, None).await;
-            html = body;
-            if html.contains("导入进度：完成") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let html = finished_import(&app, &s, &h).await;
         assert!(html.contains("导入进度：完成"), "{html}");
         assert!(
             html.contains("<td>3</td><td>身份证号码</td><td>身份证号码校验位错误</td>"),
@@ -137,20 +143,8 @@ async fn import_names_every_bad_row_and_writes_nothing_by_default() {
         // Only the valid rows.
         let (st, h, _) = app.send(upload("valid_only")).await;
         assert_eq!(st, StatusCode::SEE_OTHER);
-        let job = h
-            .get("location")
-            .expect("loc")
-            .to_str()
-            .expect("s")
-            .to_string();
-        for _ in 0..100 {
-            let (_, _, body) = app.page(&s, "GET", &job, None).await;
-            if body.contains("导入进度：完成") {
-                assert!(body.contains("data-written=\"3\""), "{body}");
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let body = finished_import(&app, &s, &h).await;
+        assert!(body.contains("data-written=\"3\""), "{body}");
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members").await, 3);
         assert_eq!(
             app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.create'")

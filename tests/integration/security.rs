@@ -346,13 +346,11 @@ async fn cli_output_carries_no_personal_numbers() {
     );
     let file = app.dir.path().join("canary.csv");
     std::fs::write(&file, csv).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
-        .args(["--database-url", &app.db_url, "import"])
-        .arg(&file)
-        .env("DANGJIAN_DATA_KEY", KEY)
-        .env("DANGJIAN_LOG", "debug")
-        .output()
-        .expect("run dangjian");
+    let out = cli(
+        &app.db_url,
+        &["import", &file.display().to_string()],
+        &[("DANGJIAN_LOG", "debug")],
+    );
     assert!(!out.status.success(), "two bad rows: nothing imported");
     let text = format!(
         "{}{}",

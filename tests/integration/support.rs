@@ -309,6 +309,17 @@ impl TestApp {
 
 pub const PASSWORD: &str = "Test@2026pw";
 
+/// Runs the `dangjian` binary against `db_url` with the test data key.
+pub fn cli(db_url: &str, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
+        .args(["--database-url", db_url])
+        .args(args)
+        .env("DANGJIAN_DATA_KEY", KEY)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run dangjian")
+}
+
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
