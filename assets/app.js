@@ -5,14 +5,54 @@
     var m = document.querySelector('meta[name="csrf-token"]');
     return m ? m.getAttribute("content") : "";
   };
-  // Every htmx request carries the CSRF token.
+  // UI messages in the page's language, handed over by the server as a JSON block.
+  var messages = {};
+  var msg = function (key, arg) {
+    var s = messages[key] || key;
+    return arg === undefined ? s : s.replace("{0}", arg);
+  };
+  var toast = function (text, kind) {
+    var el = document.getElementById("toast");
+    if (!el) return;
+    el.textContent = text;
+    el.className = "toast" + (kind ? " " + kind : "");
+    el.hidden = false;
+    clearTimeout(el._timer);
+    el._timer = setTimeout(function () { el.hidden = true; }, 3500);
+  };
+
+  // Every htmx request carries the CSRF token; a busy bar shows while requests run.
+  var running = 0;
+  var busy = function (d) {
+    running = Math.max(0, running + d);
+    var b = document.getElementById("busy");
+    if (b) b.hidden = running === 0;
+  };
   document.addEventListener("htmx:configRequest", function (e) {
     e.detail.headers["X-CSRF-Token"] = csrf();
   });
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    busy(1);
+    if (e.detail.target) e.detail.target.setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    busy(-1);
+    if (e.detail.target) e.detail.target.removeAttribute("aria-busy");
+    if (e.detail.failed) toast(msg("failed"), "error");
+  });
+
   // Confirmation for destructive actions: forms and htmx buttons with data-confirm.
   document.addEventListener("submit", function (e) {
     var f = e.target;
-    if (f.dataset && f.dataset.confirm && !window.confirm(f.dataset.confirm)) e.preventDefault();
+    if (f.dataset && f.dataset.confirm && !window.confirm(f.dataset.confirm)) {
+      e.preventDefault();
+      return;
+    }
+    // A submitted form shows that it is working and cannot be sent twice.
+    if (!e.defaultPrevented && f.method && f.method.toLowerCase() === "post") {
+      var b = f.querySelector("button[type=submit], button:not([type])");
+      if (b) setTimeout(function () { b.disabled = true; b.setAttribute("aria-busy", "true"); }, 0);
+    }
   }, true);
   document.addEventListener("htmx:confirm", function (e) {
     var el = e.detail.elt;
@@ -21,6 +61,7 @@
       if (window.confirm(el.dataset.confirm)) e.detail.issueRequest(true);
     }
   });
+
   // Tree twisties: load once, then toggle.
   document.addEventListener("click", function (e) {
     var t = e.target.closest("[data-twisty]");
@@ -37,24 +78,104 @@
   document.addEventListener("htmx:afterSwap", function (e) {
     if (e.target.classList && e.target.classList.contains("sub")) e.target.dataset.loaded = "1";
   });
-  // Phone navigation.
+
+  // Phone navigation; Escape closes it.
   document.addEventListener("click", function (e) {
     var b = e.target.closest("[data-toggle-nav]");
     if (!b) return;
     var nav = document.getElementById("sidenav");
     var open = nav.classList.toggle("open");
     b.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) { var a = nav.querySelector("a"); if (a) a.focus(); }
   });
-  // Toasts for ?ok=... after a redirect.
-  var messages = { created: "已创建", saved: "已保存", moved: "已移动", dissolved: "已撤销", sent: "已发出转接",
-    password: "密码已修改", totp: "动态口令已启用", revoked: "令牌已撤销", reset: "密码已重置", published: "规则已发布" };
-  document.addEventListener("DOMContentLoaded", function () {
-    var ok = new URLSearchParams(location.search).get("ok");
-    var el = document.getElementById("toast");
-    if (ok && messages[ok] && el) {
-      el.textContent = messages[ok];
-      el.hidden = false;
-      setTimeout(function () { el.hidden = true; }, 3000);
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var nav = document.getElementById("sidenav");
+    if (nav && nav.classList.contains("open")) {
+      nav.classList.remove("open");
+      var b = document.querySelector("[data-toggle-nav]");
+      if (b) { b.setAttribute("aria-expanded", "false"); b.focus(); }
     }
+  });
+
+  // "Back" links on error pages.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest("[data-back]");
+    if (a && history.length > 1) { e.preventDefault(); history.back(); }
+  });
+
+  // Batch selection: a header checkbox selects the page; actions name the count.
+  var updateBatch = function (form) {
+    var boxes = form.querySelectorAll("input[data-row]");
+    var n = 0;
+    boxes.forEach(function (b) { if (b.checked) n++; });
+    var all = form.querySelector("input[data-all]");
+    if (all) { all.checked = n > 0 && n === boxes.length; all.indeterminate = n > 0 && n < boxes.length; }
+    form.querySelectorAll("[data-batch]").forEach(function (b) { b.disabled = n === 0; });
+    var c = form.querySelector("[data-count]");
+    if (c) c.textContent = n ? msg("selected", n) : "";
+  };
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    var form = t.closest && t.closest("form[data-batch-form]");
+    if (!form) return;
+    if (t.hasAttribute("data-all")) {
+      form.querySelectorAll("input[data-row]").forEach(function (b) { b.checked = t.checked; });
+    }
+    updateBatch(form);
+  });
+
+  // Charts: every [data-chart] element, drawn with ECharts when the page loaded it.
+  var palette = ["#b8121b", "#c9a227", "#1a56db", "#1e7b34", "#8f0e15", "#a15c00", "#5c6370", "#e4572e", "#17becf", "#7b4ea3"];
+  var charts = [];
+  var drawCharts = function () {
+    if (!window.echarts) return;
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      var rows;
+      try { rows = JSON.parse(el.getAttribute("data-rows") || "[]"); } catch (err) { return; }
+      var kind = el.getAttribute("data-chart");
+      var labels = rows.map(function (r) { return r[0]; });
+      var values = rows.map(function (r) { return r[1]; });
+      var option = { color: palette, animation: false, tooltip: { trigger: kind === "pie" ? "item" : "axis", confine: true },
+        grid: { left: 8, right: 24, top: 16, bottom: 8, containLabel: true } };
+      if (kind === "pie") {
+        option.legend = { bottom: 0, type: "scroll" };
+        option.series = [{ type: "pie", radius: ["38%", "68%"], center: ["50%", "45%"], label: { formatter: "{b}\n{c}" },
+          data: rows.map(function (r) { return { name: r[0], value: r[1] }; }) }];
+      } else if (kind === "hbar") {
+        option.xAxis = { type: "value", minInterval: 1 };
+        option.yAxis = { type: "category", data: labels, inverse: true, axisLabel: { width: 110, overflow: "truncate" } };
+        option.series = [{ type: "bar", data: values, label: { show: true, position: "right" }, barMaxWidth: 22 }];
+      } else {
+        option.xAxis = { type: "category", data: labels, axisLabel: kind === "line" ? { hideOverlap: true } : { interval: 0, width: 64, overflow: "break" } };
+        option.yAxis = { type: "value", minInterval: 1 };
+        option.series = [kind === "line"
+          ? { type: "line", data: values, smooth: true, areaStyle: { opacity: 0.12 }, label: { show: true, position: "top" } }
+          : { type: "bar", data: values, label: { show: true, position: "top" }, barMaxWidth: 36 }];
+      }
+      var chart = window.echarts.init(el, null, { renderer: "canvas" });
+      chart.setOption(option);
+      el.classList.add("drawn");
+      charts.push(chart);
+    });
+  };
+  var resizeTimer;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () { charts.forEach(function (c) { c.resize(); }); }, 150);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var m = document.getElementById("ui-messages");
+    if (m) { try { messages = JSON.parse(m.textContent); } catch (err) { messages = {}; } }
+    // Toasts for ?ok=... after a redirect.
+    var ok = new URLSearchParams(location.search).get("ok");
+    if (ok && messages[ok]) toast(messages[ok], "ok");
+    document.querySelectorAll("form[data-batch-form]").forEach(updateBatch);
+    // Panels folded on phones start open on wide screens.
+    if (window.matchMedia("(min-width: 701px)").matches) {
+      document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+    }
+    drawCharts();
   });
 })();

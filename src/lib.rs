@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod i18n;
 pub mod member;
 pub mod org;
 pub mod rules;

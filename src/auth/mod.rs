@@ -200,7 +200,10 @@ pub struct Principal {
     pub member_id: Option<i64>,
     pub must_change_password: bool,
     pub totp_enabled: bool,
+    /// The account's language setting (`auto`, `zh-CN`, `en`).
     pub locale: String,
+    /// The language this request is answered in (setting, else the browser's).
+    pub lang: crate::i18n::Lang,
     pub ip: String,
     /// CSRF token of the browser session (empty for API tokens).
     pub csrf: String,
@@ -268,9 +271,9 @@ impl Principal {
     pub fn role_labels(&self) -> String {
         self.roles
             .iter()
-            .map(|r| r.label())
+            .map(|r| crate::i18n::text(self.lang, r.label()))
             .collect::<Vec<_>>()
-            .join("、")
+            .join(" / ")
     }
 }
 
@@ -291,6 +294,7 @@ mod tests {
             must_change_password: false,
             totp_enabled: false,
             locale: "zh-CN".into(),
+            lang: crate::i18n::Lang::ZhCn,
             ip: String::new(),
             csrf: String::new(),
             via_token: false,

@@ -193,7 +193,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<A
         return Err(AppError::field("username", "用户名已被使用"));
     }
     let id = on_tx!(&mut tx, c => {
-        let id = sqlx::query("INSERT INTO accounts (username, display_name, org_id, member_id, password_hash, must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id")
+        let id = sqlx::query("INSERT INTO accounts (username, display_name, org_id, member_id, password_hash, must_change_password, locale, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'auto', $7, $7) RETURNING id")
             .bind(&input.username).bind(dn).bind(org.id).bind(input.member_id).bind(&hash).bind(true).bind(now)
             .fetch_one(&mut *c).await?.i64("id")?;
         for r in &roles {
@@ -553,6 +553,7 @@ pub async fn principal_for(
         member_id: a.member_id,
         must_change_password: a.must_change_password,
         totp_enabled: a.totp_enabled,
+        lang: crate::i18n::Lang::resolve(Some(&a.locale), None),
         locale: a.locale,
         ip: ip.to_string(),
         csrf,
@@ -678,6 +679,36 @@ pub async fn revoke_token(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<()> {
             object_id: id.to_string(),
             before: serde_json::Value::Null,
             after: serde_json::json!({"revoked": true}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets the account's interface language (`auto`, `zh-CN` or `en`).
+pub async fn set_locale(ctx: &Ctx, p: &Principal, locale: &str) -> AppResult<()> {
+    if !crate::i18n::LOCALE_SETTINGS
+        .iter()
+        .any(|(k, _)| *k == locale)
+    {
+        return Err(AppError::Validation(vec![crate::error::FieldError::new(
+            "locale",
+            "界面语言只能是 auto、zh-CN 或 en",
+        )]));
+    }
+    let mut tx = ctx.db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query("UPDATE accounts SET locale = $1, updated_at = $2 WHERE id = $3")
+        .bind(locale).bind(Utc::now()).bind(p.account_id).execute(&mut *c).await?.rows_affected());
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "account.locale",
+            object_type: "account",
+            object_id: p.account_id.to_string(),
+            before: serde_json::json!({"locale": p.locale}),
+            after: serde_json::json!({"locale": locale}),
         },
     )
     .await?;

@@ -4,7 +4,9 @@
 use super::store::{self, NewAccount};
 use super::{Perm, Role};
 use crate::error::{AppError, FieldError};
-use crate::web::{authorize, page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
+use crate::web::{
+    authorize, page_ctx, render, render_status, ApiError, AppState, Auth, BrowserLang, PageError,
+};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,6 +24,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/me", get(me_page))
         .route("/me/totp", get(totp_enrol_page).post(totp_enrol_submit))
         .route("/me/tokens", post(token_create_page))
+        .route("/me/locale", post(locale_submit))
         .route("/me/tokens/{id}/revoke", post(token_revoke_page))
         .route("/accounts", get(accounts_page))
         .route(
@@ -68,8 +71,8 @@ fn with_cookie(mut r: Response, cookie: &str) -> Response {
     r
 }
 
-async fn login_page() -> Response {
-    render("login.html", context! { error => "" })
+async fn login_page(BrowserLang(lang): BrowserLang) -> Response {
+    render("login.html", context! { lang => lang.code(), error => "" })
 }
 
 #[derive(Deserialize)]
@@ -80,6 +83,7 @@ struct LoginForm {
 
 async fn login_submit(
     State(ctx): State<AppState>,
+    BrowserLang(lang): BrowserLang,
     crate::web::ClientIp(ip): crate::web::ClientIp,
     axum::Form(f): axum::Form<LoginForm>,
 ) -> Response {
@@ -100,14 +104,17 @@ async fn login_submit(
         Err(AppError::Refused { message, .. }) => render_status(
             StatusCode::UNAUTHORIZED,
             "login.html",
-            context! { error => message, username => f.username },
+            context! { lang => lang.code(), error => message, username => f.username },
         ),
         Err(e) => PageError(e).into_response(),
     }
 }
 
-async fn totp_login_page() -> Response {
-    render("totp.html", context! { mode => "login", error => "" })
+async fn totp_login_page(BrowserLang(lang): BrowserLang) -> Response {
+    render(
+        "totp.html",
+        context! { lang => lang.code(), mode => "login", error => "" },
+    )
 }
 
 #[derive(Deserialize)]
@@ -117,6 +124,7 @@ struct CodeForm {
 
 async fn totp_login_submit(
     State(ctx): State<AppState>,
+    BrowserLang(lang): BrowserLang,
     headers: HeaderMap,
     axum::Form(f): axum::Form<CodeForm>,
 ) -> Response {
@@ -139,7 +147,7 @@ async fn totp_login_submit(
         Err(AppError::Validation(v)) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "totp.html",
-            context! { mode => "login", error => v.first().map(|f| f.message.clone()).unwrap_or_default() },
+            context! { lang => lang.code(), mode => "login", error => v.first().map(|f| f.message.clone()).unwrap_or_default() },
         ),
         Err(e) => PageError(e).into_response(),
     }
@@ -207,8 +215,26 @@ async fn me_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response,
     let tokens = store::list_tokens(&ctx, p.account_id).await?;
     Ok(render(
         "me.html",
-        page_ctx(&p, "", context! { tokens => tokens, new_token => "" }),
+        page_ctx(
+            &p,
+            "",
+            context! { tokens => tokens, new_token => "", locales => crate::i18n::LOCALE_SETTINGS },
+        ),
     ))
+}
+
+#[derive(Deserialize)]
+struct LocaleForm {
+    locale: String,
+}
+
+async fn locale_submit(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<LocaleForm>,
+) -> Result<Response, PageError> {
+    store::set_locale(&ctx, &p, f.locale.trim()).await?;
+    Ok(Redirect::to("/me?ok=locale").into_response())
 }
 
 async fn totp_enrol_page(
@@ -265,7 +291,11 @@ async fn token_create_page(
     let tokens = store::list_tokens(&ctx, p.account_id).await?;
     Ok(render(
         "me.html",
-        page_ctx(&p, "", context! { tokens => tokens, new_token => clear }),
+        page_ctx(
+            &p,
+            "",
+            context! { tokens => tokens, new_token => clear, locales => crate::i18n::LOCALE_SETTINGS },
+        ),
     ))
 }
 

@@ -22,7 +22,10 @@ macro_rules! migration {
     };
 }
 
-pub const MIGRATIONS: &[Migration] = &[migration!("0001_foundation.sql")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!("0001_foundation.sql"),
+    migration!("0002_locale_auto.sql"),
+];
 
 /// Applies pending migrations; returns the names applied.
 pub async fn run(db: &Db) -> DbResult<Vec<&'static str>> {

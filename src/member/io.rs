@@ -60,6 +60,9 @@ fn header_for_field(field: &str) -> &'static str {
         })
 }
 
+/// The phases an import goes through, as shown on its progress page.
+pub const PHASES: [&str; 4] = ["读取文件", "校验中", "写入中", "完成"];
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RowError {
     /// Spreadsheet row number (the header is row 1).
@@ -104,7 +107,7 @@ impl ImportJobs {
                 (
                     account_id,
                     ImportReport {
-                        phase: "读取文件".into(),
+                        phase: PHASES[0].into(),
                         ..Default::default()
                     },
                 ),
@@ -442,7 +445,7 @@ pub async fn run_import(
     };
     upd(&|r| {
         r.total_rows = total;
-        r.phase = "校验中".into();
+        r.phase = PHASES[1].into();
     });
     let (ok, errors) = check_rows(ctx, scope_path, &rows, |i| upd(&|r| r.progress = i)).await?;
     let mut report = ImportReport {
@@ -455,7 +458,7 @@ pub async fn run_import(
         report.failed = Some("文件中没有数据行".into());
     } else if report.errors.is_empty() || mode == ImportMode::ValidOnly {
         upd(&|r| {
-            r.phase = "写入中".into();
+            r.phase = PHASES[2].into();
             r.progress = 0;
         });
         let mut tx = ctx.db.begin().await?;
@@ -474,7 +477,7 @@ pub async fn run_import(
         ));
     }
     report.done = true;
-    report.phase = "完成".into();
+    report.phase = PHASES[3].into();
     report.progress = total;
     Ok(report)
 }

@@ -358,7 +358,13 @@ pub struct MemberFilter {
     pub dir: Option<String>,
     pub page: Option<i64>,
     pub per_page: Option<i64>,
+    /// Only these members (a batch selection), at most `MAX_BATCH`; empty means no limit.
+    #[serde(default)]
+    pub ids: Vec<i64>,
 }
+
+/// The largest batch selection a request may name.
+pub const MAX_BATCH: usize = 500;
 
 impl MemberFilter {
     pub fn page(&self) -> i64 {
@@ -425,6 +431,16 @@ pub fn build_where(ctx: &Ctx, f: &MemberFilter, scope_path: &str, today: NaiveDa
         b.push(&format!(" AND m.birth_date <= {p}"));
         let p = b.arg(Val::Date(rules::add_years(today, -(max + 1))));
         b.push(&format!(" AND m.birth_date > {p}"));
+    }
+    if !f.ids.is_empty() {
+        let mut list = String::new();
+        for (i, id) in f.ids.iter().take(MAX_BATCH).enumerate() {
+            if i > 0 {
+                list.push_str(", ");
+            }
+            list.push_str(&b.arg(Val::I64(*id)));
+        }
+        b.push(&format!(" AND m.id IN ({list})"));
     }
     if let Some(y) = f.join_year.filter(|y| (1921..=2200).contains(y)) {
         if let (Some(a), Some(z)) = (
@@ -598,15 +614,23 @@ pub async fn existing_id_indexes(ctx: &Ctx, idxs: &[String]) -> AppResult<Vec<St
     Ok(found)
 }
 
-/// The join-year histogram computed in SQL (portable: dates are compared, not formatted).
-pub async fn join_year_counts(
+/// Histograms for the dashboard, computed in one SQL pass (portable: dates are compared,
+/// not formatted): members by join year `from..=to` and by age band on `today`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Histograms {
+    pub by_join_year: Vec<(i32, i64)>,
+    /// (age band label, count), in the order of `AGE_BANDS`.
+    pub by_age_band: Vec<(String, i64)>,
+}
+
+pub async fn histograms(
     ctx: &Ctx,
     scope_path: &str,
     from: i32,
     to: i32,
-) -> AppResult<Vec<(i32, i64)>> {
+    today: NaiveDate,
+) -> AppResult<Histograms> {
     let upper = path_upper(scope_path);
-    let mut out = Vec::new();
     let mut b = SqlBuilder::default();
     let lo = b.arg(Val::Str(scope_path.into()));
     let hi = b.arg(Val::Str(upper));
@@ -621,11 +645,17 @@ pub async fn join_year_counts(
             cases.push_str(&format!(", COALESCE(SUM(CASE WHEN m.join_date >= {pa} AND m.join_date < {pz} THEN 1 ELSE 0 END), 0) AS y{y}"));
         }
     }
+    for (i, (_, _, min, max)) in AGE_BANDS.iter().enumerate() {
+        // age >= min <=> birth <= today - min years; age <= max <=> birth > today - (max+1) years
+        let pa = b.arg(Val::Date(rules::add_years(today, -min)));
+        let pz = b.arg(Val::Date(rules::add_years(today, -(max + 1))));
+        cases.push_str(&format!(", COALESCE(SUM(CASE WHEN m.birth_date <= {pa} AND m.birth_date > {pz} THEN 1 ELSE 0 END), 0) AS a{i}"));
+    }
     let sql = format!("SELECT COUNT(*) AS n{cases} FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= {lo} AND o.path < {hi}");
-    let row: Vec<(i32, i64)> = on_db!(&ctx.db, p => {
+    on_db!(&ctx.db, p => {
         let r = bind_vals!(sqlx::query(&sql), &b.vals).fetch_one(p).await?;
-        (from..=to).map(|y| Ok((y, r.i64(&format!("y{y}"))?))).collect::<Result<Vec<_>, DbError>>()?
-    });
-    out.extend(row);
-    Ok(out)
+        let by_join_year = (from..=to).map(|y| Ok((y, r.i64(&format!("y{y}"))?))).collect::<Result<Vec<_>, DbError>>()?;
+        let by_age_band = AGE_BANDS.iter().enumerate().map(|(i, a)| Ok((a.1.to_string(), r.i64(&format!("a{i}"))?))).collect::<Result<Vec<_>, DbError>>()?;
+        Ok(Histograms { by_join_year, by_age_band })
+    })
 }

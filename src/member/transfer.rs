@@ -26,15 +26,21 @@ pub struct Transfer {
     pub note: String,
 }
 
+/// Transfer states and their labels.
+pub const STATUSES: [(&str, &str); 4] = [
+    ("sent", "待接收"),
+    ("received", "已接收"),
+    ("returned", "已退回"),
+    ("cancelled", "已撤回"),
+];
+
 impl Transfer {
     pub fn status_label(&self) -> &'static str {
-        match self.status.as_str() {
-            "sent" => "待接收",
-            "received" => "已接收",
-            "returned" => "已退回",
-            "cancelled" => "已撤回",
-            _ => "未知",
-        }
+        STATUSES
+            .iter()
+            .find(|(k, _)| *k == self.status)
+            .map(|(_, v)| *v)
+            .unwrap_or("未知")
     }
 }
 

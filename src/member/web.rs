@@ -96,6 +96,11 @@ fn options() -> minijinja::Value {
 
 /// The query string of a filter without its page (pagination and export links).
 fn filter_qs(f: &MemberFilter) -> String {
+    filter_qs_with(f, true)
+}
+
+/// The query string of a filter, with or without its sort order (sortable headers).
+fn filter_qs_with(f: &MemberFilter, with_sort: bool) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     let mut add = |k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -109,8 +114,10 @@ fn filter_qs(f: &MemberFilter) -> String {
     add("age_band", f.age_band.clone());
     add("join_year", f.join_year.map(|v| v.to_string()));
     add("gender", f.gender.clone());
-    add("sort", f.sort.clone());
-    add("dir", f.dir.clone());
+    if with_sort {
+        add("sort", f.sort.clone());
+        add("dir", f.dir.clone());
+    }
     add("per_page", f.per_page.map(|v| v.to_string()));
     s.finish()
 }
@@ -160,6 +167,7 @@ impl RawFilter {
             dir: self.dir.clone(),
             page: num(&self.page),
             per_page: num(&self.per_page),
+            ids: Vec::new(),
         })
     }
 }
@@ -180,7 +188,9 @@ async fn list_page(
             &p,
             "members",
             context! {
-                page => page, pages => pages, f => f, qs => filter_qs(&f), opts => options(), scope_org => scope_org,
+                page => page, pages => pages, f => f, qs => filter_qs(&f), qs_nosort => filter_qs_with(&f, false),
+                opts => options(), scope_org => scope_org, max_batch => store::MAX_BATCH,
+                tree => crate::org::web::tree_nodes(&ctx, &p, scope_id).await?,
                 can_write => p.can(Perm::MemberWrite), can_export => p.can(Perm::MemberExport),
                 can_transfer => p.can(Perm::TransferWrite),
             },
@@ -454,8 +464,21 @@ pub async fn export(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Query(raw): Query<RawFilter>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let f = raw.filter();
+    let mut f = raw.filter();
+    // A batch selection: repeated `id` parameters (the member list's checkboxes).
+    f.ids = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == "id")
+        .filter_map(|(_, v)| v.trim().parse::<i64>().ok())
+        .collect();
+    if f.ids.len() > store::MAX_BATCH {
+        return ApiError(AppError::refused(
+            "member.batch_too_large",
+            format!("一次最多选择{}名党员", store::MAX_BATCH),
+        ))
+        .into_response();
+    }
     let csv = raw.format.as_deref() == Some("csv");
     let result = async {
         let (scope, _) = scope_for(&ctx, &p, f.org_id, Perm::MemberExport).await?;
@@ -465,7 +488,7 @@ pub async fn export(
             object_type: "member_list",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"filter": filter_qs(&f), "rows": n, "format": if csv { "csv" } else { "xlsx" }}),
+            after: serde_json::json!({"filter": filter_qs(&f), "ids": f.ids, "rows": n, "format": if csv { "csv" } else { "xlsx" }}),
         }).await?;
         Ok::<_, AppError>(bytes)
     }

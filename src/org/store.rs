@@ -519,24 +519,35 @@ pub async fn dissolve(db: &Db, actor: &Actor, id: i64) -> AppResult<()> {
     Ok(())
 }
 
-/// Warning counts over every branch in the subtree (dashboard). The rule values are those in
-/// force at the subtree's root.
-pub async fn branch_warning_counts(db: &Db, path: &str) -> AppResult<(i64, Vec<(String, i64)>)> {
+/// A branch of the subtree with the 支部工作条例 warnings it raises today.
+#[derive(Debug, Clone, Serialize)]
+pub struct WarnedBranch {
+    pub id: i64,
+    pub name: String,
+    pub full_members: i64,
+    pub total_members: i64,
+    pub warnings: Vec<super::rules::Warning>,
+}
+
+/// Every branch in the subtree that raises at least one warning, in tree order. The rule
+/// values are those in force at the subtree's root.
+pub async fn warned_branches(db: &Db, path: &str) -> AppResult<Vec<WarnedBranch>> {
     let upper = path_upper(path);
     let (rules, _) = crate::rules::effective::<crate::rules::BranchRules>(db, path).await?;
     let rows = on_db!(db, p => {
         let rows = sqlx::query(
-            "SELECT o.level, o.term_start, o.has_committee, o.committee_size, \
+            "SELECT o.id, o.name, o.path, o.level, o.term_start, o.has_committee, o.committee_size, \
                COALESCE(SUM(CASE WHEN m.status = 'full' THEN 1 ELSE 0 END), 0) AS full_n, COUNT(m.id) AS total \
              FROM orgs o LEFT JOIN members m ON m.org_id = o.id \
              WHERE o.path >= $1 AND o.path < $2 AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL \
-             GROUP BY o.id, o.level, o.term_start, o.has_committee, o.committee_size",
+             GROUP BY o.id, o.name, o.path, o.level, o.term_start, o.has_committee, o.committee_size \
+             ORDER BY o.path",
         )
         .bind(path)
         .bind(&upper)
         .fetch_all(p)
         .await?;
-        rows.iter().map(|r| Ok(super::rules::BranchFacts {
+        rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?, super::rules::BranchFacts {
             is_branch: true,
             grassroots: OrgLevel::parse(&r.string("level")?).is_some_and(|l| l.is_grassroots()),
             full_members: r.i64("full_n")?,
@@ -544,36 +555,59 @@ pub async fn branch_warning_counts(db: &Db, path: &str) -> AppResult<(i64, Vec<(
             has_committee: r.bool("has_committee")?,
             committee_size: r.i64("committee_size")?,
             term_start: r.opt_date("term_start")?,
-        })).collect::<DbResult<Vec<_>>>()?
+        }))).collect::<DbResult<Vec<_>>>()?
     });
     let today = chrono::Local::now().date_naive();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, name, f)| {
+            let warnings = super::rules::branch_warnings(&f, &rules, today);
+            (!warnings.is_empty()).then_some(WarnedBranch {
+                id,
+                name,
+                full_members: f.full_members,
+                total_members: f.total_members,
+                warnings,
+            })
+        })
+        .collect())
+}
+
+/// Warning codes of the branch rules and their short labels (dashboard, filters).
+pub const WARNING_LABELS: [(&str, &str); 8] = [
+    ("branch.too_few_full_members", "正式党员不足"),
+    ("branch.too_many_members", "党员人数过多"),
+    ("branch.committee_missing", "应设未设支委会"),
+    ("branch.committee_size", "支委人数不规范"),
+    ("branch.committee_over_max", "支委人数超限"),
+    ("branch.term_ending", "即将换届"),
+    ("branch.term_expired", "任期已满未换届"),
+    ("branch.term_unknown", "未记录任期"),
+];
+
+pub fn warning_label(code: &str) -> &'static str {
+    WARNING_LABELS
+        .iter()
+        .find(|(k, _)| *k == code)
+        .map(|(_, v)| *v)
+        .unwrap_or("其他")
+}
+
+/// Warning counts over every branch in the subtree (dashboard): the number of branches with
+/// any warning, and (code, count) per warning kind.
+pub async fn branch_warning_counts(db: &Db, path: &str) -> AppResult<(i64, Vec<(String, i64)>)> {
+    let branches = warned_branches(db, path).await?;
     let mut counts: std::collections::BTreeMap<&'static str, i64> = Default::default();
-    let mut with_any = 0;
-    for f in &rows {
-        let w = super::rules::branch_warnings(f, &rules, today);
-        if !w.is_empty() {
-            with_any += 1;
-        }
-        for x in w {
+    for b in &branches {
+        for x in &b.warnings {
             *counts.entry(x.code).or_default() += 1;
         }
     }
-    let label = |c: &str| match c {
-        "branch.too_few_full_members" => "正式党员不足",
-        "branch.too_many_members" => "党员人数过多",
-        "branch.committee_missing" => "应设未设支委会",
-        "branch.committee_size" => "支委人数不规范",
-        "branch.committee_over_max" => "支委人数超限",
-        "branch.term_ending" => "即将换届",
-        "branch.term_expired" => "任期已满未换届",
-        "branch.term_unknown" => "未记录任期",
-        _ => "其他",
-    };
     Ok((
-        with_any,
+        branches.len() as i64,
         counts
             .into_iter()
-            .map(|(k, v)| (label(k).to_string(), v))
+            .map(|(k, v)| (k.to_string(), v))
             .collect(),
     ))
 }

@@ -19,6 +19,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/orgs", get(tree_page).post(create_page))
         .route("/orgs/new", get(new_page))
         .route("/orgs/options", get(options_partial))
+        .route("/orgs/warnings", get(warnings_page))
         .route("/orgs/{id}/children", get(children_partial))
         .route("/orgs/{id}/edit", get(edit_page).post(edit_submit))
         .route("/orgs/{id}/move", post(move_submit))
@@ -129,16 +130,113 @@ async fn tree_page(
     ))
 }
 
+#[derive(Deserialize, Default)]
+struct WarningsQuery {
+    code: Option<String>,
+    sort: Option<String>,
+    dir: Option<String>,
+    page: Option<i64>,
+}
+
+/// Every branch of the account's subtree that raises a 支部工作条例 warning, filterable by
+/// kind of warning, sortable, paginated.
+async fn warnings_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<WarningsQuery>,
+) -> Result<Response, PageError> {
+    authorize(&ctx, &p, Perm::OrgRead, Some(&p.org_path)).await?;
+    let all = store::warned_branches(&ctx.db, &p.org_path).await?;
+    let mut counts: std::collections::BTreeMap<&'static str, i64> = Default::default();
+    for b in &all {
+        for w in &b.warnings {
+            *counts.entry(w.code).or_default() += 1;
+        }
+    }
+    let code = q.code.clone().filter(|c| counts.contains_key(c.as_str()));
+    let mut rows: Vec<store::WarnedBranch> = all
+        .into_iter()
+        .filter(|b| {
+            code.as_ref()
+                .is_none_or(|c| b.warnings.iter().any(|w| w.code == c))
+        })
+        .collect();
+    let sort = q.sort.clone().filter(|s| s == "name" || s == "members");
+    let desc = q.dir.as_deref() == Some("desc");
+    match sort.as_deref() {
+        Some("members") => rows.sort_by_key(|b| b.total_members),
+        Some("name") => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+        _ => {}
+    }
+    if desc {
+        rows.reverse();
+    }
+    const PER: i64 = 50;
+    let total = rows.len() as i64;
+    let pages = ((total + PER - 1) / PER).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, pages);
+    let items: Vec<&store::WarnedBranch> = rows
+        .iter()
+        .skip(((page - 1) * PER) as usize)
+        .take(PER as usize)
+        .collect();
+    let mut qs = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(c) = &code {
+        qs.append_pair("code", c);
+    }
+    if let Some(s) = &sort {
+        qs.append_pair("sort", s);
+    }
+    if desc {
+        qs.append_pair("dir", "desc");
+    }
+    Ok(render(
+        "org_warnings.html",
+        page_ctx(
+            &p,
+            "orgs",
+            context! {
+                items => items, page => context! { page => page, total => total }, pages => pages,
+                qs => qs.finish(), code => code, sort => sort, desc => desc,
+                codes => counts.iter().map(|(c, n)| (*c, store::warning_label(c), *n)).collect::<Vec<_>>(),
+            },
+        ),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct ChildrenQuery {
+    /// `members`: the tree beside the member list (links filter the list).
+    #[serde(default)]
+    r#for: Option<String>,
+}
+
+/// The root of the tree beside a list: the account's organisation and its children, with
+/// `selected` marked. Readers without organisation rights get no tree.
+pub async fn tree_nodes(
+    ctx: &Ctx,
+    p: &Principal,
+    selected: i64,
+) -> Result<minijinja::Value, AppError> {
+    if !p.can(Perm::OrgRead) {
+        return Ok(minijinja::Value::from(()));
+    }
+    let root = store::get(&ctx.db, p.org_id).await?;
+    let children = node_views(store::children(&ctx.db, root.id).await?);
+    Ok(context! { root => view(&root), children => children, selected => selected })
+}
+
 async fn children_partial(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
+    Query(q): Query<ChildrenQuery>,
 ) -> Result<Response, PageError> {
     load(&ctx, &p, id, Perm::OrgRead).await?;
     let children = node_views(store::children(&ctx.db, id).await?);
     Ok(render(
         "org_children.html",
-        context! { children => children },
+        context! { lang => p.lang.code(), children => children, tree_for => q.r#for },
     ))
 }
 

@@ -36,6 +36,16 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/app.js"),
     ),
     (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/favicon.svg"),
+    ),
+    (
+        "echarts.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/echarts-6.1.0.common.min.js"),
+    ),
+    (
         "htmx.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/vendor/htmx-2.0.11.min.js"),
@@ -65,6 +75,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("totp.html", include_str!("../../templates/totp.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("orgs.html", include_str!("../../templates/orgs.html")),
+    (
+        "org_warnings.html",
+        include_str!("../../templates/org_warnings.html"),
+    ),
     (
         "org_children.html",
         include_str!("../../templates/org_children.html"),
@@ -110,6 +124,27 @@ pub fn templates() -> &'static Environment<'static> {
                 tracing::error!(template = name, error = %e, "template does not compile");
             }
         }
+        env.add_function(
+            "t",
+            |state: &minijinja::State,
+             msgid: String,
+             args: minijinja::value::Rest<minijinja::Value>|
+             -> String {
+                let lang = state
+                    .lookup("lang")
+                    .and_then(|v| v.as_str().and_then(crate::i18n::Lang::parse))
+                    .unwrap_or_default();
+                let args: Vec<String> = args.iter().map(|v| v.to_string()).collect();
+                crate::i18n::format(lang, &msgid, &args)
+            },
+        );
+        env.add_filter("parse_qs", |qs: String| -> minijinja::Value {
+            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(qs.as_bytes())
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            minijinja::Value::from_serialize(pairs)
+        });
         env.add_function("asset", |name: String| -> minijinja::Value {
             minijinja::Value::from_safe_string(match asset_versions().get(name.as_str()) {
                 Some(v) => format!("/assets/{name}?v={v}"),
@@ -185,6 +220,8 @@ pub fn nav_for(p: &Principal) -> Vec<NavItem> {
 pub fn base_ctx(p: &Principal, active: &str) -> minijinja::Value {
     minijinja::context! {
         me => p,
+        lang => p.lang.code(),
+        ui_messages => crate::i18n::script_messages(p.lang),
         role_labels => p.role_labels(),
         nav => nav_for(p),
         active => active,
@@ -227,12 +264,46 @@ impl IntoResponse for PageError {
         if status.is_server_error() {
             tracing::error!(error = %e, "request failed");
         }
-        render_status(
-            status,
-            "error.html",
-            minijinja::context! { status => status.as_u16(), code => e.code(), message => e.public_message(), fields => e.fields() },
-        )
+        // Rendered by `error_pages` once the request's language is known.
+        let mut r = status.into_response();
+        r.extensions_mut().insert(ErrorPage {
+            code: e.code().to_string(),
+            message: e.public_message(),
+            fields: e.fields().to_vec(),
+        });
+        r
     }
+}
+
+/// An error page waiting to be rendered in the language of its request.
+#[derive(Clone)]
+struct ErrorPage {
+    code: String,
+    message: String,
+    fields: Vec<crate::error::FieldError>,
+}
+
+/// Where the `Auth` extractor leaves the language it resolved for this request.
+#[derive(Clone, Default)]
+struct LangSlot(Arc<std::sync::Mutex<Option<crate::i18n::Lang>>>);
+
+/// Renders `ErrorPage`s in the request's language: the account's (when the request was
+/// authenticated), else the browser's.
+async fn error_pages(mut req: Request, next: Next) -> Response {
+    let slot = LangSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let browser = crate::i18n::Lang::resolve(None, accept_language(req.headers()));
+    let mut res = next.run(req).await;
+    let Some(page) = res.extensions_mut().remove::<ErrorPage>() else {
+        return res;
+    };
+    let lang = slot.0.lock().ok().and_then(|g| *g).unwrap_or(browser);
+    let status = res.status();
+    render_status(
+        status,
+        "error.html",
+        minijinja::context! { lang => lang.code(), status => status.as_u16(), code => page.code, message => page.message, fields => page.fields },
+    )
 }
 
 /// An error answered as JSON: `{code, message, fields}`.
@@ -295,6 +366,34 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+fn accept_language(h: &HeaderMap) -> Option<&str> {
+    h.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())
+}
+
+fn note_lang(parts: &axum::http::request::Parts, lang: crate::i18n::Lang) {
+    if let Some(slot) = parts.extensions.get::<LangSlot>() {
+        if let Ok(mut g) = slot.0.lock() {
+            *g = Some(lang);
+        }
+    }
+}
+
+/// The language of a request without an account (login page): from `Accept-Language`.
+pub struct BrowserLang(pub crate::i18n::Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for BrowserLang {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(BrowserLang(crate::i18n::Lang::resolve(
+            None,
+            accept_language(&parts.headers),
+        )))
+    }
+}
+
 /// The authenticated principal of a request (session cookie or API token).
 pub struct Auth(pub Principal);
 
@@ -325,7 +424,14 @@ impl FromRequestParts<AppState> for Auth {
         {
             let token = auth.strip_prefix("Bearer ").unwrap_or("").trim();
             return match crate::auth::store::api_token(ctx, token, &ip).await {
-                Ok(Some(p)) => Ok(Auth(p)),
+                Ok(Some(mut p)) => {
+                    p.lang = crate::i18n::Lang::resolve(
+                        Some(&p.locale),
+                        accept_language(&parts.headers),
+                    );
+                    note_lang(parts, p.lang);
+                    Ok(Auth(p))
+                }
                 Ok(None) => Err(deny(AppError::Unauthenticated)),
                 Err(e) => Err(deny(e)),
             };
@@ -338,7 +444,10 @@ impl FromRequestParts<AppState> for Auth {
             });
         };
         match crate::auth::store::session(ctx, &token, &ip).await {
-            Ok(SessionState::Valid(p)) => {
+            Ok(SessionState::Valid(mut p)) => {
+                p.lang =
+                    crate::i18n::Lang::resolve(Some(&p.locale), accept_language(&parts.headers));
+                note_lang(parts, p.lang);
                 if p.must_change_password && !PASSWORD_PATHS.contains(&path.as_str()) {
                     return Err(if is_api {
                         deny(AppError::refused(
@@ -549,8 +658,18 @@ pub fn router(ctx: Ctx) -> Router {
         .merge(api::routes())
         .route("/assets/{name}", axum::routing::get(asset))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/favicon.ico",
+            axum::routing::get(|| async {
+                Redirect::permanent(&format!(
+                    "/assets/favicon.svg?v={}",
+                    asset_versions().get("favicon.svg").map(String::as_str).unwrap_or("")
+                ))
+            }),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
+        .layer(middleware::from_fn(error_pages))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -585,5 +704,149 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
         _: &S,
     ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    //! The message catalogue stays complete: every UI string of a template goes through
+    //! `t(…)`, and every message id (from templates and from Rust label tables) has English.
+
+    use super::TEMPLATES;
+    use std::collections::BTreeSet;
+
+    fn is_han(c: char) -> bool {
+        ('\u{4e00}'..='\u{9fff}').contains(&c)
+    }
+
+    /// The string literals passed as the first argument of `t(…)` in a template.
+    fn template_msgids(src: &str) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        let b = src.as_bytes();
+        let mut i = 0;
+        while let Some(pos) = src[i..].find("t(") {
+            let at = i + pos;
+            i = at + 2;
+            let prev_ok = at == 0 || !(b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_');
+            let Some(&q) = b.get(at + 2) else { break };
+            if !prev_ok || (q != b'"' && q != b'\'') {
+                continue;
+            }
+            let body_start = at + 3;
+            let Some(len) = src[body_start..].find(q as char) else {
+                break;
+            };
+            let line = src[..at].matches('\n').count() + 1;
+            out.push((src[body_start..body_start + len].to_string(), line));
+            i = body_start + len + 1;
+        }
+        out
+    }
+
+    /// A template line with Chinese text outside `t(…)` (comments excluded).
+    fn untranslated_lines(src: &str) -> Vec<(usize, String)> {
+        let mut stripped = src.to_string();
+        for (id, _) in template_msgids(src) {
+            stripped = stripped
+                .replacen(&format!("t(\"{id}\""), "t(\"\"", 1)
+                .replacen(&format!("t('{id}'"), "t(''", 1);
+        }
+        while let (Some(a), Some(z)) = (stripped.find("{#"), stripped.find("#}")) {
+            if z < a {
+                break;
+            }
+            stripped.replace_range(a..z + 2, "");
+        }
+        stripped
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.chars().any(is_han))
+            .map(|(n, l)| (n + 1, l.trim().to_string()))
+            .collect()
+    }
+
+    /// Labels that Rust hands to templates, which pass them through `t`.
+    fn rust_msgids() -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = Vec::new();
+        v.extend(crate::org::OrgKind::ALL.iter().map(|k| k.label()));
+        v.extend(crate::org::OrgLevel::ALL.iter().map(|k| k.label()));
+        v.extend(crate::member::Status::ALL.iter().map(|k| k.label()));
+        v.extend(crate::member::GridRole::ALL.iter().map(|k| k.label()));
+        v.extend(["男", "女", "未知"]);
+        v.extend(crate::member::AGE_BANDS.iter().map(|a| a.1));
+        v.extend(crate::auth::Role::ALL.iter().map(|r| r.label()));
+        v.extend(crate::member::transfer::STATUSES.iter().map(|s| s.1));
+        v.extend(crate::member::io::PHASES);
+        v.extend(crate::org::store::WARNING_LABELS.iter().map(|s| s.1));
+        v.extend(crate::i18n::SCRIPT_MESSAGES.iter().map(|s| s.1));
+        v.extend(crate::i18n::LOCALE_SETTINGS.iter().map(|s| s.1));
+        v.extend(super::NAV.iter().map(|n| n.2));
+        v.extend(super::pages::RESERVED_PANELS);
+        v.extend(super::pages::PANEL_TITLES);
+        v
+    }
+
+    #[test]
+    fn templates_have_no_text_outside_the_catalogue() {
+        let mut bad = Vec::new();
+        for (name, src) in TEMPLATES {
+            for (line, text) in untranslated_lines(src) {
+                bad.push(format!("{name}:{line}: {text}"));
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "Chinese text outside t(…):\n{}",
+            bad.join("\n")
+        );
+    }
+
+    #[test]
+    fn every_message_has_an_english_translation() {
+        let en = crate::i18n::english();
+        let mut ids: BTreeSet<String> = BTreeSet::new();
+        for (_, src) in TEMPLATES {
+            ids.extend(template_msgids(src).into_iter().map(|(id, _)| id));
+        }
+        ids.extend(rust_msgids().into_iter().map(str::to_string));
+        let missing: Vec<&String> = ids
+            .iter()
+            .filter(|id| id.chars().any(is_han) && !en.contains_key(id.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} message ids lack English:\n{}",
+            missing.len(),
+            missing
+                .iter()
+                .map(|m| format!("{:?} = \"\"", m))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        // Placeholders survive translation.
+        for (id, text) in en {
+            for i in 0..4 {
+                let p = format!("{{{i}}}");
+                assert_eq!(
+                    id.contains(&p),
+                    text.contains(&p),
+                    "placeholder {p} in {id:?}"
+                );
+            }
+        }
+        // No stale entries: every translation is used somewhere.
+        let stale: Vec<&String> = en.keys().filter(|k| !ids.contains(*k)).collect();
+        assert!(stale.is_empty(), "unused translations: {stale:?}");
+    }
+
+    #[test]
+    fn the_extractor_sees_both_quote_styles_and_placeholders() {
+        let ids = template_msgids(r#"{{ t("甲") }} x t('乙 {0}', a) {{ list(1) }} {{ it("丙") }}"#);
+        let ids: Vec<String> = ids.into_iter().map(|x| x.0).collect();
+        assert_eq!(ids, ["甲", "乙 {0}"]);
+        assert_eq!(
+            untranslated_lines("<p>{{ t(\"甲\") }}</p>\n<p>乙</p>{# 丙 #}").len(),
+            1
+        );
     }
 }

@@ -19,13 +19,33 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::audit::web::page_routes())
 }
 
-/// Bars scaled to the largest value, for CSS charts.
-fn bars(v: &[(String, i64)]) -> Vec<serde_json::Value> {
-    let max = v.iter().map(|x| x.1).max().unwrap_or(1).max(1);
-    v.iter()
-        .map(|(k, n)| serde_json::json!({"label": k, "n": n, "pct": (n * 100 / max).max(1)}))
-        .collect()
+/// One chart on the dashboard. Each capability contributes panels; the template draws
+/// them with ECharts (`kind`: `bar`, `hbar`, `pie`, `line`) and lists the same numbers in a
+/// table for screen readers and for a printout.
+#[derive(serde::Serialize)]
+pub struct Panel {
+    pub id: &'static str,
+    /// Title, a message id of the catalogue.
+    pub title: &'static str,
+    pub kind: &'static str,
+    pub rows: Vec<(String, i64)>,
+    /// Where the numbers can be examined (a filtered list), when there is such a page.
+    pub link: Option<String>,
 }
+
+/// The titles of the foundation's panels (message ids).
+pub const PANEL_TITLES: [&str; 7] = [
+    "党员状态",
+    "年龄结构",
+    "学历结构",
+    "近十年发展党员（按入党年份）",
+    "性别",
+    "党组织类别",
+    "党支部设置提醒（支部工作条例）",
+];
+
+/// Capabilities that will add their panels here once they exist (shown as reserved places).
+pub const RESERVED_PANELS: [&str; 3] = ["发展党员进度", "逾期事项", "积分排行"];
 
 async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     if !p.can(Perm::MemberRead) {
@@ -36,10 +56,79 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
     }
     let stats = crate::member::store::stats(&ctx, &p.org_path).await?;
     let orgs = crate::org::store::subtree_stats(&ctx.db, &p.org_path).await?;
-    let year = chrono::Local::now().year();
-    let years = crate::member::store::join_year_counts(&ctx, &p.org_path, year - 9, year).await?;
+    let today = chrono::Local::now().date_naive();
+    let year = today.year();
+    let hist = crate::member::store::histograms(&ctx, &p.org_path, year - 9, year, today).await?;
     let (warned, warnings) = crate::org::store::branch_warning_counts(&ctx.db, &p.org_path).await?;
-    let years: Vec<(String, i64)> = years.into_iter().map(|(y, n)| (y.to_string(), n)).collect();
+    let warnings: Vec<(String, i64)> = warnings
+        .into_iter()
+        .map(|(c, n)| (crate::org::store::warning_label(&c).to_string(), n))
+        .collect();
+    let years: Vec<(String, i64)> = hist
+        .by_join_year
+        .into_iter()
+        .map(|(y, n)| (y.to_string(), n))
+        .collect();
+    let panels = vec![
+        Panel {
+            id: "status",
+            title: PANEL_TITLES[0],
+            kind: "pie",
+            rows: stats.by_status,
+            link: Some("/members".into()),
+        },
+        Panel {
+            id: "age",
+            title: PANEL_TITLES[1],
+            kind: "bar",
+            rows: hist.by_age_band,
+            link: Some("/members".into()),
+        },
+        Panel {
+            id: "education",
+            title: PANEL_TITLES[2],
+            kind: "hbar",
+            rows: stats.by_education,
+            link: Some("/members".into()),
+        },
+        Panel {
+            id: "join_year",
+            title: PANEL_TITLES[3],
+            kind: "line",
+            rows: years,
+            link: None,
+        },
+        Panel {
+            id: "gender",
+            title: PANEL_TITLES[4],
+            kind: "pie",
+            rows: stats.by_gender,
+            link: None,
+        },
+        Panel {
+            id: "org_kind",
+            title: PANEL_TITLES[5],
+            kind: "bar",
+            rows: orgs.orgs_by_kind,
+            link: Some("/orgs".into()),
+        },
+        Panel {
+            id: "warnings",
+            title: PANEL_TITLES[6],
+            kind: "hbar",
+            rows: warnings,
+            link: Some("/orgs/warnings".into()),
+        },
+    ];
+    let panels: Vec<Panel> = panels
+        .into_iter()
+        .map(|mut x| {
+            for r in &mut x.rows {
+                r.0 = crate::i18n::text(p.lang, &r.0).to_string();
+            }
+            x
+        })
+        .collect();
     Ok(render(
         "home.html",
         page_ctx(
@@ -47,10 +136,8 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             "home",
             context! {
                 limited => false,
-                total => stats.total, org_total => orgs.org_total,
-                by_status => bars(&stats.by_status), by_education => bars(&stats.by_education),
-                by_gender => bars(&stats.by_gender), by_kind => bars(&orgs.orgs_by_kind),
-                by_year => bars(&years), warned => warned, warnings => bars(&warnings),
+                total => stats.total, org_total => orgs.org_total, warned => warned,
+                panels => panels, reserved => RESERVED_PANELS,
             },
         ),
     ))

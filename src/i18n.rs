@@ -1,0 +1,184 @@
+//! The message catalogue of the user interface.
+//!
+//! zh-CN is the source language: every UI string is written once, in Chinese, as the message
+//! id of a `t("…")` call in a template (or as a label constant in Rust that a template passes
+//! through `t`). Other languages translate those ids in `i18n/<lang>.toml`; a missing
+//! translation falls back to the Chinese text. A test keeps the catalogue honest: no Chinese
+//! text in a template outside `t("…")`, and every id has an English entry.
+//!
+//! Placeholders `{0}`, `{1}`, … in a message are filled from the extra arguments of `t`.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A language of the user interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum Lang {
+    #[default]
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    #[serde(rename = "en")]
+    En,
+}
+
+/// An account's language setting: a language, or `auto` (follow the browser).
+pub const LOCALE_SETTINGS: [(&str, &str); 3] = [
+    ("auto", "跟随浏览器"),
+    ("zh-CN", "简体中文"),
+    ("en", "English"),
+];
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::ZhCn, Lang::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::ZhCn => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        let s = s.trim().to_ascii_lowercase();
+        if s == "zh" || s.starts_with("zh-") || s.starts_with("zh_") {
+            Some(Lang::ZhCn)
+        } else if s == "en" || s.starts_with("en-") || s.starts_with("en_") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// The best supported language of an `Accept-Language` header (quality values honoured;
+    /// Chinese when nothing matches).
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut best: Option<(f32, usize, Lang)> = None;
+        for (i, part) in header.split(',').enumerate() {
+            let mut it = part.split(';');
+            let tag = it.next().unwrap_or("").trim();
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q <= 0.0 {
+                continue;
+            }
+            if let Some(l) = Lang::parse(tag) {
+                // Highest quality wins; among equals, the first listed.
+                if best.is_none_or(|(bq, bi, _)| q > bq || (q == bq && i < bi)) {
+                    best = Some((q, i, l));
+                }
+            }
+        }
+        best.map(|b| b.2).unwrap_or_default()
+    }
+
+    /// The language of a request: the account's setting unless it is `auto`, else the
+    /// browser's `Accept-Language`.
+    pub fn resolve(setting: Option<&str>, accept_language: Option<&str>) -> Lang {
+        match setting.and_then(Lang::parse) {
+            Some(l) => l,
+            None => accept_language
+                .map(Lang::from_accept_language)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+const EN: &str = include_str!("../i18n/en.toml");
+
+/// The English catalogue: message id (Chinese) → English.
+pub fn english() -> &'static HashMap<String, String> {
+    static CAT: OnceLock<HashMap<String, String>> = OnceLock::new();
+    CAT.get_or_init(|| match toml::from_str::<HashMap<String, String>>(EN) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "the English catalogue does not parse");
+            HashMap::new()
+        }
+    })
+}
+
+/// The text of `msgid` in `lang` (the id itself in Chinese or when untranslated).
+pub fn text(lang: Lang, msgid: &str) -> &str {
+    match lang {
+        Lang::ZhCn => msgid,
+        Lang::En => english().get(msgid).map(String::as_str).unwrap_or(msgid),
+    }
+}
+
+/// `text` with `{0}`, `{1}`, … replaced by `args`.
+pub fn format(lang: Lang, msgid: &str, args: &[String]) -> String {
+    let mut s = text(lang, msgid).to_string();
+    for (i, a) in args.iter().enumerate() {
+        s = s.replace(&format!("{{{i}}}"), a);
+    }
+    s
+}
+
+/// Messages that the browser script shows (toasts after a redirect, busy and error notes),
+/// handed to it as a JSON block in the page.
+pub const SCRIPT_MESSAGES: [(&str, &str); 14] = [
+    ("created", "已创建"),
+    ("saved", "已保存"),
+    ("moved", "已移动"),
+    ("dissolved", "已撤销"),
+    ("sent", "已发出转接"),
+    ("password", "密码已修改"),
+    ("totp", "动态口令已启用"),
+    ("revoked", "令牌已撤销"),
+    ("reset", "密码已重置"),
+    ("published", "规则已发布"),
+    ("locale", "界面语言已更改"),
+    ("loading", "正在加载…"),
+    ("failed", "请求失败，请稍后重试"),
+    ("selected", "已选 {0} 项"),
+];
+
+pub fn script_messages(lang: Lang) -> HashMap<&'static str, &'static str> {
+    SCRIPT_MESSAGES
+        .iter()
+        .map(|(k, v)| (*k, text(lang, v)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_best_supported_language() {
+        let cases = [
+            ("", Lang::ZhCn),
+            ("en", Lang::En),
+            ("en-US,en;q=0.9", Lang::En),
+            ("zh-CN,zh;q=0.9,en;q=0.8", Lang::ZhCn),
+            ("fr-FR, en;q=0.5, zh;q=0.4", Lang::En),
+            ("fr-FR, en;q=0.4, zh;q=0.5", Lang::ZhCn),
+            ("de", Lang::ZhCn),
+            ("en;q=0, zh-TW", Lang::ZhCn),
+            ("en;q=0.8, zh;q=0.8", Lang::En),
+            ("garbage;;;q=x", Lang::ZhCn),
+        ];
+        for (h, want) in cases {
+            assert_eq!(Lang::from_accept_language(h), want, "{h:?}");
+        }
+    }
+
+    #[test]
+    fn the_account_setting_wins_over_the_browser() {
+        assert_eq!(Lang::resolve(Some("en"), Some("zh-CN")), Lang::En);
+        assert_eq!(Lang::resolve(Some("zh-CN"), Some("en")), Lang::ZhCn);
+        assert_eq!(Lang::resolve(Some("auto"), Some("en")), Lang::En);
+        assert_eq!(Lang::resolve(None, None), Lang::ZhCn);
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        assert_eq!(
+            format(Lang::ZhCn, "第 {0} / {1} 页", &["2".into(), "9".into()]),
+            "第 2 / 9 页"
+        );
+        assert_eq!(text(Lang::En, "no such id 不存在"), "no such id 不存在");
+    }
+}
