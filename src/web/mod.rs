@@ -645,7 +645,10 @@ async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Respon
     }
 }
 
-async fn not_found() -> Response {
+async fn not_found(State(ctx): State<AppState>, req: Request) -> Response {
+    // Resolve the account (if any) only so that the page is in its language.
+    let (mut parts, _) = req.into_parts();
+    let _ = Auth::from_request_parts(&mut parts, &ctx).await;
     PageError(AppError::NotFound("页面")).into_response()
 }
 

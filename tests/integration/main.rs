@@ -8,3 +8,4 @@ mod import_export;
 mod schema;
 mod security;
 mod support;
+mod web;

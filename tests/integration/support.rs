@@ -282,6 +282,41 @@ impl TestApp {
         (s, h, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// A page request with extra request headers (e.g. `Accept-Language`).
+    pub async fn page_with(
+        &self,
+        session: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut b = Request::builder().method("GET").uri(path);
+        if !session.is_empty() {
+            b = b.header(header::COOKIE, format!("dj_session={session}"));
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let (s, h, bytes) = self.send(b.body(Body::empty()).expect("request")).await;
+        (s, h, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// A browser session for a new account with `role` at `org_id`, past the forced password
+    /// change: (session cookie, CSRF token).
+    pub async fn browser(&self, username: &str, org_id: i64, role: &str) -> (String, String) {
+        self.account(username, org_id, role, None).await;
+        let session = self.login(username, PASSWORD).await.expect("login");
+        let csrf = self.csrf(&session).await;
+        let form = format!(
+            "_csrf={csrf}&old_password={}&new_password={}&confirm_password={}",
+            urlencode(PASSWORD),
+            urlencode("New@pass2026"),
+            urlencode("New@pass2026")
+        );
+        let (s, _, body) = self.page(&session, "POST", "/password", Some(&form)).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+        (session, csrf)
+    }
+
     /// The CSRF token of a session (what the page's meta tag carries).
     pub async fn csrf(&self, session: &str) -> String {
         let (_, _, html) = self.page(session, "GET", "/password", None).await;

@@ -1,0 +1,205 @@
+//! The web experience: language choice, the dashboard, the branch-warnings list, sortable
+//! and batch-selectable member lists.
+
+use crate::support::*;
+use axum::http::StatusCode;
+
+#[tokio::test]
+async fn pages_speak_the_account_setting_else_the_browser_language() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let (s, csrf) = app.browser("lang", root, "org_staff").await;
+        let en = [("accept-language", "en-US,en;q=0.9,zh;q=0.5")];
+        // No setting yet: the browser decides.
+        let (st, _, html) = app.page_with(&s, "/members", &en).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains(r#"<html lang="en">"#), "{html}");
+        assert!(html.contains("Member roster") && !html.contains("党员名册"));
+        let (_, _, html) = app
+            .page_with(&s, "/members", &[("accept-language", "zh-CN")])
+            .await;
+        assert!(html.contains(r#"<html lang="zh-CN">"#) && html.contains("党员名册"));
+        // An unknown setting is refused and changes nothing.
+        let (st, _, _) = app
+            .page(
+                &s,
+                "POST",
+                "/me/locale",
+                Some(&format!("_csrf={csrf}&locale=fr")),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        // The account's choice wins over the browser, and is audited.
+        let (st, h, _) = app
+            .page(
+                &s,
+                "POST",
+                "/me/locale",
+                Some(&format!("_csrf={csrf}&locale=zh-CN")),
+            )
+            .await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        assert_eq!(h.get("location").expect("loc"), "/me?ok=locale");
+        let (_, _, html) = app.page_with(&s, "/members", &en).await;
+        assert!(html.contains("党员名册"), "the setting wins");
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'account.locale'")
+                .await,
+            1
+        );
+        // Messages for the browser script come in the page's language too.
+        let (st, h, _) = app
+            .page(
+                &s,
+                "POST",
+                "/me/locale",
+                Some(&format!("_csrf={csrf}&locale=en")),
+            )
+            .await;
+        assert_eq!(st, StatusCode::SEE_OTHER, "{h:?}");
+        let (_, _, html) = app.page_with(&s, "/", &[]).await;
+        assert!(html.contains(r#""saved":"Saved""#), "{html}");
+        // Error pages follow the account's language; without a session, the browser's.
+        let (st, _, html) = app.page_with(&s, "/no/such/page", &[]).await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        assert!(html.contains("Not found"), "{html}");
+        let (_, _, html) = app.page_with("", "/no/such/page", &en).await;
+        assert!(html.contains("Not found"));
+        let (_, _, html) = app.page_with("", "/login", &[]).await;
+        assert!(html.contains(r#"<html lang="zh-CN">"#));
+        let (_, _, html) = app.page_with("", "/login", &en).await;
+        assert!(html.contains("Sign in"), "{html}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_dashboard_draws_every_panel_of_the_subtree() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        let (s, _) = app.browser("city", p.cities[0], "org_staff").await;
+        let (st, _, html) = app.page_with(&s, "/", &[]).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(html.matches("data-chart=").count(), 7, "{html}");
+        assert_eq!(html.matches("data-reserved=").count(), 3);
+        assert!(html.contains(r#"src="/assets/echarts.min.js?v="#));
+        // The city holds half of the province's members; every number is in the text table.
+        let in_city = p.members.len() / 2;
+        assert!(
+            html.contains(&format!(r#"<span class="n">{in_city}</span>"#)),
+            "{html}"
+        );
+        assert!(html.contains(r#"<th scope="row">正式党员</th>"#));
+        // A member-only account sees no statistics.
+        let (m, _) = app.browser("member", p.branches[0], "member").await;
+        let (_, _, html) = app.page_with(&m, "/", &[]).await;
+        assert_eq!(html.matches("data-chart=").count(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn branch_warnings_list_filters_by_kind_and_stays_in_scope() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let a = app
+            .org(Some(root), "中共甲县委", "committee", "county")
+            .await;
+        let b = app
+            .org(Some(root), "中共乙县委", "committee", "county")
+            .await;
+        let thin = app
+            .org(Some(a), "甲县东村党支部", "branch", "village")
+            .await;
+        app.member(thin, "张三", 1).await;
+        app.org(Some(b), "乙县西村党支部", "branch", "village")
+            .await;
+        let (s, _) = app.browser("county_a", a, "org_staff").await;
+        let (st, _, html) = app.page_with(&s, "/orgs/warnings", &[]).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(
+            html.contains("甲县东村党支部") && !html.contains("乙县西村党支部"),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-code="branch.too_few_full_members""#));
+        // Filtering by a kind the branch does not raise empties the list; an unknown kind is
+        // ignored rather than failing.
+        let (_, _, html) = app
+            .page_with(&s, "/orgs/warnings?code=branch.too_many_members", &[])
+            .await;
+        assert!(
+            html.contains("甲县东村党支部"),
+            "unraised kinds are not offered, so the filter is dropped"
+        );
+        let (st, _, html) = app
+            .page_with(
+                &s,
+                "/orgs/warnings?code=%3Cscript%3E&sort=members&dir=desc&page=99",
+                &[],
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(!html.contains("<script>"));
+        let (_, _, html) = app
+            .page_with(&s, "/orgs/warnings?code=branch.too_few_full_members", &[])
+            .await;
+        assert!(html.contains("甲县东村党支部"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn batch_export_holds_only_selected_members_within_scope() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        let (s, _) = app.browser("county", p.counties[0], "org_staff").await;
+        // Members of the first county's first branch, and one from elsewhere.
+        let (_, _, list) = app
+            .page_with(
+                &s,
+                &format!("/members?org_id={}&sort=name", p.branches[0]),
+                &[],
+            )
+            .await;
+        assert!(
+            list.contains("data-batch-form") && list.contains("aria-sort=\"ascending\""),
+            "{list}"
+        );
+        let mine = p.members[0];
+        let foreign = *p.members.last().expect("members");
+        let (st, h, csv) = app
+            .page_with(
+                &s,
+                &format!("/members/export?format=csv&id={mine}&id={foreign}"),
+                &[],
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{csv}");
+        assert!(h.get("content-disposition").is_some());
+        let rows: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            rows.len(),
+            1,
+            "only the selected member inside the scope: {csv}"
+        );
+        // Too many ids at once is refused with the limit in the message.
+        let many: String = (1..=501).map(|i| format!("&id={i}")).collect();
+        let (st, _, body) = app
+            .page_with(&s, &format!("/members/export?format=csv{many}"), &[])
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body.contains("member.batch_too_large") && body.contains("500"),
+            "{body}"
+        );
+        let audited = app
+            .count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.export'")
+            .await;
+        assert_eq!(audited, 1);
+    })
+    .await;
+}
