@@ -172,6 +172,9 @@
     var ok = new URLSearchParams(location.search).get("ok");
     if (ok && messages[ok]) toast(messages[ok], "ok");
     document.querySelectorAll("form[data-batch-form]").forEach(updateBatch);
+    // A form returned with errors puts the focus on the first field to fix.
+    var invalid = document.querySelector("form [aria-invalid=true]");
+    if (invalid) invalid.focus();
     // Panels folded on phones start open on wide screens.
     if (window.matchMedia("(min-width: 701px)").matches) {
       document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });

@@ -1,22 +1,31 @@
 // Real-browser journeys in Debian's headless Chromium, driven by playwright-core.
-// Starts its own server on a fresh SQLite database with a small demo city.
+// Starts its own server on a fresh SQLite database with a small demo city. Every page a
+// journey opens is watched for console errors and CSP violations; screenshots of the main
+// pages go to e2e/artifacts/ (kept by CI as test artifacts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const BIN = process.env.DANGJIAN_BIN || new URL('../target/debug/dangjian', import.meta.url).pathname;
 const PORT = 18000 + Math.floor(Math.random() * 1000);
 const BASE = `http://127.0.0.1:${PORT}`;
 const DEMO_PW = 'Dangjian@2026';
-let server, browser, adminPassword;
+const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
+const PHONE = { width: 375, height: 740 };
+let server, browser, adminPassword, workDir;
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dj-e2e-'));
-  server = spawn(BIN, ['--database-url', `sqlite://${join(dir, 'e2e.db')}`, 'serve', '--demo', '--demo-members', '3000', '--listen', `127.0.0.1:${PORT}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  workDir = mkdtempSync(join(tmpdir(), 'dj-e2e-'));
+  server = spawn(BIN, ['--database-url', `sqlite://${join(workDir, 'e2e.db')}`, 'serve', '--demo', '--demo-members', '3000', '--listen', `127.0.0.1:${PORT}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start: ' + out)), 120000);
@@ -39,6 +48,26 @@ after(async () => {
   if (server) server.kill('SIGTERM');
 });
 
+/** A new page whose console errors, uncaught exceptions and CSP violations are collected. */
+async function open(opts = {}) {
+  const context = await browser.newContext({ locale: 'zh-CN', acceptDownloads: true, ...opts });
+  const page = await context.newPage();
+  page.problems = [];
+  // Refusals the journeys provoke on purpose (401, 403, 422 documents) are not problems.
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (/Failed to load resource: the server responded with a status of (401|403|422)/.test(m.text())) return;
+    page.problems.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => page.problems.push(`${page.url()}: ${e}`));
+  page.done = async () => {
+    const p = page.problems.slice();
+    await context.close();
+    assert.deepEqual(p, [], 'console errors or CSP violations');
+  };
+  return page;
+}
+
 async function login(page, user, pw) {
   await page.goto(BASE + '/login');
   await page.getByLabel('用户名').fill(user);
@@ -46,9 +75,52 @@ async function login(page, user, pw) {
   await page.getByRole('button', { name: '登录' }).click();
 }
 
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function noHorizontalScroll(page, what) {
+  const [sw, cw] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  assert.ok(sw <= cw, `${what}: the page scrolls horizontally (${sw} > ${cw})`);
+}
+
+/** The texts of an xlsx file's shared strings and inline strings (a minimal zip reader). */
+function xlsxTexts(buf) {
+  let eocd = buf.length - 22;
+  while (eocd >= 0 && buf.readUInt32LE(eocd) !== 0x06054b50) eocd--;
+  assert.ok(eocd >= 0, 'a zip file');
+  const count = buf.readUInt16LE(eocd + 10);
+  let at = buf.readUInt32LE(eocd + 16);
+  let xml = '';
+  for (let i = 0; i < count; i++) {
+    const method = buf.readUInt16LE(at + 10);
+    const size = buf.readUInt32LE(at + 20);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const extraLen = buf.readUInt16LE(at + 30);
+    const commentLen = buf.readUInt16LE(at + 32);
+    const local = buf.readUInt32LE(at + 42);
+    const name = buf.toString('utf8', at + 46, at + 46 + nameLen);
+    if (name.startsWith('xl/sharedStrings') || name.startsWith('xl/worksheets/')) {
+      const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+      const data = buf.subarray(start, start + size);
+      xml += (method === 8 ? inflateRawSync(data) : data).toString('utf8');
+    }
+    at += 46 + nameLen + extraLen + commentLen;
+  }
+  return [...xml.matchAll(/<t[^>]*>([^<]*)<\/t>/g)].map((m) => m[1]);
+}
+
+/** A valid GB 11643 ID number for a birth date (check digit computed). */
+function idNumber(region, ymd, seq) {
+  const body = `${region}${ymd}${String(seq).padStart(3, '0')}`;
+  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...body].reduce((s, c, i) => s + Number(c) * w[i], 0);
+  return body + '10X98765432'[sum % 11];
+}
+
 test('the administrator must change the one-time password first', async () => {
   assert.ok(adminPassword, 'the one-time password was printed');
-  const page = await browser.newPage();
+  const page = await open();
   await login(page, 'admin', adminPassword);
   await page.waitForURL(BASE + '/password');
   await page.getByLabel('原密码').fill(adminPassword);
@@ -61,21 +133,41 @@ test('the administrator must change the one-time password first', async () => {
   await page.getByLabel('再次输入新密码').fill('Dj#Secure2026');
   await page.getByRole('button', { name: '保存新密码' }).click();
   await page.waitForURL(/\/\?ok=password/);
+  await page.getByRole('status').filter({ hasText: '密码已修改' }).waitFor();
   await page.getByRole('link', { name: '账号管理' }).click();
   await page.getByRole('cell', { name: 'county' }).waitFor();
-  await page.close();
+  await shot(page, 'accounts');
+  await page.done();
+});
+
+test('the dashboard draws its charts for the account subtree', async () => {
+  for (const [name, viewport] of [['desktop', { width: 1366, height: 900 }], ['phone', PHONE]]) {
+    const page = await open({ viewport });
+    await login(page, 'city', DEMO_PW);
+    await page.waitForURL(BASE + '/');
+    await page.locator('.echart.drawn canvas').first().waitFor();
+    assert.equal(await page.locator('.echart.drawn canvas').count(), await page.locator('[data-chart]').count());
+    assert.ok(await page.locator('[data-chart]').count() >= 6);
+    // The numbers behind each chart are in a table for screen readers.
+    assert.ok(await page.locator('.chart-table th', { hasText: '正式党员' }).count() >= 1);
+    await page.locator('[data-reserved]').first().waitFor();
+    await noHorizontalScroll(page, `dashboard (${name})`);
+    await shot(page, `dashboard-${name}`);
+    await page.done();
+  }
 });
 
 test('a county officer browses the tree, finds a member by pinyin initials and sees only the county', async () => {
-  const page = await browser.newPage();
+  const page = await open({ viewport: { width: 1366, height: 900 } });
   await login(page, 'county', DEMO_PW);
   await page.waitForURL(BASE + '/');
-  await page.getByText('有提醒的党支部').waitFor();
+  await page.getByText('有提醒的党支部').first().waitFor();
   // Tree: expand the first child with children through htmx.
   await page.getByRole('link', { name: '党组织', exact: true }).click();
   const twisty = page.locator('[data-twisty]').first();
   await twisty.click();
   await page.locator('.sub .tree li').first().waitFor();
+  await shot(page, 'orgs');
   // Member list: search by the initials of the first member's name.
   await page.getByRole('link', { name: '党员', exact: true }).click();
   const firstName = (await page.locator('table.data tbody tr td a').first().textContent()).trim();
@@ -88,37 +180,276 @@ test('a county officer browses the tree, finds a member by pinyin initials and s
   await page.getByRole('button', { name: '查询' }).click();
   await page.waitForURL(/q=/);
   assert.ok(await page.getByRole('link', { name: firstName }).first().isVisible());
-  // Every listed member belongs to the county (scope is the subtree).
   const crumbs = await page.locator('.crumbs').textContent();
   assert.match(crumbs, /任城区/);
   // The member page masks the ID number.
   await page.getByRole('link', { name: firstName }).first().click();
   const id = await page.locator('dd code').first().textContent();
   assert.match(id, /^\d{4}\*{10}[\dX]{4}$/);
-  await page.close();
+  await shot(page, 'member');
+  await page.done();
 });
 
-test('a secretary on a phone: no horizontal scrolling, menu collapses', async () => {
-  const page = await browser.newPage({ viewport: { width: 375, height: 740 } });
+test('filters live in the URL: paging, sorting and the back button keep them', async () => {
+  const page = await open({ viewport: { width: 1366, height: 900 } });
+  await login(page, 'county', DEMO_PW);
+  await page.waitForURL(BASE + '/');
+  await page.goto(BASE + '/members');
+  await page.getByLabel('性别').selectOption('F');
+  await page.getByRole('button', { name: '查询' }).click();
+  await page.waitForURL(/gender=F/);
+  const total1 = await page.locator('.pager span').textContent();
+  await page.getByRole('link', { name: '下一页' }).click();
+  await page.waitForURL(/gender=F.*page=2|page=2.*gender=F/);
+  assert.match(await page.locator('.pager span').textContent(), /第 2 \//);
+  // Sorting by a column header keeps the filter; a second click reverses the order.
+  await page.getByRole('link', { name: '出生日期' }).click();
+  await page.waitForURL(/sort=birth_date/);
+  assert.match(page.url(), /gender=F/);
+  const asc = await page.locator('td[data-th="出生日期"]').allTextContents();
+  assert.deepEqual(asc, [...asc].sort());
+  await page.getByRole('link', { name: '出生日期' }).click();
+  await page.waitForURL(/dir=desc/);
+  const desc = await page.locator('td[data-th="出生日期"]').allTextContents();
+  assert.deepEqual(desc, [...desc].sort().reverse());
+  for (const g of await page.locator('td[data-th="性别"]').allTextContents()) assert.equal(g.trim(), '女');
+  // Back twice: page 2 of the filtered list again, then page 1, filter still chosen.
+  await page.goBack();
+  await page.goBack();
+  await page.waitForURL(/page=2/);
+  await page.goBack();
+  await page.waitForURL((u) => u.searchParams.get('gender') === 'F' && !u.searchParams.get('page'));
+  assert.equal(await page.getByLabel('性别').inputValue(), 'F');
+  assert.equal(await page.locator('.pager span').textContent(), total1);
+  // The tree beside the list narrows it to one organisation.
+  const node = page.locator('.tree-pane ul.tree > li > a').first();
+  const nodeName = (await node.textContent()).trim();
+  await node.click();
+  await page.waitForURL(/org_id=/);
+  assert.match(await page.locator('.crumbs').textContent(), new RegExp(nodeName));
+  await page.done();
+});
+
+test('a secretary creates a member, corrects a field error first, then edits the record', async () => {
+  const page = await open({ viewport: { width: 1366, height: 900 } });
   await login(page, 'secretary', DEMO_PW);
   await page.waitForURL(BASE + '/');
-  for (const path of ['/', '/members', '/orgs', '/transfers', '/me']) {
-    await page.goto(BASE + path);
-    const [sw, cw] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
-    assert.ok(sw <= cw, `${path}: page scrolls horizontally (${sw} > ${cw})`);
+  await page.goto(BASE + '/members/new');
+  const good = idNumber('370811', '19920315', 417);
+  const bad = good.slice(0, 17) + (good[17] === '0' ? '1' : '0');
+  await page.getByLabel('姓名').fill('郑晓岚');
+  await page.getByLabel('身份证号码').fill(bad);
+  await page.getByLabel('民族').fill('汉族');
+  await page.getByLabel('学历').selectOption('大学本科');
+  await page.getByLabel('党员状态').selectOption('full');
+  await page.getByLabel('入党日期').fill('2015-07-01');
+  await page.getByLabel('转正日期').fill('2016-07-01');
+  await page.getByRole('button', { name: '保存' }).click();
+  // The refusal names the field, next to it, and keeps what was typed.
+  await page.locator('#err-id_number').waitFor();
+  assert.match(await page.locator('#err-id_number').textContent(), /校验/);
+  assert.equal(await page.getByLabel('身份证号码').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'id_number', 'focus on the first field to fix');
+  assert.equal(await page.getByLabel('姓名').inputValue(), '郑晓岚');
+  await shot(page, 'member-form-error');
+  await page.getByLabel('身份证号码').fill(good);
+  await page.getByRole('button', { name: '保存' }).click();
+  await page.waitForURL(/\/members\/\d+\?ok=created/);
+  await page.getByRole('status').filter({ hasText: '已创建' }).waitFor();
+  await page.getByRole('link', { name: '编辑', exact: true }).click();
+  await page.getByLabel('工作单位及职务').fill('宁平屯村村委会 会计');
+  await page.getByRole('button', { name: '保存' }).click();
+  await page.waitForURL(/\/members\/\d+\?ok=saved/);
+  await page.getByText('宁平屯村村委会 会计').first().waitFor();
+  // The change is on the record's history.
+  await page.getByText('member.update').first().waitFor();
+  await page.done();
+});
+
+test('an import with bad rows is refused row by row; the export opens as a workbook', async () => {
+  const page = await open({ viewport: { width: 1366, height: 900 } });
+  await login(page, 'county', DEMO_PW);
+  await page.waitForURL(BASE + '/');
+  await page.goto(BASE + '/members');
+  const branch = (await page.locator('td[data-th="所在党支部"]').first().textContent()).trim();
+  const header = '姓名,性别,民族,身份证号码,手机号码,学历,工作单位,所在党支部,入党日期,转正日期,党员状态,网格角色,流入地';
+  const ok = `孔令宇,男,汉族,${idNumber('370811', '19880402', 233)},13905371234,大学本科,,${branch},2012-06-30,2013-06-30,正式党员,,`;
+  const badId = `颜素梅,女,汉族,370811198804021234,,大学本科,,${branch},2012-06-30,2013-06-30,正式党员,,`;
+  const noBranch = `孟庆和,男,汉族,${idNumber('370811', '19750909', 511)},,高中,,不存在的党支部,2001-07-01,2002-07-01,正式党员,,`;
+  const file = join(workDir, 'import.csv');
+  writeFileSync(file, [header, ok, badId, noBranch].join('\n') + '\n');
+  await page.goto(BASE + '/members/import');
+  await page.getByLabel('选择文件').setInputFiles(file);
+  await page.getByRole('button', { name: '开始导入' }).click();
+  await page.locator('#import-errors').waitFor({ timeout: 30000 });
+  const report = await page.locator('#import-errors tbody').textContent();
+  assert.match(report, /身份证号码/);
+  assert.match(report, /所在党支部/);
+  assert.equal(await page.locator('[data-written]').getAttribute('data-written'), '0', 'all-or-nothing by default');
+  await shot(page, 'import-report');
+  // Export the filtered list and read the workbook back.
+  await page.goto(BASE + '/members?gender=F');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: '导出 Excel' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /\.xlsx$/);
+  const path = join(workDir, 'export.xlsx');
+  await download.saveAs(path);
+  const texts = xlsxTexts(readFileSync(path));
+  assert.ok(texts.includes('姓名'), 'the header row');
+  assert.ok(texts.includes('女') && !texts.includes('男'), 'exactly the filter');
+  // A batch selection exports just the chosen rows.
+  const names = await page.locator('td[data-th="姓名"] a').allTextContents();
+  await page.getByLabel(`选择 ${names[0]}`).check();
+  await page.getByLabel(`选择 ${names[1]}`).check();
+  await page.getByText('已选 2 项').waitFor();
+  const [batch] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: '导出所选（Excel）' }).click(),
+  ]);
+  const bpath = join(workDir, 'batch.xlsx');
+  await batch.saveAs(bpath);
+  const btexts = xlsxTexts(readFileSync(bpath));
+  assert.ok(btexts.includes(names[0].trim()) && btexts.includes(names[1].trim()));
+  assert.ok(!btexts.includes(names[2].trim()), 'an unselected row stays out');
+  await page.done();
+});
+
+test('a county account is refused a member of another county', async () => {
+  const city = await open();
+  await login(city, 'city', DEMO_PW);
+  await city.waitForURL(BASE + '/');
+  // A member under one of the city's other organisations (not 任城区).
+  let foreign;
+  for (const org of await (await city.request.get(BASE + '/api/v1/orgs/1/children')).json()) {
+    if (org.name.includes('任城区')) continue;
+    const list = await (await city.request.get(`${BASE}/api/v1/members?per_page=1&org_id=${org.id}`)).json();
+    if (list.items.length) { foreign = list.items[0]; break; }
   }
+  assert.ok(foreign, 'the demo city has members outside 任城区');
+  await city.done();
+  const page = await open();
+  await login(page, 'county', DEMO_PW);
+  await page.waitForURL(BASE + '/');
+  const res = await page.goto(`${BASE}/members/${foreign.id}`);
+  assert.equal(res.status(), 403, `member ${foreign.id} (${foreign.org_name}) is outside 任城区`);
+  await page.getByRole('heading', { name: '没有权限' }).waitFor();
+  assert.ok(!(await page.content()).includes(foreign.name), 'nothing of the record leaks');
+  await page.done();
+});
+
+test('a secretary on a phone: every page fits, the menu collapses and opens', async () => {
+  const page = await open({ viewport: PHONE });
+  await login(page, 'secretary', DEMO_PW);
+  await page.waitForURL(BASE + '/');
+  for (const path of ['/', '/members', '/members/new', '/orgs', '/orgs/warnings', '/transfers', '/rules', '/me', '/password']) {
+    await page.goto(BASE + path);
+    await noHorizontalScroll(page, path);
+  }
+  await page.goto(BASE + '/members');
+  await shot(page, 'members-phone');
   assert.equal(await page.locator('#sidenav').isVisible(), false);
   await page.getByRole('button', { name: '菜单' }).click();
   assert.equal(await page.locator('#sidenav').isVisible(), true);
-  await page.close();
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('#sidenav').isVisible(), false);
+  // The member list is cards, and a member opens from one.
+  await page.locator('td[data-th="姓名"] a').first().click();
+  await page.waitForURL(/\/members\/\d+$/);
+  await noHorizontalScroll(page, 'member detail');
+  await page.done();
+});
+
+test('the interface follows the browser language, and the account setting wins', async () => {
+  const page = await open({ locale: 'en-US', viewport: { width: 1366, height: 900 } });
+  await page.goto(BASE + '/login');
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
+  await page.getByLabel('Username').fill('member');
+  await page.getByLabel('Password').fill(DEMO_PW);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(BASE + '/');
+  assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+  await page.getByRole('link', { name: 'My account' }).click();
+  await page.getByLabel('Interface language').selectOption('zh-CN');
+  await page.getByRole('button', { name: 'Save' }).first().click();
+  await page.waitForURL(/ok=locale/);
+  assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN');
+  await page.getByRole('status').filter({ hasText: '界面语言已更改' }).waitFor();
+  await page.getByLabel('界面语言').selectOption('auto');
+  await page.getByRole('button', { name: '保存' }).first().click();
+  await page.waitForURL(/ok=locale/);
+  assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+  await page.done();
+});
+
+test('keyboard only: skip to the content, reach the menu, see where the focus is', async () => {
+  const page = await open({ viewport: { width: 1366, height: 900 } });
+  await login(page, 'county', DEMO_PW);
+  await page.waitForURL(BASE + '/');
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => document.activeElement.textContent.trim());
+  assert.equal(first, '跳到主要内容');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none', 'a visible focus ring');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  // Tab on through the page until the member list link in the menu comes round.
+  await page.goto(BASE + '/');
+  let found = false;
+  for (let i = 0; i < 20 && !found; i++) {
+    await page.keyboard.press('Tab');
+    found = await page.evaluate(() => document.activeElement.getAttribute('href') === '/members');
+  }
+  assert.ok(found, 'the menu is reachable by keyboard');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(BASE + '/members');
+  await page.done();
+});
+
+test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
+  // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
+  const pages = {
+    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me'],
+    secretary: ['/members/new', '/password'],
+    security: ['/accounts', '/accounts/new'],
+    auditor: ['/audit'],
+  };
+  const failures = [];
+  for (const [user, paths] of Object.entries(pages)) {
+    for (const viewport of [{ width: 1366, height: 900 }, PHONE]) {
+      const page = await open({ bypassCSP: true, viewport });
+      await login(page, user, DEMO_PW);
+      await page.waitForLoadState('networkidle');
+      for (const path of paths) {
+        await page.goto(BASE + path);
+        await page.waitForLoadState('networkidle');
+        await page.addScriptTag({ content: AXE });
+        const result = await page.evaluate(async () => {
+          const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+          return r.violations.map((v) => `${v.id}: ${v.nodes.length}× ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+        });
+        for (const v of result) failures.push(`${user} ${viewport.width}px ${path} — ${v}`);
+      }
+      await page.done();
+    }
+  }
+  const bare = await open({ bypassCSP: true });
+  await bare.goto(BASE + '/login');
+  await bare.addScriptTag({ content: AXE });
+  const lv = await bare.evaluate(async () => (await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } })).violations.map((v) => v.id));
+  for (const v of lv) failures.push(`/login — ${v}`);
+  await bare.done();
+  assert.deepEqual(failures, []);
 });
 
 test('a wrong password and an unknown user get the same answer', async () => {
-  const page = await browser.newPage();
+  const page = await open();
   await login(page, 'county', 'Wrong@2026');
   const a = await page.locator('.alert').textContent();
   await login(page, 'no-such-user', 'Wrong@2026');
   const b = await page.locator('.alert').textContent();
   assert.equal(a, b);
-  await page.close();
+  await shot(page, 'login');
+  await page.done();
 });

@@ -351,7 +351,9 @@ async fn new_page(
             .filter(|o| o.kind.holds_members()),
         None => {
             authorize(&ctx, &p, Perm::MemberWrite, Some(&p.org_path)).await?;
-            None
+            // A branch account adds members to its own branch without searching for it.
+            Some(crate::org::store::get(&ctx.db, p.org_id).await?)
+                .filter(|o| o.kind.holds_members())
         }
     };
     let form = MemberForm {
@@ -378,7 +380,10 @@ async fn create_page(
     Auth(p): Auth,
     axum::Form(f): axum::Form<MemberForm>,
 ) -> Result<Response, PageError> {
-    let branch = crate::org::store::find(&ctx.db, f.org_id.trim().parse().unwrap_or(0)).await?;
+    // Only a branch inside the account's scope is named back on the form.
+    let branch = crate::org::store::find(&ctx.db, f.org_id.trim().parse().unwrap_or(0))
+        .await?
+        .filter(|b| p.in_scope(&b.path));
     let result = async {
         let input = f.input().map_err(AppError::Validation)?;
         let b = branch
