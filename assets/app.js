@@ -105,11 +105,15 @@
   });
 
   // Batch selection: a header checkbox selects the page; actions name the count.
+  // Checkboxes may sit outside their form (form="…"), so go through form.elements.
+  var rowsOf = function (form) {
+    return Array.prototype.filter.call(form.elements, function (e) { return e.hasAttribute("data-row"); });
+  };
   var updateBatch = function (form) {
-    var boxes = form.querySelectorAll("input[data-row]");
+    var boxes = rowsOf(form);
     var n = 0;
     boxes.forEach(function (b) { if (b.checked) n++; });
-    var all = form.querySelector("input[data-all]");
+    var all = Array.prototype.find.call(form.elements, function (e) { return e.hasAttribute("data-all"); });
     if (all) { all.checked = n > 0 && n === boxes.length; all.indeterminate = n > 0 && n < boxes.length; }
     form.querySelectorAll("[data-batch]").forEach(function (b) { b.disabled = n === 0; });
     var c = form.querySelector("[data-count]");
@@ -117,10 +121,10 @@
   };
   document.addEventListener("change", function (e) {
     var t = e.target;
-    var form = t.closest && t.closest("form[data-batch-form]");
-    if (!form) return;
+    var form = t.form;
+    if (!form || !form.hasAttribute("data-batch-form")) return;
     if (t.hasAttribute("data-all")) {
-      form.querySelectorAll("input[data-row]").forEach(function (b) { b.checked = t.checked; });
+      rowsOf(form).forEach(function (b) { b.checked = t.checked; });
     }
     updateBatch(form);
   });

@@ -117,17 +117,118 @@ pub async fn count(ctx: &Ctx) -> AppResult<i64> {
 }
 
 /// Accounts whose organisation lies in the subtree at `scope_path`.
-pub async fn list(ctx: &Ctx, scope_path: &str) -> AppResult<Vec<Account>> {
-    let upper = crate::db::path_upper(scope_path);
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN orgs o ON o.id = a.org_id WHERE o.path >= $1 AND o.path < $2 ORDER BY a.id LIMIT 1000");
-    let mut rows = on_db!(&ctx.db, p => {
-        let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).fetch_all(p).await?;
-        rows.iter().map(|r| row(r).map(|x| x.account)).collect::<DbResult<Vec<_>>>()?
-    });
-    for a in rows.iter_mut() {
-        a.roles = roles_of(ctx, a.id).await?;
+/// Filters of the account list (all optional; `page` from 1).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[serde(default)]
+pub struct AccountFilter {
+    /// Part of the username or the display name.
+    pub q: Option<String>,
+    /// One role code, e.g. `branch_secretary`.
+    pub role: Option<String>,
+    /// `active` or `disabled`.
+    pub state: Option<String>,
+    /// `username`, `display_name` or `id` (default).
+    pub sort: Option<String>,
+    /// `desc` for descending.
+    pub dir: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+impl AccountFilter {
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).max(1)
     }
-    Ok(rows)
+    pub fn per_page(&self) -> i64 {
+        self.per_page.unwrap_or(50).clamp(1, 200)
+    }
+}
+
+/// One page of the accounts in the subtree at `scope_path`, and how many match in all.
+pub async fn list(
+    ctx: &Ctx,
+    scope_path: &str,
+    f: &AccountFilter,
+) -> AppResult<(Vec<Account>, i64)> {
+    use crate::db::{SqlBuilder, Val};
+    let mut b = SqlBuilder::default();
+    let lo = b.arg(Val::Str(scope_path.to_string()));
+    let hi = b.arg(Val::Str(crate::db::path_upper(scope_path)));
+    b.push(&format!(" WHERE o.path >= {lo} AND o.path < {hi}"));
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let like = format!("%{}%", q.replace(['%', '_'], ""));
+        let a = b.arg(Val::Str(like.clone()));
+        let c = b.arg(Val::Str(like));
+        b.push(&format!(
+            " AND (a.username LIKE {a} OR a.display_name LIKE {c})"
+        ));
+    }
+    if let Some(r) = f.role.as_deref().and_then(Role::parse) {
+        let a = b.arg(Val::Str(r.as_str().to_string()));
+        b.push(&format!(
+            " AND EXISTS (SELECT 1 FROM account_roles r WHERE r.account_id = a.id AND r.role = {a})"
+        ));
+    }
+    match f.state.as_deref() {
+        Some("active") => {
+            b.push(" AND a.disabled = FALSE");
+        }
+        Some("disabled") => {
+            b.push(" AND a.disabled = TRUE");
+        }
+        _ => {}
+    }
+    let count_sql = format!(
+        "SELECT COUNT(*) AS n FROM accounts a JOIN orgs o ON o.id = a.org_id{}",
+        b.sql
+    );
+    let order = match f.sort.as_deref() {
+        Some("username") => "a.username",
+        Some("display_name") => "a.display_name",
+        _ => "a.id",
+    };
+    let dir = if f.dir.as_deref() == Some("desc") {
+        "DESC"
+    } else {
+        "ASC"
+    };
+    let lim = b.arg(Val::I64(f.per_page()));
+    let off = b.arg(Val::I64((f.page() - 1) * f.per_page()));
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN orgs o ON o.id = a.org_id{} ORDER BY {order} {dir}, a.id LIMIT {lim} OFFSET {off}",
+        b.sql
+    );
+    let n_filter = b.vals.len() - 2;
+    let (mut rows, total) = on_db!(&ctx.db, p => {
+        let total = crate::bind_vals!(sqlx::query(&count_sql), &b.vals[..n_filter]).fetch_one(p).await?.i64("n")?;
+        let rows = crate::bind_vals!(sqlx::query(&sql), &b.vals).fetch_all(p).await?;
+        (rows.iter().map(|r| row(r).map(|x| x.account)).collect::<DbResult<Vec<_>>>()?, total)
+    });
+    // Roles of the whole page in one query.
+    if !rows.is_empty() {
+        let mut rb =
+            SqlBuilder::new("SELECT account_id, role FROM account_roles WHERE account_id IN (");
+        for (i, a) in rows.iter().enumerate() {
+            if i > 0 {
+                rb.push(", ");
+            }
+            let p = rb.arg(Val::I64(a.id));
+            rb.push(&p);
+        }
+        rb.push(") ORDER BY role");
+        let pairs = on_db!(&ctx.db, p => {
+            let rs = crate::bind_vals!(sqlx::query(&rb.sql), &rb.vals).fetch_all(p).await?;
+            rs.iter().map(|r| Ok((r.i64("account_id")?, r.string("role")?))).collect::<DbResult<Vec<_>>>()?
+        });
+        for a in rows.iter_mut() {
+            a.roles = pairs
+                .iter()
+                .filter(|(id, _)| *id == a.id)
+                .map(|(_, r)| r.clone())
+                .collect();
+        }
+    }
+    Ok((rows, total))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default, utoipa::ToSchema)]
@@ -254,16 +355,56 @@ pub async fn set_roles(ctx: &Ctx, actor: &Actor, id: i64, names: &[String]) -> A
 
 /// Enables or disables an account; disabling ends its sessions and revokes its tokens.
 pub async fn set_disabled(ctx: &Ctx, actor: &Actor, id: i64, disabled: bool) -> AppResult<Account> {
+    let before = get(ctx, id).await?;
+    let mut tx = ctx.db.begin().await?;
+    disable_in(&mut tx, actor, &before, disabled).await?;
+    tx.commit().await?;
+    get(ctx, id).await
+}
+
+/// Disables (or enables) every account of `ids` in one transaction: all or none. Each must
+/// lie in the subtree at `scope_path`, and none may be the actor's own.
+pub async fn set_disabled_many(
+    ctx: &Ctx,
+    actor: &Actor,
+    scope_path: &str,
+    ids: &[i64],
+    disabled: bool,
+) -> AppResult<usize> {
+    let mut accounts = Vec::with_capacity(ids.len());
+    for id in ids {
+        let a = get(ctx, *id).await?;
+        if !crate::org::in_subtree(scope_path, &a.org_path) {
+            return Err(AppError::Forbidden(format!(
+                "账号 {} 不在本账号管辖范围内",
+                a.username
+            )));
+        }
+        accounts.push(a);
+    }
+    let mut tx = ctx.db.begin().await?;
+    for a in &accounts {
+        disable_in(&mut tx, actor, a, disabled).await?;
+    }
+    tx.commit().await?;
+    Ok(accounts.len())
+}
+
+async fn disable_in(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    before: &Account,
+    disabled: bool,
+) -> AppResult<()> {
+    let id = before.id;
     if actor.id == Some(id) {
         return Err(AppError::refused(
             "account.self_disable",
             "不能停用自己的账号",
         ));
     }
-    let before = get(ctx, id).await?;
     let now = Utc::now();
-    let mut tx = ctx.db.begin().await?;
-    on_tx!(&mut tx, c => {
+    on_tx!(&mut *tx, c => {
         sqlx::query("UPDATE accounts SET disabled = $1, updated_at = $2 WHERE id = $3").bind(disabled).bind(now).bind(id).execute(&mut *c).await?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *c).await?;
@@ -271,7 +412,7 @@ pub async fn set_disabled(ctx: &Ctx, actor: &Actor, id: i64, disabled: bool) -> 
         }
     });
     audit::append(
-        &mut tx,
+        tx,
         actor,
         NewEntry {
             action: if disabled {
@@ -286,8 +427,7 @@ pub async fn set_disabled(ctx: &Ctx, actor: &Actor, id: i64, disabled: bool) -> 
         },
     )
     .await?;
-    tx.commit().await?;
-    get(ctx, id).await
+    Ok(())
 }
 
 /// Security administrator: unlock and set a new one-time password.

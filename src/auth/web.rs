@@ -7,7 +7,7 @@ use crate::error::{AppError, FieldError};
 use crate::web::{
     authorize, page_ctx, render, render_status, ApiError, AppState, Auth, BrowserLang, PageError,
 };
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
@@ -27,6 +27,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/me/locale", post(locale_submit))
         .route("/me/tokens/{id}/revoke", post(token_revoke_page))
         .route("/accounts", get(accounts_page))
+        .route("/accounts/batch", post(accounts_batch_page))
         .route(
             "/accounts/new",
             get(account_new_page).post(account_create_page),
@@ -308,17 +309,70 @@ async fn token_revoke_page(
     Ok(Redirect::to("/me?ok=revoked").into_response())
 }
 
-async fn accounts_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
+async fn accounts_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(f): Query<store::AccountFilter>,
+) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::AccountRead, None).await?;
-    let accounts = store::list(&ctx, &p.org_path).await?;
+    let (accounts, total) = store::list(&ctx, &p.org_path, &f).await?;
+    let pages = ((total + f.per_page() - 1) / f.per_page()).max(1);
+    let qs = |with_sort: bool| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("q", &f.q), ("role", &f.role), ("state", &f.state)] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                s.append_pair(k, v);
+            }
+        }
+        if let Some(n) = f.per_page {
+            s.append_pair("per_page", &n.to_string());
+        }
+        if with_sort {
+            for (k, v) in [("sort", &f.sort), ("dir", &f.dir)] {
+                if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                    s.append_pair(k, v);
+                }
+            }
+        }
+        s.finish()
+    };
     Ok(render(
         "accounts.html",
         page_ctx(
             &p,
             "accounts",
-            context! { accounts => accounts, roles => role_options() },
+            context! {
+                accounts => accounts, roles => role_options(), f => f, qs => qs(true), qs_nosort => qs(false),
+                page => context! { page => f.page(), total => total }, pages => pages,
+                can_write => p.can(Perm::AccountWrite), can_security => p.can(Perm::AccountSecurity),
+            },
         ),
     ))
+}
+
+/// Batch enable or disable of the selected accounts (`id` repeated, `action`), all or none.
+async fn accounts_batch_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    authorize(&ctx, &p, Perm::AccountWrite, Some(&p.org_path)).await?;
+    let pairs = form_pairs(&body);
+    let ids: Vec<i64> = pairs
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .filter_map(|(_, v)| v.trim().parse().ok())
+        .collect();
+    if ids.is_empty() || ids.len() > 200 {
+        return Err(AppError::refused("account.batch_size", "请选择1至200个账号").into());
+    }
+    let disabled = match field(&pairs, "action") {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(AppError::field("action", "未知的批量操作").into()),
+    };
+    store::set_disabled_many(&ctx, &p.actor(), &p.org_path, &ids, disabled).await?;
+    Ok(Redirect::to("/accounts?ok=saved").into_response())
 }
 
 fn role_options() -> Vec<(String, String)> {
@@ -477,13 +531,15 @@ pub async fn api_me(
 }
 
 /// Accounts within the caller's subtree.
-#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", responses((status = 200, body = [crate::auth::store::Account]), (status = 403, body = crate::web::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(store::AccountFilter), responses((status = 200, body = [crate::auth::store::Account]), (status = 403, body = crate::web::ErrorBody)))]
 pub async fn api_accounts(
     State(ctx): State<AppState>,
     Auth(p): Auth,
-) -> Result<Json<Vec<store::Account>>, ApiError> {
+    Query(f): Query<store::AccountFilter>,
+) -> Result<Response, ApiError> {
     authorize(&ctx, &p, Perm::AccountRead, None).await?;
-    Ok(Json(store::list(&ctx, &p.org_path).await?))
+    let (items, total) = store::list(&ctx, &p.org_path, &f).await?;
+    Ok(([("x-total-count", total.to_string())], Json(items)).into_response())
 }
 
 /// Creates an account (三员 roles are exclusive).

@@ -102,21 +102,38 @@ pub async fn list(
     scope_path: &str,
     status: Option<&str>,
     limit: i64,
+    offset: i64,
 ) -> AppResult<Vec<Transfer>> {
     let upper = path_upper(scope_path);
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE {} ORDER BY t.id DESC LIMIT $4 OFFSET $5",
+        scope_where(status)
+    );
+    let st = status.unwrap_or("").to_string();
+    Ok(on_db!(&ctx.db, p => {
+        let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).bind(&st).bind(limit.clamp(1, 500)).bind(offset.max(0)).fetch_all(p).await?;
+        rows.iter().map(|r| row(r).map(|x| x.0)).collect::<DbResult<Vec<_>>>()?
+    }))
+}
+
+/// How many transfers `list` would show without a limit.
+pub async fn count(ctx: &Ctx, scope_path: &str, status: Option<&str>) -> AppResult<i64> {
+    let upper = path_upper(scope_path);
+    let sql = format!("SELECT COUNT(*) AS n {FROM} WHERE {}", scope_where(status));
+    let st = status.unwrap_or("").to_string();
+    Ok(on_db!(&ctx.db, p => {
+        sqlx::query(&sql).bind(scope_path).bind(&upper).bind(&st).fetch_one(p).await?.i64("n")?
+    }))
+}
+
+/// Transfers out of or into the subtree ($1, $2), optionally in one state ($3).
+fn scope_where(status: Option<&str>) -> String {
     let status_sql = if status.is_some() {
         " AND t.status = $3"
     } else {
         " AND $3 = $3"
     };
-    let sql = format!(
-        "SELECT {COLUMNS} {FROM} WHERE ((f.path >= $1 AND f.path < $2) OR (d.path >= $1 AND d.path < $2)){status_sql} ORDER BY t.id DESC LIMIT $4"
-    );
-    let st = status.unwrap_or("").to_string();
-    Ok(on_db!(&ctx.db, p => {
-        let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).bind(&st).bind(limit.clamp(1, 500)).fetch_all(p).await?;
-        rows.iter().map(|r| row(r).map(|x| x.0)).collect::<DbResult<Vec<_>>>()?
-    }))
+    format!("((f.path >= $1 AND f.path < $2) OR (d.path >= $1 AND d.path < $2)){status_sql}")
 }
 
 pub async fn send(ctx: &Ctx, actor: &Actor, input: &NewTransfer) -> AppResult<Transfer> {

@@ -649,21 +649,61 @@ async fn import_status(
     }
 }
 
-async fn transfers_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
-    authorize(&ctx, &p, Perm::TransferWrite, Some(&p.org_path)).await?;
-    let list = transfer::list(&ctx, &p.org_path, None, 200).await?;
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TransfersQuery {
+    status: Option<String>,
+    page: Option<String>,
+}
+
+const TRANSFERS_PER_PAGE: i64 = 50;
+
+/// The transfers page: the list (filtered by state, paginated) and any form errors.
+async fn transfers_view(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &TransfersQuery,
+    errors: Vec<FieldError>,
+) -> Result<minijinja::Value, AppError> {
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| transfer::STATUSES.iter().any(|(k, _)| k == s));
+    let total = transfer::count(ctx, &p.org_path, status).await?;
+    let pages = ((total + TRANSFERS_PER_PAGE - 1) / TRANSFERS_PER_PAGE).max(1);
+    let page = q
+        .page
+        .as_deref()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let list = transfer::list(
+        ctx,
+        &p.org_path,
+        status,
+        TRANSFERS_PER_PAGE,
+        (page - 1) * TRANSFERS_PER_PAGE,
+    )
+    .await?;
     let rows: Vec<serde_json::Value> = list
         .iter()
         .map(|t| serde_json::json!({ "t": t, "status_label": t.status_label() }))
         .collect();
-    Ok(render(
-        "transfers.html",
-        page_ctx(
-            &p,
-            "transfers",
-            context! { rows => rows, errors => Vec::<FieldError>::new() },
-        ),
-    ))
+    let qs = status.map(|s| format!("status={s}")).unwrap_or_default();
+    Ok(context! {
+        rows => rows, errors => errors, status => status, statuses => transfer::STATUSES,
+        page => context! { page => page, total => total }, pages => pages, qs => qs,
+    })
+}
+
+async fn transfers_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<TransfersQuery>,
+) -> Result<Response, PageError> {
+    authorize(&ctx, &p, Perm::TransferWrite, Some(&p.org_path)).await?;
+    let view = transfers_view(&ctx, &p, &q, Vec::new()).await?;
+    Ok(render("transfers.html", page_ctx(&p, "transfers", view)))
 }
 
 #[derive(Deserialize, Default)]
@@ -693,19 +733,15 @@ async fn transfer_send_page(
     match send_checked(&ctx, &p, &input).await {
         Ok(_) => Ok(Redirect::to("/transfers?ok=sent").into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
-            let list = transfer::list(&ctx, &p.org_path, None, 200).await?;
-            let rows: Vec<serde_json::Value> = list
-                .iter()
-                .map(|t| serde_json::json!({ "t": t, "status_label": t.status_label() }))
-                .collect();
             let errors = match e {
                 AppError::Validation(v) => v,
                 other => vec![FieldError::new("member_id", other.public_message())],
             };
+            let view = transfers_view(&ctx, &p, &TransfersQuery::default(), errors).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "transfers.html",
-                page_ctx(&p, "transfers", context! { rows => rows, errors => errors }),
+                page_ctx(&p, "transfers", view),
             ))
         }
         Err(e) => Err(e.into()),
@@ -853,7 +889,7 @@ pub async fn api_transfers(
 ) -> Result<Json<Vec<Transfer>>, ApiError> {
     authorize(&ctx, &p, Perm::TransferWrite, Some(&p.org_path)).await?;
     Ok(Json(
-        transfer::list(&ctx, &p.org_path, q.status.as_deref(), 500).await?,
+        transfer::list(&ctx, &p.org_path, q.status.as_deref(), 500, 0).await?,
     ))
 }
 

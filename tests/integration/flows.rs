@@ -360,7 +360,7 @@ async fn html_pages_render_for_a_logged_in_secretary() {
         let form = format!("_csrf={csrf}&old_password={}&new_password={}&confirm_password={}", urlencode(PASSWORD), urlencode("New@pass2026"), urlencode("New@pass2026"));
         let (s, _, body) = app.page(&session, "POST", "/password", Some(&form)).await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
-        for path in ["/", "/orgs", &format!("/orgs?id={branch}"), "/members", "/members?q=zs", &format!("/members/{m}"), &format!("/members/{m}/edit"), "/transfers", "/rules", "/me", "/members/new"] {
+        for path in ["/", "/orgs", &format!("/orgs?id={branch}"), "/members", "/members?q=zs", &format!("/members/{m}"), &format!("/members/{m}/edit"), "/transfers", "/transfers?status=sent&page=abc", "/orgs/warnings?code=x&page=-1", "/rules", "/me", "/members/new"] {
             let (s, _, body) = app.page(&session, "GET", path, None).await;
             assert_eq!(s, StatusCode::OK, "{path}: {body}");
             assert!(body.contains("党建平台"), "{path}");

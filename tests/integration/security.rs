@@ -233,9 +233,10 @@ async fn totp_second_factor_is_required_once_enabled_and_codes_work_once() {
     let root = app.org(None, "中共测试市委", "committee", "city").await;
     let token = app.account("erin", root, "org_staff", None).await;
     let _ = token;
-    let acc = dangjian::auth::store::list(&app.ctx, "/")
+    let acc = dangjian::auth::store::list(&app.ctx, "/", &Default::default())
         .await
         .expect("list")
+        .0
         .into_iter()
         .find(|a| a.username == "erin")
         .expect("erin");

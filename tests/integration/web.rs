@@ -203,3 +203,112 @@ async fn batch_export_holds_only_selected_members_within_scope() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn accounts_list_filters_pages_and_disables_in_batches_all_or_nothing() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        for (i, b) in p.branches.iter().enumerate() {
+            app.account(&format!("sec{i:02}"), *b, "branch_secretary", None)
+                .await;
+        }
+        // An account in another city, outside the first city's scope.
+        let (s, csrf) = app.browser("cityadmin", p.cities[0], "sys_admin").await;
+        let (st, _, html) = app
+            .page_with(
+                &s,
+                "/accounts?role=branch_secretary&sort=username&dir=desc",
+                &[],
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        // Four branches per city, each with its secretary; the other city's stay out.
+        assert_eq!(html.matches("name=\"id\" value=").count(), 4, "{html}");
+        let first = html.find("sec03").expect("sec03");
+        assert!(
+            first < html.find("sec00").expect("sec00"),
+            "sorted descending"
+        );
+        assert!(!html.contains("sec07"));
+        let (_, _, html) = app
+            .page_with(&s, "/accounts?q=sec0&per_page=3&page=2", &[])
+            .await;
+        assert!(
+            html.contains("第 2 &#x2f; 2 页，共 4 条") && html.contains("per_page=3"),
+            "{html}"
+        );
+        // The API takes the same filter.
+        let token = app
+            .account("apiadmin", p.cities[0], "sys_admin", None)
+            .await;
+        let (st, list) = app
+            .api(
+                &token,
+                "GET",
+                "/api/v1/accounts?q=sec0&per_page=2&sort=username",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let names: Vec<&str> = list
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|a| a["username"].as_str())
+            .collect();
+        assert_eq!(names, ["sec00", "sec01"]);
+        let id_of = |name: &str| {
+            let name = name.to_string();
+            let app = &app;
+            async move {
+                app.count(&format!(
+                    "SELECT id AS n FROM accounts WHERE username = '{name}'"
+                ))
+                .await
+            }
+        };
+        let (a, b, foreign, me) = (
+            id_of("sec00").await,
+            id_of("sec01").await,
+            id_of("sec07").await,
+            id_of("cityadmin").await,
+        );
+        // One account outside the scope: refused, and nothing changed.
+        let form = format!("_csrf={csrf}&action=disable&id={a}&id={foreign}");
+        let (st, _, _) = app.page(&s, "POST", "/accounts/batch", Some(&form)).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        // One's own account in the selection: refused, and nothing changed.
+        let form = format!("_csrf={csrf}&action=disable&id={a}&id={me}");
+        let (st, _, _) = app.page(&s, "POST", "/accounts/batch", Some(&form)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM accounts WHERE disabled = TRUE")
+                .await,
+            0
+        );
+        // A clean selection is applied to every account, each audited.
+        let form = format!("_csrf={csrf}&action=disable&id={a}&id={b}");
+        let (st, h, _) = app.page(&s, "POST", "/accounts/batch", Some(&form)).await;
+        assert_eq!(st, StatusCode::SEE_OTHER, "{h:?}");
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM accounts WHERE disabled = TRUE")
+                .await,
+            2
+        );
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'account.disable'")
+                .await,
+            2
+        );
+        let (_, _, html) = app.page_with(&s, "/accounts?state=disabled", &[]).await;
+        assert_eq!(html.matches("name=\"id\" value=").count(), 2);
+        let form = format!("_csrf={csrf}&action=explode&id={a}");
+        let (st, _, _) = app.page(&s, "POST", "/accounts/batch", Some(&form)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(matches!(
+            app.verify().await,
+            dangjian::audit::VerifyOutcome::Ok { .. }
+        ));
+    })
+    .await;
+}
