@@ -312,3 +312,38 @@ async fn accounts_list_filters_pages_and_disables_in_batches_all_or_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn assets_are_cached_by_content_hash_and_sent_gzipped_when_accepted() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let (st, h, plain) = app.page_with("", "/assets/echarts.min.js", &[]).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(h.get("content-encoding").is_none());
+    assert!(h["cache-control"]
+        .to_str()
+        .expect("cc")
+        .contains("immutable"));
+    let (st, h, _) = app
+        .page_with(
+            "",
+            "/assets/echarts.min.js",
+            &[("accept-encoding", "br, gzip")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(h["content-encoding"], "gzip");
+    let len: usize = h["content-length"]
+        .to_str()
+        .expect("len")
+        .parse()
+        .expect("n");
+    assert!(len * 2 < plain.len(), "gzip {len} vs {}", plain.len());
+    let (st, _, _) = app.page_with("", "/assets/nope.js", &[]).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, h, _) = app.page_with("", "/favicon.ico", &[]).await;
+    assert_eq!(st, StatusCode::PERMANENT_REDIRECT);
+    assert!(h["location"]
+        .to_str()
+        .expect("loc")
+        .starts_with("/assets/favicon.svg?v="));
+}
