@@ -135,7 +135,7 @@ test('the administrator must change the one-time password first', async () => {
   await page.waitForURL(/\/\?ok=password/);
   await page.getByRole('status').filter({ hasText: '密码已修改' }).waitFor();
   await page.getByRole('link', { name: '账号管理' }).click();
-  await page.getByRole('cell', { name: 'county' }).waitFor();
+  await page.getByRole('cell', { name: 'county', exact: true }).waitFor();
   await shot(page, 'accounts');
   await page.done();
 });
