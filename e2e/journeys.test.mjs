@@ -75,6 +75,12 @@ async function login(page, user, pw) {
   await page.getByRole('button', { name: '登录' }).click();
 }
 
+/** Logs a demo account in and waits for the home page. */
+async function signIn(page, user) {
+  await login(page, user, DEMO_PW);
+  await page.waitForURL(BASE + '/');
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
@@ -143,8 +149,7 @@ test('the administrator must change the one-time password first', async () => {
 test('the dashboard draws its charts for the account subtree', async () => {
   for (const [name, viewport] of [['desktop', { width: 1366, height: 900 }], ['phone', PHONE]]) {
     const page = await open({ viewport });
-    await login(page, 'city', DEMO_PW);
-    await page.waitForURL(BASE + '/');
+    await signIn(page, 'city');
     await page.locator('.echart.drawn canvas').first().waitFor();
     assert.equal(await page.locator('.echart.drawn canvas').count(), await page.locator('[data-chart]').count());
     assert.ok(await page.locator('[data-chart]').count() >= 6);
@@ -159,8 +164,7 @@ test('the dashboard draws its charts for the account subtree', async () => {
 
 test('a county officer browses the tree, finds a member by pinyin initials and sees only the county', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
-  await login(page, 'county', DEMO_PW);
-  await page.waitForURL(BASE + '/');
+  await signIn(page, 'county');
   await page.getByText('有提醒的党支部').first().waitFor();
   // Tree: expand the first child with children through htmx.
   await page.getByRole('link', { name: '党组织', exact: true }).click();
@@ -192,8 +196,7 @@ test('a county officer browses the tree, finds a member by pinyin initials and s
 
 test('filters live in the URL: paging, sorting and the back button keep them', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
-  await login(page, 'county', DEMO_PW);
-  await page.waitForURL(BASE + '/');
+  await signIn(page, 'county');
   await page.goto(BASE + '/members');
   await page.getByLabel('性别').selectOption('F');
   await page.getByRole('button', { name: '查询' }).click();
@@ -232,8 +235,7 @@ test('filters live in the URL: paging, sorting and the back button keep them', a
 
 test('a secretary creates a member, corrects a field error first, then edits the record', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
-  await login(page, 'secretary', DEMO_PW);
-  await page.waitForURL(BASE + '/');
+  await signIn(page, 'secretary');
   await page.goto(BASE + '/members/new');
   const good = idNumber('370811', '19920315', 417);
   const bad = good.slice(0, 17) + (good[17] === '0' ? '1' : '0');
@@ -268,8 +270,7 @@ test('a secretary creates a member, corrects a field error first, then edits the
 
 test('an import with bad rows is refused row by row; the export opens as a workbook', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
-  await login(page, 'county', DEMO_PW);
-  await page.waitForURL(BASE + '/');
+  await signIn(page, 'county');
   await page.goto(BASE + '/members');
   const branch = (await page.locator('td[data-th="所在党支部"]').first().textContent()).trim();
   const header = '姓名,性别,民族,身份证号码,手机号码,学历,工作单位,所在党支部,入党日期,转正日期,党员状态,网格角色,流入地';
@@ -318,8 +319,7 @@ test('an import with bad rows is refused row by row; the export opens as a workb
 
 test('a county account is refused a member of another county', async () => {
   const city = await open();
-  await login(city, 'city', DEMO_PW);
-  await city.waitForURL(BASE + '/');
+  await signIn(city, 'city');
   // A member under one of the city's other organisations (not 任城区).
   let foreign;
   for (const org of await (await city.request.get(BASE + '/api/v1/orgs/1/children')).json()) {
@@ -330,8 +330,7 @@ test('a county account is refused a member of another county', async () => {
   assert.ok(foreign, 'the demo city has members outside 任城区');
   await city.done();
   const page = await open();
-  await login(page, 'county', DEMO_PW);
-  await page.waitForURL(BASE + '/');
+  await signIn(page, 'county');
   const res = await page.goto(`${BASE}/members/${foreign.id}`);
   assert.equal(res.status(), 403, `member ${foreign.id} (${foreign.org_name}) is outside 任城区`);
   await page.getByRole('heading', { name: '没有权限' }).waitFor();
@@ -341,8 +340,7 @@ test('a county account is refused a member of another county', async () => {
 
 test('a secretary on a phone: every page fits, the menu collapses and opens', async () => {
   const page = await open({ viewport: PHONE });
-  await login(page, 'secretary', DEMO_PW);
-  await page.waitForURL(BASE + '/');
+  await signIn(page, 'secretary');
   for (const path of ['/', '/members', '/members/new', '/orgs', '/orgs/warnings', '/transfers', '/rules', '/me', '/password']) {
     await page.goto(BASE + path);
     await noHorizontalScroll(page, path);
@@ -385,8 +383,7 @@ test('the interface follows the browser language, and the account setting wins',
 
 test('keyboard only: skip to the content, reach the menu, see where the focus is', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
-  await login(page, 'county', DEMO_PW);
-  await page.waitForURL(BASE + '/');
+  await signIn(page, 'county');
   await page.keyboard.press('Tab');
   const first = await page.evaluate(() => document.activeElement.textContent.trim());
   assert.equal(first, '跳到主要内容');

@@ -213,13 +213,22 @@ async fn password_submit(
 }
 
 async fn me_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
-    let tokens = store::list_tokens(&ctx, p.account_id).await?;
+    render_me(&ctx, &p, "").await
+}
+
+/// The account page; `new_token` is a just-created API token, shown this once.
+async fn render_me(
+    ctx: &crate::Ctx,
+    p: &crate::auth::Principal,
+    new_token: &str,
+) -> Result<Response, PageError> {
+    let tokens = store::list_tokens(ctx, p.account_id).await?;
     Ok(render(
         "me.html",
         page_ctx(
-            &p,
+            p,
             "",
-            context! { tokens => tokens, new_token => "", locales => crate::i18n::LOCALE_SETTINGS },
+            context! { tokens => tokens, new_token => new_token, locales => crate::i18n::LOCALE_SETTINGS },
         ),
     ))
 }
@@ -289,15 +298,7 @@ async fn token_create_page(
     axum::Form(f): axum::Form<TokenForm>,
 ) -> Result<Response, PageError> {
     let (_, clear) = store::create_token(&ctx, &p, &f.name).await?;
-    let tokens = store::list_tokens(&ctx, p.account_id).await?;
-    Ok(render(
-        "me.html",
-        page_ctx(
-            &p,
-            "",
-            context! { tokens => tokens, new_token => clear, locales => crate::i18n::LOCALE_SETTINGS },
-        ),
-    ))
+    render_me(&ctx, &p, &clear).await
 }
 
 async fn token_revoke_page(
@@ -316,7 +317,7 @@ async fn accounts_page(
 ) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::AccountRead, None).await?;
     let (accounts, total) = store::list(&ctx, &p.org_path, &f).await?;
-    let pages = ((total + f.per_page() - 1) / f.per_page()).max(1);
+    let pages = crate::web::page_count(total, f.per_page());
     let qs = |with_sort: bool| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in [("q", &f.q), ("role", &f.role), ("state", &f.state)] {

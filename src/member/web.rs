@@ -181,7 +181,7 @@ async fn list_page(
     let (scope, scope_id) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
     let page = store::list(&ctx, &f, &scope).await?;
     let scope_org = crate::org::store::get(&ctx.db, scope_id).await?;
-    let pages = (page.total + page.per_page - 1) / page.per_page;
+    let pages = crate::web::page_count(page.total, page.per_page);
     Ok(render(
         "members.html",
         page_ctx(
@@ -670,7 +670,7 @@ async fn transfers_view(
         .as_deref()
         .filter(|s| transfer::STATUSES.iter().any(|(k, _)| k == s));
     let total = transfer::count(ctx, &p.org_path, status).await?;
-    let pages = ((total + TRANSFERS_PER_PAGE - 1) / TRANSFERS_PER_PAGE).max(1);
+    let pages = crate::web::page_count(total, TRANSFERS_PER_PAGE);
     let page = q
         .page
         .as_deref()

@@ -593,19 +593,22 @@ pub fn warning_label(code: &str) -> &'static str {
         .unwrap_or("其他")
 }
 
+/// How many of `branches` raise each warning code.
+pub fn count_by_code(branches: &[WarnedBranch]) -> std::collections::BTreeMap<&'static str, i64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for w in branches.iter().flat_map(|b| &b.warnings) {
+        *counts.entry(w.code).or_default() += 1;
+    }
+    counts
+}
+
 /// Warning counts over every branch in the subtree (dashboard): the number of branches with
 /// any warning, and (code, count) per warning kind.
 pub async fn branch_warning_counts(db: &Db, path: &str) -> AppResult<(i64, Vec<(String, i64)>)> {
     let branches = warned_branches(db, path).await?;
-    let mut counts: std::collections::BTreeMap<&'static str, i64> = Default::default();
-    for b in &branches {
-        for x in &b.warnings {
-            *counts.entry(x.code).or_default() += 1;
-        }
-    }
     Ok((
         branches.len() as i64,
-        counts
+        count_by_code(&branches)
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),

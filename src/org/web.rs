@@ -147,12 +147,7 @@ async fn warnings_page(
 ) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::OrgRead, Some(&p.org_path)).await?;
     let all = store::warned_branches(&ctx.db, &p.org_path).await?;
-    let mut counts: std::collections::BTreeMap<&'static str, i64> = Default::default();
-    for b in &all {
-        for w in &b.warnings {
-            *counts.entry(w.code).or_default() += 1;
-        }
-    }
+    let counts = store::count_by_code(&all);
     let code = q.code.clone().filter(|c| counts.contains_key(c.as_str()));
     let mut rows: Vec<store::WarnedBranch> = all
         .into_iter()
@@ -173,7 +168,7 @@ async fn warnings_page(
     }
     const PER: i64 = 50;
     let total = rows.len() as i64;
-    let pages = ((total + PER - 1) / PER).max(1);
+    let pages = crate::web::page_count(total, PER);
     let page = q.page.unwrap_or(1).clamp(1, pages);
     let items: Vec<&store::WarnedBranch> = rows
         .iter()
