@@ -102,11 +102,16 @@ impl Vault {
     }
 
     pub fn encrypt(&self, plain: &str) -> Vec<u8> {
+        self.encrypt_bytes(plain.as_bytes())
+    }
+
+    /// SM4-GCM over any bytes (documents); same layout as [`Vault::encrypt`].
+    pub fn encrypt_bytes(&self, plain: &[u8]) -> Vec<u8> {
         let key = self.keys.get(&self.current).copied().unwrap_or([0; 16]);
         let cipher = Sm4Gcm::new(&key.into());
         let nonce_bytes = random_bytes::<12>();
         let nonce = Nonce::from_slice(&nonce_bytes);
-        let ct = match cipher.encrypt(nonce, plain.as_bytes()) {
+        let ct = match cipher.encrypt(nonce, plain) {
             Ok(ct) => ct,
             Err(_) => panic!("SM4-GCM encryption of an in-memory buffer cannot fail"),
         };
@@ -118,6 +123,10 @@ impl Vault {
     }
 
     pub fn decrypt(&self, data: &[u8]) -> Result<String, CryptoError> {
+        String::from_utf8(self.decrypt_bytes(data)?).map_err(|_| CryptoError::Utf8)
+    }
+
+    pub fn decrypt_bytes(&self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if data.len() < 1 + 12 + 16 {
             return Err(CryptoError::Short);
         }
@@ -130,7 +139,7 @@ impl Vault {
         let plain = cipher
             .decrypt(Nonce::from_slice(&data[1..13]), &data[13..])
             .map_err(|_| CryptoError::Tampered)?;
-        String::from_utf8(plain).map_err(|_| CryptoError::Utf8)
+        Ok(plain)
     }
 
     /// Keyed blind index for exact search: HMAC-SM3 over the normalised value.

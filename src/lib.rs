@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod i18n;
 pub mod member;
 pub mod org;
+pub mod recruit;
 pub mod rules;
 pub mod web;
 
@@ -26,6 +28,8 @@ pub struct Ctx {
     pub vault: Arc<crypto::Vault>,
     pub config: Arc<config::Config>,
     pub imports: member::io::ImportJobs,
+    /// The clock of every time rule (tests move it).
+    pub clock: clock::Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +108,7 @@ impl Ctx {
             vault: Arc::new(vault),
             config: Arc::new(cfg),
             imports: Default::default(),
+            clock: Default::default(),
         })
     }
 }

@@ -47,7 +47,7 @@ pub struct NewEntry<'a> {
 }
 
 /// One audit entry; `before_json`/`after_json` are JSON text with personal numbers masked.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Entry {
     pub seq: i64,
     pub prev_hash: String,

@@ -99,6 +99,8 @@ impl Role {
                 TransferWrite,
                 RuleRead,
                 RuleWrite,
+                RecruitRead,
+                RecruitWrite,
             ],
             Role::CommitteeStaff => &[
                 OrgRead,
@@ -109,6 +111,8 @@ impl Role {
                 MemberImport,
                 TransferWrite,
                 RuleRead,
+                RecruitRead,
+                RecruitWrite,
             ],
             Role::BranchSecretary => &[
                 OrgRead,
@@ -117,6 +121,8 @@ impl Role {
                 MemberExport,
                 TransferWrite,
                 RuleRead,
+                RecruitRead,
+                RecruitWrite,
             ],
             Role::Member => &[SelfRead],
         }
@@ -144,6 +150,10 @@ pub enum Perm {
     RuleWrite,
     /// A member reading their own record.
     SelfRead,
+    /// See the recruitment pipeline (发展党员).
+    RecruitRead,
+    /// Record steps, evaluations, publicity, documents (each step's signers are checked too).
+    RecruitWrite,
 }
 
 impl Perm {
@@ -164,6 +174,8 @@ impl Perm {
             Perm::RuleRead => "查看规则",
             Perm::RuleWrite => "修改规则",
             Perm::SelfRead => "查看本人信息",
+            Perm::RecruitRead => "查看发展党员",
+            Perm::RecruitWrite => "办理发展党员",
         }
     }
 }

@@ -987,3 +987,53 @@ pub async fn bootstrap_admin(ctx: &Ctx) -> AppResult<Option<(String, String)>> {
     .await?;
     Ok(Some((username, pw)))
 }
+
+/// An electronic signature's proof of presence (电子签名): the signer re-enters their password,
+/// or a fresh dynamic code when they use TOTP. Returns how they proved it (`password` or
+/// `totp`). A failure is audited and answers a field error on `secret`.
+pub async fn confirm_identity(ctx: &Ctx, p: &Principal, secret: &str) -> AppResult<&'static str> {
+    let r = find_row(ctx, "a.id", &p.account_id.to_string())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let secret = secret.trim();
+    let is_code = secret.len() == 6 && secret.bytes().all(|b| b.is_ascii_digit());
+    if is_code && r.account.totp_enabled {
+        if let Some(enc) = &r.totp_secret_enc {
+            let key = hex::decode(
+                ctx.vault
+                    .decrypt(enc)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+            )
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+            let now = Utc::now().timestamp().max(0) as u64;
+            if let Some(step) = totp::verify(&key, secret, now, r.totp_last_step.max(0) as u64) {
+                // A code signs once: the next signature needs the next code.
+                let n = on_db!(&ctx.db, pool => {
+                    sqlx::query("UPDATE accounts SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+                        .bind(step as i64).bind(p.account_id).execute(pool).await?.rows_affected()
+                });
+                if n == 1 {
+                    return Ok("totp");
+                }
+            }
+        }
+    } else if !secret.is_empty() && password::verify(secret, &r.password_hash) {
+        return Ok("password");
+    }
+    audit::record(
+        &ctx.db,
+        &p.actor(),
+        NewEntry {
+            action: "auth.signature_failed",
+            object_type: "account",
+            object_id: p.account_id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+        },
+    )
+    .await?;
+    Err(AppError::field(
+        "secret",
+        "签名确认失败：请输入本人登录密码（已启用动态口令的也可输入当前6位动态口令）",
+    ))
+}

@@ -25,6 +25,7 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!("0001_foundation.sql"),
     migration!("0002_locale_auto.sql"),
+    migration!("0003_recruitment.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

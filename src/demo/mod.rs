@@ -772,6 +772,10 @@ pub async fn generate(
             q.execute(&mut *c).await?;
         });
     }
+    crate::on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE orgs SET approval_authority = $1 WHERE kind IN ('committee', 'working_committee')")
+            .bind(true).execute(&mut *c).await?;
+    });
     progress("organisations written");
     let mut used = HashSet::new();
     let mut member_id = 0i64;

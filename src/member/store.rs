@@ -137,10 +137,6 @@ async fn branch_for(tx: &mut Tx, org_id: i64, group_id: Option<i64>) -> AppResul
     Ok(org)
 }
 
-fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
-}
-
 /// Checks an input against the member rules in force for `path`.
 pub async fn check_input(
     ctx: &Ctx,
@@ -149,7 +145,7 @@ pub async fn check_input(
     stored: Option<(NaiveDate, &str)>,
 ) -> AppResult<CheckedMember> {
     let (r, _) = crate::rules::effective::<MemberRules>(&ctx.db, path).await?;
-    rules::check(input, &r, today(), stored).map_err(|c| AppError::Validation(c.0))
+    rules::check(input, &r, ctx.clock.today(), stored).map_err(|c| AppError::Validation(c.0))
 }
 
 /// Inserts a checked member inside `tx` and audits it. Returns the new id.
@@ -478,7 +474,7 @@ pub struct MemberPage {
 }
 
 pub async fn list(ctx: &Ctx, f: &MemberFilter, scope_path: &str) -> AppResult<MemberPage> {
-    let mut b = build_where(ctx, f, scope_path, today());
+    let mut b = build_where(ctx, f, scope_path, ctx.clock.today());
     let count_sql = format!(
         "SELECT COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id{}",
         b.sql
@@ -513,7 +509,7 @@ pub async fn for_each_filtered(
     scope_path: &str,
     mut each: impl FnMut(Member) -> AppResult<()>,
 ) -> AppResult<i64> {
-    let base = build_where(ctx, f, scope_path, today());
+    let base = build_where(ctx, f, scope_path, ctx.clock.today());
     let mut after_id = 0i64;
     let mut n = 0;
     loop {

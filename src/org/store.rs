@@ -300,8 +300,8 @@ pub async fn create(db: &Db, actor: &Actor, input: &NewOrg) -> AppResult<Org> {
     let depth = parent.as_ref().map(|p| p.depth + 1).unwrap_or(0);
     let id = on_tx!(&mut tx, c => {
         let r = sqlx::query(
-            "INSERT INTO orgs (parent_id, path, depth, name, kind, level, region_code, established_on, term_start, has_committee, committee_size, sort, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $12) RETURNING id",
+            "INSERT INTO orgs (parent_id, path, depth, name, kind, level, region_code, established_on, term_start, has_committee, committee_size, sort, created_at, updated_at, approval_authority) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $12, $13) RETURNING id",
         )
         .bind(input.parent_id)
         .bind(&tmp_path)
@@ -315,6 +315,9 @@ pub async fn create(db: &Db, actor: &Actor, input: &NewOrg) -> AppResult<Org> {
         .bind(input.has_committee)
         .bind(input.committee_size)
         .bind(now)
+        // 基层党委 approve recruitment by default; a 党工委 or committee without the
+        // authority is set by the organisation department.
+        .bind(matches!(kind, OrgKind::Committee | OrgKind::WorkingCommittee))
         .fetch_one(&mut *c)
         .await?;
         let id = r.i64("id")?;

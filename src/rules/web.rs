@@ -3,6 +3,7 @@
 use super::{BranchRules, MemberRules, RuleKind};
 use crate::auth::Perm;
 use crate::error::{AppError, FieldError};
+use crate::recruit::rules::RecruitRules;
 use crate::web::{page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -39,6 +40,8 @@ async fn org_for(
 async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Value, AppError> {
     let (branch, bsrc) = super::effective::<BranchRules>(&ctx.db, &org.path).await?;
     let (member, msrc) = super::effective::<MemberRules>(&ctx.db, &org.path).await?;
+    let (recruit, rsrc) = super::effective::<RecruitRules>(&ctx.db, &org.path).await?;
+    let rversions = super::versions(&ctx.db, org.id, RecruitRules::KIND).await?;
     let bversions = super::versions(&ctx.db, org.id, BranchRules::KIND).await?;
     let mversions = super::versions(&ctx.db, org.id, MemberRules::KIND).await?;
     Ok(context! {
@@ -46,6 +49,8 @@ async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Valu
         branch_versions => bversions, member_versions => mversions,
         branch_json => serde_json::to_string_pretty(&branch).unwrap_or_default(),
         member_json => serde_json::to_string_pretty(&member).unwrap_or_default(),
+        recruit => recruit, recruit_source => rsrc, recruit_versions => rversions,
+        recruit_json => serde_json::to_string_pretty(&recruit).unwrap_or_default(),
     })
 }
 
@@ -91,6 +96,11 @@ async fn publish(
                 .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
             super::publish(&ctx.db, &p.actor(), org.id, &v).await
         }
+        "recruit" => {
+            let v: RecruitRules = serde_json::from_str(json)
+                .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
+            super::publish(&ctx.db, &p.actor(), org.id, &v).await
+        }
         _ => Err(AppError::NotFound("规则集")),
     }
 }
@@ -122,7 +132,7 @@ async fn publish_page(
     }
 }
 
-/// The rule values in force for an organisation (`branch` or `member`).
+/// The rule values in force for an organisation (`branch`, `member` or `recruit`).
 #[utoipa::path(get, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = String, Path), ("org_id" = Option<i64>, Query)),
     responses((status = 200, description = "the values in force")))]
 pub async fn api_get(
@@ -139,6 +149,11 @@ pub async fn api_get(
         "member" => {
             serde_json::to_value(super::effective::<MemberRules>(&ctx.db, &org.path).await?.0)
         }
+        "recruit" => serde_json::to_value(
+            super::effective::<RecruitRules>(&ctx.db, &org.path)
+                .await?
+                .0,
+        ),
         _ => return Err(AppError::NotFound("规则集").into()),
     };
     Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))

@@ -18,11 +18,17 @@ use utoipa::OpenApi;
         crate::member::web::api_transfers, crate::member::web::api_transfer_send, crate::member::web::api_transfer_decide,
         crate::audit::web::api_list, crate::audit::web::api_verify,
         crate::rules::web::api_get, crate::rules::web::api_publish,
+        crate::recruit::web::api_list, crate::recruit::web::api_apply, crate::recruit::web::api_get, crate::recruit::web::api_step,
+        crate::recruit::web::api_sign, crate::recruit::web::api_evaluate, crate::recruit::web::api_revisit,
+        crate::recruit::web::api_publicity, crate::recruit::web::api_objection, crate::recruit::web::api_answer,
+        crate::recruit::web::api_upload, crate::recruit::web::api_archive, crate::recruit::web::api_verify,
+        crate::recruit::web::api_board, crate::recruit::web::api_queue, crate::recruit::web::api_stats, crate::recruit::web::api_notices,
     ),
     tags(
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
         (name = "transfers", description = "组织关系转接"), (name = "accounts", description = "账号与令牌"),
         (name = "audit", description = "审计日志"), (name = "rules", description = "规则集"),
+        (name = "recruits", description = "发展党员（25步全程纪实）"),
     )
 )]
 pub struct ApiDoc;
@@ -34,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::member::web::api_routes())
         .merge(crate::audit::web::api_routes())
         .merge(crate::rules::web::api_routes())
+        .merge(crate::recruit::web::api_routes())
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/openapi.json", ApiDoc::openapi()),

@@ -113,6 +113,36 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("me.html", include_str!("../../templates/me.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
     ("rules.html", include_str!("../../templates/rules.html")),
+    (
+        "recruits.html",
+        include_str!("../../templates/recruits.html"),
+    ),
+    ("recruit.html", include_str!("../../templates/recruit.html")),
+    (
+        "recruit_new.html",
+        include_str!("../../templates/recruit_new.html"),
+    ),
+    (
+        "recruit_queue.html",
+        include_str!("../../templates/recruit_queue.html"),
+    ),
+    (
+        "recruit_signed.html",
+        include_str!("../../templates/recruit_signed.html"),
+    ),
+    (
+        "recruit_stats.html",
+        include_str!("../../templates/recruit_stats.html"),
+    ),
+    (
+        "recruit_calendar.html",
+        include_str!("../../templates/recruit_calendar.html"),
+    ),
+    (
+        "recruit_verify.html",
+        include_str!("../../templates/recruit_verify.html"),
+    ),
+    ("notices.html", include_str!("../../templates/notices.html")),
 ];
 
 pub fn templates() -> &'static Environment<'static> {
@@ -183,11 +213,12 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 8] = [
+const NAV: [(Perm, &str, &str, &str); 9] = [
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
     (Perm::MemberRead, "/members", "党员", "members"),
     (Perm::SelfRead, "/members/self", "我的档案", "members"),
     (Perm::MemberImport, "/members/import", "批量导入", "import"),
+    (Perm::RecruitRead, "/recruits", "发展党员", "recruits"),
     (
         Perm::TransferWrite,
         "/transfers",
@@ -823,6 +854,14 @@ mod catalogue_tests {
         v.extend(super::NAV.iter().map(|n| n.2));
         v.extend(super::pages::RESERVED_PANELS);
         v.extend(super::pages::PANEL_TITLES);
+        v.extend(crate::recruit::STEPS.iter().map(|s| s.name));
+        v.extend(crate::recruit::STAGES.iter().map(|s| s.1));
+        v.extend(crate::recruit::STATUSES.iter().map(|s| s.1));
+        v.extend(crate::recruit::CHANNELS.iter().map(|s| s.1));
+        v.extend(crate::recruit::FULL_OUTCOMES.iter().map(|s| s.1));
+        v.extend(crate::recruit::Signer::ALL.iter().map(|s| s.label()));
+        v.extend(crate::recruit::archive::DOC_KINDS);
+        v.extend(crate::recruit::rules::DUE_LABELS);
         v
     }
 

@@ -16,6 +16,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::org::web::page_routes())
         .merge(crate::member::web::page_routes())
         .merge(crate::rules::web::page_routes())
+        .merge(crate::recruit::web::page_routes())
         .merge(crate::audit::web::page_routes())
 }
 
@@ -34,7 +35,7 @@ pub struct Panel {
 }
 
 /// The titles of the foundation's panels (message ids).
-pub const PANEL_TITLES: [&str; 7] = [
+pub const PANEL_TITLES: [&str; 9] = [
     "党员状态",
     "年龄结构",
     "学历结构",
@@ -42,10 +43,12 @@ pub const PANEL_TITLES: [&str; 7] = [
     "性别",
     "党组织类别",
     "党支部设置提醒（支部工作条例）",
+    "发展党员进度",
+    "逾期事项",
 ];
 
 /// Capabilities that will add their panels here once they exist (shown as reserved places).
-pub const RESERVED_PANELS: [&str; 3] = ["发展党员进度", "逾期事项", "积分排行"];
+pub const RESERVED_PANELS: [&str; 1] = ["积分排行"];
 
 async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     if !p.can(Perm::MemberRead) {
@@ -56,7 +59,7 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
     }
     let stats = crate::member::store::stats(&ctx, &p.org_path).await?;
     let orgs = crate::org::store::subtree_stats(&ctx.db, &p.org_path).await?;
-    let today = chrono::Local::now().date_naive();
+    let today = ctx.clock.today();
     let year = today.year();
     let hist = crate::member::store::histograms(&ctx, &p.org_path, year - 9, year, today).await?;
     let (warned, warnings) = crate::org::store::branch_warning_counts(&ctx.db, &p.org_path).await?;
@@ -120,6 +123,31 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             link: Some("/orgs/warnings".into()),
         },
     ];
+    let mut panels = panels;
+    if p.can(Perm::RecruitRead) {
+        let b = crate::recruit::store::board(&ctx, &p.org_path).await?;
+        panels.push(Panel {
+            id: "recruit",
+            title: PANEL_TITLES[7],
+            kind: "bar",
+            rows: crate::recruit::STAGES
+                .iter()
+                .zip(b.stages.iter())
+                .map(|((_, l), n)| (l.to_string(), *n))
+                .collect(),
+            link: Some("/recruits".into()),
+        });
+        panels.push(Panel {
+            id: "due",
+            title: PANEL_TITLES[8],
+            kind: "bar",
+            rows: vec![
+                ("已逾期".to_string(), b.overdue),
+                ("30天内到期".to_string(), b.due_soon),
+            ],
+            link: Some("/recruits?due=overdue".into()),
+        });
+    }
     let panels: Vec<Panel> = panels
         .into_iter()
         .map(|mut x| {

@@ -5,6 +5,7 @@ mod audit_chain;
 mod authz;
 mod flows;
 mod import_export;
+mod recruit;
 mod schema;
 mod security;
 mod support;

@@ -78,6 +78,11 @@ fn pg_url_with_db(url: &str, db: &str) -> String {
 
 impl TestApp {
     pub async fn new(backend: Backend) -> Self {
+        // Server errors are logged, never answered: show them with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("dangjian=warn")
+            .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let (db_url, pg) = match &backend {
             Backend::Sqlite => (

@@ -1,0 +1,424 @@
+//! 发展党员: one person from application to full membership through the API, with each rule
+//! refusing on the way, signatures by the named roles, the clock moved forward instead of
+//! waiting, and the 一人一档 archive verified against the audit chain (and caught when
+//! tampered with).
+
+use crate::support::*;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use chrono::{Duration, NaiveDate};
+use serde_json::{json, Value};
+
+struct World {
+    branch: i64,
+    county: i64,
+    members: Vec<i64>,
+    secretary: String,
+    committee: String,
+    org_dept: String,
+}
+
+async fn world(app: &TestApp) -> World {
+    let city = app.org(None, "中共测试市委", "committee", "city").await;
+    let county = app
+        .org(Some(city), "中共测试县委", "committee", "county")
+        .await;
+    let branch = app
+        .org(Some(county), "测试村党支部", "branch", "village")
+        .await;
+    let mut members = Vec::new();
+    for i in 0..10u16 {
+        members.push(app.member(branch, &format!("党员{i}"), 100 + i).await);
+    }
+    World {
+        branch,
+        county,
+        members,
+        secretary: app.account("shuji", branch, "branch_secretary", None).await,
+        committee: app
+            .account("dangwei", county, "committee_staff", None)
+            .await,
+        org_dept: app.account("zuzhibu", city, "org_staff", None).await,
+    }
+}
+
+fn today(app: &TestApp) -> NaiveDate {
+    app.ctx.clock.today()
+}
+
+async fn step(app: &TestApp, token: &str, id: i64, body: Value) -> (StatusCode, Value) {
+    let mut b = body;
+    b["secret"] = json!(PASSWORD);
+    if b.get("done_on").is_none() {
+        b["done_on"] = json!(today(app));
+    }
+    app.api(
+        token,
+        "POST",
+        &format!("/api/v1/recruits/{id}/steps"),
+        Some(b),
+    )
+    .await
+}
+
+/// Asserts a refusal with its code.
+fn refused(r: (StatusCode, Value), code: &str) {
+    assert!(r.0.is_client_error(), "{r:?}");
+    assert_eq!(r.1["code"], code, "{r:?}");
+}
+
+fn ok(r: (StatusCode, Value)) -> Value {
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    r.1
+}
+
+fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----djrecruitboundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"申请书.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_multipart(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    ct: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    let req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .expect("request");
+    let (s, _, b) = app.send(req).await;
+    (s, b)
+}
+
+async fn publicize(app: &TestApp, token: &str, id: i64, before: i64) -> Value {
+    ok(app
+        .api(
+            token,
+            "POST",
+            &format!("/api/v1/recruits/{id}/publicity"),
+            Some(json!({"before_step": before, "starts_on": today(app)})),
+        )
+        .await)
+}
+
+fn votes(entitled: i64, present: i64, yes: i64) -> Value {
+    json!({"entitled": entitled, "present": present, "yes": yes, "no": present - yes, "abstain": 0, "written_yes": 0})
+}
+
+async fn get_recruit(app: &TestApp, token: &str, id: i64) -> Value {
+    ok(app
+        .api(token, "GET", &format!("/api/v1/recruits/{id}"), None)
+        .await)
+}
+
+#[tokio::test]
+async fn application_to_full_membership_with_every_rule() {
+    each_backend(|app| async move {
+        let w = world(&app).await;
+        let t0 = today(&app);
+        // --- step 1: age on the application date, signature
+        let young = dangjian::member::idcard::compose("370811", t0 - Duration::days(17 * 365), 11, true);
+        let mut apply = json!({"org_id": w.branch, "name": "王小明", "ethnicity": "汉族", "id_number": young,
+            "phone": "13900001111", "education": "大学本科", "work_unit": "测试村", "applied_on": t0, "secret": PASSWORD});
+        let r = app.api(&w.secretary, "POST", "/api/v1/recruits", Some(apply.clone())).await;
+        assert_eq!(r.0, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+        assert_eq!(r.1["fields"][0]["field"], "id_number", "{r:?}");
+        apply["id_number"] = json!(dangjian::member::idcard::compose("370811", NaiveDate::from_ymd_opt(2000, 3, 1).expect("d"), 12, true));
+        apply["secret"] = json!("wrong");
+        let r = app.api(&w.secretary, "POST", "/api/v1/recruits", Some(apply.clone())).await;
+        assert_eq!(r.1["fields"][0]["field"], "secret", "{r:?}");
+        apply["secret"] = json!(PASSWORD);
+        refused(app.api(&w.committee, "POST", "/api/v1/recruits", Some(apply.clone())).await, "forbidden");
+        let rc = ok(app.api(&w.secretary, "POST", "/api/v1/recruits", Some(apply.clone())).await);
+        let id = rc["id"].as_i64().expect("id");
+        assert_eq!(rc["step"], 1);
+        assert_eq!(rc["due_what"], "党组织派人谈话");
+        assert_eq!(rc["due_on"], json!(t0 + Duration::days(30)));
+        // the same person cannot enter twice
+        let r = app.api(&w.secretary, "POST", "/api/v1/recruits", Some(apply.clone())).await;
+        assert_eq!(r.0, StatusCode::UNPROCESSABLE_ENTITY);
+        // a document on step 1, content-addressed
+        let pdf = b"%PDF-1.4\n% application letter\n".to_vec();
+        let (ct, body) = multipart(&[("step", "1"), ("kind", "入党申请书")], &pdf);
+        let (s, b) = post_multipart(&app, &w.secretary, &format!("/api/v1/recruits/{id}/documents"), &ct, body).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+        let (ct, body) = multipart(&[("step", "1"), ("kind", "入党申请书")], b"GIF89a fake");
+        let (s, _) = post_multipart(&app, &w.secretary, &format!("/api/v1/recruits/{id}/documents"), &ct, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // --- steps 2–5
+        refused(step(&app, &w.secretary, id, json!({"step": 3, "channel": "member"})).await, "recruit.out_of_order");
+        app.ctx.clock.advance_days(5);
+        ok(step(&app, &w.secretary, id, json!({"step": 2, "note": "支部书记谈话"})).await);
+        app.ctx.clock.advance_days(5);
+        let r = step(&app, &w.secretary, id, json!({"step": 3})).await;
+        assert_eq!(r.1["fields"][0]["field"], "channel", "{r:?}");
+        ok(step(&app, &w.secretary, id, json!({"step": 3, "channel": "league"})).await);
+        let activist_on = today(&app);
+        refused(step(&app, &w.secretary, id, json!({"step": 4})).await, "forbidden");
+        ok(step(&app, &w.committee, id, json!({"step": 4})).await);
+        app.exec(&format!("UPDATE members SET status = 'probationary' WHERE id = {}", w.members[9])).await;
+        refused(step(&app, &w.secretary, id, json!({"step": 5, "contacts": [w.members[9]]})).await, "recruit.not_full_member");
+        ok(step(&app, &w.secretary, id, json!({"step": 5, "contacts": [w.members[0]]})).await);
+
+        // --- cultivation: reviews every six months, a year at least, the 100-point evaluation
+        for _ in 0..2 {
+            app.ctx.clock.advance_days(180);
+            ok(step(&app, &w.secretary, id, json!({"step": 6, "note": "半年考察"})).await);
+        }
+        app.ctx.clock.advance_days(10);
+        let ev = ok(app.api(&w.secretary, "POST", &format!("/api/v1/recruits/{id}/evaluations"),
+            Some(json!({"evaluated_on": today(&app), "org_score": 70, "mass_score": 40}))).await);
+        assert_eq!(ev["status"], "pending_revisit");
+        assert_eq!(ev["total_tenths"], 550);
+        // a second evaluation waits for the re-visit, and the re-visit is the committee's
+        refused(app.api(&w.secretary, "POST", &format!("/api/v1/recruits/{id}/evaluations"),
+            Some(json!({"evaluated_on": today(&app), "org_score": 90, "mass_score": 90}))).await, "recruit.revisit_pending");
+        let eid = ev["id"].as_i64().expect("id");
+        refused(app.api(&w.secretary, "POST", &format!("/api/v1/recruits/evaluations/{eid}/revisit"),
+            Some(json!({"revisit_on": today(&app), "note": "走访", "confirm": false}))).await, "forbidden");
+        refused(step(&app, &w.secretary, id, json!({"step": 7})).await, "recruit.evaluation_not_passed");
+        ok(app.api(&w.committee, "POST", &format!("/api/v1/recruits/evaluations/{eid}/revisit"),
+            Some(json!({"revisit_on": today(&app), "note": "走访群众，低分系个别人恶意评分", "confirm": false}))).await);
+        let ev = ok(app.api(&w.secretary, "POST", &format!("/api/v1/recruits/{id}/evaluations"),
+            Some(json!({"evaluated_on": today(&app), "org_score": 90, "mass_score": 80}))).await);
+        assert_eq!(ev["verdict"], "candidate");
+        // a year after becoming an activist, with a publicity first
+        assert!(today(&app) >= activist_on + Duration::days(365));
+        refused(step(&app, &w.secretary, id, json!({"step": 7})).await, "recruit.publicity_missing");
+        let pb = publicize(&app, &w.secretary, id, 7).await;
+        refused(step(&app, &w.secretary, id, json!({"step": 7})).await, "recruit.publicity_running");
+        // the public page shows the name masked, never the ID number
+        let (s, _, html) = app.page_with("", "/notices", &[]).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("王*明"), "{html}");
+        assert!(!html.contains("王小明"));
+        let pid = pb["id"].as_i64().expect("id");
+        let obj = ok(app.api(&w.secretary, "POST", &format!("/api/v1/recruits/publicity/{pid}/objections"),
+            Some(json!({"received_on": today(&app), "content": "反映其邻里关系一般"}))).await);
+        app.ctx.clock.advance_days(9);
+        refused(step(&app, &w.secretary, id, json!({"step": 7})).await, "recruit.objections_open");
+        let oid = obj["id"].as_i64().expect("id");
+        let r = app.api(&w.secretary, "POST", &format!("/api/v1/recruits/objections/{oid}/answer"), Some(json!({"answer": "经核实，情况不影响发展"}))).await;
+        assert_eq!(r.0, StatusCode::NO_CONTENT);
+        ok(step(&app, &w.secretary, id, json!({"step": 7})).await);
+
+        // --- candidates: filing, introducers, political review, training
+        ok(step(&app, &w.committee, id, json!({"step": 8})).await);
+        app.exec(&format!("UPDATE members SET under_watch = TRUE WHERE id = {}", w.members[8])).await;
+        let r = step(&app, &w.secretary, id, json!({"step": 9, "introducers": [w.members[1]]})).await;
+        assert_eq!(r.1["fields"][0]["field"], "introducers", "{r:?}");
+        refused(step(&app, &w.secretary, id, json!({"step": 9, "introducers": [w.members[1], w.members[8]]})).await, "recruit.under_watch");
+        ok(step(&app, &w.secretary, id, json!({"step": 9, "introducers": [w.members[1], w.members[2]]})).await);
+        ok(step(&app, &w.committee, id, json!({"step": 10, "conclusion": "pass"})).await);
+        refused(step(&app, &w.committee, id, json!({"step": 11, "training_days": 2, "training_hours": 16})).await, "recruit.training_short");
+        ok(step(&app, &w.committee, id, json!({"step": 11, "training_days": 3, "training_hours": 24})).await);
+
+        // --- admission: pre-review, the branch meeting, approval within three months
+        ok(step(&app, &w.secretary, id, json!({"step": 12})).await);
+        refused(step(&app, &w.committee, id, json!({"step": 13, "expected_leave_on": today(&app) + Duration::days(60)})).await, "recruit.leaving_soon");
+        ok(step(&app, &w.committee, id, json!({"step": 13})).await);
+        ok(step(&app, &w.secretary, id, json!({"step": 14})).await);
+        publicize(&app, &w.secretary, id, 15).await;
+        app.ctx.clock.advance_days(10);
+        refused(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(9, 4, 4)})).await, "recruit.no_quorum");
+        ok(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(9, 7, 6)})).await);
+        let meeting = today(&app);
+        ok(step(&app, &w.committee, id, json!({"step": 16})).await);
+        app.ctx.clock.advance_days(100);
+        refused(step(&app, &w.secretary, id, json!({"step": 17, "outcome": "approve"})).await, "forbidden");
+        refused(step(&app, &w.committee, id, json!({"step": 17, "outcome": "approve"})).await, "recruit.approval_late");
+        ok(step(&app, &w.committee, id, json!({"step": 17, "outcome": "approve", "late_reason": "党委换届顺延"})).await);
+        let file = get_recruit(&app, &w.secretary, id).await;
+        let member_id = file["recruit"]["member_id"].as_i64().expect("admitted into the roster");
+        let m = ok(app.api(&w.secretary, "GET", &format!("/api/v1/members/{member_id}"), None).await);
+        assert_eq!(m["status"], "probationary");
+        assert_eq!(m["join_date"], json!(meeting));
+        assert_eq!(file["recruit"]["probation_end"], json!(meeting + chrono::Months::new(12)));
+
+        // --- probation and full membership
+        refused(step(&app, &w.committee, id, json!({"step": 18})).await, "forbidden");
+        ok(step(&app, &w.org_dept, id, json!({"step": 18})).await);
+        ok(step(&app, &w.secretary, id, json!({"step": 19})).await);
+        ok(step(&app, &w.secretary, id, json!({"step": 20})).await);
+        ok(step(&app, &w.secretary, id, json!({"step": 21})).await);
+        refused(step(&app, &w.secretary, id, json!({"step": 22})).await, "recruit.full_application_early");
+        let end = meeting + chrono::Months::new(12);
+        let wait = (end - today(&app)).num_days() - 10;
+        app.ctx.clock.advance_days(wait);
+        ok(step(&app, &w.secretary, id, json!({"step": 22})).await);
+        publicize(&app, &w.secretary, id, 23).await;
+        app.ctx.clock.advance_days(8);
+        refused(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "on_time", "votes": votes(9, 7, 7)})).await, "recruit.probation_running");
+        app.ctx.clock.advance_days(3);
+        ok(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "on_time", "votes": votes(9, 7, 7)})).await);
+        ok(step(&app, &w.committee, id, json!({"step": 24, "outcome": "on_time"})).await);
+        let m = ok(app.api(&w.secretary, "GET", &format!("/api/v1/members/{member_id}"), None).await);
+        assert_eq!(m["status"], "full");
+        assert_eq!(m["full_date"], json!(end));
+        ok(step(&app, &w.committee, id, json!({"step": 25})).await);
+        let file = get_recruit(&app, &w.secretary, id).await;
+        assert_eq!(file["recruit"]["status"], "completed");
+        assert_eq!(file["recruit"]["step"], 25);
+        refused(step(&app, &w.committee, id, json!({"step": 25})).await, "recruit.not_active");
+        assert!(file["entries"].as_array().expect("entries").iter().all(|e| e["complete"] == true));
+
+        // --- the statistics see one admission and one full member
+        let stats = ok(app.api(&w.org_dept, "GET", &format!("/api/v1/recruits/stats?org_id={}&year={}", w.county, end.format("%Y")), None).await);
+        assert_eq!(stats[0]["full"], 1, "{stats}");
+
+        // --- the archive verifies, and a tampered copy does not
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+        let req = Request::builder().uri(format!("/api/v1/recruits/{id}/archive"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", w.secretary)).body(Body::empty()).expect("req");
+        let (s, _, zip_bytes) = app.send(req).await;
+        assert_eq!(s, StatusCode::OK);
+        let (ct, body) = multipart(&[], &zip_bytes);
+        let body = String::from_utf8_lossy(&body).replace("申请书.pdf", "archive.zip").into_bytes();
+        let _ = body; // the file part must carry the raw bytes: rebuild without lossy text
+        let verify = |bytes: Vec<u8>| {
+            let (ct, body) = multipart(&[], &bytes);
+            (ct, body)
+        };
+        let (ct2, body2) = verify(zip_bytes.clone());
+        let _ = ct;
+        let (s, b) = post_multipart(&app, &w.secretary, "/api/v1/recruits/archive/verify", &ct2, body2).await;
+        let report: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+        assert_eq!(s, StatusCode::OK, "{report}");
+        assert_eq!(report["ok"], true, "{report}");
+        assert_eq!(report["documents"], 1);
+        // tamper: change the document inside the archive
+        let tampered = rewrite_zip(&zip_bytes, |name, data| {
+            if name.starts_with("documents/") {
+                data.extend_from_slice(b"% altered");
+            }
+        });
+        let (ct3, body3) = verify(tampered);
+        let (s, b) = post_multipart(&app, &w.secretary, "/api/v1/recruits/archive/verify", &ct3, body3).await;
+        let report: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(report["ok"], false, "{report}");
+        // tamper: change a date in the manifest's audit entries
+        let tampered = rewrite_zip(&zip_bytes, |name, data| {
+            if name == "manifest.json" {
+                let text = String::from_utf8_lossy(data).replacen("支部书记谈话", "支部书记未谈话", 1);
+                *data = text.into_bytes();
+            }
+        });
+        let (ct4, body4) = verify(tampered);
+        let (_, b) = post_multipart(&app, &w.secretary, "/api/v1/recruits/archive/verify", &ct4, body4).await;
+        let report: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+        assert_eq!(report["ok"], false, "{report}");
+    })
+    .await;
+}
+
+/// Rewrites every file of a zip through `f`.
+fn rewrite_zip(bytes: &[u8], f: impl Fn(&str, &mut Vec<u8>)) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..z.len() {
+        let mut file = z.by_index(i).expect("entry");
+        let name = file.name().to_string();
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).expect("read");
+        f(&name, &mut data);
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("start");
+        w.write_all(&data).expect("write");
+    }
+    w.finish().expect("finish").into_inner()
+}
+
+#[tokio::test]
+async fn co_signatures_configured_per_step_and_the_queue() {
+    each_backend(|app| async move {
+        let w = world(&app).await;
+        // this county wants its organisation department to co-sign the talk (step 2)
+        let admin = app.account("guize", w.county, "org_staff", None).await;
+        ok(app.api(&admin, "POST", "/api/v1/rules/recruit",
+            Some(json!({"org_id": w.county, "values": {"signers": {"2": ["branch_secretary", "org_dept"]}}}))).await);
+        let id_number = dangjian::member::idcard::compose("370811", NaiveDate::from_ymd_opt(1999, 5, 5).expect("d"), 21, false);
+        let rc = ok(app.api(&w.secretary, "POST", "/api/v1/recruits", Some(json!({"org_id": w.branch, "name": "李红", "ethnicity": "汉族",
+            "id_number": id_number, "education": "高中", "work_unit": "", "applied_on": today(&app), "secret": PASSWORD}))).await);
+        let id = rc["id"].as_i64().expect("id");
+        let e = ok(step(&app, &w.secretary, id, json!({"step": 2})).await);
+        assert_eq!(e["complete"], false);
+        refused(step(&app, &w.secretary, id, json!({"step": 3, "channel": "member"})).await, "recruit.awaiting_signatures");
+        // the organisation department sees it in its queue and signs
+        let q = ok(app.api(&w.org_dept, "GET", "/api/v1/recruits/queue", None).await);
+        let item = q.as_array().expect("queue").iter().find(|i| i["recruit_id"] == id && i["action"] == "sign").cloned().expect("queued");
+        let eid = item["entry_id"].as_i64().expect("entry");
+        refused(app.api(&w.committee, "POST", &format!("/api/v1/recruits/entries/{eid}/sign"), Some(json!({"secret": PASSWORD}))).await, "forbidden");
+        let e = ok(app.api(&w.org_dept, "POST", &format!("/api/v1/recruits/entries/{eid}/sign"), Some(json!({"secret": PASSWORD}))).await);
+        assert_eq!(e["complete"], true);
+        assert_eq!(e["signatures"].as_array().map(|a| a.len()), Some(2));
+        let r = app.api(&w.org_dept, "POST", &format!("/api/v1/recruits/entries/{eid}/sign"), Some(json!({"secret": PASSWORD}))).await;
+        assert_eq!(r.0, StatusCode::CONFLICT);
+        ok(step(&app, &w.secretary, id, json!({"step": 3, "channel": "member"})).await);
+        // the secretary's queue now holds nothing for this person (step 4 is the committee's)
+        let q = ok(app.api(&w.committee, "GET", "/api/v1/recruits/queue", None).await);
+        assert!(q.as_array().expect("queue").iter().any(|i| i["recruit_id"] == id && i["step"] == 4 && i["action"] == "record"), "{q}");
+        // another county cannot see the person at all
+        let other_county = app.org(None, "中共外市委", "committee", "city").await;
+        let outsider = app.account("waishi", other_county, "org_staff", None).await;
+        refused(app.api(&outsider, "GET", &format!("/api/v1/recruits/{id}"), None).await, "forbidden");
+        let list = ok(app.api(&outsider, "GET", "/api/v1/recruits", None).await);
+        assert_eq!(list["total"], 0);
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn extension_and_cancellation_of_probation() {
+    each_backend(|app| async move {
+        let w = world(&app).await;
+        // a person admitted long ago: set up directly at step 22 with a probation end behind us
+        let id_number = dangjian::member::idcard::compose("370811", NaiveDate::from_ymd_opt(1995, 1, 1).expect("d"), 31, true);
+        let rc = ok(app.api(&w.secretary, "POST", "/api/v1/recruits", Some(json!({"org_id": w.branch, "name": "赵强", "ethnicity": "汉族",
+            "id_number": id_number, "education": "大学专科", "work_unit": "", "applied_on": today(&app), "secret": PASSWORD}))).await);
+        let id = rc["id"].as_i64().expect("id");
+        let t = today(&app);
+        let meeting = t - Duration::days(400);
+        app.exec(&format!("UPDATE recruits SET step = 22, admitted_on = '{meeting}', probation_end = '{}' WHERE id = {id}", meeting + chrono::Months::new(12))).await;
+        publicize(&app, &w.secretary, id, 23).await;
+        app.ctx.clock.advance_days(10);
+        refused(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 3, "votes": votes(9, 7, 7)})).await, "validation_failed");
+        ok(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 6, "votes": votes(9, 7, 7)})).await);
+        ok(step(&app, &w.committee, id, json!({"step": 24, "outcome": "extend", "extension_months": 6})).await);
+        let f = get_recruit(&app, &w.secretary, id).await;
+        assert_eq!(f["recruit"]["step"], 21);
+        assert_eq!(f["recruit"]["extended"], true);
+        assert_eq!(f["recruit"]["probation_end"], json!(meeting + chrono::Months::new(18)));
+        // a second extension is refused
+        app.ctx.clock.advance_days(200);
+        ok(step(&app, &w.secretary, id, json!({"step": 21})).await);
+        ok(step(&app, &w.secretary, id, json!({"step": 22})).await);
+        publicize(&app, &w.secretary, id, 23).await;
+        app.ctx.clock.advance_days(10);
+        refused(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 6, "votes": votes(9, 7, 7)})).await, "recruit.extended_once");
+        ok(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "cancel", "note": "延长期满仍不具备党员条件", "votes": votes(9, 7, 7)})).await);
+        ok(step(&app, &w.committee, id, json!({"step": 24, "outcome": "cancel", "note": "延长期满仍不具备党员条件"})).await);
+        let f = get_recruit(&app, &w.secretary, id).await;
+        assert_eq!(f["recruit"]["status"], "cancelled");
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}
