@@ -6,6 +6,7 @@
 //! enforces (valid ID checksums, birth dates that agree with them, join age, probation).
 
 pub mod names;
+mod recruits;
 
 use crate::audit::{self, Actor, NewEntry};
 use crate::crypto::{mask_id_number, mask_phone};
@@ -809,6 +810,28 @@ pub async fn generate(
         insert_members(ctx, &mut tx, &batch, now).await?;
         written += batch.len();
     }
+    // people in the recruitment pipeline: about one per hundred members
+    let branches: Vec<recruits::Branch> = plans
+        .iter()
+        .filter(|p| p.size >= 5)
+        .map(|p| recruits::Branch {
+            org_id: p.org_id,
+            region: p.region.clone(),
+            unit: p.unit.clone(),
+        })
+        .collect();
+    let in_pipeline = recruits::generate(
+        ctx,
+        &mut tx,
+        &mut g.rng,
+        &branches,
+        (written / 100).max(40),
+        opts.as_of,
+        &mut used,
+        &mut member_id,
+    )
+    .await?;
+    progress(&format!("{in_pipeline} people in the recruitment pipeline"));
     if let crate::db::Tx::Postgres(t) = &mut tx {
         for table in ["orgs", "members"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
