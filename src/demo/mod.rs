@@ -820,6 +820,7 @@ pub async fn generate(
             unit: p.unit.clone(),
         })
         .collect();
+    let roster_before = member_id;
     let in_pipeline = recruits::generate(
         ctx,
         &mut tx,
@@ -831,6 +832,8 @@ pub async fn generate(
         &mut member_id,
     )
     .await?;
+    // admitted people joined the roster
+    written += (member_id - roster_before) as usize;
     progress(&format!("{in_pipeline} people in the recruitment pipeline"));
     if let crate::db::Tx::Postgres(t) = &mut tx {
         for table in ["orgs", "members"] {

@@ -52,18 +52,25 @@ pub(super) async fn generate(
     let now = Utc::now();
     let actor = Actor::system("demo");
     for k in 0..count {
-        let Some(b) = branches.get(rng.gen_range(0..branches.len().max(1))) else {
-            break;
-        };
-        // contacts and introducers: full members of the branch
-        let people: Vec<i64> = on_tx!(tx, c => {
-            let rows = sqlx::query("SELECT id FROM members WHERE org_id = $1 AND status = 'full' ORDER BY id LIMIT 3")
-                .bind(b.org_id).fetch_all(&mut *c).await?;
-            rows.iter().map(|r| r.i64("id")).collect::<Result<Vec<_>, _>>()?
-        });
-        if people.len() < 2 {
-            continue;
+        // a branch with at least two full members (contacts and introducers)
+        let mut found = None;
+        for _ in 0..20 {
+            let Some(b) = branches.get(rng.gen_range(0..branches.len().max(1))) else {
+                break;
+            };
+            let people: Vec<i64> = on_tx!(tx, c => {
+                let rows = sqlx::query("SELECT id FROM members WHERE org_id = $1 AND status = 'full' ORDER BY id LIMIT 3")
+                    .bind(b.org_id).fetch_all(&mut *c).await?;
+                rows.iter().map(|r| r.i64("id")).collect::<Result<Vec<_>, _>>()?
+            });
+            if people.len() >= 2 {
+                found = Some((b, people));
+                break;
+            }
         }
+        let Some((b, people)) = found else {
+            continue;
+        };
         let male = rng.gen_bool(0.6);
         let mut name = weighted(rng, SURNAMES).to_string();
         let pool = if male { GIVEN_MALE } else { GIVEN_FEMALE };
@@ -75,7 +82,7 @@ pub(super) async fn generate(
         let edge = k % 40; // a few deliberate edge cases among the first of every forty
         let span = match edge {
             0 => 600,  // evaluation below 60, awaiting the committee's re-visit
-            1 => 1000, // extended probation
+            1 => 1100, // extended probation
             2 => 720,  // approval overdue
             _ => rng.gen_range(0..1150),
         };

@@ -218,6 +218,12 @@ async fn detail_page(
         None => None,
     };
     let in_scope = p.in_scope(&path);
+    // Trace-back: the recruitment file this member came through, if any.
+    let recruit_id = if in_scope && p.can(Perm::RecruitRead) {
+        crate::recruit::store::for_member(&ctx, id).await?
+    } else {
+        None
+    };
     Ok(render(
         "member.html",
         page_ctx(
@@ -226,9 +232,9 @@ async fn detail_page(
             context! {
                 m => m, branch => branch, group => group, history => history,
                 status_label => m.status_label(), gender_label => m.gender_label(), grid_role_label => m.grid_role_label(),
-                age => super::rules::age_on(m.birth_date, chrono::Local::now().date_naive()),
+                age => super::rules::age_on(m.birth_date, ctx.clock.today()),
                 can_write => in_scope && p.can(Perm::MemberWrite), can_unmask => in_scope && p.can(Perm::MemberUnmask),
-                can_transfer => in_scope && p.can(Perm::TransferWrite),
+                can_transfer => in_scope && p.can(Perm::TransferWrite), recruit_id => recruit_id,
             },
         ),
     ))

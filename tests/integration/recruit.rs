@@ -272,6 +272,10 @@ async fn application_to_full_membership_with_every_rule() {
         assert_eq!(m["status"], "full");
         assert_eq!(m["full_date"], json!(end));
         ok(step(&app, &w.committee, id, json!({"step": 25})).await);
+        // trace-back from the member to the recruitment file
+        let (sess, _) = app.browser("xiangzhen", w.county, "committee_staff").await;
+        let (_, _, html) = app.page(&sess, "GET", &format!("/members/{member_id}"), None).await;
+        assert!(html.contains(&format!("/recruits/{id}")), "{html}");
         let file = get_recruit(&app, &w.secretary, id).await;
         assert_eq!(file["recruit"]["status"], "completed");
         assert_eq!(file["recruit"]["step"], 25);
@@ -288,15 +292,8 @@ async fn application_to_full_membership_with_every_rule() {
             .header(header::AUTHORIZATION, format!("Bearer {}", w.secretary)).body(Body::empty()).expect("req");
         let (s, _, zip_bytes) = app.send(req).await;
         assert_eq!(s, StatusCode::OK);
-        let (ct, body) = multipart(&[], &zip_bytes);
-        let body = String::from_utf8_lossy(&body).replace("申请书.pdf", "archive.zip").into_bytes();
-        let _ = body; // the file part must carry the raw bytes: rebuild without lossy text
-        let verify = |bytes: Vec<u8>| {
-            let (ct, body) = multipart(&[], &bytes);
-            (ct, body)
-        };
+        let verify = |bytes: Vec<u8>| multipart(&[], &bytes);
         let (ct2, body2) = verify(zip_bytes.clone());
-        let _ = ct;
         let (s, b) = post_multipart(&app, &w.secretary, "/api/v1/recruits/archive/verify", &ct2, body2).await;
         let report: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
         assert_eq!(s, StatusCode::OK, "{report}");
