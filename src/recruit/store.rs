@@ -256,12 +256,13 @@ async fn entry_tx(tx: &mut Tx, id: i64) -> AppResult<Entry> {
 
 /// The recruit an entry belongs to (for scope checks).
 pub async fn entry_recruit(ctx: &Ctx, entry_id: i64) -> AppResult<i64> {
-    on_db!(&ctx.db, p => {
-        match sqlx::query("SELECT recruit_id FROM recruit_entries WHERE id = $1").bind(entry_id).fetch_optional(p).await? {
-            Some(r) => Ok(r.i64("recruit_id")?),
-            None => Err(AppError::NotFound("步骤记录")),
-        }
-    })
+    recruit_of(
+        ctx,
+        "SELECT recruit_id FROM recruit_entries WHERE id = $1",
+        entry_id,
+        "步骤记录",
+    )
+    .await
 }
 
 // ---- approval authority ----
@@ -1266,12 +1267,7 @@ pub async fn revisit(
     evaluation_id: i64,
     input: &RevisitInput,
 ) -> AppResult<Recruit> {
-    let rid = on_db!(&ctx.db, pool => {
-        match sqlx::query("SELECT recruit_id FROM recruit_evaluations WHERE id = $1").bind(evaluation_id).fetch_optional(pool).await? {
-            Some(r) => r.i64("recruit_id")?,
-            None => return Err(AppError::NotFound("测评")),
-        }
-    });
+    let rid = evaluation_recruit(ctx, evaluation_id).await?;
     let (rc, path) = get(ctx, rid).await?;
     let approving = approving_org(ctx, &path).await?;
     if !can_sign(
@@ -1470,13 +1466,44 @@ pub async fn start_publicity(
         .ok_or(AppError::NotFound("公示"))
 }
 
-async fn publicity_recruit(ctx: &Ctx, publicity_id: i64) -> AppResult<i64> {
+/// The recruit a row of `table` (keyed by `id`) belongs to; `what` names it in a 404.
+async fn recruit_of(ctx: &Ctx, sql: &str, id: i64, what: &'static str) -> AppResult<i64> {
     on_db!(&ctx.db, pool => {
-        match sqlx::query("SELECT recruit_id FROM recruit_publicity WHERE id = $1").bind(publicity_id).fetch_optional(pool).await? {
+        match sqlx::query(sql).bind(id).fetch_optional(pool).await? {
             Some(r) => Ok(r.i64("recruit_id")?),
-            None => Err(AppError::NotFound("公示")),
+            None => Err(AppError::NotFound(what)),
         }
     })
+}
+
+pub async fn evaluation_recruit(ctx: &Ctx, evaluation_id: i64) -> AppResult<i64> {
+    recruit_of(
+        ctx,
+        "SELECT recruit_id FROM recruit_evaluations WHERE id = $1",
+        evaluation_id,
+        "测评",
+    )
+    .await
+}
+
+pub async fn publicity_recruit(ctx: &Ctx, publicity_id: i64) -> AppResult<i64> {
+    recruit_of(
+        ctx,
+        "SELECT recruit_id FROM recruit_publicity WHERE id = $1",
+        publicity_id,
+        "公示",
+    )
+    .await
+}
+
+pub async fn objection_recruit(ctx: &Ctx, objection_id: i64) -> AppResult<i64> {
+    recruit_of(
+        ctx,
+        "SELECT p.recruit_id FROM recruit_objections o JOIN recruit_publicity p ON p.id = o.publicity_id WHERE o.id = $1",
+        objection_id,
+        "公示反映",
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
@@ -1541,13 +1568,7 @@ pub async fn answer_objection(
     objection_id: i64,
     answer: &str,
 ) -> AppResult<()> {
-    let pid = on_db!(&ctx.db, pool => {
-        match sqlx::query("SELECT publicity_id FROM recruit_objections WHERE id = $1").bind(objection_id).fetch_optional(pool).await? {
-            Some(r) => r.i64("publicity_id")?,
-            None => return Err(AppError::NotFound("公示反映")),
-        }
-    });
-    let rid = publicity_recruit(ctx, pid).await?;
+    let rid = objection_recruit(ctx, objection_id).await?;
     let (rc, path) = get(ctx, rid).await?;
     if !p.can(crate::auth::Perm::RecruitWrite) || !p.in_scope(&path) {
         return Err(AppError::Forbidden("答复公示反映".into()));
@@ -1727,14 +1748,18 @@ pub struct RecruitFilter {
 
 pub const PER_PAGE: i64 = 50;
 
-/// Stage → range of `step` (last complete step) in that stage.
+/// Stage → range of `step` (last complete step) in that stage, from the step table.
 fn stage_range(stage: i64) -> (i64, i64) {
-    match stage {
-        1 => (0, 1),
-        2 => (2, 5),
-        3 => (6, 10),
-        4 => (11, 17),
-        _ => (18, 25),
+    let steps = (0..=25).filter(|s| super::stage_of(*s) == stage);
+    let lo = steps.clone().min().unwrap_or(0);
+    (lo, steps.max().unwrap_or(lo))
+}
+
+/// Adds `n` people whose last complete step is `step` to the per-stage counts.
+fn count_in_stage(stages: &mut [i64], step: i64, n: i64) {
+    let s = super::stage_of(step) as usize;
+    if let Some(slot) = stages.get_mut(s.saturating_sub(1)) {
+        *slot += n;
     }
 }
 
@@ -1826,10 +1851,7 @@ pub async fn board(ctx: &Ctx, scope_path: &str) -> AppResult<Board> {
         ..Default::default()
     };
     for (step, n, late, soon) in rows {
-        let s = super::stage_of(step) as usize;
-        if let Some(slot) = b.stages.get_mut(s.saturating_sub(1)) {
-            *slot += n;
-        }
+        count_in_stage(&mut b.stages, step, n);
         b.overdue += late;
         b.due_soon += soon;
     }
@@ -1890,10 +1912,7 @@ pub async fn stats(ctx: &Ctx, org: &Org, year: i32) -> AppResult<Vec<StatRow>> {
             ..Default::default()
         };
         for (step, n, late) in steps {
-            let s = super::stage_of(step) as usize;
-            if let Some(slot) = row.stages.get_mut(s.saturating_sub(1)) {
-                *slot += n;
-            }
+            count_in_stage(&mut row.stages, step, n);
             row.overdue += late;
         }
         out.push(row);
@@ -2084,4 +2103,25 @@ pub async fn eligible_people(ctx: &Ctx, org_id: i64) -> AppResult<Vec<(i64, Stri
 
 pub fn current_year(ctx: &Ctx) -> i32 {
     ctx.clock.today().year()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_ranges_follow_the_step_table() {
+        assert_eq!(stage_range(1), (0, 1));
+        assert_eq!(stage_range(2), (2, 5));
+        assert_eq!(stage_range(3), (6, 10));
+        assert_eq!(stage_range(4), (11, 17));
+        assert_eq!(stage_range(5), (18, 25));
+    }
+
+    #[test]
+    fn masked_names() {
+        assert_eq!(mask_name("王小明"), "王*明");
+        assert_eq!(mask_name("李四"), "李*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧**娜");
+    }
 }

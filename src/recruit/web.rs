@@ -481,22 +481,13 @@ async fn evaluate_page(
     .await
 }
 
-async fn evaluation_recruit(ctx: &Ctx, eval_id: i64) -> Result<i64, AppError> {
-    crate::on_db!(&ctx.db, pool => {
-        match sqlx::query("SELECT recruit_id FROM recruit_evaluations WHERE id = $1").bind(eval_id).fetch_optional(pool).await? {
-            Some(r) => Ok(crate::db::DbRow::i64(&r, "recruit_id")?),
-            None => Err(AppError::NotFound("测评")),
-        }
-    })
-}
-
 async fn revisit_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let rid = evaluation_recruit(&ctx, id).await?;
+    let rid = store::evaluation_recruit(&ctx, id).await?;
     let input = RevisitInput {
         revisit_on: date(f.get("revisit_on")),
         note: text(&f, "note"),
@@ -528,31 +519,13 @@ async fn publicity_page(
     .await
 }
 
-async fn publicity_of(ctx: &Ctx, publicity_id: i64) -> Result<i64, AppError> {
-    crate::on_db!(&ctx.db, pool => {
-        match sqlx::query("SELECT recruit_id FROM recruit_publicity WHERE id = $1").bind(publicity_id).fetch_optional(pool).await? {
-            Some(r) => Ok(crate::db::DbRow::i64(&r, "recruit_id")?),
-            None => Err(AppError::NotFound("公示")),
-        }
-    })
-}
-
-async fn objection_recruit(ctx: &Ctx, objection_id: i64) -> Result<i64, AppError> {
-    crate::on_db!(&ctx.db, pool => {
-        match sqlx::query("SELECT p.recruit_id FROM recruit_objections o JOIN recruit_publicity p ON p.id = o.publicity_id WHERE o.id = $1").bind(objection_id).fetch_optional(pool).await? {
-            Some(r) => Ok(crate::db::DbRow::i64(&r, "recruit_id")?),
-            None => Err(AppError::NotFound("公示反映")),
-        }
-    })
-}
-
 async fn objection_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let rid = publicity_of(&ctx, id).await?;
+    let rid = store::publicity_recruit(&ctx, id).await?;
     let input = ObjectionInput {
         received_on: date(f.get("received_on")),
         content: text(&f, "content"),
@@ -570,7 +543,7 @@ async fn answer_page(
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let rid = objection_recruit(&ctx, id).await?;
+    let rid = store::objection_recruit(&ctx, id).await?;
     let answer = text(&f, "answer");
     act(&ctx, &p, rid, None, || async {
         load(&ctx, &p, rid, Perm::RecruitWrite).await?;
@@ -1026,7 +999,7 @@ pub async fn api_revisit(
     Path(id): Path<i64>,
     Json(b): Json<RevisitInput>,
 ) -> Result<Json<Recruit>, ApiError> {
-    let rid = evaluation_recruit(&ctx, id).await?;
+    let rid = store::evaluation_recruit(&ctx, id).await?;
     load(&ctx, &p, rid, Perm::RecruitWrite).await?;
     Ok(Json(store::revisit(&ctx, &p, id, &b).await?))
 }
@@ -1053,7 +1026,7 @@ pub async fn api_objection(
     Path(id): Path<i64>,
     Json(b): Json<ObjectionInput>,
 ) -> Result<Json<store::Objection>, ApiError> {
-    let rid = publicity_of(&ctx, id).await?;
+    let rid = store::publicity_recruit(&ctx, id).await?;
     load(&ctx, &p, rid, Perm::RecruitWrite).await?;
     Ok(Json(store::add_objection(&ctx, &p, id, &b).await?))
 }
@@ -1072,7 +1045,7 @@ pub async fn api_answer(
     Path(id): Path<i64>,
     Json(b): Json<AnswerBody>,
 ) -> Result<StatusCode, ApiError> {
-    let rid = objection_recruit(&ctx, id).await?;
+    let rid = store::objection_recruit(&ctx, id).await?;
     load(&ctx, &p, rid, Perm::RecruitWrite).await?;
     store::answer_objection(&ctx, &p, id, &b.answer).await?;
     Ok(StatusCode::NO_CONTENT)
