@@ -204,6 +204,26 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// How a record stands in the file: awaiting signatures, corrected, or a correction.
+fn entry_state(e: &Entry) -> String {
+    let mut out = String::new();
+    if let Some(by) = e.corrected_by {
+        out.push_str(&format!("（已由记录{by}更正）"));
+    }
+    if let Some(of) = e.corrects_id {
+        let reason = e
+            .data
+            .get("correction_reason")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        out.push_str(&format!("（更正记录{of}：{}）", esc(reason)));
+    }
+    if !e.complete {
+        out.push_str("（待签名）");
+    }
+    out
+}
+
 fn index_html(
     rc: &store::Recruit,
     entries: &[Entry],
@@ -246,7 +266,7 @@ fn index_html(
             "<tr><td>{}. {}{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             e.step,
             e.step_name(),
-            if e.complete { "" } else { "（待签名）" },
+            entry_state(e),
             e.done_on,
             esc(&e.note),
             sigs,

@@ -502,6 +502,9 @@ pub struct StepInput {
     pub extension_months: i64,
     /// Step 19.
     pub group_id: Option<i64>,
+    /// Set only on a correction (更正): why the earlier record was wrong.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub correction_reason: String,
 }
 
 /// A member named as contact or introducer, as the rules see them.
@@ -970,6 +973,139 @@ pub fn dues(f: &Facts, r: &RecruitRules, thought_report_last: Option<NaiveDate>)
 /// Every step's signers must be known roles, and every step must be signable.
 pub fn signers_table(r: &RecruitRules) -> Vec<(i64, Vec<Signer>)> {
     STEPS.iter().map(|d| (d.no, r.signers_for(d.no))).collect()
+}
+
+// ---- corrections (更正) ----
+
+/// What a correction's time rules need to know about a recruit's file: the effective date of
+/// each step (its latest complete record), and the neighbours of the record being corrected.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub birth_date: Option<NaiveDate>,
+    pub dates: BTreeMap<i64, NaiveDate>,
+    /// Step 10 concluded with a pass.
+    pub review_passed: bool,
+    /// Step 13: when the candidate leaves the unit.
+    pub expected_leave_on: Option<NaiveDate>,
+    /// Late-approval reasons recorded at steps 17 and 24.
+    pub late_reason_17: String,
+    pub late_reason_24: String,
+    /// Months the probation was extended at step 24.
+    pub extension_months: i64,
+    /// Dates of the records before and after the corrected one in the file.
+    pub prev_on: Option<NaiveDate>,
+    pub next_on: Option<NaiveDate>,
+}
+
+impl Timeline {
+    /// The probation end the dates imply (step 15 plus probation plus any extension).
+    pub fn probation_end(&self, r: &RecruitRules) -> Option<NaiveDate> {
+        self.dates
+            .get(&15)
+            .map(|m| add_months(probation_end(*m, r), self.extension_months))
+    }
+}
+
+/// Checks a corrected date for the record of `step` against every time rule that relates it to
+/// another step of the same file (a correction changes a record's date and wording, never what
+/// was decided). Returns the probation end the corrected dates imply.
+pub fn check_correction(
+    step: i64,
+    new_on: NaiveDate,
+    t: &Timeline,
+    r: &RecruitRules,
+    today: NaiveDate,
+) -> Result<Option<NaiveDate>, AppError> {
+    if new_on > today {
+        return Err(AppError::field("done_on", "日期不能晚于今天"));
+    }
+    if let Some(prev) = t.prev_on.filter(|p| new_on < *p) {
+        return Err(AppError::field(
+            "done_on",
+            format!("更正后的日期不能早于前一项记录的日期（{prev}）"),
+        ));
+    }
+    if let Some(next) = t.next_on.filter(|n| new_on > *n) {
+        return Err(AppError::field(
+            "done_on",
+            format!("更正后的日期不能晚于后一项记录的日期（{next}）"),
+        ));
+    }
+    let mut t = t.clone();
+    t.dates.insert(step, new_on);
+    let d = |s: i64| t.dates.get(&s).copied();
+    let touches = |a: i64, b: i64| step == a || step == b;
+    if step == 1 {
+        if let Some(b) = t.birth_date {
+            check_age(b, new_on, r)?;
+        }
+    }
+    if let (true, Some(applied), Some(activist)) = (touches(1, 3), d(1), d(3)) {
+        let earliest = add_months(applied, r.min_months_before_activist);
+        if activist < earliest {
+            return Err(refused(
+                "recruit.too_early_activist",
+                format!(
+                    "递交申请书满{}个月后才能确定为入党积极分子（{}起）",
+                    r.min_months_before_activist, earliest
+                ),
+            ));
+        }
+    }
+    if let (true, Some(activist), Some(candidate)) = (touches(3, 7), d(3), d(7)) {
+        let earliest = add_months(activist, r.min_cultivation_months);
+        if candidate < earliest {
+            return Err(refused(
+                "recruit.cultivation_short",
+                format!(
+                    "入党积极分子经过{}个月以上培养教育才能列为发展对象（{}起）",
+                    r.min_cultivation_months, earliest
+                ),
+            ));
+        }
+    }
+    if let (true, true, Some(review), Some(meeting)) =
+        (touches(10, 15), t.review_passed, d(10), d(15))
+    {
+        let valid_to = add_months(review, r.political_review_valid_months);
+        if meeting > valid_to {
+            return Err(refused(
+                "recruit.political_review_expired",
+                format!(
+                    "政治审查结论（{review}）有效期{}个月，至{valid_to}止，支部大会不能晚于此日",
+                    r.political_review_valid_months
+                ),
+            ));
+        }
+    }
+    if step == 13 {
+        check_prereview(new_on, t.expected_leave_on, r)?;
+    }
+    if let (true, Some(meeting), Some(approval)) = (touches(15, 17), d(15), d(17)) {
+        check_approval_deadline(meeting, approval, &t.late_reason_17, r)?;
+    }
+    let end = t.probation_end(r);
+    if let (true, Some(end), Some(application)) = (touches(15, 22), end, d(22)) {
+        let earliest = end - Duration::days(r.full_application_window_days);
+        if application < earliest {
+            return Err(refused(
+                "recruit.full_application_early",
+                format!("预备期{end}届满，转正申请最早于{earliest}提出"),
+            ));
+        }
+    }
+    if let (true, Some(end), Some(meeting)) = (touches(15, 23), end, d(23)) {
+        if meeting < end {
+            return Err(refused(
+                "recruit.probation_running",
+                format!("预备期{end}届满后，支部大会才能讨论转正"),
+            ));
+        }
+    }
+    if let (true, Some(meeting), Some(approval)) = (touches(23, 24), d(23), d(24)) {
+        check_approval_deadline(meeting, approval, &t.late_reason_24, r)?;
+    }
+    Ok(end)
 }
 
 #[cfg(test)]
@@ -1516,6 +1652,100 @@ mod tests {
         assert_eq!(code(check_step(&i, &f, &r, TODAY())), "validation_failed");
         i.note = "预备期间违反党的纪律".into();
         assert_eq!(code(check_step(&i, &f, &r, TODAY())), "ok");
+    }
+
+    fn timeline() -> Timeline {
+        let mut t = Timeline {
+            birth_date: Some(d(2000, 5, 20)),
+            review_passed: true,
+            ..Default::default()
+        };
+        for (step, on) in [
+            (1, d(2023, 1, 10)),
+            (3, d(2023, 3, 1)),
+            (7, d(2024, 3, 1)),
+            (10, d(2024, 5, 1)),
+            (13, d(2024, 6, 1)),
+            (15, d(2024, 7, 1)),
+            (17, d(2024, 9, 1)),
+            (22, d(2025, 6, 15)),
+            (23, d(2025, 7, 2)),
+            (24, d(2025, 8, 1)),
+        ] {
+            t.dates.insert(step, on);
+        }
+        t
+    }
+
+    fn corr(step: i64, on: NaiveDate, t: &Timeline, r: &RecruitRules) -> &'static str {
+        match check_correction(step, on, t, r, TODAY()) {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn corrected_dates_keep_every_time_rule() {
+        let r = RecruitRules::default();
+        let mut t = timeline();
+        // neighbours bound the date: at the bound, one day past it
+        t.prev_on = Some(d(2024, 8, 1));
+        t.next_on = Some(d(2024, 10, 1));
+        assert_eq!(corr(17, d(2024, 8, 1), &t, &r), "ok");
+        assert_eq!(corr(17, d(2024, 7, 31), &t, &r), "validation_failed");
+        assert_eq!(corr(17, d(2024, 10, 1), &t, &r), "ok");
+        assert_eq!(corr(17, d(2024, 10, 2), &t, &r), "validation_failed");
+        let t = timeline();
+        assert_eq!(corr(17, TODAY() + Duration::days(1), &t, &r), "validation_failed");
+        // age at the corrected application date: 18 on the birthday, not the day before
+        assert_eq!(corr(1, d(2018, 5, 20), &t, &r), "ok");
+        assert_eq!(corr(1, d(2018, 5, 19), &t, &r), "validation_failed");
+        // the local minimum wait before becoming an activist
+        let wait = RecruitRules {
+            min_months_before_activist: 3,
+            ..Default::default()
+        };
+        assert_eq!(corr(1, d(2022, 12, 1), &t, &wait), "ok");
+        assert_eq!(corr(1, d(2022, 12, 2), &t, &wait), "recruit.too_early_activist");
+        // twelve months of cultivation, from either end
+        assert_eq!(corr(3, d(2023, 3, 1), &t, &r), "ok");
+        assert_eq!(corr(3, d(2023, 3, 2), &t, &r), "recruit.cultivation_short");
+        assert_eq!(corr(7, d(2024, 2, 29), &t, &r), "recruit.cultivation_short");
+        // the political review is valid 12 months at the meeting
+        assert_eq!(corr(10, d(2023, 7, 1), &t, &r), "ok");
+        assert_eq!(corr(10, d(2023, 6, 30), &t, &r), "recruit.political_review_expired");
+        let mut failed = timeline();
+        failed.review_passed = false;
+        assert_eq!(corr(10, d(2023, 6, 30), &failed, &r), "ok");
+        // approval within 3 months of the meeting, 6 with a reason
+        assert_eq!(corr(15, d(2024, 6, 1), &t, &r), "ok");
+        assert_eq!(corr(15, d(2024, 5, 31), &t, &r), "recruit.approval_late");
+        let mut late = timeline();
+        late.late_reason_17 = "党委换届".into();
+        assert_eq!(corr(15, d(2024, 5, 31), &late, &r), "ok");
+        assert_eq!(corr(17, d(2025, 1, 2), &late, &r), "recruit.approval_too_late");
+        // moving the meeting moves the probation end, which bounds steps 22 and 23
+        assert_eq!(
+            check_correction(15, d(2024, 7, 2), &t, &r, TODAY()).ok().flatten(),
+            Some(d(2025, 7, 2))
+        );
+        assert_eq!(corr(15, d(2024, 7, 3), &t, &r), "recruit.probation_running");
+        assert_eq!(corr(23, d(2025, 7, 1), &t, &r), "ok");
+        assert_eq!(corr(23, d(2025, 6, 30), &t, &r), "recruit.probation_running");
+        assert_eq!(corr(22, d(2025, 6, 1), &t, &r), "ok");
+        assert_eq!(corr(22, d(2025, 5, 31), &t, &r), "recruit.full_application_early");
+        let mut ext = timeline();
+        ext.extension_months = 6;
+        assert_eq!(corr(23, d(2025, 7, 2), &ext, &r), "recruit.probation_running");
+        assert_eq!(ext.probation_end(&r), Some(d(2026, 1, 1)));
+        // full membership approved within 3 months of the meeting
+        assert_eq!(corr(24, d(2025, 10, 2), &t, &r), "ok");
+        assert_eq!(corr(24, d(2025, 10, 3), &t, &r), "recruit.approval_late");
+        // pre-review: leaving within 3 months of the corrected date
+        let mut leave = timeline();
+        leave.expected_leave_on = Some(d(2024, 9, 1));
+        assert_eq!(corr(13, d(2024, 5, 31), &leave, &r), "ok");
+        assert_eq!(corr(13, d(2024, 6, 2), &leave, &r), "recruit.leaving_soon");
     }
 
     #[test]

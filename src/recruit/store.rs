@@ -161,6 +161,9 @@ pub struct Entry {
     pub recorded_by: Option<i64>,
     pub recorded_at: chrono::DateTime<Utc>,
     pub corrects_id: Option<i64>,
+    /// The complete correction that replaces this record, if any.
+    #[serde(default)]
+    pub corrected_by: Option<i64>,
     #[serde(default)]
     pub signatures: Vec<Signature>,
 }
@@ -199,6 +202,7 @@ fn entry_row(r: &impl DbRow) -> DbResult<Entry> {
         recorded_by: r.opt_i64("recorded_by")?,
         recorded_at: r.ts("recorded_at")?,
         corrects_id: r.opt_i64("corrects_id")?,
+        corrected_by: None,
         signatures: Vec::new(),
     })
 }
@@ -234,7 +238,38 @@ pub async fn entries(ctx: &Ctx, recruit_id: i64) -> AppResult<Vec<Entry>> {
             .cloned()
             .collect();
     }
+    mark_corrected(&mut list);
     Ok(list)
+}
+
+/// Fills `corrected_by` from the complete corrections in `list`.
+fn mark_corrected(list: &mut [Entry]) {
+    let by: Vec<(i64, i64)> = list
+        .iter()
+        .filter(|e| e.complete)
+        .filter_map(|e| e.corrects_id.map(|o| (o, e.id)))
+        .collect();
+    for e in list.iter_mut() {
+        e.corrected_by = by.iter().find(|(o, _)| *o == e.id).map(|(_, c)| *c);
+    }
+}
+
+/// The file as it stands: each record in the order it was first made, replaced by its
+/// latest complete correction.
+pub fn effective(list: &[Entry]) -> Vec<&Entry> {
+    list.iter()
+        .filter(|e| e.corrects_id.is_none())
+        .map(|root| {
+            let mut cur = root;
+            while let Some(next) = cur
+                .corrected_by
+                .and_then(|c| list.iter().find(|e| e.id == c))
+            {
+                cur = next;
+            }
+            cur
+        })
+        .collect()
 }
 
 async fn entry_tx(tx: &mut Tx, id: i64) -> AppResult<Entry> {
@@ -635,7 +670,7 @@ pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Re
         ..Default::default()
     };
     insert_entry(
-        ctx, &mut tx, p, &rc, &org.path, &step1, applied_on, &signers, role, method, &r,
+        ctx, &mut tx, p, &rc, &org.path, &step1, applied_on, &signers, role, method, &r, None,
     )
     .await?;
     let (out, _) = get_tx(&mut tx, rid).await?;
@@ -679,6 +714,7 @@ async fn insert_entry(
     role: Signer,
     method: &str,
     r: &RecruitRules,
+    corrects: Option<i64>,
 ) -> AppResult<Entry> {
     let mut stored = input.clone();
     stored.note = String::new();
@@ -698,11 +734,13 @@ async fn insert_entry(
     );
     let now = Utc::now();
     let eid = on_tx!(tx, c => {
-        let eid = sqlx::query("INSERT INTO recruit_entries (recruit_id, step, done_on, data_json, note, required, complete, digest, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
+        let eid = sqlx::query("INSERT INTO recruit_entries (recruit_id, step, done_on, data_json, note, required, complete, digest, recorded_by, recorded_at, corrects_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
             .bind(rc.id).bind(input.step).bind(done_on).bind(&data).bind(input.note.trim()).bind(&required)
-            .bind(false).bind(&digest).bind(p.account_id).bind(now)
+            .bind(false).bind(&digest).bind(p.account_id).bind(now).bind(corrects)
             .fetch_one(&mut *c).await?.i64("id")?;
-        for (ids, what) in [(&input.contacts, "contact"), (&input.introducers, "introducer")] {
+        // a correction names nobody new: the people stay those of the corrected record
+        let named = if corrects.is_some() { [(&Vec::new(), "contact"), (&Vec::new(), "introducer")] } else { [(&input.contacts, "contact"), (&input.introducers, "introducer")] };
+        for (ids, what) in named {
             for m in ids.iter() {
                 sqlx::query("INSERT INTO recruit_people (recruit_id, entry_id, role, member_id) VALUES ($1, $2, $3, $4)")
                     .bind(rc.id).bind(eid).bind(what).bind(*m).execute(&mut *c).await?;
@@ -718,10 +756,10 @@ async fn insert_entry(
         tx,
         &p.actor(),
         NewEntry {
-            action: "recruit.step",
+            action: if corrects.is_some() { "recruit.correct" } else { "recruit.step" },
             object_type: "recruit",
             object_id: rc.id.to_string(),
-            before: serde_json::json!({"step": rc.step}),
+            before: serde_json::json!({"step": rc.step, "corrects_id": corrects}),
             after: serde_json::json!({"entry_id": eid, "step": input.step, "done_on": done_on, "digest": digest,
                 "data": stored, "note": input.note.trim(), "signed_as": role.as_str(), "method": method}),
         },
@@ -729,7 +767,11 @@ async fn insert_entry(
     .await?;
     bump(tx, rc).await?;
     if entry.missing().is_empty() {
-        complete(ctx, tx, p, rc, branch_path, &entry, r).await?;
+        if corrects.is_some() {
+            apply_correction(tx, p, rc, &entry, r).await?;
+        } else {
+            complete(ctx, tx, p, rc, branch_path, &entry, r).await?;
+        }
     } else {
         let (now_rc, _) = get_tx(tx, rc.id).await?;
         refresh_due(tx, &now_rc, r).await?;
@@ -1053,7 +1095,7 @@ pub async fn record_step(
     let mut clean = input.clone();
     clean.done_on = Some(done_on);
     let e = insert_entry(
-        ctx, &mut tx, p, &rc, &path, &clean, done_on, &signers, role, method, &r,
+        ctx, &mut tx, p, &rc, &path, &clean, done_on, &signers, role, method, &r, None,
     )
     .await?;
     if def.kind == StepKind::Group {
@@ -1118,11 +1160,272 @@ pub async fn sign(ctx: &Ctx, p: &Principal, entry_id: i64, secret: &str) -> AppR
     let e = entry_tx(&mut tx, entry_id).await?;
     if e.missing().is_empty() {
         let (now_rc, _) = get_tx(&mut tx, rc.id).await?;
-        complete(ctx, &mut tx, p, &now_rc, &path, &e, &r).await?;
+        if e.corrects_id.is_some() {
+            apply_correction(&mut tx, p, &now_rc, &e, &r).await?;
+        } else {
+            complete(ctx, &mut tx, p, &now_rc, &path, &e, &r).await?;
+        }
     }
     let out = entry_tx(&mut tx, entry_id).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+// ---- corrections (更正) ----
+
+/// A correction of a record: its date and wording, with the reason. What a step decided
+/// (votes, outcomes, conclusions, the people named) is never corrected; the 细则 has the step
+/// done again instead.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct Correction {
+    /// The corrected date (the record's own date when only the wording changes).
+    pub done_on: Option<NaiveDate>,
+    /// The corrected note.
+    pub note: String,
+    /// Why the earlier record was wrong.
+    pub reason: String,
+    /// Password or a TOTP code: the corrector's signature.
+    pub secret: String,
+}
+
+async fn entries_tx(tx: &mut Tx, rid: i64) -> AppResult<Vec<Entry>> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM recruit_entries e WHERE e.recruit_id = $1 ORDER BY e.id"
+    );
+    let mut list = on_tx!(tx, c => {
+        let rows = sqlx::query(&sql).bind(rid).fetch_all(&mut *c).await?;
+        rows.iter().map(entry_row).collect::<DbResult<Vec<_>>>()?
+    });
+    mark_corrected(&mut list);
+    Ok(list)
+}
+
+/// The time rules' view of a file, around the effective record `target`.
+fn timeline(rc: &Recruit, list: &[Entry], target: i64) -> rules::Timeline {
+    let eff = effective(list);
+    let mut t = rules::Timeline {
+        birth_date: Some(rc.birth_date),
+        ..Default::default()
+    };
+    for e in eff.iter().filter(|e| e.complete) {
+        t.dates.insert(e.step, e.done_on);
+        let data: StepInput = serde_json::from_value(e.data.clone()).unwrap_or_default();
+        match e.step {
+            10 => t.review_passed = data.conclusion == "pass",
+            13 => t.expected_leave_on = data.expected_leave_on,
+            17 => t.late_reason_17 = data.late_reason,
+            24 => {
+                if data.outcome == "extend" {
+                    t.extension_months += data.extension_months;
+                }
+                t.late_reason_24 = data.late_reason;
+            }
+            _ => {}
+        }
+    }
+    if let Some(i) = eff.iter().position(|e| e.id == target) {
+        t.prev_on = i.checked_sub(1).and_then(|j| eff.get(j)).map(|e| e.done_on);
+        t.next_on = eff.get(i + 1).map(|e| e.done_on);
+    }
+    t
+}
+
+/// Records a correction of entry `entry_id` as a new entry pointing to it, signed by the roles
+/// the corrected record needed; it takes effect when all of them have signed.
+pub async fn correct(
+    ctx: &Ctx,
+    p: &Principal,
+    entry_id: i64,
+    input: &Correction,
+) -> AppResult<Entry> {
+    let rid = entry_recruit(ctx, entry_id).await?;
+    let (rc, path) = get(ctx, rid).await?;
+    let r = rules_for(ctx, &path).await?;
+    let reason = input.reason.trim();
+    let mut c = crate::error::Checks::default();
+    c.check(input.done_on.is_some(), "done_on", "请填写日期");
+    c.check(
+        input.note.chars().count() <= 2000,
+        "note",
+        "说明不超过2000字",
+    );
+    c.check(
+        !reason.is_empty() && reason.chars().count() <= 500,
+        "reason",
+        "请写明更正理由（500字以内）",
+    );
+    c.finish()?;
+    let done_on = input
+        .done_on
+        .ok_or_else(|| AppError::field("done_on", "请填写日期"))?;
+    let approving = approving_org(ctx, &path).await?;
+    let mut tx = ctx.db.begin().await?;
+    let list = entries_tx(&mut tx, rid).await?;
+    let Some(orig) = list.iter().find(|e| e.id == entry_id) else {
+        return Err(AppError::NotFound("步骤记录"));
+    };
+    if let Some(pending) = list.iter().find(|e| !e.complete) {
+        return Err(AppError::refused(
+            "recruit.awaiting_signatures",
+            format!("第{}步的记录尚待签名，完成后才能更正", pending.step),
+        ));
+    }
+    if let Some(by) = orig.corrected_by {
+        return Err(AppError::refused(
+            "recruit.already_corrected",
+            format!("该记录已被更正（记录{by}），请更正最新的记录"),
+        ));
+    }
+    if done_on == orig.done_on && input.note.trim() == orig.note {
+        return Err(AppError::field(
+            "note",
+            "更正后的日期和说明与原记录相同",
+        ));
+    }
+    let t = timeline(&rc, &list, orig.id);
+    rules::check_correction(orig.step, done_on, &t, &r, ctx.clock.today())?;
+    let signers: Vec<Signer> = orig
+        .required
+        .iter()
+        .filter_map(|s| Signer::parse(s))
+        .collect();
+    let contacts = contacts_of(&mut tx, rc.id).await?;
+    let role = role_for(
+        p,
+        &signers,
+        &path,
+        approving.as_ref().map(|o| o.path.as_str()),
+        &contacts,
+    )
+    .ok_or_else(|| {
+        AppError::Forbidden(format!(
+            "更正第{}步“{}”的记录须由{}签名",
+            orig.step,
+            orig.step_name(),
+            signer_labels(&signers)
+        ))
+    })?;
+    let mut data: StepInput = serde_json::from_value(orig.data.clone()).unwrap_or_default();
+    data.step = orig.step;
+    data.done_on = Some(done_on);
+    data.note = input.note.trim().to_string();
+    data.correction_reason = reason.to_string();
+    let orig_id = orig.id;
+    drop(tx);
+    let method = crate::auth::store::confirm_identity(ctx, p, &input.secret).await?;
+    let mut tx = ctx.db.begin().await?;
+    let (fresh, _) = get_tx(&mut tx, rc.id).await?;
+    if fresh.version != rc.version {
+        return Err(AppError::Conflict(
+            "该发展对象刚被他人更新，请刷新后重试".into(),
+        ));
+    }
+    let e = insert_entry(
+        ctx,
+        &mut tx,
+        p,
+        &fresh,
+        &path,
+        &data,
+        done_on,
+        &signers,
+        role,
+        method,
+        &r,
+        Some(orig_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+/// A correction signed by all its roles: it replaces the record, and the dates derived from
+/// the record's date follow it (the recruit's stage dates, the probation end, the member's
+/// joining and full-membership dates).
+async fn apply_correction(
+    tx: &mut Tx,
+    p: &Principal,
+    rc: &Recruit,
+    e: &Entry,
+    r: &RecruitRules,
+) -> AppResult<()> {
+    let n = on_tx!(tx, c => {
+        sqlx::query("UPDATE recruit_entries SET complete = $1 WHERE id = $2 AND complete = $3")
+            .bind(true).bind(e.id).bind(false).execute(&mut *c).await?.rows_affected()
+    });
+    if n != 1 {
+        return Err(AppError::Conflict("该更正已生效".into()));
+    }
+    let list = entries_tx(tx, rc.id).await?;
+    let old = e
+        .corrects_id
+        .and_then(|o| list.iter().find(|x| x.id == o))
+        .map(|x| x.done_on)
+        .ok_or_else(|| AppError::Internal(format!("correction {} without its record", e.id)))?;
+    let new = e.done_on;
+    let t = timeline(rc, &list, e.id);
+    let mut sets: Vec<(&str, Option<NaiveDate>)> = Vec::new();
+    if old != new {
+        match e.step {
+            1 => sets.push(("applied_on", Some(new))),
+            3 if rc.activist_on == Some(old) => sets.push(("activist_on", Some(new))),
+            7 if rc.candidate_on == Some(old) => sets.push(("candidate_on", Some(new))),
+            15 if rc.admitted_on == Some(old) => {
+                let end = t.probation_end(r);
+                sets.push(("admitted_on", Some(new)));
+                sets.push(("probation_end", end));
+                if rc.full_on.is_some() {
+                    sets.push(("full_on", end));
+                }
+            }
+            _ => {}
+        }
+    }
+    on_tx!(tx, c => {
+        for (col, val) in &sets {
+            // column names come from the match above, never from input
+            sqlx::query(&format!("UPDATE recruits SET {col} = $1 WHERE id = $2")).bind(*val).bind(rc.id).execute(&mut *c).await?;
+        }
+    });
+    let (after, _) = get_tx(tx, rc.id).await?;
+    if let (Some(mid), true) = (after.member_id, after.admitted_on != rc.admitted_on) {
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE members SET join_date = $1, full_date = $2, version = version + 1, updated_at = $3 WHERE id = $4")
+                .bind(after.admitted_on).bind(after.full_on).bind(Utc::now()).bind(mid).execute(&mut *c).await?;
+        });
+        audit::append(
+            tx,
+            &p.actor(),
+            NewEntry {
+                action: "member.update",
+                object_type: "member",
+                object_id: mid.to_string(),
+                before: serde_json::json!({"join_date": rc.admitted_on, "full_date": rc.full_on}),
+                after: serde_json::json!({"join_date": after.admitted_on, "full_date": after.full_on,
+                    "reason": "更正支部大会日期", "recruit_id": rc.id}),
+            },
+        )
+        .await?;
+    }
+    audit::append(
+        tx,
+        &p.actor(),
+        NewEntry {
+            action: "recruit.correction_applied",
+            object_type: "recruit",
+            object_id: rc.id.to_string(),
+            before: serde_json::json!({"entry_id": e.corrects_id, "done_on": old,
+                "applied_on": rc.applied_on, "activist_on": rc.activist_on, "candidate_on": rc.candidate_on,
+                "admitted_on": rc.admitted_on, "probation_end": rc.probation_end, "full_on": rc.full_on}),
+            after: serde_json::json!({"entry_id": e.id, "done_on": new, "digest": e.digest,
+                "applied_on": after.applied_on, "activist_on": after.activist_on, "candidate_on": after.candidate_on,
+                "admitted_on": after.admitted_on, "probation_end": after.probation_end, "full_on": after.full_on}),
+        },
+    )
+    .await?;
+    refresh_due(tx, &after, r).await?;
+    Ok(())
 }
 
 // ---- evaluations (百分制测评) ----

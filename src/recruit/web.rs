@@ -47,6 +47,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/recruits/{id}/documents", post(upload_page))
         .route("/recruits/{id}/archive.zip", get(archive_download))
         .route("/recruits/entries/{id}/sign", post(sign_page))
+        .route("/recruits/entries/{id}/correct", post(correct_page))
         .route("/recruits/evaluations/{id}/revisit", post(revisit_page))
         .route("/recruits/publicity/{id}/objections", post(objection_page))
         .route("/recruits/objections/{id}/answer", post(answer_page))
@@ -68,6 +69,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/recruits/{id}/documents", post(api_upload))
         .route("/api/v1/recruits/{id}/archive", get(api_archive))
         .route("/api/v1/recruits/entries/{id}/sign", post(api_sign))
+        .route("/api/v1/recruits/entries/{id}/correct", post(api_correct))
         .route(
             "/api/v1/recruits/evaluations/{id}/revisit",
             post(api_revisit),
@@ -141,6 +143,7 @@ fn step_from_form(f: &HashMap<String, String>) -> StepInput {
         late_reason: text(f, "late_reason"),
         extension_months: num(f.get("extension_months")),
         group_id: f.get("group_id").and_then(|v| v.trim().parse().ok()),
+        correction_reason: String::new(),
     }
 }
 
@@ -453,6 +456,36 @@ async fn sign_page(
     let secret = text(&f, "secret");
     act(&ctx, &p, rid, None, || async {
         sign_checked(&ctx, &p, id, &secret).await.map(|_| ())
+    })
+    .await
+}
+
+async fn correct_checked(
+    ctx: &Ctx,
+    p: &Principal,
+    entry_id: i64,
+    input: &store::Correction,
+) -> Result<Entry, AppError> {
+    let rid = store::entry_recruit(ctx, entry_id).await?;
+    load(ctx, p, rid, Perm::RecruitWrite).await?;
+    store::correct(ctx, p, entry_id, input).await
+}
+
+async fn correct_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let rid = store::entry_recruit(&ctx, id).await?;
+    let input = store::Correction {
+        done_on: date(f.get("done_on")),
+        note: text(&f, "note"),
+        reason: text(&f, "reason"),
+        secret: text(&f, "secret"),
+    };
+    act(&ctx, &p, rid, None, || async {
+        correct_checked(&ctx, &p, id, &input).await.map(|_| ())
     })
     .await
 }
@@ -975,6 +1008,19 @@ pub async fn api_sign(
     Json(b): Json<SecretBody>,
 ) -> Result<Json<Entry>, ApiError> {
     Ok(Json(sign_checked(&ctx, &p, id, &b.secret).await?))
+}
+
+/// Corrects a complete record (its date and note, with a reason) by a new record that points
+/// to it; it takes effect once the roles that signed the original have signed it.
+#[utoipa::path(post, path = "/api/v1/recruits/entries/{id}/correct", tag = "recruits", params(("id" = i64, Path)), request_body = store::Correction,
+    responses((status = 200, body = Entry), (status = 422, body = crate::web::ErrorBody), (status = 403, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody)))]
+pub async fn api_correct(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<store::Correction>,
+) -> Result<Json<Entry>, ApiError> {
+    Ok(Json(correct_checked(&ctx, &p, id, &b).await?))
 }
 
 /// Records a 100-point evaluation of an activist.

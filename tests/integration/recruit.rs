@@ -286,6 +286,41 @@ async fn application_to_full_membership_with_every_rule() {
         let stats = ok(app.api(&w.org_dept, "GET", &format!("/api/v1/recruits/stats?org_id={}&year={}", w.county, end.format("%Y")), None).await);
         assert_eq!(stats[0]["full"], 1, "{stats}");
 
+        // --- corrections: a new signed record pointing to the old one, never an edit
+        let entries = file["entries"].as_array().expect("entries").clone();
+        let entry_of = |n: i64| entries.iter().find(|e| e["step"] == n).and_then(|e| e["id"].as_i64()).expect("entry");
+        let talk = entry_of(2);
+        let correct = |token: String, entry: i64, body: Value| {
+            let app = &app;
+            async move {
+                let mut b = body;
+                b["secret"] = json!(PASSWORD);
+                app.api(&token, "POST", &format!("/api/v1/recruits/entries/{entry}/correct"), Some(b)).await
+            }
+        };
+        refused(correct(w.committee.clone(), talk, json!({"done_on": t0 + Duration::days(3), "note": "x", "reason": "日期录错"})).await, "forbidden");
+        let r = correct(w.secretary.clone(), talk, json!({"done_on": t0 + Duration::days(3), "note": "x", "reason": " "})).await;
+        assert_eq!(r.1["fields"][0]["field"], "reason", "{r:?}");
+        let r = correct(w.secretary.clone(), talk, json!({"done_on": t0 - Duration::days(1), "note": "x", "reason": "日期录错"})).await;
+        assert_eq!(r.1["fields"][0]["field"], "done_on", "{r:?}");
+        let fixed = ok(correct(w.secretary.clone(), talk, json!({"done_on": t0 + Duration::days(3), "note": "支部书记在村委会谈话", "reason": "谈话日期录错"})).await);
+        assert_eq!(fixed["corrects_id"], talk);
+        assert_eq!(fixed["complete"], true);
+        refused(correct(w.secretary.clone(), talk, json!({"done_on": t0 + Duration::days(4), "note": "x", "reason": "再改"})).await, "recruit.already_corrected");
+        // the meeting date moves the joining date, the probation end and the full date with it
+        let meeting_entry = entries.iter().filter(|e| e["step"] == 15).filter_map(|e| e["id"].as_i64()).last().expect("meeting");
+        let r = correct(w.secretary.clone(), meeting_entry, json!({"done_on": meeting + Duration::days(2), "note": "", "reason": "会议日期录错"})).await;
+        assert_eq!(r.1["fields"][0]["field"], "done_on", "{r:?}");
+        ok(correct(w.secretary.clone(), meeting_entry, json!({"done_on": meeting - Duration::days(1), "note": "", "reason": "会议日期录错"})).await);
+        let m = ok(app.api(&w.secretary, "GET", &format!("/api/v1/members/{member_id}"), None).await);
+        assert_eq!(m["join_date"], json!(meeting - Duration::days(1)));
+        assert_eq!(m["full_date"], json!(end - Duration::days(1)));
+        let file = get_recruit(&app, &w.secretary, id).await;
+        assert_eq!(file["recruit"]["probation_end"], json!(end - Duration::days(1)));
+        let list = file["entries"].as_array().expect("entries");
+        assert_eq!(list.iter().filter(|e| e["corrected_by"].is_i64()).count(), 2);
+        assert!(list.iter().any(|e| e["id"] == talk && e["note"] == "支部书记谈话"), "the original stays");
+
         // --- the archive verifies, and a tampered copy does not
         assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
         let req = Request::builder().uri(format!("/api/v1/recruits/{id}/archive"))
