@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0001_foundation.sql"),
     migration!("0002_locale_auto.sql"),
     migration!("0003_recruitment.sql"),
+    migration!("0004_talent_pools.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

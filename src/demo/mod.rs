@@ -835,6 +835,17 @@ pub async fn generate(
     // admitted people joined the roster
     written += (member_id - roster_before) as usize;
     progress(&format!("{in_pipeline} people in the recruitment pipeline"));
+    let in_pools = recruits::talents(
+        ctx,
+        &mut tx,
+        &mut g.rng,
+        &branches,
+        (written / 400).max(20),
+        opts.as_of,
+        &mut used,
+    )
+    .await?;
+    progress(&format!("{in_pools} people in the talent pools"));
     if let crate::db::Tx::Postgres(t) = &mut tx {
         for table in ["orgs", "members"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
@@ -850,7 +861,7 @@ pub async fn generate(
             object_type: "database",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written}),
+            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools}),
         },
     )
     .await?;

@@ -405,3 +405,162 @@ pub(super) async fn generate(
 fn signer_name(s: Signer) -> &'static str {
     s.label()
 }
+
+/// 向阳计划: people in the three talent pools, recommended through the three channels and
+/// followed up (some late, some withdrawn); one in ten of the pipeline's applicants came
+/// from a pool, so their tracking ended with the application.
+pub(super) async fn talents(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    branches: &[Branch],
+    count: usize,
+    as_of: NaiveDate,
+    used: &mut HashSet<String>,
+) -> AppResult<usize> {
+    let r = RecruitRules::default();
+    let now = Utc::now();
+    let v = &ctx.vault;
+    let mut written = 0;
+    let recommenders = |pool: &str| match pool {
+        "youth" => &["镇团委", "村团支部", "县团委", "学校团委"][..],
+        "skilled" => &["县总工会", "企业工会", "镇工会"][..],
+        _ => &["村妇联", "镇妇联", "县妇联"][..],
+    };
+    let reasons = |pool: &str| match pool {
+        "youth" => &[
+            "返乡创业，带动村民发展电商",
+            "大学生村官，工作积极",
+            "青年志愿者骨干，服务群众热情",
+            "退役军人，带头参与乡村治理",
+        ][..],
+        "skilled" => &[
+            "市级技术能手，带徒传艺",
+            "岗位技术骨干，多次获评先进",
+            "农机技术员，服务周边农户",
+        ][..],
+        _ => &[
+            "巾帼致富带头人",
+            "带领妇女发展手工编织",
+            "热心邻里调解，群众认可",
+            "家庭农场主，诚信经营",
+        ][..],
+    };
+    for _ in 0..count {
+        let Some(b) = branches.get(rng.gen_range(0..branches.len().max(1))) else {
+            break;
+        };
+        let pool = weighted(rng, &[("youth", 5), ("skilled", 3), ("women", 2)]).to_string();
+        let channel = weighted(rng, &[("organisation", 6), ("self", 2), ("online", 2)]).to_string();
+        let male = pool != "women" && rng.gen_bool(0.6);
+        let recommended = as_of - days(rng, 0, 540);
+        let age = if pool == "youth" {
+            rng.gen_range(18..=33)
+        } else {
+            rng.gen_range(24..=50)
+        };
+        let birth = recommended - Duration::days(age * 365 + rng.gen_range(0..360));
+        let id_number = loop {
+            let id = idcard::compose(&b.region, birth, rng.gen_range(1..999), male);
+            if used.insert(id.clone()) {
+                break id;
+            }
+        };
+        let given = if male { GIVEN_MALE } else { GIVEN_FEMALE };
+        let mut name = weighted(rng, SURNAMES).to_string();
+        name.push_str(pick_str(rng, given));
+        if rng.gen_bool(0.7) {
+            name.push_str(pick_str(rng, given));
+        }
+        let phone = format!(
+            "1{}{:09}",
+            pick_str(rng, &["3", "5", "8"]),
+            rng.gen_range(0..1_000_000_000u32)
+        );
+        let recommender = match channel.as_str() {
+            "self" => "本人",
+            "online" => "网上推荐平台",
+            _ => pick_str(rng, recommenders(&pool)),
+        };
+        // follow-ups about every 80 days; one in eight people has been let slip
+        let mut contacts = Vec::new();
+        let mut d = recommended + days(rng, 20, 80);
+        let slipping = rng.gen_bool(0.125);
+        while d <= as_of && !(slipping && d + Duration::days(120) > as_of) {
+            contacts.push(d);
+            d += days(rng, 60, 88);
+        }
+        let withdrawn = rng.gen_bool(0.08);
+        let last = contacts.last().copied();
+        let due = (!withdrawn)
+            .then(|| crate::recruit::talent::contact_due(last.unwrap_or(recommended), &r));
+        let tid = on_tx!(tx, c => {
+            sqlx::query("INSERT INTO talents (org_id, pool, channel, name, gender, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, recommender, recommended_on, reason, status, last_contact, due_on, closed_note, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21) RETURNING id")
+                .bind(b.org_id).bind(&pool).bind(&channel).bind(&name).bind(if male { "M" } else { "F" }).bind(birth)
+                .bind(v.encrypt(&id_number)).bind(v.blind_index("id", &id_number)).bind(mask_id_number(&id_number))
+                .bind(v.encrypt(&phone)).bind(mask_phone(&phone)).bind(v.key_version() as i64)
+                .bind(&b.unit).bind(recommender).bind(recommended).bind(pick_str(rng, reasons(&pool)))
+                .bind(if withdrawn { "withdrawn" } else { "tracking" }).bind(last).bind(due)
+                .bind(withdrawn.then_some("外出务工，暂停跟踪")).bind(now)
+                .fetch_one(&mut *c).await?.i64("id")?
+        });
+        for on in contacts {
+            let note = pick_str(
+                rng,
+                &[
+                    "谈心谈话，了解思想状况",
+                    "参加主题党日活动",
+                    "参加志愿服务，表现积极",
+                    "推荐学习党的基本知识",
+                    "走访所在单位了解表现",
+                ],
+            );
+            on_tx!(tx, c => {
+                sqlx::query("INSERT INTO talent_contacts (talent_id, done_on, note, recorded_by, recorded_at) VALUES ($1, $2, $3, NULL, $4)")
+                    .bind(tid).bind(on).bind(note).bind(now).execute(&mut *c).await?;
+            });
+        }
+        written += 1;
+    }
+    // applicants who came from a pool
+    let rows = on_tx!(tx, c => {
+        let rows = sqlx::query("SELECT id, org_id, name, gender, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, applied_on FROM recruits WHERE id % 10 = 3 ORDER BY id")
+            .fetch_all(&mut *c).await?;
+        rows.iter().map(|r| Ok((r.i64("id")?, r.i64("org_id")?, r.string("name")?, r.string("gender")?, r.date("birth_date")?,
+            (r.bytes("id_enc")?, r.string("id_idx")?, r.string("id_masked")?, r.opt_bytes("phone_enc")?, r.opt_string("phone_masked")?, r.i64("key_version")?),
+            r.string("work_unit")?, r.date("applied_on")?))).collect::<Result<Vec<_>, crate::db::DbError>>()?
+    });
+    for (
+        rid,
+        org_id,
+        name,
+        gender,
+        birth,
+        (id_enc, id_idx, id_masked, phone_enc, phone_masked, kv),
+        unit,
+        applied,
+    ) in rows
+    {
+        let pool = if gender == "F" && rng.gen_bool(0.4) {
+            "women"
+        } else if crate::member::rules::age_on(birth, applied) <= 33 {
+            "youth"
+        } else {
+            "skilled"
+        };
+        let recommended = applied - days(rng, 90, 400);
+        let channel = weighted(rng, &[("organisation", 6), ("self", 2), ("online", 2)]);
+        on_tx!(tx, c => {
+            sqlx::query("INSERT INTO talents (org_id, pool, channel, name, gender, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, recommender, recommended_on, reason, status, recruit_id, last_contact, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17, $18, $19, $19)")
+                .bind(org_id).bind(pool).bind(channel).bind(&name).bind(&gender).bind(birth)
+                .bind(&id_enc).bind(&id_idx).bind(&id_masked).bind(&phone_enc).bind(&phone_masked).bind(kv)
+                .bind(&unit).bind(pick_str(rng, recommenders(pool))).bind(recommended).bind(pick_str(rng, reasons(pool)))
+                .bind(rid).bind(applied - days(rng, 10, 60)).bind(now)
+                .execute(&mut *c).await?;
+        });
+        written += 1;
+    }
+    Ok(written)
+}

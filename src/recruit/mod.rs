@@ -17,6 +17,8 @@
 pub mod archive;
 pub mod rules;
 pub mod store;
+pub mod talent;
+pub mod talent_web;
 pub mod web;
 
 use serde::Serialize;

@@ -63,6 +63,10 @@ pub struct RecruitRules {
     pub max_document_mb: i64,
     /// Who signs each step (`"7": ["branch_secretary"]`); steps not named use the default.
     pub signers: BTreeMap<String, Vec<String>>,
+    /// 向阳计划: the excellent-youth pool takes people up to this age on recommendation.
+    pub talent_youth_max_age: i64,
+    /// 向阳计划: each person in a pool is contacted (跟踪培养) at least this often, in months.
+    pub talent_contact_every_months: i64,
 }
 
 impl Default for RecruitRules {
@@ -97,6 +101,8 @@ impl Default for RecruitRules {
             thought_report_every_months: 0,
             max_document_mb: 20,
             signers: BTreeMap::new(),
+            talent_youth_max_age: 35,
+            talent_contact_every_months: 3,
         }
     }
 }
@@ -154,6 +160,8 @@ impl crate::rules::RuleKind for RecruitRules {
             self.publicity_working_days,
             self.thought_report_every_months,
             self.max_document_mb,
+            self.talent_youth_max_age,
+            self.talent_contact_every_months,
         ];
         if nums.iter().any(|v| *v < 0) {
             return Err("规则值不能为负数".into());
@@ -184,6 +192,9 @@ impl crate::rules::RuleKind for RecruitRules {
         }
         if self.extension_min_months > self.extension_max_months {
             return Err("延长预备期的下限不能大于上限".into());
+        }
+        if self.talent_contact_every_months < 1 || !(14..=45).contains(&self.talent_youth_max_age) {
+            return Err("人才库跟踪周期至少1个月，优秀青年年龄上限应在14至45之间".into());
         }
         if self.max_document_mb < 1 {
             return Err("材料大小上限至少1MB".into());
@@ -1696,7 +1707,10 @@ mod tests {
         assert_eq!(corr(17, d(2024, 10, 1), &t, &r), "ok");
         assert_eq!(corr(17, d(2024, 10, 2), &t, &r), "validation_failed");
         let t = timeline();
-        assert_eq!(corr(17, TODAY() + Duration::days(1), &t, &r), "validation_failed");
+        assert_eq!(
+            corr(17, TODAY() + Duration::days(1), &t, &r),
+            "validation_failed"
+        );
         // age at the corrected application date: 18 on the birthday, not the day before
         assert_eq!(corr(1, d(2018, 5, 20), &t, &r), "ok");
         assert_eq!(corr(1, d(2018, 5, 19), &t, &r), "validation_failed");
@@ -1706,14 +1720,20 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(corr(1, d(2022, 12, 1), &t, &wait), "ok");
-        assert_eq!(corr(1, d(2022, 12, 2), &t, &wait), "recruit.too_early_activist");
+        assert_eq!(
+            corr(1, d(2022, 12, 2), &t, &wait),
+            "recruit.too_early_activist"
+        );
         // twelve months of cultivation, from either end
         assert_eq!(corr(3, d(2023, 3, 1), &t, &r), "ok");
         assert_eq!(corr(3, d(2023, 3, 2), &t, &r), "recruit.cultivation_short");
         assert_eq!(corr(7, d(2024, 2, 29), &t, &r), "recruit.cultivation_short");
         // the political review is valid 12 months at the meeting
         assert_eq!(corr(10, d(2023, 7, 1), &t, &r), "ok");
-        assert_eq!(corr(10, d(2023, 6, 30), &t, &r), "recruit.political_review_expired");
+        assert_eq!(
+            corr(10, d(2023, 6, 30), &t, &r),
+            "recruit.political_review_expired"
+        );
         let mut failed = timeline();
         failed.review_passed = false;
         assert_eq!(corr(10, d(2023, 6, 30), &failed, &r), "ok");
@@ -1723,20 +1743,34 @@ mod tests {
         let mut late = timeline();
         late.late_reason_17 = "党委换届".into();
         assert_eq!(corr(15, d(2024, 5, 31), &late, &r), "ok");
-        assert_eq!(corr(17, d(2025, 1, 2), &late, &r), "recruit.approval_too_late");
+        assert_eq!(
+            corr(17, d(2025, 1, 2), &late, &r),
+            "recruit.approval_too_late"
+        );
         // moving the meeting moves the probation end, which bounds steps 22 and 23
         assert_eq!(
-            check_correction(15, d(2024, 7, 2), &t, &r, TODAY()).ok().flatten(),
+            check_correction(15, d(2024, 7, 2), &t, &r, TODAY())
+                .ok()
+                .flatten(),
             Some(d(2025, 7, 2))
         );
         assert_eq!(corr(15, d(2024, 7, 3), &t, &r), "recruit.probation_running");
         assert_eq!(corr(23, d(2025, 7, 1), &t, &r), "ok");
-        assert_eq!(corr(23, d(2025, 6, 30), &t, &r), "recruit.probation_running");
+        assert_eq!(
+            corr(23, d(2025, 6, 30), &t, &r),
+            "recruit.probation_running"
+        );
         assert_eq!(corr(22, d(2025, 6, 1), &t, &r), "ok");
-        assert_eq!(corr(22, d(2025, 5, 31), &t, &r), "recruit.full_application_early");
+        assert_eq!(
+            corr(22, d(2025, 5, 31), &t, &r),
+            "recruit.full_application_early"
+        );
         let mut ext = timeline();
         ext.extension_months = 6;
-        assert_eq!(corr(23, d(2025, 7, 2), &ext, &r), "recruit.probation_running");
+        assert_eq!(
+            corr(23, d(2025, 7, 2), &ext, &r),
+            "recruit.probation_running"
+        );
         assert_eq!(ext.probation_end(&r), Some(d(2026, 1, 1)));
         // full membership approved within 3 months of the meeting
         assert_eq!(corr(24, d(2025, 10, 2), &t, &r), "ok");

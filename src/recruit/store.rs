@@ -663,6 +663,7 @@ pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Re
         },
     )
     .await?;
+    super::talent::link_application(&mut tx, &p.actor(), &id_idx, rid).await?;
     let step1 = StepInput {
         step: 1,
         done_on: Some(applied_on),
@@ -1278,10 +1279,7 @@ pub async fn correct(
         ));
     }
     if done_on == orig.done_on && input.note.trim() == orig.note {
-        return Err(AppError::field(
-            "note",
-            "更正后的日期和说明与原记录相同",
-        ));
+        return Err(AppError::field("note", "更正后的日期和说明与原记录相同"));
     }
     let t = timeline(&rc, &list, orig.id);
     rules::check_correction(orig.step, done_on, &t, &r, ctx.clock.today())?;

@@ -215,6 +215,8 @@ fn serde_urlencoded_qs(f: &RecruitFilter) -> String {
 #[serde(default)]
 pub struct NewQuery {
     org_id: Option<i64>,
+    /// Prefilled from a talent pool's page.
+    name: Option<String>,
 }
 
 async fn branches_for(ctx: &Ctx, p: &Principal) -> Result<Vec<crate::org::Org>, AppError> {
@@ -229,6 +231,7 @@ async fn new_page(
     authorize(&ctx, &p, Perm::RecruitWrite, Some(&p.org_path)).await?;
     let form = NewRecruit {
         org_id: q.org_id.unwrap_or(p.org_id),
+        name: q.name.unwrap_or_default(),
         ethnicity: "汉族".into(),
         applied_on: Some(ctx.clock.today()),
         ..Default::default()

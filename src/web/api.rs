@@ -23,12 +23,15 @@ use utoipa::OpenApi;
         crate::recruit::web::api_publicity, crate::recruit::web::api_objection, crate::recruit::web::api_answer,
         crate::recruit::web::api_upload, crate::recruit::web::api_archive, crate::recruit::web::api_verify,
         crate::recruit::web::api_board, crate::recruit::web::api_queue, crate::recruit::web::api_stats, crate::recruit::web::api_notices,
+        crate::recruit::talent_web::api_list, crate::recruit::talent_web::api_summary, crate::recruit::talent_web::api_add,
+        crate::recruit::talent_web::api_get, crate::recruit::talent_web::api_contact, crate::recruit::talent_web::api_withdraw,
     ),
     tags(
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
         (name = "transfers", description = "组织关系转接"), (name = "accounts", description = "账号与令牌"),
         (name = "audit", description = "审计日志"), (name = "rules", description = "规则集"),
         (name = "recruits", description = "发展党员（25步全程纪实）"),
+        (name = "talents", description = "向阳计划人才库"),
     )
 )]
 pub struct ApiDoc;
@@ -41,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::audit::web::api_routes())
         .merge(crate::rules::web::api_routes())
         .merge(crate::recruit::web::api_routes())
+        .merge(crate::recruit::talent_web::api_routes())
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/openapi.json", ApiDoc::openapi()),

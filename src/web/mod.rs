@@ -143,6 +143,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/recruit_verify.html"),
     ),
     ("notices.html", include_str!("../../templates/notices.html")),
+    ("talents.html", include_str!("../../templates/talents.html")),
+    ("talent.html", include_str!("../../templates/talent.html")),
 ];
 
 pub fn templates() -> &'static Environment<'static> {
@@ -862,6 +864,13 @@ mod catalogue_tests {
         v.extend(crate::recruit::Signer::ALL.iter().map(|s| s.label()));
         v.extend(crate::recruit::archive::DOC_KINDS);
         v.extend(crate::recruit::rules::DUE_LABELS);
+        for table in [
+            crate::recruit::talent::POOLS,
+            crate::recruit::talent::CHANNELS,
+            crate::recruit::talent::STATUSES,
+        ] {
+            v.extend(table.iter().map(|s| s.1));
+        }
         v
     }
 

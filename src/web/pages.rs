@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::member::web::page_routes())
         .merge(crate::rules::web::page_routes())
         .merge(crate::recruit::web::page_routes())
+        .merge(crate::recruit::talent_web::page_routes())
         .merge(crate::audit::web::page_routes())
 }
 

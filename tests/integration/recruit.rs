@@ -308,7 +308,7 @@ async fn application_to_full_membership_with_every_rule() {
         assert_eq!(fixed["complete"], true);
         refused(correct(w.secretary.clone(), talk, json!({"done_on": t0 + Duration::days(4), "note": "x", "reason": "再改"})).await, "recruit.already_corrected");
         // the meeting date moves the joining date, the probation end and the full date with it
-        let meeting_entry = entries.iter().filter(|e| e["step"] == 15).filter_map(|e| e["id"].as_i64()).last().expect("meeting");
+        let meeting_entry = entries.iter().rev().filter(|e| e["step"] == 15).find_map(|e| e["id"].as_i64()).expect("meeting");
         let r = correct(w.secretary.clone(), meeting_entry, json!({"done_on": meeting + Duration::days(2), "note": "", "reason": "会议日期录错"})).await;
         assert_eq!(r.1["fields"][0]["field"], "done_on", "{r:?}");
         ok(correct(w.secretary.clone(), meeting_entry, json!({"done_on": meeting - Duration::days(1), "note": "", "reason": "会议日期录错"})).await);
@@ -450,6 +450,112 @@ async fn extension_and_cancellation_of_probation() {
         ok(step(&app, &w.committee, id, json!({"step": 24, "outcome": "cancel", "note": "延长期满仍不具备党员条件"})).await);
         let f = get_recruit(&app, &w.secretary, id).await;
         assert_eq!(f["recruit"]["status"], "cancelled");
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}
+
+/// 向阳计划: people enter a pool that fits them through a channel, are followed up on the
+/// rule-set cadence (overdue flagged), and leave the pool by applying (which links their
+/// recruitment file) or by withdrawing with a reason.
+#[tokio::test]
+async fn talent_pools_follow_people_until_they_apply() {
+    each_backend(|app| async move {
+        let w = world(&app).await;
+        let t0 = today(&app);
+        let other = app.org(Some(w.county), "邻村党支部", "branch", "village").await;
+        let outsider = app.account("linshuji", other, "branch_secretary", None).await;
+        let id_of = |birth: NaiveDate, seq: u16, male: bool| dangjian::member::idcard::compose("370811", birth, seq, male);
+        let young_woman = id_of(t0 - Duration::days(24 * 365), 21, false);
+        let add = |token: String, body: Value| {
+            let app = &app;
+            async move { app.api(&token, "POST", "/api/v1/talents", Some(body)).await }
+        };
+        let person = |pool: &str, id: &str| json!({"org_id": w.branch, "pool": pool, "channel": "organisation",
+            "name": "李春燕", "id_number": id, "phone": "13800002222", "work_unit": "测试村合作社",
+            "recommender": "镇妇联", "recommended_on": t0, "reason": "带头发展特色种植"});
+        // who fits which pool
+        let man40 = id_of(t0 - Duration::days(40 * 365 + 20), 23, true);
+        refused(add(w.secretary.clone(), person("women", &man40)).await, "talent.women_only");
+        refused(add(w.secretary.clone(), person("youth", &man40)).await, "talent.too_old_for_youth");
+        let mut bad = person("women", &young_woman);
+        bad["channel"] = json!("phone");
+        let r = add(w.secretary.clone(), bad).await;
+        assert_eq!(r.1["fields"][0]["field"], "channel", "{r:?}");
+        // a member is not recommended again; a branch outside the account's subtree is refused
+        let member = id_of(NaiveDate::from_ymd_opt(1980, 1, 1).expect("d") + Duration::days(100), 100, true);
+        let r = add(w.secretary.clone(), person("skilled", &member)).await;
+        assert_eq!((r.1["fields"][0]["field"].as_str(), r.1["fields"][0]["message"].as_str()), (Some("id_number"), Some("此人已是党员")), "{r:?}");
+        refused(add(outsider.clone(), person("women", &young_woman)).await, "forbidden");
+        let t = ok(add(w.secretary.clone(), person("women", &young_woman)).await);
+        let tid = t["id"].as_i64().expect("id");
+        assert_eq!(t["status"], "tracking");
+        assert_eq!(t["due_on"], json!(dangjian::recruit::rules::add_months(t0, 3)));
+        assert!(t["id_number"].as_str().expect("masked").contains('*'), "{t}");
+        let r = add(w.secretary.clone(), person("youth", &young_woman)).await;
+        assert_eq!(r.1["fields"][0]["field"], "id_number", "already in a pool: {r:?}");
+        let man = id_of(t0 - Duration::days(30 * 365), 25, true);
+        let mut skilled = person("skilled", &man);
+        skilled["name"] = json!("张建国");
+        skilled["channel"] = json!("self");
+        skilled["recommender"] = json!("本人");
+        let s = ok(add(w.secretary.clone(), skilled).await);
+        let sid = s["id"].as_i64().expect("id");
+
+        // the county sees both, in the pools × channels table
+        let sum = ok(app.api(&w.committee, "GET", &format!("/api/v1/talents/summary?org_id={}", w.county), None).await);
+        let cell = |pool: &str, ch: &str| sum["cells"].as_array().expect("cells").iter().find(|c| c["pool"] == pool && c["channel"] == ch).cloned().expect("cell");
+        assert_eq!(cell("women", "organisation")["tracking"], 1, "{sum}");
+        assert_eq!(cell("skilled", "self")["tracking"], 1, "{sum}");
+        assert_eq!(sum["cells"].as_array().map(Vec::len), Some(9));
+        refused(app.api(&outsider, "GET", &format!("/api/v1/talents/{tid}"), None).await, "forbidden");
+
+        // follow-ups move the due date; a missed one shows as overdue
+        let contact = |token: String, id: i64, body: Value| {
+            let app = &app;
+            async move { app.api(&token, "POST", &format!("/api/v1/talents/{id}/contacts"), Some(body)).await }
+        };
+        let r = contact(w.secretary.clone(), tid, json!({"done_on": t0 - Duration::days(1), "note": "谈心谈话"})).await;
+        assert_eq!(r.1["fields"][0]["field"], "done_on", "{r:?}");
+        app.ctx.clock.advance_days(30);
+        ok(contact(w.secretary.clone(), tid, json!({"done_on": today(&app), "note": "参加主题党日，表现积极"})).await);
+        let file = ok(app.api(&w.secretary, "GET", &format!("/api/v1/talents/{tid}"), None).await);
+        assert_eq!(file["talent"]["due_on"], json!(dangjian::recruit::rules::add_months(today(&app), 3)));
+        assert_eq!(file["contacts"].as_array().map(Vec::len), Some(1));
+        app.ctx.clock.advance_days(70);
+        let late = ok(app.api(&w.committee, "GET", &format!("/api/v1/talents?org_id={}&due=overdue", w.county), None).await);
+        assert_eq!(late["total"], 1, "only the one never followed up: {late}");
+        assert_eq!(late["items"][0]["id"], sid);
+
+        // withdrawing needs a reason and ends the follow-up
+        let r = app.api(&w.secretary, "POST", &format!("/api/v1/talents/{sid}/withdraw"), Some(json!({"reason": ""}))).await;
+        assert_eq!(r.1["fields"][0]["field"], "reason", "{r:?}");
+        ok(app.api(&w.secretary, "POST", &format!("/api/v1/talents/{sid}/withdraw"), Some(json!({"reason": "外出务工"}))).await);
+        refused(contact(w.secretary.clone(), sid, json!({"done_on": today(&app), "note": "电话联系"})).await, "talent.closed");
+
+        // applying links the two files and ends the tracking
+        let apply = json!({"org_id": w.branch, "name": "李春燕", "ethnicity": "汉族", "id_number": young_woman,
+            "phone": "13800002222", "education": "大学本科", "work_unit": "测试村合作社", "applied_on": today(&app), "secret": PASSWORD});
+        let rc = ok(app.api(&w.secretary, "POST", "/api/v1/recruits", Some(apply)).await);
+        let file = ok(app.api(&w.secretary, "GET", &format!("/api/v1/talents/{tid}"), None).await);
+        assert_eq!(file["talent"]["status"], "applied");
+        assert_eq!(file["talent"]["recruit_id"], rc["id"]);
+        assert!(file["talent"]["due_on"].is_null());
+        let sum = ok(app.api(&w.committee, "GET", &format!("/api/v1/talents/summary?org_id={}", w.county), None).await);
+        assert_eq!(sum["cells"].as_array().expect("cells").iter().find(|c| c["pool"] == "women" && c["channel"] == "organisation").expect("cell")["applied"], 1);
+
+        // the pages: the table, the person, a refusal shown on the form
+        let (sess, csrf) = app.browser("xiangzhen", w.county, "committee_staff").await;
+        let (s, _, html) = app.page(&sess, "GET", &format!("/talents?org_id={}&status=all", w.county), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("李春燕") && html.contains("张建国"), "{html}");
+        let (s, _, html) = app.page(&sess, "GET", &format!("/talents/{tid}"), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains(&format!("/recruits/{}", rc["id"])), "{html}");
+        let form = format!("_csrf={csrf}&org_id={}&pool=women&channel=online&name=%E7%8E%8B%E5%BC%BA&id_number={}&recommender=x&recommended_on={}&reason=y", w.branch, man, today(&app));
+        let (s, _, html) = app.page(&sess, "POST", "/talents", Some(&form)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("优秀妇女库只收录女性"), "{html}");
         assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
     })
     .await;

@@ -61,6 +61,13 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
         assert!(app.count("SELECT COUNT(*) AS n FROM recruits WHERE extended = TRUE AND status = 'active'").await >= 1);
         assert!(app.count("SELECT COUNT(*) AS n FROM recruits WHERE step = 16 AND status = 'active'").await >= 1);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM recruits r JOIN members m ON m.id = r.member_id WHERE r.step >= 17 AND r.step < 24 AND m.status <> 'probationary'").await, 0);
+        // 向阳计划: all three pools and channels; women only in the women's pool; applicants linked
+        assert_eq!(app.count("SELECT COUNT(DISTINCT pool) AS n FROM talents").await, 3);
+        assert_eq!(app.count("SELECT COUNT(DISTINCT channel) AS n FROM talents").await, 3);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM talents WHERE pool = 'women' AND gender <> 'F'").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM talents t LEFT JOIN recruits r ON r.id = t.recruit_id WHERE t.status = 'applied' AND (r.id IS NULL OR r.id_idx <> t.id_idx)").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM talents WHERE (status = 'tracking') <> (due_on IS NOT NULL)").await, 0);
+        assert!(app.count("SELECT COUNT(*) AS n FROM talents WHERE status = 'applied'").await >= 1);
         // Every member sits on a branch; probationary members have no full date.
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.kind NOT IN ('branch', 'joint_branch')").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE status = 'probationary' AND full_date IS NOT NULL").await, 0);
