@@ -1172,6 +1172,53 @@ pub async fn sign(ctx: &Ctx, p: &Principal, entry_id: i64, secret: &str) -> AppR
     Ok(out)
 }
 
+/// Recomputes the stored next deadline of every active recruit and talent-pool person under
+/// `scope_path`, each with the rules effective for their branch: after a rule set changes,
+/// lists and reminders follow the new values. Runs in batches so a city's pipeline does not
+/// hold one long write transaction.
+pub async fn refresh_due_under(ctx: &Ctx, scope_path: &str) -> AppResult<usize> {
+    let upper = path_upper(scope_path);
+    let (ids, talents) = on_db!(&ctx.db, p => {
+        let rows = sqlx::query("SELECT r.id FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2 AND r.status = 'active' ORDER BY r.id")
+            .bind(scope_path).bind(&upper).fetch_all(p).await?;
+        let ids = rows.iter().map(|r| r.i64("id")).collect::<DbResult<Vec<_>>>()?;
+        let rows = sqlx::query("SELECT t.id, o.path, COALESCE(t.last_contact, t.recommended_on) AS since FROM talents t JOIN orgs o ON o.id = t.org_id WHERE o.path >= $1 AND o.path < $2 AND t.status = 'tracking' ORDER BY t.id")
+            .bind(scope_path).bind(&upper).fetch_all(p).await?;
+        let talents = rows.iter().map(|r| Ok((r.i64("id")?, r.string("path")?, r.date("since")?))).collect::<DbResult<Vec<_>>>()?;
+        (ids, talents)
+    });
+    let mut cache: std::collections::HashMap<String, RecruitRules> = Default::default();
+    for chunk in ids.chunks(200) {
+        let mut tx = ctx.db.begin().await?;
+        for id in chunk {
+            let (rc, path) = get_tx(&mut tx, *id).await?;
+            if !cache.contains_key(&path) {
+                cache.insert(path.clone(), rules_for(ctx, &path).await?);
+            }
+            if let Some(r) = cache.get(&path) {
+                refresh_due(&mut tx, &rc, r).await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    for chunk in talents.chunks(500) {
+        let mut tx = ctx.db.begin().await?;
+        for (id, path, since) in chunk {
+            if !cache.contains_key(path) {
+                cache.insert(path.clone(), rules_for(ctx, path).await?);
+            }
+            let due = cache
+                .get(path)
+                .map(|r| super::talent::contact_due(*since, r));
+            on_tx!(&mut tx, c => {
+                sqlx::query("UPDATE talents SET due_on = $1 WHERE id = $2").bind(due).bind(*id).execute(&mut *c).await?;
+            });
+        }
+        tx.commit().await?;
+    }
+    Ok(ids.len() + talents.len())
+}
+
 // ---- corrections (更正) ----
 
 /// A correction of a record: its date and wording, with the reason. What a step decided

@@ -99,7 +99,12 @@ async fn publish(
         "recruit" => {
             let v: RecruitRules = serde_json::from_str(json)
                 .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
-            super::publish(&ctx.db, &p.actor(), org.id, &v).await
+            let version = super::publish(&ctx.db, &p.actor(), org.id, &v).await?;
+            // deadlines are stored for fast lists; they follow the new values
+            if let Err(e) = crate::recruit::store::refresh_due_under(ctx, &org.path).await {
+                tracing::error!(error = %e, org = org.id, "recomputing recruitment deadlines after a rule change");
+            }
+            Ok(version)
         }
         _ => Err(AppError::NotFound("规则集")),
     }

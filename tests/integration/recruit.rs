@@ -149,6 +149,10 @@ async fn application_to_full_membership_with_every_rule() {
         assert_eq!(rc["step"], 1);
         assert_eq!(rc["due_what"], "党组织派人谈话");
         assert_eq!(rc["due_on"], json!(t0 + Duration::days(30)));
+        // a locality with a shorter talk deadline: the stored deadline follows the rule set
+        ok(app.api(&w.org_dept, "POST", "/api/v1/rules/recruit", Some(json!({"org_id": w.county, "values": {"talk_within_days": 20}}))).await);
+        assert_eq!(get_recruit(&app, &w.secretary, id).await["recruit"]["due_on"], json!(t0 + Duration::days(20)));
+        ok(app.api(&w.org_dept, "POST", "/api/v1/rules/recruit", Some(json!({"org_id": w.county, "values": {}}))).await);
         // the same person cannot enter twice
         let r = app.api(&w.secretary, "POST", "/api/v1/recruits", Some(apply.clone())).await;
         assert_eq!(r.0, StatusCode::UNPROCESSABLE_ENTITY);
@@ -494,6 +498,11 @@ async fn talent_pools_follow_people_until_they_apply() {
         assert!(t["id_number"].as_str().expect("masked").contains('*'), "{t}");
         let r = add(w.secretary.clone(), person("youth", &young_woman)).await;
         assert_eq!(r.1["fields"][0]["field"], "id_number", "already in a pool: {r:?}");
+        // a county that follows up monthly: the stored deadlines follow the new rule set
+        ok(app.api(&w.org_dept, "POST", "/api/v1/rules/recruit", Some(json!({"org_id": w.county, "values": {"talent_contact_every_months": 1}}))).await);
+        let file = ok(app.api(&w.secretary, "GET", &format!("/api/v1/talents/{tid}"), None).await);
+        assert_eq!(file["talent"]["due_on"], json!(dangjian::recruit::rules::add_months(t0, 1)));
+        ok(app.api(&w.org_dept, "POST", "/api/v1/rules/recruit", Some(json!({"org_id": w.county, "values": {"talent_contact_every_months": 3}}))).await);
         let man = id_of(t0 - Duration::days(30 * 365), 25, true);
         let mut skilled = person("skilled", &man);
         skilled["name"] = json!("张建国");
