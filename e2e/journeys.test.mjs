@@ -268,6 +268,67 @@ test('a secretary creates a member, corrects a field error first, then edits the
   await page.done();
 });
 
+test('a secretary on a phone registers an applicant, records and signs steps, and corrects one', async () => {
+  const page = await open({ viewport: PHONE });
+  await signIn(page, 'secretary');
+  await page.goto(BASE + '/recruits');
+  await page.getByRole('link', { name: '登记入党申请人' }).first().click();
+  await page.waitForURL(BASE + '/recruits/new');
+  // Too young on the application date: refused next to the ID number, the rest kept.
+  await page.getByLabel('姓名').fill('韩雨萱');
+  await page.getByLabel('身份证号码').fill(idNumber('370811', '20100101', 733));
+  await page.getByLabel('手机号码').fill('13905371234');
+  await page.getByLabel('工作单位').fill('村卫生室');
+  await page.getByLabel('电子签名：本人登录密码或动态口令').fill(DEMO_PW);
+  await page.getByRole('button', { name: '签名并登记' }).click();
+  await page.locator('#err-id_number').waitFor();
+  assert.match(await page.locator('#err-id_number').textContent(), /年满18周岁/);
+  assert.equal(await page.getByLabel('姓名').inputValue(), '韩雨萱');
+  await page.getByLabel('身份证号码').fill(idNumber('370811', '19980512', 733));
+  await page.getByLabel('电子签名：本人登录密码或动态口令').fill(DEMO_PW);
+  await page.getByRole('button', { name: '签名并登记' }).click();
+  await page.waitForURL(/\/recruits\/\d+\?ok=saved/);
+  await page.getByText('第2步“党组织派人谈话”').first().waitFor();
+  await noHorizontalScroll(page, 'recruit file');
+  // Step 2: a wrong signature is refused on the form; the right one records and signs it.
+  const next = page.locator('form[action$="/steps"]');
+  await next.getByLabel('说明').fill('支部书记与申请人谈话');
+  await next.getByLabel('电子签名：本人登录密码或动态口令').fill('not-my-password');
+  await next.getByRole('button', { name: '签名并记录' }).click();
+  await page.getByRole('alert').waitFor();
+  await page.locator('form[action$="/steps"]').getByLabel('电子签名：本人登录密码或动态口令').fill(DEMO_PW);
+  await page.locator('form[action$="/steps"]').getByRole('button', { name: '签名并记录' }).click();
+  await page.waitForURL(/\?ok=saved/);
+  await page.getByText('支部书记与申请人谈话').first().waitFor();
+  // Step 3: the activist is chosen by a recommendation channel.
+  await page.getByText('第3步“推荐和确定入党积极分子”').first().waitFor();
+  await page.locator('form[action$="/steps"]').getByLabel('推荐方式').selectOption('league');
+  await page.locator('form[action$="/steps"]').getByLabel('电子签名：本人登录密码或动态口令').fill(DEMO_PW);
+  await page.locator('form[action$="/steps"]').getByRole('button', { name: '签名并记录' }).click();
+  await page.waitForURL(/\?ok=saved/);
+  // Step 4 is the committee's: the page says who signs it.
+  await page.getByText('第4步“上级党委备案”').first().waitFor();
+  // A correction of step 2: a new signed record; the old one stays, struck through.
+  const fix = page.locator('div.sub', { hasText: '支部书记与申请人谈话' }).locator('details.correct');
+  await fix.locator('summary').click();
+  await fix.getByLabel('说明').fill('支部书记在村委会与申请人谈话');
+  await fix.getByLabel('更正理由').fill('漏记谈话地点');
+  await fix.getByLabel('电子签名：本人登录密码或动态口令').fill(DEMO_PW);
+  await fix.getByRole('button', { name: '签名并更正' }).click();
+  await page.waitForURL(/\?ok=saved/);
+  await page.getByText('漏记谈话地点').first().waitFor();
+  await page.locator('s', { hasText: '支部书记与申请人谈话' }).first().waitFor();
+  await noHorizontalScroll(page, 'recruit file after a correction');
+  await shot(page, 'recruit-file-phone');
+  // The pipeline lists the applicant at stage two; the talent pools open from there.
+  await page.goto(BASE + '/recruits');
+  await page.getByRole('link', { name: '韩雨萱' }).first().waitFor();
+  await page.getByRole('link', { name: '向阳计划人才库' }).click();
+  await page.getByRole('heading', { name: /向阳计划人才库/ }).waitFor();
+  await noHorizontalScroll(page, 'talent pools');
+  await page.done();
+});
+
 test('an import with bad rows is refused row by row; the export opens as a workbook', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
   await signIn(page, 'county');
@@ -407,7 +468,7 @@ test('keyboard only: skip to the content, reach the menu, see where the focus is
 test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
-    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me'],
+    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents'],
     secretary: ['/members/new', '/password'],
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],
