@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod blob;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -32,20 +32,7 @@ pub const DOC_KINDS: [&str; 10] = [
     "其他",
 ];
 
-/// Types accepted, recognised by their first bytes (never by the name or the declared type).
-pub fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
-    if bytes.starts_with(b"%PDF-") {
-        Some(("application/pdf", "pdf"))
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some(("image/jpeg", "jpg"))
-    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
-        Some(("image/png", "png"))
-    } else if bytes.len() > 12 && &bytes[4..8] == b"ftyp" {
-        Some(("video/mp4", "mp4"))
-    } else {
-        None
-    }
-}
+pub use crate::blob::{content, sniff};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Document {
@@ -93,25 +80,6 @@ pub async fn document(ctx: &Ctx, id: i64) -> AppResult<Document> {
 }
 
 /// The clear bytes of a stored document, checked against its digest.
-pub async fn content(ctx: &Ctx, digest: &str) -> AppResult<Vec<u8>> {
-    let enc = on_db!(&ctx.db, p => {
-        match sqlx::query("SELECT data FROM blobs WHERE digest = $1").bind(digest).fetch_optional(p).await? {
-            Some(r) => r.bytes("data")?,
-            None => return Err(AppError::NotFound("材料")),
-        }
-    });
-    let plain = ctx
-        .vault
-        .decrypt_bytes(&enc)
-        .map_err(|e| AppError::Internal(format!("blob {digest}: {e}")))?;
-    if crate::crypto::sm3_hex(&plain) != digest {
-        return Err(AppError::Internal(format!(
-            "blob {digest} does not match its digest"
-        )));
-    }
-    Ok(plain)
-}
-
 /// Attaches a document to a step of a recruit's file.
 #[allow(clippy::too_many_arguments)]
 pub async fn upload(
@@ -134,36 +102,12 @@ pub async fn upload(
     if !DOC_KINDS.contains(&kind) {
         return Err(AppError::field("kind", "请选择材料类别"));
     }
-    let max = r.max_document_mb * 1024 * 1024;
-    if bytes.is_empty() || bytes.len() as i64 > max {
-        return Err(AppError::field(
-            "file",
-            format!("请选择文件（不超过{}MB）", r.max_document_mb),
-        ));
-    }
-    let Some((mime, _)) = sniff(bytes) else {
-        return Err(AppError::field(
-            "file",
-            "只接受 PDF、JPG、PNG 图片和 MP4 视频",
-        ));
-    };
-    let filename: String = filename
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '/' | '\\'))
-        .take(120)
-        .collect();
-    let filename = if filename.trim().is_empty() {
-        "材料".to_string()
-    } else {
-        filename
-    };
-    let digest = crate::crypto::sm3_hex(bytes);
-    let enc = ctx.vault.encrypt_bytes(bytes);
+    let mime = crate::blob::check(bytes, r.max_document_mb)?;
+    let filename = crate::blob::clean_filename(filename, "材料");
     let now = Utc::now();
     let mut tx = ctx.db.begin().await?;
+    let digest = crate::blob::put(ctx, &mut tx, bytes).await?;
     let id = on_tx!(&mut tx, c => {
-        sqlx::query("INSERT INTO blobs (digest, size, data) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING")
-            .bind(&digest).bind(bytes.len() as i64).bind(&enc).execute(&mut *c).await?;
         sqlx::query("INSERT INTO recruit_docs (recruit_id, step, kind, filename, mime, size, digest, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(rc.id).bind(step).bind(kind).bind(&filename).bind(mime).bind(bytes.len() as i64).bind(&digest).bind(p.account_id).bind(now)
             .fetch_one(&mut *c).await?.i64("id")?
@@ -479,29 +423,4 @@ pub async fn verify(ctx: &Ctx, p: &Principal, zip_bytes: &[u8]) -> AppResult<Ver
     }
     rep.ok = rep.problems.is_empty();
     Ok(rep)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn types_are_recognised_by_content() {
-        assert_eq!(sniff(b"%PDF-1.7 ...").map(|x| x.1), Some("pdf"));
-        assert_eq!(
-            sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0]).map(|x| x.1),
-            Some("jpg")
-        );
-        assert_eq!(
-            sniff(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0]).map(|x| x.1),
-            Some("png")
-        );
-        assert_eq!(
-            sniff(b"\0\0\0\x18ftypmp42\0\0\0\0").map(|x| x.1),
-            Some("mp4")
-        );
-        assert_eq!(sniff(b"GIF89a"), None);
-        assert_eq!(sniff(b"<html>"), None);
-        assert_eq!(sniff(b""), None);
-    }
 }
