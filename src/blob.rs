@@ -45,9 +45,9 @@ pub fn check(bytes: &[u8], max_mb: i64) -> AppResult<&'static str> {
             format!("请选择文件（不超过{max_mb}MB）"),
         ));
     }
-    sniff(bytes).map(|x| x.0).ok_or_else(|| {
-        AppError::field("file", "只接受 PDF、JPG、PNG 图片和 MP4 视频")
-    })
+    sniff(bytes)
+        .map(|x| x.0)
+        .ok_or_else(|| AppError::field("file", "只接受 PDF、JPG、PNG 图片和 MP4 视频"))
 }
 
 /// Stores the bytes (once per content) inside `tx`; returns their SM3 digest.

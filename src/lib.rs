@@ -16,6 +16,7 @@ pub mod i18n;
 pub mod member;
 pub mod org;
 pub mod recruit;
+pub mod rectification;
 pub mod rules;
 pub mod web;
 

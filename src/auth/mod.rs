@@ -101,6 +101,9 @@ impl Role {
                 RuleWrite,
                 RecruitRead,
                 RecruitWrite,
+                RectifyRead,
+                RectifyWrite,
+                RectifyVerify,
             ],
             Role::CommitteeStaff => &[
                 OrgRead,
@@ -113,6 +116,9 @@ impl Role {
                 RuleRead,
                 RecruitRead,
                 RecruitWrite,
+                RectifyRead,
+                RectifyWrite,
+                RectifyVerify,
             ],
             Role::BranchSecretary => &[
                 OrgRead,
@@ -123,6 +129,8 @@ impl Role {
                 RuleRead,
                 RecruitRead,
                 RecruitWrite,
+                RectifyRead,
+                RectifyWrite,
             ],
             Role::Member => &[SelfRead],
         }
@@ -154,6 +162,12 @@ pub enum Perm {
     RecruitRead,
     /// Record steps, evaluations, publicity, documents (each step's signers are checked too).
     RecruitWrite,
+    /// See the rectification ledger (整改台账) and interviews (约谈).
+    RectifyRead,
+    /// Record items, progress and close-out requests, interviews.
+    RectifyWrite,
+    /// Verify close-outs (销号) and extend deadlines, for the organisations supervised.
+    RectifyVerify,
 }
 
 impl Perm {
@@ -176,6 +190,9 @@ impl Perm {
             Perm::SelfRead => "查看本人信息",
             Perm::RecruitRead => "查看发展党员",
             Perm::RecruitWrite => "办理发展党员",
+            Perm::RectifyRead => "查看整改台账",
+            Perm::RectifyWrite => "办理整改事项",
+            Perm::RectifyVerify => "核验销号",
         }
     }
 }

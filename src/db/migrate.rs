@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0002_locale_auto.sql"),
     migration!("0003_recruitment.sql"),
     migration!("0004_talent_pools.sql"),
+    migration!("0005_rectification.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

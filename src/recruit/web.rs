@@ -589,32 +589,6 @@ async fn answer_page(
 }
 
 /// Reads a multipart upload: (fields, file name, file bytes).
-async fn read_upload(
-    mut mp: Multipart,
-) -> Result<(HashMap<String, String>, String, Vec<u8>), AppError> {
-    let mut fields = HashMap::new();
-    let mut file = (String::new(), Vec::new());
-    while let Some(field) = mp
-        .next_field()
-        .await
-        .map_err(|_| AppError::field("file", "上传失败或文件过大"))?
-    {
-        let name = field.name().unwrap_or("").to_string();
-        if name == "file" {
-            let fname = field.file_name().unwrap_or("").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|_| AppError::field("file", "上传失败或文件过大"))?;
-            file = (fname, bytes.to_vec());
-        } else {
-            let v = field.text().await.unwrap_or_default();
-            fields.insert(name, v);
-        }
-    }
-    Ok((fields, file.0, file.1))
-}
-
 async fn upload_checked(
     ctx: &Ctx,
     p: &Principal,
@@ -622,7 +596,7 @@ async fn upload_checked(
     mp: Multipart,
 ) -> Result<archive::Document, AppError> {
     load(ctx, p, id, Perm::RecruitWrite).await?;
-    let (f, name, bytes) = read_upload(mp).await?;
+    let (f, name, bytes) = crate::web::read_multipart(mp).await?;
     archive::upload(
         ctx,
         p,
@@ -713,7 +687,7 @@ async fn verify_submit(
 ) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::RecruitRead, Some(&p.org_path)).await?;
     let result = async {
-        let (_, _, bytes) = read_upload(mp).await?;
+        let (_, _, bytes) = crate::web::read_multipart(mp).await?;
         archive::verify(&ctx, &p, &bytes).await
     }
     .await;
@@ -1135,7 +1109,7 @@ pub async fn api_verify(
     mp: Multipart,
 ) -> Result<Json<archive::VerifyReport>, ApiError> {
     authorize(&ctx, &p, Perm::RecruitRead, Some(&p.org_path)).await?;
-    let (_, _, bytes) = read_upload(mp).await?;
+    let (_, _, bytes) = crate::web::read_multipart(mp).await?;
     Ok(Json(archive::verify(&ctx, &p, &bytes).await?))
 }
 

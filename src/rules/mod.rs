@@ -59,7 +59,7 @@ impl Default for BranchRules {
 
 impl RuleKind for BranchRules {
     const KIND: &'static str = "branch";
-    const LABEL: &'static str = "党支部设置规则";
+    const LABEL: &'static str = "党支部设置规则（支部工作条例）";
     fn validate(&self) -> Result<(), String> {
         let all = [
             self.min_full_members,

@@ -4,6 +4,7 @@ use super::{BranchRules, MemberRules, RuleKind};
 use crate::auth::Perm;
 use crate::error::{AppError, FieldError};
 use crate::recruit::rules::RecruitRules;
+use crate::rectification::RectifyRules;
 use crate::web::{page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -37,21 +38,28 @@ async fn org_for(
     crate::org::web::load(ctx, p, org_id.unwrap_or(p.org_id), perm).await
 }
 
-async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Value, AppError> {
-    let (branch, bsrc) = super::effective::<BranchRules>(&ctx.db, &org.path).await?;
-    let (member, msrc) = super::effective::<MemberRules>(&ctx.db, &org.path).await?;
-    let (recruit, rsrc) = super::effective::<RecruitRules>(&ctx.db, &org.path).await?;
-    let rversions = super::versions(&ctx.db, org.id, RecruitRules::KIND).await?;
-    let bversions = super::versions(&ctx.db, org.id, BranchRules::KIND).await?;
-    let mversions = super::versions(&ctx.db, org.id, MemberRules::KIND).await?;
+/// One kind's card on the rules page: its values in force, where they come from, this
+/// organisation's versions and the JSON to edit.
+async fn kind_card<R: RuleKind>(
+    ctx: &crate::Ctx,
+    org: &crate::org::Org,
+) -> Result<minijinja::Value, AppError> {
+    let (values, source) = super::effective::<R>(&ctx.db, &org.path).await?;
+    let versions = super::versions(&ctx.db, org.id, R::KIND).await?;
     Ok(context! {
-        org => org, branch => branch, member => member, branch_source => bsrc, member_source => msrc,
-        branch_versions => bversions, member_versions => mversions,
-        branch_json => serde_json::to_string_pretty(&branch).unwrap_or_default(),
-        member_json => serde_json::to_string_pretty(&member).unwrap_or_default(),
-        recruit => recruit, recruit_source => rsrc, recruit_versions => rversions,
-        recruit_json => serde_json::to_string_pretty(&recruit).unwrap_or_default(),
+        kind => R::KIND, title => R::LABEL, source => source, versions => versions,
+        json => serde_json::to_string_pretty(&values).unwrap_or_default(), values => values,
     })
+}
+
+async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Value, AppError> {
+    let kinds = vec![
+        kind_card::<BranchRules>(ctx, org).await?,
+        kind_card::<MemberRules>(ctx, org).await?,
+        kind_card::<RecruitRules>(ctx, org).await?,
+        kind_card::<RectifyRules>(ctx, org).await?,
+    ];
+    Ok(context! { org => org, kinds => kinds })
 }
 
 async fn rules_page(
@@ -85,21 +93,18 @@ async fn publish(
     json: &str,
 ) -> Result<i64, AppError> {
     let org = org_for(ctx, p, Some(org_id), Perm::RuleWrite).await?;
+    fn parse<R: RuleKind>(json: &str) -> Result<R, AppError> {
+        serde_json::from_str(json)
+            .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))
+    }
+    let db = &ctx.db;
     match kind {
-        "branch" => {
-            let v: BranchRules = serde_json::from_str(json)
-                .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
-            super::publish(&ctx.db, &p.actor(), org.id, &v).await
-        }
-        "member" => {
-            let v: MemberRules = serde_json::from_str(json)
-                .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
-            super::publish(&ctx.db, &p.actor(), org.id, &v).await
-        }
+        "branch" => super::publish(db, &p.actor(), org.id, &parse::<BranchRules>(json)?).await,
+        "member" => super::publish(db, &p.actor(), org.id, &parse::<MemberRules>(json)?).await,
+        "rectify" => super::publish(db, &p.actor(), org.id, &parse::<RectifyRules>(json)?).await,
         "recruit" => {
-            let v: RecruitRules = serde_json::from_str(json)
-                .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
-            let version = super::publish(&ctx.db, &p.actor(), org.id, &v).await?;
+            let version =
+                super::publish(db, &p.actor(), org.id, &parse::<RecruitRules>(json)?).await?;
             // deadlines are stored for fast lists; they follow the new values
             if let Err(e) = crate::recruit::store::refresh_due_under(ctx, &org.path).await {
                 tracing::error!(error = %e, org = org.id, "recomputing recruitment deadlines after a rule change");
@@ -137,7 +142,7 @@ async fn publish_page(
     }
 }
 
-/// The rule values in force for an organisation (`branch`, `member` or `recruit`).
+/// The rule values in force for an organisation (`branch`, `member`, `recruit` or `rectify`).
 #[utoipa::path(get, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = String, Path), ("org_id" = Option<i64>, Query)),
     responses((status = 200, description = "the values in force")))]
 pub async fn api_get(
@@ -147,18 +152,19 @@ pub async fn api_get(
     Query(q): Query<OrgQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let org = org_for(&ctx, &p, q.org_id, Perm::RuleRead).await?;
+    async fn values<R: RuleKind>(
+        ctx: &crate::Ctx,
+        path: &str,
+    ) -> Result<serde_json::Result<serde_json::Value>, AppError> {
+        Ok(serde_json::to_value(
+            super::effective::<R>(&ctx.db, path).await?.0,
+        ))
+    }
     let v = match kind.as_str() {
-        "branch" => {
-            serde_json::to_value(super::effective::<BranchRules>(&ctx.db, &org.path).await?.0)
-        }
-        "member" => {
-            serde_json::to_value(super::effective::<MemberRules>(&ctx.db, &org.path).await?.0)
-        }
-        "recruit" => serde_json::to_value(
-            super::effective::<RecruitRules>(&ctx.db, &org.path)
-                .await?
-                .0,
-        ),
+        "branch" => values::<BranchRules>(&ctx, &org.path).await?,
+        "member" => values::<MemberRules>(&ctx, &org.path).await?,
+        "recruit" => values::<RecruitRules>(&ctx, &org.path).await?,
+        "rectify" => values::<RectifyRules>(&ctx, &org.path).await?,
         _ => return Err(AppError::NotFound("规则集").into()),
     };
     Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))

@@ -25,6 +25,10 @@ use utoipa::OpenApi;
         crate::recruit::web::api_board, crate::recruit::web::api_queue, crate::recruit::web::api_stats, crate::recruit::web::api_notices,
         crate::recruit::talent_web::api_list, crate::recruit::talent_web::api_summary, crate::recruit::talent_web::api_add,
         crate::recruit::talent_web::api_get, crate::recruit::talent_web::api_contact, crate::recruit::talent_web::api_withdraw,
+        crate::rectification::web::api_list, crate::rectification::web::api_create, crate::rectification::web::api_get,
+        crate::rectification::web::api_update, crate::rectification::web::api_update_with_file, crate::rectification::web::api_board,
+        crate::rectification::web::api_bulletin, crate::rectification::web::api_export, crate::rectification::web::api_interviews,
+        crate::rectification::web::api_interview_create, crate::rectification::web::api_interview, crate::rectification::web::api_interview_held,
     ),
     tags(
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
@@ -32,6 +36,7 @@ use utoipa::OpenApi;
         (name = "audit", description = "审计日志"), (name = "rules", description = "规则集"),
         (name = "recruits", description = "发展党员（25步全程纪实）"),
         (name = "talents", description = "向阳计划人才库"),
+        (name = "rectify", description = "整改台账、销号管理与约谈台账"),
     )
 )]
 pub struct ApiDoc;
@@ -45,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::rules::web::api_routes())
         .merge(crate::recruit::web::api_routes())
         .merge(crate::recruit::talent_web::api_routes())
+        .merge(crate::rectification::web::api_routes())
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/openapi.json", ApiDoc::openapi()),

@@ -145,6 +145,27 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("notices.html", include_str!("../../templates/notices.html")),
     ("talents.html", include_str!("../../templates/talents.html")),
     ("talent.html", include_str!("../../templates/talent.html")),
+    ("rectify.html", include_str!("../../templates/rectify.html")),
+    (
+        "rectify_new.html",
+        include_str!("../../templates/rectify_new.html"),
+    ),
+    (
+        "rectify_item.html",
+        include_str!("../../templates/rectify_item.html"),
+    ),
+    (
+        "rectify_bulletin.html",
+        include_str!("../../templates/rectify_bulletin.html"),
+    ),
+    (
+        "interviews.html",
+        include_str!("../../templates/interviews.html"),
+    ),
+    (
+        "interview.html",
+        include_str!("../../templates/interview.html"),
+    ),
 ];
 
 pub fn templates() -> &'static Environment<'static> {
@@ -215,12 +236,13 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 9] = [
+const NAV: [(Perm, &str, &str, &str); 10] = [
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
     (Perm::MemberRead, "/members", "党员", "members"),
     (Perm::SelfRead, "/members/self", "我的档案", "members"),
     (Perm::MemberImport, "/members/import", "批量导入", "import"),
     (Perm::RecruitRead, "/recruits", "发展党员", "recruits"),
+    (Perm::RectifyRead, "/rectify", "整改台账", "rectify"),
     (
         Perm::TransferWrite,
         "/transfers",
@@ -865,11 +887,24 @@ mod catalogue_tests {
         v.extend(crate::recruit::archive::DOC_KINDS);
         v.extend(crate::recruit::rules::DUE_LABELS);
         for table in [
-            crate::recruit::talent::POOLS,
-            crate::recruit::talent::CHANNELS,
-            crate::recruit::talent::STATUSES,
+            &crate::recruit::talent::POOLS[..],
+            &crate::recruit::talent::CHANNELS,
+            &crate::recruit::talent::STATUSES,
+            &crate::rectification::SOURCES,
+            &crate::rectification::STATUSES,
+            &crate::rectification::UPDATE_KINDS,
+            &crate::rectification::INTERVIEW_STATUSES,
         ] {
             v.extend(table.iter().map(|s| s.1));
+        }
+        {
+            use crate::rules::RuleKind;
+            v.extend([
+                crate::rules::BranchRules::LABEL,
+                crate::rules::MemberRules::LABEL,
+                crate::recruit::rules::RecruitRules::LABEL,
+                crate::rectification::RectifyRules::LABEL,
+            ]);
         }
         v
     }
@@ -956,4 +991,31 @@ mod paging_tests {
             assert_eq!(super::page_count(total, per), want, "{total}/{per}");
         }
     }
+}
+
+/// Reads a multipart form: its text fields, and the file field `file` (name, bytes).
+pub async fn read_multipart(
+    mut mp: axum::extract::Multipart,
+) -> Result<(std::collections::HashMap<String, String>, String, Vec<u8>), AppError> {
+    let mut fields = std::collections::HashMap::new();
+    let mut file = (String::new(), Vec::new());
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|_| AppError::field("file", "上传失败或文件过大"))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" {
+            let fname = field.file_name().unwrap_or("").to_string();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|_| AppError::field("file", "上传失败或文件过大"))?;
+            file = (fname, bytes.to_vec());
+        } else {
+            let v = field.text().await.unwrap_or_default();
+            fields.insert(name, v);
+        }
+    }
+    Ok((fields, file.0, file.1))
 }

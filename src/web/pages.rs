@@ -18,6 +18,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::rules::web::page_routes())
         .merge(crate::recruit::web::page_routes())
         .merge(crate::recruit::talent_web::page_routes())
+        .merge(crate::rectification::web::page_routes())
         .merge(crate::audit::web::page_routes())
 }
 
