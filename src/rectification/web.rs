@@ -269,15 +269,16 @@ async fn detail_view(
     let owner_side = p.can(Perm::RectifyWrite) && p.in_scope(&loc.path);
     let verifier = p.can(Perm::RectifyVerify) && p.in_scope(&loc.supervisor_path);
     let i = &loc.item;
-    let source_link = i.source_ref.as_deref().and_then(|s| {
-        s.strip_prefix("interview:")
-            .map(|n| format!("/interviews/{n}"))
-    });
+    let source_interview = i
+        .source_ref
+        .as_deref()
+        .and_then(|s| s.strip_prefix("interview:"))
+        .and_then(|n| n.parse::<i64>().ok());
     Ok(context! {
         source_label => i.source_label(), status_label => i.status_label(),
         due => if i.status == "closed" { if i.overdue(today) { "late" } else { "ok" } } else { super::due_state(i.deadline, today, &r) },
         item => loc.item, updates => updates, errors => errors, today => today, rules => r,
-        owner_side => owner_side, verifier => verifier, source_link => source_link,
+        owner_side => owner_side, verifier => verifier, source_interview => source_interview,
         self_requested => i.requested_by == Some(p.account_id),
     })
 }

@@ -6,6 +6,7 @@ mod authz;
 mod flows;
 mod import_export;
 mod recruit;
+mod rectify;
 mod schema;
 mod security;
 mod support;

@@ -61,50 +61,6 @@ async fn step(app: &TestApp, token: &str, id: i64, body: Value) -> (StatusCode, 
     .await
 }
 
-/// Asserts a refusal with its code.
-fn refused(r: (StatusCode, Value), code: &str) {
-    assert!(r.0.is_client_error(), "{r:?}");
-    assert_eq!(r.1["code"], code, "{r:?}");
-}
-
-fn ok(r: (StatusCode, Value)) -> Value {
-    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
-    r.1
-}
-
-fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----djrecruitboundary";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"申请书.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn post_multipart(
-    app: &TestApp,
-    token: &str,
-    path: &str,
-    ct: &str,
-    body: Vec<u8>,
-) -> (StatusCode, Vec<u8>) {
-    let req = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, ct)
-        .body(Body::from(body))
-        .expect("request");
-    let (s, _, b) = app.send(req).await;
-    (s, b)
-}
-
 async fn publicize(app: &TestApp, token: &str, id: i64, before: i64) -> Value {
     ok(app
         .api(

@@ -450,3 +450,47 @@ pub async fn province(app: &TestApp) -> Province {
     }
     p
 }
+
+/// Asserts a refusal with its code.
+pub fn refused(r: (StatusCode, serde_json::Value), code: &str) {
+    assert!(r.0.is_client_error(), "{r:?}");
+    assert_eq!(r.1["code"], code, "{r:?}");
+}
+
+pub fn ok(r: (StatusCode, serde_json::Value)) -> serde_json::Value {
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    r.1
+}
+
+pub fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----djrecruitboundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"申请书.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+pub async fn post_multipart(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    ct: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    let req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .expect("request");
+    let (s, _, b) = app.send(req).await;
+    (s, b)
+}
