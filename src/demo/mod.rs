@@ -7,6 +7,7 @@
 
 pub mod names;
 mod recruits;
+mod rectification;
 
 use crate::audit::{self, Actor, NewEntry};
 use crate::crypto::{mask_id_number, mask_phone};
@@ -846,6 +847,25 @@ pub async fn generate(
     )
     .await?;
     progress(&format!("{in_pools} people in the talent pools"));
+    // the rectification ledger: townships under inspection, branches' self-checks
+    let units: Vec<rectification::Unit> = g
+        .orgs
+        .iter()
+        .filter_map(|o| {
+            let parent_id = o.parent_id?;
+            let township = o.kind == OrgKind::Committee && o.level == OrgLevel::Township;
+            (township || o.kind.holds_members()).then(|| rectification::Unit {
+                id: o.id,
+                parent_id,
+                township,
+            })
+        })
+        .collect();
+    let (rect_items, interviews) =
+        rectification::generate(ctx, &mut tx, &mut g.rng, &units, opts.as_of).await?;
+    progress(&format!(
+        "{rect_items} rectification items, {interviews} interviews"
+    ));
     if let crate::db::Tx::Postgres(t) = &mut tx {
         for table in ["orgs", "members"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
@@ -861,7 +881,7 @@ pub async fn generate(
             object_type: "database",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools}),
+            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews}),
         },
     )
     .await?;

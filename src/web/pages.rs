@@ -37,7 +37,7 @@ pub struct Panel {
 }
 
 /// The titles of the foundation's panels (message ids).
-pub const PANEL_TITLES: [&str; 9] = [
+pub const PANEL_TITLES: [&str; 10] = [
     "党员状态",
     "年龄结构",
     "学历结构",
@@ -47,6 +47,7 @@ pub const PANEL_TITLES: [&str; 9] = [
     "党支部设置提醒（支部工作条例）",
     "发展党员进度",
     "逾期事项",
+    "整改台账",
 ];
 
 /// Capabilities that will add their panels here once they exist (shown as reserved places).
@@ -148,6 +149,21 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
                 ("30天内到期".to_string(), b.due_soon),
             ],
             link: Some("/recruits?due=overdue".into()),
+        });
+    }
+    if p.can(Perm::RectifyRead) {
+        let b = crate::rectification::store::board(&ctx, &p, &p.org_path).await?;
+        panels.push(Panel {
+            id: "rectify",
+            title: PANEL_TITLES[9],
+            kind: "bar",
+            rows: vec![
+                ("整改中".to_string(), b.open),
+                ("待核验销号".to_string(), b.pending),
+                ("已逾期".to_string(), b.overdue),
+                ("即将到期".to_string(), b.due_soon),
+            ],
+            link: Some("/rectify?due=overdue".into()),
         });
     }
     let panels: Vec<Panel> = panels

@@ -68,6 +68,15 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM talents t LEFT JOIN recruits r ON r.id = t.recruit_id WHERE t.status = 'applied' AND (r.id IS NULL OR r.id_idx <> t.id_idx)").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM talents WHERE (status = 'tracking') <> (due_on IS NOT NULL)").await, 0);
         assert!(app.count("SELECT COUNT(*) AS n FROM talents WHERE status = 'applied'").await >= 1);
+        // 整改台账: open, overdue, awaiting verification and closed items; closed ones were verified
+        for status in ["open", "pending", "closed"] {
+            assert!(app.count(&format!("SELECT COUNT(*) AS n FROM rect_items WHERE status = '{status}'")).await >= 1, "{status}");
+        }
+        assert!(app.count("SELECT COUNT(*) AS n FROM rect_items WHERE status <> 'closed' AND deadline < '2026-11-23'").await >= 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM rect_items i WHERE i.status = 'closed' AND NOT EXISTS (SELECT 1 FROM rect_updates u WHERE u.item_id = i.id AND u.kind = 'pass')").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM rect_items i JOIN orgs o ON o.id = i.org_id WHERE o.parent_id <> i.supervisor_id").await, 0);
+        assert!(app.count("SELECT COUNT(*) AS n FROM interviews WHERE status = 'held'").await >= 1);
+        assert!(app.count("SELECT COUNT(*) AS n FROM rect_items WHERE source = 'interview'").await >= 1);
         // Every member sits on a branch; probationary members have no full date.
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.kind NOT IN ('branch', 'joint_branch')").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE status = 'probationary' AND full_date IS NOT NULL").await, 0);
