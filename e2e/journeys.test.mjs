@@ -329,6 +329,36 @@ test('a secretary on a phone registers an applicant, records and signs steps, an
   await page.done();
 });
 
+test('a county officer on a phone verifies a close-out from the ledger and reads the monthly bulletin', async () => {
+  const page = await open({ viewport: PHONE });
+  await signIn(page, 'county');
+  // on a phone the menu is collapsed
+  await page.getByRole('button', { name: '菜单' }).click();
+  await page.getByRole('link', { name: '整改台账' }).first().click();
+  await page.waitForURL(/\/rectify/);
+  await page.getByRole('link', { name: /待我核验/ }).click();
+  await page.waitForURL(/to_verify=true/);
+  await noHorizontalScroll(page, 'ledger');
+  await page.locator('table.data tbody a').first().click();
+  await page.waitForURL(/\/rectify\/\d+$/);
+  await page.getByRole('heading', { name: '核验销号' }).waitFor();
+  // Sending back needs a reason: the refusal is shown, nothing changes.
+  await page.getByRole('button', { name: '退回整改' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').textContent(), /理由/);
+  await page.getByLabel('核验意见（退回时必填）').fill('经现场核验，整改到位');
+  await page.getByRole('button', { name: '核验通过，予以销号' }).click();
+  await page.waitForURL(/\?ok=saved/);
+  await page.getByText('已销号').first().waitFor();
+  await page.getByText('经现场核验，整改到位').first().waitFor();
+  await noHorizontalScroll(page, 'item');
+  await shot(page, 'rectify-item-phone');
+  await page.goto(BASE + '/rectify/bulletin');
+  await page.getByRole('heading', { name: /整改情况通报/ }).waitFor();
+  await noHorizontalScroll(page, 'bulletin');
+  await page.done();
+});
+
 test('an import with bad rows is refused row by row; the export opens as a workbook', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
   await signIn(page, 'county');
@@ -468,7 +498,7 @@ test('keyboard only: skip to the content, reach the menu, see where the focus is
 test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
-    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents'],
+    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews'],
     secretary: ['/members/new', '/password'],
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],

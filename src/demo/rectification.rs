@@ -102,14 +102,14 @@ async fn item(
             .bind(opened).bind(deadline).bind(status).bind(closed_on).bind(now)
             .fetch_one(&mut *c).await?.i64("id")?
     });
+    let author = if org.township {
+        "镇党委组织委员（演示数据）"
+    } else {
+        "党支部书记（演示数据）"
+    };
     let mut updates: Vec<(&str, NaiveDate, &str, &str)> = Vec::new();
     let mid = (opened + Duration::days(rng.gen_range(5..25))).min(as_of);
-    updates.push((
-        "progress",
-        mid,
-        pick_str(rng, &PROGRESS),
-        "党支部书记（演示数据）",
-    ));
+    updates.push(("progress", mid, pick_str(rng, &PROGRESS), author));
     match (status, closed_on) {
         ("closed", Some(c)) => {
             let asked = (c - Duration::days(rng.gen_range(1..6))).max(mid);
@@ -117,7 +117,7 @@ async fn item(
                 "request",
                 asked,
                 "已按整改措施完成整改，相关记录和照片附后",
-                "党支部书记（演示数据）",
+                author,
             ));
             updates.push((
                 "pass",
@@ -128,12 +128,7 @@ async fn item(
         }
         ("pending", _) => {
             let asked = (as_of - Duration::days(rng.gen_range(0..10))).max(mid);
-            updates.push((
-                "request",
-                asked,
-                "已完成整改，申请销号",
-                "党支部书记（演示数据）",
-            ));
+            updates.push(("request", asked, "已完成整改，申请销号", author));
         }
         _ => {}
     }
