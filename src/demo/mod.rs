@@ -854,7 +854,7 @@ pub async fn generate(
         .filter_map(|o| {
             let parent_id = o.parent_id?;
             let township = o.kind == OrgKind::Committee && o.level == OrgLevel::Township;
-            (township || o.kind.holds_members()).then(|| rectification::Unit {
+            (township || o.kind.holds_members()).then_some(rectification::Unit {
                 id: o.id,
                 parent_id,
                 township,
