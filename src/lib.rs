@@ -17,6 +17,7 @@ pub mod member;
 pub mod org;
 pub mod recruit;
 pub mod rectification;
+pub mod review;
 pub mod rules;
 pub mod web;
 

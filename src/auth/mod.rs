@@ -104,6 +104,9 @@ impl Role {
                 RectifyRead,
                 RectifyWrite,
                 RectifyVerify,
+                ReviewRead,
+                ReviewManage,
+                ReviewReport,
             ],
             Role::CommitteeStaff => &[
                 OrgRead,
@@ -119,6 +122,9 @@ impl Role {
                 RectifyRead,
                 RectifyWrite,
                 RectifyVerify,
+                ReviewRead,
+                ReviewManage,
+                ReviewReport,
             ],
             Role::BranchSecretary => &[
                 OrgRead,
@@ -131,6 +137,8 @@ impl Role {
                 RecruitWrite,
                 RectifyRead,
                 RectifyWrite,
+                ReviewRead,
+                ReviewReport,
             ],
             Role::Member => &[SelfRead],
         }
@@ -168,6 +176,12 @@ pub enum Perm {
     RectifyWrite,
     /// Verify close-outs (销号) and extend deadlines, for the organisations supervised.
     RectifyVerify,
+    /// See review campaigns (述职评议) and their published results.
+    ReviewRead,
+    /// Run a campaign: select reporters, review reports, register raters, critique, decide.
+    ReviewManage,
+    /// Write the report of one's own organisation.
+    ReviewReport,
 }
 
 impl Perm {
@@ -193,6 +207,9 @@ impl Perm {
             Perm::RectifyRead => "查看整改台账",
             Perm::RectifyWrite => "办理整改事项",
             Perm::RectifyVerify => "核验销号",
+            Perm::ReviewRead => "查看述职评议",
+            Perm::ReviewManage => "组织述职评议",
+            Perm::ReviewReport => "撰写述职报告",
         }
     }
 }

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0003_recruitment.sql"),
     migration!("0004_talent_pools.sql"),
     migration!("0005_rectification.sql"),
+    migration!("0006_review.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.
