@@ -41,6 +41,32 @@
     if (e.detail.failed) toast(msg("failed"), "error");
   });
 
+  // 述职报告: the share of each part and the figures cited, live while writing.
+  var shape = function (form) {
+    var count = function (name) {
+      var el = form.querySelector("[name=" + name + "]");
+      return el ? el.value.replace(/\s/g, "").length : 0;
+    };
+    var parts = ["achievements", "problems", "measures"];
+    var n = parts.map(count);
+    var total = n[0] + n[1] + n[2];
+    parts.forEach(function (p, i) {
+      var out = form.querySelector("[data-share=" + p + "]");
+      if (out) out.textContent = total ? Math.round(n[i] * 100 / total) + "%（" + n[i] + "）" : "—";
+    });
+    var figs = 0;
+    parts.forEach(function (p) {
+      var el = form.querySelector("[name=" + p + "]");
+      if (el) figs += (el.value.match(/[0-9０-９]+([.．,][0-9０-９]+)*/g) || []).length;
+    });
+    var f = form.querySelector("[data-figures]");
+    if (f) f.textContent = figs;
+  };
+  document.addEventListener("input", function (e) {
+    var form = e.target.closest && e.target.closest("form[data-shape]");
+    if (form) shape(form);
+  });
+
   // Confirmation for destructive actions: forms and htmx buttons with data-confirm.
   document.addEventListener("submit", function (e) {
     var f = e.target;
@@ -176,6 +202,7 @@
     var ok = new URLSearchParams(location.search).get("ok");
     if (ok && messages[ok]) toast(messages[ok], "ok");
     document.querySelectorAll("form[data-batch-form]").forEach(updateBatch);
+    document.querySelectorAll("form[data-shape]").forEach(shape);
     // A form returned with errors puts the focus on the first field to fix.
     var invalid = document.querySelector("form [aria-invalid=true]");
     if (invalid) invalid.focus();

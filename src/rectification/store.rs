@@ -158,13 +158,15 @@ fn text_check(
 /// ancestors (the parent by default).
 pub async fn create(ctx: &Ctx, p: &Principal, input: &NewItem) -> AppResult<Item> {
     let mut tx = ctx.db.begin().await?;
-    let id = create_tx(ctx, &mut tx, p, input).await?;
+    let id = open_in(ctx, &mut tx, p, input).await?;
     let item = get_tx(&mut tx, id).await?;
     tx.commit().await?;
     Ok(item)
 }
 
-async fn create_tx(ctx: &Ctx, tx: &mut Tx, p: &Principal, input: &NewItem) -> AppResult<i64> {
+/// Opens an item inside the caller's transaction (used by the review campaign's close and by
+/// interviews); checks and audits like [`create`].
+pub async fn open_in(ctx: &Ctx, tx: &mut Tx, p: &Principal, input: &NewItem) -> AppResult<i64> {
     let mut c = crate::error::Checks::default();
     c.check(
         SOURCES.iter().any(|(k, _)| *k == input.source),
@@ -1009,6 +1011,37 @@ pub struct NewInterview {
     pub planned_on: Option<NaiveDate>,
 }
 
+/// Records a planned interview inside the caller's transaction, audited.
+pub async fn plan_interview_in(
+    tx: &mut Tx,
+    actor: &crate::audit::Actor,
+    org_id: i64,
+    input: &NewInterview,
+) -> AppResult<i64> {
+    let now = Utc::now();
+    let id = on_tx!(tx, c => {
+        sqlx::query("INSERT INTO interviews (org_id, interviewee, interviewer, reason, source, source_ref, planned_on, status, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'planned', $8, $9, $9) RETURNING id")
+            .bind(org_id).bind(input.interviewee.trim()).bind(input.interviewer.trim()).bind(input.reason.trim())
+            .bind(&input.source).bind(input.source_ref.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+            .bind(input.planned_on).bind(actor.id).bind(now)
+            .fetch_one(&mut *c).await?.i64("id")?
+    });
+    audit::append(
+        tx,
+        actor,
+        NewEntry {
+            action: "interview.plan",
+            object_type: "interview",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"org_id": org_id, "interviewee": input.interviewee.trim(), "interviewer": input.interviewer.trim(),
+                "reason": input.reason.trim(), "source": input.source, "source_ref": input.source_ref, "planned_on": input.planned_on}),
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
 /// Plans an interview (from review results or by hand).
 pub async fn create_interview(
     ctx: &Ctx,
@@ -1044,28 +1077,8 @@ pub async fn create_interview(
         .await
         .map_err(|_| AppError::field("org_id", "请选择被约谈人所在组织"))?;
     p.authorize(Perm::RectifyWrite, Some(&org.path))?;
-    let now = Utc::now();
     let mut tx = ctx.db.begin().await?;
-    let id = on_tx!(&mut tx, c => {
-        sqlx::query("INSERT INTO interviews (org_id, interviewee, interviewer, reason, source, source_ref, planned_on, status, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'planned', $8, $9, $9) RETURNING id")
-            .bind(org.id).bind(input.interviewee.trim()).bind(input.interviewer.trim()).bind(input.reason.trim())
-            .bind(&input.source).bind(input.source_ref.as_deref().map(str::trim).filter(|s| !s.is_empty()))
-            .bind(input.planned_on).bind(p.account_id).bind(now)
-            .fetch_one(&mut *c).await?.i64("id")?
-    });
-    audit::append(
-        &mut tx,
-        &p.actor(),
-        NewEntry {
-            action: "interview.plan",
-            object_type: "interview",
-            object_id: id.to_string(),
-            before: serde_json::Value::Null,
-            after: serde_json::json!({"org_id": org.id, "interviewee": input.interviewee.trim(), "interviewer": input.interviewer.trim(),
-                "reason": input.reason.trim(), "source": input.source, "planned_on": input.planned_on}),
-        },
-    )
-    .await?;
+    let id = plan_interview_in(&mut tx, &p.actor(), org.id, input).await?;
     tx.commit().await?;
     Ok(interview(ctx, id).await?.0)
 }
@@ -1159,7 +1172,7 @@ pub async fn hold_interview(
             opened_on: Some(held_on),
             deadline: input.deadline,
         };
-        items.push(create_tx(ctx, &mut tx, p, &item).await?);
+        items.push(open_in(ctx, &mut tx, p, &item).await?);
     }
     tx.commit().await?;
     Ok((interview(ctx, id).await?.0, items))

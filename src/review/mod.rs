@@ -195,12 +195,7 @@ impl Default for Scheme {
                 grp("reps", "两代表一委员", 20),
                 grp("public", "群众代表", 20),
             ],
-            grades: vec![
-                gr("好", 90),
-                gr("较好", 80),
-                gr("一般", 60),
-                gr("差", 0),
-            ],
+            grades: vec![gr("好", 90), gr("较好", 80), gr("一般", 60), gr("差", 0)],
         }
     }
 }
@@ -285,7 +280,10 @@ pub fn check_shape(s: &Shape, r: &ReviewRules) -> Result<(), AppError> {
     if total < r.min_report_chars.max(1) {
         return Err(AppError::field(
             "achievements",
-            format!("述职报告过短（{total}字，至少{}字）", r.min_report_chars.max(1)),
+            format!(
+                "述职报告过短（{total}字，至少{}字）",
+                r.min_report_chars.max(1)
+            ),
         ));
     }
     let share = |part: i64| format!("{}%", part * 100 / total);
@@ -354,11 +352,7 @@ pub fn check_raters(groups: &BTreeMap<String, i64>, r: &ReviewRules) -> Result<(
             "尚未登记评议人，不能开会",
         ));
     }
-    let public: i64 = r
-        .public_groups
-        .iter()
-        .filter_map(|g| groups.get(g))
-        .sum();
+    let public: i64 = r.public_groups.iter().filter_map(|g| groups.get(g)).sum();
     if public * r.public_min[1] < r.public_min[0] * total {
         return Err(AppError::refused(
             "review.too_few_public",
@@ -380,10 +374,7 @@ pub fn score_total(answers: &BTreeMap<String, String>, scheme: &Scheme) -> Resul
             .get(&ind.key)
             .and_then(|k| scheme.levels.iter().find(|l| &l.key == k))
         else {
-            return Err(AppError::field(
-                &ind.key,
-                format!("请评价“{}”", ind.name),
-            ));
+            return Err(AppError::field(&ind.key, format!("请评价“{}”", ind.name)));
         };
         sum += ind.weight * level.score;
     }
@@ -455,7 +446,9 @@ pub fn rank(list: &[(i64, i64, bool)]) -> Vec<(i64, i64)> {
     let mut out = Vec::with_capacity(v.len());
     for (i, x) in v.iter().enumerate() {
         let r = match i.checked_sub(1).and_then(|j| v.get(j)) {
-            Some(prev) if prev.1 == x.1 && prev.2 == x.2 => out.last().map(|(_, r)| *r).unwrap_or(1),
+            Some(prev) if prev.1 == x.1 && prev.2 == x.2 => {
+                out.last().map(|(_, r)| *r).unwrap_or(1)
+            }
             _ => i as i64 + 1,
         };
         out.push((x.0, r));
@@ -562,12 +555,24 @@ mod tests {
     fn report_shape_at_one_third_exactly() {
         let r = ReviewRules::default();
         assert_eq!(code(check_shape(&shape(100, 100, 100), &r)), "ok");
-        assert_eq!(code(check_shape(&shape(101, 100, 100), &r)), "review.too_much_achievement");
+        assert_eq!(
+            code(check_shape(&shape(101, 100, 100), &r)),
+            "review.too_much_achievement"
+        );
         assert_eq!(code(check_shape(&shape(99, 101, 100), &r)), "ok");
-        assert_eq!(code(check_shape(&shape(100, 99, 101), &r)), "review.too_few_problems");
-        assert_eq!(code(check_shape(&shape(100, 101, 99), &r)), "review.too_few_measures");
+        assert_eq!(
+            code(check_shape(&shape(100, 99, 101), &r)),
+            "review.too_few_problems"
+        );
+        assert_eq!(
+            code(check_shape(&shape(100, 101, 99), &r)),
+            "review.too_few_measures"
+        );
         assert_eq!(code(check_shape(&shape(0, 150, 150), &r)), "ok");
-        assert_eq!(code(check_shape(&shape(100, 100, 99), &r)), "validation_failed");
+        assert_eq!(
+            code(check_shape(&shape(100, 100, 99), &r)),
+            "validation_failed"
+        );
         let loose = ReviewRules {
             achievements_max: [1, 2],
             problems_min: [1, 4],
@@ -576,13 +581,19 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(code(check_shape(&shape(50, 25, 25), &loose)), "ok");
-        assert_eq!(code(check_shape(&shape(51, 25, 24), &loose)), "review.too_much_achievement");
+        assert_eq!(
+            code(check_shape(&shape(51, 25, 24), &loose)),
+            "review.too_much_achievement"
+        );
         assert_eq!(Shape::of("成 绩\n", "问题", "整改措施").total(), 8);
     }
 
     #[test]
     fn figures_are_counted() {
-        assert_eq!(count_figures("整顿软弱涣散村12个，发展党员35名，投入资金1,200万元，占比8.5%"), 4);
+        assert_eq!(
+            count_figures("整顿软弱涣散村12个，发展党员35名，投入资金1,200万元，占比8.5%"),
+            4
+        );
         assert_eq!(count_figures("全年开展２次集中培训"), 1);
         assert_eq!(count_figures("没有数据"), 0);
     }
@@ -599,7 +610,10 @@ mod tests {
             ])
         };
         assert_eq!(code(check_raters(&g(10, 10, 5, 5), &r)), "ok");
-        assert_eq!(code(check_raters(&g(10, 11, 5, 5), &r)), "review.too_few_public");
+        assert_eq!(
+            code(check_raters(&g(10, 11, 5, 5), &r)),
+            "review.too_few_public"
+        );
         assert_eq!(code(check_raters(&g(10, 9, 5, 5), &r)), "ok");
         assert_eq!(code(check_raters(&g(0, 0, 0, 0), &r)), "review.no_raters");
         assert_eq!(code(check_raters(&g(2, 0, 0, 1), &r)), "ok");
@@ -646,7 +660,13 @@ mod tests {
 
     #[test]
     fn ranking_shares_ties_and_puts_vetoes_last() {
-        let ranks = rank(&[(1, 850, false), (2, 900, false), (3, 850, false), (4, 950, true), (5, 700, false)]);
+        let ranks = rank(&[
+            (1, 850, false),
+            (2, 900, false),
+            (3, 850, false),
+            (4, 950, true),
+            (5, 700, false),
+        ]);
         assert_eq!(ranks, vec![(2, 1), (1, 2), (3, 2), (5, 4), (4, 5)]);
         assert_eq!(rank(&[]), vec![]);
     }
@@ -659,7 +679,11 @@ mod tests {
         assert_eq!(a, draw(&c, 3, 20261123));
         let mut shuffled = c.clone();
         shuffled.reverse();
-        assert_eq!(a, draw(&shuffled, 3, 20261123), "the order of the candidates does not matter");
+        assert_eq!(
+            a,
+            draw(&shuffled, 3, 20261123),
+            "the order of the candidates does not matter"
+        );
         assert_ne!(a, draw(&c, 3, 20261124));
         assert_eq!(draw(&c[..2], 3, 1).len(), 2);
     }

@@ -1,0 +1,873 @@
+//! 述职评议 pages and JSON API: campaigns, a campaign's reporters, raters, meeting and results;
+//! one reporter's report with its review levels, critiques and decisions; and the rater's
+//! phone page, reached with the code printed for them (no account needed).
+
+use super::store::{
+    self, Campaign, Critique, CritiqueInput, DecisionInput, NewCampaign, NewRater, Rater,
+    ReportInput, ReportReview, Reporter, ReviewInput, SchemeVersion, Score, ScoreInput,
+};
+use super::{CHECKLIST, REPORT_STATUSES};
+use crate::audit::Actor;
+use crate::auth::{Perm, Principal};
+use crate::error::{AppError, FieldError};
+use crate::web::{
+    authorize, page_ctx, render, render_status, ApiError, AppState, Auth, BrowserLang, PageError,
+};
+use crate::Ctx;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Datelike;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new()
+        .route("/reviews", get(list_page).post(create_page))
+        .route("/reviews/{id}", get(campaign_page))
+        .route("/reviews/{id}/raters", post(rater_page))
+        .route("/reviews/{id}/open", post(open_page))
+        .route("/reviews/{id}/close", post(close_page))
+        .route("/reviews/reporters/{id}", get(reporter_page))
+        .route("/reviews/reporters/{id}/report", post(report_page))
+        .route("/reviews/reporters/{id}/review", post(review_page))
+        .route("/reviews/reporters/{id}/critiques", post(critique_page))
+        .route("/reviews/reporters/{id}/decision", post(decision_page))
+}
+
+/// The rater's pages: public, reached with the rater's code.
+pub fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route("/score", get(code_page))
+        .route("/score/{code}", get(score_page).post(score_submit))
+        .route("/api/v1/score/{code}", get(api_rater).post(api_score))
+}
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/reviews", get(api_list).post(api_create))
+        .route("/api/v1/reviews/schemes", get(api_schemes))
+        .route("/api/v1/reviews/{id}", get(api_get))
+        .route("/api/v1/reviews/{id}/raters", post(api_rater_add))
+        .route("/api/v1/reviews/{id}/open", post(api_open))
+        .route("/api/v1/reviews/{id}/close", post(api_close))
+        .route("/api/v1/reviews/reporters/{id}", get(api_reporter))
+        .route("/api/v1/reviews/reporters/{id}/report", post(api_report))
+        .route("/api/v1/reviews/reporters/{id}/review", post(api_review))
+        .route(
+            "/api/v1/reviews/reporters/{id}/critiques",
+            post(api_critique),
+        )
+        .route(
+            "/api/v1/reviews/reporters/{id}/decision",
+            post(api_decision),
+        )
+        .route(
+            "/api/v1/reviews/reporters/{id}/scores",
+            post(api_desk_score),
+        )
+}
+
+fn text(f: &HashMap<String, String>, k: &str) -> String {
+    f.get(k).cloned().unwrap_or_default()
+}
+
+fn field_errors(e: AppError, default_field: &str) -> Vec<FieldError> {
+    match e {
+        AppError::Validation(v) => v,
+        other => vec![FieldError::new(default_field, other.public_message())],
+    }
+}
+
+/// A campaign the principal takes part in: run in its subtree, or reporting from there.
+async fn load_campaign(ctx: &Ctx, p: &Principal, id: i64) -> Result<(Campaign, String), AppError> {
+    let (c, path) = store::campaign(ctx, id).await?;
+    if p.can(Perm::ReviewRead) && !p.in_scope(&path) {
+        let mine = store::reporters(ctx, id).await?;
+        for r in &mine {
+            let rp = crate::org::store::get(&ctx.db, r.org_id).await?.path;
+            if p.in_scope(&rp) {
+                return Ok((c, path));
+            }
+        }
+    }
+    authorize(ctx, p, Perm::ReviewRead, Some(&path)).await?;
+    Ok((c, path))
+}
+
+/// A reporter the principal may see: its own organisation's, or any of a campaign it runs.
+async fn load_reporter(ctx: &Ctx, p: &Principal, id: i64) -> Result<(Reporter, String), AppError> {
+    let (r, path) = store::reporter(ctx, id).await?;
+    if p.can(Perm::ReviewRead) && p.in_scope(&path) {
+        return Ok((r, path));
+    }
+    let (_, cpath) = store::campaign(ctx, r.campaign_id).await?;
+    authorize(ctx, p, Perm::ReviewRead, Some(&cpath)).await?;
+    Ok((r, path))
+}
+
+// ---- pages ----
+
+async fn list_view(
+    ctx: &Ctx,
+    p: &Principal,
+    form: NewCampaign,
+    errors: Vec<FieldError>,
+) -> Result<minijinja::Value, AppError> {
+    authorize(ctx, p, Perm::ReviewRead, Some(&p.org_path)).await?;
+    let list = store::campaigns(ctx, &p.org_path).await?;
+    let rows: Vec<_> = list
+        .into_iter()
+        .map(|c| context! { status_label => c.status_label(), c => c })
+        .collect();
+    let orgs = crate::org::store::search(&ctx.db, &p.org_path, "", false, 500).await?;
+    let levels: Vec<(&str, &str)> = crate::org::OrgLevel::ALL
+        .iter()
+        .map(|l| (l.as_str(), l.label()))
+        .collect();
+    Ok(context! {
+        rows => rows, orgs => orgs, levels => levels, form => form, errors => errors,
+        can_manage => p.can(Perm::ReviewManage), default_levels => super::store::DEFAULT_LEVELS.join("\n"),
+    })
+}
+
+async fn list_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
+    let form = NewCampaign {
+        org_id: p.org_id,
+        year: ctx.clock.today().year() as i64,
+        all_level: "township".into(),
+        ..Default::default()
+    };
+    let v = list_view(&ctx, &p, form, Vec::new()).await?;
+    Ok(render("reviews.html", page_ctx(&p, "reviews", v)))
+}
+
+async fn create_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let num = |k: &str| f.get(k).and_then(|v| v.trim().parse::<i64>().ok());
+    let input = NewCampaign {
+        org_id: num("org_id").unwrap_or(0),
+        year: num("year").unwrap_or(0),
+        title: text(&f, "title"),
+        scheme_id: num("scheme_id"),
+        levels: text(&f, "levels").lines().map(str::to_string).collect(),
+        all_level: text(&f, "all_level"),
+        draw_level: f.get("draw_level").cloned().filter(|v| !v.is_empty()),
+        draw_n: num("draw_n").unwrap_or(0),
+        seed: f.get("seed").and_then(|v| v.trim().parse().ok()),
+    };
+    match store::create_campaign(&ctx, &p, &input).await {
+        Ok(c) => Ok(Redirect::to(&format!("/reviews/{}?ok=created", c.id)).into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
+            let v = list_view(&ctx, &p, input, field_errors(e, "title")).await?;
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reviews.html",
+                page_ctx(&p, "reviews", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Serialize)]
+struct ReporterRow {
+    r: Reporter,
+    status_label: &'static str,
+    level_name: String,
+    scored: i64,
+    critiques: i64,
+}
+
+async fn campaign_view(
+    ctx: &Ctx,
+    p: &Principal,
+    c: Campaign,
+    path: &str,
+    errors: Vec<FieldError>,
+    new_code: Option<(Rater, String)>,
+) -> Result<minijinja::Value, AppError> {
+    let reps = store::reporters(ctx, c.id).await?;
+    let raters = store::raters(ctx, c.id).await?;
+    let (nraters, scored) = store::progress(ctx, c.id).await?;
+    let crits = store::critiques(ctx, c.id).await?;
+    let sc = store::scheme(ctx, c.scheme_id).await?;
+    let manage = p.can(Perm::ReviewManage) && p.in_scope(path);
+    let rows: Vec<ReporterRow> = reps
+        .into_iter()
+        .map(|r| ReporterRow {
+            status_label: r.status_label(),
+            level_name: c
+                .levels
+                .get(r.review_level as usize)
+                .cloned()
+                .unwrap_or_default(),
+            scored: scored.get(&r.id).copied().unwrap_or(0),
+            critiques: crits
+                .iter()
+                .filter(|k| k.reporter_id == r.id && k.origin != "report_review")
+                .count() as i64,
+            r,
+        })
+        .collect();
+    let mut by_group: BTreeMap<String, i64> = BTreeMap::new();
+    for r in &raters {
+        *by_group.entry(r.grp.clone()).or_insert(0) += 1;
+    }
+    let groups: Vec<_> = sc
+        .scheme
+        .groups
+        .iter()
+        .map(|g| context! { key => g.key, name => g.name, weight => g.weight, n => by_group.get(&g.key).copied().unwrap_or(0) })
+        .collect();
+    let r = store::rules_for(ctx, path).await?;
+    let names: BTreeMap<i64, String> = {
+        let mut m = BTreeMap::new();
+        for id in c
+            .selection
+            .candidates
+            .iter()
+            .chain(c.selection.drawn.iter())
+        {
+            if let Ok(o) = crate::org::store::get(&ctx.db, *id).await {
+                m.insert(*id, o.name);
+            }
+        }
+        m
+    };
+    let drawn_names: Vec<String> = c
+        .selection
+        .drawn
+        .iter()
+        .filter_map(|i| names.get(i).cloned())
+        .collect();
+    Ok(context! {
+        status_label => c.status_label(), scheme => sc, rows => rows, raters => raters, groups => groups,
+        nraters => nraters, errors => errors, manage => manage, rules => r, drawn_names => drawn_names,
+        new_code => new_code.map(|(r, code)| context! { name => r.name, code => code }),
+        seed => c.selection.seed.to_string(), c => c,
+    })
+}
+
+async fn campaign_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (c, path) = load_campaign(&ctx, &p, id).await?;
+    let v = campaign_view(&ctx, &p, c, &path, Vec::new(), None).await?;
+    Ok(render("review.html", page_ctx(&p, "reviews", v)))
+}
+
+/// Runs a change on a campaign page: back to the page, or the page with the refusal.
+async fn on_campaign(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    result: Result<Option<(Rater, String)>, AppError>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(None) => Ok(Redirect::to(&format!("/reviews/{id}?ok=saved")).into_response()),
+        Ok(Some(code)) => {
+            let (c, path) = load_campaign(ctx, p, id).await?;
+            let v = campaign_view(ctx, p, c, &path, Vec::new(), Some(code)).await?;
+            Ok(render("review.html", page_ctx(p, "reviews", v)))
+        }
+        Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
+            let (c, path) = load_campaign(ctx, p, id).await?;
+            let v = campaign_view(ctx, p, c, &path, field_errors(e, "form"), None).await?;
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "review.html",
+                page_ctx(p, "reviews", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn rater_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = NewRater {
+        name: text(&f, "name"),
+        grp: text(&f, "grp"),
+        unit: text(&f, "unit"),
+    };
+    let r = store::register_rater(&ctx, &p, id, &input).await.map(Some);
+    on_campaign(&ctx, &p, id, r).await
+}
+
+async fn open_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let r = store::open_meeting(&ctx, &p, id).await.map(|_| None);
+    on_campaign(&ctx, &p, id, r).await
+}
+
+async fn close_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let r = store::close_meeting(&ctx, &p, id).await.map(|_| None);
+    on_campaign(&ctx, &p, id, r).await
+}
+
+async fn reporter_view(
+    ctx: &Ctx,
+    p: &Principal,
+    r: Reporter,
+    path: &str,
+    errors: Vec<FieldError>,
+    form: Option<ReportInput>,
+) -> Result<minijinja::Value, AppError> {
+    let (c, cpath) = store::campaign(ctx, r.campaign_id).await?;
+    let reviews: Vec<ReportReview> = store::report_reviews(ctx, r.id).await?;
+    let crits: Vec<Critique> = store::critiques(ctx, c.id)
+        .await?
+        .into_iter()
+        .filter(|k| k.reporter_id == r.id)
+        .collect();
+    let manage = p.can(Perm::ReviewManage) && p.in_scope(&cpath);
+    let own = p.can(Perm::ReviewReport) && p.in_scope(path);
+    let comments = if manage {
+        store::comments_on(ctx, r.id).await?
+    } else {
+        Vec::new()
+    };
+    let rules = store::rules_for(ctx, &cpath).await?;
+    let form = form.unwrap_or_else(|| ReportInput {
+        reporter_name: if r.reporter_name.is_empty() {
+            p.display_name.clone()
+        } else {
+            r.reporter_name.clone()
+        },
+        achievements: r.achievements.clone(),
+        problems: r.problems.clone(),
+        measures: r.measures.clone(),
+        submit: false,
+    });
+    Ok(context! {
+        status_label => r.status_label(),
+        level_name => c.levels.get(r.review_level as usize).cloned().unwrap_or_default(),
+        editable => own && c.status == "reports" && (r.report_status == "draft" || r.report_status == "returned"),
+        reviewable => manage && r.report_status == "submitted",
+        in_meeting => c.status == "meeting", manage => manage, own => own,
+        checklist => CHECKLIST, statuses => REPORT_STATUSES,
+        r => r, c => c, reviews => reviews, critiques => crits, comments => comments, rules => rules,
+        form => form, errors => errors,
+    })
+}
+
+async fn reporter_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (r, path) = load_reporter(&ctx, &p, id).await?;
+    let v = reporter_view(&ctx, &p, r, &path, Vec::new(), None).await?;
+    Ok(render("review_reporter.html", page_ctx(&p, "reviews", v)))
+}
+
+async fn on_reporter(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    result: Result<(), AppError>,
+    form: Option<ReportInput>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/reviews/reporters/{id}?ok=saved")).into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
+            let (r, path) = load_reporter(ctx, p, id).await?;
+            let v = reporter_view(ctx, p, r, &path, field_errors(e, "form"), form).await?;
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "review_reporter.html",
+                page_ctx(p, "reviews", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn report_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    load_reporter(&ctx, &p, id).await?;
+    let input = ReportInput {
+        reporter_name: text(&f, "reporter_name"),
+        achievements: text(&f, "achievements"),
+        problems: text(&f, "problems"),
+        measures: text(&f, "measures"),
+        submit: f.get("action").map(String::as_str) == Some("submit"),
+    };
+    let r = store::save_report(&ctx, &p, id, &input).await.map(|_| ());
+    on_reporter(&ctx, &p, id, r, Some(input)).await
+}
+
+async fn review_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    load_reporter(&ctx, &p, id).await?;
+    let get = |k: &str| {
+        f.iter()
+            .find(|(x, _)| x == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let checklist = CHECKLIST
+        .iter()
+        .map(|(k, _)| (k.to_string(), f.iter().any(|(x, v)| x == "check" && v == k)))
+        .collect();
+    let input = ReviewInput {
+        decision: get("decision"),
+        comments: get("comments"),
+        checklist,
+        as_problem: get("as_problem") == "on",
+    };
+    let r = store::review_report(&ctx, &p, id, &input).await.map(|_| ());
+    on_reporter(&ctx, &p, id, r, None).await
+}
+
+async fn critique_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    load_reporter(&ctx, &p, id).await?;
+    let input = CritiqueInput {
+        content: text(&f, "content"),
+        is_problem: Some(f.get("not_problem").is_none()),
+        from_score: f.get("from_score").and_then(|v| v.parse().ok()),
+    };
+    let r = store::add_critique(&ctx, &p, id, &input).await.map(|_| ());
+    on_reporter(&ctx, &p, id, r, None).await
+}
+
+async fn decision_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    load_reporter(&ctx, &p, id).await?;
+    let input = DecisionInput {
+        kind: text(&f, "kind"),
+        reason: text(&f, "reason"),
+    };
+    let r = store::decide(&ctx, &p, id, &input).await.map(|_| ());
+    on_reporter(&ctx, &p, id, r, None).await
+}
+
+// ---- the rater's phone page ----
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CodeQuery {
+    code: Option<String>,
+}
+
+async fn code_page(BrowserLang(lang): BrowserLang, Query(q): Query<CodeQuery>) -> Response {
+    match q
+        .code
+        .map(|c| store::normalise_code(&c))
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => Redirect::to(&format!("/score/{c}")).into_response(),
+        None => render("score_code.html", context! { lang => lang.code() }),
+    }
+}
+
+async fn rater_view(
+    ctx: &Ctx,
+    lang: &str,
+    code: &str,
+    errors: Vec<FieldError>,
+    saved: Option<i64>,
+) -> Result<minijinja::Value, AppError> {
+    let (rater, c) = store::rater_by_code(ctx, code).await?;
+    let reps = store::reporters(ctx, c.id).await?;
+    let mine: Vec<Score> = store::scores_of_rater(ctx, rater.id).await?;
+    let sc = store::scheme(ctx, c.scheme_id).await?.scheme;
+    let rows: Vec<_> = reps
+        .iter()
+        .map(|r| {
+            let s = mine.iter().find(|s| s.reporter_id == r.id);
+            context! { id => r.id, org_name => r.org_name, reporter_name => r.reporter_name,
+            answers => s.map(|s| s.answers.clone()).unwrap_or_default(),
+            comment => s.map(|s| s.comment.clone()).unwrap_or_default(), done => s.is_some() }
+        })
+        .collect();
+    let group = sc
+        .group(&rater.grp)
+        .map(|g| g.name.clone())
+        .unwrap_or_default();
+    Ok(context! {
+        rater => rater, group => group, c => c, rows => rows, scheme => sc, code => store::normalise_code(code),
+        open => c.status == "meeting", done => mine.len(), total => reps.len(), errors => errors, saved => saved,
+        lang => lang,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SavedQuery {
+    ok: Option<String>,
+    r: Option<i64>,
+}
+
+async fn score_page(
+    State(ctx): State<AppState>,
+    BrowserLang(lang): BrowserLang,
+    Path(code): Path<String>,
+    Query(q): Query<SavedQuery>,
+) -> Result<Response, PageError> {
+    let saved = q.ok.is_some().then_some(q.r).flatten();
+    let v = rater_view(&ctx, lang.code(), &code, Vec::new(), saved).await?;
+    Ok(render("score.html", v))
+}
+
+async fn score_submit(
+    State(ctx): State<AppState>,
+    BrowserLang(lang): BrowserLang,
+    Path(code): Path<String>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let (rater, c) = store::rater_by_code(&ctx, &code).await?;
+    let sc = store::scheme(&ctx, c.scheme_id).await?.scheme;
+    let reporter_id = f
+        .get("reporter_id")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let answers = sc
+        .indicators
+        .iter()
+        .filter_map(|i| f.get(&i.key).map(|v| (i.key.clone(), v.clone())))
+        .collect();
+    let input = ScoreInput {
+        reporter_id,
+        answers,
+        comment: text(&f, "comment"),
+    };
+    match store::submit_score(&ctx, &rater_actor(&rater), &rater, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/score/{}?ok=saved&r={reporter_id}#r{reporter_id}",
+            store::normalise_code(&code)
+        ))
+        .into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
+            let mut errors = field_errors(e, "form");
+            for er in &mut errors {
+                er.field = format!("r{reporter_id}");
+            }
+            let v = rater_view(&ctx, lang.code(), &code, errors, None).await?;
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "score.html",
+                v,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn rater_actor(r: &Rater) -> Actor {
+    Actor {
+        id: None,
+        name: format!("评议人 {}", r.name),
+        role: format!("rater:{}", r.grp),
+        org_id: None,
+        ip: String::new(),
+    }
+}
+
+// ---- JSON API ----
+
+/// Campaigns run in the caller's subtree or with a reporter there.
+#[utoipa::path(get, path = "/api/v1/reviews", tag = "reviews",
+    responses((status = 200, body = [Campaign])))]
+pub async fn api_list(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<Campaign>>, ApiError> {
+    authorize(&ctx, &p, Perm::ReviewRead, Some(&p.org_path)).await?;
+    Ok(Json(store::campaigns(&ctx, &p.org_path).await?))
+}
+
+/// Creates a campaign: its reporters are all committees of `all_level` plus `draw_n` drawn
+/// with the (returned) seed from `draw_level`.
+#[utoipa::path(post, path = "/api/v1/reviews", tag = "reviews", request_body = NewCampaign,
+    responses((status = 200, body = Campaign), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_create(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<NewCampaign>,
+) -> Result<Json<Campaign>, ApiError> {
+    Ok(Json(store::create_campaign(&ctx, &p, &b).await?))
+}
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[serde(default)]
+pub struct OrgQuery {
+    pub org_id: Option<i64>,
+}
+
+/// Schemes an organisation may use (its own and its ancestors').
+#[utoipa::path(get, path = "/api/v1/reviews/schemes", tag = "reviews", params(OrgQuery),
+    responses((status = 200, body = [SchemeVersion])))]
+pub async fn api_schemes(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<OrgQuery>,
+) -> Result<Json<Vec<SchemeVersion>>, ApiError> {
+    let org =
+        crate::org::web::load(&ctx, &p, q.org_id.unwrap_or(p.org_id), Perm::ReviewRead).await?;
+    Ok(Json(store::schemes_for(&ctx, &org).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CampaignFile {
+    pub campaign: Campaign,
+    pub scheme: SchemeVersion,
+    /// In ranking order once closed.
+    pub reporters: Vec<Reporter>,
+    pub raters: Vec<Rater>,
+    pub critiques: Vec<Critique>,
+}
+
+/// A campaign with its reporters (and results), raters and critiques.
+#[utoipa::path(get, path = "/api/v1/reviews/{id}", tag = "reviews", params(("id" = i64, Path)),
+    responses((status = 200, body = CampaignFile), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_get(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<CampaignFile>, ApiError> {
+    let (c, _) = load_campaign(&ctx, &p, id).await?;
+    Ok(Json(CampaignFile {
+        scheme: store::scheme(&ctx, c.scheme_id).await?,
+        reporters: store::reporters(&ctx, id).await?,
+        raters: store::raters(&ctx, id).await?,
+        critiques: store::critiques(&ctx, id).await?,
+        campaign: c,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NewRaterCode {
+    pub rater: Rater,
+    /// The code to score with; shown only now.
+    pub code: String,
+}
+
+/// Registers a rater by real name; returns the code they score with (shown once).
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/raters", tag = "reviews", params(("id" = i64, Path)), request_body = NewRater,
+    responses((status = 200, body = NewRaterCode), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_rater_add(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<NewRater>,
+) -> Result<Json<NewRaterCode>, ApiError> {
+    let (rater, code) = store::register_rater(&ctx, &p, id, &b).await?;
+    Ok(Json(NewRaterCode { rater, code }))
+}
+
+/// Opens the meeting (every report approved, raters composed as the rules require).
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/open", tag = "reviews", params(("id" = i64, Path)),
+    responses((status = 200, body = Campaign), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_open(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Campaign>, ApiError> {
+    Ok(Json(store::open_meeting(&ctx, &p, id).await?))
+}
+
+/// Closes the meeting and publishes the results (ranking, grades, interviews, ledger items).
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/close", tag = "reviews", params(("id" = i64, Path)),
+    responses((status = 200, body = Campaign), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_close(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Campaign>, ApiError> {
+    Ok(Json(store::close_meeting(&ctx, &p, id).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReporterFile {
+    pub reporter: Reporter,
+    pub reviews: Vec<ReportReview>,
+}
+
+/// One reporter: the report, its shape and figures, the reviews it had.
+#[utoipa::path(get, path = "/api/v1/reviews/reporters/{id}", tag = "reviews", params(("id" = i64, Path)),
+    responses((status = 200, body = ReporterFile)))]
+pub async fn api_reporter(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<ReporterFile>, ApiError> {
+    let (r, _) = load_reporter(&ctx, &p, id).await?;
+    Ok(Json(ReporterFile {
+        reviews: store::report_reviews(&ctx, id).await?,
+        reporter: r,
+    }))
+}
+
+/// Saves or submits the report of the caller's organisation (shape rules on submit).
+#[utoipa::path(post, path = "/api/v1/reviews/reporters/{id}/report", tag = "reviews", params(("id" = i64, Path)), request_body = ReportInput,
+    responses((status = 200, body = Reporter), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_report(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<ReportInput>,
+) -> Result<Json<Reporter>, ApiError> {
+    load_reporter(&ctx, &p, id).await?;
+    Ok(Json(store::save_report(&ctx, &p, id, &b).await?))
+}
+
+/// One review level's decision on a submitted report.
+#[utoipa::path(post, path = "/api/v1/reviews/reporters/{id}/review", tag = "reviews", params(("id" = i64, Path)), request_body = ReviewInput,
+    responses((status = 200, body = Reporter), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_review(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<ReviewInput>,
+) -> Result<Json<Reporter>, ApiError> {
+    load_reporter(&ctx, &p, id).await?;
+    Ok(Json(store::review_report(&ctx, &p, id, &b).await?))
+}
+
+/// A critique (点评) of a reporter at the meeting.
+#[utoipa::path(post, path = "/api/v1/reviews/reporters/{id}/critiques", tag = "reviews", params(("id" = i64, Path)), request_body = CritiqueInput,
+    responses((status = 200, body = Critique), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_critique(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<CritiqueInput>,
+) -> Result<Json<Critique>, ApiError> {
+    load_reporter(&ctx, &p, id).await?;
+    Ok(Json(store::add_critique(&ctx, &p, id, &b).await?))
+}
+
+/// Records 一票否定 / 一票肯定 (or clears them) with the reason.
+#[utoipa::path(post, path = "/api/v1/reviews/reporters/{id}/decision", tag = "reviews", params(("id" = i64, Path)), request_body = DecisionInput,
+    responses((status = 200, body = Reporter), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_decision(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<DecisionInput>,
+) -> Result<Json<Reporter>, ApiError> {
+    load_reporter(&ctx, &p, id).await?;
+    Ok(Json(store::decide(&ctx, &p, id, &b).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DeskScore {
+    pub rater_id: i64,
+    #[serde(flatten)]
+    pub score: ScoreInput,
+}
+
+/// Enters a rater's paper ballot at the desk (the staff is recorded as the one who entered it).
+#[utoipa::path(post, path = "/api/v1/reviews/reporters/{id}/scores", tag = "reviews", params(("id" = i64, Path)), request_body = DeskScore,
+    responses((status = 200, body = Score), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_desk_score(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<DeskScore>,
+) -> Result<Json<Score>, ApiError> {
+    let (r, _) = load_reporter(&ctx, &p, id).await?;
+    let (_, cpath) = store::campaign(&ctx, r.campaign_id).await?;
+    authorize(&ctx, &p, Perm::ReviewManage, Some(&cpath)).await?;
+    let rater = store::raters(&ctx, r.campaign_id)
+        .await?
+        .into_iter()
+        .find(|x| x.id == b.rater_id)
+        .ok_or(AppError::NotFound("评议人"))?;
+    let input = ScoreInput {
+        reporter_id: id,
+        ..b.score
+    };
+    Ok(Json(
+        store::submit_score(&ctx, &p.actor(), &rater, &input).await?,
+    ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RaterFile {
+    pub rater: Rater,
+    pub campaign: Campaign,
+    pub scheme: super::Scheme,
+    pub reporters: Vec<Reporter>,
+    pub scores: Vec<Score>,
+}
+
+/// The rater's view (by code, no account): the reporters, the scheme, the rater's scores.
+#[utoipa::path(get, path = "/api/v1/score/{code}", tag = "reviews", params(("code" = String, Path)),
+    responses((status = 200, body = RaterFile), (status = 404, body = crate::web::ErrorBody)), security(()))]
+pub async fn api_rater(
+    State(ctx): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<RaterFile>, ApiError> {
+    let (rater, c) = store::rater_by_code(&ctx, &code).await?;
+    Ok(Json(RaterFile {
+        scheme: store::scheme(&ctx, c.scheme_id).await?.scheme,
+        reporters: store::reporters(&ctx, c.id)
+            .await?
+            .into_iter()
+            .map(|mut r| {
+                // a rater sees who reports, not the report text
+                r.achievements.clear();
+                r.problems.clear();
+                r.measures.clear();
+                r
+            })
+            .collect(),
+        scores: store::scores_of_rater(&ctx, rater.id).await?,
+        rater,
+        campaign: c,
+    }))
+}
+
+/// A rater's score of one reporter (by code): one per rater and reporter, changeable until
+/// the meeting closes.
+#[utoipa::path(post, path = "/api/v1/score/{code}", tag = "reviews", params(("code" = String, Path)), request_body = ScoreInput,
+    responses((status = 200, body = Score), (status = 422, body = crate::web::ErrorBody)), security(()))]
+pub async fn api_score(
+    State(ctx): State<AppState>,
+    Path(code): Path<String>,
+    Json(b): Json<ScoreInput>,
+) -> Result<Json<Score>, ApiError> {
+    let (rater, _) = store::rater_by_code(&ctx, &code).await?;
+    Ok(Json(
+        store::submit_score(&ctx, &rater_actor(&rater), &rater, &b).await?,
+    ))
+}

@@ -5,6 +5,7 @@ use crate::auth::Perm;
 use crate::error::{AppError, FieldError};
 use crate::recruit::rules::RecruitRules;
 use crate::rectification::RectifyRules;
+use crate::review::ReviewRules;
 use crate::web::{page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -58,6 +59,7 @@ async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Valu
         kind_card::<MemberRules>(ctx, org).await?,
         kind_card::<RecruitRules>(ctx, org).await?,
         kind_card::<RectifyRules>(ctx, org).await?,
+        kind_card::<ReviewRules>(ctx, org).await?,
     ];
     Ok(context! { org => org, kinds => kinds })
 }
@@ -102,6 +104,7 @@ async fn publish(
         "branch" => super::publish(db, &p.actor(), org.id, &parse::<BranchRules>(json)?).await,
         "member" => super::publish(db, &p.actor(), org.id, &parse::<MemberRules>(json)?).await,
         "rectify" => super::publish(db, &p.actor(), org.id, &parse::<RectifyRules>(json)?).await,
+        "review" => super::publish(db, &p.actor(), org.id, &parse::<ReviewRules>(json)?).await,
         "recruit" => {
             let version =
                 super::publish(db, &p.actor(), org.id, &parse::<RecruitRules>(json)?).await?;
@@ -165,6 +168,7 @@ pub async fn api_get(
         "member" => values::<MemberRules>(&ctx, &org.path).await?,
         "recruit" => values::<RecruitRules>(&ctx, &org.path).await?,
         "rectify" => values::<RectifyRules>(&ctx, &org.path).await?,
+        "review" => values::<ReviewRules>(&ctx, &org.path).await?,
         _ => return Err(AppError::NotFound("规则集").into()),
     };
     Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))

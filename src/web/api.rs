@@ -29,6 +29,10 @@ use utoipa::OpenApi;
         crate::rectification::web::api_update, crate::rectification::web::api_update_with_file, crate::rectification::web::api_board,
         crate::rectification::web::api_bulletin, crate::rectification::web::api_export, crate::rectification::web::api_interviews,
         crate::rectification::web::api_interview_create, crate::rectification::web::api_interview, crate::rectification::web::api_interview_held,
+        crate::review::web::api_list, crate::review::web::api_create, crate::review::web::api_schemes, crate::review::web::api_get,
+        crate::review::web::api_rater_add, crate::review::web::api_open, crate::review::web::api_close, crate::review::web::api_reporter,
+        crate::review::web::api_report, crate::review::web::api_review, crate::review::web::api_critique, crate::review::web::api_decision,
+        crate::review::web::api_desk_score, crate::review::web::api_rater, crate::review::web::api_score,
     ),
     tags(
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
@@ -37,6 +41,7 @@ use utoipa::OpenApi;
         (name = "recruits", description = "发展党员（25步全程纪实）"),
         (name = "talents", description = "向阳计划人才库"),
         (name = "rectify", description = "整改台账、销号管理与约谈台账"),
+        (name = "reviews", description = "述职评议考核"),
     )
 )]
 pub struct ApiDoc;
@@ -51,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::recruit::web::api_routes())
         .merge(crate::recruit::talent_web::api_routes())
         .merge(crate::rectification::web::api_routes())
+        .merge(crate::review::web::api_routes())
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/openapi.json", ApiDoc::openapi()),

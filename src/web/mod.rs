@@ -166,6 +166,17 @@ const TEMPLATES: &[(&str, &str)] = &[
         "interview.html",
         include_str!("../../templates/interview.html"),
     ),
+    ("reviews.html", include_str!("../../templates/reviews.html")),
+    ("review.html", include_str!("../../templates/review.html")),
+    (
+        "review_reporter.html",
+        include_str!("../../templates/review_reporter.html"),
+    ),
+    ("score.html", include_str!("../../templates/score.html")),
+    (
+        "score_code.html",
+        include_str!("../../templates/score_code.html"),
+    ),
 ];
 
 pub fn templates() -> &'static Environment<'static> {
@@ -236,12 +247,13 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 10] = [
+const NAV: [(Perm, &str, &str, &str); 11] = [
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
     (Perm::MemberRead, "/members", "党员", "members"),
     (Perm::SelfRead, "/members/self", "我的档案", "members"),
     (Perm::MemberImport, "/members/import", "批量导入", "import"),
     (Perm::RecruitRead, "/recruits", "发展党员", "recruits"),
+    (Perm::ReviewRead, "/reviews", "述职评议", "reviews"),
     (Perm::RectifyRead, "/rectify", "整改台账", "rectify"),
     (
         Perm::TransferWrite,
@@ -894,6 +906,9 @@ mod catalogue_tests {
             &crate::rectification::STATUSES,
             &crate::rectification::UPDATE_KINDS,
             &crate::rectification::INTERVIEW_STATUSES,
+            &crate::review::CHECKLIST,
+            &crate::review::CAMPAIGN_STATUSES,
+            &crate::review::REPORT_STATUSES,
         ] {
             v.extend(table.iter().map(|s| s.1));
         }
@@ -904,6 +919,7 @@ mod catalogue_tests {
                 crate::rules::MemberRules::LABEL,
                 crate::recruit::rules::RecruitRules::LABEL,
                 crate::rectification::RectifyRules::LABEL,
+                crate::review::ReviewRules::LABEL,
             ]);
         }
         v

@@ -19,6 +19,8 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::recruit::web::page_routes())
         .merge(crate::recruit::talent_web::page_routes())
         .merge(crate::rectification::web::page_routes())
+        .merge(crate::review::web::page_routes())
+        .merge(crate::review::web::public_routes())
         .merge(crate::audit::web::page_routes())
 }
 
