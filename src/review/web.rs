@@ -457,7 +457,7 @@ async fn critique_page(
     load_reporter(&ctx, &p, id).await?;
     let input = CritiqueInput {
         content: text(&f, "content"),
-        is_problem: Some(f.get("not_problem").is_none()),
+        is_problem: Some(!f.contains_key("not_problem")),
         from_score: f.get("from_score").and_then(|v| v.parse().ok()),
     };
     let r = store::add_critique(&ctx, &p, id, &input).await.map(|_| ());
