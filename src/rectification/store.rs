@@ -363,6 +363,12 @@ pub async fn update(
 ) -> AppResult<Item> {
     let loc = get(ctx, item_id).await?;
     let item = &loc.item;
+    // a decision taken on what the caller saw: if the item changed since, say so first
+    if input.version.is_some_and(|v| v != item.version) {
+        return Err(AppError::Conflict(
+            "该事项刚被他人处理，请刷新后重试".into(),
+        ));
+    }
     let r = rules_for(ctx, &loc.path).await?;
     let today = ctx.clock.today();
     let note = input.note.trim();
@@ -467,13 +473,6 @@ pub async fn update(
         }
         _ => return Err(AppError::field("kind", "未知的操作")),
     };
-    if let Some(v) = input.version {
-        if v != item.version {
-            return Err(AppError::Conflict(
-                "该事项刚被他人处理，请刷新后重试".into(),
-            ));
-        }
-    }
     let now = Utc::now();
     let mut tx = ctx.db.begin().await?;
     // the state the decision was made on must still hold (two verifiers at once: one wins)

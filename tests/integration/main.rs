@@ -7,6 +7,7 @@ mod flows;
 mod import_export;
 mod recruit;
 mod rectify;
+mod review;
 mod schema;
 mod security;
 mod support;
