@@ -197,7 +197,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var m = document.getElementById("ui-messages");
-    if (m) { try { messages = JSON.parse(m.textContent); } catch (err) { messages = {}; } }
+    if (m) { try { messages = JSON.parse(m.textContent) || {}; } catch (err) { messages = {}; } }
     // Toasts for ?ok=... after a redirect.
     var ok = new URLSearchParams(location.search).get("ok");
     if (ok && messages[ok]) toast(messages[ok], "ok");

@@ -359,6 +359,33 @@ test('a county officer on a phone verifies a close-out from the ledger and reads
   await page.done();
 });
 
+test('a rater scores the reporters on a phone with the code on the slip, then changes a score', async () => {
+  const page = await open({ viewport: PHONE });
+  await page.goto(BASE + '/score');
+  await page.getByLabel('评议码').fill('djpf 2026 dm');
+  await page.getByRole('button', { name: '进入评分' }).click();
+  await page.waitForURL(/\/score\/DJPF2026DM$/);
+  await page.getByText(/评议人：/).waitFor();
+  await noHorizontalScroll(page, 'rater page');
+  const first = page.locator('section[id^=r]').first();
+  const sets = first.locator('fieldset.levels');
+  const n = await sets.count();
+  assert.ok(n >= 1, 'indicators to score');
+  for (let i = 0; i < n; i++) await sets.nth(i).getByText('好', { exact: true }).click();
+  await first.getByLabel('意见建议（可不填）').fill('村级活动场所建设还需加强');
+  await first.getByRole('button', { name: '提交评分' }).click();
+  await page.waitForURL(/ok=saved/);
+  await page.getByRole('status').filter({ hasText: '已保存' }).waitFor();
+  const again = page.locator('section[id^=r]').first();
+  assert.match(await again.textContent(), /已评/);
+  // Changeable until the meeting closes.
+  await again.locator('fieldset.levels').first().getByText('一般', { exact: true }).click();
+  await again.getByRole('button', { name: '修改评分' }).click();
+  await page.waitForURL(/ok=saved/);
+  await shot(page, 'rater-phone');
+  await page.done();
+});
+
 test('an import with bad rows is refused row by row; the export opens as a workbook', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
   await signIn(page, 'county');
@@ -498,7 +525,7 @@ test('keyboard only: skip to the content, reach the menu, see where the focus is
 test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
-    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews'],
+    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews'],
     secretary: ['/members/new', '/password'],
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],

@@ -156,6 +156,10 @@ fn print_demo(s: &demo::DemoSummary) {
     for (u, role, org) in &s.accounts {
         println!("  {u:<10} {role}  {org}");
     }
+    println!(
+        "述职评议评分码 / rater code for this year's review meeting: {} (/score)",
+        demo::review::DEMO_RATER_CODE
+    );
 }
 
 async fn run(cmd: Command, cfg: Config) -> Res {

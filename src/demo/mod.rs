@@ -8,6 +8,7 @@
 pub mod names;
 mod recruits;
 mod rectification;
+pub mod review;
 
 use crate::audit::{self, Actor, NewEntry};
 use crate::crypto::{mask_id_number, mask_phone};
@@ -866,6 +867,30 @@ pub async fn generate(
     progress(&format!(
         "{rect_items} rectification items, {interviews} interviews"
     ));
+    // review campaigns in the first county: last year's with results, this year's meeting
+    let county = g
+        .orgs
+        .iter()
+        .find(|o| o.level == OrgLevel::County)
+        .map(|o| (o.id, o.name.clone()));
+    let campaigns = match county {
+        Some(county) => {
+            let towns: Vec<(i64, String)> = g
+                .orgs
+                .iter()
+                .filter(|o| {
+                    o.parent_id == Some(county.0)
+                        && o.kind == OrgKind::Committee
+                        && o.level == OrgLevel::Township
+                })
+                .map(|o| (o.id, o.name.clone()))
+                .collect();
+            let root = g.orgs.first().map(|o| o.id).unwrap_or(county.0);
+            review::generate(ctx, &mut tx, &mut g.rng, root, county, &towns, opts.as_of).await?
+        }
+        None => 0,
+    };
+    progress(&format!("{campaigns} review campaigns"));
     if let crate::db::Tx::Postgres(t) = &mut tx {
         for table in ["orgs", "members"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
@@ -881,7 +906,7 @@ pub async fn generate(
             object_type: "database",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews}),
+            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns}),
         },
     )
     .await?;

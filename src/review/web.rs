@@ -49,7 +49,10 @@ pub fn public_routes() -> Router<AppState> {
 pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/reviews", get(api_list).post(api_create))
-        .route("/api/v1/reviews/schemes", get(api_schemes))
+        .route(
+            "/api/v1/reviews/schemes",
+            get(api_schemes).post(api_scheme_save),
+        )
         .route("/api/v1/reviews/{id}", get(api_get))
         .route("/api/v1/reviews/{id}/raters", post(api_rater_add))
         .route("/api/v1/reviews/{id}/open", post(api_open))
@@ -124,12 +127,14 @@ async fn list_view(
         .map(|c| context! { status_label => c.status_label(), c => c })
         .collect();
     let orgs = crate::org::store::search(&ctx.db, &p.org_path, "", false, 500).await?;
+    let own = crate::org::store::get(&ctx.db, p.org_id).await?;
+    let schemes = store::schemes_for(ctx, &own).await?;
     let levels: Vec<(&str, &str)> = crate::org::OrgLevel::ALL
         .iter()
         .map(|l| (l.as_str(), l.label()))
         .collect();
     Ok(context! {
-        rows => rows, orgs => orgs, levels => levels, form => form, errors => errors,
+        rows => rows, orgs => orgs, levels => levels, form => form, errors => errors, schemes => schemes,
         can_manage => p.can(Perm::ReviewManage), default_levels => super::store::DEFAULT_LEVELS.join("\n"),
     })
 }
@@ -643,6 +648,27 @@ pub async fn api_schemes(
     let org =
         crate::org::web::load(&ctx, &p, q.org_id.unwrap_or(p.org_id), Perm::ReviewRead).await?;
     Ok(Json(store::schemes_for(&ctx, &org).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SchemeBody {
+    pub org_id: i64,
+    pub name: String,
+    pub scheme: super::Scheme,
+}
+
+/// Saves a scheme as the next version of its name (a scheme in use never changes).
+#[utoipa::path(post, path = "/api/v1/reviews/schemes", tag = "reviews", request_body = SchemeBody,
+    responses((status = 200, body = SchemeVersion), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_scheme_save(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<SchemeBody>,
+) -> Result<Json<SchemeVersion>, ApiError> {
+    let org = crate::org::web::load(&ctx, &p, b.org_id, Perm::ReviewManage).await?;
+    Ok(Json(
+        store::save_scheme(&ctx, &p, &org, &b.name, &b.scheme).await?,
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -29,7 +29,7 @@ use utoipa::OpenApi;
         crate::rectification::web::api_update, crate::rectification::web::api_update_with_file, crate::rectification::web::api_board,
         crate::rectification::web::api_bulletin, crate::rectification::web::api_export, crate::rectification::web::api_interviews,
         crate::rectification::web::api_interview_create, crate::rectification::web::api_interview, crate::rectification::web::api_interview_held,
-        crate::review::web::api_list, crate::review::web::api_create, crate::review::web::api_schemes, crate::review::web::api_get,
+        crate::review::web::api_list, crate::review::web::api_create, crate::review::web::api_schemes, crate::review::web::api_scheme_save, crate::review::web::api_get,
         crate::review::web::api_rater_add, crate::review::web::api_open, crate::review::web::api_close, crate::review::web::api_reporter,
         crate::review::web::api_report, crate::review::web::api_review, crate::review::web::api_critique, crate::review::web::api_decision,
         crate::review::web::api_desk_score, crate::review::web::api_rater, crate::review::web::api_score,

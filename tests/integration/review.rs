@@ -94,6 +94,14 @@ async fn a_campaign_from_selection_to_results() {
         let w = world(&app).await;
         let today = app.ctx.clock.today();
         let year = today.year();
+        // --- schemes are versioned: a change is a new version; weights must add up
+        let mut sc = serde_json::to_value(dangjian::review::Scheme::default()).expect("scheme");
+        sc["indicators"][0]["weight"] = json!(25);
+        let r = post(&app, &w.manager, "/api/v1/reviews/schemes", json!({"org_id": w.county, "name": "县级方案", "scheme": sc.clone()})).await;
+        assert_eq!(r.1["fields"][0]["field"], "scheme", "{r:?}");
+        sc["indicators"][0]["weight"] = json!(20);
+        assert_eq!(ok(post(&app, &w.manager, "/api/v1/reviews/schemes", json!({"org_id": w.county, "name": "县级方案", "scheme": sc.clone()})).await)["version"], 1);
+        assert_eq!(ok(post(&app, &w.manager, "/api/v1/reviews/schemes", json!({"org_id": w.county, "name": "县级方案", "scheme": sc})).await)["version"], 2);
         // --- selection: all townships plus two agencies drawn with a published seed
         let new = |n: i64, all: &str| json!({"org_id": w.county, "year": year, "title": format!("{year}年度乡镇党委书记抓基层党建工作述职评议"),
             "all_level": all, "draw_level": "agency", "draw_n": n, "seed": 20261123u64});

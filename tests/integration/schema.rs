@@ -77,6 +77,12 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM rect_items i JOIN orgs o ON o.id = i.org_id WHERE o.parent_id <> i.supervisor_id").await, 0);
         assert!(app.count("SELECT COUNT(*) AS n FROM interviews WHERE status = 'held'").await >= 1);
         assert!(app.count("SELECT COUNT(*) AS n FROM rect_items WHERE source = 'interview'").await >= 1);
+        // 述职评议: last year's closed with ranks, this year's meeting under way
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_campaigns WHERE status = 'closed'").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_campaigns WHERE status = 'meeting'").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_reporters r JOIN review_campaigns c ON c.id = r.campaign_id WHERE c.status = 'closed' AND r.rank IS NULL").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_reporters WHERE report_status <> 'approved'").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_critiques k LEFT JOIN rect_items i ON i.id = k.item_id WHERE i.id IS NULL").await, 0);
         // Every member sits on a branch; probationary members have no full date.
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.kind NOT IN ('branch', 'joint_branch')").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE status = 'probationary' AND full_date IS NOT NULL").await, 0);
