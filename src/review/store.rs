@@ -218,19 +218,22 @@ pub struct NewCampaign {
 
 pub const DEFAULT_LEVELS: [&str; 3] = ["组织部审核", "党委书记审核", "上级组织部审核"];
 
-/// Committees (党委, 党工委) of a level under the organisation, in id order.
-async fn committees_at(ctx: &Ctx, org: &Org, level: &str) -> AppResult<Vec<(i64, String)>> {
+/// The units of a level under the organisation that report: the topmost Party organisations
+/// of that level (a township's committee, a village's branch, an agency's Party group), not
+/// the groups or branches nested inside one of them. In id order.
+async fn units_at(ctx: &Ctx, org: &Org, level: &str) -> AppResult<Vec<(i64, String)>> {
     on_db!(&ctx.db, c => {
-        let rows = sqlx::query("SELECT id, name FROM orgs WHERE path > $1 AND path < $2 AND level = $3 AND kind IN ($4, $5) AND dissolved_at IS NULL ORDER BY id")
-            .bind(&org.path).bind(path_upper(&org.path)).bind(level)
-            .bind(OrgKind::Committee.as_str()).bind(OrgKind::WorkingCommittee.as_str())
+        let rows = sqlx::query("SELECT o.id, o.name FROM orgs o LEFT JOIN orgs p ON p.id = o.parent_id \
+                                WHERE o.path > $1 AND o.path < $2 AND o.level = $3 AND o.kind <> $4 AND o.dissolved_at IS NULL \
+                                AND (p.level IS NULL OR p.level <> $3) ORDER BY o.id")
+            .bind(&org.path).bind(path_upper(&org.path)).bind(level).bind(OrgKind::Group.as_str())
             .fetch_all(c).await?;
         Ok(rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?))).collect::<DbResult<Vec<_>>>()?)
     })
 }
 
-/// Creates a campaign with its reporters: all committees of `all_level` plus a reproducible
-/// draw from `draw_level` (峄城 "7+3").
+/// Creates a campaign with its reporters: all units of `all_level` plus a reproducible draw
+/// from `draw_level` (峄城 "7+3").
 pub async fn create_campaign(ctx: &Ctx, p: &Principal, input: &NewCampaign) -> AppResult<Campaign> {
     let org = crate::org::store::get(&ctx.db, input.org_id)
         .await
@@ -282,17 +285,17 @@ pub async fn create_campaign(ctx: &Ctx, p: &Principal, input: &NewCampaign) -> A
             }
         },
     };
-    let all = committees_at(ctx, &org, &input.all_level).await?;
+    let all = units_at(ctx, &org, &input.all_level).await?;
     if all.is_empty() {
         return Err(AppError::field(
             "all_level",
-            "该层级下没有党委，无法确定述职人",
+            "该层级下没有党组织，无法确定述职人",
         ));
     }
     let seed = input.seed.unwrap_or_else(rand::random::<u64>);
     let (candidates, drawn) = match input.draw_level.as_deref().filter(|l| !l.is_empty()) {
         Some(level) if input.draw_n > 0 => {
-            let pool: Vec<i64> = committees_at(ctx, &org, level)
+            let pool: Vec<i64> = units_at(ctx, &org, level)
                 .await?
                 .into_iter()
                 .map(|x| x.0)
@@ -301,7 +304,7 @@ pub async fn create_campaign(ctx: &Ctx, p: &Principal, input: &NewCampaign) -> A
             if (pool.len() as i64) < input.draw_n {
                 return Err(AppError::field(
                     "draw_n",
-                    format!("可抽取的党委只有{}个", pool.len()),
+                    format!("可抽取的党组织只有{}个", pool.len()),
                 ));
             }
             let d = super::draw(&pool, input.draw_n as usize, seed);

@@ -107,7 +107,7 @@ async fn a_campaign_from_selection_to_results() {
             "all_level": all, "draw_level": "agency", "draw_n": n, "seed": 20261123u64});
         let r = post(&app, &w.manager, "/api/v1/reviews", new(5, "township")).await;
         assert_eq!(r.1["fields"][0]["field"], "draw_n", "{r:?}");
-        let r = post(&app, &w.manager, "/api/v1/reviews", new(2, "village")).await;
+        let r = post(&app, &w.manager, "/api/v1/reviews", new(2, "community")).await;
         assert_eq!(r.1["fields"][0]["field"], "all_level", "{r:?}");
         refused(post(&app, &w.town_staff[0], "/api/v1/reviews", new(2, "township")).await, "forbidden");
         let c = ok(post(&app, &w.manager, "/api/v1/reviews", new(2, "township")).await);
@@ -259,6 +259,12 @@ async fn a_campaign_from_selection_to_results() {
         assert_eq!(interviews["items"][0]["org_id"], w.towns[2], "the bottom one is interviewed");
         refused(score(codes[1].clone(), town0, all_good("poor"), "").await, "review.not_meeting");
         refused(post(&app, &w.manager, &format!("/api/v1/reviews/reporters/{town0}/critiques"), json!({"content": "补充"})).await, "review.not_meeting");
+
+        // --- a township reviews its villages: their branches report
+        let v = ok(post(&app, &w.town_staff[0], "/api/v1/reviews", json!({"org_id": w.towns[0], "year": year, "title": "村党组织书记述职评议", "all_level": "village"})).await);
+        let f = ok(app.api(&w.town_staff[0], "GET", &format!("/api/v1/reviews/{}", v["id"]), None).await);
+        assert_eq!(f["reporters"].as_array().map(Vec::len), Some(1));
+        assert_eq!(f["reporters"][0]["org_name"], "东镇一村党支部");
 
         // --- pages, the rater's page without an account
         let (sess, _) = app.browser("xianwei", w.county, "committee_staff").await;
