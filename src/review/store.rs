@@ -988,6 +988,22 @@ pub async fn submit_score(
     let answers = serde_json::to_string(&input.answers).unwrap_or_default();
     let now = Utc::now();
     let mut tx = ctx.db.begin().await?;
+    // PostgreSQL: share-lock the campaign row, so a close waits for this score (or this score
+    // sees the close). SQLite: the write below takes the database's write lock first.
+    if let Tx::Postgres(t) = &mut tx {
+        let st = sqlx::query("SELECT status FROM review_campaigns WHERE id = $1 FOR SHARE")
+            .bind(c.id)
+            .fetch_one(&mut **t)
+            .await
+            .map_err(crate::db::DbError::from)?
+            .string("status")?;
+        if st != "meeting" {
+            return Err(AppError::refused(
+                "review.not_meeting",
+                "述职评议会已结束，不能再评分",
+            ));
+        }
+    }
     let s = on_tx!(&mut tx, cx => {
         let r = sqlx::query("INSERT INTO review_scores (campaign_id, rater_id, reporter_id, answers_json, total_tenths, comment, submitted_at, revisions) VALUES ($1, $2, $3, $4, $5, $6, $7, 0) \
                              ON CONFLICT (rater_id, reporter_id) DO UPDATE SET answers_json = excluded.answers_json, total_tenths = excluded.total_tenths, comment = excluded.comment, submitted_at = excluded.submitted_at, revisions = review_scores.revisions + 1 \
@@ -1216,13 +1232,34 @@ pub async fn close_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppRes
         .collect();
     super::check_critiques(&counts, &r)?;
     let sc = scheme(ctx, c.scheme_id).await?.scheme;
+    let rect_rules = crate::rectification::store::rules_for(ctx, &cpath).await?;
+    let mut deductions = BTreeMap::new();
+    if r.deduct_overdue {
+        for rep in &reps {
+            let path = crate::org::store::get(&ctx.db, rep.org_id).await?.path;
+            let n = crate::rectification::store::overdue_in_year(ctx, &path, c.year as i32).await?;
+            deductions.insert(rep.id, crate::rectification::penalty(n, &rect_rules) * 10);
+        }
+    }
+    // The campaign leaves `meeting` first: from then on no score can land (a score takes the
+    // campaign row before writing), and the scores read below are all there will be.
+    let mut tx = ctx.db.begin().await?;
+    let now = Utc::now();
+    let n = on_tx!(&mut tx, cx => {
+        sqlx::query("UPDATE review_campaigns SET status = 'closed', closed_at = $1, version = version + 1, updated_at = $1 WHERE id = $2 AND status = 'meeting' AND version = $3")
+            .bind(now).bind(c.id).bind(c.version).execute(&mut *cx).await?.rows_affected()
+    });
+    if n != 1 {
+        return Err(AppError::Conflict(
+            "述职评议刚被他人更新，请刷新后重试".into(),
+        ));
+    }
     // every score with its rater's group
-    let rows = on_db!(&ctx.db, cx => {
+    let rows = on_tx!(&mut tx, cx => {
         let rows = sqlx::query("SELECT s.reporter_id, s.total_tenths, r.grp FROM review_scores s JOIN review_raters r ON r.id = s.rater_id WHERE s.campaign_id = $1")
-            .bind(c.id).fetch_all(cx).await?;
+            .bind(c.id).fetch_all(&mut *cx).await?;
         rows.iter().map(|r| Ok((r.i64("reporter_id")?, r.i64("total_tenths")?, r.string("grp")?))).collect::<DbResult<Vec<_>>>()?
     });
-    let rect_rules = crate::rectification::store::rules_for(ctx, &cpath).await?;
     let mut results = Vec::new();
     for rep in &reps {
         let mut by: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -1232,13 +1269,7 @@ pub async fn close_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppRes
             }
         }
         let raw = super::aggregate(&by, &sc).unwrap_or(0);
-        let deduction = if r.deduct_overdue {
-            let path = crate::org::store::get(&ctx.db, rep.org_id).await?.path;
-            let n = crate::rectification::store::overdue_in_year(ctx, &path, c.year as i32).await?;
-            crate::rectification::penalty(n, &rect_rules) * 10
-        } else {
-            0
-        };
+        let deduction = deductions.get(&rep.id).copied().unwrap_or(0);
         let score = (raw - deduction).max(0);
         results.push((rep, score, deduction));
     }
@@ -1249,7 +1280,6 @@ pub async fn close_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppRes
             .collect::<Vec<_>>(),
     );
     let today = ctx.clock.today();
-    let mut tx = ctx.db.begin().await?;
     for (rep, score, deduction) in &results {
         let rank = ranks.iter().find(|(id, _)| *id == rep.id).map(|(_, r)| *r);
         let g = super::final_grade(
@@ -1321,13 +1351,16 @@ pub async fn close_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppRes
         .map(|(rep, s, d)| serde_json::json!({"reporter_id": rep.id, "org_id": rep.org_id, "score_tenths": s, "deduction_tenths": d,
             "veto": rep.veto_reason, "affirm": rep.affirm_reason}))
         .collect();
-    set_status_in(
+    audit::append(
         &mut tx,
-        p,
-        &c,
-        "meeting",
-        "closed",
-        serde_json::json!({"results": summary, "ranks": ranks, "interviews": bottom}),
+        &p.actor(),
+        NewEntry {
+            action: "review.close",
+            object_type: "review_campaign",
+            object_id: c.id.to_string(),
+            before: serde_json::json!({"status": "meeting"}),
+            after: serde_json::json!({"status": "closed", "results": summary, "ranks": ranks, "interviews": bottom}),
+        },
     )
     .await?;
     tx.commit().await?;

@@ -234,8 +234,29 @@ async fn a_campaign_from_selection_to_results() {
         assert_eq!(late["status"], "open");
 
         // --- closing: results, grades, ranking, interviews, ledger items
-        let closed = ok(post(&app, &w.manager, &format!("/api/v1/reviews/{cid}/close"), json!({})).await);
+        // raters still changing scores while the meeting closes: no score lands after the results
+        let burst = async {
+            let mut out = Vec::new();
+            for code in &codes[3..8] {
+                out.push(score(code.clone(), town0, all_good("fair"), "").await.0);
+            }
+            out
+        };
+        let close_path = format!("/api/v1/reviews/{cid}/close");
+        let (closed, burst) = tokio::join!(post(&app, &w.manager, &close_path, json!({})), burst);
+        let closed = ok(closed);
         assert_eq!(closed["status"], "closed");
+        assert!(burst.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::UNPROCESSABLE_ENTITY), "{burst:?}");
+        let stored: Vec<(String, i64)> = dangjian::on_db!(&app.ctx.db, c => {
+            let rows = sqlx::query(&format!("SELECT r.grp, s.total_tenths FROM review_scores s JOIN review_raters r ON r.id = s.rater_id WHERE s.reporter_id = {town0}"))
+                .fetch_all(c).await.expect("scores");
+            rows.iter().map(|r| (dangjian::db::DbRow::string(r, "grp").expect("grp"), dangjian::db::DbRow::i64(r, "total_tenths").expect("t"))).collect()
+        });
+        let mut by: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+        for (g, t) in stored {
+            by.entry(g).or_default().push(t);
+        }
+        let expect = dangjian::review::aggregate(&by, &dangjian::review::Scheme::default()).expect("scored");
         let file = ok(app.api(&w.manager, "GET", &format!("/api/v1/reviews/{cid}"), None).await);
         let res = file["reporters"].as_array().expect("reporters");
         let by = |rid: i64| res.iter().find(|r| r["id"] == rid).cloned().expect("reporter");
@@ -243,6 +264,7 @@ async fn a_campaign_from_selection_to_results() {
         assert_eq!(by(veto_target)["rank"], 5, "and the last place");
         assert_eq!(by(affirm_target)["grade"], "好", "an affirmation gives the top grade");
         let t0 = by(town0);
+        assert_eq!(t0["score_tenths"].as_i64().unwrap_or(0) + t0["deduction_tenths"].as_i64().unwrap_or(0), expect, "the result holds every stored score");
         let deadline_year = (today - Duration::days(10)).year();
         if deadline_year == year {
             assert_eq!(t0["deduction_tenths"], 20, "{t0}");
