@@ -107,6 +107,8 @@ impl Role {
                 ReviewRead,
                 ReviewManage,
                 ReviewReport,
+                LoveRead,
+                LoveWrite,
             ],
             Role::CommitteeStaff => &[
                 OrgRead,
@@ -125,6 +127,8 @@ impl Role {
                 ReviewRead,
                 ReviewManage,
                 ReviewReport,
+                LoveRead,
+                LoveWrite,
             ],
             Role::BranchSecretary => &[
                 OrgRead,
@@ -139,6 +143,8 @@ impl Role {
                 RectifyWrite,
                 ReviewRead,
                 ReviewReport,
+                LoveRead,
+                LoveWrite,
             ],
             Role::Member => &[SelfRead],
         }
@@ -182,6 +188,10 @@ pub enum Perm {
     ReviewManage,
     /// Write the report of one's own organisation.
     ReviewReport,
+    /// See a love bank (爱心银行): cards, goods, statements.
+    LoveRead,
+    /// Issue cards, record services, redeem goods, manage stock.
+    LoveWrite,
 }
 
 impl Perm {
@@ -210,6 +220,8 @@ impl Perm {
             Perm::ReviewRead => "查看述职评议",
             Perm::ReviewManage => "组织述职评议",
             Perm::ReviewReport => "撰写述职报告",
+            Perm::LoveRead => "查看爱心银行",
+            Perm::LoveWrite => "办理爱心银行",
         }
     }
 }

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0004_talent_pools.sql"),
     migration!("0005_rectification.sql"),
     migration!("0006_review.sql"),
+    migration!("0007_love_bank.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

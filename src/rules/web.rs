@@ -3,6 +3,7 @@
 use super::{BranchRules, MemberRules, RuleKind};
 use crate::auth::Perm;
 use crate::error::{AppError, FieldError};
+use crate::love_bank::LoveRules;
 use crate::recruit::rules::RecruitRules;
 use crate::rectification::RectifyRules;
 use crate::review::ReviewRules;
@@ -60,6 +61,7 @@ async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Valu
         kind_card::<RecruitRules>(ctx, org).await?,
         kind_card::<RectifyRules>(ctx, org).await?,
         kind_card::<ReviewRules>(ctx, org).await?,
+        kind_card::<LoveRules>(ctx, org).await?,
     ];
     Ok(context! { org => org, kinds => kinds })
 }
@@ -105,6 +107,7 @@ async fn publish(
         "member" => super::publish(db, &p.actor(), org.id, &parse::<MemberRules>(json)?).await,
         "rectify" => super::publish(db, &p.actor(), org.id, &parse::<RectifyRules>(json)?).await,
         "review" => super::publish(db, &p.actor(), org.id, &parse::<ReviewRules>(json)?).await,
+        "love_bank" => super::publish(db, &p.actor(), org.id, &parse::<LoveRules>(json)?).await,
         "recruit" => {
             let version =
                 super::publish(db, &p.actor(), org.id, &parse::<RecruitRules>(json)?).await?;
@@ -169,6 +172,7 @@ pub async fn api_get(
         "recruit" => values::<RecruitRules>(&ctx, &org.path).await?,
         "rectify" => values::<RectifyRules>(&ctx, &org.path).await?,
         "review" => values::<ReviewRules>(&ctx, &org.path).await?,
+        "love_bank" => values::<LoveRules>(&ctx, &org.path).await?,
         _ => return Err(AppError::NotFound("规则集").into()),
     };
     Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))

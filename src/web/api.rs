@@ -33,6 +33,9 @@ use utoipa::OpenApi;
         crate::review::web::api_rater_add, crate::review::web::api_open, crate::review::web::api_close, crate::review::web::api_reporter,
         crate::review::web::api_report, crate::review::web::api_review, crate::review::web::api_critique, crate::review::web::api_decision,
         crate::review::web::api_desk_score, crate::review::web::api_rater, crate::review::web::api_score,
+        crate::love_bank::web::api_cards, crate::love_bank::web::api_issue, crate::love_bank::web::api_card, crate::love_bank::web::api_earn,
+        crate::love_bank::web::api_redeem, crate::love_bank::web::api_reverse, crate::love_bank::web::api_goods, crate::love_bank::web::api_add_goods,
+        crate::love_bank::web::api_stock, crate::love_bank::web::api_statement,
     ),
     tags(
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
@@ -42,6 +45,7 @@ use utoipa::OpenApi;
         (name = "talents", description = "向阳计划人才库"),
         (name = "rectify", description = "整改台账、销号管理与约谈台账"),
         (name = "reviews", description = "述职评议考核"),
+        (name = "lovebank", description = "爱心银行"),
     )
 )]
 pub struct ApiDoc;
@@ -57,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::recruit::talent_web::api_routes())
         .merge(crate::rectification::web::api_routes())
         .merge(crate::review::web::api_routes())
+        .merge(crate::love_bank::web::api_routes())
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/openapi.json", ApiDoc::openapi()),

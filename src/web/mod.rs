@@ -177,6 +177,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         "score_code.html",
         include_str!("../../templates/score_code.html"),
     ),
+    (
+        "lovebank.html",
+        include_str!("../../templates/lovebank.html"),
+    ),
+    (
+        "lovebank_card.html",
+        include_str!("../../templates/lovebank_card.html"),
+    ),
+    (
+        "lovebank_statement.html",
+        include_str!("../../templates/lovebank_statement.html"),
+    ),
 ];
 
 pub fn templates() -> &'static Environment<'static> {
@@ -247,7 +259,7 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 11] = [
+const NAV: [(Perm, &str, &str, &str); 12] = [
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
     (Perm::MemberRead, "/members", "党员", "members"),
     (Perm::SelfRead, "/members/self", "我的档案", "members"),
@@ -255,6 +267,7 @@ const NAV: [(Perm, &str, &str, &str); 11] = [
     (Perm::RecruitRead, "/recruits", "发展党员", "recruits"),
     (Perm::ReviewRead, "/reviews", "述职评议", "reviews"),
     (Perm::RectifyRead, "/rectify", "整改台账", "rectify"),
+    (Perm::LoveRead, "/lovebank", "爱心银行", "lovebank"),
     (
         Perm::TransferWrite,
         "/transfers",
@@ -920,6 +933,7 @@ mod catalogue_tests {
                 crate::recruit::rules::RecruitRules::LABEL,
                 crate::rectification::RectifyRules::LABEL,
                 crate::review::ReviewRules::LABEL,
+                crate::love_bank::LoveRules::LABEL,
             ]);
         }
         v

@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::rectification::web::page_routes())
         .merge(crate::review::web::page_routes())
         .merge(crate::review::web::public_routes())
+        .merge(crate::love_bank::web::page_routes())
         .merge(crate::audit::web::page_routes())
 }
 

@@ -5,6 +5,7 @@ mod audit_chain;
 mod authz;
 mod flows;
 mod import_export;
+mod love_bank;
 mod recruit;
 mod rectify;
 mod review;
