@@ -386,6 +386,30 @@ test('a rater scores the reporters on a phone with the code on the slip, then ch
   await page.done();
 });
 
+test('community staff on a phone record a service on a love-bank card and redeem goods with it', async () => {
+  const page = await open({ viewport: PHONE });
+  await signIn(page, 'city');
+  await page.goto(BASE + '/lovebank');
+  await page.locator('table.data tbody a').first().click();
+  await page.waitForURL(/\/lovebank\/cards\/\d+$/);
+  const balance = async () => Number(await page.locator('.kpi .n').first().textContent());
+  const before = await balance();
+  await page.getByLabel('服务项目').selectOption('blood');
+  await page.getByRole('button', { name: '登记积分' }).click();
+  await page.waitForURL(/ok=saved/);
+  const earned = await balance();
+  assert.ok(earned === before + 10 || earned === before, 'ten points, unless the day is already at its cap');
+  await noHorizontalScroll(page, 'love-bank card');
+  // More than the balance pays for: refused with the reason, nothing moves.
+  await page.getByLabel('数量').fill('10');
+  await page.getByLabel('物品', { exact: true }).selectOption({ index: 5 });
+  await page.getByRole('button', { name: '兑换', exact: true }).click();
+  await page.getByRole('alert').waitFor();
+  assert.equal(await balance(), earned);
+  await shot(page, 'lovebank-card-phone');
+  await page.done();
+});
+
 test('an import with bad rows is refused row by row; the export opens as a workbook', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
   await signIn(page, 'county');
@@ -525,7 +549,7 @@ test('keyboard only: skip to the content, reach the menu, see where the focus is
 test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
-    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews'],
+    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement'],
     secretary: ['/members/new', '/password'],
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],

@@ -5,6 +5,7 @@
 //! give the same organisations and people. Everything generated obeys the rules the platform
 //! enforces (valid ID checksums, birth dates that agree with them, join age, probation).
 
+mod love_bank;
 pub mod names;
 mod recruits;
 mod rectification;
@@ -891,6 +892,18 @@ pub async fn generate(
         None => 0,
     };
     progress(&format!("{campaigns} review campaigns"));
+    // one community's love bank, in the first county
+    let community = g
+        .orgs
+        .iter()
+        .find(|o| o.level == OrgLevel::Community && o.kind == OrgKind::Committee)
+        .or_else(|| g.orgs.iter().find(|o| o.level == OrgLevel::Community))
+        .map(|o| o.id);
+    let love_cards = match community {
+        Some(c) => love_bank::generate(ctx, &mut tx, &mut g.rng, c, opts.as_of).await?,
+        None => 0,
+    };
+    progress(&format!("{love_cards} love-bank cards"));
     if let crate::db::Tx::Postgres(t) = &mut tx {
         for table in ["orgs", "members"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
@@ -906,7 +919,7 @@ pub async fn generate(
             object_type: "database",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns}),
+            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns, "love_cards": love_cards}),
         },
     )
     .await?;

@@ -83,6 +83,10 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_reporters r JOIN review_campaigns c ON c.id = r.campaign_id WHERE c.status = 'closed' AND r.rank IS NULL").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_reporters WHERE report_status <> 'approved'").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_critiques k LEFT JOIN rect_items i ON i.id = k.item_id WHERE i.id IS NULL").await, 0);
+        // 爱心银行: a busy community whose balances equal their entries
+        assert!(app.count("SELECT COUNT(*) AS n FROM love_cards").await >= 100);
+        assert!(app.count("SELECT COUNT(*) AS n FROM love_entries WHERE kind = 'redeem'").await >= 10);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM love_cards c WHERE c.balance <> (SELECT COALESCE(SUM(e.points), 0) FROM love_entries e WHERE e.card_id = c.id)").await, 0);
         // Every member sits on a branch; probationary members have no full date.
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.kind NOT IN ('branch', 'joint_branch')").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE status = 'probationary' AND full_date IS NOT NULL").await, 0);
