@@ -267,8 +267,8 @@ async fn three_administrators_are_separate() {
 }
 
 /// The same matrix for the capabilities built on the foundation — recruitment, talent pools,
-/// the rectification ledger, interviews and review campaigns: every object read, every list
-/// counted, a write tried, by every role from every level.
+/// the rectification ledger, interviews, review campaigns and the love bank: every object
+/// read, every list counted, a write tried, by every role from every level.
 #[tokio::test]
 async fn capabilities_honour_role_and_subtree() {
     each_backend(|app| async move {
@@ -283,6 +283,7 @@ async fn capabilities_honour_role_and_subtree() {
         let mut recruits = Vec::new();
         let mut talents = Vec::new();
         let mut items = Vec::new();
+        let mut cards = Vec::new();
         for (i, b) in p.branches.iter().enumerate() {
             let setup = app.account(&format!("setup{i}"), *b, "branch_secretary", None).await;
             let id = |seq: u16, years: i64, male: bool| {
@@ -297,6 +298,8 @@ async fn capabilities_honour_role_and_subtree() {
             let it = ok(app.api(&setup, "POST", "/api/v1/rectify/items", Some(json!({"org_id": b, "source": "self_check", "owner": "书记",
                 "problem": format!("问题{i}"), "measures": "整改", "opened_on": today, "deadline": today + chrono::Duration::days(30)}))).await);
             items.push((it["id"].as_i64().expect("id"), *b));
+            let card = ok(app.api(&setup, "POST", "/api/v1/lovebank/cards", Some(json!({"org_id": b, "holder": format!("居民{i}")}))).await);
+            cards.push((card["id"].as_i64().expect("id"), *b));
         }
         let mut interviews = Vec::new();
         let mut campaigns = Vec::new();
@@ -352,6 +355,13 @@ async fn capabilities_honour_role_and_subtree() {
                 assert_eq!(s == StatusCode::OK, can(Perm::RectifyWrite) && inside[b], "{u} progress on {id}: {s}");
                 checked += 2;
             }
+            for (id, b) in &cards {
+                let (s, _) = get(format!("/api/v1/lovebank/cards/{id}")).await;
+                assert_eq!(s == StatusCode::OK, can(Perm::LoveRead) && inside[b], "{u} card {id}: {s}");
+                let (s, _) = app.api(&token, "POST", &format!("/api/v1/lovebank/cards/{id}/earn"), Some(json!({"service": "patrol"}))).await;
+                assert_eq!(s == StatusCode::OK, can(Perm::LoveWrite) && inside[b], "{u} earn on {id}: {s}");
+                checked += 2;
+            }
             for (id, c) in &interviews {
                 let (s, _) = get(format!("/api/v1/interviews/{id}")).await;
                 assert_eq!(s == StatusCode::OK, can(Perm::RectifyRead) && inside[c], "{u} interview {id}: {s}");
@@ -373,6 +383,7 @@ async fn capabilities_honour_role_and_subtree() {
                 ("/api/v1/talents?status=all", Perm::RecruitRead, &talents),
                 ("/api/v1/rectify/items?status=all", Perm::RectifyRead, &items),
                 ("/api/v1/interviews", Perm::RectifyRead, &interviews),
+                ("/api/v1/lovebank/cards", Perm::LoveRead, &cards),
             ] {
                 let (s, b) = get(url.to_string()).await;
                 if can(perm) {
