@@ -2228,42 +2228,71 @@ pub async fn stats(ctx: &Ctx, org: &Org, year: i32) -> AppResult<Vec<StatRow>> {
     let today = ctx.clock.today();
     let from = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
     let to = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(today);
-    let mut units: Vec<(i64, String, String)> = children
+    let mut out: Vec<StatRow> = children
         .iter()
-        .map(|c| (c.org.id, c.org.name.clone(), c.org.path.clone()))
-        .collect();
-    if units.is_empty() {
-        units.push((org.id, org.name.clone(), org.path.clone()));
-    }
-    let mut out = Vec::new();
-    for (id, name, path) in units {
-        let upper = path_upper(&path);
-        let (steps, admitted, full, quota) = on_db!(&ctx.db, p => {
-            let rows = sqlx::query("SELECT r.step, COUNT(*) AS n, SUM(CASE WHEN r.due_on < $3 THEN 1 ELSE 0 END) AS late FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2 AND r.status = 'active' GROUP BY r.step")
-                .bind(&path).bind(&upper).bind(today).fetch_all(p).await?;
-            let steps = rows.iter().map(|r| Ok((r.i64("step")?, r.i64("n")?, r.opt_i64("late")?.unwrap_or(0)))).collect::<DbResult<Vec<_>>>()?;
-            let admitted = sqlx::query("SELECT COUNT(*) AS n FROM recruit_entries e JOIN recruits r ON r.id = e.recruit_id JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2 AND e.step = 17 AND e.complete = $3 AND e.done_on >= $4 AND e.done_on <= $5 AND e.data_json LIKE '%\"outcome\":\"approve\"%'")
-                .bind(&path).bind(&upper).bind(true).bind(from).bind(to).fetch_one(p).await?.i64("n")?;
-            let full = sqlx::query("SELECT COUNT(*) AS n FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2 AND r.full_on >= $3 AND r.full_on <= $4")
-                .bind(&path).bind(&upper).bind(from).bind(to).fetch_one(p).await?.i64("n")?;
-            let quota = sqlx::query("SELECT quota FROM recruit_plans WHERE org_id = $1 AND year = $2").bind(id).bind(year as i64).fetch_optional(p).await?
-                .map(|r| r.i64("quota")).transpose()?;
-            (steps, admitted, full, quota)
-        });
-        let mut row = StatRow {
-            org_id: id,
-            org_name: name,
+        .map(|c| StatRow {
+            org_id: c.org.id,
+            org_name: c.org.name.clone(),
             stages: vec![0; 5],
-            admitted,
-            full,
-            quota,
             ..Default::default()
-        };
-        for (step, n, late) in steps {
-            count_in_stage(&mut row.stages, step, n);
-            row.overdue += late;
+        })
+        .collect();
+    if out.is_empty() {
+        out.push(StatRow {
+            org_id: org.id,
+            org_name: org.name.clone(),
+            stages: vec![0; 5],
+            ..Default::default()
+        });
+    }
+    // Four grouped queries over the whole subtree; each row is folded into the child whose id
+    // is the first segment of its path below the scope (`/1/12/345/` under `/1/` → 12).
+    let upper = path_upper(&org.path);
+    let (steps, admitted, full, quotas) = on_db!(&ctx.db, p => {
+        let rows = sqlx::query("SELECT o.path, r.step, COUNT(*) AS n, SUM(CASE WHEN r.due_on < $3 THEN 1 ELSE 0 END) AS late FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2 AND r.status = 'active' GROUP BY o.path, r.step")
+            .bind(&org.path).bind(&upper).bind(today).fetch_all(p).await?;
+        let steps = rows.iter().map(|r| Ok((r.string("path")?, r.i64("step")?, r.i64("n")?, r.opt_i64("late")?.unwrap_or(0)))).collect::<DbResult<Vec<_>>>()?;
+        let rows = sqlx::query("SELECT o.path, COUNT(*) AS n FROM recruit_entries e JOIN recruits r ON r.id = e.recruit_id JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2 AND e.step = 17 AND e.complete = $3 AND NOT EXISTS (SELECT 1 FROM recruit_entries c2 WHERE c2.corrects_id = e.id AND c2.complete = $3) AND e.done_on >= $4 AND e.done_on <= $5 AND e.data_json LIKE '%\"outcome\":\"approve\"%' GROUP BY o.path")
+            .bind(&org.path).bind(&upper).bind(true).bind(from).bind(to).fetch_all(p).await?;
+        let admitted = rows.iter().map(|r| Ok((r.string("path")?, r.i64("n")?))).collect::<DbResult<Vec<_>>>()?;
+        let rows = sqlx::query("SELECT o.path, COUNT(*) AS n FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2 AND r.full_on >= $3 AND r.full_on <= $4 GROUP BY o.path")
+            .bind(&org.path).bind(&upper).bind(from).bind(to).fetch_all(p).await?;
+        let full = rows.iter().map(|r| Ok((r.string("path")?, r.i64("n")?))).collect::<DbResult<Vec<_>>>()?;
+        let rows = sqlx::query("SELECT p.org_id, p.quota FROM recruit_plans p JOIN orgs o ON o.id = p.org_id WHERE p.year = $1 AND (o.parent_id = $2 OR o.id = $2)")
+            .bind(year as i64).bind(org.id).fetch_all(p).await?;
+        let quotas = rows.iter().map(|r| Ok((r.i64("org_id")?, r.i64("quota")?))).collect::<DbResult<Vec<_>>>()?;
+        (steps, admitted, full, quotas)
+    });
+    let index: std::collections::HashMap<i64, usize> =
+        out.iter().enumerate().map(|(i, r)| (r.org_id, i)).collect();
+    let slot = |path: &str| -> Option<usize> {
+        if children.is_empty() {
+            return Some(0);
         }
-        out.push(row);
+        let below = path.strip_prefix(org.path.as_str())?;
+        let child: i64 = below.split('/').next()?.parse().ok()?;
+        index.get(&child).copied()
+    };
+    for (path, step, n, late) in &steps {
+        if let Some(i) = slot(path) {
+            count_in_stage(&mut out[i].stages, *step, *n);
+            out[i].overdue += late;
+        }
+    }
+    for (path, n) in &admitted {
+        if let Some(i) = slot(path) {
+            out[i].admitted += n;
+        }
+    }
+    for (path, n) in &full {
+        if let Some(i) = slot(path) {
+            out[i].full += n;
+        }
+    }
+    for (id, q) in quotas {
+        if let Some(i) = index.get(&id) {
+            out[*i].quota = Some(q);
+        }
     }
     Ok(out)
 }
