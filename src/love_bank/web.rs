@@ -6,14 +6,16 @@ use super::store::{
 };
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, FieldError};
-use crate::web::{authorize, page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
+use crate::web::{
+    authorize, form, page_ctx, render, render_status, ApiError, AppState, Auth, PageError,
+};
 use crate::Ctx;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -51,26 +53,6 @@ async fn load_card(ctx: &Ctx, p: &Principal, id: i64) -> Result<Card, AppError> 
     let (c, path) = store::card(ctx, id).await?;
     authorize(ctx, p, Perm::LoveRead, Some(&path)).await?;
     Ok(c)
-}
-
-fn text(f: &HashMap<String, String>, k: &str) -> String {
-    f.get(k).cloned().unwrap_or_default()
-}
-
-fn num(f: &HashMap<String, String>, k: &str) -> i64 {
-    f.get(k).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
-}
-
-fn date(f: &HashMap<String, String>, k: &str) -> Option<NaiveDate> {
-    f.get(k)
-        .and_then(|v| NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
-}
-
-fn field_errors(e: AppError, default_field: &str) -> Vec<FieldError> {
-    match e {
-        AppError::Validation(v) => v,
-        other => vec![FieldError::new(default_field, other.public_message())],
-    }
 }
 
 fn this_month(ctx: &Ctx) -> String {
@@ -139,7 +121,7 @@ async fn on_bank(
                 org_id: Some(org_id),
                 ..Default::default()
             };
-            let v = bank_view(ctx, p, &q, field_errors(e, "form")).await?;
+            let v = bank_view(ctx, p, &q, crate::web::field_errors(e, "form")).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "lovebank.html",
@@ -156,12 +138,12 @@ async fn issue_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = NewCard {
-        org_id: num(&f, "org_id"),
-        holder: text(&f, "holder"),
-        id_number: text(&f, "id_number"),
-        phone: text(&f, "phone"),
-        address: text(&f, "address"),
-        issued_on: date(&f, "issued_on"),
+        org_id: form::num(&f, "org_id"),
+        holder: form::text(&f, "holder"),
+        id_number: form::text(&f, "id_number"),
+        phone: form::text(&f, "phone"),
+        address: form::text(&f, "address"),
+        issued_on: form::date(&f, "issued_on"),
     };
     let r = store::issue(&ctx, &p, &input)
         .await
@@ -175,11 +157,11 @@ async fn goods_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = NewGoods {
-        org_id: num(&f, "org_id"),
-        name: text(&f, "name"),
-        unit: text(&f, "unit"),
-        price: num(&f, "price"),
-        stock: num(&f, "stock"),
+        org_id: form::num(&f, "org_id"),
+        name: form::text(&f, "name"),
+        unit: form::text(&f, "unit"),
+        price: form::num(&f, "price"),
+        stock: form::num(&f, "stock"),
     };
     let r = store::add_goods(&ctx, &p, &input)
         .await
@@ -194,9 +176,15 @@ async fn stock_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let g = store::goods_one(&ctx, id).await?;
-    let r = store::restock(&ctx, &p, id, num(&f, "quantity"), &text(&f, "note"))
-        .await
-        .map(|g| format!("/lovebank?org_id={}&ok=saved", g.org_id));
+    let r = store::restock(
+        &ctx,
+        &p,
+        id,
+        form::num(&f, "quantity"),
+        &form::text(&f, "note"),
+    )
+    .await
+    .map(|g| format!("/lovebank?org_id={}&ok=saved", g.org_id));
     on_bank(&ctx, &p, g.org_id, r).await
 }
 
@@ -246,7 +234,7 @@ async fn on_card(
         Ok(()) => Ok(Redirect::to(&format!("/lovebank/cards/{id}?ok=saved")).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
             let c = load_card(ctx, p, id).await?;
-            let v = card_view(ctx, p, c, field_errors(e, "form")).await?;
+            let v = card_view(ctx, p, c, crate::web::field_errors(e, "form")).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "lovebank_card.html",
@@ -265,9 +253,9 @@ async fn earn_page(
 ) -> Result<Response, PageError> {
     load_card(&ctx, &p, id).await?;
     let input = EarnInput {
-        service: text(&f, "service"),
-        done_on: date(&f, "done_on"),
-        note: text(&f, "note"),
+        service: form::text(&f, "service"),
+        done_on: form::date(&f, "done_on"),
+        note: form::text(&f, "note"),
         idempotency_key: f.get("key").cloned(),
     };
     let r = store::earn(&ctx, &p, id, &input).await.map(|_| ());
@@ -282,8 +270,8 @@ async fn redeem_page(
 ) -> Result<Response, PageError> {
     load_card(&ctx, &p, id).await?;
     let input = RedeemInput {
-        goods_id: num(&f, "goods_id"),
-        quantity: num(&f, "quantity"),
+        goods_id: form::num(&f, "goods_id"),
+        quantity: form::num(&f, "quantity"),
         idempotency_key: f.get("key").cloned(),
     };
     let r = store::redeem(&ctx, &p, id, &input).await.map(|_| ());
@@ -296,9 +284,9 @@ async fn reverse_page(
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let card_id = num(&f, "card_id");
+    let card_id = form::num(&f, "card_id");
     load_card(&ctx, &p, card_id).await?;
-    let r = store::reverse(&ctx, &p, id, &text(&f, "reason"))
+    let r = store::reverse(&ctx, &p, id, &form::text(&f, "reason"))
         .await
         .map(|_| ());
     on_card(&ctx, &p, card_id, r).await

@@ -8,7 +8,9 @@ use super::talent::{
 };
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, FieldError};
-use crate::web::{authorize, page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
+use crate::web::{
+    authorize, form, page_ctx, render, render_status, ApiError, AppState, Auth, PageError,
+};
 use crate::Ctx;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -55,21 +57,6 @@ async fn add_checked(ctx: &Ctx, p: &Principal, input: &NewTalent) -> Result<Tale
             other => other,
         })?;
     talent::add(ctx, p, input).await
-}
-
-fn date(s: Option<&String>) -> Option<NaiveDate> {
-    s.and_then(|v| NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
-}
-
-fn text(f: &HashMap<String, String>, k: &str) -> String {
-    f.get(k).cloned().unwrap_or_default()
-}
-
-fn field_errors(e: AppError, default_field: &str) -> Vec<FieldError> {
-    match e {
-        AppError::Validation(v) => v,
-        other => vec![FieldError::new(default_field, other.public_message())],
-    }
 }
 
 #[derive(Serialize)]
@@ -158,20 +145,20 @@ async fn add_page(
             .get("org_id")
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0),
-        pool: text(&f, "pool"),
-        channel: text(&f, "channel"),
-        name: text(&f, "name"),
-        id_number: text(&f, "id_number"),
-        phone: text(&f, "phone"),
-        work_unit: text(&f, "work_unit"),
-        recommender: text(&f, "recommender"),
-        recommended_on: date(f.get("recommended_on")),
-        reason: text(&f, "reason"),
+        pool: form::text(&f, "pool"),
+        channel: form::text(&f, "channel"),
+        name: form::text(&f, "name"),
+        id_number: form::text(&f, "id_number"),
+        phone: form::text(&f, "phone"),
+        work_unit: form::text(&f, "work_unit"),
+        recommender: form::text(&f, "recommender"),
+        recommended_on: form::date(&f, "recommended_on"),
+        reason: form::text(&f, "reason"),
     };
     match add_checked(&ctx, &p, &input).await {
         Ok(t) => Ok(Redirect::to(&format!("/talents/{}?ok=saved", t.id)).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
-            let errors = field_errors(e, "name");
+            let errors = crate::web::field_errors(e, "name");
             let v = list_view(&ctx, &p, &TalentFilter::default(), input, errors).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -219,7 +206,7 @@ where
         Ok(()) => Ok(Redirect::to(&format!("/talents/{id}?ok=saved")).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
             let t = load(ctx, p, id, Perm::RecruitRead).await?;
-            let v = detail_view(ctx, p, t, field_errors(e, "form")).await?;
+            let v = detail_view(ctx, p, t, crate::web::field_errors(e, "form")).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "talent.html",
@@ -237,8 +224,8 @@ async fn contact_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = ContactInput {
-        done_on: date(f.get("done_on")),
-        note: text(&f, "note"),
+        done_on: form::date(&f, "done_on"),
+        note: form::text(&f, "note"),
     };
     act(&ctx, &p, id, async {
         talent::add_contact(&ctx, &p, id, &input).await.map(|_| ())
@@ -252,7 +239,7 @@ async fn withdraw_page(
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let reason = text(&f, "reason");
+    let reason = form::text(&f, "reason");
     act(&ctx, &p, id, async {
         talent::withdraw(&ctx, &p, id, &reason).await.map(|_| ())
     })

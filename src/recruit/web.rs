@@ -13,7 +13,8 @@ use super::{CHANNELS, FULL_OUTCOMES, STAGES, STATUSES, STEPS};
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, FieldError};
 use crate::web::{
-    authorize, page_ctx, render, render_status, ApiError, AppState, Auth, BrowserLang, PageError,
+    authorize, form, page_ctx, render, render_status, ApiError, AppState, Auth, BrowserLang,
+    PageError,
 };
 use crate::Ctx;
 use axum::extract::{Multipart, Path, Query, State};
@@ -99,18 +100,6 @@ async fn scope(ctx: &Ctx, p: &Principal, org_id: Option<i64>) -> Result<crate::o
     crate::org::web::load(ctx, p, org_id.unwrap_or(p.org_id), Perm::RecruitRead).await
 }
 
-fn date(s: Option<&String>) -> Option<NaiveDate> {
-    s.and_then(|v| NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
-}
-
-fn num(s: Option<&String>) -> i64 {
-    s.and_then(|v| v.trim().parse().ok()).unwrap_or(0)
-}
-
-fn text(f: &HashMap<String, String>, k: &str) -> String {
-    f.get(k).cloned().unwrap_or_default()
-}
-
 /// A step form (all text) → the step input the rules read.
 fn step_from_form(f: &HashMap<String, String>) -> StepInput {
     let ids = |keys: [&str; 2]| -> Vec<i64> {
@@ -119,29 +108,29 @@ fn step_from_form(f: &HashMap<String, String>) -> StepInput {
             .collect()
     };
     let votes = f.contains_key("entitled").then(|| Votes {
-        entitled: num(f.get("entitled")),
-        present: num(f.get("present")),
-        yes: num(f.get("yes")),
-        no: num(f.get("no")),
-        abstain: num(f.get("abstain")),
-        written_yes: num(f.get("written_yes")),
+        entitled: form::num(f, "entitled"),
+        present: form::num(f, "present"),
+        yes: form::num(f, "yes"),
+        no: form::num(f, "no"),
+        abstain: form::num(f, "abstain"),
+        written_yes: form::num(f, "written_yes"),
     });
     StepInput {
-        step: num(f.get("step")),
-        done_on: date(f.get("done_on")),
-        note: text(f, "note"),
-        channel: text(f, "channel"),
+        step: form::num(f, "step"),
+        done_on: form::date(f, "done_on"),
+        note: form::text(f, "note"),
+        channel: form::text(f, "channel"),
         contacts: ids(["contact1", "contact2"]),
         introducers: ids(["introducer1", "introducer2"]),
-        conclusion: text(f, "conclusion"),
-        training_days: num(f.get("training_days")),
-        training_hours: num(f.get("training_hours")),
-        exception_reason: text(f, "exception_reason"),
-        expected_leave_on: date(f.get("expected_leave_on")),
+        conclusion: form::text(f, "conclusion"),
+        training_days: form::num(f, "training_days"),
+        training_hours: form::num(f, "training_hours"),
+        exception_reason: form::text(f, "exception_reason"),
+        expected_leave_on: form::date(f, "expected_leave_on"),
         votes,
-        outcome: text(f, "outcome"),
-        late_reason: text(f, "late_reason"),
-        extension_months: num(f.get("extension_months")),
+        outcome: form::text(f, "outcome"),
+        late_reason: form::text(f, "late_reason"),
+        extension_months: form::num(f, "extension_months"),
         group_id: f.get("group_id").and_then(|v| v.trim().parse().ok()),
         correction_reason: String::new(),
     }
@@ -264,21 +253,21 @@ async fn apply_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = NewRecruit {
-        org_id: num(f.get("org_id")),
-        name: text(&f, "name"),
-        ethnicity: text(&f, "ethnicity"),
-        id_number: text(&f, "id_number"),
-        phone: text(&f, "phone"),
-        education: text(&f, "education"),
-        work_unit: text(&f, "work_unit"),
-        applied_on: date(f.get("applied_on")),
-        note: text(&f, "note"),
-        secret: text(&f, "secret"),
+        org_id: form::num(&f, "org_id"),
+        name: form::text(&f, "name"),
+        ethnicity: form::text(&f, "ethnicity"),
+        id_number: form::text(&f, "id_number"),
+        phone: form::text(&f, "phone"),
+        education: form::text(&f, "education"),
+        work_unit: form::text(&f, "work_unit"),
+        applied_on: form::date(&f, "applied_on"),
+        note: form::text(&f, "note"),
+        secret: form::text(&f, "secret"),
     };
     match apply_checked(&ctx, &p, &input).await {
         Ok(rc) => Ok(Redirect::to(&format!("/recruits/{}?ok=saved", rc.id)).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
-            let errors = field_errors(e, "name");
+            let errors = crate::web::field_errors(e, "name");
             let form = NewRecruit {
                 secret: String::new(),
                 ..input
@@ -286,13 +275,6 @@ async fn apply_page(
             new_form(&ctx, &p, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-fn field_errors(e: AppError, default_field: &str) -> Vec<FieldError> {
-    match e {
-        AppError::Validation(v) => v,
-        other => vec![FieldError::new(default_field, other.public_message())],
     }
 }
 
@@ -396,7 +378,7 @@ where
     match f().await {
         Ok(()) => Ok(Redirect::to(&format!("/recruits/{recruit_id}?ok=saved")).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
-            let errors = field_errors(e, "form");
+            let errors = crate::web::field_errors(e, "form");
             let (rc, path) = load(ctx, p, recruit_id, Perm::RecruitRead).await?;
             let v = detail_view(ctx, p, &rc, &path, errors, form).await?;
             Ok(render_status(
@@ -427,7 +409,7 @@ async fn step_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = step_from_form(&f);
-    let secret = text(&f, "secret");
+    let secret = form::text(&f, "secret");
     let mut keep = f.clone();
     keep.remove("secret");
     act(&ctx, &p, id, Some(keep), || async {
@@ -456,7 +438,7 @@ async fn sign_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let rid = store::entry_recruit(&ctx, id).await?;
-    let secret = text(&f, "secret");
+    let secret = form::text(&f, "secret");
     act(&ctx, &p, rid, None, || async {
         sign_checked(&ctx, &p, id, &secret).await.map(|_| ())
     })
@@ -482,10 +464,10 @@ async fn correct_page(
 ) -> Result<Response, PageError> {
     let rid = store::entry_recruit(&ctx, id).await?;
     let input = store::Correction {
-        done_on: date(f.get("done_on")),
-        note: text(&f, "note"),
-        reason: text(&f, "reason"),
-        secret: text(&f, "secret"),
+        done_on: form::date(&f, "done_on"),
+        note: form::text(&f, "note"),
+        reason: form::text(&f, "reason"),
+        secret: form::text(&f, "secret"),
     };
     act(&ctx, &p, rid, None, || async {
         correct_checked(&ctx, &p, id, &input).await.map(|_| ())
@@ -500,7 +482,7 @@ async fn evaluate_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = EvaluationInput {
-        evaluated_on: date(f.get("evaluated_on")),
+        evaluated_on: form::date(&f, "evaluated_on"),
         org_score: f
             .get("org_score")
             .and_then(|v| v.trim().parse().ok())
@@ -525,8 +507,8 @@ async fn revisit_page(
 ) -> Result<Response, PageError> {
     let rid = store::evaluation_recruit(&ctx, id).await?;
     let input = RevisitInput {
-        revisit_on: date(f.get("revisit_on")),
-        note: text(&f, "note"),
+        revisit_on: form::date(&f, "revisit_on"),
+        note: form::text(&f, "note"),
         confirm: f.get("confirm").map(|v| v == "true").unwrap_or(false),
     };
     act(&ctx, &p, rid, None, || async {
@@ -543,8 +525,8 @@ async fn publicity_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = PublicityInput {
-        before_step: num(f.get("before_step")),
-        starts_on: date(f.get("starts_on")),
+        before_step: form::num(&f, "before_step"),
+        starts_on: form::date(&f, "starts_on"),
     };
     act(&ctx, &p, id, None, || async {
         load(&ctx, &p, id, Perm::RecruitWrite).await?;
@@ -563,8 +545,8 @@ async fn objection_page(
 ) -> Result<Response, PageError> {
     let rid = store::publicity_recruit(&ctx, id).await?;
     let input = ObjectionInput {
-        received_on: date(f.get("received_on")),
-        content: text(&f, "content"),
+        received_on: form::date(&f, "received_on"),
+        content: form::text(&f, "content"),
     };
     act(&ctx, &p, rid, None, || async {
         load(&ctx, &p, rid, Perm::RecruitWrite).await?;
@@ -580,7 +562,7 @@ async fn answer_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let rid = store::objection_recruit(&ctx, id).await?;
-    let answer = text(&f, "answer");
+    let answer = form::text(&f, "answer");
     act(&ctx, &p, rid, None, || async {
         load(&ctx, &p, rid, Perm::RecruitWrite).await?;
         store::answer_objection(&ctx, &p, id, &answer).await
@@ -601,8 +583,8 @@ async fn upload_checked(
         ctx,
         p,
         id,
-        num(f.get("step")),
-        &text(&f, "kind"),
+        form::num(&f, "step"),
+        &form::text(&f, "kind"),
         &name,
         &bytes,
     )
@@ -762,12 +744,12 @@ async fn plan_page(
     Auth(p): Auth,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let org_id = num(f.get("org_id"));
-    let year = num(f.get("year")) as i32;
+    let org_id = form::num(&f, "org_id");
+    let year = form::num(&f, "year") as i32;
     let org = crate::org::web::load(&ctx, &p, org_id, Perm::OrgWrite).await?;
     authorize(&ctx, &p, Perm::RecruitWrite, Some(&org.path)).await?;
-    store::set_plan(&ctx, &p, &org, year, num(f.get("quota"))).await?;
-    let back = num(f.get("back_org_id"));
+    store::set_plan(&ctx, &p, &org, year, form::num(&f, "quota")).await?;
+    let back = form::num(&f, "back_org_id");
     Ok(Redirect::to(&format!(
         "/recruits/stats?org_id={back}&year={year}&ok=saved"
     ))
@@ -779,7 +761,7 @@ async fn authority_page(
     Auth(p): Auth,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let org = crate::org::web::load(&ctx, &p, num(f.get("org_id")), Perm::RuleWrite).await?;
+    let org = crate::org::web::load(&ctx, &p, form::num(&f, "org_id"), Perm::RuleWrite).await?;
     store::set_approval_authority(&ctx, &p, &org, f.get("on").is_some_and(|v| v == "true")).await?;
     Ok(Redirect::to(&format!("/recruits/stats?org_id={}&ok=saved", org.id)).into_response())
 }
@@ -817,7 +799,7 @@ async fn calendar_submit(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::RuleWrite, Some(&p.org_path)).await?;
-    let body = text(&f, "calendar");
+    let body = form::text(&f, "calendar");
     match store::load_calendar(&ctx, &p, &body).await {
         Ok(_) => Ok(Redirect::to("/recruits/calendar?ok=saved").into_response()),
         Err(e @ AppError::Validation(_)) => {
@@ -829,7 +811,7 @@ async fn calendar_submit(
                 page_ctx(
                     &p,
                     "recruits",
-                    context! { year => year, days => days, can_write => true, errors => field_errors(e, "calendar"), text => body },
+                    context! { year => year, days => days, can_write => true, errors => crate::web::field_errors(e, "calendar"), text => body },
                 ),
             ))
         }

@@ -10,7 +10,9 @@ use super::store::{
 use super::{label, INTERVIEW_STATUSES, SOURCES, STATUSES};
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, FieldError};
-use crate::web::{authorize, page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
+use crate::web::{
+    authorize, form, page_ctx, render, render_status, ApiError, AppState, Auth, PageError,
+};
 use crate::Ctx;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -74,25 +76,6 @@ async fn load(ctx: &Ctx, p: &Principal, id: i64) -> Result<store::Located, AppEr
     };
     authorize(ctx, p, Perm::RectifyRead, Some(&path)).await?;
     Ok(loc)
-}
-
-fn date(s: Option<&String>) -> Option<NaiveDate> {
-    s.and_then(|v| NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
-}
-
-fn text(f: &HashMap<String, String>, k: &str) -> String {
-    f.get(k).cloned().unwrap_or_default()
-}
-
-fn id(f: &HashMap<String, String>, k: &str) -> Option<i64> {
-    f.get(k).and_then(|v| v.trim().parse().ok())
-}
-
-fn field_errors(e: AppError, default_field: &str) -> Vec<FieldError> {
-    match e {
-        AppError::Validation(v) => v,
-        other => vec![FieldError::new(default_field, other.public_message())],
-    }
 }
 
 #[derive(Serialize)]
@@ -221,17 +204,17 @@ async fn new_page(
 
 fn item_from_form(f: &HashMap<String, String>) -> NewItem {
     NewItem {
-        org_id: id(f, "org_id").unwrap_or(0),
-        supervisor_id: id(f, "supervisor_id"),
-        source: text(f, "source"),
+        org_id: form::opt_num(f, "org_id").unwrap_or(0),
+        supervisor_id: form::opt_num(f, "supervisor_id"),
+        source: form::text(f, "source"),
         source_ref: f.get("source_ref").cloned(),
-        source_note: text(f, "source_note"),
-        owner: text(f, "owner"),
-        problem: text(f, "problem"),
-        measures: text(f, "measures"),
-        plan: text(f, "plan"),
-        opened_on: date(f.get("opened_on")),
-        deadline: date(f.get("deadline")),
+        source_note: form::text(f, "source_note"),
+        owner: form::text(f, "owner"),
+        problem: form::text(f, "problem"),
+        measures: form::text(f, "measures"),
+        plan: form::text(f, "plan"),
+        opened_on: form::date(f, "opened_on"),
+        deadline: form::date(f, "deadline"),
     }
 }
 
@@ -248,7 +231,7 @@ async fn create_page(
                 &ctx,
                 &p,
                 input,
-                field_errors(e, "problem"),
+                crate::web::field_errors(e, "problem"),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -295,11 +278,11 @@ async fn detail_page(
 
 fn update_from_fields(f: &HashMap<String, String>) -> UpdateInput {
     UpdateInput {
-        kind: text(f, "kind"),
-        note: text(f, "note"),
-        done_on: date(f.get("done_on")),
-        deadline: date(f.get("deadline")),
-        version: id(f, "version"),
+        kind: form::text(f, "kind"),
+        note: form::text(f, "note"),
+        done_on: form::date(f, "done_on"),
+        deadline: form::date(f, "deadline"),
+        version: form::opt_num(f, "version"),
     }
 }
 
@@ -328,7 +311,7 @@ async fn update_page(
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             let loc = load(&ctx, &p, id).await?;
-            let v = detail_view(&ctx, &p, loc, field_errors(e, "form")).await?;
+            let v = detail_view(&ctx, &p, loc, crate::web::field_errors(e, "form")).await?;
             Ok(render_status(
                 status,
                 "rectify_item.html",
@@ -492,13 +475,13 @@ async fn interview_create_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = NewInterview {
-        org_id: id(&f, "org_id").unwrap_or(0),
-        interviewee: text(&f, "interviewee"),
-        interviewer: text(&f, "interviewer"),
-        reason: text(&f, "reason"),
-        source: text(&f, "source"),
+        org_id: form::opt_num(&f, "org_id").unwrap_or(0),
+        interviewee: form::text(&f, "interviewee"),
+        interviewer: form::text(&f, "interviewer"),
+        reason: form::text(&f, "reason"),
+        source: form::text(&f, "source"),
         source_ref: f.get("source_ref").cloned(),
-        planned_on: date(f.get("planned_on")),
+        planned_on: form::date(&f, "planned_on"),
     };
     match store::create_interview(&ctx, &p, &input).await {
         Ok(v) => Ok(Redirect::to(&format!("/interviews/{}?ok=created", v.id)).into_response()),
@@ -508,7 +491,7 @@ async fn interview_create_page(
                 &p,
                 &InterviewFilter::default(),
                 input,
-                field_errors(e, "interviewee"),
+                crate::web::field_errors(e, "interviewee"),
             )
             .await?;
             Ok(render_status(
@@ -559,16 +542,16 @@ async fn interview_held_page(
 ) -> Result<Response, PageError> {
     load_interview(&ctx, &p, id).await?;
     let input = HeldInput {
-        held_on: date(f.get("held_on")),
-        minutes: text(&f, "minutes"),
-        follow_ups: text(&f, "follow_ups"),
-        deadline: date(f.get("deadline")),
+        held_on: form::date(&f, "held_on"),
+        minutes: form::text(&f, "minutes"),
+        follow_ups: form::text(&f, "follow_ups"),
+        deadline: form::date(&f, "deadline"),
     };
     match store::hold_interview(&ctx, &p, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/interviews/{id}?ok=saved")).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
             let v = load_interview(&ctx, &p, id).await?;
-            let view = interview_view(&ctx, &p, v, field_errors(e, "form")).await?;
+            let view = interview_view(&ctx, &p, v, crate::web::field_errors(e, "form")).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "interview.html",

@@ -11,7 +11,8 @@ use crate::audit::Actor;
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, FieldError};
 use crate::web::{
-    authorize, page_ctx, render, render_status, ApiError, AppState, Auth, BrowserLang, PageError,
+    authorize, form, page_ctx, render, render_status, ApiError, AppState, Auth, BrowserLang,
+    PageError,
 };
 use crate::Ctx;
 use axum::extract::{Path, Query, State};
@@ -72,17 +73,6 @@ pub fn api_routes() -> Router<AppState> {
             "/api/v1/reviews/reporters/{id}/scores",
             post(api_desk_score),
         )
-}
-
-fn text(f: &HashMap<String, String>, k: &str) -> String {
-    f.get(k).cloned().unwrap_or_default()
-}
-
-fn field_errors(e: AppError, default_field: &str) -> Vec<FieldError> {
-    match e {
-        AppError::Validation(v) => v,
-        other => vec![FieldError::new(default_field, other.public_message())],
-    }
 }
 
 /// A campaign the principal takes part in: run in its subtree, or reporting from there.
@@ -159,10 +149,13 @@ async fn create_page(
     let input = NewCampaign {
         org_id: num("org_id").unwrap_or(0),
         year: num("year").unwrap_or(0),
-        title: text(&f, "title"),
+        title: form::text(&f, "title"),
         scheme_id: num("scheme_id"),
-        levels: text(&f, "levels").lines().map(str::to_string).collect(),
-        all_level: text(&f, "all_level"),
+        levels: form::text(&f, "levels")
+            .lines()
+            .map(str::to_string)
+            .collect(),
+        all_level: form::text(&f, "all_level"),
         draw_level: f.get("draw_level").cloned().filter(|v| !v.is_empty()),
         draw_n: num("draw_n").unwrap_or(0),
         seed: f.get("seed").and_then(|v| v.trim().parse().ok()),
@@ -170,7 +163,7 @@ async fn create_page(
     match store::create_campaign(&ctx, &p, &input).await {
         Ok(c) => Ok(Redirect::to(&format!("/reviews/{}?ok=created", c.id)).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
-            let v = list_view(&ctx, &p, input, field_errors(e, "title")).await?;
+            let v = list_view(&ctx, &p, input, crate::web::field_errors(e, "title")).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "reviews.html",
@@ -286,7 +279,8 @@ async fn on_campaign(
         }
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
             let (c, path) = load_campaign(ctx, p, id).await?;
-            let v = campaign_view(ctx, p, c, &path, field_errors(e, "form"), None).await?;
+            let v =
+                campaign_view(ctx, p, c, &path, crate::web::field_errors(e, "form"), None).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "review.html",
@@ -304,9 +298,9 @@ async fn rater_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = NewRater {
-        name: text(&f, "name"),
-        grp: text(&f, "grp"),
-        unit: text(&f, "unit"),
+        name: form::text(&f, "name"),
+        grp: form::text(&f, "grp"),
+        unit: form::text(&f, "unit"),
     };
     let r = store::register_rater(&ctx, &p, id, &input).await.map(Some);
     on_campaign(&ctx, &p, id, r).await
@@ -397,7 +391,8 @@ async fn on_reporter(
         Ok(()) => Ok(Redirect::to(&format!("/reviews/reporters/{id}?ok=saved")).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
             let (r, path) = load_reporter(ctx, p, id).await?;
-            let v = reporter_view(ctx, p, r, &path, field_errors(e, "form"), form).await?;
+            let v =
+                reporter_view(ctx, p, r, &path, crate::web::field_errors(e, "form"), form).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "review_reporter.html",
@@ -416,10 +411,10 @@ async fn report_page(
 ) -> Result<Response, PageError> {
     load_reporter(&ctx, &p, id).await?;
     let input = ReportInput {
-        reporter_name: text(&f, "reporter_name"),
-        achievements: text(&f, "achievements"),
-        problems: text(&f, "problems"),
-        measures: text(&f, "measures"),
+        reporter_name: form::text(&f, "reporter_name"),
+        achievements: form::text(&f, "achievements"),
+        problems: form::text(&f, "problems"),
+        measures: form::text(&f, "measures"),
         submit: f.get("action").map(String::as_str) == Some("submit"),
     };
     let r = store::save_report(&ctx, &p, id, &input).await.map(|_| ());
@@ -461,7 +456,7 @@ async fn critique_page(
 ) -> Result<Response, PageError> {
     load_reporter(&ctx, &p, id).await?;
     let input = CritiqueInput {
-        content: text(&f, "content"),
+        content: form::text(&f, "content"),
         is_problem: Some(!f.contains_key("not_problem")),
         from_score: f.get("from_score").and_then(|v| v.parse().ok()),
     };
@@ -477,8 +472,8 @@ async fn decision_page(
 ) -> Result<Response, PageError> {
     load_reporter(&ctx, &p, id).await?;
     let input = DecisionInput {
-        kind: text(&f, "kind"),
-        reason: text(&f, "reason"),
+        kind: form::text(&f, "kind"),
+        reason: form::text(&f, "reason"),
     };
     let r = store::decide(&ctx, &p, id, &input).await.map(|_| ());
     on_reporter(&ctx, &p, id, r, None).await
@@ -572,7 +567,7 @@ async fn score_submit(
     let input = ScoreInput {
         reporter_id,
         answers,
-        comment: text(&f, "comment"),
+        comment: form::text(&f, "comment"),
     };
     match store::submit_score(&ctx, &rater_actor(&rater), &rater, &input).await {
         Ok(_) => Ok(Redirect::to(&format!(
@@ -581,7 +576,7 @@ async fn score_submit(
         ))
         .into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
-            let mut errors = field_errors(e, "form");
+            let mut errors = crate::web::field_errors(e, "form");
             for er in &mut errors {
                 er.field = format!("r{reporter_id}");
             }

@@ -1049,3 +1049,41 @@ pub async fn read_multipart(
     }
     Ok((fields, file.0, file.1))
 }
+
+/// Fields of a posted form, read leniently: absent or unparsable values come back empty, zero
+/// or `None`, and the domain's checks then name the field to fix.
+pub mod form {
+    use chrono::NaiveDate;
+    use std::collections::HashMap;
+
+    pub type Fields = HashMap<String, String>;
+
+    pub fn text(f: &Fields, k: &str) -> String {
+        f.get(k).cloned().unwrap_or_default()
+    }
+
+    pub fn opt_num(f: &Fields, k: &str) -> Option<i64> {
+        f.get(k).and_then(|v| v.trim().parse().ok())
+    }
+
+    pub fn num(f: &Fields, k: &str) -> i64 {
+        opt_num(f, k).unwrap_or(0)
+    }
+
+    pub fn date(f: &Fields, k: &str) -> Option<NaiveDate> {
+        f.get(k)
+            .and_then(|v| NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
+    }
+}
+
+/// A refusal shown on a form: field errors as they are, any other refusal under
+/// `default_field`.
+pub fn field_errors(e: AppError, default_field: &str) -> Vec<crate::error::FieldError> {
+    match e {
+        AppError::Validation(v) => v,
+        other => vec![crate::error::FieldError::new(
+            default_field,
+            other.public_message(),
+        )],
+    }
+}
