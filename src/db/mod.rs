@@ -125,6 +125,20 @@ impl SqlBuilder {
         self.sql.push_str(s);
         self
     }
+    /// ` WHERE {col} >= $a AND {col} < $b`: the subtree of `path` on a materialised-path
+    /// column, as one range scan.
+    pub fn subtree(col: &str, path: &str) -> Self {
+        let mut b = Self::new("");
+        let lo = b.arg(Val::Str(path.to_string()));
+        let hi = b.arg(Val::Str(path_upper(path)));
+        b.push(&format!(" WHERE {col} >= {lo} AND {col} < {hi}"));
+        b
+    }
+    /// Appends `sql` with its `?` standing for the placeholder of `v`.
+    pub fn and(&mut self, sql: &str, v: Val) {
+        let a = self.arg(v);
+        self.push(&sql.replace('?', &a));
+    }
 }
 
 /// Column access shared by both backends' rows.

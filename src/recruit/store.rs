@@ -2112,40 +2112,28 @@ fn count_in_stage(stages: &mut [i64], step: i64, n: i64) {
 }
 
 fn list_where(scope_path: &str, f: &RecruitFilter, today: NaiveDate) -> SqlBuilder {
-    let mut b = SqlBuilder::new(" WHERE o.path >= ");
-    let a = b.arg(Val::Str(scope_path.to_string()));
-    b.push(&a).push(" AND o.path < ");
-    let a = b.arg(Val::Str(path_upper(scope_path)));
-    b.push(&a);
-    let clause = |b: &mut SqlBuilder, sql: &str, v: Val| {
-        let a = b.arg(v);
-        b.push(&sql.replace('?', &a));
-    };
+    let mut b = SqlBuilder::subtree("o.path", scope_path);
     match f.status.as_deref() {
         Some("all") => {}
         Some(s) if super::STATUSES.iter().any(|(k, _)| *k == s) => {
-            clause(&mut b, " AND r.status = ?", Val::Str(s.to_string()))
+            b.and(" AND r.status = ?", Val::Str(s.to_string()))
         }
-        _ => clause(&mut b, " AND r.status = ?", Val::Str("active".into())),
+        _ => b.and(" AND r.status = ?", Val::Str("active".into())),
     }
     if let Some(stage) = f.stage.filter(|s| (1..=5).contains(s)) {
         let (lo, hi) = stage_range(stage);
-        clause(&mut b, " AND r.step >= ?", Val::I64(lo));
-        clause(&mut b, " AND r.step <= ?", Val::I64(hi));
+        b.and(" AND r.step >= ?", Val::I64(lo));
+        b.and(" AND r.step <= ?", Val::I64(hi));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let like = format!("%{}%", q.replace(['%', '_'], ""));
-        clause(&mut b, " AND r.name LIKE ?", Val::Str(like));
+        b.and(" AND r.name LIKE ?", Val::Str(like));
     }
     match f.due.as_deref() {
-        Some("overdue") => clause(&mut b, " AND r.due_on < ?", Val::Date(today)),
+        Some("overdue") => b.and(" AND r.due_on < ?", Val::Date(today)),
         Some("soon") => {
-            clause(&mut b, " AND r.due_on >= ?", Val::Date(today));
-            clause(
-                &mut b,
-                " AND r.due_on <= ?",
-                Val::Date(today + Duration::days(30)),
-            );
+            b.and(" AND r.due_on >= ?", Val::Date(today));
+            b.and(" AND r.due_on <= ?", Val::Date(today + Duration::days(30)));
         }
         _ => {}
     }

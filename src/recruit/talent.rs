@@ -517,42 +517,34 @@ pub async fn contacts(ctx: &Ctx, id: i64) -> AppResult<Vec<Contact>> {
 }
 
 fn list_where(scope_path: &str, f: &TalentFilter, today: NaiveDate) -> SqlBuilder {
-    let mut b = SqlBuilder::new(" WHERE o.path >= ");
-    let a = b.arg(Val::Str(scope_path.to_string()));
-    b.push(&a).push(" AND o.path < ");
-    let a = b.arg(Val::Str(path_upper(scope_path)));
-    b.push(&a);
-    let clause = |b: &mut SqlBuilder, sql: &str, v: Val| {
-        let a = b.arg(v);
-        b.push(&sql.replace('?', &a));
-    };
+    let mut b = SqlBuilder::subtree("o.path", scope_path);
     match f.status.as_deref() {
         Some("all") => {}
         Some(s) if STATUSES.iter().any(|(k, _)| *k == s) => {
-            clause(&mut b, " AND t.status = ?", Val::Str(s.to_string()))
+            b.and(" AND t.status = ?", Val::Str(s.to_string()))
         }
-        _ => clause(&mut b, " AND t.status = ?", Val::Str("tracking".into())),
+        _ => b.and(" AND t.status = ?", Val::Str("tracking".into())),
     }
     if let Some(pool) = f
         .pool
         .as_deref()
         .filter(|v| POOLS.iter().any(|(k, _)| k == v))
     {
-        clause(&mut b, " AND t.pool = ?", Val::Str(pool.to_string()));
+        b.and(" AND t.pool = ?", Val::Str(pool.to_string()));
     }
     if let Some(ch) = f
         .channel
         .as_deref()
         .filter(|v| CHANNELS.iter().any(|(k, _)| k == v))
     {
-        clause(&mut b, " AND t.channel = ?", Val::Str(ch.to_string()));
+        b.and(" AND t.channel = ?", Val::Str(ch.to_string()));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let like = format!("%{}%", q.replace(['%', '_'], ""));
-        clause(&mut b, " AND t.name LIKE ?", Val::Str(like));
+        b.and(" AND t.name LIKE ?", Val::Str(like));
     }
     if f.due.as_deref() == Some("overdue") {
-        clause(&mut b, " AND t.due_on < ?", Val::Date(today));
+        b.and(" AND t.due_on < ?", Val::Date(today));
     }
     b
 }

@@ -550,39 +550,30 @@ pub struct ItemFilter {
 pub const PER_PAGE: i64 = 50;
 
 fn list_where(scope_path: &str, f: &ItemFilter, today: NaiveDate, soon_days: i64) -> SqlBuilder {
-    let mut b = SqlBuilder::new(" WHERE o.path >= ");
-    let a = b.arg(Val::Str(scope_path.to_string()));
-    b.push(&a).push(" AND o.path < ");
-    let a = b.arg(Val::Str(path_upper(scope_path)));
-    b.push(&a);
-    let clause = |b: &mut SqlBuilder, sql: &str, v: Val| {
-        let a = b.arg(v);
-        b.push(&sql.replace('?', &a));
-    };
+    let mut b = SqlBuilder::subtree("o.path", scope_path);
     match f.status.as_deref() {
         Some("all") => {}
         Some(s) if STATUSES.iter().any(|(k, _)| *k == s) => {
-            clause(&mut b, " AND i.status = ?", Val::Str(s.to_string()))
+            b.and(" AND i.status = ?", Val::Str(s.to_string()))
         }
-        _ => clause(&mut b, " AND i.status <> ?", Val::Str("closed".into())),
+        _ => b.and(" AND i.status <> ?", Val::Str("closed".into())),
     }
     if let Some(s) = f
         .source
         .as_deref()
         .filter(|v| SOURCES.iter().any(|(k, _)| k == v))
     {
-        clause(&mut b, " AND i.source = ?", Val::Str(s.to_string()));
+        b.and(" AND i.source = ?", Val::Str(s.to_string()));
     }
     match f.due.as_deref() {
         Some("overdue") => {
-            clause(&mut b, " AND i.status <> ?", Val::Str("closed".into()));
-            clause(&mut b, " AND i.deadline < ?", Val::Date(today));
+            b.and(" AND i.status <> ?", Val::Str("closed".into()));
+            b.and(" AND i.deadline < ?", Val::Date(today));
         }
         Some("soon") => {
-            clause(&mut b, " AND i.status <> ?", Val::Str("closed".into()));
-            clause(&mut b, " AND i.deadline >= ?", Val::Date(today));
-            clause(
-                &mut b,
+            b.and(" AND i.status <> ?", Val::Str("closed".into()));
+            b.and(" AND i.deadline >= ?", Val::Date(today));
+            b.and(
                 " AND i.deadline <= ?",
                 Val::Date(today + Duration::days(soon_days)),
             );
@@ -595,8 +586,7 @@ fn list_where(scope_path: &str, f: &ItemFilter, today: NaiveDate, soon_days: i64
         b.push(&format!(" AND (i.problem LIKE {a} OR i.owner LIKE {a})"));
     }
     if let Some(days) = f.min_age.filter(|d| *d > 0) {
-        clause(
-            &mut b,
+        b.and(
             " AND i.opened_on <= ?",
             Val::Date(today - Duration::days(days.min(36_500))),
         );
@@ -1191,11 +1181,7 @@ pub async fn interviews(
     scope_path: &str,
     f: &InterviewFilter,
 ) -> AppResult<(Vec<Interview>, i64)> {
-    let mut b = SqlBuilder::new(" WHERE o.path >= ");
-    let a = b.arg(Val::Str(scope_path.to_string()));
-    b.push(&a).push(" AND o.path < ");
-    let a = b.arg(Val::Str(path_upper(scope_path)));
-    b.push(&a);
+    let mut b = SqlBuilder::subtree("o.path", scope_path);
     if let Some(s) = f
         .status
         .as_deref()
