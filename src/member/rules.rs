@@ -257,9 +257,65 @@ pub fn check(
     })
 }
 
+/// What every form about a person checks first: a name of at most 30 characters, a valid ID
+/// number, and a phone number if one is given. Returns the normalised ID number, what it says
+/// (when valid) and the trimmed phone.
+pub fn check_person(
+    c: &mut Checks,
+    name: &str,
+    id_number: &str,
+    phone: &str,
+) -> (String, Option<idcard::IdInfo>, String) {
+    let name = name.trim();
+    c.check(
+        !name.is_empty() && name.chars().count() <= 30,
+        "name",
+        "请填写姓名（30字以内）",
+    );
+    let id_number = id_number.trim().to_ascii_uppercase();
+    let info = match idcard::parse(&id_number) {
+        Ok(i) => Some(i),
+        Err(m) => {
+            c.add("id_number", m);
+            None
+        }
+    };
+    let phone = phone.trim().to_string();
+    c.check(
+        phone.is_empty() || valid_phone(&phone),
+        "phone",
+        "手机号码应为11位数字",
+    );
+    (id_number, info, phone)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_person_has_a_name_a_valid_id_and_maybe_a_phone() {
+        let good = idcard::compose(
+            "370811",
+            NaiveDate::from_ymd_opt(1990, 1, 1).expect("d"),
+            12,
+            true,
+        );
+        let mut c = Checks::default();
+        let (id, info, phone) =
+            check_person(&mut c, " 张三 ", &good.to_lowercase(), " 13800000000 ");
+        assert!(c.0.is_empty(), "{:?}", c.0);
+        assert_eq!((id, phone.as_str()), (good.clone(), "13800000000"));
+        assert!(info.is_some_and(|i| i.male));
+        let mut c = Checks::default();
+        let (_, info, _) = check_person(&mut c, "", &good[..17], "1380000000");
+        let fields: Vec<&str> = c.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["name", "id_number", "phone"]);
+        assert!(info.is_none());
+        let mut c = Checks::default();
+        check_person(&mut c, &"名".repeat(31), &good, "");
+        assert_eq!(c.0.len(), 1, "no phone is fine, a 31-character name is not");
+    }
 
     fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, dd).expect("date")

@@ -560,25 +560,9 @@ pub struct NewRecruit {
 pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Recruit> {
     let mut c = crate::error::Checks::default();
     let name = input.name.trim();
-    c.check(
-        !name.is_empty() && name.chars().count() <= 30,
-        "name",
-        "请填写姓名（30字以内）",
-    );
-    let id_number = input.id_number.trim().to_ascii_uppercase();
-    let info = match crate::member::idcard::parse(&id_number) {
-        Ok(i) => Some(i),
-        Err(m) => {
-            c.add("id_number", m);
-            None
-        }
-    };
-    let phone = input.phone.trim();
-    c.check(
-        phone.is_empty() || crate::member::rules::valid_phone(phone),
-        "phone",
-        "手机号码应为11位数字",
-    );
+    let (id_number, info, phone) =
+        crate::member::rules::check_person(&mut c, name, &input.id_number, &input.phone);
+    let phone = phone.as_str();
     c.check(
         crate::member::EDUCATION.contains(&input.education.as_str()),
         "education",
