@@ -836,49 +836,11 @@ pub async fn open_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppResu
     }
     let r = rules_for(ctx, &cpath).await?;
     super::check_raters(&groups, &r)?;
-    set_status(
-        ctx,
-        p,
-        &c,
-        "reports",
-        "meeting",
-        serde_json::json!({"raters": groups}),
-    )
-    .await
-}
-
-async fn set_status(
-    ctx: &Ctx,
-    p: &Principal,
-    c: &Campaign,
-    from: &str,
-    to: &str,
-    detail: serde_json::Value,
-) -> AppResult<Campaign> {
     let mut tx = ctx.db.begin().await?;
-    set_status_in(&mut tx, p, c, from, to, detail).await?;
-    tx.commit().await?;
-    Ok(campaign(ctx, c.id).await?.0)
-}
-
-async fn set_status_in(
-    tx: &mut Tx,
-    p: &Principal,
-    c: &Campaign,
-    from: &str,
-    to: &str,
-    detail: serde_json::Value,
-) -> AppResult<()> {
     let now = Utc::now();
-    let col = if to == "meeting" {
-        "opened_at"
-    } else {
-        "closed_at"
-    };
-    let n = on_tx!(tx, cx => {
-        // the column name is one of two constants
-        sqlx::query(&format!("UPDATE review_campaigns SET status = $1, {col} = $2, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4 AND version = $5"))
-            .bind(to).bind(now).bind(c.id).bind(from).bind(c.version).execute(&mut *cx).await?.rows_affected()
+    let n = on_tx!(&mut tx, cx => {
+        sqlx::query("UPDATE review_campaigns SET status = 'meeting', opened_at = $1, version = version + 1, updated_at = $1 WHERE id = $2 AND status = 'reports' AND version = $3")
+            .bind(now).bind(c.id).bind(c.version).execute(&mut *cx).await?.rows_affected()
     });
     if n != 1 {
         return Err(AppError::Conflict(
@@ -886,22 +848,19 @@ async fn set_status_in(
         ));
     }
     audit::append(
-        tx,
+        &mut tx,
         &p.actor(),
         NewEntry {
-            action: if to == "meeting" {
-                "review.open"
-            } else {
-                "review.close"
-            },
+            action: "review.open",
             object_type: "review_campaign",
             object_id: c.id.to_string(),
-            before: serde_json::json!({"status": from}),
-            after: serde_json::json!({"status": to, "detail": detail}),
+            before: serde_json::json!({"status": "reports"}),
+            after: serde_json::json!({"status": "meeting", "detail": {"raters": groups}}),
         },
     )
     .await?;
-    Ok(())
+    tx.commit().await?;
+    Ok(campaign(ctx, c.id).await?.0)
 }
 
 // ---- scoring ----
