@@ -16,10 +16,12 @@ pub mod i18n;
 pub mod love_bank;
 pub mod member;
 pub mod org;
+pub mod points;
 pub mod recruit;
 pub mod rectification;
 pub mod review;
 pub mod rules;
+pub mod stars;
 pub mod web;
 
 use std::path::{Path, PathBuf};

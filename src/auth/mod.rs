@@ -109,6 +109,9 @@ impl Role {
                 ReviewReport,
                 LoveRead,
                 LoveWrite,
+                PointsRead,
+                PointsWrite,
+                StarsManage,
             ],
             Role::CommitteeStaff => &[
                 OrgRead,
@@ -129,6 +132,9 @@ impl Role {
                 ReviewReport,
                 LoveRead,
                 LoveWrite,
+                PointsRead,
+                PointsWrite,
+                StarsManage,
             ],
             Role::BranchSecretary => &[
                 OrgRead,
@@ -145,8 +151,10 @@ impl Role {
                 ReviewReport,
                 LoveRead,
                 LoveWrite,
+                PointsRead,
+                PointsWrite,
             ],
-            Role::Member => &[SelfRead],
+            Role::Member => &[SelfRead, PointsClaim],
         }
     }
 }
@@ -192,6 +200,14 @@ pub enum Perm {
     LoveRead,
     /// Issue cards, record services, redeem goods, manage stock.
     LoveWrite,
+    /// See points boards, rankings, annual results and star ratings.
+    PointsRead,
+    /// Award and reverse points, decide claims, close months, confirm the year.
+    PointsWrite,
+    /// A member claiming points for themselves.
+    PointsClaim,
+    /// Run star ratings (星级党支部) of the branches under one's committee.
+    StarsManage,
 }
 
 impl Perm {
@@ -221,6 +237,10 @@ impl Perm {
             Perm::ReviewManage => "组织述职评议",
             Perm::ReviewReport => "撰写述职报告",
             Perm::LoveRead => "查看爱心银行",
+            Perm::PointsRead => "查看积分",
+            Perm::PointsWrite => "积分计分与审核",
+            Perm::PointsClaim => "申报本人积分",
+            Perm::StarsManage => "星级评定",
             Perm::LoveWrite => "办理爱心银行",
         }
     }

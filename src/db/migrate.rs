@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0005_rectification.sql"),
     migration!("0006_review.sql"),
     migration!("0007_love_bank.sql"),
+    migration!("0008_points.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -4,9 +4,11 @@ use super::{BranchRules, MemberRules, RuleKind};
 use crate::auth::Perm;
 use crate::error::{AppError, FieldError};
 use crate::love_bank::LoveRules;
+use crate::points::PointsRules;
 use crate::recruit::rules::RecruitRules;
 use crate::rectification::RectifyRules;
 use crate::review::ReviewRules;
+use crate::stars::StarRules;
 use crate::web::{page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -62,6 +64,8 @@ async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Valu
         kind_card::<RectifyRules>(ctx, org).await?,
         kind_card::<ReviewRules>(ctx, org).await?,
         kind_card::<LoveRules>(ctx, org).await?,
+        kind_card::<PointsRules>(ctx, org).await?,
+        kind_card::<StarRules>(ctx, org).await?,
     ];
     Ok(context! { org => org, kinds => kinds })
 }
@@ -108,6 +112,8 @@ async fn publish(
         "rectify" => super::publish(db, &p.actor(), org.id, &parse::<RectifyRules>(json)?).await,
         "review" => super::publish(db, &p.actor(), org.id, &parse::<ReviewRules>(json)?).await,
         "love_bank" => super::publish(db, &p.actor(), org.id, &parse::<LoveRules>(json)?).await,
+        "points" => super::publish(db, &p.actor(), org.id, &parse::<PointsRules>(json)?).await,
+        "stars" => super::publish(db, &p.actor(), org.id, &parse::<StarRules>(json)?).await,
         "recruit" => {
             let version =
                 super::publish(db, &p.actor(), org.id, &parse::<RecruitRules>(json)?).await?;
@@ -173,6 +179,8 @@ pub async fn api_get(
         "rectify" => values::<RectifyRules>(&ctx, &org.path).await?,
         "review" => values::<ReviewRules>(&ctx, &org.path).await?,
         "love_bank" => values::<LoveRules>(&ctx, &org.path).await?,
+        "points" => values::<PointsRules>(&ctx, &org.path).await?,
+        "stars" => values::<StarRules>(&ctx, &org.path).await?,
         _ => return Err(AppError::NotFound("规则集").into()),
     };
     Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))

@@ -36,6 +36,13 @@ use utoipa::OpenApi;
         crate::love_bank::web::api_cards, crate::love_bank::web::api_issue, crate::love_bank::web::api_card, crate::love_bank::web::api_earn,
         crate::love_bank::web::api_redeem, crate::love_bank::web::api_reverse, crate::love_bank::web::api_goods, crate::love_bank::web::api_add_goods,
         crate::love_bank::web::api_stock, crate::love_bank::web::api_statement,
+        crate::points::web::api_indicators, crate::points::web::api_award, crate::points::web::api_award_with_file,
+        crate::points::web::api_entry, crate::points::web::api_reverse, crate::points::web::api_claims, crate::points::web::api_claim,
+        crate::points::web::api_claim_with_file, crate::points::web::api_decide, crate::points::web::api_closes, crate::points::web::api_close,
+        crate::points::web::api_board, crate::points::web::api_ranking, crate::points::web::api_member, crate::points::web::api_me,
+        crate::points::web::api_year, crate::points::web::api_confirm,
+        crate::stars::web::api_rounds, crate::stars::web::api_create, crate::stars::web::api_round, crate::stars::web::api_score,
+        crate::stars::web::api_publish, crate::stars::web::api_finalise, crate::stars::web::api_history,
     ),
     tags(
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
@@ -46,6 +53,8 @@ use utoipa::OpenApi;
         (name = "rectify", description = "整改台账、销号管理与约谈台账"),
         (name = "reviews", description = "述职评议考核"),
         (name = "lovebank", description = "爱心银行"),
+        (name = "points", description = "积分管理：一事一计分、一月一评分、一季一亮分、一年一兑分"),
+        (name = "stars", description = "星级党支部评定"),
     )
 )]
 pub struct ApiDoc;
@@ -62,6 +71,8 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::rectification::web::api_routes())
         .merge(crate::review::web::api_routes())
         .merge(crate::love_bank::web::api_routes())
+        .merge(crate::points::web::api_routes())
+        .merge(crate::stars::web::api_routes())
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/openapi.json", ApiDoc::openapi()),

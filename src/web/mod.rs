@@ -189,6 +189,28 @@ const TEMPLATES: &[(&str, &str)] = &[
         "lovebank_statement.html",
         include_str!("../../templates/lovebank_statement.html"),
     ),
+    ("points.html", include_str!("../../templates/points.html")),
+    (
+        "points_board.html",
+        include_str!("../../templates/points_board.html"),
+    ),
+    (
+        "points_year.html",
+        include_str!("../../templates/points_year.html"),
+    ),
+    (
+        "points_ranking.html",
+        include_str!("../../templates/points_ranking.html"),
+    ),
+    (
+        "points_member.html",
+        include_str!("../../templates/points_member.html"),
+    ),
+    ("stars.html", include_str!("../../templates/stars.html")),
+    (
+        "stars_round.html",
+        include_str!("../../templates/stars_round.html"),
+    ),
 ];
 
 pub fn templates() -> &'static Environment<'static> {
@@ -259,7 +281,7 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 12] = [
+const NAV: [(Perm, &str, &str, &str); 15] = [
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
     (Perm::MemberRead, "/members", "党员", "members"),
     (Perm::SelfRead, "/members/self", "我的档案", "members"),
@@ -267,6 +289,9 @@ const NAV: [(Perm, &str, &str, &str); 12] = [
     (Perm::RecruitRead, "/recruits", "发展党员", "recruits"),
     (Perm::ReviewRead, "/reviews", "述职评议", "reviews"),
     (Perm::RectifyRead, "/rectify", "整改台账", "rectify"),
+    (Perm::PointsRead, "/points", "积分管理", "points"),
+    (Perm::PointsClaim, "/points/me", "我的积分", "points_me"),
+    (Perm::PointsRead, "/stars", "星级党支部", "stars"),
     (Perm::LoveRead, "/lovebank", "爱心银行", "lovebank"),
     (
         Perm::TransferWrite,
@@ -289,7 +314,9 @@ pub fn nav_for(p: &Principal) -> Vec<NavItem> {
         .chain(
             NAV.iter()
                 .filter(|(perm, ..)| {
-                    p.can(*perm) && (*perm != Perm::SelfRead || p.member_id.is_some())
+                    p.can(*perm)
+                        && (!matches!(perm, Perm::SelfRead | Perm::PointsClaim)
+                            || p.member_id.is_some())
                 })
                 .map(|(_, href, label, key)| NavItem { href, label, key }),
         )
@@ -922,6 +949,11 @@ mod catalogue_tests {
             &crate::review::CHECKLIST,
             &crate::review::CAMPAIGN_STATUSES,
             &crate::review::REPORT_STATUSES,
+            &crate::points::SUBJECTS,
+            &crate::points::PERIODS,
+            &crate::points::AWARDERS,
+            &crate::points::CLAIM_STATUSES,
+            &crate::stars::store::STATUSES,
         ] {
             v.extend(table.iter().map(|s| s.1));
         }
@@ -934,6 +966,8 @@ mod catalogue_tests {
                 crate::rectification::RectifyRules::LABEL,
                 crate::review::ReviewRules::LABEL,
                 crate::love_bank::LoveRules::LABEL,
+                crate::points::PointsRules::LABEL,
+                crate::stars::StarRules::LABEL,
             ]);
         }
         v

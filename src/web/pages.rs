@@ -22,6 +22,8 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::review::web::page_routes())
         .merge(crate::review::web::public_routes())
         .merge(crate::love_bank::web::page_routes())
+        .merge(crate::points::web::page_routes())
+        .merge(crate::stars::web::page_routes())
         .merge(crate::audit::web::page_routes())
 }
 
