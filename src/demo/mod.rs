@@ -7,6 +7,7 @@
 
 mod love_bank;
 pub mod names;
+mod points;
 mod recruits;
 mod rectification;
 pub mod review;
@@ -904,6 +905,18 @@ pub async fn generate(
         None => 0,
     };
     progress(&format!("{love_cards} love-bank cards"));
+    // a year of points; the demo secretary's branch holds a few claims to decide
+    let demo_branch = plans
+        .iter()
+        .find(|p| p.level == OrgLevel::Village)
+        .or(plans.first())
+        .map(|p| p.org_id)
+        .unwrap_or(0);
+    let pts = points::generate(&mut tx, &mut g.rng, opts.as_of, demo_branch).await?;
+    progress(&format!(
+        "{} points entries, {} star-rating rounds",
+        pts.entries, pts.rounds
+    ));
     if let crate::db::Tx::Postgres(t) = &mut tx {
         for table in ["orgs", "members"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
@@ -919,7 +932,7 @@ pub async fn generate(
             object_type: "database",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns, "love_cards": love_cards}),
+            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns, "love_cards": love_cards, "point_entries": pts.entries, "star_rounds": pts.rounds}),
         },
     )
     .await?;

@@ -396,20 +396,17 @@ pub async fn award(
         Ok(e)
     }
     .await;
-    let e = match result {
+    match result {
         // a concurrent request with the same key won: its entry is this request's answer
         Err(AppError::Db(e)) if e.is_constraint() && key.is_some() => {
             match by_key(ctx, key.as_deref().unwrap_or_default()).await? {
-                Some(found) => return replayed(found, &t),
-                None => return Err(AppError::Db(e)),
+                Some(found) => replayed(found, &t),
+                None => Err(AppError::Db(e)),
             }
         }
-        other => other?,
-    };
-    Ok(Awarded {
-        entry: Some(e),
-        claim: None,
-    })
+        Err(e) => Err(e),
+        Ok(e) => replayed(e, &t),
+    }
 }
 
 /// The subject an indicator is for, from the catalogue in force where the award lands.
@@ -457,6 +454,15 @@ async fn write_entry(
 ) -> AppResult<Entry> {
     guard_open(tx, t, month_key(on), "不能再计分").await?;
     lock(tx, t).await?;
+    // a retry that waited for the lock behind its twin: the twin's entry is the answer
+    if let Some(k) = key {
+        let done = on_tx!(tx, x => {
+            sqlx::query("SELECT id FROM point_entries WHERE idempotency_key = $1").bind(k).fetch_optional(&mut *x).await?.map(|r| r.i64("id")).transpose()?
+        });
+        if let Some(id) = done {
+            return entry_tx(tx, id).await;
+        }
+    }
     let (from, to) = super::period_range(&i.period, on);
     let net = net_in(tx, t, &i.key, from, to).await?;
     super::check_cap(i, net, i.points)?;

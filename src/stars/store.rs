@@ -106,13 +106,16 @@ pub async fn create(ctx: &Ctx, p: &Principal, input: &NewRound) -> AppResult<Rou
     let (scheme, src) = crate::rules::effective::<StarRules>(&ctx.db, &org.path).await?;
     let json = serde_json::to_string(&scheme).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut tx = ctx.db.begin().await?;
-    let exists = on_tx!(&mut tx, x => {
-        sqlx::query("SELECT COUNT(*) AS n FROM star_rounds WHERE org_id = $1 AND year = $2").bind(org.id).bind(input.year).fetch_one(&mut *x).await?.i64("n")?
+    // one rating per branch and year: no round over or under this one's branches
+    let overlap = on_tx!(&mut tx, x => {
+        sqlx::query("SELECT o.name FROM star_rounds s JOIN orgs o ON o.id = s.org_id WHERE s.year = $1 AND ((o.path >= $2 AND o.path < $3) OR ($4 >= o.path AND $4 < o.path || '~')) LIMIT 1")
+            .bind(input.year).bind(&org.path).bind(path_upper(&org.path)).bind(&org.path)
+            .fetch_optional(&mut *x).await?.map(|r| r.string("name")).transpose()?
     });
-    if exists > 0 {
+    if let Some(name) = overlap {
         return Err(AppError::Conflict(format!(
-            "{}已开展{}年度星级评定",
-            org.name, input.year
+            "{name}已开展{}年度星级评定，评定范围不能重叠",
+            input.year
         )));
     }
     let version = src.map(|v| v.version).unwrap_or(0);

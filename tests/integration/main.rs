@@ -6,6 +6,7 @@ mod authz;
 mod flows;
 mod import_export;
 mod love_bank;
+mod points;
 mod recruit;
 mod rectify;
 mod review;

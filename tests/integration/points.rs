@@ -1,0 +1,321 @@
+//! 积分管理 and 星级党支部: a branch runs its points through a year (awards within caps,
+//! idempotent retries, claims decided once, reversals, monthly close, boards, ranking, the
+//! annual conversion), and a committee rates its branches' stars — on both databases.
+
+use crate::support::*;
+use axum::http::StatusCode;
+use chrono::{Datelike, NaiveDate};
+use serde_json::{json, Value};
+
+const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
+
+fn month_of(d: NaiveDate) -> String {
+    d.format("%Y-%m").to_string()
+}
+
+/// Days from `d` to the 2nd of the next month.
+fn to_next_month(d: NaiveDate) -> i64 {
+    let first = NaiveDate::from_ymd_opt(d.year(), d.month(), 1).expect("first");
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .expect("next");
+    (next - d).num_days() + 1
+}
+
+#[tokio::test]
+async fn a_branch_runs_its_points_through_a_year() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let county = app.org(Some(city), "中共测试县委", "committee", "county").await;
+        let town = app.org(Some(county), "中共城关镇委员会", "committee", "township").await;
+        let branch = app.org(Some(town), "东关村党支部", "branch", "village").await;
+        let other = app.org(Some(town), "西关村党支部", "branch", "village").await;
+        let m1 = app.member(branch, "张明", 1).await;
+        let m2 = app.member(branch, "李红", 2).await;
+        let m3 = app.member(branch, "王强", 3).await;
+        let m4 = app.member(branch, "赵丽", 4).await;
+        let x1 = app.member(other, "孙伟", 5).await;
+        let sec = app.account("dongguan", branch, "branch_secretary", None).await;
+        let staff = app.account("chengguan", town, "committee_staff", None).await;
+        let outsider = app.account("xiguan", other, "branch_secretary", None).await;
+        let me = app.account("zhangming", branch, "member", Some(m1)).await;
+        let today = app.ctx.clock.today();
+        let award = |token: &str, body: Value| {
+            let app = &app;
+            let token = token.to_string();
+            async move { app.api(&token, "POST", "/api/v1/points/awards", Some(body)).await }
+        };
+        let m = |member: i64, ind: &str| json!({"member_id": member, "indicator": ind, "done_on": today});
+
+        // --- 一事一计分: points from the catalogue, caps at and above, who may award
+        let e = ok(award(&sec, m(m1, "M17")).await);
+        assert_eq!(e["entry"]["points"], 3);
+        assert_eq!(e["entry"]["subject"], "member");
+        refused(award(&sec, m(m1, "M17")).await, "points.cap");
+        for _ in 0..4 {
+            ok(award(&sec, m(m2, "M01")).await);
+        }
+        refused(award(&sec, m(m2, "M01")).await, "points.cap");
+        let r = award(&sec, m(m1, "X99")).await;
+        assert_eq!(r.1["fields"][0]["field"], "indicator", "{r:?}");
+        refused(award(&outsider, m(m1, "M01")).await, "forbidden");
+        refused(award(&me, m(m1, "M01")).await, "forbidden");
+        let r = award(&sec, json!({"member_id": m1, "indicator": "M01", "done_on": today + chrono::Duration::days(1)})).await;
+        assert_eq!(r.1["fields"][0]["field"], "done_on", "{r:?}");
+        let r = award(&sec, json!({"member_id": m1, "indicator": "M01", "done_on": today - chrono::Duration::days(93)})).await;
+        assert_eq!(r.1["fields"][0]["field"], "done_on", "backdating: {r:?}");
+        // a deduction and its cap
+        ok(award(&sec, m(m3, "M72")).await);
+        refused(award(&sec, m(m3, "M72")).await, "points.cap");
+        // superior indicators only from above; evidence where required
+        refused(award(&sec, m(m4, "M68")).await, "points.awarder");
+        let r = award(&staff, m(m4, "M68")).await;
+        assert_eq!(r.1["fields"][0]["field"], "file", "evidence: {r:?}");
+        let (ct, body) = multipart(&[("member_id", &m4.to_string()), ("indicator", "M68"), ("note", "乡镇表彰")], PNG);
+        let (s, b) = post_multipart(&app, &staff, "/api/v1/points/awards/evidence", &ct, body).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+        let honour: Value = serde_json::from_slice(&b).expect("json");
+        assert_eq!(honour["entry"]["points"], 5);
+        assert!(honour["entry"]["evidence"].as_str().is_some());
+
+        // --- a retry with the same key applies once, also when racing
+        let keyed = json!({"member_id": m4, "indicator": "M21", "done_on": today, "idempotency_key": "pay-1"});
+        let a = ok(award(&sec, keyed.clone()).await);
+        let b = ok(award(&sec, keyed.clone()).await);
+        assert_eq!(a["entry"]["id"], b["entry"]["id"]);
+        let raced = json!({"member_id": m4, "indicator": "M16", "done_on": today, "idempotency_key": "group-1"});
+        let (x, y) = tokio::join!(award(&sec, raced.clone()), award(&sec, raced.clone()));
+        assert_eq!(ok(x)["entry"]["id"], ok(y)["entry"]["id"], "concurrent retries apply once");
+        refused(award(&sec, json!({"member_id": m3, "indicator": "M16", "idempotency_key": "group-1"})).await, "conflict");
+        // two different awards racing for a cap of one event: one wins
+        let (x, y) = tokio::join!(award(&sec, m(m3, "M15")), award(&sec, m(m3, "M15")));
+        assert_eq!([&x, &y].iter().filter(|r| r.0 == StatusCode::OK).count(), 1, "{x:?} {y:?}");
+
+        // --- approval: an award needing it waits as a claim; nobody approves their own
+        let pending = ok(award(&sec, m(m2, "M29")).await);
+        assert!(pending["entry"].is_null());
+        let claim = pending["claim"]["id"].as_i64().expect("claim");
+        let decide = |token: &str, id: i64, approve: bool, version: i64| {
+            let app = &app;
+            let token = token.to_string();
+            async move { app.api(&token, "POST", &format!("/api/v1/points/claims/{id}/decide"), Some(json!({"approve": approve, "note": if approve { "" } else { "材料不全" }, "version": version}))).await }
+        };
+        refused(decide(&sec, claim, true, 1).await, "points.self_approval");
+        ok(decide(&staff, claim, true, 1).await);
+        refused(decide(&staff, claim, true, 1).await, "conflict");
+
+        // --- members claim for themselves, with evidence; approve and reject race
+        let r = app.api(&me, "POST", "/api/v1/points/claims", Some(json!({"indicator": "M57", "note": "社区义诊志愿服务"}))).await;
+        assert_eq!(r.1["fields"][0]["field"], "file", "{r:?}");
+        refused(app.api(&me, "POST", "/api/v1/points/claims", Some(json!({"indicator": "M17", "note": "参加主题党日"}))).await, "points.not_claimable");
+        let (ct, body) = multipart(&[("indicator", "M57"), ("note", "社区义诊志愿服务")], PNG);
+        let (s, b) = post_multipart(&app, &me, "/api/v1/points/claims/evidence", &ct, body).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+        let mine: Value = serde_json::from_slice(&b).expect("json");
+        let mine = mine["id"].as_i64().expect("id");
+        let queue = ok(app.api(&sec, "GET", &format!("/api/v1/points/claims?org_id={branch}"), None).await);
+        assert_eq!(queue.as_array().map(|a| a.len()), Some(1), "{queue}");
+        let (x, y) = tokio::join!(decide(&sec, mine, true, 1), decide(&staff, mine, false, 1));
+        let statuses = [x.0, y.0];
+        assert!(statuses.contains(&StatusCode::OK) && statuses.contains(&StatusCode::CONFLICT), "{x:?} {y:?}");
+
+        // --- reversals: new entries, once, never of a reversal; the cap counts them
+        let r = ok(app.api(&sec, "POST", &format!("/api/v1/points/entries/{}/reverse", e["entry"]["id"]), Some(json!({"reason": "记错了人"}))).await);
+        assert_eq!(r["points"], -3);
+        refused(app.api(&sec, "POST", &format!("/api/v1/points/entries/{}/reverse", e["entry"]["id"]), Some(json!({"reason": "再冲"}))).await, "conflict");
+        refused(app.api(&sec, "POST", &format!("/api/v1/points/entries/{}/reverse", r["id"]), Some(json!({"reason": "冲正的冲正"}))).await, "points.reversal");
+        ok(award(&sec, m(m1, "M17")).await);
+
+        // --- branch and secretary points
+        ok(award(&sec, json!({"org_id": branch, "indicator": "B02", "done_on": today})).await);
+        refused(award(&sec, json!({"org_id": branch, "indicator": "B07"})).await, "points.awarder");
+        ok(award(&staff, json!({"org_id": branch, "indicator": "B07", "done_on": today})).await);
+        ok(award(&staff, json!({"org_id": other, "indicator": "B02", "done_on": today})).await);
+        ok(award(&sec, json!({"subject": "secretary", "org_id": branch, "member_id": m1, "indicator": "S03", "done_on": today})).await);
+        let r = award(&staff, json!({"subject": "secretary", "org_id": branch, "member_id": x1, "indicator": "S03"})).await;
+        assert_eq!(r.1["fields"][0]["field"], "member_id", "{r:?}");
+
+        // --- boards: every member of the branch, totals equal to the entries
+        let month = month_of(today);
+        let board = ok(app.api(&sec, "GET", &format!("/api/v1/points/board?org_id={branch}&month={month}"), None).await);
+        let rows = board["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 4, "{board}");
+        for row in rows {
+            let id = row["id"].as_i64().expect("id");
+            let sum = app.count(&format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM point_entries WHERE subject = 'member' AND member_id = {id}")).await;
+            assert_eq!(row["total"].as_i64(), Some(sum), "{row}");
+        }
+        let ranks: Vec<i64> = rows.iter().map(|r| r["rank"].as_i64().expect("rank")).collect();
+        assert_eq!(ranks[0], 1);
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]));
+        let units = ok(app.api(&staff, "GET", &format!("/api/v1/points/board?org_id={town}&month={month}"), None).await);
+        assert_eq!(units["subject"], "branch");
+        assert_eq!(units["rows"][0]["id"], branch, "{units}");
+        assert_eq!(units["rows"][0]["total"], 7);
+        let secs = ok(app.api(&staff, "GET", &format!("/api/v1/points/board?org_id={town}&month={month}&subject=secretary"), None).await);
+        assert_eq!(secs["rows"][0]["id"], m1);
+        let rank = ok(app.api(&staff, "GET", &format!("/api/v1/points/ranking?org_id={town}&month={month}"), None).await);
+        assert_eq!(rank["ranked"], 4, "x1 has no member points: {rank}");
+        refused(app.api(&outsider, "GET", &format!("/api/v1/points/board?org_id={branch}&month={month}"), None).await, "forbidden");
+
+        // --- 一月一评分: only an ended month, once, freezing it
+        refused(app.api(&sec, "POST", "/api/v1/points/closes", Some(json!({"org_id": branch, "scope": "members", "month": month}))).await, "points.month_open");
+        refused(app.api(&me, "POST", "/api/v1/points/closes", Some(json!({"org_id": branch, "scope": "members", "month": month}))).await, "forbidden");
+        let r = app.api(&sec, "POST", "/api/v1/points/closes", Some(json!({"org_id": town, "scope": "members", "month": month}))).await;
+        assert!(r.0.is_client_error(), "{r:?}");
+        app.ctx.clock.advance_days(to_next_month(today));
+        let day2 = app.ctx.clock.today();
+        // a claim of the new month waits; the old month closes regardless
+        let (ct, body) = multipart(&[("indicator", "M58"), ("note", "志愿服务满4小时")], PNG);
+        let (s, _) = post_multipart(&app, &me, "/api/v1/points/claims/evidence", &ct, body).await;
+        assert_eq!(s, StatusCode::OK);
+        let closed = ok(app.api(&sec, "POST", "/api/v1/points/closes", Some(json!({"org_id": branch, "scope": "members", "month": month}))).await);
+        let sum = app.count(&format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM point_entries WHERE subject = 'member' AND org_id = {branch}")).await;
+        assert_eq!(closed["total"].as_i64(), Some(sum), "{closed}");
+        refused(app.api(&sec, "POST", "/api/v1/points/closes", Some(json!({"org_id": branch, "scope": "members", "month": month}))).await, "conflict");
+        refused(award(&sec, m(m2, "M05")).await, "points.month_closed");
+        let frozen = rows[0]["id"].as_i64().expect("id");
+        let entry = app.count(&format!("SELECT MIN(id) AS n FROM point_entries WHERE member_id = {frozen} AND reverses_id IS NULL")).await;
+        refused(app.api(&sec, "POST", &format!("/api/v1/points/entries/{entry}/reverse"), Some(json!({"reason": "关账后更正"}))).await, "points.month_closed");
+        // units close by the committee freezes branch points
+        ok(app.api(&staff, "POST", "/api/v1/points/closes", Some(json!({"org_id": town, "scope": "units", "month": month}))).await);
+        refused(award(&staff, json!({"org_id": other, "indicator": "B03", "done_on": today})).await, "points.month_closed");
+        // the member sees their months and the published board
+        let mine_now = ok(app.api(&me, "GET", &format!("/api/v1/points/me?year={}", today.year()), None).await);
+        let mine_sum = app.count(&format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM point_entries WHERE subject = 'member' AND member_id = {m1} AND month BETWEEN {y}01 AND {y}12", y = today.year())).await;
+        assert_eq!(mine_now["total"].as_i64(), Some(mine_sum), "{mine_now}");
+        assert!(mine_now["rank"].as_i64().is_some(), "ranked over the closed month: {mine_now}");
+        refused(app.api(&me, "GET", &format!("/api/v1/points/members/{m2}"), None).await, "forbidden");
+
+        // a pending claim holds the close of its month
+        app.ctx.clock.advance_days(to_next_month(day2));
+        let next = month_of(day2);
+        refused(app.api(&sec, "POST", "/api/v1/points/closes", Some(json!({"org_id": branch, "scope": "members", "month": next}))).await, "points.claims_pending");
+        let waiting = ok(app.api(&sec, "GET", &format!("/api/v1/points/claims?org_id={branch}"), None).await);
+        let w = waiting[0]["id"].as_i64().expect("claim");
+        ok(decide(&sec, w, false, 1).await);
+        ok(app.api(&sec, "POST", "/api/v1/points/closes", Some(json!({"org_id": branch, "scope": "members", "month": next}))).await);
+
+        // --- 一年一兑分: only with all twelve months closed, once
+        let year = today.year();
+        refused(app.api(&sec, "POST", "/api/v1/points/year/confirm", Some(json!({"org_id": branch, "year": year}))).await, "points.year_open");
+        let now = app.ctx.clock.today();
+        if now.year() == year {
+            app.ctx.clock.advance_days((NaiveDate::from_ymd_opt(year + 1, 1, 2).expect("jan") - now).num_days());
+        }
+        for mo in 1..=12 {
+            let label = format!("{year}-{mo:02}");
+            let r = app.api(&sec, "POST", "/api/v1/points/closes", Some(json!({"org_id": branch, "scope": "members", "month": label}))).await;
+            assert!(r.0 == StatusCode::OK || r.1["code"] == "conflict", "{label}: {r:?}");
+        }
+        let y = ok(app.api(&sec, "POST", "/api/v1/points/year/confirm", Some(json!({"org_id": branch, "year": year}))).await);
+        assert_eq!(y["confirmed"], true);
+        assert_eq!(y["outcomes"].as_array().map(|a| a.len()), Some(4));
+        let excellent = y["outcomes"].as_array().expect("o").iter().filter(|o| o["grade"] == "优秀").count();
+        assert!(excellent <= 1, "⌊4/3⌋ = 1 at most: {y}");
+        refused(app.api(&sec, "POST", "/api/v1/points/year/confirm", Some(json!({"org_id": branch, "year": year}))).await, "conflict");
+
+        // --- pages
+        let (sess, _) = app.browser("dongguan2", branch, "branch_secretary").await;
+        for path in [
+            format!("/points?org_id={branch}&month={month}"),
+            format!("/points?org_id={town}&month={month}"),
+            format!("/points/board?org_id={branch}&quarter={}", dangjian::points::quarter_of(today)),
+            format!("/points/board?org_id={branch}"),
+            format!("/points/year?org_id={branch}&year={year}"),
+            format!("/points/ranking?org_id={branch}&month={month}"),
+            format!("/points/members/{m1}?year={year}"),
+        ] {
+            let sess = if path.contains(&format!("org_id={town}")) {
+                app.browser("chengguan2", town, "committee_staff").await.0
+            } else {
+                sess.clone()
+            };
+            let (s, _, html) = app.page(&sess, "GET", &path, None).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {html}");
+        }
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_committee_rates_its_branches_stars() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let town = app.org(Some(city), "中共城关镇委员会", "committee", "township").await;
+        let a = app.org(Some(town), "东关村党支部", "branch", "village").await;
+        let b = app.org(Some(town), "西关村党支部", "branch", "village").await;
+        let c = app.org(Some(town), "南关村党支部", "branch", "village").await;
+        let outside = app.org(Some(city), "中共河口镇委员会", "committee", "township").await;
+        let staff = app.account("chengguan", town, "committee_staff", None).await;
+        let sec = app.account("dongguan", a, "branch_secretary", None).await;
+        let other = app.account("hekou", outside, "committee_staff", None).await;
+        let dept = app.account("zuzhibu", town, "org_staff", None).await;
+        let today = app.ctx.clock.today();
+        // a scheme where 8 branch points earn the full 40
+        let scheme = json!({"org_id": town, "values": {"points_full": 8}});
+        ok(app.api(&dept, "POST", "/api/v1/rules/stars", Some(scheme)).await);
+        for branch in [a, b] {
+            for ind in ["B02", "B03", "B05", "B09"] {
+                ok(app.api(&staff, "POST", "/api/v1/points/awards", Some(json!({"org_id": branch, "indicator": ind, "done_on": today}))).await);
+            }
+        }
+        refused(app.api(&sec, "POST", "/api/v1/stars/rounds", Some(json!({"org_id": town, "year": today.year()}))).await, "forbidden");
+        let r = app.api(&staff, "POST", "/api/v1/stars/rounds", Some(json!({"org_id": a, "year": today.year()}))).await;
+        assert_eq!(r.1["fields"][0]["field"], "org_id", "a branch does not rate: {r:?}");
+        let round = ok(app.api(&staff, "POST", "/api/v1/stars/rounds", Some(json!({"org_id": town, "year": today.year()}))).await);
+        let id = round["id"].as_i64().expect("id");
+        assert_eq!(round["scheme"]["points_full"], 8, "the scheme in force is copied");
+        refused(app.api(&staff, "POST", "/api/v1/stars/rounds", Some(json!({"org_id": town, "year": today.year()}))).await, "conflict");
+        refused(app.api(&other, "GET", &format!("/api/v1/stars/rounds/{id}"), None).await, "not_found");
+        let items = |v: [i64; 4]| json!({"organisation": v[0], "members": v[1], "life": v[2], "role": v[3]});
+        let score = |branch: i64, v: [i64; 4], innovation: &str| {
+            let app = &app;
+            let staff = staff.clone();
+            let body = json!({"branch_id": branch, "items": items(v), "innovation": innovation});
+            async move { app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/scores"), Some(body)).await }
+        };
+        let r = score(a, [16, 15, 15, 15], "").await;
+        assert_eq!(r.1["fields"][0]["field"], "item_organisation", "{r:?}");
+        let r = app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/scores"), Some(json!({"branch_id": a, "items": {"organisation": 15}}))).await;
+        assert!(r.0.is_client_error(), "items missing: {r:?}");
+        let r = score(outside, [1, 1, 1, 1], "").await;
+        assert_eq!(r.1["fields"][0]["field"], "branch_id", "{r:?}");
+        ok(score(a, [15, 15, 15, 15], "“党建+合作社”项目").await);
+        ok(score(b, [15, 15, 15, 14], "“红色物业”项目").await);
+        refused(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/publish"), Some(json!({"version": 1}))).await, "stars.unscored");
+        ok(score(c, [8, 8, 7, 7], "").await);
+        refused(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/publish"), Some(json!({"version": 0}))).await, "conflict");
+        let pubd = ok(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/publish"), Some(json!({"version": 1}))).await);
+        assert_eq!(pubd["status"], "publicity");
+        refused(score(c, [15, 15, 15, 15], "").await, "stars.not_scoring");
+        let file = ok(app.api(&sec, "GET", &format!("/api/v1/stars/rounds/{id}"), None).await);
+        let of = |branch: i64| file["scores"].as_array().expect("scores").iter().find(|s| s["branch_id"] == branch).expect("branch").clone();
+        assert_eq!(of(a)["branch_points"], 8);
+        assert_eq!(of(a)["points_score"], 40);
+        assert_eq!(of(a)["total"], 100);
+        assert_eq!(of(a)["stars"], 5);
+        assert_eq!(of(b)["total"], 99);
+        assert_eq!(of(b)["stars"], 4, "three branches: one five-star at most");
+        assert_eq!(of(b)["capped"], true);
+        assert_eq!(of(c)["total"], 30);
+        assert_eq!(of(c)["stars"], 1);
+        refused(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/finalise"), None).await, "stars.publicity");
+        app.ctx.clock.advance_days(6);
+        ok(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/finalise"), None).await);
+        refused(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/finalise"), None).await, "stars.not_publicised");
+        let h = ok(app.api(&sec, "GET", &format!("/api/v1/stars/history?org_id={a}"), None).await);
+        assert_eq!(h[0]["stars"], 5);
+        assert_eq!(h[0]["year"], today.year());
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM star_ratings").await, 3);
+
+        let (sess, _) = app.browser("chengguan2", town, "committee_staff").await;
+        for path in [format!("/stars?org_id={town}"), format!("/stars/{id}"), format!("/stars?org_id={a}")] {
+            let (s, _, html) = app.page(&sess, "GET", &path, None).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {html}");
+        }
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}
