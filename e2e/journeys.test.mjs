@@ -410,6 +410,38 @@ test('community staff on a phone record a service on a love-bank card and redeem
   await page.done();
 });
 
+test('a member checks their points on a phone and claims one; the secretary approves it and closes last month', async () => {
+  const member = await open({ viewport: PHONE });
+  await signIn(member, 'member');
+  await member.goto(BASE + '/points/me');
+  const total = Number(await member.locator('.kpi .n').first().textContent());
+  assert.ok(total > 0, 'a year of points');
+  await noHorizontalScroll(member, 'my points');
+  await member.getByLabel('事项').selectOption('M63');
+  await member.getByLabel('说明').fill('参加小区环境整治');
+  await member.getByRole('button', { name: '提交申报' }).click();
+  await member.waitForURL(/ok=pending/);
+  assert.ok(await member.getByText('待审核').first().isVisible());
+  await shot(member, 'points-member-phone');
+  await member.done();
+
+  const sec = await open({ viewport: PHONE });
+  await signIn(sec, 'secretary');
+  await sec.goto(BASE + '/points');
+  await noHorizontalScroll(sec, 'points month');
+  const row = sec.locator('tr', { hasText: '参加环境整治、文明创建' }).first();
+  await row.getByRole('button', { name: '通过' }).click();
+  await sec.waitForURL(/ok=saved/);
+  assert.equal(await sec.locator('tr', { hasText: '参加小区环境整治' }).getByRole('button', { name: '通过' }).count(), 0);
+  // last month is still open: close it
+  const month = await sec.getByLabel('月份', { exact: true }).last().inputValue();
+  await sec.getByRole('button', { name: '关账' }).click();
+  await sec.waitForURL(/ok=closed/);
+  assert.ok(await sec.getByText(month + '（').first().isVisible(), 'listed as closed');
+  await shot(sec, 'points-secretary-phone');
+  await sec.done();
+});
+
 test('an import with bad rows is refused row by row; the export opens as a workbook', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
   await signIn(page, 'county');
@@ -549,8 +581,9 @@ test('keyboard only: skip to the content, reach the menu, see where the focus is
 test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
-    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement'],
-    secretary: ['/members/new', '/password'],
+    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/ranking', '/stars'],
+    member: ['/points/me'],
+    secretary: ['/members/new', '/password', '/points', '/points/year'],
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],
   };

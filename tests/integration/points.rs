@@ -215,8 +215,20 @@ async fn a_branch_runs_its_points_through_a_year() {
         assert!(excellent <= 1, "⌊4/3⌋ = 1 at most: {y}");
         refused(app.api(&sec, "POST", "/api/v1/points/year/confirm", Some(json!({"org_id": branch, "year": year}))).await, "conflict");
 
-        // --- pages
-        let (sess, _) = app.browser("dongguan2", branch, "branch_secretary").await;
+        // --- pages; the award form posts a file with the token in the query
+        let (sess, csrf) = app.browser("dongguan2", branch, "branch_secretary").await;
+        let now = app.ctx.clock.today().to_string();
+        let (ct, body) = multipart(&[("indicator", "M05"), ("member_id", &m4.to_string()), ("org_id", &branch.to_string()), ("back_org", &branch.to_string()), ("done_on", &now)], PNG);
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("/points/award?_csrf={csrf}"))
+            .header(axum::http::header::COOKIE, format!("dj_session={sess}"))
+            .header(axum::http::header::CONTENT_TYPE, ct)
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        let (s, h, _) = app.send(req).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(h.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").contains("ok=saved"), "{h:?}");
         for path in [
             format!("/points?org_id={branch}&month={month}"),
             format!("/points?org_id={town}&month={month}"),

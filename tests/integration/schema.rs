@@ -87,6 +87,18 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
         assert!(app.count("SELECT COUNT(*) AS n FROM love_cards").await >= 100);
         assert!(app.count("SELECT COUNT(*) AS n FROM love_entries WHERE kind = 'redeem'").await >= 10);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM love_cards c WHERE c.balance <> (SELECT COALESCE(SUM(e.points), 0) FROM love_entries e WHERE e.card_id = c.id)").await, 0);
+        // a year of points: every member has some, closed months agree with their entries,
+        // no cap of the catalogue is exceeded, last year's stars are final everywhere
+        let members = app.count("SELECT COUNT(*) AS n FROM members").await;
+        let with_points = app.count("SELECT COUNT(DISTINCT member_id) AS n FROM point_entries WHERE subject = 'member'").await;
+        assert!(with_points * 100 >= members * 95, "{with_points} of {members}");
+        assert!(app.count("SELECT COUNT(*) AS n FROM point_closes").await > 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM point_closes c WHERE c.total <> (SELECT COALESCE(SUM(e.points), 0) FROM point_entries e WHERE e.subject = 'member' AND e.org_id = c.org_id AND e.month = c.month)").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM (SELECT member_id, month FROM point_entries WHERE indicator = 'M17' GROUP BY member_id, month HAVING SUM(points) > 3) x").await, 0, "M17 is capped at 3 a month");
+        assert!(app.count("SELECT COUNT(*) AS n FROM point_claims WHERE status = 'pending'").await >= 1);
+        assert!(app.count("SELECT COUNT(*) AS n FROM star_ratings").await > 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM star_scores s JOIN star_rounds r ON r.id = s.round_id WHERE r.status = 'final' AND s.stars IS NULL").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM star_rounds WHERE status = 'scoring'").await, 1);
         // Every member sits on a branch; probationary members have no full date.
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.kind NOT IN ('branch', 'joint_branch')").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE status = 'probationary' AND full_date IS NOT NULL").await, 0);
