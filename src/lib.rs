@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod i18n;
+pub mod idempotency;
 pub mod love_bank;
 pub mod member;
 pub mod org;

@@ -256,17 +256,6 @@ async fn by_key(ctx: &Ctx, key: &str) -> AppResult<Option<Entry>> {
     })
 }
 
-fn clean_key(key: Option<&str>) -> AppResult<Option<String>> {
-    match key.map(str::trim).filter(|k| !k.is_empty()) {
-        Some(k) if k.len() > 100 || !k.is_ascii() => Err(AppError::field(
-            "idempotency_key",
-            "幂等键为不超过100个ASCII字符",
-        )),
-        Some(k) => Ok(Some(k.to_string())),
-        None => Ok(None),
-    }
-}
-
 /// A retried request: the entry its key already made (on the same card), if any.
 async fn replay(ctx: &Ctx, card_id: i64, key: &Option<String>) -> AppResult<Option<Entry>> {
     let Some(k) = key else { return Ok(None) };
@@ -308,7 +297,7 @@ pub struct EarnInput {
 
 /// Records a service: the card earns the service's points (within the daily cap).
 pub async fn earn(ctx: &Ctx, p: &Principal, card_id: i64, input: &EarnInput) -> AppResult<Entry> {
-    let key = clean_key(input.idempotency_key.as_deref())?;
+    let key = crate::idempotency::clean(input.idempotency_key.as_deref())?;
     let (c, path) = card(ctx, card_id).await?;
     p.authorize(Perm::LoveWrite, Some(&path))?;
     let r = rules_for(ctx, &path).await?;
@@ -378,7 +367,7 @@ pub async fn redeem(
     card_id: i64,
     input: &RedeemInput,
 ) -> AppResult<Entry> {
-    let key = clean_key(input.idempotency_key.as_deref())?;
+    let key = crate::idempotency::clean(input.idempotency_key.as_deref())?;
     let (c, path) = card(ctx, card_id).await?;
     p.authorize(Perm::LoveWrite, Some(&path))?;
     let r = rules_for(ctx, &path).await?;

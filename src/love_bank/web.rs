@@ -324,14 +324,6 @@ async fn statement_page(
 
 // ---- JSON API ----
 
-fn key_from(headers: &HeaderMap, body: Option<String>) -> Option<String> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or(body)
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CardPage {
     pub items: Vec<Card>,
@@ -402,7 +394,7 @@ pub async fn api_earn(
     Json(mut b): Json<EarnInput>,
 ) -> Result<Json<Entry>, ApiError> {
     load_card(&ctx, &p, id).await?;
-    b.idempotency_key = key_from(&headers, b.idempotency_key.take());
+    b.idempotency_key = crate::idempotency::from_request(&headers, b.idempotency_key.take());
     Ok(Json(store::earn(&ctx, &p, id, &b).await?))
 }
 
@@ -417,7 +409,7 @@ pub async fn api_redeem(
     Json(mut b): Json<RedeemInput>,
 ) -> Result<Json<Entry>, ApiError> {
     load_card(&ctx, &p, id).await?;
-    b.idempotency_key = key_from(&headers, b.idempotency_key.take());
+    b.idempotency_key = crate::idempotency::from_request(&headers, b.idempotency_key.take());
     Ok(Json(store::redeem(&ctx, &p, id, &b).await?))
 }
 

@@ -79,6 +79,9 @@ pub struct Grade {
     pub name: String,
     /// The lowest annual total of the grade.
     pub min: i64,
+    /// What the grade leads to (推荐评优, 组织处置 ...), shown with the result.
+    #[serde(default)]
+    pub outcome: String,
 }
 
 pub type Ratio = [i64; 2];
@@ -99,17 +102,18 @@ pub struct PointsRules {
 
 impl Default for PointsRules {
     fn default() -> Self {
-        let g = |n: &str, min| Grade {
+        let g = |n: &str, min, outcome: &str| Grade {
             name: n.into(),
             min,
+            outcome: outcome.into(),
         };
         Self {
             indicators: catalogue::default_indicators(),
             grades: vec![
-                g("优秀", 100),
-                g("合格", 60),
-                g("基本合格", 40),
-                g("不合格", 0),
+                g("优秀", 100, "作为评选优秀共产党员的推荐人选"),
+                g("合格", 60, ""),
+                g("基本合格", 40, "支部书记谈心谈话，提出改进要求"),
+                g("不合格", 0, "按不合格党员组织处置程序办理"),
             ],
             excellent_share: [1, 3],
             claim_days: 30,
@@ -339,6 +343,9 @@ pub struct Outcome {
     pub total: i64,
     pub rank: i64,
     pub grade: String,
+    /// What the grade leads to.
+    #[serde(default)]
+    pub outcome: String,
     /// Why the grade differs from the bands, if it does.
     pub note: String,
 }
@@ -359,28 +366,29 @@ pub fn convert(totals: &[(i64, i64)], r: &PointsRules) -> Vec<Outcome> {
     let [sn, sd] = r.excellent_share;
     let allowed = if sd > 0 { n * sn / sd } else { 0 };
     let top = r.grades.first().map(|g| g.name.clone()).unwrap_or_default();
-    let next = r.grades.get(1).map(|g| g.name.clone()).unwrap_or_default();
     ranked
         .iter()
         .map(|&(id, total, rank)| {
             let g = grade_of(total, r);
-            let mut grade = r.grades.get(g).map(|x| x.name.clone()).unwrap_or_default();
+            let mut gi = g;
             let mut note = String::new();
             if g == 0 {
                 // everyone ranked at or above this one's rank shares it or is ahead
                 let at_or_above = ranked.iter().filter(|x| x.2 <= rank).count() as i64;
                 if at_or_above > allowed {
-                    grade = next.clone();
+                    gi = 1;
                     note = format!(
                         "积分达到{top}分数线，超出{top}比例（{sn}/{sd}，本支部至多{allowed}名）"
                     );
                 }
             }
+            let grade = r.grades.get(gi);
             Outcome {
                 member_id: id,
                 total,
                 rank,
-                grade,
+                grade: grade.map(|x| x.name.clone()).unwrap_or_default(),
+                outcome: grade.map(|x| x.outcome.clone()).unwrap_or_default(),
                 note,
             }
         })
@@ -550,6 +558,15 @@ mod tests {
         assert_eq!(g[1].1, "合格");
         assert_eq!(g[2].1, "合格");
         assert!(convert(&tie, &r)[1].note.contains("比例"));
+        assert!(
+            convert(&tie, &r)[0].outcome.contains("优秀共产党员"),
+            "the grade's outcome"
+        );
+        assert_eq!(
+            convert(&tie, &r)[1].outcome,
+            "",
+            "demoted: the next grade's outcome"
+        );
         // fewer than the share over the line: the bands alone decide
         let few = [(1, 100), (2, 99), (3, 10)];
         assert_eq!(

@@ -267,17 +267,6 @@ pub async fn recent(ctx: &Ctx, branch_id: i64, limit: i64) -> AppResult<Vec<Entr
     })
 }
 
-fn clean_key(key: Option<&str>) -> AppResult<Option<String>> {
-    match key.map(str::trim).filter(|k| !k.is_empty()) {
-        Some(k) if k.len() > 100 || !k.is_ascii() => Err(AppError::field(
-            "idempotency_key",
-            "幂等键为不超过100个ASCII字符",
-        )),
-        Some(k) => Ok(Some(k.to_string())),
-        None => Ok(None),
-    }
-}
-
 async fn by_key(ctx: &Ctx, key: &str) -> AppResult<Option<Entry>> {
     let sql = format!("SELECT {ENTRY_COLUMNS} FROM point_entries e LEFT JOIN members m ON m.id = e.member_id WHERE e.idempotency_key = $1");
     on_db!(&ctx.db, x => {
@@ -341,7 +330,7 @@ pub async fn award(
     input: &AwardInput,
     file: Option<Upload>,
 ) -> AppResult<Awarded> {
-    let key = clean_key(input.idempotency_key.as_deref())?;
+    let key = crate::idempotency::clean(input.idempotency_key.as_deref())?;
     let subject = match input.subject.trim() {
         "" => infer_subject(ctx, input).await?,
         s => s.to_string(),

@@ -180,25 +180,27 @@ async fn month_view(
     }
     to_close.reverse();
     let from_above = p.org_path != org.path;
-    // what this account may award here
-    let (indicators, members, branches): (Vec<&Indicator>, Vec<(i64, String)>, Vec<(i64, String)>) =
-        if branch {
-            let list = rules
-                .indicators
-                .iter()
-                .filter(|i| from_above || i.awarder == "branch")
-                .collect();
-            let members = board.rows.iter().map(|r| (r.id, r.name.clone())).collect();
-            (list, members, Vec::new())
-        } else {
-            let list = rules
-                .indicators
-                .iter()
-                .filter(|i| i.subject == "branch")
-                .collect();
-            let b: Vec<(i64, String)> = board.rows.iter().map(|r| (r.id, r.name.clone())).collect();
-            (list, Vec::new(), b)
-        };
+    // what this account may award here: a branch's indicators (superior ones only from
+    // above) to its members, or a committee's branch indicators to its branches
+    let names_of = |b: &Board| -> Vec<(i64, String)> {
+        b.rows.iter().map(|r| (r.id, r.name.clone())).collect()
+    };
+    let indicators: Vec<&Indicator> = rules
+        .indicators
+        .iter()
+        .filter(|i| {
+            if branch {
+                from_above || i.awarder == "branch"
+            } else {
+                i.subject == "branch"
+            }
+        })
+        .collect();
+    let (members, branches) = if branch {
+        (names_of(&board), Vec::new())
+    } else {
+        (Vec::new(), names_of(&board))
+    };
     let pending = if branch {
         store::claims(ctx, Some(org.id), None, true).await?
     } else {
@@ -648,14 +650,6 @@ async fn claim_page(
 
 // ---- JSON API ----
 
-fn key_from(headers: &HeaderMap, body: Option<String>) -> Option<String> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or(body)
-}
-
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(default)]
 pub struct OrgQuery {
@@ -685,7 +679,7 @@ pub async fn api_award(
     headers: HeaderMap,
     Json(mut b): Json<AwardInput>,
 ) -> Result<Json<Awarded>, ApiError> {
-    b.idempotency_key = key_from(&headers, b.idempotency_key.take());
+    b.idempotency_key = crate::idempotency::from_request(&headers, b.idempotency_key.take());
     Ok(Json(store::award(&ctx, &p, &b, None).await?))
 }
 
@@ -702,7 +696,8 @@ pub async fn api_award_with_file(
 ) -> Result<Json<Awarded>, ApiError> {
     let (f, name, bytes) = crate::web::read_multipart(mp).await?;
     let mut input = award_from(&f);
-    input.idempotency_key = key_from(&headers, input.idempotency_key.take());
+    input.idempotency_key =
+        crate::idempotency::from_request(&headers, input.idempotency_key.take());
     Ok(Json(
         store::award(&ctx, &p, &input, upload(name, bytes)).await?,
     ))
