@@ -3,8 +3,9 @@
 -- correction is a reversing entry; a retried request with the same idempotency key applies
 -- once. A closed month (一月一评分) freezes its entries.
 
--- One row per subject that has ever been awarded: its update serialises the awards of that
--- subject, so a cap cannot be overrun by two awards racing.
+-- Lock rows: one per subject that has ever been awarded (its update serialises the awards
+-- of that subject, so a cap cannot be overrun by two awards racing) and one per organisation
+-- that closes months (`close`: a close and a change of that month never interleave).
 CREATE TABLE point_locks (
     subject    TEXT NOT NULL,
     subject_id BIGINT NOT NULL,
@@ -54,17 +55,20 @@ CREATE TABLE point_entries (
     evidence_name   TEXT,
     claim_id        BIGINT REFERENCES point_claims (id),
     reverses_id     BIGINT REFERENCES point_entries (id),
-    idempotency_key TEXT UNIQUE,
+    idempotency_key TEXT,
     rules_version   BIGINT NOT NULL,
     recorded_by     BIGINT REFERENCES accounts (id),
     at              TEXT NOT NULL
 );
--- Boards and rankings: a month range of one subject, summed per organisation and member
--- straight from the index.
+-- Boards: one branch's months, summed per member straight from the index.
 CREATE INDEX point_entries_month ON point_entries (subject, month, org_id, member_id, points);
+-- Rankings: one month of a subject in member order, summed without sorting.
+CREATE INDEX point_entries_rank ON point_entries (subject, month, member_id, points);
 CREATE INDEX point_entries_member ON point_entries (member_id, month);
-CREATE UNIQUE INDEX point_entries_reversed ON point_entries (reverses_id);
-CREATE UNIQUE INDEX point_entries_claim ON point_entries (claim_id);
+-- Most entries have none of these: the unique indexes hold only the rows that do.
+CREATE UNIQUE INDEX point_entries_key ON point_entries (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX point_entries_reversed ON point_entries (reverses_id) WHERE reverses_id IS NOT NULL;
+CREATE UNIQUE INDEX point_entries_claim ON point_entries (claim_id) WHERE claim_id IS NOT NULL;
 
 -- A closed month: scope 'members' (a branch's members' points, closed by the branch) or
 -- 'units' (the branches' and secretaries' points under a committee, closed by it).

@@ -11,6 +11,7 @@ use crate::org::Org;
 use crate::rectification::store::Upload;
 use crate::{on_db, on_tx, Ctx};
 use chrono::{NaiveDate, Utc};
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -1102,8 +1103,8 @@ pub async fn ranking(
     offset: usize,
     limit: usize,
 ) -> AppResult<Ranking> {
-    let upper = path_upper(&org.path);
-    // a whole database's tree needs no filter by organisation
+    // a whole database's tree needs no filter by organisation; a subtree filters by its
+    // branches (integers from the database, inlined)
     let whole = org.parent_id.is_none()
         && {
             let roots = on_db!(&ctx.db, x => {
@@ -1111,16 +1112,37 @@ pub async fn ranking(
             });
             roots == 1
         };
-    let totals: Vec<(i64, i64)> = on_db!(&ctx.db, x => {
-        let rows = if whole {
-            sqlx::query("SELECT member_id, CAST(SUM(points) AS BIGINT) AS s FROM point_entries WHERE subject = 'member' AND month BETWEEN $1 AND $2 GROUP BY member_id")
-                .bind(from).bind(to).fetch_all(x).await?
+    let filter = if whole {
+        String::new()
+    } else {
+        let upper = path_upper(&org.path);
+        let ids: Vec<i64> = on_db!(&ctx.db, x => {
+            let rows = sqlx::query("SELECT id FROM orgs WHERE path >= $1 AND path < $2 AND kind IN ('branch', 'joint_branch')")
+                .bind(&org.path).bind(&upper).fetch_all(x).await?;
+            rows.iter().map(|r| r.i64("id")).collect::<DbResult<Vec<_>>>()?
+        });
+        if ids.is_empty() {
+            " AND 1 = 0".to_string()
         } else {
-            sqlx::query("SELECT e.member_id, CAST(SUM(e.points) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'member' AND e.month BETWEEN $1 AND $2 AND o.path >= $3 AND o.path < $4 GROUP BY e.member_id")
-                .bind(from).bind(to).bind(&org.path).bind(&upper).fetch_all(x).await?
-        };
-        rows.iter().map(|r| Ok((r.i64("member_id")?, r.i64("s")?))).collect::<DbResult<Vec<_>>>()?
-    });
+            format!(
+                " AND org_id IN ({})",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            )
+        }
+    };
+    // month by month: each month's rows come in member order from the index and are summed
+    // without a sort; the months are added up here, streamed, never held as rows
+    let sql = format!("SELECT member_id, CAST(SUM(points) AS BIGINT) AS s FROM point_entries WHERE subject = 'member' AND month = $1{filter} GROUP BY member_id");
+    let mut acc: HashMap<i64, i64> = HashMap::new();
+    for m in super::months(from, to) {
+        on_db!(&ctx.db, x => {
+            let mut rows = sqlx::query(&sql).bind(m).fetch(x);
+            while let Some(r) = rows.try_next().await? {
+                *acc.entry(r.i64("member_id")?).or_default() += r.i64("s")?;
+            }
+        });
+    }
+    let totals: Vec<(i64, i64)> = acc.into_iter().collect();
     let ranked = super::rank(&totals);
     let page: Vec<(i64, i64, i64)> = ranked
         .iter()
