@@ -40,13 +40,7 @@ pub const CLAIM_STATUSES: [(&str, &str); 3] = [
     ("rejected", "未通过"),
 ];
 
-pub fn label(table: &[(&str, &'static str)], key: &str) -> &'static str {
-    table
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, l)| *l)
-        .unwrap_or("")
-}
+use crate::rules::{label, Ratio};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,8 +78,6 @@ pub struct Grade {
     pub outcome: String,
 }
 
-pub type Ratio = [i64; 2];
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PointsRules {
@@ -98,6 +90,8 @@ pub struct PointsRules {
     pub claim_days: i64,
     /// Awards may be dated at most this many days back (and never into a closed month).
     pub backdate_days: i64,
+    /// Largest evidence file, in MB.
+    pub max_evidence_mb: i64,
 }
 
 impl Default for PointsRules {
@@ -118,6 +112,7 @@ impl Default for PointsRules {
             excellent_share: [1, 3],
             claim_days: 30,
             backdate_days: 92,
+            max_evidence_mb: 20,
         }
     }
 }
@@ -163,6 +158,9 @@ impl crate::rules::RuleKind for PointsRules {
         }
         if !(1..=365).contains(&self.claim_days) || !(0..=366).contains(&self.backdate_days) {
             return Err("申报期限1至365天，补记期限0至366天".into());
+        }
+        if !(1..=200).contains(&self.max_evidence_mb) {
+            return Err("佐证材料大小上限应为1至200MB".into());
         }
         Ok(())
     }

@@ -312,9 +312,9 @@ pub struct Awarded {
     pub claim: Option<Claim>,
 }
 
-fn evidence_ok(i: &Indicator, file: &Option<Upload>) -> AppResult<()> {
+fn evidence_ok(i: &Indicator, file: &Option<Upload>, r: &PointsRules) -> AppResult<()> {
     if let Some(f) = file {
-        crate::blob::check(&f.bytes, 20)?;
+        crate::blob::check(&f.bytes, r.max_evidence_mb)?;
     } else if i.evidence {
         return Err(AppError::field(
             "file",
@@ -354,7 +354,7 @@ pub async fn award(
         .ok_or_else(|| AppError::field("indicator", "请选择本对象的积分指标"))?
         .clone();
     super::check_awarder(&i, p.org_path != t.branch.path)?;
-    evidence_ok(&i, &file)?;
+    evidence_ok(&i, &file, &r)?;
     let today = ctx.clock.today();
     let on = input.done_on.unwrap_or(today);
     super::check_date(on, today, &r, false)?;
@@ -694,7 +694,7 @@ pub async fn self_claim(
     let today = ctx.clock.today();
     let on = input.done_on.unwrap_or(today);
     if let Some(f) = &file {
-        crate::blob::check(&f.bytes, 20)?;
+        crate::blob::check(&f.bytes, r.max_evidence_mb)?;
     }
     super::check_claim(&i, on, today, &r, file.is_some())?;
     let note = note_ok(&input.note)?;

@@ -138,7 +138,7 @@ fn groups(list: Vec<&Indicator>) -> Vec<(String, Vec<Indicator>)> {
     for i in list {
         let g = format!(
             "{}·{}",
-            super::label(&super::SUBJECTS, &i.subject),
+            crate::rules::label(&super::SUBJECTS, &i.subject),
             i.category
         );
         match out.iter_mut().find(|x| x.0 == g) {

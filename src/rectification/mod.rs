@@ -45,13 +45,7 @@ pub const UPDATE_KINDS: [(&str, &str); 5] = [
 
 pub const INTERVIEW_STATUSES: [(&str, &str); 2] = [("planned", "待约谈"), ("held", "已约谈")];
 
-pub fn label(table: &[(&'static str, &'static str)], k: &str) -> &'static str {
-    table
-        .iter()
-        .find(|(x, _)| *x == k)
-        .map(|(_, l)| *l)
-        .unwrap_or("")
-}
+use crate::rules::label;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]

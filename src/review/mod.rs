@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A ratio as numerator and denominator (`[1, 3]` = one third), compared exactly.
-pub type Ratio = [i64; 2];
+use crate::rules::Ratio;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]

@@ -8,7 +8,7 @@ use crate::auth::{Perm, Principal};
 use crate::db::{path_upper, DbResult, DbRow, Tx};
 use crate::error::{AppError, AppResult};
 use crate::org::{Org, OrgKind};
-use crate::rectification::label;
+use crate::rules::label;
 use crate::{on_db, on_tx, Ctx};
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};

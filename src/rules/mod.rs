@@ -13,6 +13,19 @@ use crate::error::{AppError, AppResult};
 use crate::{on_db, on_tx};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+/// An exact share `[numerator, denominator]` (⅓ is `[1, 3]`), kept as integers so rules
+/// compare without rounding.
+pub type Ratio = [i64; 2];
+
+/// The label of `key` in a table of (key, label) pairs; empty when the key is unknown.
+pub fn label(table: &[(&'static str, &'static str)], key: &str) -> &'static str {
+    table
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, l)| *l)
+        .unwrap_or("")
+}
+
 /// A kind of rule set: its name and the typed values with their defaults.
 pub trait RuleKind: Serialize + DeserializeOwned + Default + Clone {
     const KIND: &'static str;

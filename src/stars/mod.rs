@@ -14,7 +14,7 @@ use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub type Ratio = [i64; 2];
+use crate::rules::Ratio;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct StarItem {
