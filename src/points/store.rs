@@ -1398,17 +1398,3 @@ pub async fn confirm_year(
     tx.commit().await?;
     year_result(ctx, &branch, year).await
 }
-
-/// Sum of every entry of a subtree and the sum of the same entries per branch and month:
-/// the two must agree (a check the statement pages and tests use).
-pub async fn reconcile(ctx: &Ctx, org: &Org) -> AppResult<(i64, i64)> {
-    let upper = path_upper(&org.path);
-    on_db!(&ctx.db, x => {
-        let all = sqlx::query("SELECT CAST(COALESCE(SUM(e.points), 0) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE o.path >= $1 AND o.path < $2")
-            .bind(&org.path).bind(&upper).fetch_one(x).await?.i64("s")?;
-        let rows = sqlx::query("SELECT CAST(SUM(e.points) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE o.path >= $1 AND o.path < $2 GROUP BY e.org_id, e.subject, e.month")
-            .bind(&org.path).bind(&upper).fetch_all(x).await?;
-        let parts = rows.iter().map(|r| r.i64("s")).collect::<DbResult<Vec<_>>>()?.into_iter().sum();
-        Ok((all, parts))
-    })
-}

@@ -284,6 +284,7 @@ async fn capabilities_honour_role_and_subtree() {
         let mut talents = Vec::new();
         let mut items = Vec::new();
         let mut cards = Vec::new();
+        let mut entries = Vec::new();
         for (i, b) in p.branches.iter().enumerate() {
             let setup = app.account(&format!("setup{i}"), *b, "branch_secretary", None).await;
             let id = |seq: u16, years: i64, male: bool| {
@@ -300,6 +301,8 @@ async fn capabilities_honour_role_and_subtree() {
             items.push((it["id"].as_i64().expect("id"), *b));
             let card = ok(app.api(&setup, "POST", "/api/v1/lovebank/cards", Some(json!({"org_id": b, "holder": format!("居民{i}")}))).await);
             cards.push((card["id"].as_i64().expect("id"), *b));
+            let pe = ok(app.api(&setup, "POST", "/api/v1/points/awards", Some(json!({"org_id": b, "indicator": "B02"}))).await);
+            entries.push((pe["entry"]["id"].as_i64().expect("id"), *b));
         }
         let mut interviews = Vec::new();
         let mut campaigns = Vec::new();
@@ -361,6 +364,20 @@ async fn capabilities_honour_role_and_subtree() {
                 let (s, _) = app.api(&token, "POST", &format!("/api/v1/lovebank/cards/{id}/earn"), Some(json!({"service": "patrol"}))).await;
                 assert_eq!(s == StatusCode::OK, can(Perm::LoveWrite) && inside[b], "{u} earn on {id}: {s}");
                 checked += 2;
+            }
+            for (id, b) in &entries {
+                let (s, _) = get(format!("/api/v1/points/entries/{id}")).await;
+                let reads = can(Perm::PointsRead) && inside[b];
+                assert_eq!(s == StatusCode::OK, reads, "{u} points entry {id}: {s}");
+                for url in [format!("/api/v1/points/board?org_id={b}"), format!("/api/v1/points/ranking?org_id={b}"), format!("/api/v1/points/closes?org_id={b}")] {
+                    let (s, _) = get(url.clone()).await;
+                    assert_eq!(s == StatusCode::OK, reads, "{u} {url}: {s}");
+                }
+                // allowed: awarded, or refused by the cap; never 403/404 then
+                let (s, _) = app.api(&token, "POST", "/api/v1/points/awards", Some(json!({"org_id": b, "indicator": "B03"}))).await;
+                let allowed = can(Perm::PointsWrite) && inside[b];
+                assert_eq!(s == StatusCode::OK || s == StatusCode::UNPROCESSABLE_ENTITY, allowed, "{u} award to {b}: {s}");
+                checked += 5;
             }
             for (id, c) in &interviews {
                 let (s, _) = get(format!("/api/v1/interviews/{id}")).await;
