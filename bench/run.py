@@ -183,6 +183,10 @@ def main():
              per_month("SELECT member_id, SUM(points) FROM point_entries WHERE subject = 'member' AND month = ? GROUP BY member_id",
                        list(range(qfrom, qto + 1)))),
             ("points: a member's own year", member, f"/api/v1/points/me?year={today.year}", None),
+            ("points: the city's branches, month board", city, f"/api/v1/points/board?org_id={root}&month={month}",
+             sql("SELECT org_id, month, SUM(points) FROM point_entries WHERE subject = 'branch' AND month BETWEEN ? AND ? GROUP BY org_id, month",
+                 (int(month.replace('-', '')), int(month.replace('-', ''))))),
+            ("points: the city's month page (HTML)", city, f"/points?org_id={root}&month={month}", None),
         ]
         for name, client, path, base in cases:
             def hit(path=path, client=client):

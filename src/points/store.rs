@@ -905,8 +905,8 @@ pub async fn close_month(
         &p.actor(),
         NewEntry {
             action: "points.close",
-            object_type: "org",
-            object_id: org.id.to_string(),
+            object_type: "point_close",
+            object_id: format!("{}:{scope}:{}", org.id, month_label(m)),
             before: serde_json::Value::Null,
             after: serde_json::json!({"scope": scope, "month": month_label(m), "entries": entries, "total": total}),
         },
@@ -1388,8 +1388,8 @@ pub async fn confirm_year(
         &p.actor(),
         NewEntry {
             action: "points.year",
-            object_type: "org",
-            object_id: branch.id.to_string(),
+            object_type: "point_year",
+            object_id: format!("{}:{year}", branch.id),
             before: serde_json::Value::Null,
             after: serde_json::json!({"year": year, "digest": digest, "members": res.outcomes.len(), "grades": counts}),
         },
