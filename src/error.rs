@@ -71,6 +71,7 @@ impl AppError {
             AppError::Refused { code, .. } => code,
             AppError::TooLarge => "payload_too_large",
             AppError::Db(e) if e.is_constraint() => "conflict",
+            AppError::Db(e) if e.is_unavailable() => "storage_unavailable",
             AppError::Db(_) | AppError::Internal(_) => "internal_error",
         }
     }
@@ -84,6 +85,7 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::TooLarge => 413,
             AppError::Db(e) if e.is_constraint() => 409,
+            AppError::Db(e) if e.is_unavailable() => 503,
             AppError::Db(_) | AppError::Internal(_) => 500,
         }
     }
@@ -92,6 +94,9 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             AppError::Db(e) if e.is_constraint() => "与已有数据冲突（重复或被引用）".into(),
+            AppError::Db(e) if e.is_unavailable() => {
+                "存储暂时不可用（空间不足或读写故障），本次操作未保存，请稍后重试".into()
+            }
             AppError::Db(_) | AppError::Internal(_) => "服务器内部错误，请稍后重试".into(),
             other => other.to_string(),
         }

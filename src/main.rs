@@ -348,6 +348,7 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
         "dangjian 已启动 / listening on http://{addr}/ ({})",
         ctx.db.backend_name()
     );
+    let db = ctx.db.clone();
     let app = dangjian::web::router(ctx);
     axum::serve(
         listener,
@@ -370,5 +371,9 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
         }
     })
     .await?;
+    // Every in-flight request has finished: close the pool so SQLite checkpoints its WAL and
+    // PostgreSQL sees the sessions end, before the process exits.
+    db.close().await;
+    println!("dangjian 已停止 / stopped");
     Ok(ExitCode::SUCCESS)
 }

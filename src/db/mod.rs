@@ -33,6 +33,31 @@ impl DbError {
         matches!(self, DbError::Sqlx(sqlx::Error::Database(e))
             if e.is_unique_violation() || e.is_foreign_key_violation())
     }
+
+    /// The storage cannot take the work now (disk full, I/O error, database locked or
+    /// unreachable, pool exhausted): nothing was stored, and the same request may succeed
+    /// later. Answered as 503, not as a server defect.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(e)) => {
+                let code = e.code().unwrap_or_default();
+                if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    // SQLite primary result codes: BUSY 5, LOCKED 6, NOMEM 7, IOERR 10,
+                    // FULL 13, CANTOPEN 14 (the extended code carries them in its low byte).
+                    code.parse::<i64>()
+                        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 7 | 10 | 13 | 14))
+                } else {
+                    // PostgreSQL SQLSTATE: insufficient resources (53…: disk full), operator
+                    // intervention (57…: shutdown), system error (58…: I/O), connection (08…).
+                    ["53", "57", "58", "08"].iter().any(|c| code.starts_with(c))
+                }
+            }
+            DbError::Sqlx(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+            ) => true,
+            _ => false,
+        }
+    }
 }
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -44,8 +69,43 @@ pub enum Db {
 }
 
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A SQLite write transaction on a connection of its own, begun with `BEGIN IMMEDIATE`.
+///
+/// Not sqlx's `Transaction`: SQLite rolls a transaction back by itself on some errors
+/// (`SQLITE_FULL`, `SQLITE_IOERR`, `SQLITE_BUSY`, `SQLITE_NOMEM`), after which sqlx's own
+/// `ROLLBACK` fails and its nesting counter stays up; the connection's next "transaction" is
+/// then a savepoint inside one that never commits — acknowledged writes that are lost and a
+/// write lock that is never released (found by the disk-full drill). Here a transaction that
+/// did not commit closes its connection instead of returning it to the pool, and closing a
+/// SQLite connection rolls back whatever it held. Only a committed connection is reused.
+pub struct SqliteTx {
+    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    committed: bool,
+}
+
+impl std::ops::Deref for SqliteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
+        }
+    }
 }
 
 /// Run `$body` with `$p` bound to the native pool of whichever backend `$db` is.
@@ -241,16 +301,18 @@ impl Db {
         }
     }
 
-    /// Begins a write transaction. On SQLite the first statement takes the write lock at once
-    /// (a deferred transaction that reads first could fail to upgrade under concurrency);
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`: a deferred transaction that reads first could fail to upgrade under
+    /// concurrency);
     /// on PostgreSQL the audit head row is locked when the audit entry is appended.
     pub async fn begin(&self) -> DbResult<Tx> {
         match self {
             Db::Sqlite(p) => {
-                let mut t = p.begin().await?;
-                sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-                    .execute(&mut *t)
-                    .await?;
+                let mut t = SqliteTx {
+                    conn: p.acquire().await?,
+                    committed: false,
+                };
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut *t).await?;
                 Ok(Tx::Sqlite(t))
             }
             Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await?)),
@@ -265,7 +327,10 @@ impl Db {
 impl Tx {
     pub async fn commit(self) -> DbResult<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(mut t) => {
+                sqlx::query("COMMIT").execute(&mut *t).await?;
+                t.committed = true;
+            }
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
