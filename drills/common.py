@@ -5,6 +5,7 @@ Every drill runs against a fresh database (SQLite file or a new PostgreSQL datab
 with a small demo city, and removes it afterwards unless --keep is given.
 """
 import argparse
+import atexit
 import datetime
 import http.client
 import json
@@ -159,6 +160,7 @@ class Server:
         self.preexec = preexec
         self.proc = None
         self.logpath = os.path.join(db.workdir, "server.log")
+        atexit.register(self.stop)  # never leave a server behind when a drill fails
 
     def start(self, wait=60):
         env = dict(os.environ, DANGJIAN_LOG="warn", **self.env)
@@ -262,11 +264,13 @@ class Api:
         return self
 
     def csrf(self):
-        _, _, html = self.raw("GET", "/")
-        m = re.search(rb'name="csrf-token" content="([^"]+)"', html)
-        if not m:
-            raise SystemExit("no CSRF token on the home page")
-        return m.group(1).decode()
+        # the home page, or the forced password change a first login is sent to
+        for page in ("/", "/password"):
+            _, _, html = self.raw("GET", page)
+            m = re.search(rb'name="csrf-token" content="([^"]+)"', html)
+            if m:
+                return m.group(1).decode()
+        raise SystemExit("no CSRF token on the home page")
 
 
 def make_token(port, user, name="drill"):

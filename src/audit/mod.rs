@@ -48,6 +48,7 @@ pub struct NewEntry<'a> {
 
 /// One audit entry; `before_json`/`after_json` are JSON text with personal numbers masked.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = AuditEntry)]
 pub struct Entry {
     pub seq: i64,
     pub prev_hash: String,

@@ -119,6 +119,7 @@ pub async fn count(ctx: &Ctx) -> AppResult<i64> {
 /// Accounts whose organisation lies in the subtree at `scope_path`.
 /// Filters of the account list (all optional; `page` from 1).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct AccountFilter {
     /// Part of the username or the display name.

@@ -191,6 +191,7 @@ pub async fn issue(ctx: &Ctx, p: &Principal, input: &NewCard) -> AppResult<Card>
 // ---- entries ----
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = LoveEntry)]
 pub struct Entry {
     pub id: i64,
     pub card_id: i64,

@@ -61,6 +61,7 @@ fn this_month(ctx: &Ctx) -> String {
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct BankQuery {
     pub org_id: Option<i64>,
@@ -293,6 +294,7 @@ async fn reverse_page(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct StatementQuery {
     pub org_id: Option<i64>,
@@ -413,25 +415,20 @@ pub async fn api_redeem(
     Ok(Json(store::redeem(&ctx, &p, id, &b).await?))
 }
 
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(default)]
-pub struct ReverseBody {
-    pub reason: String,
-}
-
 /// Cancels an entry by a reversing entry.
-#[utoipa::path(post, path = "/api/v1/lovebank/entries/{id}/reverse", tag = "lovebank", params(("id" = i64, Path)), request_body = ReverseBody,
+#[utoipa::path(post, path = "/api/v1/lovebank/entries/{id}/reverse", tag = "lovebank", params(("id" = i64, Path)), request_body = crate::web::ReverseBody,
     responses((status = 200, body = Entry), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
 pub async fn api_reverse(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
-    Json(b): Json<ReverseBody>,
+    Json(b): Json<crate::web::ReverseBody>,
 ) -> Result<Json<Entry>, ApiError> {
     Ok(Json(store::reverse(&ctx, &p, id, &b.reason).await?))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct OrgQuery {
     pub org_id: Option<i64>,

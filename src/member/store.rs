@@ -335,6 +335,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: &MemberInput) -> A
 
 /// List filters; every field is optional and kept in the URL.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct MemberFilter {
     /// Name, pinyin ("zhangsan"), initials ("zs"), or an exact ID number / phone.

@@ -153,22 +153,41 @@ pub struct RawFilter {
 }
 
 impl RawFilter {
-    fn filter(&self) -> MemberFilter {
-        let num = |s: &Option<String>| s.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
-        clean(MemberFilter {
+    /// The typed filter; an empty number is none, anything else that is not one is refused.
+    fn filter(&self) -> Result<MemberFilter, AppError> {
+        let mut checks = crate::error::Checks::default();
+        let mut num = |field: &str, s: &Option<String>| match s.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(v) => {
+                let n = v.parse::<i64>().ok();
+                checks.check(n.is_some(), field, "须为整数");
+                n
+            }
+        };
+        let (org_id, join_year, page, per_page) = (
+            num("org_id", &self.org_id),
+            num("join_year", &self.join_year),
+            num("page", &self.page),
+            num("per_page", &self.per_page),
+        );
+        if join_year.is_some_and(|y| !(1921..=9999).contains(&y)) {
+            checks.add("join_year", "入党年份须在1921年以后");
+        }
+        checks.finish()?;
+        Ok(clean(MemberFilter {
             q: self.q.clone(),
-            org_id: num(&self.org_id),
+            org_id,
             status: self.status.clone(),
             education: self.education.clone(),
             age_band: self.age_band.clone(),
-            join_year: num(&self.join_year).and_then(|v| i32::try_from(v).ok()),
+            join_year: join_year.map(|v| v as i32),
             gender: self.gender.clone(),
             sort: self.sort.clone(),
             dir: self.dir.clone(),
-            page: num(&self.page),
-            per_page: num(&self.per_page),
+            page,
+            per_page,
             ids: Vec::new(),
-        })
+        }))
     }
 }
 
@@ -177,7 +196,7 @@ async fn list_page(
     Auth(p): Auth,
     Query(raw): Query<RawFilter>,
 ) -> Result<Response, PageError> {
-    let f = raw.filter();
+    let f = raw.filter()?;
     let (scope, scope_id) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
     let page = store::list(&ctx, &f, &scope).await?;
     let scope_org = crate::org::store::get(&ctx.db, scope_id).await?;
@@ -477,12 +496,20 @@ pub async fn export(
     Query(raw): Query<RawFilter>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let mut f = raw.filter();
+    let mut f = match raw.filter() {
+        Ok(f) => f,
+        Err(e) => return ApiError(e).into_response(),
+    };
     // A batch selection: repeated `id` parameters (the member list's checkboxes).
-    f.ids = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .filter(|(k, _)| k == "id")
-        .filter_map(|(_, v)| v.trim().parse::<i64>().ok())
-        .collect();
+    let ids: Result<Vec<i64>, _> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .filter(|(k, _)| k == "id" || k == "ids")
+            .map(|(_, v)| v.trim().parse::<i64>())
+            .collect();
+    f.ids = match ids {
+        Ok(ids) => ids,
+        Err(_) => return ApiError(AppError::field("ids", "须为党员编号（整数）")).into_response(),
+    };
     if f.ids.len() > store::MAX_BATCH {
         return ApiError(AppError::refused(
             "member.batch_too_large",
@@ -804,7 +831,7 @@ pub async fn api_list(
     Auth(p): Auth,
     Query(raw): Query<RawFilter>,
 ) -> Result<Json<MemberPage>, ApiError> {
-    let f = raw.filter();
+    let f = raw.filter()?;
     let (scope, _) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
     Ok(Json(store::list(&ctx, &f, &scope).await?))
 }
@@ -881,6 +908,7 @@ pub async fn api_history(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TransferQuery {
     /// sent, received, returned, cancelled
     pub status: Option<String>,

@@ -601,6 +601,7 @@ pub async fn api_children(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Part of the name.
     pub q: Option<String>,

@@ -44,6 +44,7 @@ use crate::rules::{label, Ratio};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PointsIndicator)]
 pub struct Indicator {
     /// Stable code, e.g. `M15`.
     pub key: String,
@@ -69,6 +70,7 @@ pub struct Indicator {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = PointsGrade)]
 pub struct Grade {
     pub name: String,
     /// The lowest annual total of the grade.

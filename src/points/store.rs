@@ -175,6 +175,7 @@ async fn net_in(tx: &mut Tx, t: &Target, indicator: &str, from: i64, to: i64) ->
 // ---- entries ----
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PointsEntry)]
 pub struct Entry {
     pub id: i64,
     pub subject: String,
@@ -948,6 +949,7 @@ pub struct BoardRow {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PointsBoard)]
 pub struct Board {
     pub org_id: i64,
     pub org_name: String,

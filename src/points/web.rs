@@ -69,6 +69,7 @@ async fn scope(ctx: &Ctx, p: &Principal, org_id: Option<i64>) -> Result<Org, App
 /// A range of months from `month` (YYYY-MM), `quarter` (YYYY-Qn) or `year`; this month by
 /// default.
 #[derive(Deserialize, Default, utoipa::IntoParams, Clone)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct RangeQuery {
     pub org_id: Option<i64>,
@@ -454,6 +455,7 @@ async fn year_view(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct YearQuery {
     pub org_id: Option<i64>,
@@ -651,6 +653,7 @@ async fn claim_page(
 // ---- JSON API ----
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct OrgQuery {
     pub org_id: Option<i64>,
@@ -716,20 +719,14 @@ pub async fn api_entry(
     Ok(Json(e))
 }
 
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(default)]
-pub struct ReverseBody {
-    pub reason: String,
-}
-
 /// Cancels an entry by a reversing entry (never an edit); refused in a closed month.
-#[utoipa::path(post, path = "/api/v1/points/entries/{id}/reverse", tag = "points", params(("id" = i64, Path)), request_body = ReverseBody,
+#[utoipa::path(post, path = "/api/v1/points/entries/{id}/reverse", tag = "points", params(("id" = i64, Path)), request_body = crate::web::ReverseBody,
     responses((status = 200, body = Entry), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
 pub async fn api_reverse(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
-    Json(b): Json<ReverseBody>,
+    Json(b): Json<crate::web::ReverseBody>,
 ) -> Result<Json<Entry>, ApiError> {
     Ok(Json(store::reverse(&ctx, &p, id, &b.reason).await?))
 }
@@ -791,6 +788,7 @@ pub async fn api_decide(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct ClosesQuery {
     pub org_id: Option<i64>,

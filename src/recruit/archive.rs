@@ -35,6 +35,7 @@ pub const DOC_KINDS: [&str; 10] = [
 pub use crate::blob::{content, sniff};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = RecruitDocument)]
 pub struct Document {
     pub id: i64,
     pub recruit_id: i64,

@@ -145,6 +145,7 @@ pub struct Signature {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = RecruitEntry)]
 pub struct Entry {
     pub id: i64,
     pub recruit_id: i64,
@@ -2063,6 +2064,7 @@ pub async fn calendar_list(ctx: &Ctx, year: i32) -> AppResult<Vec<CalendarDay>> 
 // ---- lists, queues, statistics ----
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct RecruitFilter {
     /// Organisation whose subtree to list (default: the account's).
@@ -2150,6 +2152,7 @@ pub async fn list(
 
 /// Active recruits per stage, and how many are overdue / due within 30 days.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = RecruitBoard)]
 pub struct Board {
     /// Count per stage 1–5.
     pub stages: Vec<i64>,

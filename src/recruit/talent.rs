@@ -198,6 +198,7 @@ pub struct ContactInput {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct TalentFilter {
     pub org_id: Option<i64>,

@@ -268,6 +268,7 @@ pub async fn api_list(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct SummaryQuery {
     pub org_id: Option<i64>,

@@ -705,6 +705,7 @@ async fn queue_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Respon
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct StatsQuery {
     pub org_id: Option<i64>,

@@ -270,6 +270,7 @@ pub struct Update {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = RectifyDocument)]
 pub struct Document {
     pub id: i64,
     pub item_id: i64,
@@ -530,6 +531,7 @@ pub async fn update(
 // ---- the ledger ----
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct ItemFilter {
     pub org_id: Option<i64>,
@@ -653,6 +655,7 @@ pub async fn all(
 
 /// The ledger's headline numbers for a subtree.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = RectifyBoard)]
 pub struct Board {
     pub open: i64,
     pub pending: i64,
@@ -1168,6 +1171,7 @@ pub async fn hold_interview(
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct InterviewFilter {
     pub org_id: Option<i64>,

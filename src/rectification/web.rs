@@ -379,6 +379,7 @@ async fn export_page(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct BulletinQuery {
     pub org_id: Option<i64>,
@@ -653,6 +654,7 @@ pub async fn api_update_with_file(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct OrgQuery {
     pub org_id: Option<i64>,

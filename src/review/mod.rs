@@ -110,6 +110,7 @@ impl crate::rules::RuleKind for ReviewRules {
 // ---- the scheme ----
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = ReviewIndicator)]
 pub struct Indicator {
     pub key: String,
     pub name: String,
@@ -135,6 +136,7 @@ pub struct Group {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = ReviewGrade)]
 pub struct Grade {
     pub name: String,
     /// The lowest score of the band, in points.

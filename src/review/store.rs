@@ -867,6 +867,7 @@ pub async fn open_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppResu
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
+#[schema(as = ReviewScoreInput)]
 pub struct ScoreInput {
     pub reporter_id: i64,
     /// Indicator key → level key, for every indicator of the scheme.

@@ -627,6 +627,7 @@ pub async fn api_create(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct OrgQuery {
     pub org_id: Option<i64>,

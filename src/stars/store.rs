@@ -206,6 +206,7 @@ pub async fn scores(ctx: &Ctx, r: &Round, org_path: &str) -> AppResult<Vec<Branc
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
+#[schema(as = StarScoreInput)]
 pub struct ScoreInput {
     pub branch_id: i64,
     /// Score per assessment item key.

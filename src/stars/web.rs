@@ -48,6 +48,7 @@ async fn load(ctx: &Ctx, p: &Principal, id: i64) -> Result<(Round, String), AppE
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct OrgQuery {
     pub org_id: Option<i64>,

@@ -44,6 +44,7 @@ use utoipa::OpenApi;
         crate::stars::web::api_rounds, crate::stars::web::api_create, crate::stars::web::api_round, crate::stars::web::api_score,
         crate::stars::web::api_publish, crate::stars::web::api_finalise, crate::stars::web::api_history,
     ),
+    modifiers(&CommonResponses),
     tags(
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
         (name = "transfers", description = "组织关系转接"), (name = "accounts", description = "账号与令牌"),
@@ -77,4 +78,162 @@ pub fn routes() -> Router<AppState> {
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/openapi.json", ApiDoc::openapi()),
         )
+}
+
+/// The answers every operation can give besides its own: documented once here so that the
+/// document matches what the server does (checked by schemathesis, drills/schemathesis.py).
+const COMMON_RESPONSES: &[(&str, &str)] = &[
+    ("400", "请求格式有误（路径、查询参数或JSON语法）"),
+    ("401", "未登录或令牌无效"),
+    ("403", "没有权限"),
+    ("404", "对象不存在或不在权限范围内"),
+    ("409", "与已有数据或并发修改冲突"),
+    ("413", "请求过大"),
+    ("415", "内容类型不支持"),
+    ("422", "输入有误或规则不允许"),
+    ("429", "请求过于频繁"),
+    ("503", "存储暂时不可用，未保存，可稍后重试"),
+];
+
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in ops.into_iter().flatten() {
+                for (code, description) in COMMON_RESPONSES {
+                    op.responses
+                        .responses
+                        .entry((*code).to_string())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(*description)
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                        .build(),
+                                )
+                                .build()
+                                .into()
+                        });
+                }
+            }
+        }
+    }
+}
+
+/// Under `/api/`, every error is the JSON `ErrorBody`: the framework's own refusals (a body
+/// that is not JSON, a wrong content type, a malformed path or query, an unknown route, a
+/// body over the limit) come as plain text or HTML and are rewritten here, with the field
+/// named where the refusal names one.
+pub async fn json_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    if !req.uri().path().starts_with("/api/v1/") {
+        return next.run(req).await;
+    }
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let detail = axum::body::to_bytes(res.into_body(), 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    tracing::debug!(%status, %detail, "request refused before its handler");
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "接口或对象不存在"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "不支持此请求方法"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "请求过大"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "内容类型不支持：请以 application/json 提交",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ("validation_failed", "输入有误"),
+        s if s.is_server_error() => ("internal_error", "服务器内部错误，请稍后重试"),
+        _ => ("bad_request", "请求格式有误"),
+    };
+    let fields = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => rejected_field(&detail)
+            .map(|f| {
+                vec![super::FieldErrorBody {
+                    message: format!("“{f}”的类型或取值不正确"),
+                    field: f,
+                }]
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut r = (
+        status,
+        axum::Json(super::ErrorBody {
+            code: code.into(),
+            message: message.into(),
+            fields,
+        }),
+    )
+        .into_response();
+    if let Some(allow) = allow {
+        r.headers_mut().insert(header::ALLOW, allow);
+    }
+    r
+}
+
+/// The field a deserialisation refusal names: `missing field `x``, or the path before the
+/// first `": "` after "target type: " / "query string: ".
+fn rejected_field(detail: &str) -> Option<String> {
+    if let Some(i) = detail.find("field `") {
+        let rest = &detail[i + 7..];
+        return rest.find('`').map(|j| rest[..j].to_string());
+    }
+    for marker in ["target type: ", "query string: "] {
+        if let Some(i) = detail.find(marker) {
+            let rest = &detail[i + marker.len()..];
+            if let Some(j) = rest.find(": ") {
+                let f = &rest[..j];
+                if !f.is_empty() && f.len() <= 64 && !f.contains(' ') {
+                    return Some(f.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rejected_field;
+
+    #[test]
+    fn refusals_name_their_field() {
+        let cases = [
+            ("Failed to deserialize the JSON body into the target type: source_ref: invalid type: map, expected a string at line 1 column 114", Some("source_ref")),
+            ("Failed to deserialize the JSON body into the target type: missing field `name` at line 1 column 2", Some("name")),
+            ("Failed to deserialize query string: page: invalid digit found in string", Some("page")),
+            ("Failed to parse the request body as JSON: expected value at line 1 column 1", None),
+            ("Expected request with `Content-Type: application/json`", None),
+        ];
+        for (detail, want) in cases {
+            assert_eq!(rejected_field(detail).as_deref(), want, "{detail}");
+        }
+    }
 }

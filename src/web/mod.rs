@@ -431,6 +431,14 @@ pub struct ErrorBody {
     pub fields: Vec<FieldErrorBody>,
 }
 
+/// The body of a reversal (爱心银行 and 积分 entries are corrected by a reversing entry).
+#[derive(serde::Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+pub struct ReverseBody {
+    /// Why; required.
+    pub reason: String,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct FieldErrorBody {
     pub field: String,
@@ -822,6 +830,7 @@ pub fn router(ctx: Ctx) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
         .layer(middleware::from_fn(error_pages))
+        .layer(middleware::from_fn(api::json_errors))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -1066,23 +1075,24 @@ mod paging_tests {
 pub async fn read_multipart(
     mut mp: axum::extract::Multipart,
 ) -> Result<(std::collections::HashMap<String, String>, String, Vec<u8>), AppError> {
+    // Over the body limit: 413, like any other body; anything else is a broken upload.
+    let refused = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge
+        } else {
+            AppError::field("file", "上传失败或格式有误")
+        }
+    };
     let mut fields = std::collections::HashMap::new();
     let mut file = (String::new(), Vec::new());
-    while let Some(field) = mp
-        .next_field()
-        .await
-        .map_err(|_| AppError::field("file", "上传失败或文件过大"))?
-    {
+    while let Some(field) = mp.next_field().await.map_err(refused)? {
         let name = field.name().unwrap_or("").to_string();
         if name == "file" {
             let fname = field.file_name().unwrap_or("").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|_| AppError::field("file", "上传失败或文件过大"))?;
+            let bytes = field.bytes().await.map_err(refused)?;
             file = (fname, bytes.to_vec());
         } else {
-            let v = field.text().await.unwrap_or_default();
+            let v = field.text().await.map_err(refused)?;
             fields.insert(name, v);
         }
     }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use chrono::{Datelike, NaiveDate};
 use serde_json::{json, Value};
 
-const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
+const PNG: &[u8] = include_bytes!("../fixtures/tiny.png");
 
 fn month_of(d: NaiveDate) -> String {
     d.format("%Y-%m").to_string()
@@ -77,6 +77,19 @@ async fn a_branch_runs_its_points_through_a_year() {
         let honour: Value = serde_json::from_slice(&b).expect("json");
         assert_eq!(honour["entry"]["points"], 5);
         assert!(honour["entry"]["evidence"].as_str().is_some());
+        // a file that only starts like an image is refused; one over the body limit too
+        let mut fake = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        fake.resize(1024 * 1024, 0x41);
+        let (ct, body) = multipart(&[("member_id", &m1.to_string()), ("indicator", "M68"), ("note", "假图片")], &fake);
+        let (s, b) = post_multipart(&app, &staff, "/api/v1/points/awards/evidence", &ct, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{}", String::from_utf8_lossy(&b));
+        let refusal: Value = serde_json::from_slice(&b).expect("json");
+        assert_eq!(refusal["fields"][0]["field"], "file", "{refusal}");
+        fake.resize(10 * 1024 * 1024, 0x41);
+        let (ct, body) = multipart(&[("member_id", &m1.to_string()), ("indicator", "M68"), ("note", "假图片")], &fake);
+        let (s, b) = post_multipart(&app, &staff, "/api/v1/points/awards/evidence", &ct, body).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(serde_json::from_slice::<Value>(&b).expect("json")["code"], "payload_too_large");
 
         // --- a retry with the same key applies once, also when racing
         let keyed = json!({"member_id": m4, "indicator": "M21", "done_on": today, "idempotency_key": "pay-1"});

@@ -113,7 +113,7 @@ async fn application_to_full_membership_with_every_rule() {
         let r = app.api(&w.secretary, "POST", "/api/v1/recruits", Some(apply.clone())).await;
         assert_eq!(r.0, StatusCode::UNPROCESSABLE_ENTITY);
         // a document on step 1, content-addressed
-        let pdf = b"%PDF-1.4\n% application letter\n".to_vec();
+        let pdf = include_bytes!("../fixtures/tiny.pdf").to_vec();
         let (ct, body) = multipart(&[("step", "1"), ("kind", "入党申请书")], &pdf);
         let (s, b) = post_multipart(&app, &w.secretary, &format!("/api/v1/recruits/{id}/documents"), &ct, body).await;
         assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));

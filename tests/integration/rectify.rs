@@ -97,7 +97,7 @@ async fn an_item_from_opening_to_verified_close_out() {
         // a close-out request says what was done, with evidence
         let r = update(&app, &w.secretary, id, json!({"kind": "request", "note": "已整改"})).await;
         assert_eq!(r.1["fields"][0]["field"], "note", "{r:?}");
-        let (ct, body) = multipart(&[("kind", "request"), ("note", "已补齐第三季度两次党课记录，并建立每月检查制度")], b"%PDF-1.4\n% minutes\n");
+        let (ct, body) = multipart(&[("kind", "request"), ("note", "已补齐第三季度两次党课记录，并建立每月检查制度")], include_bytes!("../fixtures/tiny.pdf"));
         let (s, b) = post_multipart(&app, &w.secretary, &format!("/api/v1/rectify/items/{id}/evidence"), &ct, body).await;
         assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
         let (ct, body) = multipart(&[("kind", "progress"), ("note", "照片")], b"GIF89a not an accepted type");

@@ -129,10 +129,30 @@ async fn bad_input_gets_4xx_never_5xx() {
             (&b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"[..], "application/json"),
             (&b"{}"[..], "text/plain"),
             (&br#"{"org_id": "x"}"#[..], "application/json"),
+            (&br#"{"name": "\ud800"}"#[..], "application/json"),
+            (&b"{}"[..], "application/x-www-form-urlencoded"),
         ] {
-            let (s, _, _) = app.send(raw(body, ct)).await;
+            let (s, h, b) = app.send(raw(body, ct)).await;
             assert!(s.is_client_error(), "{s} for {:?}", String::from_utf8_lossy(body));
+            // the framework's own refusals come as the API's JSON error too
+            assert_eq!(h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("application/json"), "{s}");
+            let e: serde_json::Value = serde_json::from_slice(&b).expect("json error");
+            assert!(e["code"].as_str().is_some_and(|c| !c.is_empty()), "{e}");
         }
+        // a wrongly typed field is named
+        let (s, _, b) = app.send(raw(br#"{"org_id": "x"}"#, "application/json")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let e: serde_json::Value = serde_json::from_slice(&b).expect("json");
+        assert_eq!(e["fields"][0]["field"], "org_id", "{e}");
+        // invalid UTF-8 and nonsense in the path and query
+        for uri in ["/api/v1/members/%FF%FE", "/api/v1/members/abc", "/api/v1/orgs/99999999999999999999", "/api/v1/points/board?month=%FF"] {
+            let req = Request::builder().uri(uri).header(header::AUTHORIZATION, format!("Bearer {t}")).body(Body::empty()).expect("req");
+            let (s, h, _) = app.send(req).await;
+            assert!(s.is_client_error(), "{s} for {uri}");
+            assert_eq!(h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("application/json"), "{uri}");
+        }
+        let (s, e) = app.api(&t, "GET", "/api/v1/no/such/thing", None).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
         let big = vec![b'a'; 3 * 1024 * 1024];
         let req = Request::builder()
             .method("POST")
@@ -148,8 +168,13 @@ async fn bad_input_gets_4xx_never_5xx() {
         assert_eq!(e["code"], "not_found");
         let (s, _) = app.api("dj_bogus", "GET", "/api/v1/me", None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
-        let (s, _) = app.api(&t, "GET", "/api/v1/members?page=-5&per_page=100000&join_year=abc&age_band=zz", None).await;
+        // out-of-range pages are brought into range; numbers that are not numbers are refused
+        let (s, _) = app.api(&t, "GET", "/api/v1/members?page=-5&per_page=100000&age_band=zz", None).await;
         assert_eq!(s, StatusCode::OK);
+        let (s, e) = app.api(&t, "GET", "/api/v1/members?join_year=abc&per_page=9223372036854775808", None).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let fields: Vec<&str> = e["fields"].as_array().expect("fields").iter().filter_map(|f| f["field"].as_str()).collect();
+        assert_eq!(fields, ["join_year", "per_page"]);
     })
     .await;
 }
