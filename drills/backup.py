@@ -5,7 +5,9 @@ Writers run while `dangjian backup` copies the live database (SQLite `VACUUM INT
 `pg_dump -Fc`). The copy is restored beside it (SQLite: the file and its data key;
 PostgreSQL: `pg_restore` into a new database) and must pass the integrity check and
 `dangjian audit verify`, and hold every write acknowledged before the backup began, each with
-its audit entry. Repeated `--rounds` times while the writers keep going.
+its audit entry. Repeated `--rounds` times while the writers keep going. Last, the canary check: none of the
+ID numbers and phones the writers sent is in clear in the database file, its WAL, the backups
+(a PostgreSQL dump is read as SQL text) or the server's debug log.
 
     python3 drills/backup.py --db sqlite --rounds 3
 """
@@ -14,8 +16,8 @@ import shutil
 import subprocess
 import time
 
-from common import (Database, Server, Workload, Writers, audit_verify, cli, finish, log, make_token,
-                    parser, prepare, report)
+from common import (Database, Server, Workload, Writers, audit_verify, cli, find_in_clear, finish, log,
+                    make_token, parser, prepare, report)
 
 
 def restore(db, backup_file, workdir, r):
@@ -36,7 +38,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
     binpath, workdir, db = prepare(args, "backup")
-    server = Server(binpath, db).start()
+    # debug logging, so that the canary check below reads as much of the log as there can be
+    server = Server(binpath, db, env={"DANGJIAN_LOG": "debug"}).start()
     token = make_token(server.port, "city")
     work = Workload(db, server.port, token)
     problems, lines = [], []
@@ -65,7 +68,29 @@ def main():
             copy.drop()
             if problems:
                 break
-    server.stop()
+    server.term()
+    # The canaries: no ID number or phone the writers sent is in clear in the database files,
+    # the WAL, the backups or the server's log.
+    files = [server.logpath] + [os.path.join(workdir, f) for f in os.listdir(workdir)
+                                if f.startswith(("backup", "drill")) or f.endswith((".db", ".db-wal"))]
+    if db.kind == "postgres":
+        # the database's own files and the server's WAL, after a checkpoint wrote them out
+        db.psql_admin("CHECKPOINT")
+        datadir = db.rows("SHOW data_directory")[0][0]
+        oid = db.rows(f"SELECT oid FROM pg_database WHERE datname = '{db.name}'")[0][0]
+        for sub in (os.path.join(datadir, "base", oid), os.path.join(datadir, "pg_wal")):
+            files += [os.path.join(sub, f) for f in sorted(os.listdir(sub)) if os.path.isfile(os.path.join(sub, f))]
+    texts = []
+    for f in list(files):
+        if f.endswith(".dump"):
+            text = f + ".sql"
+            subprocess.run(["pg_restore", "-f", text, f], check=True)
+            texts.append(text)
+    leaked = find_in_clear(work.canaries, files + texts)
+    if leaked:
+        problems.append(f"personal numbers in clear: {leaked[:5]}")
+    lines.append(f"{len(work.canaries)} ID numbers and phones sent; none in clear in {len(files + texts)} files "
+                 "(database, WAL, backups, debug log)" if not leaked else f"{len(leaked)} found in clear")
     fivexx = {s: n for s, n in work.counts.items() if s is not None and s >= 500}
     if fivexx:
         problems.append(f"server errors during the backups: {fivexx}")

@@ -163,7 +163,7 @@ class Server:
         atexit.register(self.stop)  # never leave a server behind when a drill fails
 
     def start(self, wait=60):
-        env = dict(os.environ, DANGJIAN_LOG="warn", **self.env)
+        env = {**os.environ, "DANGJIAN_LOG": "warn", **self.env}
         logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
             [self.binpath, "--database-url", self.db.url, "serve", "--listen", f"127.0.0.1:{self.port}"],
@@ -314,6 +314,7 @@ class Workload:
         self.mutations = 0    # acknowledged mutating requests (one audit entry each)
         self.counts = {}      # status → count
         self.counter = 0
+        self.canaries = []    # every ID number and phone sent, to look for in clear later
         today = datetime.date.today()
         self.today = today.isoformat()
         q = self.db.rows
@@ -359,6 +360,8 @@ class Workload:
             "full_date": "2016-07-01",
             "status": "full",
         }
+        with self.lock:
+            self.canaries += [body["id_number"], body["phone"]]
         s, b = api.call("POST", "/api/v1/members", body)
         self._record(s, "member", b.get("id") if s == 200 and b else None, body["id_number"][-4:])
         return s
@@ -423,6 +426,19 @@ class Workload:
             elif int(r[0][0]) < int(revisions):
                 problems.append(f"score {rater}/{reporter}: revision {revisions} acknowledged, {r[0][0]} stored")
         return problems
+
+
+def find_in_clear(canaries, paths):
+    """(canary, path) for each personal number found in clear in one of the files."""
+    found = []
+    needles = [c.encode() for c in canaries]
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        found += [(n.decode(), path) for n in needles if n in data]
+    return found
 
 
 def chunks(xs, n):

@@ -46,9 +46,11 @@ INVARIANTS = [
 
 
 def audit_state(db):
-    n, lo, hi = db.rows("SELECT COUNT(*), COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM audit_log")[0]
-    head = db.scalar("SELECT seq FROM audit_head")
-    return int(n), int(lo), int(hi), head
+    """(rows, first seq, last seq, head seq), read in one statement: one snapshot while the
+    server writes."""
+    n, lo, hi, head = db.rows("SELECT COUNT(*), COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0), "
+                              "(SELECT seq FROM audit_head) FROM audit_log")[0]
+    return int(n), int(lo), int(hi), int(head)
 
 
 def main():

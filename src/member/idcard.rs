@@ -39,10 +39,14 @@ pub fn parse(id: &str) -> Result<IdInfo, &'static str> {
     if id.chars().count() != 18 {
         return Err("身份证号码应为18位");
     }
-    let first17 = &id[..17];
-    if !first17.bytes().all(|b| b.is_ascii_digit()) {
+    // Characters, not bytes: a multi-byte character must be refused, not sliced through.
+    if !id.chars().take(17).all(|c| c.is_ascii_digit()) {
         return Err("身份证号码前17位应为数字");
     }
+    if !id.is_ascii() {
+        return Err("身份证号码校验位错误");
+    }
+    let first17 = &id[..17];
     if !PROVINCES.contains(&&id[..2]) {
         return Err("身份证号码的地区码无效");
     }
@@ -133,6 +137,42 @@ mod tests {
             assert_eq!(info.birth_date, b);
             assert_eq!(info.male, male, "{id}");
             assert_eq!(info.region_code, "370811");
+        }
+    }
+
+    /// Fuzz target: any string at all — no panic, and what passes is 18 characters with a
+    /// correct check character; any one digit changed in a valid number is caught.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+            #[test]
+            fn never_panics(s in "\\PC{0,24}", mixed in "[0-9]{0,17}[\\x{80}-\\x{10FFFF}][0-9Xx中]{0,4}") {
+                for input in [&s, &mixed] {
+                    if let Ok(info) = parse(input) {
+                        let id = input.trim().to_ascii_uppercase();
+                        prop_assert_eq!(id.chars().count(), 18);
+                        prop_assert_eq!(check_char(&id[..17]), id[17..].chars().next());
+                        prop_assert_eq!(&info.region_code, &id[..6]);
+                    }
+                }
+            }
+
+            #[test]
+            fn one_changed_digit_is_caught(days in 0i64..40_000, seq in 0u16..1000, male: bool, at in 0usize..17, by in 1u8..10) {
+                let birth = NaiveDate::from_ymd_opt(1910, 1, 1).expect("d") + chrono::Duration::days(days);
+                let id = compose("370811", birth, seq, male);
+                let info = parse(&id).expect("composed numbers are valid");
+                prop_assert_eq!(info.birth_date, birth);
+                prop_assert_eq!(info.male, male);
+                let mut b = id.into_bytes();
+                b[at] = b'0' + (b[at] - b'0' + by) % 10;
+                let changed = String::from_utf8(b).expect("ascii");
+                prop_assert!(parse(&changed).is_err(), "{}", changed);
+            }
         }
     }
 }

@@ -951,3 +951,41 @@ pub async fn api_transfer_decide(
     let note = body.map(|b| b.0.note).unwrap_or_default();
     Ok(Json(decide_checked(&ctx, &p, id, &decision, &note).await?))
 }
+
+/// Fuzz target for the member filter's query-string parser: any query string gives a filter or
+/// a refusal naming fields, never a panic; and a filter written as a query string reads back
+/// as the same filter.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read(qs: &str) -> Option<Result<MemberFilter, AppError>> {
+        let uri: axum::http::Uri = format!("/members?{qs}").parse().ok()?;
+        let raw = Query::<RawFilter>::try_from_uri(&uri).ok()?;
+        Some(raw.0.filter())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        #[test]
+        fn any_query_string(qs in "([a-z_]{1,9}=[\\PC%&=+]{0,12}&?){0,12}") {
+            match read(&qs) {
+                Some(Err(AppError::Validation(fields))) => prop_assert!(!fields.is_empty()),
+                Some(Err(e)) => prop_assert!(false, "unexpected refusal {:?}", e),
+                _ => {}
+            }
+        }
+
+        #[test]
+        fn round_trip(q in proptest::option::of("\\PC{0,10}"), org_id: Option<i64>, status in proptest::option::of("(full|probationary)"),
+                      join_year in proptest::option::of(1921i32..2100), gender in proptest::option::of("[MF]"), per_page: Option<i64>,
+                      sort in proptest::option::of("(name|join_date)"), dir in proptest::option::of("(asc|desc)")) {
+            let f = clean(MemberFilter { q, org_id, status, join_year, gender, per_page, sort, dir, ..Default::default() });
+            let qs = filter_qs(&f);
+            let back = read(&qs).expect("a query string we wrote parses").expect("and is accepted");
+            prop_assert_eq!(filter_qs(&back), qs);
+        }
+    }
+}

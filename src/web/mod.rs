@@ -829,6 +829,7 @@ pub fn router(ctx: Ctx) -> Router {
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(error_pages))
         .layer(middleware::from_fn(api::json_errors))
         .layer(DefaultBodyLimit::max(max_body))
@@ -841,6 +842,25 @@ pub fn router(ctx: Ctx) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .with_state(state)
+}
+
+/// A handler that panicked (a defect, never expected): logged, answered as a server error
+/// page (or the API's JSON error), and the connection and the server carry on.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    tracing::error!(panic = what, "request handler panicked");
+    let e = AppError::Internal(String::new());
+    let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    r.extensions_mut().insert(ErrorPage {
+        code: e.code().to_string(),
+        message: e.public_message(),
+        fields: Vec::new(),
+    });
+    r
 }
 
 /// The session cookie for a new login.

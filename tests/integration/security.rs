@@ -3,6 +3,7 @@
 use crate::support::*;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use serde_json::json;
 
 #[tokio::test]
 async fn login_answers_the_same_and_locks_after_failures() {
@@ -287,8 +288,10 @@ async fn totp_second_factor_is_required_once_enabled_and_codes_work_once() {
     assert_eq!(h.get("location").expect("loc"), "/login/totp");
 }
 
-/// Unique ID numbers and phones never appear in clear in the database files, the audit log
-/// or exports.
+/// Unique ID numbers and phones — of members, applicants, talent-pool entries and love-bank
+/// card holders — never appear in clear in the database files, the WAL, a backup, the audit
+/// log, exports, or any list or detail response (masked for entitled accounts, refused to
+/// others).
 #[tokio::test]
 async fn personal_numbers_never_stored_or_exported_in_clear() {
     each_backend(|app| async move {
@@ -310,8 +313,40 @@ async fn personal_numbers_never_stored_or_exported_in_clear() {
             let (s, _) = app.api(&token, "PUT", &format!("/api/v1/members/{id}"), Some(serde_json::to_value(&input).expect("json"))).await;
             assert_eq!(s, StatusCode::OK);
         }
+        // The other capabilities that keep ID numbers and phones: an applicant (发展党员), a
+        // talent-pool entry (向阳计划) and a love-bank card (爱心银行), each with canaries.
+        let sec = app.account("fsec", branch, "branch_secretary", None).await;
+        let today = app.ctx.clock.today();
+        let born = |years: i64, seq: u16, male: bool| dangjian::member::idcard::compose("370811", today - chrono::Duration::days(years * 365 + 40), seq, male);
+        let (rid, tid, cid) = (born(25, 611, true), born(24, 622, false), born(60, 633, true));
+        let (rphone, tphone, cphone) = ("17700005511", "17700005522", "17700005533");
+        canaries.extend([rid.clone(), tid.clone(), cid.clone(), rphone.into(), tphone.into(), cphone.into()]);
+        let recruit = ok(app.api(&sec, "POST", "/api/v1/recruits", Some(json!({"org_id": branch, "name": "申请人甲", "ethnicity": "汉族",
+            "id_number": rid, "phone": rphone, "education": "大学本科", "work_unit": "测试", "applied_on": today, "secret": PASSWORD}))).await);
+        let talent = ok(app.api(&sec, "POST", "/api/v1/talents", Some(json!({"org_id": branch, "pool": "youth", "channel": "organisation",
+            "name": "青年乙", "id_number": tid, "phone": tphone, "recommender": "镇团委", "recommended_on": today, "reason": "表现突出"}))).await);
+        let card = ok(app.api(&token, "POST", "/api/v1/lovebank/cards", Some(json!({"org_id": branch, "holder": "持卡人丙",
+            "id_number": cid, "phone": cphone, "address": "甲村3号"}))).await);
         // Exports (csv and xlsx) and the audit log as the API returns them.
         let mut haystacks: Vec<Vec<u8>> = Vec::new();
+        // Every list and detail of those capabilities, as an entitled account (masked by
+        // default) and as one of another branch (refused, and nothing in the refusal).
+        let other = app.org(Some(root), "乙村党支部", "branch", "village").await;
+        let outsider = app.account("fout", other, "branch_secretary", None).await;
+        let reads = [
+            "/api/v1/members".to_string(), format!("/api/v1/recruits/{}", recruit["id"]), "/api/v1/recruits".into(),
+            format!("/api/v1/talents/{}", talent["id"]), "/api/v1/talents".into(),
+            format!("/api/v1/lovebank/cards/{}", card["id"]), format!("/api/v1/lovebank/cards?org_id={branch}"),
+            format!("/api/v1/audit?limit=500"),
+        ];
+        for path in &reads {
+            for who in [&token, &sec, &outsider] {
+                let (_, _, body) = app.send(Request::builder().uri(path.as_str()).header(header::AUTHORIZATION, format!("Bearer {who}")).body(Body::empty()).expect("req")).await;
+                haystacks.push(body);
+            }
+        }
+        let (s, _, _) = app.send(Request::builder().uri(format!("/api/v1/recruits/{}", recruit["id"])).header(header::AUTHORIZATION, format!("Bearer {outsider}")).body(Body::empty()).expect("req")).await;
+        assert!(s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND, "{s}");
         for fmt in ["csv", "xlsx"] {
             let (s, _, body) = app
                 .send(Request::builder().uri(format!("/api/v1/members/export?format={fmt}")).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).expect("req"))
@@ -330,7 +365,10 @@ async fn personal_numbers_never_stored_or_exported_in_clear() {
         haystacks.push(serde_json::to_vec(&entries).expect("json"));
         if app.is_sqlite() {
             app.exec("PRAGMA wal_checkpoint(PASSIVE)").await;
-            for f in ["t.db", "t.db-wal"] {
+            // and an online backup as `dangjian backup` makes it
+            let backup = app.dir.path().join("backup.db");
+            app.exec(&format!("VACUUM INTO '{}'", backup.display())).await;
+            for f in ["t.db", "t.db-wal", "backup.db"] {
                 if let Ok(bytes) = std::fs::read(app.dir.path().join(f)) {
                     haystacks.push(bytes);
                 }
@@ -338,9 +376,17 @@ async fn personal_numbers_never_stored_or_exported_in_clear() {
         } else {
             // Every text column of the tables that hold people.
             let dump: Vec<String> = dangjian::on_db!(&app.ctx.db, p => {
-                let rows = sqlx::query("SELECT CAST(row_to_json(m) AS TEXT) AS j FROM members m UNION ALL SELECT CAST(row_to_json(a) AS TEXT) FROM audit_log a")
-                    .fetch_all(p).await.expect("dump");
-                rows.iter().map(|r| dangjian::db::DbRow::string(r, "j").expect("j")).collect()
+                // every row of every table, as text
+                let tables = sqlx::query("SELECT tablename AS t FROM pg_tables WHERE schemaname = current_schema()")
+                    .fetch_all(p).await.expect("tables");
+                let mut dump = Vec::new();
+                for t in &tables {
+                    let t = dangjian::db::DbRow::string(t, "t").expect("t");
+                    let rows = sqlx::query(&format!("SELECT CAST(row_to_json(x) AS TEXT) AS j FROM \"{t}\" x"))
+                        .fetch_all(p).await.expect("dump");
+                    dump.extend(rows.iter().map(|r| dangjian::db::DbRow::string(r, "j").expect("j")));
+                }
+                dump
             });
             haystacks.push(dump.join("\n").into_bytes());
         }

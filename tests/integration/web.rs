@@ -350,3 +350,56 @@ async fn assets_are_cached_by_content_hash_and_sent_gzipped_when_accepted() {
         .expect("loc")
         .starts_with("/assets/favicon.svg?v="));
 }
+
+/// Stored XSS: a script payload in every free-text field a user can fill comes back escaped on
+/// every page that shows it (each field is either refused by its rules or stored and shown
+/// as text).
+#[tokio::test]
+async fn stored_script_payloads_come_back_escaped() {
+    each_backend(|app| async move {
+        // short enough for every name field (30 characters)
+        const XSS: &str = "<img src=x onerror=alert(1)>";
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app.org(Some(root), "甲村党支部", "branch", "village").await;
+        let staff = app.account("xss_staff", root, "org_staff", None).await;
+        let sec = app.account("xss_sec", branch, "branch_secretary", None).await;
+        let today = app.ctx.clock.today();
+        let m = app.member(branch, "张三", 901).await;
+        let try_create = |token: String, path: &'static str, body: serde_json::Value| {
+            let app = &app;
+            async move {
+                let (s, v) = app.api(&token, "POST", path, Some(body)).await;
+                assert!(s == StatusCode::OK || s == StatusCode::UNPROCESSABLE_ENTITY, "{path}: {s} {v}");
+                (s == StatusCode::OK).then(|| v["id"].as_i64().or_else(|| v["entry"]["id"].as_i64())).flatten()
+            }
+        };
+        let org = try_create(staff.clone(), "/api/v1/orgs", serde_json::json!({"parent_id": root, "name": XSS, "kind": "branch", "level": "village"})).await;
+        let item = try_create(staff.clone(), "/api/v1/rectify/items", serde_json::json!({"org_id": branch, "source": "self_check", "owner": XSS,
+            "problem": XSS, "measures": XSS, "plan": XSS, "opened_on": today, "deadline": today + chrono::Duration::days(30)})).await;
+        let talent = try_create(sec.clone(), "/api/v1/talents", serde_json::json!({"org_id": branch, "pool": "youth", "channel": "organisation",
+            "name": "青年乙", "id_number": dangjian::member::idcard::compose("370811", today - chrono::Duration::days(24 * 365), 702, false),
+            "work_unit": XSS, "recommender": XSS, "recommended_on": today, "reason": XSS})).await;
+        let card = try_create(staff.clone(), "/api/v1/lovebank/cards", serde_json::json!({"org_id": branch, "holder": XSS, "phone": "", "id_number": "", "address": XSS})).await;
+        let entry = try_create(sec.clone(), "/api/v1/points/awards", serde_json::json!({"member_id": m, "indicator": "M01", "done_on": today, "note": XSS})).await;
+        let mut pages = vec!["/rectify".to_string(), "/talents".into(), format!("/lovebank?org_id={branch}"), format!("/points/members/{m}"), format!("/orgs?id={root}"), format!("/orgs/{root}/children"), "/audit".into()];
+        pages.extend(org.map(|id| format!("/orgs?id={id}")));
+        pages.extend(item.map(|id| format!("/rectify/{id}")));
+        pages.extend(talent.map(|id| format!("/talents/{id}")));
+        pages.extend(card.map(|id| format!("/lovebank/cards/{id}")));
+        assert!(item.is_some() && card.is_some() && entry.is_some(), "free text fields store the payload as text");
+        let (s, _) = app.browser("xss_viewer", root, "org_staff").await;
+        let (a, _) = app.browser("xss_auditor", root, "audit_admin").await;
+        let mut escaped = 0;
+        for path in &pages {
+            let who = if path == "/audit" { &a } else { &s };
+            let (st, _, html) = app.page_with(who, path, &[]).await;
+            assert_eq!(st, StatusCode::OK, "{path}");
+            assert!(!html.contains("<img src=x"), "{path} shows the payload unescaped");
+            if html.contains("&lt;img src=x onerror=alert(1)&gt;") {
+                escaped += 1;
+            }
+        }
+        assert!(escaped >= 5, "the payload is shown, escaped, on most pages ({escaped} of {})", pages.len());
+    })
+    .await;
+}
