@@ -337,7 +337,7 @@ async fn personal_numbers_never_stored_or_exported_in_clear() {
             "/api/v1/members".to_string(), format!("/api/v1/recruits/{}", recruit["id"]), "/api/v1/recruits".into(),
             format!("/api/v1/talents/{}", talent["id"]), "/api/v1/talents".into(),
             format!("/api/v1/lovebank/cards/{}", card["id"]), format!("/api/v1/lovebank/cards?org_id={branch}"),
-            format!("/api/v1/audit?limit=500"),
+            "/api/v1/audit?limit=500".into(),
         ];
         for path in &reads {
             for who in [&token, &sec, &outsider] {
