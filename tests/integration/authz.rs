@@ -430,3 +430,140 @@ async fn capabilities_honour_role_and_subtree() {
     })
     .await;
 }
+
+/// Every operation of the API document (so an endpoint added later is swept too), called on
+/// objects outside the caller's subtree in the demo city, by a county's organisation
+/// department and by a township committee's staff, a branch secretary and a member of a
+/// township without the demo's love bank: a read is refused (403/404), never answered; a write
+/// is refused and leaves no audit entry but its refusal's, i.e. changes nothing; nothing
+/// answers 5xx. Each operation is swept by at least one of them.
+#[tokio::test]
+async fn every_operation_refuses_objects_outside_the_subtree() {
+    each_backend(|app| async move {
+        let today = app.ctx.clock.today();
+        let opts = dangjian::demo::DemoOptions { members: 2000, seed: 7, as_of: today };
+        dangjian::demo::generate(&app.ctx, &opts, |_| {}).await.expect("demo");
+        let path_of = |id: i64| {
+            let db = app.ctx.db.clone();
+            async move { dangjian::org::store::get(&db, id).await.expect("org").path }
+        };
+        let county = app.count("SELECT MIN(id) AS n FROM orgs WHERE level = 'county' AND kind = 'committee'").await;
+        let town = app.count("SELECT COALESCE(MIN(o.id), 0) AS n FROM orgs o WHERE o.depth >= 2 AND o.kind = 'committee' \
+            AND NOT EXISTS (SELECT 1 FROM love_cards c JOIN orgs co ON co.id = c.org_id WHERE co.path LIKE o.path || '%') \
+            AND EXISTS (SELECT 1 FROM members m JOIN orgs mo ON mo.id = m.org_id WHERE mo.path LIKE o.path || '%')").await;
+        assert!(town > 0, "a committee without the love bank");
+        let tpath = path_of(town).await;
+        let branch = app.count(&format!("SELECT MIN(m.org_id) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path LIKE '{tpath}%'")).await;
+        let member = app.count(&format!("SELECT MIN(id) AS n FROM members WHERE org_id = {branch}")).await;
+        // an API token and a transfer elsewhere
+        let city = app.count("SELECT MIN(id) AS n FROM orgs WHERE depth = 0").await;
+        let city_staff = app.account("sweep_city", city, "org_staff", None).await;
+        let (mover, to) = (
+            app.count(&format!("SELECT MAX(m.id) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path NOT LIKE '{tpath}%' AND m.status = 'full'")).await,
+            app.count(&format!("SELECT MAX(m.org_id) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path NOT LIKE '{tpath}%'")).await,
+        );
+        let (s, t) = app.api(&city_staff, "POST", "/api/v1/transfers", Some(json!({"member_id": mover, "to_org_id": to, "reason": "工作调动"}))).await;
+        assert!(s.is_success() || s == StatusCode::UNPROCESSABLE_ENTITY, "{s} {t}");
+        // an objection to a publicity elsewhere (the demo has none)
+        let publicity = app.count(&format!("SELECT COALESCE(MAX(x.id), 0) AS n FROM recruit_publicity x JOIN recruits r ON r.id = x.recruit_id \
+            JOIN orgs o ON o.id = r.org_id WHERE o.path NOT LIKE '{tpath}%' AND x.ends_on >= '{today}'")).await;
+        ok(app.api(&city_staff, "POST", &format!("/api/v1/recruits/publicity/{publicity}/objections"), Some(json!({"content": "反映该同志工作作风问题", "received_on": today}))).await);
+        let accounts = vec![
+            (app.account("sweep_county", county, "org_staff", None).await, path_of(county).await),
+            (app.account("sweep_town", town, "committee_staff", None).await, tpath.clone()),
+            (app.account("sweep_sec", branch, "branch_secretary", None).await, tpath.clone()),
+            (app.account("sweep_member", branch, "member", Some(member)).await, tpath.clone()),
+        ];
+        // which kind of object a path's {id} names, by its prefix (longest first), and where
+        // one of that kind outside a subtree is found
+        let kinds: [(&str, &str, &str); 22] = [
+            ("/api/v1/recruits/publicity/", "publicity", "recruit_publicity x JOIN recruits r ON r.id = x.recruit_id JOIN orgs o ON o.id = r.org_id"),
+            ("/api/v1/recruits/entries/", "recruit_entry", "recruit_entries x JOIN recruits r ON r.id = x.recruit_id JOIN orgs o ON o.id = r.org_id"),
+            ("/api/v1/recruits/evaluations/", "evaluation", "recruit_evaluations x JOIN recruits r ON r.id = x.recruit_id JOIN orgs o ON o.id = r.org_id"),
+            ("/api/v1/recruits/objections/", "objection", "recruit_objections x JOIN recruit_publicity p ON p.id = x.publicity_id JOIN recruits r ON r.id = p.recruit_id JOIN orgs o ON o.id = r.org_id"),
+            ("/api/v1/recruits/", "recruit", "recruits x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/reviews/reporters/", "reporter", "review_reporters x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/reviews/", "campaign", "review_campaigns x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/lovebank/entries/", "love_entry", "love_entries x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/lovebank/goods/", "goods", "love_goods x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/lovebank/cards/", "card", "love_cards x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/points/entries/", "point_entry", "point_entries x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/points/claims/", "claim", "point_claims x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/points/members/", "member", "members x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/rectify/items/", "item", "rect_items x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/interviews/", "interview", "interviews x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/talents/", "talent", "talents x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/members/", "member", "members x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/orgs/", "org", "orgs x JOIN orgs o ON o.id = x.id"),
+            ("/api/v1/stars/rounds/", "round", "star_rounds x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/transfers/", "transfer", "transfers x JOIN orgs o ON o.id = x.from_org_id JOIN orgs t ON t.id = x.to_org_id AND t.path NOT LIKE '{sub}%'"),
+            ("/api/v1/accounts/", "account", "accounts x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/tokens/", "token", "api_tokens x JOIN accounts a ON a.id = x.account_id JOIN orgs o ON o.id = a.org_id"),
+        ];
+        let (s, doc) = app.api(&accounts[0].0, "GET", "/api/openapi.json", None).await;
+        assert_eq!(s, StatusCode::OK);
+        let mut swept_ops = std::collections::BTreeSet::new();
+        let mut all_ops = std::collections::BTreeSet::new();
+        let mut calls = 0;
+        for (token, sub) in &accounts {
+            let mut foreign = std::collections::HashMap::new();
+            for (_, kind, from) in &kinds {
+                let sql = format!("SELECT COALESCE(MIN(x.id), 0) AS n FROM {} WHERE o.path NOT LIKE '{sub}%'", from.replace("{sub}", sub));
+                foreign.insert(*kind, app.count(&sql).await);
+            }
+            let forg = foreign["org"];
+            let body = json!({"org_id": forg, "parent_id": forg, "member_id": foreign["member"], "to_org_id": forg, "reason": "越权尝试",
+                "note": "越权尝试", "secret": PASSWORD, "version": 1, "approve": true, "name": "越权", "indicator": "M01"});
+            for (path, item) in doc["paths"].as_object().expect("paths") {
+                if path.starts_with("/api/v1/score/") || path == "/api/v1/notices" {
+                    // public by design: the rater's page opens with a code, not an account; the
+                    // recruitment publicity notices (公示, names masked) are for everyone to read
+                    continue;
+                }
+                let org_param = item.as_object().into_iter().flatten().any(|(_, op)| {
+                    op["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "org_id" && p["in"] == "query")
+                });
+                let concrete = if path == "/api/v1/rules/{kind}" {
+                    Some(format!("/api/v1/rules/points?org_id={forg}"))
+                } else if path.contains('{') {
+                    kinds.iter().find(|(p, _, _)| path.starts_with(p)).map(|(_, k, _)| foreign[k]).filter(|id| *id > 0)
+                        .map(|id| path.replace("{id}", &id.to_string()).replace("{decision}", "accept"))
+                } else if org_param {
+                    Some(format!("{path}?org_id={forg}"))
+                } else {
+                    Some(path.clone())
+                };
+                for method in item.as_object().expect("item").keys() {
+                    let method = method.to_uppercase();
+                    if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
+                        continue;
+                    }
+                    let targets_foreign = path.contains('{') || org_param || method != "GET";
+                    if !targets_foreign || (method == "POST" && path == "/api/v1/tokens") || path.ends_with("/me") {
+                        continue; // the caller's own list, token or points
+                    }
+                    all_ops.insert(format!("{method} {path}"));
+                    let Some(concrete) = &concrete else { continue };
+                    // a refusal is itself audited (authz.denied); anything else would be a change
+                    let changes = "SELECT COUNT(*) AS n FROM audit_log WHERE action <> 'authz.denied'";
+                    let before = app.count(changes).await;
+                    let payload = (method != "GET" && method != "DELETE").then(|| body.clone());
+                    let (s, v) = app.api(token, &method, concrete, payload).await;
+                    let after = app.count(changes).await;
+                    assert!(!s.is_server_error(), "{method} {concrete}: {s} {v}");
+                    assert!(!s.is_success(), "{method} {concrete} answered {s} to an account of {sub}: {v}");
+                    if method == "GET" {
+                        assert!(s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND, "{method} {concrete}: {s} {v}");
+                    }
+                    assert_eq!(before, after, "{method} {concrete} wrote to the audit log for an account of {sub}");
+                    swept_ops.insert(format!("{method} {path}"));
+                    calls += 1;
+                }
+            }
+        }
+        let missed: Vec<_> = all_ops.difference(&swept_ops).collect();
+        assert!(missed.is_empty(), "not swept for want of an object outside: {missed:?}");
+        assert!(calls > 300, "{calls} calls");
+    })
+    .await;
+}
