@@ -55,6 +55,10 @@ pub struct PasswordPolicy {
     pub lock_minutes: i64,
     pub idle_timeout_minutes: i64,
     pub absolute_timeout_hours: i64,
+    /// Failed sign-ins from one client address within `ip_window_minutes` before that
+    /// address is refused for the rest of the window.
+    pub ip_max_failures: u32,
+    pub ip_window_minutes: i64,
 }
 
 impl Default for PasswordPolicy {
@@ -67,6 +71,8 @@ impl Default for PasswordPolicy {
             lock_minutes: 30,
             idle_timeout_minutes: 30,
             absolute_timeout_hours: 12,
+            ip_max_failures: 20,
+            ip_window_minutes: 15,
         }
     }
 }
@@ -201,7 +207,12 @@ impl Config {
                 reason: "min_length >= 8, min_classes 1-4, max_failures >= 1".into(),
             });
         }
-        if p.idle_timeout_minutes <= 0 || p.lock_minutes <= 0 || p.absolute_timeout_hours <= 0 {
+        if p.idle_timeout_minutes <= 0
+            || p.lock_minutes <= 0
+            || p.absolute_timeout_hours <= 0
+            || p.ip_max_failures == 0
+            || p.ip_window_minutes <= 0
+        {
             return Err(ConfigError::Invalid {
                 key: "password",
                 reason: "timeouts must be positive".into(),

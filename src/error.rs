@@ -37,6 +37,9 @@ pub enum AppError {
     Refused { code: &'static str, message: String },
     #[error("请求过大")]
     TooLarge,
+    /// Too many attempts: try again after this many seconds.
+    #[error("尝试次数过多，请{}分钟后再试", (.0 + 59) / 60)]
+    TooManyAttempts(i64),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("internal: {0}")]
@@ -70,6 +73,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::Refused { code, .. } => code,
             AppError::TooLarge => "payload_too_large",
+            AppError::TooManyAttempts(_) => "rate_limited",
             AppError::Db(e) if e.is_constraint() => "conflict",
             AppError::Db(e) if e.is_unavailable() => "storage_unavailable",
             AppError::Db(_) | AppError::Internal(_) => "internal_error",
@@ -84,6 +88,7 @@ impl AppError {
             AppError::Unauthenticated => 401,
             AppError::Conflict(_) => 409,
             AppError::TooLarge => 413,
+            AppError::TooManyAttempts(_) => 429,
             AppError::Db(e) if e.is_constraint() => 409,
             AppError::Db(e) if e.is_unavailable() => 503,
             AppError::Db(_) | AppError::Internal(_) => 500,

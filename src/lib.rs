@@ -35,6 +35,8 @@ pub struct Ctx {
     pub vault: Arc<crypto::Vault>,
     pub config: Arc<config::Config>,
     pub imports: member::io::ImportJobs,
+    /// Failed sign-ins per client address.
+    pub login_throttle: Arc<auth::throttle::LoginThrottle>,
     /// The clock of every time rule (tests move it).
     pub clock: clock::Clock,
 }
@@ -115,6 +117,7 @@ impl Ctx {
             vault: Arc::new(vault),
             config: Arc::new(cfg),
             imports: Default::default(),
+            login_throttle: Default::default(),
             clock: Default::default(),
         })
     }

@@ -7,6 +7,7 @@
 
 pub mod password;
 pub mod store;
+pub mod throttle;
 pub mod totp;
 pub mod web;
 

@@ -536,6 +536,25 @@ pub struct LoginOk {
 
 /// Checks a username and password; on success opens a new session (new token every login).
 pub async fn login(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResult<LoginOk> {
+    let (max, window) = ip_limit(ctx);
+    let now_s = Utc::now().timestamp();
+    if let Some(wait) = ctx.login_throttle.wait(ip, now_s, max, window) {
+        return Err(AppError::TooManyAttempts(wait));
+    }
+    let result = login_checked(ctx, username, pw, ip).await;
+    if matches!(result, Err(AppError::Refused { .. })) {
+        ctx.login_throttle.fail(ip, now_s, max, window);
+    }
+    result
+}
+
+/// The per-address limit of the password policy: (failures, window in seconds).
+pub fn ip_limit(ctx: &Ctx) -> (u32, i64) {
+    let p = &ctx.config.password;
+    (p.ip_max_failures, p.ip_window_minutes * 60)
+}
+
+async fn login_checked(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResult<LoginOk> {
     let row = if username.len() <= 64 {
         find_row(ctx, "a.username", username).await?
     } else {

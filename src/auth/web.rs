@@ -107,8 +107,24 @@ async fn login_submit(
             "login.html",
             context! { lang => lang.code(), error => message, username => f.username },
         ),
+        Err(e @ AppError::TooManyAttempts(wait)) => too_many(
+            render_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login.html",
+                context! { lang => lang.code(), error => e.to_string(), username => f.username },
+            ),
+            wait,
+        ),
         Err(e) => PageError(e).into_response(),
     }
+}
+
+/// A 429 with the seconds to wait.
+fn too_many(mut r: Response, wait: i64) -> Response {
+    if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    r
 }
 
 async fn totp_login_page(BrowserLang(lang): BrowserLang) -> Response {
@@ -126,6 +142,7 @@ struct CodeForm {
 async fn totp_login_submit(
     State(ctx): State<AppState>,
     BrowserLang(lang): BrowserLang,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
     headers: HeaderMap,
     axum::Form(f): axum::Form<CodeForm>,
 ) -> Response {
@@ -137,8 +154,26 @@ async fn totp_login_submit(
         Ok(store::SessionState::Valid(_)) => return Redirect::to("/").into_response(),
         _ => return Redirect::to("/login").into_response(),
     };
+    // wrong codes count against the address like wrong passwords
+    let (max, window) = store::ip_limit(&ctx);
+    let now = chrono::Utc::now().timestamp();
+    if let Some(wait) = ctx.login_throttle.wait(&ip, now, max, window) {
+        let e = AppError::TooManyAttempts(wait);
+        return too_many(
+            render_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                "totp.html",
+                context! { lang => lang.code(), mode => "login", error => e.to_string() },
+            ),
+            wait,
+        );
+    }
     let th = crate::crypto::sm3_hex(token.as_bytes());
-    match store::totp_confirm(&ctx, p.account_id, &f.code, Some(&th)).await {
+    let result = store::totp_confirm(&ctx, p.account_id, &f.code, Some(&th)).await;
+    if matches!(result, Err(AppError::Validation(_))) {
+        ctx.login_throttle.fail(&ip, now, max, window);
+    }
+    match result {
         Ok(()) => Redirect::to(if p.must_change_password {
             "/password"
         } else {

@@ -434,3 +434,59 @@ async fn cli_output_carries_no_personal_numbers() {
         assert!(!text.contains(canary), "{canary} printed: {text}");
     }
 }
+
+/// A session ends after 30 idle minutes and after 12 hours in all (the password policy's
+/// values); an address that keeps failing to sign in is refused with 429, whichever user it
+/// names, even with the right password.
+#[tokio::test]
+async fn sessions_time_out_and_a_failing_address_is_held_off() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        app.account("gina", root, "org_staff", None).await;
+        let age = |column: &'static str, minutes: i64, session: String| {
+            let app = &app;
+            async move {
+                let th = dangjian::crypto::sm3_hex(session.as_bytes());
+                let at = chrono::Utc::now() - chrono::Duration::minutes(minutes);
+                dangjian::on_db!(&app.ctx.db, p => {
+                    sqlx::query(&format!("UPDATE sessions SET {column} = $1 WHERE token_hash = $2")).bind(at).bind(&th).execute(p).await.expect("age");
+                });
+            }
+        };
+        let alive = |session: String| {
+            let app = &app;
+            async move { app.page(&session, "GET", "/password", None).await.0 == StatusCode::OK }
+        };
+        // idle: 29 minutes keeps it, 31 ends it
+        let s = app.login("gina", PASSWORD).await.expect("login");
+        age("last_seen", 29, s.clone()).await;
+        assert!(alive(s.clone()).await, "29 idle minutes");
+        age("last_seen", 31, s.clone()).await;
+        assert!(!alive(s.clone()).await, "31 idle minutes");
+        // absolute: active all along, but opened 12 hours ago
+        let s = app.login("gina", PASSWORD).await.expect("login");
+        age("created_at", 11 * 60 + 59, s.clone()).await;
+        assert!(alive(s.clone()).await, "11 h 59 min");
+        age("created_at", 12 * 60 + 1, s.clone()).await;
+        assert!(!alive(s.clone()).await, "12 h 1 min");
+
+        // the address limit (20 failures in 15 minutes): spread over many names, so that no
+        // account locks; then even the right password of another account is held off
+        let post = |u: &str, p: &str| {
+            Request::builder().method("POST").uri("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("username={u}&password={}", urlencode(p)))).expect("req")
+        };
+        for i in 0..19 {
+            let (s, _, _) = app.send(post(&format!("guess{i}"), "Wrong@2026x")).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "failure {i}");
+        }
+        assert!(app.login("gina", PASSWORD).await.is_ok(), "19 failures: still let in");
+        app.send(post("guess19", "Wrong@2026x")).await;
+        let (s, h, body) = app.send(post("gina", PASSWORD)).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "20 failures: held off");
+        let wait: i64 = h.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After");
+        assert!((1..=900).contains(&wait), "{wait}");
+        assert!(String::from_utf8_lossy(&body).contains("尝试次数过多"));
+    })
+    .await;
+}
