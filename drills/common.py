@@ -431,13 +431,21 @@ class Workload:
 def find_in_clear(canaries, paths):
     """(canary, path) for each personal number found in clear in one of the files."""
     found = []
-    needles = [c.encode() for c in canaries]
+    needles = {c.encode() for c in canaries}
+    sizes = sorted({len(n) for n in needles})
     for path in paths:
         if not os.path.exists(path):
             continue
         with open(path, "rb") as f:
             data = f.read()
-        found += [(n.decode(), path) for n in needles if n in data]
+        # the numbers are runs of digits (an ID number may end in X): look only at such runs,
+        # at every offset, instead of searching the whole file once per number
+        for m in re.finditer(rb"[0-9]{11,}X?", data):
+            run = m.group(0)
+            for size in sizes:
+                for i in range(len(run) - size + 1):
+                    if run[i:i + size] in needles:
+                        found.append((run[i:i + size].decode(), path))
     return found
 
 

@@ -153,11 +153,14 @@ pub struct RawFilter {
 }
 
 impl RawFilter {
-    /// The typed filter; an empty number is none, anything else that is not one is refused.
-    fn filter(&self) -> Result<MemberFilter, AppError> {
+    /// The typed filter; anything that is not a number where one is expected is refused.
+    /// An empty number is none for the pages' filter forms (which send every field), and
+    /// refused from the API (`strict`).
+    fn filter(&self, strict: bool) -> Result<MemberFilter, AppError> {
         let mut checks = crate::error::Checks::default();
         let mut num = |field: &str, s: &Option<String>| match s.as_deref().map(str::trim) {
-            None | Some("") => None,
+            None => None,
+            Some("") if !strict => None,
             Some(v) => {
                 let n = v.parse::<i64>().ok();
                 checks.check(n.is_some(), field, "须为整数");
@@ -196,7 +199,7 @@ async fn list_page(
     Auth(p): Auth,
     Query(raw): Query<RawFilter>,
 ) -> Result<Response, PageError> {
-    let f = raw.filter()?;
+    let f = raw.filter(false)?;
     let (scope, scope_id) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
     let page = store::list(&ctx, &f, &scope).await?;
     let scope_org = crate::org::store::get(&ctx.db, scope_id).await?;
@@ -495,8 +498,9 @@ pub async fn export(
     Auth(p): Auth,
     Query(raw): Query<RawFilter>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
+    uri: axum::http::Uri,
 ) -> Response {
-    let mut f = match raw.filter() {
+    let mut f = match raw.filter(uri.path().starts_with("/api/")) {
         Ok(f) => f,
         Err(e) => return ApiError(e).into_response(),
     };
@@ -831,7 +835,7 @@ pub async fn api_list(
     Auth(p): Auth,
     Query(raw): Query<RawFilter>,
 ) -> Result<Json<MemberPage>, ApiError> {
-    let f = raw.filter()?;
+    let f = raw.filter(true)?;
     let (scope, _) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
     Ok(Json(store::list(&ctx, &f, &scope).await?))
 }
@@ -963,7 +967,7 @@ mod fuzz {
     fn read(qs: &str) -> Option<Result<MemberFilter, AppError>> {
         let uri: axum::http::Uri = format!("/members?{qs}").parse().ok()?;
         let raw = Query::<RawFilter>::try_from_uri(&uri).ok()?;
-        Some(raw.0.filter())
+        Some(raw.0.filter(true))
     }
 
     proptest! {
