@@ -97,6 +97,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Set when served behind TLS: adds `Secure` to the session cookie.
     pub secure_cookies: bool,
+    /// Addresses of reverse proxies in front of the server: from these (only), the client's
+    /// address is read from `X-Forwarded-For` — for the audit log and the per-address
+    /// sign-in limit, which would otherwise count every user as the proxy.
+    pub trusted_proxies: Vec<String>,
     pub log: String,
 }
 
@@ -113,6 +117,7 @@ impl Default for Config {
             require_totp_for_admins: false,
             max_body_bytes: 32 * 1024 * 1024,
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
             log: "info".into(),
         }
     }
@@ -167,6 +172,14 @@ impl Config {
         if let Some(v) = get("DANGJIAN_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("max_body_bytes", &v)?;
         }
+        if let Some(v) = get("DANGJIAN_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+        }
         if let Some(v) = get("DANGJIAN_SECURE_COOKIES") {
             self.secure_cookies = parse("secure_cookies", &v)?;
         }
@@ -216,6 +229,16 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "password",
                 reason: "timeouts must be positive".into(),
+            });
+        }
+        if let Some(bad) = self
+            .trusted_proxies
+            .iter()
+            .find(|a| a.parse::<std::net::IpAddr>().is_err())
+        {
+            return Err(ConfigError::Invalid {
+                key: "trusted_proxies",
+                reason: format!("{bad:?} is not an IP address"),
             });
         }
         if self.max_body_bytes < 1024 {

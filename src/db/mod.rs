@@ -303,8 +303,8 @@ impl Db {
 
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`: a deferred transaction that reads first could fail to upgrade under
-    /// concurrency);
-    /// on PostgreSQL the audit head row is locked when the audit entry is appended.
+    /// concurrency); on PostgreSQL the audit head row is locked when the audit entry is
+    /// appended.
     pub async fn begin(&self) -> DbResult<Tx> {
         match self {
             Db::Sqlite(p) => {

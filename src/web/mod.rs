@@ -473,12 +473,43 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn client_ip(parts: &axum::http::request::Parts) -> String {
-    parts
+fn client_ip(parts: &axum::http::request::Parts, trusted: &[String]) -> String {
+    let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default()
+        .map(|c| c.0.ip());
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    resolve_client(peer, forwarded, trusted)
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy — then the right-most
+/// address of `X-Forwarded-For` that is not one (the left part can be written by anyone).
+fn resolve_client(
+    peer: Option<std::net::IpAddr>,
+    forwarded: Option<&str>,
+    trusted: &[String],
+) -> String {
+    let is_trusted = |a: std::net::IpAddr| {
+        trusted
+            .iter()
+            .any(|t| t.parse::<std::net::IpAddr>().is_ok_and(|t| t == a))
+    };
+    let Some(peer) = peer else {
+        return String::new();
+    };
+    if is_trusted(peer) {
+        for hop in forwarded.unwrap_or("").rsplit(',').map(str::trim) {
+            match hop.parse::<std::net::IpAddr>() {
+                Ok(a) if is_trusted(a) => continue,
+                Ok(a) => return a.to_string(),
+                Err(_) => break,
+            }
+        }
+    }
+    peer.to_string()
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -535,7 +566,7 @@ impl FromRequestParts<AppState> for Auth {
     ) -> Result<Self, Response> {
         let path = parts.uri.path().to_string();
         let is_api = path.starts_with("/api/");
-        let ip = client_ip(parts);
+        let ip = client_ip(parts, &ctx.config.trusted_proxies);
         let deny = |e: AppError| -> Response {
             if is_api {
                 ApiError(e).into_response()
@@ -878,13 +909,54 @@ pub fn clear_session_cookie() -> String {
 /// The peer address of the request, when the server recorded it.
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        ctx: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+        Ok(ClientIp(client_ip(parts, &ctx.config.trusted_proxies)))
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::resolve_client;
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse().ok();
+        let proxies = ["10.0.0.1".to_string(), "10.0.0.2".to_string()];
+        let cases = [
+            (ip("203.0.113.9"), None, &[][..], "203.0.113.9"),
+            // an untrusted peer's header is ignored
+            (
+                ip("203.0.113.9"),
+                Some("1.2.3.4"),
+                &proxies[..],
+                "203.0.113.9",
+            ),
+            (
+                ip("10.0.0.1"),
+                Some("198.51.100.7"),
+                &proxies[..],
+                "198.51.100.7",
+            ),
+            // a client cannot choose its address by prepending to the header
+            (
+                ip("10.0.0.1"),
+                Some("1.1.1.1, 198.51.100.7, 10.0.0.2"),
+                &proxies[..],
+                "198.51.100.7",
+            ),
+            // nothing usable: the proxy itself
+            (ip("10.0.0.1"), Some("garbage"), &proxies[..], "10.0.0.1"),
+            (ip("10.0.0.1"), None, &proxies[..], "10.0.0.1"),
+            (None, Some("1.2.3.4"), &proxies[..], ""),
+        ];
+        for (peer, fwd, trusted, want) in cases {
+            assert_eq!(resolve_client(peer, fwd, trusted), want, "{peer:?} {fwd:?}");
+        }
     }
 }
 
