@@ -122,6 +122,16 @@ fn filter_qs_with(f: &MemberFilter, with_sort: bool) -> String {
     s.finish()
 }
 
+/// A batch selection: repeated `id` (the member list's checkboxes) or `ids` parameters, each a
+/// member number; anything else is refused.
+fn batch_ids(query: Option<&str>) -> Result<Vec<i64>, AppError> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == "id" || k == "ids")
+        .map(|(_, v)| v.trim().parse::<i64>())
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(|_| AppError::field("ids", "须为党员编号（整数）"))
+}
+
 /// HTML filter forms send empty strings; treat them as absent.
 fn clean(mut f: MemberFilter) -> MemberFilter {
     let none_if_empty = |o: Option<String>| o.filter(|s| !s.trim().is_empty());
@@ -504,15 +514,9 @@ pub async fn export(
         Ok(f) => f,
         Err(e) => return ApiError(e).into_response(),
     };
-    // A batch selection: repeated `id` parameters (the member list's checkboxes).
-    let ids: Result<Vec<i64>, _> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .filter(|(k, _)| k == "id" || k == "ids")
-            .map(|(_, v)| v.trim().parse::<i64>())
-            .collect();
-    f.ids = match ids {
+    f.ids = match batch_ids(query.as_deref()) {
         Ok(ids) => ids,
-        Err(_) => return ApiError(AppError::field("ids", "须为党员编号（整数）")).into_response(),
+        Err(e) => return ApiError(e).into_response(),
     };
     if f.ids.len() > store::MAX_BATCH {
         return ApiError(AppError::refused(
@@ -834,8 +838,10 @@ pub async fn api_list(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Query(raw): Query<RawFilter>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Json<MemberPage>, ApiError> {
-    let f = raw.filter(true)?;
+    let mut f = raw.filter(true)?;
+    f.ids = batch_ids(query.as_deref())?;
     let (scope, _) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
     Ok(Json(store::list(&ctx, &f, &scope).await?))
 }

@@ -176,6 +176,8 @@ async fn bad_input_gets_4xx_never_5xx() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         let fields: Vec<&str> = e["fields"].as_array().expect("fields").iter().filter_map(|f| f["field"].as_str()).collect();
         assert_eq!(fields, ["join_year", "per_page"]);
+        let (s, e) = app.api(&t, "GET", "/api/v1/members?ids=-9223372036854775809", None).await;
+        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("ids")), "{e}");
     })
     .await;
 }
