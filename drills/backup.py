@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import time
 
-from common import (Database, Server, Workload, Writers, audit_verify, cli, find_in_clear, finish, log,
+from common import (Database, Server, Workload, Writers, stored_checks, cli, find_in_clear, finish, log,
                     make_token, parser, prepare, report)
 
 
@@ -54,12 +54,7 @@ def main():
             during = len(work.acked) - before
             copy = restore(db, target, workdir, r)
             found = work.check(db=copy, upto=before)
-            bad = copy.integrity()
-            if bad:
-                found.append(bad)
-            bad = audit_verify(binpath, copy)
-            if bad:
-                found.append(f"audit verify of the copy: {bad}")
+            found += stored_checks(binpath, copy)
             entries = copy.scalar("SELECT COUNT(*) FROM audit_log")
             lines.append(f"round {r}: backup took {took:.1f} s with {during} writes acknowledged meanwhile; "
                          f"copy holds all {before} writes acknowledged before it began; {entries} audit entries verified")

@@ -148,6 +148,19 @@ def audit_verify(binpath, db):
     return None if r.returncode == 0 else (r.stdout + r.stderr).strip()[-400:]
 
 
+def stored_checks(binpath, db):
+    """What is wrong with a database no server is writing to: its integrity check (amcheck on
+    PostgreSQL) and `dangjian audit verify`; empty when both are clean."""
+    found = []
+    bad = db.integrity()
+    if bad:
+        found.append(bad)
+    bad = audit_verify(binpath, db)
+    if bad:
+        found.append(f"audit verify: {bad}")
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # the server
 

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 
-from common import (Api, Database, Server, Workload, Writers, audit_verify, binary, cli, finish, log,
+from common import (Api, Database, Server, Workload, Writers, stored_checks, binary, cli, finish, log,
                     make_token, parser, report)
 
 
@@ -108,12 +108,7 @@ def main():
         if fivehundred:
             problems.append(f"answers other than 503: {fivehundred}")
         problems += work.check()
-        bad = db.integrity()
-        if bad:
-            problems.append(bad)
-        bad = audit_verify(binpath, db)
-        if bad:
-            problems.append(f"audit verify: {bad}")
+        problems += stored_checks(binpath, db)
         lines.append(f"{len(work.acked)} acknowledged writes, all stored with their audit entries; integrity and audit verify "
                      + ("clean" if not problems else "see problems"))
     finally:

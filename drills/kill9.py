@@ -17,7 +17,7 @@ restarted, `--kills` times. After each kill, before the restart:
 import random
 import time
 
-from common import (Server, Workload, Writers, audit_verify, finish, log, make_token, parser,
+from common import (Server, Workload, Writers, stored_checks, finish, log, make_token, parser,
                     prepare, report)
 
 
@@ -36,13 +36,7 @@ def main():
         for k in range(1, args.kills + 1):
             time.sleep(rng.uniform(0.1, 1.2))
             server.kill9()
-            found = work.check()
-            bad = db.integrity()
-            if bad:
-                found.append(bad)
-            bad = audit_verify(binpath, db)
-            if bad:
-                found.append(f"audit verify: {bad}")
+            found = work.check() + stored_checks(binpath, db)
             if found:
                 problems += [f"after kill {k}: {f}" for f in found]
                 log(f"kill {k}: {len(found)} problems, first: {found[0]}")

@@ -13,7 +13,7 @@ Repeated `--rounds` times, restarting in between.
 import threading
 import time
 
-from common import (Api, Server, Workload, Writers, audit_verify, finish, log, make_token, parser,
+from common import (Api, Server, Workload, Writers, stored_checks, finish, log, make_token, parser,
                     prepare, report)
 
 READS = ["/api/v1/members?page=1", "/api/v1/members?page=20", "/members", "/", "/api/v1/points/ranking"]
@@ -56,13 +56,7 @@ def main():
             exits.append(code)
             if code != 0:
                 problems.append(f"round {r}: exit status {code}")
-        found = work.check()
-        bad = db.integrity()
-        if bad:
-            found.append(bad)
-        bad = audit_verify(binpath, db)
-        if bad:
-            found.append(f"audit verify: {bad}")
+        found = work.check() + stored_checks(binpath, db)
         problems += [f"round {r}: {f}" for f in found]
         server5xx = {s: n for s, n in work.counts.items() if s is not None and s >= 500}
         if server5xx:

@@ -21,7 +21,7 @@ Throughout:
 import threading
 import time
 
-from common import (Api, Server, Workload, Writers, audit_verify, finish, log, make_token, parser,
+from common import (Api, Server, Workload, Writers, stored_checks, finish, log, make_token, parser,
                     prepare, report)
 
 INVARIANTS = [
@@ -132,12 +132,7 @@ def main():
     code = server.term()
     if code != 0:
         problems.append(f"exit status {code}")
-    bad = db.integrity()
-    if bad:
-        problems.append(bad)
-    bad = audit_verify(binpath, db)
-    if bad:
-        problems.append(f"audit verify: {bad}")
+    problems += stored_checks(binpath, db)
     third = max(1, len(rss) // 3)
     mid, last = max(rss[third:2 * third] or rss), max(rss[2 * third:] or rss)
     if last > mid * 1.2 + 16 * 1024:
