@@ -101,6 +101,13 @@ pub struct Config {
     /// address is read from `X-Forwarded-For` — for the audit log and the per-address
     /// sign-in limit, which would otherwise count every user as the proxy.
     pub trusted_proxies: Vec<String>,
+    /// SQLite's page cache per pooled connection, in MiB (8 connections). Pages beyond it
+    /// come from the operating system's file cache; the server's memory is bounded by it.
+    pub sqlite_cache_mib: u32,
+    /// How long the dashboards' counts (the home page's panels) may be reused before they
+    /// are counted again, in seconds; 0 counts on every request. The page says when they
+    /// were counted.
+    pub dashboard_cache_seconds: u64,
     pub log: String,
 }
 
@@ -118,6 +125,8 @@ impl Default for Config {
             max_body_bytes: 32 * 1024 * 1024,
             secure_cookies: false,
             trusted_proxies: Vec::new(),
+            sqlite_cache_mib: 8,
+            dashboard_cache_seconds: 30,
             log: "info".into(),
         }
     }
@@ -183,6 +192,12 @@ impl Config {
         if let Some(v) = get("DANGJIAN_SECURE_COOKIES") {
             self.secure_cookies = parse("secure_cookies", &v)?;
         }
+        if let Some(v) = get("DANGJIAN_SQLITE_CACHE_MIB") {
+            self.sqlite_cache_mib = parse("sqlite_cache_mib", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_DASHBOARD_CACHE_SECONDS") {
+            self.dashboard_cache_seconds = parse("dashboard_cache_seconds", &v)?;
+        }
         if let Some(v) = get("DANGJIAN_LOG") {
             self.log = v;
         }
@@ -239,6 +254,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "trusted_proxies",
                 reason: format!("{bad:?} is not an IP address"),
+            });
+        }
+        if !(1..=4096).contains(&self.sqlite_cache_mib) {
+            return Err(ConfigError::Invalid {
+                key: "sqlite_cache_mib",
+                reason: "1-4096 MiB per connection".into(),
+            });
+        }
+        if self.dashboard_cache_seconds > 3600 {
+            return Err(ConfigError::Invalid {
+                key: "dashboard_cache_seconds",
+                reason: "at most 3600 seconds".into(),
             });
         }
         if self.max_body_bytes < 1024 {

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod blob;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -39,6 +40,8 @@ pub struct Ctx {
     pub login_throttle: Arc<auth::throttle::LoginThrottle>,
     /// The clock of every time rule (tests move it).
     pub clock: clock::Clock,
+    /// The home dashboards' counts, reused for `dashboard_cache_seconds`.
+    pub dashboards: Arc<cache::TtlCache<web::pages::Dashboard>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +113,8 @@ impl Ctx {
     /// Connects, migrates and loads the keys.
     pub async fn open(cfg: config::Config) -> Result<Self, StartError> {
         let vault = load_vault(&cfg)?;
-        let db = db::Db::connect(&cfg.db_url()?).await?;
+        let cfg_dashboard_seconds = cfg.dashboard_cache_seconds;
+        let db = db::Db::connect(&cfg.db_url()?, cfg.sqlite_cache_mib).await?;
         db::migrate::run(&db).await?;
         Ok(Self {
             db,
@@ -119,6 +123,9 @@ impl Ctx {
             imports: Default::default(),
             login_throttle: Default::default(),
             clock: Default::default(),
+            dashboards: Arc::new(cache::TtlCache::new(std::time::Duration::from_secs(
+                cfg_dashboard_seconds,
+            ))),
         })
     }
 }

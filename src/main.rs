@@ -292,7 +292,7 @@ async fn backup(ctx: &Ctx, cfg: &Config, path: &std::path::Path) -> Res {
             }
             // VACUUM INTO writes a consistent snapshot while the server keeps running.
             let target = path.to_string_lossy().replace('\'', "''");
-            if let dangjian::db::Db::Sqlite(p) = &ctx.db {
+            if let dangjian::db::Db::Sqlite(p, _) = &ctx.db {
                 sqlx::query(&format!("VACUUM INTO '{target}'"))
                     .execute(p)
                     .await?;

@@ -11,6 +11,7 @@ pub mod web;
 use crate::db::{Db, DbResult, DbRow, SqlBuilder, Tx, Val};
 use crate::{bind_vals, on_db, on_tx};
 use serde::Serialize;
+use std::borrow::Cow;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -81,24 +82,71 @@ fn put_opt(buf: &mut Vec<u8>, v: Option<i64>) {
     }
 }
 
+/// An entry's fields borrowed (from an [`Entry`] or straight from a database row), in the
+/// order they are hashed.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub seq: i64,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+    pub ts: &'a str,
+    pub actor_id: Option<i64>,
+    pub actor_name: &'a str,
+    pub role: &'a str,
+    pub org_id: Option<i64>,
+    pub action: &'a str,
+    pub object_type: &'a str,
+    pub object_id: &'a str,
+    pub before_json: &'a str,
+    pub after_json: &'a str,
+    pub ip: &'a str,
+}
+
+impl Entry {
+    pub fn as_ref(&self) -> EntryRef<'_> {
+        EntryRef {
+            seq: self.seq,
+            prev_hash: &self.prev_hash,
+            hash: &self.hash,
+            ts: &self.ts,
+            actor_id: self.actor_id,
+            actor_name: &self.actor_name,
+            role: &self.role,
+            org_id: self.org_id,
+            action: &self.action,
+            object_type: &self.object_type,
+            object_id: &self.object_id,
+            before_json: &self.before_json,
+            after_json: &self.after_json,
+            ip: &self.ip,
+        }
+    }
+}
+
 /// The fixed byte encoding hashed for each entry (version tag first, so it can evolve).
 pub fn encode(e: &Entry) -> Vec<u8> {
     let mut b = Vec::with_capacity(256 + e.before_json.len() + e.after_json.len());
+    encode_into(&e.as_ref(), &mut b);
+    b
+}
+
+/// [`encode`] into a reused buffer (cleared first).
+pub fn encode_into(e: &EntryRef<'_>, b: &mut Vec<u8>) {
+    b.clear();
     b.extend_from_slice(b"DJA1");
     b.extend_from_slice(&e.seq.to_be_bytes());
-    put(&mut b, e.prev_hash.as_bytes());
-    put(&mut b, e.ts.as_bytes());
-    put_opt(&mut b, e.actor_id);
-    put(&mut b, e.actor_name.as_bytes());
-    put(&mut b, e.role.as_bytes());
-    put_opt(&mut b, e.org_id);
-    put(&mut b, e.action.as_bytes());
-    put(&mut b, e.object_type.as_bytes());
-    put(&mut b, e.object_id.as_bytes());
-    put(&mut b, e.before_json.as_bytes());
-    put(&mut b, e.after_json.as_bytes());
-    put(&mut b, e.ip.as_bytes());
-    b
+    put(b, e.prev_hash.as_bytes());
+    put(b, e.ts.as_bytes());
+    put_opt(b, e.actor_id);
+    put(b, e.actor_name.as_bytes());
+    put(b, e.role.as_bytes());
+    put_opt(b, e.org_id);
+    put(b, e.action.as_bytes());
+    put(b, e.object_type.as_bytes());
+    put(b, e.object_id.as_bytes());
+    put(b, e.before_json.as_bytes());
+    put(b, e.after_json.as_bytes());
+    put(b, e.ip.as_bytes());
 }
 
 pub fn entry_hash(e: &Entry) -> String {
@@ -216,48 +264,225 @@ pub fn check_link(e: &Entry, expected_seq: i64, prev_hash: &str) -> Result<(), S
     Ok(())
 }
 
-/// Walks the whole chain in seq order, in pages, and names the first bad seq.
-pub async fn verify(db: &Db) -> DbResult<VerifyOutcome> {
-    const PAGE: i64 = 5000;
-    let mut expected = 1i64;
-    let mut prev = GENESIS.to_string();
-    loop {
-        let rows: Vec<Entry> = on_db!(db, p => {
-            let rows = sqlx::query("SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2")
-                .bind(expected)
-                .bind(PAGE)
-                .fetch_all(p)
-                .await?;
-            rows.iter().map(row_to_entry).collect::<DbResult<Vec<_>>>()?
-        });
-        let n = rows.len() as i64;
-        for e in rows {
-            if let Err(reason) = check_link(&e, expected, &prev) {
-                return Ok(VerifyOutcome::Broken {
-                    seq: expected,
-                    reason,
-                });
+/// The columns of an entry in [`EntryRef`]'s order, read by position.
+const ENTRY_COLUMNS: &str = "seq, prev_hash, hash, ts, actor_id, actor_name, role, org_id, action, object_type, object_id, before_json, after_json, ip";
+
+/// Entries per chunk of [`verify`]: read on one connection, checked on a blocking thread.
+const VERIFY_CHUNK: i64 = 4_000;
+
+/// What one chunk of seqs `lo..=hi` showed; stitched to its neighbours by [`verify`].
+#[derive(Debug, Default)]
+struct ChunkOutcome {
+    /// The first entry is not `lo` (or there is none).
+    head_broken: Option<(i64, String)>,
+    /// The first entry's previous hash, to compare with the chunk before.
+    first_prev: String,
+    /// A break after the first entry's link (its own hash included).
+    body_broken: Option<(i64, String)>,
+    last_seq: i64,
+    last_hash: String,
+}
+
+/// Checks a chunk's entries: consecutive seqs from `lo`, each linked to the one before, each
+/// hashing to its stored hash. The first entry's link is the caller's to check.
+fn check_chunk<'a>(
+    lo: i64,
+    entries: impl Iterator<Item = Result<EntryRef<'a>, sqlx::Error>>,
+) -> DbResult<ChunkOutcome> {
+    let mut out = ChunkOutcome {
+        last_seq: lo - 1,
+        ..Default::default()
+    };
+    let mut buf = Vec::with_capacity(1024);
+    let mut prev: Option<&'a str> = None;
+    for e in entries {
+        let e = e?;
+        let expected = out.last_seq + 1;
+        if e.seq != expected {
+            let b = (
+                expected,
+                format!("expected seq {expected}, found {}", e.seq),
+            );
+            if prev.is_none() {
+                out.head_broken = Some(b);
+            } else {
+                out.body_broken = Some(b);
             }
-            prev = e.hash;
-            expected += 1;
+            return Ok(out);
         }
-        if n < PAGE {
-            break;
+        match prev {
+            None => out.first_prev = e.prev_hash.to_string(),
+            Some(p) if p != e.prev_hash => {
+                out.body_broken = Some((e.seq, "previous-hash link broken".into()));
+                return Ok(out);
+            }
+            Some(_) => {}
         }
+        encode_into(&e, &mut buf);
+        let mut hex = [0u8; 64];
+        let same = hex::encode_to_slice(crate::crypto::sm3(&buf), &mut hex).is_ok()
+            && hex.as_slice() == e.hash.as_bytes();
+        if !same {
+            out.body_broken = Some((e.seq, "entry content does not match its hash".into()));
+            return Ok(out);
+        }
+        prev = Some(e.hash);
+        out.last_seq = e.seq;
+    }
+    if let Some(p) = prev {
+        out.last_hash = p.to_string();
+    } else {
+        out.head_broken = Some((lo, format!("expected seq {lo}, found none")));
+    }
+    Ok(out)
+}
+
+/// Reads one entry from a row of [`ENTRY_COLUMNS`], borrowing its text.
+macro_rules! entry_ref {
+    ($r:expr) => {{
+        use sqlx::Row;
+        let r = $r;
+        (|| -> Result<EntryRef<'_>, sqlx::Error> {
+            Ok(EntryRef {
+                seq: r.try_get(0)?,
+                prev_hash: r.try_get(1)?,
+                hash: r.try_get(2)?,
+                ts: r.try_get(3)?,
+                actor_id: r.try_get(4)?,
+                actor_name: r.try_get(5)?,
+                role: r.try_get(6)?,
+                org_id: r.try_get(7)?,
+                action: r.try_get(8)?,
+                object_type: r.try_get(9)?,
+                object_id: r.try_get(10)?,
+                before_json: r.try_get(11)?,
+                after_json: r.try_get(12)?,
+                ip: r.try_get(13)?,
+            })
+        })()
+    }};
+}
+
+/// One entry as SQLite's `json_array` gives it (text borrowed where it holds no escapes).
+#[derive(serde::Deserialize)]
+struct JsonEntry<'a>(
+    i64,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    Option<i64>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    Option<i64>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+);
+
+/// Reads and checks the entries `lo..=hi`: the rows are fetched on a pooled connection and
+/// hashed on a blocking thread, so chunks overlap (reading one while hashing another).
+///
+/// SQLite hands the chunk over as one JSON array: sqlx's SQLite driver passes every row from
+/// its worker thread to the caller as a message, which costs more than reading and hashing
+/// the entry (see BENCHMARKS.md); one row per chunk avoids it. JSON keeps every text exactly.
+async fn verify_chunk(db: &Db, lo: i64, hi: i64) -> DbResult<ChunkOutcome> {
+    let joined = match db {
+        Db::Sqlite(p, _) => {
+            // the primary key's order, which check_chunk verifies (a sorter here would cost a third)
+            let sql = format!("SELECT json_group_array(json_array({ENTRY_COLUMNS})) AS j FROM (SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq)");
+            let text: String = sqlx::query(&sql)
+                .bind(lo)
+                .bind(hi)
+                .fetch_one(p)
+                .await?
+                .string("j")?;
+            tokio::task::spawn_blocking(move || {
+                let rows: Vec<JsonEntry<'_>> = serde_json::from_str(&text)
+                    .map_err(|e| crate::db::DbError::Corrupt(format!("audit chunk {lo}: {e}")))?;
+                check_chunk(
+                    lo,
+                    rows.iter().map(|r| {
+                        Ok(EntryRef {
+                            seq: r.0,
+                            prev_hash: &r.1,
+                            hash: &r.2,
+                            ts: &r.3,
+                            actor_id: r.4,
+                            actor_name: &r.5,
+                            role: &r.6,
+                            org_id: r.7,
+                            action: &r.8,
+                            object_type: &r.9,
+                            object_id: &r.10,
+                            before_json: &r.11,
+                            after_json: &r.12,
+                            ip: &r.13,
+                        })
+                    }),
+                )
+            })
+            .await
+        }
+        Db::Postgres(p) => {
+            let sql = format!(
+                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq"
+            );
+            let rows = sqlx::query(&sql).bind(lo).bind(hi).fetch_all(p).await?;
+            tokio::task::spawn_blocking(move || check_chunk(lo, rows.iter().map(|r| entry_ref!(r))))
+                .await
+        }
+    };
+    joined.map_err(|e| crate::db::DbError::Corrupt(format!("audit check stopped: {e}")))?
+}
+
+/// Walks the whole chain and names the first bad seq: chunks of [`VERIFY_CHUNK`] entries are
+/// read and hashed concurrently (two or three at a time), then stitched in order — each chunk's
+/// first entry must link to the last of the chunk before, and the last chunk to the head.
+pub async fn verify(db: &Db) -> DbResult<VerifyOutcome> {
+    use futures_util::StreamExt;
+    let (min_seq, max_seq, head_seq, head_hash) = on_db!(db, p => {
+        let m = sqlx::query("SELECT COALESCE(MIN(seq), 1) AS lo, COALESCE(MAX(seq), 0) AS hi FROM audit_log").fetch_one(p).await?;
+        let h = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(p).await?;
+        (m.i64("lo")?, m.i64("hi")?, h.i64("seq")?, h.string("hash")?)
+    });
+    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
+    let chunks = (0..)
+        .map(|i| 1 + i * VERIFY_CHUNK)
+        .take_while(|lo| *lo <= max_seq)
+        .map(|lo| (lo, (lo + VERIFY_CHUNK - 1).min(max_seq)));
+    let mut results = futures_util::stream::iter(chunks)
+        .map(|(lo, hi)| async move { (hi, verify_chunk(db, lo, hi).await) })
+        .buffered(parallel);
+    let mut prev = GENESIS.to_string();
+    let mut last = 0i64;
+    while let Some((hi, r)) = results.next().await {
+        let c = r?;
+        let broken = c.head_broken.or_else(|| {
+            (c.first_prev != prev).then(|| (last + 1, "previous-hash link broken".to_string()))
+        });
+        if let Some((seq, reason)) = broken.or(c.body_broken) {
+            return Ok(VerifyOutcome::Broken { seq, reason });
+        }
+        if c.last_seq < hi {
+            let seq = c.last_seq + 1;
+            return Ok(VerifyOutcome::Broken {
+                seq,
+                reason: format!("expected seq {seq}, found none"),
+            });
+        }
+        prev = c.last_hash;
+        last = c.last_seq;
     }
     // Nothing may sit before seq 1 or be missing at the tail.
-    let (min_seq, head_seq, head_hash) = on_db!(db, p => {
-        let m = sqlx::query("SELECT COALESCE(MIN(seq), 1) AS s FROM audit_log").fetch_one(p).await?;
-        let h = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(p).await?;
-        (m.i64("s")?, h.i64("seq")?, h.string("hash")?)
-    });
     if min_seq < 1 {
         return Ok(VerifyOutcome::Broken {
             seq: min_seq,
             reason: "entry before the start of the chain".into(),
         });
     }
-    let last = expected - 1;
     if head_seq != last || head_hash != prev {
         return Ok(VerifyOutcome::Broken {
             seq: last + 1,

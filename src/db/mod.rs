@@ -13,6 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{PgPool, Row, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::DatabaseUrl;
@@ -62,9 +63,13 @@ impl DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
+/// How long a SQLite writer waits for its turn before the request is answered "unavailable".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// The pool, and the gate its write transactions pass one at a time (see [`Db::begin`]).
+    Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>),
     Postgres(PgPool),
 }
 
@@ -85,6 +90,8 @@ pub enum Tx {
 pub struct SqliteTx {
     conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
     committed: bool,
+    /// This process's turn to write, held until the transaction ends.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl std::ops::Deref for SqliteTx {
@@ -113,7 +120,7 @@ impl Drop for SqliteTx {
 macro_rules! on_db {
     ($db:expr, $p:ident => $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($p) => $body,
+            $crate::db::Db::Sqlite($p, _) => $body,
             $crate::db::Db::Postgres($p) => $body,
         }
     };
@@ -259,7 +266,8 @@ impl_row!(SqliteRow);
 impl_row!(PgRow);
 
 impl Db {
-    pub async fn connect(url: &DatabaseUrl) -> DbResult<Self> {
+    /// Opens the pool; `sqlite_cache_mib` is SQLite's page cache per connection.
+    pub async fn connect(url: &DatabaseUrl, sqlite_cache_mib: u32) -> DbResult<Self> {
         match url {
             DatabaseUrl::Sqlite(path) => {
                 let opts = SqliteConnectOptions::new()
@@ -268,15 +276,19 @@ impl Db {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10))
-                    .pragma("cache_size", "-65536")
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    // negative: KiB
+                    .pragma(
+                        "cache_size",
+                        format!("-{}", u64::from(sqlite_cache_mib.max(1)) * 1024),
+                    )
                     .pragma("temp_store", "memory");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .min_connections(1)
                     .connect_with(opts)
                     .await?;
-                Ok(Db::Sqlite(pool))
+                Ok(Db::Sqlite(pool, Arc::new(tokio::sync::Mutex::new(()))))
             }
             DatabaseUrl::Postgres(url) => {
                 let opts = PgConnectOptions::from_str(url)?;
@@ -291,12 +303,12 @@ impl Db {
     }
 
     pub fn is_sqlite(&self) -> bool {
-        matches!(self, Db::Sqlite(_))
+        matches!(self, Db::Sqlite(..))
     }
 
     pub fn backend_name(&self) -> &'static str {
         match self {
-            Db::Sqlite(_) => "sqlite",
+            Db::Sqlite(..) => "sqlite",
             Db::Postgres(_) => "postgres",
         }
     }
@@ -305,12 +317,22 @@ impl Db {
     /// IMMEDIATE`: a deferred transaction that reads first could fail to upgrade under
     /// concurrency); on PostgreSQL the audit head row is locked when the audit entry is
     /// appended.
+    /// Starts a transaction. SQLite allows one writer at a time: its busy handler makes a
+    /// waiting writer sleep and retry with growing pauses, so under a burst of writes (a review
+    /// meeting's raters) some wait far longer than others. Here the process's writers queue
+    /// first, first come first served, for the gate — and only then take a connection, so the
+    /// queue never holds the readers' connections. Waiting longer than the busy timeout is
+    /// "unavailable", as SQLite's own busy error is.
     pub async fn begin(&self) -> DbResult<Tx> {
         match self {
-            Db::Sqlite(p) => {
+            Db::Sqlite(p, gate) => {
+                let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, gate.clone().lock_owned())
+                    .await
+                    .map_err(|_| DbError::Sqlx(sqlx::Error::PoolTimedOut))?;
                 let mut t = SqliteTx {
                     conn: p.acquire().await?,
                     committed: false,
+                    _turn: turn,
                 };
                 sqlx::query("BEGIN IMMEDIATE").execute(&mut *t).await?;
                 Ok(Tx::Sqlite(t))

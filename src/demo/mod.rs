@@ -949,7 +949,7 @@ pub async fn generate(
         members: written,
         accounts: demo_accounts(ctx, &g, &plans).await?,
     };
-    if let Db::Sqlite(p) = &ctx.db {
+    if let Db::Sqlite(p, _) = &ctx.db {
         sqlx::query("ANALYZE").execute(p).await?;
     } else if let Db::Postgres(p) = &ctx.db {
         sqlx::query("ANALYZE").execute(p).await?;

@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
 /// One chart on the dashboard. Each capability contributes panels; the template draws
 /// them with ECharts (`kind`: `bar`, `hbar`, `pie`, `line`) and lists the same numbers in a
 /// table for screen readers and for a printout.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, Clone, Debug)]
 pub struct Panel {
     pub id: &'static str,
     /// Title, a message id of the catalogue.
@@ -65,12 +65,76 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             page_ctx(&p, "home", context! { limited => true }),
         ));
     }
-    let stats = crate::member::store::stats(&ctx, &p.org_path).await?;
-    let orgs = crate::org::store::subtree_stats(&ctx.db, &p.org_path).await?;
+    let (recruit, rectify) = (p.can(Perm::RecruitRead), p.can(Perm::RectifyRead));
+    let key = format!(
+        "{}|{}|{}|{}",
+        p.org_path,
+        recruit,
+        rectify,
+        ctx.clock.today()
+    );
+    let d = ctx
+        .dashboards
+        .get_or_compute(&key, || {
+            count_dashboard(&ctx, &p.org_path, recruit, rectify)
+        })
+        .await?;
+    let counted_at =
+        d.at.with_timezone(&chrono::Local)
+            .format("%H:%M:%S")
+            .to_string();
+    let Dashboard {
+        total,
+        org_total,
+        warned,
+        panels,
+    } = d.value;
+    let panels: Vec<Panel> = panels
+        .into_iter()
+        .map(|mut x| {
+            for r in &mut x.rows {
+                r.0 = crate::i18n::text(p.lang, &r.0).to_string();
+            }
+            x
+        })
+        .collect();
+    Ok(render(
+        "home.html",
+        page_ctx(
+            &p,
+            "home",
+            context! {
+                limited => false,
+                total => total, org_total => org_total, warned => warned,
+                panels => panels, reserved => RESERVED_PANELS, counted_at => counted_at,
+            },
+        ),
+    ))
+}
+
+/// A dashboard's numbers (panel labels still message ids), as counted for one subtree.
+#[derive(Clone, Debug)]
+pub struct Dashboard {
+    pub total: i64,
+    pub org_total: i64,
+    pub warned: i64,
+    pub panels: Vec<Panel>,
+}
+
+/// Counts the dashboard of the subtree at `path`: members, organisations, warnings and,
+/// where the account may see them, recruitment and rectification.
+async fn count_dashboard(
+    ctx: &crate::Ctx,
+    path: &str,
+    recruit: bool,
+    rectify: bool,
+) -> Result<Dashboard, crate::error::AppError> {
+    let stats = crate::member::store::stats(ctx, path).await?;
+    let orgs = crate::org::store::subtree_stats(&ctx.db, path).await?;
     let today = ctx.clock.today();
     let year = today.year();
-    let hist = crate::member::store::histograms(&ctx, &p.org_path, year - 9, year, today).await?;
-    let (warned, warnings) = crate::org::store::branch_warning_counts(&ctx.db, &p.org_path).await?;
+    let hist = crate::member::store::histograms(ctx, path, year - 9, year, today).await?;
+    let (warned, warnings) = crate::org::store::branch_warning_counts(&ctx.db, path).await?;
     let warnings: Vec<(String, i64)> = warnings
         .into_iter()
         .map(|(c, n)| (crate::org::store::warning_label(&c).to_string(), n))
@@ -80,7 +144,7 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
         .into_iter()
         .map(|(y, n)| (y.to_string(), n))
         .collect();
-    let panels = vec![
+    let mut panels = vec![
         Panel {
             id: "status",
             title: PANEL_TITLES[0],
@@ -131,9 +195,8 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             link: Some("/orgs/warnings".into()),
         },
     ];
-    let mut panels = panels;
-    if p.can(Perm::RecruitRead) {
-        let b = crate::recruit::store::board(&ctx, &p.org_path).await?;
+    if recruit {
+        let b = crate::recruit::store::board(ctx, path).await?;
         panels.push(Panel {
             id: "recruit",
             title: PANEL_TITLES[7],
@@ -156,8 +219,8 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             link: Some("/recruits?due=overdue".into()),
         });
     }
-    if p.can(Perm::RectifyRead) {
-        let b = crate::rectification::store::board(&ctx, &p, &p.org_path).await?;
+    if rectify {
+        let b = crate::rectification::store::board_counts(ctx, path).await?;
         panels.push(Panel {
             id: "rectify",
             title: PANEL_TITLES[9],
@@ -171,25 +234,10 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             link: Some("/rectify?due=overdue".into()),
         });
     }
-    let panels: Vec<Panel> = panels
-        .into_iter()
-        .map(|mut x| {
-            for r in &mut x.rows {
-                r.0 = crate::i18n::text(p.lang, &r.0).to_string();
-            }
-            x
-        })
-        .collect();
-    Ok(render(
-        "home.html",
-        page_ctx(
-            &p,
-            "home",
-            context! {
-                limited => false,
-                total => stats.total, org_total => orgs.org_total, warned => warned,
-                panels => panels, reserved => RESERVED_PANELS,
-            },
-        ),
-    ))
+    Ok(Dashboard {
+        total: stats.total,
+        org_total: orgs.org_total,
+        warned,
+        panels,
+    })
 }
