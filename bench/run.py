@@ -291,7 +291,8 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN = "建国秀英伟芳海燕志强桂兰明丽娟国庆晓东红梅春生淑珍玉兰德胜文华永刚凤英光明宏伟金凤俊杰雪梅"
 # Henan's prefecture-level cities (GB/T 2260): imported people come from the other province of
 # the seeds, so their numbers never collide with the demo city's (Jining, 3708xx)
-REGIONS = ["410102", "410202", "410302", "410402", "410502", "410602", "410702", "410802", "410902", "411002",
+# (not the demo's own 410402, 410421, 411082)
+REGIONS = ["410102", "410202", "410302", "410502", "410602", "410702", "410802", "410902", "411002",
            "411102", "411202", "411302", "411402", "411502", "411602", "411702"]
 
 

@@ -1,7 +1,7 @@
 //! Passwords: argon2id hashes and the configurable policy (等保 level-3 defaults).
 
 use crate::config::PasswordPolicy;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 
 pub fn hash(password: &str) -> Result<String, String> {
@@ -13,12 +13,67 @@ pub fn hash(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Checks `password` against a stored argon2 hash, in working memory kept for reuse.
+///
+/// argon2id's default parameters fill 19 MiB per check. Allocated and freed at each sign-in,
+/// that memory stayed with the allocator's per-thread arenas: sixteen sign-ins grew the server
+/// by 117 MB (BENCHMARKS.md). Here the blocks come from a small pool (one buffer per check
+/// running at once, at most [`POOL`] kept).
 pub fn verify(password: &str, stored: &str) -> bool {
-    match PasswordHash::new(stored) {
-        Ok(h) => Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok(),
-        Err(_) => false,
+    let Ok(h) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Ok(alg), Ok(params), Some(expected), Some(salt)) = (
+        argon2::Algorithm::try_from(h.algorithm),
+        argon2::Params::try_from(&h),
+        h.hash,
+        h.salt,
+    ) else {
+        return false;
+    };
+    let version = match h.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let mut blocks = take_blocks(params.block_count());
+    let ok = Argon2::new(alg, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks)
+        .is_ok();
+    give_blocks(blocks);
+    // `Output`'s equality is constant-time
+    ok && argon2::password_hash::Output::new(&out).is_ok_and(|o| o == expected)
+}
+
+/// [`verify`] on a blocking thread, so a sign-in does not hold up the requests that share its
+/// worker thread.
+pub async fn verify_async(password: String, stored: String) -> bool {
+    tokio::task::spawn_blocking(move || verify(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
+/// Working memories kept for the next check.
+const POOL: usize = 2;
+static BLOCKS: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
+
+fn take_blocks(n: usize) -> Vec<argon2::Block> {
+    let mut pool = BLOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    match pool.iter().position(|b| b.len() == n) {
+        Some(i) => pool.swap_remove(i),
+        None => vec![argon2::Block::default(); n],
+    }
+}
+
+fn give_blocks(b: Vec<argon2::Block>) {
+    let mut pool = BLOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.len() < POOL {
+        pool.push(b);
     }
 }
 

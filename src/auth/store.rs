@@ -561,7 +561,7 @@ async fn login_checked(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResu
         None
     };
     let Some(row) = row else {
-        password::verify(pw, password::dummy_hash());
+        password::verify_async(pw.to_string(), password::dummy_hash().to_string()).await;
         let mut a = Actor::system("anonymous");
         a.ip = ip.to_string();
         audit::record(
@@ -586,7 +586,7 @@ async fn login_checked(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResu
         org_id: Some(acc.org_id),
         ip: ip.to_string(),
     };
-    let ok = password::verify(pw, &row.password_hash);
+    let ok = password::verify_async(pw.to_string(), row.password_hash.clone()).await;
     let locked = acc.is_locked();
     if !ok || locked || acc.disabled {
         let policy = &ctx.config.password;
