@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0006_review.sql"),
     migration!("0007_love_bank.sql"),
     migration!("0008_points.sql"),
+    migration!("0009_points_recent.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

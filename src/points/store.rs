@@ -166,9 +166,9 @@ async fn net_in(tx: &mut Tx, t: &Target, indicator: &str, from: i64, to: i64) ->
         "branch" => ("org_id", t.branch.id),
         _ => ("member_id", t.member_id.unwrap_or(0)),
     };
-    let sql = format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM point_entries WHERE subject = $1 AND {col} = $2 AND indicator = $3 AND month BETWEEN $4 AND $5");
+    let sql = format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM point_entries WHERE subject = $1 AND {col} = $2 AND indicator = $3 AND month IN ({})", listed_months(from, to));
     Ok(on_tx!(tx, x => {
-        sqlx::query(&sql).bind(&t.subject).bind(id).bind(indicator).bind(from).bind(to).fetch_one(&mut *x).await?.i64("n")?
+        sqlx::query(&sql).bind(&t.subject).bind(id).bind(indicator).fetch_one(&mut *x).await?.i64("n")?
     }))
 }
 
@@ -253,9 +253,9 @@ pub async fn entries_of(ctx: &Ctx, subject: &str, id: i64, year: i32) -> AppResu
         "e.member_id"
     };
     let from = year as i64 * 100 + 1;
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM point_entries e LEFT JOIN members m ON m.id = e.member_id WHERE e.subject = $1 AND {col} = $2 AND e.month BETWEEN $3 AND $4 ORDER BY e.done_on DESC, e.id DESC LIMIT 1000");
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM point_entries e LEFT JOIN members m ON m.id = e.member_id WHERE e.subject = $1 AND {col} = $2 AND e.month IN ({}) ORDER BY e.done_on DESC, e.id DESC LIMIT 1000", listed_months(from, from + 11));
     on_db!(&ctx.db, x => {
-        let rows = sqlx::query(&sql).bind(subject).bind(id).bind(from).bind(from + 11).fetch_all(x).await?;
+        let rows = sqlx::query(&sql).bind(subject).bind(id).fetch_all(x).await?;
         Ok(rows.iter().map(entry_row).collect::<DbResult<Vec<_>>>()?)
     })
 }
@@ -994,17 +994,37 @@ fn fold(
         .collect()
 }
 
+/// The months `from..=to` as an SQL list (integers computed here, inlined). Queries name the
+/// months rather than a range: the index is (subject, month, org_id, ...), and under a range
+/// of months PostgreSQL reads every branch's entries of the range to find one branch's (3,900
+/// pages for one month at 300,000 members: 86 ms; listed: under 1 ms).
+fn listed_months(from: i64, to: i64) -> String {
+    let months = super::months(from, to);
+    if months.is_empty() {
+        "NULL".to_string()
+    } else {
+        months
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A branch's members, month by month over `from..=to`, ranked by the range's total. Every
 /// member of the branch is on it (with 0 when they have no entry), and anyone who earned
 /// points here before moving on.
 pub async fn member_board(ctx: &Ctx, branch: &Org, from: i64, to: i64) -> AppResult<Board> {
     let months = super::months(from, to);
+    let listed = listed_months(from, to);
+    let sums_sql = format!("SELECT member_id, month, CAST(SUM(points) AS BIGINT) AS s FROM point_entries WHERE subject = 'member' AND month IN ({listed}) AND org_id = $1 GROUP BY member_id, month");
+    // a UNION, not `org_id = $1 OR id IN (…)`: PostgreSQL answers that OR by reading every
+    // member of the city (111 ms; the UNION: under 1 ms)
+    let names_sql = format!("SELECT id, name FROM members WHERE org_id = $1 UNION SELECT id, name FROM members WHERE id IN (SELECT member_id FROM point_entries WHERE subject = 'member' AND month IN ({listed}) AND org_id = $1)");
     let (sums, names, closed) = on_db!(&ctx.db, x => {
-        let rows = sqlx::query("SELECT member_id, month, CAST(SUM(points) AS BIGINT) AS s FROM point_entries WHERE subject = 'member' AND month BETWEEN $1 AND $2 AND org_id = $3 GROUP BY member_id, month")
-            .bind(from).bind(to).bind(branch.id).fetch_all(x).await?;
+        let rows = sqlx::query(&sums_sql).bind(branch.id).fetch_all(x).await?;
         let sums = rows.iter().map(|r| Ok((r.i64("member_id")?, r.i64("month")?, r.i64("s")?))).collect::<DbResult<Vec<_>>>()?;
-        let rows = sqlx::query("SELECT id, name FROM members WHERE org_id = $1 OR id IN (SELECT DISTINCT member_id FROM point_entries WHERE subject = 'member' AND month BETWEEN $2 AND $3 AND org_id = $1)")
-            .bind(branch.id).bind(from).bind(to).fetch_all(x).await?;
+        let rows = sqlx::query(&names_sql).bind(branch.id).fetch_all(x).await?;
         let names = rows.iter().map(|r| Ok((r.i64("id")?, (r.string("name")?, None)))).collect::<DbResult<HashMap<_, _>>>()?;
         let rows = sqlx::query("SELECT month FROM point_closes WHERE org_id = $1 AND scope = 'members' AND month BETWEEN $2 AND $3 ORDER BY month")
             .bind(branch.id).bind(from).bind(to).fetch_all(x).await?;
