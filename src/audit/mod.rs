@@ -250,20 +250,6 @@ pub enum VerifyOutcome {
     Broken { seq: i64, reason: String },
 }
 
-/// Checks one entry against its predecessor's hash and expected seq.
-pub fn check_link(e: &Entry, expected_seq: i64, prev_hash: &str) -> Result<(), String> {
-    if e.seq != expected_seq {
-        return Err(format!("expected seq {expected_seq}, found {}", e.seq));
-    }
-    if e.prev_hash != prev_hash {
-        return Err("previous-hash link broken".into());
-    }
-    if entry_hash(e) != e.hash {
-        return Err("entry content does not match its hash".into());
-    }
-    Ok(())
-}
-
 /// The columns of an entry in [`EntryRef`]'s order, read by position.
 const ENTRY_COLUMNS: &str = "seq, prev_hash, hash, ts, actor_id, actor_name, role, org_id, action, object_type, object_id, before_json, after_json, ip";
 
@@ -577,13 +563,22 @@ mod tests {
     fn chain_links_and_detects_edits() {
         let a = e(1, GENESIS);
         let b = e(2, &a.hash);
-        assert!(check_link(&a, 1, GENESIS).is_ok());
-        assert!(check_link(&b, 2, &a.hash).is_ok());
+        let check = |lo: i64, es: &[&Entry]| {
+            check_chunk(lo, es.iter().map(|x| Ok(x.as_ref()))).expect("rows decode")
+        };
+        let ok = check(1, &[&a, &b]);
+        assert!(ok.head_broken.is_none() && ok.body_broken.is_none());
+        assert_eq!((ok.first_prev.as_str(), ok.last_seq), (GENESIS, 2));
+        assert_eq!(ok.last_hash, b.hash);
+        // an edited entry no longer matches its hash
         let mut c = b.clone();
         c.after_json = "{\"x\":1}".into();
-        assert!(check_link(&c, 2, &a.hash).is_err());
-        assert!(check_link(&b, 3, &a.hash).is_err());
-        assert!(check_link(&b, 2, GENESIS).is_err());
+        assert_eq!(check(1, &[&a, &c]).body_broken.map(|x| x.0), Some(2));
+        // a chunk must start at its first seq
+        assert_eq!(check(3, &[&b]).head_broken.map(|x| x.0), Some(3));
+        // a link to anything but the entry before breaks (its own hash is right)
+        let d = e(2, GENESIS);
+        assert_eq!(check(1, &[&a, &d]).body_broken.map(|x| x.0), Some(2));
     }
 
     #[test]

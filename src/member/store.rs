@@ -486,14 +486,8 @@ pub struct MemberPage {
 
 pub async fn list(ctx: &Ctx, f: &MemberFilter, scope_path: &str) -> AppResult<MemberPage> {
     // The whole database's tree (a city's staff) needs no subtree condition: counting and
-    // paging then read the members table alone, in its own order (47 ms → 6 ms at 300,000).
-    let whole = scope_path.matches('/').count() == 2
-        && {
-            let roots = on_db!(&ctx.db, p => {
-                sqlx::query("SELECT COUNT(*) AS n FROM orgs WHERE parent_id IS NULL").fetch_one(p).await?.i64("n")?
-            });
-            roots == 1
-        };
+    // paging then read the members table alone, in its own order (47 ms → 13.5 ms at 300,000).
+    let whole = crate::org::store::is_whole_tree(&ctx.db, scope_path).await?;
     let mut b = build_where(ctx, f, scope_path, ctx.clock.today());
     let (from, cond) = if whole {
         // the scope's two arguments stay bound (unused) so the placeholders keep their numbers

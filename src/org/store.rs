@@ -82,6 +82,18 @@ pub struct OrgNode {
     pub member_count: i64,
 }
 
+/// Whether the subtree at `path` is the whole database's: a root, and the only one. Queries
+/// over such a subtree need no condition on organisations (the city's lists and rankings).
+pub async fn is_whole_tree(db: &Db, path: &str) -> AppResult<bool> {
+    if path.matches('/').count() != 2 {
+        return Ok(false);
+    }
+    let roots = on_db!(db, p => {
+        sqlx::query("SELECT COUNT(*) AS n FROM orgs WHERE parent_id IS NULL").fetch_one(p).await?.i64("n")?
+    });
+    Ok(roots == 1)
+}
+
 /// Direct children of `parent_id`, with their own child and member counts (tree expansion).
 pub async fn children(db: &Db, parent_id: i64) -> AppResult<Vec<OrgNode>> {
     let sql = format!(

@@ -1127,13 +1127,7 @@ pub async fn ranking(
 ) -> AppResult<Ranking> {
     // a whole database's tree needs no filter by organisation; a subtree filters by its
     // branches (integers from the database, inlined)
-    let whole = org.parent_id.is_none()
-        && {
-            let roots = on_db!(&ctx.db, x => {
-                sqlx::query("SELECT COUNT(*) AS n FROM orgs WHERE parent_id IS NULL").fetch_one(x).await?.i64("n")?
-            });
-            roots == 1
-        };
+    let whole = crate::org::store::is_whole_tree(&ctx.db, &org.path).await?;
     let filter = if whole {
         String::new()
     } else {
