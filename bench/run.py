@@ -35,7 +35,7 @@ from datetime import date, timedelta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "drills"))
-from common import Api, id_number, make_token  # noqa: E402  (one HTTP client for drills and benchmarks)
+from common import Api, Server, id_number, make_token  # noqa: E402  (one HTTP client for drills and benchmarks)
 
 PG_BASE = os.environ.get("DANGJIAN_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 
@@ -68,17 +68,6 @@ def measure(fn, n, warm=2):
     return times
 
 
-def proc_kb(pid, field):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 # ---------------------------------------------------------------------------------------------
 # the database, directly
 
@@ -87,7 +76,7 @@ class Store:
     """The benchmark's database: a SQLite file or a PostgreSQL database, with raw SQL timing."""
 
     def __init__(self, backend, work, members):
-        self.backend, self.work = backend, work
+        self.backend, self.work, self.workdir = backend, work, work
         if backend == "sqlite":
             self.path = os.path.join(work, "bench.db")
             self.url = f"sqlite://{self.path}"
@@ -118,11 +107,15 @@ class Store:
         subprocess.run(["psql", "-q", "-X", f"{PG_BASE}/postgres", "-c", f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'],
                        capture_output=True)
 
+    def ro(self):
+        """A read-only connection to the SQLite file, kept."""
+        if self.con is None:
+            self.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        return self.con
+
     def rows(self, sql):
         if self.backend == "sqlite":
-            if self.con is None:
-                self.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
-            return self.con.execute(sql).fetchall()
+            return self.ro().execute(sql).fetchall()
         out = subprocess.run(["psql", "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", self.url, "-c", sql],
                              check=True, capture_output=True, text=True).stdout
         return [tuple(line.split("\t")) for line in out.splitlines() if line]
@@ -138,12 +131,9 @@ class Store:
         session, `\\timing` per statement, results discarded — the round trip through a client
         library, as the server has it."""
         if self.backend == "sqlite":
-            if self.con is None:
-                self.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
-
             def run():
                 for q in queries:
-                    self.con.execute(q).fetchall()
+                    self.ro().execute(q).fetchall()
             return measure(run, n, warm)
         script = "\\timing on\n\\o /dev/null\n" + "".join(q + ";\n" for q in queries) * (n + warm)
         out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.url], input=script,
@@ -166,38 +156,9 @@ def path_upper(p):
 # the server
 
 
-class Server:
-    def __init__(self, binpath, store, port, env=None):
-        self.binpath, self.store, self.port, self.env = binpath, store, port, env or {}
-        self.proc = None
-
-    def start(self):
-        cmd = [self.binpath, "--database-url", self.store.url, "serve", "--listen", f"127.0.0.1:{self.port}"]
-        env = {**os.environ, "DANGJIAN_LOG": "warn", **self.env}
-        self.log = open(os.path.join(self.store.work, "server.log"), "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env, cwd=self.store.work,
-                                     preexec_fn=lambda: pin(0))
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"server exited with {self.proc.returncode}")
-            s, _, _ = Api(self.port, timeout=2).raw("GET", "/healthz")
-            if s == 200:
-                return self
-            time.sleep(0.1)
-        raise SystemExit("server did not come up")
-
-    def rss(self):
-        return proc_kb(self.proc.pid, "VmRSS")
-
-    def peak(self):
-        return proc_kb(self.proc.pid, "VmHWM")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=60)
-        self.log.close()
+def start_server(a, store, port):
+    """`dangjian serve` on the store's database, pinned to core 0 (the drills' server)."""
+    return Server(a.bin, store, port, preexec=lambda: pin(0)).start(wait=120)
 
 
 def login(port, user, n=1):
@@ -319,6 +280,13 @@ def member_rows(n, branches, seed, first=0):
     return rows
 
 
+def member_body(r, org_id):
+    """The API's member creation body for an import row of `member_rows`."""
+    return {"org_id": org_id, "name": r[0], "gender": "M" if r[1] == "男" else "F", "ethnicity": r[2],
+            "id_number": r[3], "phone": r[4], "education": r[5], "work_unit": r[6], "join_date": r[8],
+            "full_date": r[9], "status": "full"}
+
+
 # ---------------------------------------------------------------------------------------------
 # one backend
 
@@ -349,10 +317,10 @@ def run_backend(a, backend, work):
     out["scale"] = f"{members:,} members, {orgs:,} organisations"
 
     port = 19000 + os.getpid() % 500 + (0 if backend == "sqlite" else 500)
-    server = Server(a.bin, store, port).start()
+    server = start_server(a, store, port)
     try:
         time.sleep(1)
-        out["idle_rss"] = server.rss()
+        out["idle_rss"] = server.rss_kb()
         city, county, sec, mem = (login(port, u)[0] for u in ("city", "county", "secretary", "member"))
         root = ok_json(city, "/api/v1/me")["org_id"]
         county_id = ok_json(county, "/api/v1/me")["org_id"]
@@ -404,10 +372,7 @@ def run_backend(a, backend, work):
             seqno[0] += 1
             rows_ = member_rows(1, ["#%d" % branch], seed=seqno[0], first=900_000 + seqno[0] + os.getpid() % 1000 * 1000)
             r = rows_[1]
-            body = {"org_id": county_branches[seqno[0] % len(county_branches)], "name": r[0],
-                    "gender": "M" if r[1] == "男" else "F", "ethnicity": "汉族", "id_number": r[3], "phone": r[4], "education": r[5], "work_unit": r[6], "join_date": r[8],
-                    "full_date": r[9], "status": "full"}
-            s, b = writer.call("POST", "/api/v1/members", body)
+            s, b = writer.call("POST", "/api/v1/members", member_body(r, county_branches[seqno[0] % len(county_branches)]))
             if s != 200:
                 raise SystemExit(f"member create: {s} {b}")
 
@@ -505,7 +470,7 @@ def run_backend(a, backend, work):
             out["load"].append((name, a.connections, f"{al['rps']:.0f}/s", f"{al['p50_ms']:.1f} ms",
                                 f"{al['p99_ms']:.1f} ms", f"{al['max_ms']:.1f} ms", str(bad)))
             log(f"{backend}: {a.connections} connections, {name}: {al['rps']:.0f}/s p99 {al['p99_ms']:.1f} ms, "
-                f"{bad} not 2xx {r['samples']}; RSS {server.rss() // 1024} MB, peak {server.peak() // 1024} MB")
+                f"{bad} not 2xx {r['samples']}; RSS {server.rss_kb() // 1024} MB, peak {server.rss_kb('VmHWM') // 1024} MB")
             if name.startswith("a day"):
                 out["day"] = r["labels"]
 
@@ -554,9 +519,7 @@ def run_backend(a, backend, work):
         # -- member creation under concurrency (each request a new person) -------------------------
         plan = []
         for i, r in enumerate(member_rows(a.creates, ["x"], seed=11, first=2_000_000 + (os.getpid() % 97) * 20_000)[1:]):
-            body = json.dumps({"org_id": county_branches[i % len(county_branches)], "name": r[0], "gender": "M" if r[1] == "男" else "F", "ethnicity": "汉族",
-                               "id_number": r[3], "phone": r[4], "education": r[5], "work_unit": r[6], "join_date": r[8],
-                               "full_date": r[9], "status": "full"}, ensure_ascii=False)
+            body = json.dumps(member_body(r, county_branches[i % len(county_branches)]), ensure_ascii=False)
             plan.append(("create", 1, "POST", "/api/v1/members", body,
                          ["Content-Type: application/json", f"Authorization: Bearer {token}"]))
         before = store.scalar("SELECT COUNT(*) FROM members")
@@ -569,8 +532,8 @@ def run_backend(a, backend, work):
                             str(r["status"].get("422", 0) + r["status"].get("409", 0)) + " refused duplicates"))
         out["notes"].append(f"Member creation: {sum(r['ok_per_line']):,} acknowledged, members grew by {after - before:,}; "
                             f"a person created twice: {dup} (a repeated plan line is refused as a duplicate ID number).")
-        out["peak_load"] = server.peak()
-        out["after_rss"] = server.rss()
+        out["peak_load"] = server.rss_kb("VmHWM")
+        out["after_rss"] = server.rss_kb()
 
         # -- export of 10,000 ---------------------------------------------------------------------------
         # about 10,000: a county's members with one level of education (the export takes the
@@ -596,10 +559,10 @@ def run_backend(a, backend, work):
     branches = [r[0] for r in store.rows(f"SELECT name FROM orgs WHERE kind = 'branch' AND dissolved_at IS NULL "
                                          f"AND name NOT IN (SELECT name FROM orgs WHERE kind = 'branch' GROUP BY name HAVING COUNT(*) > 1) LIMIT 500")]
     data = xlsx(member_rows(a.imports, branches, seed=3, first=10_000_000 + (os.getpid() % 89) * 120_000))
-    server = Server(a.bin, store, port).start()
+    server = start_server(a, store, port)
     try:
         time.sleep(1)
-        before_peak = server.peak()
+        before_peak = server.rss_kb("VmHWM")
         staff = Api(port, timeout=600).login("city")
         csrf = staff.csrf()
         boundary = "----djbench"
@@ -625,8 +588,8 @@ def run_backend(a, backend, work):
         if written != a.imports:
             raise SystemExit(f"import wrote {written} of {a.imports}: {' '.join(text.split())[:1500]}")
         row(f"xlsx import of {a.imports:,} members (upload, check, write)", scale, f"{a.imports / took:,.0f} rows/s",
-            f"{took:.1f} s", "", "", f"peak {server.peak() // 1024} MB (before {before_peak // 1024} MB)", "—")
-        log(f"{backend}: import {a.imports} in {took:.1f} s, peak {server.peak() // 1024} MB")
+            f"{took:.1f} s", "", "", f"peak {server.rss_kb('VmHWM') // 1024} MB (before {before_peak // 1024} MB)", "—")
+        log(f"{backend}: import {a.imports} in {took:.1f} s, peak {server.rss_kb('VmHWM') // 1024} MB")
     finally:
         server.stop()
 
