@@ -161,16 +161,22 @@ fn now_ts() -> String {
 
 /// Appends one entry inside `tx`. If this fails the caller's transaction must roll back.
 pub async fn append(tx: &mut Tx, actor: &Actor, e: NewEntry<'_>) -> DbResult<i64> {
+    // The head is read once per transaction and kept in it; `Tx::commit` writes it back.
     // PostgreSQL: the row lock orders concurrent writers; SQLite already holds the write lock.
-    let sql = if matches!(tx, Tx::Postgres(_)) {
-        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-    } else {
-        "SELECT seq, hash FROM audit_head WHERE id = 1"
+    let head = match &tx.audit_head {
+        Some(h) => h.clone(),
+        None => {
+            let sql = if tx.is_postgres() {
+                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+            } else {
+                "SELECT seq, hash FROM audit_head WHERE id = 1"
+            };
+            on_tx!(tx, c => {
+                let r = sqlx::query(sql).fetch_one(&mut *c).await?;
+                (r.i64("seq")?, r.string("hash")?)
+            })
+        }
     };
-    let head = on_tx!(tx, c => {
-        let r = sqlx::query(sql).fetch_one(&mut *c).await?;
-        (r.i64("seq")?, r.string("hash")?)
-    });
     let mut entry = Entry {
         seq: head.0 + 1,
         prev_hash: head.1,
@@ -209,13 +215,11 @@ pub async fn append(tx: &mut Tx, actor: &Actor, e: NewEntry<'_>) -> DbResult<i64
         .bind(&entry.ip)
         .execute(&mut *c)
         .await?;
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(entry.seq)
-            .bind(&entry.hash)
-            .execute(&mut *c)
-            .await?;
     });
-    Ok(entry.seq)
+    let seq = entry.seq;
+    tx.audit_head = Some((seq, entry.hash));
+    tx.audit_dirty = true;
+    Ok(seq)
 }
 
 /// Records a standalone event (login, refusal, unmask) in its own transaction.

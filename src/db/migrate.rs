@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0007_love_bank.sql"),
     migration!("0008_points.sql"),
     migration!("0009_points_recent.sql"),
+    migration!("0010_member_counts.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

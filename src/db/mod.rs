@@ -73,7 +73,19 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-pub enum Tx {
+/// A write transaction: the backend's connection, and the audit chain's head as this
+/// transaction has moved it (see [`crate::audit::append`]).
+pub struct Tx {
+    pub conn: TxConn,
+    /// The chain's last (seq, hash) once this transaction has read or appended to it; written
+    /// back to `audit_head` once, at commit. Updating the one-row head per entry made a
+    /// transaction of many entries quadratic on PostgreSQL (every update of a row adds a
+    /// version the next update walks past until the transaction ends).
+    pub(crate) audit_head: Option<(i64, String)>,
+    pub(crate) audit_dirty: bool,
+}
+
+pub enum TxConn {
     Sqlite(SqliteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
@@ -130,12 +142,12 @@ macro_rules! on_db {
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+        match &mut ($tx).conn {
+            $crate::db::TxConn::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::db::Tx::Postgres(t) => {
+            $crate::db::TxConn::Postgres(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -335,9 +347,9 @@ impl Db {
                     _turn: turn,
                 };
                 sqlx::query("BEGIN IMMEDIATE").execute(&mut *t).await?;
-                Ok(Tx::Sqlite(t))
+                Ok(Tx::new(TxConn::Sqlite(t)))
             }
-            Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await?)),
+            Db::Postgres(p) => Ok(Tx::new(TxConn::Postgres(p.begin().await?))),
         }
     }
 
@@ -347,13 +359,36 @@ impl Db {
 }
 
 impl Tx {
-    pub async fn commit(self) -> DbResult<()> {
-        match self {
-            Tx::Sqlite(mut t) => {
+    fn new(conn: TxConn) -> Tx {
+        Tx {
+            conn,
+            audit_head: None,
+            audit_dirty: false,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.conn, TxConn::Postgres(_))
+    }
+
+    pub async fn commit(mut self) -> DbResult<()> {
+        if self.audit_dirty {
+            if let Some((seq, hash)) = self.audit_head.take() {
+                on_tx!(&mut self, c => {
+                    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                        .bind(seq)
+                        .bind(&hash)
+                        .execute(&mut *c)
+                        .await?;
+                });
+            }
+        }
+        match self.conn {
+            TxConn::Sqlite(mut t) => {
                 sqlx::query("COMMIT").execute(&mut *t).await?;
                 t.committed = true;
             }
-            Tx::Postgres(t) => t.commit().await?,
+            TxConn::Postgres(t) => t.commit().await?,
         }
         Ok(())
     }

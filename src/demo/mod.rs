@@ -735,7 +735,7 @@ pub async fn generate(
     let now = Utc::now();
     progress(&format!("{} organisations planned", g.orgs.len()));
     let mut tx = ctx.db.begin().await?;
-    if let crate::db::Tx::Sqlite(t) = &mut tx {
+    if let crate::db::TxConn::Sqlite(t) = &mut tx.conn {
         // A bulk load: let this connection cache the whole working set.
         sqlx::query("PRAGMA cache_size = -1048576")
             .execute(&mut **t)
@@ -917,7 +917,7 @@ pub async fn generate(
         "{} points entries, {} star-rating rounds",
         pts.entries, pts.rounds
     ));
-    if let crate::db::Tx::Postgres(t) = &mut tx {
+    if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         for table in ["orgs", "members"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
                 .execute(&mut **t)
@@ -936,7 +936,7 @@ pub async fn generate(
         },
     )
     .await?;
-    if let crate::db::Tx::Sqlite(t) = &mut tx {
+    if let crate::db::TxConn::Sqlite(t) = &mut tx.conn {
         sqlx::query("PRAGMA cache_size = -65536")
             .execute(&mut **t)
             .await?;

@@ -349,7 +349,7 @@ pub struct MemberFilter {
     pub join_year: Option<i32>,
     /// M or F
     pub gender: Option<String>,
-    /// name, join_date, birth_date, id
+    /// name, join_date, birth_date, id; none: by organisation (tree order), then id
     pub sort: Option<String>,
     /// asc or desc
     pub dir: Option<String>,
@@ -485,9 +485,68 @@ fn order_by(f: &MemberFilter) -> &'static str {
         (Some("join_date"), true) => " ORDER BY m.join_date DESC, m.id DESC",
         (Some("birth_date"), false) => " ORDER BY m.birth_date, m.id",
         (Some("birth_date"), true) => " ORDER BY m.birth_date DESC, m.id DESC",
-        (_, true) => " ORDER BY m.id DESC",
-        (_, false) => " ORDER BY m.id",
+        (Some("id"), true) => " ORDER BY m.id DESC",
+        (Some("id"), false) => " ORDER BY m.id",
+        // The default, a roll's order: by organisation (tree order), then by registration.
+        (_, true) => " ORDER BY o.path DESC, m.id DESC",
+        (_, false) => " ORDER BY o.path, m.id",
     }
+}
+
+/// The filter's status when it asks for nothing but a subtree and (perhaps) a status: the
+/// lists whose total the stored per-organisation counts answer. `Some(None)`: every status.
+fn counted_status(f: &MemberFilter) -> Option<Option<Status>> {
+    let q = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let education = f
+        .education
+        .as_deref()
+        .filter(|e| super::EDUCATION.contains(e));
+    let gender = f.gender.as_deref().filter(|g| *g == "M" || *g == "F");
+    let age = f
+        .age_band
+        .as_deref()
+        .filter(|a| AGE_BANDS.iter().any(|x| x.0 == *a));
+    let year = f.join_year.filter(|y| (1921..=2200).contains(y));
+    if q.is_some()
+        || education.is_some()
+        || gender.is_some()
+        || age.is_some()
+        || year.is_some()
+        || !f.ids.is_empty()
+    {
+        return None;
+    }
+    Some(f.status.as_deref().and_then(Status::parse))
+}
+
+/// Members in the subtree at `scope_path` (`None`: the whole tree) of `status` (`None`:
+/// all), from the counts the triggers of migration 0010 keep.
+async fn stored_total(
+    ctx: &Ctx,
+    scope_path: Option<&str>,
+    status: Option<Status>,
+) -> AppResult<i64> {
+    let mut b = SqlBuilder::default();
+    b.push("SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) AS n FROM org_member_counts c");
+    match scope_path {
+        Some(scope) => {
+            let lo = b.arg(Val::Str(scope.to_string()));
+            let hi = b.arg(Val::Str(path_upper(scope)));
+            b.push(&format!(
+                " JOIN orgs o ON o.id = c.org_id WHERE o.path >= {lo} AND o.path < {hi}"
+            ));
+        }
+        None => {
+            b.push(" WHERE 1 = 1");
+        }
+    }
+    if let Some(s) = status {
+        let p = b.arg(Val::Str(s.as_str().into()));
+        b.push(&format!(" AND c.status = {p}"));
+    }
+    Ok(on_db!(&ctx.db, p => {
+        bind_vals!(sqlx::query(&b.sql), &b.vals).fetch_one(p).await?.i64("n")?
+    }))
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -502,22 +561,34 @@ pub async fn list(ctx: &Ctx, f: &MemberFilter, scope_path: &str) -> AppResult<Me
     // The whole database's tree (a city's staff) needs no subtree condition: counting and
     // paging then read the members table alone, in its own order (47 ms → 13.5 ms at 300,000).
     let whole = crate::org::store::is_whole_tree(&ctx.db, scope_path).await?;
-    let mut b = build_where(ctx, f, (!whole).then_some(scope_path), ctx.clock.today());
-    let from = if whole {
+    let scope = (!whole).then_some(scope_path);
+    let mut b = build_where(ctx, f, scope, ctx.clock.today());
+    let by_org = order_by(f).contains("o.path");
+    let from = if whole && !by_org {
         "members m"
     } else {
         "members m JOIN orgs o ON o.id = m.org_id"
     };
     let cond = b.sql.clone();
-    let count_sql = format!("SELECT COUNT(*) AS n FROM {from}{cond}");
-    let total = on_db!(&ctx.db, p => {
-        bind_vals!(sqlx::query(&count_sql), &b.vals).fetch_one(p).await?.i64("n")?
-    });
+    // A subtree with at most a status asked for is the common list (a roll): its total is a
+    // sum of stored counts, not a count of the subtree's members (a county: 1.2 ms → 0.2 ms;
+    // PostgreSQL 10 ms → 0.5 ms).
+    let total = match counted_status(f) {
+        Some(status) => stored_total(ctx, scope, status).await?,
+        None => {
+            let from = if whole { "members m" } else { from };
+            let count_sql = format!("SELECT COUNT(*) AS n FROM {from}{cond}");
+            on_db!(&ctx.db, p => {
+                bind_vals!(sqlx::query(&count_sql), &b.vals).fetch_one(p).await?.i64("n")?
+            })
+        }
+    };
     let (page, per) = (f.page(), f.per_page());
     let lim = b.arg(Val::I64(per));
     let off = b.arg(Val::I64((page - 1) * per));
-    // The page's ids first (sorted from the indexes alone), then their rows: sorting whole
-    // rows of a county's 23,000 members costs three times as much, a deep page ten times.
+    // The page's ids first, then their rows: sorting whole rows of a county's 23,000 members
+    // costs three times as much, a deep page ten times. In the default order the ids come
+    // without a sort at all: organisations by path, each one's members by (org_id, id).
     let sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id IN \
          (SELECT m.id FROM {from}{cond}{} LIMIT {lim} OFFSET {off}){}",

@@ -950,7 +950,7 @@ pub async fn submit_score(
     let mut tx = ctx.db.begin().await?;
     // PostgreSQL: share-lock the campaign row, so a close waits for this score (or this score
     // sees the close). SQLite: the write below takes the database's write lock first.
-    if let Tx::Postgres(t) = &mut tx {
+    if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         let st = sqlx::query("SELECT status FROM review_campaigns WHERE id = $1 FOR SHARE")
             .bind(c.id)
             .fetch_one(&mut **t)

@@ -384,3 +384,113 @@ async fn html_pages_render_for_a_logged_in_secretary() {
     })
     .await;
 }
+
+/// The stored per-organisation counts (migration 0010) answer a roll's total: they follow
+/// every create, status change and transfer, and the default order is the tree's.
+#[tokio::test]
+async fn member_totals_follow_every_write() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let county = app.org(Some(root), "中共甲县委", "committee", "county").await;
+        let a = app.org(Some(county), "甲村党支部", "branch", "village").await;
+        let b = app.org(Some(county), "乙村党支部", "branch", "village").await;
+        let c = app.org(Some(root), "丙村党支部", "branch", "village").await;
+        let token = app.account("staff", root, "org_staff", None).await;
+        let mut seq = 0u16;
+        let mut in_a = Vec::new();
+        for (org, n) in [(b, 2), (a, 3), (c, 1)] {
+            for _ in 0..n {
+                seq += 1;
+                let id = app.member(org, "测试", seq).await;
+                if org == a {
+                    in_a.push(id);
+                }
+            }
+        }
+        let total = |q: String| {
+            let app = &app;
+            let token = &token;
+            async move {
+                let (s, page) = app.api(token, "GET", &q, None).await;
+                assert_eq!(s, StatusCode::OK, "{page}");
+                page["total"].as_i64().expect("total")
+            }
+        };
+        assert_eq!(total(format!("/api/v1/members?org_id={county}")).await, 5);
+        assert_eq!(total("/api/v1/members".into()).await, 6);
+        // Organisation order: each branch's members together, in the tree's (path) order.
+        let (_, page) = app
+            .api(&token, "GET", &format!("/api/v1/members?org_id={county}"), None)
+            .await;
+        let orgs: Vec<i64> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|m| m["org_id"].as_i64())
+            .collect();
+        let (first, second) = if format!("{a}/") < format!("{b}/") { (a, b) } else { (b, a) };
+        let expect: Vec<i64> = std::iter::repeat_n(first, if first == a { 3 } else { 2 })
+            .chain(std::iter::repeat_n(second, if second == a { 3 } else { 2 }))
+            .collect();
+        assert_eq!(orgs, expect);
+        // A status change moves one count; an edit that changes nothing else moves none.
+        let m = in_a[0];
+        let mut edit = serde_json::to_value(member_input(a, "测试", 2)).expect("json");
+        edit["id_number"] = json!(null);
+        edit["phone"] = json!(null);
+        edit["status"] = json!("probationary");
+        edit["full_date"] = json!(null);
+        edit["join_date"] = json!(chrono::Local::now().date_naive() - chrono::Duration::days(100));
+        edit["version"] = json!(1);
+        let (s, e) = app
+            .api(&token, "PUT", &format!("/api/v1/members/{m}"), Some(edit))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+        assert_eq!(
+            total(format!("/api/v1/members?org_id={county}&status=probationary")).await,
+            1
+        );
+        assert_eq!(
+            total(format!("/api/v1/members?org_id={county}&status=full")).await,
+            4
+        );
+        // A transfer out of the county, received.
+        let (s, t) = app
+            .api(
+                &token,
+                "POST",
+                "/api/v1/transfers",
+                Some(json!({"member_id": in_a[1], "to_org_id": c, "reason": "工作调动"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{t}");
+        let tid = t["id"].as_i64().expect("id");
+        assert_eq!(total(format!("/api/v1/members?org_id={county}")).await, 5, "until received");
+        let (s, _) = app
+            .api(&token, "POST", &format!("/api/v1/transfers/{tid}/receive"), None)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(total(format!("/api/v1/members?org_id={county}")).await, 4);
+        assert_eq!(total(format!("/api/v1/members?org_id={c}")).await, 2);
+        assert_eq!(total("/api/v1/members".into()).await, 6);
+        // A filtered list is counted, and agrees.
+        assert_eq!(
+            total(format!("/api/v1/members?org_id={county}&education=%E5%A4%A7%E5%AD%A6%E6%9C%AC%E7%A7%91")).await,
+            4
+        );
+        // Every stored count equals the count of the members themselves.
+        assert_eq!(
+            app.count(
+                "SELECT COUNT(*) AS n FROM (SELECT org_id, status, COUNT(*) AS k FROM members GROUP BY org_id, status) x \
+                 WHERE NOT EXISTS (SELECT 1 FROM org_member_counts c WHERE c.org_id = x.org_id AND c.status = x.status AND c.n = x.k)"
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            app.count("SELECT CAST(SUM(n) AS BIGINT) AS n FROM org_member_counts").await,
+            6
+        );
+    })
+    .await;
+}
