@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0008_points.sql"),
     migration!("0009_points_recent.sql"),
     migration!("0010_member_counts.sql"),
+    migration!("0011_name_search.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

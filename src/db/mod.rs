@@ -394,6 +394,185 @@ impl Tx {
     }
 }
 
+/// The rows of `inner` (with `vals` bound), handed over as one JSON array of arrays of its
+/// columns `cols`, decoded into `T` (a tuple, e.g. `(i64, String)`).
+///
+/// For queries of many small rows: sqlx's SQLite driver passes every row from its worker
+/// thread to the caller as a message of its own, which costs more than SQLite's work on such
+/// rows (a branch's year of points, 421 rows: 0.47 ms in SQLite, about 2 ms delivered row by
+/// row). PostgreSQL is asked for the same shape (`json_agg`), so both run one path. The
+/// order of the array is the order of `inner`'s rows.
+pub async fn fetch_packed<T: serde::de::DeserializeOwned>(
+    db: &Db,
+    inner: &str,
+    cols: &[&str],
+    vals: &[Val],
+) -> DbResult<Vec<T>> {
+    let cols = cols.join(", ");
+    let sql = if db.is_sqlite() {
+        format!("SELECT json_group_array(json_array({cols})) AS j FROM ({inner}) AS t")
+    } else {
+        format!("SELECT COALESCE(json_agg(json_build_array({cols})), '[]'::json)::text AS j FROM ({inner}) AS t")
+    };
+    let text =
+        on_db!(db, p => bind_vals!(sqlx::query(&sql), vals).fetch_one(p).await?.string("j")?);
+    serde_json::from_str(&text).map_err(|e| DbError::Corrupt(format!("packed rows: {e}")))
+}
+
+/// A row of a packed result (see [`fetch_rows_packed`]), read through [`DbRow`] like a
+/// native one.
+pub struct PackedRow {
+    names: Arc<[String]>,
+    vals: Vec<serde_json::Value>,
+}
+
+impl PackedRow {
+    fn get(&self, c: &str) -> DbResult<&serde_json::Value> {
+        self.names
+            .iter()
+            .position(|n| n == c)
+            .and_then(|i| self.vals.get(i))
+            .ok_or_else(|| DbError::Corrupt(format!("packed row has no column {c}")))
+    }
+    fn opt<T>(
+        &self,
+        c: &str,
+        f: impl FnOnce(&serde_json::Value) -> Option<T>,
+    ) -> DbResult<Option<T>> {
+        match self.get(c)? {
+            serde_json::Value::Null => Ok(None),
+            v => f(v)
+                .map(Some)
+                .ok_or_else(|| DbError::Corrupt(format!("packed column {c}: unexpected {v}"))),
+        }
+    }
+    fn req<T>(&self, c: &str, f: impl FnOnce(&serde_json::Value) -> Option<T>) -> DbResult<T> {
+        self.opt(c, f)?
+            .ok_or_else(|| DbError::Corrupt(format!("packed column {c} is null")))
+    }
+}
+
+fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+        .or_else(|| {
+            DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z")
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        })
+}
+
+impl DbRow for PackedRow {
+    fn i64(&self, c: &str) -> DbResult<i64> {
+        self.req(c, |v| v.as_i64())
+    }
+    fn opt_i64(&self, c: &str) -> DbResult<Option<i64>> {
+        self.opt(c, |v| v.as_i64())
+    }
+    fn string(&self, c: &str) -> DbResult<String> {
+        self.req(c, |v| v.as_str().map(str::to_string))
+    }
+    fn opt_string(&self, c: &str) -> DbResult<Option<String>> {
+        self.opt(c, |v| v.as_str().map(str::to_string))
+    }
+    fn date(&self, c: &str) -> DbResult<NaiveDate> {
+        self.req(c, |v| v.as_str().and_then(|s| s.parse().ok()))
+    }
+    fn opt_date(&self, c: &str) -> DbResult<Option<NaiveDate>> {
+        self.opt(c, |v| v.as_str().and_then(|s| s.parse().ok()))
+    }
+    fn ts(&self, c: &str) -> DbResult<DateTime<Utc>> {
+        self.req(c, |v| v.as_str().and_then(parse_ts))
+    }
+    fn opt_ts(&self, c: &str) -> DbResult<Option<DateTime<Utc>>> {
+        self.opt(c, |v| v.as_str().and_then(parse_ts))
+    }
+    fn bool(&self, c: &str) -> DbResult<bool> {
+        self.req(c, |v| v.as_bool().or_else(|| v.as_i64().map(|n| n != 0)))
+    }
+    fn bytes(&self, c: &str) -> DbResult<Vec<u8>> {
+        Err(DbError::Corrupt(format!(
+            "packed rows carry no bytes ({c})"
+        )))
+    }
+    fn opt_bytes(&self, c: &str) -> DbResult<Option<Vec<u8>>> {
+        self.bytes(c).map(Some)
+    }
+}
+
+/// The items of a select list and the names their rows are read by: `e.id` → `id`,
+/// `(SELECT …) AS reversed` → `reversed`. Commas inside parentheses do not split.
+fn select_items(list: &str) -> Vec<(&str, String)> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    let bytes = list.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b',' if depth == 0 => {
+                items.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&list[start..]);
+    items
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| match item.rfind(" AS ") {
+            Some(at) if !item[at..].contains(')') => {
+                (item[..at].trim(), item[at + 4..].trim().to_string())
+            }
+            _ => (
+                item,
+                item.rsplit('.').next().unwrap_or(item).trim().to_string(),
+            ),
+        })
+        .collect()
+}
+
+/// `SELECT {select_list}{rest}` (`rest`: from ` FROM` on, with `vals` bound), its rows handed
+/// over packed as one JSON value (see [`fetch_packed`]) and read back through [`DbRow`] by
+/// the select list's names, so a row decoder works on either. For result sets of many rows
+/// or columns; no BLOB columns.
+pub async fn fetch_rows_packed(
+    db: &Db,
+    select_list: &str,
+    rest: &str,
+    vals: &[Val],
+) -> DbResult<Vec<PackedRow>> {
+    let items = select_items(select_list);
+    let inner = format!(
+        "SELECT {}{rest}",
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, (expr, _))| format!("{expr} AS c{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let cols: Vec<String> = (0..items.len()).map(|i| format!("c{i}")).collect();
+    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let names: Arc<[String]> = items.into_iter().map(|(_, n)| n).collect();
+    let rows: Vec<Vec<serde_json::Value>> = fetch_packed(db, &inner, &cols, vals).await?;
+    Ok(rows
+        .into_iter()
+        .map(|vals| PackedRow {
+            names: names.clone(),
+            vals,
+        })
+        .collect())
+}
+
 /// Upper bound for a materialised-path prefix range: every path that starts with `prefix`
 /// satisfies `prefix <= path < upper(prefix)` (paths end in '/', and '/' + 1 = '0').
 pub fn path_upper(prefix: &str) -> String {
@@ -410,6 +589,47 @@ pub fn path_upper(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn select_items_name_each_column() {
+        let got = select_items("e.id, m.name AS member_name, (SELECT COUNT(*) FROM r WHERE r.a = e.id, x) AS reversed, CAST(SUM(e.points) AS BIGINT) AS s, plain");
+        let names: Vec<&str> = got.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names, ["id", "member_name", "reversed", "s", "plain"]);
+        assert_eq!(got[1].0, "m.name");
+        assert_eq!(got[3].0, "CAST(SUM(e.points) AS BIGINT)");
+    }
+
+    #[test]
+    fn packed_rows_decode_like_native_ones() {
+        let row = PackedRow {
+            names: vec![
+                "n".to_string(),
+                "s".into(),
+                "d".into(),
+                "t".into(),
+                "b".into(),
+                "z".into(),
+            ]
+            .into(),
+            vals: serde_json::from_str(
+                r#"[7, "七", "2026-11-24", "2026-11-24T03:42:20.998924+00:00", 1, null]"#,
+            )
+            .expect("json"),
+        };
+        assert_eq!(row.i64("n").expect("n"), 7);
+        assert_eq!(row.string("s").expect("s"), "七");
+        assert_eq!(
+            row.date("d").expect("d"),
+            NaiveDate::from_ymd_opt(2026, 11, 24).expect("d")
+        );
+        assert_eq!(row.ts("t").expect("t").timestamp(), 1_795_491_740);
+        assert!(row.bool("b").expect("b"));
+        assert_eq!(row.opt_string("z").expect("z"), None);
+        assert!(row.string("z").is_err(), "null is not a string");
+        assert!(row.i64("s").is_err(), "text is not a number");
+        assert!(row.i64("missing").is_err());
+        assert!(row.bytes("s").is_err());
+    }
 
     #[test]
     fn path_range() {

@@ -472,7 +472,7 @@ pub async fn run_import(
         });
         let mut tx = ctx.db.begin().await?;
         for (i, (_, org_id, m)) in ok.iter().enumerate() {
-            store::insert_checked(ctx, &mut tx, actor, *org_id, None, m).await?;
+            store::insert_new(ctx, &mut tx, actor, *org_id, None, m).await?;
             if i % 1000 == 0 {
                 upd(&|r| r.progress = i);
             }

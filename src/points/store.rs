@@ -5,7 +5,7 @@
 use super::{month_key, month_label, Indicator, Outcome, PointsRules};
 use crate::audit::{self, NewEntry};
 use crate::auth::{Perm, Principal};
-use crate::db::{path_upper, DbResult, DbRow, Tx};
+use crate::db::{fetch_packed, fetch_rows_packed, path_upper, DbResult, DbRow, Tx, Val};
 use crate::error::{AppError, AppResult};
 use crate::org::Org;
 use crate::rectification::store::Upload;
@@ -253,20 +253,22 @@ pub async fn entries_of(ctx: &Ctx, subject: &str, id: i64, year: i32) -> AppResu
         "e.member_id"
     };
     let from = year as i64 * 100 + 1;
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM point_entries e LEFT JOIN members m ON m.id = e.member_id WHERE e.subject = $1 AND {col} = $2 AND e.month IN ({}) ORDER BY e.done_on DESC, e.id DESC LIMIT 1000", listed_months(from, from + 11));
-    on_db!(&ctx.db, x => {
-        let rows = sqlx::query(&sql).bind(subject).bind(id).fetch_all(x).await?;
-        Ok(rows.iter().map(entry_row).collect::<DbResult<Vec<_>>>()?)
-    })
+    let rest = format!(" FROM point_entries e LEFT JOIN members m ON m.id = e.member_id WHERE e.subject = $1 AND {col} = $2 AND e.month IN ({}) ORDER BY e.done_on DESC, e.id DESC LIMIT 1000", listed_months(from, from + 11));
+    let rows = fetch_rows_packed(
+        &ctx.db,
+        ENTRY_COLUMNS,
+        &rest,
+        &[Val::Str(subject.into()), Val::I64(id)],
+    )
+    .await?;
+    Ok(rows.iter().map(entry_row).collect::<DbResult<Vec<_>>>()?)
 }
 
 /// The latest entries recorded for a branch (all subjects), newest first.
 pub async fn recent(ctx: &Ctx, branch_id: i64, limit: i64) -> AppResult<Vec<Entry>> {
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM point_entries e LEFT JOIN members m ON m.id = e.member_id WHERE e.org_id = $1 ORDER BY e.id DESC LIMIT {}", limit.clamp(1, 500));
-    on_db!(&ctx.db, x => {
-        let rows = sqlx::query(&sql).bind(branch_id).fetch_all(x).await?;
-        Ok(rows.iter().map(entry_row).collect::<DbResult<Vec<_>>>()?)
-    })
+    let rest = format!(" FROM point_entries e LEFT JOIN members m ON m.id = e.member_id WHERE e.org_id = $1 ORDER BY e.id DESC LIMIT {}", limit.clamp(1, 500));
+    let rows = fetch_rows_packed(&ctx.db, ENTRY_COLUMNS, &rest, &[Val::I64(branch_id)]).await?;
+    Ok(rows.iter().map(entry_row).collect::<DbResult<Vec<_>>>()?)
 }
 
 async fn by_key(ctx: &Ctx, key: &str) -> AppResult<Option<Entry>> {
@@ -1021,15 +1023,19 @@ pub async fn member_board(ctx: &Ctx, branch: &Org, from: i64, to: i64) -> AppRes
     // a UNION, not `org_id = $1 OR id IN (…)`: PostgreSQL answers that OR by reading every
     // member of the city (111 ms; the UNION: under 1 ms)
     let names_sql = format!("SELECT id, name FROM members WHERE org_id = $1 UNION SELECT id, name FROM members WHERE id IN (SELECT member_id FROM point_entries WHERE subject = 'member' AND month IN ({listed}) AND org_id = $1)");
-    let (sums, names, closed) = on_db!(&ctx.db, x => {
-        let rows = sqlx::query(&sums_sql).bind(branch.id).fetch_all(x).await?;
-        let sums = rows.iter().map(|r| Ok((r.i64("member_id")?, r.i64("month")?, r.i64("s")?))).collect::<DbResult<Vec<_>>>()?;
-        let rows = sqlx::query(&names_sql).bind(branch.id).fetch_all(x).await?;
-        let names = rows.iter().map(|r| Ok((r.i64("id")?, (r.string("name")?, None)))).collect::<DbResult<HashMap<_, _>>>()?;
+    let by_branch = [Val::I64(branch.id)];
+    let sums: Vec<(i64, i64, i64)> =
+        fetch_packed(&ctx.db, &sums_sql, &["member_id", "month", "s"], &by_branch).await?;
+    let names: HashMap<i64, (String, Option<String>)> =
+        fetch_packed::<(i64, String)>(&ctx.db, &names_sql, &["id", "name"], &by_branch)
+            .await?
+            .into_iter()
+            .map(|(id, name)| (id, (name, None)))
+            .collect();
+    let closed = on_db!(&ctx.db, x => {
         let rows = sqlx::query("SELECT month FROM point_closes WHERE org_id = $1 AND scope = 'members' AND month BETWEEN $2 AND $3 ORDER BY month")
             .bind(branch.id).bind(from).bind(to).fetch_all(x).await?;
-        let closed = rows.iter().map(|r| Ok(month_label(r.i64("month")?))).collect::<DbResult<Vec<_>>>()?;
-        (sums, names, closed)
+        rows.iter().map(|r| Ok(month_label(r.i64("month")?))).collect::<DbResult<Vec<_>>>()?
     });
     let rows = fold(&sums, &months, &names);
     Ok(Board {
@@ -1056,19 +1062,23 @@ pub async fn unit_board(
     let months = super::months(from, to);
     let upper = path_upper(&org.path);
     let branch_kinds = "('branch', 'joint_branch')";
+    let range = [
+        Val::I64(from),
+        Val::I64(to),
+        Val::Str(org.path.clone()),
+        Val::Str(upper.clone()),
+    ];
     let (sums, names, closed) = on_db!(&ctx.db, x => {
         let (sums, names) = if subject == "branch" {
-            let rows = sqlx::query("SELECT e.org_id AS id, e.month, CAST(SUM(e.points) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'branch' AND e.month BETWEEN $1 AND $2 AND o.path >= $3 AND o.path < $4 GROUP BY e.org_id, e.month")
-                .bind(from).bind(to).bind(&org.path).bind(&upper).fetch_all(x).await?;
-            let sums = rows.iter().map(|r| Ok((r.i64("id")?, r.i64("month")?, r.i64("s")?))).collect::<DbResult<Vec<_>>>()?;
+            let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, "SELECT e.org_id AS id, e.month, CAST(SUM(e.points) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'branch' AND e.month BETWEEN $1 AND $2 AND o.path >= $3 AND o.path < $4 GROUP BY e.org_id, e.month",
+                &["id", "month", "s"], &range).await?;
             let rows = sqlx::query(&format!("SELECT id, name FROM orgs WHERE path >= $1 AND path < $2 AND kind IN {branch_kinds} AND dissolved_at IS NULL"))
                 .bind(&org.path).bind(&upper).fetch_all(x).await?;
             let names = rows.iter().map(|r| Ok((r.i64("id")?, (r.string("name")?, None)))).collect::<DbResult<HashMap<_, _>>>()?;
             (sums, names)
         } else {
-            let rows = sqlx::query("SELECT e.member_id AS id, e.month, CAST(SUM(e.points) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'secretary' AND e.month BETWEEN $1 AND $2 AND o.path >= $3 AND o.path < $4 GROUP BY e.member_id, e.month")
-                .bind(from).bind(to).bind(&org.path).bind(&upper).fetch_all(x).await?;
-            let sums = rows.iter().map(|r| Ok((r.i64("id")?, r.i64("month")?, r.i64("s")?))).collect::<DbResult<Vec<_>>>()?;
+            let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, "SELECT e.member_id AS id, e.month, CAST(SUM(e.points) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'secretary' AND e.month BETWEEN $1 AND $2 AND o.path >= $3 AND o.path < $4 GROUP BY e.member_id, e.month",
+                &["id", "month", "s"], &range).await?;
             let rows = sqlx::query("SELECT DISTINCT m.id, m.name, o.name AS org_name FROM point_entries e JOIN members m ON m.id = e.member_id JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'secretary' AND e.month BETWEEN $1 AND $2 AND o.path >= $3 AND o.path < $4")
                 .bind(from).bind(to).bind(&org.path).bind(&upper).fetch_all(x).await?;
             let names = rows.iter().map(|r| Ok((r.i64("id")?, (r.string("name")?, Some(r.string("org_name")?))))).collect::<DbResult<HashMap<_, _>>>()?;

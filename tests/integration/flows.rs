@@ -473,6 +473,12 @@ async fn member_totals_follow_every_write() {
         assert_eq!(total(format!("/api/v1/members?org_id={county}")).await, 4);
         assert_eq!(total(format!("/api/v1/members?org_id={c}")).await, 2);
         assert_eq!(total("/api/v1/members".into()).await, 6);
+        // A name search in a county or the city is counted from the name indexes; with a
+        // status as well, from the members: both agree with the rows.
+        assert_eq!(total(format!("/api/v1/members?org_id={county}&q=ceshi")).await, 4);
+        assert_eq!(total("/api/v1/members?q=CeShi".into()).await, 6);
+        assert_eq!(total(format!("/api/v1/members?org_id={county}&q=ceshi&status=full")).await, 3);
+        assert_eq!(total(format!("/api/v1/members?org_id={county}&q=wangwu")).await, 0);
         // A filtered list is counted, and agrees.
         assert_eq!(
             total(format!("/api/v1/members?org_id={county}&education=%E5%A4%A7%E5%AD%A6%E6%9C%AC%E7%A7%91")).await,
