@@ -337,16 +337,23 @@ def run_backend(a, backend, work):
                 "m.mobile_destination, m.version")
         some_member = int(store.scalar(f"SELECT m.id FROM members m JOIN orgs o ON o.id = m.org_id {where} ORDER BY m.id LIMIT 1 OFFSET {county_members // 3}"))
         pinyin = "wangj"
-        # the SQL the member list runs (member::store::list): the count, then the page's ids
-        # and their rows; in a county a name of three letters or more reads the name indexes
+        # the SQL the member list runs (member::store::list): the total, then the page's ids and
+        # their rows. A roll's total is the sum of the stored per-organisation counts and its page
+        # walks the organisations in path order; a name search of three letters or more in a
+        # county counts its matches from the name indexes and keeps id order.
+        pin_upper = pinyin + chr(127)
         pin_where = (f"{where} AND m.id IN (SELECT id FROM members WHERE name_initials >= {lit(pinyin)} AND "
-                     f"name_initials < {lit(pinyin + chr(127))} UNION SELECT id FROM members WHERE "
-                     f"name_pinyin >= {lit(pinyin)} AND name_pinyin < {lit(pinyin + chr(127))})")
+                     f"name_initials < {lit(pin_upper)} UNION SELECT id FROM members WHERE "
+                     f"name_pinyin >= {lit(pinyin)} AND name_pinyin < {lit(pin_upper)})")
+        roll_count = (f"SELECT SUM(c.n) FROM org_member_counts c JOIN orgs o ON o.id = c.org_id {where}")
+        pin_count = (f"SELECT COUNT(*) FROM (SELECT id, org_id FROM members WHERE name_initials >= {lit(pinyin)} AND "
+                     f"name_initials < {lit(pin_upper)} UNION SELECT id, org_id FROM members WHERE name_pinyin >= {lit(pinyin)} "
+                     f"AND name_pinyin < {lit(pin_upper)}) x JOIN orgs o ON o.id = x.org_id {where}")
 
-        def page_sql(cond, offset):
-            return [f"SELECT COUNT(*) FROM members m JOIN orgs o ON o.id = m.org_id {cond}",
+        def page_sql(count, cond, order, offset):
+            return [count,
                     f"SELECT {cols} FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id IN (SELECT m.id FROM "
-                    f"members m JOIN orgs o ON o.id = m.org_id {cond} ORDER BY m.id LIMIT 20 OFFSET {offset}) ORDER BY m.id"]
+                    f"members m JOIN orgs o ON o.id = m.org_id {cond} ORDER BY {order} LIMIT 20 OFFSET {offset}) ORDER BY {order}"]
         today = date.today()
         month = f"{today.year}-{today.month:02d}"
         lm = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
@@ -378,11 +385,12 @@ def run_backend(a, backend, work):
 
         cases = [
             ("login (argon2id)", None, None, None),
-            ("member list, first page (county)", county, f"/api/v1/members?org_id={county_id}", page_sql(where, 0)),
+            ("member list, first page (county)", county, f"/api/v1/members?org_id={county_id}",
+             page_sql(roll_count, where, "o.path, m.id", 0)),
             (f"member list, deep page {deep:,} (county)", county, f"/api/v1/members?org_id={county_id}&page={deep}",
-             page_sql(where, (deep - 1) * 20)),
+             page_sql(roll_count, where, "o.path, m.id", (deep - 1) * 20)),
             (f"pinyin search `{pinyin}` (county)", county, f"/api/v1/members?org_id={county_id}&q={pinyin}",
-             page_sql(pin_where, 0)),
+             page_sql(pin_count, pin_where, "m.id", 0)),
             ("member detail (county)", county, f"/api/v1/members/{some_member}",
              [f"SELECT {cols}, o.path AS org_path FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id = {some_member}"]),
             ("member page, HTML (county)", county, f"/members/{some_member}", None),

@@ -3,12 +3,18 @@
 //! running it (a campaign morning's thirty staff opening the city's dashboard at once count
 //! the city once).
 //!
+//! When a value expires, the caller that finds it so computes the new one, and the callers
+//! arriving meanwhile get the expired value (which says when it was computed) instead of
+//! queueing behind the computation: under load a recount of the city takes seconds, and
+//! every dashboard request would otherwise wait for it.
+//!
 //! Only for figures that may be a few seconds old and say when they were computed (the
 //! dashboards); never for anything a rule or an authorisation decision reads.
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
@@ -22,9 +28,18 @@ pub struct Computed<V> {
 
 type Slot<V> = Arc<OnceCell<(Instant, Computed<V>)>>;
 
+struct Entry<V> {
+    /// The value being computed or computed last.
+    slot: Slot<V>,
+    /// The value before it, answered while `slot` is being computed.
+    stale: Option<Computed<V>>,
+    /// Whether a caller is computing `slot` now (when one failed, the next one tries).
+    computing: Arc<AtomicBool>,
+}
+
 pub struct TtlCache<V> {
     ttl: Duration,
-    slots: Mutex<HashMap<String, Slot<V>>>,
+    slots: Mutex<HashMap<String, Entry<V>>>,
 }
 
 impl<V: Clone> TtlCache<V> {
@@ -51,25 +66,44 @@ impl<V: Clone> TtlCache<V> {
                 at: Utc::now(),
             });
         }
-        let slot = {
+        let (slot, computing) = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            let fresh = slots
-                .get(key)
-                .filter(|s| s.get().is_none_or(|(t, _)| t.elapsed() < self.ttl))
-                .cloned();
-            match fresh {
-                Some(s) => s,
+            let ttl = self.ttl;
+            let stale = match slots.get(key) {
+                Some(e) => match e.slot.get() {
+                    Some((t, c)) if t.elapsed() < ttl => return Ok(c.clone()),
+                    // expired: this caller computes; the next ones get this value meanwhile
+                    Some((_, c)) => Some(c.clone()),
+                    None => match &e.stale {
+                        Some(c) if e.computing.load(Ordering::SeqCst) => return Ok(c.clone()),
+                        // the last computation failed: this caller tries again
+                        Some(c) => Some(c.clone()),
+                        // the first computation: everyone waits for it
+                        None => None,
+                    },
+                },
                 None => {
-                    // drop what has expired, so keys of departed users do not pile up
-                    let ttl = self.ttl;
-                    slots.retain(|_, s| s.get().is_none_or(|(t, _)| t.elapsed() < ttl));
-                    let s: Slot<V> = Arc::new(OnceCell::new());
-                    slots.insert(key.to_string(), s.clone());
-                    s
+                    // drop what has long expired, so keys of departed users do not pile up
+                    slots.retain(|_, e| e.slot.get().is_none_or(|(t, _)| t.elapsed() < ttl * 4));
+                    None
+                }
+            };
+            match (stale, slots.get(key)) {
+                (None, Some(e)) => (e.slot.clone(), e.computing.clone()),
+                (stale, _) => {
+                    let e = Entry {
+                        slot: Arc::new(OnceCell::new()),
+                        stale,
+                        computing: Arc::new(AtomicBool::new(true)),
+                    };
+                    let pair = (e.slot.clone(), e.computing.clone());
+                    slots.insert(key.to_string(), e);
+                    pair
                 }
             }
         };
-        let (_, c) = slot
+        computing.store(true, Ordering::SeqCst);
+        let result = slot
             .get_or_try_init(|| async {
                 let value = f().await?;
                 Ok::<_, E>((
@@ -80,7 +114,9 @@ impl<V: Clone> TtlCache<V> {
                     },
                 ))
             })
-            .await?;
+            .await;
+        computing.store(false, Ordering::SeqCst);
+        let (_, c) = result?;
         Ok(c.clone())
     }
 }
@@ -88,7 +124,7 @@ impl<V: Clone> TtlCache<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     #[tokio::test]
     async fn computes_once_per_key_and_lifetime() {
@@ -110,6 +146,39 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let _ = c.get_or_compute("k", f).await;
         assert_eq!(runs.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_expired_value_answers_while_its_successor_is_computed() {
+        let c = TtlCache::new(Duration::from_millis(50));
+        let first = c.get_or_compute("k", || async { Ok::<_, ()>(1) }).await;
+        assert_eq!(first.map(|x| x.value), Ok(1));
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok::<_, ()>(2)
+        };
+        let meanwhile = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            c.get_or_compute("k", || async { Ok::<_, ()>(3) }).await
+        };
+        let (computed, answered) = tokio::join!(c.get_or_compute("k", slow), meanwhile);
+        assert_eq!(
+            computed.map(|x| x.value),
+            Ok(2),
+            "the caller that found it expired computes"
+        );
+        assert_eq!(
+            answered.map(|x| x.value),
+            Ok(1),
+            "the next one gets the expired value at once"
+        );
+        assert_eq!(
+            c.get_or_compute("k", || async { Ok::<_, ()>(4) })
+                .await
+                .map(|x| x.value),
+            Ok(2)
+        );
     }
 
     #[tokio::test]
