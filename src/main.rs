@@ -81,8 +81,34 @@ enum AuditCommand {
     Verify,
 }
 
+/// glibc's malloc keeps an arena per thread that allocates (up to 8 per core), and each keeps
+/// what it freed: the server's threads — the runtime's, the blocking pool's, one per pooled
+/// SQLite connection — left it 80 MB larger after an export than with two arenas
+/// (BENCHMARKS.md). The limit is read when the process starts, so `serve` sets it and starts
+/// itself again, once; `MALLOC_ARENA_MAX` set by the operator is left as it is.
+#[cfg(target_os = "linux")]
+fn limit_malloc_arenas() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("MALLOC_ARENA_MAX", "2")
+        .exec();
+    // only returns on failure: go on with the default arenas
+    eprintln!("MALLOC_ARENA_MAX: restart failed ({err}); continuing");
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(target_os = "linux")]
+    if matches!(cli.command, Command::Serve { .. }) {
+        limit_malloc_arenas();
+    }
     let mut cfg = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {

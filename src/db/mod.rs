@@ -294,7 +294,10 @@ impl Db {
                         "cache_size",
                         format!("-{}", u64::from(sqlite_cache_mib.max(1)) * 1024),
                     )
-                    .pragma("temp_store", "memory");
+                    // Sorts and groupings larger than the page cache spill to temporary files
+                    // (the OS's cache), not to the heap: counting the city's dashboard in memory
+                    // added 95 MB to the server's resident set, which it kept.
+                    .pragma("temp_store", "file");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .min_connections(1)

@@ -545,15 +545,17 @@ pub struct WarnedBranch {
 }
 
 /// Every branch in the subtree that raises at least one warning, in tree order. The rule
-/// values are those in force at the subtree's root.
+/// values are those in force at the subtree's root; member numbers come from the stored
+/// counts (migration 0010), not from grouping the subtree's members.
 pub async fn warned_branches(db: &Db, path: &str) -> AppResult<Vec<WarnedBranch>> {
     let upper = path_upper(path);
     let (rules, _) = crate::rules::effective::<crate::rules::BranchRules>(db, path).await?;
     let rows = on_db!(db, p => {
         let rows = sqlx::query(
             "SELECT o.id, o.name, o.path, o.level, o.term_start, o.has_committee, o.committee_size, \
-               COALESCE(SUM(CASE WHEN m.status = 'full' THEN 1 ELSE 0 END), 0) AS full_n, COUNT(m.id) AS total \
-             FROM orgs o LEFT JOIN members m ON m.org_id = o.id \
+               CAST(COALESCE(SUM(CASE WHEN c.status = 'full' THEN c.n ELSE 0 END), 0) AS BIGINT) AS full_n, \
+               CAST(COALESCE(SUM(c.n), 0) AS BIGINT) AS total \
+             FROM orgs o LEFT JOIN org_member_counts c ON c.org_id = o.id \
              WHERE o.path >= $1 AND o.path < $2 AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL \
              GROUP BY o.id, o.name, o.path, o.level, o.term_start, o.has_committee, o.committee_size \
              ORDER BY o.path",
