@@ -955,6 +955,11 @@ pub async fn generate(
         // and the visibility map, as autovacuum would leave it: until then every index-only
         // scan of the freshly written tables also reads the table
         sqlx::query("VACUUM ANALYZE").execute(p).await?;
+        // the member counts were updated once per generated member: rewritten compact, the
+        // subtree sums read ~100 pages instead of ~2,000
+        sqlx::query("VACUUM FULL ANALYZE org_member_counts")
+            .execute(p)
+            .await?;
     }
     Ok(summary)
 }
