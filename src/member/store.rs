@@ -148,6 +148,15 @@ pub async fn check_input(
     rules::check(input, &r, ctx.clock.today(), stored).map_err(|c| AppError::Validation(c.0))
 }
 
+/// The member's ID number and its blind index, which every insert needs.
+fn id_key<'a>(ctx: &Ctx, m: &'a CheckedMember) -> AppResult<(&'a str, String)> {
+    let id_number = m
+        .id_number
+        .as_deref()
+        .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?;
+    Ok((id_number, ctx.vault.blind_index("id", id_number)))
+}
+
 /// Inserts a checked member inside `tx` and audits it. Returns the new id.
 pub async fn insert_checked(
     ctx: &Ctx,
@@ -157,11 +166,7 @@ pub async fn insert_checked(
     group_id: Option<i64>,
     m: &CheckedMember,
 ) -> AppResult<i64> {
-    let id_number = m
-        .id_number
-        .as_deref()
-        .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?;
-    let id_idx = ctx.vault.blind_index("id", id_number);
+    let (_, id_idx) = id_key(ctx, m)?;
     let exists = on_tx!(tx, c => {
         sqlx::query("SELECT id FROM members WHERE id_idx = $1").bind(&id_idx).fetch_optional(&mut *c).await?.is_some()
     });
@@ -182,14 +187,10 @@ pub async fn insert_new(
     group_id: Option<i64>,
     m: &CheckedMember,
 ) -> AppResult<i64> {
-    let id_number = m
-        .id_number
-        .as_deref()
-        .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?;
+    let (id_number, id_idx) = id_key(ctx, m)?;
     let birth = m
         .birth_date
         .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?;
-    let id_idx = ctx.vault.blind_index("id", id_number);
     let (pinyin, initials) = super::pinyin::keys(&m.name);
     let now = Utc::now();
     let phone_enc = m.phone.as_deref().map(|p| ctx.vault.encrypt(p));
