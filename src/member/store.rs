@@ -17,6 +17,17 @@ use serde::{Deserialize, Serialize};
 
 pub const MEMBER_COLUMNS: &str = "m.id, m.org_id, o.name AS org_name, m.group_id, m.name, m.gender, m.ethnicity, m.birth_date, m.id_masked, m.phone_masked, m.education, m.work_unit, m.region_code, m.join_date, m.full_date, m.status, m.grid_role, m.mobile_destination, m.version";
 
+/// [`MEMBER_COLUMNS`] as an insert's `RETURNING` list: the new row's own columns, and its
+/// organisation's name by a subquery.
+fn returned_member_columns() -> String {
+    MEMBER_COLUMNS
+        .replace(
+            "o.name AS org_name",
+            "(SELECT o.name FROM orgs o WHERE o.id = members.org_id) AS org_name",
+        )
+        .replace("m.", "")
+}
+
 pub fn row_to_member(r: &impl DbRow) -> DbResult<Member> {
     Ok(Member {
         id: r.i64("id")?,
@@ -203,11 +214,15 @@ pub async fn insert_new(
         .region_code
         .clone()
         .unwrap_or_else(|| id_number[..6].to_string());
-    let new_id = on_tx!(tx, c => {
-        let r = sqlx::query(
-            "INSERT INTO members (org_id, group_id, name, name_pinyin, name_initials, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, grid_role, mobile_destination, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING id",
-        )
+    // The stored row comes back from the insert itself, read like any member (the audit
+    // entry's snapshot), instead of from a second statement.
+    let insert = format!(
+        "INSERT INTO members (org_id, group_id, name, name_pinyin, name_initials, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, grid_role, mobile_destination, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING {}",
+        returned_member_columns()
+    );
+    let created = on_tx!(tx, c => {
+        let r = sqlx::query(&insert)
         .bind(org_id)
         .bind(group_id)
         .bind(&m.name)
@@ -234,9 +249,9 @@ pub async fn insert_new(
         .bind(now)
         .fetch_one(&mut *c)
         .await?;
-        r.i64("id")?
+        row_to_member(&r)?
     });
-    let (created, _) = get_tx(tx, new_id).await?;
+    let new_id = created.id;
     audit::append(
         tx,
         actor,

@@ -418,6 +418,17 @@ async fn member_totals_follow_every_write() {
         };
         assert_eq!(total(format!("/api/v1/members?org_id={county}")).await, 5);
         assert_eq!(total("/api/v1/members".into()).await, 6);
+        // The creation's audit snapshot (the row the insert returned) is the stored member.
+        let (_, stored) = app
+            .api(&token, "GET", &format!("/api/v1/members/{}", in_a[0]), None)
+            .await;
+        let (_, h) = app
+            .api(&token, "GET", &format!("/api/v1/members/{}/history", in_a[0]), None)
+            .await;
+        let created: serde_json::Value =
+            serde_json::from_str(h[0]["after_json"].as_str().expect("after")).expect("json");
+        assert_eq!(h[0]["action"], "member.create");
+        assert_eq!(created, stored);
         // Organisation order: each branch's members together, in the tree's (path) order.
         let (_, page) = app
             .api(&token, "GET", &format!("/api/v1/members?org_id={county}"), None)
