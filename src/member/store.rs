@@ -519,7 +519,7 @@ fn wide_name_search(lower: &str, scope_path: Option<&str>) -> bool {
 
 /// The pinyin of a filter that asks for nothing but a wide name search (see
 /// [`wide_name_search`]): its total is counted from the name indexes alone.
-fn only_wide_name(f: &MemberFilter, scope_path: Option<&str>) -> Option<String> {
+fn only_wide_name(ctx: &Ctx, f: &MemberFilter, scope_path: Option<&str>) -> Option<String> {
     let lower = f.q.as_deref().map(str::trim)?.to_ascii_lowercase();
     let plain = MemberFilter {
         q: None,
@@ -530,7 +530,7 @@ fn only_wide_name(f: &MemberFilter, scope_path: Option<&str>) -> Option<String> 
         per_page: None,
         ..f.clone()
     };
-    (counted_status(&plain) == Some(None)
+    (counted_status(ctx, &plain) == Some(None)
         && !lower.is_empty()
         && lower.bytes().all(|c| c.is_ascii_lowercase())
         && wide_name_search(&lower, scope_path))
@@ -584,28 +584,17 @@ fn order_by(f: &MemberFilter) -> &'static str {
 
 /// The filter's status when it asks for nothing but a subtree and (perhaps) a status: the
 /// lists whose total the stored per-organisation counts answer. `Some(None)`: every status.
-fn counted_status(f: &MemberFilter) -> Option<Option<Status>> {
-    let q = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let education = f
-        .education
-        .as_deref()
-        .filter(|e| super::EDUCATION.contains(e));
-    let gender = f.gender.as_deref().filter(|g| *g == "M" || *g == "F");
-    let age = f
-        .age_band
-        .as_deref()
-        .filter(|a| AGE_BANDS.iter().any(|x| x.0 == *a));
-    let year = f.join_year.filter(|y| (1921..=2200).contains(y));
-    if q.is_some()
-        || education.is_some()
-        || gender.is_some()
-        || age.is_some()
-        || year.is_some()
-        || !f.ids.is_empty()
-    {
-        return None;
-    }
-    Some(f.status.as_deref().and_then(Status::parse))
+/// Derived from [`build_where`] itself (every condition it adds binds a value), so what it
+/// accepts as a filter and what this counts as one cannot drift apart.
+fn counted_status(ctx: &Ctx, f: &MemberFilter) -> Option<Option<Status>> {
+    let others = MemberFilter {
+        status: None,
+        ..f.clone()
+    };
+    build_where(ctx, &others, None, ctx.clock.today())
+        .vals
+        .is_empty()
+        .then(|| f.status.as_deref().and_then(Status::parse))
 }
 
 /// Members in the subtree at `scope_path` (`None`: the whole tree) of `status` (`None`:
@@ -662,7 +651,7 @@ pub async fn list(ctx: &Ctx, f: &MemberFilter, scope_path: &str) -> AppResult<Me
     // A subtree with at most a status asked for is the common list (a roll): its total is a
     // sum of stored counts, not a count of the subtree's members (a county: 1.2 ms → 0.2 ms;
     // PostgreSQL 10 ms → 0.5 ms).
-    let total = match (counted_status(f), only_wide_name(f, scope)) {
+    let total = match (counted_status(ctx, f), only_wide_name(ctx, f, scope)) {
         (Some(status), _) => stored_total(ctx, scope, status).await?,
         (None, Some(lower)) => name_total(ctx, scope, &lower).await?,
         (None, None) => {
