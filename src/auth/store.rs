@@ -42,6 +42,31 @@ impl Account {
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.username, a.display_name, a.org_id, o.name AS org_name, o.path AS org_path, a.member_id, a.must_change_password, a.disabled, a.locked_until, a.totp_enabled, a.locale, a.password_hash, a.failed_count, a.totp_secret_enc, a.totp_last_step";
 
+/// An account's columns with its roles as one comma-separated text, from a subquery in the
+/// same row: reading an account — on every request, for its session — is one statement.
+fn account_select(db: &crate::db::Db) -> String {
+    let agg = if db.is_sqlite() {
+        "group_concat(r.role, ',')"
+    } else {
+        "string_agg(r.role, ',')"
+    };
+    format!(
+        "{ACCOUNT_COLUMNS}, (SELECT {agg} FROM account_roles r WHERE r.account_id = a.id) AS roles"
+    )
+}
+
+/// The roles' text of [`account_select`] as a sorted list (aggregation order is unspecified).
+fn roles_of_text(text: Option<String>) -> Vec<String> {
+    let mut roles: Vec<String> = text
+        .unwrap_or_default()
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    roles.sort();
+    roles
+}
+
 struct Row {
     account: Account,
     password_hash: String,
@@ -60,7 +85,7 @@ fn row(r: &impl DbRow) -> DbResult<Row> {
             org_name: r.string("org_name")?,
             org_path: r.string("org_path")?,
             member_id: r.opt_i64("member_id")?,
-            roles: Vec::new(),
+            roles: roles_of_text(r.opt_string("roles")?),
             must_change_password: r.bool("must_change_password")?,
             disabled: r.bool("disabled")?,
             locked_until: r.opt_ts("locked_until")?,
@@ -74,33 +99,19 @@ fn row(r: &impl DbRow) -> DbResult<Row> {
     })
 }
 
-async fn roles_of(ctx: &Ctx, id: i64) -> AppResult<Vec<String>> {
-    Ok(on_db!(&ctx.db, p => {
-        let rows = sqlx::query("SELECT role FROM account_roles WHERE account_id = $1 ORDER BY role")
-            .bind(id).fetch_all(p).await?;
-        rows.iter().map(|r| r.string("role")).collect::<DbResult<Vec<_>>>()?
-    }))
-}
-
 async fn find_row(ctx: &Ctx, by: &str, key: &str) -> AppResult<Option<Row>> {
     let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN orgs o ON o.id = a.org_id WHERE {by} = $1"
+        "SELECT {} FROM accounts a JOIN orgs o ON o.id = a.org_id WHERE {by} = $1",
+        account_select(&ctx.db)
     );
-    let found = on_db!(&ctx.db, p => {
+    Ok(on_db!(&ctx.db, p => {
         let q = sqlx::query(&sql);
         let q = if by == "a.id" { q.bind(key.parse::<i64>().unwrap_or(-1)) } else { q.bind(key.to_string()) };
         match q.fetch_optional(p).await? {
             Some(r) => Some(row(&r)?),
             None => None,
         }
-    });
-    match found {
-        Some(mut r) => {
-            r.account.roles = roles_of(ctx, r.account.id).await?;
-            Ok(Some(r))
-        }
-        None => Ok(None),
-    }
+    }))
 }
 
 pub async fn get(ctx: &Ctx, id: i64) -> AppResult<Account> {
@@ -196,39 +207,16 @@ pub async fn list(
     let lim = b.arg(Val::I64(f.per_page()));
     let off = b.arg(Val::I64((f.page() - 1) * f.per_page()));
     let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN orgs o ON o.id = a.org_id{} ORDER BY {order} {dir}, a.id LIMIT {lim} OFFSET {off}",
+        "SELECT {} FROM accounts a JOIN orgs o ON o.id = a.org_id{} ORDER BY {order} {dir}, a.id LIMIT {lim} OFFSET {off}",
+        account_select(&ctx.db),
         b.sql
     );
     let n_filter = b.vals.len() - 2;
-    let (mut rows, total) = on_db!(&ctx.db, p => {
+    let (rows, total) = on_db!(&ctx.db, p => {
         let total = crate::bind_vals!(sqlx::query(&count_sql), &b.vals[..n_filter]).fetch_one(p).await?.i64("n")?;
         let rows = crate::bind_vals!(sqlx::query(&sql), &b.vals).fetch_all(p).await?;
         (rows.iter().map(|r| row(r).map(|x| x.account)).collect::<DbResult<Vec<_>>>()?, total)
     });
-    // Roles of the whole page in one query.
-    if !rows.is_empty() {
-        let mut rb =
-            SqlBuilder::new("SELECT account_id, role FROM account_roles WHERE account_id IN (");
-        for (i, a) in rows.iter().enumerate() {
-            if i > 0 {
-                rb.push(", ");
-            }
-            let p = rb.arg(Val::I64(a.id));
-            rb.push(&p);
-        }
-        rb.push(") ORDER BY role");
-        let pairs = on_db!(&ctx.db, p => {
-            let rs = crate::bind_vals!(sqlx::query(&rb.sql), &rb.vals).fetch_all(p).await?;
-            rs.iter().map(|r| Ok((r.i64("account_id")?, r.string("role")?))).collect::<DbResult<Vec<_>>>()?
-        });
-        for a in rows.iter_mut() {
-            a.roles = pairs
-                .iter()
-                .filter(|(id, _)| *id == a.id)
-                .map(|(_, r)| r.clone())
-                .collect();
-        }
-    }
     Ok((rows, total))
 }
 
@@ -694,15 +682,17 @@ pub async fn principal_for(
     ip: &str,
     via_token: bool,
 ) -> AppResult<Option<Principal>> {
-    let Some(r) = find_row(ctx, "a.id", &account_id.to_string()).await? else {
-        return Ok(None);
-    };
-    let a = r.account;
+    let r = find_row(ctx, "a.id", &account_id.to_string()).await?;
+    Ok(r.and_then(|r| principal_of(r.account, csrf, ip, via_token)))
+}
+
+/// The principal an account acts as, `None` when it is disabled.
+fn principal_of(a: Account, csrf: String, ip: &str, via_token: bool) -> Option<Principal> {
     if a.disabled {
-        return Ok(None);
+        return None;
     }
     let roles: Vec<Role> = a.roles.iter().filter_map(|s| Role::parse(s)).collect();
-    Ok(Some(Principal {
+    Some(Principal {
         account_id: a.id,
         username: a.username,
         display_name: a.display_name,
@@ -718,22 +708,28 @@ pub async fn principal_for(
         ip: ip.to_string(),
         csrf,
         via_token,
-    }))
+    })
 }
 
-/// Resolves a session cookie, applying the idle and absolute timeouts.
+/// Resolves a session cookie, applying the idle and absolute timeouts. The session, its
+/// account and the account's roles are read in one statement (this runs on every request).
 pub async fn session(ctx: &Ctx, token: &str, ip: &str) -> AppResult<SessionState> {
     if token.len() != 64 {
         return Ok(SessionState::Invalid);
     }
     let th = crate::crypto::sm3_hex(token.as_bytes());
+    let sql = format!(
+        "SELECT s.csrf, s.created_at, s.last_seen, s.totp_pending, {} FROM sessions s \
+         JOIN accounts a ON a.id = s.account_id JOIN orgs o ON o.id = a.org_id WHERE s.token_hash = $1",
+        account_select(&ctx.db)
+    );
     let found = on_db!(&ctx.db, p => {
-        match sqlx::query("SELECT account_id, csrf, created_at, last_seen, totp_pending FROM sessions WHERE token_hash = $1").bind(&th).fetch_optional(p).await? {
-            Some(r) => Some((r.i64("account_id")?, r.string("csrf")?, r.ts("created_at")?, r.ts("last_seen")?, r.bool("totp_pending")?)),
+        match sqlx::query(&sql).bind(&th).fetch_optional(p).await? {
+            Some(r) => Some((r.string("csrf")?, r.ts("created_at")?, r.ts("last_seen")?, r.bool("totp_pending")?, row(&r)?.account)),
             None => None,
         }
     });
-    let Some((account_id, csrf, created, last_seen, pending)) = found else {
+    let Some((csrf, created, last_seen, pending, account)) = found else {
         return Ok(SessionState::Invalid);
     };
     let now = Utc::now();
@@ -747,29 +743,31 @@ pub async fn session(ctx: &Ctx, token: &str, ip: &str) -> AppResult<SessionState
     if now - last_seen > Duration::seconds(30) {
         on_db!(&ctx.db, p => { sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2").bind(now).bind(&th).execute(p).await?; });
     }
-    match principal_for(ctx, account_id, csrf, ip, false).await? {
+    match principal_of(account, csrf, ip, false) {
         None => Ok(SessionState::Invalid),
         Some(p) if pending => Ok(SessionState::TotpPending(Box::new(p))),
         Some(p) => Ok(SessionState::Valid(Box::new(p))),
     }
 }
 
-/// Resolves an API token (`Authorization: Bearer dj_...`).
+/// Resolves an API token (`Authorization: Bearer dj_...`), with its account, in one statement.
 pub async fn api_token(ctx: &Ctx, token: &str, ip: &str) -> AppResult<Option<Principal>> {
     if token.len() > 200 {
         return Ok(None);
     }
     let th = crate::crypto::sm3_hex(token.as_bytes());
-    let id = on_db!(&ctx.db, p => {
-        match sqlx::query("SELECT account_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL").bind(&th).fetch_optional(p).await? {
-            Some(r) => Some(r.i64("account_id")?),
+    let sql = format!(
+        "SELECT {} FROM api_tokens t JOIN accounts a ON a.id = t.account_id JOIN orgs o ON o.id = a.org_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        account_select(&ctx.db)
+    );
+    let account = on_db!(&ctx.db, p => {
+        match sqlx::query(&sql).bind(&th).fetch_optional(p).await? {
+            Some(r) => Some(row(&r)?.account),
             None => None,
         }
     });
-    match id {
-        Some(id) => principal_for(ctx, id, String::new(), ip, true).await,
-        None => Ok(None),
-    }
+    Ok(account.and_then(|a| principal_of(a, String::new(), ip, true)))
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
