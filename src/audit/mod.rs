@@ -161,9 +161,18 @@ fn now_ts() -> String {
 
 /// Appends one entry inside `tx`. If this fails the caller's transaction must roll back.
 pub async fn append(tx: &mut Tx, actor: &Actor, e: NewEntry<'_>) -> DbResult<i64> {
+    append_many(tx, actor, vec![e]).await
+}
+
+/// Entries [`append_many`] writes in one statement.
+const APPEND_BATCH: usize = 64;
+
+/// Appends entries in order inside `tx`, in statements of up to [`APPEND_BATCH`] rows; returns
+/// the last one's sequence number. If this fails the caller's transaction must roll back.
+pub async fn append_many(tx: &mut Tx, actor: &Actor, es: Vec<NewEntry<'_>>) -> DbResult<i64> {
     // The head is read once per transaction and kept in it; `Tx::commit` writes it back.
     // PostgreSQL: the row lock orders concurrent writers; SQLite already holds the write lock.
-    let head = match &tx.audit_head {
+    let mut head = match &tx.audit_head {
         Some(h) => h.clone(),
         None => {
             let sql = if tx.is_postgres() {
@@ -177,49 +186,60 @@ pub async fn append(tx: &mut Tx, actor: &Actor, e: NewEntry<'_>) -> DbResult<i64
             })
         }
     };
-    let mut entry = Entry {
-        seq: head.0 + 1,
-        prev_hash: head.1,
-        hash: String::new(),
-        ts: now_ts(),
-        actor_id: actor.id,
-        actor_name: actor.name.clone(),
-        role: actor.role.clone(),
-        org_id: actor.org_id,
-        action: e.action.to_string(),
-        object_type: e.object_type.to_string(),
-        object_id: e.object_id,
-        before_json: e.before.to_string(),
-        after_json: e.after.to_string(),
-        ip: actor.ip.clone(),
-    };
-    entry.hash = entry_hash(&entry);
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO audit_log (seq, prev_hash, hash, ts, actor_id, actor_name, role, org_id, action, object_type, object_id, before_json, after_json, ip) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(entry.seq)
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
-        .bind(&entry.ts)
-        .bind(entry.actor_id)
-        .bind(&entry.actor_name)
-        .bind(&entry.role)
-        .bind(entry.org_id)
-        .bind(&entry.action)
-        .bind(&entry.object_type)
-        .bind(&entry.object_id)
-        .bind(&entry.before_json)
-        .bind(&entry.after_json)
-        .bind(&entry.ip)
-        .execute(&mut *c)
-        .await?;
-    });
-    let seq = entry.seq;
-    tx.audit_head = Some((seq, entry.hash));
-    tx.audit_dirty = true;
-    Ok(seq)
+    let ts = now_ts();
+    let mut es = es.into_iter().peekable();
+    while es.peek().is_some() {
+        let mut batch = Vec::with_capacity(APPEND_BATCH);
+        for e in es.by_ref().take(APPEND_BATCH) {
+            let mut entry = Entry {
+                seq: head.0 + 1,
+                prev_hash: std::mem::take(&mut head.1),
+                hash: String::new(),
+                ts: ts.clone(),
+                actor_id: actor.id,
+                actor_name: actor.name.clone(),
+                role: actor.role.clone(),
+                org_id: actor.org_id,
+                action: e.action.to_string(),
+                object_type: e.object_type.to_string(),
+                object_id: e.object_id,
+                before_json: e.before.to_string(),
+                after_json: e.after.to_string(),
+                ip: actor.ip.clone(),
+            };
+            entry.hash = entry_hash(&entry);
+            head = (entry.seq, entry.hash.clone());
+            batch.push(entry);
+        }
+        let sql = format!(
+            "INSERT INTO audit_log (seq, prev_hash, hash, ts, actor_id, actor_name, role, org_id, action, object_type, object_id, before_json, after_json, ip) VALUES {}",
+            crate::db::values_tuples(!tx.is_postgres(), batch.len(), 14)
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for entry in &batch {
+                q = q
+                    .bind(entry.seq)
+                    .bind(&entry.prev_hash)
+                    .bind(&entry.hash)
+                    .bind(&entry.ts)
+                    .bind(entry.actor_id)
+                    .bind(&entry.actor_name)
+                    .bind(&entry.role)
+                    .bind(entry.org_id)
+                    .bind(&entry.action)
+                    .bind(&entry.object_type)
+                    .bind(&entry.object_id)
+                    .bind(&entry.before_json)
+                    .bind(&entry.after_json)
+                    .bind(&entry.ip);
+            }
+            q.execute(&mut *c).await?;
+        });
+        tx.audit_head = Some(head.clone());
+        tx.audit_dirty = true;
+    }
+    Ok(head.0)
 }
 
 /// Records a standalone event (login, refusal, unmask) in its own transaction.

@@ -471,10 +471,15 @@ pub async fn run_import(
             r.progress = 0;
         });
         let mut tx = ctx.db.begin().await?;
-        for (i, (_, org_id, m)) in ok.iter().enumerate() {
-            store::insert_new(ctx, &mut tx, actor, *org_id, None, m).await?;
-            if i % 1000 == 0 {
-                upd(&|r| r.progress = i);
+        for (k, chunk) in ok.chunks(store::INSERT_BATCH).enumerate() {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|(_, org_id, m)| (*org_id, None, m))
+                .collect();
+            store::insert_new_many(ctx, &mut tx, actor, &rows).await?;
+            let done = k * store::INSERT_BATCH;
+            if done % 1000 < store::INSERT_BATCH {
+                upd(&|r| r.progress = done);
             }
         }
         tx.commit().await?;

@@ -198,73 +198,132 @@ pub async fn insert_new(
     group_id: Option<i64>,
     m: &CheckedMember,
 ) -> AppResult<i64> {
-    let (id_number, id_idx) = id_key(ctx, m)?;
-    let birth = m
-        .birth_date
-        .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?;
-    let (pinyin, initials) = super::pinyin::keys(&m.name);
-    let now = Utc::now();
-    let phone_enc = m.phone.as_deref().map(|p| ctx.vault.encrypt(p));
-    let phone_idx = m
-        .phone
-        .as_deref()
-        .map(|p| ctx.vault.blind_index("phone", p));
-    let phone_masked = m.phone.as_deref().map(mask_phone);
-    let region = m
-        .region_code
-        .clone()
-        .unwrap_or_else(|| id_number[..6].to_string());
-    // The stored row comes back from the insert itself, read like any member (the audit
-    // entry's snapshot), instead of from a second statement.
+    let ids = insert_new_many(ctx, tx, actor, &[(org_id, group_id, m)]).await?;
+    ids.first()
+        .copied()
+        .ok_or_else(|| AppError::Internal("member insert returned no row".into()))
+}
+
+/// Members an import writes in one statement (see [`INSERT_BATCH`]).
+pub const INSERT_BATCH: usize = 40;
+
+/// [`insert_new`] for several members at once (`(org_id, group_id, member)`; at most
+/// [`INSERT_BATCH`] keeps the statement small): one multi-row insert returning the stored rows,
+/// then their audit entries in one statement. Returns the new ids in ascending order.
+pub async fn insert_new_many(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    actor: &Actor,
+    rows: &[(i64, Option<i64>, &CheckedMember)],
+) -> AppResult<Vec<i64>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    struct Values<'a> {
+        org_id: i64,
+        group_id: Option<i64>,
+        m: &'a CheckedMember,
+        birth: NaiveDate,
+        pinyin: String,
+        initials: String,
+        id_enc: Vec<u8>,
+        id_idx: String,
+        id_masked: String,
+        phone_enc: Option<Vec<u8>>,
+        phone_idx: Option<String>,
+        phone_masked: Option<String>,
+        region: String,
+    }
+    let mut values = Vec::with_capacity(rows.len());
+    for (org_id, group_id, m) in rows {
+        let (id_number, id_idx) = id_key(ctx, m)?;
+        let birth = m
+            .birth_date
+            .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?;
+        let (pinyin, initials) = super::pinyin::keys(&m.name);
+        values.push(Values {
+            org_id: *org_id,
+            group_id: *group_id,
+            m,
+            birth,
+            pinyin,
+            initials,
+            id_enc: ctx.vault.encrypt(id_number),
+            id_idx,
+            id_masked: mask_id_number(id_number),
+            phone_enc: m.phone.as_deref().map(|p| ctx.vault.encrypt(p)),
+            phone_idx: m
+                .phone
+                .as_deref()
+                .map(|p| ctx.vault.blind_index("phone", p)),
+            phone_masked: m.phone.as_deref().map(mask_phone),
+            region: m
+                .region_code
+                .clone()
+                .unwrap_or_else(|| id_number[..6].to_string()),
+        });
+    }
+    // The stored rows come back from the insert itself, read like any member (the audit
+    // entries' snapshots), instead of from a second statement.
     let insert = format!(
         "INSERT INTO members (org_id, group_id, name, name_pinyin, name_initials, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, grid_role, mobile_destination, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING {}",
+         VALUES {} RETURNING {}",
+        crate::db::values_tuples(!tx.is_postgres(), values.len(), 25),
         returned_member_columns()
     );
-    let created = on_tx!(tx, c => {
-        let r = sqlx::query(&insert)
-        .bind(org_id)
-        .bind(group_id)
-        .bind(&m.name)
-        .bind(&pinyin)
-        .bind(&initials)
-        .bind(m.gender)
-        .bind(&m.ethnicity)
-        .bind(birth)
-        .bind(ctx.vault.encrypt(id_number))
-        .bind(&id_idx)
-        .bind(mask_id_number(id_number))
-        .bind(phone_enc)
-        .bind(phone_idx)
-        .bind(phone_masked)
-        .bind(ctx.vault.key_version() as i64)
-        .bind(&m.education)
-        .bind(&m.work_unit)
-        .bind(&region)
-        .bind(m.join_date)
-        .bind(m.full_date)
-        .bind(m.status.as_str())
-        .bind(m.grid_role.map(|g| g.as_str()))
-        .bind(&m.mobile_destination)
-        .bind(now)
-        .fetch_one(&mut *c)
-        .await?;
-        row_to_member(&r)?
+    let now = Utc::now();
+    let key_version = ctx.vault.key_version() as i64;
+    let mut created = on_tx!(tx, c => {
+        let mut q = sqlx::query(&insert);
+        for v in &values {
+            q = q
+                .bind(v.org_id)
+                .bind(v.group_id)
+                .bind(&v.m.name)
+                .bind(&v.pinyin)
+                .bind(&v.initials)
+                .bind(v.m.gender)
+                .bind(&v.m.ethnicity)
+                .bind(v.birth)
+                .bind(&v.id_enc)
+                .bind(&v.id_idx)
+                .bind(&v.id_masked)
+                .bind(&v.phone_enc)
+                .bind(&v.phone_idx)
+                .bind(&v.phone_masked)
+                .bind(key_version)
+                .bind(&v.m.education)
+                .bind(&v.m.work_unit)
+                .bind(&v.region)
+                .bind(v.m.join_date)
+                .bind(v.m.full_date)
+                .bind(v.m.status.as_str())
+                .bind(v.m.grid_role.map(|g| g.as_str()))
+                .bind(&v.m.mobile_destination)
+                .bind(now)
+                .bind(now);
+        }
+        let rs = q.fetch_all(&mut *c).await?;
+        rs.iter().map(row_to_member).collect::<DbResult<Vec<_>>>()?
     });
-    let new_id = created.id;
-    audit::append(
+    // the order of RETURNING's rows is unspecified; the entries follow the ids
+    created.sort_by_key(|m| m.id);
+    audit::append_many(
         tx,
         actor,
-        NewEntry {
-            action: "member.create",
-            object_type: "member",
-            object_id: new_id.to_string(),
-            before: serde_json::Value::Null,
-            after: snapshot(&created),
-        },
+        created
+            .iter()
+            .map(|m| NewEntry {
+                action: "member.create",
+                object_type: "member",
+                object_id: m.id.to_string(),
+                before: serde_json::Value::Null,
+                after: snapshot(m),
+            })
+            .collect(),
     )
     .await?;
-    Ok(new_id)
+    Ok(created.iter().map(|m| m.id).collect())
 }
 
 pub async fn create(ctx: &Ctx, actor: &Actor, input: &MemberInput) -> AppResult<Member> {

@@ -13,7 +13,7 @@ use crate::{on_db, on_tx, Ctx};
 use chrono::{NaiveDate, Utc};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The rules in force at `path` and their version (0 = the defaults).
 pub async fn rules_for(ctx: &Ctx, path: &str) -> AppResult<(PointsRules, i64)> {
@@ -1017,36 +1017,95 @@ fn listed_months(from: i64, to: i64) -> String {
 /// member of the branch is on it (with 0 when they have no entry), and anyone who earned
 /// points here before moving on.
 pub async fn member_board(ctx: &Ctx, branch: &Org, from: i64, to: i64) -> AppResult<Board> {
-    let months = super::months(from, to);
+    Ok(member_board_data(ctx, branch, from, to)
+        .await?
+        .board(branch, from, to))
+}
+
+/// A branch's member points over a range of months as read from the database — enough to
+/// fold the board of the range or of any month in it without reading again (a member's page
+/// shows the year and the latest closed month).
+pub struct BoardData {
+    /// (member, month, points)
+    sums: Vec<(i64, i64, i64)>,
+    names: HashMap<i64, (String, Option<String>)>,
+    /// Members of the branch now (the others are in the range's entries only).
+    current: HashSet<i64>,
+    /// Closed months of the range, ascending.
+    closed: Vec<i64>,
+}
+
+async fn member_board_data(ctx: &Ctx, branch: &Org, from: i64, to: i64) -> AppResult<BoardData> {
     let listed = listed_months(from, to);
     let sums_sql = format!("SELECT member_id, month, CAST(SUM(points) AS BIGINT) AS s FROM point_entries WHERE subject = 'member' AND month IN ({listed}) AND org_id = $1 GROUP BY member_id, month");
     // a UNION, not `org_id = $1 OR id IN (…)`: PostgreSQL answers that OR by reading every
     // member of the city (111 ms; the UNION: under 1 ms)
-    let names_sql = format!("SELECT id, name FROM members WHERE org_id = $1 UNION SELECT id, name FROM members WHERE id IN (SELECT member_id FROM point_entries WHERE subject = 'member' AND month IN ({listed}) AND org_id = $1)");
+    let names_sql = format!("SELECT id, name, org_id FROM members WHERE org_id = $1 UNION SELECT id, name, org_id FROM members WHERE id IN (SELECT member_id FROM point_entries WHERE subject = 'member' AND month IN ({listed}) AND org_id = $1)");
     let by_branch = [Val::I64(branch.id)];
     let sums: Vec<(i64, i64, i64)> =
         fetch_packed(&ctx.db, &sums_sql, &["member_id", "month", "s"], &by_branch).await?;
-    let names: HashMap<i64, (String, Option<String>)> =
-        fetch_packed::<(i64, String)>(&ctx.db, &names_sql, &["id", "name"], &by_branch)
-            .await?
-            .into_iter()
-            .map(|(id, name)| (id, (name, None)))
-            .collect();
+    let mut names = HashMap::new();
+    let mut current = HashSet::new();
+    for (id, name, org_id) in fetch_packed::<(i64, String, i64)>(
+        &ctx.db,
+        &names_sql,
+        &["id", "name", "org_id"],
+        &by_branch,
+    )
+    .await?
+    {
+        if org_id == branch.id {
+            current.insert(id);
+        }
+        names.insert(id, (name, None));
+    }
     let closed = on_db!(&ctx.db, x => {
         let rows = sqlx::query("SELECT month FROM point_closes WHERE org_id = $1 AND scope = 'members' AND month BETWEEN $2 AND $3 ORDER BY month")
             .bind(branch.id).bind(from).bind(to).fetch_all(x).await?;
-        rows.iter().map(|r| Ok(month_label(r.i64("month")?))).collect::<DbResult<Vec<_>>>()?
+        rows.iter().map(|r| r.i64("month")).collect::<DbResult<Vec<_>>>()?
     });
-    let rows = fold(&sums, &months, &names);
-    Ok(Board {
-        org_id: branch.id,
-        org_name: branch.name.clone(),
-        subject: "member".into(),
-        months: months.iter().map(|m| month_label(*m)).collect(),
-        total_rows: rows.len(),
-        rows,
+    Ok(BoardData {
+        sums,
+        names,
+        current,
         closed,
     })
+}
+
+impl BoardData {
+    /// The board of `from..=to`, a range within the one read: the branch's members now and
+    /// whoever has entries in it — what [`member_board`] reads for that range itself.
+    fn board(&self, branch: &Org, from: i64, to: i64) -> Board {
+        let months = super::months(from, to);
+        let sums: Vec<(i64, i64, i64)> = self
+            .sums
+            .iter()
+            .filter(|(_, m, _)| months.contains(m))
+            .copied()
+            .collect();
+        let with_entries: HashSet<i64> = sums.iter().map(|(id, _, _)| *id).collect();
+        let names: HashMap<i64, (String, Option<String>)> = self
+            .names
+            .iter()
+            .filter(|(id, _)| self.current.contains(id) || with_entries.contains(id))
+            .map(|(id, n)| (*id, n.clone()))
+            .collect();
+        let rows = fold(&sums, &months, &names);
+        Board {
+            org_id: branch.id,
+            org_name: branch.name.clone(),
+            subject: "member".into(),
+            months: months.iter().map(|m| month_label(*m)).collect(),
+            total_rows: rows.len(),
+            rows,
+            closed: self
+                .closed
+                .iter()
+                .filter(|m| months.contains(m))
+                .map(|m| month_label(*m))
+                .collect(),
+        }
+    }
 }
 
 /// A committee's branches (subject `branch`) or secretaries (`secretary`) over a range,
@@ -1234,11 +1293,18 @@ pub struct MemberPoints {
     pub claims: Vec<Claim>,
 }
 
-pub async fn member_points(ctx: &Ctx, member_id: i64, year: i32) -> AppResult<MemberPoints> {
-    let (branch_id, name) = member_of(ctx, member_id).await?;
-    let branch = crate::org::store::get(&ctx.db, branch_id).await?;
+/// A member's year in their branch (`branch`: the member's organisation, `name`: theirs), with
+/// the branch's year as read, for [`last_closed_board`].
+pub async fn member_year(
+    ctx: &Ctx,
+    branch: &Org,
+    member_id: i64,
+    name: String,
+    year: i32,
+) -> AppResult<(MemberPoints, BoardData)> {
     let (from, to) = (year as i64 * 100 + 1, year as i64 * 100 + 12);
-    let board = member_board(ctx, &branch, from, to).await?;
+    let data = member_board_data(ctx, branch, from, to).await?;
+    let board = data.board(branch, from, to);
     let closed: Vec<i64> = board
         .closed
         .iter()
@@ -1285,7 +1351,7 @@ pub async fn member_points(ctx: &Ctx, member_id: i64, year: i32) -> AppResult<Me
             .find(|x| x.0 == member_id)
             .map(|x| x.2)
     };
-    Ok(MemberPoints {
+    let mp = MemberPoints {
         member_id,
         name,
         org_id: branch.id,
@@ -1297,6 +1363,33 @@ pub async fn member_points(ctx: &Ctx, member_id: i64, year: i32) -> AppResult<Me
         rank,
         entries: entries_of(ctx, "member", member_id, year).await?,
         claims: claims(ctx, None, Some(member_id), false).await?,
+    };
+    Ok((mp, data))
+}
+
+/// The board of the branch's latest closed month — the one published to its members. `data`
+/// is the branch's `year` as read for the member's page: when that month lies in it (the
+/// current year with a month closed), nothing more is read.
+pub async fn last_closed_board(
+    ctx: &Ctx,
+    branch: &Org,
+    data: &BoardData,
+    year: i32,
+) -> AppResult<Option<Board>> {
+    use chrono::Datelike;
+    let (from, to) = (year as i64 * 100 + 1, year as i64 * 100 + 12);
+    // no month after the current one can be closed yet
+    let latest = match data.closed.last() {
+        Some(m) if year >= ctx.clock.today().year() => Some(*m),
+        _ => closes(ctx, branch.id, "members")
+            .await?
+            .first()
+            .and_then(|c| super::parse_month(&c.month)),
+    };
+    Ok(match latest {
+        Some(m) if (from..=to).contains(&m) => Some(data.board(branch, m, m)),
+        Some(m) => Some(member_board(ctx, branch, m, m).await?),
+        None => None,
     })
 }
 

@@ -537,10 +537,9 @@ async fn ranking_page(
 
 async fn member_view(
     ctx: &Ctx,
-    mp: MemberPoints,
+    (mp, branch, data): (MemberPoints, Org, store::BoardData),
     p: &Principal,
 ) -> Result<minijinja::Value, AppError> {
-    let branch = crate::org::store::get(&ctx.db, mp.org_id).await?;
     let (rules, _) = store::rules_for(ctx, &branch.path).await?;
     let names: HashMap<String, String> = rules
         .indicators
@@ -552,13 +551,7 @@ async fn member_view(
         .filter(|i| i.claimable)
         .collect();
     // the latest closed month's board, published to the branch's members
-    let board = match store::closes(ctx, branch.id, "members").await?.first() {
-        Some(c) => {
-            let m = super::parse_month(&c.month).unwrap_or(0);
-            Some(store::member_board(ctx, &branch, m, m).await?)
-        }
-        None => None,
-    };
+    let board = store::last_closed_board(ctx, &branch, &data, mp.year).await?;
     let own = p.member_id == Some(mp.member_id);
     Ok(context! {
         mp => mp, names => names, groups => groups(claimable), board => board, own => own,
@@ -584,15 +577,20 @@ async fn member_page(
     ))
 }
 
+/// A member's year of points with their branch and the branch's year as read (the member's
+/// page folds its latest closed month from it).
 async fn member_points_for(
     ctx: &Ctx,
     p: &Principal,
     id: i64,
     year: Option<i32>,
-) -> Result<MemberPoints, AppError> {
-    let (_, path) = crate::member::store::get(ctx, id).await?;
+) -> Result<(MemberPoints, Org, store::BoardData), AppError> {
+    let (m, path) = crate::member::store::get(ctx, id).await?;
     may_see_member(ctx, p, Some(id), &path).await?;
-    store::member_points(ctx, id, year.unwrap_or_else(|| ctx.clock.today().year())).await
+    let branch = crate::org::store::get(&ctx.db, m.org_id).await?;
+    let year = year.unwrap_or_else(|| ctx.clock.today().year());
+    let (mp, data) = store::member_year(ctx, &branch, id, m.name, year).await?;
+    Ok((mp, branch, data))
 }
 
 async fn me_page(
@@ -889,7 +887,7 @@ pub async fn api_member(
     Path(id): Path<i64>,
     Query(q): Query<YearQuery>,
 ) -> Result<Json<MemberPoints>, ApiError> {
-    Ok(Json(member_points_for(&ctx, &p, id, q.year).await?))
+    Ok(Json(member_points_for(&ctx, &p, id, q.year).await?.0))
 }
 
 /// The caller's own points (a member account).
@@ -903,7 +901,7 @@ pub async fn api_me(
     let id = p
         .member_id
         .ok_or_else(|| AppError::refused("points.no_member", "本账号未关联党员"))?;
-    Ok(Json(member_points_for(&ctx, &p, id, q.year).await?))
+    Ok(Json(member_points_for(&ctx, &p, id, q.year).await?.0))
 }
 
 /// 一年一兑分: a branch's annual conversion, confirmed or provisional.

@@ -217,3 +217,39 @@ async fn export_writes_exactly_the_filtered_list() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_import_writes_in_batches_each_member_with_its_own_entry() {
+    each_backend(|app| async move {
+        let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app.org(Some(root), "甲村党支部", "branch", "village").await;
+        // more rows than one insert statement and one audit statement take
+        let n = dangjian::member::store::INSERT_BATCH * 3 + 7;
+        let mut csv = String::from("\u{feff}姓名,身份证号码,所在党支部,入党日期,转正日期,党员状态,学历,民族\n");
+        for i in 0..n {
+            csv.push_str(&format!("张{i},{},甲村党支部,2010-07-01,2011-07-01,正式党员,高中,汉族\n", id(100 + i as u16)));
+        }
+        let rows = dangjian::member::io::read_csv(csv.as_bytes()).expect("csv");
+        let path = dangjian::org::store::get(&app.ctx.db, root).await.expect("root").path;
+        let r = dangjian::member::io::run_import(&app.ctx, &app.system(), &path, rows, dangjian::member::io::ImportMode::AllOrNothing, None).await.expect("import");
+        assert_eq!(r.written, n, "{:?}", r.errors);
+        assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM members WHERE org_id = {branch}")).await, n as i64);
+        // one creation entry per member, each naming its own member
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.create'").await, n as i64);
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM members m WHERE (SELECT COUNT(*) FROM audit_log a WHERE a.action = 'member.create' AND a.object_id = CAST(m.id AS TEXT)) = 1").await,
+            n as i64
+        );
+        // the snapshots are the stored rows, across the batches' edges
+        let token = app.account("imp", root, "org_staff", None).await;
+        let first = app.count(&format!("SELECT MIN(id) AS n FROM members WHERE org_id = {branch}")).await;
+        for k in [0, 39, 40, 63, 64, n as i64 - 1] {
+            let (_, stored) = app.api(&token, "GET", &format!("/api/v1/members/{}", first + k), None).await;
+            let (_, h) = app.api(&token, "GET", &format!("/api/v1/members/{}/history", first + k), None).await;
+            let created: serde_json::Value = serde_json::from_str(h[0]["after_json"].as_str().expect("after")).expect("json");
+            assert_eq!(created, stored, "member {k}");
+        }
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}

@@ -199,6 +199,9 @@ async fn a_branch_runs_its_points_through_a_year() {
         assert_eq!(mine_now["total"].as_i64(), Some(mine_sum), "{mine_now}");
         assert!(mine_now["rank"].as_i64().is_some(), "ranked over the closed month: {mine_now}");
         refused(app.api(&me, "GET", &format!("/api/v1/points/members/{m2}"), None).await, "forbidden");
+        // the board a member's page publishes is folded from the year it read: the same as
+        // the month's board read on its own
+        assert_published_board(&app, branch, m1, today.year(), &month).await;
 
         // a pending claim holds the close of its month
         app.ctx.clock.advance_days(to_next_month(day2));
@@ -227,6 +230,8 @@ async fn a_branch_runs_its_points_through_a_year() {
         let excellent = y["outcomes"].as_array().expect("o").iter().filter(|o| o["grade"] == "优秀").count();
         assert!(excellent <= 1, "⌊4/3⌋ = 1 at most: {y}");
         refused(app.api(&sec, "POST", "/api/v1/points/year/confirm", Some(json!({"org_id": branch, "year": year}))).await, "conflict");
+        // a past year: its latest close is looked up, then folded from the year read
+        assert_published_board(&app, branch, m1, year, &format!("{year}-12")).await;
 
         // --- pages; the award form posts a file with the token in the query
         let (sess, csrf) = app.browser("dongguan2", branch, "branch_secretary").await;
@@ -262,6 +267,36 @@ async fn a_branch_runs_its_points_through_a_year() {
         assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
     })
     .await;
+}
+
+/// The board of the branch's latest closed month on a member's page (`last_closed_board`, from
+/// the year `member_year` read) is `month`'s board as `member_board` reads it.
+async fn assert_published_board(app: &TestApp, branch: i64, member: i64, year: i32, month: &str) {
+    use dangjian::points::store;
+    let org = dangjian::org::store::get(&app.ctx.db, branch)
+        .await
+        .expect("branch");
+    let name = dangjian::member::store::get(&app.ctx, member)
+        .await
+        .expect("member")
+        .0
+        .name;
+    let (_, data) = store::member_year(&app.ctx, &org, member, name, year)
+        .await
+        .expect("year");
+    let published = store::last_closed_board(&app.ctx, &org, &data, year)
+        .await
+        .expect("board")
+        .expect("a closed month");
+    let m = dangjian::points::parse_month(month).expect("month");
+    let direct = store::member_board(&app.ctx, &org, m, m)
+        .await
+        .expect("month board");
+    assert_eq!(published.months, vec![month.to_string()]);
+    assert_eq!(
+        serde_json::to_value(&published).expect("json"),
+        serde_json::to_value(&direct).expect("json")
+    );
 }
 
 #[tokio::test]
