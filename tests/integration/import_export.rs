@@ -211,8 +211,8 @@ async fn export_writes_exactly_the_filtered_list() {
         let (_, _, prob) = app.send(get("status=probationary")).await;
         let rows = dangjian::member::io::read_xlsx(&prob).expect("xlsx");
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0]["姓名"], "乙新");
-        assert_eq!(rows[0]["党员状态"], "预备党员");
+        assert_eq!(&rows[0]["姓名"], "乙新");
+        assert_eq!(&rows[0]["党员状态"], "预备党员");
         assert!(rows[0]["身份证号码"].contains("**********"));
     })
     .await;
