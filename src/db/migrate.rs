@@ -34,6 +34,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0009_points_recent.sql"),
     migration!("0010_member_counts.sql"),
     migration!("0011_name_search.sql"),
+    migration!("0012_name_ids.sql"),
+    migration!("0013_count_paths.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -495,6 +495,17 @@ async fn member_totals_follow_every_write() {
             total(format!("/api/v1/members?org_id={county}&education=%E5%A4%A7%E5%AD%A6%E6%9C%AC%E7%A7%91")).await,
             4
         );
+        // A moved organisation takes its counts with it (their rows carry its path).
+        let before = total(format!("/api/v1/members?org_id={county}")).await;
+        let (s, moved) = app.api(&token, "POST", &format!("/api/v1/orgs/{b}/move"), Some(serde_json::json!({"parent_id": root}))).await;
+        assert_eq!(s, StatusCode::OK, "{moved}");
+        assert_eq!(total(format!("/api/v1/members?org_id={county}")).await, before - 2);
+        assert_eq!(total(format!("/api/v1/members?org_id={b}")).await, 2);
+        assert_eq!(total("/api/v1/members".into()).await, 6);
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM org_member_counts c JOIN orgs o ON o.id = c.org_id WHERE c.path <> o.path").await,
+            0
+        );
         // Every stored count equals the count of the members themselves.
         assert_eq!(
             app.count(
