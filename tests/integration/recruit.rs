@@ -350,6 +350,11 @@ async fn co_signatures_configured_per_step_and_the_queue() {
         let rc = ok(app.api(&w.secretary, "POST", "/api/v1/recruits", Some(json!({"org_id": w.branch, "name": "李红", "ethnicity": "汉族",
             "id_number": id_number, "education": "高中", "work_unit": "", "applied_on": today(&app), "secret": PASSWORD}))).await);
         let id = rc["id"].as_i64().expect("id");
+        // the board counts the person for the whole tree (the city's, read without a subtree
+        // condition) and for the county
+        let staged = |b: &Value| b["stages"].as_array().expect("stages").iter().filter_map(Value::as_i64).sum::<i64>();
+        assert_eq!(staged(&ok(app.api(&w.org_dept, "GET", "/api/v1/recruits/board", None).await)), 1);
+        assert_eq!(staged(&ok(app.api(&w.committee, "GET", "/api/v1/recruits/board", None).await)), 1);
         let e = ok(step(&app, &w.secretary, id, json!({"step": 2})).await);
         assert_eq!(e["complete"], false);
         refused(step(&app, &w.secretary, id, json!({"step": 3, "channel": "member"})).await, "recruit.awaiting_signatures");
@@ -373,6 +378,9 @@ async fn co_signatures_configured_per_step_and_the_queue() {
         refused(app.api(&outsider, "GET", &format!("/api/v1/recruits/{id}"), None).await, "forbidden");
         let list = ok(app.api(&outsider, "GET", "/api/v1/recruits", None).await);
         assert_eq!(list["total"], 0);
+        assert_eq!(staged(&ok(app.api(&outsider, "GET", "/api/v1/recruits/board", None).await)), 0);
+        // with two roots the city's board is a subtree's
+        assert_eq!(staged(&ok(app.api(&w.org_dept, "GET", "/api/v1/recruits/board", None).await)), 1);
         assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
     })
     .await;
