@@ -184,20 +184,6 @@ pub async fn insert_checked(
     if exists {
         return Err(AppError::field("id_number", "该身份证号码已在党员库中"));
     }
-    insert_new(ctx, tx, actor, org_id, group_id, m).await
-}
-
-/// [`insert_checked`] for a member whose ID number was already found new (an import checks
-/// all its rows against the database at once); the unique index still refuses a duplicate
-/// that arrived in between.
-pub async fn insert_new(
-    ctx: &Ctx,
-    tx: &mut Tx,
-    actor: &Actor,
-    org_id: i64,
-    group_id: Option<i64>,
-    m: &CheckedMember,
-) -> AppResult<i64> {
     let ids = insert_new_many(ctx, tx, actor, &[(org_id, group_id, m)]).await?;
     ids.first()
         .copied()
@@ -207,9 +193,11 @@ pub async fn insert_new(
 /// Members an import writes in one statement (see [`INSERT_BATCH`]).
 pub const INSERT_BATCH: usize = 40;
 
-/// [`insert_new`] for several members at once (`(org_id, group_id, member)`; at most
-/// [`INSERT_BATCH`] keeps the statement small): one multi-row insert returning the stored rows,
-/// then their audit entries in one statement. Returns the new ids in ascending order.
+/// Inserts members whose ID numbers were already found new (`(org_id, group_id, member)`; an
+/// import checks all its rows against the database at once, and the unique index still
+/// refuses a duplicate that arrived in between) and audits them: one multi-row insert
+/// returning the stored rows (at most [`INSERT_BATCH`] keeps the statement small), then their
+/// audit entries. Returns the new ids in ascending order.
 pub async fn insert_new_many(
     ctx: &Ctx,
     tx: &mut Tx,

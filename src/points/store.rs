@@ -1305,11 +1305,7 @@ pub async fn member_year(
     let (from, to) = (year as i64 * 100 + 1, year as i64 * 100 + 12);
     let data = member_board_data(ctx, branch, from, to).await?;
     let board = data.board(branch, from, to);
-    let closed: Vec<i64> = board
-        .closed
-        .iter()
-        .filter_map(|m| super::parse_month(m))
-        .collect();
+    let closed = &data.closed;
     let months_all = super::months(from, to);
     let mine = board.rows.iter().find(|r| r.id == member_id);
     let mut months = Vec::new();
