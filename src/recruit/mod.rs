@@ -107,13 +107,16 @@ pub const STEPS: [StepDef; 25] = [
 ];
 
 /// The definition of step `no` (1–25).
+/// The step numbered `no` (1–25); any other number, however far out, is none.
 pub fn step(no: i64) -> Option<&'static StepDef> {
-    STEPS.get(usize::try_from(no - 1).ok()?)
+    STEPS.get(usize::try_from(no.checked_sub(1)?).ok()?)
 }
 
 pub fn stage_of(step_done: i64) -> i64 {
     // The stage a recruit is in: that of the next step to do.
-    step((step_done + 1).min(25)).map(|d| d.stage).unwrap_or(5)
+    step(step_done.saturating_add(1).min(25))
+        .map(|d| d.stage)
+        .unwrap_or(5)
 }
 
 pub fn stage_label(stage: i64) -> &'static str {
@@ -204,6 +207,23 @@ pub fn label_of(table: &[(&'static str, &'static str)], key: &str) -> &'static s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_number_outside_one_to_twenty_five_is_none() {
+        for (no, some) in [
+            (i64::MIN, false),
+            (-1, false),
+            (0, false),
+            (1, true),
+            (25, true),
+            (26, false),
+            (i64::MAX, false),
+        ] {
+            assert_eq!(step(no).is_some(), some, "{no}");
+        }
+        assert_eq!(stage_of(i64::MAX), 5);
+        assert_eq!(stage_of(0), 1);
+    }
 
     #[test]
     fn twenty_five_steps_in_five_stages() {
