@@ -446,8 +446,10 @@ pub struct MemberFilter {
 pub const MAX_BATCH: usize = 500;
 
 impl MemberFilter {
+    /// The page asked for, brought into 1..=10,000,000 (a province's roll at 20 a page is
+    /// 150,000 pages; the bound keeps the offset's arithmetic far from overflow).
     pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).max(1)
+        self.page.unwrap_or(1).clamp(1, 10_000_000)
     }
     pub fn per_page(&self) -> i64 {
         self.per_page.unwrap_or(20).clamp(1, 200)
