@@ -446,10 +446,9 @@ pub struct MemberFilter {
 pub const MAX_BATCH: usize = 500;
 
 impl MemberFilter {
-    /// The page asked for, brought into 1..=10,000,000 (a province's roll at 20 a page is
-    /// 150,000 pages; the bound keeps the offset's arithmetic far from overflow).
+    /// The page asked for, brought into 1..=[`crate::db::MAX_PAGE`].
     pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).clamp(1, 10_000_000)
+        self.page.unwrap_or(1).clamp(1, crate::db::MAX_PAGE)
     }
     pub fn per_page(&self) -> i64 {
         self.per_page.unwrap_or(20).clamp(1, 200)
@@ -497,7 +496,8 @@ pub fn build_where(
             // name indexes are read first (a city: 150 ms → 1–7 ms at 300,000 members).
             if wide_name_search(&lower, scope_path) {
                 b.push(&format!(
-                    " AND m.id IN (SELECT id FROM members WHERE name_initials >= {a} AND name_initials < {a2} UNION SELECT id FROM members WHERE name_pinyin >= {c} AND name_pinyin < {c2})"
+                    " AND m.id IN ({})",
+                    name_index_union("id", (&a, &a2), (&c, &c2))
                 ));
             } else {
                 b.push(&format!(
@@ -586,6 +586,16 @@ fn only_wide_name(ctx: &Ctx, f: &MemberFilter, scope_path: Option<&str>) -> Opti
     .then_some(lower)
 }
 
+/// `cols` of the members whose initials lie in `initials` (the placeholders of a prefix and
+/// its upper bound) or whose pinyin lies in `pinyin`: a UNION of the two name indexes' ranges.
+fn name_index_union(cols: &str, initials: (&str, &str), pinyin: (&str, &str)) -> String {
+    format!(
+        "SELECT {cols} FROM members WHERE name_initials >= {} AND name_initials < {} \
+         UNION SELECT {cols} FROM members WHERE name_pinyin >= {} AND name_pinyin < {}",
+        initials.0, initials.1, pinyin.0, pinyin.1
+    )
+}
+
 /// `FROM … x`: the members of the subtree (`None`: the whole tree) whose name's initials or
 /// pinyin start with `lower`, as `x.id` and `x.org_id`, read from the name indexes alone: they
 /// hold each member's organisation (migration 0011) and id (SQLite's rowid; PostgreSQL's by
@@ -594,8 +604,8 @@ fn name_matches_from(b: &mut SqlBuilder, scope_path: Option<&str>, lower: &str) 
     let a = b.arg(Val::Str(lower.to_string()));
     let a2 = b.arg(Val::Str(super::pinyin::prefix_upper(lower)));
     let mut from = format!(
-        " FROM (SELECT id, org_id FROM members WHERE name_initials >= {a} AND name_initials < {a2} \
-         UNION SELECT id, org_id FROM members WHERE name_pinyin >= {a} AND name_pinyin < {a2}) x"
+        " FROM ({}) x",
+        name_index_union("id, org_id", (&a, &a2), (&a, &a2))
     );
     if let Some(scope) = scope_path {
         let lo = b.arg(Val::Str(scope.to_string()));
@@ -728,17 +738,17 @@ pub async fn list(ctx: &Ctx, f: &MemberFilter, scope_path: &str) -> AppResult<Me
     // general form (1.1 ms against 1.6 ms), so there the branch is not taken.
     let by_id = order == " ORDER BY m.id" || order == " ORDER BY m.id DESC";
     let name_ids = wide_name.filter(|_| by_id && !ctx.db.is_sqlite());
-    let rest = if let Some(lower) = name_ids {
+    let (rest, vals) = if let Some(lower) = name_ids {
         let mut nb = SqlBuilder::default();
         let matches = name_matches_from(&mut nb, scope, &lower);
         let lim = nb.arg(Val::I64(per));
         let off = nb.arg(Val::I64((page - 1) * per));
-        b = nb;
-        format!(
+        let rest = format!(
             " FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id IN \
              (SELECT x.id{matches}{} LIMIT {lim} OFFSET {off}){order}",
             order.replace("m.id", "x.id")
-        )
+        );
+        (rest, nb.vals)
     } else {
         let lim = b.arg(Val::I64(per));
         let off = b.arg(Val::I64((page - 1) * per));
@@ -746,12 +756,13 @@ pub async fn list(ctx: &Ctx, f: &MemberFilter, scope_path: &str) -> AppResult<Me
         // members costs three times as much, a deep page ten times. In the default order the
         // ids come without a sort at all: organisations by path, each one's members by
         // (org_id, id).
-        format!(
+        let rest = format!(
             " FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id IN \
              (SELECT m.id FROM {from}{cond}{order} LIMIT {lim} OFFSET {off}){order}"
-        )
+        );
+        (rest, b.vals)
     };
-    let items = fetch_rows_packed(&ctx.db, MEMBER_COLUMNS, &rest, &b.vals)
+    let items = fetch_rows_packed(&ctx.db, MEMBER_COLUMNS, &rest, &vals)
         .await?
         .iter()
         .map(row_to_member)
