@@ -148,10 +148,9 @@ pub struct AccountFilter {
 }
 
 impl AccountFilter {
-    /// The page asked for, brought into 1..=10,000,000 (a province's roll at 20 a page is
-    /// 150,000 pages; the bound keeps the offset's arithmetic far from overflow).
+    /// The page asked for, brought into 1..=[`crate::db::MAX_PAGE`].
     pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).clamp(1, 10_000_000)
+        self.page.unwrap_or(1).clamp(1, crate::db::MAX_PAGE)
     }
     pub fn per_page(&self) -> i64 {
         self.per_page.unwrap_or(50).clamp(1, 200)

@@ -579,6 +579,10 @@ pub async fn fetch_rows_packed(
         .collect())
 }
 
+/// The highest page a roll or an account list serves (a province's roll at 20 a page is
+/// 150,000 pages); the bound keeps `(page - 1) * per_page` far from overflow.
+pub const MAX_PAGE: i64 = 10_000_000;
+
 /// The placeholders of a multi-row `VALUES`: `rows` tuples of `per_row`, bound in order. On
 /// PostgreSQL `$1, $2, …`; on SQLite anonymous `?` — SQLite finds a numbered parameter's name
 /// by walking a list, so binding n numbered parameters costs O(n²) (an import's batch of 40
