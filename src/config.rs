@@ -108,6 +108,9 @@ pub struct Config {
     /// are counted again, in seconds; 0 counts on every request. The page says when they
     /// were counted.
     pub dashboard_cache_seconds: u64,
+    /// The zone instants are shown in and dates are counted in (`Asia/Shanghai`, `UTC` or an
+    /// offset like `+08:00`).
+    pub time_zone: String,
     pub log: String,
 }
 
@@ -127,6 +130,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             sqlite_cache_mib: 8,
             dashboard_cache_seconds: 30,
+            time_zone: "Asia/Shanghai".into(),
             log: "info".into(),
         }
     }
@@ -198,6 +202,9 @@ impl Config {
         if let Some(v) = get("DANGJIAN_DASHBOARD_CACHE_SECONDS") {
             self.dashboard_cache_seconds = parse("dashboard_cache_seconds", &v)?;
         }
+        if let Some(v) = get("DANGJIAN_TIME_ZONE") {
+            self.time_zone = v;
+        }
         if let Some(v) = get("DANGJIAN_LOG") {
             self.log = v;
         }
@@ -268,6 +275,7 @@ impl Config {
                 reason: "at most 3600 seconds".into(),
             });
         }
+        self.zone()?;
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 key: "max_body_bytes",
@@ -275,6 +283,13 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    pub fn zone(&self) -> Result<crate::clock::Zone, ConfigError> {
+        crate::clock::Zone::parse(&self.time_zone).map_err(|reason| ConfigError::Invalid {
+            key: "time_zone",
+            reason,
+        })
     }
 
     pub fn db_url(&self) -> Result<DatabaseUrl, ConfigError> {

@@ -97,6 +97,13 @@ impl Vault {
         }
     }
 
+    /// The audit chain's HMAC key, derived like the blind-index key from the first key ever
+    /// used, so rotation keeps the chain verifiable.
+    pub fn chain_key(&self) -> [u8; 32] {
+        let base = self.keys.values().next().copied().unwrap_or([0; 16]);
+        hmac_sm3(&base, b"dangjian audit chain v1")
+    }
+
     pub fn key_version(&self) -> u8 {
         self.current
     }

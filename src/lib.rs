@@ -113,16 +113,20 @@ impl Ctx {
     /// Connects, migrates and loads the keys.
     pub async fn open(cfg: config::Config) -> Result<Self, StartError> {
         let vault = load_vault(&cfg)?;
+        let zone = cfg.zone()?;
+        clock::set_display_zone(zone);
         let cfg_dashboard_seconds = cfg.dashboard_cache_seconds;
         let db = db::Db::connect(&cfg.db_url()?, cfg.sqlite_cache_mib).await?;
         db::migrate::run(&db).await?;
+        let clock = clock::Clock::system(zone);
+        db.init(clock.clone(), db::ChainKey(vault.chain_key()));
         Ok(Self {
             db,
             vault: Arc::new(vault),
             config: Arc::new(cfg),
             imports: Default::default(),
             login_throttle: Default::default(),
-            clock: Default::default(),
+            clock,
             dashboards: Arc::new(cache::TtlCache::new(std::time::Duration::from_secs(
                 cfg_dashboard_seconds,
             ))),

@@ -212,7 +212,7 @@ async fn run_with(ctx: &Ctx, cmd: Command, cfg: &Config) -> Res {
             let opts = demo::DemoOptions {
                 members,
                 seed,
-                as_of: as_of.unwrap_or_else(|| chrono::Local::now().date_naive()),
+                as_of: as_of.unwrap_or_else(|| ctx.clock.today()),
             };
             let s = demo::generate(&ctx, &opts, |m| {
                 eprintln!("  {m} ({:.1}s)", started.elapsed().as_secs_f64())
@@ -354,7 +354,7 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
             let opts = demo::DemoOptions {
                 members: demo_members,
                 seed: 1,
-                as_of: chrono::Local::now().date_naive(),
+                as_of: ctx.clock.today(),
             };
             let s = demo::generate(&ctx, &opts, |_| {}).await?;
             print_demo(&s);

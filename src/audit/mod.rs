@@ -153,10 +153,8 @@ pub fn entry_hash(e: &Entry) -> String {
     crate::crypto::sm3_hex(&encode(e))
 }
 
-fn now_ts() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+fn ts_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// Appends one entry inside `tx`. If this fails the caller's transaction must roll back.
@@ -186,7 +184,7 @@ pub async fn append_many(tx: &mut Tx, actor: &Actor, es: Vec<NewEntry<'_>>) -> D
             })
         }
     };
-    let ts = now_ts();
+    let ts = ts_text(tx.now);
     let mut es = es.into_iter().peekable();
     while es.peek().is_some() {
         let mut batch = Vec::with_capacity(APPEND_BATCH);
@@ -436,7 +434,7 @@ async fn verify_chunk(db: &Db, lo: i64, hi: i64) -> DbResult<ChunkOutcome> {
             })
             .await
         }
-        Db::Postgres(p) => {
+        Db::Postgres(p, _) => {
             let sql = format!(
                 "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq"
             );

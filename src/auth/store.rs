@@ -35,8 +35,8 @@ impl Account {
             .collect::<Vec<_>>()
             .join("、")
     }
-    pub fn is_locked(&self) -> bool {
-        self.locked_until.is_some_and(|t| t > Utc::now())
+    pub fn is_locked(&self, now: DateTime<Utc>) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
     }
 }
 
@@ -277,7 +277,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<A
         .await
         .map_err(|_| AppError::field("org_id", "所属党组织不存在"))?;
     let hash = password::hash(&input.password).map_err(AppError::Internal)?;
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let taken = on_tx!(&mut tx, c => sqlx::query("SELECT id FROM accounts WHERE username = $1").bind(&input.username).fetch_optional(&mut *c).await?.is_some());
     if taken {
@@ -393,7 +393,7 @@ async fn disable_in(
             "不能停用自己的账号",
         ));
     }
-    let now = Utc::now();
+    let now = tx.now;
     on_tx!(&mut *tx, c => {
         sqlx::query("UPDATE accounts SET disabled = $1, updated_at = $2 WHERE id = $3").bind(disabled).bind(now).bind(id).execute(&mut *c).await?;
         if disabled {
@@ -446,7 +446,7 @@ pub async fn reset_password(
     let mut tx = ctx.db.begin().await?;
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = $2, failed_count = 0, locked_until = NULL, updated_at = $3 WHERE id = $4")
-            .bind(&hash).bind(true).bind(Utc::now()).bind(id).execute(&mut *c).await?;
+            .bind(&hash).bind(true).bind(ctx.clock.now()).bind(id).execute(&mut *c).await?;
         sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *c).await?;
     });
     audit::append(
@@ -494,7 +494,7 @@ pub async fn change_password(
     let mut tx = ctx.db.begin().await?;
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4")
-            .bind(&hash).bind(false).bind(Utc::now()).bind(p.account_id).execute(&mut *c).await?;
+            .bind(&hash).bind(false).bind(ctx.clock.now()).bind(p.account_id).execute(&mut *c).await?;
         // Every other session of this account ends.
         sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2").bind(p.account_id).bind(keep_session).execute(&mut *c).await?;
     });
@@ -526,7 +526,7 @@ pub struct LoginOk {
 /// Checks a username and password; on success opens a new session (new token every login).
 pub async fn login(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResult<LoginOk> {
     let (max, window) = ip_limit(ctx);
-    let now_s = Utc::now().timestamp();
+    let now_s = ctx.clock.now().timestamp();
     if let Some(wait) = ctx.login_throttle.wait(ip, now_s, max, window) {
         return Err(AppError::TooManyAttempts(wait));
     }
@@ -576,7 +576,7 @@ async fn login_checked(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResu
         ip: ip.to_string(),
     };
     let ok = password::verify_async(pw.to_string(), row.password_hash.clone()).await;
-    let locked = acc.is_locked();
+    let locked = acc.is_locked(ctx.clock.now());
     if !ok || locked || acc.disabled {
         let policy = &ctx.config.password;
         let failures = if ok {
@@ -589,7 +589,7 @@ async fn login_checked(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResu
         on_tx!(&mut tx, c => {
             if lock_now {
                 sqlx::query("UPDATE accounts SET failed_count = 0, locked_until = $1 WHERE id = $2")
-                    .bind(Utc::now() + Duration::minutes(policy.lock_minutes)).bind(acc.id).execute(&mut *c).await?;
+                    .bind(ctx.clock.now() + Duration::minutes(policy.lock_minutes)).bind(acc.id).execute(&mut *c).await?;
             } else if !ok {
                 sqlx::query("UPDATE accounts SET failed_count = $1 WHERE id = $2").bind(failures).bind(acc.id).execute(&mut *c).await?;
             }
@@ -621,7 +621,7 @@ async fn login_checked(ctx: &Ctx, username: &str, pw: &str, ip: &str) -> AppResu
     let token = crate::crypto::random_token();
     let token_hash = crate::crypto::sm3_hex(token.as_bytes());
     let csrf = crate::crypto::random_token();
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE accounts SET failed_count = 0, locked_until = NULL WHERE id = $1").bind(acc.id).execute(&mut *c).await?;
@@ -733,7 +733,7 @@ pub async fn session(ctx: &Ctx, token: &str, ip: &str) -> AppResult<SessionState
     let Some((csrf, created, last_seen, pending, account)) = found else {
         return Ok(SessionState::Invalid);
     };
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let policy = &ctx.config.password;
     if now - last_seen > Duration::minutes(policy.idle_timeout_minutes)
         || now - created > Duration::hours(policy.absolute_timeout_hours)
@@ -787,7 +787,7 @@ pub async fn create_token(ctx: &Ctx, p: &Principal, name: &str) -> AppResult<(Ap
     }
     let token = format!("dj_{}", crate::crypto::random_token());
     let th = crate::crypto::sm3_hex(token.as_bytes());
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let id = on_tx!(&mut tx, c => sqlx::query("INSERT INTO api_tokens (account_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
         .bind(p.account_id).bind(name).bind(&th).bind(now).fetch_one(&mut *c).await?.i64("id")?);
@@ -825,7 +825,7 @@ pub async fn list_tokens(ctx: &Ctx, account_id: i64) -> AppResult<Vec<ApiToken>>
 pub async fn revoke_token(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<()> {
     let mut tx = ctx.db.begin().await?;
     let n = on_tx!(&mut tx, c => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL")
-        .bind(Utc::now()).bind(id).bind(p.account_id).execute(&mut *c).await?.rows_affected());
+        .bind(ctx.clock.now()).bind(id).bind(p.account_id).execute(&mut *c).await?.rows_affected());
     if n == 0 {
         return Err(AppError::NotFound("令牌"));
     }
@@ -858,7 +858,7 @@ pub async fn set_locale(ctx: &Ctx, p: &Principal, locale: &str) -> AppResult<()>
     }
     let mut tx = ctx.db.begin().await?;
     on_tx!(&mut tx, c => sqlx::query("UPDATE accounts SET locale = $1, updated_at = $2 WHERE id = $3")
-        .bind(locale).bind(Utc::now()).bind(p.account_id).execute(&mut *c).await?.rows_affected());
+        .bind(locale).bind(ctx.clock.now()).bind(p.account_id).execute(&mut *c).await?.rows_affected());
     audit::append(
         &mut tx,
         &p.actor(),
@@ -906,7 +906,7 @@ pub async fn totp_confirm(
             .map_err(|e| AppError::Internal(e.to_string()))?,
     )
     .map_err(|e| AppError::Internal(e.to_string()))?;
-    let now = Utc::now().timestamp().max(0) as u64;
+    let now = ctx.clock.now().timestamp().max(0) as u64;
     let actor = Actor {
         id: Some(account_id),
         name: r.account.username.clone(),
@@ -1024,7 +1024,7 @@ pub async fn confirm_identity(ctx: &Ctx, p: &Principal, secret: &str) -> AppResu
                     .map_err(|e| AppError::Internal(e.to_string()))?,
             )
             .map_err(|e| AppError::Internal(e.to_string()))?;
-            let now = Utc::now().timestamp().max(0) as u64;
+            let now = ctx.clock.now().timestamp().max(0) as u64;
             if let Some(step) = totp::verify(&key, secret, now, r.totp_last_step.max(0) as u64) {
                 // A code signs once: the next signature needs the next code.
                 let n = on_db!(&ctx.db, pool => {

@@ -156,7 +156,7 @@ async fn totp_login_submit(
     };
     // wrong codes count against the address like wrong passwords
     let (max, window) = store::ip_limit(&ctx);
-    let now = chrono::Utc::now().timestamp();
+    let now = ctx.clock.now().timestamp();
     if let Some(wait) = ctx.login_throttle.wait(&ip, now, max, window) {
         let e = AppError::TooManyAttempts(wait);
         return too_many(

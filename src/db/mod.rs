@@ -68,9 +68,30 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub enum Db {
-    /// The pool, and the gate its write transactions pass one at a time (see [`Db::begin`]).
-    Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>),
-    Postgres(PgPool),
+    /// The pool and what its transactions share (for SQLite, the gate its write transactions
+    /// pass one at a time, see [`Db::begin`]).
+    Sqlite(SqlitePool, Arc<Shared>),
+    Postgres(PgPool, Arc<Shared>),
+}
+
+/// What every transaction of a database needs besides its connection: the clock its
+/// instants are read from and the key of the audit chain (both set once at start by
+/// [`crate::Ctx::open`]), and SQLite's write gate.
+#[derive(Debug, Default)]
+pub struct Shared {
+    write_gate: Arc<tokio::sync::Mutex<()>>,
+    clock: std::sync::OnceLock<crate::clock::Clock>,
+    chain_key: std::sync::OnceLock<ChainKey>,
+}
+
+/// The audit chain's HMAC key (derived from the data key, never stored in the database).
+#[derive(Clone)]
+pub struct ChainKey(pub [u8; 32]);
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey(..)")
+    }
 }
 
 /// A write transaction: the backend's connection, and the audit chain's head as this
@@ -83,6 +104,9 @@ pub struct Tx {
     /// version the next update walks past until the transaction ends).
     pub(crate) audit_head: Option<(i64, String)>,
     pub(crate) audit_dirty: bool,
+    /// The instant this transaction began, by the database's clock.
+    pub now: DateTime<Utc>,
+    pub(crate) chain_key: Option<ChainKey>,
 }
 
 pub enum TxConn {
@@ -133,7 +157,7 @@ macro_rules! on_db {
     ($db:expr, $p:ident => $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite($p, _) => $body,
-            $crate::db::Db::Postgres($p) => $body,
+            $crate::db::Db::Postgres($p, _) => $body,
         }
     };
 }
@@ -303,7 +327,7 @@ impl Db {
                     .min_connections(1)
                     .connect_with(opts)
                     .await?;
-                Ok(Db::Sqlite(pool, Arc::new(tokio::sync::Mutex::new(()))))
+                Ok(Db::Sqlite(pool, Default::default()))
             }
             DatabaseUrl::Postgres(url) => {
                 let opts = PgConnectOptions::from_str(url)?;
@@ -312,7 +336,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Db::Postgres(pool))
+                Ok(Db::Postgres(pool, Default::default()))
             }
         }
     }
@@ -324,7 +348,7 @@ impl Db {
     pub fn backend_name(&self) -> &'static str {
         match self {
             Db::Sqlite(..) => "sqlite",
-            Db::Postgres(_) => "postgres",
+            Db::Postgres(..) => "postgres",
         }
     }
 
@@ -339,21 +363,62 @@ impl Db {
     /// queue never holds the readers' connections. Waiting longer than the busy timeout is
     /// "unavailable", as SQLite's own busy error is.
     pub async fn begin(&self) -> DbResult<Tx> {
+        let sh = self.shared();
+        let now = self.now();
+        let key = sh.chain_key.get().cloned();
+        let mk = |conn| Tx {
+            conn,
+            audit_head: None,
+            audit_dirty: false,
+            now,
+            chain_key: key,
+        };
         match self {
-            Db::Sqlite(p, gate) => {
-                let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, gate.clone().lock_owned())
-                    .await
-                    .map_err(|_| DbError::Sqlx(sqlx::Error::PoolTimedOut))?;
+            Db::Sqlite(p, sh) => {
+                let turn =
+                    tokio::time::timeout(SQLITE_BUSY_TIMEOUT, sh.write_gate.clone().lock_owned())
+                        .await
+                        .map_err(|_| DbError::Sqlx(sqlx::Error::PoolTimedOut))?;
                 let mut t = SqliteTx {
                     conn: p.acquire().await?,
                     committed: false,
                     _turn: turn,
                 };
                 sqlx::query("BEGIN IMMEDIATE").execute(&mut *t).await?;
-                Ok(Tx::new(TxConn::Sqlite(t)))
+                Ok(mk(TxConn::Sqlite(t)))
             }
-            Db::Postgres(p) => Ok(Tx::new(TxConn::Postgres(p.begin().await?))),
+            Db::Postgres(p, _) => Ok(mk(TxConn::Postgres(p.begin().await?))),
         }
+    }
+
+    fn shared(&self) -> &Shared {
+        match self {
+            Db::Sqlite(_, s) | Db::Postgres(_, s) => s,
+        }
+    }
+
+    /// The instant now, by the clock set at start (the system clock until then).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.shared().clock.get().map_or_else(Utc::now, |c| c.now())
+    }
+
+    /// Today's date in the clock's zone.
+    pub fn today(&self) -> NaiveDate {
+        self.shared().clock.get().map_or_else(
+            || crate::clock::Zone::default().date_of(Utc::now()),
+            |c| c.today(),
+        )
+    }
+
+    /// Sets the clock and the audit chain's key; once, at start.
+    pub fn init(&self, clock: crate::clock::Clock, chain_key: ChainKey) {
+        let sh = self.shared();
+        let _ = sh.clock.set(clock);
+        let _ = sh.chain_key.set(chain_key);
+    }
+
+    pub fn chain_key(&self) -> Option<&ChainKey> {
+        self.shared().chain_key.get()
     }
 
     pub async fn close(&self) {
@@ -362,14 +427,6 @@ impl Db {
 }
 
 impl Tx {
-    fn new(conn: TxConn) -> Tx {
-        Tx {
-            conn,
-            audit_head: None,
-            audit_dirty: false,
-        }
-    }
-
     pub fn is_postgres(&self) -> bool {
         matches!(self.conn, TxConn::Postgres(_))
     }

@@ -8,7 +8,7 @@ use crate::db::{DbRow, Tx};
 use crate::error::AppResult;
 use crate::love_bank::LoveRules;
 use crate::{on_tx, Ctx};
-use chrono::{Datelike, Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate};
 use rand::rngs::StdRng;
 use rand::Rng;
 
@@ -30,7 +30,7 @@ pub(super) async fn generate(
     as_of: NaiveDate,
 ) -> AppResult<usize> {
     let r = LoveRules::default();
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut goods = Vec::new();
     for (name, unit, price, stock) in GOODS {
         let id = on_tx!(tx, c => {

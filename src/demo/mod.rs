@@ -732,7 +732,7 @@ pub async fn generate(
         ));
     }
     let mut g = plan(opts);
-    let now = Utc::now();
+    let now = ctx.clock.now();
     progress(&format!("{} organisations planned", g.orgs.len()));
     let mut tx = ctx.db.begin().await?;
     if let crate::db::TxConn::Sqlite(t) = &mut tx.conn {
@@ -951,7 +951,7 @@ pub async fn generate(
     };
     if let Db::Sqlite(p, _) = &ctx.db {
         sqlx::query("ANALYZE").execute(p).await?;
-    } else if let Db::Postgres(p) = &ctx.db {
+    } else if let Db::Postgres(p, _) = &ctx.db {
         // and the visibility map, as autovacuum would leave it: until then every index-only
         // scan of the freshly written tables also reads the table
         sqlx::query("VACUUM ANALYZE").execute(p).await?;

@@ -128,7 +128,7 @@ pub(super) async fn generate(
     demo_branch: i64,
 ) -> AppResult<Summary> {
     let r = PointsRules::default();
-    let now = Utc::now();
+    let now = tx.now;
     let this = month_key(as_of);
     let last_year = as_of.year() as i64 - 1;
     let member_months =

@@ -14,7 +14,7 @@ use crate::member::idcard;
 use crate::recruit::rules::{self as rr, Facts, RecruitRules, StepInput, Verdict, Votes};
 use crate::recruit::Signer;
 use crate::{on_tx, Ctx};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::HashSet;
@@ -49,7 +49,7 @@ pub(super) async fn generate(
     next_member_id: &mut i64,
 ) -> AppResult<usize> {
     let r = RecruitRules::default();
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let actor = Actor::system("demo");
     for k in 0..count {
         // a branch with at least two full members (contacts and introducers)
@@ -419,7 +419,7 @@ pub(super) async fn talents(
     used: &mut HashSet<String>,
 ) -> AppResult<usize> {
     let r = RecruitRules::default();
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let v = &ctx.vault;
     let mut written = 0;
     let recommenders = |pool: &str| match pool {

@@ -7,7 +7,7 @@ use super::{pick_str, weighted};
 use crate::db::{DbRow, Tx};
 use crate::error::AppResult;
 use crate::{on_tx, Ctx};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use rand::rngs::StdRng;
 use rand::Rng;
 
@@ -69,7 +69,7 @@ async fn item(
     opened: NaiveDate,
     as_of: NaiveDate,
 ) -> AppResult<()> {
-    let now = Utc::now();
+    let now = tx.now;
     let deadline = opened + Duration::days(rng.gen_range(30..=120));
     // how it stands today
     let roll = rng.gen_range(0..100);
@@ -196,7 +196,7 @@ pub(super) async fn generate(
                         .bind(u.id).bind(&secretary).bind(interviewer).bind("抓基层党建工作述职评议排名靠后")
                         .bind(planned).bind(if held { "held" } else { "planned" }).bind(held.then_some(planned))
                         .bind(held.then_some("指出基层组织建设、党员教育管理两方面问题，要求限期整改，列入整改台账"))
-                        .bind(Utc::now()).fetch_one(&mut *c).await?.i64("id")?
+                        .bind(_ctx.clock.now()).fetch_one(&mut *c).await?.i64("id")?
                 });
                 interviews += 1;
                 if held {

@@ -9,7 +9,7 @@ use crate::db::{DbRow, Tx};
 use crate::error::AppResult;
 use crate::review::{self as rv, Scheme};
 use crate::{on_tx, Ctx};
-use chrono::{Datelike, Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate};
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -56,7 +56,7 @@ pub(super) async fn generate(
     if towns.is_empty() {
         return Ok(0);
     }
-    let now = Utc::now();
+    let now = _ctx.clock.now();
     let scheme = Scheme::default();
     let scheme_id = on_tx!(tx, c => {
         sqlx::query("INSERT INTO review_schemes (org_id, name, version, scheme_json, created_at) VALUES ($1, '默认方案', 1, $2, $3) RETURNING id")

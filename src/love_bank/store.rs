@@ -10,7 +10,7 @@ use crate::db::{path_upper, DbResult, DbRow, Tx};
 use crate::error::{AppError, AppResult};
 use crate::org::Org;
 use crate::{on_db, on_tx, Ctx};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -168,7 +168,7 @@ pub async fn issue(ctx: &Ctx, p: &Principal, input: &NewCard) -> AppResult<Card>
             .bind((!id_number.is_empty()).then(|| ctx.vault.encrypt(&id_number))).bind(&idx)
             .bind((!id_number.is_empty()).then(|| mask_id_number(&id_number)))
             .bind((!phone.is_empty()).then(|| ctx.vault.encrypt(phone))).bind((!phone.is_empty()).then(|| mask_phone(phone)))
-            .bind(ctx.vault.key_version() as i64).bind(input.address.trim()).bind(issued_on).bind(Utc::now())
+            .bind(ctx.vault.key_version() as i64).bind(input.address.trim()).bind(issued_on).bind(ctx.clock.now())
             .fetch_one(&mut *x).await?.i64("id")?
     });
     let card = card_tx(&mut tx, id).await?;
@@ -327,7 +327,7 @@ pub async fn earn(ctx: &Ctx, p: &Principal, card_id: i64, input: &EarnInput) -> 
         let pts = super::earn(&input.service, earned_today, &r)?;
         let id = on_tx!(&mut tx, x => {
             let id = sqlx::query("INSERT INTO love_entries (card_id, org_id, kind, service, quantity, points, done_on, note, idempotency_key, recorded_by, at) VALUES ($1, $2, 'earn', $3, 1, $4, $5, $6, $7, $8, $9) RETURNING id")
-                .bind(c.id).bind(c.org_id).bind(&input.service).bind(pts).bind(on).bind(note).bind(&key).bind(p.account_id).bind(Utc::now())
+                .bind(c.id).bind(c.org_id).bind(&input.service).bind(pts).bind(on).bind(note).bind(&key).bind(p.account_id).bind(ctx.clock.now())
                 .fetch_one(&mut *x).await?.i64("id")?;
             sqlx::query("UPDATE love_cards SET balance = balance + $1 WHERE id = $2").bind(pts).bind(c.id).execute(&mut *x).await?;
             id
@@ -401,7 +401,7 @@ pub async fn redeem(
         let today = ctx.clock.today();
         let id = on_tx!(&mut tx, x => {
             sqlx::query("INSERT INTO love_entries (card_id, org_id, kind, goods_id, quantity, points, done_on, note, idempotency_key, recorded_by, at) VALUES ($1, $2, 'redeem', $3, $4, $5, $6, '', $7, $8, $9) RETURNING id")
-                .bind(c.id).bind(c.org_id).bind(g.id).bind(input.quantity).bind(-points).bind(today).bind(&key).bind(p.account_id).bind(Utc::now())
+                .bind(c.id).bind(c.org_id).bind(g.id).bind(input.quantity).bind(-points).bind(today).bind(&key).bind(p.account_id).bind(ctx.clock.now())
                 .fetch_one(&mut *x).await?.i64("id")?
         });
         audit::append(
@@ -463,7 +463,7 @@ pub async fn reverse(ctx: &Ctx, p: &Principal, entry_id: i64, reason: &str) -> A
     }
     let id = on_tx!(&mut tx, x => {
         sqlx::query("INSERT INTO love_entries (card_id, org_id, kind, service, goods_id, quantity, points, done_on, note, reverses_id, recorded_by, at) VALUES ($1, $2, 'reverse', $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
-            .bind(c.id).bind(c.org_id).bind(&e.service).bind(e.goods_id).bind(e.quantity).bind(back).bind(ctx.clock.today()).bind(reason).bind(e.id).bind(p.account_id).bind(Utc::now())
+            .bind(c.id).bind(c.org_id).bind(&e.service).bind(e.goods_id).bind(e.quantity).bind(back).bind(ctx.clock.today()).bind(reason).bind(e.id).bind(p.account_id).bind(ctx.clock.now())
             .fetch_one(&mut *x).await?.i64("id")?
     });
     audit::append(
@@ -566,11 +566,11 @@ pub async fn add_goods(ctx: &Ctx, p: &Principal, input: &NewGoods) -> AppResult<
     let mut tx = ctx.db.begin().await?;
     let id = on_tx!(&mut tx, x => {
         let id = sqlx::query("INSERT INTO love_goods (org_id, name, unit, price, stock, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
-            .bind(org.id).bind(input.name.trim()).bind(input.unit.trim()).bind(input.price).bind(input.stock).bind(true).bind(Utc::now())
+            .bind(org.id).bind(input.name.trim()).bind(input.unit.trim()).bind(input.price).bind(input.stock).bind(true).bind(ctx.clock.now())
             .fetch_one(&mut *x).await?.i64("id")?;
         if input.stock > 0 {
             sqlx::query("INSERT INTO love_stock (goods_id, quantity, note, done_on, recorded_by, at) VALUES ($1, $2, '首次入库', $3, $4, $5)")
-                .bind(id).bind(input.stock).bind(ctx.clock.today()).bind(p.account_id).bind(Utc::now()).execute(&mut *x).await?;
+                .bind(id).bind(input.stock).bind(ctx.clock.today()).bind(p.account_id).bind(ctx.clock.now()).execute(&mut *x).await?;
         }
         id
     });
@@ -624,7 +624,7 @@ pub async fn restock(
     }
     on_tx!(&mut tx, x => {
         sqlx::query("INSERT INTO love_stock (goods_id, quantity, note, done_on, recorded_by, at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(g.id).bind(quantity).bind(note).bind(ctx.clock.today()).bind(p.account_id).bind(Utc::now()).execute(&mut *x).await?;
+            .bind(g.id).bind(quantity).bind(note).bind(ctx.clock.today()).bind(p.account_id).bind(ctx.clock.now()).execute(&mut *x).await?;
     });
     audit::append(
         &mut tx,

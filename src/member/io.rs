@@ -449,7 +449,7 @@ pub async fn check_rows(
     let lookup = BranchLookup::load(ctx, scope_path).await?;
     let (member_rules, _) =
         crate::rules::effective::<crate::rules::MemberRules>(&ctx.db, scope_path).await?;
-    let today = chrono::Local::now().date_naive();
+    let today = ctx.clock.today();
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();

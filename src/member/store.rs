@@ -12,7 +12,7 @@ use crate::org::{Org, OrgKind};
 use crate::rules::MemberRules;
 use crate::Ctx;
 use crate::{bind_vals, on_db, on_tx};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub const MEMBER_COLUMNS: &str = "m.id, m.org_id, o.name AS org_name, m.group_id, m.name, m.gender, m.ethnicity, m.birth_date, m.id_masked, m.phone_masked, m.education, m.work_unit, m.region_code, m.join_date, m.full_date, m.status, m.grid_role, m.mobile_destination, m.version";
@@ -259,7 +259,7 @@ pub async fn insert_new_many(
         crate::db::values_tuples(!tx.is_postgres(), values.len(), 25),
         returned_member_columns()
     );
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let key_version = ctx.vault.key_version() as i64;
     let mut created = on_tx!(tx, c => {
         let mut q = sqlx::query(&insert);
@@ -393,7 +393,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: &MemberInput) -> A
             .bind(checked.status.as_str())
             .bind(checked.grid_role.map(|g| g.as_str()))
             .bind(&checked.mobile_destination)
-            .bind(Utc::now())
+            .bind(ctx.clock.now())
             .bind(id)
             .execute(&mut *c)
             .await?;

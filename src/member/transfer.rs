@@ -171,7 +171,7 @@ pub async fn send(ctx: &Ctx, actor: &Actor, input: &NewTransfer) -> AppResult<Tr
     }
     let id = on_tx!(&mut tx, c => {
         sqlx::query("INSERT INTO transfers (member_id, from_org_id, to_org_id, reason, status, sent_by, sent_at) VALUES ($1, $2, $3, $4, 'sent', $5, $6) RETURNING id")
-            .bind(member.id).bind(member.org_id).bind(to.id).bind(reason).bind(actor.id.unwrap_or(0)).bind(Utc::now())
+            .bind(member.id).bind(member.org_id).bind(to.id).bind(reason).bind(actor.id.unwrap_or(0)).bind(ctx.clock.now())
             .fetch_one(&mut *c).await?.i64("id")?
     });
     let t = get_tx(&mut tx, id).await?;
@@ -223,7 +223,7 @@ pub async fn decide(
         Decision::Return => "returned",
         Decision::Cancel => "cancelled",
     };
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let changed = on_tx!(&mut tx, c => {
         let n = sqlx::query("UPDATE transfers SET status = $1, decided_by = $2, decided_at = $3, note = $4 WHERE id = $5 AND status = 'sent'")
             .bind(new_status).bind(actor.id.unwrap_or(0)).bind(now).bind(note.trim()).bind(id)

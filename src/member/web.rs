@@ -551,7 +551,7 @@ pub async fn export(
             };
             let name = format!(
                 "members-{}.{ext}",
-                chrono::Local::now().format("%Y%m%d%H%M")
+                crate::clock::fmt_local(ctx.clock.now(), "%Y%m%d%H%M")
             );
             (
                 [

@@ -5,7 +5,7 @@ use crate::audit::{self, Actor, NewEntry};
 use crate::db::{path_upper, Db, DbError, DbResult, DbRow, Tx};
 use crate::error::{AppError, AppResult, Checks};
 use crate::{on_db, on_tx};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub const ORG_COLUMNS: &str = "o.id, o.parent_id, o.path, o.depth, o.name, o.kind, o.level, o.region_code, o.established_on, o.term_start, o.has_committee, o.committee_size, o.sort, o.version";
@@ -189,11 +189,7 @@ pub async fn warnings(db: &Db, org: &Org) -> AppResult<Vec<super::rules::Warning
         committee_size: org.committee_size,
         term_start: org.term_start,
     };
-    Ok(super::rules::branch_warnings(
-        &facts,
-        &rules,
-        chrono::Local::now().date_naive(),
-    ))
+    Ok(super::rules::branch_warnings(&facts, &rules, db.today()))
 }
 
 /// Organisations in the subtree whose name contains `q` (pickers, import lookup).
@@ -307,7 +303,7 @@ pub async fn create(db: &Db, actor: &Actor, input: &NewOrg) -> AppResult<Org> {
             ),
         ));
     }
-    let now = Utc::now();
+    let now = db.now();
     let tmp_path = format!("tmp/{}", crate::crypto::random_token());
     let depth = parent.as_ref().map(|p| p.depth + 1).unwrap_or(0);
     let id = on_tx!(&mut tx, c => {
@@ -408,7 +404,7 @@ pub async fn update(db: &Db, actor: &Actor, id: i64, patch: &OrgPatch) -> AppRes
             .bind(after.has_committee)
             .bind(after.committee_size)
             .bind(after.version)
-            .bind(Utc::now())
+            .bind(db.now())
             .bind(id)
             .execute(&mut *c)
             .await?;
@@ -458,7 +454,7 @@ pub async fn move_to(db: &Db, actor: &Actor, id: i64, new_parent_id: i64) -> App
     let old_len = org.path.chars().count() as i64;
     let moved = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE orgs SET parent_id = $1, version = version + 1, updated_at = $2 WHERE id = $3")
-            .bind(parent.id).bind(Utc::now()).bind(org.id).execute(&mut *c).await?;
+            .bind(parent.id).bind(db.now()).bind(org.id).execute(&mut *c).await?;
         sqlx::query("UPDATE orgs SET path = $1 || substr(path, CAST($2 AS INTEGER)), depth = depth + $3 WHERE path >= $4 AND path < $5")
             .bind(&new_path)
             .bind(old_len + 1)
@@ -516,7 +512,7 @@ pub async fn dissolve(db: &Db, actor: &Actor, id: i64) -> AppResult<()> {
     }
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE orgs SET dissolved_at = $1, version = version + 1 WHERE id = $2")
-            .bind(Utc::now()).bind(id).execute(&mut *c).await?;
+            .bind(db.now()).bind(id).execute(&mut *c).await?;
     });
     audit::append(
         &mut tx,
@@ -574,7 +570,7 @@ pub async fn warned_branches(db: &Db, path: &str) -> AppResult<Vec<WarnedBranch>
             term_start: r.opt_date("term_start")?,
         }))).collect::<DbResult<Vec<_>>>()?
     });
-    let today = chrono::Local::now().date_naive();
+    let today = db.today();
     Ok(rows
         .into_iter()
         .filter_map(|(id, name, f)| {

@@ -474,7 +474,7 @@ async fn write_entry(
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id")
             .bind(&t.subject).bind(t.member_id).bind(t.branch.id).bind(&i.key).bind(&i.category).bind(i.points)
             .bind(on).bind(month_key(on)).bind(note).bind(&evidence).bind(&evidence_name).bind(claim_id)
-            .bind(key).bind(version).bind(p.account_id).bind(Utc::now())
+            .bind(key).bind(version).bind(p.account_id).bind(ctx.clock.now())
             .fetch_one(&mut *x).await?.i64("id")?
     });
     audit::append(
@@ -524,7 +524,7 @@ pub async fn reverse(ctx: &Ctx, p: &Principal, entry_id: i64, reason: &str) -> A
         sqlx::query("INSERT INTO point_entries (subject, member_id, org_id, indicator, category, points, done_on, month, note, reverses_id, rules_version, recorded_by, at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id")
             .bind(&e.subject).bind(e.member_id).bind(e.org_id).bind(&e.indicator).bind(&e.category).bind(-e.points)
-            .bind(e.done_on).bind(month_key(e.done_on)).bind(reason).bind(e.id).bind(e.rules_version).bind(p.account_id).bind(Utc::now())
+            .bind(e.done_on).bind(month_key(e.done_on)).bind(reason).bind(e.id).bind(e.rules_version).bind(p.account_id).bind(ctx.clock.now())
             .fetch_one(&mut *x).await?.i64("id")?
     });
     audit::append(
@@ -644,7 +644,7 @@ async fn submit_claim(
         sqlx::query("INSERT INTO point_claims (subject, member_id, org_id, indicator, points, done_on, note, evidence, evidence_name, status, submitted_by, submitted_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11) RETURNING id")
             .bind(&t.subject).bind(t.member_id).bind(t.branch.id).bind(&i.key).bind(i.points).bind(on).bind(note)
-            .bind(&evidence).bind(&evidence_name).bind(p.account_id).bind(Utc::now())
+            .bind(&evidence).bind(&evidence_name).bind(p.account_id).bind(ctx.clock.now())
             .fetch_one(&mut *x).await?.i64("id")?
     });
     audit::append(
@@ -762,7 +762,7 @@ pub async fn decide(ctx: &Ctx, p: &Principal, claim_id: i64, d: &Decision) -> Ap
     let status = if d.approve { "approved" } else { "rejected" };
     let n = on_tx!(&mut tx, x => {
         sqlx::query("UPDATE point_claims SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4, version = version + 1 WHERE id = $5 AND status = 'pending' AND version = $6")
-            .bind(status).bind(p.account_id).bind(Utc::now()).bind(&note).bind(c.id).bind(d.version)
+            .bind(status).bind(p.account_id).bind(ctx.clock.now()).bind(&note).bind(c.id).bind(d.version)
             .execute(&mut *x).await?.rows_affected()
     });
     if n != 1 {
@@ -897,7 +897,7 @@ pub async fn close_month(
             ),
         ));
     }
-    let now = Utc::now();
+    let now = ctx.clock.now();
     on_tx!(&mut tx, x => {
         sqlx::query("INSERT INTO point_closes (org_id, scope, month, entries, total, closed_by, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(org.id).bind(scope).bind(m).bind(entries).bind(total).bind(p.account_id).bind(now)
@@ -1374,13 +1374,15 @@ pub async fn last_closed_board(
 ) -> AppResult<Option<Board>> {
     use chrono::Datelike;
     let (from, to) = (year as i64 * 100 + 1, year as i64 * 100 + 12);
-    // no month after the current one can be closed yet
+    // The year's own latest close; in a current year with none closed yet (January), the
+    // branch's latest close before it. A past year never shows a later year's month.
     let latest = match data.closed.last() {
-        Some(m) if year >= ctx.clock.today().year() => Some(*m),
-        _ => closes(ctx, branch.id, "members")
+        Some(m) => Some(*m),
+        None if year >= ctx.clock.today().year() => closes(ctx, branch.id, "members")
             .await?
             .first()
             .and_then(|c| super::parse_month(&c.month)),
+        None => None,
     };
     Ok(match latest {
         Some(m) if (from..=to).contains(&m) => Some(data.board(branch, m, m)),
@@ -1491,7 +1493,7 @@ pub async fn confirm_year(
     let mut tx = ctx.db.begin().await?;
     on_tx!(&mut tx, x => {
         sqlx::query("INSERT INTO point_years (org_id, year, results_json, digest, confirmed_by, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(branch.id).bind(year as i64).bind(&json).bind(&digest).bind(p.account_id).bind(Utc::now())
+            .bind(branch.id).bind(year as i64).bind(&json).bind(&digest).bind(p.account_id).bind(ctx.clock.now())
             .execute(&mut *x).await?;
     });
     let counts: BTreeMap<&str, usize> = res.outcomes.iter().fold(BTreeMap::new(), |mut m, o| {

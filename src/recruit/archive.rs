@@ -105,7 +105,7 @@ pub async fn upload(
     }
     let mime = crate::blob::check(bytes, r.max_document_mb)?;
     let filename = crate::blob::clean_filename(filename, "材料");
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let digest = crate::blob::put(ctx, &mut tx, bytes).await?;
     let id = on_tx!(&mut tx, c => {
@@ -201,8 +201,8 @@ fn index_html(
                     super::Signer::parse(&s.signer_role)
                         .map(|x| x.label())
                         .unwrap_or(""),
-                    esc(&s.method),
-                    s.signed_at.format("%Y-%m-%d %H:%M")
+                    signature_method_label(&s.method),
+                    crate::clock::fmt_local(s.signed_at, "%Y-%m-%d %H:%M")
                 )
             })
             .collect::<Vec<_>>()
@@ -234,7 +234,7 @@ fn index_html(
         h.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             a.seq,
-            esc(&a.ts),
+            esc(&crate::clock::fmt_local_text(&a.ts, "%Y-%m-%d %H:%M:%S")),
             esc(&a.actor_name),
             esc(&a.action),
             a.hash
@@ -267,7 +267,7 @@ pub async fn export(ctx: &Ctx, p: &Principal, recruit_id: i64) -> AppResult<Vec<
     let trail = audit::history(&ctx.db, "recruit", &rc.id.to_string()).await?;
     let manifest = Manifest {
         format: "dangjian-recruit-archive/1".into(),
-        exported_at: Utc::now(),
+        exported_at: ctx.clock.now(),
         recruit: serde_json::to_value(&rc).unwrap_or_default(),
         entries: serde_json::to_value(&entries).unwrap_or_default(),
         evaluations: serde_json::to_value(&evals).unwrap_or_default(),
@@ -424,4 +424,15 @@ pub async fn verify(ctx: &Ctx, p: &Principal, zip_bytes: &[u8]) -> AppResult<Ver
     }
     rep.ok = rep.problems.is_empty();
     Ok(rep)
+}
+
+/// How a signature proved its signer's presence, in the archive's words.
+pub fn signature_method_label(method: &str) -> &'static str {
+    match method {
+        "password" => "密码签名",
+        "totp" => "动态口令签名",
+        "paper" => "纸质签名转录",
+        "backfill" => "补录（经办人签名）",
+        _ => "其他方式",
+    }
 }

@@ -527,9 +527,10 @@ async fn refresh_due(tx: &mut Tx, rc: &Recruit, r: &RecruitRules) -> AppResult<(
 }
 
 async fn bump(tx: &mut Tx, rc: &Recruit) -> AppResult<()> {
+    let now = tx.now;
     let n = on_tx!(tx, c => {
         sqlx::query("UPDATE recruits SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
-            .bind(Utc::now()).bind(rc.id).bind(rc.version).execute(&mut *c).await?.rows_affected()
+            .bind(now).bind(rc.id).bind(rc.version).execute(&mut *c).await?.rows_affected()
     });
     if n != 1 {
         return Err(AppError::Conflict(
@@ -610,7 +611,7 @@ pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Re
         })?;
     let method = crate::auth::store::confirm_identity(ctx, p, &input.secret).await?;
     let id_idx = ctx.vault.blind_index("id", &id_number);
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let (in_pipeline, is_member) = on_tx!(&mut tx, c => {
         let a = sqlx::query("SELECT id FROM recruits WHERE id_idx = $1 AND status = 'active'").bind(&id_idx).fetch_optional(&mut *c).await?.is_some();
@@ -718,7 +719,7 @@ async fn insert_entry(
         input.note.trim(),
         Some(p.account_id),
     );
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let eid = on_tx!(tx, c => {
         let eid = sqlx::query("INSERT INTO recruit_entries (recruit_id, step, done_on, data_json, note, required, complete, digest, recorded_by, recorded_at, corrects_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
             .bind(rc.id).bind(input.step).bind(done_on).bind(&data).bind(input.note.trim()).bind(&required)
@@ -864,7 +865,7 @@ async fn complete(
             if let Some(mid) = after.member_id {
                 on_tx!(tx, c => {
                     sqlx::query("UPDATE members SET status = 'full', full_date = $1, version = version + 1, updated_at = $2 WHERE id = $3")
-                        .bind(after.full_on).bind(Utc::now()).bind(mid).execute(&mut *c).await?;
+                        .bind(after.full_on).bind(ctx.clock.now()).bind(mid).execute(&mut *c).await?;
                 });
                 audit::append(
                     tx,
@@ -1124,7 +1125,7 @@ pub async fn sign(ctx: &Ctx, p: &Principal, entry_id: i64, secret: &str) -> AppR
     let method = crate::auth::store::confirm_identity(ctx, p, secret).await?;
     let mut tx = ctx.db.begin().await?;
     let (fresh, _) = get_tx(&mut tx, rc.id).await?;
-    let now = Utc::now();
+    let now = ctx.clock.now();
     on_tx!(&mut tx, c => {
         sqlx::query("INSERT INTO recruit_signatures (entry_id, signer_role, account_id, signer_name, method, signed_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(entry_id).bind(role.as_str()).bind(p.account_id).bind(&p.display_name).bind(method).bind(now)
@@ -1420,9 +1421,10 @@ async fn apply_correction(
     });
     let (after, _) = get_tx(tx, rc.id).await?;
     if let (Some(mid), true) = (after.member_id, after.admitted_on != rc.admitted_on) {
+        let now = tx.now;
         on_tx!(tx, c => {
             sqlx::query("UPDATE members SET join_date = $1, full_date = $2, version = version + 1, updated_at = $3 WHERE id = $4")
-                .bind(after.admitted_on).bind(after.full_on).bind(Utc::now()).bind(mid).execute(&mut *c).await?;
+                .bind(after.admitted_on).bind(after.full_on).bind(now).bind(mid).execute(&mut *c).await?;
         });
         audit::append(
             tx,
@@ -1560,7 +1562,7 @@ pub async fn evaluate(
     let id = on_tx!(&mut tx, c => {
         sqlx::query("INSERT INTO recruit_evaluations (recruit_id, evaluated_on, org_score, mass_score, total_tenths, verdict, status, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(rc.id).bind(on).bind(input.org_score).bind(input.mass_score).bind(tenths).bind(verdict.as_str()).bind(status)
-            .bind(p.account_id).bind(Utc::now()).fetch_one(&mut *c).await?.i64("id")?
+            .bind(p.account_id).bind(ctx.clock.now()).fetch_one(&mut *c).await?.i64("id")?
     });
     audit::append(
         &mut tx,
@@ -1774,7 +1776,7 @@ pub async fn start_publicity(
     let mut tx = ctx.db.begin().await?;
     let id = on_tx!(&mut tx, c => {
         sqlx::query("INSERT INTO recruit_publicity (recruit_id, before_step, starts_on, ends_on, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-            .bind(rc.id).bind(input.before_step).bind(start).bind(end).bind(p.account_id).bind(Utc::now())
+            .bind(rc.id).bind(input.before_step).bind(start).bind(end).bind(p.account_id).bind(ctx.clock.now())
             .fetch_one(&mut *c).await?.i64("id")?
     });
     audit::append(

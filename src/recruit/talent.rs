@@ -13,7 +13,7 @@ use crate::db::{path_upper, DbResult, DbRow, SqlBuilder, Tx, Val};
 use crate::error::{AppError, AppResult};
 use crate::member::rules::age_on;
 use crate::{bind_vals, on_db, on_tx, Ctx};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub const POOLS: [(&str, &str); 3] = [
@@ -306,7 +306,7 @@ pub async fn add(ctx: &Ctx, p: &Principal, input: &NewTalent) -> AppResult<Talen
     if tracked {
         return Err(AppError::field("id_number", "此人已在人才库中"));
     }
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let id = on_tx!(&mut tx, c => {
         sqlx::query("INSERT INTO talents (org_id, pool, channel, name, gender, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, recommender, recommended_on, reason, status, due_on, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'tracking', $17, $18, $18) RETURNING id")
@@ -337,9 +337,10 @@ pub async fn add(ctx: &Ctx, p: &Principal, input: &NewTalent) -> AppResult<Talen
 }
 
 async fn bump(tx: &mut Tx, t: &Talent) -> AppResult<()> {
+    let now = tx.now;
     let n = on_tx!(tx, c => {
         sqlx::query("UPDATE talents SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
-            .bind(Utc::now()).bind(t.id).bind(t.version).execute(&mut *c).await?.rows_affected()
+            .bind(now).bind(t.id).bind(t.version).execute(&mut *c).await?.rows_affected()
     });
     if n != 1 {
         return Err(AppError::Conflict(
@@ -390,7 +391,7 @@ pub async fn add_contact(
     let last = t.last_contact.map_or(on, |l| l.max(on));
     let cid = on_tx!(&mut tx, c => {
         let cid = sqlx::query("INSERT INTO talent_contacts (talent_id, done_on, note, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-            .bind(id).bind(on).bind(note).bind(p.account_id).bind(Utc::now()).fetch_one(&mut *c).await?.i64("id")?;
+            .bind(id).bind(on).bind(note).bind(p.account_id).bind(ctx.clock.now()).fetch_one(&mut *c).await?.i64("id")?;
         sqlx::query("UPDATE talents SET last_contact = $1, due_on = $2 WHERE id = $3")
             .bind(last).bind(contact_due(last, &r)).bind(id).execute(&mut *c).await?;
         cid
@@ -460,13 +461,14 @@ pub async fn link_application(
     id_idx: &str,
     recruit_id: i64,
 ) -> AppResult<()> {
+    let now = tx.now;
     let ids = on_tx!(tx, c => {
         let rows = sqlx::query("SELECT id FROM talents WHERE id_idx = $1 AND status = 'tracking'")
             .bind(id_idx).fetch_all(&mut *c).await?;
         let ids = rows.iter().map(|r| r.i64("id")).collect::<DbResult<Vec<_>>>()?;
         for id in &ids {
             sqlx::query("UPDATE talents SET status = 'applied', recruit_id = $1, due_on = NULL, version = version + 1, updated_at = $2 WHERE id = $3")
-                .bind(recruit_id).bind(Utc::now()).bind(*id).execute(&mut *c).await?;
+                .bind(recruit_id).bind(now).bind(*id).execute(&mut *c).await?;
         }
         ids
     });

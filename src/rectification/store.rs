@@ -228,7 +228,7 @@ pub async fn open_in(ctx: &Ctx, tx: &mut Tx, p: &Principal, input: &NewItem) -> 
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.chars().take(100).collect::<String>());
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let id = on_tx!(tx, c => {
         sqlx::query("INSERT INTO rect_items (org_id, supervisor_id, source, source_ref, source_note, owner, problem, measures, plan, opened_on, deadline, status, created_by, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $13) RETURNING id")
@@ -474,7 +474,7 @@ pub async fn update(
         }
         _ => return Err(AppError::field("kind", "未知的操作")),
     };
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     // the state the decision was made on must still hold (two verifiers at once: one wins)
     let n = on_tx!(&mut tx, c => {
@@ -1020,7 +1020,7 @@ pub async fn plan_interview_in(
     org_id: i64,
     input: &NewInterview,
 ) -> AppResult<i64> {
-    let now = Utc::now();
+    let now = tx.now;
     let id = on_tx!(tx, c => {
         sqlx::query("INSERT INTO interviews (org_id, interviewee, interviewer, reason, source, source_ref, planned_on, status, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'planned', $8, $9, $9) RETURNING id")
             .bind(org_id).bind(input.interviewee.trim()).bind(input.interviewer.trim()).bind(input.reason.trim())
@@ -1139,7 +1139,7 @@ pub async fn hold_interview(
     let mut tx = ctx.db.begin().await?;
     let n = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE interviews SET status = 'held', held_on = $1, minutes = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND version = $5")
-            .bind(held_on).bind(input.minutes.trim()).bind(Utc::now()).bind(id).bind(v.version)
+            .bind(held_on).bind(input.minutes.trim()).bind(ctx.clock.now()).bind(id).bind(v.version)
             .execute(&mut *c).await?.rows_affected()
     });
     if n != 1 {

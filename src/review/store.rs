@@ -91,7 +91,7 @@ pub async fn save_scheme(
         let v = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 AS v FROM review_schemes WHERE org_id = $1 AND name = $2")
             .bind(org.id).bind(name).fetch_one(&mut *c).await?.i64("v")?;
         sqlx::query("INSERT INTO review_schemes (org_id, name, version, scheme_json, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-            .bind(org.id).bind(name).bind(v).bind(&json).bind(p.account_id).bind(Utc::now())
+            .bind(org.id).bind(name).bind(v).bind(&json).bind(p.account_id).bind(ctx.clock.now())
             .fetch_one(&mut *c).await?.i64("id")?
     });
     audit::append(
@@ -320,7 +320,7 @@ pub async fn create_campaign(ctx: &Ctx, p: &Principal, input: &NewCampaign) -> A
         candidates,
         drawn: drawn.clone(),
     };
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let id = on_tx!(&mut tx, c => {
         let id = sqlx::query("INSERT INTO review_campaigns (org_id, year, title, scheme_id, levels_json, selection_json, status, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'reports', $7, $8, $8) RETURNING id")
@@ -639,7 +639,7 @@ pub async fn review_report(
         }
         _ => return Err(AppError::field("decision", "请选择通过或退回")),
     };
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     bump_reporter(&mut tx, &rep).await?;
     on_tx!(&mut tx, c => {
@@ -766,7 +766,7 @@ pub async fn register_rater(
     let mut tx = ctx.db.begin().await?;
     let id = on_tx!(&mut tx, cx => {
         sqlx::query("INSERT INTO review_raters (campaign_id, name, grp, unit, code_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-            .bind(c.id).bind(name).bind(&input.grp).bind(input.unit.trim()).bind(code_hash(&code)).bind(Utc::now())
+            .bind(c.id).bind(name).bind(&input.grp).bind(input.unit.trim()).bind(code_hash(&code)).bind(ctx.clock.now())
             .fetch_one(&mut *cx).await?.i64("id")?
     });
     audit::append(
@@ -837,7 +837,7 @@ pub async fn open_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppResu
     let r = rules_for(ctx, &cpath).await?;
     super::check_raters(&groups, &r)?;
     let mut tx = ctx.db.begin().await?;
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let n = on_tx!(&mut tx, cx => {
         sqlx::query("UPDATE review_campaigns SET status = 'meeting', opened_at = $1, version = version + 1, updated_at = $1 WHERE id = $2 AND status = 'reports' AND version = $3")
             .bind(now).bind(c.id).bind(c.version).execute(&mut *cx).await?.rows_affected()
@@ -946,7 +946,7 @@ pub async fn submit_score(
         return Err(AppError::field("comment", "意见建议不超过500字"));
     }
     let answers = serde_json::to_string(&input.answers).unwrap_or_default();
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     // PostgreSQL: share-lock the campaign row, so a close waits for this score (or this score
     // sees the close). SQLite: the write below takes the database's write lock first.
@@ -1073,7 +1073,7 @@ pub async fn add_critique(
         return Err(AppError::field("content", "请填写点评的问题（1000字以内）"));
     }
     let is_problem = input.is_problem.unwrap_or(true);
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let id = on_tx!(&mut tx, cx => {
         sqlx::query("INSERT INTO review_critiques (reporter_id, content, is_problem, origin, account_id, author, at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
@@ -1204,7 +1204,7 @@ pub async fn close_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppRes
     // The campaign leaves `meeting` first: from then on no score can land (a score takes the
     // campaign row before writing), and the scores read below are all there will be.
     let mut tx = ctx.db.begin().await?;
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let n = on_tx!(&mut tx, cx => {
         sqlx::query("UPDATE review_campaigns SET status = 'closed', closed_at = $1, version = version + 1, updated_at = $1 WHERE id = $2 AND status = 'meeting' AND version = $3")
             .bind(now).bind(c.id).bind(c.version).execute(&mut *cx).await?.rows_affected()

@@ -203,8 +203,8 @@ pub async fn publish<R: RuleKind>(
         .validate()
         .map_err(|m| AppError::field("values", m))?;
     let json = serde_json::to_string(values).map_err(|e| AppError::Internal(e.to_string()))?;
-    let now = chrono::Utc::now();
     let mut tx = db.begin().await?;
+    let now = tx.now;
     let version = on_tx!(&mut tx, c => {
         let r = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 AS v FROM rule_sets WHERE org_id = $1 AND kind = $2")
             .bind(org_id)

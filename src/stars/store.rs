@@ -8,7 +8,7 @@ use crate::db::{path_upper, DbResult, DbRow};
 use crate::error::{AppError, AppResult};
 use crate::org::Org;
 use crate::{on_db, on_tx, Ctx};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -121,7 +121,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, input: &NewRound) -> AppResult<Rou
     let version = src.map(|v| v.version).unwrap_or(0);
     let id = on_tx!(&mut tx, x => {
         sqlx::query("INSERT INTO star_rounds (org_id, year, scheme_json, rules_version, status, created_by, created_at) VALUES ($1, $2, $3, $4, 'scoring', $5, $6) RETURNING id")
-            .bind(org.id).bind(input.year).bind(&json).bind(version).bind(p.account_id).bind(Utc::now())
+            .bind(org.id).bind(input.year).bind(&json).bind(version).bind(p.account_id).bind(ctx.clock.now())
             .fetch_one(&mut *x).await?.i64("id")?
     });
     audit::append(
@@ -243,7 +243,7 @@ pub async fn score(ctx: &Ctx, p: &Principal, round_id: i64, input: &ScoreInput) 
     on_tx!(&mut tx, x => {
         sqlx::query("INSERT INTO star_scores (round_id, branch_id, items_json, innovation, scored_by, scored_at) VALUES ($1, $2, $3, $4, $5, $6) \
                      ON CONFLICT (round_id, branch_id) DO UPDATE SET items_json = excluded.items_json, innovation = excluded.innovation, scored_by = excluded.scored_by, scored_at = excluded.scored_at")
-            .bind(r.id).bind(input.branch_id).bind(&json).bind(innovation).bind(p.account_id).bind(Utc::now())
+            .bind(r.id).bind(input.branch_id).bind(&json).bind(innovation).bind(p.account_id).bind(ctx.clock.now())
             .execute(&mut *x).await?;
     });
     audit::append(
@@ -371,7 +371,7 @@ pub async fn finalise(ctx: &Ctx, p: &Principal, round_id: i64) -> AppResult<Roun
     let mut tx = ctx.db.begin().await?;
     let n = on_tx!(&mut tx, x => {
         sqlx::query("UPDATE star_rounds SET status = 'final', finalised_at = $1, version = version + 1 WHERE id = $2 AND status = 'publicity'")
-            .bind(Utc::now()).bind(r.id).execute(&mut *x).await?.rows_affected()
+            .bind(ctx.clock.now()).bind(r.id).execute(&mut *x).await?.rows_affected()
     });
     if n != 1 {
         return Err(AppError::Conflict("评定已确定".into()));

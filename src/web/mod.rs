@@ -236,6 +236,19 @@ pub fn templates() -> &'static Environment<'static> {
                 crate::i18n::format(lang, &msgid, &args)
             },
         );
+        // An instant (stored or serialised, in UTC) as local wall-clock text in the configured
+        // zone: `{{ x|local }}` → `2026-12-06 14:21`; a format may be given.
+        env.add_filter(
+            "local",
+            |v: minijinja::Value, fmt: Option<String>| -> String {
+                let fmt = fmt.as_deref().unwrap_or("%Y-%m-%d %H:%M");
+                match v.as_str() {
+                    Some(s) => crate::clock::fmt_local_text(s, fmt),
+                    None if v.is_none() || v.is_undefined() => String::new(),
+                    None => v.to_string(),
+                }
+            },
+        );
         env.add_filter("parse_qs", |qs: String| -> minijinja::Value {
             let pairs: Vec<(String, String)> = url::form_urlencoded::parse(qs.as_bytes())
                 .filter(|(k, _)| k != "page")

@@ -79,10 +79,7 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             count_dashboard(&ctx, &p.org_path, recruit, rectify)
         })
         .await?;
-    let counted_at =
-        d.at.with_timezone(&chrono::Local)
-            .format("%H:%M:%S")
-            .to_string();
+    let counted_at = crate::clock::fmt_local(d.at, "%H:%M:%S");
     let Dashboard {
         total,
         org_total,

@@ -451,7 +451,7 @@ async fn member_totals_follow_every_write() {
         edit["phone"] = json!(null);
         edit["status"] = json!("probationary");
         edit["full_date"] = json!(null);
-        edit["join_date"] = json!(chrono::Local::now().date_naive() - chrono::Duration::days(100));
+        edit["join_date"] = json!(app.ctx.clock.today() - chrono::Duration::days(100));
         edit["version"] = json!(1);
         let (s, e) = app
             .api(&token, "PUT", &format!("/api/v1/members/{m}"), Some(edit))

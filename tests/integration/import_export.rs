@@ -192,7 +192,7 @@ async fn export_writes_exactly_the_filtered_list() {
             app.member(a, &format!("甲{i}"), 60 + i).await;
         }
         let mut young = member_input(b, "乙新", 70);
-        young.join_date = chrono::Local::now().date_naive() - chrono::Duration::days(30);
+        young.join_date = app.ctx.clock.today() - chrono::Duration::days(30);
         young.full_date = None;
         young.status = "probationary".into();
         app.member_with(young).await;

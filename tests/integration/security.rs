@@ -276,7 +276,7 @@ async fn totp_second_factor_is_required_once_enabled_and_codes_work_once() {
     let secret = dangjian::auth::store::totp_begin(&app.ctx, &p)
         .await
         .expect("begin");
-    let now = chrono::Utc::now().timestamp() as u64;
+    let now = app.ctx.clock.now().timestamp() as u64;
     let code = format!("{:06}", dangjian::auth::totp::code_at(&secret, now / 30));
     dangjian::auth::store::totp_confirm(&app.ctx, acc.id, &code, None)
         .await
@@ -453,7 +453,7 @@ async fn sessions_time_out_and_a_failing_address_is_held_off() {
             let app = &app;
             async move {
                 let th = dangjian::crypto::sm3_hex(session.as_bytes());
-                let at = chrono::Utc::now() - chrono::Duration::minutes(minutes);
+                let at = app.ctx.clock.now() - chrono::Duration::minutes(minutes);
                 dangjian::on_db!(&app.ctx.db, p => {
                     sqlx::query(&format!("UPDATE sessions SET {column} = $1 WHERE token_hash = $2")).bind(at).bind(&th).execute(p).await.expect("age");
                 });

@@ -68,6 +68,25 @@ pub struct TestApp {
     pg: Option<(String, String)>,
 }
 
+/// The local time every test starts at: `DANGJIAN_TEST_NOW` (`YYYY-MM-DD` or
+/// `YYYY-MM-DD HH:MM`, Beijing time) when set — CI runs the suite at several calendar edges
+/// — else a plain working Wednesday. No test reads the wall clock.
+pub fn test_now() -> chrono::NaiveDateTime {
+    let text = std::env::var("DANGJIAN_TEST_NOW").unwrap_or_default();
+    let text = text.trim();
+    if text.is_empty() {
+        return chrono::NaiveDate::from_ymd_opt(2026, 6, 10)
+            .and_then(|d| d.and_hms_opt(10, 0, 0))
+            .expect("default test time");
+    }
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(10, 0, 0).expect("10:00"))
+        })
+        .expect("DANGJIAN_TEST_NOW: YYYY-MM-DD or YYYY-MM-DD HH:MM")
+}
+
 pub const KEY: &str = "00112233445566778899aabbccddeeff";
 
 fn pg_url_with_db(url: &str, db: &str) -> String {
@@ -110,6 +129,7 @@ impl TestApp {
         };
         cfg.validate().expect("config");
         let ctx = Ctx::open(cfg).await.expect("open");
+        ctx.clock.set_local(test_now());
         let router = dangjian::web::router(ctx.clone());
         Self {
             ctx,
