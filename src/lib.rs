@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod blob;
 pub mod cache;
+pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -120,6 +121,7 @@ impl Ctx {
         db::migrate::run(&db).await?;
         let clock = clock::Clock::system(zone);
         db.init(clock.clone(), db::ChainKey(vault.chain_key()));
+        calendar::store::seed_builtin(&db).await?;
         Ok(Self {
             db,
             vault: Arc::new(vault),

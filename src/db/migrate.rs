@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0011_name_search.sql"),
     migration!("0012_name_ids.sql"),
     migration!("0013_count_paths.sql"),
+    migration!("0014_calendar.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -106,6 +106,7 @@ pub struct Tx {
     pub(crate) audit_dirty: bool,
     /// The instant this transaction began, by the database's clock.
     pub now: DateTime<Utc>,
+    #[allow(dead_code)]
     pub(crate) chain_key: Option<ChainKey>,
 }
 

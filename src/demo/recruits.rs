@@ -51,6 +51,13 @@ pub(super) async fn generate(
     let r = RecruitRules::default();
     let now = ctx.clock.now();
     let actor = Actor::system("demo");
+    // publicity periods count working days on the platform's calendar, like the live ones
+    let cal = crate::calendar::store::calendar(
+        &ctx.db,
+        as_of - Duration::days(365 * 6),
+        as_of + Duration::days(120),
+    )
+    .await?;
     for k in 0..count {
         // a branch with at least two full members (contacts and introducers)
         let mut found = None;
@@ -162,8 +169,7 @@ pub(super) async fn generate(
                         break;
                     }
                     let start = a + Duration::days(367);
-                    let end =
-                        rr::publicity_end(start, r.publicity_working_days, &Default::default());
+                    let end = rr::publicity_end(start, r.publicity_working_days, &cal);
                     if start > as_of {
                         break;
                     }
@@ -192,8 +198,7 @@ pub(super) async fn generate(
                     if start > as_of {
                         break;
                     }
-                    let end =
-                        rr::publicity_end(start, r.publicity_working_days, &Default::default());
+                    let end = rr::publicity_end(start, r.publicity_working_days, &cal);
                     publicity.push((no, start, end));
                     let entitled = rng.gen_range(8..40);
                     let present = entitled - rng.gen_range(0..=entitled / 4);

@@ -5,7 +5,7 @@
 use super::{Signer, StepKind, STEPS};
 use crate::error::AppError;
 use crate::member::rules::age_on;
-use chrono::{Datelike, Duration, Months, NaiveDate, Weekday};
+use chrono::{Duration, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -229,30 +229,12 @@ pub fn add_months(d: NaiveDate, months: i64) -> NaiveDate {
 
 // ---- working days (公示) ----
 
-/// Days the holiday calendar overrides: `true` = a working day (调休), `false` = a holiday.
-pub type Calendar = BTreeMap<NaiveDate, bool>;
-
-pub fn is_working_day(d: NaiveDate, cal: &Calendar) -> bool {
-    match cal.get(&d) {
-        Some(w) => *w,
-        None => !matches!(d.weekday(), Weekday::Sat | Weekday::Sun),
-    }
-}
+pub use crate::calendar::{is_working_day, Calendar};
 
 /// The last day of a publicity of `n` working days starting on `start` (counted if it is a
-/// working day).
+/// working day), on the platform's one calendar.
 pub fn publicity_end(start: NaiveDate, n: i64, cal: &Calendar) -> NaiveDate {
-    let mut d = start;
-    let mut left = n.max(1);
-    loop {
-        if is_working_day(d, cal) {
-            left -= 1;
-            if left == 0 {
-                return d;
-            }
-        }
-        d += Duration::days(1);
-    }
+    crate::calendar::nth_working_day(start, n, cal)
 }
 
 // ---- single rules ----

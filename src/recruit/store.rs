@@ -3,7 +3,7 @@
 //! `version` is bumped by every change, so two concurrent changes to one recruit cannot both
 //! apply (the second gets a conflict).
 
-use super::rules::{self, Calendar, Facts, Person, RecruitRules, StepInput, Verdict};
+use super::rules::{self, Facts, Person, RecruitRules, StepInput, Verdict};
 use super::{Signer, StepKind};
 use crate::audit::{self, NewEntry};
 use crate::auth::{Principal, Role};
@@ -1718,15 +1718,6 @@ pub async fn publicities(ctx: &Ctx, recruit_id: i64) -> AppResult<Vec<Publicity>
     Ok(list)
 }
 
-/// The holiday calendar between two dates.
-pub async fn calendar(ctx: &Ctx, from: NaiveDate, to: NaiveDate) -> AppResult<Calendar> {
-    Ok(on_db!(&ctx.db, p => {
-        let rows = sqlx::query("SELECT day, working FROM calendar_days WHERE day >= $1 AND day <= $2")
-            .bind(from).bind(to).fetch_all(p).await?;
-        rows.iter().map(|r| Ok((r.date("day")?, r.bool("working")?))).collect::<DbResult<Calendar>>()?
-    }))
-}
-
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PublicityInput {
@@ -1771,7 +1762,7 @@ pub async fn start_publicity(
             "公示开始日期应在今天前后30天内",
         ));
     }
-    let cal = calendar(ctx, start, start + Duration::days(90)).await?;
+    let cal = crate::calendar::store::calendar(&ctx.db, start, start + Duration::days(90)).await?;
     let end = rules::publicity_end(start, r.publicity_working_days, &cal);
     let mut tx = ctx.db.begin().await?;
     let id = on_tx!(&mut tx, c => {
@@ -1978,88 +1969,6 @@ pub async fn notices(ctx: &Ctx, scope_path: &str) -> AppResult<Vec<Notice>> {
             starts_on: r.date("starts_on")?,
             ends_on: r.date("ends_on")?,
         })).collect::<DbResult<Vec<_>>>()?
-    }))
-}
-
-/// Loads holiday calendar lines `YYYY-MM-DD,休|班[,名称]` (休 = holiday, 班 = make-up
-/// working day). Returns how many days were stored.
-pub async fn load_calendar(ctx: &Ctx, p: &Principal, text: &str) -> AppResult<usize> {
-    let mut days: Vec<(NaiveDate, bool, String)> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let parts: Vec<&str> = line.split([',', '，', '\t']).map(str::trim).collect();
-        let day = parts
-            .first()
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-        let working = match parts.get(1).copied() {
-            Some("休") | Some("holiday") => Some(false),
-            Some("班") | Some("workday") => Some(true),
-            _ => None,
-        };
-        let (Some(day), Some(working)) = (day, working) else {
-            return Err(AppError::field(
-                "calendar",
-                format!(
-                    "第{}行格式应为“日期,休或班,名称”，如 2026-10-01,休,国庆节",
-                    i + 1
-                ),
-            ));
-        };
-        days.push((
-            day,
-            working,
-            parts
-                .get(2)
-                .copied()
-                .unwrap_or("")
-                .chars()
-                .take(30)
-                .collect(),
-        ));
-    }
-    if days.is_empty() || days.len() > 1000 {
-        return Err(AppError::field("calendar", "请填写1至1000行"));
-    }
-    let mut tx = ctx.db.begin().await?;
-    on_tx!(&mut tx, c => {
-        for (d, w, n) in &days {
-            sqlx::query("INSERT INTO calendar_days (day, working, name) VALUES ($1, $2, $3) ON CONFLICT (day) DO UPDATE SET working = excluded.working, name = excluded.name")
-                .bind(*d).bind(*w).bind(n).execute(&mut *c).await?;
-        }
-    });
-    audit::append(
-        &mut tx,
-        &p.actor(),
-        NewEntry {
-            action: "calendar.load",
-            object_type: "calendar",
-            object_id: String::new(),
-            before: serde_json::Value::Null,
-            after: serde_json::json!({"days": days.iter().map(|(d, w, n)| serde_json::json!([d, w, n])).collect::<Vec<_>>()}),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(days.len())
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CalendarDay {
-    pub day: NaiveDate,
-    pub working: bool,
-    pub name: String,
-}
-
-pub async fn calendar_list(ctx: &Ctx, year: i32) -> AppResult<Vec<CalendarDay>> {
-    let from = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default();
-    let to = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or_default();
-    Ok(on_db!(&ctx.db, p => {
-        let rows = sqlx::query("SELECT day, working, name FROM calendar_days WHERE day >= $1 AND day <= $2 ORDER BY day")
-            .bind(from).bind(to).fetch_all(p).await?;
-        rows.iter().map(|r| Ok(CalendarDay { day: r.date("day")?, working: r.bool("working")?, name: r.string("name")? })).collect::<DbResult<Vec<_>>>()?
     }))
 }
 

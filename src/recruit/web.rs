@@ -35,10 +35,6 @@ pub fn page_routes() -> Router<AppState> {
         .route("/recruits/stats", get(stats_page))
         .route("/recruits/plans", post(plan_page))
         .route("/recruits/authority", post(authority_page))
-        .route(
-            "/recruits/calendar",
-            get(calendar_page).post(calendar_submit),
-        )
         .route("/recruits/verify", get(verify_page).post(verify_submit))
         .route("/recruits/signed", get(signed_page))
         .route("/recruits/{id}", get(detail_page))
@@ -765,59 +761,6 @@ async fn authority_page(
     let org = crate::org::web::load(&ctx, &p, form::num(&f, "org_id"), Perm::RuleWrite).await?;
     store::set_approval_authority(&ctx, &p, &org, f.get("on").is_some_and(|v| v == "true")).await?;
     Ok(Redirect::to(&format!("/recruits/stats?org_id={}&ok=saved", org.id)).into_response())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct YearQuery {
-    year: Option<i32>,
-}
-
-async fn calendar_page(
-    State(ctx): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<YearQuery>,
-) -> Result<Response, PageError> {
-    authorize(&ctx, &p, Perm::RuleRead, Some(&p.org_path)).await?;
-    let year = q
-        .year
-        .filter(|y| (2000..=2100).contains(y))
-        .unwrap_or_else(|| store::current_year(&ctx));
-    let days = store::calendar_list(&ctx, year).await?;
-    Ok(render(
-        "recruit_calendar.html",
-        page_ctx(
-            &p,
-            "recruits",
-            context! { year => year, days => days, can_write => p.can(Perm::RuleWrite), errors => Vec::<FieldError>::new(), text => "" },
-        ),
-    ))
-}
-
-async fn calendar_submit(
-    State(ctx): State<AppState>,
-    Auth(p): Auth,
-    axum::Form(f): axum::Form<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    authorize(&ctx, &p, Perm::RuleWrite, Some(&p.org_path)).await?;
-    let body = form::text(&f, "calendar");
-    match store::load_calendar(&ctx, &p, &body).await {
-        Ok(_) => Ok(Redirect::to("/recruits/calendar?ok=saved").into_response()),
-        Err(e @ AppError::Validation(_)) => {
-            let year = store::current_year(&ctx);
-            let days = store::calendar_list(&ctx, year).await?;
-            Ok(render_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "recruit_calendar.html",
-                page_ctx(
-                    &p,
-                    "recruits",
-                    context! { year => year, days => days, can_write => true, errors => crate::web::field_errors(e, "calendar"), text => body },
-                ),
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[derive(Deserialize, Default)]

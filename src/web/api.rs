@@ -18,6 +18,7 @@ use utoipa::OpenApi;
         crate::member::web::api_transfers, crate::member::web::api_transfer_send, crate::member::web::api_transfer_decide,
         crate::audit::web::api_list, crate::audit::web::api_verify,
         crate::rules::web::api_get, crate::rules::web::api_publish,
+        crate::calendar::web::api_year, crate::calendar::web::api_replace,
         crate::recruit::web::api_list, crate::recruit::web::api_apply, crate::recruit::web::api_get, crate::recruit::web::api_step,
         crate::recruit::web::api_sign, crate::recruit::web::api_correct, crate::recruit::web::api_evaluate, crate::recruit::web::api_revisit,
         crate::recruit::web::api_publicity, crate::recruit::web::api_objection, crate::recruit::web::api_answer,
@@ -49,6 +50,7 @@ use utoipa::OpenApi;
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
         (name = "transfers", description = "组织关系转接"), (name = "accounts", description = "账号与令牌"),
         (name = "audit", description = "审计日志"), (name = "rules", description = "规则集"),
+        (name = "calendar", description = "节假日日历（工作日计算）"),
         (name = "recruits", description = "发展党员（25步全程纪实）"),
         (name = "talents", description = "向阳计划人才库"),
         (name = "rectify", description = "整改台账、销号管理与约谈台账"),
@@ -68,6 +70,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::audit::web::api_routes())
         .merge(crate::rules::web::api_routes())
         .merge(crate::recruit::web::api_routes())
+        .merge(crate::calendar::web::api_routes())
         .merge(crate::recruit::talent_web::api_routes())
         .merge(crate::rectification::web::api_routes())
         .merge(crate::review::web::api_routes())

@@ -135,8 +135,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/recruit_stats.html"),
     ),
     (
-        "recruit_calendar.html",
-        include_str!("../../templates/recruit_calendar.html"),
+        "calendar.html",
+        include_str!("../../templates/calendar.html"),
     ),
     (
         "recruit_verify.html",
@@ -249,6 +249,16 @@ pub fn templates() -> &'static Environment<'static> {
                 }
             },
         );
+        // `2026-10-10` → `周六` (a message id; pass it through `t`)
+        env.add_filter("weekday", |v: String| -> String {
+            chrono::NaiveDate::parse_from_str(v.get(..10).unwrap_or(""), "%Y-%m-%d")
+                .map(|d| {
+                    crate::calendar::WEEKDAYS
+                        [chrono::Datelike::weekday(&d).num_days_from_monday() as usize]
+                        .to_string()
+                })
+                .unwrap_or_default()
+        });
         env.add_filter("parse_qs", |qs: String| -> minijinja::Value {
             let pairs: Vec<(String, String)> = url::form_urlencoded::parse(qs.as_bytes())
                 .filter(|(k, _)| k != "page")
@@ -1057,6 +1067,8 @@ mod catalogue_tests {
         v.extend(crate::recruit::Signer::ALL.iter().map(|s| s.label()));
         v.extend(crate::recruit::archive::DOC_KINDS);
         v.extend(crate::recruit::rules::DUE_LABELS);
+        v.extend(crate::calendar::WEEKDAYS);
+        v.push(crate::calendar::MISSING_YEAR);
         for table in [
             &crate::recruit::talent::POOLS[..],
             &crate::recruit::talent::CHANNELS,

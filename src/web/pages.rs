@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::member::web::page_routes())
         .merge(crate::rules::web::page_routes())
         .merge(crate::recruit::web::page_routes())
+        .merge(crate::calendar::web::page_routes())
         .merge(crate::recruit::talent_web::page_routes())
         .merge(crate::rectification::web::page_routes())
         .merge(crate::review::web::page_routes())
@@ -58,11 +59,42 @@ pub const PANEL_TITLES: [&str; 10] = [
 /// Capabilities that will add their panels here once they exist (shown as reserved places).
 pub const RESERVED_PANELS: [&str; 1] = ["积分排行"];
 
+/// Warnings about the platform itself that the account can act on (never cached).
+#[derive(serde::Serialize, Clone, Debug)]
+pub struct Alert {
+    pub text: String,
+    pub link: String,
+}
+
+async fn alerts(ctx: &crate::Ctx, p: &crate::auth::Principal) -> Vec<Alert> {
+    let mut v = Vec::new();
+    if p.can(Perm::RuleWrite) {
+        let today = ctx.clock.today();
+        match crate::calendar::store::missing_years(&ctx.db, today).await {
+            Ok(years) => {
+                for y in years {
+                    v.push(Alert {
+                        text: crate::i18n::format(
+                            p.lang,
+                            crate::calendar::MISSING_YEAR,
+                            &[y.to_string()],
+                        ),
+                        link: format!("/calendar?year={y}"),
+                    });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading the calendar's years"),
+        }
+    }
+    v
+}
+
 async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
+    let alerts = alerts(&ctx, &p).await;
     if !p.can(Perm::MemberRead) {
         return Ok(render(
             "home.html",
-            page_ctx(&p, "home", context! { limited => true }),
+            page_ctx(&p, "home", context! { limited => true, alerts => alerts }),
         ));
     }
     let (recruit, rectify) = (p.can(Perm::RecruitRead), p.can(Perm::RectifyRead));
@@ -101,7 +133,7 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             &p,
             "home",
             context! {
-                limited => false,
+                limited => false, alerts => alerts,
                 total => total, org_total => org_total, warned => warned,
                 panels => panels, reserved => RESERVED_PANELS, counted_at => counted_at,
             },

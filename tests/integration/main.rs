@@ -3,6 +3,7 @@
 
 mod audit_chain;
 mod authz;
+mod calendar;
 mod flows;
 mod import_export;
 mod love_bank;

@@ -29,10 +29,21 @@ async fn migrations_are_idempotent_and_start_an_empty_chain() {
             .await
             .expect("migrate again");
         assert!(again.is_empty());
+        // the only entry of a new database: the holiday arrangements stored at start
         assert_eq!(
             app.verify().await,
-            dangjian::audit::VerifyOutcome::Ok { entries: 0 }
+            dangjian::audit::VerifyOutcome::Ok { entries: 1 }
         );
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'calendar.seed'")
+                .await,
+            1
+        );
+        // started again, nothing more is stored
+        dangjian::calendar::store::seed_builtin(&app.ctx.db)
+            .await
+            .expect("seed");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log").await, 1);
     })
     .await;
 }
