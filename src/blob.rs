@@ -168,7 +168,9 @@ fn mp4_ok(b: &[u8]) -> bool {
 /// Stores the bytes (once per content) inside `tx`; returns their SM3 digest.
 pub async fn put(ctx: &Ctx, tx: &mut Tx, bytes: &[u8]) -> AppResult<String> {
     let digest = crate::crypto::sm3_hex(bytes);
-    let enc = ctx.vault.encrypt_bytes(bytes);
+    let enc = ctx
+        .vault
+        .encrypt_bytes(&crate::crypto::aad("blobs", "data", &digest), bytes);
     on_tx!(tx, c => {
         sqlx::query("INSERT INTO blobs (digest, size, data) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING")
             .bind(&digest).bind(bytes.len() as i64).bind(&enc).execute(&mut *c).await?;
@@ -186,7 +188,7 @@ pub async fn content(ctx: &Ctx, digest: &str) -> AppResult<Vec<u8>> {
     });
     let plain = ctx
         .vault
-        .decrypt_bytes(&enc)
+        .decrypt_bytes(&crate::crypto::aad("blobs", "data", digest), &enc)
         .map_err(|e| AppError::Internal(format!("blob {digest}: {e}")))?;
     if crate::crypto::sm3_hex(&plain) != digest {
         return Err(AppError::Internal(format!(

@@ -111,6 +111,11 @@ pub struct Config {
     /// The zone instants are shown in and dates are counted in (`Asia/Shanghai`, `UTC` or an
     /// offset like `+08:00`).
     pub time_zone: String,
+    /// The audit chain's anchor outside the database (default: `<database>.anchor` beside a
+    /// SQLite file, else `dangjian.anchor`).
+    pub audit_anchor_file: Option<PathBuf>,
+    /// Hours between the server's verifications of the audit chain (it also verifies at start).
+    pub audit_verify_hours: u64,
     pub log: String,
 }
 
@@ -131,6 +136,8 @@ impl Default for Config {
             sqlite_cache_mib: 8,
             dashboard_cache_seconds: 30,
             time_zone: "Asia/Shanghai".into(),
+            audit_anchor_file: None,
+            audit_verify_hours: 6,
             log: "info".into(),
         }
     }
@@ -201,6 +208,12 @@ impl Config {
         }
         if let Some(v) = get("DANGJIAN_DASHBOARD_CACHE_SECONDS") {
             self.dashboard_cache_seconds = parse("dashboard_cache_seconds", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_AUDIT_ANCHOR_FILE") {
+            self.audit_anchor_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("DANGJIAN_AUDIT_VERIFY_HOURS") {
+            self.audit_verify_hours = parse("audit_verify_hours", &v)?;
         }
         if let Some(v) = get("DANGJIAN_TIME_ZONE") {
             self.time_zone = v;
@@ -276,6 +289,12 @@ impl Config {
             });
         }
         self.zone()?;
+        if !(1..=168).contains(&self.audit_verify_hours) {
+            return Err(ConfigError::Invalid {
+                key: "audit_verify_hours",
+                reason: "1–168 hours".into(),
+            });
+        }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 key: "max_body_bytes",

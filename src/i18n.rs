@@ -118,7 +118,7 @@ pub fn format(lang: Lang, msgid: &str, args: &[String]) -> String {
 
 /// Messages that the browser script shows (toasts after a redirect, busy and error notes),
 /// handed to it as a JSON block in the page.
-pub const SCRIPT_MESSAGES: [(&str, &str); 14] = [
+pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("created", "已创建"),
     ("saved", "已保存"),
     ("moved", "已移动"),
@@ -133,6 +133,10 @@ pub const SCRIPT_MESSAGES: [(&str, &str); 14] = [
     ("loading", "正在加载…"),
     ("failed", "请求失败，请稍后重试"),
     ("selected", "已选 {0} 项"),
+    ("verified", "审计链校验完成：完整"),
+    ("verify_failed", "审计链校验发现问题，详见页面上方"),
+    ("pending", "已提交，等待审核"),
+    ("closed", "已关账"),
 ];
 
 pub fn script_messages(lang: Lang) -> HashMap<&'static str, &'static str> {

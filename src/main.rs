@@ -190,7 +190,15 @@ fn print_demo(s: &demo::DemoSummary) {
 
 async fn run(cmd: Command, cfg: Config) -> Res {
     let ctx = Ctx::open(cfg.clone()).await?;
+    // what a command wrote is recorded in the chain's anchor outside the database; a check
+    // (verify, backup) moves nothing
+    let writes = !matches!(cmd, Command::Audit { .. } | Command::Backup { .. });
     let result = run_with(&ctx, cmd, &cfg).await;
+    if writes {
+        if let Err(e) = audit::anchor::write(&ctx).await {
+            eprintln!("audit anchor: {e}");
+        }
+    }
     // Closing the pool checkpoints SQLite's WAL into the database file.
     ctx.db.close().await;
     result
@@ -295,10 +303,21 @@ async fn run_with(ctx: &Ctx, cmd: Command, cfg: &Config) -> Res {
             command: AuditCommand::Verify,
         } => {
             let started = std::time::Instant::now();
-            match audit::verify(&ctx.db).await? {
+            match audit::verify(&ctx).await? {
                 audit::VerifyOutcome::Ok { entries } => {
                     let secs = started.elapsed().as_secs_f64();
                     println!("audit chain OK: {entries} entries verified in {secs:.2}s ({:.0} entries/s)", entries as f64 / secs.max(1e-9));
+                    match audit::anchor::read(&ctx) {
+                        Ok(Some((seq, _))) => println!(
+                            "anchor {}: the chain reaches its seq {seq}",
+                            audit::anchor::path(cfg).display()
+                        ),
+                        Ok(None) => println!(
+                            "no anchor at {} (the chain is checked without that lower bound)",
+                            audit::anchor::path(cfg).display()
+                        ),
+                        Err(e) => println!("anchor: {e}"),
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 audit::VerifyOutcome::Broken { seq, reason } => {
@@ -316,18 +335,22 @@ async fn backup(ctx: &Ctx, cfg: &Config, path: &std::path::Path) -> Res {
             if path.exists() {
                 return Err(format!("{} already exists", path.display()).into());
             }
-            // VACUUM INTO writes a consistent snapshot while the server keeps running.
+            // VACUUM INTO writes a consistent snapshot while the server keeps running, into an
+            // empty file made readable by its owner only
+            dangjian::write_private(path, b"")?;
             let target = path.to_string_lossy().replace('\'', "''");
             if let dangjian::db::Db::Sqlite(p, _) = &ctx.db {
                 sqlx::query(&format!("VACUUM INTO '{target}'"))
                     .execute(p)
                     .await?;
             }
+            dangjian::restrict(path)?;
             println!("backup written to {}", path.display());
             println!("the data key is not in the database: keep {} (or your DANGJIAN_DATA_KEY) with the backup", dangjian::default_key_file(cfg).display());
             Ok(ExitCode::SUCCESS)
         }
         DatabaseUrl::Postgres(url) => {
+            dangjian::write_private(path, b"")?;
             let status = std::process::Command::new("pg_dump")
                 .args(["--format=custom", "--file"])
                 .arg(path)
@@ -337,6 +360,7 @@ async fn backup(ctx: &Ctx, cfg: &Config, path: &std::path::Path) -> Res {
             if !status.success() {
                 return Err("pg_dump failed".into());
             }
+            dangjian::restrict(path)?;
             println!(
                 "backup written to {} (restore with pg_restore)",
                 path.display()
@@ -375,6 +399,11 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
         ctx.db.backend_name()
     );
     let db = ctx.db.clone();
+    let last = ctx.clone();
+    // the chain's anchor, and the scheduler (which verifies the chain at once, then every
+    // audit_verify_hours)
+    audit::checks::spawn_anchor(ctx.clone());
+    dangjian::scheduler::spawn(ctx.clone());
     let app = dangjian::web::router(ctx);
     axum::serve(
         listener,
@@ -397,8 +426,11 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
         }
     })
     .await?;
-    // Every in-flight request has finished: close the pool so SQLite checkpoints its WAL and
-    // PostgreSQL sees the sessions end, before the process exits.
+    // Every in-flight request has finished: record the head in the anchor, then close the
+    // pool so SQLite checkpoints its WAL and PostgreSQL sees the sessions end.
+    if let Err(e) = audit::anchor::write(&last).await {
+        eprintln!("audit anchor: {e}");
+    }
     db.close().await;
     println!("dangjian 已停止 / stopped");
     Ok(ExitCode::SUCCESS)

@@ -1,14 +1,21 @@
 //! The tamper-evident audit log (审计日志).
 //!
 //! Every mutation, login, failed login, authorisation refusal and unmask is appended in the
-//! same transaction as the change it records. Entries form a hash chain: each entry's hash is
-//! SM3 over a fixed byte encoding of (seq, previous hash, time, actor, role, organisation,
-//! action, object, before, after). `audit_head` holds the last seq and hash, so truncation is
-//! detected as well as edits, deletions and reordering.
+//! same transaction as the change it records. Entries form a keyed hash chain: each entry's
+//! hash is HMAC-SM3, under the chain key (derived from the data key, never in the database),
+//! of a fixed byte encoding of (seq, previous hash, time, actor, role, organisation, action,
+//! object, before, after); entries written before keying (`audit_meta.keyed_from`) are plain
+//! SM3 and sealed by the first keyed entry's link. `audit_head` holds the last seq and hash
+//! with their HMAC, so neither a recomputed chain nor a rewound head verifies without the key;
+//! an anchor file outside the database (see [`anchor`]) catches a head rewound to a state it
+//! once had. [`verify`] also checks that the append-only triggers are in place.
+
+pub mod anchor;
+pub mod checks;
 
 pub mod web;
 
-use crate::db::{Db, DbResult, DbRow, SqlBuilder, Tx, Val};
+use crate::db::{ChainKey, Db, DbError, DbResult, DbRow, SqlBuilder, Tx, Val};
 use crate::{bind_vals, on_db, on_tx};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -130,10 +137,15 @@ pub fn encode(e: &Entry) -> Vec<u8> {
     b
 }
 
-/// [`encode`] into a reused buffer (cleared first).
+/// [`encode`] into a reused buffer (cleared first): the plain-SM3 entries' encoding.
 pub fn encode_into(e: &EntryRef<'_>, b: &mut Vec<u8>) {
+    encode_tagged(e, b"DJA1", b)
+}
+
+/// The encoding under a version tag (`DJA1` plain SM3, `DJA2` keyed).
+fn encode_tagged(e: &EntryRef<'_>, tag: &[u8; 4], b: &mut Vec<u8>) {
     b.clear();
-    b.extend_from_slice(b"DJA1");
+    b.extend_from_slice(tag);
     b.extend_from_slice(&e.seq.to_be_bytes());
     put(b, e.prev_hash.as_bytes());
     put(b, e.ts.as_bytes());
@@ -151,6 +163,27 @@ pub fn encode_into(e: &EntryRef<'_>, b: &mut Vec<u8>) {
 
 pub fn entry_hash(e: &Entry) -> String {
     crate::crypto::sm3_hex(&encode(e))
+}
+
+/// A keyed entry's hash: HMAC-SM3 under the chain key of its `DJA2` encoding.
+pub fn keyed_hash(key: &ChainKey, e: &EntryRef<'_>, buf: &mut Vec<u8>) -> String {
+    encode_tagged(e, b"DJA2", buf);
+    hex::encode(crate::crypto::hmac_sm3(&key.0, buf))
+}
+
+/// The MAC of the chain's head (seq, hash).
+pub fn head_mac(key: &ChainKey, seq: i64, hash: &str) -> String {
+    let mut b = b"DJH1".to_vec();
+    b.extend_from_slice(&seq.to_be_bytes());
+    b.extend_from_slice(hash.as_bytes());
+    hex::encode(crate::crypto::hmac_sm3(&key.0, &b))
+}
+
+/// The MAC of `audit_meta.keyed_from`.
+pub fn meta_mac(key: &ChainKey, keyed_from: i64) -> String {
+    let mut b = b"DJK1".to_vec();
+    b.extend_from_slice(&keyed_from.to_be_bytes());
+    hex::encode(crate::crypto::hmac_sm3(&key.0, &b))
 }
 
 fn ts_text(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -185,6 +218,12 @@ pub async fn append_many(tx: &mut Tx, actor: &Actor, es: Vec<NewEntry<'_>>) -> D
         }
     };
     let ts = ts_text(tx.now);
+    // fail closed: no entry is written that the chain's key does not seal
+    let key = tx
+        .chain_key
+        .clone()
+        .ok_or_else(|| DbError::Corrupt("the audit chain's key is not loaded".into()))?;
+    let mut buf = Vec::with_capacity(512);
     let mut es = es.into_iter().peekable();
     while es.peek().is_some() {
         let mut batch = Vec::with_capacity(APPEND_BATCH);
@@ -205,7 +244,7 @@ pub async fn append_many(tx: &mut Tx, actor: &Actor, es: Vec<NewEntry<'_>>) -> D
                 after_json: e.after.to_string(),
                 ip: actor.ip.clone(),
             };
-            entry.hash = entry_hash(&entry);
+            entry.hash = keyed_hash(&key, &entry.as_ref(), &mut buf);
             head = (entry.seq, entry.hash.clone());
             batch.push(entry);
         }
@@ -272,7 +311,8 @@ pub enum VerifyOutcome {
     Broken { seq: i64, reason: String },
 }
 
-/// The columns of an entry in [`EntryRef`]'s order, read by position.
+/// The columns of an entry in [`EntryRef`]'s order, read by position, then the encrypted
+/// originals of a redacted entry (hex).
 const ENTRY_COLUMNS: &str = "seq, prev_hash, hash, ts, actor_id, actor_name, role, org_id, action, object_type, object_id, before_json, after_json, ip";
 
 /// Entries per chunk of [`verify`]: read on one connection, checked on a blocking thread.
@@ -291,11 +331,68 @@ struct ChunkOutcome {
     last_hash: String,
 }
 
+/// How a chunk's entries are checked: which are keyed, under which key, and how a redacted
+/// entry's original is read back.
+#[derive(Clone)]
+struct Checker {
+    keyed_from: i64,
+    key: ChainKey,
+    vault: std::sync::Arc<crate::crypto::Vault>,
+}
+
+/// An entry's encrypted originals (hex of `before_enc`, `after_enc`), when it was redacted.
+type Originals<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
+impl Checker {
+    /// The entry's hash as it must be: keyed after `keyed_from`, plain SM3 up to it; a
+    /// redacted entry is hashed on its original, which must redact to the stored text.
+    fn expected_hash(
+        &self,
+        e: &EntryRef<'_>,
+        originals: &Originals<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Result<String, String> {
+        let open = |col: &str,
+                    hex_text: &Option<Cow<'_, str>>,
+                    stored: &str|
+         -> Result<Option<String>, String> {
+            let Some(h) = hex_text.as_deref().filter(|h| !h.is_empty()) else {
+                return Ok(None);
+            };
+            let bytes = hex::decode(h).map_err(|_| format!("{col} is not hex"))?;
+            let plain = self
+                .vault
+                .decrypt(&crate::crypto::aad("audit_log", col, e.seq), &bytes)
+                .map_err(|err| format!("{col}: {err}"))?;
+            if redact_json(&plain).as_deref().unwrap_or(&plain) != stored {
+                return Err(format!("{col} does not redact to the stored text"));
+            }
+            Ok(Some(plain))
+        };
+        let before = open("before_enc", &originals.0, e.before_json)?;
+        let after = open("after_enc", &originals.1, e.after_json)?;
+        let mut orig = *e;
+        if let Some(b) = &before {
+            orig.before_json = b;
+        }
+        if let Some(a) = &after {
+            orig.after_json = a;
+        }
+        Ok(if e.seq > self.keyed_from {
+            keyed_hash(&self.key, &orig, buf)
+        } else {
+            encode_into(&orig, buf);
+            hex::encode(crate::crypto::sm3(buf))
+        })
+    }
+}
+
 /// Checks a chunk's entries: consecutive seqs from `lo`, each linked to the one before, each
 /// hashing to its stored hash. The first entry's link is the caller's to check.
 fn check_chunk<'a>(
     lo: i64,
-    entries: impl Iterator<Item = Result<EntryRef<'a>, sqlx::Error>>,
+    checker: &Checker,
+    entries: impl Iterator<Item = Result<(EntryRef<'a>, Originals<'a>), sqlx::Error>>,
 ) -> DbResult<ChunkOutcome> {
     let mut out = ChunkOutcome {
         last_seq: lo - 1,
@@ -304,7 +401,7 @@ fn check_chunk<'a>(
     let mut buf = Vec::with_capacity(1024);
     let mut prev: Option<&'a str> = None;
     for e in entries {
-        let e = e?;
+        let (e, originals) = e?;
         let expected = out.last_seq + 1;
         if e.seq != expected {
             let b = (
@@ -326,13 +423,16 @@ fn check_chunk<'a>(
             }
             Some(_) => {}
         }
-        encode_into(&e, &mut buf);
-        let mut hex = [0u8; 64];
-        let same = hex::encode_to_slice(crate::crypto::sm3(&buf), &mut hex).is_ok()
-            && hex.as_slice() == e.hash.as_bytes();
-        if !same {
-            out.body_broken = Some((e.seq, "entry content does not match its hash".into()));
-            return Ok(out);
+        match checker.expected_hash(&e, &originals, &mut buf) {
+            Ok(h) if h == e.hash => {}
+            Ok(_) => {
+                out.body_broken = Some((e.seq, "entry content does not match its hash".into()));
+                return Ok(out);
+            }
+            Err(reason) => {
+                out.body_broken = Some((e.seq, reason));
+                return Ok(out);
+            }
         }
         prev = Some(e.hash);
         out.last_seq = e.seq;
@@ -345,28 +445,34 @@ fn check_chunk<'a>(
     Ok(out)
 }
 
-/// Reads one entry from a row of [`ENTRY_COLUMNS`], borrowing its text.
+/// Reads one entry from a row of [`ENTRY_COLUMNS`] and the originals, borrowing its text.
 macro_rules! entry_ref {
     ($r:expr) => {{
         use sqlx::Row;
         let r = $r;
-        (|| -> Result<EntryRef<'_>, sqlx::Error> {
-            Ok(EntryRef {
-                seq: r.try_get(0)?,
-                prev_hash: r.try_get(1)?,
-                hash: r.try_get(2)?,
-                ts: r.try_get(3)?,
-                actor_id: r.try_get(4)?,
-                actor_name: r.try_get(5)?,
-                role: r.try_get(6)?,
-                org_id: r.try_get(7)?,
-                action: r.try_get(8)?,
-                object_type: r.try_get(9)?,
-                object_id: r.try_get(10)?,
-                before_json: r.try_get(11)?,
-                after_json: r.try_get(12)?,
-                ip: r.try_get(13)?,
-            })
+        (|| -> Result<(EntryRef<'_>, Originals<'_>), sqlx::Error> {
+            Ok((
+                EntryRef {
+                    seq: r.try_get(0)?,
+                    prev_hash: r.try_get(1)?,
+                    hash: r.try_get(2)?,
+                    ts: r.try_get(3)?,
+                    actor_id: r.try_get(4)?,
+                    actor_name: r.try_get(5)?,
+                    role: r.try_get(6)?,
+                    org_id: r.try_get(7)?,
+                    action: r.try_get(8)?,
+                    object_type: r.try_get(9)?,
+                    object_id: r.try_get(10)?,
+                    before_json: r.try_get(11)?,
+                    after_json: r.try_get(12)?,
+                    ip: r.try_get(13)?,
+                },
+                (
+                    r.try_get::<Option<String>, _>(14)?.map(Cow::Owned),
+                    r.try_get::<Option<String>, _>(15)?.map(Cow::Owned),
+                ),
+            ))
         })()
     }};
 }
@@ -388,6 +494,8 @@ struct JsonEntry<'a>(
     #[serde(borrow)] Cow<'a, str>,
     #[serde(borrow)] Cow<'a, str>,
     #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
 );
 
 /// Reads and checks the entries `lo..=hi`: the rows are fetched on a pooled connection and
@@ -396,11 +504,11 @@ struct JsonEntry<'a>(
 /// SQLite hands the chunk over as one JSON array: sqlx's SQLite driver passes every row from
 /// its worker thread to the caller as a message, which costs more than reading and hashing
 /// the entry (see BENCHMARKS.md); one row per chunk avoids it. JSON keeps every text exactly.
-async fn verify_chunk(db: &Db, lo: i64, hi: i64) -> DbResult<ChunkOutcome> {
+async fn verify_chunk(db: &Db, checker: Checker, lo: i64, hi: i64) -> DbResult<ChunkOutcome> {
     let joined = match db {
         Db::Sqlite(p, _) => {
             // the primary key's order, which check_chunk verifies (a sorter here would cost a third)
-            let sql = format!("SELECT json_group_array(json_array({ENTRY_COLUMNS})) AS j FROM (SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq)");
+            let sql = format!("SELECT json_group_array(json_array({ENTRY_COLUMNS}, lower(hex(before_enc)), lower(hex(after_enc)))) AS j FROM (SELECT {ENTRY_COLUMNS}, before_enc, after_enc FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq)");
             let text: String = sqlx::query(&sql)
                 .bind(lo)
                 .bind(hi)
@@ -412,23 +520,30 @@ async fn verify_chunk(db: &Db, lo: i64, hi: i64) -> DbResult<ChunkOutcome> {
                     .map_err(|e| crate::db::DbError::Corrupt(format!("audit chunk {lo}: {e}")))?;
                 check_chunk(
                     lo,
+                    &checker,
                     rows.iter().map(|r| {
-                        Ok(EntryRef {
-                            seq: r.0,
-                            prev_hash: &r.1,
-                            hash: &r.2,
-                            ts: &r.3,
-                            actor_id: r.4,
-                            actor_name: &r.5,
-                            role: &r.6,
-                            org_id: r.7,
-                            action: &r.8,
-                            object_type: &r.9,
-                            object_id: &r.10,
-                            before_json: &r.11,
-                            after_json: &r.12,
-                            ip: &r.13,
-                        })
+                        Ok((
+                            EntryRef {
+                                seq: r.0,
+                                prev_hash: &r.1,
+                                hash: &r.2,
+                                ts: &r.3,
+                                actor_id: r.4,
+                                actor_name: &r.5,
+                                role: &r.6,
+                                org_id: r.7,
+                                action: &r.8,
+                                object_type: &r.9,
+                                object_id: &r.10,
+                                before_json: &r.11,
+                                after_json: &r.12,
+                                ip: &r.13,
+                            },
+                            (
+                                r.14.as_deref().map(Cow::Borrowed),
+                                r.15.as_deref().map(Cow::Borrowed),
+                            ),
+                        ))
                     }),
                 )
             })
@@ -436,70 +551,274 @@ async fn verify_chunk(db: &Db, lo: i64, hi: i64) -> DbResult<ChunkOutcome> {
         }
         Db::Postgres(p, _) => {
             let sql = format!(
-                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq"
+                "SELECT {ENTRY_COLUMNS}, encode(before_enc, 'hex') AS b, encode(after_enc, 'hex') AS a FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq"
             );
             let rows = sqlx::query(&sql).bind(lo).bind(hi).fetch_all(p).await?;
-            tokio::task::spawn_blocking(move || check_chunk(lo, rows.iter().map(|r| entry_ref!(r))))
-                .await
+            tokio::task::spawn_blocking(move || {
+                check_chunk(lo, &checker, rows.iter().map(|r| entry_ref!(r)))
+            })
+            .await
         }
     };
     joined.map_err(|e| crate::db::DbError::Corrupt(format!("audit check stopped: {e}")))?
 }
 
-/// Walks the whole chain and names the first bad seq: chunks of [`VERIFY_CHUNK`] entries are
-/// read and hashed concurrently (two or three at a time), then stitched in order — each chunk's
-/// first entry must link to the last of the chunk before, and the last chunk to the head.
-pub async fn verify(db: &Db) -> DbResult<VerifyOutcome> {
-    use futures_util::StreamExt;
-    let (min_seq, max_seq, head_seq, head_hash) = on_db!(db, p => {
-        let m = sqlx::query("SELECT COALESCE(MIN(seq), 1) AS lo, COALESCE(MAX(seq), 0) AS hi FROM audit_log").fetch_one(p).await?;
-        let h = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(p).await?;
-        (m.i64("lo")?, m.i64("hi")?, h.i64("seq")?, h.string("hash")?)
+/// The append-only triggers whose absence (or, on PostgreSQL, disabling) `verify` reports.
+async fn missing_triggers(db: &Db) -> DbResult<Vec<String>> {
+    let want: &[&str] = if db.is_sqlite() {
+        &["audit_log_no_update", "audit_log_no_delete"]
+    } else {
+        &["audit_log_no_update", "audit_log_no_truncate"]
+    };
+    let present: Vec<String> = on_db!(db, p => {
+        let sql = if db.is_sqlite() {
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+        } else {
+            "SELECT tgname::text AS name FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass AND NOT tgisinternal AND tgenabled <> 'D'"
+        };
+        let rows = sqlx::query(sql).fetch_all(p).await?;
+        rows.iter().map(|r| r.string("name")).collect::<DbResult<Vec<_>>>()?
     });
+    Ok(want
+        .iter()
+        .filter(|t| !present.iter().any(|p| p == *t))
+        .map(|t| t.to_string())
+        .collect())
+}
+
+/// `audit_meta`: from which seq entries are keyed, if the chain has been sealed.
+pub async fn keyed_from(db: &Db) -> DbResult<Option<(i64, String)>> {
+    on_db!(db, p => {
+        match sqlx::query("SELECT keyed_from, mac FROM audit_meta WHERE id = 1").fetch_optional(p).await? {
+            Some(r) => Ok(Some((r.i64("keyed_from")?, r.string("mac")?))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// Walks the chain `1..=max_seq` with `checker`: chunks of [`VERIFY_CHUNK`] entries read and
+/// hashed concurrently (two or three at a time), then stitched in order — each chunk's first
+/// entry must link to the last of the chunk before. The last (seq, hash), or the first break.
+async fn walk(
+    db: &Db,
+    checker: &Checker,
+    max_seq: i64,
+) -> DbResult<Result<(i64, String), (i64, String)>> {
+    use futures_util::StreamExt;
     let parallel = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
     let chunks = (0..)
         .map(|i| 1 + i * VERIFY_CHUNK)
         .take_while(|lo| *lo <= max_seq)
         .map(|lo| (lo, (lo + VERIFY_CHUNK - 1).min(max_seq)));
     let mut results = futures_util::stream::iter(chunks)
-        .map(|(lo, hi)| async move { (hi, verify_chunk(db, lo, hi).await) })
+        .map(|(lo, hi)| {
+            let checker = checker.clone();
+            async move { (hi, verify_chunk(db, checker, lo, hi).await) }
+        })
         .buffered(parallel);
     let mut prev = GENESIS.to_string();
     let mut last = 0i64;
     while let Some((hi, r)) = results.next().await {
         let c = r?;
-        let broken = c.head_broken.or_else(|| {
+        let link = c.head_broken.or_else(|| {
             (c.first_prev != prev).then(|| (last + 1, "previous-hash link broken".to_string()))
         });
-        if let Some((seq, reason)) = broken.or(c.body_broken) {
-            return Ok(VerifyOutcome::Broken { seq, reason });
+        if let Some(b) = link.or(c.body_broken) {
+            return Ok(Err(b));
         }
         if c.last_seq < hi {
             let seq = c.last_seq + 1;
-            return Ok(VerifyOutcome::Broken {
-                seq,
-                reason: format!("expected seq {seq}, found none"),
-            });
+            return Ok(Err((seq, format!("expected seq {seq}, found none"))));
         }
         prev = c.last_hash;
         last = c.last_seq;
     }
+    Ok(Ok((last, prev)))
+}
+
+/// The chain's extent and head: (min seq, max seq, head (seq, hash, mac)).
+async fn extent(db: &Db) -> DbResult<(i64, i64, Option<(i64, String, String)>)> {
+    on_db!(db, p => {
+        let m = sqlx::query("SELECT COALESCE(MIN(seq), 1) AS lo, COALESCE(MAX(seq), 0) AS hi FROM audit_log").fetch_one(p).await?;
+        let h = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetch_optional(p).await?;
+        let h = match h { Some(h) => Some((h.i64("seq")?, h.string("hash")?, h.string("mac")?)), None => None };
+        Ok((m.i64("lo")?, m.i64("hi")?, h))
+    })
+}
+
+/// Verifies the whole chain and names the first bad seq: every entry (keyed after
+/// `audit_meta.keyed_from`, whose MAC must hold), the links, the head and its MAC, the
+/// append-only triggers, and the anchor outside the database.
+pub async fn verify(ctx: &crate::Ctx) -> DbResult<VerifyOutcome> {
+    let db = &ctx.db;
+    let key = db
+        .chain_key()
+        .cloned()
+        .ok_or_else(|| DbError::Corrupt("the audit chain's key is not loaded".into()))?;
+    let broken = |seq: i64, reason: String| Ok(VerifyOutcome::Broken { seq, reason });
+    let missing = missing_triggers(db).await?;
+    if !missing.is_empty() {
+        return broken(
+            0,
+            format!(
+                "append-only triggers missing or disabled: {}",
+                missing.join(", ")
+            ),
+        );
+    }
+    let (min_seq, max_seq, head) = extent(db).await?;
+    let Some((head_seq, head_hash, head_mac_stored)) = head else {
+        return broken(max_seq + 1, "the chain's head is missing".into());
+    };
+    let keyed = match keyed_from(db).await? {
+        Some((k, mac)) if mac == meta_mac(&key, k) => k,
+        Some(_) => {
+            return broken(
+                0,
+                "the keyed range's record (audit_meta) was altered".into(),
+            )
+        }
+        None => {
+            return broken(
+                0,
+                "the chain has not been sealed with its key (audit_meta is missing)".into(),
+            )
+        }
+    };
+    let checker = Checker {
+        keyed_from: keyed,
+        key: key.clone(),
+        vault: ctx.vault.clone(),
+    };
+    let (last, prev) = match walk(db, &checker, max_seq).await? {
+        Ok(x) => x,
+        Err((seq, reason)) => return broken(seq, reason),
+    };
     // Nothing may sit before seq 1 or be missing at the tail.
     if min_seq < 1 {
-        return Ok(VerifyOutcome::Broken {
-            seq: min_seq,
-            reason: "entry before the start of the chain".into(),
-        });
+        return broken(min_seq, "entry before the start of the chain".into());
     }
     if head_seq != last || head_hash != prev {
+        return broken(
+            last + 1,
+            format!("chain ends at {last} but head records {head_seq} (truncated or head altered)"),
+        );
+    }
+    if keyed > last {
+        return broken(
+            last + 1,
+            format!("the keyed range starts at {keyed}, after the chain's end {last} (truncated)"),
+        );
+    }
+    if head_mac_stored != head_mac(&key, head_seq, &head_hash) {
+        return broken(
+            last,
+            "the head's MAC does not match (head rewritten)".into(),
+        );
+    }
+    if let Err((seq, reason)) = anchor::check(ctx, last, &prev).await {
+        return broken(seq, reason);
+    }
+    Ok(VerifyOutcome::Ok { entries: last })
+}
+
+/// The hash `e` must have to be the chain's entry at its seq: keyed or plain as its place in
+/// the chain says, over the original text the platform keeps for a redacted entry. An entry
+/// copied out (an archive) is authentic when this equals its hash and the chain verifies.
+pub async fn expected_hash(ctx: &crate::Ctx, e: &Entry) -> DbResult<Result<String, String>> {
+    let key = ctx
+        .db
+        .chain_key()
+        .cloned()
+        .ok_or_else(|| DbError::Corrupt("the audit chain's key is not loaded".into()))?;
+    let keyed = keyed_from(&ctx.db).await?.map_or(0, |k| k.0);
+    let originals: (Option<String>, Option<String>) = on_db!(&ctx.db, p => {
+        let sql = if ctx.db.is_sqlite() {
+            "SELECT lower(hex(before_enc)) AS b, lower(hex(after_enc)) AS a FROM audit_log WHERE seq = $1"
+        } else {
+            "SELECT encode(before_enc, 'hex') AS b, encode(after_enc, 'hex') AS a FROM audit_log WHERE seq = $1"
+        };
+        match sqlx::query(sql).bind(e.seq).fetch_optional(p).await? {
+            Some(r) => (r.opt_string("b")?.filter(|s| !s.is_empty()), r.opt_string("a")?.filter(|s| !s.is_empty())),
+            None => (None, None),
+        }
+    });
+    let checker = Checker {
+        keyed_from: keyed,
+        key,
+        vault: ctx.vault.clone(),
+    };
+    let mut buf = Vec::new();
+    Ok(checker.expected_hash(
+        &e.as_ref(),
+        &(originals.0.map(Cow::Owned), originals.1.map(Cow::Owned)),
+        &mut buf,
+    ))
+}
+
+/// Verifies a chain written before keying, plain SM3 throughout (links, hashes, head): what
+/// sealing requires before it vouches for those entries with the key.
+pub(crate) async fn verify_plain(ctx: &crate::Ctx) -> DbResult<VerifyOutcome> {
+    let db = &ctx.db;
+    let key = db
+        .chain_key()
+        .cloned()
+        .ok_or_else(|| DbError::Corrupt("the audit chain's key is not loaded".into()))?;
+    let (min_seq, max_seq, head) = extent(db).await?;
+    let checker = Checker {
+        keyed_from: i64::MAX,
+        key,
+        vault: ctx.vault.clone(),
+    };
+    let (last, prev) = match walk(db, &checker, max_seq).await? {
+        Ok(x) => x,
+        Err((seq, reason)) => return Ok(VerifyOutcome::Broken { seq, reason }),
+    };
+    let head_ok = head.is_some_and(|(s, h, _)| s == last && h == prev);
+    if min_seq < 1 || !head_ok {
         return Ok(VerifyOutcome::Broken {
             seq: last + 1,
-            reason: format!(
-                "chain ends at {last} but head records {head_seq} (truncated or head altered)"
-            ),
+            reason: "the chain's end and its head disagree".into(),
         });
     }
     Ok(VerifyOutcome::Ok { entries: last })
+}
+
+/// Rewrites personal fields of an entry's JSON written under earlier masks: a full birth
+/// date becomes its month, a wide ID-number mask the present one. `None` when nothing
+/// changes. Pure, so [`verify`] can check a redacted entry against its original.
+pub fn redact_json(text: &str) -> Option<String> {
+    fn walk(v: &mut serde_json::Value) -> bool {
+        let mut changed = false;
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    match (k.as_str(), &*x) {
+                        ("birth_date", serde_json::Value::String(s)) if s.len() == 10 => {
+                            *x = serde_json::Value::String(s[..7].to_string());
+                            changed = true;
+                        }
+                        ("id_number" | "id_masked", serde_json::Value::String(s))
+                            if s.contains('*') && crate::crypto::remask_id(s) != *s =>
+                        {
+                            *x = serde_json::Value::String(crate::crypto::remask_id(s));
+                            changed = true;
+                        }
+                        _ => changed |= walk(x),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for x in a {
+                    changed |= walk(x);
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+    let mut v: serde_json::Value = serde_json::from_str(text).ok()?;
+    walk(&mut v).then(|| v.to_string())
 }
 
 /// Filters for browsing the log.
@@ -513,8 +832,31 @@ pub struct AuditFilter {
     pub limit: Option<i64>,
 }
 
+/// The entries of the subtree at `scope` (by the organisation of the account that acted;
+/// entries of the system itself, with none, belong to the whole tree): what an audit
+/// administrator bound to `scope` reads.
+pub async fn list_scoped(
+    db: &Db,
+    scope: &str,
+    whole_tree: bool,
+    f: &AuditFilter,
+) -> DbResult<Vec<Entry>> {
+    let mut b = SqlBuilder::new(&format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE 1=1"));
+    let lo = b.arg(Val::Str(scope.to_string()));
+    let hi = b.arg(Val::Str(crate::db::path_upper(scope)));
+    let system = if whole_tree { " OR org_id IS NULL" } else { "" };
+    b.push(&format!(
+        " AND (org_id IN (SELECT id FROM orgs WHERE path >= {lo} AND path < {hi}){system})"
+    ));
+    filtered(db, b, f).await
+}
+
 pub async fn list(db: &Db, f: &AuditFilter) -> DbResult<Vec<Entry>> {
-    let mut b = SqlBuilder::new("SELECT * FROM audit_log WHERE 1=1");
+    let b = SqlBuilder::new(&format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE 1=1"));
+    filtered(db, b, f).await
+}
+
+async fn filtered(db: &Db, mut b: SqlBuilder, f: &AuditFilter) -> DbResult<Vec<Entry>> {
     if let Some(a) = f.action.as_deref().filter(|s| !s.is_empty()) {
         let p = b.arg(Val::Str(a.to_string()));
         b.push(&format!(" AND action = {p}"));
@@ -581,12 +923,26 @@ mod tests {
         x
     }
 
+    fn checker(keyed_from: i64) -> Checker {
+        Checker {
+            keyed_from,
+            key: ChainKey([9; 32]),
+            vault: std::sync::Arc::new(crate::crypto::Vault::new(1, [7; 16], Default::default())),
+        }
+    }
+
     #[test]
     fn chain_links_and_detects_edits() {
         let a = e(1, GENESIS);
         let b = e(2, &a.hash);
+        let plain = checker(i64::MAX);
         let check = |lo: i64, es: &[&Entry]| {
-            check_chunk(lo, es.iter().map(|x| Ok(x.as_ref()))).expect("rows decode")
+            check_chunk(
+                lo,
+                &plain,
+                es.iter().map(|x| Ok((x.as_ref(), (None, None)))),
+            )
+            .expect("rows decode")
         };
         let ok = check(1, &[&a, &b]);
         assert!(ok.head_broken.is_none() && ok.body_broken.is_none());
@@ -601,6 +957,80 @@ mod tests {
         // a link to anything but the entry before breaks (its own hash is right)
         let d = e(2, GENESIS);
         assert_eq!(check(1, &[&a, &d]).body_broken.map(|x| x.0), Some(2));
+    }
+
+    #[test]
+    fn keyed_entries_need_the_key() {
+        let c = checker(1);
+        let a = e(1, GENESIS); // before keying: plain SM3
+        let mut b = e(2, &a.hash);
+        let mut buf = Vec::new();
+        b.hash = keyed_hash(&c.key, &b.as_ref(), &mut buf);
+        let check = |es: &[&Entry]| {
+            check_chunk(1, &c, es.iter().map(|x| Ok((x.as_ref(), (None, None)))))
+                .expect("rows decode")
+        };
+        assert!(check(&[&a, &b]).body_broken.is_none());
+        // recomputed without the key (plain SM3 in the keyed range): refused
+        let mut forged = b.clone();
+        forged.actor_name = "mallory".into();
+        forged.hash = entry_hash(&forged);
+        assert_eq!(check(&[&a, &forged]).body_broken.map(|x| x.0), Some(2));
+        // with another key: refused
+        let mut other = b.clone();
+        other.hash = keyed_hash(&ChainKey([1; 32]), &other.as_ref(), &mut buf);
+        assert_eq!(check(&[&a, &other]).body_broken.map(|x| x.0), Some(2));
+        // the head's and the range's MACs change with what they cover
+        assert_ne!(head_mac(&c.key, 2, &b.hash), head_mac(&c.key, 1, &a.hash));
+        assert_ne!(meta_mac(&c.key, 1), meta_mac(&c.key, 2));
+    }
+
+    #[test]
+    fn a_redacted_entry_verifies_on_its_original() {
+        let c = checker(i64::MAX);
+        let mut x = e(1, GENESIS);
+        x.after_json =
+            r#"{"birth_date":"1978-04-06","id_number":"3708**********7525","name":"张三"}"#.into();
+        x.hash = entry_hash(&x);
+        let original = x.after_json.clone();
+        let redacted = redact_json(&original).expect("changes");
+        assert_eq!(
+            redacted,
+            r#"{"birth_date":"1978-04","id_number":"3****************5","name":"张三"}"#
+        );
+        assert_eq!(
+            redact_json(&redacted),
+            None,
+            "redacting twice changes nothing"
+        );
+        let enc = hex::encode(
+            c.vault
+                .encrypt(&crate::crypto::aad("audit_log", "after_enc", 1), &original),
+        );
+        let mut stored = x.clone();
+        stored.after_json = redacted.clone();
+        let run = |s: &Entry, after_enc: &str| {
+            check_chunk(
+                1,
+                &c,
+                std::iter::once(Ok((
+                    s.as_ref(),
+                    (None, Some(Cow::Owned(after_enc.to_string()))),
+                ))),
+            )
+            .expect("decode")
+        };
+        assert!(run(&stored, &enc).body_broken.is_none());
+        // the shown text must be the original's redaction
+        let mut shown = stored.clone();
+        shown.after_json = redacted.replace("张三", "李四");
+        assert!(run(&shown, &enc).body_broken.is_some());
+        // an original taken from another entry does not open here
+        let elsewhere = hex::encode(
+            c.vault
+                .encrypt(&crate::crypto::aad("audit_log", "after_enc", 2), &original),
+        );
+        assert!(run(&stored, &elsewhere).body_broken.is_some());
     }
 
     #[test]

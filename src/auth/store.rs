@@ -878,7 +878,10 @@ pub async fn set_locale(ctx: &Ctx, p: &Principal, locale: &str) -> AppResult<()>
 /// Starts TOTP enrolment: stores a new (not yet enabled) secret and returns it.
 pub async fn totp_begin(ctx: &Ctx, p: &Principal) -> AppResult<Vec<u8>> {
     let secret = totp::new_secret();
-    let enc = ctx.vault.encrypt(&hex::encode(&secret));
+    let enc = ctx.vault.encrypt(
+        &crate::crypto::aad("accounts", "totp_secret_enc", p.account_id),
+        &hex::encode(&secret),
+    );
     on_db!(&ctx.db, pool => {
         sqlx::query("UPDATE accounts SET totp_secret_enc = $1, totp_enabled = $2, totp_last_step = 0 WHERE id = $3")
             .bind(enc).bind(false).bind(p.account_id).execute(pool).await?;
@@ -902,7 +905,10 @@ pub async fn totp_confirm(
         .ok_or_else(|| AppError::field("code", "尚未设置动态口令"))?;
     let secret = hex::decode(
         ctx.vault
-            .decrypt(&enc)
+            .decrypt(
+                &crate::crypto::aad("accounts", "totp_secret_enc", account_id),
+                &enc,
+            )
             .map_err(|e| AppError::Internal(e.to_string()))?,
     )
     .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -1020,7 +1026,10 @@ pub async fn confirm_identity(ctx: &Ctx, p: &Principal, secret: &str) -> AppResu
         if let Some(enc) = &r.totp_secret_enc {
             let key = hex::decode(
                 ctx.vault
-                    .decrypt(enc)
+                    .decrypt(
+                        &crate::crypto::aad("accounts", "totp_secret_enc", p.account_id),
+                        enc,
+                    )
                     .map_err(|e| AppError::Internal(e.to_string()))?,
             )
             .map_err(|e| AppError::Internal(e.to_string()))?;

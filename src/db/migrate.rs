@@ -37,6 +37,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0012_name_ids.sql"),
     migration!("0013_count_paths.sql"),
     migration!("0014_calendar.sql"),
+    migration!("0015_keys_and_chain.sql"),
+    migration!("0016_personal_data.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

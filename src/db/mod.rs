@@ -106,8 +106,9 @@ pub struct Tx {
     pub(crate) audit_dirty: bool,
     /// The instant this transaction began, by the database's clock.
     pub now: DateTime<Utc>,
-    #[allow(dead_code)]
     pub(crate) chain_key: Option<ChainKey>,
+    /// SQLite: the next id of each table this transaction reserved ids of.
+    reserved: std::collections::HashMap<&'static str, i64>,
 }
 
 pub enum TxConn {
@@ -256,6 +257,7 @@ pub trait DbRow {
     fn ts(&self, c: &str) -> DbResult<DateTime<Utc>>;
     fn opt_ts(&self, c: &str) -> DbResult<Option<DateTime<Utc>>>;
     fn bool(&self, c: &str) -> DbResult<bool>;
+    fn opt_bool(&self, c: &str) -> DbResult<Option<bool>>;
     fn bytes(&self, c: &str) -> DbResult<Vec<u8>>;
     fn opt_bytes(&self, c: &str) -> DbResult<Option<Vec<u8>>>;
 }
@@ -288,6 +290,9 @@ macro_rules! impl_row {
                 Ok(self.try_get(c)?)
             }
             fn bool(&self, c: &str) -> DbResult<bool> {
+                Ok(self.try_get(c)?)
+            }
+            fn opt_bool(&self, c: &str) -> DbResult<Option<bool>> {
                 Ok(self.try_get(c)?)
             }
             fn bytes(&self, c: &str) -> DbResult<Vec<u8>> {
@@ -373,6 +378,7 @@ impl Db {
             audit_dirty: false,
             now,
             chain_key: key,
+            reserved: Default::default(),
         };
         match self {
             Db::Sqlite(p, sh) => {
@@ -428,6 +434,37 @@ impl Db {
 }
 
 impl Tx {
+    /// Reserves `n` new ids of `table` (its `id` column) before inserting rows with them, so
+    /// that what is written into a row can name the row (a ciphertext bound to it). SQLite:
+    /// the next rowids — the write transaction holds the database's only write lock; PostgreSQL:
+    /// values of the column's identity sequence.
+    pub async fn reserve_ids(&mut self, table: &'static str, n: usize) -> DbResult<Vec<i64>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let next = self.reserved.get(table).copied();
+        match &mut self.conn {
+            TxConn::Sqlite(t) => {
+                let start = match next {
+                    Some(x) => x,
+                    None => {
+                        let sql = format!("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM {table}");
+                        sqlx::query(&sql).fetch_one(&mut **t).await?.i64("n")?
+                    }
+                };
+                self.reserved.insert(table, start + n as i64);
+                Ok((start..start + n as i64).collect())
+            }
+            TxConn::Postgres(t) => {
+                let sql = format!(
+                    "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id FROM generate_series(1, $1)"
+                );
+                let rows = sqlx::query(&sql).bind(n as i64).fetch_all(&mut **t).await?;
+                rows.iter().map(|r| r.i64("id")).collect()
+            }
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.conn, TxConn::Postgres(_))
     }
@@ -435,10 +472,19 @@ impl Tx {
     pub async fn commit(mut self) -> DbResult<()> {
         if self.audit_dirty {
             if let Some((seq, hash)) = self.audit_head.take() {
+                let mac = match &self.chain_key {
+                    Some(k) => crate::audit::head_mac(k, seq, &hash),
+                    None => {
+                        return Err(DbError::Corrupt(
+                            "the audit chain's key is not loaded".into(),
+                        ))
+                    }
+                };
                 on_tx!(&mut self, c => {
-                    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
                         .bind(seq)
                         .bind(&hash)
+                        .bind(&mac)
                         .execute(&mut *c)
                         .await?;
                 });
@@ -559,6 +605,9 @@ impl DbRow for PackedRow {
     }
     fn bool(&self, c: &str) -> DbResult<bool> {
         self.req(c, |v| v.as_bool().or_else(|| v.as_i64().map(|n| n != 0)))
+    }
+    fn opt_bool(&self, c: &str) -> DbResult<Option<bool>> {
+        self.opt(c, |v| v.as_bool().or_else(|| v.as_i64().map(|n| n != 0)))
     }
     fn bytes(&self, c: &str) -> DbResult<Vec<u8>> {
         Err(DbError::Corrupt(format!(

@@ -971,7 +971,7 @@ async fn insert_members(
     now: chrono::DateTime<Utc>,
 ) -> AppResult<()> {
     const COLS: usize = 25;
-    let mut sql = String::from("INSERT INTO members (id, org_id, group_id, name, name_pinyin, name_initials, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, grid_role, mobile_destination, created_at, updated_at) VALUES ");
+    let mut sql = String::from("INSERT INTO members (id, org_id, group_id, name, name_pinyin, name_initials, gender, ethnicity, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, grid_role, mobile_destination, created_at, updated_at) VALUES ");
     for i in 0..batch.len() {
         if i > 0 {
             sql.push(',');
@@ -983,14 +983,15 @@ async fn insert_members(
         sql.push_str(&format!("${})", i * COLS + COLS));
     }
     let v = &ctx.vault;
+    use crate::crypto::aad;
     crate::on_tx!(tx, c => {
         let mut q = sqlx::query(&sql);
         for (id, plan, p, group) in batch {
             let (py, ini) = crate::member::pinyin::keys(&p.name);
             q = q.bind(*id).bind(plan.org_id).bind(*group).bind(&p.name).bind(py).bind(ini)
-                .bind(if p.male { "M" } else { "F" }).bind(p.ethnicity).bind(p.birth)
-                .bind(v.encrypt(&p.id_number)).bind(v.blind_index("id", &p.id_number)).bind(mask_id_number(&p.id_number))
-                .bind(v.encrypt(&p.phone)).bind(v.blind_index("phone", &p.phone)).bind(mask_phone(&p.phone))
+                .bind(if p.male { "M" } else { "F" }).bind(p.ethnicity).bind(crate::member::month_of(p.birth))
+                .bind(v.encrypt(&aad("members", "id_enc", id), &p.id_number)).bind(v.blind_index("id", &p.id_number)).bind(mask_id_number(&p.id_number))
+                .bind(v.encrypt(&aad("members", "phone_enc", id), &p.phone)).bind(v.blind_index("phone", &p.phone)).bind(mask_phone(&p.phone))
                 .bind(v.key_version() as i64).bind(p.education).bind(&plan.unit).bind(&p.id_number[..6])
                 .bind(p.join).bind(p.full).bind(if p.full.is_some() { "full" } else { "probationary" })
                 .bind(p.grid_role).bind(p.destination).bind(now);

@@ -7,7 +7,7 @@
 use super::names::{GIVEN_FEMALE, GIVEN_MALE, SURNAMES};
 use super::{pick_str, weighted};
 use crate::audit::{self, Actor, NewEntry};
-use crate::crypto::{mask_id_number, mask_phone};
+use crate::crypto::{aad, mask_id_number, mask_phone};
 use crate::db::{DbRow, Tx};
 use crate::error::AppResult;
 use crate::member::idcard;
@@ -297,11 +297,11 @@ pub(super) async fn generate(
             let (py, ini) = crate::member::pinyin::keys(&name);
             let v = &ctx.vault;
             on_tx!(tx, c => {
-                sqlx::query("INSERT INTO members (id, org_id, name, name_pinyin, name_initials, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, created_at, updated_at) \
+                sqlx::query("INSERT INTO members (id, org_id, name, name_pinyin, name_initials, gender, ethnicity, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, created_at, updated_at) \
                              VALUES ($1, $2, $3, $4, $5, $6, '汉族', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)")
-                    .bind(mid).bind(b.org_id).bind(&name).bind(py).bind(ini).bind(if male { "M" } else { "F" }).bind(birth)
-                    .bind(v.encrypt(&id_number)).bind(v.blind_index("id", &id_number)).bind(mask_id_number(&id_number))
-                    .bind(v.encrypt(&phone)).bind(v.blind_index("phone", &phone)).bind(mask_phone(&phone))
+                    .bind(mid).bind(b.org_id).bind(&name).bind(py).bind(ini).bind(if male { "M" } else { "F" }).bind(crate::member::month_of(birth))
+                    .bind(v.encrypt(&aad("members", "id_enc", mid), &id_number)).bind(v.blind_index("id", &id_number)).bind(mask_id_number(&id_number))
+                    .bind(v.encrypt(&aad("members", "phone_enc", mid), &phone)).bind(v.blind_index("phone", &phone)).bind(mask_phone(&phone))
                     .bind(v.key_version() as i64).bind(education).bind(&b.unit).bind(&id_number[..6])
                     .bind(admitted_on).bind(full_on).bind(if full_on.is_some() { "full" } else { "probationary" }).bind(now)
                     .execute(&mut *c).await?;
@@ -311,16 +311,17 @@ pub(super) async fn generate(
             None
         };
         let candidate_on = steps.iter().find(|s| s.no == 7).map(|s| s.on);
-        let rid = on_tx!(tx, c => {
-            sqlx::query("INSERT INTO recruits (org_id, name, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, education, work_unit, applied_on, step, status, channel, activist_on, candidate_on, admitted_on, probation_end, extended, full_on, member_id, created_at, updated_at) \
-                         VALUES ($1, $2, $3, '汉族', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING id")
-                .bind(b.org_id).bind(&name).bind(if male { "M" } else { "F" }).bind(birth)
-                .bind(ctx.vault.encrypt(&id_number)).bind(ctx.vault.blind_index("id", &id_number)).bind(mask_id_number(&id_number))
-                .bind(ctx.vault.encrypt(&phone)).bind(mask_phone(&phone)).bind(ctx.vault.key_version() as i64)
+        let rid = tx.reserve_ids("recruits", 1).await?[0];
+        on_tx!(tx, c => {
+            sqlx::query("INSERT INTO recruits (id, org_id, name, gender, ethnicity, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, education, work_unit, applied_on, step, status, channel, activist_on, candidate_on, admitted_on, probation_end, extended, full_on, member_id, created_at, updated_at) \
+                         VALUES ($25, $1, $2, $3, '汉族', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24)")
+                .bind(b.org_id).bind(&name).bind(if male { "M" } else { "F" }).bind(crate::member::month_of(birth))
+                .bind(ctx.vault.encrypt(&aad("recruits", "id_enc", rid), &id_number)).bind(ctx.vault.blind_index("id", &id_number)).bind(mask_id_number(&id_number))
+                .bind(ctx.vault.encrypt(&aad("recruits", "phone_enc", rid), &phone)).bind(mask_phone(&phone)).bind(ctx.vault.key_version() as i64)
                 .bind(education).bind(&b.unit).bind(applied).bind(step).bind(status)
                 .bind(steps.iter().find(|s| s.no == 3).map(|s| s.input.channel.clone()))
-                .bind(activist_on).bind(candidate_on).bind(admitted_on).bind(probation_end).bind(extended).bind(full_on).bind(member_id).bind(now)
-                .fetch_one(&mut *c).await?.i64("id")?
+                .bind(activist_on).bind(candidate_on).bind(admitted_on).bind(probation_end).bind(extended).bind(full_on).bind(member_id).bind(now).bind(rid)
+                .execute(&mut *c).await?;
         });
         let mut digests = Vec::new();
         for s in &steps {
@@ -499,16 +500,17 @@ pub(super) async fn talents(
         let last = contacts.last().copied();
         let due = (!withdrawn)
             .then(|| crate::recruit::talent::contact_due(last.unwrap_or(recommended), &r));
-        let tid = on_tx!(tx, c => {
-            sqlx::query("INSERT INTO talents (org_id, pool, channel, name, gender, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, recommender, recommended_on, reason, status, last_contact, due_on, closed_note, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21) RETURNING id")
-                .bind(b.org_id).bind(&pool).bind(&channel).bind(&name).bind(if male { "M" } else { "F" }).bind(birth)
-                .bind(v.encrypt(&id_number)).bind(v.blind_index("id", &id_number)).bind(mask_id_number(&id_number))
-                .bind(v.encrypt(&phone)).bind(mask_phone(&phone)).bind(v.key_version() as i64)
+        let tid = tx.reserve_ids("talents", 1).await?[0];
+        on_tx!(tx, c => {
+            sqlx::query("INSERT INTO talents (id, org_id, pool, channel, name, gender, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, recommender, recommended_on, reason, status, last_contact, due_on, closed_note, created_at, updated_at) \
+                         VALUES ($22, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)")
+                .bind(b.org_id).bind(&pool).bind(&channel).bind(&name).bind(if male { "M" } else { "F" }).bind(crate::member::month_of(birth))
+                .bind(v.encrypt(&aad("talents", "id_enc", tid), &id_number)).bind(v.blind_index("id", &id_number)).bind(mask_id_number(&id_number))
+                .bind(v.encrypt(&aad("talents", "phone_enc", tid), &phone)).bind(mask_phone(&phone)).bind(v.key_version() as i64)
                 .bind(&b.unit).bind(recommender).bind(recommended).bind(pick_str(rng, reasons(&pool)))
                 .bind(if withdrawn { "withdrawn" } else { "tracking" }).bind(last).bind(due)
-                .bind(withdrawn.then_some("外出务工，暂停跟踪")).bind(now)
-                .fetch_one(&mut *c).await?.i64("id")?
+                .bind(withdrawn.then_some("外出务工，暂停跟踪")).bind(now).bind(tid)
+                .execute(&mut *c).await?;
         });
         for on in contacts {
             let note = pick_str(
@@ -530,9 +532,9 @@ pub(super) async fn talents(
     }
     // applicants who came from a pool
     let rows = on_tx!(tx, c => {
-        let rows = sqlx::query("SELECT id, org_id, name, gender, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, applied_on FROM recruits WHERE id % 10 = 3 ORDER BY id")
+        let rows = sqlx::query("SELECT id, org_id, name, gender, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, applied_on FROM recruits WHERE id % 10 = 3 ORDER BY id")
             .fetch_all(&mut *c).await?;
-        rows.iter().map(|r| Ok((r.i64("id")?, r.i64("org_id")?, r.string("name")?, r.string("gender")?, r.date("birth_date")?,
+        rows.iter().map(|r| Ok((r.i64("id")?, r.i64("org_id")?, r.string("name")?, r.string("gender")?, r.date("birth_month")?,
             (r.bytes("id_enc")?, r.string("id_idx")?, r.string("id_masked")?, r.opt_bytes("phone_enc")?, r.opt_string("phone_masked")?, r.i64("key_version")?),
             r.string("work_unit")?, r.date("applied_on")?))).collect::<Result<Vec<_>, crate::db::DbError>>()?
     });
@@ -549,20 +551,34 @@ pub(super) async fn talents(
     {
         let pool = if gender == "F" && rng.gen_bool(0.4) {
             "women"
-        } else if crate::member::rules::age_on(birth, applied) <= 33 {
+        } else if crate::member::age_in_months(birth, applied) <= 33 {
             "youth"
         } else {
             "skilled"
         };
         let recommended = applied - days(rng, 90, 400);
         let channel = weighted(rng, &[("organisation", 6), ("self", 2), ("online", 2)]);
+        // the same person's numbers, encrypted again for the talent's own row (a ciphertext
+        // is bound to its place)
+        let tid = tx.reserve_ids("talents", 1).await?[0];
+        let v = &ctx.vault;
+        let rebind = |col: &str, enc: &[u8]| -> AppResult<Vec<u8>> {
+            let plain = v
+                .decrypt_bytes(&aad("recruits", col, rid), enc)
+                .map_err(|e| {
+                    crate::error::AppError::Internal(format!("recruit {rid} {col}: {e}"))
+                })?;
+            Ok(v.encrypt_bytes(&aad("talents", col, tid), &plain))
+        };
+        let id_enc = rebind("id_enc", &id_enc)?;
+        let phone_enc = phone_enc.map(|p| rebind("phone_enc", &p)).transpose()?;
         on_tx!(tx, c => {
-            sqlx::query("INSERT INTO talents (org_id, pool, channel, name, gender, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, recommender, recommended_on, reason, status, recruit_id, last_contact, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17, $18, $19, $19)")
+            sqlx::query("INSERT INTO talents (id, org_id, pool, channel, name, gender, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, recommender, recommended_on, reason, status, recruit_id, last_contact, created_at, updated_at) \
+                         VALUES ($20, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17, $18, $19, $19)")
                 .bind(org_id).bind(pool).bind(channel).bind(&name).bind(&gender).bind(birth)
                 .bind(&id_enc).bind(&id_idx).bind(&id_masked).bind(&phone_enc).bind(&phone_masked).bind(kv)
                 .bind(&unit).bind(pick_str(rng, recommenders(pool))).bind(recommended).bind(pick_str(rng, reasons(pool)))
-                .bind(rid).bind(applied - days(rng, 10, 60)).bind(now)
+                .bind(rid).bind(applied - days(rng, 10, 60)).bind(now).bind(tid)
                 .execute(&mut *c).await?;
         });
         written += 1;

@@ -161,15 +161,17 @@ pub async fn issue(ctx: &Ctx, p: &Principal, input: &NewCard) -> AppResult<Card>
     if taken {
         return Err(AppError::field("id_number", "此人在本社区已有爱心卡"));
     }
-    let id = on_tx!(&mut tx, x => {
-        sqlx::query("INSERT INTO love_cards (org_id, holder, member_id, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, address, issued_on, balance, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12) RETURNING id")
+    let id = tx.reserve_ids("love_cards", 1).await?[0];
+    let aad = |col| crate::crypto::aad("love_cards", col, id);
+    on_tx!(&mut tx, x => {
+        sqlx::query("INSERT INTO love_cards (id, org_id, holder, member_id, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, address, issued_on, balance, created_at) \
+                     VALUES ($13, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12)")
             .bind(org.id).bind(holder).bind(member)
-            .bind((!id_number.is_empty()).then(|| ctx.vault.encrypt(&id_number))).bind(&idx)
+            .bind((!id_number.is_empty()).then(|| ctx.vault.encrypt(&aad("id_enc"), &id_number))).bind(&idx)
             .bind((!id_number.is_empty()).then(|| mask_id_number(&id_number)))
-            .bind((!phone.is_empty()).then(|| ctx.vault.encrypt(phone))).bind((!phone.is_empty()).then(|| mask_phone(phone)))
-            .bind(ctx.vault.key_version() as i64).bind(input.address.trim()).bind(issued_on).bind(ctx.clock.now())
-            .fetch_one(&mut *x).await?.i64("id")?
+            .bind((!phone.is_empty()).then(|| ctx.vault.encrypt(&aad("phone_enc"), phone))).bind((!phone.is_empty()).then(|| mask_phone(phone)))
+            .bind(ctx.vault.key_version() as i64).bind(input.address.trim()).bind(issued_on).bind(ctx.clock.now()).bind(id)
+            .execute(&mut *x).await?;
     });
     let card = card_tx(&mut tx, id).await?;
     audit::append(

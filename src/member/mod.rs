@@ -118,7 +118,11 @@ pub struct Member {
     /// M or F
     pub gender: String,
     pub ethnicity: String,
-    pub birth_date: chrono::NaiveDate,
+    /// Year and month of birth (`YYYY-MM`): what statistics need; the day is only in the
+    /// encrypted ID number (see ARCHITECTURE.md, personal data).
+    #[serde(serialize_with = "ser_month")]
+    #[schema(value_type = String, example = "1990-05")]
+    pub birth_month: chrono::NaiveDate,
     /// Masked unless the caller asked to unmask and may.
     pub id_number: String,
     pub phone: Option<String>,
@@ -132,6 +136,28 @@ pub struct Member {
     pub grid_role: Option<String>,
     pub mobile_destination: Option<String>,
     pub version: i64,
+}
+
+/// A month kept as its first day, written `YYYY-MM`.
+pub fn ser_month<S: serde::Serializer>(d: &chrono::NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&d.format("%Y-%m").to_string())
+}
+
+/// The first day of `d`'s month.
+pub fn month_of(d: chrono::NaiveDate) -> chrono::NaiveDate {
+    use chrono::Datelike;
+    d.with_day(1).unwrap_or(d)
+}
+
+/// Whole years from a birth month to `on`'s month (the birth month counts as the birthday):
+/// the age statistics and lists show, without the day of birth.
+pub fn age_in_months(birth_month: chrono::NaiveDate, on: chrono::NaiveDate) -> i64 {
+    use chrono::Datelike;
+    let mut a = (on.year() - birth_month.year()) as i64;
+    if on.month() < birth_month.month() {
+        a -= 1;
+    }
+    a
 }
 
 impl Member {

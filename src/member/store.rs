@@ -5,7 +5,7 @@
 use super::rules::{self, CheckedMember, MemberInput};
 use super::{Member, Status, AGE_BANDS};
 use crate::audit::{self, Actor, NewEntry};
-use crate::crypto::{mask_id_number, mask_phone};
+use crate::crypto::{aad, mask_id_number, mask_phone};
 use crate::db::{fetch_rows_packed, path_upper, DbError, DbResult, DbRow, SqlBuilder, Tx, Val};
 use crate::error::{AppError, AppResult};
 use crate::org::{Org, OrgKind};
@@ -15,7 +15,7 @@ use crate::{bind_vals, on_db, on_tx};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub const MEMBER_COLUMNS: &str = "m.id, m.org_id, o.name AS org_name, m.group_id, m.name, m.gender, m.ethnicity, m.birth_date, m.id_masked, m.phone_masked, m.education, m.work_unit, m.region_code, m.join_date, m.full_date, m.status, m.grid_role, m.mobile_destination, m.version";
+pub const MEMBER_COLUMNS: &str = "m.id, m.org_id, o.name AS org_name, m.group_id, m.name, m.gender, m.ethnicity, m.birth_month, m.id_masked, m.phone_masked, m.education, m.work_unit, m.region_code, m.join_date, m.full_date, m.status, m.grid_role, m.mobile_destination, m.version";
 
 /// [`MEMBER_COLUMNS`] as an insert's `RETURNING` list: the new row's own columns, and its
 /// organisation's name by a subquery.
@@ -37,7 +37,7 @@ pub fn row_to_member(r: &impl DbRow) -> DbResult<Member> {
         name: r.string("name")?,
         gender: r.string("gender")?,
         ethnicity: r.string("ethnicity")?,
-        birth_date: r.date("birth_date")?,
+        birth_month: r.date("birth_month")?,
         id_number: r.string("id_masked")?,
         phone: r.opt_string("phone_masked")?,
         education: r.string("education")?,
@@ -75,6 +75,22 @@ async fn get_tx(tx: &mut Tx, id: i64) -> AppResult<(Member, String)> {
     found.ok_or(AppError::NotFound("党员"))
 }
 
+/// The member's exact birth date, read from the encrypted ID number for a rule that needs it
+/// (never shown, so not an unmask).
+pub async fn exact_birth(ctx: &Ctx, id: i64) -> AppResult<NaiveDate> {
+    let enc = on_db!(&ctx.db, p => {
+        sqlx::query("SELECT id_enc FROM members WHERE id = $1").bind(id).fetch_optional(p).await?
+            .ok_or(AppError::NotFound("党员"))?.bytes("id_enc")?
+    });
+    let number = ctx
+        .vault
+        .decrypt(&aad("members", "id_enc", id), &enc)
+        .map_err(|e| AppError::Internal(format!("member {id} id_enc: {e}")))?;
+    super::idcard::parse(&number)
+        .map(|i| i.birth_date)
+        .map_err(|e| AppError::Internal(format!("member {id}: stored ID number: {e}")))
+}
+
 /// Decrypts the ID number and phone of one member and audits that they were shown.
 pub async fn reveal(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<(String, Option<String>)> {
     let (enc_id, enc_phone) = on_db!(&ctx.db, p => {
@@ -87,10 +103,10 @@ pub async fn reveal(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<(String, Opt
     });
     let id_number = ctx
         .vault
-        .decrypt(&enc_id)
+        .decrypt(&aad("members", "id_enc", id), &enc_id)
         .map_err(|e| AppError::Internal(format!("member {id} id_enc: {e}")))?;
     let phone = enc_phone
-        .map(|p| ctx.vault.decrypt(&p))
+        .map(|p| ctx.vault.decrypt(&aad("members", "phone_enc", id), &p))
         .transpose()
         .map_err(|e| AppError::Internal(format!("member {id} phone_enc: {e}")))?;
     audit::record(
@@ -208,6 +224,7 @@ pub async fn insert_new_many(
         return Ok(Vec::new());
     }
     struct Values<'a> {
+        id: i64,
         org_id: i64,
         group_id: Option<i64>,
         m: &'a CheckedMember,
@@ -222,24 +239,30 @@ pub async fn insert_new_many(
         phone_masked: Option<String>,
         region: String,
     }
+    let ids = tx.reserve_ids("members", rows.len()).await?;
     let mut values = Vec::with_capacity(rows.len());
-    for (org_id, group_id, m) in rows {
+    for ((org_id, group_id, m), id) in rows.iter().zip(&ids) {
         let (id_number, id_idx) = id_key(ctx, m)?;
-        let birth = m
-            .birth_date
-            .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?;
+        let birth = super::month_of(
+            m.birth_date
+                .ok_or_else(|| AppError::field("id_number", "请填写身份证号码"))?,
+        );
         let (pinyin, initials) = super::pinyin::keys(&m.name);
         values.push(Values {
+            id: *id,
             org_id: *org_id,
             group_id: *group_id,
             m,
             birth,
             pinyin,
             initials,
-            id_enc: ctx.vault.encrypt(id_number),
+            id_enc: ctx.vault.encrypt(&aad("members", "id_enc", id), id_number),
             id_idx,
             id_masked: mask_id_number(id_number),
-            phone_enc: m.phone.as_deref().map(|p| ctx.vault.encrypt(p)),
+            phone_enc: m
+                .phone
+                .as_deref()
+                .map(|p| ctx.vault.encrypt(&aad("members", "phone_enc", id), p)),
             phone_idx: m
                 .phone
                 .as_deref()
@@ -254,9 +277,9 @@ pub async fn insert_new_many(
     // The stored rows come back from the insert itself, read like any member (the audit
     // entries' snapshots), instead of from a second statement.
     let insert = format!(
-        "INSERT INTO members (org_id, group_id, name, name_pinyin, name_initials, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, grid_role, mobile_destination, created_at, updated_at) \
+        "INSERT INTO members (id, org_id, group_id, name, name_pinyin, name_initials, gender, ethnicity, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_idx, phone_masked, key_version, education, work_unit, region_code, join_date, full_date, status, grid_role, mobile_destination, created_at, updated_at) \
          VALUES {} RETURNING {}",
-        crate::db::values_tuples(!tx.is_postgres(), values.len(), 25),
+        crate::db::values_tuples(!tx.is_postgres(), values.len(), 26),
         returned_member_columns()
     );
     let now = ctx.clock.now();
@@ -265,6 +288,7 @@ pub async fn insert_new_many(
         let mut q = sqlx::query(&insert);
         for v in &values {
             q = q
+                .bind(v.id)
                 .bind(v.org_id)
                 .bind(v.group_id)
                 .bind(&v.m.name)
@@ -329,13 +353,9 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &MemberInput) -> AppResult<
 /// Edits a member in place. The branch is changed only by a transfer, never here.
 pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: &MemberInput) -> AppResult<Member> {
     let (before, path) = get(ctx, id).await?;
-    let checked = check_input(
-        ctx,
-        &path,
-        input,
-        Some((before.birth_date, before.gender.as_str())),
-    )
-    .await?;
+    // the exact birth date (for the joining age) is only in the encrypted number
+    let birth = exact_birth(ctx, id).await?;
+    let checked = check_input(ctx, &path, input, Some((birth, before.gender.as_str()))).await?;
     if input.org_id != 0 && input.org_id != before.org_id {
         return Err(AppError::refused(
             "member.org_change_needs_transfer",
@@ -360,17 +380,17 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: &MemberInput) -> A
         if clash {
             return Err(AppError::field("id_number", "该身份证号码已在党员库中"));
         }
-        let enc = ctx.vault.encrypt(idn);
-        let birth = checked.birth_date;
+        let enc = ctx.vault.encrypt(&aad("members", "id_enc", id), idn);
+        let birth = checked.birth_date.map(super::month_of);
         on_tx!(&mut tx, c => {
-            sqlx::query("UPDATE members SET id_enc = $1, id_idx = $2, id_masked = $3, birth_date = $4, gender = $5, key_version = $6 WHERE id = $7")
+            sqlx::query("UPDATE members SET id_enc = $1, id_idx = $2, id_masked = $3, birth_month = $4, gender = $5, key_version = $6 WHERE id = $7")
                 .bind(enc).bind(&idx).bind(mask_id_number(idn)).bind(birth).bind(checked.gender)
                 .bind(ctx.vault.key_version() as i64).bind(id)
                 .execute(&mut *c).await?;
         });
     }
     if let Some(ph) = checked.phone.as_deref() {
-        let enc = ctx.vault.encrypt(ph);
+        let enc = ctx.vault.encrypt(&aad("members", "phone_enc", id), ph);
         on_tx!(&mut tx, c => {
             sqlx::query("UPDATE members SET phone_enc = $1, phone_idx = $2, phone_masked = $3 WHERE id = $4")
                 .bind(enc).bind(ctx.vault.blind_index("phone", ph)).bind(mask_phone(ph)).bind(id)
@@ -440,6 +460,45 @@ pub struct MemberFilter {
     /// Only these members (a batch selection), at most `MAX_BATCH`; empty means no limit.
     #[serde(default)]
     pub ids: Vec<i64>,
+    /// Whether an exact ID number or phone in `q` is looked up (set by the web layer for an
+    /// account that may unmask, after its throttle and audit); otherwise a number finds
+    /// nothing — searching by a number would confirm a guessed one.
+    #[serde(skip)]
+    #[param(ignore)]
+    pub numbers_allowed: bool,
+}
+
+/// Whether a search text is an ID number (18 characters, digits and X) or a phone (11 digits).
+pub fn number_query(q: &str) -> Option<&'static str> {
+    let q = q.trim();
+    if !q.is_ascii() {
+        return None;
+    }
+    let digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
+    if q.len() == 18
+        && digits(&q[..17])
+        && q[17..]
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c == b'x' || c == b'X')
+    {
+        Some("id")
+    } else if q.len() == 11 && digits(q) {
+        Some("phone")
+    } else {
+        None
+    }
+}
+
+/// `q` for a `LIKE … ESCAPE '\'`: `%`, `_` and the escape itself taken literally.
+pub fn like_escape(q: &str) -> String {
+    let mut s = String::with_capacity(q.len() + 2);
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s
 }
 
 /// The largest batch selection a request may name.
@@ -477,15 +536,13 @@ pub fn build_where(
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let lower = q.to_ascii_lowercase();
-        let digits = q
-            .bytes()
-            .all(|c| c.is_ascii_digit() || c == b'x' || c == b'X');
-        if digits && q.len() == 18 {
-            let p = b.arg(Val::Str(ctx.vault.blind_index("id", q)));
-            b.push(&format!(" AND m.id_idx = {p}"));
-        } else if digits && q.len() == 11 {
-            let p = b.arg(Val::Str(ctx.vault.blind_index("phone", q)));
-            b.push(&format!(" AND m.phone_idx = {p}"));
+        if let Some(kind) = number_query(q) {
+            if f.numbers_allowed {
+                let p = b.arg(Val::Str(ctx.vault.blind_index(kind, q)));
+                b.push(&format!(" AND m.{kind}_idx = {p}"));
+            } else {
+                b.push(" AND 1 = 0");
+            }
         } else if lower.bytes().all(|c| c.is_ascii_lowercase()) {
             let a = b.arg(Val::Str(lower.clone()));
             let a2 = b.arg(Val::Str(super::pinyin::prefix_upper(&lower)));
@@ -505,8 +562,8 @@ pub fn build_where(
                 ));
             }
         } else {
-            let p = b.arg(Val::Str(format!("%{}%", q.replace(['%', '_'], ""))));
-            b.push(&format!(" AND m.name LIKE {p}"));
+            let p = b.arg(Val::Str(format!("%{}%", like_escape(q))));
+            b.push(&format!(" AND m.name LIKE {p} ESCAPE '\\'"));
         }
     }
     if let Some(s) = f.status.as_deref().and_then(Status::parse) {
@@ -530,11 +587,13 @@ pub fn build_where(
         .as_deref()
         .and_then(|a| AGE_BANDS.iter().find(|x| x.0 == a))
     {
-        // age >= min  <=> birth <= today - min years; age <= max <=> birth > today - (max+1) years
-        let p = b.arg(Val::Date(rules::add_years(today, -min)));
-        b.push(&format!(" AND m.birth_date <= {p}"));
-        let p = b.arg(Val::Date(rules::add_years(today, -(max + 1))));
-        b.push(&format!(" AND m.birth_date > {p}"));
+        // ages by month (super::age_in_months): age >= min <=> birth month <= this month -
+        // min years; age <= max <=> birth month > this month - (max+1) years
+        let month = super::month_of(today);
+        let p = b.arg(Val::Date(rules::add_years(month, -min)));
+        b.push(&format!(" AND m.birth_month <= {p}"));
+        let p = b.arg(Val::Date(rules::add_years(month, -(max + 1))));
+        b.push(&format!(" AND m.birth_month > {p}"));
     }
     if !f.ids.is_empty() {
         let mut list = String::new();
@@ -640,8 +699,8 @@ fn order_by(f: &MemberFilter) -> &'static str {
         (Some("name"), true) => " ORDER BY m.name_pinyin DESC, m.id DESC",
         (Some("join_date"), false) => " ORDER BY m.join_date, m.id",
         (Some("join_date"), true) => " ORDER BY m.join_date DESC, m.id DESC",
-        (Some("birth_date"), false) => " ORDER BY m.birth_date, m.id",
-        (Some("birth_date"), true) => " ORDER BY m.birth_date DESC, m.id DESC",
+        (Some("birth_date" | "birth_month"), false) => " ORDER BY m.birth_month, m.id",
+        (Some("birth_date" | "birth_month"), true) => " ORDER BY m.birth_month DESC, m.id DESC",
         (Some("id"), true) => " ORDER BY m.id DESC",
         (Some("id"), false) => " ORDER BY m.id",
         // The default, a roll's order: by organisation (tree order), then by registration.
@@ -916,10 +975,11 @@ pub async fn histograms(
         }
     }
     for (i, (_, _, min, max)) in AGE_BANDS.iter().enumerate() {
-        // age >= min <=> birth <= today - min years; age <= max <=> birth > today - (max+1) years
-        let pa = b.arg(Val::Date(rules::add_years(today, -min)));
-        let pz = b.arg(Val::Date(rules::add_years(today, -(max + 1))));
-        cases.push_str(&format!(", COALESCE(SUM(CASE WHEN m.birth_date <= {pa} AND m.birth_date > {pz} THEN 1 ELSE 0 END), 0) AS a{i}"));
+        // as in build_where: ages by month
+        let month = super::month_of(today);
+        let pa = b.arg(Val::Date(rules::add_years(month, -min)));
+        let pz = b.arg(Val::Date(rules::add_years(month, -(max + 1))));
+        cases.push_str(&format!(", COALESCE(SUM(CASE WHEN m.birth_month <= {pa} AND m.birth_month > {pz} THEN 1 ELSE 0 END), 0) AS a{i}"));
     }
     let sql = format!("SELECT COUNT(*) AS n{cases} FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= {lo} AND o.path < {hi}");
     on_db!(&ctx.db, p => {

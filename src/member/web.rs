@@ -74,6 +74,68 @@ async fn scope_for(
     }
 }
 
+/// Exact lookups by ID number or phone an account may make in a window.
+pub const LOOKUPS_PER_WINDOW: u32 = 30;
+pub const LOOKUP_WINDOW_SECS: i64 = 600;
+
+/// A full ID number or phone in the search text confirms a guess: only an account that may
+/// see numbers in clear looks one up — throttled and audited (without the number); for any
+/// other account the number finds nothing. The filter text kept for logs is masked.
+async fn screen_numbers(ctx: &Ctx, p: &Principal, f: &mut MemberFilter) -> Result<(), AppError> {
+    let Some(q) = f.q.clone() else {
+        return Ok(());
+    };
+    let Some(kind) = store::number_query(&q) else {
+        return Ok(());
+    };
+    if !p.can(Perm::MemberUnmask) {
+        return Ok(());
+    }
+    let key = format!("lookup:{}", p.account_id);
+    let now = ctx.clock.now().timestamp();
+    if let Some(wait) = ctx
+        .limits
+        .wait(&key, now, LOOKUPS_PER_WINDOW, LOOKUP_WINDOW_SECS)
+    {
+        return Err(AppError::TooManyAttempts(wait));
+    }
+    ctx.limits
+        .fail(&key, now, LOOKUPS_PER_WINDOW, LOOKUP_WINDOW_SECS);
+    let masked = if kind == "id" {
+        crate::crypto::mask_id_number(&q)
+    } else {
+        crate::crypto::mask_phone(&q)
+    };
+    crate::audit::record(
+        &ctx.db,
+        &p.actor(),
+        crate::audit::NewEntry {
+            action: "member.lookup",
+            object_type: "member_list",
+            object_id: String::new(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"kind": kind, "number": masked}),
+        },
+    )
+    .await?;
+    f.numbers_allowed = true;
+    Ok(())
+}
+
+/// The filter as it may be logged: a number in `q` masked.
+fn loggable_qs(f: &MemberFilter) -> String {
+    let mut f = f.clone();
+    if let Some(kind) = f.q.as_deref().and_then(store::number_query) {
+        let q = f.q.take().unwrap_or_default();
+        f.q = Some(if kind == "id" {
+            crate::crypto::mask_id_number(&q)
+        } else {
+            crate::crypto::mask_phone(&q)
+        });
+    }
+    filter_qs(&f)
+}
+
 async fn load_member(
     ctx: &Ctx,
     p: &Principal,
@@ -186,6 +248,61 @@ impl RawFilter {
         if join_year.is_some_and(|y| !(1921..=9999).contains(&y)) {
             checks.add("join_year", "入党年份须在1921年以后");
         }
+        // an unknown value is refused, never ignored (an export would hold more than asked)
+        let given = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        if let Some(v) = given(&self.status) {
+            checks.check(
+                super::Status::parse(&v).is_some(),
+                "status",
+                "党员状态应为 full（正式党员）或 probationary（预备党员）",
+            );
+        }
+        if let Some(v) = given(&self.education) {
+            checks.check(
+                super::EDUCATION.contains(&v.as_str()),
+                "education",
+                "学历应为：研究生、大学本科、大学专科、中专、高中、初中及以下",
+            );
+        }
+        if let Some(v) = given(&self.age_band) {
+            checks.check(
+                super::AGE_BANDS.iter().any(|a| a.0 == v),
+                "age_band",
+                "年龄段应为 le35、36_45、46_55、56_60 或 gt60",
+            );
+        }
+        if let Some(v) = given(&self.gender) {
+            checks.check(matches!(v.as_str(), "M" | "F"), "gender", "性别应为 M 或 F");
+        }
+        if let Some(v) = given(&self.sort) {
+            checks.check(
+                matches!(
+                    v.as_str(),
+                    "name" | "join_date" | "birth_month" | "birth_date" | "id"
+                ),
+                "sort",
+                "排序应为 name、join_date、birth_month 或 id",
+            );
+        }
+        if let Some(v) = given(&self.dir) {
+            checks.check(
+                matches!(v.as_str(), "asc" | "desc"),
+                "dir",
+                "顺序应为 asc 或 desc",
+            );
+        }
+        if let Some(v) = given(&self.format) {
+            checks.check(
+                matches!(v.as_str(), "xlsx" | "csv"),
+                "format",
+                "格式应为 xlsx 或 csv",
+            );
+        }
         checks.finish()?;
         Ok(clean(MemberFilter {
             q: self.q.clone(),
@@ -200,6 +317,7 @@ impl RawFilter {
             page,
             per_page,
             ids: Vec::new(),
+            numbers_allowed: false,
         }))
     }
 }
@@ -209,8 +327,9 @@ async fn list_page(
     Auth(p): Auth,
     Query(raw): Query<RawFilter>,
 ) -> Result<Response, PageError> {
-    let f = raw.filter(false)?;
+    let mut f = raw.filter(false)?;
     let (scope, scope_id) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
+    screen_numbers(&ctx, &p, &mut f).await?;
     let page = store::list(&ctx, &f, &scope).await?;
     let scope_org = crate::org::store::get(&ctx.db, scope_id).await?;
     let pages = crate::web::page_count(page.total, page.per_page);
@@ -264,7 +383,7 @@ async fn detail_page(
             context! {
                 m => m, branch => branch, group => group, history => history,
                 status_label => m.status_label(), gender_label => m.gender_label(), grid_role_label => m.grid_role_label(),
-                age => super::rules::age_on(m.birth_date, ctx.clock.today()),
+                age => super::age_in_months(m.birth_month, ctx.clock.today()),
                 can_write => in_scope && p.can(Perm::MemberWrite), can_unmask => in_scope && p.can(Perm::MemberUnmask),
                 can_transfer => in_scope && p.can(Perm::TransferWrite), recruit_id => recruit_id,
             },
@@ -528,13 +647,14 @@ pub async fn export(
     let csv = raw.format.as_deref() == Some("csv");
     let result = async {
         let (scope, _) = scope_for(&ctx, &p, f.org_id, Perm::MemberExport).await?;
+        screen_numbers(&ctx, &p, &mut f).await?;
         let (bytes, n) = if csv { io::export_csv(&ctx, &f, &scope).await? } else { io::export_xlsx(&ctx, &f, &scope).await? };
         crate::audit::record(&ctx.db, &p.actor(), crate::audit::NewEntry {
             action: "member.export",
             object_type: "member_list",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"filter": filter_qs(&f), "ids": f.ids, "rows": n, "format": if csv { "csv" } else { "xlsx" }}),
+            after: serde_json::json!({"filter": loggable_qs(&f), "ids": f.ids, "rows": n, "format": if csv { "csv" } else { "xlsx" }}),
         }).await?;
         Ok::<_, AppError>(bytes)
     }
@@ -843,6 +963,7 @@ pub async fn api_list(
     let mut f = raw.filter(true)?;
     f.ids = batch_ids(query.as_deref())?;
     let (scope, _) = scope_for(&ctx, &p, f.org_id, Perm::MemberRead).await?;
+    screen_numbers(&ctx, &p, &mut f).await?;
     Ok(Json(store::list(&ctx, &f, &scope).await?))
 }
 

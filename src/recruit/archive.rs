@@ -359,7 +359,7 @@ pub async fn verify(ctx: &Ctx, p: &Principal, zip_bytes: &[u8]) -> AppResult<Ver
     p.authorize(Perm::RecruitRead, Some(&path))?;
     // 1. every audit entry recomputes to its hash and is the chain's entry at that seq
     for a in &m.audit {
-        if audit::entry_hash(a) != a.hash {
+        if audit::expected_hash(ctx, a).await?.as_deref() != Ok(a.hash.as_str()) {
             rep.problems.push(format!(
                 "审计记录 {} 的内容与其哈希不符（档案被改动）",
                 a.seq
@@ -418,7 +418,7 @@ pub async fn verify(ctx: &Ctx, p: &Principal, zip_bytes: &[u8]) -> AppResult<Ver
         }
     }
     // 4. the chain itself is intact
-    if let audit::VerifyOutcome::Broken { seq, reason } = audit::verify(&ctx.db).await? {
+    if let audit::VerifyOutcome::Broken { seq, reason } = audit::verify(ctx).await? {
         rep.problems
             .push(format!("平台审计链在序号 {seq} 处断裂：{reason}"));
     }

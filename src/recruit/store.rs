@@ -7,7 +7,7 @@ use super::rules::{self, Facts, Person, RecruitRules, StepInput, Verdict};
 use super::{Signer, StepKind};
 use crate::audit::{self, NewEntry};
 use crate::auth::{Principal, Role};
-use crate::crypto::{mask_id_number, mask_phone};
+use crate::crypto::{aad, mask_id_number, mask_phone};
 use crate::db::{path_upper, DbResult, DbRow, SqlBuilder, Tx, Val};
 use crate::error::{AppError, AppResult};
 use crate::member::rules::MemberInput;
@@ -25,7 +25,10 @@ pub struct Recruit {
     /// M or F
     pub gender: String,
     pub ethnicity: String,
-    pub birth_date: NaiveDate,
+    /// Year and month of birth (`YYYY-MM`); the day only in the encrypted ID number.
+    #[serde(serialize_with = "crate::member::ser_month")]
+    #[schema(value_type = String)]
+    pub birth_month: NaiveDate,
     /// Masked.
     pub id_number: String,
     /// Masked.
@@ -71,7 +74,7 @@ impl Recruit {
     }
 }
 
-const COLUMNS: &str = "r.id, r.org_id, o.name AS org_name, r.name, r.gender, r.ethnicity, r.birth_date, r.id_masked, r.phone_masked, r.education, r.work_unit, r.applied_on, r.step, r.status, r.channel, r.activist_on, r.candidate_on, r.admitted_on, r.probation_end, r.extended, r.full_on, r.member_id, r.due_on, r.due_what, r.version, o.path AS org_path";
+const COLUMNS: &str = "r.id, r.org_id, o.name AS org_name, r.name, r.gender, r.ethnicity, r.birth_month, r.id_masked, r.phone_masked, r.education, r.work_unit, r.applied_on, r.step, r.status, r.channel, r.activist_on, r.candidate_on, r.admitted_on, r.probation_end, r.extended, r.full_on, r.member_id, r.due_on, r.due_what, r.version, o.path AS org_path";
 
 fn row(r: &impl DbRow) -> DbResult<(Recruit, String)> {
     Ok((
@@ -82,7 +85,7 @@ fn row(r: &impl DbRow) -> DbResult<(Recruit, String)> {
             name: r.string("name")?,
             gender: r.string("gender")?,
             ethnicity: r.string("ethnicity")?,
-            birth_date: r.date("birth_date")?,
+            birth_month: r.date("birth_month")?,
             id_number: r.string("id_masked")?,
             phone: r.opt_string("phone_masked")?,
             education: r.string("education")?,
@@ -625,16 +628,17 @@ pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Re
         return Err(AppError::field("id_number", "此人已在发展党员流程中"));
     }
     let gender = if info.male { "M" } else { "F" };
-    let rid = on_tx!(&mut tx, c => {
-        sqlx::query("INSERT INTO recruits (org_id, name, gender, ethnicity, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, education, work_unit, applied_on, step, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, 'active', $15, $15) RETURNING id")
-            .bind(org.id).bind(name).bind(gender).bind(input.ethnicity.trim()).bind(info.birth_date)
-            .bind(ctx.vault.encrypt(&id_number)).bind(&id_idx).bind(mask_id_number(&id_number))
-            .bind((!phone.is_empty()).then(|| ctx.vault.encrypt(phone)))
+    let rid = tx.reserve_ids("recruits", 1).await?[0];
+    on_tx!(&mut tx, c => {
+        sqlx::query("INSERT INTO recruits (id, org_id, name, gender, ethnicity, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, education, work_unit, applied_on, step, status, created_at, updated_at) \
+                     VALUES ($16, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, 'active', $15, $15)")
+            .bind(org.id).bind(name).bind(gender).bind(input.ethnicity.trim()).bind(crate::member::month_of(info.birth_date))
+            .bind(ctx.vault.encrypt(&aad("recruits", "id_enc", rid), &id_number)).bind(&id_idx).bind(mask_id_number(&id_number))
+            .bind((!phone.is_empty()).then(|| ctx.vault.encrypt(&aad("recruits", "phone_enc", rid), phone)))
             .bind((!phone.is_empty()).then(|| mask_phone(phone)))
             .bind(ctx.vault.key_version() as i64).bind(&input.education).bind(input.work_unit.trim())
-            .bind(applied_on).bind(now)
-            .fetch_one(&mut *c).await?.i64("id")?
+            .bind(applied_on).bind(now).bind(rid)
+            .execute(&mut *c).await?;
     });
     let (rc, _) = get_tx(&mut tx, rid).await?;
     audit::append(
@@ -949,10 +953,10 @@ async fn admit_member(
     });
     let id_number = ctx
         .vault
-        .decrypt(&id_enc)
+        .decrypt(&aad("recruits", "id_enc", rc.id), &id_enc)
         .map_err(|e| AppError::Internal(format!("recruit {} id_enc: {e}", rc.id)))?;
     let phone = phone_enc
-        .map(|b| ctx.vault.decrypt(&b))
+        .map(|b| ctx.vault.decrypt(&aad("recruits", "phone_enc", rc.id), &b))
         .transpose()
         .map_err(|e| AppError::Internal(format!("recruit {} phone_enc: {e}", rc.id)))?;
     let join = rc
@@ -963,7 +967,7 @@ async fn admit_member(
         name: rc.name.clone(),
         gender: Some(rc.gender.clone()),
         ethnicity: rc.ethnicity.clone(),
-        birth_date: Some(rc.birth_date),
+        birth_date: None,
         id_number: Some(id_number),
         phone,
         education: rc.education.clone(),
@@ -1235,11 +1239,28 @@ async fn entries_tx(tx: &mut Tx, rid: i64) -> AppResult<Vec<Entry>> {
     Ok(list)
 }
 
-/// The time rules' view of a file, around the effective record `target`.
-fn timeline(rc: &Recruit, list: &[Entry], target: i64) -> rules::Timeline {
+/// The applicant's exact birth date, read from the encrypted ID number for the age rule
+/// (never shown, so not an unmask).
+async fn exact_birth(ctx: &Ctx, rid: i64) -> AppResult<NaiveDate> {
+    let enc = on_db!(&ctx.db, p => {
+        sqlx::query("SELECT id_enc FROM recruits WHERE id = $1").bind(rid).fetch_optional(p).await?
+            .ok_or(AppError::NotFound("发展对象"))?.bytes("id_enc")?
+    });
+    let number = ctx
+        .vault
+        .decrypt(&aad("recruits", "id_enc", rid), &enc)
+        .map_err(|e| AppError::Internal(format!("recruit {rid} id_enc: {e}")))?;
+    crate::member::idcard::parse(&number)
+        .map(|i| i.birth_date)
+        .map_err(|e| AppError::Internal(format!("recruit {rid}: stored ID number: {e}")))
+}
+
+/// The time rules' view of a file, around the effective record `target`; `birth` is the
+/// exact birth date when a rule about the application date needs it.
+fn timeline(list: &[Entry], target: i64, birth: Option<NaiveDate>) -> rules::Timeline {
     let eff = effective(list);
     let mut t = rules::Timeline {
-        birth_date: Some(rc.birth_date),
+        birth_date: birth,
         ..Default::default()
     };
     for e in eff.iter().filter(|e| e.complete) {
@@ -1314,7 +1335,12 @@ pub async fn correct(
     if done_on == orig.done_on && input.note.trim() == orig.note {
         return Err(AppError::field("note", "更正后的日期和说明与原记录相同"));
     }
-    let t = timeline(&rc, &list, orig.id);
+    let birth = if orig.step == 1 {
+        Some(exact_birth(ctx, rc.id).await?)
+    } else {
+        None
+    };
+    let t = timeline(&list, orig.id, birth);
     rules::check_correction(orig.step, done_on, &t, &r, ctx.clock.today())?;
     let signers: Vec<Signer> = orig
         .required
@@ -1395,7 +1421,7 @@ async fn apply_correction(
         .map(|x| x.done_on)
         .ok_or_else(|| AppError::Internal(format!("correction {} without its record", e.id)))?;
     let new = e.done_on;
-    let t = timeline(rc, &list, e.id);
+    let t = timeline(&list, e.id, None);
     let mut sets: Vec<(&str, Option<NaiveDate>)> = Vec::new();
     if old != new {
         match e.step {

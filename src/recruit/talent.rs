@@ -103,7 +103,10 @@ pub struct Talent {
     pub name: String,
     /// M or F
     pub gender: String,
-    pub birth_date: NaiveDate,
+    /// Year and month of birth (`YYYY-MM`).
+    #[serde(serialize_with = "crate::member::ser_month")]
+    #[schema(value_type = String)]
+    pub birth_month: NaiveDate,
     /// Masked; the clear number is never shown here.
     pub id_number: String,
     pub phone: Option<String>,
@@ -134,7 +137,7 @@ impl Talent {
     }
 }
 
-const COLUMNS: &str = "t.id, t.org_id, o.name AS org_name, o.path, t.pool, t.channel, t.name, t.gender, t.birth_date, t.id_masked, t.phone_masked, t.work_unit, t.recommender, t.recommended_on, t.reason, t.status, t.recruit_id, t.last_contact, t.due_on, t.closed_note, t.version";
+const COLUMNS: &str = "t.id, t.org_id, o.name AS org_name, o.path, t.pool, t.channel, t.name, t.gender, t.birth_month, t.id_masked, t.phone_masked, t.work_unit, t.recommender, t.recommended_on, t.reason, t.status, t.recruit_id, t.last_contact, t.due_on, t.closed_note, t.version";
 
 fn row(r: &impl DbRow) -> DbResult<(Talent, String)> {
     Ok((
@@ -146,7 +149,7 @@ fn row(r: &impl DbRow) -> DbResult<(Talent, String)> {
             channel: r.string("channel")?,
             name: r.string("name")?,
             gender: r.string("gender")?,
-            birth_date: r.date("birth_date")?,
+            birth_month: r.date("birth_month")?,
             id_number: r.string("id_masked")?,
             phone: r.opt_string("phone_masked")?,
             work_unit: r.string("work_unit")?,
@@ -307,17 +310,18 @@ pub async fn add(ctx: &Ctx, p: &Principal, input: &NewTalent) -> AppResult<Talen
         return Err(AppError::field("id_number", "此人已在人才库中"));
     }
     let now = ctx.clock.now();
-    let id = on_tx!(&mut tx, c => {
-        sqlx::query("INSERT INTO talents (org_id, pool, channel, name, gender, birth_date, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, recommender, recommended_on, reason, status, due_on, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'tracking', $17, $18, $18) RETURNING id")
+    let id = tx.reserve_ids("talents", 1).await?[0];
+    on_tx!(&mut tx, c => {
+        sqlx::query("INSERT INTO talents (id, org_id, pool, channel, name, gender, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, work_unit, recommender, recommended_on, reason, status, due_on, created_at, updated_at) \
+                     VALUES ($19, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'tracking', $17, $18, $18)")
             .bind(org.id).bind(&input.pool).bind(&input.channel).bind(name)
-            .bind(if info.male { "M" } else { "F" }).bind(info.birth_date)
-            .bind(ctx.vault.encrypt(&id_number)).bind(&id_idx).bind(mask_id_number(&id_number))
-            .bind((!phone.is_empty()).then(|| ctx.vault.encrypt(phone)))
+            .bind(if info.male { "M" } else { "F" }).bind(crate::member::month_of(info.birth_date))
+            .bind(ctx.vault.encrypt(&crate::crypto::aad("talents", "id_enc", id), &id_number)).bind(&id_idx).bind(mask_id_number(&id_number))
+            .bind((!phone.is_empty()).then(|| ctx.vault.encrypt(&crate::crypto::aad("talents", "phone_enc", id), phone)))
             .bind((!phone.is_empty()).then(|| mask_phone(phone)))
             .bind(ctx.vault.key_version() as i64).bind(input.work_unit.trim()).bind(input.recommender.trim())
-            .bind(on).bind(input.reason.trim()).bind(contact_due(on, &r)).bind(now)
-            .fetch_one(&mut *c).await?.i64("id")?
+            .bind(on).bind(input.reason.trim()).bind(contact_due(on, &r)).bind(now).bind(id)
+            .execute(&mut *c).await?;
     });
     let t = get_tx(&mut tx, id).await?;
     audit::append(

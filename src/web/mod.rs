@@ -112,6 +112,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("me.html", include_str!("../../templates/me.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
+    (
+        "audit_check.html",
+        include_str!("../../templates/audit_check.html"),
+    ),
     ("rules.html", include_str!("../../templates/rules.html")),
     (
         "recruits.html",

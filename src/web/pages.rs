@@ -92,9 +92,18 @@ async fn alerts(ctx: &crate::Ctx, p: &crate::auth::Principal) -> Vec<Alert> {
 async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     let alerts = alerts(&ctx, &p).await;
     if !p.can(Perm::MemberRead) {
+        let check = if p.can(Perm::AuditRead) {
+            Some(crate::audit::checks::latest(&ctx).await?)
+        } else {
+            None
+        };
         return Ok(render(
             "home.html",
-            page_ctx(&p, "home", context! { limited => true, alerts => alerts }),
+            page_ctx(
+                &p,
+                "home",
+                context! { limited => true, alerts => alerts, auditor => check.is_some(), check => check.flatten() },
+            ),
         ));
     }
     let (recruit, rectify) = (p.can(Perm::RecruitRead), p.can(Perm::RectifyRead));

@@ -19,6 +19,21 @@ fn bad_seq(v: VerifyOutcome) -> i64 {
     }
 }
 
+/// Puts the append-only triggers back (after a tampering case took them away), so that only
+/// the case's own damage is found.
+async fn lock(app: &TestApp) {
+    if app.is_sqlite() {
+        for (name, op) in [
+            ("audit_log_no_update", "UPDATE"),
+            ("audit_log_no_delete", "DELETE"),
+        ] {
+            app.exec(&format!("CREATE TRIGGER IF NOT EXISTS {name} BEFORE {op} ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;")).await;
+        }
+    } else {
+        app.exec("ALTER TABLE audit_log ENABLE TRIGGER USER").await;
+    }
+}
+
 async fn unlock(app: &TestApp) {
     if app.is_sqlite() {
         app.exec("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
@@ -41,46 +56,123 @@ async fn the_log_refuses_update_and_delete() {
 
 #[tokio::test]
 async fn every_kind_of_tampering_is_named() {
-    for case in ["edit", "delete", "reorder", "insert", "truncate", "relink"] {
+    let cases = [
+        "edit",
+        "delete",
+        "reorder",
+        "insert",
+        "truncate",
+        "relink",
+        "truncate_and_rewind_head",
+        "replay_old_head",
+        "drop_triggers",
+        "recompute_without_key",
+        "alter_keyed_range",
+    ];
+    for case in cases {
         each_backend(|app| async move {
             some_history(&app).await;
             let n = match app.verify().await {
                 VerifyOutcome::Ok { entries } => entries,
                 other => panic!("{other:?}"),
             };
-            // the calendar's arrangements stored at start, two organisations, four members
+            // the calendar stored at start, two organisations, four members
             assert_eq!(n, 7);
-            unlock(&app).await;
+            let head_row = |app: &TestApp| {
+                let db = app.ctx.db.clone();
+                async move {
+                    dangjian::on_db!(&db, p => {
+                        let r = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetch_one(p).await.expect("head");
+                        use dangjian::db::DbRow;
+                        (r.i64("seq").expect("s"), r.string("hash").expect("h"), r.string("mac").expect("m"))
+                    })
+                }
+            };
             let expected = match case {
                 "edit" => {
+                    unlock(&app).await;
                     app.exec("UPDATE audit_log SET after_json = '{\"name\":\"篡改\"}' WHERE seq = 3").await;
                     3
                 }
                 "delete" => {
+                    unlock(&app).await;
                     app.exec("DELETE FROM audit_log WHERE seq = 4").await;
                     4
                 }
                 "reorder" => {
+                    unlock(&app).await;
                     app.exec("UPDATE audit_log SET seq = -2 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = -2;").await;
                     2
                 }
                 "insert" => {
+                    unlock(&app).await;
                     app.exec("UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4; UPDATE audit_log SET seq = seq - 99 WHERE seq >= 104; INSERT INTO audit_log (seq, prev_hash, hash, ts, actor_id, actor_name, role, org_id, action, object_type, object_id, before_json, after_json, ip) SELECT 4, hash, hash, ts, actor_id, actor_name, role, org_id, 'member.delete', object_type, object_id, before_json, after_json, ip FROM audit_log WHERE seq = 3").await;
                     4
                 }
                 "truncate" => {
+                    unlock(&app).await;
                     app.exec("DELETE FROM audit_log WHERE seq >= 5").await;
                     5
                 }
-                _ => {
-                    // Recompute entry 2's hash after an edit: the link from 3 breaks.
+                "relink" => {
+                    // an edited entry whose hash is recomputed (as the source shows, without
+                    // the key): the entry itself no longer verifies
+                    unlock(&app).await;
                     app.exec("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 2").await;
                     let mut e = dangjian::audit::history(&app.ctx.db, "org", "1").await.expect("h").remove(0);
                     e.hash = dangjian::audit::entry_hash(&e);
                     app.exec(&format!("UPDATE audit_log SET hash = '{}' WHERE seq = 2", e.hash)).await;
+                    2
+                }
+                "truncate_and_rewind_head" => {
+                    // the tail deleted and the head set to the entry before: its MAC is missing
+                    unlock(&app).await;
+                    app.exec("DELETE FROM audit_log WHERE seq > 5; UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit_log WHERE seq = 5)").await;
+                    5
+                }
+                "replay_old_head" => {
+                    // the head as it was at seq 5, saved then and put back after truncating:
+                    // the database alone cannot tell; the anchor outside it can
+                    let (s5, h5, m5) = head_row(&app).await;
+                    assert_eq!(dangjian::audit::anchor::write(&app.ctx).await, Ok(dangjian::audit::anchor::Written::Moved(s5)));
+                    app.member(app.count("SELECT MIN(id) AS n FROM orgs WHERE kind = 'branch'").await, "新增", 49).await;
+                    assert_eq!(dangjian::audit::anchor::write(&app.ctx).await, Ok(dangjian::audit::anchor::Written::Moved(s5 + 1)));
+                    unlock(&app).await;
+                    app.exec(&format!("DELETE FROM audit_log WHERE seq > {s5}; UPDATE audit_head SET seq = {s5}, hash = '{h5}', mac = '{m5}'")).await;
+                    // the anchor is never moved back
+                    assert_eq!(dangjian::audit::anchor::write(&app.ctx).await, Ok(dangjian::audit::anchor::Written::Behind { head: s5, anchor: s5 + 1 }));
+                    s5 + 1
+                }
+                "drop_triggers" => {
+                    unlock(&app).await;
+                    0
+                }
+                "recompute_without_key" => {
+                    // every entry from 3 on rewritten and rehashed with plain SM3, head included
+                    unlock(&app).await;
+                    let entries = dangjian::audit::list(&app.ctx.db, &Default::default()).await.expect("list");
+                    let mut prev = entries.iter().find(|e| e.seq == 2).expect("2").hash.clone();
+                    let mut ordered: Vec<_> = entries.into_iter().filter(|e| e.seq >= 3).collect();
+                    ordered.sort_by_key(|e| e.seq);
+                    for mut e in ordered {
+                        e.prev_hash = prev.clone();
+                        e.actor_name = "mallory".into();
+                        e.hash = dangjian::audit::entry_hash(&e);
+                        app.exec(&format!("UPDATE audit_log SET actor_name = 'mallory', prev_hash = '{}', hash = '{}' WHERE seq = {}", e.prev_hash, e.hash, e.seq)).await;
+                        prev = e.hash;
+                    }
+                    app.exec(&format!("UPDATE audit_head SET hash = '{prev}'")).await;
                     3
                 }
+                _ => {
+                    // pretend every entry is from before keying (plain SM3 would then be accepted)
+                    app.exec("UPDATE audit_meta SET keyed_from = 1000").await;
+                    0
+                }
             };
+            if case != "drop_triggers" {
+                lock(&app).await;
+            }
             assert_eq!(bad_seq(app.verify().await), expected, "{case}");
             if app.is_sqlite() && case == "edit" {
                 let out = cli(&app.db_url, &["audit", "verify"], &[]);

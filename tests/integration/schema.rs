@@ -114,15 +114,16 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.kind NOT IN ('branch', 'joint_branch')").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE status = 'probationary' AND full_date IS NOT NULL").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE status = 'full' AND full_date IS NULL").await, 0);
-        // Every stored ID number decrypts to a valid GB 11643 number agreeing with the birth date.
-        let rows: Vec<(Vec<u8>, chrono::NaiveDate)> = dangjian::on_db!(&app.ctx.db, p => {
-            let rows = sqlx::query("SELECT id_enc, birth_date FROM members ORDER BY id LIMIT 500").fetch_all(p).await.expect("rows");
-            rows.iter().map(|r| (dangjian::db::DbRow::bytes(r, "id_enc").expect("b"), dangjian::db::DbRow::date(r, "birth_date").expect("d"))).collect()
+        // Every stored ID number decrypts (bound to its row) to a valid GB 11643 number agreeing
+        // with the birth month.
+        let rows: Vec<(i64, Vec<u8>, chrono::NaiveDate)> = dangjian::on_db!(&app.ctx.db, p => {
+            let rows = sqlx::query("SELECT id, id_enc, birth_month FROM members ORDER BY id LIMIT 500").fetch_all(p).await.expect("rows");
+            rows.iter().map(|r| (dangjian::db::DbRow::i64(r, "id").expect("i"), dangjian::db::DbRow::bytes(r, "id_enc").expect("b"), dangjian::db::DbRow::date(r, "birth_month").expect("d"))).collect()
         });
-        for (enc, birth) in rows {
-            let id = app.ctx.vault.decrypt(&enc).expect("decrypt");
+        for (mid, enc, month) in rows {
+            let id = app.ctx.vault.decrypt(&dangjian::crypto::aad("members", "id_enc", mid), &enc).expect("decrypt");
             let info = dangjian::member::idcard::parse(&id).expect("valid id");
-            assert_eq!(info.birth_date, birth);
+            assert_eq!(dangjian::member::month_of(info.birth_date), month);
         }
         // A second load is refused.
         assert!(dangjian::demo::generate(&app.ctx, &opts, |_| {}).await.is_err());

@@ -170,8 +170,16 @@ async fn bad_input_gets_4xx_never_5xx() {
         let (s, _) = app.api("dj_bogus", "GET", "/api/v1/me", None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         // out-of-range pages are brought into range; numbers that are not numbers are refused
-        let (s, _) = app.api(&t, "GET", "/api/v1/members?page=-5&per_page=100000&age_band=zz", None).await;
+        let (s, _) = app.api(&t, "GET", "/api/v1/members?page=-5&per_page=100000", None).await;
         assert_eq!(s, StatusCode::OK);
+        // an unknown filter value is refused, never ignored (an export would hold everything)
+        for (q, field) in [("age_band=zz", "age_band"), ("status=bogus", "status"), ("gender=X", "gender"), ("education=博士", "education"), ("sort=id_enc", "sort"), ("dir=up", "dir")] {
+            let (s, e) = app.api(&t, "GET", &format!("/api/v1/members?{q}"), None).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {e}");
+            assert_eq!(e["fields"][0]["field"], field, "{q}");
+            let (s, _, _) = app.send(Request::builder().uri(format!("/api/v1/members/export?format=csv&{q}")).header(header::AUTHORIZATION, format!("Bearer {t}")).body(Body::empty()).expect("req")).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "export {q}");
+        }
         for uri in ["/api/v1/members?page=9223372036854775807&per_page=200", "/api/v1/members?page=9223372036854775807&q=zhang", "/api/v1/accounts?page=9223372036854775807"] {
             let (s, e) = app.api(&t, "GET", uri, None).await;
             assert!(s == StatusCode::OK || s == StatusCode::FORBIDDEN, "{s} {e} for {uri}");

@@ -124,6 +124,7 @@ impl TestApp {
         let cfg = Config {
             database_url: db_url.clone(),
             data_key: Some(KEY.into()),
+            audit_anchor_file: Some(dir.path().join("audit.anchor")),
             max_body_bytes: 2 * 1024 * 1024,
             ..Default::default()
         };
@@ -351,7 +352,7 @@ impl TestApp {
     }
 
     pub async fn verify(&self) -> dangjian::audit::VerifyOutcome {
-        dangjian::audit::verify(&self.ctx.db).await.expect("verify")
+        dangjian::audit::verify(&self.ctx).await.expect("verify")
     }
 
     /// Runs SQL directly (tamper tests, checks).
