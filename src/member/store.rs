@@ -541,7 +541,9 @@ pub fn build_where(
                 let p = b.arg(Val::Str(ctx.vault.blind_index(kind, q)));
                 b.push(&format!(" AND m.{kind}_idx = {p}"));
             } else {
-                b.push(" AND 1 = 0");
+                // a bound value, so that the filter counts as a condition (counted_status)
+                let p = b.arg(Val::I64(0));
+                b.push(&format!(" AND 1 = {p}"));
             }
         } else if lower.bytes().all(|c| c.is_ascii_lowercase()) {
             let a = b.arg(Val::Str(lower.clone()));

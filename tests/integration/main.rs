@@ -5,6 +5,7 @@ mod audit_chain;
 mod authz;
 mod calendar;
 mod flows;
+mod hardening;
 mod import_export;
 mod love_bank;
 mod points;

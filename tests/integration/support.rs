@@ -357,7 +357,16 @@ impl TestApp {
 
     /// Runs SQL directly (tamper tests, checks).
     pub async fn exec(&self, sql: &str) {
-        dangjian::on_db!(&self.ctx.db, p => { sqlx::raw_sql(sql).execute(p).await.expect(sql); });
+        // SQLite prepares DDL against the connection's cached schema, which another pooled
+        // connection's DDL (a tamper test's DROP TRIGGER) leaves stale until the connection
+        // next reads in a transaction: read the schema first, on the connection that runs `sql`
+        dangjian::on_db!(&self.ctx.db, p => {
+            let mut c = p.acquire().await.expect("connection");
+            if self.is_sqlite() {
+                sqlx::query("SELECT COUNT(*) FROM sqlite_master").execute(&mut *c).await.expect("schema");
+            }
+            sqlx::raw_sql(sql).execute(&mut *c).await.expect(sql);
+        });
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

@@ -1,0 +1,570 @@
+//! What a black-box assessment broke, each as a test that failed on the build it assessed:
+//! ID numbers rebuilt from what roles see, exact-number search as an oracle, ciphertexts
+//! copied between rows, a legacy database sealed and rebound, wrong and missing keys, the
+//! audit log scoped to the auditor's subtree, the chain's state on the auditor's pages, and
+//! the scheduler's leases.
+
+use crate::support::*;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use dangjian::audit::VerifyOutcome;
+use serde_json::{json, Value};
+
+/// How many ID numbers agree with what one shown object tells about a person: the region
+/// code, the birth date or month, the gender and the characters a mask leaves.
+fn candidates(obj: &Value) -> usize {
+    let mask = obj["id_number"].as_str().unwrap_or("");
+    if mask.chars().count() != 18 {
+        return usize::MAX;
+    }
+    let known: Vec<Option<char>> = mask.chars().map(|c| (c != '*').then_some(c)).collect();
+    let Some(region) = obj["region_code"].as_str().filter(|r| r.len() == 6) else {
+        return usize::MAX;
+    };
+    let days: Vec<chrono::NaiveDate> =
+        match (obj["birth_date"].as_str(), obj["birth_month"].as_str()) {
+            (Some(b), _) if b.len() == 10 => {
+                vec![chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").expect("date")]
+            }
+            (_, Some(m)) | (Some(m), _) if m.len() == 7 => {
+                let first = chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+                    .expect("month");
+                (0..31)
+                    .map(|i| first + chrono::Duration::days(i))
+                    .filter(|d| d.format("%Y-%m").to_string() == m)
+                    .collect()
+            }
+            _ => return usize::MAX,
+        };
+    let male = obj["gender"].as_str() == Some("M");
+    let mut n = 0;
+    for day in &days {
+        for seq in 0..1000u16 {
+            if (seq % 2 == 1) != male {
+                continue;
+            }
+            let id = dangjian::member::idcard::compose(region, *day, seq, male);
+            if id
+                .chars()
+                .zip(&known)
+                .all(|(c, k)| k.is_none_or(|k| k == c))
+            {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Every member object in a JSON answer (lists, details, audit snapshots).
+fn member_objects(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("id_number") && m.contains_key("name") {
+                out.push(v.clone());
+            }
+            for x in m.values() {
+                if let Value::String(s) = x {
+                    if let Ok(inner) = serde_json::from_str::<Value>(s) {
+                        member_objects(&inner, out);
+                    }
+                }
+                member_objects(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| member_objects(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn an_id_number_cannot_be_rebuilt_from_what_anyone_sees() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let town = app.org(Some(city), "中共城关镇委员会", "committee", "township").await;
+        let branch = app.org(Some(town), "东关村党支部", "branch", "village").await;
+        let staff = app.account("dept", city, "org_staff", None).await;
+        let mut births = Vec::new();
+        // (none born on the 1st: a birth month is stored as its first day)
+        for i in 0..6u16 {
+            let mut input = member_input(branch, &format!("张{i}"), 702 + i);
+            births.push(dangjian::member::idcard::parse(input.id_number.as_deref().expect("id")).expect("valid").birth_date);
+            let m = ok(app.api(&staff, "POST", "/api/v1/members", Some(serde_json::to_value(&input).expect("json"))).await);
+            input.work_unit = "改过的单位".into();
+            input.version = Some(1);
+            ok(app.api(&staff, "PUT", &format!("/api/v1/members/{}", m["id"]), Some(serde_json::to_value(&input).expect("json"))).await);
+        }
+        let secretary = app.account("sec", branch, "branch_secretary", None).await;
+        let committee = app.account("town", town, "committee_staff", None).await;
+        let auditor = app.account("aud", city, "audit_admin", None).await;
+        let mut seen: Vec<Value> = Vec::new();
+        for (who, paths) in [
+            (&secretary, vec!["/api/v1/members?per_page=200".to_string()]),
+            (&committee, vec!["/api/v1/members?per_page=200".to_string()]),
+            (&staff, vec!["/api/v1/members?per_page=200".to_string()]),
+            (&auditor, vec!["/api/v1/audit?limit=500".to_string()]),
+        ] {
+            for p in paths {
+                let (s, v) = app.api(who, "GET", &p, None).await;
+                assert_eq!(s, StatusCode::OK, "{p}: {v}");
+                member_objects(&v, &mut seen);
+            }
+        }
+        let ids: Vec<i64> = app.count("SELECT COUNT(*) AS n FROM members").await.max(0).try_into().map(|n: usize| (1..=n as i64).collect()).unwrap_or_default();
+        for id in ids {
+            for who in [&secretary, &committee] {
+                let (_, v) = app.api(who, "GET", &format!("/api/v1/members/{id}"), None).await;
+                member_objects(&v, &mut seen);
+                let (_, v) = app.api(who, "GET", &format!("/api/v1/members/{id}/history"), None).await;
+                member_objects(&v, &mut seen);
+            }
+        }
+        assert!(seen.len() >= 30, "{} member objects seen", seen.len());
+        for o in &seen {
+            let n = candidates(o);
+            assert!(n >= 100, "only {n} ID numbers fit what is shown: {o}");
+        }
+        // a key-less reader of the database file (or of every table on PostgreSQL) finds
+        // neither the numbers nor the exact birth dates
+        let mut hay: Vec<u8> = Vec::new();
+        if app.is_sqlite() {
+            app.exec("PRAGMA wal_checkpoint(PASSIVE)").await;
+            for f in ["t.db", "t.db-wal"] {
+                if let Ok(b) = std::fs::read(app.dir.path().join(f)) {
+                    hay.extend(b);
+                }
+            }
+        } else {
+            let dump: Vec<String> = dangjian::on_db!(&app.ctx.db, p => {
+                let mut out = Vec::new();
+                for t in ["members", "audit_log"] {
+                    let rows = sqlx::query(&format!("SELECT CAST(row_to_json(x) AS TEXT) AS j FROM {t} x")).fetch_all(p).await.expect("dump");
+                    out.extend(rows.iter().map(|r| dangjian::db::DbRow::string(r, "j").expect("j")));
+                }
+                out
+            });
+            hay.extend(dump.join("\n").into_bytes());
+        }
+        for b in &births {
+            for text in [b.format("%Y-%m-%d").to_string(), b.format("%Y%m%d").to_string()] {
+                assert!(!hay.windows(text.len()).any(|w| w == text.as_bytes()), "birth date {text} stored in clear");
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_number_in_the_search_finds_nothing_unless_the_account_may_unmask() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app
+            .org(Some(city), "东关村党支部", "branch", "village")
+            .await;
+        let input = member_input(branch, "李明", 801);
+        let (id_number, phone) = (
+            input.id_number.clone().expect("id"),
+            input.phone.clone().expect("phone"),
+        );
+        app.member_with(input).await;
+        let secretary = app.account("sec", branch, "branch_secretary", None).await;
+        let staff = app.account("dept", city, "org_staff", None).await;
+        for q in [&id_number, &phone] {
+            let r = ok(app
+                .api(&secretary, "GET", &format!("/api/v1/members?q={q}"), None)
+                .await);
+            assert_eq!(
+                r["total"], 0,
+                "a secretary's number search confirms nothing"
+            );
+            let r = ok(app
+                .api(&staff, "GET", &format!("/api/v1/members?q={q}"), None)
+                .await);
+            assert_eq!(
+                r["total"], 1,
+                "the department (may unmask) finds the member"
+            );
+        }
+        // audited without the number
+        let logged = app
+            .count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.lookup'")
+            .await;
+        assert_eq!(logged, 2);
+        let texts: Vec<String> = dangjian::audit::list(&app.ctx.db, &Default::default())
+            .await
+            .expect("log")
+            .iter()
+            .map(|e| e.after_json.clone())
+            .collect();
+        assert!(texts
+            .iter()
+            .all(|t| !t.contains(&id_number) && !t.contains(&phone)));
+        // throttled: the 30th lookup of the window is the last
+        for _ in 2..30 {
+            ok(app
+                .api(&staff, "GET", &format!("/api/v1/members?q={phone}"), None)
+                .await);
+        }
+        let (s, e) = app
+            .api(&staff, "GET", &format!("/api/v1/members?q={phone}"), None)
+            .await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{e}");
+        // a name search is not a lookup and is not throttled; % and _ are literal
+        ok(app.api(&staff, "GET", "/api/v1/members?q=lm", None).await);
+        for q in ["%25", "_"] {
+            let r = ok(app
+                .api(&secretary, "GET", &format!("/api/v1/members?q={q}"), None)
+                .await);
+            assert_eq!(r["total"], 0, "{q} matches no name");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_ciphertext_copied_from_another_row_is_refused() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app.org(Some(city), "东关村党支部", "branch", "village").await;
+        let a = app.member(branch, "甲", 811).await;
+        let b = app.member(branch, "乙", 812).await;
+        let staff = app.account("dept", city, "org_staff", None).await;
+        let (_, shown_b) = app.api(&staff, "POST", &format!("/api/v1/members/{b}/unmask"), None).await;
+        app.exec(&format!("UPDATE members SET id_enc = (SELECT id_enc FROM members WHERE id = {b}), phone_enc = (SELECT phone_enc FROM members WHERE id = {b}) WHERE id = {a}")).await;
+        let (s, e) = app.api(&staff, "POST", &format!("/api/v1/members/{a}/unmask"), None).await;
+        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{e}");
+        assert!(!e.to_string().contains(shown_b["id_number"].as_str().expect("clear")), "never the other row's number");
+    })
+    .await;
+}
+
+/// A database written before keying, binding and the present masks (plain SM3 entries with
+/// full birth dates and four-and-four masks, unbound ciphertexts) is sealed, rebound and
+/// redacted at start; the chain still verifies, on the originals; a later edit of an old
+/// entry is found.
+#[tokio::test]
+async fn a_legacy_database_is_sealed_rebound_and_redacted() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app.org(Some(city), "东关村党支部", "branch", "village").await;
+        let m = app.member(branch, "王五", 821).await;
+        let number = member_input(branch, "王五", 821).id_number.expect("id");
+        let staff = app.account("dept", city, "org_staff", None).await;
+        // make it look as it did before: unbound ciphertexts, a plain chain with the old JSON
+        let legacy = app.ctx.vault.encrypt_legacy(number.as_bytes());
+        dangjian::on_db!(&app.ctx.db, p => {
+            sqlx::query("UPDATE members SET id_enc = $1 WHERE id = $2").bind(&legacy).bind(m).execute(p).await.expect("legacy");
+        });
+        if app.is_sqlite() {
+            app.exec("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;").await;
+        } else {
+            app.exec("ALTER TABLE audit_log DISABLE TRIGGER USER").await;
+        }
+        app.exec("DELETE FROM audit_log; DELETE FROM audit_meta; DELETE FROM upgrades").await;
+        let old_json = format!(r#"{{"birth_date":"1982-03-07","id_number":"{}","name":"王五","region_code":"370811"}}"#, format_args!("{}**********{}", &number[..4], &number[14..]));
+        let mut prev = dangjian::audit::GENESIS.to_string();
+        for seq in 1..=3i64 {
+            let mut e = dangjian::audit::Entry {
+                seq, prev_hash: prev.clone(), hash: String::new(), ts: "2025-05-01T08:00:00.000000Z".into(),
+                actor_id: None, actor_name: "legacy".into(), role: "system".into(), org_id: None,
+                action: "member.update".into(), object_type: "member".into(), object_id: m.to_string(),
+                before_json: "null".into(), after_json: old_json.clone(), ip: String::new(),
+            };
+            e.hash = dangjian::audit::entry_hash(&e);
+            dangjian::on_db!(&app.ctx.db, p => {
+                sqlx::query("INSERT INTO audit_log (seq, prev_hash, hash, ts, actor_id, actor_name, role, org_id, action, object_type, object_id, before_json, after_json, ip) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)")
+                    .bind(e.seq).bind(&e.prev_hash).bind(&e.hash).bind(&e.ts).bind(e.actor_id).bind(&e.actor_name).bind(&e.role).bind(e.org_id)
+                    .bind(&e.action).bind(&e.object_type).bind(&e.object_id).bind(&e.before_json).bind(&e.after_json).bind(&e.ip)
+                    .execute(p).await.expect("legacy entry");
+            });
+            prev = e.hash;
+        }
+        app.exec(&format!("UPDATE audit_head SET seq = 3, hash = '{prev}', mac = ''")).await;
+        if app.is_sqlite() {
+            // one statement at a time: a second CREATE TRIGGER in one text re-ran the first
+            app.exec("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;").await;
+            app.exec("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;").await;
+        } else {
+            app.exec("ALTER TABLE audit_log ENABLE TRIGGER USER").await;
+        }
+        // the next start
+        dangjian::upgrade::run(&app.ctx).await.expect("upgrade");
+        let actions: Vec<String> = dangjian::audit::list(&app.ctx.db, &Default::default()).await.expect("log").into_iter().map(|e| e.action).collect();
+        assert_eq!(app.verify().await, VerifyOutcome::Ok { entries: 6 }, "sealed (4), rebound (5), redacted (6)");
+        assert_eq!(&actions[..3], ["audit.redact", "crypto.rebind", "audit.seal"]);
+        let shown = dangjian::audit::history(&app.ctx.db, "member", &m.to_string()).await.expect("h");
+        for e in shown.iter().filter(|e| e.seq <= 3) {
+            assert!(e.after_json.contains(r#""birth_date":"1982-03""#), "{}", e.after_json);
+            assert!(!e.after_json.contains("1982-03-07") && !e.after_json.contains(&number[14..]), "{}", e.after_json);
+        }
+        let (s, clear) = app.api(&staff, "POST", &format!("/api/v1/members/{m}/unmask"), None).await;
+        assert_eq!((s, clear["id_number"].as_str()), (StatusCode::OK, Some(number.as_str())), "rebound and readable");
+        // a start again changes nothing (7: the unmask)
+        dangjian::upgrade::run(&app.ctx).await.expect("again");
+        assert_eq!(app.verify().await, VerifyOutcome::Ok { entries: 7 });
+        // an old entry's shown text edited later is found
+        if app.is_sqlite() {
+            app.exec("DROP TRIGGER audit_log_no_update").await;
+        } else {
+            app.exec("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update").await;
+        }
+        app.exec("UPDATE audit_log SET after_json = replace(after_json, '王五', '赵六') WHERE seq = 2").await;
+        if app.is_sqlite() {
+            app.exec("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;").await;
+        } else {
+            app.exec("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update").await;
+        }
+        assert!(matches!(app.verify().await, VerifyOutcome::Broken { seq: 2, .. }));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_key_is_refused_and_files_are_private() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let root = app.org(None, "中共测试市委", "committee", "city").await;
+    let b = app.org(Some(root), "甲村党支部", "branch", "village").await;
+    app.member(b, "甲", 831).await;
+    // a wrong key: refused at start, nothing written
+    let before = app.count("SELECT COUNT(*) AS n FROM audit_log").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
+        .args(["--database-url", &app.db_url, "audit", "verify"])
+        .env("DANGJIAN_DATA_KEY", "ffeeddccbbaa99887766554433221100")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not match"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_log").await,
+        before
+    );
+    // no key at all (no key file beside the database): refused, and no key file made
+    let key_file = app.dir.path().join("t.db.key");
+    assert!(!key_file.exists());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dangjian"))
+        .args(["--database-url", &app.db_url, "migrate"])
+        .env_remove("DANGJIAN_DATA_KEY")
+        .output()
+        .expect("run");
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is missing"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !key_file.exists(),
+        "never a new key for a database that holds data"
+    );
+    // the database and its WAL are the owner's only; so is a backup
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let backup = app.dir.path().join("b.db");
+        let out = cli(&app.db_url, &["backup", &backup.display().to_string()], &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for f in ["t.db", "t.db-wal", "b.db"] {
+            let p = app.dir.path().join(f);
+            if p.exists() {
+                let mode = std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{f}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_auditor_reads_the_log_of_its_subtree_and_sees_the_chain_state() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let county = app
+            .org(Some(city), "中共甲县委", "committee", "county")
+            .await;
+        let other = app
+            .org(Some(city), "中共乙县委", "committee", "county")
+            .await;
+        let ba = app
+            .org(Some(county), "甲村党支部", "branch", "village")
+            .await;
+        let bb = app
+            .org(Some(other), "乙村党支部", "branch", "village")
+            .await;
+        let in_a = app.account("deptA", county, "org_staff", None).await;
+        let in_b = app.account("deptB", other, "org_staff", None).await;
+        ok(app
+            .api(
+                &in_a,
+                "POST",
+                "/api/v1/members",
+                Some(serde_json::to_value(member_input(ba, "甲", 841)).expect("json")),
+            )
+            .await);
+        ok(app
+            .api(
+                &in_b,
+                "POST",
+                "/api/v1/members",
+                Some(serde_json::to_value(member_input(bb, "乙", 842)).expect("json")),
+            )
+            .await);
+        let county_auditor = app.account("audA", county, "audit_admin", None).await;
+        let city_auditor = app.account("audC", city, "audit_admin", None).await;
+        let entries = ok(app
+            .api(
+                &county_auditor,
+                "GET",
+                "/api/v1/audit?limit=500&action=member.create",
+                None,
+            )
+            .await);
+        let names: Vec<String> = entries
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|e| e["actor_name"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["deptA".to_string()],
+            "only the county's entries"
+        );
+        let all = ok(app
+            .api(
+                &city_auditor,
+                "GET",
+                "/api/v1/audit?limit=500&action=member.create",
+                None,
+            )
+            .await);
+        assert_eq!(all.as_array().map(Vec::len), Some(2));
+        // the chain's state on the auditor's home and log page; a verification is recorded
+        let (sess, _) = app.browser("audC2", city, "audit_admin").await;
+        let (_, _, home) = app.page(&sess, "GET", "/", None).await;
+        assert!(home.contains("审计链尚未校验"), "before any verification");
+        let csrf = app.csrf(&sess).await;
+        let (s, h, _) = app
+            .page(
+                &sess,
+                "POST",
+                "/audit/verify",
+                Some(&format!("_csrf={csrf}")),
+            )
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(h
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .contains("ok=verified"));
+        let (_, _, page) = app.page(&sess, "GET", "/audit", None).await;
+        assert!(page.contains("审计链完整"), "{page}");
+        // broken: loud on both pages
+        if app.is_sqlite() {
+            app.exec("DROP TRIGGER audit_log_no_update").await;
+        } else {
+            app.exec("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
+                .await;
+        }
+        let (s, _, _) = app
+            .page(
+                &sess,
+                "POST",
+                "/audit/verify",
+                Some(&format!("_csrf={csrf}")),
+            )
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        for path in ["/", "/audit"] {
+            let (_, _, html) = app.page(&sess, "GET", path, None).await;
+            assert!(
+                html.contains("审计链已被破坏") && html.contains("role=\"alert\""),
+                "{path}"
+            );
+        }
+        let v = ok(app
+            .api(&city_auditor, "GET", "/api/v1/audit/verify", None)
+            .await);
+        assert_eq!(v["ok"], false);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_scheduler_runs_a_due_job_once_and_takes_over_a_dead_lease() {
+    each_backend(|app| async move {
+        dangjian::scheduler::register(&app.ctx).await.expect("register");
+        // two processes tick at once: the job runs once
+        let (a, b) = tokio::join!(
+            dangjian::scheduler::tick(&app.ctx, "process-a"),
+            dangjian::scheduler::tick(&app.ctx, "process-b")
+        );
+        let runs = a.expect("a").len() + b.expect("b").len();
+        assert_eq!(runs, 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_checks").await, 1);
+        // not due again until its interval has passed
+        assert!(dangjian::scheduler::tick(&app.ctx, "process-a").await.expect("tick").is_empty());
+        app.ctx.clock.advance(chrono::Duration::hours(6));
+        assert_eq!(dangjian::scheduler::tick(&app.ctx, "process-a").await.expect("tick").len(), 1);
+        // a process died holding the job: the lease blocks others until it ends
+        app.ctx.clock.advance(chrono::Duration::hours(6));
+        let now = app.ctx.clock.now();
+        dangjian::on_db!(&app.ctx.db, p => {
+            sqlx::query("UPDATE jobs SET lease_owner = 'dead', lease_until = $1").bind(now + chrono::Duration::minutes(30)).execute(p).await.expect("lease");
+        });
+        assert!(dangjian::scheduler::tick(&app.ctx, "process-b").await.expect("tick").is_empty(), "leased elsewhere");
+        let rows = dangjian::scheduler::list(&app.ctx).await.expect("list");
+        assert!(rows[0].running);
+        app.ctx.clock.advance(chrono::Duration::minutes(31));
+        assert_eq!(dangjian::scheduler::tick(&app.ctx, "process-b").await.expect("tick").len(), 1, "taken over");
+        let rows = dangjian::scheduler::list(&app.ctx).await.expect("list");
+        assert_eq!((rows[0].runs, rows[0].last_ok, rows[0].running), (3, Some(true), false));
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_checks WHERE ok = TRUE").await, 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn number_searches_leave_no_number_in_logs() {
+    // the export's audit entry records its filter with a searched number masked
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app
+            .org(Some(city), "东关村党支部", "branch", "village")
+            .await;
+        let input = member_input(branch, "李明", 851);
+        let number = input.id_number.clone().expect("id");
+        app.member_with(input).await;
+        let staff = app.account("dept", city, "org_staff", None).await;
+        let (s, _, _) = app
+            .send(
+                Request::builder()
+                    .uri(format!("/api/v1/members/export?format=csv&q={number}"))
+                    .header(header::AUTHORIZATION, format!("Bearer {staff}"))
+                    .body(Body::empty())
+                    .expect("req"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let log = serde_json::to_string(
+            &dangjian::audit::list(&app.ctx.db, &Default::default())
+                .await
+                .expect("log"),
+        )
+        .expect("json");
+        assert!(!log.contains(&number), "{log}");
+        let _ = json!(null);
+    })
+    .await;
+}
