@@ -116,6 +116,8 @@ pub struct Config {
     pub audit_anchor_file: Option<PathBuf>,
     /// Hours between the server's verifications of the audit chain (it also verifies at start).
     pub audit_verify_hours: u64,
+    /// Days an API token lives unless its creator asks for fewer (1–366).
+    pub token_days: i64,
     pub log: String,
 }
 
@@ -129,7 +131,7 @@ impl Default for Config {
             data_key_version: 1,
             old_data_keys: Default::default(),
             password: PasswordPolicy::default(),
-            require_totp_for_admins: false,
+            require_totp_for_admins: true,
             max_body_bytes: 32 * 1024 * 1024,
             secure_cookies: false,
             trusted_proxies: Vec::new(),
@@ -138,6 +140,7 @@ impl Default for Config {
             time_zone: "Asia/Shanghai".into(),
             audit_anchor_file: None,
             audit_verify_hours: 6,
+            token_days: 90,
             log: "info".into(),
         }
     }
@@ -215,6 +218,9 @@ impl Config {
         if let Some(v) = get("DANGJIAN_AUDIT_VERIFY_HOURS") {
             self.audit_verify_hours = parse("audit_verify_hours", &v)?;
         }
+        if let Some(v) = get("DANGJIAN_TOKEN_DAYS") {
+            self.token_days = parse("token_days", &v)?;
+        }
         if let Some(v) = get("DANGJIAN_TIME_ZONE") {
             self.time_zone = v;
         }
@@ -289,6 +295,12 @@ impl Config {
             });
         }
         self.zone()?;
+        if !(1..=366).contains(&self.token_days) {
+            return Err(ConfigError::Invalid {
+                key: "token_days",
+                reason: "1–366 days".into(),
+            });
+        }
         if !(1..=168).contains(&self.audit_verify_hours) {
             return Err(ConfigError::Invalid {
                 key: "audit_verify_hours",

@@ -40,6 +40,9 @@ pub enum AppError {
     /// Too many attempts: try again after this many seconds.
     #[error("尝试次数过多，请{}分钟后再试", (.0 + 59) / 60)]
     TooManyAttempts(i64),
+    /// The server is at its limit for this kind of work: try again after this many seconds.
+    #[error("服务器繁忙，请{0}秒后重试")]
+    Busy(i64),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("internal: {0}")]
@@ -74,6 +77,7 @@ impl AppError {
             AppError::Refused { code, .. } => code,
             AppError::TooLarge => "payload_too_large",
             AppError::TooManyAttempts(_) => "rate_limited",
+            AppError::Busy(_) => "busy",
             AppError::Db(e) if e.is_constraint() => "conflict",
             AppError::Db(e) if e.is_unavailable() => "storage_unavailable",
             AppError::Db(_) | AppError::Internal(_) => "internal_error",
@@ -89,6 +93,7 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::TooLarge => 413,
             AppError::TooManyAttempts(_) => 429,
+            AppError::Busy(_) => 503,
             AppError::Db(e) if e.is_constraint() => 409,
             AppError::Db(e) if e.is_unavailable() => 503,
             AppError::Db(_) | AppError::Internal(_) => 500,

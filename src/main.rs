@@ -73,6 +73,18 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Account tools for the server's operator.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Issue a one-time password for an account (e.g. an audit administrator's, which no
+    /// administrator of the platform may change); printed once, audited.
+    Reset { username: String },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +193,10 @@ fn print_demo(s: &demo::DemoSummary) {
     );
     for (u, role, org) in &s.accounts {
         println!("  {u:<10} {role}  {org}");
+    }
+    println!("管理员须用动态口令登录 / administrators sign in with a TOTP code; add these secrets to an authenticator app:");
+    for (u, secret) in &s.totp {
+        println!("  {u:<10} TOTP {secret}");
     }
     println!(
         "述职评议评分码 / rater code for this year's review meeting: {} (/score)",
@@ -299,6 +315,14 @@ async fn run_with(ctx: &Ctx, cmd: Command, cfg: &Config) -> Res {
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { path } => backup(&ctx, cfg, &path).await,
+        Command::Account {
+            command: AccountCommand::Reset { username },
+        } => {
+            let otp = dangjian::auth::store::reset_on_server(&ctx, &username).await?;
+            println!("一次性密码 / one-time password for {username}: {otp}");
+            println!("首次登录须修改；此密码只显示这一次。 It must be changed at first sign-in; it is shown only once.");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -384,12 +408,15 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
             print_demo(&s);
         }
     }
-    if let Some((user, pw)) = dangjian::auth::store::bootstrap_admin(&ctx).await? {
+    let made = dangjian::auth::store::bootstrap_admin(&ctx).await?;
+    if !made.is_empty() {
         println!("==============================================================");
-        println!(" 系统管理员 / system administrator: {user}");
-        println!(" 一次性密码 / one-time password:   {pw}");
-        println!(" 首次登录后须修改密码；此密码只显示这一次。");
-        println!(" You must change it at first login; it is shown only once.");
+        println!(" 三员分立：以下管理员账号各交一人保管 / one administrator each:");
+        for (user, role, pw) in &made {
+            println!(" {role} {user}  一次性密码 / one-time password: {pw}");
+        }
+        println!(" 首次登录后须修改密码；这些密码只显示这一次。");
+        println!(" Each must be changed at first login; they are shown only once.");
         println!("==============================================================");
     }
     let listener = tokio::net::TcpListener::bind(&ctx.config.listen).await?;

@@ -5,6 +5,7 @@
 //! and the API alike. 三员分立: the system, security and audit administrator roles are
 //! mutually exclusive, and no account changes its own roles.
 
+pub mod admin;
 pub mod password;
 pub mod store;
 pub mod throttle;
@@ -15,7 +16,19 @@ use crate::audit::Actor;
 use crate::error::AppError;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    Hash,
+    PartialOrd,
+    Ord,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// 系统管理员
@@ -84,10 +97,19 @@ impl Role {
                 OrgWrite,
                 AccountRead,
                 AccountWrite,
+                AccountApprove,
                 RuleRead,
                 RuleWrite,
+                JobsRead,
             ],
-            Role::SecAdmin => &[OrgRead, AccountRead, AccountWrite, AccountSecurity],
+            Role::SecAdmin => &[
+                OrgRead,
+                AccountRead,
+                AccountRoles,
+                AccountSecurity,
+                AccountApprove,
+                JobsRead,
+            ],
             Role::AuditAdmin => &[AuditRead],
             Role::OrgStaff => &[
                 OrgRead,
@@ -173,9 +195,17 @@ pub enum Perm {
     MemberImport,
     TransferWrite,
     AccountRead,
+    /// Create accounts (without roles; the system issues the one-time password) and edit
+    /// their name, organisation and member link: the system administrator.
     AccountWrite,
-    /// Unlock, reset passwords, end sessions.
+    /// Grant and revoke roles: the security administrator.
+    AccountRoles,
+    /// Reset passwords, unlock, disable and enable accounts: the security administrator.
     AccountSecurity,
+    /// Decide another administrator's request that needs a second one (双人复核).
+    AccountApprove,
+    /// See the scheduler's jobs and their last runs.
+    JobsRead,
     AuditRead,
     RuleRead,
     RuleWrite,
@@ -224,7 +254,10 @@ impl Perm {
             Perm::TransferWrite => "办理组织关系转接",
             Perm::AccountRead => "查看账号",
             Perm::AccountWrite => "维护账号",
+            Perm::AccountRoles => "授予角色",
             Perm::AccountSecurity => "账号安全管理",
+            Perm::AccountApprove => "复核账号变更",
+            Perm::JobsRead => "查看定时任务",
             Perm::AuditRead => "查看审计日志",
             Perm::RuleRead => "查看规则",
             Perm::RuleWrite => "修改规则",
@@ -287,6 +320,8 @@ pub struct Principal {
     /// CSRF token of the browser session (empty for API tokens).
     pub csrf: String,
     pub via_token: bool,
+    /// An API token of the `read` scope: reads only.
+    pub read_only: bool,
 }
 
 impl Principal {
@@ -377,6 +412,7 @@ mod tests {
             ip: String::new(),
             csrf: String::new(),
             via_token: false,
+            read_only: false,
         }
     }
 

@@ -1,16 +1,84 @@
 //! Passwords: argon2id hashes and the configurable policy (等保 level-3 defaults).
 
 use crate::config::PasswordPolicy;
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::Argon2;
 
+/// An argon2id hash (default parameters: 19 MiB, 2 passes) in PHC form, computed in the
+/// pooled working memory (see [`verify`]).
 pub fn hash(password: &str) -> Result<String, String> {
     let salt =
         SaltString::encode_b64(&crate::crypto::random_bytes::<16>()).map_err(|e| e.to_string())?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    let params = argon2::Params::default();
+    let a = Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        params.clone(),
+    );
+    let mut salt_buf = [0u8; 64];
+    let raw_salt = salt
+        .as_salt()
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| e.to_string())?;
+    let mut out = [0u8; 32];
+    let mut blocks = take_blocks(params.block_count());
+    let r = a.hash_password_into_with_memory(password.as_bytes(), raw_salt, &mut out, &mut blocks);
+    give_blocks(blocks);
+    r.map_err(|e| e.to_string())?;
+    let output = argon2::password_hash::Output::new(&out).map_err(|e| e.to_string())?;
+    let h = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: params
+            .try_into()
+            .map_err(|e: argon2::password_hash::Error| e.to_string())?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(h.to_string())
+}
+
+/// Password hashing at once, at most: about the machine's cores. Each check fills 19 MiB and
+/// a core for ~50 ms; more at a time only queue for the cores while holding memory.
+fn permits() -> &'static tokio::sync::Semaphore {
+    static P: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        let n = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 8);
+        tokio::sync::Semaphore::new(n)
+    })
+}
+
+/// How long a sign-in waits for a hashing permit before it is answered "busy".
+pub const PERMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `f` (a hash or a check) under a permit on a blocking thread; when no permit frees up
+/// within [`PERMIT_WAIT`], the caller is told to come back (503 with `Retry-After`).
+async fn with_permit<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::error::AppError> {
+    let permit = tokio::time::timeout(PERMIT_WAIT, permits().acquire())
+        .await
+        .map_err(|_| crate::error::AppError::Busy(2))?
+        .map_err(|_| crate::error::AppError::Busy(2))?;
+    let r = tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| crate::error::AppError::Internal(e.to_string()));
+    drop(permit);
+    r
+}
+
+/// [`hash`] under a permit, on a blocking thread.
+pub async fn hash_async(password: String) -> Result<String, crate::error::AppError> {
+    with_permit(move || hash(&password))
+        .await?
+        .map_err(crate::error::AppError::Internal)
+}
+
+/// How many hashing permits are free now (for tests and the benchmark).
+pub fn free_permits() -> usize {
+    permits().available_permits()
 }
 
 /// Checks `password` against a stored argon2 hash, in working memory kept for reuse.
@@ -50,16 +118,23 @@ pub fn verify(password: &str, stored: &str) -> bool {
     ok && argon2::password_hash::Output::new(&out).is_ok_and(|o| o == expected)
 }
 
-/// [`verify`] on a blocking thread, so a sign-in does not hold up the requests that share its
-/// worker thread.
-pub async fn verify_async(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(&password, &stored))
-        .await
-        .unwrap_or(false)
+/// [`verify`] under a hashing permit, on a blocking thread, so a sign-in does not hold up
+/// the requests that share its worker thread; `Err` (busy) when no permit frees up in time.
+pub async fn verify_checked(
+    password: String,
+    stored: String,
+) -> Result<bool, crate::error::AppError> {
+    with_permit(move || verify(&password, &stored)).await
 }
 
-/// Working memories kept for the next check.
-const POOL: usize = 2;
+/// [`verify_checked`], a busy server counting as a failed check.
+pub async fn verify_async(password: String, stored: String) -> bool {
+    verify_checked(password, stored).await.unwrap_or(false)
+}
+
+/// Working memories kept for the next check: one per permit, so the memory of hashing is
+/// bounded and reused, never grown per request.
+const POOL: usize = 8;
 static BLOCKS: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
 
 fn take_blocks(n: usize) -> Vec<argon2::Block> {

@@ -24,9 +24,20 @@ pub struct Account {
     pub locked_until: Option<DateTime<Utc>>,
     pub totp_enabled: bool,
     pub locale: String,
+    /// Who chose the current password: `None` its holder, else the administrator who was
+    /// shown the one-time password (and so controls the account until it is replaced).
+    #[serde(skip)]
+    pub password_set_by: Option<i64>,
 }
 
 impl Account {
+    /// Whether `admin` holds this account's current one-time password.
+    pub fn controlled_by(&self, admin: i64) -> bool {
+        self.must_change_password && self.password_set_by == Some(admin)
+    }
+    pub fn role_list(&self) -> Vec<Role> {
+        self.roles.iter().filter_map(|r| Role::parse(r)).collect()
+    }
     pub fn role_labels(&self) -> String {
         self.roles
             .iter()
@@ -40,7 +51,7 @@ impl Account {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.username, a.display_name, a.org_id, o.name AS org_name, o.path AS org_path, a.member_id, a.must_change_password, a.disabled, a.locked_until, a.totp_enabled, a.locale, a.password_hash, a.failed_count, a.totp_secret_enc, a.totp_last_step";
+const ACCOUNT_COLUMNS: &str = "a.id, a.username, a.display_name, a.org_id, o.name AS org_name, o.path AS org_path, a.member_id, a.must_change_password, a.disabled, a.locked_until, a.totp_enabled, a.locale, a.password_hash, a.failed_count, a.totp_secret_enc, a.totp_last_step, a.password_set_by, a.password_history";
 
 /// An account's columns with its roles as one comma-separated text, from a subquery in the
 /// same row: reading an account — on every request, for its session — is one statement.
@@ -70,6 +81,8 @@ fn roles_of_text(text: Option<String>) -> Vec<String> {
 struct Row {
     account: Account,
     password_hash: String,
+    /// The hashes of the last passwords (newest first), which may not be chosen again.
+    password_history: Vec<String>,
     failed_count: i64,
     totp_secret_enc: Option<Vec<u8>>,
     totp_last_step: i64,
@@ -91,7 +104,9 @@ fn row(r: &impl DbRow) -> DbResult<Row> {
             locked_until: r.opt_ts("locked_until")?,
             totp_enabled: r.bool("totp_enabled")?,
             locale: r.string("locale")?,
+            password_set_by: r.opt_i64("password_set_by")?,
         },
+        password_history: serde_json::from_str(&r.string("password_history")?).unwrap_or_default(),
         password_hash: r.string("password_hash")?,
         failed_count: r.i64("failed_count")?,
         totp_secret_enc: r.opt_bytes("totp_secret_enc")?,
@@ -226,25 +241,21 @@ pub struct NewAccount {
     pub username: String,
     pub display_name: String,
     pub org_id: i64,
+    #[serde(default)]
     pub member_id: Option<i64>,
+    /// Must be empty: roles are granted by the security administrator.
+    #[serde(default)]
     pub roles: Vec<String>,
-    /// Initial password; the user must change it at first login.
+    /// Must be empty: the system issues the one-time password.
+    #[serde(default)]
     pub password: String,
 }
 
 fn parse_roles(names: &[String]) -> AppResult<Vec<Role>> {
-    let mut roles = Vec::new();
-    for n in names {
-        let r = Role::parse(n).ok_or_else(|| AppError::field("roles", format!("未知角色：{n}")))?;
-        if !roles.contains(&r) {
-            roles.push(r);
-        }
-    }
+    let roles = parse_role_names(names)?;
     if roles.is_empty() {
         return Err(AppError::field("roles", "请至少选择一个角色"));
     }
-    roles.sort();
-    check_role_set(&roles)?;
     Ok(roles)
 }
 
@@ -258,7 +269,8 @@ fn check_username(c: &mut Checks, u: &str) {
     );
 }
 
-/// Creates an account. `actor` may be the system itself (first start, demo).
+/// Creates an account as the system itself (first start, the demo, tests): with its roles
+/// and a password it chose. Administrators create accounts through [`create_by`].
 pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<Account> {
     let mut c = Checks::default();
     check_username(&mut c, &input.username);
@@ -273,10 +285,86 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<A
     }
     c.finish()?;
     let roles = parse_roles(&input.roles)?;
+    insert(ctx, actor, input, &roles, &input.password, None).await
+}
+
+/// An administrator (the system administrator) creates an account: without roles (the
+/// security administrator grants them, with a second administrator's approval for roles that
+/// read Party data) and without choosing its password — the system issues a one-time
+/// password, returned once, which the holder must replace at first sign-in. The creator holds
+/// it until then and may not request or approve anything for the account meanwhile.
+pub async fn create_by(
+    ctx: &Ctx,
+    p: &Principal,
+    input: &NewAccount,
+) -> AppResult<(Account, String)> {
+    let mut c = Checks::default();
+    check_username(&mut c, &input.username);
+    let dn = input.display_name.trim();
+    c.check(
+        !dn.is_empty() && dn.chars().count() <= 30,
+        "display_name",
+        "请填写姓名（30字以内）",
+    );
+    c.check(
+        input.roles.is_empty(),
+        "roles",
+        "新账号不带角色：角色由安全管理员授予（涉及党员数据的角色须另一名管理员复核）",
+    );
+    c.check(
+        input.password.is_empty(),
+        "password",
+        "初始密码由系统生成，只显示一次，不由管理员设定",
+    );
+    c.finish()?;
+    let otp = password::generate();
+    let acc = insert(ctx, &p.actor(), input, &[], &otp, Some(p.account_id)).await?;
+    Ok((acc, otp))
+}
+
+/// Checks the member an account is linked to: in the account's organisation's subtree (a
+/// member's own account sits on their branch), and linked to no other account.
+async fn check_member_link(
+    ctx: &Ctx,
+    org_path: &str,
+    member_id: i64,
+    except: Option<i64>,
+) -> AppResult<()> {
+    let (_, member_path) = crate::member::store::get(ctx, member_id)
+        .await
+        .map_err(|_| AppError::field("member_id", "关联的党员不存在"))?;
+    if !crate::org::in_subtree(org_path, &member_path) {
+        return Err(AppError::field(
+            "member_id",
+            "关联的党员须在该账号所属党组织内",
+        ));
+    }
+    let taken = on_db!(&ctx.db, p => {
+        sqlx::query("SELECT id FROM accounts WHERE member_id = $1 AND id <> $2").bind(member_id).bind(except.unwrap_or(-1))
+            .fetch_optional(p).await?.is_some()
+    });
+    if taken {
+        return Err(AppError::field("member_id", "该党员已关联其他账号"));
+    }
+    Ok(())
+}
+
+async fn insert(
+    ctx: &Ctx,
+    actor: &Actor,
+    input: &NewAccount,
+    roles: &[Role],
+    pw: &str,
+    by: Option<i64>,
+) -> AppResult<Account> {
+    let dn = input.display_name.trim();
     let org = crate::org::store::get(&ctx.db, input.org_id)
         .await
         .map_err(|_| AppError::field("org_id", "所属党组织不存在"))?;
-    let hash = password::hash(&input.password).map_err(AppError::Internal)?;
+    if let Some(m) = input.member_id {
+        check_member_link(ctx, &org.path, m, None).await?;
+    }
+    let hash = password::hash_async(pw.to_string()).await?;
     let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let taken = on_tx!(&mut tx, c => sqlx::query("SELECT id FROM accounts WHERE username = $1").bind(&input.username).fetch_optional(&mut *c).await?.is_some());
@@ -284,10 +372,10 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<A
         return Err(AppError::field("username", "用户名已被使用"));
     }
     let id = on_tx!(&mut tx, c => {
-        let id = sqlx::query("INSERT INTO accounts (username, display_name, org_id, member_id, password_hash, must_change_password, locale, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'auto', $7, $7) RETURNING id")
-            .bind(&input.username).bind(dn).bind(org.id).bind(input.member_id).bind(&hash).bind(true).bind(now)
+        let id = sqlx::query("INSERT INTO accounts (username, display_name, org_id, member_id, password_hash, must_change_password, locale, created_at, updated_at, created_by, password_set_by) VALUES ($1, $2, $3, $4, $5, $6, 'auto', $7, $7, $8, $8) RETURNING id")
+            .bind(&input.username).bind(dn).bind(org.id).bind(input.member_id).bind(&hash).bind(true).bind(now).bind(by)
             .fetch_one(&mut *c).await?.i64("id")?;
-        for r in &roles {
+        for r in roles {
             sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)").bind(id).bind(r.as_str()).execute(&mut *c).await?;
         }
         id
@@ -301,7 +389,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<A
             object_id: id.to_string(),
             before: serde_json::Value::Null,
             after: serde_json::json!({"username": input.username, "display_name": dn, "org_id": org.id,
-                "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()}),
+                "member_id": input.member_id, "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                "one_time_password_issued_to": by}),
         },
     )
     .await?;
@@ -309,26 +398,24 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &NewAccount) -> AppResult<A
     get(ctx, id).await
 }
 
-/// Replaces the roles of `id`. Nobody changes their own roles.
-pub async fn set_roles(ctx: &Ctx, actor: &Actor, id: i64, names: &[String]) -> AppResult<Account> {
-    if actor.id == Some(id) {
-        return Err(AppError::refused(
-            "account.self_grant",
-            "不能修改自己的角色",
-        ));
-    }
-    let roles = parse_roles(names)?;
-    let before = get(ctx, id).await?;
-    let mut tx = ctx.db.begin().await?;
-    on_tx!(&mut tx, c => {
+/// Replaces the roles of an account inside `tx` (the caller checked who may).
+pub(crate) async fn set_roles_in(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    before: &Account,
+    roles: &[Role],
+) -> AppResult<()> {
+    let id = before.id;
+    check_role_set(roles)?;
+    on_tx!(tx, c => {
         sqlx::query("DELETE FROM account_roles WHERE account_id = $1").bind(id).execute(&mut *c).await?;
-        for r in &roles {
+        for r in roles {
             sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)").bind(id).bind(r.as_str()).execute(&mut *c).await?;
         }
         sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *c).await?;
     });
     audit::append(
-        &mut tx,
+        tx,
         actor,
         NewEntry {
             action: "account.roles",
@@ -339,21 +426,25 @@ pub async fn set_roles(ctx: &Ctx, actor: &Actor, id: i64, names: &[String]) -> A
         },
     )
     .await?;
-    tx.commit().await?;
-    get(ctx, id).await
+    Ok(())
 }
 
-/// Enables or disables an account; disabling ends its sessions and revokes its tokens.
-pub async fn set_disabled(ctx: &Ctx, actor: &Actor, id: i64, disabled: bool) -> AppResult<Account> {
-    let before = get(ctx, id).await?;
-    let mut tx = ctx.db.begin().await?;
-    disable_in(&mut tx, actor, &before, disabled).await?;
-    tx.commit().await?;
-    get(ctx, id).await
+pub fn parse_role_names(names: &[String]) -> AppResult<Vec<Role>> {
+    let mut roles = Vec::new();
+    for n in names {
+        let r = Role::parse(n).ok_or_else(|| AppError::field("roles", format!("未知角色：{n}")))?;
+        if !roles.contains(&r) {
+            roles.push(r);
+        }
+    }
+    roles.sort();
+    check_role_set(&roles)?;
+    Ok(roles)
 }
 
-/// Disables (or enables) every account of `ids` in one transaction: all or none. Each must
-/// lie in the subtree at `scope_path`, and none may be the actor's own.
+/// Disables every account of `ids` in one transaction: all or none. Each must lie in the
+/// subtree at `scope_path`, none may be the actor's own, and none an administrator's (their
+/// changes need a second administrator, one at a time).
 pub async fn set_disabled_many(
     ctx: &Ctx,
     actor: &Actor,
@@ -370,6 +461,15 @@ pub async fn set_disabled_many(
                 a.username
             )));
         }
+        if a.role_list().iter().any(|r| r.is_admin_trio()) {
+            return Err(AppError::refused(
+                "account.admin_needs_approval",
+                format!(
+                    "{} 是管理员账号，其停用或启用须另一名管理员复核，请单独办理",
+                    a.username
+                ),
+            ));
+        }
         accounts.push(a);
     }
     let mut tx = ctx.db.begin().await?;
@@ -380,7 +480,7 @@ pub async fn set_disabled_many(
     Ok(accounts.len())
 }
 
-async fn disable_in(
+pub(crate) async fn disable_in(
     tx: &mut crate::db::Tx,
     actor: &Actor,
     before: &Account,
@@ -420,63 +520,90 @@ async fn disable_in(
     Ok(())
 }
 
-/// Security administrator: unlock and set a new one-time password.
-pub async fn reset_password(
-    ctx: &Ctx,
+/// Unlocks an account (its failed sign-ins forgotten) inside `tx`.
+pub(crate) async fn unlock_in(
+    tx: &mut crate::db::Tx,
     actor: &Actor,
-    id: i64,
-    new_password: &str,
+    target: &Account,
 ) -> AppResult<()> {
-    if actor.id == Some(id) {
-        return Err(AppError::refused(
-            "account.self_reset",
-            "请通过“修改密码”修改自己的密码",
-        ));
-    }
-    let acc = get(ctx, id).await?;
-    let v = password::policy_violations(&ctx.config.password, new_password, &acc.username);
-    if !v.is_empty() {
-        return Err(AppError::Validation(
-            v.into_iter()
-                .map(|m| crate::error::FieldError::new("password", m))
-                .collect(),
-        ));
-    }
-    let hash = password::hash(new_password).map_err(AppError::Internal)?;
-    let mut tx = ctx.db.begin().await?;
-    on_tx!(&mut tx, c => {
-        sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = $2, failed_count = 0, locked_until = NULL, updated_at = $3 WHERE id = $4")
-            .bind(&hash).bind(true).bind(ctx.clock.now()).bind(id).execute(&mut *c).await?;
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *c).await?;
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE accounts SET failed_count = 0, locked_until = NULL WHERE id = $1").bind(target.id).execute(&mut *c).await?;
     });
     audit::append(
-        &mut tx,
+        tx,
+        actor,
+        NewEntry {
+            action: "account.unlock",
+            object_type: "account",
+            object_id: target.id.to_string(),
+            before: serde_json::json!({"locked_until": target.locked_until}),
+            after: serde_json::Value::Null,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The password history kept: the last five (等保).
+const HISTORY: usize = 5;
+
+fn pushed_history(history: &[String], old_hash: &str) -> String {
+    let mut h: Vec<&str> = std::iter::once(old_hash)
+        .chain(history.iter().map(String::as_str))
+        .take(HISTORY)
+        .collect();
+    h.dedup();
+    serde_json::to_string(&h).unwrap_or_else(|_| "[]".into())
+}
+
+/// Issues a one-time password for `target` inside `tx`: its sessions end, its API tokens are
+/// revoked, it is unlocked, and its holder must replace the password at the next sign-in.
+/// `receiver` is the administrator shown the password (who holds the account until then).
+/// Returns the password, to be shown once.
+pub(crate) async fn reset_in(
+    ctx: &Ctx,
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    target: &Account,
+    receiver: i64,
+) -> AppResult<String> {
+    let otp = password::generate();
+    let hash = password::hash_async(otp.clone()).await?;
+    let row = find_row(ctx, "a.id", &target.id.to_string())
+        .await?
+        .ok_or(AppError::NotFound("账号"))?;
+    let history = pushed_history(&row.password_history, &row.password_hash);
+    let now = tx.now;
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = $2, failed_count = 0, locked_until = NULL, password_set_by = $3, password_history = $4, updated_at = $5 WHERE id = $6")
+            .bind(&hash).bind(true).bind(receiver).bind(&history).bind(now).bind(target.id).execute(&mut *c).await?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(target.id).execute(&mut *c).await?;
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL").bind(now).bind(target.id).execute(&mut *c).await?;
+    });
+    audit::append(
+        tx,
         actor,
         NewEntry {
             action: "account.reset_password",
             object_type: "account",
-            object_id: id.to_string(),
+            object_id: target.id.to_string(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"must_change_password": true, "unlocked": true}),
+            after: serde_json::json!({"must_change_password": true, "unlocked": true, "tokens_revoked": true, "one_time_password_issued_to": receiver}),
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(otp)
 }
 
-/// The account changes its own password (old one required).
-pub async fn change_password(
-    ctx: &Ctx,
-    p: &Principal,
-    old: &str,
-    new: &str,
-    keep_session: &str,
-) -> AppResult<()> {
+/// The account changes its own password (old one required): not one of the last five; every
+/// session of the account ends and its API tokens are revoked; the caller gets a new session
+/// (its id is returned, to set as the cookie), so a session stolen before the change is no
+/// longer any use.
+pub async fn change_password(ctx: &Ctx, p: &Principal, old: &str, new: &str) -> AppResult<String> {
     let r = find_row(ctx, "a.id", &p.account_id.to_string())
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    if !password::verify(old, &r.password_hash) {
+    if !password::verify_async(old.to_string(), r.password_hash.clone()).await {
         return Err(AppError::field("old_password", "原密码不正确"));
     }
     if old == new {
@@ -490,13 +617,28 @@ pub async fn change_password(
                 .collect(),
         ));
     }
-    let hash = password::hash(new).map_err(AppError::Internal)?;
+    for h in &r.password_history {
+        if password::verify_async(new.to_string(), h.clone()).await {
+            return Err(AppError::field(
+                "new_password",
+                format!("新密码不能与最近{HISTORY}次用过的密码相同"),
+            ));
+        }
+    }
+    let hash = password::hash_async(new.to_string()).await?;
+    let history = pushed_history(&r.password_history, &r.password_hash);
+    let token = crate::crypto::random_token();
+    let token_hash = crate::crypto::sm3_hex(token.as_bytes());
+    let csrf = crate::crypto::random_token();
     let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
     on_tx!(&mut tx, c => {
-        sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4")
-            .bind(&hash).bind(false).bind(ctx.clock.now()).bind(p.account_id).execute(&mut *c).await?;
-        // Every other session of this account ends.
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2").bind(p.account_id).bind(keep_session).execute(&mut *c).await?;
+        sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = $2, password_set_by = NULL, password_history = $3, updated_at = $4 WHERE id = $5")
+            .bind(&hash).bind(false).bind(&history).bind(now).bind(p.account_id).execute(&mut *c).await?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(p.account_id).execute(&mut *c).await?;
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL").bind(now).bind(p.account_id).execute(&mut *c).await?;
+        sqlx::query("INSERT INTO sessions (token_hash, account_id, csrf, created_at, last_seen, totp_pending) VALUES ($1, $2, $3, $4, $4, $5)")
+            .bind(&token_hash).bind(p.account_id).bind(&csrf).bind(now).bind(false).execute(&mut *c).await?;
     });
     audit::append(
         &mut tx,
@@ -506,12 +648,12 @@ pub async fn change_password(
             object_type: "account",
             object_id: p.account_id.to_string(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"must_change_password": false}),
+            after: serde_json::json!({"must_change_password": false, "sessions_renewed": true, "tokens_revoked": true}),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(token)
 }
 
 /// The one answer for every failed login, so an attacker learns nothing.
@@ -709,6 +851,7 @@ fn principal_of(a: Account, csrf: String, ip: &str, via_token: bool) -> Option<P
         ip: ip.to_string(),
         csrf,
         via_token,
+        read_only: false,
     })
 }
 
@@ -751,46 +894,82 @@ pub async fn session(ctx: &Ctx, token: &str, ip: &str) -> AppResult<SessionState
     }
 }
 
-/// Resolves an API token (`Authorization: Bearer dj_...`), with its account, in one statement.
+/// Resolves an API token (`Authorization: Bearer dj_...`), with its account, in one
+/// statement: only while it is neither revoked nor expired; a `read` token reads only.
 pub async fn api_token(ctx: &Ctx, token: &str, ip: &str) -> AppResult<Option<Principal>> {
     if token.len() > 200 {
         return Ok(None);
     }
     let th = crate::crypto::sm3_hex(token.as_bytes());
     let sql = format!(
-        "SELECT {} FROM api_tokens t JOIN accounts a ON a.id = t.account_id JOIN orgs o ON o.id = a.org_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        "SELECT t.scope AS token_scope, {} FROM api_tokens t JOIN accounts a ON a.id = t.account_id JOIN orgs o ON o.id = a.org_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
         account_select(&ctx.db)
     );
-    let account = on_db!(&ctx.db, p => {
-        match sqlx::query(&sql).bind(&th).fetch_optional(p).await? {
-            Some(r) => Some(row(&r)?.account),
+    let found = on_db!(&ctx.db, p => {
+        match sqlx::query(&sql).bind(&th).bind(ctx.clock.now()).fetch_optional(p).await? {
+            Some(r) => Some((r.string("token_scope")?, row(&r)?.account)),
             None => None,
         }
     });
-    Ok(account.and_then(|a| principal_of(a, String::new(), ip, true)))
+    Ok(found.and_then(|(scope, a)| {
+        principal_of(a, String::new(), ip, true).map(|mut p| {
+            p.read_only = scope == "read";
+            p
+        })
+    }))
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
+    /// `read` or `read_write`.
+    pub scope: String,
     pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// Creates an API token acting as the caller; the clear token is returned once.
-pub async fn create_token(ctx: &Ctx, p: &Principal, name: &str) -> AppResult<(ApiToken, String)> {
+/// The longest an API token lives, in days.
+pub const TOKEN_MAX_DAYS: i64 = 366;
+
+/// Creates an API token acting as the caller (from a signed-in session only, never from
+/// another token); the clear token is returned once. It expires after `days` (default the
+/// configured `token_days`) and carries a scope: `read` or `read_write`.
+pub async fn create_token(
+    ctx: &Ctx,
+    p: &Principal,
+    name: &str,
+    scope: &str,
+    days: Option<i64>,
+) -> AppResult<(ApiToken, String)> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 50 {
-        return Err(AppError::field("name", "请填写令牌用途（50字以内）"));
-    }
+    let mut c = Checks::default();
+    c.check(
+        !name.is_empty() && name.chars().count() <= 50,
+        "name",
+        "请填写令牌用途（50字以内）",
+    );
+    c.check(
+        matches!(scope, "read" | "read_write"),
+        "scope",
+        "令牌范围应为 read（只读）或 read_write（读写）",
+    );
+    let days = days.unwrap_or(ctx.config.token_days);
+    c.check(
+        (1..=TOKEN_MAX_DAYS).contains(&days),
+        "days",
+        "有效期为1至366天",
+    );
+    c.finish()?;
     let token = format!("dj_{}", crate::crypto::random_token());
     let th = crate::crypto::sm3_hex(token.as_bytes());
     let now = ctx.clock.now();
+    let expires = now + Duration::days(days);
     let mut tx = ctx.db.begin().await?;
-    let id = on_tx!(&mut tx, c => sqlx::query("INSERT INTO api_tokens (account_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-        .bind(p.account_id).bind(name).bind(&th).bind(now).fetch_one(&mut *c).await?.i64("id")?);
+    let id = on_tx!(&mut tx, c => sqlx::query("INSERT INTO api_tokens (account_id, name, token_hash, created_at, expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+        .bind(p.account_id).bind(name).bind(&th).bind(now).bind(expires).bind(scope).fetch_one(&mut *c).await?.i64("id")?);
     audit::append(
         &mut tx,
         &p.actor(),
@@ -799,7 +978,7 @@ pub async fn create_token(ctx: &Ctx, p: &Principal, name: &str) -> AppResult<(Ap
             object_type: "api_token",
             object_id: id.to_string(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"name": name}),
+            after: serde_json::json!({"name": name, "scope": scope, "expires_at": expires}),
         },
     )
     .await?;
@@ -808,7 +987,9 @@ pub async fn create_token(ctx: &Ctx, p: &Principal, name: &str) -> AppResult<(Ap
         ApiToken {
             id,
             name: name.into(),
+            scope: scope.into(),
             created_at: now,
+            expires_at: Some(expires),
             revoked_at: None,
         },
         token,
@@ -817,8 +998,8 @@ pub async fn create_token(ctx: &Ctx, p: &Principal, name: &str) -> AppResult<(Ap
 
 pub async fn list_tokens(ctx: &Ctx, account_id: i64) -> AppResult<Vec<ApiToken>> {
     Ok(on_db!(&ctx.db, p => {
-        let rows = sqlx::query("SELECT id, name, created_at, revoked_at FROM api_tokens WHERE account_id = $1 ORDER BY id DESC").bind(account_id).fetch_all(p).await?;
-        rows.iter().map(|r| Ok(ApiToken { id: r.i64("id")?, name: r.string("name")?, created_at: r.ts("created_at")?, revoked_at: r.opt_ts("revoked_at")? })).collect::<DbResult<Vec<_>>>()?
+        let rows = sqlx::query("SELECT id, name, scope, created_at, expires_at, revoked_at FROM api_tokens WHERE account_id = $1 ORDER BY id DESC").bind(account_id).fetch_all(p).await?;
+        rows.iter().map(|r| Ok(ApiToken { id: r.i64("id")?, name: r.string("name")?, scope: r.string("scope")?, created_at: r.ts("created_at")?, expires_at: r.opt_ts("expires_at")?, revoked_at: r.opt_ts("revoked_at")? })).collect::<DbResult<Vec<_>>>()?
     }))
 }
 
@@ -962,55 +1143,85 @@ pub async fn totp_confirm(
     Ok(())
 }
 
-/// First start: creates the root organisation's system administrator with a one-time
-/// password, if no account exists. Returns (username, password) to print once.
-pub async fn bootstrap_admin(ctx: &Ctx) -> AppResult<Option<(String, String)>> {
-    let has_admin = on_db!(&ctx.db, p => {
-        sqlx::query("SELECT account_id FROM account_roles WHERE role = $1 LIMIT 1").bind(Role::SysAdmin.as_str()).fetch_optional(p).await?.is_some()
-    });
-    if has_admin {
-        return Ok(None);
-    }
+/// First start: creates each of the three administrators (三员: system, security, audit)
+/// that has no account yet, at the root organisation, each with a one-time password.
+/// Returns (username, role label, password) to print once: three people receive them.
+pub async fn bootstrap_admin(ctx: &Ctx) -> AppResult<Vec<(String, &'static str, String)>> {
     let root = on_db!(&ctx.db, p => {
         sqlx::query("SELECT id FROM orgs WHERE parent_id IS NULL AND dissolved_at IS NULL ORDER BY id LIMIT 1").fetch_optional(p).await?.map(|r| r.i64("id")).transpose()?
     });
     let system = Actor::system("bootstrap");
-    let root_id = match root {
-        Some(id) => id,
-        None => {
-            crate::org::store::create(
-                &ctx.db,
-                &system,
-                &crate::org::store::NewOrg {
-                    name: "中共XX市委".into(),
-                    kind: "committee".into(),
-                    level: "city".into(),
-                    ..Default::default()
-                },
-            )
-            .await?
-            .id
+    let mut made = Vec::new();
+    for (role, name, display) in [
+        (Role::SysAdmin, "admin", "系统管理员"),
+        (Role::SecAdmin, "secadmin", "安全管理员"),
+        (Role::AuditAdmin, "auditadmin", "审计管理员"),
+    ] {
+        let has = on_db!(&ctx.db, p => {
+            sqlx::query("SELECT account_id FROM account_roles WHERE role = $1 LIMIT 1").bind(role.as_str()).fetch_optional(p).await?.is_some()
+        });
+        if has {
+            continue;
         }
-    };
-    let pw = password::generate();
-    let mut username = "admin".to_string();
-    while find_row(ctx, "a.username", &username).await?.is_some() {
-        username.push('1');
+        let root_id = match root {
+            Some(id) => id,
+            None => {
+                crate::org::store::create(
+                    &ctx.db,
+                    &system,
+                    &crate::org::store::NewOrg {
+                        name: "中共XX市委".into(),
+                        kind: "committee".into(),
+                        level: "city".into(),
+                        ..Default::default()
+                    },
+                )
+                .await?
+                .id
+            }
+        };
+        let pw = password::generate();
+        let mut username = name.to_string();
+        while find_row(ctx, "a.username", &username).await?.is_some() {
+            username.push('1');
+        }
+        create(
+            ctx,
+            &system,
+            &NewAccount {
+                username: username.clone(),
+                display_name: display.into(),
+                org_id: root_id,
+                member_id: None,
+                roles: vec![role.as_str().into()],
+                password: pw.clone(),
+            },
+        )
+        .await?;
+        made.push((username, role.label(), pw));
+        if root.is_none() {
+            // the root made for the first administrator serves the next ones
+            return Box::pin(bootstrap_admin(ctx)).await.map(|mut rest| {
+                made.append(&mut rest);
+                made
+            });
+        }
     }
-    create(
-        ctx,
-        &system,
-        &NewAccount {
-            username: username.clone(),
-            display_name: "系统管理员".into(),
-            org_id: root_id,
-            member_id: None,
-            roles: vec![Role::SysAdmin.as_str().into()],
-            password: pw.clone(),
-        },
-    )
-    .await?;
-    Ok(Some((username, pw)))
+    Ok(made)
+}
+
+/// On the server (the operator, not an administrator of the platform): issues a one-time
+/// password for an account — how an audit administrator, whose account neither of the other
+/// administrators may change, is recovered. Audited as the command line.
+pub async fn reset_on_server(ctx: &Ctx, username: &str) -> AppResult<String> {
+    let acc = find_row(ctx, "a.username", username)
+        .await?
+        .ok_or(AppError::NotFound("账号"))?
+        .account;
+    let mut tx = ctx.db.begin().await?;
+    let otp = reset_in(ctx, &mut tx, &Actor::system("cli-account-reset"), &acc, 0).await?;
+    tx.commit().await?;
+    Ok(otp)
 }
 
 /// An electronic signature's proof of presence (电子签名): the signer re-enters their password,

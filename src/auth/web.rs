@@ -32,22 +32,33 @@ pub fn page_routes() -> Router<AppState> {
             "/accounts/new",
             get(account_new_page).post(account_create_page),
         )
+        .route("/accounts/requests", get(requests_page))
+        .route("/accounts/requests/{id}/decide", post(request_decide_page))
         .route("/accounts/{id}/roles", post(account_roles_page))
-        .route("/accounts/{id}/disable", post(account_disable_page))
-        .route("/accounts/{id}/enable", post(account_enable_page))
-        .route("/accounts/{id}/reset", post(account_reset_page))
+        .route("/accounts/{id}/{what}", post(account_change_page))
 }
 
 pub fn api_routes() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/auth/login", post(api_login))
+        .route("/api/v1/auth/totp", post(api_login_totp))
+        .route("/api/v1/auth/password", post(api_password))
+        .route("/api/v1/auth/logout", post(api_logout))
         .route("/api/v1/me", get(api_me))
         .route(
             "/api/v1/accounts",
             get(api_accounts).post(api_account_create),
         )
         .route("/api/v1/accounts/{id}/roles", put(api_account_roles))
+        .route("/api/v1/accounts/{id}/reset", post(api_account_reset))
+        .route("/api/v1/accounts/{id}/unlock", post(api_account_unlock))
         .route("/api/v1/accounts/{id}/disable", post(api_account_disable))
         .route("/api/v1/accounts/{id}/enable", post(api_account_enable))
+        .route("/api/v1/account-requests", get(api_requests))
+        .route(
+            "/api/v1/account-requests/{id}/decide",
+            post(api_request_decide),
+        )
         .route("/api/v1/tokens", get(api_tokens).post(api_token_create))
         .route("/api/v1/tokens/{id}/revoke", post(api_token_revoke))
 }
@@ -127,10 +138,27 @@ fn too_many(mut r: Response, wait: i64) -> Response {
     r
 }
 
-async fn totp_login_page(BrowserLang(lang): BrowserLang) -> Response {
+/// The pending session's CSRF token, for the second step's form (its session exists, but is
+/// not yet signed in).
+async fn pending_csrf(ctx: &crate::Ctx, headers: &HeaderMap) -> Option<String> {
+    let token = crate::web::cookie_value(headers, crate::web::SESSION_COOKIE)?;
+    match store::session(ctx, &token, "").await {
+        Ok(store::SessionState::TotpPending(p)) => Some(p.csrf),
+        _ => None,
+    }
+}
+
+async fn totp_login_page(
+    State(ctx): State<AppState>,
+    BrowserLang(lang): BrowserLang,
+    headers: HeaderMap,
+) -> Response {
+    let Some(csrf) = pending_csrf(&ctx, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
     render(
         "totp.html",
-        context! { lang => lang.code(), mode => "login", error => "" },
+        context! { lang => lang.code(), mode => "login", error => "", csrf => csrf },
     )
 }
 
@@ -163,7 +191,7 @@ async fn totp_login_submit(
             render_status(
                 StatusCode::TOO_MANY_REQUESTS,
                 "totp.html",
-                context! { lang => lang.code(), mode => "login", error => e.to_string() },
+                context! { lang => lang.code(), mode => "login", error => e.to_string(), csrf => p.csrf.clone() },
             ),
             wait,
         );
@@ -183,7 +211,7 @@ async fn totp_login_submit(
         Err(AppError::Validation(v)) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "totp.html",
-            context! { lang => lang.code(), mode => "login", error => v.first().map(|f| f.message.clone()).unwrap_or_default() },
+            context! { lang => lang.code(), mode => "login", error => v.first().map(|f| f.message.clone()).unwrap_or_default(), csrf => p.csrf.clone() },
         ),
         Err(e) => PageError(e).into_response(),
     }
@@ -219,7 +247,6 @@ struct PasswordForm {
 async fn password_submit(
     State(ctx): State<AppState>,
     Auth(p): Auth,
-    headers: HeaderMap,
     axum::Form(f): axum::Form<PasswordForm>,
 ) -> Response {
     if f.new_password != f.confirm_password {
@@ -233,11 +260,12 @@ async fn password_submit(
             ),
         );
     }
-    let keep = crate::web::cookie_value(&headers, crate::web::SESSION_COOKIE)
-        .map(|t| crate::crypto::sm3_hex(t.as_bytes()))
-        .unwrap_or_default();
-    match store::change_password(&ctx, &p, &f.old_password, &f.new_password, &keep).await {
-        Ok(()) => Redirect::to("/?ok=password").into_response(),
+    match store::change_password(&ctx, &p, &f.old_password, &f.new_password).await {
+        // a new session id: the one used before the change is no longer any use
+        Ok(token) => with_cookie(
+            Redirect::to("/?ok=password").into_response(),
+            &crate::web::session_cookie(&token, ctx.config.secure_cookies),
+        ),
         Err(AppError::Validation(v)) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "password.html",
@@ -325,6 +353,10 @@ async fn totp_enrol_submit(
 #[derive(Deserialize)]
 struct TokenForm {
     name: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    days: Option<String>,
 }
 
 async fn token_create_page(
@@ -332,7 +364,15 @@ async fn token_create_page(
     Auth(p): Auth,
     axum::Form(f): axum::Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    let (_, clear) = store::create_token(&ctx, &p, &f.name).await?;
+    let days = f.days.as_deref().and_then(|d| d.trim().parse().ok());
+    let (_, clear) = store::create_token(
+        &ctx,
+        &p,
+        &f.name,
+        f.scope.as_deref().unwrap_or("read_write"),
+        days,
+    )
+    .await?;
     render_me(&ctx, &p, &clear).await
 }
 
@@ -380,19 +420,20 @@ async fn accounts_page(
             context! {
                 accounts => accounts, roles => role_options(), f => f, qs => qs(true), qs_nosort => qs(false),
                 page => context! { page => f.page(), total => total }, pages => pages,
-                can_write => p.can(Perm::AccountWrite), can_security => p.can(Perm::AccountSecurity),
+                can_write => p.can(Perm::AccountWrite), can_security => p.can(Perm::AccountSecurity), can_roles => p.can(Perm::AccountRoles),
             },
         ),
     ))
 }
 
-/// Batch enable or disable of the selected accounts (`id` repeated, `action`), all or none.
+/// Batch enable or disable of the selected accounts (`id` repeated, `action`), all or none
+/// (business accounts only: an administrator's needs a second administrator, one at a time).
 async fn accounts_batch_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    authorize(&ctx, &p, Perm::AccountWrite, Some(&p.org_path)).await?;
+    authorize(&ctx, &p, Perm::AccountSecurity, Some(&p.org_path)).await?;
     let pairs = form_pairs(&body);
     let ids: Vec<i64> = pairs
         .iter()
@@ -428,7 +469,7 @@ async fn account_new_page(
         page_ctx(
             &p,
             "accounts",
-            context! { roles => role_options(), errors => Vec::<FieldError>::new(), form => context!{} },
+            context! { errors => Vec::<FieldError>::new(), form => context!{} },
         ),
     ))
 }
@@ -439,16 +480,12 @@ fn new_account_from(pairs: &[(String, String)]) -> NewAccount {
         display_name: field(pairs, "display_name").to_string(),
         org_id: field(pairs, "org_id").trim().parse().unwrap_or(0),
         member_id: field(pairs, "member_id").trim().parse().ok(),
-        roles: pairs
-            .iter()
-            .filter(|(k, _)| k == "roles")
-            .map(|(_, v)| v.clone())
-            .collect(),
-        password: field(pairs, "password").to_string(),
+        roles: Vec::new(),
+        password: String::new(),
     }
 }
 
-/// Creating or changing an account: the target organisation must lie in the caller's subtree.
+/// Creating an account: the target organisation must lie in the caller's subtree.
 async fn check_account_target(
     ctx: &AppState,
     p: &crate::auth::Principal,
@@ -460,6 +497,23 @@ async fn check_account_target(
     authorize(ctx, p, Perm::AccountWrite, Some(&org.path)).await
 }
 
+/// The page that shows a one-time password, once.
+fn one_time_page(
+    p: &crate::auth::Principal,
+    account: &store::Account,
+    otp: &str,
+    created: bool,
+) -> Response {
+    render(
+        "account_otp.html",
+        page_ctx(
+            p,
+            "accounts",
+            context! { account => account, otp => otp, created => created },
+        ),
+    )
+}
+
 async fn account_create_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
@@ -469,19 +523,15 @@ async fn account_create_page(
     let input = new_account_from(&pairs);
     let result = async {
         check_account_target(&ctx, &p, input.org_id).await?;
-        store::create(&ctx, &p.actor(), &input).await
+        store::create_by(&ctx, &p, &input).await
     }
     .await;
     match result {
-        Ok(_) => Redirect::to("/accounts?ok=created").into_response(),
+        Ok((acc, otp)) => one_time_page(&p, &acc, &otp, true),
         Err(AppError::Validation(v)) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "account_form.html",
-            page_ctx(
-                &p,
-                "accounts",
-                context! { roles => role_options(), errors => v, form => input },
-            ),
+            page_ctx(&p, "accounts", context! { errors => v, form => input }),
         ),
         Err(e @ AppError::Refused { .. }) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -489,22 +539,21 @@ async fn account_create_page(
             page_ctx(
                 &p,
                 "accounts",
-                context! { roles => role_options(), errors => vec![FieldError::new("roles", e.public_message())], form => input },
+                context! { errors => vec![FieldError::new("username", e.public_message())], form => input },
             ),
         ),
         Err(e) => PageError(e).into_response(),
     }
 }
 
-async fn target_account(
-    ctx: &AppState,
-    p: &crate::auth::Principal,
-    id: i64,
-    perm: Perm,
-) -> Result<store::Account, AppError> {
-    let acc = store::get(ctx, id).await?;
-    authorize(ctx, p, perm, Some(&acc.org_path)).await?;
-    Ok(acc)
+/// A change made from the accounts page: applied (a reset shows its one-time password), or
+/// waiting for a second administrator.
+fn outcome_page(p: &crate::auth::Principal, o: super::admin::Outcome) -> Response {
+    match (&o.one_time_password, o.applied) {
+        (Some(otp), _) => one_time_page(p, &o.account, otp, false),
+        (None, true) => Redirect::to("/accounts?ok=saved").into_response(),
+        (None, false) => Redirect::to("/accounts/requests?ok=requested").into_response(),
+    }
 }
 
 async fn account_roles_page(
@@ -513,49 +562,194 @@ async fn account_roles_page(
     Path(id): Path<i64>,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    target_account(&ctx, &p, id, Perm::AccountWrite).await?;
-    let roles: Vec<String> = form_pairs(&body)
+    let names: Vec<String> = form_pairs(&body)
         .into_iter()
         .filter(|(k, _)| k == "roles")
         .map(|(_, v)| v)
         .collect();
-    store::set_roles(&ctx, &p.actor(), id, &roles).await?;
-    Ok(Redirect::to("/accounts?ok=saved").into_response())
+    let roles = store::parse_role_names(&names)?;
+    let o = super::admin::change(&ctx, &p, id, super::admin::Change::Roles { roles }).await?;
+    Ok(outcome_page(&p, o))
 }
 
-async fn account_disable_page(
+async fn account_change_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<i64>,
+    Path((id, what)): Path<(i64, String)>,
 ) -> Result<Response, PageError> {
-    target_account(&ctx, &p, id, Perm::AccountWrite).await?;
-    store::set_disabled(&ctx, &p.actor(), id, true).await?;
-    Ok(Redirect::to("/accounts?ok=saved").into_response())
+    let change = change_of(&what)?;
+    let o = super::admin::change(&ctx, &p, id, change).await?;
+    Ok(outcome_page(&p, o))
 }
 
-async fn account_enable_page(
-    State(ctx): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<i64>,
-) -> Result<Response, PageError> {
-    target_account(&ctx, &p, id, Perm::AccountWrite).await?;
-    store::set_disabled(&ctx, &p.actor(), id, false).await?;
-    Ok(Redirect::to("/accounts?ok=saved").into_response())
+fn change_of(what: &str) -> Result<super::admin::Change, AppError> {
+    use super::admin::Change;
+    Ok(match what {
+        "reset" => Change::Reset,
+        "unlock" => Change::Unlock,
+        "disable" => Change::Disable,
+        "enable" => Change::Enable,
+        _ => return Err(AppError::NotFound("操作")),
+    })
 }
 
-async fn account_reset_page(
+async fn requests_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
+    authorize(&ctx, &p, Perm::AccountRead, None).await?;
+    let list = super::admin::requests(&ctx, &p.org_path).await?;
+    Ok(render(
+        "account_requests.html",
+        page_ctx(
+            &p,
+            "accounts",
+            context! { requests => list, kinds => super::admin::KINDS, roles => role_options(), can_decide => p.can(Perm::AccountApprove) },
+        ),
+    ))
+}
+
+async fn request_decide_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    target_account(&ctx, &p, id, Perm::AccountSecurity).await?;
     let pairs = form_pairs(&body);
-    store::reset_password(&ctx, &p.actor(), id, field(&pairs, "password")).await?;
-    Ok(Redirect::to("/accounts?ok=reset").into_response())
+    let approve = field(&pairs, "decision") == "approve";
+    let o = super::admin::decide(&ctx, &p, id, approve, field(&pairs, "note")).await?;
+    Ok(match o.one_time_password {
+        Some(otp) => one_time_page(&p, &o.account, &otp, false),
+        None => Redirect::to(if approve {
+            "/accounts/requests?ok=approved"
+        } else {
+            "/accounts/requests?ok=rejected"
+        })
+        .into_response(),
+    })
 }
 
 // ---- JSON API ----
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SessionBody {
+    /// A session, used as `Authorization: Bearer <session>`; it ends like a browser's (idle
+    /// and absolute timeouts), and may change the password and make API tokens.
+    pub session: String,
+    /// The second factor is still owed: `POST /api/v1/auth/totp` with this session.
+    pub totp_required: bool,
+    /// The password must be changed (`POST /api/v1/auth/password`) before anything else.
+    pub must_change_password: bool,
+}
+
+/// Signs in by JSON (the same checks and limits as the sign-in page) and opens a session.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginBody,
+    responses((status = 200, body = SessionBody), (status = 401, body = crate::web::ErrorBody), (status = 429, body = crate::web::ErrorBody)))]
+pub async fn api_login(
+    State(ctx): State<AppState>,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
+    Json(b): Json<LoginBody>,
+) -> Response {
+    match store::login(&ctx, b.username.trim(), &b.password, &ip).await {
+        Ok(ok) => Json(SessionBody {
+            session: ok.token,
+            totp_required: ok.totp_pending,
+            must_change_password: ok.must_change_password,
+        })
+        .into_response(),
+        Err(AppError::Refused { message, .. }) => {
+            let body = serde_json::json!({"code": "auth.failed", "message": message, "fields": []});
+            (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+        }
+        Err(e @ AppError::TooManyAttempts(wait)) => too_many(ApiError(e).into_response(), wait),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CodeBody {
+    pub code: String,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.starts_with("dj_"))
+}
+
+/// The second factor of a JSON sign-in (`Authorization: Bearer <session>`).
+#[utoipa::path(post, path = "/api/v1/auth/totp", tag = "accounts", request_body = CodeBody,
+    responses((status = 204), (status = 401, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_login_totp(
+    State(ctx): State<AppState>,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
+    headers: HeaderMap,
+    Json(b): Json<CodeBody>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers).ok_or(AppError::Unauthenticated)?;
+    let p = match store::session(&ctx, &token, "").await? {
+        store::SessionState::TotpPending(p) => p,
+        store::SessionState::Valid(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+        store::SessionState::Invalid => return Err(AppError::Unauthenticated.into()),
+    };
+    let (max, window) = store::ip_limit(&ctx);
+    let now = ctx.clock.now().timestamp();
+    if let Some(wait) = ctx.login_throttle.wait(&ip, now, max, window) {
+        return Ok(too_many(
+            ApiError(AppError::TooManyAttempts(wait)).into_response(),
+            wait,
+        ));
+    }
+    let th = crate::crypto::sm3_hex(token.as_bytes());
+    let r = store::totp_confirm(&ctx, p.account_id, &b.code, Some(&th)).await;
+    if matches!(r, Err(AppError::Validation(_))) {
+        ctx.login_throttle.fail(&ip, now, max, window);
+    }
+    r?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordBody {
+    pub old_password: String,
+    pub new_password: String,
+}
+
+/// Changes the password of a signed-in session (never by an API token); every session and
+/// token of the account ends, and a new session is returned.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "accounts", request_body = PasswordBody,
+    responses((status = 200, body = SessionBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_password(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<PasswordBody>,
+) -> Result<Json<SessionBody>, ApiError> {
+    let token = store::change_password(&ctx, &p, &b.old_password, &b.new_password).await?;
+    Ok(Json(SessionBody {
+        session: token,
+        totp_required: false,
+        must_change_password: false,
+    }))
+}
+
+/// Ends a session of the JSON sign-in.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts", responses((status = 204)))]
+pub async fn api_logout(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    if let Some(token) = bearer(&headers) {
+        store::logout(&ctx, &p, &crate::crypto::sm3_hex(token.as_bytes())).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
 
 /// The calling account.
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts", responses((status = 200, body = crate::auth::store::Account), (status = 401, body = crate::web::ErrorBody)))]
@@ -578,16 +772,28 @@ pub async fn api_accounts(
     Ok(([("x-total-count", total.to_string())], Json(items)).into_response())
 }
 
-/// Creates an account (三员 roles are exclusive).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CreatedAccount {
+    pub account: store::Account,
+    /// Issued by the system and shown this once; the holder must replace it at first sign-in.
+    pub one_time_password: String,
+}
+
+/// Creates an account without roles (the system administrator); the system issues its
+/// one-time password. Roles are granted by the security administrator.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = crate::auth::store::NewAccount,
-    responses((status = 200, body = crate::auth::store::Account), (status = 422, body = crate::web::ErrorBody), (status = 403, body = crate::web::ErrorBody)))]
+    responses((status = 200, body = CreatedAccount), (status = 422, body = crate::web::ErrorBody), (status = 403, body = crate::web::ErrorBody)))]
 pub async fn api_account_create(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Json(input): Json<NewAccount>,
-) -> Result<Json<store::Account>, ApiError> {
+) -> Result<Json<CreatedAccount>, ApiError> {
     check_account_target(&ctx, &p, input.org_id).await?;
-    Ok(Json(store::create(&ctx, &p.actor(), &input).await?))
+    let (account, one_time_password) = store::create_by(&ctx, &p, &input).await?;
+    Ok(Json(CreatedAccount {
+        account,
+        one_time_password,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -595,42 +801,107 @@ pub struct RolesBody {
     pub roles: Vec<String>,
 }
 
-/// Replaces an account's roles (never one's own).
+/// Sets an account's roles (the security administrator; never one's own). Granting a role
+/// that reads Party data, or any change to an administrator, waits for a second
+/// administrator: then `applied` is false and `request` says what waits.
 #[utoipa::path(put, path = "/api/v1/accounts/{id}/roles", tag = "accounts", params(("id" = i64, Path)), request_body = RolesBody,
-    responses((status = 200, body = crate::auth::store::Account), (status = 422, body = crate::web::ErrorBody)))]
+    responses((status = 200, body = crate::auth::admin::Outcome), (status = 422, body = crate::web::ErrorBody)))]
 pub async fn api_account_roles(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
     Json(b): Json<RolesBody>,
-) -> Result<Json<store::Account>, ApiError> {
-    target_account(&ctx, &p, id, Perm::AccountWrite).await?;
+) -> Result<Json<super::admin::Outcome>, ApiError> {
+    let roles = store::parse_role_names(&b.roles)?;
     Ok(Json(
-        store::set_roles(&ctx, &p.actor(), id, &b.roles).await?,
+        super::admin::change(&ctx, &p, id, super::admin::Change::Roles { roles }).await?,
     ))
 }
 
-/// Disables an account, ending its sessions and tokens.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/disable", tag = "accounts", params(("id" = i64, Path)), responses((status = 200, body = crate::auth::store::Account)))]
+async fn api_change(
+    ctx: AppState,
+    p: crate::auth::Principal,
+    id: i64,
+    what: &str,
+) -> Result<Json<super::admin::Outcome>, ApiError> {
+    Ok(Json(
+        super::admin::change(&ctx, &p, id, change_of(what)?).await?,
+    ))
+}
+
+/// Resets an account's password to a one-time password issued by the system (shown once, in
+/// `one_time_password`); its sessions end and its tokens are revoked. For an account that
+/// reads Party data, or an administrator, it waits for a second administrator.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset", tag = "accounts", params(("id" = i64, Path)), responses((status = 200, body = crate::auth::admin::Outcome)))]
+pub async fn api_account_reset(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<super::admin::Outcome>, ApiError> {
+    api_change(ctx, p, id, "reset").await
+}
+
+/// Unlocks an account (an administrator's waits for a second administrator).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/unlock", tag = "accounts", params(("id" = i64, Path)), responses((status = 200, body = crate::auth::admin::Outcome)))]
+pub async fn api_account_unlock(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<super::admin::Outcome>, ApiError> {
+    api_change(ctx, p, id, "unlock").await
+}
+
+/// Disables an account, ending its sessions and tokens (an administrator's waits for a
+/// second administrator).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/disable", tag = "accounts", params(("id" = i64, Path)), responses((status = 200, body = crate::auth::admin::Outcome)))]
 pub async fn api_account_disable(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
-) -> Result<Json<store::Account>, ApiError> {
-    target_account(&ctx, &p, id, Perm::AccountWrite).await?;
-    Ok(Json(store::set_disabled(&ctx, &p.actor(), id, true).await?))
+) -> Result<Json<super::admin::Outcome>, ApiError> {
+    api_change(ctx, p, id, "disable").await
 }
 
-/// Enables an account.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/enable", tag = "accounts", params(("id" = i64, Path)), responses((status = 200, body = crate::auth::store::Account)))]
+/// Enables an account (an administrator's waits for a second administrator).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/enable", tag = "accounts", params(("id" = i64, Path)), responses((status = 200, body = crate::auth::admin::Outcome)))]
 pub async fn api_account_enable(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
-) -> Result<Json<store::Account>, ApiError> {
-    target_account(&ctx, &p, id, Perm::AccountWrite).await?;
+) -> Result<Json<super::admin::Outcome>, ApiError> {
+    api_change(ctx, p, id, "enable").await
+}
+
+/// Changes to accounts of the caller's subtree waiting for (or decided by) a second
+/// administrator.
+#[utoipa::path(get, path = "/api/v1/account-requests", tag = "accounts", responses((status = 200, body = [crate::auth::admin::Request])))]
+pub async fn api_requests(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<super::admin::Request>>, ApiError> {
+    authorize(&ctx, &p, Perm::AccountRead, None).await?;
+    Ok(Json(super::admin::requests(&ctx, &p.org_path).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DecideBody {
+    pub approve: bool,
+    /// Required when rejecting.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A second administrator approves (applies) or rejects a change another asked for.
+#[utoipa::path(post, path = "/api/v1/account-requests/{id}/decide", tag = "accounts", params(("id" = i64, Path)), request_body = DecideBody,
+    responses((status = 200, body = crate::auth::admin::Outcome), (status = 409, body = crate::web::ErrorBody)))]
+pub async fn api_request_decide(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<DecideBody>,
+) -> Result<Json<super::admin::Outcome>, ApiError> {
     Ok(Json(
-        store::set_disabled(&ctx, &p.actor(), id, false).await?,
+        super::admin::decide(&ctx, &p, id, b.approve, &b.note).await?,
     ))
 }
 
@@ -646,6 +917,12 @@ pub async fn api_tokens(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct TokenBody {
     pub name: String,
+    /// `read` (reads only) or `read_write` (default).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Days until it expires (1–366; default the configured `token_days`, 90).
+    #[serde(default)]
+    pub days: Option<i64>,
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -655,14 +932,22 @@ pub struct NewTokenBody {
     pub secret: String,
 }
 
-/// Creates an API token acting as the caller.
+/// Creates an API token acting as the caller — from a signed-in session only (a token cannot
+/// make tokens).
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", request_body = TokenBody, responses((status = 200, body = NewTokenBody)))]
 pub async fn api_token_create(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Json(b): Json<TokenBody>,
 ) -> Result<Json<NewTokenBody>, ApiError> {
-    let (token, secret) = store::create_token(&ctx, &p, &b.name).await?;
+    let (token, secret) = store::create_token(
+        &ctx,
+        &p,
+        &b.name,
+        b.scope.as_deref().unwrap_or("read_write"),
+        b.days,
+    )
+    .await?;
     Ok(Json(NewTokenBody { token, secret }))
 }
 

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0014_calendar.sql"),
     migration!("0015_keys_and_chain.sql"),
     migration!("0016_personal_data.sql"),
+    migration!("0017_accounts.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -60,6 +60,15 @@ pub struct DemoSummary {
     pub branches: usize,
     pub members: usize,
     pub accounts: Vec<(String, String, String)>,
+    /// The demo administrators' second factor: (username, TOTP secret in base32), to add to
+    /// an authenticator app (administrators must use one; `require_totp_for_admins`).
+    pub totp: Vec<(String, String)>,
+}
+
+/// A demo administrator's TOTP secret: fixed for the username, so that the demo's printout
+/// and its tests agree.
+pub fn demo_totp_secret(username: &str) -> Vec<u8> {
+    crate::crypto::sm3(format!("dangjian demo totp {username}").as_bytes())[..20].to_vec()
 }
 
 struct OrgRow {
@@ -948,6 +957,15 @@ pub async fn generate(
         branches: plans.len(),
         members: written,
         accounts: demo_accounts(ctx, &g, &plans).await?,
+        totp: ["auditor", "security"]
+            .iter()
+            .map(|u| {
+                (
+                    u.to_string(),
+                    crate::auth::totp::secret_base32(&demo_totp_secret(u)),
+                )
+            })
+            .collect(),
     };
     if let Db::Sqlite(p, _) = &ctx.db {
         sqlx::query("ANALYZE").execute(p).await?;
@@ -1052,7 +1070,18 @@ async fn demo_accounts(
             },
         )
         .await?;
-        on_db!(&ctx.db, p => { sqlx::query("UPDATE accounts SET must_change_password = $1 WHERE id = $2").bind(false).bind(acc.id).execute(p).await?; });
+        on_db!(&ctx.db, p => { sqlx::query("UPDATE accounts SET must_change_password = $1, password_set_by = NULL WHERE id = $2").bind(false).bind(acc.id).execute(p).await?; });
+        if crate::auth::Role::parse(role).is_some_and(|r| r.is_admin_trio()) {
+            // administrators sign in with a second factor: enrolled with a printed secret
+            let secret = demo_totp_secret(u);
+            let enc = ctx.vault.encrypt(
+                &crate::crypto::aad("accounts", "totp_secret_enc", acc.id),
+                &hex::encode(&secret),
+            );
+            on_db!(&ctx.db, p => {
+                sqlx::query("UPDATE accounts SET totp_secret_enc = $1, totp_enabled = $2 WHERE id = $3").bind(enc).bind(true).bind(acc.id).execute(p).await?;
+            });
+        }
         let role_label = crate::auth::Role::parse(role)
             .map(|r| r.label())
             .unwrap_or(role);

@@ -8,8 +8,10 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "dangjian API", version = "1", description = "党建平台接口。认证：浏览器会话（Cookie + X-CSRF-Token）或 `Authorization: Bearer <API令牌>`。错误返回 `{code, message, fields}`。"),
     paths(
+        crate::auth::web::api_login, crate::auth::web::api_login_totp, crate::auth::web::api_password, crate::auth::web::api_logout,
         crate::auth::web::api_me, crate::auth::web::api_accounts, crate::auth::web::api_account_create,
         crate::auth::web::api_account_roles, crate::auth::web::api_account_disable, crate::auth::web::api_account_enable,
+        crate::auth::web::api_account_reset, crate::auth::web::api_account_unlock, crate::auth::web::api_requests, crate::auth::web::api_request_decide,
         crate::auth::web::api_tokens, crate::auth::web::api_token_create, crate::auth::web::api_token_revoke,
         crate::org::web::api_get, crate::org::web::api_children, crate::org::web::api_search, crate::org::web::api_create,
         crate::org::web::api_update, crate::org::web::api_move, crate::org::web::api_dissolve, crate::org::web::api_history,

@@ -113,6 +113,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("me.html", include_str!("../../templates/me.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
     (
+        "account_otp.html",
+        include_str!("../../templates/account_otp.html"),
+    ),
+    (
+        "account_requests.html",
+        include_str!("../../templates/account_requests.html"),
+    ),
+    (
         "audit_check.html",
         include_str!("../../templates/audit_check.html"),
     ),
@@ -582,7 +590,47 @@ impl<S: Send + Sync> FromRequestParts<S> for BrowserLang {
 pub struct Auth(pub Principal);
 
 /// Paths usable while a password change is still owed.
-const PASSWORD_PATHS: [&str; 3] = ["/password", "/logout", "/api/v1/me"];
+const PASSWORD_PATHS: [&str; 5] = [
+    "/password",
+    "/logout",
+    "/api/v1/me",
+    "/api/v1/auth/password",
+    "/api/v1/auth/logout",
+];
+
+/// What an API token may never do: make or revoke tokens, change a password or a second
+/// factor (a signed-in session does those).
+fn token_may_not(method: &Method, path: &str) -> bool {
+    let writes = !matches!(*method, Method::GET | Method::HEAD);
+    writes
+        && (path.starts_with("/api/v1/tokens")
+            || path.starts_with("/api/v1/auth/")
+            || path.starts_with("/me")
+            || path == "/password")
+}
+
+/// The checks every signed-in principal passes, by cookie or by bearer: a password change
+/// owed, an administrator's second factor.
+fn owed(ctx: &Ctx, p: &Principal, path: &str) -> Option<(AppError, &'static str)> {
+    if p.must_change_password && !PASSWORD_PATHS.contains(&path) {
+        return Some((
+            AppError::refused("auth.password_change_required", "请先修改初始密码"),
+            "/password",
+        ));
+    }
+    if ctx.config.require_totp_for_admins
+        && p.roles.iter().any(|r| r.is_admin_trio())
+        && !p.totp_enabled
+        && !path.starts_with("/me/totp")
+        && !PASSWORD_PATHS.contains(&path)
+    {
+        return Some((
+            AppError::refused("auth.totp_required", "管理员账号须先启用动态口令"),
+            "/me/totp",
+        ));
+    }
+    None
+}
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Response;
@@ -607,13 +655,34 @@ impl FromRequestParts<AppState> for Auth {
             .and_then(|v| v.to_str().ok())
         {
             let token = auth.strip_prefix("Bearer ").unwrap_or("").trim();
-            return match crate::auth::store::api_token(ctx, token, &ip).await {
+            let found = if token.starts_with("dj_") {
+                crate::auth::store::api_token(ctx, token, &ip).await
+            } else {
+                // a session opened by the JSON sign-in
+                match crate::auth::store::session(ctx, token, &ip).await {
+                    Ok(SessionState::Valid(p)) => Ok(Some(*p)),
+                    Ok(_) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            };
+            return match found {
                 Ok(Some(mut p)) => {
                     p.lang = crate::i18n::Lang::resolve(
                         Some(&p.locale),
                         accept_language(&parts.headers),
                     );
                     note_lang(parts, p.lang);
+                    if let Some((e, _)) = owed(ctx, &p, &path) {
+                        return Err(deny(e));
+                    }
+                    if p.via_token && token_may_not(&parts.method, &path) {
+                        return Err(deny(AppError::Forbidden(
+                            "API令牌不能管理令牌、密码或动态口令（请登录后办理）".into(),
+                        )));
+                    }
+                    if p.read_only && !matches!(parts.method, Method::GET | Method::HEAD) {
+                        return Err(deny(AppError::Forbidden("只读令牌不能修改数据".into())));
+                    }
                     Ok(Auth(p))
                 }
                 Ok(None) => Err(deny(AppError::Unauthenticated)),
@@ -632,29 +701,11 @@ impl FromRequestParts<AppState> for Auth {
                 p.lang =
                     crate::i18n::Lang::resolve(Some(&p.locale), accept_language(&parts.headers));
                 note_lang(parts, p.lang);
-                if p.must_change_password && !PASSWORD_PATHS.contains(&path.as_str()) {
+                if let Some((e, to)) = owed(ctx, &p, &path) {
                     return Err(if is_api {
-                        deny(AppError::refused(
-                            "auth.password_change_required",
-                            "请先修改初始密码",
-                        ))
+                        deny(e)
                     } else {
-                        Redirect::to("/password").into_response()
-                    });
-                }
-                if ctx.config.require_totp_for_admins
-                    && p.roles.iter().any(|r| r.is_admin_trio())
-                    && !p.totp_enabled
-                    && !path.starts_with("/me/totp")
-                    && !PASSWORD_PATHS.contains(&path.as_str())
-                {
-                    return Err(if is_api {
-                        deny(AppError::refused(
-                            "auth.totp_required",
-                            "管理员账号须先启用动态口令",
-                        ))
-                    } else {
-                        Redirect::to("/me/totp").into_response()
+                        Redirect::to(to).into_response()
                     });
                 }
                 Ok(Auth(*p))
@@ -1072,6 +1123,8 @@ mod catalogue_tests {
         v.extend(crate::recruit::archive::DOC_KINDS);
         v.extend(crate::recruit::rules::DUE_LABELS);
         v.extend(crate::calendar::WEEKDAYS);
+        v.extend(crate::auth::admin::KINDS.iter().map(|k| k.1));
+        v.extend(crate::scheduler::LABELS);
         v.push(crate::calendar::MISSING_YEAR);
         for table in [
             &crate::recruit::talent::POOLS[..],

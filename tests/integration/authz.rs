@@ -226,42 +226,115 @@ async fn every_endpoint_honours_role_and_subtree() {
     .await;
 }
 
+/// 三员分立 with two-person approval, path by path (README, Roles): no single administrator
+/// gives itself, or an account it controls, a business role or another administrator role,
+/// or takes over another account; the auditor's account is changed by neither.
 #[tokio::test]
 async fn three_administrators_are_separate() {
     each_backend(|app| async move {
         let root = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app.org(Some(root), "甲村党支部", "branch", "village").await;
         let sys = app.account("sys", root, "sys_admin", None).await;
-        // The system administrator cannot read the audit log.
-        let (s, _) = app.api(&sys, "GET", "/api/v1/audit", None).await;
-        assert_eq!(s, StatusCode::FORBIDDEN);
-        let (s, _) = app.api(&sys, "GET", "/api/v1/audit/verify", None).await;
-        assert_eq!(s, StatusCode::FORBIDDEN);
-        // No account holds two of the three roles, nor one of them plus a business role.
-        let mk = |u: &str, roles: Vec<&str>| json!({"username": u, "display_name": u, "org_id": root, "roles": roles, "password": PASSWORD});
-        let (s, e) = app.api(&sys, "POST", "/api/v1/accounts", Some(mk("both", vec!["sec_admin", "audit_admin"]))).await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(e["code"], "account.admin_roles_exclusive");
-        let (s, _) = app.api(&sys, "POST", "/api/v1/accounts", Some(mk("mix", vec!["sys_admin", "org_staff"]))).await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-        let (s, a) = app.api(&sys, "POST", "/api/v1/accounts", Some(mk("aud", vec!["audit_admin"]))).await;
-        assert_eq!(s, StatusCode::OK, "{a}");
-        // Nobody grants roles to themselves.
-        let (_, me) = app.api(&sys, "GET", "/api/v1/me", None).await;
-        let my_id = me["id"].as_i64().expect("id");
-        let (s, e) = app.api(&sys, "PUT", &format!("/api/v1/accounts/{my_id}/roles"), Some(json!({"roles": ["audit_admin"]}))).await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(e["code"], "account.self_grant");
-        // The audit administrator reads and cannot write.
-        let aud = app.account("aud2", root, "audit_admin", None).await;
-        let (s, _) = app.api(&aud, "GET", "/api/v1/audit", None).await;
-        assert_eq!(s, StatusCode::OK);
-        let (s, _) = app.api(&aud, "POST", "/api/v1/orgs", Some(json!({"parent_id": root, "name": "x", "kind": "branch", "level": "village"}))).await;
-        assert_eq!(s, StatusCode::FORBIDDEN);
-        let (s, _) = app.api(&aud, "POST", "/api/v1/accounts", Some(mk("x1", vec!["member"]))).await;
-        assert_eq!(s, StatusCode::FORBIDDEN);
-        // The system administrator cannot see member data.
-        let (s, _) = app.api(&sys, "GET", "/api/v1/members", None).await;
-        assert_eq!(s, StatusCode::FORBIDDEN);
+        let sec = app.account("sec", root, "sec_admin", None).await;
+        let sec2 = app.account("sec2", root, "sec_admin", None).await;
+        let aud = app.account("aud", root, "audit_admin", None).await;
+        let staff = app.account("staff", root, "org_staff", None).await;
+        let id_of = |name: &'static str| {
+            let app = &app;
+            async move { app.count(&format!("SELECT id AS n FROM accounts WHERE username = '{name}'")).await }
+        };
+        // The system administrator reads neither the log nor member data.
+        for path in ["/api/v1/audit", "/api/v1/audit/verify", "/api/v1/members"] {
+            assert_eq!(app.api(&sys, "GET", path, None).await.0, StatusCode::FORBIDDEN, "{path}");
+        }
+        // It creates accounts without roles and without choosing the password.
+        let mk = |u: &str, roles: Vec<&str>, pw: &str| json!({"username": u, "display_name": u, "org_id": root, "roles": roles, "password": pw});
+        let r = app.api(&sys, "POST", "/api/v1/accounts", Some(mk("shadow", vec!["org_staff"], ""))).await;
+        assert_eq!((r.0, r.1["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("roles")), "{r:?}");
+        let r = app.api(&sys, "POST", "/api/v1/accounts", Some(mk("shadow", vec![], "Init#Pass123x"))).await;
+        assert_eq!((r.0, r.1["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("password")), "{r:?}");
+        let made = ok(app.api(&sys, "POST", "/api/v1/accounts", Some(mk("shadow", vec![], ""))).await);
+        let shadow = made["account"]["id"].as_i64().expect("id");
+        let otp = made["one_time_password"].as_str().expect("otp").to_string();
+        assert_eq!(made["account"]["roles"], json!([]));
+        // ...and grants no roles.
+        refused(app.api(&sys, "PUT", &format!("/api/v1/accounts/{shadow}/roles"), Some(json!({"roles": ["org_staff"]}))).await, "forbidden");
+        // The security administrator grants: a data-reading role waits for a second administrator.
+        let asked = ok(app.api(&sec, "PUT", &format!("/api/v1/accounts/{shadow}/roles"), Some(json!({"roles": ["org_staff"]}))).await);
+        assert_eq!(asked["applied"], false);
+        let req = asked["request"]["id"].as_i64().expect("request");
+        refused(app.api(&sec, "POST", &format!("/api/v1/account-requests/{req}/decide"), Some(json!({"approve": true}))).await, "account.own_request");
+        // the creator holds the one-time password: it controls the account and may not approve
+        refused(app.api(&sys, "POST", &format!("/api/v1/account-requests/{req}/decide"), Some(json!({"approve": true}))).await, "account.controlled");
+        refused(app.api(&aud, "POST", &format!("/api/v1/account-requests/{req}/decide"), Some(json!({"approve": true}))).await, "forbidden");
+        // the holder signs in with the one-time password and replaces it (roles not yet granted)
+        let session = app.login("shadow", &otp).await.expect("one-time sign-in");
+        let csrf = app.csrf(&session).await;
+        let form = format!("_csrf={csrf}&old_password={}&new_password={}&confirm_password={}", urlencode(&otp), urlencode("Own#Pass2026x"), urlencode("Own#Pass2026x"));
+        assert_eq!(app.page(&session, "POST", "/password", Some(&form)).await.0, StatusCode::SEE_OTHER);
+        // now a second administrator may approve; the grant applies then
+        let done = ok(app.api(&sys, "POST", &format!("/api/v1/account-requests/{req}/decide"), Some(json!({"approve": true}))).await);
+        assert_eq!((done["applied"].as_bool(), done["account"]["roles"].clone()), (Some(true), json!(["org_staff"])));
+        refused(app.api(&sec2, "POST", &format!("/api/v1/account-requests/{req}/decide"), Some(json!({"approve": true}))).await, "conflict");
+        // The member role is granted at once; roles are never one's own.
+        let plain = ok(app.api(&sys, "POST", "/api/v1/accounts", Some(mk("plain", vec![], ""))).await)["account"]["id"].as_i64().expect("id");
+        assert_eq!(ok(app.api(&sec, "PUT", &format!("/api/v1/accounts/{plain}/roles"), Some(json!({"roles": ["member"]}))).await)["applied"], true);
+        let me = id_of("sec").await;
+        refused(app.api(&sec, "PUT", &format!("/api/v1/accounts/{me}/roles"), Some(json!({"roles": ["sys_admin"]}))).await, "account.self_change");
+        // Administrator roles: exclusive, and waiting for a second administrator.
+        let r = app.api(&sec, "PUT", &format!("/api/v1/accounts/{plain}/roles"), Some(json!({"roles": ["sec_admin", "audit_admin"]}))).await;
+        assert_eq!(r.1["code"], "account.admin_roles_exclusive");
+        let r = app.api(&sec, "PUT", &format!("/api/v1/accounts/{plain}/roles"), Some(json!({"roles": ["sys_admin", "org_staff"]}))).await;
+        assert_eq!(r.1["code"], "account.admin_roles_exclusive");
+        assert_eq!(ok(app.api(&sec, "PUT", &format!("/api/v1/accounts/{plain}/roles"), Some(json!({"roles": ["sys_admin"]}))).await)["applied"], false);
+        // A reset: issued by the system (not chosen), shown once; for a data-reading account it
+        // waits, and the approver (not the requester) receives the one-time password.
+        let staff_id = id_of("staff").await;
+        let asked = ok(app.api(&sec, "POST", &format!("/api/v1/accounts/{staff_id}/reset"), None).await);
+        assert_eq!((asked["applied"].as_bool(), asked["one_time_password"].is_null()), (Some(false), true));
+        assert_eq!(app.api(&staff, "GET", "/api/v1/me", None).await.0, StatusCode::OK, "nothing changed before approval");
+        let rid = asked["request"]["id"].as_i64().expect("request");
+        let done = ok(app.api(&sec2, "POST", &format!("/api/v1/account-requests/{rid}/decide"), Some(json!({"approve": true}))).await);
+        let staff_otp = done["one_time_password"].as_str().expect("shown to the approver once").to_string();
+        assert_eq!(app.api(&staff, "GET", "/api/v1/me", None).await.0, StatusCode::UNAUTHORIZED, "the reset revoked its tokens");
+        assert!(app.login("staff", &staff_otp).await.is_ok());
+        // the approver holds it now: it may not ask for more on that account
+        refused(app.api(&sec2, "PUT", &format!("/api/v1/accounts/{staff_id}/roles"), Some(json!({"roles": ["member"]}))).await, "account.controlled");
+        // A member-only account's reset applies at once, to the one who asked.
+        let direct = ok(app.api(&sec, "POST", &format!("/api/v1/accounts/{plain}/reset"), None).await);
+        assert!(direct["applied"].as_bool() == Some(true) && direct["one_time_password"].is_string());
+        // The auditor's account: neither administrator changes it, not even with approval.
+        let aud_id = id_of("aud").await;
+        for (who, path, body) in [
+            (&sec, format!("/api/v1/accounts/{aud_id}/reset"), None),
+            (&sec, format!("/api/v1/accounts/{aud_id}/disable"), None),
+            (&sec, format!("/api/v1/accounts/{aud_id}/roles"), Some(json!({"roles": ["member"]}))),
+        ] {
+            let method = if path.ends_with("roles") { "PUT" } else { "POST" };
+            refused(app.api(who, method, &path, body).await, "account.auditor_protected");
+        }
+        refused(app.api(&sys, "POST", &format!("/api/v1/accounts/{aud_id}/disable"), None).await, "forbidden");
+        // Disabling another administrator waits for a second one.
+        let sec2_id = id_of("sec2").await;
+        assert_eq!(ok(app.api(&sec, "POST", &format!("/api/v1/accounts/{sec2_id}/disable"), None).await)["applied"], false);
+        assert_eq!(app.api(&sec2, "GET", "/api/v1/me", None).await.0, StatusCode::OK);
+        // The audit administrator reads and changes nothing.
+        assert_eq!(app.api(&aud, "GET", "/api/v1/audit", None).await.0, StatusCode::OK);
+        assert_eq!(app.api(&aud, "POST", "/api/v1/orgs", Some(json!({"parent_id": root, "name": "x", "kind": "branch", "level": "village"}))).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(app.api(&aud, "POST", "/api/v1/accounts", Some(mk("x1", vec![], ""))).await.0, StatusCode::FORBIDDEN);
+        // Every step is on the record the auditor reads.
+        let actions: Vec<String> = ok(app.api(&aud, "GET", "/api/v1/audit?limit=500", None).await).as_array().expect("log").iter().map(|e| e["action"].as_str().unwrap_or("").to_string()).collect();
+        for a in ["account.create", "account.request", "account.approve", "account.roles", "account.reset_password"] {
+            assert!(actions.iter().any(|x| x == a), "{a} in the log");
+        }
+        // An account is linked only to a member of its own organisation, and to one account.
+        let m = app.member(branch, "甲", 71).await;
+        let other = app.org(Some(root), "乙村党支部", "branch", "village").await;
+        let r = app.api(&sys, "POST", "/api/v1/accounts", Some(json!({"username": "link1", "display_name": "甲", "org_id": other, "member_id": m}))).await;
+        assert_eq!(r.1["fields"][0]["field"], "member_id", "{r:?}");
+        ok(app.api(&sys, "POST", "/api/v1/accounts", Some(json!({"username": "link2", "display_name": "甲", "org_id": branch, "member_id": m}))).await);
+        let r = app.api(&sys, "POST", "/api/v1/accounts", Some(json!({"username": "link3", "display_name": "甲", "org_id": branch, "member_id": m}))).await;
+        assert_eq!(r.1["fields"][0]["field"], "member_id", "two accounts, one member: {r:?}");
     })
     .await;
 }
@@ -479,7 +552,14 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
         ];
         // which kind of object a path's {id} names, by its prefix (longest first), and where
         // one of that kind outside a subtree is found
-        let kinds: [(&str, &str, &str); 22] = [
+        // a change waiting for a second administrator, on an account at the city's root
+        let city_sys = app.account("sweep_sys", city, "sys_admin", None).await;
+        let city_sec = app.account("sweep_secadmin", city, "sec_admin", None).await;
+        let pending = ok(app.api(&city_sys, "POST", "/api/v1/accounts", Some(json!({"username": "sweep_target", "display_name": "待授权", "org_id": city}))).await)["account"]["id"].as_i64().expect("id");
+        app.exec(&format!("UPDATE accounts SET must_change_password = FALSE, password_set_by = NULL WHERE id = {pending}")).await;
+        ok(app.api(&city_sec, "PUT", &format!("/api/v1/accounts/{pending}/roles"), Some(json!({"roles": ["org_staff"]}))).await);
+        let kinds: [(&str, &str, &str); 23] = [
+            ("/api/v1/account-requests/", "account_request", "account_requests x JOIN accounts a ON a.id = x.target_id JOIN orgs o ON o.id = a.org_id"),
             ("/api/v1/recruits/publicity/", "publicity", "recruit_publicity x JOIN recruits r ON r.id = x.recruit_id JOIN orgs o ON o.id = r.org_id"),
             ("/api/v1/recruits/entries/", "recruit_entry", "recruit_entries x JOIN recruits r ON r.id = x.recruit_id JOIN orgs o ON o.id = r.org_id"),
             ("/api/v1/recruits/evaluations/", "evaluation", "recruit_evaluations x JOIN recruits r ON r.id = x.recruit_id JOIN orgs o ON o.id = r.org_id"),

@@ -350,7 +350,7 @@ async fn html_pages_render_for_a_logged_in_secretary() {
         let root = app.org(None, "中共测试市委", "committee", "city").await;
         let branch = app.org(Some(root), "甲村党支部", "branch", "village").await;
         let m = app.member(branch, "张三", 1).await;
-        app.account("sec", branch, "branch_secretary", None).await;
+        app.fresh_account("sec", branch, "branch_secretary").await;
         let session = app.login("sec", PASSWORD).await.expect("login");
         // The first login must change the password.
         let (s, h, _) = app.page(&session, "GET", "/members", None).await;
@@ -358,8 +358,12 @@ async fn html_pages_render_for_a_logged_in_secretary() {
         assert_eq!(h.get("location").expect("loc"), "/password");
         let csrf = app.csrf(&session).await;
         let form = format!("_csrf={csrf}&old_password={}&new_password={}&confirm_password={}", urlencode(PASSWORD), urlencode("New@pass2026"), urlencode("New@pass2026"));
-        let (s, _, body) = app.page(&session, "POST", "/password", Some(&form)).await;
+        let (s, h, body) = app.page(&session, "POST", "/password", Some(&form)).await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+        // the change renews the session: the one used before it is over
+        assert_eq!(app.page(&session, "GET", "/members", None).await.0, StatusCode::SEE_OTHER);
+        let session = session_of(&h).expect("renewed session");
+        let csrf = app.csrf(&session).await;
         for path in ["/", "/orgs", &format!("/orgs?id={branch}"), "/members", "/members?q=zs", &format!("/members/{m}"), &format!("/members/{m}/edit"), "/transfers", "/transfers?status=sent&page=abc", "/orgs/warnings?code=x&page=-1", "/rules", "/me", "/members/new"] {
             let (s, _, body) = app.page(&session, "GET", path, None).await;
             assert_eq!(s, StatusCode::OK, "{path}: {body}");

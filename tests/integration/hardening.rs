@@ -568,3 +568,278 @@ async fn number_searches_leave_no_number_in_logs() {
     })
     .await;
 }
+
+/// API tokens: revoked by a password change or a reset, held to the forced change, expiring,
+/// scoped (a read token reads), and never managing tokens or passwords.
+#[tokio::test]
+async fn api_tokens_expire_carry_a_scope_and_manage_nothing() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let (session, csrf) = app.browser("dora", city, "org_staff").await;
+        let make = |scope: &str, days: i64| {
+            let app = &app;
+            let (session, csrf) = (session.clone(), csrf.clone());
+            let body = json!({"name": "脚本", "scope": scope, "days": days}).to_string();
+            async move {
+                let req = Request::builder()
+                    .method("POST")
+                    .uri("/api/v1/tokens")
+                    .header(header::COOKIE, format!("dj_session={session}"))
+                    .header("x-csrf-token", csrf)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body))
+                    .expect("req");
+                let (s, _, b) = app.send(req).await;
+                assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+                serde_json::from_slice::<Value>(&b).expect("json")["secret"]
+                    .as_str()
+                    .expect("secret")
+                    .to_string()
+            }
+        };
+        let rw = make("read_write", 30).await;
+        let ro = make("read", 30).await;
+        // a read token reads and writes nothing
+        assert_eq!(
+            app.api(&ro, "GET", "/api/v1/members", None).await.0,
+            StatusCode::OK
+        );
+        refused(
+            app.api(
+                &ro,
+                "POST",
+                "/api/v1/orgs",
+                Some(json!({"parent_id": city, "name": "x", "kind": "branch", "level": "village"})),
+            )
+            .await,
+            "forbidden",
+        );
+        // no token makes tokens or changes a password
+        refused(
+            app.api(
+                &rw,
+                "POST",
+                "/api/v1/tokens",
+                Some(json!({"name": "再来一个"})),
+            )
+            .await,
+            "forbidden",
+        );
+        refused(
+            app.api(
+                &rw,
+                "POST",
+                "/api/v1/auth/password",
+                Some(json!({"old_password": "New@pass2026", "new_password": "Other#pass2026"})),
+            )
+            .await,
+            "forbidden",
+        );
+        let (s, _, _) = app
+            .send(
+                Request::builder()
+                    .method("POST")
+                    .uri("/password")
+                    .header(header::AUTHORIZATION, format!("Bearer {rw}"))
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(
+                        "old_password=x&new_password=y&confirm_password=y",
+                    ))
+                    .expect("req"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // tokens expire
+        app.ctx.clock.advance_days(31);
+        assert_eq!(
+            app.api(&rw, "GET", "/api/v1/me", None).await.0,
+            StatusCode::UNAUTHORIZED,
+            "expired"
+        );
+        app.ctx.clock.advance_days(-31);
+        assert_eq!(
+            app.api(&rw, "GET", "/api/v1/me", None).await.0,
+            StatusCode::OK
+        );
+        // bad scope or lifetime refused
+        let bad = json!({"name": "x", "scope": "admin"}).to_string();
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/tokens")
+            .header(header::COOKIE, format!("dj_session={session}"))
+            .header("x-csrf-token", csrf.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(bad))
+            .expect("req");
+        assert_eq!(app.send(req).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        // a password change ends every session and token, and renews the caller's session
+        let form = format!(
+            "_csrf={csrf}&old_password={}&new_password={}&confirm_password={}",
+            urlencode("New@pass2026"),
+            urlencode("Third#pass2026"),
+            urlencode("Third#pass2026")
+        );
+        let (s, h, _) = app.page(&session, "POST", "/password", Some(&form)).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let renewed = session_of(&h).expect("renewed");
+        assert_ne!(renewed, session, "a new session id after the change");
+        assert_eq!(
+            app.api(&rw, "GET", "/api/v1/me", None).await.0,
+            StatusCode::UNAUTHORIZED,
+            "revoked by the change"
+        );
+        assert_eq!(
+            app.page(&session, "GET", "/me", None).await.0,
+            StatusCode::SEE_OTHER,
+            "the old session is over"
+        );
+        assert_eq!(
+            app.page(&renewed, "GET", "/me", None).await.0,
+            StatusCode::OK
+        );
+        // no password of the last five again
+        let csrf = app.csrf(&renewed).await;
+        let form = format!(
+            "_csrf={csrf}&old_password={}&new_password={}&confirm_password={}",
+            urlencode("Third#pass2026"),
+            urlencode("New@pass2026"),
+            urlencode("New@pass2026")
+        );
+        let (s, _, html) = app.page(&renewed, "POST", "/password", Some(&form)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("最近5次"), "{html}");
+    })
+    .await;
+}
+
+/// A new account signs in by JSON, replaces its one-time password and makes a token, without
+/// any page; the forced change holds an API caller as it holds a browser.
+#[tokio::test]
+async fn an_api_client_signs_in_and_changes_its_first_password() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        app.fresh_account("newbie", city, "org_staff").await;
+        let login = |u: &str, pw: &str| {
+            let app = &app;
+            let body = json!({"username": u, "password": pw});
+            async move {
+                let req = Request::builder()
+                    .method("POST")
+                    .uri("/api/v1/auth/login")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.to_string()))
+                    .expect("req");
+                let (s, _, b) = app.send(req).await;
+                (
+                    s,
+                    serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null),
+                )
+            }
+        };
+        let (s, e) = login("newbie", "wrong").await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("auth.failed"))
+        );
+        let (s, ok1) = login("newbie", PASSWORD).await;
+        assert_eq!(s, StatusCode::OK, "{ok1}");
+        assert_eq!(ok1["must_change_password"], true);
+        let session = ok1["session"].as_str().expect("session").to_string();
+        refused(
+            app.api(&session, "GET", "/api/v1/members", None).await,
+            "auth.password_change_required",
+        );
+        let changed = ok(app
+            .api(
+                &session,
+                "POST",
+                "/api/v1/auth/password",
+                Some(json!({"old_password": PASSWORD, "new_password": "Mine#pass2026"})),
+            )
+            .await);
+        let session = changed["session"].as_str().expect("renewed").to_string();
+        assert_eq!(
+            app.api(&session, "GET", "/api/v1/members", None).await.0,
+            StatusCode::OK
+        );
+        let t = ok(app
+            .api(
+                &session,
+                "POST",
+                "/api/v1/tokens",
+                Some(json!({"name": "同步脚本", "scope": "read"})),
+            )
+            .await);
+        let token = t["secret"].as_str().expect("secret").to_string();
+        assert_eq!(
+            app.api(&token, "GET", "/api/v1/me", None).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.api(&session, "POST", "/api/v1/auth/logout", None)
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            app.api(&session, "GET", "/api/v1/me", None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    })
+    .await;
+}
+
+/// The second factor in a browser: the sign-in's second step carries the pending session's
+/// CSRF token and completes; an administrator must enrol before anything else.
+#[tokio::test]
+async fn an_administrator_completes_the_second_step_in_a_browser() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        app.account("secops", city, "sec_admin", None).await;
+        let session = app.login("secops", PASSWORD).await.expect("login");
+        let (s, h, _) = app.page(&session, "GET", "/accounts", None).await;
+        assert_eq!(
+            (s, h.get("location").and_then(|v| v.to_str().ok())),
+            (StatusCode::SEE_OTHER, Some("/login/totp"))
+        );
+        let (_, _, html) = app.page(&session, "GET", "/login/totp", None).await;
+        assert!(
+            html.contains("name=\"_csrf\" value=\"") && !html.contains("name=\"_csrf\" value=\"\""),
+            "the form carries a token: {html}"
+        );
+        // a wrong code: refused; the right one: in
+        let csrf = html
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("")
+            .to_string();
+        let (s, _, _) = app
+            .page(
+                &session,
+                "POST",
+                "/login/totp",
+                Some(&format!("_csrf={csrf}&code=000000")),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        app.second_factor(&session, "secops").await;
+        assert_eq!(
+            app.page(&session, "GET", "/accounts", None).await.0,
+            StatusCode::OK
+        );
+        // an administrator without the factor is sent to enrol (the default configuration)
+        let id = app.fresh_account("sysops", city, "sys_admin").await;
+        app.exec(&format!(
+            "UPDATE accounts SET must_change_password = FALSE WHERE id = {id}"
+        ))
+        .await;
+        let s2 = app.login("sysops", PASSWORD).await.expect("login");
+        let (s, h, _) = app.page(&s2, "GET", "/orgs", None).await;
+        assert_eq!(
+            (s, h.get("location").and_then(|v| v.to_str().ok())),
+            (StatusCode::SEE_OTHER, Some("/me/totp"))
+        );
+    })
+    .await;
+}

@@ -107,16 +107,7 @@ async fn import_names_every_bad_row_and_writes_nothing_by_default() {
         let root = app.org(None, "中共测试市委", "committee", "city").await;
         let branch = app.org(Some(root), "甲村党支部", "branch", "village").await;
         let _ = branch;
-        app.account("imp", root, "org_staff", None).await;
-        let s = app.login("imp", PASSWORD).await.expect("login");
-        let csrf = app.csrf(&s).await;
-        let form = format!(
-            "_csrf={csrf}&old_password={}&new_password={}&confirm_password={}",
-            urlencode(PASSWORD),
-            urlencode("New@pass2026"),
-            urlencode("New@pass2026")
-        );
-        app.page(&s, "POST", "/password", Some(&form)).await;
+        let (s, csrf) = app.browser("imp", root, "org_staff").await;
         let (_, rows) = sample("甲村党支部");
         let file = workbook(&as_refs(&rows));
         let upload = |mode: &str| {

@@ -32,7 +32,7 @@ async fn login_answers_the_same_and_locks_after_failures() {
 async fn sessions_end_on_logout_and_disable_and_rotate_on_login() {
     each_backend(|app| async move {
         let root = app.org(None, "中共测试市委", "committee", "city").await;
-        let admin = app.account("root", root, "sys_admin", None).await;
+        let admin = app.account("root", root, "sec_admin", None).await;
         app.account("bob", root, "org_staff", None).await;
         let s1 = app.login("bob", PASSWORD).await.expect("login");
         let s2 = app.login("bob", PASSWORD).await.expect("login");

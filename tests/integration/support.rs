@@ -204,11 +204,63 @@ impl TestApp {
         )
         .await
         .expect("create account");
+        // an established user: the first password replaced long ago (the forced change is a
+        // flow of its own, see `browser`); an administrator with a second factor enrolled
+        // (require_totp_for_admins), its secret `totp_secret(username)`
+        dangjian::on_db!(&self.ctx.db, p => {
+            sqlx::query("UPDATE accounts SET must_change_password = $1, password_set_by = NULL WHERE id = $2")
+                .bind(false).bind(acc.id).execute(p).await.expect("established");
+        });
+        if dangjian::auth::Role::parse(role).is_some_and(|r| r.is_admin_trio()) {
+            let enc = self.ctx.vault.encrypt(
+                &dangjian::crypto::aad("accounts", "totp_secret_enc", acc.id),
+                &hex::encode(totp_secret(username)),
+            );
+            dangjian::on_db!(&self.ctx.db, p => {
+                sqlx::query("UPDATE accounts SET totp_secret_enc = $1, totp_enabled = $2 WHERE id = $3")
+                    .bind(enc).bind(true).bind(acc.id).execute(p).await.expect("totp");
+            });
+        }
         let p = self.principal(acc.id).await;
-        dangjian::auth::store::create_token(&self.ctx, &p, "test")
-            .await
-            .expect("token")
-            .1
+        let (token, secret) =
+            dangjian::auth::store::create_token(&self.ctx, &p, "test", "read_write", None)
+                .await
+                .expect("token");
+        // tests move the clock by years; their tokens outlive it (expiry has a test of its own)
+        dangjian::on_db!(&self.ctx.db, p => {
+            sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE id = $2")
+                .bind(self.ctx.clock.now() + chrono::Duration::days(3650)).bind(token.id).execute(p).await.expect("expiry");
+        });
+        secret
+    }
+
+    /// An account as the system creates it, its first password still to be replaced (the
+    /// forced change's own flow).
+    pub async fn fresh_account(&self, username: &str, org_id: i64, role: &str) -> i64 {
+        dangjian::auth::store::create(
+            &self.ctx,
+            &self.system(),
+            &dangjian::auth::store::NewAccount {
+                username: username.into(),
+                display_name: username.into(),
+                org_id,
+                member_id: None,
+                roles: vec![role.into()],
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("create account")
+        .id
+    }
+
+    /// The current TOTP code of a test administrator.
+    pub fn totp_code(&self, username: &str) -> String {
+        let step = self.ctx.clock.now().timestamp() as u64 / 30;
+        format!(
+            "{:06}",
+            dangjian::auth::totp::code_at(&totp_secret(username), step)
+        )
     }
 
     pub async fn principal(&self, account_id: i64) -> dangjian::auth::Principal {
@@ -331,6 +383,9 @@ impl TestApp {
     pub async fn browser(&self, username: &str, org_id: i64, role: &str) -> (String, String) {
         self.account(username, org_id, role, None).await;
         let session = self.login(username, PASSWORD).await.expect("login");
+        if dangjian::auth::Role::parse(role).is_some_and(|r| r.is_admin_trio()) {
+            self.second_factor(&session, username).await;
+        }
         let csrf = self.csrf(&session).await;
         let form = format!(
             "_csrf={csrf}&old_password={}&new_password={}&confirm_password={}",
@@ -338,9 +393,23 @@ impl TestApp {
             urlencode("New@pass2026"),
             urlencode("New@pass2026")
         );
-        let (s, _, body) = self.page(&session, "POST", "/password", Some(&form)).await;
+        let (s, h, body) = self.page(&session, "POST", "/password", Some(&form)).await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+        // the change renews the session: the new one comes as the cookie
+        let session = session_of(&h).expect("a new session after the password change");
+        let csrf = self.csrf(&session).await;
         (session, csrf)
+    }
+
+    /// Passes the second step of a sign-in with the account's current TOTP code.
+    pub async fn second_factor(&self, session: &str, username: &str) {
+        let (_, _, html) = self.page(session, "GET", "/login/totp", None).await;
+        let marker = "name=\"_csrf\" value=\"";
+        let start = html.find(marker).expect("csrf field on the second step") + marker.len();
+        let csrf = html[start..].split('"').next().unwrap_or("").to_string();
+        let form = format!("_csrf={csrf}&code={}", self.totp_code(username));
+        let (s, _, body) = self.page(session, "POST", "/login/totp", Some(&form)).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     }
 
     /// The CSRF token of a session (what the page's meta tag carries).
@@ -378,6 +447,26 @@ impl TestApp {
 }
 
 pub const PASSWORD: &str = "Test@2026pw";
+
+/// A test administrator's TOTP secret (fixed by the username).
+pub fn totp_secret(username: &str) -> Vec<u8> {
+    dangjian::demo::demo_totp_secret(username)
+}
+
+/// The session cookie a response sets.
+pub fn session_of(h: &axum::http::HeaderMap) -> Option<String> {
+    h.get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("dj_session=") && !v.starts_with("dj_session=;"))
+        .map(|v| {
+            v.trim_start_matches("dj_session=")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+}
 
 /// Runs the `dangjian` binary against `db_url` with the test data key.
 pub fn cli(db_url: &str, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {

@@ -216,7 +216,7 @@ async fn accounts_list_filters_pages_and_disables_in_batches_all_or_nothing() {
                 .await;
         }
         // An account in another city, outside the first city's scope.
-        let (s, csrf) = app.browser("cityadmin", p.cities[0], "sys_admin").await;
+        let (s, csrf) = app.browser("cityadmin", p.cities[0], "sec_admin").await;
         let (st, _, html) = app
             .page_with(
                 &s,
