@@ -26,6 +26,10 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     #[error("{0}不存在")]
     NotFound(&'static str),
+    /// An object outside the caller's subtree: answered exactly as an absent one (404, the same
+    /// words), so that ids elsewhere cannot be told from ids that do not exist.
+    #[error("不在本账号管辖范围内：{0}")]
+    OutOfScope(String),
     #[error("没有权限：{0}")]
     Forbidden(String),
     #[error("请先登录")]
@@ -70,7 +74,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Validation(_) => "validation_failed",
-            AppError::NotFound(_) => "not_found",
+            AppError::NotFound(_) | AppError::OutOfScope(_) => "not_found",
             AppError::Forbidden(_) => "forbidden",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Conflict(_) => "conflict",
@@ -87,7 +91,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Validation(_) | AppError::Refused { .. } => 422,
-            AppError::NotFound(_) => 404,
+            AppError::NotFound(_) | AppError::OutOfScope(_) => 404,
             AppError::Forbidden(_) => 403,
             AppError::Unauthenticated => 401,
             AppError::Conflict(_) => 409,
@@ -108,6 +112,7 @@ impl AppError {
                 "存储暂时不可用（空间不足或读写故障），本次操作未保存，请稍后重试".into()
             }
             AppError::Db(_) | AppError::Internal(_) => "服务器内部错误，请稍后重试".into(),
+            AppError::NotFound(_) | AppError::OutOfScope(_) => NOT_FOUND.into(),
             other => other.to_string(),
         }
     }
@@ -121,6 +126,9 @@ impl AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// What an absent object and one outside the caller's subtree both answer.
+pub const NOT_FOUND: &str = "所请求的对象不存在，或不在本账号管辖范围内";
 
 /// Collects field errors and turns them into one `Validation` error.
 #[derive(Debug, Default)]

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod csvsafe;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod scheduler;
 pub mod stars;
 pub mod upgrade;
 pub mod web;
+pub mod zipguard;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -344,10 +344,7 @@ impl Principal {
         }
         if let Some(p) = object_path {
             if !self.in_scope(p) {
-                return Err(AppError::Forbidden(format!(
-                    "{}（不在本账号管辖范围内）",
-                    perm.label()
-                )));
+                return Err(AppError::OutOfScope(perm.label().to_string()));
             }
         }
         Ok(())

@@ -121,7 +121,13 @@ async fn replace(
     days: &[Day],
 ) -> Result<YearView, AppError> {
     let root = root_path(ctx, p).await?;
-    authorize(ctx, p, Perm::RuleWrite, Some(&root)).await?;
+    authorize(ctx, p, Perm::RuleWrite, None).await?;
+    if !p.in_scope(&root) {
+        // the whole platform's calendar: a lower level may read it, not change it
+        return Err(AppError::Forbidden(
+            "节假日日历由根组织（市级）的规则管理账号维护".into(),
+        ));
+    }
     store::replace_year(ctx, p, year, notice, days).await
 }
 

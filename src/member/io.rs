@@ -84,7 +84,10 @@ pub struct ImportReport {
     pub total_rows: usize,
     pub valid_rows: usize,
     pub written: usize,
+    /// The first errors (at most [`MAX_ERRORS`]).
     pub errors: Vec<RowError>,
+    /// How many errors there were in all.
+    pub error_count: usize,
     pub done: bool,
     pub phase: String,
     pub progress: usize,
@@ -228,8 +231,35 @@ fn map_headers(header: &[String]) -> Result<Vec<Option<&'static str>>, String> {
 /// malformed cell reference, found by the fuzz target below), so a panic inside it is caught
 /// and answered as a file that cannot be read.
 pub fn read_xlsx(bytes: &[u8]) -> Result<Vec<RawRow>, String> {
+    // a decompression bomb is refused before the reader unpacks anything for itself
+    crate::zipguard::check(bytes, crate::zipguard::WORKBOOK)?;
     std::panic::catch_unwind(|| read_xlsx_inner(bytes))
         .unwrap_or_else(|_| Err("无法读取该xlsx文件（文件已损坏）".to_string()))
+}
+
+/// Rows one import may hold.
+pub const MAX_ROWS: usize = 200_000;
+/// Characters one cell may hold (the longest field, 工作单位, takes 100).
+pub const MAX_CELL_CHARS: usize = 1_000;
+/// Row errors an import report keeps (the count of all is kept too).
+pub const MAX_ERRORS: usize = 1_000;
+
+fn check_cell(row: u32, text: &str) -> Result<(), String> {
+    if text.chars().count() > MAX_CELL_CHARS {
+        return Err(format!(
+            "第{}行有单元格超过{}个字，请检查文件",
+            row + 1,
+            MAX_CELL_CHARS
+        ));
+    }
+    Ok(())
+}
+
+fn check_rows_count(n: usize) -> Result<(), String> {
+    if n > MAX_ROWS {
+        return Err(format!("一次最多导入{MAX_ROWS}行，请分批导入"));
+    }
+    Ok(())
 }
 
 /// The first worksheet's rows, read cell by cell as the file is unpacked: the sheet is never
@@ -301,6 +331,8 @@ fn read_xlsx_inner(bytes: &[u8]) -> Result<Vec<RawRow>, String> {
             Data::Float(f) if f.fract() == 0.0 => format!("{}", f as i64),
             other => other.to_string(),
         };
+        check_cell(r, &text)?;
+        check_rows_count(out.len())?;
         row.insert(h, text.trim());
     }
     if header_row.is_none() {
@@ -333,9 +365,11 @@ pub fn read_csv(bytes: &[u8]) -> Result<Vec<RawRow>, String> {
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| format!("CSV格式错误：{e}"))?;
+        check_rows_count(out.len())?;
         let mut row = RawRow::new();
         for (i, v) in rec.iter().enumerate() {
             if let Some(Some(h)) = cols.get(i) {
+                check_cell(out.len() as u32 + 1, v)?;
                 row.insert(h, v.trim());
             }
         }
@@ -440,12 +474,15 @@ fn to_input(row: &RawRow, org_id: i64) -> Result<MemberInput, Vec<(String, Strin
 }
 
 /// Checks every row; returns the rows that passed with their branch, and the errors.
+/// Checks every row; returns the rows that passed with their branch, the errors, and how many
+/// rows named an ID number registered outside the scope (answered neutrally, and counted
+/// against the caller: a source of membership answers).
 pub async fn check_rows(
     ctx: &Ctx,
     scope_path: &str,
     rows: &[RawRow],
     mut progress: impl FnMut(usize),
-) -> AppResult<(Vec<(usize, i64, CheckedMember)>, Vec<RowError>)> {
+) -> AppResult<(Vec<(usize, i64, CheckedMember)>, Vec<RowError>, usize)> {
     let lookup = BranchLookup::load(ctx, scope_path).await?;
     let (member_rules, _) =
         crate::rules::effective::<crate::rules::MemberRules>(&ctx.db, scope_path).await?;
@@ -501,26 +538,41 @@ pub async fn check_rows(
     }
     // Duplicates against the database.
     let idxs: Vec<String> = seen.keys().cloned().collect();
-    let existing: HashSet<String> = store::existing_id_indexes(ctx, &idxs)
+    let existing: HashMap<String, String> = store::existing_id_indexes(ctx, &idxs)
         .await?
         .into_iter()
         .collect();
+    let mut outside = 0;
     if !existing.is_empty() {
         let mut dup_rows = HashSet::new();
         for (idx, row) in &seen {
-            if existing.contains(idx) {
+            if let Some(path) = existing.get(idx) {
                 dup_rows.insert(*row);
+                let inside = crate::org::in_subtree(scope_path, path);
+                outside += usize::from(!inside);
                 errors.push(RowError {
                     row: *row,
                     column: "身份证号码".into(),
-                    message: "该身份证号码已在党员库中".into(),
+                    message: if inside {
+                        "该身份证号码已在本辖区党员库中".into()
+                    } else {
+                        store::DUPLICATE_ELSEWHERE.into()
+                    },
                 });
             }
         }
         ok.retain(|(r, _, _)| !dup_rows.contains(r));
     }
     errors.sort_by(|a, b| a.row.cmp(&b.row).then(a.column.cmp(&b.column)));
-    Ok((ok, errors))
+    Ok((ok, errors, outside))
+}
+
+/// The errors a report keeps: the first [`MAX_ERRORS`], and how many there were in all.
+fn kept(mut errors: Vec<RowError>) -> (Vec<RowError>, usize) {
+    let n = errors.len();
+    errors.truncate(MAX_ERRORS);
+    errors.shrink_to_fit();
+    (errors, n)
 }
 
 /// Runs a whole import: check, then write (all rows in one transaction).
@@ -542,13 +594,40 @@ pub async fn run_import(
         r.total_rows = total;
         r.phase = PHASES[1].into();
     });
-    let (ok, errors) = check_rows(ctx, scope_path, &rows, |i| upd(&|r| r.progress = i)).await?;
+    // numbers registered elsewhere are answered neutrally, and an account that keeps asking
+    // is held off (each such row counts)
+    let key = format!("dupcheck:{}", actor.id.unwrap_or(0));
+    let now = ctx.clock.now().timestamp();
+    if actor.id.is_some() {
+        if let Some(wait) = ctx.limits.wait(&key, now, OUTSIDE_HITS, OUTSIDE_WINDOW) {
+            audit_import(
+                ctx,
+                actor,
+                total,
+                0,
+                0,
+                0,
+                Some("held off: too many numbers registered elsewhere"),
+            )
+            .await?;
+            return Err(AppError::TooManyAttempts(wait));
+        }
+    }
+    let (ok, errors, outside) =
+        check_rows(ctx, scope_path, &rows, |i| upd(&|r| r.progress = i)).await?;
+    if actor.id.is_some() {
+        for _ in 0..outside.min(OUTSIDE_HITS as usize) {
+            ctx.limits.fail(&key, now, OUTSIDE_HITS, OUTSIDE_WINDOW);
+        }
+    }
     // the checked members are what is written; the file's rows are not needed again
     drop(rows);
+    let (errors, error_count) = kept(errors);
     let mut report = ImportReport {
         total_rows: total,
         valid_rows: ok.len(),
         errors,
+        error_count,
         ..Default::default()
     };
     if total == 0 {
@@ -575,13 +654,53 @@ pub async fn run_import(
     } else {
         report.failed = Some(format!(
             "有{}处错误，未导入任何数据；请修改后重新导入，或选择“仅导入无误的行”",
-            report.errors.len()
+            report.error_count
         ));
     }
     report.done = true;
     report.phase = PHASES[3].into();
     report.progress = total;
+    audit_import(
+        ctx,
+        actor,
+        total,
+        report.valid_rows,
+        report.written,
+        report.error_count,
+        report.failed.as_deref(),
+    )
+    .await?;
     Ok(report)
+}
+
+/// Rows naming an ID number registered outside the caller's subtree, per account and window,
+/// before further imports are held off.
+pub const OUTSIDE_HITS: u32 = 20;
+pub const OUTSIDE_WINDOW: i64 = 3600;
+
+/// Every import attempt is on the record: refused files, refused imports, written ones.
+pub async fn audit_import(
+    ctx: &Ctx,
+    actor: &Actor,
+    rows: usize,
+    valid: usize,
+    written: usize,
+    errors: usize,
+    failed: Option<&str>,
+) -> AppResult<()> {
+    crate::audit::record(
+        &ctx.db,
+        actor,
+        crate::audit::NewEntry {
+            action: "member.import",
+            object_type: "member_list",
+            object_id: String::new(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"rows": rows, "valid": valid, "written": written, "errors": errors, "failed": failed}),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 fn export_row(m: &Member) -> [String; 13] {
@@ -608,18 +727,10 @@ pub async fn export_csv(
     f: &MemberFilter,
     scope_path: &str,
 ) -> AppResult<(Vec<u8>, i64)> {
-    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    w.write_record(HEADERS)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let n = store::for_each_filtered(ctx, f, scope_path, |m| {
-        w.write_record(export_row(&m))
-            .map_err(|e| AppError::Internal(e.to_string()))
-    })
-    .await?;
-    let bytes = w
-        .into_inner()
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok((bytes, n))
+    let mut w = crate::csvsafe::Writer::new();
+    w.row(HEADERS)?;
+    let n = store::for_each_filtered(ctx, f, scope_path, |m| w.row(export_row(&m))).await?;
+    Ok((w.finish()?, n))
 }
 
 fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> AppError {

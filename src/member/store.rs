@@ -194,16 +194,44 @@ pub async fn insert_checked(
     m: &CheckedMember,
 ) -> AppResult<i64> {
     let (_, id_idx) = id_key(ctx, m)?;
-    let exists = on_tx!(tx, c => {
-        sqlx::query("SELECT id FROM members WHERE id_idx = $1").bind(&id_idx).fetch_optional(&mut *c).await?.is_some()
+    let existing = on_tx!(tx, c => {
+        sqlx::query("SELECT o.path FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id_idx = $1").bind(&id_idx).fetch_optional(&mut *c).await?
+            .map(|r| r.string("path")).transpose()?
     });
-    if exists {
-        return Err(AppError::field("id_number", "该身份证号码已在党员库中"));
+    if let Some(path) = existing {
+        return Err(duplicate(actor_scope(actor, tx).await?.as_deref(), &path));
     }
     let ids = insert_new_many(ctx, tx, actor, &[(org_id, group_id, m)]).await?;
     ids.first()
         .copied()
         .ok_or_else(|| AppError::Internal("member insert returned no row".into()))
+}
+
+/// The refusal of an ID number already on the roll: named within the caller's subtree, and
+/// the same neutral sentence for a member anywhere else (the platform does not tell an
+/// outsider which organisation holds whom).
+pub fn duplicate(scope: Option<&str>, member_path: &str) -> AppError {
+    match scope {
+        Some(s) if crate::org::in_subtree(s, member_path) => {
+            AppError::field("id_number", "该身份证号码已在本辖区党员库中")
+        }
+        _ => AppError::refused("member.registered_elsewhere", DUPLICATE_ELSEWHERE),
+    }
+}
+
+/// The neutral answer for an ID number registered outside the caller's subtree.
+pub const DUPLICATE_ELSEWHERE: &str = "已在其他党组织登记，请联系组织部门";
+
+/// The subtree of the account acting (none for the system).
+async fn actor_scope(actor: &Actor, tx: &mut Tx) -> AppResult<Option<String>> {
+    let Some(org) = actor.org_id.filter(|_| actor.id.is_some()) else {
+        // the system itself (the command line, the demo) sees the whole roll
+        return Ok(Some("/".to_string()));
+    };
+    Ok(on_tx!(tx, c => {
+        sqlx::query("SELECT path FROM orgs WHERE id = $1").bind(org).fetch_optional(&mut *c).await?
+            .map(|r| r.string("path")).transpose()?
+    }))
 }
 
 /// Members an import writes in one statement (see [`INSERT_BATCH`]).
@@ -924,10 +952,11 @@ pub async fn stats(ctx: &Ctx, scope_path: &str) -> AppResult<MemberStats> {
 }
 
 /// Existing blind indexes among `idxs` (import duplicate check).
-pub async fn existing_id_indexes(ctx: &Ctx, idxs: &[String]) -> AppResult<Vec<String>> {
+/// Members already holding these ID numbers (blind indexes): (index, their branch's path).
+pub async fn existing_id_indexes(ctx: &Ctx, idxs: &[String]) -> AppResult<Vec<(String, String)>> {
     let mut found = Vec::new();
     for chunk in idxs.chunks(500) {
-        let mut b = SqlBuilder::new("SELECT id_idx FROM members WHERE id_idx IN (");
+        let mut b = SqlBuilder::new("SELECT m.id_idx, o.path FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id_idx IN (");
         for (i, v) in chunk.iter().enumerate() {
             if i > 0 {
                 b.push(", ");
@@ -938,7 +967,7 @@ pub async fn existing_id_indexes(ctx: &Ctx, idxs: &[String]) -> AppResult<Vec<St
         b.push(")");
         let rows = on_db!(&ctx.db, p => {
             let rows = bind_vals!(sqlx::query(&b.sql), &b.vals).fetch_all(p).await?;
-            rows.iter().map(|r| r.string("id_idx")).collect::<DbResult<Vec<_>>>()?
+            rows.iter().map(|r| Ok((r.string("id_idx")?, r.string("path")?))).collect::<DbResult<Vec<_>>>()?
         });
         found.extend(rows);
     }

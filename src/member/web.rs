@@ -122,6 +122,45 @@ async fn screen_numbers(ctx: &Ctx, p: &Principal, f: &mut MemberFilter) -> Resul
     Ok(())
 }
 
+/// A member created by an account: an ID number registered outside its subtree is answered
+/// neutrally and counted against it, as an import's rows are (io::OUTSIDE_HITS an hour).
+async fn create_counted(
+    ctx: &Ctx,
+    p: &Principal,
+    input: &super::rules::MemberInput,
+) -> Result<Member, AppError> {
+    let key = format!("dupcheck:{}", p.account_id);
+    let now = ctx.clock.now().timestamp();
+    if let Some(wait) = ctx
+        .limits
+        .wait(&key, now, io::OUTSIDE_HITS, io::OUTSIDE_WINDOW)
+    {
+        return Err(AppError::TooManyAttempts(wait));
+    }
+    let r = store::create(ctx, &p.actor(), input).await;
+    if let Err(AppError::Refused {
+        code: "member.registered_elsewhere",
+        ..
+    }) = &r
+    {
+        ctx.limits
+            .fail(&key, now, io::OUTSIDE_HITS, io::OUTSIDE_WINDOW);
+        crate::audit::record(
+            &ctx.db,
+            &p.actor(),
+            crate::audit::NewEntry {
+                action: "member.create_refused",
+                object_type: "member",
+                object_id: String::new(),
+                before: serde_json::Value::Null,
+                after: serde_json::json!({"reason": "registered_elsewhere"}),
+            },
+        )
+        .await?;
+    }
+    r
+}
+
 /// The filter as it may be logged: a number in `q` masked.
 fn loggable_qs(f: &MemberFilter) -> String {
     let mut f = f.clone();
@@ -547,7 +586,7 @@ async fn create_page(
             .clone()
             .ok_or_else(|| AppError::field("org_id", "请选择所在党支部"))?;
         authorize(&ctx, &p, Perm::MemberWrite, Some(&b.path)).await?;
-        store::create(&ctx, &p.actor(), &input).await
+        create_counted(&ctx, &p, &input).await
     }
     .await;
     match result {
@@ -765,7 +804,10 @@ async fn import_submit(
     };
     let rows = match rows {
         Ok(r) => r,
-        Err(m) => return Ok(fail(m)),
+        Err(m) => {
+            io::audit_import(&ctx, &p.actor(), 0, 0, 0, 0, Some(&m)).await?;
+            return Ok(fail(m));
+        }
     };
     let job = ctx.imports.start(p.account_id);
     let (ctx2, actor, scope, job2) = (ctx.clone(), p.actor(), p.org_path.clone(), job.clone());
@@ -990,7 +1032,7 @@ pub async fn api_create(
         .await
         .map_err(|_| AppError::field("org_id", "所在党支部不存在"))?;
     authorize(&ctx, &p, Perm::MemberWrite, Some(&org.path)).await?;
-    Ok(Json(store::create(&ctx, &p.actor(), &input).await?))
+    Ok(Json(create_counted(&ctx, &p, &input).await?))
 }
 
 /// Edits a member (the branch changes only by transfer).

@@ -319,8 +319,9 @@ pub struct VerifyReport {
 
 /// Checks an exported archive against the live audit chain.
 pub async fn verify(ctx: &Ctx, p: &Principal, zip_bytes: &[u8]) -> AppResult<VerifyReport> {
-    const MAX_FILE: u64 = 256 * 1024 * 1024;
+    const MAX_FILE: u64 = crate::zipguard::ARCHIVE.max_entry_bytes;
     let bad = |m: &str| AppError::field("file", m.to_string());
+    crate::zipguard::check(zip_bytes, crate::zipguard::ARCHIVE).map_err(|m| bad(&m))?;
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes))
         .map_err(|_| bad("不是有效的档案压缩包"))?;
     if z.len() > 10_000 {

@@ -42,8 +42,9 @@ pub fn page_routes() -> Router<AppState> {
 /// The rater's pages: public, reached with the rater's code.
 pub fn public_routes() -> Router<AppState> {
     Router::new()
-        .route("/score", get(code_page))
-        .route("/score/{code}", get(score_page).post(score_submit))
+        .route("/score", get(code_page).post(code_submit))
+        .route("/score/save", post(score_submit))
+        .route("/score/leave", post(code_leave))
         .route("/api/v1/score/{code}", get(api_rater).post(api_score))
 }
 
@@ -481,21 +482,91 @@ async fn decision_page(
 
 // ---- the rater's phone page ----
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CodeQuery {
-    code: Option<String>,
+/// The rater's code travels in a cookie of its own (HttpOnly, SameSite, path `/score`),
+/// never in an address: not in the history, not in a proxy's log.
+const RATER_COOKIE: &str = "dj_rater";
+
+async fn code_page(
+    State(ctx): State<AppState>,
+    BrowserLang(lang): BrowserLang,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<SavedQuery>,
+) -> Result<Response, PageError> {
+    let Some(code) = crate::web::cookie_value(&headers, RATER_COOKIE) else {
+        return Ok(render(
+            "score_code.html",
+            context! { lang => lang.code(), error => "" },
+        ));
+    };
+    match rater_view(
+        &ctx,
+        lang.code(),
+        &code,
+        Vec::new(),
+        q.ok.is_some().then_some(q.r).flatten(),
+    )
+    .await
+    {
+        Ok(v) => Ok(render("score.html", v)),
+        // a code that no longer opens anything (the campaign closed and was removed): ask again
+        Err(AppError::NotFound(_)) => Ok(with_code_cookie(
+            render(
+                "score_code.html",
+                context! { lang => lang.code(), error => "" },
+            ),
+            "",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
-async fn code_page(BrowserLang(lang): BrowserLang, Query(q): Query<CodeQuery>) -> Response {
-    match q
-        .code
-        .map(|c| store::normalise_code(&c))
-        .filter(|c| !c.is_empty())
-    {
-        Some(c) => Redirect::to(&format!("/score/{c}")).into_response(),
-        None => render("score_code.html", context! { lang => lang.code() }),
+fn with_code_cookie(mut r: Response, code: &str) -> Response {
+    let v = if code.is_empty() {
+        format!("{RATER_COOKIE}=; Path=/score; HttpOnly; SameSite=Strict; Max-Age=0")
+    } else {
+        format!("{RATER_COOKIE}={code}; Path=/score; HttpOnly; SameSite=Strict; Max-Age=43200")
+    };
+    if let Ok(h) = axum::http::HeaderValue::from_str(&v) {
+        r.headers_mut().append(axum::http::header::SET_COOKIE, h);
     }
+    r
+}
+
+async fn code_submit(
+    State(ctx): State<AppState>,
+    BrowserLang(lang): BrowserLang,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let code = store::normalise_code(&form::text(&f, "code"));
+    let found = match crate::web::code_attempt(&ctx, &ip) {
+        Err(e) => Err(e),
+        Ok(()) => store::rater_by_code(&ctx, &code).await.map(|_| ()),
+    };
+    match found {
+        Ok(()) => Ok(with_code_cookie(
+            Redirect::to("/score").into_response(),
+            &code,
+        )),
+        Err(e @ AppError::TooManyAttempts(_)) => Ok(render_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "score_code.html",
+            context! { lang => lang.code(), error => e.public_message() },
+        )),
+        Err(AppError::NotFound(_)) => {
+            crate::web::code_failed(&ctx, &ip);
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "score_code.html",
+                context! { lang => lang.code(), error => "评议码不正确，请核对纸条上的评议码" },
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn code_leave() -> Response {
+    with_code_cookie(Redirect::to("/score").into_response(), "")
 }
 
 async fn rater_view(
@@ -536,23 +607,15 @@ struct SavedQuery {
     r: Option<i64>,
 }
 
-async fn score_page(
-    State(ctx): State<AppState>,
-    BrowserLang(lang): BrowserLang,
-    Path(code): Path<String>,
-    Query(q): Query<SavedQuery>,
-) -> Result<Response, PageError> {
-    let saved = q.ok.is_some().then_some(q.r).flatten();
-    let v = rater_view(&ctx, lang.code(), &code, Vec::new(), saved).await?;
-    Ok(render("score.html", v))
-}
-
 async fn score_submit(
     State(ctx): State<AppState>,
     BrowserLang(lang): BrowserLang,
-    Path(code): Path<String>,
+    headers: axum::http::HeaderMap,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
+    let Some(code) = crate::web::cookie_value(&headers, RATER_COOKIE) else {
+        return Ok(Redirect::to("/score").into_response());
+    };
     let (rater, c) = store::rater_by_code(&ctx, &code).await?;
     let sc = store::scheme(&ctx, c.scheme_id).await?.scheme;
     let reporter_id = f
@@ -570,11 +633,10 @@ async fn score_submit(
         comment: form::text(&f, "comment"),
     };
     match store::submit_score(&ctx, &rater_actor(&rater), &rater, &input).await {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "/score/{}?ok=saved&r={reporter_id}#r{reporter_id}",
-            store::normalise_code(&code)
-        ))
-        .into_response()),
+        Ok(_) => Ok(
+            Redirect::to(&format!("/score?ok=saved&r={reporter_id}#r{reporter_id}"))
+                .into_response(),
+        ),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
             let mut errors = crate::web::field_errors(e, "form");
             for er in &mut errors {
@@ -589,6 +651,20 @@ async fn score_submit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A rater by code, with the per-address limit on wrong codes.
+async fn rater_checked(
+    ctx: &Ctx,
+    ip: &str,
+    code: &str,
+) -> Result<(Rater, super::store::Campaign), AppError> {
+    crate::web::code_attempt(ctx, ip)?;
+    let r = store::rater_by_code(ctx, code).await;
+    if matches!(r, Err(AppError::NotFound(_))) {
+        crate::web::code_failed(ctx, ip);
+    }
+    r
 }
 
 fn rater_actor(r: &Rater) -> Actor {
@@ -857,9 +933,10 @@ pub struct RaterFile {
     responses((status = 200, body = RaterFile), (status = 404, body = crate::web::ErrorBody)), security(()))]
 pub async fn api_rater(
     State(ctx): State<AppState>,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
     Path(code): Path<String>,
 ) -> Result<Json<RaterFile>, ApiError> {
-    let (rater, c) = store::rater_by_code(&ctx, &code).await?;
+    let (rater, c) = rater_checked(&ctx, &ip, &code).await?;
     Ok(Json(RaterFile {
         scheme: store::scheme(&ctx, c.scheme_id).await?.scheme,
         reporters: store::reporters(&ctx, c.id)
@@ -885,10 +962,11 @@ pub async fn api_rater(
     responses((status = 200, body = Score), (status = 422, body = crate::web::ErrorBody)), security(()))]
 pub async fn api_score(
     State(ctx): State<AppState>,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
     Path(code): Path<String>,
     Json(b): Json<ScoreInput>,
 ) -> Result<Json<Score>, ApiError> {
-    let (rater, _) = store::rater_by_code(&ctx, &code).await?;
+    let (rater, _) = rater_checked(&ctx, &ip, &code).await?;
     Ok(Json(
         store::submit_score(&ctx, &rater_actor(&rater), &rater, &b).await?,
     ))

@@ -414,6 +414,7 @@ impl IntoResponse for PageError {
         }
         // Rendered by `error_pages` once the request's language is known.
         let mut r = status.into_response();
+        retry_after(&mut r, &e);
         r.extensions_mut().insert(ErrorPage {
             code: e.code().to_string(),
             message: e.public_message(),
@@ -441,17 +442,51 @@ async fn error_pages(mut req: Request, next: Next) -> Response {
     let slot = LangSlot::default();
     req.extensions_mut().insert(slot.clone());
     let browser = crate::i18n::Lang::resolve(None, accept_language(req.headers()));
+    let is_page = !req.uri().path().starts_with("/api/");
     let mut res = next.run(req).await;
-    let Some(page) = res.extensions_mut().remove::<ErrorPage>() else {
-        return res;
+    let page = match res.extensions_mut().remove::<ErrorPage>() {
+        Some(p) => p,
+        None => {
+            // the framework's own refusals (a path or form that does not parse) come as plain
+            // text echoing the input: a page answers them with its own error page instead
+            let status = res.status();
+            let plain = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|v| v.starts_with("text/plain"));
+            if !(is_page && plain && (status.is_client_error() || status.is_server_error())) {
+                return res;
+            }
+            let (code, message) = match status {
+                StatusCode::NOT_FOUND => ("not_found", crate::error::NOT_FOUND),
+                StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "不支持此请求方法"),
+                StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "请求过大"),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                    ("unsupported_media_type", "提交的内容类型不支持")
+                }
+                s if s.is_server_error() => ("internal_error", "服务器内部错误，请稍后重试"),
+                _ => ("bad_request", "请求的地址或表单格式有误"),
+            };
+            ErrorPage {
+                code: code.to_string(),
+                message: message.to_string(),
+                fields: Vec::new(),
+            }
+        }
     };
     let lang = slot.0.lock().ok().and_then(|g| *g).unwrap_or(browser);
     let status = res.status();
-    render_status(
+    let retry = res.headers().get(header::RETRY_AFTER).cloned();
+    let mut out = render_status(
         status,
         "error.html",
         minijinja::context! { lang => lang.code(), status => status.as_u16(), code => page.code, message => page.message, fields => page.fields },
-    )
+    );
+    if let Some(v) = retry {
+        out.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    out
 }
 
 /// An error answered as JSON: `{code, message, fields}`.
@@ -500,11 +535,20 @@ impl IntoResponse for ApiError {
                 .collect(),
         };
         let mut r = (status, axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        }
+        retry_after(&mut r, &e);
         r
+    }
+}
+
+/// When a refused request may be tried again: `Retry-After` on every 429 and 503.
+fn retry_after(r: &mut Response, e: &AppError) {
+    let secs = match e {
+        AppError::TooManyAttempts(s) | AppError::Busy(s) => Some((*s).max(1)),
+        _ if r.status() == StatusCode::SERVICE_UNAVAILABLE => Some(5),
+        _ => None,
+    };
+    if let Some(v) = secs.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
 }
 
@@ -725,6 +769,31 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// Wrong codes (a rater's, later an observer's or a respondent's) one address may try in a
+/// window before it waits: the codes are long enough not to be guessed, and unlimited tries
+/// are still not wanted.
+pub const CODE_TRIES: u32 = 20;
+pub const CODE_WINDOW_SECS: i64 = 900;
+
+/// Refuses an address that has tried too many wrong codes lately.
+pub fn code_attempt(ctx: &Ctx, ip: &str) -> Result<(), AppError> {
+    let now = ctx.clock.now().timestamp();
+    match ctx
+        .limits
+        .wait(&format!("code:{ip}"), now, CODE_TRIES, CODE_WINDOW_SECS)
+    {
+        Some(wait) => Err(AppError::TooManyAttempts(wait)),
+        None => Ok(()),
+    }
+}
+
+/// Counts a wrong code against its address.
+pub fn code_failed(ctx: &Ctx, ip: &str) {
+    let now = ctx.clock.now().timestamp();
+    ctx.limits
+        .fail(&format!("code:{ip}"), now, CODE_TRIES, CODE_WINDOW_SECS);
+}
+
 /// The one authorisation call used by handlers: checks role and subtree, and records a
 /// refusal in the audit log before answering it.
 pub async fn authorize(
@@ -819,21 +888,24 @@ async fn csrf_guard(State(ctx): State<AppState>, req: Request, next: Next) -> Re
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let from_query = req.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "_csrf")
-            .map(|(_, v)| v.into_owned())
-    });
-    if from_header.as_deref() == Some(expected.as_str())
-        || from_query.as_deref() == Some(expected.as_str())
-    {
+    // the token in the address is not taken: it would sit in the history and in logs
+    if from_header.as_deref() == Some(expected.as_str()) {
         return next.run(req).await;
     }
-    let is_form = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or("")
+        .to_string();
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    let boundary = content_type
+        .strip_prefix("multipart/form-data")
+        .and_then(|rest| {
+            rest.split(';')
+                .find_map(|p| p.trim().strip_prefix("boundary="))
+        })
+        .map(|b| b.trim_matches('"').to_string());
+    if !is_form && boundary.is_none() {
         return csrf_refusal(&path);
     }
     let (parts, body) = req.into_parts();
@@ -841,13 +913,45 @@ async fn csrf_guard(State(ctx): State<AppState>, req: Request, next: Next) -> Re
         Ok(b) => b,
         Err(_) => return ApiError(AppError::TooLarge).into_response(),
     };
-    let ok =
-        url::form_urlencoded::parse(&bytes).any(|(k, v)| k == "_csrf" && v == expected.as_str());
+    let ok = match &boundary {
+        None => {
+            url::form_urlencoded::parse(&bytes).any(|(k, v)| k == "_csrf" && v == expected.as_str())
+        }
+        Some(b) => multipart_field(&bytes, b, "_csrf").as_deref() == Some(expected.as_bytes()),
+    };
     if !ok {
         return csrf_refusal(&path);
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+/// The value of a small text field of a multipart body (the form's `_csrf`, which the
+/// templates put first), found without parsing the rest.
+fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<Vec<u8>> {
+    let head = format!("name=\"{name}\"");
+    let delim = format!("--{boundary}");
+    // the first few parts are enough: the field comes before any file
+    let window = &body[..body.len().min(64 * 1024)];
+    let mut at = 0;
+    while let Some(pos) = find(&window[at..], delim.as_bytes()) {
+        let start = at + pos + delim.len();
+        let headers_end = find(&window[start..], b"\r\n\r\n")? + start;
+        let headers = &window[start..headers_end];
+        let value_start = headers_end + 4;
+        let next = find(&window[value_start..], delim.as_bytes())? + value_start;
+        if find(headers, head.as_bytes()).is_some() && find(headers, b"filename=").is_none() {
+            let mut v = &window[value_start..next];
+            v = v.strip_suffix(b"\r\n").unwrap_or(v);
+            return Some(v.to_vec());
+        }
+        at = next;
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn csrf_refusal(path: &str) -> Response {

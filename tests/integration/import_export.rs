@@ -68,9 +68,13 @@ fn as_refs(rows: &[[String; 13]]) -> Vec<[&str; 13]> {
         .collect()
 }
 
-fn multipart(file: &[u8], name: &str, mode: &str) -> (String, Vec<u8>) {
+fn multipart(file: &[u8], name: &str, mode: &str, csrf: &str) -> (String, Vec<u8>) {
     let boundary = "----djtestboundary";
     let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n")
+            .as_bytes(),
+    );
     body.extend_from_slice(
         format!("--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\n{mode}\r\n")
             .as_bytes(),
@@ -111,10 +115,10 @@ async fn import_names_every_bad_row_and_writes_nothing_by_default() {
         let (_, rows) = sample("甲村党支部");
         let file = workbook(&as_refs(&rows));
         let upload = |mode: &str| {
-            let (ct, body) = multipart(&file, "members.xlsx", mode);
+            let (ct, body) = multipart(&file, "members.xlsx", mode, &csrf);
             Request::builder()
                 .method("POST")
-                .uri(format!("/members/import?_csrf={csrf}"))
+                .uri("/members/import")
                 .header(header::COOKIE, format!("dj_session={s}"))
                 .header(header::CONTENT_TYPE, ct)
                 .body(Body::from(body))
@@ -165,7 +169,7 @@ async fn import_detects_duplicates_in_file_and_database_and_reads_csv() {
         let path = dangjian::org::store::get(&app.ctx.db, root).await.expect("root").path;
         let r = dangjian::member::io::run_import(&app.ctx, &app.system(), &path, rows, dangjian::member::io::ImportMode::ValidOnly, None).await.expect("import");
         let errs: Vec<(usize, &str)> = r.errors.iter().map(|e| (e.row, e.message.as_str())).collect();
-        assert!(errs.contains(&(2, "该身份证号码已在党员库中")), "{errs:?}");
+        assert!(errs.contains(&(2, "该身份证号码已在本辖区党员库中")), "{errs:?}");
         assert!(errs.contains(&(4, "与第3行的身份证号码重复")), "{errs:?}");
         assert!(errs.iter().any(|(row, m)| *row == 5 && m.contains("转正日期")), "{errs:?}");
         assert_eq!(r.written, 1, "only 乙 (branch given by #id) is written");

@@ -33,8 +33,8 @@ async fn a_community_runs_its_love_bank() {
         assert_eq!(c["member_id"], member, "a member's card is linked to the roster");
         assert!(a["id_number"].as_str().unwrap_or("").contains('*'));
         let (a, b) = (a["id"].as_i64().expect("id"), b["id"].as_i64().expect("id"));
-        refused(app.api(&outsider, "GET", &format!("/api/v1/lovebank/cards/{a}"), None).await, "forbidden");
-        refused(app.api(&outsider, "POST", "/api/v1/lovebank/cards", Some(json!({"org_id": community, "holder": "张三"}))).await, "forbidden");
+        refused(app.api(&outsider, "GET", &format!("/api/v1/lovebank/cards/{a}"), None).await, "not_found");
+        refused(app.api(&outsider, "POST", "/api/v1/lovebank/cards", Some(json!({"org_id": community, "holder": "张三"}))).await, "not_found");
 
         // --- services: points from the rule set, a daily cap, a retry applied once
         let earn = |card: i64, service: &str, key: Option<&str>| {

@@ -58,7 +58,7 @@ async fn a_branch_runs_its_points_through_a_year() {
         refused(award(&sec, m(m2, "M01")).await, "points.cap");
         let r = award(&sec, m(m1, "X99")).await;
         assert_eq!(r.1["fields"][0]["field"], "indicator", "{r:?}");
-        refused(award(&outsider, m(m1, "M01")).await, "forbidden");
+        refused(award(&outsider, m(m1, "M01")).await, "not_found");
         refused(award(&me, m(m1, "M01")).await, "forbidden");
         let r = award(&sec, json!({"member_id": m1, "indicator": "M01", "done_on": today + chrono::Duration::days(1)})).await;
         assert_eq!(r.1["fields"][0]["field"], "done_on", "{r:?}");
@@ -169,7 +169,7 @@ async fn a_branch_runs_its_points_through_a_year() {
         assert_eq!(secs["rows"][0]["id"], m1);
         let rank = ok(app.api(&staff, "GET", &format!("/api/v1/points/ranking?org_id={town}&month={month}"), None).await);
         assert_eq!(rank["ranked"], 4, "x1 has no member points: {rank}");
-        refused(app.api(&outsider, "GET", &format!("/api/v1/points/board?org_id={branch}&month={month}"), None).await, "forbidden");
+        refused(app.api(&outsider, "GET", &format!("/api/v1/points/board?org_id={branch}&month={month}"), None).await, "not_found");
 
         // --- 一月一评分: only an ended month, once, freezing it
         refused(app.api(&sec, "POST", "/api/v1/points/closes", Some(json!({"org_id": branch, "scope": "members", "month": month}))).await, "points.month_open");
@@ -233,13 +233,22 @@ async fn a_branch_runs_its_points_through_a_year() {
         // a past year: its latest close is looked up, then folded from the year read
         assert_published_board(&app, branch, m1, year, &format!("{year}-12")).await;
 
-        // --- pages; the award form posts a file with the token in the query
+        // --- pages; the award form posts a file with the token in the body (never the address)
         let (sess, csrf) = app.browser("dongguan2", branch, "branch_secretary").await;
         let now = app.ctx.clock.today().to_string();
         let (ct, body) = multipart(&[("indicator", "M05"), ("member_id", &m4.to_string()), ("org_id", &branch.to_string()), ("back_org", &branch.to_string()), ("done_on", &now)], PNG);
         let req = axum::http::Request::builder()
             .method("POST")
             .uri(format!("/points/award?_csrf={csrf}"))
+            .header(axum::http::header::COOKIE, format!("dj_session={sess}"))
+            .header(axum::http::header::CONTENT_TYPE, ct)
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        assert_eq!(app.send(req).await.0, StatusCode::FORBIDDEN, "a token in the address is not taken");
+        let (ct, body) = multipart(&[("_csrf", &csrf), ("indicator", "M05"), ("member_id", &m4.to_string()), ("org_id", &branch.to_string()), ("back_org", &branch.to_string()), ("done_on", &now)], PNG);
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/points/award")
             .header(axum::http::header::COOKIE, format!("dj_session={sess}"))
             .header(axum::http::header::CONTENT_TYPE, ct)
             .body(axum::body::Body::from(body))

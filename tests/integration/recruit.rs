@@ -375,7 +375,7 @@ async fn co_signatures_configured_per_step_and_the_queue() {
         // another county cannot see the person at all
         let other_county = app.org(None, "中共外市委", "committee", "city").await;
         let outsider = app.account("waishi", other_county, "org_staff", None).await;
-        refused(app.api(&outsider, "GET", &format!("/api/v1/recruits/{id}"), None).await, "forbidden");
+        refused(app.api(&outsider, "GET", &format!("/api/v1/recruits/{id}"), None).await, "not_found");
         let list = ok(app.api(&outsider, "GET", "/api/v1/recruits", None).await);
         assert_eq!(list["total"], 0);
         assert_eq!(staged(&ok(app.api(&outsider, "GET", "/api/v1/recruits/board", None).await)), 0);
@@ -454,7 +454,7 @@ async fn talent_pools_follow_people_until_they_apply() {
         let member = id_of(NaiveDate::from_ymd_opt(1980, 1, 1).expect("d") + Duration::days(100), 100, true);
         let r = add(w.secretary.clone(), person("skilled", &member)).await;
         assert_eq!((r.1["fields"][0]["field"].as_str(), r.1["fields"][0]["message"].as_str()), (Some("id_number"), Some("此人已是党员")), "{r:?}");
-        refused(add(outsider.clone(), person("women", &young_woman)).await, "forbidden");
+        refused(add(outsider.clone(), person("women", &young_woman)).await, "not_found");
         let t = ok(add(w.secretary.clone(), person("women", &young_woman)).await);
         let tid = t["id"].as_i64().expect("id");
         assert_eq!(t["status"], "tracking");
@@ -481,7 +481,7 @@ async fn talent_pools_follow_people_until_they_apply() {
         assert_eq!(cell("women", "organisation")["tracking"], 1, "{sum}");
         assert_eq!(cell("skilled", "self")["tracking"], 1, "{sum}");
         assert_eq!(sum["cells"].as_array().map(Vec::len), Some(9));
-        refused(app.api(&outsider, "GET", &format!("/api/v1/talents/{tid}"), None).await, "forbidden");
+        refused(app.api(&outsider, "GET", &format!("/api/v1/talents/{tid}"), None).await, "not_found");
 
         // follow-ups move the due date; a missed one shows as overdue
         let contact = |token: String, id: i64, body: Value| {

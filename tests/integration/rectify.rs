@@ -77,7 +77,7 @@ async fn an_item_from_opening_to_verified_close_out() {
         assert_eq!(r.1["fields"][0]["field"], "deadline", "{r:?}");
         refused(app.api(&w.secretary, "POST", "/api/v1/rectify/items", Some(new(w.branch, t0 + Duration::days(366)))).await, "rectify.deadline_too_far");
         // outside the account's subtree
-        refused(app.api(&w.secretary, "POST", "/api/v1/rectify/items", Some(new(w.other_branch, t0 + Duration::days(30)))).await, "forbidden");
+        refused(app.api(&w.secretary, "POST", "/api/v1/rectify/items", Some(new(w.other_branch, t0 + Duration::days(30)))).await, "not_found");
         // a supervisor must be an ancestor
         let mut bad = new(w.branch, t0 + Duration::days(30));
         bad["supervisor_id"] = json!(w.other_branch);
@@ -197,7 +197,7 @@ async fn interviews_open_their_follow_up_items() {
         let t0 = app.ctx.clock.today();
         let plan = json!({"org_id": w.town, "interviewee": "李镇党委书记", "interviewer": "县委组织部部长",
             "reason": "述职评议排名靠后", "source": "review", "planned_on": t0});
-        refused(app.api(&w.secretary, "POST", "/api/v1/interviews", Some(plan.clone())).await, "forbidden");
+        refused(app.api(&w.secretary, "POST", "/api/v1/interviews", Some(plan.clone())).await, "not_found");
         let v = ok(app.api(&w.county_staff, "POST", "/api/v1/interviews", Some(plan)).await);
         let vid = v["id"].as_i64().expect("id");
         assert_eq!(v["status"], "planned");

@@ -109,7 +109,7 @@ async fn a_campaign_from_selection_to_results() {
         assert_eq!(r.1["fields"][0]["field"], "draw_n", "{r:?}");
         let r = post(&app, &w.manager, "/api/v1/reviews", new(2, "community")).await;
         assert_eq!(r.1["fields"][0]["field"], "all_level", "{r:?}");
-        refused(post(&app, &w.town_staff[0], "/api/v1/reviews", new(2, "township")).await, "forbidden");
+        refused(post(&app, &w.town_staff[0], "/api/v1/reviews", new(2, "township")).await, "not_found");
         let c = ok(post(&app, &w.manager, "/api/v1/reviews", new(2, "township")).await);
         let cid = c["id"].as_i64().expect("id");
         let drawn: Vec<i64> = serde_json::from_value(c["selection"]["drawn"].clone()).expect("drawn");
@@ -126,7 +126,7 @@ async fn a_campaign_from_selection_to_results() {
         let mut good = report(120);
         good["submit"] = json!(true);
         refused(post(&app, &w.town_staff[0], &format!("/api/v1/reviews/reporters/{town0}/report"), { let mut b = report(200); b["submit"] = json!(true); b }).await, "review.too_much_achievement");
-        refused(post(&app, &w.town_staff[1], &format!("/api/v1/reviews/reporters/{town0}/report"), good.clone()).await, "forbidden");
+        refused(post(&app, &w.town_staff[1], &format!("/api/v1/reviews/reporters/{town0}/report"), good.clone()).await, "not_found");
         let mut short = report(30);
         short["problems"] = json!("问题");
         short["measures"] = json!("措施");
@@ -148,7 +148,7 @@ async fn a_campaign_from_selection_to_results() {
         refused(review(town0, "approve", 3, "").await, "review.checklist");
         let r = review(town0, "return", 4, "").await;
         assert_eq!(r.1["fields"][0]["field"], "comments", "{r:?}");
-        refused(post(&app, &w.town_staff[0], &format!("/api/v1/reviews/reporters/{town0}/review"), json!({"decision": "approve", "checklist": checklist(4)})).await, "forbidden");
+        refused(post(&app, &w.town_staff[0], &format!("/api/v1/reviews/reporters/{town0}/review"), json!({"decision": "approve", "checklist": checklist(4)})).await, "not_found");
         ok(review(town0, "approve", 4, "").await);
         ok(review(town0, "return", 4, "问题剖析不深，缺少对软弱涣散村整顿滞后的原因分析").await);
         let back = ok(app.api(&w.manager, "GET", &format!("/api/v1/reviews/reporters/{town0}"), None).await);
@@ -294,11 +294,37 @@ async fn a_campaign_from_selection_to_results() {
             let (s, _, html) = app.page(&sess, "GET", &path, None).await;
             assert_eq!(s, StatusCode::OK, "{path}: {html}");
         }
-        let (s, _, html) = app.page_with("", &format!("/score/{}", codes[2]), &[]).await;
+        // the code is posted once and kept in a cookie: never in an address
+        let post_code = |code: String| {
+            let app = &app;
+            async move {
+                let req = axum::http::Request::builder().method("POST").uri("/score")
+                    .header(axum::http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(axum::body::Body::from(format!("code={}", urlencode(&code)))).expect("req");
+                app.send(req).await
+            }
+        };
+        let (s, h, _) = post_code(codes[2].clone()).await;
+        assert_eq!((s, h.get("location").and_then(|v| v.to_str().ok())), (StatusCode::SEE_OTHER, Some("/score")));
+        let cookie = h.get(axum::http::header::SET_COOKIE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert!(cookie.starts_with("dj_rater=") && cookie.contains("HttpOnly") && cookie.contains("Path=/score"), "{cookie}");
+        let pair = cookie.split(';').next().unwrap_or("").to_string();
+        let req = axum::http::Request::builder().uri("/score").header(axum::http::header::COOKIE, pair).body(axum::body::Body::empty()).expect("req");
+        let (s, _, html) = app.send(req).await;
         assert_eq!(s, StatusCode::OK);
+        let html = String::from_utf8_lossy(&html);
         assert!(html.contains("赵强") && html.contains("评议已结束"), "{html}");
+        assert!(!html.contains(&codes[2]), "the page does not echo the code");
         let (s, _, _) = app.page_with("", "/score", &[]).await;
         assert_eq!(s, StatusCode::OK);
+        // wrong codes from one address: after the limit, held off
+        // (the API's wrong codes above count too)
+        let mut tries = 0;
+        while post_code("ZZZZ-ZZZZ-ZZ".into()).await.0 == StatusCode::UNPROCESSABLE_ENTITY {
+            tries += 1;
+            assert!(tries <= dangjian::web::CODE_TRIES, "never held off");
+        }
+        assert_eq!(post_code(codes[2].clone()).await.0, StatusCode::TOO_MANY_REQUESTS);
         assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
     })
     .await;
