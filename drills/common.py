@@ -8,6 +8,7 @@ import argparse
 import atexit
 import datetime
 import http.client
+import hashlib
 import json
 import os
 import random
@@ -287,10 +288,43 @@ class Api:
         raise SystemExit("no CSRF token on the home page")
 
 
-def make_token(port, user, name="drill"):
-    """Logs in as `user` and returns a new API token acting as that account."""
-    a = Api(port).login(user)
-    s, body = a.call("POST", "/api/v1/tokens", {"name": name}, {"X-CSRF-Token": a.csrf()})
+# the demo's administrators sign in with a second factor (require_totp_for_admins)
+ADMINS = ("security", "auditor")
+
+
+def totp(secret, at=None):
+    """RFC 6238: six digits of HMAC-SHA1 over the 30-second step."""
+    import hmac
+    import struct
+    step = int((time.time() if at is None else at) // 30)
+    d = hmac.new(secret, struct.pack(">Q", step), "sha1").digest()
+    o = d[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", d[o:o + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+
+def demo_totp_secret(user):
+    """The demo administrators' TOTP secret (src/demo/mod.rs: demo_totp_secret)."""
+    return hashlib.new("sm3", f"dangjian demo totp {user}".encode()).digest()[:20]
+
+
+def session(port, user, password=PASSWORD, secret=None):
+    """A session by the JSON sign-in (second factor included): the bearer value."""
+    a = Api(port)
+    s, body = a.call("POST", "/api/v1/auth/login", {"username": user, "password": password})
+    if s != 200:
+        raise SystemExit(f"sign-in {user}: {s} {body}")
+    sess = body["session"]
+    if body.get("totp_required"):
+        s, b = Api(port, sess).call("POST", "/api/v1/auth/totp", {"code": totp(secret or demo_totp_secret(user))})
+        if s != 204:
+            raise SystemExit(f"second factor {user}: {s} {b}")
+    return sess
+
+
+def make_token(port, user, name="drill", password=PASSWORD):
+    """Signs in as `user` and returns a new API token acting as that account."""
+    sess = session(port, user, password)
+    s, body = Api(port, sess).call("POST", "/api/v1/tokens", {"name": name})
     if s != 200:
         raise SystemExit(f"token for {user}: {s} {body}")
     return body["secret"]

@@ -16,6 +16,7 @@ them.
 
     python3 drills/schemathesis.py --max-time 120        # per role
 """
+import base64
 import os
 import re
 import subprocess
@@ -23,7 +24,7 @@ import sys
 import time
 import urllib.parse
 
-from common import ROOT, Api, PASSWORD, Server, finish, log, make_token, parser, prepare, report
+from common import ROOT, Api, PASSWORD, Server, finish, log, make_token, parser, prepare, report, session, totp
 
 VERSION = "4.32.5"
 ROLES = ["city", "county", "secretary", "member", "admin", "security", "auditor"]
@@ -42,18 +43,25 @@ def tool(args):
 
 
 def admin_token(server):
-    """The system administrator's first login: the one-time password from the log, changed."""
+    """The system administrator's first sign-in: the one-time password from the log replaced,
+    the second factor enrolled (administrators need one), then a token — all by the API."""
     with open(server.logpath, encoding="utf-8", errors="replace") as f:
-        m = re.findall(r"one-time password:\s+(\S+)", f.read())
+        m = re.findall(r"admin\s+一次性密码 / one-time password:\s+(\S+)", f.read())
     if not m:
         raise SystemExit("no one-time password in the server log")
-    a = Api(server.port).login("admin", m[-1])
-    form = urllib.parse.urlencode({"_csrf": a.csrf(), "old_password": m[-1], "new_password": PASSWORD,
-                                   "confirm_password": PASSWORD})
-    s, _, body = a.raw("POST", "/password", form, {"Content-Type": "application/x-www-form-urlencoded"})
-    if s != 303:
-        raise SystemExit(f"admin password change: {s} {body[:200]!r}")
-    return make_token(server.port, "admin")
+    sess = session(server.port, "admin", m[-1])
+    s, body = Api(server.port, sess).call("POST", "/api/v1/auth/password",
+                                          {"old_password": m[-1], "new_password": PASSWORD})
+    if s != 200:
+        raise SystemExit(f"admin password change: {s} {body}")
+    api = Api(server.port, body["session"])
+    s, enrol = api.call("POST", "/api/v1/auth/totp/enrol", {})
+    secret = base64.b32decode(enrol["secret"] + "=" * (-len(enrol["secret"]) % 8))
+    s, b = api.call("POST", "/api/v1/auth/totp/confirm", {"code": totp(secret)})
+    if s != 204:
+        raise SystemExit(f"admin second factor: {s} {b}")
+    s, body = api.call("POST", "/api/v1/tokens", {"name": "schemathesis"})
+    return body["secret"]
 
 
 def main():

@@ -42,6 +42,8 @@ pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/auth/login", post(api_login))
         .route("/api/v1/auth/totp", post(api_login_totp))
+        .route("/api/v1/auth/totp/enrol", post(api_totp_enrol))
+        .route("/api/v1/auth/totp/confirm", post(api_totp_confirm))
         .route("/api/v1/auth/password", post(api_password))
         .route("/api/v1/auth/logout", post(api_logout))
         .route("/api/v1/me", get(api_me))
@@ -713,6 +715,33 @@ pub async fn api_login_totp(
     }
     r?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TotpSecret {
+    /// The secret in base32, for an authenticator app.
+    pub secret: String,
+    /// The same as an `otpauth://` address (what a QR code carries).
+    pub uri: String,
+}
+
+/// Starts enrolling the second factor of the signed-in session's account (an administrator
+/// must, by default, before anything else): a new secret, enabled once confirmed.
+#[utoipa::path(post, path = "/api/v1/auth/totp/enrol", tag = "accounts", responses((status = 200, body = TotpSecret)))]
+pub async fn api_totp_enrol(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Json<TotpSecret>, ApiError> {
+    let secret = store::totp_begin(&ctx, &p).await?;
+    Ok(Json(TotpSecret {
+        secret: super::totp::secret_base32(&secret),
+        uri: super::totp::otpauth_uri("dangjian", &p.username, &secret),
+    }))
+}
+
+/// Confirms the enrolment with a code from the authenticator.
+#[utoipa::path(post, path = "/api/v1/auth/totp/confirm", tag = "accounts", request_body = CodeBody,
+    responses((status = 204), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_totp_confirm(State(ctx): State<AppState>, Auth(p): Auth, Json(b): Json<CodeBody>) -> Result<StatusCode, ApiError> {
+    store::totp_confirm(&ctx, p.account_id, &b.code, None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

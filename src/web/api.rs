@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "dangjian API", version = "1", description = "党建平台接口。认证：浏览器会话（Cookie + X-CSRF-Token）或 `Authorization: Bearer <API令牌>`。错误返回 `{code, message, fields}`。"),
     paths(
-        crate::auth::web::api_login, crate::auth::web::api_login_totp, crate::auth::web::api_password, crate::auth::web::api_logout,
+        crate::auth::web::api_login, crate::auth::web::api_login_totp, crate::auth::web::api_totp_enrol, crate::auth::web::api_totp_confirm, crate::auth::web::api_password, crate::auth::web::api_logout,
         crate::auth::web::api_me, crate::auth::web::api_accounts, crate::auth::web::api_account_create,
         crate::auth::web::api_account_roles, crate::auth::web::api_account_disable, crate::auth::web::api_account_enable,
         crate::auth::web::api_account_reset, crate::auth::web::api_account_unlock, crate::auth::web::api_requests, crate::auth::web::api_request_decide,

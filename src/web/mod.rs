@@ -666,6 +666,7 @@ fn owed(ctx: &Ctx, p: &Principal, path: &str) -> Option<(AppError, &'static str)
         && p.roles.iter().any(|r| r.is_admin_trio())
         && !p.totp_enabled
         && !path.starts_with("/me/totp")
+        && !path.starts_with("/api/v1/auth/totp/")
         && !PASSWORD_PATHS.contains(&path)
     {
         return Some((
