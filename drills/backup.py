@@ -54,7 +54,7 @@ def main():
             during = len(work.acked) - before
             copy = restore(db, target, workdir, r)
             found = work.check(db=copy, upto=before)
-            found += stored_checks(binpath, copy)
+            found += stored_checks(binpath, copy, anchor=os.path.join(workdir, f"restore{r}.anchor"))
             entries = copy.scalar("SELECT COUNT(*) FROM audit_log")
             lines.append(f"round {r}: backup took {took:.1f} s with {during} writes acknowledged meanwhile; "
                          f"copy holds all {before} writes acknowledged before it began; {entries} audit entries verified")

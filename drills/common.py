@@ -135,28 +135,31 @@ class Database:
             self.psql_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def cli(binpath, db, *args, check=True, timeout=900):
+def cli(binpath, db, *args, check=True, timeout=900, env=None):
     r = subprocess.run([binpath, "--database-url", db.url, *args], capture_output=True, text=True,
-                       timeout=timeout, cwd=db.workdir)
+                       timeout=timeout, cwd=db.workdir, env={**os.environ, **(env or {})})
     if check and r.returncode != 0:
         raise SystemExit(f"dangjian {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
     return r
 
 
-def audit_verify(binpath, db):
-    """None when the chain verifies, else what `dangjian audit verify` said."""
-    r = cli(binpath, db, "audit", "verify", check=False)
+def audit_verify(binpath, db, anchor=None):
+    """None when the chain verifies, else what `dangjian audit verify` said. A restored copy is
+    checked on its own (`anchor`: a file of its own): the live server's anchor has moved past
+    the backup, which is what a restore loses, not tampering."""
+    env = {"DANGJIAN_AUDIT_ANCHOR_FILE": anchor} if anchor else None
+    r = cli(binpath, db, "audit", "verify", check=False, env=env)
     return None if r.returncode == 0 else (r.stdout + r.stderr).strip()[-400:]
 
 
-def stored_checks(binpath, db):
+def stored_checks(binpath, db, anchor=None):
     """What is wrong with a database no server is writing to: its integrity check (amcheck on
     PostgreSQL) and `dangjian audit verify`; empty when both are clean."""
     found = []
     bad = db.integrity()
     if bad:
         found.append(bad)
-    bad = audit_verify(binpath, db)
+    bad = audit_verify(binpath, db, anchor)
     if bad:
         found.append(f"audit verify: {bad}")
     return found

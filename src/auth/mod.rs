@@ -120,6 +120,8 @@ impl Role {
                 MemberExport,
                 MemberImport,
                 TransferWrite,
+                DisciplineRead,
+                DisciplineWrite,
                 RuleRead,
                 RuleWrite,
                 RecruitRead,
@@ -144,6 +146,8 @@ impl Role {
                 MemberExport,
                 MemberImport,
                 TransferWrite,
+                DisciplineRead,
+                DisciplineWrite,
                 RuleRead,
                 RecruitRead,
                 RecruitWrite,
@@ -165,6 +169,7 @@ impl Role {
                 MemberWrite,
                 MemberExport,
                 TransferWrite,
+                DisciplineRead,
                 RuleRead,
                 RecruitRead,
                 RecruitWrite,
@@ -194,6 +199,10 @@ pub enum Perm {
     MemberExport,
     MemberImport,
     TransferWrite,
+    /// See the disciplinary decisions (党纪处分) on members.
+    DisciplineRead,
+    /// Record and revoke disciplinary decisions (organisation staff).
+    DisciplineWrite,
     AccountRead,
     /// Create accounts (without roles; the system issues the one-time password) and edit
     /// their name, organisation and member link: the system administrator.
@@ -252,6 +261,8 @@ impl Perm {
             Perm::MemberExport => "导出党员",
             Perm::MemberImport => "导入党员",
             Perm::TransferWrite => "办理组织关系转接",
+            Perm::DisciplineRead => "查看党纪处分",
+            Perm::DisciplineWrite => "登记党纪处分",
             Perm::AccountRead => "查看账号",
             Perm::AccountWrite => "维护账号",
             Perm::AccountRoles => "授予角色",

@@ -728,7 +728,10 @@ pub struct TotpSecret {
 /// Starts enrolling the second factor of the signed-in session's account (an administrator
 /// must, by default, before anything else): a new secret, enabled once confirmed.
 #[utoipa::path(post, path = "/api/v1/auth/totp/enrol", tag = "accounts", responses((status = 200, body = TotpSecret)))]
-pub async fn api_totp_enrol(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Json<TotpSecret>, ApiError> {
+pub async fn api_totp_enrol(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<TotpSecret>, ApiError> {
     let secret = store::totp_begin(&ctx, &p).await?;
     Ok(Json(TotpSecret {
         secret: super::totp::secret_base32(&secret),
@@ -739,7 +742,11 @@ pub async fn api_totp_enrol(State(ctx): State<AppState>, Auth(p): Auth) -> Resul
 /// Confirms the enrolment with a code from the authenticator.
 #[utoipa::path(post, path = "/api/v1/auth/totp/confirm", tag = "accounts", request_body = CodeBody,
     responses((status = 204), (status = 422, body = crate::web::ErrorBody)))]
-pub async fn api_totp_confirm(State(ctx): State<AppState>, Auth(p): Auth, Json(b): Json<CodeBody>) -> Result<StatusCode, ApiError> {
+pub async fn api_totp_confirm(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<CodeBody>,
+) -> Result<StatusCode, ApiError> {
     store::totp_confirm(&ctx, p.account_id, &b.code, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0015_keys_and_chain.sql"),
     migration!("0016_personal_data.sql"),
     migration!("0017_accounts.sql"),
+    migration!("0018_discipline.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -200,7 +200,17 @@ pub(super) async fn generate(
                     }
                     let end = rr::publicity_end(start, r.publicity_working_days, &cal);
                     publicity.push((no, start, end));
-                    let entitled = rng.gen_range(8..40);
+                    let on = (end + days(rng, 1, 10)).max(if no == 23 {
+                        probation_end.unwrap_or(d)
+                    } else {
+                        d
+                    });
+                    // the branch's full members on the meeting date are those entitled
+                    let entitled = on_tx!(tx, c => {
+                        sqlx::query("SELECT COUNT(*) AS n FROM members WHERE org_id = $1 AND status = 'full' AND full_date <= $2")
+                            .bind(b.org_id).bind(on).fetch_one(&mut *c).await?.i64("n")?
+                    })
+                    .max(1);
                     let present = entitled - rng.gen_range(0..=entitled / 4);
                     input.votes = Some(Votes {
                         entitled,
@@ -219,11 +229,7 @@ pub(super) async fn generate(
                             input.extension_months = 6;
                         }
                     }
-                    (end + days(rng, 1, 10)).max(if no == 23 {
-                        probation_end.unwrap_or(d)
-                    } else {
-                        d
-                    })
+                    on
                 }
                 17 => {
                     input.outcome = "approve".into();

@@ -1,5 +1,6 @@
 //! Party members (党员): the roster, its rules, search and organisation-relationship transfer.
 
+pub mod discipline;
 pub mod idcard;
 pub mod io;
 pub mod pinyin;
@@ -18,20 +19,27 @@ pub enum Status {
     Full,
     /// 预备党员
     Probationary,
+    /// 已出党 (开除党籍): kept for the record, off the roll — no list, count or board holds
+    /// such a member unless asked for by this status.
+    Left,
 }
 
 impl Status {
-    pub const ALL: [Status; 2] = [Status::Full, Status::Probationary];
+    pub const ALL: [Status; 3] = [Status::Full, Status::Probationary, Status::Left];
+    /// The statuses of the roll (a member may be entered or edited with).
+    pub const ON_ROLL: [Status; 2] = [Status::Full, Status::Probationary];
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Full => "full",
             Status::Probationary => "probationary",
+            Status::Left => "left",
         }
     }
     pub fn label(self) -> &'static str {
         match self {
             Status::Full => "正式党员",
             Status::Probationary => "预备党员",
+            Status::Left => "已出党",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {

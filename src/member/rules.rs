@@ -162,7 +162,8 @@ pub fn check(
             "行政区划代码应为6位数字",
         );
     }
-    let status = Status::parse(input.status.trim());
+    // 已出党 is reached only by a recorded 开除党籍 (member::discipline), never by an edit.
+    let status = Status::parse(input.status.trim()).filter(|s| Status::ON_ROLL.contains(s));
     if status.is_none() {
         c.add("status", "党员状态应为正式党员或预备党员");
     }
@@ -212,7 +213,7 @@ pub fn check(
                 &format!("预备期已满（入党于{join}），应办理转正或按规定处理"),
             );
         }
-        None => {}
+        Some(Status::Left) | None => {}
     }
     let grid_role = match input.grid_role.as_deref().filter(|s| !s.is_empty()) {
         None => None,

@@ -381,6 +381,9 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: &MemberInput) -> AppResult<
 /// Edits a member in place. The branch is changed only by a transfer, never here.
 pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: &MemberInput) -> AppResult<Member> {
     let (before, path) = get(ctx, id).await?;
+    if before.status == Status::Left.as_str() {
+        return Err(super::discipline::left_refusal());
+    }
     // the exact birth date (for the joining age) is only in the encrypted number
     let birth = exact_birth(ctx, id).await?;
     let checked = check_input(ctx, &path, input, Some((birth, before.gender.as_str()))).await?;
@@ -596,9 +599,15 @@ pub fn build_where(
             b.push(&format!(" AND m.name LIKE {p} ESCAPE '\\'"));
         }
     }
-    if let Some(s) = f.status.as_deref().and_then(Status::parse) {
-        let p = b.arg(Val::Str(s.as_str().into()));
-        b.push(&format!(" AND m.status = {p}"));
+    match f.status.as_deref().and_then(Status::parse) {
+        Some(s) => {
+            let p = b.arg(Val::Str(s.as_str().into()));
+            b.push(&format!(" AND m.status = {p}"));
+        }
+        // those who left (开除党籍) are listed only when asked for
+        None => {
+            b.push(" AND m.status <> 'left'");
+        }
     }
     if let Some(e) = f
         .education
@@ -774,9 +783,14 @@ async fn stored_total(
             b.push(" WHERE 1 = 1");
         }
     }
-    if let Some(s) = status {
-        let p = b.arg(Val::Str(s.as_str().into()));
-        b.push(&format!(" AND c.status = {p}"));
+    match status {
+        Some(s) => {
+            let p = b.arg(Val::Str(s.as_str().into()));
+            b.push(&format!(" AND c.status = {p}"));
+        }
+        None => {
+            b.push(" AND c.status <> 'left'");
+        }
     }
     Ok(on_db!(&ctx.db, p => {
         bind_vals!(sqlx::query(&b.sql), &b.vals).fetch_one(p).await?.i64("n")?
@@ -915,7 +929,7 @@ pub async fn stats(ctx: &Ctx, scope_path: &str) -> AppResult<MemberStats> {
     let upper = path_upper(scope_path);
     // One pass over the covering index, grouped by all three dimensions at once.
     let rows = on_db!(&ctx.db, p => {
-        let rows = sqlx::query("SELECT m.status AS s, m.education AS e, m.gender AS g, COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= $1 AND o.path < $2 GROUP BY m.status, m.education, m.gender")
+        let rows = sqlx::query("SELECT m.status AS s, m.education AS e, m.gender AS g, COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= $1 AND o.path < $2 AND m.status <> 'left' GROUP BY m.status, m.education, m.gender")
             .bind(scope_path).bind(&upper).fetch_all(p).await?;
         rows.iter().map(|r| Ok((r.string("s")?, r.string("e")?, r.string("g")?, r.i64("n")?))).collect::<DbResult<Vec<_>>>()?
     });
@@ -1012,7 +1026,7 @@ pub async fn histograms(
         let pz = b.arg(Val::Date(rules::add_years(month, -(max + 1))));
         cases.push_str(&format!(", COALESCE(SUM(CASE WHEN m.birth_month <= {pa} AND m.birth_month > {pz} THEN 1 ELSE 0 END), 0) AS a{i}"));
     }
-    let sql = format!("SELECT COUNT(*) AS n{cases} FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= {lo} AND o.path < {hi}");
+    let sql = format!("SELECT COUNT(*) AS n{cases} FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= {lo} AND o.path < {hi} AND m.status <> 'left'");
     on_db!(&ctx.db, p => {
         let r = bind_vals!(sqlx::query(&sql), &b.vals).fetch_one(p).await?;
         let by_join_year = (from..=to).map(|y| Ok((y, r.i64(&format!("y{y}"))?))).collect::<Result<Vec<_>, DbError>>()?;

@@ -142,6 +142,9 @@ pub async fn send(ctx: &Ctx, actor: &Actor, input: &NewTransfer) -> AppResult<Tr
         return Err(AppError::field("reason", "请填写转接原因（200字以内）"));
     }
     let (member, _) = super::store::get(ctx, input.member_id).await?;
+    if member.status == super::Status::Left.as_str() {
+        return Err(super::discipline::left_refusal());
+    }
     let to = crate::org::store::get(&ctx.db, input.to_org_id)
         .await
         .map_err(|_| AppError::field("to_org_id", "接收党组织不存在"))?;

@@ -33,6 +33,11 @@ pub fn page_routes() -> Router<AppState> {
         .route("/members/{id}", get(detail_page))
         .route("/members/{id}/edit", get(edit_page).post(edit_submit))
         .route("/members/{id}/unmask", post(unmask_partial))
+        .route("/members/{id}/discipline", post(discipline_page))
+        .route(
+            "/members/{id}/discipline/{did}/revoke",
+            post(discipline_revoke_page),
+        )
         .route("/transfers", get(transfers_page).post(transfer_send_page))
         .route("/transfers/{id}/{decision}", post(transfer_decide_page))
 }
@@ -44,6 +49,14 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/members/{id}", get(api_get).put(api_update))
         .route("/api/v1/members/{id}/unmask", post(api_unmask))
         .route("/api/v1/members/{id}/history", get(api_history))
+        .route(
+            "/api/v1/members/{id}/discipline",
+            get(api_discipline).post(api_discipline_record),
+        )
+        .route(
+            "/api/v1/members/{id}/discipline/{did}/revoke",
+            post(api_discipline_revoke),
+        )
         .route(
             "/api/v1/transfers",
             get(api_transfers).post(api_transfer_send),
@@ -189,6 +202,7 @@ async fn load_member(
 fn options() -> minijinja::Value {
     context! {
         statuses => Status::ALL.iter().map(|s| (s.as_str(), s.label())).collect::<Vec<_>>(),
+        roll_statuses => Status::ON_ROLL.iter().map(|s| (s.as_str(), s.label())).collect::<Vec<_>>(),
         educations => EDUCATION,
         age_bands => AGE_BANDS.iter().map(|a| (a.0, a.1)).collect::<Vec<_>>(),
         grid_roles => super::GridRole::ALL.iter().map(|g| (g.as_str(), g.label())).collect::<Vec<_>>(),
@@ -400,7 +414,19 @@ async fn detail_page(
     Auth(p): Auth,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let (m, path) = load_member(&ctx, &p, id, Perm::MemberRead).await?;
+    detail(&ctx, &p, id, StatusCode::OK, Vec::new(), None).await
+}
+
+/// The member's page; `errors` and `form` re-show a refused discipline form.
+async fn detail(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    status: StatusCode,
+    errors: Vec<FieldError>,
+    form: Option<DisciplineForm>,
+) -> Result<Response, PageError> {
+    let (m, path) = load_member(ctx, p, id, Perm::MemberRead).await?;
     let history = crate::audit::history(&ctx.db, "member", &id.to_string()).await?;
     let branch = crate::org::store::get(&ctx.db, m.org_id).await?;
     let group = match m.group_id {
@@ -410,24 +436,120 @@ async fn detail_page(
     let in_scope = p.in_scope(&path);
     // Trace-back: the recruitment file this member came through, if any.
     let recruit_id = if in_scope && p.can(Perm::RecruitRead) {
-        crate::recruit::store::for_member(&ctx, id).await?
+        crate::recruit::store::for_member(ctx, id).await?
     } else {
         None
     };
-    Ok(render(
+    let on_roll = m.status != Status::Left.as_str();
+    let discipline = if in_scope && p.can(Perm::DisciplineRead) {
+        Some(super::discipline::list(ctx, id).await?)
+    } else {
+        None
+    };
+    Ok(render_status(
+        status,
         "member.html",
         page_ctx(
-            &p,
+            p,
             "members",
             context! {
                 m => m, branch => branch, group => group, history => history,
                 status_label => m.status_label(), gender_label => m.gender_label(), grid_role_label => m.grid_role_label(),
                 age => super::age_in_months(m.birth_month, ctx.clock.today()),
-                can_write => in_scope && p.can(Perm::MemberWrite), can_unmask => in_scope && p.can(Perm::MemberUnmask),
-                can_transfer => in_scope && p.can(Perm::TransferWrite), recruit_id => recruit_id,
+                can_write => on_roll && in_scope && p.can(Perm::MemberWrite), can_unmask => in_scope && p.can(Perm::MemberUnmask),
+                can_transfer => on_roll && in_scope && p.can(Perm::TransferWrite), recruit_id => recruit_id,
+                discipline => discipline, discipline_kinds => super::discipline::KINDS,
+                can_discipline => in_scope && p.can(Perm::DisciplineWrite),
+                discipline_errors => errors, discipline_form => form.unwrap_or_default(),
+                today => ctx.clock.today(),
             },
         ),
     ))
+}
+
+/// The discipline form as HTML sends it.
+#[derive(Deserialize, Serialize, Default, Clone)]
+#[serde(default)]
+struct DisciplineForm {
+    kind: String,
+    decided_on: String,
+    months: String,
+    deciding_body: String,
+    document_no: String,
+    reason: String,
+}
+
+fn form_date(s: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+async fn discipline_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<DisciplineForm>,
+) -> Result<Response, PageError> {
+    let (_, path) = store::get(&ctx, id).await?;
+    authorize(&ctx, &p, Perm::DisciplineWrite, Some(&path)).await?;
+    let input = super::discipline::DisciplineInput {
+        kind: f.kind.clone(),
+        decided_on: form_date(&f.decided_on),
+        months: f.months.trim().parse().ok(),
+        deciding_body: f.deciding_body.clone(),
+        document_no: f.document_no.clone(),
+        reason: f.reason.clone(),
+    };
+    match super::discipline::record(&ctx, &p, id, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!("/members/{id}#discipline")).into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
+            let errors = match e {
+                AppError::Validation(v) => v,
+                other => vec![FieldError::new("kind", other.public_message())],
+            };
+            detail(
+                &ctx,
+                &p,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+                Some(f),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RevokeForm {
+    revoked_on: String,
+    reason: String,
+}
+
+async fn discipline_revoke_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, did)): Path<(i64, i64)>,
+    axum::Form(f): axum::Form<RevokeForm>,
+) -> Result<Response, PageError> {
+    let (_, path) = store::get(&ctx, id).await?;
+    authorize(&ctx, &p, Perm::DisciplineWrite, Some(&path)).await?;
+    let input = super::discipline::RevokeInput {
+        revoked_on: form_date(&f.revoked_on),
+        reason: f.reason,
+    };
+    match super::discipline::revoke(&ctx, &p, id, did, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!("/members/{id}#discipline")).into_response()),
+        Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
+            let errors = match e {
+                AppError::Validation(v) => v,
+                other => vec![FieldError::new("revoked_on", other.public_message())],
+            };
+            detail(&ctx, &p, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn unmask_partial(
@@ -1066,6 +1188,53 @@ pub async fn api_unmask(
     authorize(&ctx, &p, Perm::MemberUnmask, Some(&path)).await?;
     let (id_number, phone) = store::reveal(&ctx, &p.actor(), id).await?;
     Ok(Json(UnmaskedBody { id_number, phone }))
+}
+
+/// The disciplinary decisions (党纪处分) on a member, oldest first.
+#[utoipa::path(get, path = "/api/v1/members/{id}/discipline", tag = "members", params(("id" = i64, Path)),
+    responses((status = 200, body = [super::discipline::Discipline]), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_discipline(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<super::discipline::Discipline>>, ApiError> {
+    let (_, path) = store::get(&ctx, id).await?;
+    authorize(&ctx, &p, Perm::DisciplineRead, Some(&path)).await?;
+    Ok(Json(super::discipline::list(&ctx, id).await?))
+}
+
+/// Records a disciplinary decision (organisation staff): 警告, 严重警告, 撤销党内职务, 留党察看
+/// (12 or 24 months: no vote, no election, no introducing while it runs) or 开除党籍 (the
+/// member leaves the roll, status `left`).
+#[utoipa::path(post, path = "/api/v1/members/{id}/discipline", tag = "members", params(("id" = i64, Path)),
+    request_body = super::discipline::DisciplineInput,
+    responses((status = 200, body = super::discipline::Discipline), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_discipline_record(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<super::discipline::DisciplineInput>,
+) -> Result<Json<super::discipline::Discipline>, ApiError> {
+    let (_, path) = store::get(&ctx, id).await?;
+    authorize(&ctx, &p, Perm::DisciplineWrite, Some(&path)).await?;
+    Ok(Json(super::discipline::record(&ctx, &p, id, &input).await?))
+}
+
+/// Sets a decision aside (申诉复查); a revoked 开除党籍 restores the member's former status.
+#[utoipa::path(post, path = "/api/v1/members/{id}/discipline/{did}/revoke", tag = "members", params(("id" = i64, Path), ("did" = i64, Path)),
+    request_body = super::discipline::RevokeInput,
+    responses((status = 200, body = super::discipline::Discipline), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_discipline_revoke(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, did)): Path<(i64, i64)>,
+    Json(input): Json<super::discipline::RevokeInput>,
+) -> Result<Json<super::discipline::Discipline>, ApiError> {
+    let (_, path) = store::get(&ctx, id).await?;
+    authorize(&ctx, &p, Perm::DisciplineWrite, Some(&path)).await?;
+    Ok(Json(
+        super::discipline::revoke(&ctx, &p, id, did, &input).await?,
+    ))
 }
 
 /// Who changed this member, when, before → after.

@@ -99,7 +99,7 @@ pub async fn children(db: &Db, parent_id: i64) -> AppResult<Vec<OrgNode>> {
     let sql = format!(
         "SELECT {ORG_COLUMNS}, \
            (SELECT COUNT(*) FROM orgs c WHERE c.parent_id = o.id AND c.dissolved_at IS NULL) AS child_count, \
-           (SELECT COUNT(*) FROM members m WHERE m.org_id = o.id) AS member_count \
+           (SELECT COUNT(*) FROM members m WHERE m.org_id = o.id AND m.status <> 'left') AS member_count \
          FROM orgs o WHERE o.parent_id = $1 AND o.dissolved_at IS NULL ORDER BY o.sort, o.id"
     );
     Ok(on_db!(db, p => {
@@ -126,7 +126,7 @@ pub async fn subtree_stats(db: &Db, path: &str) -> AppResult<SubtreeStats> {
     let (kinds, statuses) = on_db!(db, p => {
         let k = sqlx::query("SELECT o.kind AS k, COUNT(*) AS n FROM orgs o WHERE o.path >= $1 AND o.path < $2 AND o.dissolved_at IS NULL GROUP BY o.kind")
             .bind(path).bind(&upper).fetch_all(p).await?;
-        let s = sqlx::query("SELECT m.status AS k, COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= $1 AND o.path < $2 GROUP BY m.status")
+        let s = sqlx::query("SELECT m.status AS k, COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= $1 AND o.path < $2 AND m.status <> 'left' GROUP BY m.status")
             .bind(path).bind(&upper).fetch_all(p).await?;
         let k = k.iter().map(|r| Ok((r.string("k")?, r.i64("n")?))).collect::<DbResult<Vec<_>>>()?;
         let s = s.iter().map(|r| Ok((r.string("k")?, r.i64("n")?))).collect::<DbResult<Vec<_>>>()?;
@@ -167,7 +167,7 @@ pub async fn subtree_stats(db: &Db, path: &str) -> AppResult<SubtreeStats> {
 /// (full members, all members) directly on one branch.
 pub async fn member_counts(db: &Db, org_id: i64) -> AppResult<(i64, i64)> {
     Ok(on_db!(db, p => {
-        let r = sqlx::query("SELECT COALESCE(SUM(CASE WHEN status = 'full' THEN 1 ELSE 0 END), 0) AS full_n, COUNT(*) AS total FROM members WHERE org_id = $1")
+        let r = sqlx::query("SELECT COALESCE(SUM(CASE WHEN status = 'full' THEN 1 ELSE 0 END), 0) AS full_n, COUNT(*) AS total FROM members WHERE org_id = $1 AND status <> 'left'")
             .bind(org_id).fetch_one(p).await?;
         (r.i64("full_n")?, r.i64("total")?)
     }))
@@ -550,7 +550,7 @@ pub async fn warned_branches(db: &Db, path: &str) -> AppResult<Vec<WarnedBranch>
         let rows = sqlx::query(
             "SELECT o.id, o.name, o.path, o.level, o.term_start, o.has_committee, o.committee_size, \
                CAST(COALESCE(SUM(CASE WHEN c.status = 'full' THEN c.n ELSE 0 END), 0) AS BIGINT) AS full_n, \
-               CAST(COALESCE(SUM(c.n), 0) AS BIGINT) AS total \
+               CAST(COALESCE(SUM(CASE WHEN c.status <> 'left' THEN c.n ELSE 0 END), 0) AS BIGINT) AS total \
              FROM orgs o LEFT JOIN org_member_counts c ON c.org_id = o.id \
              WHERE o.path >= $1 AND o.path < $2 AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL \
              GROUP BY o.id, o.name, o.path, o.level, o.term_start, o.has_committee, o.committee_size \

@@ -408,6 +408,34 @@ pub fn meeting_passes(v: &Votes, r: &RecruitRules) -> Result<bool, AppError> {
     Ok((v.yes + v.written_yes) * 1000 > v.entitled * r.pass_permille)
 }
 
+/// The entitled number of a branch meeting is the branch's full members on the meeting date
+/// less those under 留党察看 (细则 art. 29; 纪律处分条例 art. 40): 预备党员 have no vote.
+pub fn check_entitled(
+    v: &Votes,
+    voters: Option<(i64, i64)>,
+    on: NaiveDate,
+) -> Result<(), AppError> {
+    let Some((full, suspended)) = voters else {
+        return Ok(());
+    };
+    let want = full - suspended;
+    if v.entitled == want {
+        return Ok(());
+    }
+    let without = if suspended > 0 {
+        format!("，其中{suspended}人受留党察看处分、没有表决权")
+    } else {
+        String::new()
+    };
+    Err(refused(
+        "recruit.entitled_mismatch",
+        format!(
+            "应到有表决权的正式党员应为{want}人（{on}本支部正式党员{full}人{without}；预备党员没有表决权），填报为{}人",
+            v.entitled
+        ),
+    ))
+}
+
 /// Approval (steps 17, 24) within the deadline, or with a reason within the maximum.
 pub fn check_approval_deadline(
     meeting_on: NaiveDate,
@@ -506,7 +534,8 @@ pub struct Person {
     pub id: i64,
     pub name: String,
     pub full: bool,
-    pub under_watch: bool,
+    /// Under 留党察看 on the step's date (member::discipline).
+    pub suspended: bool,
 }
 
 /// Everything the rules need to know about a recruit to judge a step.
@@ -538,6 +567,10 @@ pub struct Facts {
     pub people: Vec<Person>,
     /// A step entry still awaiting signatures.
     pub pending_step: Option<i64>,
+    /// For a branch meeting (steps 15, 23): the branch's full members on the meeting date and
+    /// how many of them are under 留党察看 then. `None` where the roll of that day is not known
+    /// (补录 of a historical file).
+    pub voters: Option<(i64, i64)>,
 }
 
 /// Checks one step entry against the rules. Returns the normalised date.
@@ -729,6 +762,7 @@ pub fn check_step(
             let v = input
                 .votes
                 .ok_or_else(|| AppError::field("entitled", "请填写表决情况"))?;
+            check_entitled(&v, f.voters, done_on)?;
             meeting_passes(&v, r)?;
         }
         17 => {
@@ -766,6 +800,7 @@ pub fn check_step(
             let v = input
                 .votes
                 .ok_or_else(|| AppError::field("entitled", "请填写表决情况"))?;
+            check_entitled(&v, f.voters, done_on)?;
             meeting_passes(&v, r)?;
         }
         24 => {
@@ -856,7 +891,7 @@ fn check_people(
                 format!("{what}须为正式党员，{}是预备党员", p.name),
             ));
         }
-        if p.under_watch {
+        if p.suspended {
             return Err(refused(
                 "recruit.under_watch",
                 format!("{}受留党察看处分、尚未恢复党员权利，不能担任{what}", p.name),
@@ -1279,6 +1314,45 @@ mod tests {
     }
 
     #[test]
+    fn only_full_members_not_suspended_are_entitled() {
+        let on = d(2026, 5, 1);
+        let v = |entitled| Votes {
+            entitled,
+            present: entitled,
+            yes: entitled,
+            ..Default::default()
+        };
+        // 20 full and 2 probationary members: 20 entitled, not 22; one of the 20 suspended: 19
+        for (voters, entitled, want) in [
+            (Some((20, 0)), 20, "ok"),
+            (Some((20, 0)), 22, "recruit.entitled_mismatch"),
+            (Some((20, 0)), 19, "recruit.entitled_mismatch"),
+            (Some((20, 1)), 19, "ok"),
+            (Some((20, 1)), 20, "recruit.entitled_mismatch"),
+            // a roll not known (补录): the entered number stands
+            (None, 22, "ok"),
+        ] {
+            assert_eq!(
+                code(check_entitled(&v(entitled), voters, on).map(|_| on)),
+                want,
+                "{voters:?} {entitled}"
+            );
+        }
+        // and the step itself refuses it
+        let r = RecruitRules::default();
+        let mut f = facts(14);
+        f.voters = Some((20, 0));
+        let mut i = input(15, d(2025, 4, 1));
+        i.votes = Some(v(22));
+        assert_eq!(
+            code(check_step(&i, &f, &r, TODAY())),
+            "recruit.entitled_mismatch"
+        );
+        i.votes = Some(v(20));
+        assert_eq!(code(check_step(&i, &f, &r, TODAY())), "ok");
+    }
+
+    #[test]
     fn meeting_quorum_and_majority_over_half() {
         let r = RecruitRules::default();
         let v = |entitled, present, yes, written_yes| Votes {
@@ -1500,12 +1574,12 @@ mod tests {
         );
     }
 
-    fn person(id: i64, full: bool, under_watch: bool) -> Person {
+    fn person(id: i64, full: bool, suspended: bool) -> Person {
         Person {
             id,
             name: format!("党员{id}"),
             full,
-            under_watch,
+            suspended,
         }
     }
 

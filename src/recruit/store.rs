@@ -416,7 +416,14 @@ async fn rules_for(ctx: &Ctx, path: &str) -> AppResult<RecruitRules> {
 }
 
 /// Everything the rules need to know about a recruit, read inside `tx`.
-async fn facts(tx: &mut Tx, rc: &Recruit, publicity_step: i64, people: &[i64]) -> AppResult<Facts> {
+/// `on` is the date of the step being judged (who is suspended, who votes).
+async fn facts(
+    tx: &mut Tx,
+    rc: &Recruit,
+    publicity_step: i64,
+    people: &[i64],
+    on: NaiveDate,
+) -> AppResult<Facts> {
     let rid = rc.id;
     let review_step = if rc.step >= 18 { 21 } else { 6 };
     let mut f = Facts {
@@ -492,16 +499,30 @@ async fn facts(tx: &mut Tx, rc: &Recruit, publicity_step: i64, people: &[i64]) -
             .collect::<Vec<_>>()
             .join(",");
         // integers from the request, so inlining them is safe
-        let sql = format!("SELECT id, name, status, under_watch FROM members WHERE org_id = $1 AND id IN ({list})");
+        let sql = format!(
+            "SELECT m.id, m.name, m.status, CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT) AS suspended FROM members m WHERE m.org_id = $1 AND m.id IN ({list})",
+            crate::member::discipline::suspended_sql("m", "$2")
+        );
         f.people = on_tx!(tx, c => {
-            let rows = sqlx::query(&sql).bind(rc.org_id).fetch_all(&mut *c).await?;
+            let rows = sqlx::query(&sql).bind(rc.org_id).bind(on).fetch_all(&mut *c).await?;
             rows.iter().map(|r| Ok(Person {
                 id: r.i64("id")?,
                 name: r.string("name")?,
                 full: r.string("status")? == "full",
-                under_watch: r.bool("under_watch")?,
+                suspended: r.i64("suspended")? == 1,
             })).collect::<DbResult<Vec<_>>>()?
         });
+    }
+    if publicity_step == 15 || publicity_step == 23 {
+        let sql = format!(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS s FROM members m \
+             WHERE m.org_id = $1 AND m.status = 'full' AND m.full_date <= $2",
+            crate::member::discipline::suspended_sql("m", "$2")
+        );
+        f.voters = Some(on_tx!(tx, c => {
+            let r = sqlx::query(&sql).bind(rc.org_id).bind(on).fetch_one(&mut *c).await?;
+            (r.i64("n")?, r.i64("s")?)
+        }));
     }
     Ok(f)
 }
@@ -509,7 +530,8 @@ async fn facts(tx: &mut Tx, rc: &Recruit, publicity_step: i64, people: &[i64]) -
 /// Recomputes the recruit's next due date from the rules (stored so that lists and
 /// reminders at city scale are one indexed range scan).
 async fn refresh_due(tx: &mut Tx, rc: &Recruit, r: &RecruitRules) -> AppResult<()> {
-    let f = facts(tx, rc, 0, &[]).await?;
+    let today = crate::clock::display_zone().date_of(tx.now);
+    let f = facts(tx, rc, 0, &[], today).await?;
     let thought = if r.thought_report_every_months > 0 {
         on_tx!(tx, c => {
             sqlx::query("SELECT MAX(uploaded_at) AS t FROM recruit_docs WHERE recruit_id = $1 AND kind = '思想汇报'")
@@ -1060,7 +1082,8 @@ pub async fn record_step(
         .chain(input.introducers.iter())
         .copied()
         .collect();
-    let f = facts(&mut tx, &rc, def.no, &people).await?;
+    let on = input.done_on.unwrap_or_else(|| ctx.clock.today());
+    let f = facts(&mut tx, &rc, def.no, &people, on).await?;
     let done_on = rules::check_step(input, &f, &r, ctx.clock.today())?;
     if def.kind == StepKind::Group {
         if let Some(g) = input.group_id {
@@ -2395,8 +2418,11 @@ pub async fn for_member(ctx: &Ctx, member_id: i64) -> AppResult<Option<i64>> {
 /// Full members of a branch who may serve as contacts or introducers.
 pub async fn eligible_people(ctx: &Ctx, org_id: i64) -> AppResult<Vec<(i64, String)>> {
     Ok(on_db!(&ctx.db, p => {
-        let rows = sqlx::query("SELECT id, name FROM members WHERE org_id = $1 AND status = 'full' AND under_watch = $2 ORDER BY name_pinyin LIMIT 500")
-            .bind(org_id).bind(false).fetch_all(p).await?;
+        let sql = format!(
+            "SELECT m.id, m.name FROM members m WHERE m.org_id = $1 AND m.status = 'full' AND NOT {} ORDER BY m.name_pinyin LIMIT 500",
+            crate::member::discipline::suspended_sql("m", "$2")
+        );
+        let rows = sqlx::query(&sql).bind(org_id).bind(ctx.clock.today()).fetch_all(p).await?;
         rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?))).collect::<DbResult<Vec<_>>>()?
     }))
 }

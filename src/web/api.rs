@@ -17,6 +17,7 @@ use utoipa::OpenApi;
         crate::org::web::api_update, crate::org::web::api_move, crate::org::web::api_dissolve, crate::org::web::api_history,
         crate::member::web::api_list, crate::member::web::api_get, crate::member::web::api_create, crate::member::web::api_update,
         crate::member::web::api_unmask, crate::member::web::api_history, crate::member::web::export,
+        crate::member::web::api_discipline, crate::member::web::api_discipline_record, crate::member::web::api_discipline_revoke,
         crate::member::web::api_transfers, crate::member::web::api_transfer_send, crate::member::web::api_transfer_decide,
         crate::audit::web::api_list, crate::audit::web::api_verify,
         crate::rules::web::api_get, crate::rules::web::api_publish,

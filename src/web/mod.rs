@@ -1229,6 +1229,7 @@ mod catalogue_tests {
         v.extend(crate::recruit::rules::DUE_LABELS);
         v.extend(crate::calendar::WEEKDAYS);
         v.extend(crate::auth::admin::KINDS.iter().map(|k| k.1));
+        v.extend(crate::member::discipline::KINDS.iter().map(|k| k.1));
         v.extend(crate::scheduler::LABELS);
         v.push(crate::calendar::MISSING_YEAR);
         for table in [

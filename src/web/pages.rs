@@ -43,7 +43,7 @@ pub struct Panel {
 }
 
 /// The titles of the foundation's panels (message ids).
-pub const PANEL_TITLES: [&str; 10] = [
+pub const PANEL_TITLES: [&str; 11] = [
     "党员状态",
     "年龄结构",
     "学历结构",
@@ -54,6 +54,7 @@ pub const PANEL_TITLES: [&str; 10] = [
     "发展党员进度",
     "逾期事项",
     "整改台账",
+    "党纪处分（留党察看期内及本年其他处分）",
 ];
 
 /// Capabilities that will add their panels here once they exist (shown as reserved places).
@@ -107,17 +108,19 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
         ));
     }
     let (recruit, rectify) = (p.can(Perm::RecruitRead), p.can(Perm::RectifyRead));
+    let discipline = p.can(Perm::DisciplineRead);
     let key = format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}",
         p.org_path,
         recruit,
         rectify,
+        discipline,
         ctx.clock.today()
     );
     let d = ctx
         .dashboards
         .get_or_compute(&key, || {
-            count_dashboard(&ctx, &p.org_path, recruit, rectify)
+            count_dashboard(&ctx, &p.org_path, recruit, rectify, discipline)
         })
         .await?;
     let counted_at = crate::clock::fmt_local(d.at, "%H:%M:%S");
@@ -166,6 +169,7 @@ async fn count_dashboard(
     path: &str,
     recruit: bool,
     rectify: bool,
+    discipline: bool,
 ) -> Result<Dashboard, crate::error::AppError> {
     let stats = crate::member::store::stats(ctx, path).await?;
     let orgs = crate::org::store::subtree_stats(&ctx.db, path).await?;
@@ -270,6 +274,15 @@ async fn count_dashboard(
                 ("即将到期".to_string(), b.due_soon),
             ],
             link: Some("/rectify?due=overdue".into()),
+        });
+    }
+    if discipline {
+        panels.push(Panel {
+            id: "discipline",
+            title: PANEL_TITLES[10],
+            kind: "hbar",
+            rows: crate::member::discipline::counts(ctx, path).await?,
+            link: None,
         });
     }
     Ok(Dashboard {

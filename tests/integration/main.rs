@@ -4,6 +4,7 @@
 mod audit_chain;
 mod authz;
 mod calendar;
+mod discipline;
 mod flows;
 mod hardening;
 mod import_export;

@@ -180,7 +180,11 @@ async fn application_to_full_membership_with_every_rule() {
 
         // --- candidates: filing, introducers, political review, training
         ok(step(&app, &w.committee, id, json!({"step": 8})).await);
-        app.exec(&format!("UPDATE members SET under_watch = TRUE WHERE id = {}", w.members[8])).await;
+        // 留党察看 on record (by organisation staff): no introducer, no vote
+        let discipline = json!({"kind": "probation", "months": 12, "decided_on": today(&app) - Duration::days(30),
+            "deciding_body": "中共测试县纪律检查委员会", "document_no": "测纪发〔2026〕1号", "reason": "违反组织纪律"});
+        refused(app.api(&w.secretary, "POST", &format!("/api/v1/members/{}/discipline", w.members[8]), Some(discipline.clone())).await, "forbidden");
+        ok(app.api(&w.org_dept, "POST", &format!("/api/v1/members/{}/discipline", w.members[8]), Some(discipline)).await);
         let r = step(&app, &w.secretary, id, json!({"step": 9, "introducers": [w.members[1]]})).await;
         assert_eq!(r.1["fields"][0]["field"], "introducers", "{r:?}");
         refused(step(&app, &w.secretary, id, json!({"step": 9, "introducers": [w.members[1], w.members[8]]})).await, "recruit.under_watch");
@@ -196,8 +200,11 @@ async fn application_to_full_membership_with_every_rule() {
         ok(step(&app, &w.secretary, id, json!({"step": 14})).await);
         publicize(&app, &w.secretary, id, 15).await;
         app.ctx.clock.advance_days(10);
-        refused(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(9, 4, 4)})).await, "recruit.no_quorum");
-        ok(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(9, 7, 6)})).await);
+        // nine full members (and one probationary), one under 留党察看: eight entitled
+        refused(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(10, 8, 8)})).await, "recruit.entitled_mismatch");
+        refused(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(9, 8, 8)})).await, "recruit.entitled_mismatch");
+        refused(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(8, 4, 4)})).await, "recruit.no_quorum");
+        ok(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(8, 7, 6)})).await);
         let meeting = today(&app);
         ok(step(&app, &w.committee, id, json!({"step": 16})).await);
         app.ctx.clock.advance_days(100);
@@ -400,8 +407,8 @@ async fn extension_and_cancellation_of_probation() {
         app.exec(&format!("UPDATE recruits SET step = 22, admitted_on = '{meeting}', probation_end = '{}' WHERE id = {id}", meeting + chrono::Months::new(12))).await;
         publicize(&app, &w.secretary, id, 23).await;
         app.ctx.clock.advance_days(10);
-        refused(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 3, "votes": votes(9, 7, 7)})).await, "validation_failed");
-        ok(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 6, "votes": votes(9, 7, 7)})).await);
+        refused(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 3, "votes": votes(10, 7, 7)})).await, "validation_failed");
+        ok(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 6, "votes": votes(10, 7, 7)})).await);
         ok(step(&app, &w.committee, id, json!({"step": 24, "outcome": "extend", "extension_months": 6})).await);
         let f = get_recruit(&app, &w.secretary, id).await;
         assert_eq!(f["recruit"]["step"], 21);
@@ -413,8 +420,8 @@ async fn extension_and_cancellation_of_probation() {
         ok(step(&app, &w.secretary, id, json!({"step": 22})).await);
         publicize(&app, &w.secretary, id, 23).await;
         app.ctx.clock.advance_days(10);
-        refused(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 6, "votes": votes(9, 7, 7)})).await, "recruit.extended_once");
-        ok(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "cancel", "note": "延长期满仍不具备党员条件", "votes": votes(9, 7, 7)})).await);
+        refused(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 6, "votes": votes(10, 7, 7)})).await, "recruit.extended_once");
+        ok(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "cancel", "note": "延长期满仍不具备党员条件", "votes": votes(10, 7, 7)})).await);
         ok(step(&app, &w.committee, id, json!({"step": 24, "outcome": "cancel", "note": "延长期满仍不具备党员条件"})).await);
         let f = get_recruit(&app, &w.secretary, id).await;
         assert_eq!(f["recruit"]["status"], "cancelled");

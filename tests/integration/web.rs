@@ -80,8 +80,9 @@ async fn the_dashboard_draws_every_panel_of_the_subtree() {
         let (s, _) = app.browser("city", p.cities[0], "org_staff").await;
         let (st, _, html) = app.page_with(&s, "/", &[]).await;
         assert_eq!(st, StatusCode::OK);
-        // seven foundation panels, the two of recruitment (progress, deadlines), the ledger's
-        assert_eq!(html.matches("data-chart=").count(), 10, "{html}");
+        // seven foundation panels, the two of recruitment (progress, deadlines), the ledger's,
+        // party discipline
+        assert_eq!(html.matches("data-chart=").count(), 11, "{html}");
         assert!(html.contains(">整改台账<"), "{html}");
         assert_eq!(html.matches("data-reserved=").count(), 1);
         assert!(html.contains(">发展党员进度<"), "{html}");
