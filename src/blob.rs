@@ -3,9 +3,10 @@
 //! clear bytes, SM4-encrypted like every other personal datum, and rechecked against its
 //! digest on every read. Types are recognised by content, never by name or declared type.
 
-use crate::db::{DbRow, Tx};
+use crate::db::{DbResult, DbRow, Tx};
 use crate::error::{AppError, AppResult};
 use crate::{on_db, on_tx, Ctx};
+use serde::Serialize;
 
 /// Types accepted, recognised by their first bytes: (MIME type, extension).
 pub fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
@@ -178,24 +179,177 @@ pub async fn put(ctx: &Ctx, tx: &mut Tx, bytes: &[u8]) -> AppResult<String> {
     Ok(digest)
 }
 
-/// The clear bytes of a stored file, checked against their digest.
-pub async fn content(ctx: &Ctx, digest: &str) -> AppResult<Vec<u8>> {
+/// What reading a stored file found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    Intact(Vec<u8>),
+    /// No stored content under the digest.
+    Missing,
+    /// The ciphertext fails its authentication (changed in the database): the SM3 of what is
+    /// stored is all that can be named.
+    Unreadable {
+        stored_sm3: String,
+    },
+    /// Decrypted, but the content's digest is another (replaced under the key).
+    Altered {
+        found: String,
+    },
+}
+
+impl Stored {
+    /// What was found, in words (for a page, the API and `audit verify`).
+    pub fn found(&self) -> String {
+        match self {
+            Stored::Intact(_) => "内容完整".into(),
+            Stored::Missing => "存储中已无此内容".into(),
+            Stored::Unreadable { stored_sm3 } => {
+                format!("密文未通过完整性校验（被改动），现存密文SM3为{stored_sm3}")
+            }
+            Stored::Altered { found } => format!("现存内容的SM3为{found}"),
+        }
+    }
+}
+
+/// Reads a stored file and checks it against its digest, whatever it finds.
+pub async fn read_checked(ctx: &Ctx, digest: &str) -> AppResult<Stored> {
     let enc = on_db!(&ctx.db, p => {
         match sqlx::query("SELECT data FROM blobs WHERE digest = $1").bind(digest).fetch_optional(p).await? {
             Some(r) => r.bytes("data")?,
-            None => return Err(AppError::NotFound("材料")),
+            None => return Ok(Stored::Missing),
         }
     });
-    let plain = ctx
+    Ok(check_stored(ctx, digest, &enc))
+}
+
+fn check_stored(ctx: &Ctx, digest: &str, enc: &[u8]) -> Stored {
+    match ctx
         .vault
-        .decrypt_bytes(&crate::crypto::aad("blobs", "data", digest), &enc)
-        .map_err(|e| AppError::Internal(format!("blob {digest}: {e}")))?;
-    if crate::crypto::sm3_hex(&plain) != digest {
-        return Err(AppError::Internal(format!(
-            "blob {digest} does not match its digest"
-        )));
+        .decrypt_bytes(&crate::crypto::aad("blobs", "data", digest), enc)
+    {
+        Err(_) => Stored::Unreadable {
+            stored_sm3: crate::crypto::sm3_hex(enc),
+        },
+        Ok(plain) => {
+            let found = crate::crypto::sm3_hex(&plain);
+            if found == digest {
+                Stored::Intact(plain)
+            } else {
+                Stored::Altered { found }
+            }
+        }
     }
-    Ok(plain)
+}
+
+/// The clear bytes of a stored file, checked against their digest; `what` names the file in
+/// the refusal when it does not match (e.g. “第9步“确定入党介绍人”的材料《入党志愿书.pdf》”).
+pub async fn content_named(ctx: &Ctx, digest: &str, what: &str) -> AppResult<Vec<u8>> {
+    match read_checked(ctx, digest).await? {
+        Stored::Intact(bytes) => Ok(bytes),
+        other => Err(AppError::Integrity(format!(
+            "{what}已损坏或被改动，无法提供：登记的SM3摘要为{digest}，{}。请联系系统管理员从备份恢复，并报告安全管理部门。",
+            other.found()
+        ))),
+    }
+}
+
+/// The clear bytes of a stored file, checked against their digest.
+pub async fn content(ctx: &Ctx, digest: &str) -> AppResult<Vec<u8>> {
+    content_named(ctx, digest, "该材料").await
+}
+
+/// A stored file that failed its check, with every record that names it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BadFile {
+    pub digest: String,
+    /// What was found instead.
+    pub found: String,
+    /// The records that name the file (e.g. “发展党员档案12 第9步 入党志愿书《志愿书.pdf》”).
+    pub used_by: Vec<String>,
+}
+
+/// Every stored file checked against its digest, and every digest a record names checked to
+/// be stored: what `dangjian audit verify` and the auditor's verification report.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct FilesReport {
+    pub checked: i64,
+    pub bad: Vec<BadFile>,
+}
+
+/// Reads every stored file (in digest order, a few at a time) and every reference to one.
+pub async fn verify_all(ctx: &Ctx) -> AppResult<FilesReport> {
+    let mut report = FilesReport::default();
+    let mut bad: Vec<(String, String)> = Vec::new();
+    let mut after = String::new();
+    loop {
+        let rows: Vec<(String, Vec<u8>)> = on_db!(&ctx.db, p => {
+            let rows = sqlx::query("SELECT digest, data FROM blobs WHERE digest > $1 ORDER BY digest LIMIT 32")
+                .bind(&after).fetch_all(p).await?;
+            rows.iter().map(|r| Ok((r.string("digest")?, r.bytes("data")?))).collect::<DbResult<Vec<_>>>()?
+        });
+        let Some(last) = rows.last().map(|r| r.0.clone()) else {
+            break;
+        };
+        for (digest, enc) in &rows {
+            report.checked += 1;
+            let s = check_stored(ctx, digest, enc);
+            if !matches!(s, Stored::Intact(_)) {
+                bad.push((digest.clone(), s.found()));
+            }
+        }
+        after = last;
+    }
+    // references to content that is not stored at all
+    for (sql, col) in REFERENCES {
+        let missing: Vec<String> = on_db!(&ctx.db, p => {
+            let q = format!("SELECT DISTINCT x.{col} AS d FROM ({sql}) x WHERE x.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = x.{col})");
+            let rows = sqlx::query(&q).fetch_all(p).await?;
+            rows.iter().map(|r| r.string("d")).collect::<DbResult<Vec<_>>>()?
+        });
+        for d in missing {
+            if !bad.iter().any(|b| b.0 == d) {
+                bad.push((d, Stored::Missing.found()));
+            }
+        }
+    }
+    for (digest, found) in bad {
+        let used_by = used_by(ctx, &digest).await?;
+        report.bad.push(BadFile {
+            digest,
+            found,
+            used_by,
+        });
+    }
+    Ok(report)
+}
+
+/// The tables whose rows name stored files, as (query, digest column).
+const REFERENCES: [(&str, &str); 4] = [
+    ("SELECT digest FROM recruit_docs", "digest"),
+    ("SELECT digest FROM rect_docs", "digest"),
+    ("SELECT evidence AS digest FROM point_entries", "digest"),
+    ("SELECT evidence AS digest FROM point_claims", "digest"),
+];
+
+/// The records naming `digest`, in words.
+pub async fn used_by(ctx: &Ctx, digest: &str) -> AppResult<Vec<String>> {
+    Ok(on_db!(&ctx.db, p => {
+        let mut out = Vec::new();
+        for r in sqlx::query("SELECT recruit_id, step, kind, filename FROM recruit_docs WHERE digest = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
+            let step = r.i64("step")?;
+            out.push(format!("发展党员档案{} 第{}步“{}” {}《{}》", r.i64("recruit_id")?, step,
+                crate::recruit::step(step).map(|s| s.name).unwrap_or(""), r.string("kind")?, r.string("filename")?));
+        }
+        for r in sqlx::query("SELECT item_id, filename FROM rect_docs WHERE digest = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
+            out.push(format!("整改事项{} 佐证材料《{}》", r.i64("item_id")?, r.string("filename")?));
+        }
+        for r in sqlx::query("SELECT id, evidence_name FROM point_entries WHERE evidence = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
+            out.push(format!("积分记录{} 佐证材料《{}》", r.i64("id")?, r.opt_string("evidence_name")?.unwrap_or_default()));
+        }
+        for r in sqlx::query("SELECT id, evidence_name FROM point_claims WHERE evidence = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
+            out.push(format!("积分申报{} 佐证材料《{}》", r.i64("id")?, r.opt_string("evidence_name")?.unwrap_or_default()));
+        }
+        out
+    }))
 }
 
 #[cfg(test)]

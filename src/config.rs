@@ -116,6 +116,9 @@ pub struct Config {
     pub audit_anchor_file: Option<PathBuf>,
     /// Hours between the server's verifications of the audit chain (it also verifies at start).
     pub audit_verify_hours: u64,
+    /// Hours between the server's checks of every stored file against its digest (reads them
+    /// all: documents, evidence).
+    pub files_verify_hours: u64,
     /// Days an API token lives unless its creator asks for fewer (1–366).
     pub token_days: i64,
     pub log: String,
@@ -140,6 +143,7 @@ impl Default for Config {
             time_zone: "Asia/Shanghai".into(),
             audit_anchor_file: None,
             audit_verify_hours: 6,
+            files_verify_hours: 24,
             token_days: 90,
             log: "info".into(),
         }
@@ -217,6 +221,9 @@ impl Config {
         }
         if let Some(v) = get("DANGJIAN_AUDIT_VERIFY_HOURS") {
             self.audit_verify_hours = parse("audit_verify_hours", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_FILES_VERIFY_HOURS") {
+            self.files_verify_hours = parse("files_verify_hours", &v)?;
         }
         if let Some(v) = get("DANGJIAN_TOKEN_DAYS") {
             self.token_days = parse("token_days", &v)?;
@@ -305,6 +312,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "audit_verify_hours",
                 reason: "1–168 hours".into(),
+            });
+        }
+        if !(1..=720).contains(&self.files_verify_hours) {
+            return Err(ConfigError::Invalid {
+                key: "files_verify_hours",
+                reason: "1–720 hours".into(),
             });
         }
         if self.max_body_bytes < 1024 {

@@ -47,6 +47,10 @@ pub enum AppError {
     /// The server is at its limit for this kind of work: try again after this many seconds.
     #[error("服务器繁忙，请{0}秒后重试")]
     Busy(i64),
+    /// A stored file no longer matches its recorded digest (altered or lost): named, with the
+    /// expected and found digests, never hidden behind a server error.
+    #[error("{0}")]
+    Integrity(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("internal: {0}")]
@@ -78,6 +82,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Conflict(_) => "conflict",
+            AppError::Integrity(_) => "integrity_failed",
             AppError::Refused { code, .. } => code,
             AppError::TooLarge => "payload_too_large",
             AppError::TooManyAttempts(_) => "rate_limited",
@@ -94,7 +99,7 @@ impl AppError {
             AppError::NotFound(_) | AppError::OutOfScope(_) => 404,
             AppError::Forbidden(_) => 403,
             AppError::Unauthenticated => 401,
-            AppError::Conflict(_) => 409,
+            AppError::Conflict(_) | AppError::Integrity(_) => 409,
             AppError::TooLarge => 413,
             AppError::TooManyAttempts(_) => 429,
             AppError::Busy(_) => 503,

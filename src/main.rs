@@ -327,7 +327,7 @@ async fn run_with(ctx: &Ctx, cmd: Command, cfg: &Config) -> Res {
             command: AuditCommand::Verify,
         } => {
             let started = std::time::Instant::now();
-            match audit::verify(&ctx).await? {
+            let chain_ok = match audit::verify(&ctx).await? {
                 audit::VerifyOutcome::Ok { entries } => {
                     let secs = started.elapsed().as_secs_f64();
                     println!("audit chain OK: {entries} entries verified in {secs:.2}s ({:.0} entries/s)", entries as f64 / secs.max(1e-9));
@@ -342,13 +342,42 @@ async fn run_with(ctx: &Ctx, cmd: Command, cfg: &Config) -> Res {
                         ),
                         Err(e) => println!("anchor: {e}"),
                     }
-                    Ok(ExitCode::SUCCESS)
+                    true
                 }
                 audit::VerifyOutcome::Broken { seq, reason } => {
                     println!("audit chain BROKEN at seq {seq}: {reason}");
-                    Ok(ExitCode::from(1))
+                    false
+                }
+            };
+            // every stored document and evidence file against the digest its records name
+            let started = std::time::Instant::now();
+            let files = dangjian::blob::verify_all(&ctx).await?;
+            let secs = started.elapsed().as_secs_f64();
+            if files.bad.is_empty() {
+                println!(
+                    "stored files OK: {} files match their SM3 digests ({secs:.2}s)",
+                    files.checked
+                );
+            } else {
+                println!(
+                    "stored files BAD: {} of {} fail their SM3 digests",
+                    files.bad.len(),
+                    files.checked
+                );
+                for b in &files.bad {
+                    let used = if b.used_by.is_empty() {
+                        "not named by any record".to_string()
+                    } else {
+                        b.used_by.join("; ")
+                    };
+                    println!("  {used}: expected SM3 {}, found: {}", b.digest, b.found);
                 }
             }
+            Ok(if chain_ok && files.bad.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

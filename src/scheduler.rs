@@ -30,16 +30,26 @@ const LEASE: i64 = 30 * 60;
 
 /// The platform's jobs.
 pub fn jobs(ctx: &Ctx) -> Vec<Job> {
-    vec![Job {
-        name: "audit.verify",
-        label: "校验审计链",
-        every: Duration::hours(ctx.config.audit_verify_hours as i64),
-        run: |ctx| Box::pin(async move { crate::audit::checks::run(&ctx, "scheduled").await }),
-    }]
+    vec![
+        Job {
+            name: "audit.verify",
+            label: "校验审计链",
+            every: Duration::hours(ctx.config.audit_verify_hours as i64),
+            run: |ctx| Box::pin(async move { crate::audit::checks::run(&ctx, "scheduled").await }),
+        },
+        Job {
+            name: "files.verify",
+            label: "校验存储材料",
+            every: Duration::hours(ctx.config.files_verify_hours as i64),
+            run: |ctx| {
+                Box::pin(async move { crate::audit::checks::run_files(&ctx, "scheduled").await })
+            },
+        },
+    ]
 }
 
 /// Labels of the jobs (message ids, for the catalogue).
-pub const LABELS: &[&str] = &["校验审计链"];
+pub const LABELS: &[&str] = &["校验审计链", "校验存储材料"];
 
 /// Registers the jobs not yet known (due at once).
 pub async fn register(ctx: &Ctx) -> DbResult<()> {

@@ -28,7 +28,9 @@ async fn scoped(
 
 async fn verify_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::AuditRead, None).await?;
-    let ok = super::checks::run(&ctx, "manual").await.is_ok();
+    let chain = super::checks::run(&ctx, "manual").await.is_ok();
+    let files = super::checks::run_files(&ctx, "manual").await.is_ok();
+    let ok = chain && files;
     Ok(axum::response::Redirect::to(if ok {
         "/audit?ok=verified"
     } else {
@@ -51,6 +53,7 @@ async fn audit_page(
     authorize(&ctx, &p, Perm::AuditRead, None).await?;
     let entries = scoped(&ctx, &p, &f).await?;
     let check = super::checks::latest(&ctx).await?;
+    let files = files_for(&ctx, &p).await?;
     let next = entries
         .last()
         .map(|e| e.seq)
@@ -60,7 +63,7 @@ async fn audit_page(
         page_ctx(
             &p,
             "audit",
-            context! { entries => entries, f => f, next => next, check => check },
+            context! { entries => entries, f => f, next => next, check => check, files => files },
         ),
     ))
 }
@@ -79,13 +82,34 @@ pub async fn api_list(
     Ok(Json(scoped(&ctx, &p, &f).await?))
 }
 
+/// The latest check of the stored files as an auditor may see it: the records that use a bad
+/// file are named to an auditor of the whole tree only (they carry names and file names).
+pub async fn files_for(
+    ctx: &crate::Ctx,
+    p: &crate::auth::Principal,
+) -> Result<Option<super::checks::FilesCheck>, crate::error::AppError> {
+    let whole = crate::org::store::is_whole_tree(&ctx.db, &p.org_path).await?;
+    Ok(super::checks::latest_files(ctx).await?.map(|mut c| {
+        if !whole {
+            for b in &mut c.bad {
+                b.used_by.clear();
+            }
+        }
+        c
+    }))
+}
+
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct VerifyBody {
+    /// The chain and every stored file are intact.
     pub ok: bool,
     pub entries: Option<i64>,
     /// The first bad sequence number.
     pub first_bad_seq: Option<i64>,
     pub reason: Option<String>,
+    /// Every stored document and evidence file checked against its SM3 digest: which failed,
+    /// what was found, which records use them.
+    pub files: Option<super::checks::FilesCheck>,
 }
 
 /// Verifies the whole hash chain.
@@ -97,13 +121,16 @@ pub async fn api_verify(
     authorize(&ctx, &p, Perm::AuditRead, None).await?;
     // the same as the page's button: verified now, and recorded
     let _ = super::checks::run(&ctx, "manual").await;
+    let _ = super::checks::run_files(&ctx, "manual").await;
+    let files = files_for(&ctx, &p).await?;
     let c = super::checks::latest(&ctx)
         .await?
         .ok_or_else(|| crate::error::AppError::Internal("no verification recorded".into()))?;
     Ok(Json(VerifyBody {
-        ok: c.ok,
+        ok: c.ok && files.as_ref().is_none_or(|f| f.ok),
         entries: c.ok.then_some(c.entries),
         first_bad_seq: c.first_bad_seq,
         reason: (!c.ok).then_some(c.reason),
+        files,
     }))
 }

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0016_personal_data.sql"),
     migration!("0017_accounts.sql"),
     migration!("0018_discipline.sql"),
+    migration!("0019_file_checks.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

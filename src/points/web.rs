@@ -360,9 +360,9 @@ async fn close_page(
     on_month(&ctx, &p, org_id, r).await
 }
 
-async fn evidence(ctx: &Ctx, digest: Option<String>) -> Result<Response, AppError> {
+async fn evidence(ctx: &Ctx, digest: Option<String>, what: &str) -> Result<Response, AppError> {
     let digest = digest.ok_or(AppError::NotFound("佐证材料"))?;
-    let bytes = crate::blob::content(ctx, &digest).await?;
+    let bytes = crate::blob::content_named(ctx, &digest, what).await?;
     let (mime, ext) = crate::blob::sniff(&bytes).unwrap_or(("application/octet-stream", "bin"));
     Ok((
         [
@@ -400,7 +400,7 @@ async fn entry_evidence(
 ) -> Result<Response, PageError> {
     let (e, path) = store::entry(&ctx, id).await?;
     may_see_member(&ctx, &p, e.member_id, &path).await?;
-    Ok(evidence(&ctx, e.evidence).await?)
+    Ok(evidence(&ctx, e.evidence, &format!("积分记录{id}的佐证材料")).await?)
 }
 
 async fn claim_evidence(
@@ -410,7 +410,7 @@ async fn claim_evidence(
 ) -> Result<Response, PageError> {
     let (c, path) = store::claim(&ctx, id).await?;
     may_see_member(&ctx, &p, c.member_id, &path).await?;
-    Ok(evidence(&ctx, c.evidence).await?)
+    Ok(evidence(&ctx, c.evidence, &format!("积分申报{id}的佐证材料")).await?)
 }
 
 async fn board_page(

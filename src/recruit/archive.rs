@@ -32,7 +32,25 @@ pub const DOC_KINDS: [&str; 10] = [
     "其他",
 ];
 
-pub use crate::blob::{content, sniff};
+pub use crate::blob::sniff;
+
+impl Document {
+    /// The document in words, for a refusal: step, kind and file name.
+    pub fn described(&self) -> String {
+        format!(
+            "第{}步“{}”的材料《{}》（{}）",
+            self.step,
+            super::step(self.step).map(|s| s.name).unwrap_or(""),
+            self.filename,
+            self.kind
+        )
+    }
+}
+
+/// The clear bytes of a document, or a refusal naming it with the expected and found digests.
+pub async fn content(ctx: &Ctx, d: &Document) -> AppResult<Vec<u8>> {
+    crate::blob::content_named(ctx, &d.digest, &d.described()).await
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[schema(as = RecruitDocument)]
@@ -297,7 +315,7 @@ pub async fn export(ctx: &Ctx, p: &Principal, recruit_id: i64) -> AppResult<Vec<
         if !seen.insert(d.digest.clone()) {
             continue;
         }
-        let bytes = content(ctx, &d.digest).await?;
+        let bytes = content(ctx, d).await?;
         let ext = sniff(&bytes).map(|x| x.1).unwrap_or("bin");
         // images, PDFs and videos are compressed already
         w.start_file(format!("documents/{}.{ext}", d.digest), stored)

@@ -1023,6 +1023,12 @@ pub struct Timeline {
     /// Dates of the records before and after the corrected one in the file.
     pub prev_on: Option<NaiveDate>,
     pub next_on: Option<NaiveDate>,
+    /// The last day of the 公示 that preceded the corrected record, if its step needs one.
+    pub publicity_end: Option<NaiveDate>,
+    /// For a corrected branch meeting (steps 15, 23): its votes, and the branch's voters on
+    /// the corrected date (full members, of whom suspended).
+    pub votes: Option<Votes>,
+    pub voters: Option<(i64, i64)>,
 }
 
 impl Timeline {
@@ -1058,6 +1064,17 @@ pub fn check_correction(
             "done_on",
             format!("更正后的日期不能晚于后一项记录的日期（{next}）"),
         ));
+    }
+    if let Some(end) = t.publicity_end.filter(|end| new_on <= *end) {
+        return Err(refused(
+            "recruit.publicity_running",
+            format!(
+                "第{step}步须在公示期满（{end}）之后，更正后的日期不能早于或等于公示的最后一天"
+            ),
+        ));
+    }
+    if let Some(v) = &t.votes {
+        check_entitled(v, t.voters, new_on)?;
     }
     let mut t = t.clone();
     t.dates.insert(step, new_on);
@@ -1762,6 +1779,24 @@ mod tests {
         assert_eq!(corr(17, d(2024, 7, 31), &t, &r), "validation_failed");
         assert_eq!(corr(17, d(2024, 10, 1), &t, &r), "ok");
         assert_eq!(corr(17, d(2024, 10, 2), &t, &r), "validation_failed");
+        // the 公示 before the step: after its last day, not on it
+        let mut t = timeline();
+        t.publicity_end = Some(d(2024, 3, 8));
+        assert_eq!(corr(7, d(2024, 3, 9), &t, &r), "ok");
+        assert_eq!(corr(7, d(2024, 3, 8), &t, &r), "recruit.publicity_running");
+        assert_eq!(corr(7, d(2023, 8, 16), &t, &r), "recruit.publicity_running");
+        // a meeting moved to a day with another roll: its entitled number must still match
+        let mut t = timeline();
+        t.votes = Some(Votes {
+            entitled: 9,
+            present: 9,
+            yes: 9,
+            ..Default::default()
+        });
+        t.voters = Some((9, 0));
+        assert_eq!(corr(15, d(2024, 7, 2), &t, &r), "ok");
+        t.voters = Some((10, 0));
+        assert_eq!(corr(15, d(2024, 7, 2), &t, &r), "recruit.entitled_mismatch");
         let t = timeline();
         assert_eq!(
             corr(17, TODAY() + Duration::days(1), &t, &r),

@@ -514,17 +514,22 @@ async fn facts(
         });
     }
     if publicity_step == 15 || publicity_step == 23 {
-        let sql = format!(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS s FROM members m \
-             WHERE m.org_id = $1 AND m.status = 'full' AND m.full_date <= $2",
-            crate::member::discipline::suspended_sql("m", "$2")
-        );
-        f.voters = Some(on_tx!(tx, c => {
-            let r = sqlx::query(&sql).bind(rc.org_id).bind(on).fetch_one(&mut *c).await?;
-            (r.i64("n")?, r.i64("s")?)
-        }));
+        f.voters = Some(voters(tx, rc.org_id, on).await?);
     }
     Ok(f)
+}
+
+/// A branch's voters on a date: (full members, of whom under 留党察看).
+async fn voters(tx: &mut Tx, org_id: i64, on: NaiveDate) -> AppResult<(i64, i64)> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS s FROM members m \
+         WHERE m.org_id = $1 AND m.status = 'full' AND m.full_date <= $2",
+        crate::member::discipline::suspended_sql("m", "$2")
+    );
+    Ok(on_tx!(tx, c => {
+        let r = sqlx::query(&sql).bind(org_id).bind(on).fetch_one(&mut *c).await?;
+        (r.i64("n")?, r.i64("s")?)
+    }))
 }
 
 /// Recomputes the recruit's next due date from the rules (stored so that lists and
@@ -1363,7 +1368,28 @@ pub async fn correct(
     } else {
         None
     };
-    let t = timeline(&list, orig.id, birth);
+    let mut t = timeline(&list, orig.id, birth);
+    if r.needs_publicity(orig.step) {
+        // the publicity before the first record of this step (a correction's own record is later)
+        let mut first = orig;
+        while let Some(prev) = first
+            .corrects_id
+            .and_then(|id| list.iter().find(|e| e.id == id))
+        {
+            first = prev;
+        }
+        let recorded = first.recorded_at;
+        t.publicity_end = on_tx!(&mut tx, c => {
+            sqlx::query("SELECT ends_on FROM recruit_publicity WHERE recruit_id = $1 AND before_step = $2 AND created_at <= $3 ORDER BY id DESC LIMIT 1")
+                .bind(rc.id).bind(orig.step).bind(recorded).fetch_optional(&mut *c).await?
+                .map(|r| r.date("ends_on")).transpose()?
+        });
+    }
+    if orig.step == 15 || orig.step == 23 {
+        let data: StepInput = serde_json::from_value(orig.data.clone()).unwrap_or_default();
+        t.votes = data.votes;
+        t.voters = Some(voters(&mut tx, rc.org_id, done_on).await?);
+    }
     rules::check_correction(orig.step, done_on, &t, &r, ctx.clock.today())?;
     let signers: Vec<Signer> = orig
         .required
@@ -1814,6 +1840,26 @@ pub async fn start_publicity(
     let cal = crate::calendar::store::calendar(&ctx.db, start, start + Duration::days(90)).await?;
     let end = rules::publicity_end(start, r.publicity_working_days, &cal);
     let mut tx = ctx.db.begin().await?;
+    // one open publicity per recruit and step: open until the step it precedes is recorded
+    // (the recruit's version, bumped below, serialises two concurrent requests)
+    let open = on_tx!(&mut tx, c => {
+        match sqlx::query("SELECT p.starts_on, p.ends_on FROM recruit_publicity p WHERE p.recruit_id = $1 AND p.before_step = $2 \
+             AND NOT EXISTS (SELECT 1 FROM recruit_entries e WHERE e.recruit_id = p.recruit_id AND e.step = p.before_step AND e.complete = $3 AND e.recorded_at >= p.created_at) \
+             ORDER BY p.id DESC LIMIT 1")
+            .bind(rc.id).bind(input.before_step).bind(true).fetch_optional(&mut *c).await? {
+            Some(r) => Some((r.date("starts_on")?, r.date("ends_on")?)),
+            None => None,
+        }
+    });
+    if let Some((from, to)) = open {
+        return Err(AppError::refused(
+            "recruit.publicity_open",
+            format!(
+                "第{}步前已有公示（{from}至{to}），记录该步骤前不能再发起公示",
+                input.before_step
+            ),
+        ));
+    }
     let id = on_tx!(&mut tx, c => {
         sqlx::query("INSERT INTO recruit_publicity (recruit_id, before_step, starts_on, ends_on, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
             .bind(rc.id).bind(input.before_step).bind(start).bind(end).bind(p.account_id).bind(ctx.clock.now())

@@ -606,7 +606,7 @@ async fn document_download(
 ) -> Result<Response, PageError> {
     let d = archive::document(&ctx, id).await?;
     load(&ctx, &p, d.recruit_id, Perm::RecruitRead).await?;
-    let bytes = archive::content(&ctx, &d.digest).await?;
+    let bytes = archive::content(&ctx, &d).await?;
     let ext = archive::sniff(&bytes).map(|x| x.1).unwrap_or("bin");
     Ok((
         [

@@ -329,7 +329,8 @@ async fn document_download(
 ) -> Result<Response, PageError> {
     let d = store::document(&ctx, id).await?;
     load(&ctx, &p, d.item_id).await?;
-    let bytes = crate::blob::content(&ctx, &d.digest).await?;
+    let what = format!("整改事项{}的佐证材料《{}》", d.item_id, d.filename);
+    let bytes = crate::blob::content_named(&ctx, &d.digest, &what).await?;
     let ext = crate::blob::sniff(&bytes).map(|x| x.1).unwrap_or("bin");
     Ok((
         [

@@ -409,7 +409,7 @@ impl IntoResponse for PageError {
             return Redirect::to("/login").into_response();
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
+        if status.is_server_error() || matches!(e, AppError::Integrity(_)) {
             tracing::error!(error = %e, "request failed");
         }
         // Rendered by `error_pages` once the request's language is known.
@@ -519,7 +519,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
+        if status.is_server_error() || matches!(e, AppError::Integrity(_)) {
             tracing::error!(error = %e, "api request failed");
         }
         let body = ErrorBody {

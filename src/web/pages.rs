@@ -93,17 +93,20 @@ async fn alerts(ctx: &crate::Ctx, p: &crate::auth::Principal) -> Vec<Alert> {
 async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     let alerts = alerts(&ctx, &p).await;
     if !p.can(Perm::MemberRead) {
-        let check = if p.can(Perm::AuditRead) {
-            Some(crate::audit::checks::latest(&ctx).await?)
+        let (check, files) = if p.can(Perm::AuditRead) {
+            (
+                Some(crate::audit::checks::latest(&ctx).await?),
+                crate::audit::web::files_for(&ctx, &p).await?,
+            )
         } else {
-            None
+            (None, None)
         };
         return Ok(render(
             "home.html",
             page_ctx(
                 &p,
                 "home",
-                context! { limited => true, alerts => alerts, auditor => check.is_some(), check => check.flatten() },
+                context! { limited => true, alerts => alerts, auditor => check.is_some(), check => check.flatten(), files => files },
             ),
         ));
     }

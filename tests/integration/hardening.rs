@@ -505,32 +505,36 @@ async fn an_auditor_reads_the_log_of_its_subtree_and_sees_the_chain_state() {
 async fn the_scheduler_runs_a_due_job_once_and_takes_over_a_dead_lease() {
     each_backend(|app| async move {
         dangjian::scheduler::register(&app.ctx).await.expect("register");
-        // two processes tick at once: the job runs once
+        let chain = |ran: &[(&str, Result<String, String>)]| ran.iter().filter(|r| r.0 == "audit.verify").count();
+        // two processes tick at once: each job runs once (the chain's and the files')
         let (a, b) = tokio::join!(
             dangjian::scheduler::tick(&app.ctx, "process-a"),
             dangjian::scheduler::tick(&app.ctx, "process-b")
         );
-        let runs = a.expect("a").len() + b.expect("b").len();
-        assert_eq!(runs, 1);
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_checks").await, 1);
-        // not due again until its interval has passed
+        let (a, b) = (a.expect("a"), b.expect("b"));
+        assert_eq!(chain(&a) + chain(&b), 1);
+        assert_eq!(a.len() + b.len(), 2);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_checks WHERE kind = 'chain'").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_checks WHERE kind = 'files'").await, 1);
+        // not due again until its interval has passed (6 hours for the chain, 24 for files)
         assert!(dangjian::scheduler::tick(&app.ctx, "process-a").await.expect("tick").is_empty());
         app.ctx.clock.advance(chrono::Duration::hours(6));
-        assert_eq!(dangjian::scheduler::tick(&app.ctx, "process-a").await.expect("tick").len(), 1);
+        let ran = dangjian::scheduler::tick(&app.ctx, "process-a").await.expect("tick");
+        assert_eq!((chain(&ran), ran.len()), (1, 1));
         // a process died holding the job: the lease blocks others until it ends
         app.ctx.clock.advance(chrono::Duration::hours(6));
         let now = app.ctx.clock.now();
         dangjian::on_db!(&app.ctx.db, p => {
-            sqlx::query("UPDATE jobs SET lease_owner = 'dead', lease_until = $1").bind(now + chrono::Duration::minutes(30)).execute(p).await.expect("lease");
+            sqlx::query("UPDATE jobs SET lease_owner = 'dead', lease_until = $1 WHERE name = 'audit.verify'").bind(now + chrono::Duration::minutes(30)).execute(p).await.expect("lease");
         });
-        assert!(dangjian::scheduler::tick(&app.ctx, "process-b").await.expect("tick").is_empty(), "leased elsewhere");
-        let rows = dangjian::scheduler::list(&app.ctx).await.expect("list");
-        assert!(rows[0].running);
+        assert_eq!(chain(&dangjian::scheduler::tick(&app.ctx, "process-b").await.expect("tick")), 0, "leased elsewhere");
+        let job = |rows: &[dangjian::scheduler::JobRow]| rows.iter().find(|r| r.name == "audit.verify").cloned().expect("job");
+        assert!(job(&dangjian::scheduler::list(&app.ctx).await.expect("list")).running);
         app.ctx.clock.advance(chrono::Duration::minutes(31));
-        assert_eq!(dangjian::scheduler::tick(&app.ctx, "process-b").await.expect("tick").len(), 1, "taken over");
-        let rows = dangjian::scheduler::list(&app.ctx).await.expect("list");
-        assert_eq!((rows[0].runs, rows[0].last_ok, rows[0].running), (3, Some(true), false));
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_checks WHERE ok = TRUE").await, 3);
+        assert_eq!(chain(&dangjian::scheduler::tick(&app.ctx, "process-b").await.expect("tick")), 1, "taken over");
+        let j = job(&dangjian::scheduler::list(&app.ctx).await.expect("list"));
+        assert_eq!((j.runs, j.last_ok, j.running), (3, Some(true), false));
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_checks WHERE ok = TRUE AND kind = 'chain'").await, 3);
     })
     .await;
 }

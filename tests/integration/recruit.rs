@@ -162,6 +162,9 @@ async fn application_to_full_membership_with_every_rule() {
         assert!(today(&app) >= activist_on + Duration::days(365));
         refused(step(&app, &w.secretary, id, json!({"step": 7})).await, "recruit.publicity_missing");
         let pb = publicize(&app, &w.secretary, id, 7).await;
+        // one open publicity per step
+        refused(app.api(&w.secretary, "POST", &format!("/api/v1/recruits/{id}/publicity"),
+            Some(json!({"before_step": 7, "starts_on": today(&app)}))).await, "recruit.publicity_open");
         refused(step(&app, &w.secretary, id, json!({"step": 7})).await, "recruit.publicity_running");
         // the public page shows the name masked, never the ID number
         let (s, _, html) = app.page_with("", "/notices", &[]).await;
@@ -278,6 +281,11 @@ async fn application_to_full_membership_with_every_rule() {
         let meeting_entry = entries.iter().rev().filter(|e| e["step"] == 15).find_map(|e| e["id"].as_i64()).expect("meeting");
         let r = correct(w.secretary.clone(), meeting_entry, json!({"done_on": meeting + Duration::days(2), "note": "", "reason": "会议日期录错"})).await;
         assert_eq!(r.1["fields"][0]["field"], "done_on", "{r:?}");
+        // a correction keeps the 公示 before the step: not into or before the publicity
+        refused(correct(w.secretary.clone(), meeting_entry, json!({"done_on": meeting - Duration::days(9), "note": "", "reason": "会议日期录错"})).await, "recruit.publicity_running");
+        let candidate_entry = entry_of(7);
+        let publicity_start: NaiveDate = serde_json::from_value(pb["starts_on"].clone()).expect("starts_on");
+        refused(correct(w.secretary.clone(), candidate_entry, json!({"done_on": publicity_start, "note": "", "reason": "日期录错"})).await, "recruit.publicity_running");
         ok(correct(w.secretary.clone(), meeting_entry, json!({"done_on": meeting - Duration::days(1), "note": "", "reason": "会议日期录错"})).await);
         let m = ok(app.api(&w.secretary, "GET", &format!("/api/v1/members/{member_id}"), None).await);
         assert_eq!(m["join_date"], json!(meeting - Duration::days(1)));
@@ -323,6 +331,62 @@ async fn application_to_full_membership_with_every_rule() {
         let (_, b) = post_multipart(&app, &w.secretary, "/api/v1/recruits/archive/verify", &ct4, body4).await;
         let report: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
         assert_eq!(report["ok"], false, "{report}");
+
+        // --- a stored document altered in the database: named, never a server error
+        let digest = file["documents"][0]["digest"].as_str().expect("digest").to_string();
+        let doc_id = file["documents"][0]["id"].as_i64().expect("doc id");
+        let stored: Vec<u8> = dangjian::on_db!(&app.ctx.db, p => {
+            use sqlx::Row;
+            sqlx::query("SELECT data FROM blobs WHERE digest = $1").bind(&digest).fetch_one(p).await.expect("blob").get::<Vec<u8>, _>("data")
+        });
+        let mut flipped = stored.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x01;
+        dangjian::on_db!(&app.ctx.db, p => {
+            sqlx::query("UPDATE blobs SET data = $1 WHERE digest = $2").bind(&flipped).bind(&digest).execute(p).await.expect("flip");
+        });
+        let req = Request::builder().uri(format!("/api/v1/recruits/{id}/archive"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", w.secretary)).body(Body::empty()).expect("req");
+        let (s, _, b) = app.send(req).await;
+        let err: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+        assert_eq!(s, StatusCode::CONFLICT, "{err}");
+        assert_eq!(err["code"], "integrity_failed", "{err}");
+        let msg = err["message"].as_str().unwrap_or("");
+        assert!(msg.contains("第1步") && msg.contains("入党申请书") && msg.contains(&digest) && msg.contains("密文未通过完整性校验"), "{msg}");
+        // the page says the same (not 服务器内部错误)
+        let (session, _) = app.browser("shuji_page", w.branch, "branch_secretary").await;
+        let (s, _, html) = app.page(&session, "GET", &format!("/recruits/documents/{doc_id}"), None).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert!(html.contains(&digest) && !html.contains("服务器内部错误"), "{html}");
+        // the check of every stored file names it with the record that uses it
+        let files = dangjian::blob::verify_all(&app.ctx).await.expect("files");
+        assert_eq!(files.bad.len(), 1, "{files:?}");
+        assert_eq!(files.bad[0].digest, digest);
+        assert!(files.bad[0].used_by[0].contains(&format!("发展党员档案{id} 第1步")), "{files:?}");
+        assert!(dangjian::audit::checks::run_files(&app.ctx, "manual").await.is_err());
+        if app.is_sqlite() {
+            let out = cli(&app.db_url, &["audit", "verify"], &[]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(!out.status.success(), "{text}");
+            assert!(text.contains("stored files BAD: 1") && text.contains(&digest) && text.contains("第1步"), "{text}");
+        }
+        let auditor = app.account("shenji", w.county, "audit_admin", None).await;
+        let v = ok(app.api(&auditor, "GET", "/api/v1/audit/verify", None).await);
+        assert_eq!(v["ok"], false, "{v}");
+        assert_eq!(v["files"]["bad"][0]["digest"], json!(digest), "{v}");
+        // replaced under the key: the content's own digest is named
+        let other = app.ctx.vault.encrypt_bytes(&dangjian::crypto::aad("blobs", "data", &digest), b"%PDF-1.4 other");
+        dangjian::on_db!(&app.ctx.db, p => {
+            sqlx::query("UPDATE blobs SET data = $1 WHERE digest = $2").bind(&other).bind(&digest).execute(p).await.expect("replace");
+        });
+        let found = dangjian::crypto::sm3_hex(b"%PDF-1.4 other");
+        let files = dangjian::blob::verify_all(&app.ctx).await.expect("files");
+        assert!(files.bad[0].found.contains(&found), "{files:?}");
+        // restored: whole again
+        dangjian::on_db!(&app.ctx.db, p => {
+            sqlx::query("UPDATE blobs SET data = $1 WHERE digest = $2").bind(&stored).bind(&digest).execute(p).await.expect("restore");
+        });
+        assert!(dangjian::blob::verify_all(&app.ctx).await.expect("files").bad.is_empty());
     })
     .await;
 }
