@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0017_accounts.sql"),
     migration!("0018_discipline.sql"),
     migration!("0019_file_checks.sql"),
+    migration!("0020_backfill.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

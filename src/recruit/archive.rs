@@ -207,6 +207,12 @@ fn index_html(
         rc.status_label(),
         rc.step
     ));
+    if let Some(src) = &rc.backfill_ref {
+        h.push_str(&format!(
+            "<p><strong>补录档案</strong>：据纸质档案（{}）补录，各项记录由经办人代原签名人签名。</p>",
+            esc(src)
+        ));
+    }
     h.push_str("<h2>步骤与签名</h2><table><tr><th>步骤</th><th>日期</th><th>说明</th><th>签名</th><th>内容摘要（SM3）</th></tr>");
     for e in entries {
         let sigs = e
@@ -447,11 +453,17 @@ pub async fn verify(ctx: &Ctx, p: &Principal, zip_bytes: &[u8]) -> AppResult<Ver
 
 /// How a signature proved its signer's presence, in the archive's words.
 pub fn signature_method_label(method: &str) -> &'static str {
-    match method {
-        "password" => "密码签名",
-        "totp" => "动态口令签名",
-        "paper" => "纸质签名转录",
-        "backfill" => "补录（经办人签名）",
-        _ => "其他方式",
-    }
+    SIGNATURE_METHODS
+        .iter()
+        .find(|m| m.0 == method)
+        .map(|m| m.1)
+        .unwrap_or("其他方式")
 }
+
+/// How a record was signed: (method, label).
+pub const SIGNATURE_METHODS: [(&str, &str); 4] = [
+    ("password", "密码签名"),
+    ("totp", "动态口令签名"),
+    ("paper", "纸质签名转录"),
+    ("backfill", "补录（经办人签名）"),
+];

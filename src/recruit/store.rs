@@ -51,6 +51,10 @@ pub struct Recruit {
     pub due_on: Option<NaiveDate>,
     pub due_what: Option<String>,
     pub version: i64,
+    /// 补录: the paper archive the file is transcribed from (`None` for a live file).
+    pub backfill_ref: Option<String>,
+    /// The 补录 is still being entered (no due dates; staff record and sign).
+    pub backfill_open: bool,
 }
 
 impl Recruit {
@@ -74,7 +78,7 @@ impl Recruit {
     }
 }
 
-const COLUMNS: &str = "r.id, r.org_id, o.name AS org_name, r.name, r.gender, r.ethnicity, r.birth_month, r.id_masked, r.phone_masked, r.education, r.work_unit, r.applied_on, r.step, r.status, r.channel, r.activist_on, r.candidate_on, r.admitted_on, r.probation_end, r.extended, r.full_on, r.member_id, r.due_on, r.due_what, r.version, o.path AS org_path";
+const COLUMNS: &str = "r.id, r.org_id, o.name AS org_name, r.name, r.gender, r.ethnicity, r.birth_month, r.id_masked, r.phone_masked, r.education, r.work_unit, r.applied_on, r.step, r.status, r.channel, r.activist_on, r.candidate_on, r.admitted_on, r.probation_end, r.extended, r.full_on, r.member_id, r.due_on, r.due_what, r.version, r.backfill_ref, r.backfill_open, o.path AS org_path";
 
 fn row(r: &impl DbRow) -> DbResult<(Recruit, String)> {
     Ok((
@@ -104,6 +108,8 @@ fn row(r: &impl DbRow) -> DbResult<(Recruit, String)> {
             due_on: r.opt_date("due_on")?,
             due_what: r.opt_string("due_what")?,
             version: r.i64("version")?,
+            backfill_ref: r.opt_string("backfill_ref")?,
+            backfill_open: r.bool("backfill_open")?,
         },
         r.string("org_path")?,
     ))
@@ -535,6 +541,13 @@ async fn voters(tx: &mut Tx, org_id: i64, on: NaiveDate) -> AppResult<(i64, i64)
 /// Recomputes the recruit's next due date from the rules (stored so that lists and
 /// reminders at city scale are one indexed range scan).
 async fn refresh_due(tx: &mut Tx, rc: &Recruit, r: &RecruitRules) -> AppResult<()> {
+    if rc.backfill_open {
+        // a file being transcribed has history, not deadlines
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE recruits SET due_on = NULL, due_what = NULL WHERE id = $1").bind(rc.id).execute(&mut *c).await?;
+        });
+        return Ok(());
+    }
     let today = crate::clock::display_zone().date_of(tx.now);
     let f = facts(tx, rc, 0, &[], today).await?;
     let thought = if r.thought_report_every_months > 0 {
@@ -586,6 +599,21 @@ pub struct NewRecruit {
     pub note: String,
     /// The recorder's password (or TOTP code): the electronic signature of step 1.
     pub secret: String,
+    /// 补录 (organisation or committee staff only): the paper archive the file is transcribed
+    /// from, e.g. “县委组织部档案室 2019年发展党员档案第37卷”. Empty for a live application.
+    pub backfill_ref: String,
+}
+
+/// 补录 is entered by organisation staff: the organisation department or the committee staff
+/// over the branch, who sign each record in place of its original signers.
+pub fn backfill_officer(p: &Principal, branch_path: &str) -> bool {
+    (p.has_role(Role::OrgStaff) || p.has_role(Role::CommitteeStaff))
+        && p.in_scope(branch_path)
+        && p.can(crate::auth::Perm::RecruitWrite)
+}
+
+fn not_backfill_officer() -> AppError {
+    AppError::Forbidden("补录档案由组织部门或党委工作人员录入并签名".into())
 }
 
 /// Records an application (step 1): the person enters the pipeline at the branch.
@@ -616,6 +644,13 @@ pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Re
         Some(d) if d > today => c.add("applied_on", "日期不能晚于今天"),
         _ => {}
     }
+    let backfill_ref = input.backfill_ref.trim();
+    let backfill = !backfill_ref.is_empty();
+    c.check(
+        backfill_ref.is_empty() || (2..=100).contains(&backfill_ref.chars().count()),
+        "backfill_ref",
+        "请写明纸质档案的保管处和卷号（100字以内）",
+    );
     c.finish()?;
     let (Some(info), Some(applied_on)) = (info, input.applied_on) else {
         return Err(AppError::field("id_number", "身份证号码无效"));
@@ -632,23 +667,34 @@ pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Re
     let r = rules_for(ctx, &org.path).await?;
     rules::check_age(info.birth_date, applied_on, &r)?;
     let signers = r.signers_for(1);
-    let role = signers
-        .iter()
-        .copied()
-        .find(|s| can_sign(p, *s, &org.path, None, &[]))
-        .ok_or_else(|| {
-            AppError::Forbidden(format!("第1步须由{}记录并签名", signer_labels(&signers)))
-        })?;
+    let role = if backfill {
+        if !backfill_officer(p, &org.path) {
+            return Err(not_backfill_officer());
+        }
+        signers.first().copied().unwrap_or(Signer::BranchSecretary)
+    } else {
+        signers
+            .iter()
+            .copied()
+            .find(|s| can_sign(p, *s, &org.path, None, &[]))
+            .ok_or_else(|| {
+                AppError::Forbidden(format!("第1步须由{}记录并签名", signer_labels(&signers)))
+            })?
+    };
     let method = crate::auth::store::confirm_identity(ctx, p, &input.secret).await?;
+    let method = if backfill { "backfill" } else { method };
     let id_idx = ctx.vault.blind_index("id", &id_number);
     let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let (in_pipeline, is_member) = on_tx!(&mut tx, c => {
         let a = sqlx::query("SELECT id FROM recruits WHERE id_idx = $1 AND status = 'active'").bind(&id_idx).fetch_optional(&mut *c).await?.is_some();
-        let b = sqlx::query("SELECT id FROM members WHERE id_idx = $1").bind(&id_idx).fetch_optional(&mut *c).await?.is_some();
+        let b = sqlx::query("SELECT org_id FROM members WHERE id_idx = $1").bind(&id_idx).fetch_optional(&mut *c).await?
+            .map(|r| r.i64("org_id")).transpose()?;
         (a, b)
     });
-    if is_member {
+    // the file of a member already on this branch's roll may be transcribed (补录); it will
+    // be linked to them
+    if is_member.is_some_and(|org_id| !(backfill && org_id == org.id)) {
         return Err(AppError::field("id_number", "该身份证号码已在党员库中"));
     }
     if in_pipeline {
@@ -657,14 +703,15 @@ pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Re
     let gender = if info.male { "M" } else { "F" };
     let rid = tx.reserve_ids("recruits", 1).await?[0];
     on_tx!(&mut tx, c => {
-        sqlx::query("INSERT INTO recruits (id, org_id, name, gender, ethnicity, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, education, work_unit, applied_on, step, status, created_at, updated_at) \
-                     VALUES ($16, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, 'active', $15, $15)")
+        sqlx::query("INSERT INTO recruits (id, org_id, name, gender, ethnicity, birth_month, id_enc, id_idx, id_masked, phone_enc, phone_masked, key_version, education, work_unit, applied_on, step, status, created_at, updated_at, backfill_ref, backfill_by, backfill_open) \
+                     VALUES ($16, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, 'active', $15, $15, $17, $18, $19)")
             .bind(org.id).bind(name).bind(gender).bind(input.ethnicity.trim()).bind(crate::member::month_of(info.birth_date))
             .bind(ctx.vault.encrypt(&aad("recruits", "id_enc", rid), &id_number)).bind(&id_idx).bind(mask_id_number(&id_number))
             .bind((!phone.is_empty()).then(|| ctx.vault.encrypt(&aad("recruits", "phone_enc", rid), phone)))
             .bind((!phone.is_empty()).then(|| mask_phone(phone)))
             .bind(ctx.vault.key_version() as i64).bind(&input.education).bind(input.work_unit.trim())
             .bind(applied_on).bind(now).bind(rid)
+            .bind(backfill.then_some(backfill_ref)).bind(backfill.then_some(p.account_id)).bind(backfill)
             .execute(&mut *c).await?;
     });
     let (rc, _) = get_tx(&mut tx, rid).await?;
@@ -764,9 +811,13 @@ async fn insert_entry(
                     .bind(rc.id).bind(eid).bind(what).bind(*m).execute(&mut *c).await?;
             }
         }
-        sqlx::query("INSERT INTO recruit_signatures (entry_id, signer_role, account_id, signer_name, method, signed_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(eid).bind(role.as_str()).bind(p.account_id).bind(&p.display_name).bind(method).bind(now)
-            .execute(&mut *c).await?;
+        // 补录: the entering officer signs in place of every original signer
+        let roles: Vec<Signer> = if method == "backfill" { signers.to_vec() } else { vec![role] };
+        for s in roles {
+            sqlx::query("INSERT INTO recruit_signatures (entry_id, signer_role, account_id, signer_name, method, signed_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(eid).bind(s.as_str()).bind(p.account_id).bind(&p.display_name).bind(method).bind(now)
+                .execute(&mut *c).await?;
+        }
         eid
     });
     let entry = entry_tx(tx, eid).await?;
@@ -888,10 +939,28 @@ async fn complete(
             // column names come from the match above, never from input
             sqlx::query(&format!("UPDATE recruits SET {col} = $1 WHERE id = $2")).bind(*val).bind(rc.id).execute(&mut *c).await?;
         }
+        if rc.backfill_open && status != "active" {
+            // a transcribed file that has ended is finished with it
+            sqlx::query("UPDATE recruits SET backfill_open = $1 WHERE id = $2").bind(false).bind(rc.id).execute(&mut *c).await?;
+        }
     });
     let (after, _) = get_tx(tx, rc.id).await?;
     match member_change {
-        Some("admit") => admit_member(ctx, tx, p, &after, branch_path).await?,
+        // 补录: a member already on the roll is linked; one who is not joins the roll when the
+        // file is finished or becomes full (the roll never holds a 预备党员 whose probation is
+        // long over)
+        Some("admit") if rc.backfill_open => link_roll_member(tx, &after).await?,
+        Some("full") if rc.backfill_open && after.member_id.is_none() => {
+            admit_member(ctx, tx, p, &after, branch_path, true).await?
+        }
+        Some("full") if rc.backfill_open => check_roll_full(ctx, tx, &after).await?,
+        Some("cancel") if rc.backfill_open && after.member_id.is_some() => {
+            return Err(AppError::refused(
+                "recruit.backfill_roll_mismatch",
+                "名册中已有该党员，而纸质档案记载取消预备党员资格，请先核对名册与档案",
+            ));
+        }
+        Some("admit") => admit_member(ctx, tx, p, &after, branch_path, false).await?,
         Some("full") => {
             if let Some(mid) = after.member_id {
                 on_tx!(tx, c => {
@@ -967,12 +1036,72 @@ async fn complete(
 
 /// Step 17 approved: the person enters the roster as a probationary member whose joining
 /// date is the date of the branch meeting.
+/// 补录 at approval: links the member already on this branch's roll with the same ID number,
+/// whose joining date must be the file's meeting date.
+async fn link_roll_member(tx: &mut Tx, rc: &Recruit) -> AppResult<()> {
+    let id_idx = on_tx!(tx, c => {
+        sqlx::query("SELECT id_idx FROM recruits WHERE id = $1").bind(rc.id).fetch_one(&mut *c).await?.string("id_idx")?
+    });
+    let found = on_tx!(tx, c => {
+        match sqlx::query("SELECT id, join_date FROM members WHERE id_idx = $1 AND org_id = $2").bind(&id_idx).bind(rc.org_id).fetch_optional(&mut *c).await? {
+            Some(r) => Some((r.i64("id")?, r.date("join_date")?)),
+            None => None,
+        }
+    });
+    if let Some((mid, join)) = found {
+        if Some(join) != rc.admitted_on {
+            return Err(AppError::refused(
+                "recruit.backfill_roll_mismatch",
+                format!(
+                    "名册中该党员的入党日期为{join}，与档案中支部大会通过的日期{}不一致，请先核对名册与档案",
+                    rc.admitted_on.map(|d| d.to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE recruits SET member_id = $1 WHERE id = $2").bind(mid).bind(rc.id).execute(&mut *c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// 补录 at full membership with a linked roll member: the roll's full date must be the file's.
+async fn check_roll_full(ctx: &Ctx, tx: &mut Tx, rc: &Recruit) -> AppResult<()> {
+    let Some(mid) = rc.member_id else {
+        return Ok(());
+    };
+    let (status, full) = on_tx!(tx, c => {
+        let r = sqlx::query("SELECT status, full_date FROM members WHERE id = $1").bind(mid).fetch_one(&mut *c).await?;
+        (r.string("status")?, r.opt_date("full_date")?)
+    });
+    if status == "full" && full != rc.full_on {
+        return Err(AppError::refused(
+            "recruit.backfill_roll_mismatch",
+            format!(
+                "名册中该党员的转正日期为{}，与档案中的转正日期{}不一致，请先核对名册与档案",
+                full.map(|d| d.to_string()).unwrap_or_default(),
+                rc.full_on.map(|d| d.to_string()).unwrap_or_default()
+            ),
+        ));
+    }
+    if status == "probationary" {
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE members SET status = 'full', full_date = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+                .bind(rc.full_on).bind(ctx.clock.now()).bind(mid).execute(&mut *c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// Puts the admitted person on the roll: as 预备党员 at approval, or (补录 of a file whose
+/// probation is over) straight as 正式党员 with the file's dates.
 async fn admit_member(
     ctx: &Ctx,
     tx: &mut Tx,
     p: &Principal,
     rc: &Recruit,
     branch_path: &str,
+    full: bool,
 ) -> AppResult<()> {
     let (id_enc, phone_enc) = on_tx!(tx, c => {
         let r = sqlx::query("SELECT id_enc, phone_enc FROM recruits WHERE id = $1").bind(rc.id).fetch_one(&mut *c).await?;
@@ -1004,7 +1133,8 @@ async fn admit_member(
             rc.work_unit.clone()
         },
         join_date: join,
-        status: "probationary".into(),
+        full_date: if full { rc.full_on } else { None },
+        status: if full { "full" } else { "probationary" }.into(),
         ..Default::default()
     };
     let checked = crate::member::store::check_input(ctx, branch_path, &input, None).await?;
@@ -1066,21 +1196,28 @@ pub async fn record_step(
     }
     let mut tx = ctx.db.begin().await?;
     let contacts = contacts_of(&mut tx, rc.id).await?;
-    let role = role_for(
-        p,
-        &signers,
-        &path,
-        approving.as_ref().map(|o| o.path.as_str()),
-        &contacts,
-    )
-    .ok_or_else(|| {
-        AppError::Forbidden(format!(
-            "第{}步“{}”须由{}记录并签名",
-            def.no,
-            def.name,
-            signer_labels(&signers)
-        ))
-    })?;
+    let role = if rc.backfill_open {
+        if !backfill_officer(p, &path) {
+            return Err(not_backfill_officer());
+        }
+        signers.first().copied().unwrap_or(Signer::BranchSecretary)
+    } else {
+        role_for(
+            p,
+            &signers,
+            &path,
+            approving.as_ref().map(|o| o.path.as_str()),
+            &contacts,
+        )
+        .ok_or_else(|| {
+            AppError::Forbidden(format!(
+                "第{}步“{}”须由{}记录并签名",
+                def.no,
+                def.name,
+                signer_labels(&signers)
+            ))
+        })?
+    };
     let people: Vec<i64> = input
         .contacts
         .iter()
@@ -1088,7 +1225,11 @@ pub async fn record_step(
         .copied()
         .collect();
     let on = input.done_on.unwrap_or_else(|| ctx.clock.today());
-    let f = facts(&mut tx, &rc, def.no, &people, on).await?;
+    let mut f = facts(&mut tx, &rc, def.no, &people, on).await?;
+    if rc.backfill_open {
+        // the roll of a meeting years ago is not in the platform: the entered number stands
+        f.voters = None;
+    }
     let done_on = rules::check_step(input, &f, &r, ctx.clock.today())?;
     if def.kind == StepKind::Group {
         if let Some(g) = input.group_id {
@@ -1104,6 +1245,7 @@ pub async fn record_step(
     // The signature is checked last, so a refusal never costs a TOTP code.
     drop(tx);
     let method = crate::auth::store::confirm_identity(ctx, p, secret).await?;
+    let method = if rc.backfill_open { "backfill" } else { method };
     let mut tx = ctx.db.begin().await?;
     let (fresh, _) = get_tx(&mut tx, rc.id).await?;
     if fresh.version != rc.version {
@@ -1235,6 +1377,65 @@ pub async fn refresh_due_under(ctx: &Ctx, scope_path: &str) -> AppResult<usize> 
         tx.commit().await?;
     }
     Ok(ids.len() + talents.len())
+}
+
+// ---- 补录 ----
+
+/// Finishes the transcription of a paper file: from now on it is a live file (due dates,
+/// the signers of each step). A file still running past approval puts the person on the roll
+/// as 预备党员 now. Only the staff who may enter 补录.
+pub async fn finish_backfill(ctx: &Ctx, p: &Principal, recruit_id: i64) -> AppResult<Recruit> {
+    let (rc, path) = get(ctx, recruit_id).await?;
+    if !backfill_officer(p, &path) {
+        return Err(not_backfill_officer());
+    }
+    if !rc.backfill_open {
+        return Err(AppError::refused(
+            "recruit.backfill_closed",
+            "该档案不在补录中",
+        ));
+    }
+    let r = rules_for(ctx, &path).await?;
+    let mut tx = ctx.db.begin().await?;
+    if entries_tx(&mut tx, rc.id)
+        .await?
+        .iter()
+        .any(|e| !e.complete)
+    {
+        return Err(AppError::refused(
+            "recruit.awaiting_signatures",
+            "尚有待签名的记录，完成后才能结束补录",
+        ));
+    }
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE recruits SET backfill_open = $1 WHERE id = $2").bind(false).bind(rc.id).execute(&mut *c).await?;
+    });
+    let (now_rc, _) = get_tx(&mut tx, rc.id).await?;
+    if now_rc.status == "active" && now_rc.step >= 17 && now_rc.member_id.is_none() {
+        link_roll_member(&mut tx, &now_rc).await?;
+        let (linked, _) = get_tx(&mut tx, rc.id).await?;
+        if linked.member_id.is_none() {
+            admit_member(ctx, &mut tx, p, &linked, &path, false).await?;
+        }
+    }
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "recruit.backfill_finished",
+            object_type: "recruit",
+            object_id: rc.id.to_string(),
+            before: serde_json::json!({"backfill_ref": rc.backfill_ref, "step": rc.step}),
+            after: serde_json::json!({"backfill_open": false}),
+        },
+    )
+    .await?;
+    bump(&mut tx, &rc).await?;
+    let (after, _) = get_tx(&mut tx, rc.id).await?;
+    refresh_due(&mut tx, &after, &r).await?;
+    let (after, _) = get_tx(&mut tx, rc.id).await?;
+    tx.commit().await?;
+    Ok(after)
 }
 
 // ---- corrections (更正) ----
@@ -1388,7 +1589,9 @@ pub async fn correct(
     if orig.step == 15 || orig.step == 23 {
         let data: StepInput = serde_json::from_value(orig.data.clone()).unwrap_or_default();
         t.votes = data.votes;
-        t.voters = Some(voters(&mut tx, rc.org_id, done_on).await?);
+        if !rc.backfill_open {
+            t.voters = Some(voters(&mut tx, rc.org_id, done_on).await?);
+        }
     }
     rules::check_correction(orig.step, done_on, &t, &r, ctx.clock.today())?;
     let signers: Vec<Signer> = orig
@@ -1397,21 +1600,28 @@ pub async fn correct(
         .filter_map(|s| Signer::parse(s))
         .collect();
     let contacts = contacts_of(&mut tx, rc.id).await?;
-    let role = role_for(
-        p,
-        &signers,
-        &path,
-        approving.as_ref().map(|o| o.path.as_str()),
-        &contacts,
-    )
-    .ok_or_else(|| {
-        AppError::Forbidden(format!(
-            "更正第{}步“{}”的记录须由{}签名",
-            orig.step,
-            orig.step_name(),
-            signer_labels(&signers)
-        ))
-    })?;
+    let role = if rc.backfill_open {
+        if !backfill_officer(p, &path) {
+            return Err(not_backfill_officer());
+        }
+        signers.first().copied().unwrap_or(Signer::BranchSecretary)
+    } else {
+        role_for(
+            p,
+            &signers,
+            &path,
+            approving.as_ref().map(|o| o.path.as_str()),
+            &contacts,
+        )
+        .ok_or_else(|| {
+            AppError::Forbidden(format!(
+                "更正第{}步“{}”的记录须由{}签名",
+                orig.step,
+                orig.step_name(),
+                signer_labels(&signers)
+            ))
+        })?
+    };
     let mut data: StepInput = serde_json::from_value(orig.data.clone()).unwrap_or_default();
     data.step = orig.step;
     data.done_on = Some(done_on);
@@ -1420,6 +1630,7 @@ pub async fn correct(
     let orig_id = orig.id;
     drop(tx);
     let method = crate::auth::store::confirm_identity(ctx, p, &input.secret).await?;
+    let method = if rc.backfill_open { "backfill" } else { method };
     let mut tx = ctx.db.begin().await?;
     let (fresh, _) = get_tx(&mut tx, rc.id).await?;
     if fresh.version != rc.version {
@@ -1598,7 +1809,8 @@ pub async fn evaluate(
     input: &EvaluationInput,
 ) -> AppResult<Evaluation> {
     let (rc, path) = get(ctx, recruit_id).await?;
-    if !can_sign(p, Signer::BranchSecretary, &path, None, &[]) {
+    let by_officer = rc.backfill_open && backfill_officer(p, &path);
+    if !by_officer && !can_sign(p, Signer::BranchSecretary, &path, None, &[]) {
         return Err(AppError::Forbidden("百分制测评由党支部书记录入".into()));
     }
     let r = rules_for(ctx, &path).await?;
@@ -1680,13 +1892,16 @@ pub async fn revisit(
     let rid = evaluation_recruit(ctx, evaluation_id).await?;
     let (rc, path) = get(ctx, rid).await?;
     let approving = approving_org(ctx, &path).await?;
-    if !can_sign(
-        p,
-        Signer::Committee,
-        &path,
-        approving.as_ref().map(|o| o.path.as_str()),
-        &[],
-    ) {
+    let by_officer = rc.backfill_open && backfill_officer(p, &path);
+    if !by_officer
+        && !can_sign(
+            p,
+            Signer::Committee,
+            &path,
+            approving.as_ref().map(|o| o.path.as_str()),
+            &[],
+        )
+    {
         return Err(AppError::Forbidden("回访考察由上级党委进行".into()));
     }
     let on = input
@@ -1809,7 +2024,11 @@ pub async fn start_publicity(
     input: &PublicityInput,
 ) -> AppResult<Publicity> {
     let (rc, path) = get(ctx, recruit_id).await?;
-    if !can_sign(p, Signer::BranchSecretary, &path, None, &[]) {
+    if rc.backfill_open {
+        if !backfill_officer(p, &path) {
+            return Err(not_backfill_officer());
+        }
+    } else if !can_sign(p, Signer::BranchSecretary, &path, None, &[]) {
         return Err(AppError::Forbidden("公示由党支部书记发起".into()));
     }
     let r = rules_for(ctx, &path).await?;
@@ -1831,7 +2050,15 @@ pub async fn start_publicity(
         .starts_on
         .ok_or_else(|| AppError::field("starts_on", "请填写公示开始日期"))?;
     let today = ctx.clock.today();
-    if start < today - Duration::days(30) || start > today + Duration::days(30) {
+    if rc.backfill_open {
+        // 补录: the publicity as the paper file records it
+        if start < rc.applied_on || start > today {
+            return Err(AppError::field(
+                "starts_on",
+                "补录的公示开始日期应在递交申请书之后、今天之前",
+            ));
+        }
+    } else if start < today - Duration::days(30) || start > today + Duration::days(30) {
         return Err(AppError::field(
             "starts_on",
             "公示开始日期应在今天前后30天内",

@@ -43,6 +43,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/recruits/{id}/publicity", post(publicity_page))
         .route("/recruits/{id}/documents", post(upload_page))
         .route("/recruits/{id}/archive.zip", get(archive_download))
+        .route("/recruits/{id}/backfill/finish", post(finish_backfill_page))
         .route("/recruits/entries/{id}/sign", post(sign_page))
         .route("/recruits/entries/{id}/correct", post(correct_page))
         .route("/recruits/evaluations/{id}/revisit", post(revisit_page))
@@ -65,6 +66,10 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/recruits/{id}/publicity", post(api_publicity))
         .route("/api/v1/recruits/{id}/documents", post(api_upload))
         .route("/api/v1/recruits/{id}/archive", get(api_archive))
+        .route(
+            "/api/v1/recruits/{id}/backfill/finish",
+            post(api_finish_backfill),
+        )
         .route("/api/v1/recruits/entries/{id}/sign", post(api_sign))
         .route("/api/v1/recruits/entries/{id}/correct", post(api_correct))
         .route(
@@ -238,7 +243,8 @@ async fn new_form(
         page_ctx(
             p,
             "recruits",
-            context! { form => form, branches => branches, errors => errors, education => crate::member::EDUCATION },
+            context! { form => form, branches => branches, errors => errors, education => crate::member::EDUCATION,
+            can_backfill => p.has_role(crate::auth::Role::OrgStaff) || p.has_role(crate::auth::Role::CommitteeStaff) },
         ),
     ))
 }
@@ -259,6 +265,7 @@ async fn apply_page(
         applied_on: form::date(&f, "applied_on"),
         note: form::text(&f, "note"),
         secret: form::text(&f, "secret"),
+        backfill_ref: form::text(&f, "backfill_ref"),
     };
     match apply_checked(&ctx, &p, &input).await {
         Ok(rc) => Ok(Redirect::to(&format!("/recruits/{}?ok=saved", rc.id)).into_response()),
@@ -345,6 +352,7 @@ async fn detail_view(
         next_publicity => next_publicity, rules => r, today => ctx.clock.today(),
         errors => errors, form => form.unwrap_or_default(),
         can_write => p.can(Perm::RecruitWrite),
+        can_backfill => store::backfill_officer(p, path),
         can_evaluate => (3..=6).contains(&rc.step) && rc.status == "active",
     })
 }
@@ -510,6 +518,18 @@ async fn revisit_page(
     act(&ctx, &p, rid, None, || async {
         load(&ctx, &p, rid, Perm::RecruitWrite).await?;
         store::revisit(&ctx, &p, id, &input).await.map(|_| ())
+    })
+    .await
+}
+
+async fn finish_backfill_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    act(&ctx, &p, id, None, || async {
+        load(&ctx, &p, id, Perm::RecruitWrite).await?;
+        store::finish_backfill(&ctx, &p, id).await.map(|_| ())
     })
     .await
 }
@@ -951,6 +971,20 @@ pub async fn api_revisit(
     let rid = store::evaluation_recruit(&ctx, id).await?;
     load(&ctx, &p, rid, Perm::RecruitWrite).await?;
     Ok(Json(store::revisit(&ctx, &p, id, &b).await?))
+}
+
+/// Finishes a 补录 (transcription of a paper file): the file becomes live — due dates return
+/// and each step is signed by its own signers again; a file past approval puts the person on
+/// the roll as 预备党员 (or links the member already on the branch's roll).
+#[utoipa::path(post, path = "/api/v1/recruits/{id}/backfill/finish", tag = "recruits", params(("id" = i64, Path)),
+    responses((status = 200, body = Recruit), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_finish_backfill(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Recruit>, ApiError> {
+    load(&ctx, &p, id, Perm::RecruitWrite).await?;
+    Ok(Json(store::finish_backfill(&ctx, &p, id).await?))
 }
 
 /// Opens a publicity period before the next step.

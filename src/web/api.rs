@@ -25,7 +25,7 @@ use utoipa::OpenApi;
         crate::recruit::web::api_list, crate::recruit::web::api_apply, crate::recruit::web::api_get, crate::recruit::web::api_step,
         crate::recruit::web::api_sign, crate::recruit::web::api_correct, crate::recruit::web::api_evaluate, crate::recruit::web::api_revisit,
         crate::recruit::web::api_publicity, crate::recruit::web::api_objection, crate::recruit::web::api_answer,
-        crate::recruit::web::api_upload, crate::recruit::web::api_archive, crate::recruit::web::api_verify,
+        crate::recruit::web::api_upload, crate::recruit::web::api_archive, crate::recruit::web::api_finish_backfill, crate::recruit::web::api_verify,
         crate::recruit::web::api_board, crate::recruit::web::api_queue, crate::recruit::web::api_stats, crate::recruit::web::api_notices,
         crate::recruit::talent_web::api_list, crate::recruit::talent_web::api_summary, crate::recruit::talent_web::api_add,
         crate::recruit::talent_web::api_get, crate::recruit::talent_web::api_contact, crate::recruit::talent_web::api_withdraw,

@@ -271,6 +271,10 @@ pub fn templates() -> &'static Environment<'static> {
                 })
                 .unwrap_or_default()
         });
+        // `backfill` → `补录（经办人签名）` (a message id; pass it through `t`)
+        env.add_filter("sign_method", |m: String| -> String {
+            crate::recruit::archive::signature_method_label(&m).to_string()
+        });
         env.add_filter("parse_qs", |qs: String| -> minijinja::Value {
             let pairs: Vec<(String, String)> = url::form_urlencoded::parse(qs.as_bytes())
                 .filter(|(k, _)| k != "page")
@@ -1230,6 +1234,12 @@ mod catalogue_tests {
         v.extend(crate::calendar::WEEKDAYS);
         v.extend(crate::auth::admin::KINDS.iter().map(|k| k.1));
         v.extend(crate::member::discipline::KINDS.iter().map(|k| k.1));
+        v.extend(
+            crate::recruit::archive::SIGNATURE_METHODS
+                .iter()
+                .map(|k| k.1),
+        );
+        v.push("其他方式");
         v.extend(crate::scheduler::LABELS);
         v.push(crate::calendar::MISSING_YEAR);
         for table in [

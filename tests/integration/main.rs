@@ -3,6 +3,7 @@
 
 mod audit_chain;
 mod authz;
+mod backfill;
 mod calendar;
 mod discipline;
 mod flows;
