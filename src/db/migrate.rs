@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0018_discipline.sql"),
     migration!("0019_file_checks.sql"),
     migration!("0020_backfill.sql"),
+    migration!("0021_review_levels.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -119,8 +119,11 @@ pub struct Selection {
     /// And `draw_n` drawn at random among the committees of this level.
     pub draw_level: Option<String>,
     pub draw_n: i64,
-    /// The draw's seed: with the candidates, anyone can redo the draw.
-    pub seed: u64,
+    /// The draw's seed: with the candidates, anyone can redo the draw. Within int64 so that a
+    /// client can send it back (a seed stored before as a larger unsigned number reads as the
+    /// same 64 bits, negative).
+    #[serde(deserialize_with = "seed_bits")]
+    pub seed: i64,
     pub candidates: Vec<i64>,
     pub drawn: Vec<i64>,
 }
@@ -135,6 +138,8 @@ pub struct Campaign {
     pub scheme_id: i64,
     /// The review levels of each report, in order.
     pub levels: Vec<String>,
+    /// The organisation whose accounts do each level.
+    pub level_orgs: Vec<i64>,
     pub selection: Selection,
     /// reports, meeting, closed
     pub status: String,
@@ -147,7 +152,7 @@ impl Campaign {
     }
 }
 
-const CAMPAIGN_COLUMNS: &str = "c.id, c.org_id, o.name AS org_name, o.path, c.year, c.title, c.scheme_id, c.levels_json, c.selection_json, c.status, c.version";
+const CAMPAIGN_COLUMNS: &str = "c.id, c.org_id, o.name AS org_name, o.path, c.year, c.title, c.scheme_id, c.levels_json, c.level_orgs_json, c.selection_json, c.status, c.version";
 
 fn campaign_row(r: &impl DbRow) -> DbResult<(Campaign, String)> {
     Ok((
@@ -159,6 +164,7 @@ fn campaign_row(r: &impl DbRow) -> DbResult<(Campaign, String)> {
             title: r.string("title")?,
             scheme_id: r.i64("scheme_id")?,
             levels: serde_json::from_str(&r.string("levels_json")?).unwrap_or_default(),
+            level_orgs: serde_json::from_str(&r.string("level_orgs_json")?).unwrap_or_default(),
             selection: serde_json::from_str(&r.string("selection_json")?).unwrap_or(Selection {
                 all_level: String::new(),
                 draw_level: None,
@@ -212,8 +218,34 @@ pub struct NewCampaign {
     pub all_level: String,
     pub draw_level: Option<String>,
     pub draw_n: i64,
-    /// Given to redo a published draw; random otherwise.
-    pub seed: Option<u64>,
+    /// Given to redo a published draw (the seed a campaign shows); random otherwise.
+    pub seed: Option<i64>,
+    /// The organisation whose accounts do each level (the organiser or one of its ancestors).
+    /// By default every level is the organiser's, and a level named 上级… is its parent's.
+    pub level_orgs: Vec<i64>,
+}
+
+/// Reads a seed stored as a signed or (before) unsigned 64-bit number as its 64 bits.
+fn seed_bits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    v.as_i64()
+        .or_else(|| v.as_u64().map(|u| u as i64))
+        .ok_or_else(|| serde::de::Error::custom("seed"))
+}
+
+/// The default organisation of each level: the organiser, or its parent for a level named
+/// 上级… (the seed's township reports: 县委组织部, 县委书记, then 市委组织部).
+pub fn default_level_orgs(levels: &[String], org: &Org) -> Vec<i64> {
+    levels
+        .iter()
+        .map(|l| {
+            if l.starts_with("上级") {
+                org.parent_id.unwrap_or(org.id)
+            } else {
+                org.id
+            }
+        })
+        .collect()
 }
 
 pub const DEFAULT_LEVELS: [&str; 3] = ["组织部审核", "党委书记审核", "上级组织部审核"];
@@ -292,7 +324,22 @@ pub async fn create_campaign(ctx: &Ctx, p: &Principal, input: &NewCampaign) -> A
             "该层级下没有党组织，无法确定述职人",
         ));
     }
-    let seed = input.seed.unwrap_or_else(rand::random::<u64>);
+    let level_orgs = if input.level_orgs.is_empty() {
+        default_level_orgs(&levels, &org)
+    } else {
+        input.level_orgs.clone()
+    };
+    let ancestors = crate::org::path_ids(&org.path);
+    if level_orgs.len() != levels.len() || level_orgs.iter().any(|o| !ancestors.contains(o)) {
+        return Err(AppError::field(
+            "level_orgs",
+            "每一审核层级须指定一个党组织：组织述职评议的党组织或其上级",
+        ));
+    }
+    // a non-negative int64, so that a client can send it back
+    let seed = input
+        .seed
+        .unwrap_or_else(|| (rand::random::<u64>() >> 1) as i64);
     let (candidates, drawn) = match input.draw_level.as_deref().filter(|l| !l.is_empty()) {
         Some(level) if input.draw_n > 0 => {
             let pool: Vec<i64> = units_at(ctx, &org, level)
@@ -307,7 +354,7 @@ pub async fn create_campaign(ctx: &Ctx, p: &Principal, input: &NewCampaign) -> A
                     format!("可抽取的党组织只有{}个", pool.len()),
                 ));
             }
-            let d = super::draw(&pool, input.draw_n as usize, seed);
+            let d = super::draw(&pool, input.draw_n as usize, seed as u64);
             (pool, d)
         }
         _ => (Vec::new(), Vec::new()),
@@ -323,11 +370,11 @@ pub async fn create_campaign(ctx: &Ctx, p: &Principal, input: &NewCampaign) -> A
     let now = ctx.clock.now();
     let mut tx = ctx.db.begin().await?;
     let id = on_tx!(&mut tx, c => {
-        let id = sqlx::query("INSERT INTO review_campaigns (org_id, year, title, scheme_id, levels_json, selection_json, status, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'reports', $7, $8, $8) RETURNING id")
+        let id = sqlx::query("INSERT INTO review_campaigns (org_id, year, title, scheme_id, levels_json, selection_json, status, created_by, created_at, updated_at, level_orgs_json) VALUES ($1, $2, $3, $4, $5, $6, 'reports', $7, $8, $8, $9) RETURNING id")
             .bind(org.id).bind(input.year).bind(title).bind(scheme_id)
             .bind(serde_json::to_string(&levels).unwrap_or_default())
             .bind(serde_json::to_string(&selection).unwrap_or_default())
-            .bind(p.account_id).bind(now)
+            .bind(p.account_id).bind(now).bind(serde_json::to_string(&level_orgs).unwrap_or_default())
             .fetch_one(&mut *c).await?.i64("id")?;
         let reporters = all.iter().map(|(o, _)| (*o, "all")).chain(drawn.iter().map(|o| (*o, "draw")));
         for (o, by) in reporters {
@@ -345,7 +392,7 @@ pub async fn create_campaign(ctx: &Ctx, p: &Principal, input: &NewCampaign) -> A
             object_id: id.to_string(),
             before: serde_json::Value::Null,
             after: serde_json::json!({"org_id": org.id, "year": input.year, "title": title, "scheme_id": scheme_id,
-                "levels": levels, "selection": selection}),
+                "levels": levels, "level_orgs": level_orgs, "selection": selection}),
         },
     )
     .await?;
@@ -609,6 +656,31 @@ pub async fn review_report(
         .all(|(k, _)| input.checklist.get(*k).copied().unwrap_or(false));
     let level = rep.review_level;
     let level_name = c.levels.get(level as usize).cloned().unwrap_or_default();
+    // each level by an account of its own organisation, and no account at two levels
+    let level_org = level_org(ctx, &c, level).await?;
+    if p.org_id != level_org.id {
+        return Err(AppError::Forbidden(format!(
+            "第{}级“{}”由{}的账号审核",
+            level + 1,
+            level_name,
+            level_org.name
+        )));
+    }
+    let earlier = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT level FROM review_report_reviews WHERE reporter_id = $1 AND account_id = $2 AND decision = 'approve' AND level <> $3 ORDER BY id LIMIT 1")
+            .bind(rep.id).bind(p.account_id).bind(level).fetch_optional(x).await?
+            .map(|r| r.i64("level")).transpose()?
+    });
+    if let Some(l) = earlier.filter(|_| input.decision == "approve") {
+        return Err(AppError::refused(
+            "review.same_reviewer",
+            format!(
+                "本账号已在第{}级“{}”审核通过该报告，同一报告的各级审核须由不同的人进行",
+                l + 1,
+                c.levels.get(l as usize).cloned().unwrap_or_default()
+            ),
+        ));
+    }
     let (status, next_level) = match input.decision.as_str() {
         "approve" => {
             if !all_hold {
@@ -671,6 +743,21 @@ pub async fn review_report(
     .await?;
     tx.commit().await?;
     Ok(reporter(ctx, rep.id).await?.0)
+}
+
+/// The organisation whose accounts do `level` of the campaign's reviews.
+pub async fn level_org(ctx: &Ctx, c: &Campaign, level: i64) -> AppResult<Org> {
+    let id = match c.level_orgs.get(level as usize) {
+        Some(id) => *id,
+        None => {
+            let org = crate::org::store::get(&ctx.db, c.org_id).await?;
+            default_level_orgs(&c.levels, &org)
+                .get(level as usize)
+                .copied()
+                .unwrap_or(org.id)
+        }
+    };
+    Ok(crate::org::store::get(&ctx.db, id).await?)
 }
 
 // ---- raters ----

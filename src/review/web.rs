@@ -160,6 +160,7 @@ async fn create_page(
         draw_level: f.get("draw_level").cloned().filter(|v| !v.is_empty()),
         draw_n: num("draw_n").unwrap_or(0),
         seed: f.get("seed").and_then(|v| v.trim().parse().ok()),
+        level_orgs: Vec::new(),
     };
     match store::create_campaign(&ctx, &p, &input).await {
         Ok(c) => Ok(Redirect::to(&format!("/reviews/{}?ok=created", c.id)).into_response()),
@@ -246,7 +247,12 @@ async fn campaign_view(
         .iter()
         .filter_map(|i| names.get(i).cloned())
         .collect();
+    let mut level_names = Vec::new();
+    for i in 0..c.levels.len() {
+        level_names.push(store::level_org(ctx, &c, i as i64).await?.name);
+    }
     Ok(context! {
+        level_names => level_names,
         status_label => c.status_label(), scheme => sc, rows => rows, raters => raters, groups => groups,
         nraters => nraters, errors => errors, manage => manage, rules => r, drawn_names => drawn_names,
         new_code => new_code.map(|(r, code)| context! { name => r.name, code => code }),
@@ -342,6 +348,7 @@ async fn reporter_view(
         .collect();
     let manage = p.can(Perm::ReviewManage) && p.in_scope(&cpath);
     let own = p.can(Perm::ReviewReport) && p.in_scope(path);
+    let level_org = store::level_org(ctx, &c, r.review_level).await.ok();
     let comments = if manage {
         store::comments_on(ctx, r.id).await?
     } else {
@@ -363,7 +370,9 @@ async fn reporter_view(
         status_label => r.status_label(),
         level_name => c.levels.get(r.review_level as usize).cloned().unwrap_or_default(),
         editable => own && c.status == "reports" && (r.report_status == "draft" || r.report_status == "returned"),
-        reviewable => manage && r.report_status == "submitted",
+        // each level by an account of its own organisation (the store refuses the others)
+        reviewable => manage && r.report_status == "submitted" && level_org.as_ref().is_some_and(|o| o.id == p.org_id),
+        level_org => level_org.map(|o| o.name),
         in_meeting => c.status == "meeting", manage => manage, own => own,
         checklist => CHECKLIST, statuses => REPORT_STATUSES,
         r => r, c => c, reviews => reviews, critiques => crits, comments => comments, rules => rules,

@@ -9,6 +9,7 @@ use chrono::{Datelike, Duration};
 use serde_json::{json, Value};
 
 struct World {
+    city: i64,
     county: i64,
     towns: Vec<i64>,
     agencies: Vec<i64>,
@@ -48,6 +49,7 @@ async fn world(app: &TestApp) -> World {
         );
     }
     World {
+        city,
         county,
         towns,
         agencies,
@@ -115,6 +117,17 @@ async fn a_campaign_from_selection_to_results() {
         let drawn: Vec<i64> = serde_json::from_value(c["selection"]["drawn"].clone()).expect("drawn");
         assert_eq!(drawn, dangjian::review::draw(&w.agencies, 2, 20261123), "anyone can redo the draw");
         assert_eq!(c["levels"].as_array().map(Vec::len), Some(3));
+        // a random seed fits int64, and sending it back redoes the draw
+        let random = ok(post(&app, &w.manager, "/api/v1/reviews", json!({"org_id": w.county, "year": year - 1, "title": "上年度述职评议",
+            "all_level": "township", "draw_level": "agency", "draw_n": 2})).await);
+        let seed = random["selection"]["seed"].as_i64().expect("an int64 seed");
+        assert!(seed >= 0);
+        let again = ok(post(&app, &w.manager, "/api/v1/reviews", json!({"org_id": w.county, "year": year - 2, "title": "前年度述职评议",
+            "all_level": "township", "draw_level": "agency", "draw_n": 2, "seed": seed})).await);
+        assert_eq!(again["selection"]["drawn"], random["selection"]["drawn"]);
+        let r = post(&app, &w.manager, "/api/v1/reviews", json!({"org_id": w.county, "year": year - 3, "title": "x", "all_level": "township",
+            "level_orgs": [w.county, w.towns[0], w.city]})).await;
+        assert_eq!(r.1["fields"][0]["field"], "level_orgs", "a level below the organiser: {r:?}");
         let file = ok(app.api(&w.manager, "GET", &format!("/api/v1/reviews/{cid}"), None).await);
         let reporters = file["reporters"].as_array().expect("reporters").clone();
         assert_eq!(reporters.len(), 5);
@@ -138,18 +151,45 @@ async fn a_campaign_from_selection_to_results() {
         assert!(rep["figures"].as_i64().unwrap_or(0) >= 5, "{rep}");
         refused(post(&app, &w.town_staff[0], &format!("/api/v1/reviews/reporters/{town0}/report"), good.clone()).await, "review.report_locked");
 
-        // --- review: the four conditions, a return with comments, three levels
-        let review = |rid: i64, decision: &str, n: usize, comments: &str| {
+        // --- review: the four conditions, a return with comments, three levels, each by an
+        // account of its own organisation (县委组织部, 县委书记, 市委组织部) and never one account twice
+        let levels: Vec<i64> = serde_json::from_value(c["level_orgs"].clone()).expect("level orgs");
+        assert_eq!(levels, vec![w.county, w.county, w.city]);
+        let reviewers = [
+            w.manager.clone(),
+            app.account("xianwei_shuji", w.county, "committee_staff", None).await,
+            app.account("shizuzhi", w.city, "org_staff", None).await,
+        ];
+        let review_as = |token: String, rid: i64, decision: &str, n: usize, comments: &str| {
             let app = &app;
-            let token = w.manager.clone();
             let body = json!({"decision": decision, "checklist": checklist(n), "comments": comments, "as_problem": decision == "return"});
             async move { post(app, &token, &format!("/api/v1/reviews/reporters/{rid}/review"), body).await }
+        };
+        let level_of = |rid: i64| {
+            let app = &app;
+            let token = w.manager.clone();
+            async move { ok(app.api(&token, "GET", &format!("/api/v1/reviews/reporters/{rid}"), None).await)["reporter"]["review_level"].as_i64().unwrap_or(0) }
+        };
+        let review = |rid: i64, decision: &str, n: usize, comments: &str| {
+            let app = &app;
+            let reviewers = reviewers.clone();
+            let body = json!({"decision": decision, "checklist": checklist(n), "comments": comments, "as_problem": decision == "return"});
+            async move {
+                let level = ok(app.api(&reviewers[0], "GET", &format!("/api/v1/reviews/reporters/{rid}"), None).await)["reporter"]["review_level"].as_i64().unwrap_or(0);
+                let token = reviewers[level as usize].clone();
+                post(app, &token, &format!("/api/v1/reviews/reporters/{rid}/review"), body).await
+            }
         };
         refused(review(town0, "approve", 3, "").await, "review.checklist");
         let r = review(town0, "return", 4, "").await;
         assert_eq!(r.1["fields"][0]["field"], "comments", "{r:?}");
         refused(post(&app, &w.town_staff[0], &format!("/api/v1/reviews/reporters/{town0}/review"), json!({"decision": "approve", "checklist": checklist(4)})).await, "not_found");
+        // the city's account is not the county's level
+        refused(review_as(reviewers[2].clone(), town0, "approve", 4, "").await, "forbidden");
         ok(review(town0, "approve", 4, "").await);
+        assert_eq!(level_of(town0).await, 1);
+        // the county's organisation department approved level 1 already: not level 2 too
+        refused(review_as(reviewers[0].clone(), town0, "approve", 4, "").await, "review.same_reviewer");
         ok(review(town0, "return", 4, "问题剖析不深，缺少对软弱涣散村整顿滞后的原因分析").await);
         let back = ok(app.api(&w.manager, "GET", &format!("/api/v1/reviews/reporters/{town0}"), None).await);
         assert_eq!(back["reporter"]["report_status"], "returned");
