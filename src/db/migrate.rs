@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0019_file_checks.sql"),
     migration!("0020_backfill.sql"),
     migration!("0021_review_levels.sql"),
+    migration!("0022_star_hundredths.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

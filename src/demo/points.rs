@@ -328,28 +328,28 @@ pub(super) async fn generate(
                 ""
             };
             let bp = branch_points.get(&b).copied().unwrap_or(0);
-            let ps = crate::stars::points_score(bp, &stars);
-            let total = ps + items.values().sum::<i64>();
+            let scaled = crate::stars::total_scaled(items.values().sum::<i64>(), bp, &stars);
             scored.push((
                 b,
                 items,
                 innovation,
                 bp,
-                ps,
-                total,
-                crate::stars::band(total, !innovation.is_empty(), &stars),
+                crate::stars::points_centi(bp, &stars),
+                crate::stars::centi(scaled, &stars),
+                crate::stars::band(scaled, !innovation.is_empty(), &stars),
+                scaled,
             ));
         }
         let capped = crate::stars::apply_caps(
-            &scored.iter().map(|s| (s.0, s.5, s.6)).collect::<Vec<_>>(),
+            &scored.iter().map(|s| (s.0, s.7, s.6)).collect::<Vec<_>>(),
             &stars,
         );
         for (s, (_, st, cap)) in scored.iter().zip(&capped) {
             let json = serde_json::to_string(&s.1).unwrap_or_default();
             on_tx!(tx, x => {
-                sqlx::query("INSERT INTO star_scores (round_id, branch_id, items_json, innovation, branch_points, points_score, total, stars, capped, scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                sqlx::query("INSERT INTO star_scores (round_id, branch_id, items_json, innovation, branch_points, points_centi, total_centi, stars, capped, scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                     .bind(round).bind(s.0).bind(&json).bind(s.2).bind(s.3).bind(s.4).bind(s.5).bind(*st).bind(*cap).bind(now).execute(&mut *x).await?;
-                sqlx::query("INSERT INTO star_ratings (branch_id, year, stars, total, round_id) VALUES ($1, $2, $3, $4, $5)")
+                sqlx::query("INSERT INTO star_ratings (branch_id, year, stars, total_centi, round_id) VALUES ($1, $2, $3, $4, $5)")
                     .bind(s.0).bind(last_year).bind(*st).bind(s.5).bind(round).execute(&mut *x).await?;
             });
         }

@@ -23,7 +23,7 @@ pub struct Service {
     pub points: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoveRules {
     /// The services that earn points and what each is worth.

@@ -80,13 +80,14 @@ pub struct Grade {
     pub outcome: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PointsRules {
     pub indicators: Vec<Indicator>,
     /// Annual grades of members, highest first; the last one takes everything below.
     pub grades: Vec<Grade>,
     /// At most this share of a branch's members may be graded in the first grade (优秀).
+    #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
     pub excellent_share: Ratio,
     /// Members claim an event at most this many days after it.
     pub claim_days: i64,

@@ -47,7 +47,7 @@ pub const INTERVIEW_STATUSES: [(&str, &str); 2] = [("planned", "待约谈"), ("h
 
 use crate::rules::label;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RectifyRules {
     /// A deadline at most this many days after the item is opened.

@@ -25,20 +25,24 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A ratio as numerator and denominator (`[1, 3]` = one third), compared exactly.
 use crate::rules::Ratio;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReviewRules {
     /// Achievements take at most this share of a report.
+    #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
     pub achievements_max: Ratio,
     /// Problems take at least this share.
+    #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
     pub problems_min: Ratio,
     /// Rectification measures take at least this share.
+    #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
     pub measures_min: Ratio,
     /// Fewer figures than this in a report draws a warning (用具体事例和数据说话).
     pub min_figures: i64,
     /// A report of fewer characters is not a report.
     pub min_report_chars: i64,
     /// Representatives and the public together are at least this share of the raters.
+    #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
     pub public_min: Ratio,
     /// The rater groups that count as representatives or public.
     pub public_groups: Vec<String>,
@@ -46,6 +50,9 @@ pub struct ReviewRules {
     pub critique_min: i64,
     /// The lowest-ranked this many reporters get an interview (约谈).
     pub bottom_interviews: i64,
+    /// Reporters tied across the cut of `bottom_interviews` are treated alike: `true` (the
+    /// default) interviews all of them (more than the number), `false` none of them (fewer).
+    pub bottom_ties_included: bool,
     /// Days the rectification of a review problem gets.
     pub rectify_days: i64,
     /// Deduct the rectification ledger's penalty for items overdue in the campaign year.
@@ -64,6 +71,7 @@ impl Default for ReviewRules {
             public_groups: vec!["reps".into(), "public".into()],
             critique_min: 2,
             bottom_interviews: 1,
+            bottom_ties_included: true,
             rectify_days: 90,
             deduct_overdue: true,
         }
@@ -440,6 +448,31 @@ pub fn final_grade(tenths: i64, vetoed: bool, affirmed: bool, scheme: &Scheme) -
     }
 }
 
+/// Who gets the 排名靠后 interview: the last `n` of `ranks` (in ranking order, best first), with
+/// reporters tied at the cut treated alike — all of them interviewed when `include_ties`, else
+/// none of them. In ranking order.
+pub fn bottom(ranks: &[(i64, i64)], n: usize, include_ties: bool) -> Vec<i64> {
+    let len = ranks.len();
+    let n = n.min(len);
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut cut = len - n; // the first interviewed
+    if cut > 0 && ranks[cut - 1].1 == ranks[cut].1 {
+        let tied = ranks[cut].1;
+        if include_ties {
+            while cut > 0 && ranks[cut - 1].1 == tied {
+                cut -= 1;
+            }
+        } else {
+            while cut < len && ranks[cut].1 == tied {
+                cut += 1;
+            }
+        }
+    }
+    ranks[cut..].iter().map(|r| r.0).collect()
+}
+
 /// Differential ranking (差异化排名): by score, highest first, vetoed ones last; equal scores
 /// share a rank and the next rank skips (1, 2, 2, 4). Returns (id, rank) in ranking order.
 pub fn rank(list: &[(i64, i64, bool)]) -> Vec<(i64, i64)> {
@@ -671,6 +704,28 @@ mod tests {
         ]);
         assert_eq!(ranks, vec![(2, 1), (1, 2), (3, 2), (5, 4), (4, 5)]);
         assert_eq!(rank(&[]), vec![]);
+    }
+
+    #[test]
+    fn ties_across_the_interview_cut_are_treated_alike() {
+        // ranks 1, 2, 2 (two reporters tied at 80.0), one interview
+        let r = [(10, 1), (11, 2), (12, 2)];
+        assert_eq!(bottom(&r, 1, true), vec![11, 12], "both tied interviewed");
+        assert_eq!(bottom(&r, 1, false), Vec::<i64>::new(), "neither");
+        // no tie at the cut: exactly n, whatever the rule
+        let r = [(10, 1), (11, 1), (12, 3), (13, 4)];
+        for ties in [true, false] {
+            assert_eq!(bottom(&r, 1, ties), vec![13]);
+            assert_eq!(bottom(&r, 2, ties), vec![12, 13]);
+        }
+        // the cut inside a tie of three
+        let r = [(1, 1), (2, 2), (3, 2), (4, 2)];
+        assert_eq!(bottom(&r, 2, true), vec![2, 3, 4]);
+        assert_eq!(bottom(&r, 2, false), Vec::<i64>::new());
+        // all tied, none, more than there are
+        assert_eq!(bottom(&[(1, 1), (2, 1)], 1, true), vec![1, 2]);
+        assert!(bottom(&r, 0, true).is_empty());
+        assert_eq!(bottom(&r, 9, false), vec![1, 2, 3, 4]);
     }
 
     #[test]

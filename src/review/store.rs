@@ -757,7 +757,7 @@ pub async fn level_org(ctx: &Ctx, c: &Campaign, level: i64) -> AppResult<Org> {
                 .unwrap_or(org.id)
         }
     };
-    Ok(crate::org::store::get(&ctx.db, id).await?)
+    crate::org::store::get(&ctx.db, id).await
 }
 
 // ---- raters ----
@@ -1367,13 +1367,12 @@ pub async fn close_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppRes
             sqlx::query("UPDATE review_critiques SET item_id = $1 WHERE id = $2").bind(item_id).bind(k.id).execute(&mut *cx).await?;
         });
     }
-    // the bottom ones get an interview (约谈)
-    let bottom: Vec<i64> = ranks
-        .iter()
-        .rev()
-        .take(r.bottom_interviews.max(0) as usize)
-        .map(|(id, _)| *id)
-        .collect();
+    // the bottom ones get an interview (约谈), ties at the cut alike (review::bottom)
+    let bottom = super::bottom(
+        &ranks,
+        r.bottom_interviews.max(0) as usize,
+        r.bottom_ties_included,
+    );
     for id in &bottom {
         if let Some(rep) = reps.iter().find(|x| x.id == *id) {
             let v = crate::rectification::store::NewInterview {

@@ -34,7 +34,7 @@ pub trait RuleKind: Serialize + DeserializeOwned + Default + Clone {
 }
 
 /// The 支部工作条例 values behind the branch warnings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BranchRules {
     /// A branch needs at least this many full members (正式党员).
@@ -102,7 +102,7 @@ impl RuleKind for BranchRules {
 }
 
 /// Member rules used by validation of the roster.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemberRules {
     /// Minimum age on the day of joining (入党年龄).

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use minijinja::context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub fn page_routes() -> Router<AppState> {
     Router::new()
@@ -154,9 +154,41 @@ async fn publish_page(
     }
 }
 
-/// The rule values in force for an organisation (`branch`, `member`, `recruit` or `rectify`).
-#[utoipa::path(get, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = String, Path), ("org_id" = Option<i64>, Query)),
-    responses((status = 200, description = "the values in force")))]
+/// The kinds of rule set.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // documents the path parameter
+pub enum RuleKindName {
+    Branch,
+    Member,
+    Recruit,
+    Rectify,
+    Review,
+    LoveBank,
+    Points,
+    Stars,
+}
+
+/// The values of one rule set; the `kind` in the path says which of these shapes.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the bodies
+pub enum RuleValues {
+    Branch(BranchRules),
+    Member(MemberRules),
+    Recruit(RecruitRules),
+    Rectify(RectifyRules),
+    Review(ReviewRules),
+    LoveBank(LoveRules),
+    Points(PointsRules),
+    Stars(StarRules),
+}
+
+/// The rule values in force for an organisation: `branch` (支部工作条例), `member`, `recruit`
+/// (发展党员细则), `rectify` (整改台账), `review` (述职评议, with the tie rule of the bottom
+/// interviews), `love_bank`, `points` (积分) or `stars` (星级党支部).
+#[utoipa::path(get, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = RuleKindName, Path), ("org_id" = Option<i64>, Query)),
+    responses((status = 200, description = "the values in force", body = RuleValues)))]
 pub async fn api_get(
     State(ctx): State<AppState>,
     Auth(p): Auth,
@@ -189,19 +221,28 @@ pub async fn api_get(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PublishBody {
     pub org_id: i64,
-    /// The full or partial rule values; missing keys take the defaults.
+    /// The full or partial rule values of the path's kind; missing keys take the defaults,
+    /// unknown keys are refused.
+    #[schema(value_type = RuleValues)]
     pub values: serde_json::Value,
 }
 
-/// Publishes a new version of a rule set for an organisation's subtree.
-#[utoipa::path(post, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = String, Path)), request_body = PublishBody,
-    responses((status = 200, description = "the new version number"), (status = 422, body = crate::web::ErrorBody)))]
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Published {
+    /// The new version's number.
+    pub version: i64,
+}
+
+/// Publishes a new version of a rule set for an organisation's subtree (rule writers of that
+/// organisation).
+#[utoipa::path(post, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = RuleKindName, Path)), request_body = PublishBody,
+    responses((status = 200, body = Published), (status = 422, body = crate::web::ErrorBody)))]
 pub async fn api_publish(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(kind): Path<String>,
     Json(b): Json<PublishBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let v = publish(&ctx, &p, &kind, b.org_id, &b.values.to_string()).await?;
-    Ok(Json(serde_json::json!({"version": v})))
+) -> Result<Json<Published>, ApiError> {
+    let version = publish(&ctx, &p, &kind, b.org_id, &b.values.to_string()).await?;
+    Ok(Json(Published { version }))
 }

@@ -128,10 +128,32 @@ impl crate::rules::RuleKind for StarRules {
     }
 }
 
-/// The score from the branch's points: proportional up to `points_full`, rounded half up.
-pub fn points_score(branch_points: i64, r: &StarRules) -> i64 {
-    let p = branch_points.clamp(0, r.points_full);
-    (p * r.points_max * 2 + r.points_full) / (2 * r.points_full)
+/// A branch's total as an exact fraction over `points_full`: the manual items' sum plus the
+/// points' proportional share (full marks at `points_full` points). Stars are decided on this
+/// value, never on a rounded one.
+pub fn total_scaled(items_sum: i64, branch_points: i64, r: &StarRules) -> i64 {
+    items_sum * r.points_full + branch_points.clamp(0, r.points_full) * r.points_max
+}
+
+/// The points' share in hundredths, rounded down.
+pub fn points_centi(branch_points: i64, r: &StarRules) -> i64 {
+    branch_points.clamp(0, r.points_full) * r.points_max * 100 / r.points_full
+}
+
+/// A scaled total in hundredths, rounded down: a shown value is never on the other side of a
+/// band line (whole points) than the exact one.
+pub fn centi(scaled: i64, r: &StarRules) -> i64 {
+    scaled * 100 / r.points_full
+}
+
+/// Hundredths as text: `8980` → `89.8`, `9000` → `90`, `8999` → `89.99`.
+pub fn centi_text(c: i64) -> String {
+    let (whole, frac) = (c / 100, (c % 100).abs());
+    match frac {
+        0 => whole.to_string(),
+        f if f % 10 == 0 => format!("{whole}.{}", f / 10),
+        f => format!("{whole}.{f:02}"),
+    }
 }
 
 /// Checks the manual scores (every item, 0 to its max, nothing else); returns their sum.
@@ -155,13 +177,13 @@ pub fn check_items(items: &BTreeMap<String, i64>, r: &StarRules) -> Result<i64, 
     Ok(items.values().sum())
 }
 
-/// Stars of a total by the bands; five stars need an innovation project when the rules say
-/// so (else four).
-pub fn band(total: i64, innovation: bool, r: &StarRules) -> i64 {
+/// Stars of a total (scaled, [`total_scaled`]) by the bands, compared exactly; five stars need
+/// an innovation project when the rules say so (else four).
+pub fn band(scaled: i64, innovation: bool, r: &StarRules) -> i64 {
     let s = r
         .bands
         .iter()
-        .find(|b| total >= b.min)
+        .find(|b| scaled >= b.min * r.points_full)
         .map(|b| b.stars)
         .unwrap_or(1);
     if s == 5 && r.five_needs_innovation && !innovation {
@@ -223,32 +245,51 @@ mod tests {
     #[test]
     fn points_convert_proportionally() {
         let r = StarRules::default();
-        assert_eq!(points_score(0, &r), 0);
-        assert_eq!(points_score(-20, &r), 0);
-        assert_eq!(points_score(50, &r), 20);
-        assert_eq!(points_score(99, &r), 40, "39.6 rounds to 40");
-        assert_eq!(points_score(98, &r), 39, "39.2");
-        assert_eq!(points_score(100, &r), 40);
-        assert_eq!(points_score(180, &r), 40, "full marks at most");
+        assert_eq!(points_centi(0, &r), 0);
+        assert_eq!(points_centi(-20, &r), 0);
+        assert_eq!(points_centi(50, &r), 2000);
+        assert_eq!(points_centi(99, &r), 3960, "39.6, not rounded to 40");
+        assert_eq!(points_centi(100, &r), 4000);
+        assert_eq!(points_centi(180, &r), 4000, "full marks at most");
+        // a third of the points: 13.333… shown as 13.33
+        let odd = StarRules {
+            points_full: 300,
+            ..r.clone()
+        };
+        assert_eq!(points_centi(100, &odd), 1333);
+        assert_eq!(centi_text(8980), "89.8");
+        assert_eq!(centi_text(9000), "90");
+        assert_eq!(centi_text(8999), "89.99");
+        assert_eq!(centi_text(5), "0.05");
     }
 
     #[test]
     fn bands_at_below_and_above_each_line() {
         let r = StarRules::default();
-        for (total, innovation, want) in [
-            (90, true, 5),
-            (89, true, 4),
-            (100, false, 4),
-            (80, false, 4),
-            (79, false, 3),
-            (70, false, 3),
-            (69, false, 2),
-            (60, false, 2),
-            (59, false, 1),
-            (0, false, 1),
+        let at = |items: i64, points: i64, innovation: bool| {
+            band(total_scaled(items, points, &r), innovation, &r)
+        };
+        for (items, points, innovation, want) in [
+            (50, 100, true, 5),  // 90
+            (50, 99, true, 4),   // 89.6: below the line, whatever rounding would say
+            (49, 100, true, 4),  // 89
+            (60, 100, false, 4), // 100 without an innovation project
+            (40, 100, false, 4), // 80
+            (40, 99, false, 3),  // 79.6
+            (30, 100, false, 3), // 70
+            (29, 100, false, 2), // 69
+            (20, 100, false, 2), // 60
+            (20, 99, false, 1),  // 59.6
+            (0, 0, false, 1),
         ] {
-            assert_eq!(band(total, innovation, &r), want, "{total} {innovation}");
+            assert_eq!(at(items, points, innovation), want, "{items} + {points}");
         }
+        // 89.8 is shown as 89.8 and banded four stars, never 90 and five
+        let s = total_scaled(51, 97, &r); // 51 + 38.8
+        assert_eq!(centi_text(centi(s, &r)), "89.8");
+        assert_eq!(band(s, true, &r), 4);
+        // on a band line exactly: 90 → five stars
+        assert_eq!(band(total_scaled(50, 100, &r), true, &r), 5);
     }
 
     #[test]

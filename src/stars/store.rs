@@ -148,10 +148,13 @@ pub struct BranchScore {
     pub items: BTreeMap<String, i64>,
     pub innovation: String,
     pub scored: bool,
-    /// Filled at publicity: the year's branch points, their score, the total, the stars.
+    /// Filled at publicity: the year's branch points, their score and the total in hundredths
+    /// rounded down (the stars were decided on the exact total), the stars.
     pub branch_points: Option<i64>,
-    pub points_score: Option<i64>,
-    pub total: Option<i64>,
+    pub points_centi: Option<i64>,
+    pub total_centi: Option<i64>,
+    /// The total as decided, in words (`89.8`).
+    pub total_text: Option<String>,
     pub stars: Option<i64>,
     /// Moved down by a distribution cap.
     pub capped: bool,
@@ -173,9 +176,9 @@ pub async fn scores(ctx: &Ctx, r: &Round, org_path: &str) -> AppResult<Vec<Branc
     let list = branches(ctx, org_path).await?;
     let upper = path_upper(org_path);
     let (rows, prev) = on_db!(&ctx.db, x => {
-        let rows = sqlx::query("SELECT branch_id, items_json, innovation, branch_points, points_score, total, stars, capped FROM star_scores WHERE round_id = $1")
+        let rows = sqlx::query("SELECT branch_id, items_json, innovation, branch_points, points_centi, total_centi, stars, capped FROM star_scores WHERE round_id = $1")
             .bind(r.id).fetch_all(x).await?;
-        let rows = rows.iter().map(|r| Ok((r.i64("branch_id")?, (r.string("items_json")?, r.string("innovation")?, r.opt_i64("branch_points")?, r.opt_i64("points_score")?, r.opt_i64("total")?, r.opt_i64("stars")?, r.bool("capped")?)))).collect::<DbResult<HashMap<_, _>>>()?;
+        let rows = rows.iter().map(|r| Ok((r.i64("branch_id")?, (r.string("items_json")?, r.string("innovation")?, r.opt_i64("branch_points")?, r.opt_i64("points_centi")?, r.opt_i64("total_centi")?, r.opt_i64("stars")?, r.bool("capped")?)))).collect::<DbResult<HashMap<_, _>>>()?;
         let prev = sqlx::query("SELECT s.branch_id, s.stars FROM star_ratings s JOIN orgs o ON o.id = s.branch_id WHERE s.year = $1 AND o.path > $2 AND o.path < $3")
             .bind(r.year - 1).bind(org_path).bind(&upper).fetch_all(x).await?;
         let prev = prev.iter().map(|r| Ok((r.i64("branch_id")?, r.i64("stars")?))).collect::<DbResult<HashMap<_, _>>>()?;
@@ -194,8 +197,9 @@ pub async fn scores(ctx: &Ctx, r: &Round, org_path: &str) -> AppResult<Vec<Branc
                 innovation: s.map(|s| s.1.clone()).unwrap_or_default(),
                 scored: s.is_some(),
                 branch_points: s.and_then(|s| s.2),
-                points_score: s.and_then(|s| s.3),
-                total: s.and_then(|s| s.4),
+                points_centi: s.and_then(|s| s.3),
+                total_centi: s.and_then(|s| s.4),
+                total_text: s.and_then(|s| s.4).map(super::centi_text),
                 stars: s.and_then(|s| s.5),
                 capped: s.map(|s| s.6).unwrap_or(false),
                 previous: prev.get(&id).copied(),
@@ -301,18 +305,25 @@ pub async fn publish(ctx: &Ctx, p: &Principal, round_id: i64, version: i64) -> A
             .bind(r.year * 100 + 1).bind(r.year * 100 + 12).bind(&path).bind(&upper).fetch_all(x).await?;
         rows.iter().map(|r| Ok((r.i64("org_id")?, r.i64("s")?))).collect::<DbResult<HashMap<_, _>>>()?
     });
-    let computed: Vec<(i64, i64, i64, i64, i64)> = list
+    // (branch, points, points' share and total in hundredths, stars, exact total scaled)
+    let computed: Vec<(i64, i64, i64, i64, i64, i64)> = list
         .iter()
         .map(|s| {
             let bp = pts.get(&s.branch_id).copied().unwrap_or(0);
-            let ps = super::points_score(bp, &r.scheme);
-            let total = ps + s.items.values().sum::<i64>();
-            let stars = super::band(total, !s.innovation.is_empty(), &r.scheme);
-            (s.branch_id, bp, ps, total, stars)
+            let scaled = super::total_scaled(s.items.values().sum::<i64>(), bp, &r.scheme);
+            let stars = super::band(scaled, !s.innovation.is_empty(), &r.scheme);
+            (
+                s.branch_id,
+                bp,
+                super::points_centi(bp, &r.scheme),
+                super::centi(scaled, &r.scheme),
+                stars,
+                scaled,
+            )
         })
         .collect();
     let capped = super::apply_caps(
-        &computed.iter().map(|c| (c.0, c.3, c.4)).collect::<Vec<_>>(),
+        &computed.iter().map(|c| (c.0, c.5, c.4)).collect::<Vec<_>>(),
         &r.scheme,
     );
     let until = ctx.clock.today() + Duration::days(r.scheme.publicity_days);
@@ -326,7 +337,7 @@ pub async fn publish(ctx: &Ctx, p: &Principal, round_id: i64, version: i64) -> A
     }
     for (c, (_, stars, was_capped)) in computed.iter().zip(&capped) {
         on_tx!(&mut tx, x => {
-            sqlx::query("UPDATE star_scores SET branch_points = $1, points_score = $2, total = $3, stars = $4, capped = $5 WHERE round_id = $6 AND branch_id = $7")
+            sqlx::query("UPDATE star_scores SET branch_points = $1, points_centi = $2, total_centi = $3, stars = $4, capped = $5 WHERE round_id = $6 AND branch_id = $7")
                 .bind(c.1).bind(c.2).bind(c.3).bind(*stars).bind(*was_capped).bind(r.id).bind(c.0)
                 .execute(&mut *x).await?;
         });
@@ -377,7 +388,7 @@ pub async fn finalise(ctx: &Ctx, p: &Principal, round_id: i64) -> AppResult<Roun
         return Err(AppError::Conflict("评定已确定".into()));
     }
     let written = on_tx!(&mut tx, x => {
-        sqlx::query("INSERT INTO star_ratings (branch_id, year, stars, total, round_id) SELECT branch_id, $1, stars, total, round_id FROM star_scores WHERE round_id = $2")
+        sqlx::query("INSERT INTO star_ratings (branch_id, year, stars, total_centi, round_id) SELECT branch_id, $1, stars, total_centi, round_id FROM star_scores WHERE round_id = $2")
             .bind(r.year).bind(r.id).execute(&mut *x).await?.rows_affected()
     });
     audit::append(
@@ -400,15 +411,20 @@ pub async fn finalise(ctx: &Ctx, p: &Principal, round_id: i64) -> AppResult<Roun
 pub struct Rating {
     pub year: i64,
     pub stars: i64,
-    pub total: i64,
+    /// In hundredths, rounded down.
+    pub total_centi: i64,
+    pub total_text: String,
     pub round_id: i64,
 }
 
 /// A branch's final ratings, by year.
 pub async fn history(ctx: &Ctx, branch: &Org) -> AppResult<Vec<Rating>> {
     on_db!(&ctx.db, x => {
-        let rows = sqlx::query("SELECT year, stars, total, round_id FROM star_ratings WHERE branch_id = $1 ORDER BY year")
+        let rows = sqlx::query("SELECT year, stars, total_centi, round_id FROM star_ratings WHERE branch_id = $1 ORDER BY year")
             .bind(branch.id).fetch_all(x).await?;
-        Ok(rows.iter().map(|r| Ok(Rating { year: r.i64("year")?, stars: r.i64("stars")?, total: r.i64("total")?, round_id: r.i64("round_id")? })).collect::<DbResult<Vec<_>>>()?)
+        Ok(rows.iter().map(|r| {
+            let t = r.i64("total_centi")?;
+            Ok(Rating { year: r.i64("year")?, stars: r.i64("stars")?, total_centi: t, total_text: super::centi_text(t), round_id: r.i64("round_id")? })
+        }).collect::<DbResult<Vec<_>>>()?)
     })
 }

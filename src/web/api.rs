@@ -48,6 +48,7 @@ use utoipa::OpenApi;
         crate::stars::web::api_rounds, crate::stars::web::api_create, crate::stars::web::api_round, crate::stars::web::api_score,
         crate::stars::web::api_publish, crate::stars::web::api_finalise, crate::stars::web::api_history,
     ),
+    components(schemas(crate::rules::web::RuleKindName)),
     modifiers(&CommonResponses),
     tags(
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),

@@ -362,13 +362,14 @@ async fn a_committee_rates_its_branches_stars() {
         let file = ok(app.api(&sec, "GET", &format!("/api/v1/stars/rounds/{id}"), None).await);
         let of = |branch: i64| file["scores"].as_array().expect("scores").iter().find(|s| s["branch_id"] == branch).expect("branch").clone();
         assert_eq!(of(a)["branch_points"], 8);
-        assert_eq!(of(a)["points_score"], 40);
-        assert_eq!(of(a)["total"], 100);
+        assert_eq!(of(a)["points_centi"], 4000);
+        assert_eq!(of(a)["total_centi"], 10000);
+        assert_eq!(of(a)["total_text"], "100");
         assert_eq!(of(a)["stars"], 5);
-        assert_eq!(of(b)["total"], 99);
+        assert_eq!(of(b)["total_centi"], 9900);
         assert_eq!(of(b)["stars"], 4, "three branches: one five-star at most");
         assert_eq!(of(b)["capped"], true);
-        assert_eq!(of(c)["total"], 30);
+        assert_eq!(of(c)["total_centi"], 3000);
         assert_eq!(of(c)["stars"], 1);
         refused(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/finalise"), None).await, "stars.publicity");
         app.ctx.clock.advance_days(6);
@@ -376,6 +377,7 @@ async fn a_committee_rates_its_branches_stars() {
         refused(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/finalise"), None).await, "stars.not_publicised");
         let h = ok(app.api(&sec, "GET", &format!("/api/v1/stars/history?org_id={a}"), None).await);
         assert_eq!(h[0]["stars"], 5);
+        assert_eq!(h[0]["total_text"], "100");
         assert_eq!(h[0]["year"], today.year());
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM star_ratings").await, 3);
 

@@ -131,3 +131,69 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_api_document_describes_every_rule_kind_and_the_sign_in() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let staff = app.account("zuzhibu", city, "org_staff", None).await;
+        let doc = ok(app.api(&staff, "GET", "/api/openapi.json", None).await);
+        let schemas = &doc["components"]["schemas"];
+        let kinds: Vec<String> =
+            serde_json::from_value(schemas["RuleKindName"]["enum"].clone()).expect("kinds");
+        assert_eq!(
+            kinds,
+            [
+                "branch",
+                "member",
+                "recruit",
+                "rectify",
+                "review",
+                "love_bank",
+                "points",
+                "stars"
+            ]
+        );
+        assert_eq!(
+            schemas["RuleValues"]["oneOf"].as_array().map(Vec::len),
+            Some(8),
+            "{}",
+            schemas["RuleValues"]
+        );
+        for s in [
+            "ReviewRules",
+            "PointsRules",
+            "StarRules",
+            "LoveRules",
+            "PublishBody",
+            "Published",
+        ] {
+            assert!(schemas[s].is_object(), "{s}");
+        }
+        assert!(schemas["ReviewRules"]["properties"]["bottom_ties_included"].is_object());
+        let publish = &doc["paths"]["/api/v1/rules/{kind}"]["post"];
+        assert!(
+            publish["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .is_some_and(|r| r.ends_with("PublishBody")),
+            "{publish}"
+        );
+        // what a page can do, the API can: sign in, second factor, first password change
+        for path in [
+            "/api/v1/auth/login",
+            "/api/v1/auth/totp",
+            "/api/v1/auth/password",
+            "/api/v1/auth/totp/enrol",
+            "/api/v1/auth/totp/confirm",
+        ] {
+            assert!(doc["paths"][path]["post"].is_object(), "{path}");
+        }
+        // every rule kind answers its values
+        for k in &kinds {
+            ok(app
+                .api(&staff, "GET", &format!("/api/v1/rules/{k}"), None)
+                .await);
+        }
+    })
+    .await;
+}
