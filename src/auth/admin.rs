@@ -135,6 +135,7 @@ pub struct Request {
 
 /// What a change came to.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = AccountChangeOutcome)]
 pub struct Outcome {
     /// Applied now (`true`), or waiting for a second administrator (`false`, see `request`).
     pub applied: bool,

@@ -244,3 +244,62 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    /// utoipa names a schema after its type and keeps the last of two with one name, so a
+    /// response could be documented as another module's type: every type deriving `ToSchema`
+    /// has a name of its own (or an `as`).
+    #[test]
+    fn schema_names_are_unique() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&p).unwrap_or_default();
+                    let lines: Vec<&str> = text.lines().collect();
+                    for (i, l) in lines.iter().enumerate() {
+                        if !l.contains("utoipa::ToSchema") {
+                            continue;
+                        }
+                        let mut name = None;
+                        for next in lines.iter().skip(i + 1).take(4) {
+                            if let Some(a) = next.split("schema(as = ").nth(1) {
+                                name = a.split(')').next().map(str::to_string);
+                                break;
+                            }
+                            let t = next.trim_start();
+                            for kw in ["pub struct ", "pub enum "] {
+                                if let Some(rest) = t.strip_prefix(kw) {
+                                    name = rest
+                                        .split(|c: char| !c.is_alphanumeric() && c != '_')
+                                        .next()
+                                        .map(str::to_string);
+                                }
+                            }
+                            if name.is_some() {
+                                break;
+                            }
+                        }
+                        out.extend(name);
+                    }
+                }
+            }
+        }
+        let mut names = Vec::new();
+        walk(
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
+            &mut names,
+        );
+        assert!(names.len() > 100, "{}", names.len());
+        names.sort();
+        let dups: Vec<&String> = names
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| &w[0])
+            .collect();
+        assert!(dups.is_empty(), "schema names used twice: {dups:?}");
+    }
+}
