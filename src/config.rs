@@ -119,6 +119,17 @@ pub struct Config {
     /// Hours between the server's checks of every stored file against its digest (reads them
     /// all: documents, evidence).
     pub files_verify_hours: u64,
+    /// Heavy reports (a subtree's statistics, boards, rankings) computed at once, at most;
+    /// below the connection pool's size (SQLite 8, PostgreSQL 16) so the everyday pages keep
+    /// their connections.
+    pub heavy_concurrency: usize,
+    /// How long a heavy report waits for its turn before the answer is 503 with Retry-After.
+    pub heavy_wait_ms: u64,
+    /// Every read's deadline (503 with Retry-After past it); below the pool's acquire
+    /// timeout (10 s). Long operations (audit verification, imports, exports) get
+    /// `long_request_seconds`. Writes are bounded by the pool's and the write gate's timeouts.
+    pub request_deadline_ms: u64,
+    pub long_request_seconds: u64,
     /// Days an API token lives unless its creator asks for fewer (1–366).
     pub token_days: i64,
     pub log: String,
@@ -144,6 +155,10 @@ impl Default for Config {
             audit_anchor_file: None,
             audit_verify_hours: 6,
             files_verify_hours: 24,
+            heavy_concurrency: 2,
+            heavy_wait_ms: 2000,
+            request_deadline_ms: 8000,
+            long_request_seconds: 300,
             token_days: 90,
             log: "info".into(),
         }
@@ -224,6 +239,18 @@ impl Config {
         }
         if let Some(v) = get("DANGJIAN_FILES_VERIFY_HOURS") {
             self.files_verify_hours = parse("files_verify_hours", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_HEAVY_CONCURRENCY") {
+            self.heavy_concurrency = parse("heavy_concurrency", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_HEAVY_WAIT_MS") {
+            self.heavy_wait_ms = parse("heavy_wait_ms", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_REQUEST_DEADLINE_MS") {
+            self.request_deadline_ms = parse("request_deadline_ms", &v)?;
+        }
+        if let Some(v) = get("DANGJIAN_LONG_REQUEST_SECONDS") {
+            self.long_request_seconds = parse("long_request_seconds", &v)?;
         }
         if let Some(v) = get("DANGJIAN_TOKEN_DAYS") {
             self.token_days = parse("token_days", &v)?;
@@ -312,6 +339,33 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "audit_verify_hours",
                 reason: "1–168 hours".into(),
+            });
+        }
+        if !(1..=7).contains(&self.heavy_concurrency) {
+            return Err(ConfigError::Invalid {
+                key: "heavy_concurrency",
+                reason: "1–7 (below the SQLite pool's 8 connections)".into(),
+            });
+        }
+        if !(10..=8000).contains(&self.heavy_wait_ms) {
+            return Err(ConfigError::Invalid {
+                key: "heavy_wait_ms",
+                reason: "10–8000 ms".into(),
+            });
+        }
+        if !(100..crate::db::POOL_ACQUIRE_MS).contains(&self.request_deadline_ms) {
+            return Err(ConfigError::Invalid {
+                key: "request_deadline_ms",
+                reason: format!(
+                    "100 ms up to the pool's acquire timeout ({} ms)",
+                    crate::db::POOL_ACQUIRE_MS
+                ),
+            });
+        }
+        if !(10..=3600).contains(&self.long_request_seconds) {
+            return Err(ConfigError::Invalid {
+                key: "long_request_seconds",
+                reason: "10–3600 s".into(),
             });
         }
         if !(1..=720).contains(&self.files_verify_hours) {

@@ -15,6 +15,7 @@ pub mod csvsafe;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod heavy;
 pub mod i18n;
 pub mod idempotency;
 pub mod love_bank;
@@ -49,6 +50,8 @@ pub struct Ctx {
     pub clock: clock::Clock,
     /// The home dashboards' counts, reused for `dashboard_cache_seconds`.
     pub dashboards: Arc<cache::TtlCache<web::pages::Dashboard>>,
+    /// Reports that aggregate a subtree: bounded, shared, refused quickly when full.
+    pub heavy: Arc<heavy::Heavy>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -277,6 +280,8 @@ impl Ctx {
         let db = db::Db::connect(&url, cfg.sqlite_cache_mib).await?;
         db::migrate::run(&db).await?;
         let vault = load_vault(&cfg, &db).await?;
+        let heavy_limit = cfg.heavy_concurrency;
+        let heavy_wait = std::time::Duration::from_millis(cfg.heavy_wait_ms);
         let clock = clock::Clock::system(zone);
         db.init(clock.clone(), db::ChainKey(vault.chain_key()));
         let ctx = Self {
@@ -290,6 +295,7 @@ impl Ctx {
             dashboards: Arc::new(cache::TtlCache::new(std::time::Duration::from_secs(
                 cfg_dashboard_seconds,
             ))),
+            heavy: Arc::new(heavy::Heavy::new(heavy_limit, heavy_wait)),
         };
         upgrade::run(&ctx).await?;
         calendar::store::seed_builtin(&ctx.db).await?;

@@ -307,6 +307,9 @@ macro_rules! impl_row {
 impl_row!(SqliteRow);
 impl_row!(PgRow);
 
+/// How long a request waits for a pooled connection; every request's deadline is shorter.
+pub const POOL_ACQUIRE_MS: u64 = 10_000;
+
 impl Db {
     /// Opens the pool; `sqlite_cache_mib` is SQLite's page cache per connection.
     pub async fn connect(url: &DatabaseUrl, sqlite_cache_mib: u32) -> DbResult<Self> {
@@ -334,6 +337,7 @@ impl Db {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .min_connections(1)
+                    .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_MS))
                     .connect_with(opts)
                     .await?;
                 Ok(Db::Sqlite(pool, Default::default()))
@@ -342,7 +346,7 @@ impl Db {
                 let opts = PgConnectOptions::from_str(url)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_MS))
                     .connect_with(opts)
                     .await?;
                 Ok(Db::Postgres(pool, Default::default()))

@@ -664,7 +664,16 @@ pub struct Statement {
     pub reconciled: bool,
 }
 
+/// [`statement_uncached`] as a heavy read (`crate::heavy`): bounded, shared by identical
+/// concurrent requests, refused quickly when the server is full of them.
 pub async fn statement(ctx: &Ctx, org: &Org, month: &str) -> AppResult<Statement> {
+    let key = format!("love.statement|{}|{month}", org.id);
+    ctx.heavy
+        .run_cloned(&key, || statement_uncached(ctx, org, month))
+        .await
+}
+
+async fn statement_uncached(ctx: &Ctx, org: &Org, month: &str) -> AppResult<Statement> {
     let (start, end) = crate::rectification::store::month_bounds(month)
         .ok_or_else(|| AppError::field("month", "月份格式应为YYYY-MM"))?;
     let r = rules_for(ctx, &org.path).await?;

@@ -146,7 +146,12 @@ async fn warnings_page(
     Query(q): Query<WarningsQuery>,
 ) -> Result<Response, PageError> {
     authorize(&ctx, &p, Perm::OrgRead, Some(&p.org_path)).await?;
-    let all = store::warned_branches(&ctx.db, &p.org_path).await?;
+    // a heavy read: bounded and shared by identical concurrent requests (crate::heavy)
+    let key = format!("org.warnings|{}", p.org_path);
+    let all = ctx
+        .heavy
+        .run_cloned(&key, || store::warned_branches(&ctx.db, &p.org_path))
+        .await?;
     let counts = store::count_by_code(&all);
     let code = q.code.clone().filter(|c| counts.contains_key(c.as_str()));
     let mut rows: Vec<store::WarnedBranch> = all

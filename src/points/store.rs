@@ -11,7 +11,6 @@ use crate::org::Org;
 use crate::rectification::store::Upload;
 use crate::{on_db, on_tx, Ctx};
 use chrono::{NaiveDate, Utc};
-use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -996,6 +995,21 @@ fn fold(
         .collect()
 }
 
+/// The kept totals that cover months `from..=to` exactly: (span, SQL list of periods) — one
+/// month, a calendar quarter (`YYYYq`) or a calendar year, else its months.
+fn kept_span(from: i64, to: i64) -> (&'static str, String) {
+    let (y, m) = (from / 100, from % 100);
+    if from == to {
+        ("M", from.to_string())
+    } else if y == to / 100 && m == 1 && to % 100 == 12 {
+        ("Y", y.to_string())
+    } else if y == to / 100 && m % 3 == 1 && to == from + 2 {
+        ("Q", (y * 10 + (m + 2) / 3).to_string())
+    } else {
+        ("M", listed_months(from, to))
+    }
+}
+
 /// The months `from..=to` as an SQL list (integers computed here, inlined). Queries name the
 /// months rather than a range: the index is (subject, month, org_id, ...), and under a range
 /// of months PostgreSQL reads every branch's entries of the range to find one branch's (3,900
@@ -1118,29 +1132,50 @@ pub async fn unit_board(
     to: i64,
     limit: usize,
 ) -> AppResult<Board> {
+    // a heavy read: bounded and shared by identical concurrent requests (crate::heavy)
+    let key = format!("points.units|{}|{subject}|{from}|{to}|{limit}", org.id);
+    ctx.heavy
+        .run_cloned(&key, || {
+            unit_board_uncached(ctx, org, subject, from, to, limit)
+        })
+        .await
+}
+
+async fn unit_board_uncached(
+    ctx: &Ctx,
+    org: &Org,
+    subject: &str,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> AppResult<Board> {
     let months = super::months(from, to);
+    let listed = listed_months(from, to);
     let upper = path_upper(&org.path);
     let branch_kinds = "('branch', 'joint_branch')";
-    let range = [
-        Val::I64(from),
-        Val::I64(to),
-        Val::Str(org.path.clone()),
-        Val::Str(upper.clone()),
-    ];
     let (sums, names, closed) = on_db!(&ctx.db, x => {
+        let whole = crate::org::store::is_whole_tree(&ctx.db, &org.path).await?;
+        // the kept month totals (migration 0023), the subtree's by its organisations' paths
+        let (join, cond) = if whole {
+            ("", "")
+        } else {
+            (" JOIN orgs o ON o.id = t.org_id", " AND o.path >= $1 AND o.path < $2")
+        };
+        let by_path = [Val::Str(org.path.clone()), Val::Str(upper.clone())];
+        let vals: &[Val] = if whole { &[] } else { &by_path };
         let (sums, names) = if subject == "branch" {
-            let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, "SELECT e.org_id AS id, e.month, CAST(SUM(e.points) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'branch' AND e.month BETWEEN $1 AND $2 AND o.path >= $3 AND o.path < $4 GROUP BY e.org_id, e.month",
-                &["id", "month", "s"], &range).await?;
+            let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, &format!("SELECT t.org_id AS id, t.period AS month, t.total AS s FROM point_totals t{join} WHERE t.subject = 'branch' AND t.span = 'M' AND t.period IN ({listed}){cond}"),
+                &["id", "month", "s"], vals).await?;
             let rows = sqlx::query(&format!("SELECT id, name FROM orgs WHERE path >= $1 AND path < $2 AND kind IN {branch_kinds} AND dissolved_at IS NULL"))
                 .bind(&org.path).bind(&upper).fetch_all(x).await?;
             let names = rows.iter().map(|r| Ok((r.i64("id")?, (r.string("name")?, None)))).collect::<DbResult<HashMap<_, _>>>()?;
             (sums, names)
         } else {
-            let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, "SELECT e.member_id AS id, e.month, CAST(SUM(e.points) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'secretary' AND e.month BETWEEN $1 AND $2 AND o.path >= $3 AND o.path < $4 GROUP BY e.member_id, e.month",
-                &["id", "month", "s"], &range).await?;
-            let rows = sqlx::query("SELECT DISTINCT m.id, m.name, o.name AS org_name FROM point_entries e JOIN members m ON m.id = e.member_id JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'secretary' AND e.month BETWEEN $1 AND $2 AND o.path >= $3 AND o.path < $4")
-                .bind(from).bind(to).bind(&org.path).bind(&upper).fetch_all(x).await?;
-            let names = rows.iter().map(|r| Ok((r.i64("id")?, (r.string("name")?, Some(r.string("org_name")?))))).collect::<DbResult<HashMap<_, _>>>()?;
+            let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, &format!("SELECT t.member_id AS id, t.period AS month, CAST(SUM(t.total) AS BIGINT) AS s FROM point_totals t{join} WHERE t.subject = 'secretary' AND t.span = 'M' AND t.period IN ({listed}){cond} GROUP BY t.member_id, t.period"),
+                &["id", "month", "s"], vals).await?;
+            let names: Vec<(i64, String, String)> = fetch_packed(&ctx.db, &format!("SELECT m.id, m.name, MIN(b.name) AS org_name FROM point_totals t JOIN members m ON m.id = t.member_id JOIN orgs b ON b.id = t.org_id{join} WHERE t.subject = 'secretary' AND t.span = 'M' AND t.period IN ({listed}){cond} GROUP BY m.id, m.name"),
+                &["id", "name", "org_name"], vals).await?;
+            let names = names.into_iter().map(|(id, n, o)| (id, (n, Some(o)))).collect::<HashMap<_, _>>();
             (sums, names)
         };
         let rows = sqlx::query("SELECT DISTINCT month FROM point_closes WHERE org_id = $1 AND scope = 'units' AND month BETWEEN $2 AND $3 ORDER BY month")
@@ -1194,41 +1229,44 @@ pub async fn ranking(
     offset: usize,
     limit: usize,
 ) -> AppResult<Ranking> {
-    // a whole database's tree needs no filter by organisation; a subtree filters by its
-    // branches (integers from the database, inlined)
+    // a heavy read: bounded and shared by identical concurrent requests (crate::heavy)
+    let key = format!("points.ranking|{}|{from}|{to}|{offset}|{limit}", org.id);
+    ctx.heavy
+        .run_cloned(&key, || ranking_uncached(ctx, org, from, to, offset, limit))
+        .await
+}
+
+async fn ranking_uncached(
+    ctx: &Ctx,
+    org: &Org,
+    from: i64,
+    to: i64,
+    offset: usize,
+    limit: usize,
+) -> AppResult<Ranking> {
+    // the kept totals (migration 0023): one row per member and branch for a month, a
+    // calendar quarter or a calendar year; another range adds its months up. A whole
+    // database's tree needs no filter by organisation.
     let whole = crate::org::store::is_whole_tree(&ctx.db, &org.path).await?;
-    let filter = if whole {
-        String::new()
+    let (span, periods) = kept_span(from, to);
+    let (join, cond) = if whole {
+        ("", "")
     } else {
-        let upper = path_upper(&org.path);
-        let ids: Vec<i64> = on_db!(&ctx.db, x => {
-            let rows = sqlx::query("SELECT id FROM orgs WHERE path >= $1 AND path < $2 AND kind IN ('branch', 'joint_branch')")
-                .bind(&org.path).bind(&upper).fetch_all(x).await?;
-            rows.iter().map(|r| r.i64("id")).collect::<DbResult<Vec<_>>>()?
-        });
-        if ids.is_empty() {
-            " AND 1 = 0".to_string()
-        } else {
-            format!(
-                " AND org_id IN ({})",
-                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-            )
-        }
+        (
+            " JOIN orgs o ON o.id = t.org_id",
+            " AND o.path >= $1 AND o.path < $2",
+        )
     };
-    // month by month: each month's rows come in member order from the index and are summed
-    // without a sort; the months are added up here, streamed, never held as rows
-    let sql = format!("SELECT member_id, CAST(SUM(points) AS BIGINT) AS s FROM point_entries WHERE subject = 'member' AND month = $1{filter} GROUP BY member_id");
-    let mut acc: HashMap<i64, i64> = HashMap::new();
-    for m in super::months(from, to) {
-        on_db!(&ctx.db, x => {
-            let mut rows = sqlx::query(&sql).bind(m).fetch(x);
-            while let Some(r) = rows.try_next().await? {
-                *acc.entry(r.i64("member_id")?).or_default() += r.i64("s")?;
-            }
-        });
-    }
-    let totals: Vec<(i64, i64)> = acc.into_iter().collect();
-    let ranked = super::rank(&totals);
+    let sql = format!("SELECT t.member_id AS id, CAST(SUM(t.total) AS BIGINT) AS s FROM point_totals t{join} WHERE t.subject = 'member' AND t.span = '{span}' AND t.period IN ({periods}){cond} GROUP BY t.member_id");
+    let by_path = [Val::Str(org.path.clone()), Val::Str(path_upper(&org.path))];
+    let acc: Vec<(i64, i64)> = fetch_packed(
+        &ctx.db,
+        &sql,
+        &["id", "s"],
+        if whole { &[] } else { &by_path },
+    )
+    .await?;
+    let ranked = super::rank(&acc);
     let page: Vec<(i64, i64, i64)> = ranked
         .iter()
         .skip(offset)
@@ -1514,4 +1552,27 @@ pub async fn confirm_year(
     .await?;
     tx.commit().await?;
     year_result(ctx, &branch, year).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_spans_cover_the_range_exactly() {
+        assert_eq!(kept_span(202611, 202611), ("M", "202611".into()));
+        assert_eq!(kept_span(202610, 202612), ("Q", "20264".into()));
+        assert_eq!(kept_span(202601, 202603), ("Q", "20261".into()));
+        assert_eq!(kept_span(202601, 202612), ("Y", "2026".into()));
+        // not a calendar quarter or year: its months
+        assert_eq!(
+            kept_span(202602, 202604),
+            ("M", "202602, 202603, 202604".into())
+        );
+        assert_eq!(
+            kept_span(202511, 202601),
+            ("M", "202511, 202512, 202601".into())
+        );
+        assert_eq!(kept_span(202601, 202611).0, "M");
+    }
 }

@@ -2441,8 +2441,17 @@ pub struct StatRow {
     pub quota: Option<i64>,
 }
 
-/// Statistics per child organisation of `org` for `year`.
+/// [`stats_uncached`] as a heavy read (`crate::heavy`): bounded, shared by identical
+/// concurrent requests, refused quickly when the server is full of them.
 pub async fn stats(ctx: &Ctx, org: &Org, year: i32) -> AppResult<Vec<StatRow>> {
+    let key = format!("recruit.stats|{}|{year}", org.id);
+    ctx.heavy
+        .run_cloned(&key, || stats_uncached(ctx, org, year))
+        .await
+}
+
+/// Statistics per child organisation of `org` for `year`.
+async fn stats_uncached(ctx: &Ctx, org: &Org, year: i32) -> AppResult<Vec<StatRow>> {
     let children = crate::org::store::children(&ctx.db, org.id).await?;
     let today = ctx.clock.today();
     let from = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);

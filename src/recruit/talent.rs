@@ -591,8 +591,17 @@ impl Summary {
     }
 }
 
-/// How many people each pool took through each channel, and where they stand.
+/// [`summary_uncached`] as a heavy read (`crate::heavy`): bounded, shared by identical
+/// concurrent requests, refused quickly when the server is full of them.
 pub async fn summary(ctx: &Ctx, scope_path: &str) -> AppResult<Summary> {
+    let key = format!("talent.summary|{scope_path}");
+    ctx.heavy
+        .run_cloned(&key, || summary_uncached(ctx, scope_path))
+        .await
+}
+
+/// How many people each pool took through each channel, and where they stand.
+async fn summary_uncached(ctx: &Ctx, scope_path: &str) -> AppResult<Summary> {
     let upper = path_upper(scope_path);
     let today = ctx.clock.today();
     let (rows, overdue) = on_db!(&ctx.db, p => {

@@ -745,7 +745,16 @@ pub fn month_bounds(month: &str) -> Option<(NaiveDate, NaiveDate)> {
     Some((start, next - Duration::days(1)))
 }
 
+/// [`bulletin_uncached`] as a heavy read (`crate::heavy`): bounded, shared by identical
+/// concurrent requests, refused quickly when the server is full of them.
 pub async fn bulletin(ctx: &Ctx, org: &crate::org::Org, month: &str) -> AppResult<Bulletin> {
+    let key = format!("rectify.bulletin|{}|{month}", org.id);
+    ctx.heavy
+        .run_cloned(&key, || bulletin_uncached(ctx, org, month))
+        .await
+}
+
+async fn bulletin_uncached(ctx: &Ctx, org: &crate::org::Org, month: &str) -> AppResult<Bulletin> {
     let (start, end) =
         month_bounds(month).ok_or_else(|| AppError::field("month", "月份格式应为YYYY-MM"))?;
     let r = rules_for(ctx, &org.path).await?;

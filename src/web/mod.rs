@@ -1027,6 +1027,48 @@ async fn not_found(State(ctx): State<AppState>, req: Request) -> Response {
     PageError(AppError::NotFound("页面")).into_response()
 }
 
+/// Requests that may run long by nature (verifying the whole chain and every stored file,
+/// reading an uploaded workbook or archive, writing an export): `long_request_seconds`.
+fn is_long(path: &str) -> bool {
+    let p = path.strip_prefix("/api/v1").unwrap_or(path);
+    p == "/audit/verify"
+        || p.starts_with("/members/import")
+        || p.starts_with("/members/export")
+        || p.starts_with("/rectify/export")
+        || p == "/recruits/verify"
+        || p == "/recruits/archive/verify"
+        || (p.starts_with("/recruits/") && (p.ends_with("/archive") || p.ends_with("/archive.zip")))
+}
+
+/// Every read has a deadline shorter than the pool's acquire timeout: past it the answer is
+/// 503 with `Retry-After` (the work is dropped at its next await), never a wait for a
+/// connection that ends in a server error. Writes are not cut short (a cut commit could have
+/// landed unacknowledged): they are bounded by the write gate's and the pool's timeouts, which
+/// answer 503 before anything is written.
+async fn deadline(State(ctx): State<AppState>, req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    let long = is_long(req.uri().path());
+    let is_api = req.uri().path().starts_with("/api/");
+    let limit = if long {
+        std::time::Duration::from_secs(ctx.config.long_request_seconds)
+    } else {
+        std::time::Duration::from_millis(ctx.config.request_deadline_ms)
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(ms = limit.as_millis() as u64, "request past its deadline");
+            if is_api {
+                ApiError(AppError::Busy(5)).into_response()
+            } else {
+                PageError(AppError::Busy(5)).into_response()
+            }
+        }
+    }
+}
+
 /// The whole application.
 pub fn router(ctx: Ctx) -> Router {
     let state: AppState = Arc::new(ctx);
@@ -1047,6 +1089,7 @@ pub fn router(ctx: Ctx) -> Router {
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(error_pages))
         .layer(middleware::from_fn(api::json_errors))

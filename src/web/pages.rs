@@ -122,8 +122,14 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
     );
     let d = ctx
         .dashboards
-        .get_or_compute(&key, || {
-            count_dashboard(&ctx, &p.org_path, recruit, rectify, discipline)
+        .get_or_compute(&key, || async {
+            // the recount is a heavy read (crate::heavy): bounded, and refused quickly when
+            // the server is full of them (the cache answers the previous count meanwhile)
+            ctx.heavy
+                .run_cloned(&format!("dashboard|{key}"), || {
+                    count_dashboard(&ctx, &p.org_path, recruit, rectify, discipline)
+                })
+                .await
         })
         .await?;
     let counted_at = crate::clock::fmt_local(d.at, "%H:%M:%S");

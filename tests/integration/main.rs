@@ -8,6 +8,7 @@ mod calendar;
 mod discipline;
 mod flows;
 mod hardening;
+mod heavy;
 mod import_export;
 mod love_bank;
 mod points;

@@ -273,6 +273,8 @@ async fn a_branch_runs_its_points_through_a_year() {
             let (s, _, html) = app.page(&sess, "GET", &path, None).await;
             assert_eq!(s, StatusCode::OK, "{path}: {html}");
         }
+        // the kept totals (migration 0023) are the entries' sums, month, quarter and year
+        assert_totals_kept(&app).await;
         assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
     })
     .await;
@@ -280,6 +282,31 @@ async fn a_branch_runs_its_points_through_a_year() {
 
 /// The board of the branch's latest closed month on a member's page (`last_closed_board`, from
 /// the year `member_year` read) is `month`'s board as `member_board` reads it.
+/// Every kept total equals its entries' sum, for each span, and none is left over.
+pub async fn assert_totals_kept(app: &TestApp) {
+    assert!(app.count("SELECT COUNT(*) AS n FROM point_entries").await > 0);
+    for (span, period) in [
+        ("M", "month"),
+        ("Q", "(month / 100) * 10 + ((month % 100) + 2) / 3"),
+        ("Y", "month / 100"),
+    ] {
+        let sums = format!("SELECT subject, {period} AS period, org_id, COALESCE(member_id, 0) AS mid, SUM(points) AS s, COUNT(*) AS c FROM point_entries GROUP BY subject, {period}, org_id, COALESCE(member_id, 0)");
+        let missing = app.count(&format!("SELECT COUNT(*) AS n FROM ({sums}) e LEFT JOIN point_totals t ON t.subject = e.subject AND t.span = '{span}' AND t.period = e.period AND t.org_id = e.org_id AND t.member_id = e.mid WHERE t.total IS NULL OR t.total <> e.s OR t.entries <> e.c")).await;
+        assert_eq!(missing, 0, "{span}");
+        let rows = app
+            .count(&format!(
+                "SELECT COUNT(*) AS n FROM point_totals WHERE span = '{span}' AND entries > 0"
+            ))
+            .await;
+        assert_eq!(
+            rows,
+            app.count(&format!("SELECT COUNT(*) AS n FROM ({sums}) e"))
+                .await,
+            "{span}"
+        );
+    }
+}
+
 async fn assert_published_board(app: &TestApp, branch: i64, member: i64, year: i32, month: &str) {
     use dangjian::points::store;
     let org = dangjian::org::store::get(&app.ctx.db, branch)

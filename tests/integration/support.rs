@@ -36,8 +36,18 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
+    each_backend_with(|_| {}, f).await
+}
+
+/// [`each_backend`] with settings of its own.
+pub async fn each_backend_with<C, F, Fut>(configure: C, f: F)
+where
+    C: Fn(&mut Config),
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
     for b in backends() {
-        let app = TestApp::new(b).await;
+        let app = TestApp::with(b, &configure).await;
         let cleanup = app.cleanup_info();
         f(app).await;
         cleanup.run().await;
@@ -97,6 +107,10 @@ fn pg_url_with_db(url: &str, db: &str) -> String {
 
 impl TestApp {
     pub async fn new(backend: Backend) -> Self {
+        Self::with(backend, |_| {}).await
+    }
+
+    pub async fn with(backend: Backend, configure: impl Fn(&mut Config)) -> Self {
         // Server errors are logged, never answered: show them with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -121,13 +135,14 @@ impl TestApp {
                 (pg_url_with_db(url, &name), Some((url.clone(), name)))
             }
         };
-        let cfg = Config {
+        let mut cfg = Config {
             database_url: db_url.clone(),
             data_key: Some(KEY.into()),
             audit_anchor_file: Some(dir.path().join("audit.anchor")),
             max_body_bytes: 2 * 1024 * 1024,
             ..Default::default()
         };
+        configure(&mut cfg);
         cfg.validate().expect("config");
         let ctx = Ctx::open(cfg).await.expect("open");
         ctx.clock.set_local(test_now());

@@ -1,0 +1,180 @@
+"""The reports that aggregate a subtree, at the whole tree (the city, or the province on
+PostgreSQL) and at a county: one client, each report requested n times after 2 warm-up
+requests, next to its main SQL run the same number of times against the same database in the
+same run (SQLite: Python's sqlite3 read-only; PostgreSQL: psycopg-free `psql` with \\timing).
+Then, with --conns N, each report under N connections (bench/loadgen) for a few seconds.
+
+    python3 bench/heavy.py BIN DATABASE_URL [--n 10] [--conns 16] [--only recruit_stats,...]
+
+Prints a Markdown table: report, scope, p50, p99, raw p50, ratio; and the loaded figures.
+"""
+import argparse
+import datetime
+import os
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "drills"))
+from common import Api, Server  # noqa: E402
+
+
+def pin(core):
+    try:
+        os.sched_setaffinity(0, {core})
+    except (AttributeError, OSError):
+        pass
+
+
+def reports(today, scope_path, scope_upper):
+    """(name, path template, raw SQL) of each heavy report; {org} is the scope's id."""
+    y = today.year
+    month = today.year * 100 + today.month
+    q = (today.month - 1) // 3
+    q_from, q_to = today.year * 100 + q * 3 + 1, today.year * 100 + q * 3 + 3
+    rng = f"o.path >= '{scope_path}' AND o.path < '{scope_upper}'"
+    return [
+        ("recruit_stats", f"/recruits/stats?org_id={{org}}&year={y}",
+         f"SELECT o.path, COUNT(*) FROM recruit_entries e JOIN recruits r ON r.id = e.recruit_id JOIN orgs o ON o.id = r.org_id "
+         f"WHERE {rng} AND e.step = 17 AND e.complete = 1 AND NOT EXISTS (SELECT 1 FROM recruit_entries c2 WHERE c2.corrects_id = e.id AND c2.complete = 1) "
+         f"AND e.done_on >= '{y}-01-01' AND e.done_on <= '{y}-12-31' GROUP BY o.path"),
+        ("recruit_board", "/api/v1/recruits/board?org_id={org}",
+         f"SELECT r.step, COUNT(*) FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE {rng} AND r.status = 'active' GROUP BY r.step"),
+        ("points_board", f"/points/board?org_id={{org}}&quarter={today.year}-Q{q + 1}",
+         f"SELECT e.org_id, e.month, SUM(e.points) FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'branch' AND e.month BETWEEN {q_from} AND {q_to} AND {rng} GROUP BY e.org_id, e.month"),
+        ("points_ranking", f"/points/ranking?org_id={{org}}&month={today.year}-{today.month:02d}",
+         f"SELECT e.member_id, SUM(e.points) FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'member' AND e.month = {month} AND {rng} GROUP BY e.member_id"),
+        ("points_ranking_year", f"/api/v1/points/ranking?org_id={{org}}&year={y}&limit=100",
+         f"SELECT e.member_id, SUM(e.points) FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'member' AND e.month BETWEEN {y}01 AND {y}12 AND {rng} GROUP BY e.member_id"),
+        ("rectify_bulletin", f"/rectify/bulletin?org_id={{org}}&month={today.year}-{today.month:02d}",
+         f"SELECT i.status, COUNT(*) FROM rect_items i JOIN orgs o ON o.id = i.org_id WHERE {rng} GROUP BY i.status"),
+        ("rectify_board", "/api/v1/rectify/board?org_id={org}",
+         f"SELECT i.status, COUNT(*) FROM rect_items i JOIN orgs o ON o.id = i.org_id WHERE {rng} GROUP BY i.status"),
+        ("talent_summary", "/api/v1/talents/summary?org_id={org}",
+         f"SELECT t.pool, t.status, COUNT(*) FROM talents t JOIN orgs o ON o.id = t.org_id WHERE {rng} GROUP BY t.pool, t.status"),
+        ("org_warnings", "/orgs/warnings?org_id={org}",
+         f"SELECT o.id, SUM(c.n) FROM orgs o LEFT JOIN org_member_counts c ON c.org_id = o.id WHERE {rng} AND o.kind IN ('branch', 'joint_branch') GROUP BY o.id"),
+        ("dashboard_recount", "/",
+         f"SELECT m.status, m.education, m.gender, COUNT(*) FROM members m JOIN orgs o ON o.id = m.org_id WHERE {rng} GROUP BY m.status, m.education, m.gender"),
+        ("reviews", "/reviews",
+         "SELECT COUNT(*) FROM review_campaigns"),
+        ("stars", "/stars?org_id={org}",
+         "SELECT COUNT(*) FROM star_rounds"),
+    ]
+
+
+def load(port, api, url, conns, seconds):
+    """`conns` connections on one report for `seconds` (bench/loadgen, pinned to core 1)."""
+    import json
+    import shutil
+    root = os.path.dirname(HERE)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", os.path.join(HERE, "loadgen", "Cargo.toml"),
+                    "--target-dir", os.path.join(root, "target")], check=True)
+    fd, plan = tempfile.mkstemp(suffix=".tsv")
+    with os.fdopen(fd, "w") as f:
+        f.write("\t".join(["report", "1", "GET", url, "-", f"Cookie: {api.cookie}"]) + "\n")
+    cmd = (["taskset", "-c", "1"] if shutil.which("taskset") else []) + [
+        os.path.join(root, "target", "release", "dangjian-loadgen"), "--addr", f"127.0.0.1:{port}", "--plan", plan,
+        "--connections", str(conns), "--duration", str(seconds), "--warmup", "1"]
+    out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    os.remove(plan)
+    return out
+
+
+def upper(path):
+    return path[:-1] + chr(ord(path[-1]) + 1)
+
+
+def raw_sqlite(db, sql, n):
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    con.execute(sql).fetchall()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        con.execute(sql).fetchall()
+        times.append((time.perf_counter() - t) * 1000)
+    con.close()
+    return statistics.median(times)
+
+
+def raw_pg(url, sql, n):
+    script = "\\timing on\n" + (sql + ";\n") * (n + 1)
+    out = subprocess.run(["psql", url, "-X", "-q", "-o", "/dev/null"], input=script, capture_output=True, text=True).stdout
+    times = [float(x) for x in re.findall(r"Time: ([0-9.]+) ms", out)][1:]
+    return statistics.median(times) if times else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("bin")
+    ap.add_argument("url")
+    ap.add_argument("--n", type=int, default=10)
+    ap.add_argument("--conns", type=int, default=0)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--only")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server")
+    args = ap.parse_args()
+    env = dict(e.split("=", 1) for e in args.env)
+    db = types.SimpleNamespace(url=args.url, workdir=tempfile.mkdtemp(prefix="dj-heavy-"))
+    srv = Server(os.path.abspath(args.bin), db, env=env, preexec=lambda: pin(0)).start(wait=300)
+    pin(1)
+    today = datetime.date.today()
+    rows, loaded = [], []
+    try:
+        s = {u: Api(srv.port, timeout=600).login(u) for u in ("city", "county")}
+        scopes = []
+        for u in ("city", "county"):
+            me = s[u].call("GET", "/api/v1/me")[1]
+            org = s[u].call("GET", f"/api/v1/orgs/{me['org_id']}")[1]
+            scopes.append((u, me["org_id"], org["path"]))
+        for user, org, path in scopes:
+            for name, tmpl, sql in reports(today, path, upper(path)):
+                if args.only and name not in args.only.split(","):
+                    continue
+                url = tmpl.format(org=org)
+                c = s[user]
+                status = None
+                for _ in range(2):
+                    status, _, _ = c.raw("GET", url)
+                times = []
+                for _ in range(args.n):
+                    t = time.perf_counter()
+                    status, _, _ = c.raw("GET", url)
+                    times.append((time.perf_counter() - t) * 1000)
+                times.sort()
+                p50 = statistics.median(times)
+                p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+                if args.url.startswith("sqlite"):
+                    raw = raw_sqlite(args.url.split("://", 1)[1], sql, args.n)
+                else:
+                    raw = raw_pg(args.url, sql, args.n)
+                rows.append((name, user, status, p50, p99, raw))
+                print(f"{name:22s} {user:7s} {status} p50 {p50:8.1f} ms p99 {p99:8.1f} ms raw {raw:8.1f} ms ratio {p50 / raw if raw else float('nan'):5.1f}", flush=True)
+                if args.conns:
+                    loaded.append((name, user, load(srv.port, c, url, args.conns, args.seconds)))
+                    a = loaded[-1][2]["all"]
+                    print(f"    {args.conns} conns: {a['rps']:.1f}/s p50 {a['p50_ms']:.0f} ms p99 {a['p99_ms']:.0f} ms {loaded[-1][2]['status']}", flush=True)
+        print()
+        print("| report | scope | one client p50 | p99 | raw SQL p50 | ratio |")
+        print("|---|---|---|---|---|---|")
+        for name, user, status, p50, p99, raw in rows:
+            print(f"| {name} | {user} | {p50:.1f} ms | {p99:.1f} ms | {raw:.1f} ms | {p50 / raw if raw else float('nan'):.1f}× |" + ("" if status == 200 else f" ({status})"))
+        if loaded:
+            print(f"\n| report | scope | {args.conns} connections: requests/s | p50 | p99 | answers |")
+            print("|---|---|---|---|---|---|")
+            for name, user, out in loaded:
+                a = out["all"]
+                print(f"| {name} | {user} | {a['rps']:.1f} | {a['p50_ms']:.0f} ms | {a['p99_ms']:.0f} ms | {out['status']} |")
+        print(f"\nserver RSS {srv.rss_kb() // 1024} MB, peak {srv.rss_kb('VmHWM') // 1024} MB")
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
