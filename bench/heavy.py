@@ -7,6 +7,8 @@ Then, with --conns N, each report under N connections (bench/loadgen) for a few 
     python3 bench/heavy.py BIN DATABASE_URL [--n 10] [--conns 16] [--only recruit_stats,...]
 
 Prints a Markdown table: report, scope, p50, p99, raw p50, ratio; and the loaded figures.
+The dashboard is answered from its 30-second cache; `--env DANGJIAN_DASHBOARD_CACHE_SECONDS=0`
+measures the recount.
 """
 import argparse
 import datetime
@@ -33,39 +35,45 @@ def pin(core):
 
 
 def reports(today, scope_path, scope_upper):
-    """(name, path template, raw SQL) of each heavy report; {org} is the scope's id."""
+    """(name, path template, [raw SQL]) of each heavy report; {org} is the scope's id. The raw
+    SQL is what the server runs for it (its main statements), timed one after the other."""
     y = today.year
     month = today.year * 100 + today.month
     q = (today.month - 1) // 3
-    q_from, q_to = today.year * 100 + q * 3 + 1, today.year * 100 + q * 3 + 3
+    months = ", ".join(str(today.year * 100 + q * 3 + i) for i in (1, 2, 3))
     rng = f"o.path >= '{scope_path}' AND o.path < '{scope_upper}'"
+    totals = lambda subject, span, period: (  # noqa: E731
+        f"SELECT t.member_id, SUM(t.total) FROM point_totals t JOIN orgs o ON o.id = t.org_id "
+        f"WHERE t.subject = '{subject}' AND t.span = '{span}' AND t.period IN ({period}) AND {rng} GROUP BY t.member_id")
     return [
-        ("recruit_stats", f"/recruits/stats?org_id={{org}}&year={y}",
-         f"SELECT o.path, COUNT(*) FROM recruit_entries e JOIN recruits r ON r.id = e.recruit_id JOIN orgs o ON o.id = r.org_id "
-         f"WHERE {rng} AND e.step = 17 AND e.complete = 1 AND NOT EXISTS (SELECT 1 FROM recruit_entries c2 WHERE c2.corrects_id = e.id AND c2.complete = 1) "
-         f"AND e.done_on >= '{y}-01-01' AND e.done_on <= '{y}-12-31' GROUP BY o.path"),
-        ("recruit_board", "/api/v1/recruits/board?org_id={org}",
-         f"SELECT r.step, COUNT(*) FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE {rng} AND r.status = 'active' GROUP BY r.step"),
-        ("points_board", f"/points/board?org_id={{org}}&quarter={today.year}-Q{q + 1}",
-         f"SELECT e.org_id, e.month, SUM(e.points) FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'branch' AND e.month BETWEEN {q_from} AND {q_to} AND {rng} GROUP BY e.org_id, e.month"),
-        ("points_ranking", f"/points/ranking?org_id={{org}}&month={today.year}-{today.month:02d}",
-         f"SELECT e.member_id, SUM(e.points) FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'member' AND e.month = {month} AND {rng} GROUP BY e.member_id"),
-        ("points_ranking_year", f"/api/v1/points/ranking?org_id={{org}}&year={y}&limit=100",
-         f"SELECT e.member_id, SUM(e.points) FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'member' AND e.month BETWEEN {y}01 AND {y}12 AND {rng} GROUP BY e.member_id"),
-        ("rectify_bulletin", f"/rectify/bulletin?org_id={{org}}&month={today.year}-{today.month:02d}",
-         f"SELECT i.status, COUNT(*) FROM rect_items i JOIN orgs o ON o.id = i.org_id WHERE {rng} GROUP BY i.status"),
-        ("rectify_board", "/api/v1/rectify/board?org_id={org}",
-         f"SELECT i.status, COUNT(*) FROM rect_items i JOIN orgs o ON o.id = i.org_id WHERE {rng} GROUP BY i.status"),
-        ("talent_summary", "/api/v1/talents/summary?org_id={org}",
-         f"SELECT t.pool, t.status, COUNT(*) FROM talents t JOIN orgs o ON o.id = t.org_id WHERE {rng} GROUP BY t.pool, t.status"),
-        ("org_warnings", "/orgs/warnings?org_id={org}",
-         f"SELECT o.id, SUM(c.n) FROM orgs o LEFT JOIN org_member_counts c ON c.org_id = o.id WHERE {rng} AND o.kind IN ('branch', 'joint_branch') GROUP BY o.id"),
-        ("dashboard_recount", "/",
-         f"SELECT m.status, m.education, m.gender, COUNT(*) FROM members m JOIN orgs o ON o.id = m.org_id WHERE {rng} GROUP BY m.status, m.education, m.gender"),
-        ("reviews", "/reviews",
-         "SELECT COUNT(*) FROM review_campaigns"),
-        ("stars", "/stars?org_id={org}",
-         "SELECT COUNT(*) FROM star_rounds"),
+        ("recruit_stats", f"/recruits/stats?org_id={{org}}&year={y}", [
+            f"SELECT o.path, r.step, COUNT(*) FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE {rng} AND r.status = 'active' GROUP BY o.path, r.step",
+            f"SELECT o.path, COUNT(*) FROM recruit_entries e JOIN recruits r ON r.id = e.recruit_id JOIN orgs o ON o.id = r.org_id "
+            f"WHERE {rng} AND e.step = 17 AND e.complete = TRUE AND NOT EXISTS (SELECT 1 FROM recruit_entries c2 WHERE c2.corrects_id = e.id AND c2.complete = TRUE) "
+            f"AND e.done_on >= '{y}-01-01' AND e.done_on <= '{y}-12-31' GROUP BY o.path",
+            f"SELECT o.path, COUNT(*) FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE {rng} AND r.full_on >= '{y}-01-01' AND r.full_on <= '{y}-12-31' GROUP BY o.path"]),
+        ("recruit_board", "/api/v1/recruits/board?org_id={org}", [
+            f"SELECT r.step, COUNT(*) FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE {rng} AND r.status = 'active' GROUP BY r.step"]),
+        ("points_board", f"/points/board?org_id={{org}}&quarter={today.year}-Q{q + 1}", [
+            f"SELECT t.org_id, t.period, t.total FROM point_totals t JOIN orgs o ON o.id = t.org_id WHERE t.subject = 'branch' AND t.span = 'M' AND t.period IN ({months}) AND {rng}",
+            f"SELECT t.member_id, t.period, SUM(t.total) FROM point_totals t JOIN orgs o ON o.id = t.org_id WHERE t.subject = 'secretary' AND t.span = 'M' AND t.period IN ({months}) AND {rng} GROUP BY t.member_id, t.period",
+            f"SELECT m.id, m.name, MIN(b.name) FROM point_totals t JOIN members m ON m.id = t.member_id JOIN orgs b ON b.id = t.org_id JOIN orgs o ON o.id = t.org_id WHERE t.subject = 'secretary' AND t.span = 'M' AND t.period IN ({months}) AND {rng} GROUP BY m.id, m.name"]),
+        ("points_ranking", f"/points/ranking?org_id={{org}}&month={today.year}-{today.month:02d}", [totals("member", "M", month)]),
+        ("points_ranking_year", f"/api/v1/points/ranking?org_id={{org}}&year={y}&limit=100", [totals("member", "Y", y)]),
+        ("rectify_bulletin", f"/rectify/bulletin?org_id={{org}}&month={today.year}-{today.month:02d}", [
+            f"SELECT i.org_id, i.status, i.deadline FROM rect_items i JOIN orgs o ON o.id = i.org_id WHERE {rng}"]),
+        ("rectify_board", "/api/v1/rectify/board?org_id={org}", [
+            f"SELECT i.status, COUNT(*) FROM rect_items i JOIN orgs o ON o.id = i.org_id WHERE {rng} GROUP BY i.status"]),
+        ("talent_summary", "/api/v1/talents/summary?org_id={org}", [
+            f"SELECT t.pool, t.status, COUNT(*) FROM talents t JOIN orgs o ON o.id = t.org_id WHERE {rng} GROUP BY t.pool, t.status"]),
+        ("org_warnings", "/orgs/warnings?org_id={org}", [
+            f"SELECT o.id, o.name, SUM(c.n) FROM orgs o LEFT JOIN org_member_counts c ON c.org_id = o.id WHERE {rng} AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL GROUP BY o.id, o.name"]),
+        ("dashboard", "/", [
+            f"SELECT m.status, m.education, m.gender, COUNT(*) FROM members m JOIN orgs o ON o.id = m.org_id WHERE {rng} GROUP BY m.status, m.education, m.gender"]),
+        ("reviews", "/reviews", [
+            f"SELECT c.id FROM review_campaigns c JOIN orgs o ON o.id = c.org_id WHERE {rng}"]),
+        ("stars", "/stars?org_id={org}", [
+            f"SELECT r.id FROM star_rounds r JOIN orgs o ON o.id = r.org_id WHERE {rng}"]),
     ]
 
 
@@ -134,7 +142,7 @@ def main():
             org = s[u].call("GET", f"/api/v1/orgs/{me['org_id']}")[1]
             scopes.append((u, me["org_id"], org["path"]))
         for user, org, path in scopes:
-            for name, tmpl, sql in reports(today, path, upper(path)):
+            for name, tmpl, sqls in reports(today, path, upper(path)):
                 if args.only and name not in args.only.split(","):
                     continue
                 url = tmpl.format(org=org)
@@ -151,9 +159,9 @@ def main():
                 p50 = statistics.median(times)
                 p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
                 if args.url.startswith("sqlite"):
-                    raw = raw_sqlite(args.url.split("://", 1)[1], sql, args.n)
+                    raw = sum(raw_sqlite(args.url.split("://", 1)[1], sql.replace("TRUE", "1"), args.n) for sql in sqls)
                 else:
-                    raw = raw_pg(args.url, sql, args.n)
+                    raw = sum(raw_pg(args.url, sql, args.n) for sql in sqls)
                 rows.append((name, user, status, p50, p99, raw))
                 print(f"{name:22s} {user:7s} {status} p50 {p50:8.1f} ms p99 {p99:8.1f} ms raw {raw:8.1f} ms ratio {p50 / raw if raw else float('nan'):5.1f}", flush=True)
                 if args.conns:

@@ -26,6 +26,8 @@ FULL = {
     "diskfull": [],
     "soak": ["--minutes", "10"],
     "schemathesis": ["--max-time", "120"],
+    "starvation": ["--members", "300000", "--seconds", "15"],
+    "signin": ["--seconds", "30"],
 }
 QUICK = {
     "kill9": ["--kills", "10"],
@@ -33,8 +35,10 @@ QUICK = {
     "backup": ["--rounds", "2"],
     "diskfull": [],
     "schemathesis": ["--max-time", "15"],
+    "starvation": ["--members", "20000", "--seconds", "5"],
+    "signin": ["--seconds", "10"],
 }
-SQLITE_ONLY = {"schemathesis"}
+SQLITE_ONLY = {"schemathesis", "signin"}
 
 
 def main():

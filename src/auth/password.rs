@@ -205,6 +205,51 @@ pub fn generate() -> String {
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn hashing_runs_under_permits_and_reuses_its_memory() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let limit = permits().available_permits();
+        assert!(limit >= 1);
+        // many at once: never more than the permits inside, the others wait their turn
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let mut tasks = Vec::new();
+        for _ in 0..(limit * 4) {
+            let (now, most) = (now.clone(), most.clone());
+            tasks.push(tokio::spawn(with_permit(move || {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(n, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                now.fetch_sub(1, Ordering::SeqCst);
+            })));
+        }
+        for t in tasks {
+            assert!(t.await.expect("join").is_ok());
+        }
+        assert!(
+            most.load(Ordering::SeqCst) <= limit,
+            "{} > {limit}",
+            most.load(Ordering::SeqCst)
+        );
+        // real checks: the working memories are taken from the pool and given back, never more
+        // of them than the permits
+        let stored = hash("Abcdef1!").expect("hash");
+        let mut checks = Vec::new();
+        for _ in 0..(limit * 3) {
+            checks.push(tokio::spawn(verify_checked(
+                "Abcdef1!".into(),
+                stored.clone(),
+            )));
+        }
+        for c in checks {
+            assert_eq!(c.await.expect("join").ok(), Some(true));
+        }
+        let kept = BLOCKS.lock().map(|b| b.len()).unwrap_or(usize::MAX);
+        // (other tests of this binary hash outside permits meanwhile: the pool's own bound)
+        assert!((1..=POOL).contains(&kept), "{kept} working memories kept");
+        assert_eq!(free_permits(), limit, "every permit back");
+    }
+
     #[test]
     fn hash_and_verify() {
         let h = hash("Abcdef1!").expect("hash");
