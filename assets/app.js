@@ -145,6 +145,25 @@
     var c = form.querySelector("[data-count]");
     if (c) c.textContent = n ? msg("selected", n) : "";
   };
+  // multi-picker: a search's result chosen in a select[data-pick-into] becomes a chip with a
+  // hidden input of the same form; its × removes it
+  document.addEventListener("change", function (e) {
+    var sel = e.target;
+    if (!sel.matches || !sel.matches("select[data-pick-into]") || !sel.value) return;
+    var box = document.getElementById(sel.getAttribute("data-pick-into"));
+    if (!box || box.querySelector('input[value="' + sel.value + '"]')) return;
+    var chip = document.createElement("span");
+    chip.className = "chip";
+    chip.textContent = sel.options[sel.selectedIndex].text;
+    var input = document.createElement("input");
+    input.type = "hidden"; input.name = "org_ids"; input.value = sel.value;
+    var x = document.createElement("button");
+    x.type = "button"; x.className = "chip-x"; x.textContent = "×"; x.setAttribute("aria-label", msg("remove"));
+    chip.appendChild(input); chip.appendChild(x); box.appendChild(chip);
+  });
+  document.addEventListener("click", function (e) {
+    if (e.target.classList && e.target.classList.contains("chip-x")) e.target.parentNode.remove();
+  });
   document.addEventListener("change", function (e) {
     var t = e.target;
     var form = t.form;

@@ -323,8 +323,9 @@ pub async fn verify_all(ctx: &Ctx) -> AppResult<FilesReport> {
 }
 
 /// The tables whose rows name stored files, as (query, digest column).
-const REFERENCES: [(&str, &str); 4] = [
+const REFERENCES: [(&str, &str); 5] = [
     ("SELECT digest FROM recruit_docs", "digest"),
+    ("SELECT digest FROM circular_files", "digest"),
     ("SELECT digest FROM rect_docs", "digest"),
     ("SELECT evidence AS digest FROM point_entries", "digest"),
     ("SELECT evidence AS digest FROM point_claims", "digest"),
@@ -341,6 +342,9 @@ pub async fn used_by(ctx: &Ctx, digest: &str) -> AppResult<Vec<String>> {
         }
         for r in sqlx::query("SELECT item_id, filename FROM rect_docs WHERE digest = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
             out.push(format!("整改事项{} 佐证材料《{}》", r.i64("item_id")?, r.string("filename")?));
+        }
+        for r in sqlx::query("SELECT circular_id, filename FROM circular_files WHERE digest = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
+            out.push(format!("通知{} 附件《{}》", r.i64("circular_id")?, r.string("filename")?));
         }
         for r in sqlx::query("SELECT id, evidence_name FROM point_entries WHERE evidence = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
             out.push(format!("积分记录{} 佐证材料《{}》", r.i64("id")?, r.opt_string("evidence_name")?.unwrap_or_default()));

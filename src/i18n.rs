@@ -137,6 +137,14 @@ pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("verify_failed", "审计链校验发现问题，详见页面上方"),
     ("pending", "已提交，等待审核"),
     ("closed", "已关账"),
+    ("circular_published", "通知已发布"),
+    ("received", "已签收"),
+    ("reminded", "已催办未签收的组织"),
+    ("withdrawn", "通知已撤回"),
+    ("review_closed", "评议已结束，结果已公布"),
+    ("awarded", "已计分"),
+    ("confirmed", "年度兑分已确认"),
+    ("remove", "移除"),
 ];
 
 pub fn script_messages(lang: Lang) -> HashMap<&'static str, &'static str> {

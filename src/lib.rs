@@ -8,6 +8,7 @@ pub mod auth;
 pub mod blob;
 pub mod cache;
 pub mod calendar;
+pub mod circular;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -30,6 +31,7 @@ pub mod scheduler;
 pub mod stars;
 pub mod upgrade;
 pub mod web;
+pub mod workbench;
 pub mod zipguard;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +54,9 @@ pub struct Ctx {
     pub dashboards: Arc<cache::TtlCache<web::pages::Dashboard>>,
     /// Reports that aggregate a subtree: bounded, shared, refused quickly when full.
     pub heavy: Arc<heavy::Heavy>,
+    /// Small figures reused for a minute: the navigation's to-do count per account, a
+    /// subtree's term warnings (workbench).
+    pub figures: Arc<cache::TtlCache<(i64, i64)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -296,6 +301,7 @@ impl Ctx {
                 cfg_dashboard_seconds,
             ))),
             heavy: Arc::new(heavy::Heavy::new(heavy_limit, heavy_wait)),
+            figures: Arc::new(cache::TtlCache::new(std::time::Duration::from_secs(60))),
         };
         upgrade::run(&ctx).await?;
         calendar::store::seed_builtin(&ctx.db).await?;

@@ -122,6 +122,8 @@ impl Role {
                 TransferWrite,
                 DisciplineRead,
                 DisciplineWrite,
+                CircularSend,
+                CircularReceive,
                 RuleRead,
                 RuleWrite,
                 RecruitRead,
@@ -148,6 +150,8 @@ impl Role {
                 TransferWrite,
                 DisciplineRead,
                 DisciplineWrite,
+                CircularSend,
+                CircularReceive,
                 RuleRead,
                 RecruitRead,
                 RecruitWrite,
@@ -170,6 +174,7 @@ impl Role {
                 MemberExport,
                 TransferWrite,
                 DisciplineRead,
+                CircularReceive,
                 RuleRead,
                 RecruitRead,
                 RecruitWrite,
@@ -203,6 +208,10 @@ pub enum Perm {
     DisciplineRead,
     /// Record and revoke disciplinary decisions (organisation staff).
     DisciplineWrite,
+    /// Send notices (通知公告) down the tree and see who has received them.
+    CircularSend,
+    /// Receive notices addressed to one's organisation and 签收 them.
+    CircularReceive,
     AccountRead,
     /// Create accounts (without roles; the system issues the one-time password) and edit
     /// their name, organisation and member link: the system administrator.
@@ -263,6 +272,8 @@ impl Perm {
             Perm::TransferWrite => "办理组织关系转接",
             Perm::DisciplineRead => "查看党纪处分",
             Perm::DisciplineWrite => "登记党纪处分",
+            Perm::CircularSend => "发送通知公告",
+            Perm::CircularReceive => "签收通知公告",
             Perm::AccountRead => "查看账号",
             Perm::AccountWrite => "维护账号",
             Perm::AccountRoles => "授予角色",

@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0021_review_levels.sql"),
     migration!("0022_star_hundredths.sql"),
     migration!("0023_heavy_reads.sql"),
+    migration!("0024_circulars.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -1236,7 +1236,7 @@ pub async fn ranking(
         .await
 }
 
-async fn ranking_uncached(
+pub(crate) async fn ranking_uncached(
     ctx: &Ctx,
     org: &Org,
     from: i64,

@@ -47,6 +47,9 @@ use utoipa::OpenApi;
         crate::points::web::api_year, crate::points::web::api_confirm,
         crate::stars::web::api_rounds, crate::stars::web::api_create, crate::stars::web::api_round, crate::stars::web::api_score,
         crate::stars::web::api_publish, crate::stars::web::api_finalise, crate::stars::web::api_history,
+        crate::web::pages::api_workbench,
+        crate::circular::web::api_inbox, crate::circular::web::api_sent, crate::circular::web::api_publish, crate::circular::web::api_get,
+        crate::circular::web::api_receipts, crate::circular::web::api_receive, crate::circular::web::api_remind, crate::circular::web::api_withdraw,
     ),
     components(schemas(crate::rules::web::RuleKindName)),
     modifiers(&CommonResponses),
@@ -62,6 +65,8 @@ use utoipa::OpenApi;
         (name = "lovebank", description = "爱心银行"),
         (name = "points", description = "积分管理：一事一计分、一月一评分、一季一亮分、一年一兑分"),
         (name = "stars", description = "星级党支部评定"),
+        (name = "workbench", description = "工作台：我的待办"),
+        (name = "circulars", description = "通知公告（签收、阅读回执、催办）"),
     )
 )]
 pub struct ApiDoc;
@@ -81,6 +86,11 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::love_bank::web::api_routes())
         .merge(crate::points::web::api_routes())
         .merge(crate::stars::web::api_routes())
+        .merge(crate::circular::web::api_routes())
+        .route(
+            "/api/v1/workbench",
+            axum::routing::get(super::pages::api_workbench),
+        )
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/openapi.json", ApiDoc::openapi()),

@@ -126,6 +126,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("rules.html", include_str!("../../templates/rules.html")),
     (
+        "circulars.html",
+        include_str!("../../templates/circulars.html"),
+    ),
+    (
+        "circular.html",
+        include_str!("../../templates/circular.html"),
+    ),
+    (
+        "circular_new.html",
+        include_str!("../../templates/circular_new.html"),
+    ),
+    (
         "recruits.html",
         include_str!("../../templates/recruits.html"),
     ),
@@ -320,7 +332,9 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 15] = [
+const NAV: [(Perm, &str, &str, &str); 17] = [
+    (Perm::CircularReceive, "/circulars", "通知公告", "circulars"),
+    (Perm::SelfRead, "/circulars", "通知公告", "circulars"),
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
     (Perm::MemberRead, "/members", "党员", "members"),
     (Perm::SelfRead, "/members/self", "我的档案", "members"),
@@ -346,9 +360,10 @@ const NAV: [(Perm, &str, &str, &str); 15] = [
 pub fn nav_for(p: &Principal) -> Vec<NavItem> {
     let home = NavItem {
         href: "/",
-        label: "首页",
+        label: "工作台",
         key: "home",
     };
+    let mut seen = std::collections::HashSet::new();
     std::iter::once(home)
         .chain(
             NAV.iter()
@@ -359,6 +374,7 @@ pub fn nav_for(p: &Principal) -> Vec<NavItem> {
                 })
                 .map(|(_, href, label, key)| NavItem { href, label, key }),
         )
+        .filter(|n| seen.insert(n.href))
         .collect()
 }
 
@@ -1402,6 +1418,27 @@ mod paging_tests {
             assert_eq!(super::page_count(total, per), want, "{total}/{per}");
         }
     }
+}
+
+/// A `Content-Disposition` naming a download in Chinese: the UTF-8 name (RFC 6266/5987) and
+/// an ASCII fallback for old clients; quotes, slashes and control characters never pass.
+pub fn attachment_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | '/'))
+        .collect();
+    let ascii: String = clean
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(&clean, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Reads a multipart form: its text fields, and the file field `file` (name, bytes).

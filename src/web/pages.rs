@@ -12,6 +12,7 @@ use minijinja::context;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
+        .route("/workbench/count", get(todo_count))
         .merge(crate::auth::web::page_routes())
         .merge(crate::org::web::page_routes())
         .merge(crate::member::web::page_routes())
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::points::web::page_routes())
         .merge(crate::stars::web::page_routes())
         .merge(crate::audit::web::page_routes())
+        .merge(crate::circular::web::page_routes())
 }
 
 /// One chart on the dashboard. Each capability contributes panels; the template draws
@@ -43,7 +45,7 @@ pub struct Panel {
 }
 
 /// The titles of the foundation's panels (message ids).
-pub const PANEL_TITLES: [&str; 11] = [
+pub const PANEL_TITLES: [&str; 12] = [
     "党员状态",
     "年龄结构",
     "学历结构",
@@ -55,10 +57,11 @@ pub const PANEL_TITLES: [&str; 11] = [
     "逾期事项",
     "整改台账",
     "党纪处分（留党察看期内及本年其他处分）",
+    "积分排行（本年前10名党员）",
 ];
 
 /// Capabilities that will add their panels here once they exist (shown as reserved places).
-pub const RESERVED_PANELS: [&str; 1] = ["积分排行"];
+pub const RESERVED_PANELS: [&str; 0] = [];
 
 /// Warnings about the platform itself that the account can act on (never cached).
 #[derive(serde::Serialize, Clone, Debug)]
@@ -92,32 +95,52 @@ async fn alerts(ctx: &crate::Ctx, p: &crate::auth::Principal) -> Vec<Alert> {
 
 async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     let alerts = alerts(&ctx, &p).await;
-    if !p.can(Perm::MemberRead) {
-        let (check, files) = if p.can(Perm::AuditRead) {
-            (
-                Some(crate::audit::checks::latest(&ctx).await?),
-                crate::audit::web::files_for(&ctx, &p).await?,
-            )
+    // 工作台: what waits for this account, then what its role looks at
+    let todos = crate::workbench::todos(&ctx, &p).await?;
+    let notices = crate::circular::store::inbox(&ctx, &p, 5).await?;
+    let base = context! { alerts => alerts, todos => todos, notices => notices };
+    let member = match p.member_id {
+        Some(id) if p.has_role(crate::auth::Role::Member) => Some(member_glance(&ctx, id).await?),
+        _ => None,
+    };
+    let branch = if p.has_role(crate::auth::Role::BranchSecretary) {
+        Some(branch_glance(&ctx, &p).await?)
+    } else {
+        None
+    };
+    if !p.can(Perm::MemberRead) || branch.is_some() {
+        let check = if p.can(Perm::AuditRead) {
+            Some(crate::audit::checks::latest(&ctx).await?)
         } else {
-            (None, None)
+            None
+        };
+        let files = if p.can(Perm::AuditRead) {
+            crate::audit::web::files_for(&ctx, &p).await?
+        } else {
+            None
         };
         return Ok(render(
             "home.html",
             page_ctx(
                 &p,
                 "home",
-                context! { limited => true, alerts => alerts, auditor => check.is_some(), check => check.flatten(), files => files },
+                context! {
+                    limited => true, auditor => check.is_some(), check => check.flatten(), files => files,
+                    member => member, branch => branch, ..base
+                },
             ),
         ));
     }
     let (recruit, rectify) = (p.can(Perm::RecruitRead), p.can(Perm::RectifyRead));
     let discipline = p.can(Perm::DisciplineRead);
+    let points = p.can(Perm::PointsRead);
     let key = format!(
-        "{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}",
         p.org_path,
         recruit,
         rectify,
         discipline,
+        points,
         ctx.clock.today()
     );
     let d = ctx
@@ -127,7 +150,15 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             // the server is full of them (the cache answers the previous count meanwhile)
             ctx.heavy
                 .run_cloned(&format!("dashboard|{key}"), || {
-                    count_dashboard(&ctx, &p.org_path, recruit, rectify, discipline)
+                    count_dashboard(
+                        &ctx,
+                        p.org_id,
+                        &p.org_path,
+                        recruit,
+                        rectify,
+                        discipline,
+                        points,
+                    )
                 })
                 .await
         })
@@ -154,12 +185,76 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
             &p,
             "home",
             context! {
-                limited => false, alerts => alerts,
+                limited => false, member => member,
                 total => total, org_total => org_total, warned => warned,
-                panels => panels, reserved => RESERVED_PANELS, counted_at => counted_at,
+                panels => panels, counted_at => counted_at, ..base
             },
         ),
     ))
+}
+
+/// The navigation's badge: how many to-dos, marked when some are overdue.
+async fn todo_count(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
+    use axum::response::IntoResponse;
+    let (n, late) = crate::workbench::counts(&ctx, &p).await?;
+    let html = match (n, late) {
+        (0, _) => String::new(),
+        (n, 0) => n.to_string(),
+        (n, _) => format!("<span class=\"late\">{n}</span>"),
+    };
+    Ok(axum::response::Html(html).into_response())
+}
+
+/// The account's to-dos (工作台): overdue first, then by deadline; each with the page that
+/// does it.
+#[utoipa::path(get, path = "/api/v1/workbench", tag = "workbench", responses((status = 200, body = [crate::workbench::Todo])))]
+pub async fn api_workbench(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<axum::Json<Vec<crate::workbench::Todo>>, super::ApiError> {
+    Ok(axum::Json(crate::workbench::todos(&ctx, &p).await?))
+}
+
+/// A member's own glance: this year's points and rank, pending claims.
+async fn member_glance(
+    ctx: &crate::Ctx,
+    member_id: i64,
+) -> Result<minijinja::Value, crate::error::AppError> {
+    let (m, _) = crate::member::store::get(ctx, member_id).await?;
+    let branch = crate::org::store::get(&ctx.db, m.org_id).await?;
+    let year = ctx.clock.today().year();
+    let (mp, _) = crate::points::store::member_year(ctx, &branch, member_id, m.name, year).await?;
+    let pending = mp.claims.iter().filter(|c| c.status == "pending").count();
+    Ok(context! {
+        year => year, total => mp.total, rank => mp.rank, branch_size => mp.branch_size, pending => pending,
+        org_name => branch.name,
+    })
+}
+
+/// A branch secretary's glance at the branch: members, last month's points closed or not,
+/// open ledger items.
+async fn branch_glance(
+    ctx: &crate::Ctx,
+    p: &crate::auth::Principal,
+) -> Result<minijinja::Value, crate::error::AppError> {
+    use crate::db::DbRow;
+    let (full, total) = crate::org::store::member_counts(&ctx.db, p.org_id).await?;
+    let today = ctx.clock.today();
+    let first = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    let last = first - chrono::Duration::days(1);
+    let month = last.year() as i64 * 100 + last.month() as i64;
+    let (closed, open_items, overdue_items) = crate::on_db!(&ctx.db, x => {
+        let c = sqlx::query("SELECT month FROM point_closes WHERE org_id = $1 AND scope = 'members' AND month = $2")
+            .bind(p.org_id).bind(month).fetch_optional(x).await?.is_some();
+        let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN deadline < $2 THEN 1 ELSE 0 END), 0) AS late FROM rect_items WHERE org_id = $1 AND status <> 'closed'")
+            .bind(p.org_id).bind(today).fetch_one(x).await?;
+        (c, r.i64("n")?, r.i64("late")?)
+    });
+    Ok(context! {
+        org_id => p.org_id, full => full, total => total, probationary => total - full,
+        last_month => format!("{}-{:02}", last.year(), last.month()), closed => closed,
+        open_items => open_items, overdue_items => overdue_items,
+    })
 }
 
 /// A dashboard's numbers (panel labels still message ids), as counted for one subtree.
@@ -173,12 +268,15 @@ pub struct Dashboard {
 
 /// Counts the dashboard of the subtree at `path`: members, organisations, warnings and,
 /// where the account may see them, recruitment and rectification.
+#[allow(clippy::too_many_arguments)]
 async fn count_dashboard(
     ctx: &crate::Ctx,
+    org_id: i64,
     path: &str,
     recruit: bool,
     rectify: bool,
     discipline: bool,
+    points: bool,
 ) -> Result<Dashboard, crate::error::AppError> {
     let stats = crate::member::store::stats(ctx, path).await?;
     let orgs = crate::org::store::subtree_stats(&ctx.db, path).await?;
@@ -292,6 +390,24 @@ async fn count_dashboard(
             kind: "hbar",
             rows: crate::member::discipline::counts(ctx, path).await?,
             link: None,
+        });
+    }
+    if points {
+        let org = crate::org::store::get(&ctx.db, org_id).await?;
+        let y = year as i64;
+        // already inside the dashboard's heavy turn: the ranking is computed here, not queued
+        let r = crate::points::store::ranking_uncached(ctx, &org, y * 100 + 1, y * 100 + 12, 0, 10)
+            .await?;
+        panels.push(Panel {
+            id: "points",
+            title: PANEL_TITLES[11],
+            kind: "hbar",
+            rows: r
+                .rows
+                .into_iter()
+                .map(|x| (format!("{}（{}）", x.name, x.org_name), x.total))
+                .collect(),
+            link: Some(format!("/points/ranking?org_id={org_id}&year={y}")),
         });
     }
     Ok(Dashboard {

@@ -447,10 +447,24 @@ async fn a_transcribed_file_links_the_roll_and_a_running_one_goes_live() {
         // from now on each step has its own signers
         assert_eq!(live["due_what"], "党组织派人谈话");
         refused(
-            step(&app, &w.org_dept, rid, "2026-06-01", json!({"step": 2})).await,
+            step(
+                &app,
+                &w.org_dept,
+                rid,
+                &app.ctx.clock.today().to_string(),
+                json!({"step": 2}),
+            )
+            .await,
             "forbidden",
         );
-        ok(step(&app, &w.secretary, rid, "2026-06-01", json!({"step": 2})).await);
+        ok(step(
+            &app,
+            &w.secretary,
+            rid,
+            &app.ctx.clock.today().to_string(),
+            json!({"step": 2}),
+        )
+        .await);
         let e = ok(app
             .api(
                 &w.secretary,

@@ -72,6 +72,17 @@ async fn publicize(app: &TestApp, token: &str, id: i64, before: i64) -> Value {
         .await)
 }
 
+/// Opens a publicity before `before` starting today and moves the clock to the day after it
+/// ends (working days: a holiday inside it makes it longer).
+async fn publicize_and_wait(app: &TestApp, token: &str, id: i64, before: i64) -> Value {
+    let x = publicize(app, token, id, before).await;
+    let end: NaiveDate = serde_json::from_value(x["ends_on"].clone()).expect("ends_on");
+    app.ctx
+        .clock
+        .advance_days((end - today(app)).num_days() + 1);
+    x
+}
+
 fn votes(entitled: i64, present: i64, yes: i64) -> Value {
     json!({"entitled": entitled, "present": present, "yes": yes, "no": present - yes, "abstain": 0, "written_yes": 0})
 }
@@ -469,8 +480,7 @@ async fn extension_and_cancellation_of_probation() {
         let t = today(&app);
         let meeting = t - Duration::days(400);
         app.exec(&format!("UPDATE recruits SET step = 22, admitted_on = '{meeting}', probation_end = '{}' WHERE id = {id}", meeting + chrono::Months::new(12))).await;
-        publicize(&app, &w.secretary, id, 23).await;
-        app.ctx.clock.advance_days(10);
+        publicize_and_wait(&app, &w.secretary, id, 23).await;
         refused(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 3, "votes": votes(10, 7, 7)})).await, "validation_failed");
         ok(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 6, "votes": votes(10, 7, 7)})).await);
         ok(step(&app, &w.committee, id, json!({"step": 24, "outcome": "extend", "extension_months": 6})).await);
@@ -482,8 +492,7 @@ async fn extension_and_cancellation_of_probation() {
         app.ctx.clock.advance_days(200);
         ok(step(&app, &w.secretary, id, json!({"step": 21})).await);
         ok(step(&app, &w.secretary, id, json!({"step": 22})).await);
-        publicize(&app, &w.secretary, id, 23).await;
-        app.ctx.clock.advance_days(10);
+        publicize_and_wait(&app, &w.secretary, id, 23).await;
         refused(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "extend", "extension_months": 6, "votes": votes(10, 7, 7)})).await, "recruit.extended_once");
         ok(step(&app, &w.secretary, id, json!({"step": 23, "outcome": "cancel", "note": "延长期满仍不具备党员条件", "votes": votes(10, 7, 7)})).await);
         ok(step(&app, &w.committee, id, json!({"step": 24, "outcome": "cancel", "note": "延长期满仍不具备党员条件"})).await);

@@ -1,0 +1,480 @@
+//! 工作台: what is waiting for *this* account, across capabilities, each with its deadline,
+//! overdue first, one tap to the page that does it.
+//!
+//! The extension point: every capability contributes a [`Source`] to [`SOURCES`] — a function
+//! from the context and the account to its to-dos. A source asks only what the account may
+//! do (its permissions and its subtree) and answers from indexed queries, so the whole list of
+//! a county account at city scale stays a few milliseconds per source (BENCHMARKS.md). A
+//! capability that comes later (meetings, dues, first secretaries, ...) adds its function to
+//! the list; nothing else changes.
+
+use crate::auth::{Perm, Principal, Role};
+use crate::db::{path_upper, DbRow};
+use crate::error::AppResult;
+use crate::{on_db, Ctx};
+use chrono::{Datelike, NaiveDate};
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+
+/// One thing to do.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Todo {
+    /// The capability it comes from (`recruit`, `points`, `rectify`, ...).
+    pub source: &'static str,
+    /// What to do, in words (Chinese; the page translates the fixed parts).
+    pub title: String,
+    /// How many items it stands for, when it is a group (“5项积分申报待审核”).
+    pub count: Option<i64>,
+    pub due_on: Option<NaiveDate>,
+    pub overdue: bool,
+    /// The page that does it.
+    pub link: String,
+}
+
+impl Todo {
+    fn new(source: &'static str, title: String, link: String) -> Self {
+        Todo {
+            source,
+            title,
+            count: None,
+            due_on: None,
+            overdue: false,
+            link,
+        }
+    }
+    fn due(mut self, on: Option<NaiveDate>, today: NaiveDate) -> Self {
+        self.due_on = on;
+        self.overdue = on.is_some_and(|d| d < today);
+        self
+    }
+    fn count(mut self, n: i64) -> Self {
+        self.count = Some(n);
+        self
+    }
+}
+
+/// A capability's contribution: its to-dos for an account.
+pub type Source = for<'a> fn(&'a Ctx, &'a Principal) -> BoxFuture<'a, AppResult<Vec<Todo>>>;
+
+/// Every capability's source, in the order their items are listed when equally urgent.
+pub const SOURCES: &[(&str, Source)] = &[
+    ("circulars", |c, p| Box::pin(circulars(c, p))),
+    ("recruit", |c, p| Box::pin(recruit(c, p))),
+    ("transfers", |c, p| Box::pin(transfers(c, p))),
+    ("points", |c, p| Box::pin(points(c, p))),
+    ("rectify", |c, p| Box::pin(rectify(c, p))),
+    ("review", |c, p| Box::pin(review(c, p))),
+    ("stars", |c, p| Box::pin(stars(c, p))),
+    ("orgs", |c, p| Box::pin(terms(c, p))),
+];
+
+/// How many to-dos a list shows of one source (the source's own page lists them all).
+const PER_SOURCE: usize = 20;
+
+/// The account's to-dos: overdue first, then by deadline, then the undated.
+pub async fn todos(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    let mut all = Vec::new();
+    for (name, source) in SOURCES {
+        match source(ctx, p).await {
+            Ok(mut v) => {
+                v.truncate(PER_SOURCE);
+                all.extend(v);
+            }
+            // one capability failing never empties the others' list
+            Err(e) => tracing::error!(source = name, error = %e, "workbench source failed"),
+        }
+    }
+    order(&mut all);
+    Ok(all)
+}
+
+/// (to-dos, overdue ones) for the navigation's badge, reused for a minute per account.
+pub async fn counts(ctx: &Ctx, p: &Principal) -> AppResult<(i64, i64)> {
+    Ok(ctx
+        .figures
+        .get_or_compute(&format!("todos|{}", p.account_id), || async {
+            let all = todos(ctx, p).await?;
+            Ok::<_, crate::error::AppError>((
+                all.len() as i64,
+                all.iter().filter(|t| t.overdue).count() as i64,
+            ))
+        })
+        .await?
+        .value)
+}
+
+/// Overdue first, then by deadline, then the undated (stable within each).
+fn order(v: &mut [Todo]) {
+    v.sort_by(|a, b| {
+        b.overdue
+            .cmp(&a.overdue)
+            .then(a.due_on.is_none().cmp(&b.due_on.is_none()))
+            .then(a.due_on.cmp(&b.due_on))
+    });
+}
+
+fn scope(p: &Principal) -> (String, String) {
+    (p.org_path.clone(), path_upper(&p.org_path))
+}
+
+async fn circulars(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    let today = ctx.clock.today();
+    Ok(crate::circular::store::inbox(ctx, p, 50)
+        .await?
+        .into_iter()
+        .filter(|i| !i.done)
+        .map(|i| {
+            let what = if i.needs_receipt {
+                if i.reminded {
+                    "签收通知（已催办）"
+                } else {
+                    "签收通知"
+                }
+            } else {
+                "阅读通知"
+            };
+            Todo::new(
+                "circulars",
+                format!("{what}：{}", i.title),
+                format!("/circulars/{}", i.id),
+            )
+            .due(i.deadline, today)
+        })
+        .collect())
+}
+
+async fn recruit(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    if !p.can(Perm::RecruitWrite) {
+        return Ok(Vec::new());
+    }
+    let today = ctx.clock.today();
+    let mut out: Vec<Todo> = crate::recruit::store::queue(ctx, p)
+        .await?
+        .into_iter()
+        .map(|q| {
+            let verb = if q.action == "sign" {
+                "签名"
+            } else {
+                "办理"
+            };
+            Todo::new(
+                "recruit",
+                format!(
+                    "{verb}第{}步“{}”：{}（{}）",
+                    q.step, q.step_name, q.name, q.org_name
+                ),
+                format!("/recruits/{}", q.recruit_id),
+            )
+            .due(q.due_on, today)
+        })
+        .collect();
+    out.sort_by_key(|t| (!t.overdue, t.due_on.is_none(), t.due_on));
+    // for the organisation department: files held up past their deadline below it
+    if p.has_role(Role::OrgStaff) {
+        let (lo, hi) = scope(p);
+        let late = on_db!(&ctx.db, x => {
+            sqlx::query("SELECT COUNT(*) AS n FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2 AND r.status = 'active' AND r.due_on < $3")
+                .bind(&lo).bind(&hi).bind(today).fetch_one(x).await?.i64("n")?
+        });
+        if late > 0 {
+            out.push(
+                Todo::new(
+                    "recruit",
+                    format!("督办：本辖区{late}份发展党员档案已逾期"),
+                    "/recruits?due=overdue".into(),
+                )
+                .count(late)
+                .due(Some(today - chrono::Duration::days(1)), today),
+            );
+        }
+    }
+    Ok(out)
+}
+
+async fn transfers(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    if !p.can(Perm::TransferWrite) {
+        return Ok(Vec::new());
+    }
+    let (lo, hi) = scope(p);
+    let n = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT COUNT(*) AS n FROM transfers t JOIN orgs o ON o.id = t.to_org_id WHERE t.status = 'sent' AND o.path >= $1 AND o.path < $2")
+            .bind(&lo).bind(&hi).fetch_one(x).await?.i64("n")?
+    });
+    Ok(if n > 0 {
+        vec![Todo::new(
+            "transfers",
+            format!("接收{n}个转入的组织关系"),
+            "/transfers?status=sent".into(),
+        )
+        .count(n)]
+    } else {
+        Vec::new()
+    })
+}
+
+async fn points(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    if !p.can(Perm::PointsWrite) {
+        return Ok(Vec::new());
+    }
+    let today = ctx.clock.today();
+    let (lo, hi) = scope(p);
+    let pending = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT COUNT(*) AS n, MIN(c.done_on) AS oldest FROM point_claims c JOIN orgs o ON o.id = c.org_id WHERE c.status = 'pending' AND o.path >= $1 AND o.path < $2")
+            .bind(&lo).bind(&hi).fetch_one(x).await?.i64("n")?
+    });
+    let mut out = Vec::new();
+    if pending > 0 {
+        out.push(
+            Todo::new(
+                "points",
+                format!("审核{pending}项积分申报"),
+                format!("/points?org_id={}&claims=pending", p.org_id),
+            )
+            .count(pending),
+        );
+    }
+    // a branch's last month still open after its end
+    let holds_members = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT kind FROM orgs WHERE id = $1").bind(p.org_id).fetch_optional(x).await?
+            .map(|r| r.string("kind")).transpose()?
+    })
+    .is_some_and(|k| k == "branch" || k == "joint_branch");
+    if holds_members {
+        let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+        let last = first - chrono::Duration::days(1);
+        let month = last.year() as i64 * 100 + last.month() as i64;
+        let closed = on_db!(&ctx.db, x => {
+            sqlx::query("SELECT month FROM point_closes WHERE org_id = $1 AND scope = 'members' AND month = $2")
+                .bind(p.org_id).bind(month).fetch_optional(x).await?.is_some()
+        });
+        if !closed {
+            out.push(
+                Todo::new(
+                    "points",
+                    format!("{}年{}月积分评定关账", last.year(), last.month()),
+                    format!(
+                        "/points?org_id={}&month={}-{:02}",
+                        p.org_id,
+                        last.year(),
+                        last.month()
+                    ),
+                )
+                .due(Some(first + chrono::Duration::days(9)), today),
+            );
+        }
+    }
+    Ok(out)
+}
+
+async fn rectify(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    let today = ctx.clock.today();
+    let (lo, hi) = scope(p);
+    let mut out = Vec::new();
+    if p.can(Perm::RectifyWrite) {
+        // the account's own organisation answers its items
+        let (n, first) = on_db!(&ctx.db, x => {
+            let r = sqlx::query("SELECT COUNT(*) AS n, MIN(deadline) AS first FROM rect_items WHERE org_id = $1 AND status = 'open'")
+                .bind(p.org_id).fetch_one(x).await?;
+            (r.i64("n")?, r.opt_date("first")?)
+        });
+        if n > 0 {
+            out.push(
+                Todo::new(
+                    "rectify",
+                    format!(
+                        "落实{n}项整改事项（最早的时限{}）",
+                        first.map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                    format!("/rectify?org_id={}&status=open", p.org_id),
+                )
+                .count(n)
+                .due(first, today),
+            );
+        }
+    }
+    if p.can(Perm::RectifyVerify) {
+        let n = on_db!(&ctx.db, x => {
+            sqlx::query("SELECT COUNT(*) AS n FROM rect_items i JOIN orgs s ON s.id = i.supervisor_id WHERE i.status = 'pending' AND s.path >= $1 AND s.path < $2")
+                .bind(&lo).bind(&hi).fetch_one(x).await?.i64("n")?
+        });
+        if n > 0 {
+            out.push(
+                Todo::new(
+                    "rectify",
+                    format!("核验{n}项整改事项的销号申请"),
+                    "/rectify?status=pending".into(),
+                )
+                .count(n),
+            );
+        }
+    }
+    Ok(out)
+}
+
+async fn review(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    let mut out = Vec::new();
+    if p.can(Perm::ReviewReport) {
+        // the account's own organisation's report, to write or to revise
+        let rows = on_db!(&ctx.db, x => {
+            let rows = sqlx::query("SELECT r.id, r.report_status, c.title FROM review_reporters r JOIN review_campaigns c ON c.id = r.campaign_id \
+                 WHERE r.org_id = $1 AND c.status = 'reports' AND r.report_status IN ('draft', 'returned') ORDER BY r.id")
+                .bind(p.org_id).fetch_all(x).await?;
+            rows.iter().map(|r| Ok((r.i64("id")?, r.string("report_status")?, r.string("title")?))).collect::<crate::db::DbResult<Vec<_>>>()?
+        });
+        for (id, status, title) in rows {
+            let what = if status == "returned" {
+                "修改被退回的述职报告"
+            } else {
+                "撰写述职报告"
+            };
+            out.push(Todo::new(
+                "review",
+                format!("{what}：{title}"),
+                format!("/reviews/reporters/{id}"),
+            ));
+        }
+    }
+    if p.can(Perm::ReviewManage) {
+        // reports waiting at a level this account's organisation reviews
+        let rows = on_db!(&ctx.db, x => {
+            let rows = sqlx::query("SELECT r.campaign_id, r.review_level, c.levels_json, c.level_orgs_json, c.org_id, c.title FROM review_reporters r \
+                 JOIN review_campaigns c ON c.id = r.campaign_id WHERE r.report_status = 'submitted' AND c.status = 'reports' LIMIT 2000")
+                .fetch_all(x).await?;
+            rows.iter().map(|r| Ok((r.i64("campaign_id")?, r.i64("review_level")?, r.string("level_orgs_json")?, r.i64("org_id")?, r.string("title")?, r.string("levels_json")?)))
+                .collect::<crate::db::DbResult<Vec<_>>>()?
+        });
+        let mut per: std::collections::BTreeMap<(i64, String), i64> = Default::default();
+        for (cid, level, orgs, organiser, title, levels) in rows {
+            let orgs: Vec<i64> = serde_json::from_str(&orgs).unwrap_or_default();
+            let org = match orgs.get(level as usize) {
+                Some(o) => *o,
+                None => {
+                    // campaigns from before level organisations: the defaults
+                    let names: Vec<String> = serde_json::from_str(&levels).unwrap_or_default();
+                    let parent = crate::org::store::find(&ctx.db, organiser)
+                        .await?
+                        .and_then(|o| o.parent_id);
+                    match names.get(level as usize) {
+                        Some(n) if n.starts_with("上级") => parent.unwrap_or(organiser),
+                        _ => organiser,
+                    }
+                }
+            };
+            if org == p.org_id {
+                *per.entry((cid, title)).or_default() += 1;
+            }
+        }
+        for ((cid, title), n) in per {
+            out.push(
+                Todo::new(
+                    "review",
+                    format!("审核{n}份述职报告：{title}"),
+                    format!("/reviews/{cid}"),
+                )
+                .count(n),
+            );
+        }
+    }
+    Ok(out)
+}
+
+async fn stars(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    if !p.can(Perm::StarsManage) {
+        return Ok(Vec::new());
+    }
+    let rows = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT id, year FROM star_rounds WHERE org_id = $1 AND status = 'scoring' ORDER BY id")
+            .bind(p.org_id).fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("id")?, r.i64("year")?))).collect::<crate::db::DbResult<Vec<_>>>()?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, year)| {
+            Todo::new(
+                "stars",
+                format!("{year}年度星级党支部评分"),
+                format!("/stars/{id}"),
+            )
+        })
+        .collect())
+}
+
+async fn terms(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    if !p.can(Perm::OrgWrite) {
+        return Ok(Vec::new());
+    }
+    // the subtree's branch warnings: a heavy read, its counts reused for a minute
+    let today = ctx.clock.today();
+    let (expired, ending) = ctx
+        .figures
+        .get_or_compute(&format!("terms|{}|{today}", p.org_path), || async {
+            let key = format!("org.warnings|{}", p.org_path);
+            let warned = ctx
+                .heavy
+                .run(&key, || {
+                    crate::org::store::warned_branches(&ctx.db, &p.org_path)
+                })
+                .await?;
+            let (mut expired, mut ending) = (0, 0);
+            for b in warned.iter() {
+                for w in &b.warnings {
+                    match w.code {
+                        "branch.term_expired" => expired += 1,
+                        "branch.term_ending" => ending += 1,
+                        _ => {}
+                    }
+                }
+            }
+            Ok::<_, crate::error::AppError>((expired, ending))
+        })
+        .await?
+        .value;
+    let mut out = Vec::new();
+    if expired > 0 {
+        out.push(
+            Todo::new(
+                "orgs",
+                format!("{expired}个党支部任期已满未换届"),
+                "/orgs/warnings".into(),
+            )
+            .count(expired)
+            .due(Some(today - chrono::Duration::days(1)), today),
+        );
+    }
+    if ending > 0 {
+        out.push(
+            Todo::new(
+                "orgs",
+                format!("{ending}个党支部即将换届"),
+                "/orgs/warnings".into(),
+            )
+            .count(ending),
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overdue_first_then_by_deadline_then_undated() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
+        let d = |n: i64| Some(today + chrono::Duration::days(n));
+        let mut v = [
+            Todo::new("a", "undated".into(), "/".into()),
+            Todo::new("b", "in five days".into(), "/".into()).due(d(5), today),
+            Todo::new("c", "late".into(), "/".into()).due(d(-3), today),
+            Todo::new("d", "tomorrow".into(), "/".into()).due(d(1), today),
+            Todo::new("e", "today".into(), "/".into()).due(d(0), today),
+        ];
+        order(&mut v);
+        let order: Vec<&str> = v.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(
+            order,
+            ["late", "today", "tomorrow", "in five days", "undated"]
+        );
+        assert!(!v[1].overdue, "due today is not overdue");
+    }
+}
