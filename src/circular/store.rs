@@ -332,6 +332,12 @@ pub async fn receive(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<View> {
             "本组织不是该通知的接收方",
         ));
     }
+    if !c.needs_receipt {
+        return Err(AppError::refused(
+            "circular.no_receipt",
+            "该通知无需签收，阅读即可",
+        ));
+    }
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     let n = on_tx!(&mut tx, x => {

@@ -5,6 +5,7 @@ mod audit_chain;
 mod authz;
 mod backfill;
 mod calendar;
+mod circulars;
 mod discipline;
 mod flows;
 mod hardening;
