@@ -145,6 +145,9 @@ pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("awarded", "已计分"),
     ("confirmed", "年度兑分已确认"),
     ("remove", "移除"),
+    ("requested", "已提交，等待另一名管理员审批"),
+    ("approved", "已批准"),
+    ("rejected", "已驳回"),
 ];
 
 pub fn script_messages(lang: Lang) -> HashMap<&'static str, &'static str> {
@@ -183,6 +186,54 @@ mod tests {
         assert_eq!(Lang::resolve(Some("zh-CN"), Some("en")), Lang::ZhCn);
         assert_eq!(Lang::resolve(Some("auto"), Some("en")), Lang::En);
         assert_eq!(Lang::resolve(None, None), Lang::ZhCn);
+    }
+
+    /// Every `?ok=<key>` a handler redirects to has its toast (a missing one shows nothing).
+    #[test]
+    fn every_redirect_toast_has_a_message() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).expect("dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("i18n.rs") {
+                    out.push(std::fs::read_to_string(&p).expect("read"));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut keys = std::collections::BTreeSet::new();
+        for f in &files {
+            for part in f.split("ok=").skip(1) {
+                let key: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !key.is_empty() {
+                    keys.insert(key);
+                }
+            }
+            // keys chosen at run time: `let ok = if .. { "a" } else { "b" };`
+            for part in f.split("let ok = if ").skip(1) {
+                let block: String = part.chars().take_while(|c| *c != ';').collect();
+                for lit in block.split('"').skip(1).step_by(2) {
+                    keys.insert(lit.to_string());
+                }
+            }
+        }
+        assert!(
+            keys.contains("saved") && keys.contains("pending"),
+            "{keys:?}"
+        );
+        let missing: Vec<_> = keys
+            .iter()
+            .filter(|k| !SCRIPT_MESSAGES.iter().any(|(m, _)| m == k))
+            .collect();
+        assert!(missing.is_empty(), "toasts without a message: {missing:?}");
     }
 
     #[test]

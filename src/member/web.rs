@@ -458,6 +458,8 @@ async fn detail(
                 age => super::age_in_months(m.birth_month, ctx.clock.today()),
                 can_write => on_roll && in_scope && p.can(Perm::MemberWrite), can_unmask => in_scope && p.can(Perm::MemberUnmask),
                 can_transfer => on_roll && in_scope && p.can(Perm::TransferWrite), recruit_id => recruit_id,
+                // the branch's roster and page, linked only for those who may open them
+                can_list => in_scope && p.can(Perm::MemberRead), can_org => in_scope && p.can(Perm::OrgRead),
                 discipline => discipline, discipline_kinds => super::discipline::KINDS,
                 can_discipline => in_scope && p.can(Perm::DisciplineWrite),
                 discipline_errors => errors, discipline_form => form.unwrap_or_default(),

@@ -200,21 +200,84 @@ pub async fn search(
     only_branches: bool,
     limit: i64,
 ) -> AppResult<Vec<Org>> {
-    let upper = path_upper(scope_path);
-    let kinds = if only_branches {
-        " AND o.kind IN ('branch', 'joint_branch')"
+    let pick = if only_branches {
+        Pick::Branches
     } else {
-        ""
+        Pick::All
+    };
+    search_for(db, scope_path, q, pick, None, limit).await
+}
+
+/// Which organisations a picker offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    All,
+    /// 党支部, 联合党支部: those that hold members.
+    Branches,
+    /// 党委, 党工委: those that run campaigns and approve.
+    Committees,
+}
+
+impl Pick {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "branches" | "1" => Pick::Branches,
+            "committees" => Pick::Committees,
+            _ => Pick::All,
+        }
+    }
+}
+
+/// Live organisations under `scope_path` whose name (or its pinyin initials' part of it)
+/// contains `q`, of the kinds `pick` names, without `exclude`; the nearest to the top first.
+pub async fn search_for(
+    db: &Db,
+    scope_path: &str,
+    q: &str,
+    pick: Pick,
+    exclude: Option<i64>,
+    limit: i64,
+) -> AppResult<Vec<Org>> {
+    let upper = path_upper(scope_path);
+    let kinds = match pick {
+        Pick::All => "",
+        Pick::Branches => " AND o.kind IN ('branch', 'joint_branch')",
+        Pick::Committees => " AND o.kind IN ('committee', 'working_committee')",
     };
     let sql = format!(
-        "SELECT {ORG_COLUMNS} FROM orgs o WHERE o.path >= $1 AND o.path < $2 AND o.dissolved_at IS NULL AND o.name LIKE $3{kinds} ORDER BY o.depth, o.id LIMIT $4"
+        "SELECT {ORG_COLUMNS} FROM orgs o WHERE o.path >= $1 AND o.path < $2 AND o.dissolved_at IS NULL AND o.name LIKE $3 AND o.id <> $4{kinds} ORDER BY o.depth, o.id LIMIT $5"
     );
-    let like = format!("%{}%", q.replace(['%', '_'], ""));
+    let like = format!("%{}%", q.trim().replace(['%', '_'], ""));
     Ok(on_db!(db, p => {
-        let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).bind(&like).bind(limit).fetch_all(p).await?;
+        let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).bind(&like).bind(exclude.unwrap_or(0)).bind(limit).fetch_all(p).await?;
         rows.iter().map(row_to_org).collect::<DbResult<Vec<_>>>()?
     }))
 }
+
+/// What a form's organisation picker starts with: the first few of the subtree, and the
+/// chosen ones (kept when the form comes back with an error) even when they are further down.
+pub async fn pick_list(
+    db: &Db,
+    scope_path: &str,
+    pick: Pick,
+    chosen: &[i64],
+) -> AppResult<Vec<Org>> {
+    let mut list = search_for(db, scope_path, "", pick, None, PICK_FIRST).await?;
+    for id in chosen.iter().copied().filter(|id| *id > 0) {
+        if list.iter().any(|o| o.id == id) {
+            continue;
+        }
+        if let Ok(o) = get(db, id).await {
+            if o.path.starts_with(scope_path) {
+                list.insert(0, o);
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// How many organisations a picker lists before the user types (the search finds the rest).
+pub const PICK_FIRST: i64 = 30;
 
 /// Input for creating an organisation.
 #[derive(Debug, Clone, Deserialize, Serialize, Default, utoipa::ToSchema)]

@@ -244,6 +244,15 @@ async fn children_partial(
 struct OptionsQuery {
     q: Option<String>,
     branches: Option<u8>,
+    /// branches, committees (default: every kind)
+    kinds: Option<String>,
+    /// Leave this organisation out (a transfer's current branch).
+    exclude: Option<i64>,
+    /// `transfer`: a transfer's receiving branch, searched over the whole platform (a member
+    /// may move to any branch; only names are listed).
+    r#for: Option<String>,
+    /// `parent`: the first option is "上级党组织（默认）" (a ledger item's verifier).
+    blank: Option<String>,
 }
 
 /// `<option>`s of organisations matching `q` in the caller's subtree (form pickers).
@@ -261,16 +270,36 @@ async fn options_partial(
                 Err(e)
             }
         })?;
-    let found = store::search(
+    let pick = match (&q.kinds, q.branches) {
+        (Some(k), _) => store::Pick::parse(k),
+        (None, Some(1)) => store::Pick::Branches,
+        _ => store::Pick::All,
+    };
+    let transfer = q.r#for.as_deref() == Some("transfer") && p.can(Perm::TransferWrite);
+    let (scope, pick) = if transfer {
+        // the whole tree: from the root of the caller's path
+        let root = crate::org::path_ids(&p.org_path)
+            .first()
+            .copied()
+            .unwrap_or(p.org_id);
+        (format!("/{root}/"), store::Pick::Branches)
+    } else {
+        (p.org_path.clone(), pick)
+    };
+    let found = store::search_for(
         &ctx.db,
-        &p.org_path,
+        &scope,
         q.q.as_deref().unwrap_or(""),
-        q.branches == Some(1),
+        pick,
+        q.exclude,
         30,
     )
     .await?;
     let mut html = String::new();
-    for o in found {
+    if q.blank.as_deref() == Some("parent") {
+        html.push_str("<option value=\"\">上级党组织（默认）</option>");
+    }
+    for o in &found {
         html.push_str(&format!(
             "<option value=\"{}\">{}（{}）</option>",
             o.id,
@@ -278,7 +307,7 @@ async fn options_partial(
             o.kind.label()
         ));
     }
-    if html.is_empty() {
+    if found.is_empty() && q.blank.is_none() {
         html.push_str("<option value=\"\">未找到匹配的组织</option>");
     }
     Ok(axum::response::Html(html).into_response())

@@ -110,7 +110,13 @@ async fn list_view(
     let (list, total) = talent::list(ctx, &org.path, f).await?;
     let summary = talent::summary(ctx, &org.path).await?;
     let pages = crate::web::page_count(total, talent::PER_PAGE);
-    let orgs = crate::org::store::search(&ctx.db, &p.org_path, "", false, 500).await?;
+    let orgs = crate::org::store::pick_list(
+        &ctx.db,
+        &p.org_path,
+        crate::org::store::Pick::All,
+        &[form.org_id],
+    )
+    .await?;
     Ok(context! {
         org => org, rows => rows(list, ctx.clock.today()), f => f, summary => summary,
         tracking => summary.total("tracking"), applied => summary.total("applied"), withdrawn => summary.total("withdrawn"),

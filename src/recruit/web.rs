@@ -209,8 +209,18 @@ pub struct NewQuery {
     name: Option<String>,
 }
 
-async fn branches_for(ctx: &Ctx, p: &Principal) -> Result<Vec<crate::org::Org>, AppError> {
-    crate::org::store::search(&ctx.db, &p.org_path, "", true, 500).await
+async fn branches_for(
+    ctx: &Ctx,
+    p: &Principal,
+    chosen: i64,
+) -> Result<Vec<crate::org::Org>, AppError> {
+    crate::org::store::pick_list(
+        &ctx.db,
+        &p.org_path,
+        crate::org::store::Pick::Branches,
+        &[chosen],
+    )
+    .await
 }
 
 async fn new_page(
@@ -236,7 +246,7 @@ async fn new_form(
     errors: Vec<FieldError>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let branches = branches_for(ctx, p).await?;
+    let branches = branches_for(ctx, p, form.org_id).await?;
     Ok(render_status(
         status,
         "recruit_new.html",

@@ -755,8 +755,11 @@ pub async fn bulletin(ctx: &Ctx, org: &crate::org::Org, month: &str) -> AppResul
 }
 
 async fn bulletin_uncached(ctx: &Ctx, org: &crate::org::Org, month: &str) -> AppResult<Bulletin> {
-    let (start, end) =
+    let (start, month_end) =
         month_bounds(month).ok_or_else(|| AppError::field("month", "月份格式应为YYYY-MM"))?;
+    // the current month is counted as of today: an item due later this month is not overdue
+    // yet (and costs no deduction), as on the ledger and in the review's deduction
+    let end = month_end.min(ctx.clock.today());
     let r = rules_for(ctx, &org.path).await?;
     let upper = path_upper(&org.path);
     let year_start = NaiveDate::from_ymd_opt(end.year(), 1, 1).unwrap_or(start);

@@ -164,7 +164,15 @@ async fn new_form(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     authorize(ctx, p, Perm::RectifyWrite, Some(&p.org_path)).await?;
-    let orgs = crate::org::store::search(&ctx.db, &p.org_path, "", false, 500).await?;
+    use crate::org::store::{pick_list, Pick};
+    let orgs = pick_list(&ctx.db, &p.org_path, Pick::All, &[form.org_id]).await?;
+    let supervisors = pick_list(
+        &ctx.db,
+        &p.org_path,
+        Pick::All,
+        &[form.supervisor_id.unwrap_or(0)],
+    )
+    .await?;
     let today = ctx.clock.today();
     Ok(render_status(
         status,
@@ -172,7 +180,7 @@ async fn new_form(
         page_ctx(
             p,
             "rectify",
-            context! { form => form, orgs => orgs, errors => errors, sources => SOURCES, today => today },
+            context! { form => form, orgs => orgs, supervisors => supervisors, errors => errors, sources => SOURCES, today => today },
         ),
     ))
 }
@@ -441,7 +449,13 @@ async fn interviews_view(
     let org = scope(ctx, p, f.org_id).await?;
     let (list, total) = store::interviews(ctx, &org.path, f).await?;
     let pages = crate::web::page_count(total, store::PER_PAGE);
-    let orgs = crate::org::store::search(&ctx.db, &p.org_path, "", false, 500).await?;
+    let orgs = crate::org::store::pick_list(
+        &ctx.db,
+        &p.org_path,
+        crate::org::store::Pick::All,
+        &[form.org_id],
+    )
+    .await?;
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     s.append_pair("org_id", &org.id.to_string());
     if let Some(st) = &f.status {

@@ -117,7 +117,13 @@ async fn list_view(
         .into_iter()
         .map(|c| context! { status_label => c.status_label(), c => c })
         .collect();
-    let orgs = crate::org::store::search(&ctx.db, &p.org_path, "", false, 500).await?;
+    let orgs = crate::org::store::pick_list(
+        &ctx.db,
+        &p.org_path,
+        crate::org::store::Pick::Committees,
+        &[form.org_id],
+    )
+    .await?;
     let own = crate::org::store::get(&ctx.db, p.org_id).await?;
     let schemes = store::schemes_for(ctx, &own).await?;
     let levels: Vec<(&str, &str)> = crate::org::OrgLevel::ALL
@@ -216,6 +222,8 @@ async fn campaign_view(
             r,
         })
         .collect();
+    // score sheets not yet handed in (each rater scores each reporter): said before closing
+    let missing_scores: i64 = rows.iter().map(|r| (nraters - r.scored).max(0)).sum();
     let mut by_group: BTreeMap<String, i64> = BTreeMap::new();
     for r in &raters {
         *by_group.entry(r.grp.clone()).or_insert(0) += 1;
@@ -254,7 +262,7 @@ async fn campaign_view(
     Ok(context! {
         level_names => level_names,
         status_label => c.status_label(), scheme => sc, rows => rows, raters => raters, groups => groups,
-        nraters => nraters, errors => errors, manage => manage, rules => r, drawn_names => drawn_names,
+        nraters => nraters, missing_scores => missing_scores, errors => errors, manage => manage, rules => r, drawn_names => drawn_names,
         new_code => new_code.map(|(r, code)| context! { name => r.name, code => code }),
         seed => c.selection.seed.to_string(), c => c,
     })
@@ -327,8 +335,10 @@ async fn close_page(
     Auth(p): Auth,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let r = store::close_meeting(&ctx, &p, id).await.map(|_| None);
-    on_campaign(&ctx, &p, id, r).await
+    match store::close_meeting(&ctx, &p, id).await {
+        Ok(_) => Ok(Redirect::to(&format!("/reviews/{id}?ok=review_closed")).into_response()),
+        Err(e) => on_campaign(&ctx, &p, id, Err(e)).await,
+    }
 }
 
 async fn reporter_view(

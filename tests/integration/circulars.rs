@@ -502,6 +502,20 @@ async fn each_role_gets_its_own_home() {
         assert_eq!(s, StatusCode::OK);
         assert!(html.contains("我的积分"), "{html}");
         assert!(!html.contains("请从菜单选择"), "{html}");
+        // the own record links nothing the member may not open
+        let (s, _, html) = app.page(&m, "GET", "/members/self", None).await;
+        assert!(s == StatusCode::OK || s == StatusCode::SEE_OTHER, "{s}");
+        let html = if s == StatusCode::SEE_OTHER {
+            app.page(&m, "GET", &format!("/members/{}", p.members[0]), None)
+                .await
+                .2
+        } else {
+            html
+        };
+        assert!(html.contains("党员1"), "{html}");
+        for dead in ["href=\"/orgs?id=", "href=\"/members?org_id="] {
+            assert!(!html.contains(dead), "{dead}: {html}");
+        }
         let (staff, _) = app.browser("city_staff", p.cities[0], "org_staff").await;
         let (_, _, html) = app.page(&staff, "GET", "/", None).await;
         assert!(

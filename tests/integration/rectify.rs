@@ -161,6 +161,15 @@ async fn an_item_from_opening_to_verified_close_out() {
         assert_eq!(b["total"]["penalty"], 2, "{b}");
         assert_eq!(b["rows"][0]["org_id"], w.town, "{b}");
         assert_eq!(b["overdue_items"][0]["id"], lid);
+        // the current month counts as of today: an item due before its end is not overdue yet
+        let (_, month_end) = dangjian::rectification::store::month_bounds(&month).expect("month");
+        if month_end - Duration::days(1) > today {
+            ok(app.api(&w.secretary, "POST", "/api/v1/rectify/items", Some(new(w.branch, month_end - Duration::days(1)))).await);
+            let b = ok(app.api(&w.county_staff, "GET", &format!("/api/v1/rectify/bulletin?org_id={}&month={month}", w.county), None).await);
+            assert_eq!(b["total"]["overdue"], 1, "{b}");
+            assert_eq!(b["total"]["penalty"], 2, "{b}");
+            assert_eq!(b["month_end"], json!(today), "截至 today: {b}");
+        }
         let r = app.api(&w.county_staff, "GET", "/api/v1/rectify/bulletin?month=2026-13", None).await;
         assert_eq!(r.0, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(dangjian::rectification::store::overdue_in_year(&app.ctx, "/", chrono::Datelike::year(&today)).await.expect("count"), 1);

@@ -405,3 +405,158 @@ async fn stored_script_payloads_come_back_escaped() {
     })
     .await;
 }
+
+/// Organisation pickers search the whole subtree (not the first 500), the transfer picker
+/// searches every branch of the platform but the member's own, and searching follows typed
+/// input (`input`, which a Chinese IME sends), not key presses.
+#[tokio::test]
+async fn organisation_pickers_search_beyond_the_first_page() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let county = app
+            .org(Some(city), "中共测试县委", "committee", "county")
+            .await;
+        let town = app
+            .org(
+                Some(county),
+                "中共东关街道工作委员会",
+                "committee",
+                "township",
+            )
+            .await;
+        let mut branches = Vec::new();
+        for i in 0..40 {
+            branches.push(
+                app.org(
+                    Some(town),
+                    &format!("中共东关街道第{i}村支部委员会"),
+                    "branch",
+                    "village",
+                )
+                .await,
+            );
+        }
+        let far = app
+            .org(Some(county), "中共西城村支部委员会", "branch", "village")
+            .await;
+        let (staff, _) = app.browser("county", county, "org_staff").await;
+        let (_, _, html) = app.page(&staff, "GET", "/recruits/new", None).await;
+        assert!(!html.contains("第39村支部"), "the first page only: {html}");
+        assert!(
+            html.contains(r#"hx-trigger="input changed delay:300ms, search""#),
+            "{html}"
+        );
+        let (_, _, opts) = app
+            .page(
+                &staff,
+                "GET",
+                &format!("/orgs/options?kinds=branches&q={}", urlencode("第39村")),
+                None,
+            )
+            .await;
+        assert!(
+            opts.contains(&format!(r#"value="{}""#, branches[39])),
+            "{opts}"
+        );
+        let (_, _, opts) = app
+            .page(
+                &staff,
+                "GET",
+                &format!("/orgs/options?kinds=committees&q={}", urlencode("东关")),
+                None,
+            )
+            .await;
+        assert!(
+            opts.contains(&format!(r#"value="{town}""#)) && !opts.contains("村支部"),
+            "{opts}"
+        );
+        // a form that comes back keeps its choice even when it is not among the first
+        let (_, _, html) = app
+            .page(
+                &staff,
+                "GET",
+                &format!("/rectify/new?org_id={}", branches[39]),
+                None,
+            )
+            .await;
+        assert!(html.contains("第39村支部"), "{html}");
+        let (_, _, opts) = app
+            .page(&staff, "GET", "/orgs/options?blank=parent&q=zzz", None)
+            .await;
+        assert!(
+            opts.starts_with(r#"<option value="">上级党组织（默认）</option>"#),
+            "{opts}"
+        );
+
+        // a secretary transfers to a branch outside the own one, never to the own one
+        let (sec, _) = app.browser("sec", branches[0], "branch_secretary").await;
+        let q = urlencode("支部委员会");
+        let (_, _, own) = app
+            .page(
+                &sec,
+                "GET",
+                &format!("/orgs/options?branches=1&q={q}"),
+                None,
+            )
+            .await;
+        assert!(
+            !own.contains(&format!(r#"value="{far}""#)),
+            "the roster's pickers stay in the subtree: {own}"
+        );
+        let (_, _, opts) = app
+            .page(
+                &sec,
+                "GET",
+                &format!(
+                    "/orgs/options?for=transfer&exclude={}&q={}",
+                    branches[0],
+                    urlencode("西城")
+                ),
+                None,
+            )
+            .await;
+        assert!(opts.contains(&format!(r#"value="{far}""#)), "{opts}");
+        let (_, _, opts) = app
+            .page(
+                &sec,
+                "GET",
+                &format!(
+                    "/orgs/options?for=transfer&exclude={}&q={}",
+                    branches[0],
+                    urlencode("第0村")
+                ),
+                None,
+            )
+            .await;
+        assert!(
+            !opts.contains(&format!(r#"value="{}""#, branches[0])),
+            "{opts}"
+        );
+        let member = app.member(branches[0], "张明", 1).await;
+        let (_, _, html) = app
+            .page(&sec, "GET", &format!("/members/{member}"), None)
+            .await;
+        assert!(
+            html.contains(&format!(
+                "/orgs/options?for=transfer&amp;exclude={}",
+                branches[0]
+            )) || html.contains(&format!(
+                "/orgs/options?for=transfer&exclude={}",
+                branches[0]
+            )),
+            "{html}"
+        );
+        // a member account searches nothing outside its own branch
+        let (m, _) = app.browser("member1", branches[0], "member").await;
+        let (_, _, opts) = app
+            .page(
+                &m,
+                "GET",
+                &format!("/orgs/options?for=transfer&q={}", urlencode("西城")),
+                None,
+            )
+            .await;
+        assert!(!opts.contains(&format!(r#"value="{far}""#)), "{opts}");
+    })
+    .await;
+}
