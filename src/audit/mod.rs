@@ -12,6 +12,7 @@
 
 pub mod anchor;
 pub mod checks;
+pub mod words;
 
 pub mod web;
 
@@ -824,8 +825,15 @@ pub fn redact_json(text: &str) -> Option<String> {
 /// Filters for browsing the log.
 #[derive(Debug, Default, Clone, serde::Deserialize, Serialize)]
 pub struct AuditFilter {
+    /// An action code (`member.update`) or a capability's prefix ending in a dot (`member.`).
     pub action: Option<String>,
+    /// The acting account's user name or display name.
     pub actor: Option<String>,
+    /// From and to (local dates, inclusive).
+    #[serde(default, deserialize_with = "crate::web::form::empty_as_none")]
+    pub from: Option<chrono::NaiveDate>,
+    #[serde(default, deserialize_with = "crate::web::form::empty_as_none")]
+    pub to: Option<chrono::NaiveDate>,
     pub object_type: Option<String>,
     pub object_id: Option<String>,
     pub before_seq: Option<i64>,
@@ -848,22 +856,58 @@ pub async fn list_scoped(
     b.push(&format!(
         " AND (org_id IN (SELECT id FROM orgs WHERE path >= {lo} AND path < {hi}){system})"
     ));
-    filtered(db, b, f).await
+    filtered(db, b, f, 500).await
+}
+
+/// [`list_scoped`] with a larger cap (exports).
+pub async fn list_scoped_up_to(
+    db: &Db,
+    scope: &str,
+    whole_tree: bool,
+    f: &AuditFilter,
+    cap: i64,
+) -> DbResult<Vec<Entry>> {
+    let mut b = SqlBuilder::new(&format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE 1=1"));
+    let lo = b.arg(Val::Str(scope.to_string()));
+    let hi = b.arg(Val::Str(crate::db::path_upper(scope)));
+    let system = if whole_tree { " OR org_id IS NULL" } else { "" };
+    b.push(&format!(
+        " AND (org_id IN (SELECT id FROM orgs WHERE path >= {lo} AND path < {hi}){system})"
+    ));
+    filtered(db, b, f, cap).await
 }
 
 pub async fn list(db: &Db, f: &AuditFilter) -> DbResult<Vec<Entry>> {
     let b = SqlBuilder::new(&format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE 1=1"));
-    filtered(db, b, f).await
+    filtered(db, b, f, 500).await
 }
 
-async fn filtered(db: &Db, mut b: SqlBuilder, f: &AuditFilter) -> DbResult<Vec<Entry>> {
-    if let Some(a) = f.action.as_deref().filter(|s| !s.is_empty()) {
-        let p = b.arg(Val::Str(a.to_string()));
-        b.push(&format!(" AND action = {p}"));
+async fn filtered(db: &Db, mut b: SqlBuilder, f: &AuditFilter, cap: i64) -> DbResult<Vec<Entry>> {
+    if let Some(a) = f.action.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if let Some(prefix) = a.strip_suffix('.') {
+            // a capability: its codes sort between `prefix.` and `prefix/`
+            let lo = b.arg(Val::Str(format!("{prefix}.")));
+            let hi = b.arg(Val::Str(format!("{prefix}/")));
+            b.push(&format!(" AND action >= {lo} AND action < {hi}"));
+        } else {
+            let p = b.arg(Val::Str(a.to_string()));
+            b.push(&format!(" AND action = {p}"));
+        }
     }
-    if let Some(a) = f.actor.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(a) = f.actor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let p = b.arg(Val::Str(a.to_string()));
-        b.push(&format!(" AND actor_name = {p}"));
+        b.push(&format!(
+            " AND (actor_name = {p} OR actor_id IN (SELECT id FROM accounts WHERE display_name = {p}))"
+        ));
+    }
+    let zone = crate::clock::display_zone();
+    if let Some(d) = f.from {
+        let p = b.arg(Val::Str(ts_text(zone.start_of(d))));
+        b.push(&format!(" AND ts >= {p}"));
+    }
+    if let Some(d) = f.to.and_then(|d| d.succ_opt()) {
+        let p = b.arg(Val::Str(ts_text(zone.start_of(d))));
+        b.push(&format!(" AND ts < {p}"));
     }
     if let Some(a) = f.object_type.as_deref().filter(|s| !s.is_empty()) {
         let p = b.arg(Val::Str(a.to_string()));
@@ -877,7 +921,7 @@ async fn filtered(db: &Db, mut b: SqlBuilder, f: &AuditFilter) -> DbResult<Vec<E
         let p = b.arg(Val::I64(s));
         b.push(&format!(" AND seq < {p}"));
     }
-    let limit = f.limit.unwrap_or(50).clamp(1, 500);
+    let limit = f.limit.unwrap_or(50).clamp(1, cap);
     let p = b.arg(Val::I64(limit));
     b.push(&format!(" ORDER BY seq DESC LIMIT {p}"));
     on_db!(db, p => {

@@ -284,6 +284,21 @@ pub fn templates() -> &'static Environment<'static> {
                 .unwrap_or_default()
         });
         // `backfill` → `补录（经办人签名）` (a message id; pass it through `t`)
+        // audit entries in words: `member.update` → 修改党员信息; an entry's changes
+        env.add_filter("action_label", |code: String| -> String {
+            crate::audit::words::action_label(&code)
+        });
+        env.add_filter(
+            "changes",
+            |before: String, after: String| -> minijinja::Value {
+                minijinja::Value::from_serialize(crate::audit::words::changes(&before, &after))
+            },
+        );
+        env.add_filter("role_label", |code: String| -> String {
+            crate::auth::Role::parse(&code)
+                .map(|r| r.label().to_string())
+                .unwrap_or(code)
+        });
         env.add_filter("sign_method", |m: String| -> String {
             crate::recruit::archive::signature_method_label(&m).to_string()
         });
@@ -1476,6 +1491,20 @@ pub mod form {
     use std::collections::HashMap;
 
     pub type Fields = HashMap<String, String>;
+
+    /// A query's date that a form sends empty when not filled: empty is none, anything else
+    /// must be a date (`YYYY-MM-DD`).
+    pub fn empty_as_none<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<NaiveDate>, D::Error> {
+        let s: Option<String> = serde::Deserialize::deserialize(d)?;
+        match s.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
 
     pub fn text(f: &Fields, k: &str) -> String {
         f.get(k).cloned().unwrap_or_default()

@@ -2,6 +2,7 @@
 //! `audit verify` names the first bad sequence number; the CLI exits non-zero.
 
 use crate::support::*;
+use axum::http::StatusCode;
 use dangjian::audit::VerifyOutcome;
 
 async fn some_history(app: &TestApp) {
@@ -271,6 +272,108 @@ async fn a_tampered_ciphertext_is_never_read_as_data() {
         let (s, shown) = app.api(&token, "GET", &format!("/api/v1/members/{m}"), None).await;
         assert_eq!(s, axum::http::StatusCode::OK, "{shown}");
         assert!(shown["id_number"].as_str().expect("masked").contains("****"));
+    })
+    .await;
+}
+
+/// The change history and the auditor's log speak Chinese: "手机号码：旧 → 新" instead of the
+/// records' JSON, actions by name; the auditor filters by a capability, by the actor's display
+/// name and by dates, and exports what the filter holds (the export itself recorded).
+#[tokio::test]
+async fn the_log_reads_in_words_and_exports() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app
+            .org(Some(city), "测试村党支部", "branch", "village")
+            .await;
+        let token = app.account("zuzhibu", city, "org_staff", None).await;
+        app.exec("UPDATE accounts SET display_name = '组织部李干事' WHERE username = 'zuzhibu'")
+            .await;
+        let id = app.member(branch, "陈宁", 3).await;
+        let mut edit = serde_json::to_value(member_input(branch, "陈宁", 3)).expect("json");
+        edit["id_number"] = serde_json::json!(null);
+        edit["phone"] = serde_json::json!("13988888888");
+        edit["version"] = serde_json::json!(1);
+        ok(app
+            .api(&token, "PUT", &format!("/api/v1/members/{id}"), Some(edit))
+            .await);
+        let (staff, _) = app.browser("shuji", city, "org_staff").await;
+        let (_, _, html) = app
+            .page(&staff, "GET", &format!("/members/{id}"), None)
+            .await;
+        assert!(html.contains("修改党员信息"), "{html}");
+        assert!(
+            html.contains("手机号码：") && html.contains("→ 139****8888"),
+            "{html}"
+        );
+        assert!(!html.contains("&quot;version&quot;"), "no raw JSON: {html}");
+
+        let (auditor, _) = app.browser("shenji", city, "audit_admin").await;
+        let today = app.ctx.clock.today();
+        let q = format!(
+            "/audit?action=member.&actor={}&from={today}&to={today}",
+            urlencode("组织部李干事")
+        );
+        let (s, _, html) = app.page(&auditor, "GET", &q, None).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("修改党员信息") && html.contains("→ 139****8888"),
+            "{html}"
+        );
+        assert!(
+            !html.contains(">account.create<"),
+            "only the member actions: {html}"
+        );
+        let yesterday = today - chrono::Duration::days(1);
+        let (_, _, html) = app
+            .page(
+                &auditor,
+                "GET",
+                &format!("/audit?action=member.&from={yesterday}&to={yesterday}"),
+                None,
+            )
+            .await;
+        assert!(html.contains("没有符合条件的记录"), "{html}");
+        let (s, _, _) = app
+            .page(&auditor, "GET", "/audit?from=2026-13-01", None)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        // the export: the filter's entries in words, a Chinese file name, recorded
+        let (s, h, csv) = app
+            .page(
+                &auditor,
+                "GET",
+                &format!(
+                    "/audit/export?action=member.update&actor={}",
+                    urlencode("组织部李干事")
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let disposition = h
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            disposition.contains("filename*=UTF-8''%E5%AE%A1%E8%AE%A1"),
+            "{disposition}"
+        );
+        assert_eq!(csv.lines().count(), 2, "{csv}");
+        assert!(
+            csv.contains("修改党员信息") && csv.contains("手机号码："),
+            "{csv}"
+        );
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'audit.export'")
+                .await,
+            1
+        );
+        // a secretary reads no log
+        let (sec, _) = app.browser("cunshuji", branch, "branch_secretary").await;
+        let (s, _, _) = app.page(&sec, "GET", "/audit/export", None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
     })
     .await;
 }

@@ -108,7 +108,7 @@ async fn decisions_are_recorded_by_staff_and_take_what_they_take() {
             "{html}"
         );
         assert!(
-            !html.contains("登记党纪处分"),
+            !html.contains(">登记党纪处分</summary>"),
             "the secretary records nothing"
         );
         // the 留党察看 member is no introducer (recruitment's own test covers the vote)

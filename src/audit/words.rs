@@ -1,0 +1,314 @@
+//! The audit log in words: what each action code means in Chinese, and what an entry changed
+//! as "字段 旧值 → 新值" — for the change history on a record's page and the auditor's log.
+//! The codes themselves stay in the log (they are part of the hashed entry and of the API).
+
+use serde::Serialize;
+
+/// Action codes and their names. An action not listed is named by its capability
+/// ([`CAPABILITIES`]) and its code.
+pub const ACTIONS: &[(&str, &str)] = &[
+    ("account.change_password", "修改密码"),
+    ("account.create", "新建账号"),
+    ("account.locale", "更改界面语言"),
+    ("account.request", "提交账号变更申请"),
+    ("account.approve", "批准账号变更"),
+    ("account.reject", "驳回账号变更"),
+    ("account.reset_password", "重置密码"),
+    ("account.roles", "变更角色"),
+    ("account.unlock", "解除锁定"),
+    ("audit.export", "导出审计日志"),
+    ("audit.redact", "按保存期限脱敏"),
+    ("audit.seal", "封存审计链"),
+    ("auth.login", "登录"),
+    ("auth.login_failed", "登录失败"),
+    ("auth.logout", "退出登录"),
+    ("auth.signature_failed", "签名验证失败"),
+    ("auth.totp_failed", "动态口令错误"),
+    ("authz.denied", "越权访问被拒绝"),
+    ("calendar.replace", "修改节假日安排"),
+    ("calendar.seed", "载入国务院节假日安排"),
+    ("circular.publish", "发布通知"),
+    ("circular.receive", "签收通知"),
+    ("circular.remind", "催办签收"),
+    ("circular.withdraw", "撤回通知"),
+    ("crypto.rebind", "重新加密个人信息"),
+    ("demo.generate", "生成演示数据"),
+    ("interview.held", "登记约谈结果"),
+    ("interview.plan", "安排约谈"),
+    ("love.card", "办理爱心卡"),
+    ("love.earn", "爱心积分入账"),
+    ("love.goods", "登记兑换物品"),
+    ("love.redeem", "爱心积分兑换"),
+    ("love.reverse", "冲正爱心积分"),
+    ("love.stock", "物品入库"),
+    ("member.create", "新增党员"),
+    ("member.create_refused", "新增党员被拒绝"),
+    ("member.discipline", "登记党纪处分"),
+    ("member.discipline_revoked", "撤销党纪处分"),
+    ("member.export", "导出党员信息"),
+    ("member.full", "按期转正"),
+    ("member.import", "批量导入党员"),
+    ("member.lookup", "按完整证件号查询"),
+    ("member.remove", "移出党员"),
+    ("member.unmask", "查看完整个人信息"),
+    ("member.update", "修改党员信息"),
+    ("org.approval_authority", "变更审批权"),
+    ("org.create", "新建党组织"),
+    ("org.dissolve", "撤销党组织"),
+    ("org.move", "调整隶属关系"),
+    ("org.update", "修改党组织信息"),
+    ("points.award", "记分"),
+    ("points.claim", "申报积分"),
+    ("points.close", "月度关账"),
+    ("points.decide", "审核积分申报"),
+    ("points.reverse", "冲正积分"),
+    ("points.year", "确认年度兑分"),
+    ("recruit.apply", "登记入党申请"),
+    ("recruit.backfill_finished", "补录完成"),
+    ("recruit.correction_applied", "更正记录"),
+    ("recruit.document", "上传材料"),
+    ("recruit.evaluate", "登记考察意见"),
+    ("recruit.export", "导出发展党员档案"),
+    ("recruit.import", "导入发展党员档案"),
+    ("recruit.objection", "登记公示反映"),
+    ("recruit.objection_answer", "答复公示反映"),
+    ("recruit.plan", "制定发展计划"),
+    ("recruit.publicity", "发布公示"),
+    ("recruit.revisit", "回访"),
+    ("recruit.sign", "签名"),
+    ("recruit.step_complete", "完成发展步骤"),
+    ("rectify.open", "登记整改事项"),
+    ("review.campaign", "发起述职评议"),
+    ("review.close", "结束评议并公布结果"),
+    ("review.critique", "点评问题"),
+    ("review.decision", "审核述职报告"),
+    ("review.open", "召开述职评议会"),
+    ("review.rater", "登记评议人"),
+    ("review.report_review", "审核述职报告"),
+    ("review.scheme", "修改评议方案"),
+    ("review.score", "评分"),
+    ("rules.publish", "发布规则"),
+    ("stars.finalise", "确定星级"),
+    ("stars.publish", "公示星级"),
+    ("stars.round", "发起星级评定"),
+    ("stars.score", "星级评分"),
+    ("talent.add", "纳入人才库"),
+    ("talent.applied", "人才库人员递交申请"),
+    ("talent.contact", "跟踪联系"),
+    ("talent.withdraw", "移出人才库"),
+    ("token.create", "创建接口令牌"),
+    ("token.revoke", "撤销接口令牌"),
+    ("transfer.send", "发出组织关系转接"),
+    ("transfer.receive", "接收组织关系"),
+    ("transfer.return", "退回组织关系转接"),
+];
+
+/// Capabilities by the prefix of their action codes.
+pub const CAPABILITIES: &[(&str, &str)] = &[
+    ("account", "账号"),
+    ("audit", "审计"),
+    ("auth", "登录"),
+    ("authz", "权限"),
+    ("calendar", "节假日"),
+    ("circular", "通知公告"),
+    ("crypto", "加密"),
+    ("interview", "约谈"),
+    ("love", "爱心银行"),
+    ("member", "党员"),
+    ("org", "党组织"),
+    ("points", "积分"),
+    ("recruit", "发展党员"),
+    ("rectify", "整改台账"),
+    ("review", "述职评议"),
+    ("rules", "规则"),
+    ("stars", "星级评定"),
+    ("talent", "人才库"),
+    ("token", "接口令牌"),
+    ("transfer", "组织关系转接"),
+];
+
+/// The name of an action code.
+pub fn action_label(code: &str) -> String {
+    if let Some((_, l)) = ACTIONS.iter().find(|(c, _)| *c == code) {
+        return (*l).to_string();
+    }
+    let cap = code.split('.').next().unwrap_or(code);
+    match CAPABILITIES.iter().find(|(c, _)| *c == cap) {
+        Some((_, l)) => format!("{l}（{code}）"),
+        None => code.to_string(),
+    }
+}
+
+/// Field names of the records the log holds, in words. A field not listed is shown by its
+/// name.
+pub const FIELDS: &[(&str, &str)] = &[
+    ("name", "姓名"),
+    ("gender", "性别"),
+    ("ethnicity", "民族"),
+    ("birth_month", "出生年月"),
+    ("birth_year", "出生年份"),
+    ("id_number", "身份证号码"),
+    ("id_masked", "身份证号码"),
+    ("phone", "手机号码"),
+    ("phone_masked", "手机号码"),
+    ("education", "学历"),
+    ("work_unit", "工作单位及职务"),
+    ("region_code", "籍贯"),
+    ("county_code", "所在县（市、区）"),
+    ("join_date", "入党日期"),
+    ("full_date", "转正日期"),
+    ("status", "状态"),
+    ("grid_role", "网格职务"),
+    ("mobile_destination", "流动去向"),
+    ("org_id", "所在组织"),
+    ("org_name", "组织名称"),
+    ("group_id", "党小组"),
+    ("parent_id", "上级组织"),
+    ("kind", "类别"),
+    ("level", "层级"),
+    ("title", "标题"),
+    ("reason", "原因"),
+    ("note", "说明"),
+    ("deadline", "期限"),
+    ("points", "分值"),
+    ("indicator", "事项"),
+    ("month", "月份"),
+    ("roles", "角色"),
+    ("display_name", "显示名称"),
+    ("username", "用户名"),
+    ("fields", "涉及项目"),
+    ("to_org_id", "接收组织"),
+    ("from_org_id", "转出组织"),
+    ("decided_on", "决定日期"),
+    ("document_no", "文号"),
+    ("months", "期限（月）"),
+    ("step", "步骤"),
+    ("done_on", "日期"),
+    ("locale", "界面语言"),
+];
+
+/// Fields that are bookkeeping, not content.
+const SKIP: &[&str] = &["version", "id", "updated_at", "created_at"];
+
+fn field_label(key: &str) -> String {
+    FIELDS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, l)| (*l).to_string())
+        .unwrap_or_else(|| key.to_string())
+}
+
+/// One field's change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}
+
+fn text(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "—".into(),
+        Some(serde_json::Value::String(s)) if s.is_empty() => "—".into(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Bool(b)) => if *b { "是" } else { "否" }.into(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .map(|x| match x {
+                serde_json::Value::String(s) => field_label(s),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("、"),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// What an entry changed, field by field: the fields whose value differs between the
+/// before and after records (objects), in the after record's order; for an entry with no
+/// before record, the fields it set.
+pub fn changes(before_json: &str, after_json: &str) -> Vec<Change> {
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or_default();
+    let (before, after) = (parse(before_json), parse(after_json));
+    let empty = serde_json::Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = a.keys().collect();
+    keys.extend(b.keys().filter(|k| !a.contains_key(*k)));
+    keys.into_iter()
+        .filter(|k| !SKIP.contains(&k.as_str()))
+        .map(|k| Change {
+            field: field_label(k),
+            before: text(b.get(k)),
+            after: text(a.get(k)),
+        })
+        .filter(|c| c.before != c.after)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_is_listed_field_by_field_in_words() {
+        let before = r#"{"name":"陈宁","phone_masked":"192****3728","version":2,"status":"full"}"#;
+        let after = r#"{"name":"陈宁","phone_masked":"139****8888","version":3,"status":"full"}"#;
+        assert_eq!(
+            changes(before, after),
+            vec![Change {
+                field: "手机号码".into(),
+                before: "192****3728".into(),
+                after: "139****8888".into()
+            }]
+        );
+        // a record created: what it set; nothing before
+        let c = changes("null", r#"{"name":"王芳","group_id":null}"#);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!((c[0].field.as_str(), c[0].before.as_str()), ("姓名", "—"));
+        // an unmask: which fields were shown
+        let c = changes("null", r#"{"fields":["id_number","phone"]}"#);
+        assert_eq!(c[0].after, "身份证号码、手机号码");
+        // a removed field and an unknown one
+        let c = changes(r#"{"x_y":1,"grid_role":"网格长"}"#, r#"{"x_y":2}"#);
+        assert_eq!(c[0].field, "x_y");
+        assert_eq!(
+            (c[1].field.as_str(), c[1].after.as_str()),
+            ("网格职务", "—")
+        );
+        assert!(changes("not json", "").is_empty());
+    }
+
+    #[test]
+    fn every_action_written_has_a_name() {
+        assert_eq!(action_label("member.update"), "修改党员信息");
+        assert_eq!(action_label("rectify.extend"), "整改台账（rectify.extend）");
+        assert_eq!(action_label("zzz"), "zzz");
+        // each code the sources write literally is named
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).expect("dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(std::fs::read_to_string(&p).expect("read"));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut missing = std::collections::BTreeSet::new();
+        for f in &files {
+            for part in f.split("action: \"").skip(1) {
+                let code: String = part.chars().take_while(|c| *c != '"').collect();
+                if code.contains('.') && !ACTIONS.iter().any(|(c, _)| *c == code) {
+                    missing.insert(code);
+                }
+            }
+        }
+        assert!(missing.is_empty(), "actions without a name: {missing:?}");
+    }
+}
