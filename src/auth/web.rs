@@ -232,10 +232,20 @@ async fn logout(State(ctx): State<AppState>, Auth(p): Auth, headers: HeaderMap) 
     )
 }
 
-async fn password_page(Auth(p): Auth) -> Response {
+/// The password rules as the form states them (from the configured policy).
+fn policy_ctx(ctx: &crate::Ctx) -> minijinja::Value {
+    let pol = &ctx.config.password;
+    context! { min_length => pol.min_length, min_classes => pol.min_classes }
+}
+
+async fn password_page(State(ctx): State<AppState>, Auth(p): Auth) -> Response {
     render(
         "password.html",
-        page_ctx(&p, "", context! { errors => Vec::<FieldError>::new() }),
+        page_ctx(
+            &p,
+            "",
+            context! { errors => Vec::<FieldError>::new(), policy => policy_ctx(&ctx) },
+        ),
     )
 }
 
@@ -258,7 +268,7 @@ async fn password_submit(
             page_ctx(
                 &p,
                 "",
-                context! { errors => vec![FieldError::new("confirm_password", "两次输入的新密码不一致")] },
+                context! { errors => vec![FieldError::new("confirm_password", "两次输入的新密码不一致")], policy => policy_ctx(&ctx) },
             ),
         );
     }
@@ -271,7 +281,7 @@ async fn password_submit(
         Err(AppError::Validation(v)) => render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "password.html",
-            page_ctx(&p, "", context! { errors => v }),
+            page_ctx(&p, "", context! { errors => v, policy => policy_ctx(&ctx) }),
         ),
         Err(e) => PageError(e).into_response(),
     }

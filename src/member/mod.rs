@@ -4,6 +4,7 @@ pub mod discipline;
 pub mod idcard;
 pub mod io;
 pub mod pinyin;
+pub mod region;
 pub mod rules;
 pub mod store;
 pub mod transfer;

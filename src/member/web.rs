@@ -833,7 +833,7 @@ pub async fn export(
                 )
             };
             let name = format!(
-                "members-{}.{ext}",
+                "党员名册-{}.{ext}",
                 crate::clock::fmt_local(ctx.clock.now(), "%Y%m%d%H%M")
             );
             (
@@ -841,7 +841,7 @@ pub async fn export(
                     (header::CONTENT_TYPE, ct.to_string()),
                     (
                         header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}\""),
+                        crate::web::attachment_name(&name),
                     ),
                 ],
                 bytes,
@@ -862,7 +862,7 @@ async fn template(Auth(_p): Auth) -> Result<Response, PageError> {
             ),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"member-import-template.xlsx\"",
+                &crate::web::attachment_name("党员导入模板.xlsx"),
             ),
         ],
         bytes,

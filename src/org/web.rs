@@ -105,7 +105,15 @@ async fn tree_page(
     let root_children = node_views(store::children(&ctx.db, root.id).await?);
     let children = node_views(store::children(&ctx.db, selected.id).await?);
     let warnings = store::warnings(&ctx.db, &selected).await?;
-    let stats = store::subtree_stats(&ctx.db, &selected.path).await?;
+    let mut stats = store::subtree_stats(&ctx.db, &selected.path).await?;
+    // "下辖组织" are those below the organisation, not itself
+    let own = selected.kind.label();
+    for (label, n) in stats.orgs_by_kind.iter_mut() {
+        if label == own {
+            *n -= 1;
+        }
+    }
+    stats.orgs_by_kind.retain(|(_, n)| *n > 0);
     let ancestors: Vec<Org> = store::ancestors(&ctx.db, &selected)
         .await?
         .into_iter()

@@ -369,10 +369,10 @@ async fn evidence(ctx: &Ctx, digest: Option<String>, what: &str) -> Result<Respo
             (header::CONTENT_TYPE, mime.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"evidence-{}.{ext}\"",
+                crate::web::attachment_name(&format!(
+                    "积分佐证-{}.{ext}",
                     &digest[..12.min(digest.len())]
-                ),
+                )),
             ),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],

@@ -643,7 +643,11 @@ async fn document_download(
             (header::CONTENT_TYPE, d.mime.clone()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"document-{}.{ext}\"", d.id),
+                crate::web::attachment_name(&crate::web::download_name(
+                    &format!("发展党员材料-{}", d.id),
+                    &d.filename,
+                    ext,
+                )),
             ),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
@@ -658,7 +662,7 @@ fn zip_response(id: i64, bytes: Vec<u8>) -> Response {
             (header::CONTENT_TYPE, "application/zip".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"recruit-{id}-archive.zip\""),
+                crate::web::attachment_name(&format!("发展党员档案-{id}.zip")),
             ),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],

@@ -345,7 +345,11 @@ async fn document_download(
             (header::CONTENT_TYPE, d.mime.clone()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"evidence-{}.{ext}\"", d.id),
+                crate::web::attachment_name(&crate::web::download_name(
+                    &format!("整改佐证-{}", d.id),
+                    &d.filename,
+                    ext,
+                )),
             ),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
@@ -361,7 +365,7 @@ async fn export_bytes(ctx: &Ctx, p: &Principal, f: &ItemFilter) -> Result<Vec<u8
     store::export_xlsx(&items, &format!("{}整改台账（{}）", org.name, today), today)
 }
 
-fn xlsx_response(bytes: Vec<u8>) -> Response {
+fn xlsx_response(ctx: &Ctx, bytes: Vec<u8>) -> Response {
     (
         [
             (
@@ -370,7 +374,10 @@ fn xlsx_response(bytes: Vec<u8>) -> Response {
             ),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"rectification-ledger.xlsx\"".to_string(),
+                crate::web::attachment_name(&format!(
+                    "整改台账-{}.xlsx",
+                    crate::clock::fmt_local(ctx.clock.now(), "%Y%m%d")
+                )),
             ),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
@@ -384,7 +391,7 @@ async fn export_page(
     Auth(p): Auth,
     Query(f): Query<ItemFilter>,
 ) -> Result<Response, PageError> {
-    Ok(xlsx_response(export_bytes(&ctx, &p, &f).await?))
+    Ok(xlsx_response(&ctx, export_bytes(&ctx, &p, &f).await?))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -707,7 +714,7 @@ pub async fn api_export(
     Auth(p): Auth,
     Query(f): Query<ItemFilter>,
 ) -> Result<Response, ApiError> {
-    Ok(xlsx_response(export_bytes(&ctx, &p, &f).await?))
+    Ok(xlsx_response(&ctx, export_bytes(&ctx, &p, &f).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

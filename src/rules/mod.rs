@@ -5,6 +5,7 @@
 //! A rule set is stored as JSON; unknown keys are refused and missing keys take the defaults,
 //! so old versions stay readable when new values are added.
 
+pub mod form;
 pub mod web;
 
 use crate::audit::{self, Actor, NewEntry};

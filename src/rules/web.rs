@@ -50,8 +50,14 @@ async fn kind_card<R: RuleKind>(
 ) -> Result<minijinja::Value, AppError> {
     let (values, source) = super::effective::<R>(&ctx.db, &org.path).await?;
     let versions = super::versions(&ctx.db, org.id, R::KIND).await?;
+    let json_value = serde_json::to_value(&values).unwrap_or_default();
+    let fields = super::form::fields(R::KIND, &json_value);
+    let source_name = match &source {
+        Some(s) => Some(crate::org::store::get(&ctx.db, s.org_id).await?.name),
+        None => None,
+    };
     Ok(context! {
-        kind => R::KIND, title => R::LABEL, source => source, versions => versions,
+        kind => R::KIND, title => R::LABEL, source => source, source_name => source_name, versions => versions, fields => fields,
         json => serde_json::to_string_pretty(&values).unwrap_or_default(), values => values,
     })
 }
@@ -85,12 +91,6 @@ async fn rules_page(
             context! { ..v, ..context! { can_write => p.can(Perm::RuleWrite), errors => Vec::<FieldError>::new() } },
         ),
     ))
-}
-
-#[derive(Deserialize)]
-struct PublishForm {
-    org_id: i64,
-    values: String,
 }
 
 async fn publish(
@@ -131,14 +131,18 @@ async fn publish_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(kind): Path<String>,
-    axum::Form(f): axum::Form<PublishForm>,
+    axum::Form(f): axum::Form<std::collections::HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    match publish(&ctx, &p, &kind, f.org_id, &f.values).await {
-        Ok(_) => {
-            Ok(Redirect::to(&format!("/rules?org_id={}&ok=published", f.org_id)).into_response())
-        }
+    let org_id = crate::web::form::num(&f, "org_id");
+    // the form's fields, or (for those who prefer it) the whole rule set as JSON
+    let json = match f.get("values") {
+        Some(raw) => Ok(super::form::halfwidth(raw)),
+        None => super::form::values_from(&kind, &f).map(|v| v.to_string()),
+    };
+    match async { publish(&ctx, &p, &kind, org_id, &json?).await }.await {
+        Ok(_) => Ok(Redirect::to(&format!("/rules?org_id={org_id}&ok=published")).into_response()),
         Err(AppError::Validation(errors)) => {
-            let org = org_for(&ctx, &p, Some(f.org_id), Perm::RuleRead).await?;
+            let org = org_for(&ctx, &p, Some(org_id), Perm::RuleRead).await?;
             let v = view(&ctx, &org).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -294,6 +294,9 @@ pub fn templates() -> &'static Environment<'static> {
                 minijinja::Value::from_serialize(crate::audit::words::changes(&before, &after))
             },
         );
+        env.add_filter("region", |code: String| -> String {
+            crate::member::region::name(&code)
+        });
         env.add_filter("role_label", |code: String| -> String {
             crate::auth::Role::parse(&code)
                 .map(|r| r.label().to_string())
@@ -1437,6 +1440,17 @@ mod paging_tests {
 
 /// A `Content-Disposition` naming a download in Chinese: the UTF-8 name (RFC 6266/5987) and
 /// an ASCII fallback for old clients; quotes, slashes and control characters never pass.
+/// A download's name: the uploaded file's own name when it has the content's extension,
+/// else `fallback.ext`.
+pub fn download_name(fallback: &str, uploaded: &str, ext: &str) -> String {
+    let own = uploaded.trim();
+    if !own.is_empty() && own.to_lowercase().ends_with(&format!(".{ext}")) {
+        own.to_string()
+    } else {
+        format!("{fallback}.{ext}")
+    }
+}
+
 pub fn attachment_name(name: &str) -> String {
     let clean: String = name
         .chars()

@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use axum::http::StatusCode;
+use serde_json::json;
 
 #[tokio::test]
 async fn pages_speak_the_account_setting_else_the_browser_language() {
@@ -557,6 +558,96 @@ async fn organisation_pickers_search_beyond_the_first_page() {
             )
             .await;
         assert!(!opts.contains(&format!(r#"value="{far}""#)), "{opts}");
+    })
+    .await;
+}
+
+/// 规则设置 in words: each value named with its unit and edited in an input of its kind; a
+/// Chinese comma or full-width digit is accepted, a wrong value refused naming the field; the
+/// version in force names its organisation.
+#[tokio::test]
+async fn the_rules_page_edits_values_by_name() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let (s, csrf) = app.browser("zuzhibu", city, "org_staff").await;
+        let (_, _, html) = app.page(&s, "GET", "/rules", None).await;
+        assert!(
+            html.contains("公示期") && html.contains("个工作日"),
+            "{html}"
+        );
+        assert!(!html.contains("<code>publicity_steps</code>"), "{html}");
+        assert!(
+            html.contains(r#"name="v.publicity_steps" value="7，15，23""#),
+            "{html}"
+        );
+        // the recruit card's fields as the page sends them, with a Chinese comma and digits
+        let start = html
+            .find(r#"action="/rules/recruit""#)
+            .expect("recruit form");
+        let end = start + html[start..].find("</form>").expect("end");
+        let mut form = vec![format!("_csrf={csrf}"), format!("org_id={city}")];
+        let mut rest = &html[start..end];
+        while let Some(i) = rest.find("name=\"") {
+            rest = &rest[i + 6..];
+            let name = &rest[..rest.find('"').expect("quote")];
+            if name == "_csrf" || name == "org_id" {
+                continue;
+            }
+            let value = if let Some(v) = rest
+                .find("value=\"")
+                .filter(|v| *v < rest.find('>').unwrap_or(0))
+            {
+                let t = &rest[v + 7..];
+                t[..t.find('"').expect("q")].to_string()
+            } else if name.starts_with("v.") && rest.starts_with(&format!("{name}\" rows")) {
+                let t = &rest[rest.find('>').expect(">") + 1..];
+                t[..t.find("</textarea>").expect("ta")]
+                    .replace("&quot;", "\"")
+                    .replace("&#x27;", "'")
+            } else {
+                // a select: its selected option
+                let t = &rest[..rest.find("</select>").unwrap_or(0)];
+                let sel = t.find("selected").map(|i| &t[..i]).unwrap_or(t);
+                let v = sel.rfind("value=\"").map(|i| &sel[i + 7..]).unwrap_or("");
+                v[..v.find('"').unwrap_or(0)].to_string()
+            };
+            let value = match name {
+                "v.publicity_steps" => "7、15，２３".to_string(),
+                "v.publicity_working_days" => "７".to_string(),
+                _ => value,
+            };
+            form.push(format!("{}={}", urlencode(name), urlencode(&value)));
+        }
+        let body = form.join("&");
+        let (st, h, html) = app.page(&s, "POST", "/rules/recruit", Some(&body)).await;
+        assert_eq!(st, StatusCode::SEE_OTHER, "{html}");
+        assert!(h
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .contains("ok=published"));
+        let token = app.account("zuzhibu_api", city, "org_staff", None).await;
+        let v = ok(app
+            .api(
+                &token,
+                "GET",
+                &format!("/api/v1/rules/recruit?org_id={city}"),
+                None,
+            )
+            .await);
+        assert_eq!(v["publicity_working_days"], 7, "{v}");
+        assert_eq!(v["publicity_steps"], json!([7, 15, 23]), "{v}");
+        let (_, _, html) = app.page(&s, "GET", "/rules", None).await;
+        assert!(html.contains("当前生效：第 1 版（中共测试市委）"), "{html}");
+        // a wrong value names its field
+        let bad = body.replace(
+            &format!("{}={}", urlencode("v.min_age"), "18"),
+            &format!("{}={}", urlencode("v.min_age"), urlencode("十八")),
+        );
+        assert_ne!(bad, body);
+        let (st, _, html) = app.page(&s, "POST", "/rules/recruit", Some(&bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("“递交入党申请最低年龄”应为整数"), "{html}");
     })
     .await;
 }
