@@ -187,17 +187,26 @@
       var values = rows.map(function (r) { return r[1]; });
       var option = { color: palette, animation: false, tooltip: { trigger: kind === "pie" ? "item" : "axis", confine: true },
         grid: { left: 8, right: 24, top: 16, bottom: 8, containLabel: true } };
+      // numbers on a value axis: 12000 → 1.2万, so that ticks never run together
+      var compact = function (v) { return Math.abs(v) >= 10000 ? (v / 10000).toFixed(v % 10000 === 0 ? 0 : 1) + "万" : String(v); };
+      // category labels that do not fit side by side are slanted and shortened
+      var width = el.clientWidth || 320;
+      var longest = labels.reduce(function (m, l) { return Math.max(m, String(l).length); }, 0);
+      var crowded = labels.length * Math.max(longest, 2) * 13 > width - 40;
       if (kind === "pie") {
         option.legend = { bottom: 0, type: "scroll" };
-        option.series = [{ type: "pie", radius: ["38%", "68%"], center: ["50%", "45%"], label: { formatter: "{b}\n{c}" },
+        // room around the ring for the labels: the largest slice's number is never cut
+        option.series = [{ type: "pie", radius: ["28%", "52%"], center: ["50%", "44%"], avoidLabelOverlap: true,
+          label: { formatter: "{b}\n{c}", width: 90, overflow: "break" }, labelLine: { length: 8, length2: 6 },
           data: rows.map(function (r) { return { name: r[0], value: r[1] }; }) }];
       } else if (kind === "hbar") {
-        option.xAxis = { type: "value", minInterval: 1 };
+        option.xAxis = { type: "value", minInterval: 1, splitNumber: 3, axisLabel: { hideOverlap: true, formatter: compact } };
         option.yAxis = { type: "category", data: labels, inverse: true, axisLabel: { width: 110, overflow: "truncate" } };
         option.series = [{ type: "bar", data: values, label: { show: true, position: "right" }, barMaxWidth: 22 }];
       } else {
-        option.xAxis = { type: "category", data: labels, axisLabel: kind === "line" ? { hideOverlap: true } : { interval: 0, width: 64, overflow: "break" } };
-        option.yAxis = { type: "value", minInterval: 1 };
+        option.xAxis = { type: "category", data: labels, axisLabel: kind === "line" ? { hideOverlap: true }
+          : crowded ? { interval: 0, rotate: 35, width: 84, overflow: "truncate" } : { interval: 0 } };
+        option.yAxis = { type: "value", minInterval: 1, splitNumber: 4, axisLabel: { hideOverlap: true, formatter: compact } };
         option.series = [kind === "line"
           ? { type: "line", data: values, smooth: true, areaStyle: { opacity: 0.12 }, label: { show: true, position: "top" } }
           : { type: "bar", data: values, label: { show: true, position: "top" }, barMaxWidth: 36 }];

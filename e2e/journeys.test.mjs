@@ -155,7 +155,9 @@ test('the dashboard draws its charts for the account subtree', async () => {
     assert.ok(await page.locator('[data-chart]').count() >= 6);
     // The numbers behind each chart are in a table for screen readers.
     assert.ok(await page.locator('.chart-table th', { hasText: '正式党员' }).count() >= 1);
-    await page.locator('[data-reserved]').first().waitFor();
+    // every panel is live: the points ranking took the place reserved for it
+    assert.equal(await page.locator('[data-reserved]').count(), 0);
+    await page.getByRole('heading', { name: /积分排行/ }).waitFor();
     await noHorizontalScroll(page, `dashboard (${name})`);
     await shot(page, `dashboard-${name}`);
     await page.done();
@@ -531,6 +533,65 @@ test('a secretary on a phone: every page fits, the menu collapses and opens', as
   await page.waitForURL(/\/members\/\d+$/);
   await noHorizontalScroll(page, 'member detail');
   await page.done();
+});
+
+test('wide pages fit a phone and a laptop: statistics, star scoring, rules, notices, the log', async () => {
+  const pages = {
+    city: ['/', '/recruits/stats', '/stars', '/rules', '/circulars', '/circulars/new', '/points/board', '/rectify/bulletin'],
+    county: ['/', '/recruits/stats', '/stars', '/rules', '/recruits/new', '/rectify/new', '/points'],
+    member: ['/', '/points/me', '/circulars'],
+    auditor: ['/audit'],
+  };
+  for (const viewport of [PHONE, { width: 1366, height: 900 }]) {
+    for (const [user, paths] of Object.entries(pages)) {
+      const page = await open({ viewport });
+      await login(page, user, DEMO_PW);
+      await page.waitForLoadState('networkidle');
+      for (const path of paths) {
+        await page.goto(BASE + path);
+        await noHorizontalScroll(page, `${user} ${viewport.width}px ${path}`);
+      }
+      await page.done();
+    }
+  }
+});
+
+test('工作台 and notices: the county sends a notice, the secretary finds it on the phone and 签收s it', async () => {
+  const county = await open();
+  await signIn(county, 'county');
+  await county.goto(BASE + '/circulars/new');
+  await county.getByLabel('标题').fill('关于报送年度党建工作总结的通知');
+  await county.getByLabel('正文').fill('各党组织：\n请于12月25日前报送。');
+  await county.getByLabel('本组织以下全部党组织').check();
+  await county.getByLabel('要求接收组织签收').check();
+  await county.getByRole('button', { name: '发布' }).click();
+  await county.waitForURL(/\/circulars\/\d+\?ok=circular_published/);
+  await county.getByRole('status').filter({ hasText: '通知已发布' }).waitFor();
+  const url = county.url().split('?')[0];
+  await county.done();
+
+  const sec = await open({ viewport: PHONE });
+  await signIn(sec, 'secretary');
+  // the to-do list comes first on the phone, with the notice to 签收 and a count in the menu
+  await sec.getByRole('heading', { name: /我的待办/ }).waitFor();
+  const todo = sec.getByRole('link', { name: /签收通知：关于报送年度党建工作总结的通知/ });
+  await todo.waitFor();
+  await noHorizontalScroll(sec, 'secretary home');
+  await shot(sec, 'workbench-secretary-phone');
+  await todo.click();
+  await sec.waitForURL(url);
+  await sec.getByText('请于12月25日前报送。').waitFor();
+  await sec.getByRole('button', { name: '签收' }).click();
+  await sec.getByRole('status').filter({ hasText: '已签收' }).waitFor();
+  await sec.goto(BASE + '/');
+  assert.equal(await sec.getByRole('link', { name: /签收通知：关于报送年度党建工作总结的通知/ }).count(), 0);
+  await sec.done();
+
+  const back = await open();
+  await signIn(back, 'county');
+  await back.goto(url);
+  await back.getByText('已签收').first().waitFor();
+  await back.done();
 });
 
 test('the interface follows the browser language, and the account setting wins', async () => {

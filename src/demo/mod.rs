@@ -1040,10 +1040,33 @@ async fn demo_accounts(
         .or(plans.first());
     let branch_id = branch.map(|b| b.org_id).unwrap_or(root);
     let member_id = on_db!(&ctx.db, p => sqlx::query("SELECT id FROM members WHERE org_id = $1 ORDER BY id LIMIT 1").bind(branch_id).fetch_optional(p).await?.map(|r| r.i64("id")).transpose()?);
+    // the Party committee above the demo branch (a township's, usually): the "上级党委" of
+    // recruitment's steps
+    let mut township = branch_id;
+    for _ in 0..4 {
+        let up = on_db!(&ctx.db, p => sqlx::query("SELECT o.parent_id, p.kind FROM orgs o JOIN orgs p ON p.id = o.parent_id WHERE o.id = $1").bind(township).fetch_optional(p).await?
+            .map(|r| Ok::<_, crate::db::DbError>((r.i64("parent_id")?, r.string("kind")?))).transpose()?);
+        match up {
+            Some((id, kind)) => {
+                township = id;
+                if kind == "committee" || kind == "working_committee" {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
     let system = Actor::system("demo");
     let specs: Vec<(&str, &str, i64, &str, Option<i64>)> = vec![
         ("city", "市委组织部（演示）", root, "org_staff", None),
         ("county", "县委组织部（演示）", county, "org_staff", None),
+        (
+            "township",
+            "乡镇（街道）党委工作人员（演示）",
+            township,
+            "committee_staff",
+            None,
+        ),
         (
             "secretary",
             "村党支部书记（演示）",

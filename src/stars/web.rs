@@ -173,24 +173,67 @@ async fn score_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let (r, _) = load(&ctx, &p, id).await?;
-    let items = r
-        .scheme
-        .items
-        .iter()
-        .map(|i| {
-            (
-                i.key.clone(),
-                form::opt_num(&f, &format!("item_{}", i.key)).unwrap_or(-1),
-            )
-        })
+    // one form for the whole table: `item_<branch>_<key>` and `innovation_<branch>`; a row's
+    // own button (`only=<branch>`) saves that row, the form's button every row filled in.
+    // Rows are saved one by one (each audited); a row left partly empty is named, and the
+    // rows before and after it are still saved.
+    let mut branches: Vec<i64> = f
+        .keys()
+        .filter_map(|k| k.strip_prefix("innovation_").and_then(|b| b.parse().ok()))
         .collect();
-    let input = ScoreInput {
-        branch_id: form::num(&f, "branch_id"),
-        items,
-        innovation: form::text(&f, "innovation"),
-    };
-    let res = store::score(&ctx, &p, id, &input).await;
-    on_round(&ctx, &p, id, res).await
+    branches.sort_unstable();
+    if let Some(only) = form::opt_num(&f, "only") {
+        branches.retain(|b| *b == only);
+    }
+    let mut errors = Vec::new();
+    let mut saved = 0;
+    for b in branches {
+        let items: BTreeMap<String, i64> = r
+            .scheme
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    i.key.clone(),
+                    form::opt_num(&f, &format!("item_{b}_{}", i.key)).unwrap_or(-1),
+                )
+            })
+            .collect();
+        let filled = items.values().filter(|v| **v >= 0).count();
+        if filled == 0 {
+            continue; // nothing typed for this branch
+        }
+        let input = ScoreInput {
+            branch_id: b,
+            items,
+            innovation: form::text(&f, &format!("innovation_{b}")),
+        };
+        match store::score(&ctx, &p, id, &input).await {
+            Ok(()) => saved += 1,
+            Err(
+                e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_)),
+            ) => {
+                let name = crate::org::store::get(&ctx.db, b)
+                    .await
+                    .map(|o| o.name)
+                    .unwrap_or_default();
+                for fe in crate::web::field_errors(e, "form") {
+                    errors.push(FieldError::new("form", format!("{name}：{}", fe.message)));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !errors.is_empty() {
+        let v = round_view(&ctx, &p, id, errors).await?;
+        return Ok(render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "stars_round.html",
+            page_ctx(&p, "stars", v),
+        ));
+    }
+    let _ = saved;
+    on_round(&ctx, &p, id, Ok(())).await
 }
 
 async fn publish_page(

@@ -651,3 +651,45 @@ async fn the_rules_page_edits_values_by_name() {
     })
     .await;
 }
+
+/// 星级评定: the whole table is one form — several rows saved at once, a row partly filled
+/// named in the refusal while the others are kept, a row's own button saving only it.
+#[tokio::test]
+async fn star_scores_are_saved_from_one_form() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let town = app.org(Some(city), "中共城关镇委员会", "committee", "township").await;
+        let a = app.org(Some(town), "东关村党支部", "branch", "village").await;
+        let b = app.org(Some(town), "西关村党支部", "branch", "village").await;
+        let c = app.org(Some(town), "南关村党支部", "branch", "village").await;
+        let staff = app.account("chengguan", town, "committee_staff", None).await;
+        let year = chrono::Datelike::year(&app.ctx.clock.today());
+        let round = ok(app.api(&staff, "POST", "/api/v1/stars/rounds", Some(json!({"org_id": town, "year": year}))).await);
+        let id = round["id"].as_i64().expect("id");
+        let (s, csrf) = app.browser("chengguan_web", town, "committee_staff").await;
+        let (_, _, html) = app.page(&s, "GET", &format!("/stars/{id}"), None).await;
+        assert!(html.contains(&format!(r#"name="item_{a}_organisation""#)) && html.contains("保存全部评分"), "{html}");
+        let row = |br: i64, v: [&str; 4]| {
+            format!("item_{br}_organisation={}&item_{br}_members={}&item_{br}_life={}&item_{br}_role={}&innovation_{br}=", v[0], v[1], v[2], v[3])
+        };
+        // a and b complete, c partly: a and b are saved, c is named
+        let body = format!("_csrf={csrf}&{}&{}&{}", row(a, ["15", "15", "10", "10"]), row(b, ["10", "10", "10", "10"]), row(c, ["10", "", "", ""]));
+        let (st, _, html) = app.page(&s, "POST", &format!("/stars/{id}/score"), Some(&body)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains("南关村党支部："), "{html}");
+        let r = ok(app.api(&staff, "GET", &format!("/api/v1/stars/rounds/{id}"), None).await);
+        let scored: Vec<i64> = r["scores"].as_array().expect("scores").iter().filter(|x| x["scored"] == true).map(|x| x["branch_id"].as_i64().unwrap_or(0)).collect();
+        assert_eq!(scored.len(), 2, "{r}");
+        assert!(scored.contains(&a) && scored.contains(&b));
+        // a row's own button saves that row only (the others' values are ignored)
+        let body = format!("_csrf={csrf}&only={c}&{}&{}", row(a, ["1", "1", "1", "1"]), row(c, ["12", "12", "12", "12"]));
+        let (st, h, _) = app.page(&s, "POST", &format!("/stars/{id}/score"), Some(&body)).await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        assert!(h.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").contains("ok=saved"));
+        let r = ok(app.api(&staff, "GET", &format!("/api/v1/stars/rounds/{id}"), None).await);
+        let of = |br: i64| r["scores"].as_array().expect("s").iter().find(|x| x["branch_id"] == br).cloned().expect("row");
+        assert_eq!(of(c)["items"]["organisation"], 12, "{r}");
+        assert_eq!(of(a)["items"]["organisation"], 15, "untouched: {r}");
+    })
+    .await;
+}
