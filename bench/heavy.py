@@ -70,6 +70,13 @@ def reports(today, scope_path, scope_upper):
             f"SELECT o.id, o.name, SUM(c.n) FROM orgs o LEFT JOIN org_member_counts c ON c.org_id = o.id WHERE {rng} AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL GROUP BY o.id, o.name"]),
         ("dashboard", "/", [
             f"SELECT m.status, m.education, m.gender, COUNT(*) FROM members m JOIN orgs o ON o.id = m.org_id WHERE {rng} GROUP BY m.status, m.education, m.gender"]),
+        # 工作台: the to-dos of the account (a county's: its files overdue, claims, transfers,
+        # ledger items to verify, campaigns and rounds), the sources' main counts
+        ("workbench", "/api/v1/workbench", [
+            f"SELECT COUNT(*) FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE {rng} AND r.status = 'active' AND r.due_on < '{today}'",
+            f"SELECT COUNT(*), MIN(c.done_on) FROM point_claims c JOIN orgs o ON o.id = c.org_id WHERE c.status = 'pending' AND {rng}",
+            f"SELECT COUNT(*) FROM transfers t JOIN orgs o ON o.id = t.to_org_id WHERE t.status = 'sent' AND {rng}",
+            f"SELECT COUNT(*) FROM rect_items i JOIN orgs o ON o.id = i.supervisor_id WHERE i.status = 'pending' AND {rng}"]),
         ("reviews", "/reviews", [
             f"SELECT c.id FROM review_campaigns c JOIN orgs o ON o.id = c.org_id WHERE {rng}"]),
         ("stars", "/stars?org_id={org}", [
