@@ -234,6 +234,9 @@
     // A form returned with errors puts the focus on the first field to fix.
     var invalid = document.querySelector("form [aria-invalid=true]");
     if (invalid) invalid.focus();
+    // a refusal of the whole form (not of one field) is brought into view
+    var refusal = document.querySelector("form [role=alert] .field-error");
+    if (!invalid && refusal) refusal.scrollIntoView({ block: "center" });
     // Panels folded on phones start open on wide screens.
     if (window.matchMedia("(min-width: 701px)").matches) {
       document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });

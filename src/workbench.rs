@@ -217,10 +217,11 @@ async fn points(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
         return Ok(Vec::new());
     }
     let today = ctx.clock.today();
-    let (lo, hi) = scope(p);
+    // a member's claim is decided by the branch (its page lists them): the branch's to-do,
+    // not every committee's above it
     let pending = on_db!(&ctx.db, x => {
-        sqlx::query("SELECT COUNT(*) AS n, MIN(c.done_on) AS oldest FROM point_claims c JOIN orgs o ON o.id = c.org_id WHERE c.status = 'pending' AND o.path >= $1 AND o.path < $2")
-            .bind(&lo).bind(&hi).fetch_one(x).await?.i64("n")?
+        sqlx::query("SELECT COUNT(*) AS n FROM point_claims c WHERE c.status = 'pending' AND c.org_id = $1")
+            .bind(p.org_id).fetch_one(x).await?.i64("n")?
     });
     let mut out = Vec::new();
     if pending > 0 {
@@ -228,7 +229,7 @@ async fn points(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             Todo::new(
                 "points",
                 format!("审核{pending}项积分申报"),
-                format!("/points?org_id={}&claims=pending", p.org_id),
+                format!("/points?org_id={}#claims", p.org_id),
             )
             .count(pending),
         );

@@ -50,6 +50,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("member.import", "批量导入党员"),
     ("member.lookup", "按完整证件号查询"),
     ("member.remove", "移出党员"),
+    (
+        "member.registered_elsewhere",
+        "证件号码已在其他党组织登记（已拒绝）",
+    ),
     ("member.unmask", "查看完整个人信息"),
     ("member.update", "修改党员信息"),
     ("org.approval_authority", "变更审批权"),
@@ -81,7 +85,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("review.campaign", "发起述职评议"),
     ("review.close", "结束评议并公布结果"),
     ("review.critique", "点评问题"),
-    ("review.decision", "审核述职报告"),
+    ("review.decision", "作出评议结果决定"),
     ("review.open", "召开述职评议会"),
     ("review.rater", "登记评议人"),
     ("review.report_review", "审核述职报告"),
@@ -188,7 +192,18 @@ pub const FIELDS: &[(&str, &str)] = &[
 ];
 
 /// Fields that are bookkeeping, not content.
-const SKIP: &[&str] = &["version", "id", "updated_at", "created_at"];
+const SKIP: &[&str] = &[
+    "version",
+    "id",
+    "updated_at",
+    "created_at",
+    "transfer_id",
+    "object_path",
+    "key_version",
+];
+
+/// A value longer than this is shortened in the history (the raw record keeps it whole).
+const MAX_SHOWN: usize = 120;
 
 fn field_label(key: &str) -> String {
     FIELDS
@@ -207,6 +222,17 @@ pub struct Change {
 }
 
 fn text(v: Option<&serde_json::Value>) -> String {
+    let s = full_text(v);
+    if s.chars().count() > MAX_SHOWN {
+        let mut t: String = s.chars().take(MAX_SHOWN).collect();
+        t.push('…');
+        t
+    } else {
+        s
+    }
+}
+
+fn full_text(v: Option<&serde_json::Value>) -> String {
     match v {
         None | Some(serde_json::Value::Null) => "—".into(),
         Some(serde_json::Value::String(s)) if s.is_empty() => "—".into(),

@@ -420,6 +420,20 @@ pub async fn remind(ctx: &Ctx, p: &Principal, id: i64, org_ids: &[i64]) -> AppRe
             "该通知无需签收或已撤回",
         ));
     }
+    // at most the chosen organisations a notice may name; anything longer is "all of them"
+    // written out, refused rather than put into one statement
+    let mut org_ids = org_ids.to_vec();
+    org_ids.sort_unstable();
+    org_ids.dedup();
+    if org_ids.len() > super::MAX_CHOSEN {
+        return Err(AppError::field(
+            "org_ids",
+            format!(
+                "一次最多指定{}个组织；催办全部未签收的组织时不必指定",
+                super::MAX_CHOSEN
+            ),
+        ));
+    }
     let filter = if org_ids.is_empty() {
         String::new()
     } else {

@@ -170,7 +170,7 @@ async fn publish_page(
             Ok(Redirect::to(&format!("/circulars/{}?ok=circular_published", c.id)).into_response())
         }
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
-            let chosen = names(&ctx, &input.org_ids).await?;
+            let chosen = names(&ctx, &p, &input.org_ids).await?;
             new_form(
                 &p,
                 input,
@@ -185,11 +185,15 @@ async fn publish_page(
 }
 
 /// Names of organisations (a refused form shows what was chosen).
-async fn names(ctx: &Ctx, ids: &[i64]) -> Result<Vec<(i64, String)>, AppError> {
+/// Only those in the account's subtree: a refused form never names an organisation the
+/// account may not see.
+async fn names(ctx: &Ctx, p: &Principal, ids: &[i64]) -> Result<Vec<(i64, String)>, AppError> {
     let mut out = Vec::new();
     for id in ids.iter().take(super::MAX_CHOSEN) {
         if let Some(o) = crate::org::store::find(&ctx.db, *id).await? {
-            out.push((o.id, o.name));
+            if p.in_scope(&o.path) {
+                out.push((o.id, o.name));
+            }
         }
     }
     Ok(out)
@@ -276,7 +280,12 @@ async fn file_download(
             (header::CONTENT_TYPE, f.mime.clone()),
             (
                 header::CONTENT_DISPOSITION,
-                crate::web::attachment_name(&f.filename),
+                // the name's extension is the content's, whatever the uploader called it
+                crate::web::attachment_name(&crate::web::download_name(
+                    &format!("通知附件-{}", f.id),
+                    &f.filename,
+                    crate::blob::sniff(&bytes).map(|x| x.1).unwrap_or("bin"),
+                )),
             ),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],

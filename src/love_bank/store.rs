@@ -152,8 +152,12 @@ pub async fn issue(ctx: &Ctx, p: &Principal, input: &NewCard) -> AppResult<Card>
             Some(i) => sqlx::query("SELECT id FROM love_cards WHERE org_id = $1 AND id_idx = $2").bind(org.id).bind(i).fetch_optional(&mut *x).await?.is_some(),
             None => false,
         };
+        // linked to the roll only within the account's subtree: a card answers alike for a
+        // member elsewhere and for anyone else (a typed number never confirms a guess)
         let member = match &idx {
-            Some(i) => sqlx::query("SELECT id FROM members WHERE id_idx = $1").bind(i).fetch_optional(&mut *x).await?.map(|r| r.i64("id")).transpose()?,
+            Some(i) => sqlx::query("SELECT m.id FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id_idx = $1 AND o.path >= $2 AND o.path < $3")
+                .bind(i).bind(&p.org_path).bind(crate::db::path_upper(&p.org_path))
+                .fetch_optional(&mut *x).await?.map(|r| r.i64("id")).transpose()?,
             None => None,
         };
         (taken, member)

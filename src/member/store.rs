@@ -222,6 +222,55 @@ pub fn duplicate(scope: Option<&str>, member_path: &str) -> AppError {
 /// The neutral answer for an ID number registered outside the caller's subtree.
 pub const DUPLICATE_ELSEWHERE: &str = "已在其他党组织登记，请联系组织部门";
 
+/// Every write that matches a typed ID number against the whole platform (a member, an
+/// applicant, a pool, a love-bank card) answers differently when the number is known
+/// elsewhere — a guess confirmed. Such answers are counted per account with the member
+/// import's and creation's (`dupcheck:<account>`, [`super::io::OUTSIDE_HITS`] an hour) and
+/// recorded; an account over the count is held off before anything is matched.
+pub fn dupcheck_wait(ctx: &Ctx, account_id: Option<i64>) -> AppResult<()> {
+    let Some(id) = account_id else { return Ok(()) };
+    let now = ctx.clock.now().timestamp();
+    match ctx.limits.wait(
+        &format!("dupcheck:{id}"),
+        now,
+        super::io::OUTSIDE_HITS,
+        super::io::OUTSIDE_WINDOW,
+    ) {
+        Some(wait) => Err(AppError::TooManyAttempts(wait)),
+        None => Ok(()),
+    }
+}
+
+/// Counts and records an answer that said a number is known outside the account's subtree;
+/// returns the neutral refusal to give.
+pub async fn dupcheck_hit(ctx: &Ctx, actor: &Actor, object_type: &str) -> AppResult<AppError> {
+    if let Some(id) = actor.id {
+        let now = ctx.clock.now().timestamp();
+        ctx.limits.fail(
+            &format!("dupcheck:{id}"),
+            now,
+            super::io::OUTSIDE_HITS,
+            super::io::OUTSIDE_WINDOW,
+        );
+    }
+    crate::audit::record(
+        &ctx.db,
+        actor,
+        crate::audit::NewEntry {
+            action: "member.registered_elsewhere",
+            object_type,
+            object_id: String::new(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"reason": "registered_elsewhere"}),
+        },
+    )
+    .await?;
+    Ok(AppError::refused(
+        "member.registered_elsewhere",
+        DUPLICATE_ELSEWHERE,
+    ))
+}
+
 /// The subtree of the account acting (none for the system).
 async fn actor_scope(actor: &Actor, tx: &mut Tx) -> AppResult<Option<String>> {
     let Some(org) = actor.org_id.filter(|_| actor.id.is_some()) else {

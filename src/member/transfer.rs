@@ -104,6 +104,22 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<Transfer>> {
+    Ok(list_sides(ctx, scope_path, status, limit, offset)
+        .await?
+        .into_iter()
+        .map(|x| x.0)
+        .collect())
+}
+
+/// [`list`] with each transfer's sending and receiving branches' paths (which side the
+/// account is on decides what it may do).
+pub async fn list_sides(
+    ctx: &Ctx,
+    scope_path: &str,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<(Transfer, String, String)>> {
     let upper = path_upper(scope_path);
     let sql = format!(
         "SELECT {COLUMNS} {FROM} WHERE {} ORDER BY t.id DESC LIMIT $4 OFFSET $5",
@@ -112,7 +128,7 @@ pub async fn list(
     let st = status.unwrap_or("").to_string();
     Ok(on_db!(&ctx.db, p => {
         let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).bind(&st).bind(limit.clamp(1, 500)).bind(offset.max(0)).fetch_all(p).await?;
-        rows.iter().map(|r| row(r).map(|x| x.0)).collect::<DbResult<Vec<_>>>()?
+        rows.iter().map(row).collect::<DbResult<Vec<_>>>()?
     }))
 }
 

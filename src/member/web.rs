@@ -1004,7 +1004,7 @@ async fn transfers_view(
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(1)
         .clamp(1, pages);
-    let list = transfer::list(
+    let list = transfer::list_sides(
         ctx,
         &p.org_path,
         status,
@@ -1012,9 +1012,13 @@ async fn transfers_view(
         (page - 1) * TRANSFERS_PER_PAGE,
     )
     .await?;
+    // the receiving side receives or returns, the sending side cancels: each sees its own
     let rows: Vec<serde_json::Value> = list
         .iter()
-        .map(|t| serde_json::json!({ "t": t, "status_label": t.status_label() }))
+        .map(|(t, from, to)| {
+            serde_json::json!({ "t": t, "status_label": t.status_label(),
+                "receiver": p.in_scope(to), "sender": p.in_scope(from) })
+        })
         .collect();
     let qs = status.map(|s| format!("status={s}")).unwrap_or_default();
     Ok(context! {

@@ -268,7 +268,14 @@ pub async fn pick_list(
             continue;
         }
         if let Ok(o) = get(db, id).await {
-            if o.path.starts_with(scope_path) {
+            let fits = match pick {
+                Pick::All => true,
+                Pick::Branches => o.kind.holds_members(),
+                Pick::Committees => {
+                    matches!(o.kind, OrgKind::Committee | OrgKind::WorkingCommittee)
+                }
+            };
+            if fits && o.path.starts_with(scope_path) {
                 list.insert(0, o);
             }
         }

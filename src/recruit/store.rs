@@ -685,13 +685,20 @@ pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Re
     let method = if backfill { "backfill" } else { method };
     let id_idx = ctx.vault.blind_index("id", &id_number);
     let now = ctx.clock.now();
-    let mut tx = ctx.db.begin().await?;
-    let (in_pipeline, is_member) = on_tx!(&mut tx, c => {
-        let a = sqlx::query("SELECT id FROM recruits WHERE id_idx = $1 AND status = 'active'").bind(&id_idx).fetch_optional(&mut *c).await?.is_some();
-        let b = sqlx::query("SELECT org_id FROM members WHERE id_idx = $1").bind(&id_idx).fetch_optional(&mut *c).await?
-            .map(|r| r.i64("org_id")).transpose()?;
-        (a, b)
+    crate::member::store::dupcheck_wait(ctx, Some(p.account_id))?;
+    let (in_pipeline, is_member, elsewhere) = on_db!(&ctx.db, c => {
+        let a = sqlx::query("SELECT o.path FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE r.id_idx = $1 AND r.status = 'active'").bind(&id_idx).fetch_optional(c).await?
+            .map(|r| r.string("path")).transpose()?;
+        let b = sqlx::query("SELECT m.org_id, o.path FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id_idx = $1").bind(&id_idx).fetch_optional(c).await?
+            .map(|r| Ok::<_, crate::db::DbError>((r.i64("org_id")?, r.string("path")?))).transpose()?;
+        let elsewhere = a.as_deref().is_some_and(|x| !p.in_scope(x)) || b.as_ref().is_some_and(|(_, x)| !p.in_scope(x));
+        (a.is_some(), b.map(|x| x.0), elsewhere)
     });
+    // known outside the account's subtree: the neutral answer, counted
+    if elsewhere {
+        return Err(crate::member::store::dupcheck_hit(ctx, &p.actor(), "recruit").await?);
+    }
+    let mut tx = ctx.db.begin().await?;
     // the file of a member already on this branch's roll may be transcribed (补录); it will
     // be linked to them
     if is_member.is_some_and(|org_id| !(backfill && org_id == org.id)) {

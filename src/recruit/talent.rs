@@ -290,13 +290,26 @@ pub async fn add(ctx: &Ctx, p: &Principal, input: &NewTalent) -> AppResult<Talen
     let r = rules_of(&org.path, ctx).await?;
     check_pool(&input.pool, info.male, info.birth_date, on, &r)?;
     let id_idx = ctx.vault.blind_index("id", &id_number);
+    crate::member::store::dupcheck_wait(ctx, Some(p.account_id))?;
     let mut tx = ctx.db.begin().await?;
     let (member, recruit, tracked) = on_tx!(&mut tx, c => {
-        let m = sqlx::query("SELECT id FROM members WHERE id_idx = $1").bind(&id_idx).fetch_optional(&mut *c).await?.is_some();
-        let rc = sqlx::query("SELECT id FROM recruits WHERE id_idx = $1 AND status = 'active'").bind(&id_idx).fetch_optional(&mut *c).await?.is_some();
-        let t = sqlx::query("SELECT id FROM talents WHERE id_idx = $1 AND status = 'tracking'").bind(&id_idx).fetch_optional(&mut *c).await?.is_some();
+        let m = sqlx::query("SELECT o.path FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id_idx = $1").bind(&id_idx).fetch_optional(&mut *c).await?
+            .map(|r| r.string("path")).transpose()?;
+        let rc = sqlx::query("SELECT o.path FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE r.id_idx = $1 AND r.status = 'active'").bind(&id_idx).fetch_optional(&mut *c).await?
+            .map(|r| r.string("path")).transpose()?;
+        let t = sqlx::query("SELECT o.path FROM talents t JOIN orgs o ON o.id = t.org_id WHERE t.id_idx = $1 AND t.status = 'tracking'").bind(&id_idx).fetch_optional(&mut *c).await?
+            .map(|r| r.string("path")).transpose()?;
         (m, rc, t)
     });
+    // known outside the account's subtree: the neutral answer, counted
+    if [&member, &recruit, &tracked]
+        .iter()
+        .any(|x| x.as_deref().is_some_and(|path| !p.in_scope(path)))
+    {
+        drop(tx);
+        return Err(crate::member::store::dupcheck_hit(ctx, &p.actor(), "talent").await?);
+    }
+    let (member, recruit, tracked) = (member.is_some(), recruit.is_some(), tracked.is_some());
     if member {
         return Err(AppError::field("id_number", "此人已是党员"));
     }

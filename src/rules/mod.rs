@@ -27,6 +27,43 @@ pub fn label(table: &[(&'static str, &'static str)], key: &str) -> &'static str 
         .unwrap_or("")
 }
 
+/// The largest magnitude any number in a rule set may have. Days, months, years, points,
+/// shares and counts of the 细则 are all far below it; a value above it is a typing mistake
+/// that would overflow the date and score arithmetic of every page reading it.
+pub const RULE_VALUE_MAX: i64 = 10_000;
+
+/// Refuses a rule set holding a number beyond [`RULE_VALUE_MAX`], naming the value.
+pub fn check_magnitudes(kind: &str, values: &serde_json::Value) -> AppResult<()> {
+    fn too_big(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .map(|x| x.unsigned_abs() > RULE_VALUE_MAX as u64)
+                .unwrap_or(true),
+            serde_json::Value::Array(a) => a.iter().any(too_big),
+            serde_json::Value::Object(o) => o.values().any(too_big),
+            _ => false,
+        }
+    }
+    let mut errors = Vec::new();
+    if let Some(obj) = values.as_object() {
+        for (k, v) in obj {
+            if too_big(v) {
+                let (label, _) = form::label(kind, k);
+                errors.push(crate::error::FieldError::new(
+                    &format!("v.{k}"),
+                    format!("“{label}”的数值不能超过{RULE_VALUE_MAX}"),
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
 /// A kind of rule set: its name and the typed values with their defaults.
 pub trait RuleKind: Serialize + DeserializeOwned + Default + Clone {
     const KIND: &'static str;
@@ -203,6 +240,7 @@ pub async fn publish<R: RuleKind>(
     values
         .validate()
         .map_err(|m| AppError::field("values", m))?;
+    check_magnitudes(R::KIND, &serde_json::to_value(values).unwrap_or_default())?;
     let json = serde_json::to_string(values).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut tx = db.begin().await?;
     let now = tx.now;

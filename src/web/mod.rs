@@ -406,6 +406,9 @@ pub fn page_count(total: i64, per: i64) -> i64 {
 pub fn base_ctx(p: &Principal, active: &str) -> minijinja::Value {
     minijinja::context! {
         me => p,
+        // a password or a second factor still owed: the page asks for it, and nothing on it
+        // (the to-do badge) fetches another page meanwhile
+        owes => p.must_change_password || (p.roles.iter().any(|r| r.is_admin_trio()) && !p.totp_enabled),
         lang => p.lang.code(),
         ui_messages => crate::i18n::script_messages(p.lang),
         role_labels => p.role_labels(),

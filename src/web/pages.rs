@@ -197,10 +197,12 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
 async fn todo_count(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
     use axum::response::IntoResponse;
     let (n, late) = crate::workbench::counts(&ctx, &p).await?;
+    // the page takes `.badge-count` only: a sign-in or password page answered instead (a
+    // session that ended, a password owed) swaps in nothing
     let html = match (n, late) {
-        (0, _) => String::new(),
-        (n, 0) => n.to_string(),
-        (n, _) => format!("<span class=\"late\">{n}</span>"),
+        (0, _) => "<span class=\"badge-count\"></span>".to_string(),
+        (n, 0) => format!("<span class=\"badge-count\">{n}</span>"),
+        (n, _) => format!("<span class=\"badge-count late\">{n}</span>"),
     };
     Ok(axum::response::Html(html).into_response())
 }

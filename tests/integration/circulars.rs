@@ -525,3 +525,154 @@ async fn each_role_gets_its_own_home() {
     })
     .await;
 }
+
+/// A typed ID number never confirms a guess about someone outside the account's subtree: a
+/// love-bank card does not link (or tell of) a member elsewhere; a pool or an application
+/// answers neutrally, counted and recorded, and an account that keeps trying is held off.
+#[tokio::test]
+async fn a_typed_number_confirms_nothing_outside_the_subtree() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let east = app.org(Some(city), "中共东关街道工作委员会", "committee", "township").await;
+        let west = app.org(Some(city), "中共西关街道工作委员会", "committee", "township").await;
+        let branch = app.org(Some(east), "东关村党支部", "branch", "village").await;
+        let far = app.org(Some(west), "西关村党支部", "branch", "village").await;
+        let staff = app.account("dongguan", east, "committee_staff", None).await;
+        let sec = app.account("dongguan_sec", branch, "branch_secretary", None).await;
+        let mut farm = member_input(far, "王秀兰", 41);
+        let number = farm.id_number.clone().expect("id");
+        farm.id_number = Some(number.clone());
+        app.member_with(farm).await;
+        let near = member_input(branch, "李芳", 43);
+        let near_number = near.id_number.clone().expect("id");
+        app.member_with(near).await;
+        // a card: the member elsewhere is not linked; the member here is
+        let card = |id: &str| json!({"org_id": east, "holder": "持卡人", "id_number": id, "phone": "13700001234", "address": "东关3号楼"});
+        let c = ok(app.api(&staff, "POST", "/api/v1/lovebank/cards", Some(card(&number))).await);
+        assert!(c["member_id"].is_null(), "{c}");
+        let c = ok(app.api(&staff, "POST", "/api/v1/lovebank/cards", Some(card(&near_number))).await);
+        assert!(c["member_id"].is_i64(), "{c}");
+        // a pool: the neutral answer for a member elsewhere, the plain one here
+        let talent = |id: &str| json!({"org_id": branch, "pool": "women", "channel": "organisation", "name": "王秀兰", "id_number": id,
+            "phone": "13800002222", "work_unit": "测试村合作社", "recommender": "镇妇联", "recommended_on": app.ctx.clock.today(), "reason": "带头发展特色种植"});
+        let (s, v) = app.api(&sec, "POST", "/api/v1/talents", Some(talent(&number))).await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("member.registered_elsewhere")), "{v}");
+        let (_, v) = app.api(&sec, "POST", "/api/v1/talents", Some(talent(&near_number))).await;
+        assert_eq!(v["fields"][0]["message"], "此人已是党员", "{v}");
+        // an application, likewise; each neutral answer is recorded
+        let apply = |id: &str| json!({"org_id": branch, "name": "王秀兰", "ethnicity": "汉族", "id_number": id, "education": "大学专科",
+            "work_unit": "", "applied_on": app.ctx.clock.today(), "secret": PASSWORD});
+        let (_, v) = app.api(&sec, "POST", "/api/v1/recruits", Some(apply(&number))).await;
+        assert_eq!(v["code"], "member.registered_elsewhere", "{v}");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'member.registered_elsewhere'").await, 2);
+        // guessing on: held off within the hour
+        let mut last = StatusCode::OK;
+        for _ in 0..25 {
+            last = app.api(&sec, "POST", "/api/v1/recruits", Some(apply(&number))).await.0;
+        }
+        assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    })
+    .await;
+}
+
+/// What the notice's sender may send and name: a reminder to at most the organisations a
+/// notice may choose; a refused form names only organisations of the subtree; an attachment
+/// downloads with its content's extension whatever it was called.
+#[tokio::test]
+async fn notice_inputs_are_bounded() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        let county = app
+            .account("county0", p.counties[0], "org_staff", None)
+            .await;
+        let c = ok(app
+            .api(
+                &county,
+                "POST",
+                "/api/v1/circulars",
+                Some(notice(p.counties[0], "children", &[], true)),
+            )
+            .await);
+        let id = c["id"].as_i64().expect("id");
+        let many: Vec<i64> = (1..=5000).collect();
+        refused(
+            app.api(
+                &county,
+                "POST",
+                &format!("/api/v1/circulars/{id}/remind"),
+                Some(json!({"org_ids": many})),
+            )
+            .await,
+            "validation_failed",
+        );
+        ok(app
+            .api(
+                &county,
+                "POST",
+                &format!("/api/v1/circulars/{id}/remind"),
+                Some(json!({"org_ids": [p.branches[0], p.branches[0]]})),
+            )
+            .await);
+        // a refused form (no sender) with organisations of another city chosen
+        let (s, csrf) = app.browser("member_x", p.branches[0], "member").await;
+        let other_city = p.cities[1].to_string();
+        let (ct, body) = multipart(
+            &[
+                ("_csrf", &csrf),
+                ("org_id", "0"),
+                ("title", "x"),
+                ("body", "x"),
+                ("audience", "orgs"),
+                ("org_ids", &other_city),
+            ],
+            b"",
+        );
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/circulars")
+            .header(axum::http::header::COOKIE, format!("dj_session={s}"))
+            .header(axum::http::header::CONTENT_TYPE, ct)
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        let (_, _, b) = app.send(req).await;
+        let html = String::from_utf8_lossy(&b);
+        assert!(!html.contains("中共第1市委"), "{html}");
+        // an attachment named .html downloads as what it is
+        let (staff, csrf) = app.browser("city_staff", p.cities[0], "org_staff").await;
+        let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+        let org = p.cities[0].to_string();
+        let (ct, mut body) = multipart(
+            &[
+                ("_csrf", &csrf),
+                ("org_id", &org),
+                ("title", "附件测试"),
+                ("body", "正文"),
+                ("audience", "children"),
+            ],
+            pdf,
+        );
+        let text = String::from_utf8_lossy(&body).replace("申请书.pdf", "x.html");
+        body = text.into_bytes();
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/circulars")
+            .header(axum::http::header::COOKIE, format!("dj_session={staff}"))
+            .header(axum::http::header::CONTENT_TYPE, ct)
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        let (st, _, _) = app.send(req).await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        let file = app.count("SELECT MAX(id) AS n FROM circular_files").await;
+        let (st, h, _) = app
+            .page(&staff, "GET", &format!("/circulars/files/{file}"), None)
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let d = h
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(d.contains(".pdf") && !d.contains(".html"), "{d}");
+    })
+    .await;
+}

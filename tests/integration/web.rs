@@ -693,3 +693,51 @@ async fn star_scores_are_saved_from_one_form() {
     })
     .await;
 }
+
+/// A rule value far beyond anything the 细则 use is refused, naming it, before it can break
+/// the date and score arithmetic of the pages that read it.
+#[tokio::test]
+async fn absurd_rule_values_are_refused() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let staff = app.account("zuzhibu", city, "org_staff", None).await;
+        for (kind, key, v) in [
+            ("branch", "term_years", 2_147_483_000i64),
+            ("rectify", "due_soon_days", 1_000_000_000_000_000),
+            (
+                "rectify",
+                "overdue_penalty_points",
+                1_000_000_000_000_000_000,
+            ),
+            ("recruit", "talk_within_days", 1_000_000_000_000_000),
+        ] {
+            let (s, body) = app
+                .api(
+                    &staff,
+                    "POST",
+                    &format!("/api/v1/rules/{kind}"),
+                    Some(json!({"org_id": city, "values": {key: v}})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{kind}.{key}: {body}");
+            assert!(
+                body["fields"][0]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("不能超过"),
+                "{body}"
+            );
+        }
+        ok(app
+            .api(
+                &staff,
+                "POST",
+                "/api/v1/rules/branch",
+                Some(json!({"org_id": city, "values": {"term_years": 5}})),
+            )
+            .await);
+        let (st, _) = app.api(&staff, "GET", "/api/v1/orgs/warnings", None).await;
+        assert!(!st.is_server_error());
+    })
+    .await;
+}
