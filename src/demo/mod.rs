@@ -126,6 +126,28 @@ fn ordinal(n: usize) -> String {
             D[n / 10],
             if n % 10 == 0 { "" } else { D[n % 10] }
         ),
+        100..=999 => {
+            let (h, rest) = (n / 100, n % 100);
+            let tail = match rest {
+                0 => String::new(),
+                1..=9 => format!("零{}", D[rest]),
+                // 一百一十 (not 一百十)
+                10..=19 => format!("一{}", ordinal(rest)),
+                _ => ordinal(rest),
+            };
+            format!("{}百{tail}", D[h])
+        }
+        1000..=9999 => {
+            let (t, rest) = (n / 1000, n % 1000);
+            let tail = match rest {
+                0 => String::new(),
+                1..=9 => format!("零{}", D[rest]),
+                10..=19 => format!("零一{}", ordinal(rest)),
+                20..=99 => format!("零{}", ordinal(rest)),
+                _ => ordinal(rest),
+            };
+            format!("{}千{tail}", D[t])
+        }
         _ => n.to_string(),
     }
 }
@@ -174,14 +196,18 @@ impl Gen {
     }
 
     fn place_name(&mut self, len: usize) -> String {
-        for _ in 0..50 {
-            let mut s = String::new();
-            for _ in 0..len {
-                let w = pick_str(&mut self.rng, PLACE);
-                s.push_str(w);
-            }
-            if self.used_names.insert(s.clone()) {
-                return s;
+        // a name not used yet; when the short ones run out, a character longer (never a
+        // number: "大260店村" is no village name)
+        for extra in 0..4 {
+            for _ in 0..50 {
+                let mut s = String::new();
+                for _ in 0..len + extra {
+                    let w = pick_str(&mut self.rng, PLACE);
+                    s.push_str(w);
+                }
+                if self.used_names.insert(s.clone()) {
+                    return s;
+                }
             }
         }
         format!("{}{}", pick(&mut self.rng, PLACE), self.used_names.len())
@@ -596,8 +622,7 @@ fn person(
     let first = pick_str(rng, pool);
     name.push_str(first);
     if rng.gen_bool(0.7) {
-        let second = pick_str(rng, pool);
-        name.push_str(second);
+        name.push_str(names::second_given(rng, pool, first));
     }
     // Age structure: villages older, agencies and enterprises younger.
     let band: u32 = rng.gen_range(0..100);
@@ -1141,6 +1166,14 @@ mod tests {
                 );
             }
             assert!(g.branches.iter().all(|b| b.size > 0));
+            // names read like places: no numbers in them
+            if let Some(o) = g
+                .orgs
+                .iter()
+                .find(|o| o.name.chars().any(|c| c.is_ascii_digit()))
+            {
+                panic!("n={n}: {}", o.name);
+            }
         }
     }
 
@@ -1199,5 +1232,13 @@ mod tests {
         assert_eq!(ordinal(12), "十二");
         assert_eq!(ordinal(20), "二十");
         assert_eq!(ordinal(34), "三十四");
+        assert_eq!(ordinal(100), "一百");
+        assert_eq!(ordinal(105), "一百零五");
+        assert_eq!(ordinal(110), "一百一十");
+        assert_eq!(ordinal(117), "一百一十七");
+        assert_eq!(ordinal(999), "九百九十九");
+        assert_eq!(ordinal(1000), "一千");
+        assert_eq!(ordinal(1012), "一千零一十二");
+        assert_eq!(ordinal(1203), "一千二百零三");
     }
 }

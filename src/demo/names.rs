@@ -241,3 +241,18 @@ pub const DESTINATIONS: &[&str] = &[
     "烟台市",
     "潍坊市",
 ];
+
+/// The second character of a given name: never the first again ("马子子" reads as a
+/// mistake; the reduplicated names people do carry are not made from these lists).
+pub fn second_given<'a>(rng: &mut impl rand::Rng, pool: &'a [&'a str], first: &str) -> &'a str {
+    for _ in 0..8 {
+        let c = pool[rng.gen_range(0..pool.len())];
+        if c != first {
+            return c;
+        }
+    }
+    pool.iter()
+        .copied()
+        .find(|c| *c != first)
+        .unwrap_or(pool[0])
+}

@@ -81,9 +81,10 @@ pub(super) async fn generate(
         let male = rng.gen_bool(0.6);
         let mut name = weighted(rng, SURNAMES).to_string();
         let pool = if male { GIVEN_MALE } else { GIVEN_FEMALE };
-        name.push_str(pick_str(rng, pool));
+        let first = pick_str(rng, pool);
+        name.push_str(first);
         if rng.gen_bool(0.7) {
-            name.push_str(pick_str(rng, pool));
+            name.push_str(super::names::second_given(rng, pool, first));
         }
         // time in the pipeline: anything from today back to about three years
         let edge = k % 40; // a few deliberate edge cases among the first of every forty
