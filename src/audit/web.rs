@@ -73,8 +73,8 @@ async fn audit_page(
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
     params(("action" = Option<String>, Query, description = "操作代码（如 member.update），或以点结尾的模块前缀（如 member.）"),
            ("actor" = Option<String>, Query, description = "操作人的用户名或显示名称"),
-           ("from" = Option<chrono::NaiveDate>, Query, description = "起始日期（本地时区，含）"),
-           ("to" = Option<chrono::NaiveDate>, Query, description = "截止日期（本地时区，含）"),
+           ("from" = Option<String>, Query, pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$", description = "起始日期 YYYY-MM-DD（本地时区，含；可为空）"),
+           ("to" = Option<String>, Query, pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$", description = "截止日期 YYYY-MM-DD（本地时区，含；可为空）"),
            ("object_type" = Option<String>, Query),
            ("object_id" = Option<String>, Query), ("before_seq" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [crate::audit::Entry]), (status = 403, body = crate::web::ErrorBody)))]
