@@ -619,50 +619,32 @@ def verify_row(a, store, scale):
 
 
 def audit_log_of(a, backend, work):
-    """`dangjian audit verify` over a log of a.audit entries. SQLite: a small demo city into
-    which `dangjian import` brings a.audit members (one audited creation each), as a province
-    moving its roster in would; PostgreSQL built the same way (the chain is keyed by each
-    database's data key, so a copied log would not verify; a million members take a while)."""
+    """`dangjian audit verify` over a log of a.audit entries: a small demo city into which
+    `dangjian import` brings a.audit members (one audited creation each), as a province moving
+    its roster in would. Each backend builds its own (the chain is keyed by each database's data
+    key, so a copied log would not verify; a million members into PostgreSQL take a while)."""
     sub = os.path.join(work, "audit")
     os.makedirs(sub, exist_ok=True)
-    lite = Store("sqlite", sub, f"audit_{a.audit}")
-    # built once a run (the PostgreSQL log is copied from it), or reused with --reuse
-    if not (lite.exists() and (a.reuse or getattr(a, "audit_built", False))):
-        a.audit_built = True
-        lite.create()
-        subprocess.run([a.bin, "--database-url", lite.url, "demo", "--members", "1000"], check=True,
+    store = Store(backend, sub, f"audit_{a.audit}")
+    # built once a run, or reused with --reuse
+    built = f"audit_built_{backend}"
+    if not (store.exists() and (a.reuse or getattr(a, built, False))):
+        setattr(a, built, True)
+        store.create()
+        subprocess.run([a.bin, "--database-url", store.url, "demo", "--members", "1000"], check=True,
                        capture_output=True, cwd=sub)
-        branches = [f"#{r[0]}" for r in lite.rows("SELECT id FROM orgs WHERE kind = 'branch' AND dissolved_at IS NULL")]
+        branches = [f"#{r[0]}" for r in store.rows("SELECT id FROM orgs WHERE kind = 'branch' AND dissolved_at IS NULL")]
         per = 250_000
         for k in range(0, a.audit, per):
             n = min(per, a.audit - k)
             path = os.path.join(sub, "import.csv")
             with open(path, "w", newline="", encoding="utf-8") as f:
                 csv.writer(f).writerows(member_rows(n, branches, seed=k, first=k))
-            log(f"audit log: importing {k + n:,} of {a.audit:,}")
-            subprocess.run([a.bin, "--database-url", lite.url, "import", path], check=True, capture_output=True, cwd=sub)
+            log(f"audit log ({backend}): importing {k + n:,} of {a.audit:,}")
+            subprocess.run([a.bin, "--database-url", store.url, "import", path], check=True, capture_output=True, cwd=sub)
             os.remove(path)
-        lite.con = None
-    if backend == "sqlite":
-        return verify_row(a, lite, "import-built log")
-    pg = Store("postgres", sub, f"audit_{a.audit}")
-    if not (a.reuse and pg.exists()):
-        # built the same way: a copy of the SQLite log cannot be verified here, the chain being
-        # keyed by the database's own data key (and its head carrying a MAC)
-        pg.create()
-        subprocess.run([a.bin, "--database-url", pg.url, "demo", "--members", "1000"], check=True,
-                       capture_output=True, cwd=sub)
-        branches = [f"#{r[0]}" for r in pg.rows("SELECT id FROM orgs WHERE kind = 'branch' AND dissolved_at IS NULL")]
-        per = 250_000
-        for k in range(0, a.audit, per):
-            n = min(per, a.audit - k)
-            path = os.path.join(sub, "import.csv")
-            with open(path, "w", newline="", encoding="utf-8") as f:
-                csv.writer(f).writerows(member_rows(n, branches, seed=k, first=k))
-            log(f"audit log (postgres): importing {k + n:,} of {a.audit:,}")
-            subprocess.run([a.bin, "--database-url", pg.url, "import", path], check=True, capture_output=True, cwd=sub)
-            os.remove(path)
-    return verify_row(a, pg, "import-built log")
+        store.con = None
+    return verify_row(a, store, "import-built log")
 
 
 def table(head, rows):

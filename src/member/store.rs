@@ -241,9 +241,14 @@ pub fn dupcheck_wait(ctx: &Ctx, account_id: Option<i64>) -> AppResult<()> {
     }
 }
 
-/// Counts and records an answer that said a number is known outside the account's subtree;
-/// returns the neutral refusal to give.
-pub async fn dupcheck_hit(ctx: &Ctx, actor: &Actor, object_type: &str) -> AppResult<AppError> {
+/// Counts and records (as `action` on `object_type`) an answer that said a number is known
+/// outside the account's subtree; returns the neutral refusal to give.
+pub async fn dupcheck_hit(
+    ctx: &Ctx,
+    actor: &Actor,
+    action: &'static str,
+    object_type: &str,
+) -> AppResult<AppError> {
     if let Some(id) = actor.id {
         let now = ctx.clock.now().timestamp();
         ctx.limits.fail(
@@ -257,7 +262,7 @@ pub async fn dupcheck_hit(ctx: &Ctx, actor: &Actor, object_type: &str) -> AppRes
         &ctx.db,
         actor,
         crate::audit::NewEntry {
-            action: "member.registered_elsewhere",
+            action,
             object_type,
             object_id: String::new(),
             before: serde_json::Value::Null,

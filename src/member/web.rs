@@ -142,34 +142,14 @@ async fn create_counted(
     p: &Principal,
     input: &super::rules::MemberInput,
 ) -> Result<Member, AppError> {
-    let key = format!("dupcheck:{}", p.account_id);
-    let now = ctx.clock.now().timestamp();
-    if let Some(wait) = ctx
-        .limits
-        .wait(&key, now, io::OUTSIDE_HITS, io::OUTSIDE_WINDOW)
-    {
-        return Err(AppError::TooManyAttempts(wait));
-    }
+    store::dupcheck_wait(ctx, Some(p.account_id))?;
     let r = store::create(ctx, &p.actor(), input).await;
     if let Err(AppError::Refused {
         code: "member.registered_elsewhere",
         ..
     }) = &r
     {
-        ctx.limits
-            .fail(&key, now, io::OUTSIDE_HITS, io::OUTSIDE_WINDOW);
-        crate::audit::record(
-            &ctx.db,
-            &p.actor(),
-            crate::audit::NewEntry {
-                action: "member.create_refused",
-                object_type: "member",
-                object_id: String::new(),
-                before: serde_json::Value::Null,
-                after: serde_json::json!({"reason": "registered_elsewhere"}),
-            },
-        )
-        .await?;
+        store::dupcheck_hit(ctx, &p.actor(), "member.create_refused", "member").await?;
     }
     r
 }

@@ -696,7 +696,13 @@ pub async fn apply(ctx: &Ctx, p: &Principal, input: &NewRecruit) -> AppResult<Re
     });
     // known outside the account's subtree: the neutral answer, counted
     if elsewhere {
-        return Err(crate::member::store::dupcheck_hit(ctx, &p.actor(), "recruit").await?);
+        return Err(crate::member::store::dupcheck_hit(
+            ctx,
+            &p.actor(),
+            "member.registered_elsewhere",
+            "recruit",
+        )
+        .await?);
     }
     let mut tx = ctx.db.begin().await?;
     // the file of a member already on this branch's roll may be transcribed (补录); it will
@@ -1153,6 +1159,28 @@ async fn admit_member(
     Ok(())
 }
 
+/// The role `p` signs an entry in: while a paper file is transcribed (补录) the entering
+/// officer signs for the step's first signer (anyone else is refused); otherwise the first
+/// of the step's signers that `p` may be ([`role_for`]), none if none.
+fn signing_role(
+    p: &Principal,
+    rc: &Recruit,
+    signers: &[Signer],
+    branch_path: &str,
+    approving: Option<&str>,
+    contacts: &[i64],
+) -> AppResult<Option<Signer>> {
+    if rc.backfill_open {
+        if !backfill_officer(p, branch_path) {
+            return Err(not_backfill_officer());
+        }
+        return Ok(Some(
+            signers.first().copied().unwrap_or(Signer::BranchSecretary),
+        ));
+    }
+    Ok(role_for(p, signers, branch_path, approving, contacts))
+}
+
 /// Which signer role `p` takes for an entry of `step`, if any.
 fn role_for(
     p: &Principal,
@@ -1203,28 +1231,22 @@ pub async fn record_step(
     }
     let mut tx = ctx.db.begin().await?;
     let contacts = contacts_of(&mut tx, rc.id).await?;
-    let role = if rc.backfill_open {
-        if !backfill_officer(p, &path) {
-            return Err(not_backfill_officer());
-        }
-        signers.first().copied().unwrap_or(Signer::BranchSecretary)
-    } else {
-        role_for(
-            p,
-            &signers,
-            &path,
-            approving.as_ref().map(|o| o.path.as_str()),
-            &contacts,
-        )
-        .ok_or_else(|| {
-            AppError::Forbidden(format!(
-                "第{}步“{}”须由{}记录并签名",
-                def.no,
-                def.name,
-                signer_labels(&signers)
-            ))
-        })?
-    };
+    let role = signing_role(
+        p,
+        &rc,
+        &signers,
+        &path,
+        approving.as_ref().map(|o| o.path.as_str()),
+        &contacts,
+    )?
+    .ok_or_else(|| {
+        AppError::Forbidden(format!(
+            "第{}步“{}”须由{}记录并签名",
+            def.no,
+            def.name,
+            signer_labels(&signers)
+        ))
+    })?;
     let people: Vec<i64> = input
         .contacts
         .iter()
@@ -1607,28 +1629,22 @@ pub async fn correct(
         .filter_map(|s| Signer::parse(s))
         .collect();
     let contacts = contacts_of(&mut tx, rc.id).await?;
-    let role = if rc.backfill_open {
-        if !backfill_officer(p, &path) {
-            return Err(not_backfill_officer());
-        }
-        signers.first().copied().unwrap_or(Signer::BranchSecretary)
-    } else {
-        role_for(
-            p,
-            &signers,
-            &path,
-            approving.as_ref().map(|o| o.path.as_str()),
-            &contacts,
-        )
-        .ok_or_else(|| {
-            AppError::Forbidden(format!(
-                "更正第{}步“{}”的记录须由{}签名",
-                orig.step,
-                orig.step_name(),
-                signer_labels(&signers)
-            ))
-        })?
-    };
+    let role = signing_role(
+        p,
+        &rc,
+        &signers,
+        &path,
+        approving.as_ref().map(|o| o.path.as_str()),
+        &contacts,
+    )?
+    .ok_or_else(|| {
+        AppError::Forbidden(format!(
+            "更正第{}步“{}”的记录须由{}签名",
+            orig.step,
+            orig.step_name(),
+            signer_labels(&signers)
+        ))
+    })?;
     let mut data: StepInput = serde_json::from_value(orig.data.clone()).unwrap_or_default();
     data.step = orig.step;
     data.done_on = Some(done_on);

@@ -307,7 +307,13 @@ pub async fn add(ctx: &Ctx, p: &Principal, input: &NewTalent) -> AppResult<Talen
         .any(|x| x.as_deref().is_some_and(|path| !p.in_scope(path)))
     {
         drop(tx);
-        return Err(crate::member::store::dupcheck_hit(ctx, &p.actor(), "talent").await?);
+        return Err(crate::member::store::dupcheck_hit(
+            ctx,
+            &p.actor(),
+            "member.registered_elsewhere",
+            "talent",
+        )
+        .await?);
     }
     let (member, recruit, tracked) = (member.is_some(), recruit.is_some(), tracked.is_some());
     if member {
