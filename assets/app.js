@@ -21,6 +21,16 @@
     el._timer = setTimeout(function () { el.hidden = true; }, 3500);
   };
 
+  // The answer to a form's POST (a refusal shown with the form, a one-time password): the
+  // address bar shows the page the form was on, so that reloading asks for that page again
+  // instead of sending the form a second time.
+  if (document.body && document.body.hasAttribute("data-posted") && document.referrer) {
+    try {
+      var from = new URL(document.referrer);
+      if (from.origin === location.origin) history.replaceState(null, "", from.pathname + from.search);
+    } catch (err) { /* an address that does not parse: leave it */ }
+  }
+
   // Every htmx request carries the CSRF token; a busy bar shows while requests run.
   var running = 0;
   var busy = function (d) {

@@ -95,11 +95,14 @@ pub async fn is_whole_tree(db: &Db, path: &str) -> AppResult<bool> {
 }
 
 /// Direct children of `parent_id`, with their own child and member counts (tree expansion).
+/// Each child's members are its whole subtree's (a committee's are its branches'), summed from
+/// the counts the triggers keep, one index range per child.
 pub async fn children(db: &Db, parent_id: i64) -> AppResult<Vec<OrgNode>> {
     let sql = format!(
         "SELECT {ORG_COLUMNS}, \
            (SELECT COUNT(*) FROM orgs c WHERE c.parent_id = o.id AND c.dissolved_at IS NULL) AS child_count, \
-           (SELECT COUNT(*) FROM members m WHERE m.org_id = o.id AND m.status <> 'left') AS member_count \
+           (SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM org_member_counts c \
+              WHERE c.path >= o.path AND c.path < substr(o.path, 1, length(o.path) - 1) || '0' AND c.status <> 'left') AS member_count \
          FROM orgs o WHERE o.parent_id = $1 AND o.dissolved_at IS NULL ORDER BY o.sort, o.id"
     );
     Ok(on_db!(db, p => {

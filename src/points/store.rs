@@ -960,10 +960,27 @@ pub struct Board {
     /// YYYY-MM of each month column.
     pub months: Vec<String>,
     pub rows: Vec<BoardRow>,
-    /// Rows when the board was cut at its limit.
+    /// Rows of the whole board (or of those matching the name asked for), when `rows` is
+    /// one page of them.
     pub total_rows: usize,
     /// Months of the range already closed (so final).
     pub closed: Vec<String>,
+}
+
+impl Board {
+    /// The rows whose name (or branch) contains `name` (all when empty), `offset..offset +
+    /// limit` of them; ranks stay those of the whole board, `total_rows` counts the matches.
+    pub fn page(mut self, name: &str, offset: usize, limit: usize) -> Board {
+        let name = name.trim();
+        if !name.is_empty() {
+            self.rows.retain(|r| {
+                r.name.contains(name) || r.org_name.as_deref().is_some_and(|o| o.contains(name))
+            });
+        }
+        self.total_rows = self.rows.len();
+        self.rows = self.rows.into_iter().skip(offset).take(limit).collect();
+        self
+    }
 }
 
 fn fold(
@@ -1130,14 +1147,12 @@ pub async fn unit_board(
     subject: &str,
     from: i64,
     to: i64,
-    limit: usize,
 ) -> AppResult<Board> {
-    // a heavy read: bounded and shared by identical concurrent requests (crate::heavy)
-    let key = format!("points.units|{}|{subject}|{from}|{to}|{limit}", org.id);
+    // a heavy read: bounded and shared by identical concurrent requests (crate::heavy); the
+    // whole board, so that its pages share one computation
+    let key = format!("points.units|{}|{subject}|{from}|{to}", org.id);
     ctx.heavy
-        .run_cloned(&key, || {
-            unit_board_uncached(ctx, org, subject, from, to, limit)
-        })
+        .run_cloned(&key, || unit_board_uncached(ctx, org, subject, from, to))
         .await
 }
 
@@ -1147,7 +1162,6 @@ async fn unit_board_uncached(
     subject: &str,
     from: i64,
     to: i64,
-    limit: usize,
 ) -> AppResult<Board> {
     let months = super::months(from, to);
     let listed = listed_months(from, to);
@@ -1183,9 +1197,8 @@ async fn unit_board_uncached(
         let closed = rows.iter().map(|r| Ok(month_label(r.i64("month")?))).collect::<DbResult<Vec<_>>>()?;
         (sums, names, closed)
     });
-    let mut rows = fold(&sums, &months, &names);
+    let rows = fold(&sums, &months, &names);
     let total_rows = rows.len();
-    rows.truncate(limit);
     Ok(Board {
         org_id: org.id,
         org_name: org.name.clone(),

@@ -82,6 +82,53 @@ pub struct RangeQuery {
     pub subject: Option<String>,
     pub offset: Option<usize>,
     pub limit: Option<usize>,
+    /// A board page's page (50 rows each).
+    pub page: Option<usize>,
+    /// A board page's filter: rows whose name (or branch) contains it.
+    pub name: Option<String>,
+}
+
+/// Rows of a board on one page.
+const BOARD_PAGE: usize = 50;
+
+/// The board's API rows when no `limit` is asked for, and the most one answer holds.
+const BOARD_API_ROWS: usize = 300;
+const BOARD_API_MAX: usize = 500;
+
+/// `branch` or `secretary`: which of a committee's boards is asked for.
+fn unit_subject(q: &RangeQuery) -> &'static str {
+    match q.subject.as_deref() {
+        Some("secretary") => "secretary",
+        _ => "branch",
+    }
+}
+
+/// One page of a board as the pages show it, with its pager's values and the query string
+/// that keeps everything but the page.
+fn board_page_of(
+    board: Board,
+    q: &RangeQuery,
+    extra: &[(&str, String)],
+) -> (Board, minijinja::Value) {
+    let name = q.name.clone().unwrap_or_default();
+    let page = q.page.unwrap_or(1).max(1);
+    let board = board.page(&name, (page - 1) * BOARD_PAGE, BOARD_PAGE);
+    let pages = board.total_rows.div_ceil(BOARD_PAGE).max(1);
+    let mut qs = url::form_urlencoded::Serializer::new(String::new());
+    qs.append_pair("org_id", &board.org_id.to_string());
+    for (k, v) in extra {
+        qs.append_pair(k, v);
+    }
+    let unnamed = qs.finish();
+    let mut qs = url::form_urlencoded::Serializer::new(unnamed.clone());
+    if !name.trim().is_empty() {
+        qs.append_pair("name", name.trim());
+    }
+    let pager = context! {
+        page => context! { page => page.min(pages), total => board.total_rows },
+        pages => pages, qs => qs.finish(), unnamed => unnamed, name => name.trim(),
+    };
+    (board, pager)
 }
 
 impl RangeQuery {
@@ -129,7 +176,7 @@ async fn board_of(
             Some("secretary") => "secretary",
             _ => "branch",
         };
-        store::unit_board(ctx, org, subject, from, to, 300).await
+        store::unit_board(ctx, org, subject, from, to).await
     }
 }
 
@@ -160,12 +207,8 @@ async fn month_view(
     let (m, _) = q.range(ctx)?;
     let branch = org.kind.holds_members();
     let (rules, _) = store::rules_for(ctx, &org.path).await?;
-    let board = board_of(ctx, &org, Some("branch"), m, m).await?;
-    let secretaries = if branch {
-        None
-    } else {
-        Some(store::unit_board(ctx, &org, "secretary", m, m, 300).await?)
-    };
+    let subject = unit_subject(q);
+    let board = board_of(ctx, &org, Some(subject), m, m).await?;
     let scope_name = if branch { "members" } else { "units" };
     let closes = store::closes(ctx, org.id, scope_name).await?;
     let this = month_key(ctx.clock.today());
@@ -183,9 +226,6 @@ async fn month_view(
     let from_above = p.org_path != org.path;
     // what this account may award here: a branch's indicators (superior ones only from
     // above) to its members, or a committee's branch indicators to its branches
-    let names_of = |b: &Board| -> Vec<(i64, String)> {
-        b.rows.iter().map(|r| (r.id, r.name.clone())).collect()
-    };
     let indicators: Vec<&Indicator> = rules
         .indicators
         .iter()
@@ -197,11 +237,31 @@ async fn month_view(
             }
         })
         .collect();
+    // a branch's members by name; a committee's branches through the picker's search
     let (members, branches) = if branch {
-        (names_of(&board), Vec::new())
+        let mut names: Vec<(i64, String)> =
+            board.rows.iter().map(|r| (r.id, r.name.clone())).collect();
+        names.sort_by(|a, b| a.1.cmp(&b.1));
+        (names, Vec::new())
     } else {
-        (Vec::new(), names_of(&board))
+        let picks = crate::org::store::pick_list(
+            &ctx.db,
+            &org.path,
+            crate::org::store::Pick::Branches,
+            &[],
+        )
+        .await?;
+        (
+            Vec::new(),
+            picks.into_iter().map(|o| (o.id, o.name)).collect(),
+        )
     };
+    let closed = board.closed.contains(&month_label(m));
+    let mut extra = vec![("month", month_label(m))];
+    if !branch {
+        extra.push(("subject", subject.to_string()));
+    }
+    let (board, pager) = board_page_of(board, q, &extra);
     let pending = if branch {
         store::claims(ctx, Some(org.id), None, true).await?
     } else {
@@ -219,12 +279,12 @@ async fn month_view(
         .collect();
     let today = ctx.clock.today();
     Ok(context! {
-        org => org, branch => branch, month => month_label(m), board => board, secretaries => secretaries,
+        org => org, branch => branch, month => month_label(m), board => board, subject => subject, pager => pager,
         closes => closes, to_close => to_close, groups => groups(indicators), members => members,
         branches => branches, pending => pending, recent => recent, names => names, errors => errors,
         today => today, quarter => super::quarter_of(today), year => today.year(),
         can_write => p.can(Perm::PointsWrite), key => format!("{:x}", rand::random::<u64>()),
-        closed => board.closed.contains(&month_label(m)), account_id => p.account_id,
+        closed => closed, account_id => p.account_id,
     })
 }
 
@@ -423,18 +483,21 @@ async fn board_page(
         q.quarter = Some(super::quarter_of(ctx.clock.today()));
     }
     let (from, to) = q.range(&ctx)?;
-    let board = board_of(&ctx, &org, Some("branch"), from, to).await?;
-    let secretaries = if org.kind.holds_members() {
-        None
-    } else {
-        Some(store::unit_board(&ctx, &org, "secretary", from, to, 300).await?)
-    };
+    let branch = org.kind.holds_members();
+    let subject = unit_subject(&q);
+    let board = board_of(&ctx, &org, Some(subject), from, to).await?;
+    let quarter = q.quarter.clone().unwrap_or_default();
+    let mut extra = vec![("quarter", quarter.clone())];
+    if !branch {
+        extra.push(("subject", subject.to_string()));
+    }
+    let (board, pager) = board_page_of(board, &q, &extra);
     Ok(render(
         "points_board.html",
         page_ctx(
             &p,
             "points",
-            context! { org => org, board => board, secretaries => secretaries, quarter => q.quarter.clone().unwrap_or_default() },
+            context! { org => org, branch => branch, board => board, subject => subject, pager => pager, quarter => quarter },
         ),
     ))
 }
@@ -838,7 +901,9 @@ pub async fn api_close(
 }
 
 /// 一季一亮分: the board of a branch's members, or of a committee's branches or
-/// secretaries (`subject`), month by month over a month, quarter or year.
+/// secretaries (`subject`), month by month over a month, quarter or year; the rows whose
+/// name contains `name`, `limit` of them (300, at most 500) from `offset`, `total_rows`
+/// counting them all.
 #[utoipa::path(get, path = "/api/v1/points/board", tag = "points", params(RangeQuery),
     responses((status = 200, body = Board), (status = 422, body = crate::web::ErrorBody)))]
 pub async fn api_board(
@@ -848,9 +913,12 @@ pub async fn api_board(
 ) -> Result<Json<Board>, ApiError> {
     let org = scope(&ctx, &p, q.org_id).await?;
     let (from, to) = q.range(&ctx)?;
-    Ok(Json(
-        board_of(&ctx, &org, q.subject.as_deref(), from, to).await?,
-    ))
+    let board = board_of(&ctx, &org, q.subject.as_deref(), from, to).await?;
+    Ok(Json(board.page(
+        q.name.as_deref().unwrap_or(""),
+        q.offset.unwrap_or(0),
+        q.limit.unwrap_or(BOARD_API_ROWS).min(BOARD_API_MAX),
+    )))
 }
 
 /// Members of a subtree ranked by their points over a month, quarter or year, computed from

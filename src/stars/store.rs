@@ -67,12 +67,27 @@ pub async fn round(ctx: &Ctx, id: i64) -> AppResult<(Round, String)> {
 }
 
 /// Rounds of a subtree, newest first.
-pub async fn rounds(ctx: &Ctx, scope_path: &str) -> AppResult<Vec<Round>> {
-    let sql = format!("SELECT {ROUND_COLUMNS} FROM star_rounds s JOIN orgs o ON o.id = s.org_id WHERE o.path >= $1 AND o.path < $2 ORDER BY s.year DESC, o.path LIMIT 500");
+/// The rounds of a subtree (of one year, when asked), newest year first, `limit` from
+/// `offset`, and how many there are in all.
+pub async fn rounds(
+    ctx: &Ctx,
+    scope_path: &str,
+    year: Option<i64>,
+    offset: i64,
+    limit: i64,
+) -> AppResult<(Vec<Round>, i64)> {
+    let cond = "o.path >= $1 AND o.path < $2 AND ($3 = 0 OR s.year = $3)";
+    let sql = format!("SELECT {ROUND_COLUMNS} FROM star_rounds s JOIN orgs o ON o.id = s.org_id WHERE {cond} ORDER BY s.year DESC, o.path LIMIT $4 OFFSET $5");
+    let count = format!(
+        "SELECT COUNT(*) AS n FROM star_rounds s JOIN orgs o ON o.id = s.org_id WHERE {cond}"
+    );
     let upper = path_upper(scope_path);
+    let year = year.unwrap_or(0);
     on_db!(&ctx.db, x => {
-        let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).fetch_all(x).await?;
-        rows.iter().map(|r| round_row(r).map(|x| x.0)).collect()
+        let rows = sqlx::query(&sql).bind(scope_path).bind(&upper).bind(year).bind(limit.clamp(0, 500)).bind(offset.max(0)).fetch_all(x).await?;
+        let n = sqlx::query(&count).bind(scope_path).bind(&upper).bind(year).fetch_one(x).await?.i64("n")?;
+        let rounds = rows.iter().map(|r| round_row(r).map(|x| x.0)).collect::<AppResult<Vec<_>>>()?;
+        Ok((rounds, n))
     })
 }
 

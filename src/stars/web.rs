@@ -52,16 +52,43 @@ async fn load(ctx: &Ctx, p: &Principal, id: i64) -> Result<(Round, String), AppE
 #[serde(default)]
 pub struct OrgQuery {
     pub org_id: Option<i64>,
+    /// Only the rounds of this year.
+    pub year: Option<i64>,
+    /// The page's page (20 rounds each).
+    pub page: Option<i64>,
+    /// The API's rounds from `offset`, `limit` of them (500, at most 500).
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
 }
+
+/// Rounds on one page of the list.
+const ROUNDS_PAGE: i64 = 20;
 
 async fn list_view(
     ctx: &Ctx,
     p: &Principal,
-    org_id: Option<i64>,
+    q: &OrgQuery,
     errors: Vec<FieldError>,
 ) -> Result<minijinja::Value, AppError> {
-    let org = crate::org::web::load(ctx, p, org_id.unwrap_or(p.org_id), Perm::PointsRead).await?;
-    let rounds = store::rounds(ctx, &org.path).await?;
+    let org = crate::org::web::load(ctx, p, q.org_id.unwrap_or(p.org_id), Perm::PointsRead).await?;
+    let page = q.page.unwrap_or(1).max(1);
+    let (rounds, total) = store::rounds(
+        ctx,
+        &org.path,
+        q.year,
+        (page - 1) * ROUNDS_PAGE,
+        ROUNDS_PAGE,
+    )
+    .await?;
+    let pages = ((total + ROUNDS_PAGE - 1) / ROUNDS_PAGE).max(1);
+    let qs = {
+        let mut qs = url::form_urlencoded::Serializer::new(String::new());
+        qs.append_pair("org_id", &org.id.to_string());
+        if let Some(y) = q.year {
+            qs.append_pair("year", &y.to_string());
+        }
+        qs.finish()
+    };
     let history = if org.kind.holds_members() {
         store::history(ctx, &org).await?
     } else {
@@ -70,6 +97,8 @@ async fn list_view(
     let year = ctx.clock.today().year();
     Ok(context! {
         org => org, rounds => rounds, history => history, errors => errors, years => vec![year, year - 1],
+        page => context! { page => page.min(pages), total => total }, pages => pages, qs => qs,
+        year_shown => q.year,
         can_manage => p.can(Perm::StarsManage) && !org.kind.holds_members(),
         statuses => store::STATUSES.iter().map(|s| (s.0, s.1)).collect::<HashMap<_, _>>(),
     })
@@ -80,7 +109,7 @@ async fn list_page(
     Auth(p): Auth,
     Query(q): Query<OrgQuery>,
 ) -> Result<Response, PageError> {
-    let v = list_view(&ctx, &p, q.org_id, Vec::new()).await?;
+    let v = list_view(&ctx, &p, &q, Vec::new()).await?;
     Ok(render("stars.html", page_ctx(&p, "stars", v)))
 }
 
@@ -96,13 +125,11 @@ async fn create_page(
     match store::create(&ctx, &p, &input).await {
         Ok(r) => Ok(Redirect::to(&format!("/stars/{}?ok=created", r.id)).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
-            let v = list_view(
-                &ctx,
-                &p,
-                Some(input.org_id),
-                crate::web::field_errors(e, "form"),
-            )
-            .await?;
+            let q = OrgQuery {
+                org_id: Some(input.org_id),
+                ..Default::default()
+            };
+            let v = list_view(&ctx, &p, &q, crate::web::field_errors(e, "form")).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "stars.html",
@@ -261,7 +288,8 @@ async fn finalise_page(
 
 // ---- JSON API ----
 
-/// Star-rating rounds of a subtree.
+/// Star-rating rounds of a subtree (of one `year`), newest first, `limit` (at most 500)
+/// from `offset`.
 #[utoipa::path(get, path = "/api/v1/stars/rounds", tag = "stars", params(OrgQuery),
     responses((status = 200, body = [Round])))]
 pub async fn api_rounds(
@@ -271,7 +299,15 @@ pub async fn api_rounds(
 ) -> Result<Json<Vec<Round>>, ApiError> {
     let org =
         crate::org::web::load(&ctx, &p, q.org_id.unwrap_or(p.org_id), Perm::PointsRead).await?;
-    Ok(Json(store::rounds(&ctx, &org.path).await?))
+    let (rounds, _) = store::rounds(
+        &ctx,
+        &org.path,
+        q.year,
+        q.offset.unwrap_or(0),
+        q.limit.unwrap_or(500),
+    )
+    .await?;
+    Ok(Json(rounds))
 }
 
 /// Starts a committee's rating of its branches for a year.

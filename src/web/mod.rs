@@ -219,6 +219,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/points_board.html"),
     ),
     (
+        "points_board_rows.html",
+        include_str!("../../templates/points_board_rows.html"),
+    ),
+    (
         "points_year.html",
         include_str!("../../templates/points_year.html"),
     ),
@@ -415,7 +419,21 @@ pub fn base_ctx(p: &Principal, active: &str) -> minijinja::Value {
         nav => nav_for(p),
         active => active,
         csrf => p.csrf,
+        posted => posted(),
     }
+}
+
+tokio::task_local! {
+    /// Whether the page being answered is the answer to a form's POST (set around every page
+    /// request). Such a page carries `data-posted`, and the browser then shows the address of
+    /// the page the form was on instead of the POST's, so that reloading a refused form's page
+    /// asks for the page again instead of sending the form a second time.
+    static POSTED: bool;
+}
+
+/// See [`POSTED`]; false outside a page request.
+pub fn posted() -> bool {
+    POSTED.try_with(|v| *v).unwrap_or(false)
 }
 
 /// Merges page values into the base context.
@@ -484,7 +502,12 @@ async fn error_pages(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(slot.clone());
     let browser = crate::i18n::Lang::resolve(None, accept_language(req.headers()));
     let is_page = !req.uri().path().starts_with("/api/");
-    let mut res = next.run(req).await;
+    let posted = is_page
+        && !matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+    let mut res = POSTED.scope(posted, next.run(req)).await;
     let page = match res.extensions_mut().remove::<ErrorPage>() {
         Some(p) => p,
         None => {
@@ -522,7 +545,7 @@ async fn error_pages(mut req: Request, next: Next) -> Response {
     let mut out = render_status(
         status,
         "error.html",
-        minijinja::context! { lang => lang.code(), status => status.as_u16(), code => page.code, message => page.message, fields => page.fields },
+        minijinja::context! { lang => lang.code(), status => status.as_u16(), code => page.code, message => page.message, fields => page.fields, posted => posted },
     );
     if let Some(v) = retry {
         out.headers_mut().insert(header::RETRY_AFTER, v);

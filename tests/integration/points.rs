@@ -417,3 +417,196 @@ async fn a_committee_rates_its_branches_stars() {
     })
     .await;
 }
+
+/// A committee's boards come a page at a time (branches or secretaries, 50 a page), filtered
+/// by name, with the whole board's ranks; the API pages the same way; the star rounds page
+/// by year; a committee's member count in the tree is its subtree's; a refused form's page
+/// says it answers a POST (so the browser shows the form's address).
+#[tokio::test]
+async fn committee_boards_and_lists_come_a_page_at_a_time() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let town = app
+            .org(Some(city), "中共城关镇委员会", "committee", "township")
+            .await;
+        let mut branches = Vec::new();
+        for i in 0..55 {
+            let b = app
+                .org(
+                    Some(town),
+                    &format!("城关{i:02}村党支部"),
+                    "branch",
+                    "village",
+                )
+                .await;
+            app.member(b, "张明", 100 + i as u16).await;
+            branches.push(b);
+        }
+        let staff = app
+            .account("chengguan", town, "committee_staff", None)
+            .await;
+        let today = app.ctx.clock.today();
+        let month = month_of(today);
+        // the last branch earns the most, the first the least
+        for (k, b) in branches.iter().enumerate().skip(50) {
+            for ind in ["B02", "B03", "B05"].iter().take(k - 49) {
+                ok(app
+                    .api(
+                        &staff,
+                        "POST",
+                        "/api/v1/points/awards",
+                        Some(json!({"org_id": b, "indicator": ind, "done_on": today})),
+                    )
+                    .await);
+            }
+        }
+        // API: offset and limit over the whole board, ranks of the whole board
+        let all = ok(app
+            .api(
+                &staff,
+                "GET",
+                &format!("/api/v1/points/board?org_id={town}&month={month}"),
+                None,
+            )
+            .await);
+        assert_eq!(all["total_rows"], 55, "{all}");
+        assert_eq!(all["rows"].as_array().map(Vec::len), Some(55));
+        let tail = ok(app
+            .api(
+                &staff,
+                "GET",
+                &format!("/api/v1/points/board?org_id={town}&month={month}&offset=50&limit=10"),
+                None,
+            )
+            .await);
+        assert_eq!(tail["rows"].as_array().map(Vec::len), Some(5), "{tail}");
+        assert_eq!(tail["rows"][0]["rank"], all["rows"][50]["rank"]);
+        let named = ok(app
+            .api(
+                &staff,
+                "GET",
+                &format!(
+                    "/api/v1/points/board?org_id={town}&month={month}&name=%E5%9F%8E%E5%85%B354"
+                ),
+                None,
+            )
+            .await);
+        assert_eq!(named["total_rows"], 1, "{named}");
+        assert_eq!(named["rows"][0]["id"], branches[54]);
+        assert_eq!(named["rows"][0]["rank"], 1, "ranked in the whole board");
+
+        let (sess, csrf) = app.browser("chengguan2", town, "committee_staff").await;
+        let (s, _, first) = app
+            .page(
+                &sess,
+                "GET",
+                &format!("/points?org_id={town}&month={month}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            first.contains("城关54村党支部"),
+            "the best branch is on page 1"
+        );
+        assert!(first.contains("第 1 &#x2f; 2 页，共 55 条"), "{first}");
+        assert_eq!(
+            first.matches("<tr>").count() - 1,
+            50,
+            "50 rows and the header"
+        );
+        let (_, _, second) = app
+            .page(
+                &sess,
+                "GET",
+                &format!("/points?org_id={town}&month={month}&page=2"),
+                None,
+            )
+            .await;
+        assert!(second.contains("第 2 &#x2f; 2 页，共 55 条"));
+        assert!(!second.contains("城关54村党支部"));
+        let (_, _, found) = app
+            .page(
+                &sess,
+                "GET",
+                &format!("/points?org_id={town}&month={month}&name=%E5%9F%8E%E5%85%B303"),
+                None,
+            )
+            .await;
+        let link = |b: i64| format!("org_id={b}&month={month}\"");
+        assert!(
+            found.contains(&link(branches[3])) && !found.contains(&link(branches[4])),
+            "{found}"
+        );
+        assert!(found.contains("共 1 条"));
+        for path in [
+            format!("/points?org_id={town}&month={month}&subject=secretary"),
+            format!("/points/board?org_id={town}&subject=secretary"),
+            format!("/points/board?org_id={town}&page=2"),
+            format!("/stars?org_id={town}&year={}&page=1", today.year()),
+        ] {
+            let (s, _, html) = app.page(&sess, "GET", &path, None).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {html}");
+            assert!(!html.contains("data-posted"), "{path}");
+        }
+        // star rounds: the year filter and the page
+        ok(app
+            .api(
+                &staff,
+                "POST",
+                "/api/v1/stars/rounds",
+                Some(json!({"org_id": town, "year": today.year()})),
+            )
+            .await);
+        ok(app
+            .api(
+                &staff,
+                "POST",
+                "/api/v1/stars/rounds",
+                Some(json!({"org_id": town, "year": today.year() - 1})),
+            )
+            .await);
+        let rounds = ok(app
+            .api(
+                &staff,
+                "GET",
+                &format!(
+                    "/api/v1/stars/rounds?org_id={town}&year={}",
+                    today.year() - 1
+                ),
+                None,
+            )
+            .await);
+        assert_eq!(rounds.as_array().map(Vec::len), Some(1), "{rounds}");
+        let (_, _, stars) = app
+            .page(
+                &sess,
+                "GET",
+                &format!("/stars?org_id={town}&year={}", today.year()),
+                None,
+            )
+            .await;
+        assert!(stars.contains("共 1 条"), "{stars}");
+
+        // the tree counts a committee's members as its subtree's
+        let dept = app.account("shiwei", city, "org_staff", None).await;
+        let kids = ok(app
+            .api(&dept, "GET", &format!("/api/v1/orgs/{city}/children"), None)
+            .await);
+        assert_eq!(kids[0]["id"], town);
+        assert_eq!(kids[0]["member_count"], 55, "{kids}");
+
+        // a refused form: its page is marked as the answer to a POST
+        let (s, _, refused) = app
+            .page(
+                &sess,
+                "POST",
+                "/points/close",
+                Some(&format!("_csrf={csrf}&org_id={town}&month={month}")),
+            )
+            .await;
+        assert!(s.is_client_error(), "{s}: {refused}");
+        assert!(refused.contains("data-posted"), "{refused}");
+    })
+    .await;
+}
