@@ -942,6 +942,50 @@ pub async fn history(db: &Db, object_type: &str, object_id: &str) -> DbResult<Ve
     })
 }
 
+/// The history of one object as a page shows it ([`words::in_words`]): organisations by
+/// name, actors by their accounts' display names.
+pub async fn history_in_words(
+    db: &Db,
+    object_type: &str,
+    object_id: &str,
+) -> DbResult<Vec<words::HistoryRow>> {
+    let entries = history(db, object_type, object_id).await?;
+    let org_ids = words::org_ids(&entries);
+    let mut actor_ids: Vec<i64> = entries.iter().filter_map(|e| e.actor_id).collect();
+    actor_ids.sort_unstable();
+    actor_ids.dedup();
+    let names = |table: &str, column: &str, ids: &[i64]| {
+        let mut b = SqlBuilder::new(&format!(
+            "SELECT id, {column} AS name FROM {table} WHERE id IN ("
+        ));
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                b.push(", ");
+            }
+            let p = b.arg(Val::I64(*id));
+            b.push(&p);
+        }
+        b.push(")");
+        b
+    };
+    let mut orgs = std::collections::HashMap::new();
+    let mut actors = std::collections::HashMap::new();
+    for (ids, table, column, into) in [
+        (&org_ids, "orgs", "name", &mut orgs),
+        (&actor_ids, "accounts", "display_name", &mut actors),
+    ] {
+        for chunk in ids.chunks(500) {
+            let b = names(table, column, chunk);
+            let rows: Vec<(i64, String)> = on_db!(db, p => {
+                let rows = bind_vals!(sqlx::query(&b.sql), &b.vals).fetch_all(p).await?;
+                rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?))).collect::<DbResult<Vec<_>>>()?
+            });
+            into.extend(rows);
+        }
+    }
+    Ok(words::in_words(&entries, &orgs, &actors))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -254,6 +254,24 @@ fn full_text(v: Option<&serde_json::Value>) -> String {
 /// before and after records (objects), in the after record's order; for an entry with no
 /// before record, the fields it set.
 pub fn changes(before_json: &str, after_json: &str) -> Vec<Change> {
+    keyed_changes(before_json, after_json)
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect()
+}
+
+/// Fields whose values are organisations' ids: a history shows them by name.
+pub const ORG_FIELDS: &[&str] = &[
+    "org_id",
+    "parent_id",
+    "group_id",
+    "to_org_id",
+    "from_org_id",
+    "supervisor_id",
+];
+
+/// [`changes`], each with the key of its field.
+pub fn keyed_changes(before_json: &str, after_json: &str) -> Vec<(String, Change)> {
     let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or_default();
     let (before, after) = (parse(before_json), parse(after_json));
     let empty = serde_json::Map::new();
@@ -263,13 +281,75 @@ pub fn changes(before_json: &str, after_json: &str) -> Vec<Change> {
     keys.extend(b.keys().filter(|k| !a.contains_key(*k)));
     keys.into_iter()
         .filter(|k| !SKIP.contains(&k.as_str()))
-        .map(|k| Change {
-            field: field_label(k),
-            before: text(b.get(k)),
-            after: text(a.get(k)),
+        .map(|k| {
+            let c = Change {
+                field: field_label(k),
+                before: text(b.get(k)),
+                after: text(a.get(k)),
+            };
+            (k.clone(), c)
         })
-        .filter(|c| c.before != c.after)
+        .filter(|(_, c)| c.before != c.after)
         .collect()
+}
+
+/// One entry of an object's history as a page shows it: when, who (the account's name),
+/// what, and what changed, organisations by name.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryRow {
+    pub ts: String,
+    pub actor: String,
+    pub action: String,
+    pub changes: Vec<Change>,
+}
+
+/// An object's entries in words: each organisation id among [`ORG_FIELDS`] replaced by
+/// `orgs`' name for it, each actor by `actors`' display name (the login name when unknown).
+pub fn in_words(
+    entries: &[super::Entry],
+    orgs: &std::collections::HashMap<i64, String>,
+    actors: &std::collections::HashMap<i64, String>,
+) -> Vec<HistoryRow> {
+    let named = |v: String| match v.parse::<i64>().ok().and_then(|id| orgs.get(&id)) {
+        Some(n) => n.clone(),
+        None => v,
+    };
+    entries
+        .iter()
+        .map(|e| HistoryRow {
+            ts: e.ts.clone(),
+            actor: e
+                .actor_id
+                .and_then(|id| actors.get(&id).cloned())
+                .unwrap_or_else(|| e.actor_name.clone()),
+            action: e.action.clone(),
+            changes: keyed_changes(&e.before_json, &e.after_json)
+                .into_iter()
+                .map(|(k, mut c)| {
+                    if ORG_FIELDS.contains(&k.as_str()) {
+                        c.before = named(c.before);
+                        c.after = named(c.after);
+                    }
+                    c
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The organisation ids among [`ORG_FIELDS`] of `entries`' records.
+pub fn org_ids(entries: &[super::Entry]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for e in entries {
+        for json in [&e.before_json, &e.after_json] {
+            if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(json) {
+                ids.extend(ORG_FIELDS.iter().filter_map(|k| m.get(*k)?.as_i64()));
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 #[cfg(test)]
@@ -303,6 +383,66 @@ mod tests {
             ("网格职务", "—")
         );
         assert!(changes("not json", "").is_empty());
+    }
+
+    #[test]
+    fn a_history_names_organisations_and_people() {
+        let entry = |actor_id: Option<i64>, before: &str, after: &str| super::super::Entry {
+            seq: 1,
+            prev_hash: String::new(),
+            hash: String::new(),
+            ts: "2026-12-01T00:00:00Z".into(),
+            actor_id,
+            actor_name: "chengguan".into(),
+            role: "committee_staff".into(),
+            org_id: Some(1),
+            action: "org.move".into(),
+            object_type: "org".into(),
+            object_id: "9".into(),
+            before_json: before.into(),
+            after_json: after.into(),
+            ip: String::new(),
+        };
+        let es = vec![
+            entry(
+                Some(5),
+                r#"{"parent_id":2,"committee_size":3}"#,
+                r#"{"parent_id":3,"committee_size":5}"#,
+            ),
+            entry(Some(6), "null", r#"{"org_id":4}"#),
+        ];
+        assert_eq!(org_ids(&es), vec![2, 3, 4]);
+        let orgs = [
+            (2, "中共城关镇委员会".to_string()),
+            (3, "中共河口镇委员会".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let actors = [(5, "城关镇组织委员".to_string())].into_iter().collect();
+        let rows = in_words(&es, &orgs, &actors);
+        assert_eq!(rows[0].actor, "城关镇组织委员");
+        assert_eq!(
+            rows[1].actor, "chengguan",
+            "an account not found keeps its login name"
+        );
+        let field = |label: &str| {
+            let c = rows[0]
+                .changes
+                .iter()
+                .find(|c| c.field == label)
+                .expect("field");
+            (c.before.as_str(), c.after.as_str())
+        };
+        assert_eq!(field("上级组织"), ("中共城关镇委员会", "中共河口镇委员会"));
+        assert_eq!(
+            field(&field_label("committee_size")),
+            ("3", "5"),
+            "a number that is no organisation stays a number"
+        );
+        assert_eq!(
+            rows[1].changes[0].after, "4",
+            "an organisation not found keeps its id"
+        );
     }
 
     #[test]

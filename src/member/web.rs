@@ -407,7 +407,7 @@ async fn detail(
     form: Option<DisciplineForm>,
 ) -> Result<Response, PageError> {
     let (m, path) = load_member(ctx, p, id, Perm::MemberRead).await?;
-    let history = crate::audit::history(&ctx.db, "member", &id.to_string()).await?;
+    let history = crate::audit::history_in_words(&ctx.db, "member", &id.to_string()).await?;
     let branch = crate::org::store::get(&ctx.db, m.org_id).await?;
     let group = match m.group_id {
         Some(g) => crate::org::store::find(&ctx.db, g).await?.map(|o| o.name),

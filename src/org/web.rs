@@ -119,7 +119,7 @@ async fn tree_page(
         .into_iter()
         .filter(|a| p.in_scope(&a.path))
         .collect();
-    let history = crate::audit::history(&ctx.db, "org", &selected.id.to_string()).await?;
+    let history = crate::audit::history_in_words(&ctx.db, "org", &selected.id.to_string()).await?;
     let (full, total) = store::member_counts(&ctx.db, selected.id).await?;
     Ok(render(
         "orgs.html",

@@ -54,6 +54,11 @@ async fn organisation_lifecycle_with_refusals() {
         let (_, h) = app.api(&token, "GET", &format!("/api/v1/orgs/{branch_id}/history"), None).await;
         let actions: Vec<&str> = h.as_array().expect("h").iter().filter_map(|e| e["action"].as_str()).collect();
         assert_eq!(actions, vec!["org.create", "org.rename", "org.move"]);
+        // the page's history names the organisations moved between, not their ids
+        let (sess, _) = app.browser("staff2", root, "org_staff").await;
+        let (_, _, html) = app.page(&sess, "GET", &format!("/orgs?id={branch_id}"), None).await;
+        assert!(html.contains("→ 中共乙县委"), "{html}");
+        assert!(!html.contains(&format!("→ {county2_id}<")), "{html}");
         assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
     })
     .await;
