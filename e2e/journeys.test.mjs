@@ -306,6 +306,8 @@ test('a secretary on a phone registers an applicant, records and signs steps, an
   await page.getByRole('button', { name: '签名并登记' }).click();
   await page.locator('#err-id_number').waitFor();
   assert.match(await page.locator('#err-id_number').textContent(), /年满18周岁/);
+  // the refused form's page shows the form's address: reloading asks for the form again
+  assert.equal(new URL(page.url()).pathname, '/recruits/new');
   assert.equal(await page.getByLabel('姓名').inputValue(), '韩雨萱');
   await page.getByLabel('身份证号码').fill(idNumber('370811', '19980512', 733));
   await page.getByLabel('电子签名：本人登录密码或动态口令').fill(DEMO_PW);
@@ -544,6 +546,10 @@ test('a secretary on a phone: every page fits, the menu collapses and opens', as
   }
   await page.goto(BASE + '/members');
   await shot(page, 'members-phone');
+  // the top bar is one line: 退出 beside the brand, not wrapped below it
+  const brand = await page.locator('.topbar .brand').boundingBox();
+  const logout = await page.locator('.topbar').getByRole('button', { name: '退出' }).boundingBox();
+  assert.ok(Math.abs((logout.y + logout.height / 2) - (brand.y + brand.height / 2)) < 8, `退出 at ${logout.y}, brand at ${brand.y}`);
   assert.equal(await page.locator('#sidenav').isVisible(), false);
   await page.getByRole('button', { name: '菜单' }).click();
   assert.equal(await page.locator('#sidenav').isVisible(), true);

@@ -98,7 +98,13 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
     // 工作台: what waits for this account, then what its role looks at
     let todos = crate::workbench::todos(&ctx, &p).await?;
     let notices = crate::circular::store::inbox(&ctx, &p, 5).await?;
-    let base = context! { alerts => alerts, todos => todos, notices => notices };
+    // a sender's last notices with how many have signed for them
+    let sent = if p.can(crate::auth::Perm::CircularSend) {
+        crate::circular::store::sent(&ctx, &p, 5).await?
+    } else {
+        Vec::new()
+    };
+    let base = context! { alerts => alerts, todos => todos, notices => notices, sent => sent };
     let member = match p.member_id {
         Some(id) if p.has_role(crate::auth::Role::Member) => Some(member_glance(&ctx, id).await?),
         _ => None,

@@ -421,6 +421,18 @@ async fn the_notice_pages_publish_receive_and_download() {
         assert!(badge.contains('1'), "{badge}");
         let (_, _, home) = app.page(&county, "GET", "/", None).await;
         assert!(home.contains("关于报送年度总结的通知"), "{home}");
+        // the sender's home lists it among what it sent, with how many signed for it
+        let targets = app
+            .count(&format!(
+                "SELECT COUNT(*) AS n FROM circular_targets WHERE circular_id = {id}"
+            ))
+            .await;
+        let (_, _, sender_home) = app.page(&city, "GET", "/", None).await;
+        assert!(
+            sender_home.contains("发出的")
+                && sender_home.contains(&format!("签收0&#x2f;{targets}")),
+            "{sender_home}"
+        );
         let (s, _, html) = app
             .page(&county, "GET", &format!("/circulars/{id}"), None)
             .await;
