@@ -4,9 +4,9 @@
 use super::{MAX_BODY, MAX_CHOSEN, MAX_FILES, MAX_FILE_MB, MAX_TITLE};
 use crate::audit::{self, NewEntry};
 use crate::auth::{Perm, Principal, Role};
-use crate::db::{path_upper, DbResult, DbRow};
+use crate::db::{path_upper, DbResult, DbRow, SqlBuilder, Val};
 use crate::error::{AppError, AppResult, Checks};
-use crate::{on_db, on_tx, Ctx};
+use crate::{bind_vals, on_db, on_tx, Ctx};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -380,29 +380,69 @@ pub struct Receipts {
     pub received: i64,
     /// Accounts that have opened the notice (members' read receipts included).
     pub reads: i64,
-    /// The receiving organisations, those not yet received first (at most 500 listed).
+    /// The receiving organisations asked for ([`ReceiptFilter`]), those not yet received
+    /// first, then in the tree's order.
     pub rows: Vec<Target>,
+    /// How many receiving organisations match the filter (`rows` is one page of them).
+    pub matching: i64,
+}
+
+/// Which receiving organisations a notice's receipts list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct ReceiptFilter {
+    /// `pending` (not yet received), `received`, or empty for all.
+    pub state: Option<String>,
+    /// Organisations whose name contains it.
+    pub name: Option<String>,
+    pub offset: Option<i64>,
+    /// At most 500; 500 when not given.
+    pub limit: Option<i64>,
 }
 
 /// Who has received a notice (its sender's side).
-pub async fn receipts(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Receipts> {
+pub async fn receipts(ctx: &Ctx, p: &Principal, id: i64, f: &ReceiptFilter) -> AppResult<Receipts> {
     let (c, path) = load(ctx, id).await?;
     if relation(ctx, p, &c, &path).await? != Relation::Sender {
         return Err(AppError::Forbidden("只有发文组织可查看签收情况".into()));
     }
+    let mut b = SqlBuilder::default();
+    let cid = b.arg(Val::I64(id));
+    let mut cond = format!("t.circular_id = {cid}");
+    match f.state.as_deref() {
+        Some("pending") => cond.push_str(" AND t.received_at IS NULL"),
+        Some("received") => cond.push_str(" AND t.received_at IS NOT NULL"),
+        _ => {}
+    }
+    if let Some(name) = f.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        let q = b.arg(Val::Str(format!(
+            "%{}%",
+            crate::member::store::like_escape(name)
+        )));
+        cond.push_str(&format!(" AND o.name LIKE {q} ESCAPE '\\'"));
+    }
+    let count_sql = format!(
+        "SELECT COUNT(*) AS n FROM circular_targets t JOIN orgs o ON o.id = t.org_id WHERE {cond}"
+    );
+    let count_vals = b.vals.clone();
+    let lim = b.arg(Val::I64(f.limit.unwrap_or(500).clamp(1, 500)));
+    let off = b.arg(Val::I64(f.offset.unwrap_or(0).max(0)));
+    let rows_sql = format!("SELECT t.org_id, o.name, t.received_at, t.receiver, t.reminded_at, t.reminders FROM circular_targets t JOIN orgs o ON o.id = t.org_id \
+         WHERE {cond} ORDER BY CASE WHEN t.received_at IS NULL THEN 0 ELSE 1 END, o.path LIMIT {lim} OFFSET {off}");
     Ok(on_db!(&ctx.db, x => {
         let counts = sqlx::query("SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN received_at IS NULL THEN 0 ELSE 1 END), 0) AS r FROM circular_targets WHERE circular_id = $1")
             .bind(id).fetch_one(x).await?;
         let reads = sqlx::query("SELECT COUNT(*) AS n FROM circular_reads WHERE circular_id = $1").bind(id).fetch_one(x).await?.i64("n")?;
-        let rows = sqlx::query("SELECT t.org_id, o.name, t.received_at, t.receiver, t.reminded_at, t.reminders FROM circular_targets t JOIN orgs o ON o.id = t.org_id \
-             WHERE t.circular_id = $1 ORDER BY CASE WHEN t.received_at IS NULL THEN 0 ELSE 1 END, o.path LIMIT 500")
-            .bind(id).fetch_all(x).await?;
+        let matching = bind_vals!(sqlx::query(&count_sql), &count_vals).fetch_one(x).await?.i64("n")?;
+        let rows = bind_vals!(sqlx::query(&rows_sql), &b.vals).fetch_all(x).await?;
         Receipts {
             targets: counts.i64("n")?,
             received: counts.i64("r")?,
             reads,
             rows: rows.iter().map(|r| Ok(Target { org_id: r.i64("org_id")?, org_name: r.string("name")?, received_at: r.opt_ts("received_at")?,
                 receiver: r.opt_string("receiver")?, reminded_at: r.opt_ts("reminded_at")?, reminders: r.i64("reminders")? })).collect::<DbResult<Vec<_>>>()?,
+            matching,
         }
     }))
 }

@@ -199,22 +199,73 @@ async fn names(ctx: &Ctx, p: &Principal, ids: &[i64]) -> Result<Vec<(i64, String
     Ok(out)
 }
 
-async fn detail_view(ctx: &Ctx, p: &Principal, id: i64) -> Result<minijinja::Value, AppError> {
+/// Receiving organisations on one page of a notice's receipts.
+const RECEIPTS_PAGE: i64 = 50;
+
+/// A notice's page: which of its receipts to list (the sender's side).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DetailQuery {
+    state: Option<String>,
+    name: Option<String>,
+    page: Option<i64>,
+}
+
+async fn detail_view(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    q: &DetailQuery,
+) -> Result<minijinja::Value, AppError> {
     let v = store::open(ctx, p, id).await?;
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = store::ReceiptFilter {
+        state: q
+            .state
+            .clone()
+            .filter(|s| s == "pending" || s == "received"),
+        name: q.name.clone(),
+        offset: Some((page - 1) * RECEIPTS_PAGE),
+        limit: Some(RECEIPTS_PAGE),
+    };
     let receipts = if v.relation == "sender" {
-        Some(store::receipts(ctx, p, id).await?)
+        Some(store::receipts(ctx, p, id, &filter).await?)
     } else {
         None
     };
-    Ok(context! { v => v, receipts => receipts, today => ctx.clock.today() })
+    let pages = receipts
+        .as_ref()
+        .map(|r| (r.matching + RECEIPTS_PAGE - 1) / RECEIPTS_PAGE)
+        .unwrap_or(1)
+        .max(1);
+    let mut qs = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(s) = &filter.state {
+        qs.append_pair("state", s);
+    }
+    let name = filter
+        .name
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("")
+        .to_string();
+    if !name.is_empty() {
+        qs.append_pair("name", &name);
+    }
+    let matching = receipts.as_ref().map(|r| r.matching).unwrap_or(0);
+    Ok(context! {
+        v => v, receipts => receipts, today => ctx.clock.today(),
+        filter => context! { state => filter.state, name => name },
+        page => context! { page => page.min(pages), total => matching }, pages => pages, qs => qs.finish(),
+    })
 }
 
 async fn detail_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
+    Query(q): Query<DetailQuery>,
 ) -> Result<Response, PageError> {
-    let v = detail_view(&ctx, &p, id).await?;
+    let v = detail_view(&ctx, &p, id, &q).await?;
     Ok(render("circular.html", page_ctx(&p, "circulars", v)))
 }
 
@@ -230,7 +281,7 @@ async fn after(
     match r {
         Ok(()) => Ok(Redirect::to(&format!("/circulars/{id}?ok={ok}")).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
-            let mut v = detail_view(ctx, p, id).await?;
+            let mut v = detail_view(ctx, p, id, &DetailQuery::default()).await?;
             v = context! { errors => crate::web::field_errors(e, "form"), ..v };
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -339,14 +390,15 @@ pub async fn api_get(
 }
 
 /// Who has received a notice (its sender's side), those not yet received first.
-#[utoipa::path(get, path = "/api/v1/circulars/{id}/receipts", tag = "circulars", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/circulars/{id}/receipts", tag = "circulars", params(("id" = i64, Path), store::ReceiptFilter),
     responses((status = 200, body = Receipts), (status = 403, body = crate::web::ErrorBody)))]
 pub async fn api_receipts(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
+    Query(f): Query<store::ReceiptFilter>,
 ) -> Result<Json<Receipts>, ApiError> {
-    Ok(Json(store::receipts(&ctx, &p, id).await?))
+    Ok(Json(store::receipts(&ctx, &p, id, &f).await?))
 }
 
 /// 签收: the caller's organisation acknowledges the notice.

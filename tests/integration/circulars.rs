@@ -190,6 +190,44 @@ async fn a_notice_is_received_reminded_and_withdrawn() {
         assert_eq!(receipts["received"], 1, "{receipts}");
         // those not yet received come first
         assert_eq!(receipts["rows"][0]["org_id"], p.counties[1], "{receipts}");
+        // filtered by state and name, a page at a time
+        let listed = |q: &str| {
+            let (app, city) = (&app, city.clone());
+            let q = q.to_string();
+            async move {
+                let r = ok(app
+                    .api(
+                        &city,
+                        "GET",
+                        &format!("/api/v1/circulars/{id}/receipts?{q}"),
+                        None,
+                    )
+                    .await);
+                let ids: Vec<i64> = r["rows"]
+                    .as_array()
+                    .expect("rows")
+                    .iter()
+                    .filter_map(|x| x["org_id"].as_i64())
+                    .collect();
+                (r["matching"].as_i64().unwrap_or(-1), ids)
+            }
+        };
+        assert_eq!(listed("state=received").await, (1, vec![p.counties[0]]));
+        assert_eq!(listed("state=pending").await, (1, vec![p.counties[1]]));
+        assert_eq!(listed("limit=1&offset=1").await, (2, vec![p.counties[0]]));
+        assert_eq!(
+            listed("name=%25").await.0,
+            0,
+            "a % is a character, not a wildcard"
+        );
+        let name = receipts["rows"][0]["org_name"]
+            .as_str()
+            .expect("name")
+            .to_string();
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", &name)
+            .finish();
+        assert_eq!(listed(&q).await, (1, vec![p.counties[1]]));
 
         // the sender reminds the one that has not received
         let r = ok(app
