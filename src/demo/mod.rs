@@ -695,15 +695,16 @@ fn person(
         .into_iter()
         .find(|e| *e == education)
         .unwrap_or("高中");
-    // Join: about 3% probationary (joined within the last year), the rest full members.
+    // Join: about 3% probationary (joined within the last year, under 46), the rest full
+    // members who joined between 18 and 48, most in their twenties.
     let adult = add_years(birth, 18);
-    let probationary = age >= 20 && rng.gen_bool(0.03);
+    let probationary = (20..=45).contains(&age) && rng.gen_bool(0.04);
     let (join, full) = if probationary {
         let j = as_of - Duration::days(rng.gen_range(1..360));
         (j, None)
     } else {
         let latest = as_of - Duration::days(365 + 40);
-        let span = (latest - adult).num_days().max(1);
+        let span = (latest - adult).num_days().clamp(1, 30 * 365);
         // Most join in their twenties or thirties.
         let u: f64 = rng.gen();
         let offset = ((u * u) * span as f64) as i64;
@@ -1221,6 +1222,8 @@ mod tests {
                     panic!("{} {:?}: {:?}", p.name, p.id_number, c.0);
                 }
                 probationary += usize::from(p.full.is_none());
+                // nobody joins in old age (an 80-year-old admitted last year looked false)
+                assert!(p.join < add_years(p.birth, 49), "{} joined past 48", p.name);
             }
         }
         assert!(probationary > 0);

@@ -35,12 +35,51 @@ const ACHIEVEMENTS: &str = "全年整顿软弱涣散村党组织{a}个，新建�
 const PROBLEMS: &str = "抓党建主业意识还不够牢固，存在形势紧了抓一抓、工作忙了放一放的问题；对村党组织书记培训不够系统，全年仅集中培训{f}次；个别村“三会一课”制度落实不经常，党员教育管理存在宽松软现象；流动党员管理办法不多，{g}名流动党员联系不经常。";
 const MEASURES: &str = "一是建立书记抓党建责任清单，每季度专题研究党建工作不少于{h}次；二是实施村党组织书记轮训计划，年内实现全覆盖；三是推行“三会一课”全程纪实，每月通报；四是建立流动党员联系台账，每月联系不少于1次，年底前全部纳入管理。";
 
+/// A report's numbers, drawn so that they agree with each other and with a township's size:
+/// those under 35 are part of the new members, a quarter holds a few meetings, not dozens.
 fn fill(t: &str, rng: &mut StdRng) -> String {
+    let new_members = rng.gen_range(8..40);
+    let young = new_members * rng.gen_range(40..80) / 100;
+    let values = [
+        ("a", rng.gen_range(1..6)),
+        ("b", rng.gen_range(1..5)),
+        ("c", new_members),
+        ("d", young),
+        ("e", rng.gen_range(3..20)),
+        ("f", rng.gen_range(1..4)),
+        ("g", rng.gen_range(5..40)),
+        ("h", rng.gen_range(1..4)),
+    ];
     let mut s = t.to_string();
-    for k in ["a", "b", "c", "d", "e", "f", "g", "h"] {
-        s = s.replace(&format!("{{{k}}}"), &rng.gen_range(2..40).to_string());
+    for (k, v) in values {
+        s = s.replace(&format!("{{{k}}}"), &v.to_string());
     }
     s
+}
+
+/// The raters' units: the county's leaders, its departments, the townships' Party
+/// representatives and members of the public (测评 draws its raters from all of them).
+fn rater_unit(grp: &str, county: &str, towns: &[(i64, String)], rng: &mut StdRng) -> String {
+    const DEPARTMENTS: [&str; 5] = [
+        "县委组织部",
+        "县委宣传部",
+        "县纪委监委",
+        "县委统战部",
+        "县直机关工委",
+    ];
+    let town = |rng: &mut StdRng| {
+        let t = &towns[rng.gen_range(0..towns.len())].1;
+        t.trim_start_matches("中共")
+            .trim_end_matches("工作委员会")
+            .trim_end_matches("委员会")
+            .to_string()
+    };
+    match grp {
+        "leaders" => county.to_string(),
+        "members" => DEPARTMENTS[rng.gen_range(0..DEPARTMENTS.len())].to_string(),
+        "reps" => format!("{}党代表", town(rng)),
+        _ => format!("{}群众代表", town(rng)),
+    }
 }
 
 /// Writes the two campaigns; returns how many.
@@ -105,9 +144,10 @@ pub(super) async fn generate(
                 let hash = crate::crypto::sm3_hex(
                     format!("rater:{}", crate::review::store::normalise_code(&code)).as_bytes(),
                 );
+                let unit = rater_unit(grp, &county.1, towns, rng);
                 let id = on_tx!(tx, c => {
                     sqlx::query("INSERT INTO review_raters (campaign_id, name, grp, unit, code_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-                        .bind(cid).bind(&name).bind(grp).bind(&county.1).bind(&hash).bind(now)
+                        .bind(cid).bind(&name).bind(grp).bind(&unit).bind(&hash).bind(now)
                         .fetch_one(&mut *c).await?.i64("id")?
                 });
                 raters.push((id, grp));
@@ -217,4 +257,43 @@ pub(super) async fn generate(
         }
     }
     Ok(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// A report's numbers agree: those under 35 are among the new members, a quarter holds at
+    /// most 3 meetings; raters come from the county, its departments and its townships.
+    #[test]
+    fn reports_and_raters_read_true() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let towns = vec![
+            (1, "中共和新镇委员会".to_string()),
+            (2, "中共河寨街道工作委员会".to_string()),
+        ];
+        for _ in 0..200 {
+            let s = fill(
+                "发展党员{c}名，其中35岁以下{d}名；每季度不少于{h}次",
+                &mut rng,
+            );
+            let n: Vec<i64> = s
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            // 35 is the age in the text itself
+            let (c, d, h) = (n[0], n[2], n[3]);
+            assert!(d <= c && (1..=3).contains(&h), "{s}");
+            for grp in ["reps", "public"] {
+                let u = rater_unit(grp, "中共任城区委员会", &towns, &mut rng);
+                assert!(u.starts_with("和新镇") || u.starts_with("河寨街道"), "{u}");
+                assert!(!u.contains("委员会") && !u.contains("工作"), "{u}");
+            }
+        }
+        assert_eq!(
+            rater_unit("leaders", "中共任城区委员会", &towns, &mut rng),
+            "中共任城区委员会"
+        );
+    }
 }
