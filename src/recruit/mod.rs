@@ -169,6 +169,14 @@ impl Signer {
     }
 }
 
+/// Each signer's code and name, as the rules form offers them.
+pub const SIGNER_CHOICES: [(&str, &str); 4] = [
+    ("branch_secretary", "党支部书记"),
+    ("contact", "培养联系人"),
+    ("committee", "上级党委"),
+    ("org_dept", "组织部门组织员"),
+];
+
 /// A recruit's state in the pipeline.
 pub const STATUSES: [(&str, &str); 5] = [
     ("active", "进行中"),

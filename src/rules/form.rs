@@ -1,8 +1,10 @@
 //! The rules page's form: each rule value with its name and unit in Chinese and an input of
 //! its type, instead of the rule set's JSON. A number is a number box, a yes/no a choice, a
 //! list of numbers or words one line ("7，15，23" — the Chinese comma and 顿号 are accepted),
-//! a ratio two numbers ("1/3"); structured values (catalogues, bands, signers) keep a JSON
-//! box of their own, in which full-width punctuation from a Chinese IME is accepted too.
+//! a ratio two numbers ("1/3"); a structured value (a catalogue, bands, signers) is a table
+//! with a row per record and a named column per field ([`TABLES`]), codes offered by their
+//! names; a value of a shape no table describes keeps a JSON box, in which full-width
+//! punctuation from a Chinese IME is accepted too.
 
 use crate::error::AppError;
 use serde::Serialize;
@@ -227,10 +229,196 @@ pub struct Field {
     pub key: String,
     pub label: String,
     pub unit: &'static str,
-    /// int, bool, ratio, ints, words, json
+    /// int, bool, ratio, ints, words, table, json
     pub input: &'static str,
     /// The value as the input shows it.
     pub text: String,
+    /// A table's columns and rows (each cell a string, a bool, or a list of codes).
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// How a table's cells are typed, shown and read back.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Cell {
+    Int,
+    Bool,
+    Text,
+    /// Text that may be left empty
+    Note,
+    /// `[n, d]`, written n/d
+    Ratio,
+    /// One of (code, name)
+    Choice(&'static [(&'static str, &'static str)]),
+    /// Any of (code, name)
+    Multi(&'static [(&'static str, &'static str)]),
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Column {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub cell: Cell,
+}
+
+/// A rule value that is a list of records, or (`map`) an object of records keyed by the
+/// first column's value.
+pub struct Table {
+    pub kind: &'static str,
+    pub key: &'static str,
+    pub map: bool,
+    pub columns: &'static [Column],
+}
+
+const fn col(key: &'static str, label: &'static str, cell: Cell) -> Column {
+    Column { key, label, cell }
+}
+
+/// Every structured rule value, as a table.
+pub const TABLES: &[Table] = &[
+    Table {
+        kind: "recruit",
+        key: "signers",
+        map: true,
+        columns: &[
+            col("step", "步骤", Cell::Int),
+            col(
+                "signers",
+                "签名人",
+                Cell::Multi(&crate::recruit::SIGNER_CHOICES),
+            ),
+        ],
+    },
+    Table {
+        kind: "love_bank",
+        key: "services",
+        map: false,
+        columns: &[
+            col("key", "代码", Cell::Text),
+            col("name", "服务项目", Cell::Text),
+            col("points", "积分", Cell::Int),
+        ],
+    },
+    Table {
+        kind: "points",
+        key: "indicators",
+        map: false,
+        columns: &[
+            col("key", "代码", Cell::Text),
+            col("subject", "对象", Cell::Choice(&crate::points::SUBJECTS)),
+            col("category", "类别", Cell::Text),
+            col("name", "指标", Cell::Text),
+            col("points", "分值", Cell::Int),
+            col("cap", "周期上限（0为不限）", Cell::Int),
+            col("period", "周期", Cell::Choice(&crate::points::PERIODS)),
+            col(
+                "awarder",
+                "计分组织",
+                Cell::Choice(&crate::points::AWARDERS),
+            ),
+            col("claimable", "党员可申报", Cell::Bool),
+            col("evidence", "需佐证", Cell::Bool),
+            col("approval", "需审核", Cell::Bool),
+        ],
+    },
+    Table {
+        kind: "points",
+        key: "grades",
+        map: false,
+        columns: &[
+            col("name", "等次", Cell::Text),
+            col("min", "最低分", Cell::Int),
+            col("outcome", "结果运用", Cell::Note),
+        ],
+    },
+    Table {
+        kind: "stars",
+        key: "items",
+        map: false,
+        columns: &[
+            col("key", "代码", Cell::Text),
+            col("name", "评定项目", Cell::Text),
+            col("max", "满分", Cell::Int),
+        ],
+    },
+    Table {
+        kind: "stars",
+        key: "bands",
+        map: false,
+        columns: &[
+            col("stars", "星级", Cell::Int),
+            col("min", "最低分", Cell::Int),
+        ],
+    },
+    Table {
+        kind: "stars",
+        key: "caps",
+        map: false,
+        columns: &[
+            col("stars", "星级", Cell::Int),
+            col("share", "比例上限（分子/分母）", Cell::Ratio),
+        ],
+    },
+];
+
+fn table_of(kind: &str, key: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.kind == kind && t.key == key)
+}
+
+/// A record's cell as the form shows it.
+fn cell_view(cell: Cell, v: Option<&Value>) -> Value {
+    match (cell, v) {
+        (Cell::Bool, v) => Value::Bool(v.and_then(Value::as_bool).unwrap_or(false)),
+        (Cell::Ratio, Some(Value::Array(a))) if a.len() == 2 => {
+            Value::from(format!("{}/{}", a[0], a[1]))
+        }
+        (Cell::Multi(_), Some(Value::Array(a))) => Value::Array(a.clone()),
+        (Cell::Multi(_), _) => Value::Array(Vec::new()),
+        (_, Some(Value::String(s))) => Value::from(s.clone()),
+        (_, Some(Value::Number(n))) => Value::from(n.to_string()),
+        (_, _) => Value::from(""),
+    }
+}
+
+/// A table's rows from its value, or None when the value is not of the table's shape.
+fn table_rows(t: &Table, v: &Value) -> Option<Vec<Vec<Value>>> {
+    let records: Vec<Map<String, Value>> = if t.map {
+        let (first, rest) = t.columns.split_first()?;
+        v.as_object()?
+            .iter()
+            .map(|(k, x)| {
+                let mut m = Map::new();
+                m.insert(first.key.to_string(), Value::from(k.clone()));
+                if let Some(c) = rest.first() {
+                    m.insert(c.key.to_string(), x.clone());
+                }
+                m
+            })
+            .collect()
+    } else {
+        v.as_array()?
+            .iter()
+            .map(|x| x.as_object().cloned())
+            .collect::<Option<Vec<_>>>()?
+    };
+    if records
+        .iter()
+        .any(|r| r.keys().any(|k| !t.columns.iter().any(|c| c.key == k)))
+    {
+        return None;
+    }
+    Some(
+        records
+            .iter()
+            .map(|r| {
+                t.columns
+                    .iter()
+                    .map(|c| cell_view(c.cell, r.get(c.key)))
+                    .collect()
+            })
+            .collect(),
+    )
 }
 
 fn input_of(v: &Value) -> &'static str {
@@ -259,6 +447,20 @@ pub fn fields(kind: &str, values: &Value) -> Vec<Field> {
     keys.into_iter()
         .map(|k| {
             let v = &obj[k];
+            let (label, unit) = label(kind, k);
+            if let Some((t, rows)) =
+                table_of(kind, k).and_then(|t| table_rows(t, v).map(|r| (t, r)))
+            {
+                return Field {
+                    key: k.clone(),
+                    label,
+                    unit,
+                    input: "table",
+                    text: String::new(),
+                    columns: t.columns.to_vec(),
+                    rows,
+                };
+            }
             let input = input_of(v);
             let text = match (input, v) {
                 ("bool", Value::Bool(b)) => b.to_string(),
@@ -275,13 +477,14 @@ pub fn fields(kind: &str, values: &Value) -> Vec<Field> {
                     .join("，"),
                 _ => serde_json::to_string_pretty(v).unwrap_or_default(),
             };
-            let (label, unit) = label(kind, k);
             Field {
                 key: k.clone(),
                 label,
                 unit,
                 input,
                 text,
+                columns: Vec::new(),
+                rows: Vec::new(),
             }
         })
         .collect()
@@ -364,6 +567,16 @@ pub fn values_from(
             "words" => Ok(Value::from(split_list(raw))),
             "json" => serde_json::from_str::<Value>(&halfwidth(raw))
                 .map_err(|e| format!("“{name}”格式有误（第{}行第{}列）", e.line(), e.column())),
+            "table" => match table_of(kind, key) {
+                Some(t) => match table_from(t, &name, form) {
+                    Ok(v) => Ok(v),
+                    Err(mut es) => {
+                        errors.append(&mut es);
+                        continue;
+                    }
+                },
+                None => Err(format!("“{name}”无法识别")),
+            },
             _ => Err(format!("“{name}”无法识别")),
         };
         match value {
@@ -377,6 +590,108 @@ pub fn values_from(
         return Err(AppError::Validation(errors));
     }
     Ok(Value::Object(out))
+}
+
+/// A table's value from its cells (`v.<key>.<row>.<column>`, a multiple choice's options
+/// `v.<key>.<row>.<column>.<code>`). A row whose text and number cells are all empty is left
+/// out: that is how a record is removed, and how the blank rows stay unused.
+fn table_from(
+    t: &Table,
+    name: &str,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<Value, Vec<crate::error::FieldError>> {
+    let prefix = format!("v.{}.", t.key);
+    let mut rows: Vec<usize> = form
+        .keys()
+        .filter_map(|k| k.strip_prefix(&prefix)?.split('.').next()?.parse().ok())
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let mut errors = Vec::new();
+    let mut list = Vec::new();
+    let mut map = Map::new();
+    for (shown, i) in rows.iter().enumerate() {
+        // text as typed; numbers with the IME's full-width digits and slash made half-width
+        let get = |c: &str| {
+            form.get(&format!("{prefix}{i}.{c}"))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        let blank = t.columns.iter().all(|c| {
+            !matches!(c.cell, Cell::Int | Cell::Text | Cell::Note | Cell::Ratio)
+                || get(c.key).is_empty()
+        });
+        if blank {
+            continue;
+        }
+        let mut record = Map::new();
+        for c in t.columns {
+            let raw = match c.cell {
+                Cell::Int | Cell::Ratio => halfwidth(&get(c.key)).trim().to_string(),
+                _ => get(c.key),
+            };
+            let field = format!("{prefix}{i}.{}", c.key);
+            let what = format!("“{name}”第{}行“{}”", shown + 1, c.label);
+            let v = match c.cell {
+                Cell::Int => raw
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .map_err(|_| format!("{what}应为整数")),
+                Cell::Bool => Ok(Value::Bool(raw == "true" || raw == "on" || raw == "1")),
+                Cell::Text if raw.is_empty() => Err(format!("{what}不能为空")),
+                Cell::Text | Cell::Note => Ok(Value::from(raw)),
+                Cell::Ratio => {
+                    let parts: Vec<_> = raw.split(['/', ':']).map(str::trim).collect();
+                    match parts.as_slice() {
+                        [a, b] => match (a.parse::<i64>(), b.parse::<i64>()) {
+                            (Ok(a), Ok(b)) if b > 0 => Ok(Value::from(vec![a, b])),
+                            _ => Err(format!("{what}应写成 分子/分母，如 1/10")),
+                        },
+                        _ => Err(format!("{what}应写成 分子/分母，如 1/10")),
+                    }
+                }
+                Cell::Choice(options) => match options.iter().find(|(code, _)| *code == raw) {
+                    Some((code, _)) => Ok(Value::from(*code)),
+                    None => Err(format!("{what}请从列出的选项中选择")),
+                },
+                Cell::Multi(options) => Ok(Value::from(
+                    options
+                        .iter()
+                        .filter(|(code, _)| form.contains_key(&format!("{field}.{code}")))
+                        .map(|(code, _)| code.to_string())
+                        .collect::<Vec<_>>(),
+                )),
+            };
+            match v {
+                Ok(v) => {
+                    record.insert(c.key.to_string(), v);
+                }
+                Err(m) => errors.push(crate::error::FieldError::new(&field, m)),
+            }
+        }
+        if t.map {
+            let mut cells = t.columns.iter().map(|c| record.remove(c.key));
+            if let (Some(Some(k)), Some(Some(v))) = (cells.next(), cells.next()) {
+                let k = k
+                    .as_i64()
+                    .map(|n| n.to_string())
+                    .or_else(|| k.as_str().map(str::to_string));
+                if let Some(k) = k {
+                    map.insert(k, v);
+                }
+            }
+        } else {
+            list.push(Value::Object(record));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(if t.map {
+        Value::Object(map)
+    } else {
+        Value::Array(list)
+    })
 }
 
 #[cfg(test)]
@@ -408,6 +723,126 @@ mod tests {
             f.insert(format!("v.{}", x.key), x.text.clone());
         }
         assert_eq!(values_from("recruit", &f).expect("values"), v);
+    }
+
+    /// What a browser posts for the form's fields as shown (tables: their cells, a checked
+    /// box as "true", each chosen option of a multiple choice as its own name).
+    fn posted(fs: &[Field]) -> HashMap<String, String> {
+        let mut f = HashMap::new();
+        for x in fs {
+            f.insert(format!("t.{}", x.key), x.input.to_string());
+            if x.input != "table" {
+                f.insert(format!("v.{}", x.key), x.text.clone());
+                continue;
+            }
+            for (i, row) in x.rows.iter().enumerate() {
+                for (c, v) in x.columns.iter().zip(row) {
+                    let n = format!("v.{}.{i}.{}", x.key, c.key);
+                    match (c.cell, v) {
+                        (Cell::Bool, Value::Bool(true)) => {
+                            f.insert(n, "true".into());
+                        }
+                        (Cell::Bool, _) => {}
+                        (Cell::Multi(_), Value::Array(codes)) => {
+                            for code in codes.iter().filter_map(Value::as_str) {
+                                f.insert(format!("{n}.{code}"), "on".into());
+                            }
+                        }
+                        (_, v) => {
+                            f.insert(n, v.as_str().unwrap_or_default().to_string());
+                        }
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    /// Every rule set's defaults, shown in the form and posted back unchanged, are the same
+    /// values; its structured values are tables, none left as JSON.
+    #[test]
+    fn every_rule_set_round_trips_through_its_tables() {
+        fn check<R: crate::rules::RuleKind + Default + serde::Serialize>() {
+            let v = serde_json::to_value(R::default()).expect("json");
+            let fs = fields(R::KIND, &v);
+            assert!(
+                fs.iter().all(|f| f.input != "json"),
+                "{}: a JSON box left",
+                R::KIND
+            );
+            assert_eq!(
+                values_from(R::KIND, &posted(&fs)).expect("values"),
+                v,
+                "{}",
+                R::KIND
+            );
+        }
+        check::<crate::rules::BranchRules>();
+        check::<crate::rules::MemberRules>();
+        check::<crate::recruit::rules::RecruitRules>();
+        check::<crate::rectification::RectifyRules>();
+        check::<crate::review::ReviewRules>();
+        check::<crate::love_bank::LoveRules>();
+        check::<crate::points::PointsRules>();
+        check::<crate::stars::StarRules>();
+        // signers: a map of steps, each with its signers chosen by name
+        let mut r = crate::recruit::rules::RecruitRules::default();
+        r.signers.insert(
+            "7".into(),
+            vec!["branch_secretary".into(), "committee".into()],
+        );
+        let v = serde_json::to_value(&r).expect("json");
+        let fs = fields("recruit", &v);
+        let signers = fs.iter().find(|f| f.key == "signers").expect("signers");
+        assert_eq!(signers.input, "table");
+        assert_eq!(signers.rows[0][0], Value::from("7"));
+        assert_eq!(values_from("recruit", &posted(&fs)).expect("values"), v);
+    }
+
+    #[test]
+    fn a_table_adds_removes_and_refuses_rows_by_their_number() {
+        let v = serde_json::to_value(crate::stars::StarRules::default()).expect("json");
+        let fs = fields("stars", &v);
+        let mut f = posted(&fs);
+        // a new cap in the blank row after the last; the first band emptied (removed)
+        let caps = fs
+            .iter()
+            .find(|x| x.key == "caps")
+            .expect("caps")
+            .rows
+            .len();
+        f.insert(format!("v.caps.{caps}.stars"), "４".into());
+        f.insert(format!("v.caps.{caps}.share"), "1／5".into());
+        f.insert("v.bands.0.stars".into(), String::new());
+        f.insert("v.bands.0.min".into(), " ".into());
+        let out = values_from("stars", &f).expect("values");
+        assert_eq!(out["caps"][caps]["stars"], 4);
+        assert_eq!(out["caps"][caps]["share"], serde_json::json!([1, 5]));
+        assert_eq!(out["bands"].as_array().map(Vec::len), Some(3));
+        // a bad cell is refused naming the table, its row and column
+        f.insert("v.items.1.max".into(), "十五".into());
+        f.insert(format!("v.caps.{caps}.share"), "五分之一".into());
+        let Err(AppError::Validation(errs)) = values_from("stars", &f) else {
+            panic!("refused")
+        };
+        let msgs: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+        assert!(
+            msgs.contains(&"“评定项目（与积分折算合计100分）”第2行“满分”应为整数"),
+            "{msgs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.field == format!("v.caps.{caps}.share")),
+            "{errs:?}"
+        );
+        // a choice outside its options
+        let v = serde_json::to_value(crate::points::PointsRules::default()).expect("json");
+        let mut f = posted(&fields("points", &v));
+        f.insert("v.indicators.0.subject".into(), "boss".into());
+        let Err(AppError::Validation(errs)) = values_from("points", &f) else {
+            panic!("refused")
+        };
+        assert_eq!(errs[0].field, "v.indicators.0.subject");
     }
 
     #[test]

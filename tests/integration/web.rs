@@ -614,6 +614,8 @@ async fn the_rules_page_edits_values_by_name() {
             let value = match name {
                 "v.publicity_steps" => "7、15，２３".to_string(),
                 "v.publicity_working_days" => "７".to_string(),
+                // the signers' table: its first blank row becomes step 7 (every box posted)
+                "v.signers.0.step" => "７".to_string(),
                 _ => value,
             };
             form.push(format!("{}={}", urlencode(name), urlencode(&value)));
@@ -637,6 +639,17 @@ async fn the_rules_page_edits_values_by_name() {
             .await);
         assert_eq!(v["publicity_working_days"], 7, "{v}");
         assert_eq!(v["publicity_steps"], json!([7, 15, 23]), "{v}");
+        assert_eq!(
+            v["signers"],
+            json!({"7": ["branch_secretary", "contact", "committee", "org_dept"]}),
+            "{v}"
+        );
+        // the table shows the step's signers by name, not as JSON
+        let (_, _, page) = app.page(&s, "GET", "/rules", None).await;
+        assert!(
+            page.contains("组织部门组织员") && !page.contains("\"signers\""),
+            "{page}"
+        );
         let (_, _, html) = app.page(&s, "GET", "/rules", None).await;
         assert!(html.contains("当前生效：第 1 版（中共测试市委）"), "{html}");
         // a wrong value names its field
