@@ -6,7 +6,7 @@ use super::rules::{self, CheckedMember, MemberInput};
 use super::{Member, Status, AGE_BANDS};
 use crate::audit::{self, Actor, NewEntry};
 use crate::crypto::{aad, mask_id_number, mask_phone};
-use crate::db::{fetch_rows_packed, path_upper, DbError, DbResult, DbRow, SqlBuilder, Tx, Val};
+use crate::db::{fetch_rows_packed, path_upper, DbResult, DbRow, SqlBuilder, Tx, Val};
 use crate::error::{AppError, AppResult};
 use crate::org::{Org, OrgKind};
 use crate::rules::MemberRules;
@@ -979,46 +979,6 @@ pub struct MemberStats {
     pub by_gender: Vec<(String, i64)>,
 }
 
-pub async fn stats(ctx: &Ctx, scope_path: &str) -> AppResult<MemberStats> {
-    let upper = path_upper(scope_path);
-    // One pass over the covering index, grouped by all three dimensions at once.
-    let rows = on_db!(&ctx.db, p => {
-        let rows = sqlx::query("SELECT m.status AS s, m.education AS e, m.gender AS g, COUNT(*) AS n FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= $1 AND o.path < $2 AND m.status <> 'left' GROUP BY m.status, m.education, m.gender")
-            .bind(scope_path).bind(&upper).fetch_all(p).await?;
-        rows.iter().map(|r| Ok((r.string("s")?, r.string("e")?, r.string("g")?, r.i64("n")?))).collect::<DbResult<Vec<_>>>()?
-    });
-    let mut by_status: std::collections::BTreeMap<String, i64> = Default::default();
-    let mut by_gender: std::collections::BTreeMap<String, i64> = Default::default();
-    let mut by_education: std::collections::HashMap<String, i64> = Default::default();
-    let mut total = 0;
-    for (s, e, g, n) in rows {
-        total += n;
-        *by_status
-            .entry(
-                Status::parse(&s)
-                    .map(|x| x.label().to_string())
-                    .unwrap_or(s),
-            )
-            .or_default() += n;
-        *by_gender
-            .entry(super::gender_label(&g).to_string())
-            .or_default() += n;
-        *by_education.entry(e).or_default() += n;
-    }
-    // Education in its natural order, highest first.
-    let mut edu: Vec<(String, i64)> = super::EDUCATION
-        .iter()
-        .filter_map(|e| by_education.remove(*e).map(|n| (e.to_string(), n)))
-        .collect();
-    edu.extend(by_education);
-    Ok(MemberStats {
-        total,
-        by_status: by_status.into_iter().collect(),
-        by_education: edu,
-        by_gender: by_gender.into_iter().collect(),
-    })
-}
-
 /// Existing blind indexes among `idxs` (import duplicate check).
 /// Members already holding these ID numbers (blind indexes): (index, their branch's path).
 pub async fn existing_id_indexes(ctx: &Ctx, idxs: &[String]) -> AppResult<Vec<(String, String)>> {
@@ -1042,8 +1002,8 @@ pub async fn existing_id_indexes(ctx: &Ctx, idxs: &[String]) -> AppResult<Vec<(S
     Ok(found)
 }
 
-/// Histograms for the dashboard, computed in one SQL pass (portable: dates are compared,
-/// not formatted): members by join year `from..=to` and by age band on `today`.
+/// Histograms for the dashboard (portable SQL: dates are compared, not formatted): members
+/// by join year and by age band.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Histograms {
     pub by_join_year: Vec<(i32, i64)>,
@@ -1051,13 +1011,16 @@ pub struct Histograms {
     pub by_age_band: Vec<(String, i64)>,
 }
 
-pub async fn histograms(
+/// The dashboard's member counts of the subtree at `scope_path`, in one pass over its
+/// members (the covering index): by status, education and gender, by join year `from..=to`
+/// and by age band on `today` (ages by month, as the roll's filter counts them).
+pub async fn profile(
     ctx: &Ctx,
     scope_path: &str,
     from: i32,
     to: i32,
     today: NaiveDate,
-) -> AppResult<Histograms> {
+) -> AppResult<(MemberStats, Histograms)> {
     let upper = path_upper(scope_path);
     let mut b = SqlBuilder::default();
     let lo = b.arg(Val::Str(scope_path.into()));
@@ -1073,18 +1036,67 @@ pub async fn histograms(
             cases.push_str(&format!(", COALESCE(SUM(CASE WHEN m.join_date >= {pa} AND m.join_date < {pz} THEN 1 ELSE 0 END), 0) AS y{y}"));
         }
     }
+    let month = super::month_of(today);
     for (i, (_, _, min, max)) in AGE_BANDS.iter().enumerate() {
-        // as in build_where: ages by month
-        let month = super::month_of(today);
         let pa = b.arg(Val::Date(rules::add_years(month, -min)));
         let pz = b.arg(Val::Date(rules::add_years(month, -(max + 1))));
         cases.push_str(&format!(", COALESCE(SUM(CASE WHEN m.birth_month <= {pa} AND m.birth_month > {pz} THEN 1 ELSE 0 END), 0) AS a{i}"));
     }
-    let sql = format!("SELECT COUNT(*) AS n{cases} FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= {lo} AND o.path < {hi} AND m.status <> 'left'");
-    on_db!(&ctx.db, p => {
-        let r = bind_vals!(sqlx::query(&sql), &b.vals).fetch_one(p).await?;
-        let by_join_year = (from..=to).map(|y| Ok((y, r.i64(&format!("y{y}"))?))).collect::<Result<Vec<_>, DbError>>()?;
-        let by_age_band = AGE_BANDS.iter().enumerate().map(|(i, a)| Ok((a.1.to_string(), r.i64(&format!("a{i}"))?))).collect::<Result<Vec<_>, DbError>>()?;
-        Ok(Histograms { by_join_year, by_age_band })
-    })
+    let sql = format!("SELECT m.status AS s, m.education AS e, m.gender AS g, COUNT(*) AS n{cases} FROM members m JOIN orgs o ON o.id = m.org_id WHERE o.path >= {lo} AND o.path < {hi} AND m.status <> 'left' GROUP BY m.status, m.education, m.gender");
+    let years: Vec<i32> = (from..=to).collect();
+    let (groups, by_year, by_band) = on_db!(&ctx.db, p => {
+        let rows = bind_vals!(sqlx::query(&sql), &b.vals).fetch_all(p).await?;
+        let mut groups = Vec::with_capacity(rows.len());
+        let mut by_year = vec![0i64; years.len()];
+        let mut by_band = vec![0i64; AGE_BANDS.len()];
+        for r in &rows {
+            groups.push((r.string("s")?, r.string("e")?, r.string("g")?, r.i64("n")?));
+            for (k, y) in years.iter().enumerate() {
+                by_year[k] += r.i64(&format!("y{y}"))?;
+            }
+            for (k, n) in by_band.iter_mut().enumerate() {
+                *n += r.i64(&format!("a{k}"))?;
+            }
+        }
+        (groups, by_year, by_band)
+    });
+    let mut by_status: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut by_gender: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut by_education: std::collections::HashMap<String, i64> = Default::default();
+    let mut total = 0;
+    for (s, e, g, n) in groups {
+        total += n;
+        *by_status
+            .entry(
+                Status::parse(&s)
+                    .map(|x| x.label().to_string())
+                    .unwrap_or(s),
+            )
+            .or_default() += n;
+        *by_gender
+            .entry(super::gender_label(&g).to_string())
+            .or_default() += n;
+        *by_education.entry(e).or_default() += n;
+    }
+    // Education in its natural order, highest first.
+    let mut edu: Vec<(String, i64)> = super::EDUCATION
+        .iter()
+        .filter_map(|e| by_education.remove(*e).map(|n| (e.to_string(), n)))
+        .collect();
+    edu.extend(by_education);
+    let stats = MemberStats {
+        total,
+        by_status: by_status.into_iter().collect(),
+        by_education: edu,
+        by_gender: by_gender.into_iter().collect(),
+    };
+    let hist = Histograms {
+        by_join_year: years.into_iter().zip(by_year).collect(),
+        by_age_band: AGE_BANDS
+            .iter()
+            .zip(by_band)
+            .map(|(a, n)| (a.1.to_string(), n))
+            .collect(),
+    };
+    Ok((stats, hist))
 }

@@ -286,12 +286,37 @@ async fn count_dashboard(
     discipline: bool,
     points: bool,
 ) -> Result<Dashboard, crate::error::AppError> {
-    let stats = crate::member::store::stats(ctx, path).await?;
-    let orgs = crate::org::store::subtree_stats(&ctx.db, path).await?;
     let today = ctx.clock.today();
     let year = today.year();
-    let hist = crate::member::store::histograms(ctx, path, year - 9, year, today).await?;
-    let (warned, warnings) = crate::org::store::branch_warning_counts(&ctx.db, path).await?;
+    // the panels' counts are independent: asked for at once, each on its own connection, so
+    // the recount takes about its slowest part rather than their sum
+    let (
+        profile,
+        orgs,
+        warning_counts,
+        recruit_panels,
+        rectify_panel,
+        discipline_panel,
+        points_panel,
+    ) = tokio::try_join!(
+        crate::member::store::profile(ctx, path, year - 9, year, today),
+        crate::org::store::subtree_stats(&ctx.db, path),
+        crate::org::store::branch_warning_counts(&ctx.db, path),
+        when(recruit, recruit_panels(ctx, path)),
+        when(rectify, rectify_panel(ctx, path)),
+        when(discipline, async {
+            Ok(Panel {
+                id: "discipline",
+                title: PANEL_TITLES[10],
+                kind: "hbar",
+                rows: crate::member::discipline::counts(ctx, path).await?,
+                link: None,
+            })
+        }),
+        when(points, points_panel(ctx, org_id, year)),
+    )?;
+    let (stats, hist) = profile;
+    let (warned, warnings) = warning_counts;
     let warnings: Vec<(String, i64)> = warnings
         .into_iter()
         .map(|(c, n)| (crate::org::store::warning_label(&c).to_string(), n))
@@ -352,9 +377,40 @@ async fn count_dashboard(
             link: Some("/orgs/warnings".into()),
         },
     ];
-    if recruit {
-        let b = crate::recruit::store::board(ctx, path).await?;
-        panels.push(Panel {
+    panels.extend(recruit_panels.into_iter().flatten());
+    panels.extend(
+        [rectify_panel, discipline_panel, points_panel]
+            .into_iter()
+            .flatten(),
+    );
+    Ok(Dashboard {
+        total: stats.total,
+        org_total: orgs.org_total,
+        warned,
+        panels,
+    })
+}
+
+/// `f`'s answer when `on`; `f` (lazy, as every future) is not run otherwise.
+async fn when<T>(
+    on: bool,
+    f: impl std::future::Future<Output = Result<T, crate::error::AppError>>,
+) -> Result<Option<T>, crate::error::AppError> {
+    if on {
+        f.await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The recruitment panels: files by stage, and those due.
+async fn recruit_panels(
+    ctx: &crate::Ctx,
+    path: &str,
+) -> Result<[Panel; 2], crate::error::AppError> {
+    let b = crate::recruit::store::board(ctx, path).await?;
+    Ok([
+        Panel {
             id: "recruit",
             title: PANEL_TITLES[7],
             kind: "bar",
@@ -364,8 +420,8 @@ async fn count_dashboard(
                 .map(|((_, l), n)| (l.to_string(), *n))
                 .collect(),
             link: Some("/recruits".into()),
-        });
-        panels.push(Panel {
+        },
+        Panel {
             id: "due",
             title: PANEL_TITLES[8],
             kind: "bar",
@@ -374,54 +430,47 @@ async fn count_dashboard(
                 ("30天内到期".to_string(), b.due_soon),
             ],
             link: Some("/recruits?due=overdue".into()),
-        });
-    }
-    if rectify {
-        let b = crate::rectification::store::board_counts(ctx, path).await?;
-        panels.push(Panel {
-            id: "rectify",
-            title: PANEL_TITLES[9],
-            kind: "bar",
-            rows: vec![
-                ("整改中".to_string(), b.open),
-                ("待核验销号".to_string(), b.pending),
-                ("已逾期".to_string(), b.overdue),
-                ("即将到期".to_string(), b.due_soon),
-            ],
-            link: Some("/rectify?due=overdue".into()),
-        });
-    }
-    if discipline {
-        panels.push(Panel {
-            id: "discipline",
-            title: PANEL_TITLES[10],
-            kind: "hbar",
-            rows: crate::member::discipline::counts(ctx, path).await?,
-            link: None,
-        });
-    }
-    if points {
-        let org = crate::org::store::get(&ctx.db, org_id).await?;
-        let y = year as i64;
-        // already inside the dashboard's heavy turn: the ranking is computed here, not queued
-        let r = crate::points::store::ranking_uncached(ctx, &org, y * 100 + 1, y * 100 + 12, 0, 10)
-            .await?;
-        panels.push(Panel {
-            id: "points",
-            title: PANEL_TITLES[11],
-            kind: "hbar",
-            rows: r
-                .rows
-                .into_iter()
-                .map(|x| (format!("{}（{}）", x.name, x.org_name), x.total))
-                .collect(),
-            link: Some(format!("/points/ranking?org_id={org_id}&year={y}")),
-        });
-    }
-    Ok(Dashboard {
-        total: stats.total,
-        org_total: orgs.org_total,
-        warned,
-        panels,
+        },
+    ])
+}
+
+/// The rectification panel: items open, waiting for verification, overdue, due soon.
+async fn rectify_panel(ctx: &crate::Ctx, path: &str) -> Result<Panel, crate::error::AppError> {
+    let b = crate::rectification::store::board_counts(ctx, path).await?;
+    Ok(Panel {
+        id: "rectify",
+        title: PANEL_TITLES[9],
+        kind: "bar",
+        rows: vec![
+            ("整改中".to_string(), b.open),
+            ("待核验销号".to_string(), b.pending),
+            ("已逾期".to_string(), b.overdue),
+            ("即将到期".to_string(), b.due_soon),
+        ],
+        link: Some("/rectify?due=overdue".into()),
+    })
+}
+
+/// The points panel: the year's ten best members of the subtree.
+async fn points_panel(
+    ctx: &crate::Ctx,
+    org_id: i64,
+    year: i32,
+) -> Result<Panel, crate::error::AppError> {
+    let org = crate::org::store::get(&ctx.db, org_id).await?;
+    let y = year as i64;
+    // already inside the dashboard's heavy turn: the ranking is computed here, not queued
+    let r =
+        crate::points::store::ranking_uncached(ctx, &org, y * 100 + 1, y * 100 + 12, 0, 10).await?;
+    Ok(Panel {
+        id: "points",
+        title: PANEL_TITLES[11],
+        kind: "hbar",
+        rows: r
+            .rows
+            .into_iter()
+            .map(|x| (format!("{}（{}）", x.name, x.org_name), x.total))
+            .collect(),
+        link: Some(format!("/points/ranking?org_id={org_id}&year={y}")),
     })
 }

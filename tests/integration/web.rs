@@ -96,6 +96,21 @@ async fn the_dashboard_draws_every_panel_of_the_subtree() {
             "{html}"
         );
         assert!(html.contains(r#"<th scope="row">正式党员</th>"#));
+        // the one-pass profile agrees with the members counted one way at a time
+        let today = app.ctx.clock.today();
+        let y = chrono::Datelike::year(&today);
+        let root = dangjian::org::store::get(&app.ctx.db, p.province).await.expect("root");
+        let (stats, hist) = dangjian::member::store::profile(&app.ctx, &root.path, y - 9, y, today).await.expect("profile");
+        let all = app.count("SELECT COUNT(*) AS n FROM members WHERE status <> 'left'").await;
+        assert_eq!(stats.total, all);
+        for parts in [&stats.by_status, &stats.by_education, &stats.by_gender] {
+            assert_eq!(parts.iter().map(|x| x.1).sum::<i64>(), all, "{parts:?}");
+        }
+        let joined = app
+            .count(&format!("SELECT COUNT(*) AS n FROM members WHERE status <> 'left' AND join_date >= '{}-01-01' AND join_date <= '{y}-12-31'", y - 9))
+            .await;
+        assert_eq!(hist.by_join_year.iter().map(|x| x.1).sum::<i64>(), joined, "{hist:?}");
+        assert!(hist.by_age_band.iter().map(|x| x.1).sum::<i64>() <= all);
         // A member-only account sees no statistics.
         let (m, _) = app.browser("member", p.branches[0], "member").await;
         let (_, _, html) = app.page_with(&m, "/", &[]).await;
