@@ -54,8 +54,11 @@ def reports(today, scope_path, scope_upper):
             f"SELECT o.path, COUNT(*) FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE {rng} AND r.full_on >= '{y}-01-01' AND r.full_on <= '{y}-12-31' GROUP BY o.path"]),
         ("recruit_board", "/api/v1/recruits/board?org_id={org}", [
             f"SELECT r.step, COUNT(*) FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE {rng} AND r.status = 'active' GROUP BY r.step"]),
+        # the quarterly board's first page: the branches (the secretaries are the other tab)
         ("points_board", f"/points/board?org_id={{org}}&quarter={today.year}-Q{q + 1}", [
             f"SELECT t.org_id, t.period, t.total FROM point_totals t JOIN orgs o ON o.id = t.org_id WHERE t.subject = 'branch' AND t.span = 'M' AND t.period IN ({months}) AND {rng}",
+            f"SELECT o.id, o.name FROM orgs o WHERE {rng} AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL"]),
+        ("points_board_secretaries", f"/points/board?org_id={{org}}&quarter={today.year}-Q{q + 1}&subject=secretary", [
             f"SELECT t.member_id, t.period, SUM(t.total) FROM point_totals t JOIN orgs o ON o.id = t.org_id WHERE t.subject = 'secretary' AND t.span = 'M' AND t.period IN ({months}) AND {rng} GROUP BY t.member_id, t.period",
             f"SELECT m.id, m.name, MIN(b.name) FROM point_totals t JOIN members m ON m.id = t.member_id JOIN orgs b ON b.id = t.org_id JOIN orgs o ON o.id = t.org_id WHERE t.subject = 'secretary' AND t.span = 'M' AND t.period IN ({months}) AND {rng} GROUP BY m.id, m.name"]),
         ("points_ranking", f"/points/ranking?org_id={{org}}&month={today.year}-{today.month:02d}", [totals("member", "M", month)]),
@@ -68,8 +71,9 @@ def reports(today, scope_path, scope_upper):
             f"SELECT t.pool, t.status, COUNT(*) FROM talents t JOIN orgs o ON o.id = t.org_id WHERE {rng} GROUP BY t.pool, t.status"]),
         ("org_warnings", "/orgs/warnings?org_id={org}", [
             f"SELECT o.id, o.name, SUM(c.n) FROM orgs o LEFT JOIN org_member_counts c ON c.org_id = o.id WHERE {rng} AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL GROUP BY o.id, o.name"]),
+        # the recount's one pass over the members (its other panels run beside it)
         ("dashboard", "/", [
-            f"SELECT m.status, m.education, m.gender, COUNT(*) FROM members m JOIN orgs o ON o.id = m.org_id WHERE {rng} GROUP BY m.status, m.education, m.gender"]),
+            f"SELECT m.status, m.education, m.gender, COUNT(*){profile_cases(today)} FROM members m JOIN orgs o ON o.id = m.org_id WHERE {rng} AND m.status <> 'left' GROUP BY m.status, m.education, m.gender"]),
         # 工作台: the to-dos of the account (a county's: its files overdue, claims, transfers,
         # ledger items to verify, campaigns and rounds), the sources' main counts
         ("workbench", "/api/v1/workbench", [
@@ -81,7 +85,27 @@ def reports(today, scope_path, scope_upper):
             f"SELECT c.id FROM review_campaigns c JOIN orgs o ON o.id = c.org_id WHERE {rng}"]),
         ("stars", "/stars?org_id={org}", [
             f"SELECT r.id FROM star_rounds r JOIN orgs o ON o.id = r.org_id WHERE {rng}"]),
+        ("lovebank_statement", "/lovebank/statement?org_id={org}", [
+            f"SELECT e.kind, e.service, e.quantity, e.points, e.done_on, e.card_id FROM love_entries e JOIN love_cards c ON c.id = e.card_id JOIN orgs o ON o.id = c.org_id WHERE {rng} AND e.done_on <= '{today}'"]),
+        ("talents", "/talents?org_id={org}", [
+            f"SELECT t.id FROM talents t JOIN orgs o ON o.id = t.org_id WHERE {rng} ORDER BY t.id LIMIT 50"]),
+        # a closed campaign's results (the county's last year's 述职评议)
+        ("review_results", "/reviews/{campaign}", [
+            "SELECT s.reporter_id, s.rater_id, s.total_tenths FROM review_scores s WHERE s.campaign_id = {campaign}"]),
     ]
+
+
+def profile_cases(today):
+    """The dashboard pass's columns: members by join year (ten years) and by age band."""
+    cols = []
+    for y in range(today.year - 9, today.year + 1):
+        cols.append(f", SUM(CASE WHEN m.join_date >= '{y}-01-01' AND m.join_date < '{y + 1}-01-01' THEN 1 ELSE 0 END)")
+    month = today.replace(day=1)
+    for lo, hi in ((0, 35), (36, 45), (46, 55), (56, 60), (61, 200)):
+        a = month.replace(year=month.year - lo)
+        z = month.replace(year=month.year - hi - 1)
+        cols.append(f", SUM(CASE WHEN m.birth_month <= '{a}' AND m.birth_month > '{z}' THEN 1 ELSE 0 END)")
+    return "".join(cols)
 
 
 def load(port, api, url, conns, seconds):
@@ -149,10 +173,16 @@ def main():
             org = s[u].call("GET", f"/api/v1/orgs/{me['org_id']}")[1]
             scopes.append((u, me["org_id"], org["path"]))
         for user, org, path in scopes:
+            # the scope's latest closed campaign, for its results
+            campaigns = [x for x in s[user].call("GET", "/api/v1/reviews")[1] if x.get("status") == "closed"]
+            campaign = campaigns[0]["id"] if campaigns else 0
             for name, tmpl, sqls in reports(today, path, upper(path)):
                 if args.only and name not in args.only.split(","):
                     continue
-                url = tmpl.format(org=org)
+                if "{campaign}" in tmpl and not campaign:
+                    continue
+                url = tmpl.format(org=org, campaign=campaign)
+                sqls = [q.replace("{campaign}", str(campaign)) for q in sqls]
                 c = s[user]
                 status = None
                 for _ in range(2):

@@ -9,7 +9,7 @@ use crate::crypto::{mask_id_number, mask_phone};
 use crate::db::{path_upper, DbResult, DbRow, Tx};
 use crate::error::{AppError, AppResult};
 use crate::org::Org;
-use crate::{on_db, on_tx, Ctx};
+use crate::{bind_vals, on_db, on_tx, Ctx};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -85,15 +85,28 @@ async fn card_tx(tx: &mut Tx, id: i64) -> AppResult<Card> {
 
 pub const PER_PAGE: i64 = 50;
 
-/// Cards under `scope_path` whose holder's name contains `q`.
+/// Cards under `scope_path` whose holder's name contains `q` (or, `q` being letters, reads
+/// as it in pinyin).
 pub async fn cards(ctx: &Ctx, scope_path: &str, q: &str, page: i64) -> AppResult<(Vec<Card>, i64)> {
+    let pinyin = crate::member::pinyin::matching(
+        &ctx.db,
+        "SELECT c.id, c.holder AS name FROM love_cards c JOIN orgs o ON o.id = c.org_id WHERE o.path >= $1 AND o.path < $2",
+        scope_path,
+        q,
+    )
+    .await?;
     let like = format!("%{}%", q.trim().replace(['%', '_'], ""));
     let page = page.clamp(1, 100_000);
-    let sql = format!("SELECT {CARD_COLUMNS} FROM love_cards c JOIN orgs o ON o.id = c.org_id WHERE o.path >= $1 AND o.path < $2 AND c.holder LIKE $3 ORDER BY c.id LIMIT {PER_PAGE} OFFSET {}", (page - 1) * PER_PAGE);
+    let mut b = crate::db::SqlBuilder::subtree("o.path", scope_path);
+    crate::member::pinyin::name_or_ids(&mut b, "c.holder LIKE ?", like, "c.id", &pinyin);
+    let sql = format!("SELECT {CARD_COLUMNS} FROM love_cards c JOIN orgs o ON o.id = c.org_id{} ORDER BY c.id LIMIT {PER_PAGE} OFFSET {}", b.sql, (page - 1) * PER_PAGE);
+    let count = format!(
+        "SELECT COUNT(*) AS n FROM love_cards c JOIN orgs o ON o.id = c.org_id{}",
+        b.sql
+    );
     on_db!(&ctx.db, x => {
-        let rows = sqlx::query(&sql).bind(scope_path).bind(path_upper(scope_path)).bind(&like).fetch_all(x).await?;
-        let total = sqlx::query("SELECT COUNT(*) AS n FROM love_cards c JOIN orgs o ON o.id = c.org_id WHERE o.path >= $1 AND o.path < $2 AND c.holder LIKE $3")
-            .bind(scope_path).bind(path_upper(scope_path)).bind(&like).fetch_one(x).await?.i64("n")?;
+        let rows = bind_vals!(sqlx::query(&sql), &b.vals).fetch_all(x).await?;
+        let total = bind_vals!(sqlx::query(&count), &b.vals).fetch_one(x).await?.i64("n")?;
         Ok((rows.iter().map(|r| card_row(r).map(|c| c.0)).collect::<DbResult<Vec<_>>>()?, total))
     })
 }

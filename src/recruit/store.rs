@@ -2353,7 +2353,8 @@ fn count_in_stage(stages: &mut [i64], step: i64, n: i64) {
     }
 }
 
-fn list_where(scope_path: &str, f: &RecruitFilter, today: NaiveDate) -> SqlBuilder {
+/// `pinyin`: the ids a pinyin search of `f.q` found ([`crate::member::pinyin::matching`]).
+fn list_where(scope_path: &str, f: &RecruitFilter, today: NaiveDate, pinyin: &[i64]) -> SqlBuilder {
     let mut b = SqlBuilder::subtree("o.path", scope_path);
     match f.status.as_deref() {
         Some("all") => {}
@@ -2369,7 +2370,7 @@ fn list_where(scope_path: &str, f: &RecruitFilter, today: NaiveDate) -> SqlBuild
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let like = format!("%{}%", q.replace(['%', '_'], ""));
-        b.and(" AND r.name LIKE ?", Val::Str(like));
+        crate::member::pinyin::name_or_ids(&mut b, "r.name LIKE ?", like, "r.id", pinyin);
     }
     match f.due.as_deref() {
         Some("overdue") => b.and(" AND r.due_on < ?", Val::Date(today)),
@@ -2388,7 +2389,14 @@ pub async fn list(
     scope_path: &str,
     f: &RecruitFilter,
 ) -> AppResult<(Vec<Recruit>, i64)> {
-    let b = list_where(scope_path, f, ctx.clock.today());
+    let pinyin = crate::member::pinyin::matching(
+        &ctx.db,
+        "SELECT r.id, r.name FROM recruits r JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2",
+        scope_path,
+        f.q.as_deref().unwrap_or(""),
+    )
+    .await?;
+    let b = list_where(scope_path, f, ctx.clock.today(), &pinyin);
     let page = f.page.unwrap_or(1).clamp(1, 100_000);
     let sql = format!(
         "SELECT {COLUMNS} FROM recruits r JOIN orgs o ON o.id = r.org_id{} ORDER BY CASE WHEN r.due_on IS NULL THEN 1 ELSE 0 END, r.due_on, r.id LIMIT {PER_PAGE} OFFSET {}",

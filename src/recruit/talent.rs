@@ -526,7 +526,8 @@ pub async fn contacts(ctx: &Ctx, id: i64) -> AppResult<Vec<Contact>> {
     })
 }
 
-fn list_where(scope_path: &str, f: &TalentFilter, today: NaiveDate) -> SqlBuilder {
+/// `pinyin`: the ids a pinyin search of `f.q` found ([`crate::member::pinyin::matching`]).
+fn list_where(scope_path: &str, f: &TalentFilter, today: NaiveDate, pinyin: &[i64]) -> SqlBuilder {
     let mut b = SqlBuilder::subtree("o.path", scope_path);
     match f.status.as_deref() {
         Some("all") => {}
@@ -551,7 +552,7 @@ fn list_where(scope_path: &str, f: &TalentFilter, today: NaiveDate) -> SqlBuilde
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let like = format!("%{}%", q.replace(['%', '_'], ""));
-        b.and(" AND t.name LIKE ?", Val::Str(like));
+        crate::member::pinyin::name_or_ids(&mut b, "t.name LIKE ?", like, "t.id", pinyin);
     }
     if f.due.as_deref() == Some("overdue") {
         b.and(" AND t.due_on < ?", Val::Date(today));
@@ -561,7 +562,14 @@ fn list_where(scope_path: &str, f: &TalentFilter, today: NaiveDate) -> SqlBuilde
 
 /// People in the pools under `scope_path`, the most overdue follow-up first.
 pub async fn list(ctx: &Ctx, scope_path: &str, f: &TalentFilter) -> AppResult<(Vec<Talent>, i64)> {
-    let b = list_where(scope_path, f, ctx.clock.today());
+    let pinyin = crate::member::pinyin::matching(
+        &ctx.db,
+        "SELECT t.id, t.name FROM talents t JOIN orgs o ON o.id = t.org_id WHERE o.path >= $1 AND o.path < $2",
+        scope_path,
+        f.q.as_deref().unwrap_or(""),
+    )
+    .await?;
+    let b = list_where(scope_path, f, ctx.clock.today(), &pinyin);
     let page = f.page.unwrap_or(1).clamp(1, 100_000);
     let sql = format!(
         "SELECT {COLUMNS} FROM talents t JOIN orgs o ON o.id = t.org_id{} ORDER BY CASE WHEN t.due_on IS NULL THEN 1 ELSE 0 END, t.due_on, t.id LIMIT {PER_PAGE} OFFSET {}",

@@ -551,7 +551,26 @@ pub struct ItemFilter {
 
 pub const PER_PAGE: i64 = 50;
 
-fn list_where(scope_path: &str, f: &ItemFilter, today: NaiveDate, soon_days: i64) -> SqlBuilder {
+/// The items whose owner (责任人) reads as the pinyin search `f.q`.
+async fn owners_reading_as(ctx: &Ctx, scope_path: &str, f: &ItemFilter) -> AppResult<Vec<i64>> {
+    crate::member::pinyin::matching(
+        &ctx.db,
+        "SELECT i.id, i.owner AS name FROM rect_items i JOIN orgs o ON o.id = i.org_id WHERE o.path >= $1 AND o.path < $2",
+        scope_path,
+        f.q.as_deref().unwrap_or(""),
+    )
+    .await
+}
+
+/// `pinyin`: the ids of the items whose owner a pinyin search of `f.q` found
+/// ([`crate::member::pinyin::matching`]).
+fn list_where(
+    scope_path: &str,
+    f: &ItemFilter,
+    today: NaiveDate,
+    soon_days: i64,
+    pinyin: &[i64],
+) -> SqlBuilder {
     let mut b = SqlBuilder::subtree("o.path", scope_path);
     match f.status.as_deref() {
         Some("all") => {}
@@ -584,8 +603,13 @@ fn list_where(scope_path: &str, f: &ItemFilter, today: NaiveDate, soon_days: i64
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let like = format!("%{}%", q.replace(['%', '_'], ""));
-        let a = b.arg(Val::Str(like));
-        b.push(&format!(" AND (i.problem LIKE {a} OR i.owner LIKE {a})"));
+        crate::member::pinyin::name_or_ids(
+            &mut b,
+            "i.problem LIKE ? OR i.owner LIKE ?",
+            like,
+            "i.id",
+            pinyin,
+        );
     }
     if let Some(days) = f.min_age.filter(|d| *d > 0) {
         b.and(
@@ -613,7 +637,8 @@ pub async fn list(
     f: &ItemFilter,
 ) -> AppResult<(Vec<Item>, i64)> {
     let r = rules_for(ctx, scope_path).await?;
-    let mut b = list_where(scope_path, f, ctx.clock.today(), r.due_soon_days);
+    let pinyin = owners_reading_as(ctx, scope_path, f).await?;
+    let mut b = list_where(scope_path, f, ctx.clock.today(), r.due_soon_days, &pinyin);
     if f.to_verify == Some(true) {
         scope_for_verify(&mut b, p);
     }
@@ -639,7 +664,8 @@ pub async fn all(
     f: &ItemFilter,
 ) -> AppResult<Vec<Item>> {
     let r = rules_for(ctx, scope_path).await?;
-    let mut b = list_where(scope_path, f, ctx.clock.today(), r.due_soon_days);
+    let pinyin = owners_reading_as(ctx, scope_path, f).await?;
+    let mut b = list_where(scope_path, f, ctx.clock.today(), r.due_soon_days, &pinyin);
     if f.to_verify == Some(true) {
         scope_for_verify(&mut b, p);
     }

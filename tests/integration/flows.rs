@@ -531,3 +531,50 @@ async fn member_totals_follow_every_write() {
     })
     .await;
 }
+
+/// Pinyin finds applicants, pool members, ledger owners and love-bank card holders as it finds
+/// members: "xlx" (initials) or the name's whole pinyin, outside the roster too.
+#[tokio::test]
+async fn pinyin_finds_names_in_every_list() {
+    each_backend(|app| async move {
+        let today = app.ctx.clock.today();
+        let opts = dangjian::demo::DemoOptions { members: 2000, seed: 11, as_of: today };
+        dangjian::demo::generate(&app.ctx, &opts, |_| {}).await.expect("demo");
+        let root = app.count("SELECT MIN(id) AS n FROM orgs WHERE parent_id IS NULL").await;
+        let token = app.account("pinyin_staff", root, "org_staff", None).await;
+        fn ids(v: &serde_json::Value, out: &mut Vec<i64>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(id) = m.get("id").and_then(serde_json::Value::as_i64) {
+                        out.push(id);
+                    }
+                    m.values().for_each(|x| ids(x, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| ids(x, out)),
+                _ => {}
+            }
+        }
+        for (table, name_col, url) in [
+            ("recruits", "name", "/api/v1/recruits?status=all&q="),
+            ("talents", "name", "/api/v1/talents?q="),
+            ("rect_items", "owner", "/api/v1/rectify/items?status=all&q="),
+            ("love_cards", "holder", "/api/v1/lovebank/cards?q="),
+        ] {
+            let (id, name): (i64, String) = dangjian::on_db!(&app.ctx.db, p => {
+                sqlx::query_as(&format!("SELECT id, {name_col} FROM {table} ORDER BY id LIMIT 1")).fetch_one(p).await.expect(table)
+            });
+            let (full, initials) = dangjian::member::pinyin::keys(&name);
+            for q in [initials.as_str(), full.as_str()] {
+                let v = ok(app.api(&token, "GET", &format!("{url}{q}"), None).await);
+                let mut found = Vec::new();
+                ids(&v, &mut found);
+                assert!(found.contains(&id), "{table}: {name} by {q}: {v}");
+            }
+            let v = ok(app.api(&token, "GET", &format!("{url}qqqqqqqq"), None).await);
+            let mut found = Vec::new();
+            ids(&v, &mut found);
+            assert!(!found.contains(&id), "{table}: nothing reads as qqqqqqqq");
+        }
+    })
+    .await;
+}
