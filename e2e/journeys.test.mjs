@@ -201,7 +201,7 @@ test('a county officer browses the tree, finds a member by pinyin initials and s
   assert.equal(res.status(), 200);
   const outside = await page.request.get(BASE + '/api/v1/orgs/1');
   assert.equal(outside.status(), 404, 'the city committee lies outside the county (and is not said to exist)');
-  await page.getByLabel('姓名 / 拼音 / 首字母 / 证件号').fill(firstName);
+  await page.getByLabel('姓名 / 拼音 / 首字母 / 完整证件号或手机号').fill(firstName);
   await page.getByRole('button', { name: '查询' }).click();
   await page.waitForURL(/q=/);
   assert.ok(await page.getByRole('link', { name: firstName }).first().isVisible());

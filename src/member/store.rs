@@ -574,6 +574,16 @@ pub fn number_query(q: &str) -> Option<&'static str> {
     }
 }
 
+/// Whether a search text looks like part of an ID number or phone (4 to 17 digits, not a
+/// whole phone): numbers are stored encrypted and found only whole, which the page says.
+pub fn partial_number(q: &str) -> bool {
+    let q = q.trim();
+    (4..=17).contains(&q.len())
+        && q.bytes()
+            .all(|c| c.is_ascii_digit() || c == b'x' || c == b'X')
+        && number_query(q).is_none()
+}
+
 /// `q` for a `LIKE … ESCAPE '\'`: `%`, `_` and the escape itself taken literally.
 pub fn like_escape(q: &str) -> String {
     let mut s = String::with_capacity(q.len() + 2);

@@ -377,6 +377,7 @@ async fn list_page(
                 tree => crate::org::web::tree_nodes(&ctx, &p, scope_id).await?,
                 can_write => p.can(Perm::MemberWrite), can_export => p.can(Perm::MemberExport),
                 can_transfer => p.can(Perm::TransferWrite),
+                partial_number => f.q.as_deref().is_some_and(store::partial_number),
             },
         ),
     ))

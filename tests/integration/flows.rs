@@ -374,7 +374,11 @@ async fn html_pages_render_for_a_logged_in_secretary() {
             assert_eq!(s, StatusCode::OK, "{path}: {body}");
             assert!(body.contains("党建平台"), "{path}");
         }
+        // part of a number finds nothing and the page says why
+        let (_, _, body) = app.page(&session, "GET", "/members?q=3708", None).await;
+        assert!(body.contains("只能按完整号码"), "{body}");
         let (_, _, body) = app.page(&session, "GET", "/members?q=zs", None).await;
+        assert!(!body.contains("只能按完整号码"));
         assert!(body.contains("张三"));
         // The secretary may not import, see accounts or the audit log.
         for path in ["/members/import", "/accounts", "/audit"] {
