@@ -147,6 +147,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // colour codes only for a person at a terminal, never into a log file or journal
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -427,13 +429,17 @@ async fn serve(ctx: Ctx, load_demo: bool, demo_members: usize) -> Res {
     if load_demo {
         let orgs = dangjian::on_db!(&ctx.db, p => dangjian::db::DbRow::i64(&sqlx::query("SELECT COUNT(*) AS n FROM orgs").fetch_one(p).await?, "n")?);
         if orgs == 0 {
-            eprintln!("loading the demo city ({demo_members} members)...");
+            eprintln!("正在载入演示城市 / loading the demo city ({demo_members} members)...");
+            let started = std::time::Instant::now();
             let opts = demo::DemoOptions {
                 members: demo_members,
                 seed: 1,
                 as_of: ctx.clock.today(),
             };
-            let s = demo::generate(&ctx, &opts, |_| {}).await?;
+            let s = demo::generate(&ctx, &opts, |m| {
+                eprintln!("  {m} ({:.1}s)", started.elapsed().as_secs_f64())
+            })
+            .await?;
             print_demo(&s);
         }
     }

@@ -401,6 +401,103 @@ pub async fn award(
     }
 }
 
+/// The most members one award names (a meeting's attendees).
+pub const MAX_ATTENDEES: usize = 200;
+
+/// 一事一计分 for several members of one branch at once (a meeting's attendees): the same member
+/// indicator, day, note and evidence for each, in one transaction — all recorded, or none and
+/// the refusal names the member it stopped at. An indicator that needs approval is refused
+/// here (each claim is decided on its own). A retry with the same key is applied once.
+/// Returns how many entries the award made.
+pub async fn award_many(
+    ctx: &Ctx,
+    p: &Principal,
+    input: &AwardInput,
+    members: &[i64],
+    file: Option<Upload>,
+) -> AppResult<usize> {
+    let mut ids = members.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(AppError::field("member_ids", "请选择参加的党员"));
+    }
+    if ids.len() > MAX_ATTENDEES {
+        return Err(AppError::field(
+            "member_ids",
+            format!("一次最多为{MAX_ATTENDEES}名党员计分"),
+        ));
+    }
+    let key = crate::idempotency::clean(input.idempotency_key.as_deref())?;
+    let mut targets = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let t = target(ctx, "member", Some(*id), None).await?;
+        p.authorize(Perm::PointsWrite, Some(&t.branch.path))?;
+        targets.push(t);
+    }
+    let branch = targets[0].branch.clone();
+    if targets.iter().any(|t| t.branch.id != branch.id) {
+        return Err(AppError::field(
+            "member_ids",
+            "一次计分的党员须属于同一个党支部",
+        ));
+    }
+    let key_of = |t: &Target| {
+        key.as_ref()
+            .map(|k| format!("{k}:{}", t.member_id.unwrap_or(0)))
+    };
+    if let Some(k) = key_of(&targets[0]) {
+        if by_key(ctx, &k).await?.is_some() {
+            return Ok(ids.len());
+        }
+    }
+    let (r, version) = rules_for(ctx, &branch.path).await?;
+    let i = r
+        .indicator(&input.indicator)
+        .filter(|i| i.subject == "member")
+        .ok_or_else(|| AppError::field("indicator", "请选择党员的积分指标"))?
+        .clone();
+    if i.approval {
+        return Err(AppError::field(
+            "indicator",
+            "需审核的指标请逐人计分，各自审核",
+        ));
+    }
+    super::check_awarder(&i, p.org_path != branch.path)?;
+    evidence_ok(&i, &file, &r)?;
+    let today = ctx.clock.today();
+    let on = input.done_on.unwrap_or(today);
+    super::check_date(on, today, &r, false)?;
+    let note = note_ok(&input.note)?;
+    let mut tx = ctx.db.begin().await?;
+    for t in &targets {
+        let named = |e: AppError| match e {
+            AppError::Refused { code, message } => AppError::Refused {
+                code,
+                message: format!("{}：{message}", t.member_name.as_deref().unwrap_or("")),
+            },
+            e => e,
+        };
+        write_entry(
+            ctx,
+            &mut tx,
+            p,
+            t,
+            &i,
+            on,
+            &note,
+            file.as_ref(),
+            None,
+            &key_of(t),
+            version,
+        )
+        .await
+        .map_err(named)?;
+    }
+    tx.commit().await?;
+    Ok(ids.len())
+}
+
 /// The subject an indicator is for, from the catalogue in force where the award lands.
 async fn infer_subject(ctx: &Ctx, input: &AwardInput) -> AppResult<String> {
     let org = match (input.org_id, input.member_id) {

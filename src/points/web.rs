@@ -48,6 +48,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/points/indicators", get(api_indicators))
         .route("/api/v1/points/awards", post(api_award))
         .route("/api/v1/points/awards/evidence", post(api_award_with_file))
+        .route("/api/v1/points/awards/batch", post(api_award_many))
         .route("/api/v1/points/entries/{id}", get(api_entry))
         .route("/api/v1/points/entries/{id}/reverse", post(api_reverse))
         .route("/api/v1/points/claims", get(api_claims).post(api_claim))
@@ -354,16 +355,27 @@ async fn award_page(
     let (f, name, bytes) = crate::web::read_multipart(mp).await?;
     let back = form::num(&f, "back_org");
     scope(&ctx, &p, Some(back)).await?;
-    let r = store::award(&ctx, &p, &award_from(&f), upload(name, bytes))
-        .await
-        .map(|a| {
-            let ok = if a.claim.is_some() {
-                "pending"
-            } else {
-                "saved"
-            };
-            format!("/points?org_id={back}&ok={ok}")
-        });
+    // the attendees ticked (`m.<id>`): one award each, all or none
+    let attendees: Vec<i64> = f
+        .keys()
+        .filter_map(|k| k.strip_prefix("m.")?.parse().ok())
+        .collect();
+    let r = if attendees.is_empty() {
+        store::award(&ctx, &p, &award_from(&f), upload(name, bytes))
+            .await
+            .map(|a| {
+                let ok = if a.claim.is_some() {
+                    "pending"
+                } else {
+                    "saved"
+                };
+                format!("/points?org_id={back}&ok={ok}")
+            })
+    } else {
+        store::award_many(&ctx, &p, &award_from(&f), &attendees, upload(name, bytes))
+            .await
+            .map(|_| format!("/points?org_id={back}&ok=saved"))
+    };
     on_month(&ctx, &p, back, r).await
 }
 
@@ -745,6 +757,37 @@ pub async fn api_award(
 ) -> Result<Json<Awarded>, ApiError> {
     b.idempotency_key = crate::idempotency::from_request(&headers, b.idempotency_key.take());
     Ok(Json(store::award(&ctx, &p, &b, None).await?))
+}
+
+/// One member indicator for several members of one branch at once (a meeting's
+/// attendees, at most 200), all or none.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct BatchAward {
+    #[serde(flatten)]
+    pub award: AwardInput,
+    pub member_ids: Vec<i64>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct BatchAwarded {
+    /// Entries made (or, for a retry with the same key, made before).
+    pub count: usize,
+}
+
+/// 一事一计分 for a meeting's attendees: the same member indicator, day and note for each of
+/// `member_ids` (one branch), in one transaction; a refusal names the member it stopped at.
+#[utoipa::path(post, path = "/api/v1/points/awards/batch", tag = "points", request_body = BatchAward,
+    responses((status = 200, body = BatchAwarded), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_award_many(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    headers: HeaderMap,
+    Json(mut b): Json<BatchAward>,
+) -> Result<Json<BatchAwarded>, ApiError> {
+    b.award.idempotency_key =
+        crate::idempotency::from_request(&headers, b.award.idempotency_key.take());
+    let count = store::award_many(&ctx, &p, &b.award, &b.member_ids, None).await?;
+    Ok(Json(BatchAwarded { count }))
 }
 
 /// The same as `awards`, as a multipart form with one evidence file (`file`: PDF, JPG, PNG

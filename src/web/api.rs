@@ -40,7 +40,7 @@ use utoipa::OpenApi;
         crate::love_bank::web::api_cards, crate::love_bank::web::api_issue, crate::love_bank::web::api_card, crate::love_bank::web::api_earn,
         crate::love_bank::web::api_redeem, crate::love_bank::web::api_reverse, crate::love_bank::web::api_goods, crate::love_bank::web::api_add_goods,
         crate::love_bank::web::api_stock, crate::love_bank::web::api_statement,
-        crate::points::web::api_indicators, crate::points::web::api_award, crate::points::web::api_award_with_file,
+        crate::points::web::api_indicators, crate::points::web::api_award, crate::points::web::api_award_with_file, crate::points::web::api_award_many,
         crate::points::web::api_entry, crate::points::web::api_reverse, crate::points::web::api_claims, crate::points::web::api_claim,
         crate::points::web::api_claim_with_file, crate::points::web::api_decide, crate::points::web::api_closes, crate::points::web::api_close,
         crate::points::web::api_board, crate::points::web::api_ranking, crate::points::web::api_member, crate::points::web::api_me,

@@ -610,3 +610,64 @@ async fn committee_boards_and_lists_come_a_page_at_a_time() {
     })
     .await;
 }
+
+/// 一事一计分 for a meeting's attendees: one indicator for several members of the branch in
+/// one go — all or none, the refusal naming the member it stopped at; approval indicators and
+/// members of two branches refused; a retry applied once; the page's ticks do the same.
+#[tokio::test]
+async fn a_meetings_attendees_are_awarded_at_once() {
+    each_backend(|app| async move {
+        let city = app.org(None, "中共测试市委", "committee", "city").await;
+        let branch = app.org(Some(city), "东关村党支部", "branch", "village").await;
+        let other = app.org(Some(city), "西关村党支部", "branch", "village").await;
+        let m1 = app.member(branch, "张明", 1).await;
+        let m2 = app.member(branch, "李红", 2).await;
+        let m3 = app.member(branch, "王强", 3).await;
+        let x1 = app.member(other, "孙伟", 4).await;
+        let sec = app.account("dongguan", branch, "branch_secretary", None).await;
+        let today = app.ctx.clock.today();
+        let batch = |ids: Vec<i64>, ind: &str, key: &str| json!({"indicator": ind, "done_on": today, "note": "党员大会", "member_ids": ids, "idempotency_key": key});
+        let entries = || app.count("SELECT COUNT(*) AS n FROM point_entries");
+        let r = ok(app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m1, m2], "M15", "k1"))).await);
+        assert_eq!(r["count"], 2);
+        assert_eq!(entries().await, 2);
+        // the same request again: applied once
+        ok(app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m1, m2], "M15", "k1"))).await);
+        assert_eq!(entries().await, 2);
+        // M15 is capped at 3 a month: 张明 has it; 王强 is not written either
+        let (s, e) = app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m3, m1], "M15", "k2"))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["message"].as_str().unwrap_or("").starts_with("张明："), "{e}");
+        assert_eq!(entries().await, 2, "all or none");
+        // a member outside the secretary's branch is not found; from above, two branches at
+        // once are refused
+        refused(app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m1, x1], "M16", "k3"))).await, "not_found");
+        let staff = app.account("shiwei", city, "committee_staff", None).await;
+        let (_, e) = app.api(&staff, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m1, x1], "M16", "k3"))).await;
+        assert_eq!(e["fields"][0]["field"], "member_ids", "{e}");
+        let (_, e) = app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m1, m2], "M07", "k4"))).await;
+        assert_eq!(e["fields"][0]["field"], "indicator", "approval indicators one by one: {e}");
+        let (_, e) = app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![], "M16", "k5"))).await;
+        assert_eq!(e["fields"][0]["field"], "member_ids", "{e}");
+        // the page: the attendees ticked
+        let (sess, csrf) = app.browser("dongguan2", branch, "branch_secretary").await;
+        let (_, _, html) = app.page(&sess, "GET", &format!("/points?org_id={branch}"), None).await;
+        assert!(html.contains(&format!("name=\"m.{m3}\"")), "{html}");
+        let now = today.to_string();
+        let (t1, t3) = (format!("m.{m1}"), format!("m.{m3}"));
+        let (ct, body) = multipart(&[("_csrf", &csrf), ("indicator", "M16"), ("back_org", &branch.to_string()), ("org_id", &branch.to_string()), ("done_on", &now), (&t1, "on"), (&t3, "on")], b"");
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/points/award")
+            .header(axum::http::header::COOKIE, format!("dj_session={sess}"))
+            .header(axum::http::header::CONTENT_TYPE, ct)
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        let (s, h, _) = app.send(req).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(h.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").contains("ok=saved"));
+        assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM point_entries WHERE indicator = 'M16' AND member_id IN ({m1}, {m3})")).await, 2);
+        assert_totals_kept(&app).await;
+    })
+    .await;
+}
