@@ -669,9 +669,9 @@ test('keyboard only: skip to the content, reach the menu, see where the focus is
 test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
-    county: ['/', '/members', '/members?gender=F&sort=name', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/ranking', '/stars'],
-    member: ['/points/me'],
-    secretary: ['/members/new', '/password', '/points', '/points/year'],
+    county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent'],
+    member: ['/', '/points/me', '/circulars'],
+    secretary: ['/', '/members/new', '/password', '/points', '/points/year', '/circulars'],
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],
   };
