@@ -216,6 +216,47 @@ test('a county officer browses the tree, finds a member by pinyin initials and s
   await page.done();
 });
 
+test('a county officer narrows the ledger to one township with the organisation picker', async () => {
+  const page = await open({ viewport: { width: 1366, height: 900 } });
+  await signIn(page, 'county');
+  await page.goto(BASE + '/rectify?status=all');
+  const before = (await page.locator('h1').textContent()).trim();
+  // typing searches the county's organisations (an IME's text arrives as input events)
+  await page.locator('.scope-pick input[type=search]').fill('镇');
+  await page.waitForFunction(() => document.querySelectorAll('#scope-org option').length > 1);
+  const option = page.locator('#scope-org option').first();
+  // an option reads "name（kind）"
+  const [value, name] = [await option.getAttribute('value'), (await option.textContent()).trim().replace(/（[^（）]*）$/, '')];
+  await page.locator('#scope-org').selectOption(value);
+  await page.locator('.scope-pick').getByRole('button', { name: '切换' }).click();
+  await page.waitForURL(new RegExp(`org_id=${value}`));
+  const after = (await page.locator('h1').textContent()).trim();
+  assert.notEqual(after, before);
+  assert.ok(after.includes(name), `${after} names ${name}`);
+  await noHorizontalScroll(page, 'ledger with the picker');
+  await page.done();
+});
+
+test('the rules form on a phone: a county sets its star bands in a table, by name, and publishes them', async () => {
+  const page = await open({ viewport: PHONE });
+  await signIn(page, 'county');
+  await page.goto(BASE + '/rules');
+  const card = page.locator('section.card').filter({ has: page.getByRole('heading', { name: '星级党支部评定规则' }) });
+  await card.locator('summary', { hasText: '为本组织发布新版本' }).click();
+  // a structured value is a table of named cells, not JSON
+  assert.equal(await card.locator('textarea').count(), 0);
+  await card.getByLabel('星级分数段（五星至二星） 1 最低分').fill('９１');
+  await card.getByRole('button', { name: '发布' }).click();
+  await page.waitForURL(/ok=published/);
+  const after = page.locator('section.card').filter({ has: page.getByRole('heading', { name: '星级党支部评定规则' }) });
+  assert.match(await after.locator('p.muted').first().textContent(), /当前生效：第 \d+ 版/);
+  const bands = after.locator('dt', { hasText: '星级分数段' }).locator('xpath=following-sibling::dd[1]');
+  await bands.locator('summary').click();
+  assert.ok(await bands.locator('td', { hasText: /^91$/ }).first().isVisible());
+  await noHorizontalScroll(page, 'rules');
+  await page.done();
+});
+
 test('filters live in the URL: paging, sorting and the back button keep them', async () => {
   const page = await open({ viewport: { width: 1366, height: 900 } });
   await signIn(page, 'county');
