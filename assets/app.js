@@ -29,6 +29,10 @@
       var from = new URL(document.referrer);
       if (from.origin === location.origin) history.replaceState(null, "", from.pathname + from.search);
     } catch (err) { /* an address that does not parse: leave it */ }
+    // a refusal is shown where the form is: the first marked field (or the form's own
+    // message) is brought into view instead of leaving it a long scroll below the top
+    var first = document.querySelector('[aria-invalid="true"], .field-error, form [role="alert"]');
+    if (first && first.scrollIntoView) first.scrollIntoView({ block: "center" });
   }
 
   // Every htmx request carries the CSRF token; a busy bar shows while requests run.

@@ -299,10 +299,13 @@ async fn month_page(
 }
 
 /// After a change on the month page: back to it, or the page with the refusal.
+/// `form`: which of the page's forms was sent (award, decide, reverse, close), so that its
+/// refusal is shown next to it.
 async fn on_month(
     ctx: &Ctx,
     p: &Principal,
     org_id: i64,
+    form: &str,
     r: Result<String, AppError>,
 ) -> Result<Response, PageError> {
     match r {
@@ -318,6 +321,7 @@ async fn on_month(
                 ..Default::default()
             };
             let v = month_view(ctx, p, &q, crate::web::field_errors(e, "form")).await?;
+            let v = context! { failed => form, ..v };
             Ok(render_status(
                 status,
                 "points.html",
@@ -376,7 +380,7 @@ async fn award_page(
             .await
             .map(|_| format!("/points?org_id={back}&ok=saved"))
     };
-    on_month(&ctx, &p, back, r).await
+    on_month(&ctx, &p, back, "award", r).await
 }
 
 async fn decide_page(
@@ -396,7 +400,7 @@ async fn decide_page(
     let r = store::decide(&ctx, &p, id, &d)
         .await
         .map(|_| format!("/points?org_id={back}&ok=saved"));
-    on_month(&ctx, &p, back, r).await
+    on_month(&ctx, &p, back, "decide", r).await
 }
 
 async fn reverse_page(
@@ -410,7 +414,7 @@ async fn reverse_page(
     let r = store::reverse(&ctx, &p, id, &form::text(&f, "reason"))
         .await
         .map(|_| format!("/points?org_id={}&ok=saved", e.org_id));
-    on_month(&ctx, &p, e.org_id, r).await
+    on_month(&ctx, &p, e.org_id, "reverse", r).await
 }
 
 async fn close_page(
@@ -429,7 +433,7 @@ async fn close_page(
     let r = store::close_month(&ctx, &p, org_id, scope_name, &month)
         .await
         .map(|_| format!("/points?org_id={org_id}&month={month}&ok=closed"));
-    on_month(&ctx, &p, org_id, r).await
+    on_month(&ctx, &p, org_id, "close", r).await
 }
 
 async fn evidence(ctx: &Ctx, digest: Option<String>, what: &str) -> Result<Response, AppError> {
