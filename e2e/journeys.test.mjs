@@ -222,7 +222,7 @@ test('a county officer narrows the ledger to one township with the organisation 
   await page.goto(BASE + '/rectify?status=all');
   const before = (await page.locator('h1').textContent()).trim();
   // typing searches the county's organisations (an IME's text arrives as input events)
-  await page.locator('.scope-pick input[type=search]').fill('镇');
+  await page.locator('.scope-pick input[type=search]').fill('街道');
   await page.waitForFunction(() => document.querySelectorAll('#scope-org option').length > 1);
   const option = page.locator('#scope-org option').first();
   // an option reads "name（kind）"
@@ -245,7 +245,7 @@ test('the rules form on a phone: a county sets its star bands in a table, by nam
   await card.locator('summary', { hasText: '为本组织发布新版本' }).click();
   // a structured value is a table of named cells, not JSON
   assert.equal(await card.locator('textarea').count(), 0);
-  await card.getByLabel('星级分数段（五星至二星） 1 最低分').fill('９１');
+  await card.getByLabel('星级分数段（五星至二星） 1 最低分').fill('91');
   await card.getByRole('button', { name: '发布' }).click();
   await page.waitForURL(/ok=published/);
   const after = page.locator('section.card').filter({ has: page.getByRole('heading', { name: '星级党支部评定规则' }) });

@@ -102,8 +102,31 @@ async fn tree_page(
         Some(id) => load(&ctx, &p, id, Perm::OrgRead).await?,
         None => root.clone(),
     };
-    let root_children = node_views(store::children(&ctx.db, root.id).await?);
+    let mut root_children = node_views(store::children(&ctx.db, root.id).await?);
     let children = node_views(store::children(&ctx.db, selected.id).await?);
+    // the tree stays on the selected organisation: its ancestors below the root open, each
+    // with its children, down to the selected one's own
+    let chain: Vec<i64> = crate::org::path_ids(&selected.path)
+        .into_iter()
+        .skip_while(|id| *id != root.id)
+        .skip(1)
+        .collect();
+    let mut level = &mut root_children;
+    for id in chain {
+        let Some(node) = level.iter_mut().find(|n| n["id"] == id) else {
+            break;
+        };
+        let below = if id == selected.id {
+            children.clone()
+        } else {
+            node_views(store::children(&ctx.db, id).await?)
+        };
+        node["sub"] = serde_json::Value::Array(below);
+        let serde_json::Value::Array(next) = &mut node["sub"] else {
+            break;
+        };
+        level = next;
+    }
     let warnings = store::warnings(&ctx.db, &selected).await?;
     let mut stats = store::subtree_stats(&ctx.db, &selected.path).await?;
     // "下辖组织" are those below the organisation, not itself

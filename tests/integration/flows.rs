@@ -59,6 +59,10 @@ async fn organisation_lifecycle_with_refusals() {
         let (_, _, html) = app.page(&sess, "GET", &format!("/orgs?id={branch_id}"), None).await;
         assert!(html.contains("→ 中共乙县委"), "{html}");
         assert!(!html.contains(&format!("→ {county2_id}<")), "{html}");
+        // the tree stays on it: its county open, the branch marked as the current node
+        assert!(html.contains(r#"<div class="sub" data-loaded="1">"#), "{html}");
+        assert!(html.contains(&format!(r#"href="/orgs?id={branch_id}" aria-current="true" class="current">东村第一党支部"#)), "{html}");
+        assert!(html.contains(r#"id="scope-org" name="id""#), "the tree's search");
         assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
     })
     .await;
