@@ -35,6 +35,11 @@
     if (first && first.scrollIntoView) first.scrollIntoView({ block: "center" });
   }
 
+  // A print button (a bulletin is issued on paper): the page's print view.
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-print]")) window.print();
+  });
+
   // Every htmx request carries the CSRF token; a busy bar shows while requests run.
   var running = 0;
   var busy = function (d) {

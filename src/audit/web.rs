@@ -117,78 +117,56 @@ async fn export_csv(
     f.limit = Some(EXPORT_MAX);
     let whole = crate::org::store::is_whole_tree(&ctx.db, &p.org_path).await?;
     let entries = super::list_scoped_up_to(&ctx.db, &p.org_path, whole, &f, EXPORT_MAX).await?;
-    let mut out = String::from(
-        "\u{feff}序号,时间,操作人,角色,IP,操作,操作代码,对象类型,对象编号,变更内容\r\n",
-    );
-    let cell = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    for e in &entries {
-        let changes = super::words::changes(&e.before_json, &e.after_json)
-            .into_iter()
-            .map(|c| format!("{}：{} → {}", c.field, c.before, c.after))
-            .collect::<Vec<_>>()
-            .join("；");
-        let ts = crate::clock::parse_instant(&e.ts)
-            .map(|t| crate::clock::fmt_local(t, "%Y-%m-%d %H:%M:%S"))
-            .unwrap_or_else(|| e.ts.clone());
-        let role = crate::auth::Role::parse(&e.role)
-            .map(|r| r.label())
-            .unwrap_or(e.role.as_str());
-        let row = [
-            e.seq.to_string(),
-            ts,
-            e.actor_name.clone(),
-            role.to_string(),
-            e.ip.clone(),
-            super::words::action_label(&e.action),
-            e.action.clone(),
-            e.object_type.clone(),
-            e.object_id.clone(),
-            changes,
-        ];
-        // a cell that a spreadsheet would take for a formula starts with a quote
-        let cells: Vec<String> = row
-            .iter()
-            .map(|v| {
-                if v.starts_with(['=', '+', '-', '@']) {
-                    cell(&format!("'{v}"))
-                } else {
-                    cell(v)
-                }
-            })
-            .collect();
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
-    }
-    crate::audit::record(
-        &ctx.db,
-        &p.actor(),
-        crate::audit::NewEntry {
-            action: "audit.export",
-            object_type: "audit_log",
-            object_id: String::new(),
-            before: serde_json::Value::Null,
-            after: serde_json::json!({"filter": f, "rows": entries.len()}),
-        },
-    )
-    .await?;
-    let name = format!(
-        "审计日志-{}.csv",
-        crate::clock::fmt_local(ctx.clock.now(), "%Y%m%d%H%M")
-    );
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "text/csv; charset=utf-8".to_string(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                crate::web::attachment_name(&name),
-            ),
+    let rows = entries
+        .iter()
+        .map(|e| {
+            let changes = super::words::changes(&e.before_json, &e.after_json)
+                .into_iter()
+                .map(|c| format!("{}：{} → {}", c.field, c.before, c.after))
+                .collect::<Vec<_>>()
+                .join("；");
+            let ts = crate::clock::parse_instant(&e.ts)
+                .map(|t| crate::clock::fmt_local(t, "%Y-%m-%d %H:%M:%S"))
+                .unwrap_or_else(|| e.ts.clone());
+            let role = crate::auth::Role::parse(&e.role)
+                .map(|r| r.label())
+                .unwrap_or(e.role.as_str());
+            vec![
+                e.seq.to_string(),
+                ts,
+                e.actor_name.clone(),
+                role.to_string(),
+                e.ip.clone(),
+                super::words::action_label(&e.action),
+                e.action.clone(),
+                e.object_type.clone(),
+                e.object_id.clone(),
+                changes,
+            ]
+        })
+        .collect();
+    Ok(crate::web::csv_export(
+        &ctx,
+        &p,
+        "audit.export",
+        "audit_log",
+        "审计日志",
+        &[
+            "序号",
+            "时间",
+            "操作人",
+            "角色",
+            "IP",
+            "操作",
+            "操作代码",
+            "对象类型",
+            "对象编号",
+            "变更内容",
         ],
-        out,
+        rows,
+        serde_json::to_value(&f).unwrap_or_default(),
     )
-        .into_response())
+    .await?)
 }
 
 /// The latest check of the stored files as an auditor may see it: the records that use a bad

@@ -20,6 +20,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/orgs/new", get(new_page))
         .route("/orgs/options", get(options_partial))
         .route("/orgs/warnings", get(warnings_page))
+        .route("/orgs/warnings/export.csv", get(warnings_export))
         .route("/orgs/{id}/children", get(children_partial))
         .route("/orgs/{id}/edit", get(edit_page).post(edit_submit))
         .route("/orgs/{id}/move", post(move_submit))
@@ -171,12 +172,22 @@ struct WarningsQuery {
 
 /// Every branch of the account's subtree that raises a 支部工作条例 warning, filterable by
 /// kind of warning, sortable, paginated.
-async fn warnings_page(
-    State(ctx): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<WarningsQuery>,
-) -> Result<Response, PageError> {
-    authorize(&ctx, &p, Perm::OrgRead, Some(&p.org_path)).await?;
+/// The warned branches of the account's subtree as the list shows them (filtered by kind,
+/// sorted), with the count of each kind and the kind asked for when there is one.
+#[allow(clippy::type_complexity)]
+async fn warned_rows(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &WarningsQuery,
+) -> Result<
+    (
+        Vec<store::WarnedBranch>,
+        std::collections::BTreeMap<&'static str, i64>,
+        Option<String>,
+    ),
+    AppError,
+> {
+    authorize(ctx, p, Perm::OrgRead, Some(&p.org_path)).await?;
     // a heavy read: bounded and shared by identical concurrent requests (crate::heavy)
     let key = format!("org.warnings|{}", p.org_path);
     let all = ctx
@@ -192,16 +203,60 @@ async fn warnings_page(
                 .is_none_or(|c| b.warnings.iter().any(|w| w.code == c))
         })
         .collect();
-    let sort = q.sort.clone().filter(|s| s == "name" || s == "members");
-    let desc = q.dir.as_deref() == Some("desc");
-    match sort.as_deref() {
+    match q.sort.as_deref() {
         Some("members") => rows.sort_by_key(|b| b.total_members),
         Some("name") => rows.sort_by(|a, b| a.name.cmp(&b.name)),
         _ => {}
     }
-    if desc {
+    if q.dir.as_deref() == Some("desc") {
         rows.reverse();
     }
+    Ok((rows, counts, code))
+}
+
+/// 有提醒的党支部 as a CSV (what the list shows, filtered and sorted alike), recorded.
+async fn warnings_export(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<WarningsQuery>,
+) -> Result<Response, PageError> {
+    let (rows, _, code) = warned_rows(&ctx, &p, &q).await?;
+    let rows = rows
+        .into_iter()
+        .map(|b| {
+            vec![
+                b.name,
+                b.full_members.to_string(),
+                b.total_members.to_string(),
+                b.warnings
+                    .iter()
+                    .map(|w| w.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("；"),
+            ]
+        })
+        .collect();
+    Ok(crate::web::csv_export(
+        &ctx,
+        &p,
+        "org.warnings_export",
+        "org_warnings",
+        "有提醒的党支部",
+        &["党支部", "正式党员", "党员总数", "提醒"],
+        rows,
+        serde_json::json!({"code": code}),
+    )
+    .await?)
+}
+
+async fn warnings_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<WarningsQuery>,
+) -> Result<Response, PageError> {
+    let (rows, counts, code) = warned_rows(&ctx, &p, &q).await?;
+    let sort = q.sort.clone().filter(|s| s == "name" || s == "members");
+    let desc = q.dir.as_deref() == Some("desc");
     const PER: i64 = 50;
     let total = rows.len() as i64;
     let pages = crate::web::page_count(total, PER);

@@ -39,6 +39,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/points/year", get(year_page))
         .route("/points/year/confirm", post(confirm_page))
         .route("/points/ranking", get(ranking_page))
+        .route("/points/ranking/export.csv", get(ranking_export))
         .route("/points/members/{id}", get(member_page))
         .route("/points/me", get(me_page))
 }
@@ -587,6 +588,65 @@ async fn confirm_page(
 
 const RANK_PAGE: usize = 100;
 
+/// The organisation and range of `q` as a query string (the same range elsewhere).
+fn range_qs(org_id: i64, q: &RangeQuery) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    s.append_pair("org_id", &org_id.to_string());
+    for (k, v) in [("month", &q.month), ("quarter", &q.quarter)] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            s.append_pair(k, v);
+        }
+    }
+    if let Some(y) = q.year {
+        s.append_pair("year", &y.to_string());
+    }
+    s.finish()
+}
+
+/// The most members a ranking export holds.
+const RANK_EXPORT_MAX: usize = 10_000;
+
+/// A ranking as a CSV (rank, member, branch, points), up to 10,000 members, recorded.
+async fn ranking_export(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<RangeQuery>,
+) -> Result<Response, PageError> {
+    let org = scope(&ctx, &p, q.org_id).await?;
+    let (from, to) = q.range(&ctx)?;
+    let mut rows = Vec::new();
+    let mut offset = 0;
+    while offset < RANK_EXPORT_MAX {
+        let r = store::ranking(&ctx, &org, from, to, offset, 500).await?;
+        let n = r.rows.len();
+        rows.extend(
+            r.rows
+                .into_iter()
+                .map(|x| vec![x.rank.to_string(), x.name, x.org_name, x.total.to_string()]),
+        );
+        offset += n;
+        if n < 500 || offset >= r.ranked {
+            break;
+        }
+    }
+    let label = if from == to {
+        month_label(from)
+    } else {
+        format!("{}至{}", month_label(from), month_label(to))
+    };
+    Ok(crate::web::csv_export(
+        &ctx,
+        &p,
+        "points.ranking_export",
+        "points_ranking",
+        &format!("积分排名-{}-{label}", org.name),
+        &["名次", "党员", "所在支部", "积分"],
+        rows,
+        serde_json::json!({"org_id": org.id, "from": from, "to": to}),
+    )
+    .await?)
+}
+
 async fn ranking_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
@@ -609,6 +669,7 @@ async fn ranking_page(
             context! {
                 org => org, r => r, label => label, month => month_label(to),
                 prev => offset.checked_sub(RANK_PAGE), next => (offset + RANK_PAGE < r.ranked).then_some(offset + RANK_PAGE),
+                export_qs => range_qs(org.id, &q),
             },
         ),
     ))

@@ -33,6 +33,8 @@ pub fn page_routes() -> Router<AppState> {
         .route("/recruits/new", get(new_page))
         .route("/recruits/queue", get(queue_page))
         .route("/recruits/stats", get(stats_page))
+        .route("/recruits/stats/export.csv", get(stats_export))
+        .route("/recruits/export.csv", get(list_export))
         .route("/recruits/plans", post(plan_page))
         .route("/recruits/authority", post(authority_page))
         .route("/recruits/verify", get(verify_page).post(verify_submit))
@@ -183,6 +185,112 @@ async fn list_page(
             },
         ),
     ))
+}
+
+/// The most applicants one list export holds.
+const LIST_EXPORT_MAX: i64 = 10_000;
+
+/// The 发展党员 list as a CSV, filtered as the page is (masked numbers only), recorded.
+async fn list_export(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(mut f): Query<RecruitFilter>,
+) -> Result<Response, PageError> {
+    let org = scope(&ctx, &p, f.org_id).await?;
+    let today = ctx.clock.today();
+    let mut out = Vec::new();
+    for page in 1..=(LIST_EXPORT_MAX / store::PER_PAGE) {
+        f.page = Some(page);
+        let (list, total) = store::list(&ctx, &org.path, &f).await?;
+        let done = list.len() < store::PER_PAGE as usize || page * store::PER_PAGE >= total;
+        for row in rows(list, today) {
+            let r = &row.r;
+            out.push(vec![
+                r.name.clone(),
+                r.org_name.clone(),
+                row.stage_label.to_string(),
+                if r.step > 0 {
+                    format!("{}. {}", r.step, row.step_name)
+                } else {
+                    String::new()
+                },
+                r.due_on.map(|d| d.to_string()).unwrap_or_default(),
+                if row.overdue {
+                    "是".into()
+                } else {
+                    String::new()
+                },
+                row.status_label.to_string(),
+                r.applied_on.to_string(),
+                r.phone.clone().unwrap_or_default(),
+            ]);
+        }
+        if done {
+            break;
+        }
+    }
+    f.page = None;
+    Ok(crate::web::csv_export(
+        &ctx,
+        &p,
+        "recruit.list_export",
+        "recruit_list",
+        &format!("发展党员名单-{}", org.name),
+        &[
+            "姓名",
+            "党支部",
+            "阶段",
+            "已完成步骤",
+            "下一期限",
+            "已逾期",
+            "状态",
+            "申请日期",
+            "手机号码（脱敏）",
+        ],
+        out,
+        serde_json::json!({"org_id": org.id, "filter": serde_urlencoded_qs(&f)}),
+    )
+    .await?)
+}
+
+/// 统计与计划 as a CSV (the table of the page), recorded.
+async fn stats_export(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<StatsQuery>,
+) -> Result<Response, PageError> {
+    let org = scope(&ctx, &p, q.org_id).await?;
+    let year = q
+        .year
+        .filter(|y| (2000..=2100).contains(y))
+        .unwrap_or_else(|| store::current_year(&ctx));
+    let rows = store::stats(&ctx, &org, year).await?;
+    let mut header = vec!["党组织"];
+    header.extend(STAGES.iter().map(|(_, l)| *l));
+    header.extend(["逾期", "本年接收预备党员", "发展计划", "本年转正"]);
+    let out = rows
+        .into_iter()
+        .map(|r| {
+            let mut row = vec![r.org_name];
+            row.extend(r.stages.iter().map(|n| n.to_string()));
+            row.push(r.overdue.to_string());
+            row.push(r.admitted.to_string());
+            row.push(r.quota.map(|q| q.to_string()).unwrap_or_default());
+            row.push(r.full.to_string());
+            row
+        })
+        .collect();
+    Ok(crate::web::csv_export(
+        &ctx,
+        &p,
+        "recruit.stats_export",
+        "recruit_stats",
+        &format!("发展党员统计-{}-{year}", org.name),
+        &header,
+        out,
+        serde_json::json!({"org_id": org.id, "year": year}),
+    )
+    .await?)
 }
 
 fn serde_urlencoded_qs(f: &RecruitFilter) -> String {

@@ -29,6 +29,7 @@ pub fn page_routes() -> Router<AppState> {
     Router::new()
         .route("/reviews", get(list_page).post(create_page))
         .route("/reviews/{id}", get(campaign_page))
+        .route("/reviews/{id}/results.csv", get(results_export))
         .route("/reviews/{id}/raters", post(rater_page))
         .route("/reviews/{id}/open", post(open_page))
         .route("/reviews/{id}/close", post(close_page))
@@ -276,6 +277,55 @@ async fn campaign_page(
     let (c, path) = load_campaign(&ctx, &p, id).await?;
     let v = campaign_view(&ctx, &p, c, &path, Vec::new(), None).await?;
     Ok(render("review.html", page_ctx(&p, "reviews", v)))
+}
+
+/// A closed campaign's results as a CSV (rank, unit, reporter, score, grade), for the
+/// organising side only (a reporter's committee sees its own row on the page), recorded.
+async fn results_export(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (c, path) = load_campaign(&ctx, &p, id).await?;
+    authorize(&ctx, &p, Perm::ReviewRead, Some(&path)).await?;
+    if c.status != "closed" {
+        return Err(AppError::refused("review.not_closed", "评议结束、结果公布后才能导出").into());
+    }
+    let mut reps = store::reporters(&ctx, c.id).await?;
+    reps.sort_by_key(|r| r.rank.unwrap_or(i64::MAX));
+    let tenths = |v: Option<i64>| {
+        v.map(|t| format!("{:.1}", t as f64 / 10.0))
+            .unwrap_or_default()
+    };
+    let rows = reps
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.rank.map(|n| n.to_string()).unwrap_or_default(),
+                r.org_name.clone(),
+                r.reporter_name.clone(),
+                tenths(r.score_tenths),
+                tenths(r.deduction_tenths),
+                r.grade.clone().unwrap_or_default(),
+                match (&r.veto_reason, &r.affirm_reason) {
+                    (Some(v), _) => format!("一票否定：{v}"),
+                    (None, Some(a)) => format!("一票肯定：{a}"),
+                    _ => String::new(),
+                },
+            ]
+        })
+        .collect();
+    Ok(crate::web::csv_export(
+        &ctx,
+        &p,
+        "review.results_export",
+        "review_campaign",
+        &format!("述职评议结果-{}", c.title),
+        &["名次", "单位", "述职人", "得分", "扣分", "等次", "说明"],
+        rows,
+        serde_json::json!({"campaign_id": c.id}),
+    )
+    .await?)
 }
 
 /// Runs a change on a campaign page: back to the page, or the page with the refusal.

@@ -20,6 +20,7 @@ pub fn page_routes() -> Router<AppState> {
     Router::new()
         .route("/stars", get(list_page).post(create_page))
         .route("/stars/{id}", get(round_page))
+        .route("/stars/{id}/export.csv", get(round_export))
         .route("/stars/{id}/score", post(score_page))
         .route("/stars/{id}/publish", post(publish_page))
         .route("/stars/{id}/finalise", post(finalise_page))
@@ -138,6 +139,61 @@ async fn create_page(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A round's branches with their scores and stars as a CSV (after publicity starts; before,
+/// the scores are still being entered), recorded.
+async fn round_export(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (r, path) = load(&ctx, &p, id).await?;
+    if r.status == "scoring" {
+        return Err(AppError::refused("stars.not_published", "公示开始后才能导出评定结果").into());
+    }
+    let scores = store::scores(&ctx, &r, &path).await?;
+    let rows = scores
+        .into_iter()
+        .map(|s| {
+            vec![
+                s.name,
+                s.branch_points.map(|n| n.to_string()).unwrap_or_default(),
+                s.points_centi
+                    .map(|c| format!("{:.2}", c as f64 / 100.0))
+                    .unwrap_or_default(),
+                s.items.values().sum::<i64>().to_string(),
+                s.total_text.unwrap_or_default(),
+                s.stars.map(|n| format!("{n}星")).unwrap_or_default(),
+                if s.capped {
+                    "是".into()
+                } else {
+                    String::new()
+                },
+                s.previous.map(|n| format!("{n}星")).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Ok(crate::web::csv_export(
+        &ctx,
+        &p,
+        "stars.export",
+        "star_round",
+        &format!("星级评定-{}-{}", r.org_name, r.year),
+        &[
+            "党支部",
+            "年度积分",
+            "积分折算分",
+            "评定项目得分",
+            "总分",
+            "星级",
+            "受比例限制降级",
+            "上年星级",
+        ],
+        rows,
+        serde_json::json!({"round_id": r.id}),
+    )
+    .await?)
 }
 
 async fn round_view(

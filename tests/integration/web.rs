@@ -769,3 +769,132 @@ async fn absurd_rule_values_are_refused() {
     })
     .await;
 }
+
+/// The lists a department prints or sends upward export as CSV (UTF-8 with a BOM, a Chinese
+/// file name, formulas made text), each export recorded; results before they exist are
+/// refused.
+#[tokio::test]
+async fn lists_sent_upward_export_as_csv_and_are_recorded() {
+    each_backend(|app| async move {
+        let today = app.ctx.clock.today();
+        let opts = dangjian::demo::DemoOptions {
+            members: 2000,
+            seed: 5,
+            as_of: today,
+        };
+        dangjian::demo::generate(&app.ctx, &opts, |_| {})
+            .await
+            .expect("demo");
+        let root = app
+            .count("SELECT MIN(id) AS n FROM orgs WHERE parent_id IS NULL")
+            .await;
+        let (s, _) = app.browser("export_staff", root, "org_staff").await;
+        let closed = app
+            .count("SELECT COALESCE(MAX(id), 0) AS n FROM review_campaigns WHERE status = 'closed'")
+            .await;
+        let open = app
+            .count(
+                "SELECT COALESCE(MAX(id), 0) AS n FROM review_campaigns WHERE status <> 'closed'",
+            )
+            .await;
+        let round = app
+            .count("SELECT COALESCE(MAX(id), 0) AS n FROM star_rounds WHERE status <> 'scoring'")
+            .await;
+        assert!(
+            closed > 0 && open > 0 && round > 0,
+            "the demo has results to export"
+        );
+        let y = chrono::Datelike::year(&today);
+        for (path, action, first) in [
+            (
+                "/orgs/warnings/export.csv".to_string(),
+                "org.warnings_export",
+                "党支部,正式党员",
+            ),
+            (
+                "/recruits/export.csv?status=all".to_string(),
+                "recruit.list_export",
+                "姓名,党支部,阶段",
+            ),
+            (
+                format!("/recruits/stats/export.csv?year={y}"),
+                "recruit.stats_export",
+                "党组织,",
+            ),
+            (
+                format!("/reviews/{closed}/results.csv"),
+                "review.results_export",
+                "名次,单位,述职人",
+            ),
+            (
+                format!("/stars/{round}/export.csv"),
+                "stars.export",
+                "党支部,年度积分",
+            ),
+            (
+                format!("/points/ranking/export.csv?org_id={root}&year={}", y - 1),
+                "points.ranking_export",
+                "名次,党员,所在支部,积分",
+            ),
+        ] {
+            let before = app
+                .count(&format!(
+                    "SELECT COUNT(*) AS n FROM audit_log WHERE action = '{action}'"
+                ))
+                .await;
+            let (st, h, body) = app.page(&s, "GET", &path, None).await;
+            assert_eq!(st, StatusCode::OK, "{path}: {body}");
+            assert!(
+                h.get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .starts_with("text/csv"),
+                "{path}"
+            );
+            let cd = h
+                .get("content-disposition")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            assert!(
+                cd.starts_with("attachment;") && cd.contains("filename*=UTF-8''%"),
+                "{path}: {cd}"
+            );
+            assert!(body.starts_with('\u{feff}'), "{path}: a BOM for Excel");
+            assert!(
+                body.trim_start_matches('\u{feff}').starts_with(first),
+                "{path}: {}",
+                &body[..body.len().min(200)]
+            );
+            assert!(body.lines().count() > 1, "{path}: rows");
+            assert_eq!(
+                app.count(&format!(
+                    "SELECT COUNT(*) AS n FROM audit_log WHERE action = '{action}'"
+                ))
+                .await,
+                before + 1,
+                "{path}"
+            );
+        }
+        // results not yet there: refused, and nothing recorded
+        let (st, _, _) = app
+            .page(&s, "GET", &format!("/reviews/{open}/results.csv"), None)
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        // outside the account's subtree: not found
+        let town = app
+            .count("SELECT MAX(id) AS n FROM orgs WHERE kind = 'committee' AND depth >= 2")
+            .await;
+        let (outsider, _) = app.browser("export_town", town, "org_staff").await;
+        let (st, _, _) = app
+            .page(
+                &outsider,
+                "GET",
+                &format!("/points/ranking/export.csv?org_id={root}"),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+    })
+    .await;
+}
