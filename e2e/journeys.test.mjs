@@ -247,6 +247,11 @@ test('the rules form on a phone: a county sets its star bands in a table, by nam
   assert.equal(await card.locator('textarea').count(), 0);
   await card.getByLabel('星级分数段（五星至二星） 1 最低分').fill('91');
   await card.getByRole('button', { name: '发布' }).click();
+  // first what the new version changes, in words; then it is published
+  await page.getByRole('heading', { name: /确认发布/ }).waitFor();
+  assert.match(await page.locator('table').textContent(), /星级分数段（五星至二星）第1行[\s\S]*最低分：90[\s\S]*最低分：91/);
+  await noHorizontalScroll(page, 'rules preview');
+  await page.getByRole('button', { name: '确认发布' }).click();
   await page.waitForURL(/ok=published/);
   const after = page.locator('section.card').filter({ has: page.getByRole('heading', { name: '星级党支部评定规则' }) });
   assert.match(await after.locator('p.muted').first().textContent(), /当前生效：第 \d+ 版/);

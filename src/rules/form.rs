@@ -490,6 +490,85 @@ pub fn fields(kind: &str, values: &Value) -> Vec<Field> {
         .collect()
 }
 
+/// One difference between the values in force and those about to be published, in words.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Diff {
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// A table cell in words: yes/no, a code by its name, several codes by theirs.
+fn cell_words(c: &Column, v: &Value) -> String {
+    let name = |opts: &[(&str, &str)], code: &str| {
+        opts.iter()
+            .find(|(k, _)| *k == code)
+            .map(|(_, n)| n.to_string())
+            .unwrap_or_else(|| code.to_string())
+    };
+    match (c.cell, v) {
+        (Cell::Bool, Value::Bool(b)) => if *b { "是" } else { "否" }.to_string(),
+        (Cell::Choice(opts), Value::String(s)) => name(opts, s),
+        (Cell::Multi(opts), Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|s| name(opts, s))
+            .collect::<Vec<_>>()
+            .join("、"),
+        (_, Value::String(s)) => s.clone(),
+        (_, v) => v.to_string(),
+    }
+}
+
+/// What publishing `after` over `before` (a kind's values) changes, field by field and, for a
+/// table, row by row ("积分指标库第3行"), in the form's words; empty when nothing does.
+pub fn diff(kind: &str, before: &Value, after: &Value) -> Vec<Diff> {
+    let (old, new) = (fields(kind, before), fields(kind, after));
+    let mut out = Vec::new();
+    for n in &new {
+        let Some(o) = old.iter().find(|o| o.key == n.key) else {
+            continue;
+        };
+        if n.input == "table" && o.input == "table" {
+            let row = |rows: &Vec<Vec<Value>>, i: usize| {
+                rows.get(i)
+                    .map(|r| {
+                        n.columns
+                            .iter()
+                            .zip(r)
+                            .map(|(c, v)| format!("{}：{}", c.label, cell_words(c, v)))
+                            .collect::<Vec<_>>()
+                            .join("，")
+                    })
+                    .unwrap_or_else(|| "—".into())
+            };
+            for i in 0..o.rows.len().max(n.rows.len()) {
+                let (b, a) = (row(&o.rows, i), row(&n.rows, i));
+                if b != a {
+                    out.push(Diff {
+                        field: format!("{}第{}行", n.label, i + 1),
+                        before: b,
+                        after: a,
+                    });
+                }
+            }
+        } else if o.text != n.text {
+            let shown = |f: &Field| match f.input {
+                "bool" if f.text == "true" => "是".to_string(),
+                "bool" => "否".to_string(),
+                _ if f.unit.is_empty() => f.text.clone(),
+                _ => format!("{} {}", f.text, f.unit),
+            };
+            out.push(Diff {
+                field: n.label.clone(),
+                before: shown(o),
+                after: shown(n),
+            });
+        }
+    }
+    out
+}
+
 /// Full-width punctuation a Chinese IME types, as JSON needs it.
 pub fn halfwidth(s: &str) -> String {
     s.chars()
@@ -797,6 +876,38 @@ mod tests {
         assert_eq!(signers.input, "table");
         assert_eq!(signers.rows[0][0], Value::from("7"));
         assert_eq!(values_from("recruit", &posted(&fs)).expect("values"), v);
+    }
+
+    #[test]
+    fn a_diff_names_each_changed_value_and_row_in_words() {
+        let before = serde_json::to_value(crate::stars::StarRules::default()).expect("json");
+        assert!(diff("stars", &before, &before).is_empty());
+        let mut after = before.clone();
+        after["publicity_days"] = Value::from(9);
+        after["bands"][0]["min"] = Value::from(91);
+        after["five_needs_innovation"] = Value::Bool(false);
+        let d = diff("stars", &before, &after);
+        assert_eq!(d.len(), 3, "{d:?}");
+        let band = d
+            .iter()
+            .find(|x| x.field.starts_with("星级分数段"))
+            .expect("band");
+        assert_eq!(band.field, "星级分数段（五星至二星）第1行");
+        assert_eq!(
+            (band.before.as_str(), band.after.as_str()),
+            ("星级：5，最低分：90", "星级：5，最低分：91")
+        );
+        assert!(d.iter().any(|x| x.after == "否"), "{d:?}");
+        // a row added; a signer named by its name
+        let mut r =
+            serde_json::to_value(crate::recruit::rules::RecruitRules::default()).expect("json");
+        let before = r.clone();
+        r["signers"] = serde_json::json!({"7": ["committee"]});
+        let d = diff("recruit", &before, &r);
+        assert_eq!(
+            (d[0].before.as_str(), d[0].after.as_str()),
+            ("—", "步骤：7，签名人：上级党委")
+        );
     }
 
     #[test]

@@ -231,16 +231,22 @@ pub async fn effective<R: RuleKind>(db: &Db, path: &str) -> AppResult<(R, Option
 }
 
 /// Publishes a new version of a rule set for one organisation (and so its subtree).
+/// Whether `values` may be published: the kind's own checks and the magnitudes every rule
+/// value keeps to (what [`publish`] asks first; the rules page asks it before its preview).
+pub fn check<R: RuleKind>(values: &R) -> AppResult<()> {
+    values
+        .validate()
+        .map_err(|m| AppError::field("values", m))?;
+    check_magnitudes(R::KIND, &serde_json::to_value(values).unwrap_or_default())
+}
+
 pub async fn publish<R: RuleKind>(
     db: &Db,
     actor: &Actor,
     org_id: i64,
     values: &R,
 ) -> AppResult<i64> {
-    values
-        .validate()
-        .map_err(|m| AppError::field("values", m))?;
-    check_magnitudes(R::KIND, &serde_json::to_value(values).unwrap_or_default())?;
+    check(values)?;
     let json = serde_json::to_string(values).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut tx = db.begin().await?;
     let now = tx.now;

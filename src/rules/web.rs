@@ -127,6 +127,65 @@ async fn publish(
     }
 }
 
+/// The values in force where `org` stands and `json` read as the kind's values, checked as
+/// publishing would check them: (in force, proposed, the kind's name).
+async fn compare<R: RuleKind>(
+    ctx: &crate::Ctx,
+    org: &crate::org::Org,
+    json: &str,
+) -> Result<(serde_json::Value, serde_json::Value, &'static str), AppError> {
+    let proposed: R = serde_json::from_str(json)
+        .map_err(|e| AppError::field("values", format!("规则值格式错误：{e}")))?;
+    super::check(&proposed)?;
+    let (current, _) = super::effective::<R>(&ctx.db, &org.path).await?;
+    Ok((
+        serde_json::to_value(&current).unwrap_or_default(),
+        serde_json::to_value(&proposed).unwrap_or_default(),
+        R::LABEL,
+    ))
+}
+
+/// The page before a new version is published: what it changes against the values in force,
+/// in words, and the button that publishes exactly that (the values travel as JSON).
+async fn preview(
+    ctx: &crate::Ctx,
+    p: &crate::auth::Principal,
+    kind: &str,
+    org_id: i64,
+    json: &str,
+) -> Result<Response, AppError> {
+    let org = org_for(ctx, p, Some(org_id), Perm::RuleWrite).await?;
+    let (current, proposed, title) = match kind {
+        "branch" => compare::<BranchRules>(ctx, &org, json).await?,
+        "member" => compare::<MemberRules>(ctx, &org, json).await?,
+        "recruit" => compare::<RecruitRules>(ctx, &org, json).await?,
+        "rectify" => compare::<RectifyRules>(ctx, &org, json).await?,
+        "review" => compare::<ReviewRules>(ctx, &org, json).await?,
+        "love_bank" => compare::<LoveRules>(ctx, &org, json).await?,
+        "points" => compare::<PointsRules>(ctx, &org, json).await?,
+        "stars" => compare::<StarRules>(ctx, &org, json).await?,
+        _ => return Err(AppError::NotFound("规则集")),
+    };
+    let changes = super::form::diff(kind, &current, &proposed);
+    if changes.is_empty() {
+        return Err(AppError::field(
+            "values",
+            "与当前生效的规则相同，无需发布新版本",
+        ));
+    }
+    Ok(render(
+        "rules_preview.html",
+        page_ctx(
+            p,
+            "rules",
+            context! {
+                org => org, kind => kind, title => title, changes => changes,
+                values => proposed.to_string(),
+            },
+        ),
+    ))
+}
+
 async fn publish_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
@@ -139,8 +198,22 @@ async fn publish_page(
         Some(raw) => Ok(super::form::halfwidth(raw)),
         None => super::form::values_from(&kind, &f).map(|v| v.to_string()),
     };
-    match async { publish(&ctx, &p, &kind, org_id, &json?).await }.await {
-        Ok(_) => Ok(Redirect::to(&format!("/rules?org_id={org_id}&ok=published")).into_response()),
+    // first what it changes, then (confirmed) the new version
+    let confirmed = f.get("confirm").map(String::as_str) == Some("1");
+    let result = async {
+        let json = json?;
+        if confirmed {
+            publish(&ctx, &p, &kind, org_id, &json).await.map(|_| None)
+        } else {
+            preview(&ctx, &p, &kind, org_id, &json).await.map(Some)
+        }
+    }
+    .await;
+    match result {
+        Ok(Some(page)) => Ok(page),
+        Ok(None) => {
+            Ok(Redirect::to(&format!("/rules?org_id={org_id}&ok=published")).into_response())
+        }
         Err(AppError::Validation(errors)) => {
             let org = org_for(&ctx, &p, Some(org_id), Perm::RuleRead).await?;
             let v = view(&ctx, &org).await?;

@@ -126,6 +126,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("rules.html", include_str!("../../templates/rules.html")),
     (
+        "rules_preview.html",
+        include_str!("../../templates/rules_preview.html"),
+    ),
+    (
         "circulars.html",
         include_str!("../../templates/circulars.html"),
     ),

@@ -636,7 +636,36 @@ async fn the_rules_page_edits_values_by_name() {
             form.push(format!("{}={}", urlencode(name), urlencode(&value)));
         }
         let body = form.join("&");
-        let (st, h, html) = app.page(&s, "POST", "/rules/recruit", Some(&body)).await;
+        // first what the new version changes, in words; then, confirmed, the version
+        let (st, _, preview) = app.page(&s, "POST", "/rules/recruit", Some(&body)).await;
+        assert_eq!(st, StatusCode::OK, "{preview}");
+        assert!(
+            preview.contains("确认发布") && preview.contains("公示期"),
+            "{preview}"
+        );
+        assert!(
+            preview.contains("步骤：7，签名人：党支部书记、培养联系人、上级党委、组织部门组织员"),
+            "{preview}"
+        );
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM rule_sets WHERE kind = 'recruit'")
+                .await,
+            0,
+            "nothing published yet"
+        );
+        let marker = "name=\"values\" value=\"";
+        let start = preview.find(marker).expect("values") + marker.len();
+        let values = preview[start..]
+            .split('"')
+            .next()
+            .unwrap_or("")
+            .replace("&quot;", "\"")
+            .replace("&#x2f;", "/");
+        let confirm = format!(
+            "_csrf={csrf}&org_id={city}&confirm=1&values={}",
+            urlencode(&values)
+        );
+        let (st, h, html) = app.page(&s, "POST", "/rules/recruit", Some(&confirm)).await;
         assert_eq!(st, StatusCode::SEE_OTHER, "{html}");
         assert!(h
             .get("location")
@@ -676,6 +705,10 @@ async fn the_rules_page_edits_values_by_name() {
         let (st, _, html) = app.page(&s, "POST", "/rules/recruit", Some(&bad)).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("“递交入党申请最低年龄”应为整数"), "{html}");
+        // the same values again: nothing to publish
+        let (st, _, html) = app.page(&s, "POST", "/rules/recruit", Some(&body)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains("与当前生效的规则相同"), "{html}");
     })
     .await;
 }
