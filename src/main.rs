@@ -209,8 +209,12 @@ fn print_demo(s: &demo::DemoSummary) {
 async fn run(cmd: Command, cfg: Config) -> Res {
     let ctx = Ctx::open(cfg.clone()).await?;
     // what a command wrote is recorded in the chain's anchor outside the database; a check
-    // (verify, backup) moves nothing
-    let writes = !matches!(cmd, Command::Audit { .. } | Command::Backup { .. });
+    // (verify, backup) moves nothing, and the server records its own before it closes the
+    // pool (after which a second write could only fail)
+    let writes = !matches!(
+        cmd,
+        Command::Audit { .. } | Command::Backup { .. } | Command::Serve { .. }
+    );
     let result = run_with(&ctx, cmd, &cfg).await;
     if writes {
         if let Err(e) = audit::anchor::write(&ctx).await {
