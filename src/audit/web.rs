@@ -148,23 +148,25 @@ async fn export_csv(
     Ok(crate::web::csv_export(
         &ctx,
         &p,
-        "audit.export",
-        "audit_log",
-        "审计日志",
-        &[
-            "序号",
-            "时间",
-            "操作人",
-            "角色",
-            "IP",
-            "操作",
-            "操作代码",
-            "对象类型",
-            "对象编号",
-            "变更内容",
-        ],
-        rows,
-        serde_json::to_value(&f).unwrap_or_default(),
+        crate::web::CsvExport {
+            action: "audit.export",
+            object_type: "audit_log",
+            title: "审计日志".to_string(),
+            header: &[
+                "序号",
+                "时间",
+                "操作人",
+                "角色",
+                "IP",
+                "操作",
+                "操作代码",
+                "对象类型",
+                "对象编号",
+                "变更内容",
+            ],
+            rows,
+            asked: serde_json::to_value(&f).unwrap_or_default(),
+        },
     )
     .await?)
 }

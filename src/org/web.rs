@@ -239,12 +239,14 @@ async fn warnings_export(
     Ok(crate::web::csv_export(
         &ctx,
         &p,
-        "org.warnings_export",
-        "org_warnings",
-        "有提醒的党支部",
-        &["党支部", "正式党员", "党员总数", "提醒"],
-        rows,
-        serde_json::json!({"code": code}),
+        crate::web::CsvExport {
+            action: "org.warnings_export",
+            object_type: "org_warnings",
+            title: "有提醒的党支部".to_string(),
+            header: &["党支部", "正式党员", "党员总数", "提醒"],
+            rows,
+            asked: serde_json::json!({"code": code}),
+        },
     )
     .await?)
 }

@@ -637,12 +637,14 @@ async fn ranking_export(
     Ok(crate::web::csv_export(
         &ctx,
         &p,
-        "points.ranking_export",
-        "points_ranking",
-        &format!("积分排名-{}-{label}", org.name),
-        &["名次", "党员", "所在支部", "积分"],
-        rows,
-        serde_json::json!({"org_id": org.id, "from": from, "to": to}),
+        crate::web::CsvExport {
+            action: "points.ranking_export",
+            object_type: "points_ranking",
+            title: format!("积分排名-{}-{label}", org.name),
+            header: &["名次", "党员", "所在支部", "积分"],
+            rows,
+            asked: serde_json::json!({"org_id": org.id, "from": from, "to": to}),
+        },
     )
     .await?)
 }

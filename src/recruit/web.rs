@@ -233,22 +233,24 @@ async fn list_export(
     Ok(crate::web::csv_export(
         &ctx,
         &p,
-        "recruit.list_export",
-        "recruit_list",
-        &format!("发展党员名单-{}", org.name),
-        &[
-            "姓名",
-            "党支部",
-            "阶段",
-            "已完成步骤",
-            "下一期限",
-            "已逾期",
-            "状态",
-            "申请日期",
-            "手机号码（脱敏）",
-        ],
-        out,
-        serde_json::json!({"org_id": org.id, "filter": serde_urlencoded_qs(&f)}),
+        crate::web::CsvExport {
+            action: "recruit.list_export",
+            object_type: "recruit_list",
+            title: format!("发展党员名单-{}", org.name),
+            header: &[
+                "姓名",
+                "党支部",
+                "阶段",
+                "已完成步骤",
+                "下一期限",
+                "已逾期",
+                "状态",
+                "申请日期",
+                "手机号码（脱敏）",
+            ],
+            rows: out,
+            asked: serde_json::json!({"org_id": org.id, "filter": serde_urlencoded_qs(&f)}),
+        },
     )
     .await?)
 }
@@ -283,12 +285,14 @@ async fn stats_export(
     Ok(crate::web::csv_export(
         &ctx,
         &p,
-        "recruit.stats_export",
-        "recruit_stats",
-        &format!("发展党员统计-{}-{year}", org.name),
-        &header,
-        out,
-        serde_json::json!({"org_id": org.id, "year": year}),
+        crate::web::CsvExport {
+            action: "recruit.stats_export",
+            object_type: "recruit_stats",
+            title: format!("发展党员统计-{}-{year}", org.name),
+            header: &header,
+            rows: out,
+            asked: serde_json::json!({"org_id": org.id, "year": year}),
+        },
     )
     .await?)
 }

@@ -318,12 +318,14 @@ async fn results_export(
     Ok(crate::web::csv_export(
         &ctx,
         &p,
-        "review.results_export",
-        "review_campaign",
-        &format!("述职评议结果-{}", c.title),
-        &["名次", "单位", "述职人", "得分", "扣分", "等次", "说明"],
-        rows,
-        serde_json::json!({"campaign_id": c.id}),
+        crate::web::CsvExport {
+            action: "review.results_export",
+            object_type: "review_campaign",
+            title: format!("述职评议结果-{}", c.title),
+            header: &["名次", "单位", "述职人", "得分", "扣分", "等次", "说明"],
+            rows,
+            asked: serde_json::json!({"campaign_id": c.id}),
+        },
     )
     .await?)
 }

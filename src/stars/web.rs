@@ -177,21 +177,23 @@ async fn round_export(
     Ok(crate::web::csv_export(
         &ctx,
         &p,
-        "stars.export",
-        "star_round",
-        &format!("星级评定-{}-{}", r.org_name, r.year),
-        &[
-            "党支部",
-            "年度积分",
-            "积分折算分",
-            "评定项目得分",
-            "总分",
-            "星级",
-            "受比例限制降级",
-            "上年星级",
-        ],
-        rows,
-        serde_json::json!({"round_id": r.id}),
+        crate::web::CsvExport {
+            action: "stars.export",
+            object_type: "star_round",
+            title: format!("星级评定-{}-{}", r.org_name, r.year),
+            header: &[
+                "党支部",
+                "年度积分",
+                "积分折算分",
+                "评定项目得分",
+                "总分",
+                "星级",
+                "受比例限制降级",
+                "上年星级",
+            ],
+            rows,
+            asked: serde_json::json!({"round_id": r.id}),
+        },
     )
     .await?)
 }

@@ -1500,6 +1500,19 @@ pub fn attachment_name(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// What [`csv_export`] writes and records.
+pub struct CsvExport<'a> {
+    /// The audit action, e.g. `org.warnings_export`.
+    pub action: &'static str,
+    pub object_type: &'static str,
+    /// The file's name before its time stamp, e.g. 有提醒的党支部.
+    pub title: String,
+    pub header: &'a [&'a str],
+    pub rows: Vec<Vec<String>>,
+    /// What was asked for (filters, ids), as the audit record keeps it.
+    pub asked: serde_json::Value,
+}
+
 /// A list as the CSV a department prints or sends upward: the header and rows written through
 /// [`crate::csvsafe`] (formulas made text, a BOM for Excel), the export recorded in the audit
 /// log (`action`, what was asked for and how many rows), the file named in Chinese with the
@@ -1507,13 +1520,16 @@ pub fn attachment_name(name: &str) -> String {
 pub async fn csv_export(
     ctx: &crate::Ctx,
     p: &Principal,
-    action: &'static str,
-    object_type: &'static str,
-    title: &str,
-    header: &[&str],
-    rows: Vec<Vec<String>>,
-    asked: serde_json::Value,
+    e: CsvExport<'_>,
 ) -> Result<Response, AppError> {
+    let CsvExport {
+        action,
+        object_type,
+        title,
+        header,
+        rows,
+        asked,
+    } = e;
     let mut w = crate::csvsafe::Writer::new();
     w.row(header.iter())?;
     let n = rows.len();
