@@ -27,6 +27,8 @@
   if (document.body && document.body.hasAttribute("data-posted") && document.referrer) {
     try {
       var from = new URL(document.referrer);
+      // without the earlier action's confirmation (?ok=…): this page answers a refusal
+      from.searchParams.delete("ok");
       if (from.origin === location.origin) history.replaceState(null, "", from.pathname + from.search);
     } catch (err) { /* an address that does not parse: leave it */ }
     // a refusal is shown where the form is: the first marked field (or the form's own

@@ -309,6 +309,18 @@ async fn on_month(
     form: &str,
     r: Result<String, AppError>,
 ) -> Result<Response, PageError> {
+    on_month_keeping(ctx, p, org_id, form, None, r).await
+}
+
+/// [`on_month`], the refused award form keeping what was entered (`sent`: its fields).
+async fn on_month_keeping(
+    ctx: &Ctx,
+    p: &Principal,
+    org_id: i64,
+    form: &str,
+    sent: Option<&form::Fields>,
+    r: Result<String, AppError>,
+) -> Result<Response, PageError> {
     match r {
         Ok(to) => Ok(Redirect::to(&to).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
@@ -322,7 +334,17 @@ async fn on_month(
                 ..Default::default()
             };
             let v = month_view(ctx, p, &q, crate::web::field_errors(e, "form")).await?;
-            let v = context! { failed => form, ..v };
+            let kept = sent.map(|f| {
+                let ticked: Vec<i64> = f
+                    .keys()
+                    .filter_map(|k| k.strip_prefix("m.")?.parse().ok())
+                    .collect();
+                context! {
+                    indicator => form::text(f, "indicator"), member_id => form::opt_num(f, "member_id"),
+                    note => form::text(f, "note"), done_on => form::text(f, "done_on"), ticked => ticked,
+                }
+            });
+            let v = context! { failed => form, kept => kept, ..v };
             Ok(render_status(
                 status,
                 "points.html",
@@ -381,7 +403,7 @@ async fn award_page(
             .await
             .map(|_| format!("/points?org_id={back}&ok=saved"))
     };
-    on_month(&ctx, &p, back, "award", r).await
+    on_month_keeping(&ctx, &p, back, "award", Some(&f), r).await
 }
 
 async fn decide_page(

@@ -490,6 +490,50 @@ pub fn fields(kind: &str, values: &Value) -> Vec<Field> {
         .collect()
 }
 
+/// The fields as the refused form sent them (`v.<key>`, a table's cells
+/// `v.<key>.<row>.<column>`, every row where it was, so that a refusal's row number points
+/// at it), so that the page shows what was typed, not the values in force.
+pub fn keep_sent(fields: &mut [Field], form: &std::collections::HashMap<String, String>) {
+    for f in fields.iter_mut() {
+        if f.input != "table" {
+            if let Some(v) = form.get(&format!("v.{}", f.key)) {
+                f.text = v.clone();
+            }
+            continue;
+        }
+        let prefix = format!("v.{}.", f.key);
+        let mut rows: Vec<usize> = form
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix)?.split('.').next()?.parse().ok())
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        f.rows = rows
+            .into_iter()
+            .map(|i| {
+                f.columns
+                    .iter()
+                    .map(|c| {
+                        let name = format!("{prefix}{i}.{}", c.key);
+                        match c.cell {
+                            Cell::Bool => Value::Bool(form.contains_key(&name)),
+                            Cell::Multi(opts) => Value::from(
+                                opts.iter()
+                                    .filter(|(code, _)| {
+                                        form.contains_key(&format!("{name}.{code}"))
+                                    })
+                                    .map(|(code, _)| code.to_string())
+                                    .collect::<Vec<_>>(),
+                            ),
+                            _ => Value::from(form.get(&name).cloned().unwrap_or_default()),
+                        }
+                    })
+                    .collect::<Vec<Value>>()
+            })
+            .collect();
+    }
+}
+
 /// One difference between the values in force and those about to be published, in words.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Diff {
@@ -530,25 +574,49 @@ pub fn diff(kind: &str, before: &Value, after: &Value) -> Vec<Diff> {
             continue;
         };
         if n.input == "table" && o.input == "table" {
-            let row = |rows: &Vec<Vec<Value>>, i: usize| {
-                rows.get(i)
-                    .map(|r| {
-                        n.columns
-                            .iter()
-                            .zip(r)
-                            .map(|(c, v)| format!("{}：{}", c.label, cell_words(c, v)))
-                            .collect::<Vec<_>>()
-                            .join("，")
-                    })
-                    .unwrap_or_else(|| "—".into())
+            // rows are matched by their first column (the code, the step, the stars), so a
+            // row removed or added is one line, not every row after it
+            let words = |row: &Vec<Value>, changed: Option<&Vec<Value>>| {
+                n.columns
+                    .iter()
+                    .zip(row)
+                    .enumerate()
+                    .filter(|(k, (_, v))| changed.is_none_or(|other| other.get(*k) != Some(*v)))
+                    .map(|(_, (c, v))| format!("{}：{}", c.label, cell_words(c, v)))
+                    .collect::<Vec<_>>()
+                    .join("，")
             };
-            for i in 0..o.rows.len().max(n.rows.len()) {
-                let (b, a) = (row(&o.rows, i), row(&n.rows, i));
-                if b != a {
+            let key_of = |row: &Vec<Value>| {
+                n.columns
+                    .first()
+                    .zip(row.first())
+                    .map(|(c, v)| format!("{}{}", c.label, cell_words(c, v)))
+                    .unwrap_or_default()
+            };
+            let find = |rows: &[Vec<Value>], row: &Vec<Value>| {
+                rows.iter().find(|r| r.first() == row.first()).cloned()
+            };
+            for row in &n.rows {
+                match find(&o.rows, row) {
+                    None => out.push(Diff {
+                        field: format!("{}：新增", n.label),
+                        before: "—".into(),
+                        after: words(row, None),
+                    }),
+                    Some(old_row) if &old_row != row => out.push(Diff {
+                        field: format!("{}：{}", n.label, key_of(row)),
+                        before: words(&old_row, Some(row)),
+                        after: words(row, Some(&old_row)),
+                    }),
+                    Some(_) => {}
+                }
+            }
+            for row in &o.rows {
+                if find(&n.rows, row).is_none() {
                     out.push(Diff {
-                        field: format!("{}第{}行", n.label, i + 1),
-                        before: b,
-                        after: a,
+                        field: format!("{}：删除", n.label),
+                        before: words(row, None),
+                        after: "—".into(),
                     });
                 }
             }
@@ -892,12 +960,27 @@ mod tests {
             .iter()
             .find(|x| x.field.starts_with("星级分数段"))
             .expect("band");
-        assert_eq!(band.field, "星级分数段（五星至二星）第1行");
+        assert_eq!(band.field, "星级分数段（五星至二星）：星级5");
         assert_eq!(
             (band.before.as_str(), band.after.as_str()),
-            ("星级：5，最低分：90", "星级：5，最低分：91")
+            ("最低分：90", "最低分：91")
         );
         assert!(d.iter().any(|x| x.after == "否"), "{d:?}");
+        // a catalogue row removed and one added: two lines, not every row after them
+        let p = serde_json::to_value(crate::points::PointsRules::default()).expect("json");
+        let mut q = p.clone();
+        let list = q["indicators"].as_array_mut().expect("indicators");
+        let mut extra = list.remove(1);
+        extra["key"] = Value::from("M99");
+        list.push(extra);
+        let d = diff("points", &p, &q);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(d[0].field, "积分指标库：新增");
+        assert!(d[0].after.starts_with("代码：M99"), "{d:?}");
+        assert_eq!(
+            (d[1].field.as_str(), d[1].after.as_str()),
+            ("积分指标库：删除", "—")
+        );
         // a row added; a signer named by its name
         let mut r =
             serde_json::to_value(crate::recruit::rules::RecruitRules::default()).expect("json");
@@ -908,6 +991,7 @@ mod tests {
             (d[0].before.as_str(), d[0].after.as_str()),
             ("—", "步骤：7，签名人：上级党委")
         );
+        assert_eq!(d[0].field, "各步骤签名人（未列出的步骤按默认）：新增");
     }
 
     #[test]

@@ -47,11 +47,16 @@ async fn org_for(
 async fn kind_card<R: RuleKind>(
     ctx: &crate::Ctx,
     org: &crate::org::Org,
+    sent: Option<(&str, &std::collections::HashMap<String, String>)>,
 ) -> Result<minijinja::Value, AppError> {
     let (values, source) = super::effective::<R>(&ctx.db, &org.path).await?;
     let versions = super::versions(&ctx.db, org.id, R::KIND).await?;
     let json_value = serde_json::to_value(&values).unwrap_or_default();
-    let fields = super::form::fields(R::KIND, &json_value);
+    let mut fields = super::form::fields(R::KIND, &json_value);
+    // a refused form of this kind comes back as it was sent, to fix the one bad value
+    if let Some((_, f)) = sent.filter(|(k, _)| *k == R::KIND) {
+        super::form::keep_sent(&mut fields, f);
+    }
     let source_name = match &source {
         Some(s) => Some(crate::org::store::get(&ctx.db, s.org_id).await?.name),
         None => None,
@@ -62,16 +67,20 @@ async fn kind_card<R: RuleKind>(
     })
 }
 
-async fn view(ctx: &crate::Ctx, org: &crate::org::Org) -> Result<minijinja::Value, AppError> {
+async fn view(
+    ctx: &crate::Ctx,
+    org: &crate::org::Org,
+    sent: Option<(&str, &std::collections::HashMap<String, String>)>,
+) -> Result<minijinja::Value, AppError> {
     let kinds = vec![
-        kind_card::<BranchRules>(ctx, org).await?,
-        kind_card::<MemberRules>(ctx, org).await?,
-        kind_card::<RecruitRules>(ctx, org).await?,
-        kind_card::<RectifyRules>(ctx, org).await?,
-        kind_card::<ReviewRules>(ctx, org).await?,
-        kind_card::<LoveRules>(ctx, org).await?,
-        kind_card::<PointsRules>(ctx, org).await?,
-        kind_card::<StarRules>(ctx, org).await?,
+        kind_card::<BranchRules>(ctx, org, sent).await?,
+        kind_card::<MemberRules>(ctx, org, sent).await?,
+        kind_card::<RecruitRules>(ctx, org, sent).await?,
+        kind_card::<RectifyRules>(ctx, org, sent).await?,
+        kind_card::<ReviewRules>(ctx, org, sent).await?,
+        kind_card::<LoveRules>(ctx, org, sent).await?,
+        kind_card::<PointsRules>(ctx, org, sent).await?,
+        kind_card::<StarRules>(ctx, org, sent).await?,
     ];
     Ok(context! { org => org, kinds => kinds })
 }
@@ -82,7 +91,7 @@ async fn rules_page(
     Query(q): Query<OrgQuery>,
 ) -> Result<Response, PageError> {
     let org = org_for(&ctx, &p, q.org_id, Perm::RuleRead).await?;
-    let v = view(&ctx, &org).await?;
+    let v = view(&ctx, &org, None).await?;
     Ok(render(
         "rules.html",
         page_ctx(
@@ -216,7 +225,7 @@ async fn publish_page(
         }
         Err(AppError::Validation(errors)) => {
             let org = org_for(&ctx, &p, Some(org_id), Perm::RuleRead).await?;
-            let v = view(&ctx, &org).await?;
+            let v = view(&ctx, &org, Some((kind.as_str(), &f))).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "rules.html",

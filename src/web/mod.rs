@@ -1133,6 +1133,30 @@ async fn deadline(State(ctx): State<AppState>, req: Request, next: Next) -> Resp
     }
 }
 
+/// A GET's empty parameters (`stage=`, `year=` — what a filter form sends for "all") are
+/// dropped before any handler reads the query, so that empty means absent everywhere and a
+/// number's empty box is never a malformed request.
+async fn drop_empty_params(mut req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::GET {
+        if let Some(q) = req.uri().query() {
+            let empty = |kv: &&str| kv.is_empty() || kv.ends_with('=');
+            if q.split('&').any(|kv| empty(&kv)) {
+                let kept: Vec<&str> = q.split('&').filter(|kv| !empty(kv)).collect();
+                let path = req.uri().path();
+                let uri = if kept.is_empty() {
+                    path.to_string()
+                } else {
+                    format!("{path}?{}", kept.join("&"))
+                };
+                if let Ok(uri) = uri.parse() {
+                    *req.uri_mut() = uri;
+                }
+            }
+        }
+    }
+    next.run(req).await
+}
+
 /// The whole application.
 pub fn router(ctx: Ctx) -> Router {
     let state: AppState = Arc::new(ctx);
@@ -1152,6 +1176,7 @@ pub fn router(ctx: Ctx) -> Router {
             }),
         )
         .fallback(not_found)
+        .layer(middleware::from_fn(drop_empty_params))
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))

@@ -583,6 +583,12 @@ async fn pinyin_finds_names_in_every_list() {
             ids(&v, &mut found);
             assert!(!found.contains(&id), "{table}: nothing reads as qqqqqqqq");
         }
+        // a filter form's empty boxes (a number's too) mean "all", never a malformed request
+        let (sess, _) = app.browser("pinyin_web", root, "org_staff").await;
+        for path in ["/recruits?org_id=&stage=&status=&q=&due=", "/rectify?min_age=&status=&q=", "/stars?year=&page=", "/talents?page=&q=", "/points?month=&page=&subject="] {
+            let (st, _, html) = app.page(&sess, "GET", path, None).await;
+            assert_eq!(st, StatusCode::OK, "{path}: {html}");
+        }
     })
     .await;
 }

@@ -667,6 +667,22 @@ async fn a_meetings_attendees_are_awarded_at_once() {
         assert_eq!(s, StatusCode::SEE_OTHER);
         assert!(h.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").contains("ok=saved"));
         assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM point_entries WHERE indicator = 'M16' AND member_id IN ({m1}, {m3})")).await, 2);
+        // the same again is refused (capped) and the form comes back as it was filled
+        let (ct, body) = multipart(&[("_csrf", &csrf), ("indicator", "M16"), ("back_org", &branch.to_string()), ("org_id", &branch.to_string()), ("done_on", &now), ("note", "支部党员大会"), (&t1, "on"), (&t3, "on")], b"");
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/points/award")
+            .header(axum::http::header::COOKIE, format!("dj_session={sess}"))
+            .header(axum::http::header::CONTENT_TYPE, ct)
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        let (s, _, html) = app.send(req).await;
+        let html = String::from_utf8_lossy(&html);
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains(r#"<option value="M16" selected>"#), "the indicator kept");
+        assert!(html.contains(&format!(r#"name="m.{m3}" value="on" checked"#)), "the ticks kept");
+        assert!(html.contains(r#"value="支部党员大会""#), "the note kept");
+        assert!(html.contains("data-posted"));
         assert_totals_kept(&app).await;
     })
     .await;
