@@ -218,7 +218,7 @@ async fn detail_view(
     q: &DetailQuery,
 ) -> Result<minijinja::Value, AppError> {
     let v = store::open(ctx, p, id).await?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, 100_000);
     let filter = store::ReceiptFilter {
         state: q
             .state

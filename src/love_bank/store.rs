@@ -95,10 +95,16 @@ pub async fn cards(ctx: &Ctx, scope_path: &str, q: &str, page: i64) -> AppResult
         q,
     )
     .await?;
-    let like = format!("%{}%", q.trim().replace(['%', '_'], ""));
+    let like = format!("%{}%", crate::member::store::like_escape(q.trim()));
     let page = page.clamp(1, 100_000);
     let mut b = crate::db::SqlBuilder::subtree("o.path", scope_path);
-    crate::member::pinyin::name_or_ids(&mut b, "c.holder LIKE ?", like, "c.id", &pinyin);
+    crate::member::pinyin::name_or_ids(
+        &mut b,
+        "c.holder LIKE ? ESCAPE '\\'",
+        like,
+        "c.id",
+        &pinyin,
+    );
     let sql = format!("SELECT {CARD_COLUMNS} FROM love_cards c JOIN orgs o ON o.id = c.org_id{} ORDER BY c.id LIMIT {PER_PAGE} OFFSET {}", b.sql, (page - 1) * PER_PAGE);
     let count = format!(
         "SELECT COUNT(*) AS n FROM love_cards c JOIN orgs o ON o.id = c.org_id{}",

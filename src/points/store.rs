@@ -431,7 +431,11 @@ pub async fn award_many(
     let key = crate::idempotency::clean(input.idempotency_key.as_deref())?;
     let mut targets = Vec::with_capacity(ids.len());
     for id in &ids {
-        let t = target(ctx, "member", Some(*id), None).await?;
+        // a member that does not exist is answered as one outside the account's subtree:
+        // the answer says nothing about ids elsewhere
+        let t = target(ctx, "member", Some(*id), None)
+            .await
+            .map_err(|_| AppError::NotFound("党员"))?;
         p.authorize(Perm::PointsWrite, Some(&t.branch.path))?;
         targets.push(t);
     }
@@ -442,15 +446,12 @@ pub async fn award_many(
             "一次计分的党员须属于同一个党支部",
         ));
     }
+    // a batch's entries carry its key, the account's and each member's: another account's
+    // key never answers for this one
     let key_of = |t: &Target| {
         key.as_ref()
-            .map(|k| format!("{k}:{}", t.member_id.unwrap_or(0)))
+            .map(|k| format!("{k}:{}:{}", p.account_id, t.member_id.unwrap_or(0)))
     };
-    if let Some(k) = key_of(&targets[0]) {
-        if by_key(ctx, &k).await?.is_some() {
-            return Ok(ids.len());
-        }
-    }
     let (r, version) = rules_for(ctx, &branch.path).await?;
     let i = r
         .indicator(&input.indicator)
@@ -469,6 +470,23 @@ pub async fn award_many(
     let on = input.done_on.unwrap_or(today);
     super::check_date(on, today, &r, false)?;
     let note = note_ok(&input.note)?;
+    // a retry: applied once, and only if it asks what was applied
+    if let Some(k) = key_of(&targets[0]) {
+        if by_key(ctx, &k).await?.is_some() {
+            for t in &targets {
+                let same = match key_of(t) {
+                    Some(k) => by_key(ctx, &k)
+                        .await?
+                        .is_some_and(|e| e.indicator == i.key && e.done_on == on && e.note == note),
+                    None => false,
+                };
+                if !same {
+                    return Err(AppError::Conflict("该幂等键已用于另一项积分".into()));
+                }
+            }
+            return Ok(ids.len());
+        }
+    }
     let mut tx = ctx.db.begin().await?;
     for t in &targets {
         let named = |e: AppError| match e {

@@ -113,7 +113,7 @@ fn board_page_of(
     extra: &[(&str, String)],
 ) -> (Board, minijinja::Value) {
     let name = q.name.clone().unwrap_or_default();
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, 100_000);
     let board = board.page(&name, (page - 1) * BOARD_PAGE, BOARD_PAGE);
     let pages = board.total_rows.div_ceil(BOARD_PAGE).max(1);
     let mut qs = url::form_urlencoded::Serializer::new(String::new());

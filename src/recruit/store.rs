@@ -2369,8 +2369,14 @@ fn list_where(scope_path: &str, f: &RecruitFilter, today: NaiveDate, pinyin: &[i
         b.and(" AND r.step <= ?", Val::I64(hi));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let like = format!("%{}%", q.replace(['%', '_'], ""));
-        crate::member::pinyin::name_or_ids(&mut b, "r.name LIKE ?", like, "r.id", pinyin);
+        let like = format!("%{}%", crate::member::store::like_escape(q));
+        crate::member::pinyin::name_or_ids(
+            &mut b,
+            "r.name LIKE ? ESCAPE '\\'",
+            like,
+            "r.id",
+            pinyin,
+        );
     }
     match f.due.as_deref() {
         Some("overdue") => b.and(" AND r.due_on < ?", Val::Date(today)),

@@ -551,8 +551,14 @@ fn list_where(scope_path: &str, f: &TalentFilter, today: NaiveDate, pinyin: &[i6
         b.and(" AND t.channel = ?", Val::Str(ch.to_string()));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let like = format!("%{}%", q.replace(['%', '_'], ""));
-        crate::member::pinyin::name_or_ids(&mut b, "t.name LIKE ?", like, "t.id", pinyin);
+        let like = format!("%{}%", crate::member::store::like_escape(q));
+        crate::member::pinyin::name_or_ids(
+            &mut b,
+            "t.name LIKE ? ESCAPE '\\'",
+            like,
+            "t.id",
+            pinyin,
+        );
     }
     if f.due.as_deref() == Some("overdue") {
         b.and(" AND t.due_on < ?", Val::Date(today));

@@ -602,10 +602,10 @@ fn list_where(
         _ => {}
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let like = format!("%{}%", q.replace(['%', '_'], ""));
+        let like = format!("%{}%", crate::member::store::like_escape(q));
         crate::member::pinyin::name_or_ids(
             &mut b,
-            "i.problem LIKE ? OR i.owner LIKE ?",
+            "i.problem LIKE ? ESCAPE '\\' OR i.owner LIKE ? ESCAPE '\\'",
             like,
             "i.id",
             pinyin,

@@ -510,6 +510,7 @@ pub fn keep_sent(fields: &mut [Field], form: &std::collections::HashMap<String, 
         rows.dedup();
         f.rows = rows
             .into_iter()
+            .take(MAX_TABLE_ROWS)
             .map(|i| {
                 f.columns
                     .iter()
@@ -734,10 +735,17 @@ pub fn values_from(
         }
     }
     if !errors.is_empty() {
+        errors.truncate(MAX_ERRORS);
         return Err(AppError::Validation(errors));
     }
     Ok(Value::Object(out))
 }
+
+/// The most rows a table may have (the catalogue has about a hundred), and the most
+/// refusals one form answers with: a form of thousands of bad rows costs the server no more
+/// than one of a few.
+pub const MAX_TABLE_ROWS: usize = 500;
+pub const MAX_ERRORS: usize = 50;
 
 /// A table's value from its cells (`v.<key>.<row>.<column>`, a multiple choice's options
 /// `v.<key>.<row>.<column>.<code>`). A row whose text and number cells are all empty is left
@@ -754,6 +762,12 @@ fn table_from(
         .collect();
     rows.sort_unstable();
     rows.dedup();
+    if rows.len() > MAX_TABLE_ROWS || rows.last().is_some_and(|r| *r > MAX_TABLE_ROWS + 10) {
+        return Err(vec![crate::error::FieldError::new(
+            &format!("v.{}", t.key),
+            format!("“{name}”最多{MAX_TABLE_ROWS}行"),
+        )]);
+    }
     let mut errors = Vec::new();
     let mut list = Vec::new();
     let mut map = Map::new();
@@ -815,6 +829,9 @@ fn table_from(
                 }
                 Err(m) => errors.push(crate::error::FieldError::new(&field, m)),
             }
+        }
+        if errors.len() >= MAX_ERRORS {
+            break;
         }
         if t.map {
             let mut cells = t.columns.iter().map(|c| record.remove(c.key));

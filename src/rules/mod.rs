@@ -234,11 +234,22 @@ pub async fn effective<R: RuleKind>(db: &Db, path: &str) -> AppResult<(R, Option
 /// Whether `values` may be published: the kind's own checks and the magnitudes every rule
 /// value keeps to (what [`publish`] asks first; the rules page asks it before its preview).
 pub fn check<R: RuleKind>(values: &R) -> AppResult<()> {
+    let json = serde_json::to_value(values).unwrap_or_default();
+    // a rule set is a few dozen values and a catalogue of about a hundred rows
+    if json.to_string().len() > MAX_RULE_SET_BYTES {
+        return Err(AppError::field(
+            "values",
+            format!("规则值过多（一套规则最多{}KB）", MAX_RULE_SET_BYTES / 1000),
+        ));
+    }
     values
         .validate()
         .map_err(|m| AppError::field("values", m))?;
-    check_magnitudes(R::KIND, &serde_json::to_value(values).unwrap_or_default())
+    check_magnitudes(R::KIND, &json)
 }
+
+/// The largest rule set, written as JSON (the default points catalogue is about 30 KB).
+pub const MAX_RULE_SET_BYTES: usize = 200_000;
 
 pub async fn publish<R: RuleKind>(
     db: &Db,

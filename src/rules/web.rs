@@ -202,6 +202,8 @@ async fn publish_page(
     axum::Form(f): axum::Form<std::collections::HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let org_id = crate::web::form::num(&f, "org_id");
+    // who may publish here is asked before anything of the form is read
+    org_for(&ctx, &p, Some(org_id), Perm::RuleWrite).await?;
     // the form's fields, or (for those who prefer it) the whole rule set as JSON
     let json = match f.get("values") {
         Some(raw) => Ok(super::form::halfwidth(raw)),

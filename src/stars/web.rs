@@ -72,7 +72,7 @@ async fn list_view(
     errors: Vec<FieldError>,
 ) -> Result<minijinja::Value, AppError> {
     let org = crate::org::web::load(ctx, p, q.org_id.unwrap_or(p.org_id), Perm::PointsRead).await?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, 100_000);
     let (rounds, total) = store::rounds(
         ctx,
         &org.path,

@@ -578,6 +578,13 @@ async fn pinyin_finds_names_in_every_list() {
                 ids(&v, &mut found);
                 assert!(found.contains(&id), "{table}: {name} by {q}: {v}");
             }
+            // a % or _ is a character, not a wildcard
+            for q in ["%25", "_"] {
+                let v = ok(app.api(&token, "GET", &format!("{url}{q}"), None).await);
+                let mut found = Vec::new();
+                ids(&v, &mut found);
+                assert!(!found.contains(&id), "{table}: {q} matched {name}");
+            }
             let v = ok(app.api(&token, "GET", &format!("{url}qqqqqqqq"), None).await);
             let mut found = Vec::new();
             ids(&v, &mut found);

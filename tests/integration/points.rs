@@ -540,6 +540,8 @@ async fn committee_boards_and_lists_come_a_page_at_a_time() {
         );
         assert!(found.contains("共 1 条"));
         for path in [
+            format!("/points?org_id={town}&month={month}&page=9223372036854775807"),
+            format!("/stars?org_id={town}&page=9223372036854775807"),
             format!("/points?org_id={town}&month={month}&subject=secretary"),
             format!("/points/board?org_id={town}&subject=secretary"),
             format!("/points/board?org_id={town}&page=2"),
@@ -634,6 +636,11 @@ async fn a_meetings_attendees_are_awarded_at_once() {
         // the same request again: applied once
         ok(app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m1, m2], "M15", "k1"))).await);
         assert_eq!(entries().await, 2);
+        // the same key asking for something else is a conflict, not a success
+        refused(app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m1, m2, m3], "M16", "k1"))).await, "conflict");
+        assert_eq!(entries().await, 2);
+        // an id that exists nowhere is answered as one outside the subtree
+        refused(app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m1, 99_999_999], "M16", "k9"))).await, "not_found");
         // M15 is capped at 3 a month: 张明 has it; 王强 is not written either
         let (s, e) = app.api(&sec, "POST", "/api/v1/points/awards/batch", Some(batch(vec![m3, m1], "M15", "k2"))).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");

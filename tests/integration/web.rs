@@ -705,6 +705,35 @@ async fn the_rules_page_edits_values_by_name() {
         let (st, _, html) = app.page(&s, "POST", "/rules/recruit", Some(&bad)).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("“递交入党申请最低年龄”应为整数"), "{html}");
+        // who may not publish is refused before the form is read; a table of thousands of
+        // rows is refused as too long
+        let (sec, sec_csrf) = app.browser("rules_sec", city, "branch_secretary").await;
+        let (st, _, _) = app
+            .page(
+                &sec,
+                "POST",
+                "/rules/points",
+                Some(&format!(
+                    "_csrf={sec_csrf}&org_id={city}&t.indicators=table&v.indicators.0.points=x"
+                )),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let many: String = (0..600)
+            .map(|i| format!("&v.indicators.{i}.points=x"))
+            .collect();
+        let (st, _, html) = app
+            .page(
+                &s,
+                "POST",
+                "/rules/points",
+                Some(&format!(
+                    "_csrf={csrf}&org_id={city}&t.indicators=table{many}"
+                )),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("最多500行"), "{html}");
         // the same values again: nothing to publish
         let (st, _, html) = app.page(&s, "POST", "/rules/recruit", Some(&body)).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
