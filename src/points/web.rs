@@ -300,6 +300,13 @@ async fn month_page(
 }
 
 /// After a change on the month page: back to it, or the page with the refusal.
+/// The members ticked on the award form (`m.<id>`), a meeting's attendees.
+fn attendees(f: &form::Fields) -> Vec<i64> {
+    f.keys()
+        .filter_map(|k| k.strip_prefix("m.")?.parse().ok())
+        .collect()
+}
+
 /// `form`: which of the page's forms was sent (award, decide, reverse, close), so that its
 /// refusal is shown next to it.
 async fn on_month(
@@ -335,10 +342,7 @@ async fn on_month_keeping(
             };
             let v = month_view(ctx, p, &q, crate::web::field_errors(e, "form")).await?;
             let kept = sent.map(|f| {
-                let ticked: Vec<i64> = f
-                    .keys()
-                    .filter_map(|k| k.strip_prefix("m.")?.parse().ok())
-                    .collect();
+                let ticked = attendees(f);
                 context! {
                     indicator => form::text(f, "indicator"), member_id => form::opt_num(f, "member_id"),
                     note => form::text(f, "note"), done_on => form::text(f, "done_on"), ticked => ticked,
@@ -382,11 +386,8 @@ async fn award_page(
     let (f, name, bytes) = crate::web::read_multipart(mp).await?;
     let back = form::num(&f, "back_org");
     scope(&ctx, &p, Some(back)).await?;
-    // the attendees ticked (`m.<id>`): one award each, all or none
-    let attendees: Vec<i64> = f
-        .keys()
-        .filter_map(|k| k.strip_prefix("m.")?.parse().ok())
-        .collect();
+    // the attendees ticked: one award each, all or none
+    let attendees = attendees(&f);
     let r = if attendees.is_empty() {
         store::award(&ctx, &p, &award_from(&f), upload(name, bytes))
             .await

@@ -502,13 +502,7 @@ pub fn keep_sent(fields: &mut [Field], form: &std::collections::HashMap<String, 
             continue;
         }
         let prefix = format!("v.{}.", f.key);
-        let mut rows: Vec<usize> = form
-            .keys()
-            .filter_map(|k| k.strip_prefix(&prefix)?.split('.').next()?.parse().ok())
-            .collect();
-        rows.sort_unstable();
-        rows.dedup();
-        f.rows = rows
+        f.rows = row_numbers(form, &prefix)
             .into_iter()
             .take(MAX_TABLE_ROWS)
             .map(|i| {
@@ -660,6 +654,29 @@ pub fn halfwidth(s: &str) -> String {
         .collect()
 }
 
+/// "1/3" (or "1:3") as `[1, 3]`; None unless two integers with a positive denominator.
+fn ratio(s: &str) -> Option<Value> {
+    let parts: Vec<_> = s.split(['/', ':']).map(str::trim).collect();
+    match parts.as_slice() {
+        [a, b] => match (a.parse::<i64>(), b.parse::<i64>()) {
+            (Ok(a), Ok(b)) if b > 0 => Some(Value::from(vec![a, b])),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The row numbers of a table's cells in a form (`<prefix><row>.<column>`), in order.
+fn row_numbers(form: &std::collections::HashMap<String, String>, prefix: &str) -> Vec<usize> {
+    let mut rows: Vec<usize> = form
+        .keys()
+        .filter_map(|k| k.strip_prefix(prefix)?.split('.').next()?.parse().ok())
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
+}
+
 fn split_list(s: &str) -> Vec<String> {
     halfwidth(s)
         .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
@@ -696,15 +713,7 @@ pub fn values_from(
                 .map_err(|_| format!("“{name}”应为整数")),
             "bool" => Ok(Value::Bool(raw == "true" || raw == "on" || raw == "1")),
             "ratio" => {
-                let t = halfwidth(raw);
-                let parts: Vec<_> = t.split(['/', ':']).map(str::trim).collect();
-                match parts.as_slice() {
-                    [a, b] => match (a.parse::<i64>(), b.parse::<i64>()) {
-                        (Ok(a), Ok(b)) if b > 0 => Ok(Value::from(vec![a, b])),
-                        _ => Err(format!("“{name}”应写成 分子/分母，如 1/3")),
-                    },
-                    _ => Err(format!("“{name}”应写成 分子/分母，如 1/3")),
-                }
+                ratio(&halfwidth(raw)).ok_or_else(|| format!("“{name}”应写成 分子/分母，如 1/3"))
             }
             "ints" => split_list(raw)
                 .iter()
@@ -756,12 +765,7 @@ fn table_from(
     form: &std::collections::HashMap<String, String>,
 ) -> Result<Value, Vec<crate::error::FieldError>> {
     let prefix = format!("v.{}.", t.key);
-    let mut rows: Vec<usize> = form
-        .keys()
-        .filter_map(|k| k.strip_prefix(&prefix)?.split('.').next()?.parse().ok())
-        .collect();
-    rows.sort_unstable();
-    rows.dedup();
+    let rows = row_numbers(form, &prefix);
     if rows.len() > MAX_TABLE_ROWS || rows.last().is_some_and(|r| *r > MAX_TABLE_ROWS + 10) {
         return Err(vec![crate::error::FieldError::new(
             &format!("v.{}", t.key),
@@ -802,14 +806,7 @@ fn table_from(
                 Cell::Text if raw.is_empty() => Err(format!("{what}不能为空")),
                 Cell::Text | Cell::Note => Ok(Value::from(raw)),
                 Cell::Ratio => {
-                    let parts: Vec<_> = raw.split(['/', ':']).map(str::trim).collect();
-                    match parts.as_slice() {
-                        [a, b] => match (a.parse::<i64>(), b.parse::<i64>()) {
-                            (Ok(a), Ok(b)) if b > 0 => Ok(Value::from(vec![a, b])),
-                            _ => Err(format!("{what}应写成 分子/分母，如 1/10")),
-                        },
-                        _ => Err(format!("{what}应写成 分子/分母，如 1/10")),
-                    }
+                    ratio(&raw).ok_or_else(|| format!("{what}应写成 分子/分母，如 1/10"))
                 }
                 Cell::Choice(options) => match options.iter().find(|(code, _)| *code == raw) {
                     Some((code, _)) => Ok(Value::from(*code)),
