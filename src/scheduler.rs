@@ -45,11 +45,28 @@ pub fn jobs(ctx: &Ctx) -> Vec<Job> {
                 Box::pin(async move { crate::audit::checks::run_files(&ctx, "scheduled").await })
             },
         },
+        Job {
+            name: "obligations.generate",
+            label: "生成履职义务",
+            every: Duration::hours(1),
+            run: |ctx| Box::pin(async move { crate::obligation::generate_all(&ctx).await }),
+        },
+        Job {
+            name: "obligations.sweep",
+            label: "标记逾期未完成的义务",
+            every: Duration::minutes(15),
+            run: |ctx| Box::pin(async move { crate::obligation::sweep(&ctx).await }),
+        },
     ]
 }
 
 /// Labels of the jobs (message ids, for the catalogue).
-pub const LABELS: &[&str] = &["校验审计链", "校验存储材料"];
+pub const LABELS: &[&str] = &[
+    "校验审计链",
+    "校验存储材料",
+    "生成履职义务",
+    "标记逾期未完成的义务",
+];
 
 /// Registers the jobs not yet known (due at once).
 pub async fn register(ctx: &Ctx) -> DbResult<()> {

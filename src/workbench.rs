@@ -66,6 +66,7 @@ pub const SOURCES: &[(&str, Source)] = &[
     ("review", |c, p| Box::pin(review(c, p))),
     ("stars", |c, p| Box::pin(stars(c, p))),
     ("orgs", |c, p| Box::pin(terms(c, p))),
+    ("work_logs", |c, p| Box::pin(work_logs(c, p))),
 ];
 
 /// How many to-dos a list shows of one source (the source's own page lists them all).
@@ -478,4 +479,63 @@ mod tests {
         );
         assert!(!v[1].overdue, "due today is not overdue");
     }
+}
+
+/// 工作记实: the cadre's own weeks still owed and records returned to them; for the managing
+/// department, the weeks missed in its subtree over the last four weeks.
+async fn work_logs(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    let today = ctx.clock.today();
+    let zone = ctx.clock.zone();
+    let mut out = Vec::new();
+    if let Some((c, _)) = crate::cadre::store::of_account(ctx, p.account_id).await? {
+        let owed = on_db!(&ctx.db, x => {
+            let rows = sqlx::query("SELECT period, period_start, due_at FROM obligations WHERE kind = $1 AND subject_type = 'cadre' AND subject_id = $2 \
+                                    AND status IN ('due', 'missed') ORDER BY period_start LIMIT 20")
+                .bind(crate::work_log::OBLIGATION).bind(c.id).fetch_all(x).await?;
+            rows.iter().map(|r| Ok((r.string("period")?, r.date("period_start")?, r.ts("due_at")?)))
+                .collect::<crate::db::DbResult<Vec<_>>>()?
+        });
+        for (period, start, due) in owed {
+            out.push(
+                Todo::new(
+                    "work_logs",
+                    format!("填报工作记实（{period}，{}起）", start.format("%m月%d日")),
+                    format!("/work-logs?week={start}"),
+                )
+                .due(Some(zone.date_of(due)), today),
+            );
+        }
+        let returned = on_db!(&ctx.db, x => {
+            let rows = sqlx::query("SELECT id, week_start FROM work_logs WHERE cadre_id = $1 AND status = 'returned' ORDER BY week_start LIMIT 20")
+                .bind(c.id).fetch_all(x).await?;
+            rows.iter().map(|r| Ok((r.i64("id")?, r.date("week_start")?))).collect::<crate::db::DbResult<Vec<_>>>()?
+        });
+        for (id, start) in returned {
+            out.push(Todo::new(
+                "work_logs",
+                format!("修改后重新报送被退回的工作记实（{}起的一周）", start.format("%m月%d日")),
+                format!("/work-logs?week={start}&returned={id}"),
+            ));
+        }
+    }
+    if p.can(Perm::CadreWrite) {
+        let (lo, hi) = scope(p);
+        let since = crate::obligation::monday_of(today) - chrono::Duration::days(28);
+        let missed = on_db!(&ctx.db, x => {
+            sqlx::query("SELECT COUNT(*) AS n FROM obligations b JOIN orgs o ON o.id = b.scope_org_id WHERE b.kind = $1 AND b.status = 'missed' \
+                         AND b.period_start >= $2 AND o.path >= $3 AND o.path < $4")
+                .bind(crate::work_log::OBLIGATION).bind(since).bind(&lo).bind(&hi).fetch_one(x).await?.i64("n")?
+        });
+        if missed > 0 {
+            out.push(
+                Todo::new(
+                    "work_logs",
+                    format!("{missed}份工作记实逾期未报（近四周），请督促"),
+                    "/work-logs/compliance".to_string(),
+                )
+                .count(missed),
+            );
+        }
+    }
+    Ok(out)
 }

@@ -27,6 +27,14 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("authz.denied", "越权访问被拒绝"),
     ("calendar.replace", "修改节假日安排"),
     ("calendar.seed", "载入国务院节假日安排"),
+    ("cadre.create", "登记干部"),
+    ("cadre.update", "修改干部信息"),
+    ("work_log.file", "报送工作记实"),
+    ("work_log.resubmit", "重新报送工作记实"),
+    ("work_log.return", "退回工作记实"),
+    ("work_log.addendum", "补充说明工作记实"),
+    ("work_log.view", "查阅工作记实"),
+    ("work_log.compliance_export", "导出工作记实按时率"),
     ("circular.publish", "发布通知"),
     ("circular.receive", "签收通知"),
     ("circular.remind", "催办签收"),
@@ -119,6 +127,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("audit", "审计"),
     ("auth", "登录"),
     ("authz", "权限"),
+    ("cadre", "干部名册"),
     ("calendar", "节假日"),
     ("circular", "通知公告"),
     ("crypto", "加密"),
@@ -135,6 +144,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("talent", "人才库"),
     ("token", "接口令牌"),
     ("transfer", "组织关系转接"),
+    ("work_log", "工作记实"),
 ];
 
 /// The name of an action code.

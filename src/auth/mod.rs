@@ -139,6 +139,8 @@ impl Role {
                 PointsRead,
                 PointsWrite,
                 StarsManage,
+                CadreRead,
+                CadreWrite,
             ],
             Role::CommitteeStaff => &[
                 OrgRead,
@@ -166,6 +168,7 @@ impl Role {
                 PointsRead,
                 PointsWrite,
                 StarsManage,
+                CadreRead,
             ],
             Role::BranchSecretary => &[
                 OrgRead,
@@ -257,6 +260,11 @@ pub enum Perm {
     PointsClaim,
     /// Run star ratings (星级党支部) of the branches under one's committee.
     StarsManage,
+    /// See the cadre register (干部) and the weekly work records (工作记实) of the cadres one's
+    /// subtree manages (授权查实绩: each view of a record is audited).
+    CadreRead,
+    /// Keep the register, file a record for a cadre (录入), return a record, see compliance.
+    CadreWrite,
 }
 
 impl Perm {
@@ -298,6 +306,8 @@ impl Perm {
             Perm::PointsClaim => "申报本人积分",
             Perm::StarsManage => "星级评定",
             Perm::LoveWrite => "办理爱心银行",
+            Perm::CadreRead => "查看干部与工作记实",
+            Perm::CadreWrite => "管理干部与工作记实",
         }
     }
 }

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0022_star_hundredths.sql"),
     migration!("0023_heavy_reads.sql"),
     migration!("0024_circulars.sql"),
+    migration!("0025_cadres_obligations_work_logs.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -212,6 +212,32 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
     ("stars", "caps", "各星级比例上限", ""),
     ("stars", "cap_at_least_one", "比例上限至少允许1个", ""),
     ("stars", "publicity_days", "星级公示期", "天"),
+    (
+        "work_log",
+        "due_hours_after_week",
+        "每周记实截止：周日24时后",
+        "小时",
+    ),
+    (
+        "work_log",
+        "missed_after_days",
+        "逾期多少天未报记为未报",
+        "天",
+    ),
+    ("work_log", "lock_days", "报送后锁定", "天"),
+    (
+        "work_log",
+        "require_party_item",
+        "每周须含党建工作内容",
+        "",
+    ),
+    ("work_log", "max_items", "本周工作、下周计划各最多", "项"),
+    (
+        "work_log",
+        "exempt_weeks_without_working_days",
+        "整周放假的周免报",
+        "",
+    ),
 ];
 
 /// The name and unit of a rule value (the key itself when not listed).

@@ -9,6 +9,7 @@ use crate::recruit::rules::RecruitRules;
 use crate::rectification::RectifyRules;
 use crate::review::ReviewRules;
 use crate::stars::StarRules;
+use crate::work_log::WorkLogRules;
 use crate::web::{page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -81,6 +82,7 @@ async fn view(
         kind_card::<LoveRules>(ctx, org, sent).await?,
         kind_card::<PointsRules>(ctx, org, sent).await?,
         kind_card::<StarRules>(ctx, org, sent).await?,
+        kind_card::<WorkLogRules>(ctx, org, sent).await?,
     ];
     Ok(context! { org => org, kinds => kinds })
 }
@@ -123,6 +125,7 @@ async fn publish(
         "love_bank" => super::publish(db, &p.actor(), org.id, &parse::<LoveRules>(json)?).await,
         "points" => super::publish(db, &p.actor(), org.id, &parse::<PointsRules>(json)?).await,
         "stars" => super::publish(db, &p.actor(), org.id, &parse::<StarRules>(json)?).await,
+        "work_log" => super::publish(db, &p.actor(), org.id, &parse::<WorkLogRules>(json)?).await,
         "recruit" => {
             let version =
                 super::publish(db, &p.actor(), org.id, &parse::<RecruitRules>(json)?).await?;
@@ -173,6 +176,7 @@ async fn preview(
         "love_bank" => compare::<LoveRules>(ctx, &org, json).await?,
         "points" => compare::<PointsRules>(ctx, &org, json).await?,
         "stars" => compare::<StarRules>(ctx, &org, json).await?,
+        "work_log" => compare::<WorkLogRules>(ctx, &org, json).await?,
         _ => return Err(AppError::NotFound("规则集")),
     };
     let changes = super::form::diff(kind, &current, &proposed);
@@ -255,6 +259,7 @@ pub enum RuleKindName {
     LoveBank,
     Points,
     Stars,
+    WorkLog,
 }
 
 /// The values of one rule set; the `kind` in the path says which of these shapes.
@@ -270,11 +275,12 @@ pub enum RuleValues {
     LoveBank(LoveRules),
     Points(PointsRules),
     Stars(StarRules),
+    WorkLog(WorkLogRules),
 }
 
 /// The rule values in force for an organisation: `branch` (支部工作条例), `member`, `recruit`
 /// (发展党员细则), `rectify` (整改台账), `review` (述职评议, with the tie rule of the bottom
-/// interviews), `love_bank`, `points` (积分) or `stars` (星级党支部).
+/// interviews), `love_bank`, `points` (积分), `stars` (星级党支部) or `work_log` (工作记实).
 #[utoipa::path(get, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = RuleKindName, Path), ("org_id" = Option<i64>, Query)),
     responses((status = 200, description = "the values in force", body = RuleValues)))]
 pub async fn api_get(
@@ -301,6 +307,7 @@ pub async fn api_get(
         "love_bank" => values::<LoveRules>(&ctx, &org.path).await?,
         "points" => values::<PointsRules>(&ctx, &org.path).await?,
         "stars" => values::<StarRules>(&ctx, &org.path).await?,
+        "work_log" => values::<WorkLogRules>(&ctx, &org.path).await?,
         _ => return Err(AppError::NotFound("规则集").into()),
     };
     Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))

@@ -50,6 +50,9 @@ use utoipa::OpenApi;
         crate::web::pages::api_workbench,
         crate::circular::web::api_inbox, crate::circular::web::api_sent, crate::circular::web::api_publish, crate::circular::web::api_get,
         crate::circular::web::api_receipts, crate::circular::web::api_receive, crate::circular::web::api_remind, crate::circular::web::api_withdraw,
+        crate::cadre::web::api_list, crate::cadre::web::api_create, crate::cadre::web::api_get, crate::cadre::web::api_update, crate::cadre::web::api_obligations,
+        crate::work_log::web::api_file, crate::work_log::web::api_mine, crate::work_log::web::api_get, crate::work_log::web::api_return, crate::work_log::web::api_addendum,
+        crate::work_log::web::api_board, crate::work_log::web::api_compliance,
     ),
     components(schemas(crate::rules::web::RuleKindName)),
     modifiers(&CommonResponses),
@@ -67,6 +70,8 @@ use utoipa::OpenApi;
         (name = "stars", description = "星级党支部评定"),
         (name = "workbench", description = "工作台：我的待办"),
         (name = "circulars", description = "通知公告（签收、阅读回执、催办）"),
+        (name = "cadres", description = "干部名册（干部管理权限、履职义务）"),
+        (name = "work_logs", description = "工作记实（每周记实、退回、补充说明、按时率）"),
     )
 )]
 pub struct ApiDoc;
@@ -87,6 +92,8 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::points::web::api_routes())
         .merge(crate::stars::web::api_routes())
         .merge(crate::circular::web::api_routes())
+        .merge(crate::cadre::web::api_routes())
+        .merge(crate::work_log::web::api_routes())
         .route(
             "/api/v1/workbench",
             axum::routing::get(super::pages::api_workbench),

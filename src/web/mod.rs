@@ -141,6 +141,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         "circular_new.html",
         include_str!("../../templates/circular_new.html"),
     ),
+    ("cadres.html", include_str!("../../templates/cadres.html")),
+    ("cadre.html", include_str!("../../templates/cadre.html")),
+    (
+        "cadre_fields.html",
+        include_str!("../../templates/cadre_fields.html"),
+    ),
+    ("work_logs.html", include_str!("../../templates/work_logs.html")),
+    ("work_log.html", include_str!("../../templates/work_log.html")),
+    (
+        "work_log_board.html",
+        include_str!("../../templates/work_log_board.html"),
+    ),
+    (
+        "work_log_compliance.html",
+        include_str!("../../templates/work_log_compliance.html"),
+    ),
     (
         "recruits.html",
         include_str!("../../templates/recruits.html"),
@@ -358,7 +374,7 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 17] = [
+const NAV: [(Perm, &str, &str, &str); 19] = [
     (Perm::CircularReceive, "/circulars", "通知公告", "circulars"),
     (Perm::SelfRead, "/circulars", "通知公告", "circulars"),
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
@@ -378,6 +394,8 @@ const NAV: [(Perm, &str, &str, &str); 17] = [
         "组织关系转接",
         "transfers",
     ),
+    (Perm::CadreRead, "/cadres", "干部名册", "cadres"),
+    (Perm::CadreRead, "/work-logs", "工作记实", "work_logs"),
     (Perm::AccountRead, "/accounts", "账号管理", "accounts"),
     (Perm::RuleRead, "/rules", "规则设置", "rules"),
     (Perm::AuditRead, "/audit", "审计日志", "audit"),
@@ -1380,6 +1398,12 @@ mod catalogue_tests {
             &crate::recruit::talent::STATUSES,
             &crate::rectification::SOURCES,
             &crate::rectification::STATUSES,
+            &crate::cadre::RANKS,
+            &crate::cadre::CATEGORIES,
+            &crate::cadre::STATUSES,
+            &crate::work_log::OUTCOMES,
+            &crate::work_log::store::STATUSES,
+            &crate::obligation::STATUSES,
             &crate::rectification::UPDATE_KINDS,
             &crate::rectification::INTERVIEW_STATUSES,
             &crate::review::CHECKLIST,

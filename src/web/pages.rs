@@ -28,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::stars::web::page_routes())
         .merge(crate::audit::web::page_routes())
         .merge(crate::circular::web::page_routes())
+        .merge(crate::cadre::web::page_routes())
+        .merge(crate::work_log::web::page_routes())
 }
 
 /// One chart on the dashboard. Each capability contributes panels; the template draws
