@@ -102,7 +102,7 @@ async fn mine_view(
         prev_week => m.week - chrono::Duration::days(7),
         next_week => (m.week < this_week).then(|| m.week + chrono::Duration::days(7)),
         for_other => m.cadre.account_id != Some(p.account_id),
-        can_board => p.can(Perm::CadreRead), m => m,
+        can_board => p.can(Perm::CadreRead), wk => m,
     }))
 }
 

@@ -20,3 +20,4 @@ mod schema;
 mod security;
 mod support;
 mod web;
+mod work_logs;
