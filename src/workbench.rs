@@ -456,31 +456,6 @@ async fn terms(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overdue_first_then_by_deadline_then_undated() {
-        let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
-        let d = |n: i64| Some(today + chrono::Duration::days(n));
-        let mut v = [
-            Todo::new("a", "undated".into(), "/".into()),
-            Todo::new("b", "in five days".into(), "/".into()).due(d(5), today),
-            Todo::new("c", "late".into(), "/".into()).due(d(-3), today),
-            Todo::new("d", "tomorrow".into(), "/".into()).due(d(1), today),
-            Todo::new("e", "today".into(), "/".into()).due(d(0), today),
-        ];
-        order(&mut v);
-        let order: Vec<&str> = v.iter().map(|t| t.title.as_str()).collect();
-        assert_eq!(
-            order,
-            ["late", "today", "tomorrow", "in five days", "undated"]
-        );
-        assert!(!v[1].overdue, "due today is not overdue");
-    }
-}
-
 /// 工作记实: the cadre's own weeks still owed and records returned to them; for the managing
 /// department, the weeks missed in its subtree over the last four weeks.
 async fn work_logs(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
@@ -513,7 +488,10 @@ async fn work_logs(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
         for (id, start) in returned {
             out.push(Todo::new(
                 "work_logs",
-                format!("修改后重新报送被退回的工作记实（{}起的一周）", start.format("%m月%d日")),
+                format!(
+                    "修改后重新报送被退回的工作记实（{}起的一周）",
+                    start.format("%m月%d日")
+                ),
                 format!("/work-logs?week={start}&returned={id}"),
             ));
         }
@@ -538,4 +516,29 @@ async fn work_logs(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overdue_first_then_by_deadline_then_undated() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
+        let d = |n: i64| Some(today + chrono::Duration::days(n));
+        let mut v = [
+            Todo::new("a", "undated".into(), "/".into()),
+            Todo::new("b", "in five days".into(), "/".into()).due(d(5), today),
+            Todo::new("c", "late".into(), "/".into()).due(d(-3), today),
+            Todo::new("d", "tomorrow".into(), "/".into()).due(d(1), today),
+            Todo::new("e", "today".into(), "/".into()).due(d(0), today),
+        ];
+        order(&mut v);
+        let order: Vec<&str> = v.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(
+            order,
+            ["late", "today", "tomorrow", "in five days", "undated"]
+        );
+        assert!(!v[1].overdue, "due today is not overdue");
+    }
 }

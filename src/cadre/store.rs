@@ -208,7 +208,9 @@ async fn checked(
     let org = crate::org::store::find(&ctx.db, input.managed_by)
         .await?
         .filter(|o| p.in_scope(&o.path))
-        .ok_or_else(|| AppError::field("managed_by", "请选择管理该干部的党组织（本组织或下级党委）"))?;
+        .ok_or_else(|| {
+            AppError::field("managed_by", "请选择管理该干部的党组织（本组织或下级党委）")
+        })?;
     p.authorize(Perm::CadreWrite, Some(&org.path))?;
     let mut c = Checks::default();
     c.check(
@@ -257,7 +259,12 @@ async fn checked(
             return Err(AppError::field("member_id", "关联的党员须在本组织范围内"));
         }
     }
-    let account = match input.account.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+    let account = match input
+        .account
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
         None => None,
         Some(u) => {
             let found = on_db!(&ctx.db, x => {

@@ -123,7 +123,9 @@ fn from_fields(f: &HashMap<String, String>) -> NewCadre {
         category: form::text(f, "category"),
         member_id: form::opt_num(f, "member_id"),
         account: Some(form::text(f, "account")).filter(|a| !a.is_empty()),
-        weekly_record: f.get("weekly_record").is_some_and(|v| v == "1" || v == "on"),
+        weekly_record: f
+            .get("weekly_record")
+            .is_some_and(|v| v == "1" || v == "on"),
         status: form::text(f, "status"),
         version: form::opt_num(f, "version"),
     }
@@ -214,8 +216,14 @@ async fn update_page(
         Ok(c) => Ok(Redirect::to(&format!("/cadres/{}?ok=cadre_saved", c.id)).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
             let c = store::get(&ctx, &p, id).await?;
-            let v = detail_view(&ctx, &p, c, Some(input), crate::web::field_errors(e, "name"))
-                .await?;
+            let v = detail_view(
+                &ctx,
+                &p,
+                c,
+                Some(input),
+                crate::web::field_errors(e, "name"),
+            )
+            .await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "cadre.html",

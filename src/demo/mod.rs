@@ -5,6 +5,7 @@
 //! give the same organisations and people. Everything generated obeys the rules the platform
 //! enforces (valid ID checksums, birth dates that agree with them, join age, probation).
 
+mod cadres;
 mod love_bank;
 pub mod names;
 mod points;
@@ -910,6 +911,7 @@ pub async fn generate(
         .iter()
         .find(|o| o.level == OrgLevel::County)
         .map(|o| (o.id, o.name.clone()));
+    let mut cadre_counts = (0, 0);
     let campaigns = match county {
         Some(county) => {
             let towns: Vec<(i64, String)> = g
@@ -923,11 +925,17 @@ pub async fn generate(
                 .map(|o| (o.id, o.name.clone()))
                 .collect();
             let root = g.orgs.first().map(|o| o.id).unwrap_or(county.0);
+            cadre_counts =
+                cadres::generate(ctx, &mut tx, &mut g.rng, county.0, &towns, opts.as_of).await?;
             review::generate(ctx, &mut tx, &mut g.rng, root, county, &towns, opts.as_of).await?
         }
         None => 0,
     };
     progress(&format!("{campaigns} review campaigns"));
+    progress(&format!(
+        "{} cadres, {} weekly work records",
+        cadre_counts.0, cadre_counts.1
+    ));
     // one community's love bank, in the first county
     let community = g
         .orgs
@@ -967,7 +975,7 @@ pub async fn generate(
             object_type: "database",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns, "love_cards": love_cards, "point_entries": pts.entries, "star_rounds": pts.rounds}),
+            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns, "love_cards": love_cards, "cadres": cadre_counts.0, "work_logs": cadre_counts.1, "point_entries": pts.entries, "star_rounds": pts.rounds}),
         },
     )
     .await?;
@@ -1129,6 +1137,14 @@ async fn demo_accounts(
             );
             on_db!(&ctx.db, p => {
                 sqlx::query("UPDATE accounts SET totp_secret_enc = $1, totp_enabled = $2 WHERE id = $3").bind(enc).bind(true).bind(acc.id).execute(p).await?;
+            });
+        }
+        if u == "township" {
+            // the township's Party secretary files the weekly record with this account
+            on_db!(&ctx.db, p => {
+                sqlx::query("UPDATE cadres SET account_id = $1 WHERE id = (SELECT MIN(c.id) FROM cadres c JOIN orgs o ON o.name = c.unit \
+                             WHERE o.id = $2 AND c.category = 'town_head')")
+                    .bind(acc.id).bind(org).execute(p).await?;
             });
         }
         let role_label = crate::auth::Role::parse(role)

@@ -225,12 +225,7 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "天",
     ),
     ("work_log", "lock_days", "报送后锁定", "天"),
-    (
-        "work_log",
-        "require_party_item",
-        "每周须含党建工作内容",
-        "",
-    ),
+    ("work_log", "require_party_item", "每周须含党建工作内容", ""),
     ("work_log", "max_items", "本周工作、下周计划各最多", "项"),
     (
         "work_log",

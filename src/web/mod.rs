@@ -147,8 +147,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "cadre_fields.html",
         include_str!("../../templates/cadre_fields.html"),
     ),
-    ("work_logs.html", include_str!("../../templates/work_logs.html")),
-    ("work_log.html", include_str!("../../templates/work_log.html")),
+    (
+        "work_logs.html",
+        include_str!("../../templates/work_logs.html"),
+    ),
+    (
+        "work_log.html",
+        include_str!("../../templates/work_log.html"),
+    ),
     (
         "work_log_board.html",
         include_str!("../../templates/work_log_board.html"),

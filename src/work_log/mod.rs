@@ -93,7 +93,11 @@ pub struct Followup {
     pub reason: String,
 }
 
-pub const OUTCOMES: [(&str, &str); 3] = [("done", "已完成"), ("partly", "部分完成"), ("not", "未完成")];
+pub const OUTCOMES: [(&str, &str); 3] = [
+    ("done", "已完成"),
+    ("partly", "部分完成"),
+    ("not", "未完成"),
+];
 
 /// Longest item or reason, in characters.
 pub const MAX_TEXT: usize = 500;
@@ -148,7 +152,10 @@ pub fn check(
             e.push(FieldError::new(field, format!("{what}最多{max}项")));
         }
         if items.iter().any(|i| i.text.chars().count() > MAX_TEXT) {
-            e.push(FieldError::new(field, format!("{what}每项不超过{MAX_TEXT}字")));
+            e.push(FieldError::new(
+                field,
+                format!("{what}每项不超过{MAX_TEXT}字"),
+            ));
         }
     }
     if rules.require_party_item && !done.is_empty() && !done.iter().chain(plan).any(|i| i.party) {
@@ -215,10 +222,7 @@ mod tests {
             due_at(d(2026, 11, 30), &r0, &Zone::BEIJING).to_rfc3339(),
             "2026-12-06T16:00:00+00:00"
         );
-        assert_eq!(
-            missed_at(due, &r).to_rfc3339(),
-            "2026-12-14T04:00:00+00:00"
-        );
+        assert_eq!(missed_at(due, &r).to_rfc3339(), "2026-12-14T04:00:00+00:00");
     }
 
     #[test]
@@ -242,27 +246,114 @@ mod tests {
         let ok_plan = vec![item("督导项目进度", false)];
         let fields = |v: Vec<FieldError>| v.into_iter().map(|e| e.field).collect::<Vec<_>>();
         // (today, done, plan, followups, fields refused)
-        let cases: Vec<(NaiveDate, Vec<Item>, Vec<Item>, Vec<Followup>, Vec<&str>)> = vec![
+        type Case = (
+            NaiveDate,
+            Vec<Item>,
+            Vec<Item>,
+            Vec<Followup>,
+            Vec<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
             (monday, ok_done.clone(), ok_plan.clone(), vec![], vec![]),
-            (monday - Duration::days(1), ok_done.clone(), ok_plan.clone(), vec![], vec!["week"]),
+            (
+                monday - Duration::days(1),
+                ok_done.clone(),
+                ok_plan.clone(),
+                vec![],
+                vec!["week"],
+            ),
             (monday, vec![], ok_plan.clone(), vec![], vec!["done"]),
             (monday, ok_done.clone(), vec![], vec![], vec!["plan"]),
             // at the item limit, and one above it
-            (monday, ok_done.clone(), vec![item("a", false), item("b", false)], vec![], vec![]),
-            (monday, ok_done.clone(), vec![item("a", false), item("b", false), item("c", false)], vec![], vec!["plan"]),
+            (
+                monday,
+                ok_done.clone(),
+                vec![item("a", false), item("b", false)],
+                vec![],
+                vec![],
+            ),
+            (
+                monday,
+                ok_done.clone(),
+                vec![item("a", false), item("b", false), item("c", false)],
+                vec![],
+                vec!["plan"],
+            ),
             // no Party-building item
-            (monday, vec![item("走访", false)], ok_plan.clone(), vec![], vec!["done"]),
+            (
+                monday,
+                vec![item("走访", false)],
+                ok_plan.clone(),
+                vec![],
+                vec!["done"],
+            ),
             // a text at the length limit, and one above
-            (monday, vec![item(&"字".repeat(MAX_TEXT), true)], ok_plan.clone(), vec![], vec![]),
-            (monday, vec![item(&"字".repeat(MAX_TEXT + 1), true)], ok_plan.clone(), vec![], vec!["done"]),
+            (
+                monday,
+                vec![item(&"字".repeat(MAX_TEXT), true)],
+                ok_plan.clone(),
+                vec![],
+                vec![],
+            ),
+            (
+                monday,
+                vec![item(&"字".repeat(MAX_TEXT + 1), true)],
+                ok_plan.clone(),
+                vec![],
+                vec!["done"],
+            ),
             // follow-ups: done needs no reason, partly needs one, an unknown outcome is refused
-            (monday, ok_done.clone(), ok_plan.clone(), vec![Followup { text: "x".into(), outcome: "done".into(), reason: String::new() }], vec![]),
-            (monday, ok_done.clone(), ok_plan.clone(), vec![Followup { text: "x".into(), outcome: "partly".into(), reason: " ".into() }], vec!["followup_0"]),
-            (monday, ok_done.clone(), ok_plan.clone(), vec![Followup { text: "x".into(), outcome: "not".into(), reason: "雨天停工".into() }], vec![]),
-            (monday, ok_done.clone(), ok_plan.clone(), vec![Followup { text: "x".into(), outcome: "maybe".into(), reason: String::new() }], vec!["followup_0"]),
+            (
+                monday,
+                ok_done.clone(),
+                ok_plan.clone(),
+                vec![Followup {
+                    text: "x".into(),
+                    outcome: "done".into(),
+                    reason: String::new(),
+                }],
+                vec![],
+            ),
+            (
+                monday,
+                ok_done.clone(),
+                ok_plan.clone(),
+                vec![Followup {
+                    text: "x".into(),
+                    outcome: "partly".into(),
+                    reason: " ".into(),
+                }],
+                vec!["followup_0"],
+            ),
+            (
+                monday,
+                ok_done.clone(),
+                ok_plan.clone(),
+                vec![Followup {
+                    text: "x".into(),
+                    outcome: "not".into(),
+                    reason: "雨天停工".into(),
+                }],
+                vec![],
+            ),
+            (
+                monday,
+                ok_done.clone(),
+                ok_plan.clone(),
+                vec![Followup {
+                    text: "x".into(),
+                    outcome: "maybe".into(),
+                    reason: String::new(),
+                }],
+                vec!["followup_0"],
+            ),
         ];
         for (i, (today, done, plan, fu, want)) in cases.into_iter().enumerate() {
-            assert_eq!(fields(check(monday, today, &done, &plan, &fu, &r)), want, "case {i}");
+            assert_eq!(
+                fields(check(monday, today, &done, &plan, &fu, &r)),
+                want,
+                "case {i}"
+            );
         }
         // without the Party-building rule, a week of other work passes
         let lax = WorkLogRules {
@@ -284,14 +375,35 @@ mod tests {
         let ok = WorkLogRules::default();
         assert!(ok.validate().is_ok());
         for bad in [
-            WorkLogRules { due_hours_after_week: 169, ..ok.clone() },
-            WorkLogRules { due_hours_after_week: -1, ..ok.clone() },
-            WorkLogRules { missed_after_days: 61, ..ok.clone() },
-            WorkLogRules { lock_days: 0, ..ok.clone() },
-            WorkLogRules { max_items: 0, ..ok.clone() },
+            WorkLogRules {
+                due_hours_after_week: 169,
+                ..ok.clone()
+            },
+            WorkLogRules {
+                due_hours_after_week: -1,
+                ..ok.clone()
+            },
+            WorkLogRules {
+                missed_after_days: 61,
+                ..ok.clone()
+            },
+            WorkLogRules {
+                lock_days: 0,
+                ..ok.clone()
+            },
+            WorkLogRules {
+                max_items: 0,
+                ..ok.clone()
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
-        assert!(WorkLogRules { due_hours_after_week: 168, lock_days: 90, ..ok }.validate().is_ok());
+        assert!(WorkLogRules {
+            due_hours_after_week: 168,
+            lock_days: 90,
+            ..ok
+        }
+        .validate()
+        .is_ok());
     }
 }

@@ -279,7 +279,11 @@ pub async fn file(ctx: &Ctx, p: &Principal, input: &NewWorkLog) -> AppResult<Wor
             if n != 1 {
                 return Err(AppError::Conflict("该周记实刚被修改，请刷新后重试".into()));
             }
-            (id, "work_log.resubmit", serde_json::json!({"status": status}))
+            (
+                id,
+                "work_log.resubmit",
+                serde_json::json!({"status": status}),
+            )
         }
         None => {
             let late = now > due;
@@ -335,7 +339,10 @@ pub async fn return_log(ctx: &Ctx, p: &Principal, id: i64, comment: &str) -> App
         ));
     }
     if w.status != "submitted" {
-        return Err(AppError::refused("work_log.not_submitted", "该记实已退回，待本人重新报送"));
+        return Err(AppError::refused(
+            "work_log.not_submitted",
+            "该记实已退回，待本人重新报送",
+        ));
     }
     if w.locked {
         return Err(AppError::refused(
@@ -493,7 +500,12 @@ pub async fn weeks_of(ctx: &Ctx, cadre_id: i64, limit: i64) -> AppResult<Vec<Wee
 }
 
 /// The caller's own page (the week of `week`, default this one).
-pub async fn mine(ctx: &Ctx, p: &Principal, week: Option<NaiveDate>, cadre_id: Option<i64>) -> AppResult<Mine> {
+pub async fn mine(
+    ctx: &Ctx,
+    p: &Principal,
+    week: Option<NaiveDate>,
+    cadre_id: Option<i64>,
+) -> AppResult<Mine> {
     let (cadre, path) = cadre_for(ctx, p, cadre_id).await?;
     let rules = rules_at(ctx, &path).await?;
     let period = obligation::week(week.unwrap_or_else(|| ctx.clock.today()));
@@ -656,13 +668,21 @@ pub async fn compliance(
     let to = obligation::monday_of(to.unwrap_or_else(|| ctx.clock.today()));
     let from = obligation::monday_of(from.unwrap_or(to - Duration::days(7 * 12)));
     if from > to || (to - from).num_days() > 7 * 60 {
-        return Err(AppError::field("from", "统计区间须在60周以内，且起始不晚于结束"));
+        return Err(AppError::field(
+            "from",
+            "统计区间须在60周以内，且起始不晚于结束",
+        ));
     }
     let by = obligation::tally_by_subject(ctx, OBLIGATION, &path, from, to).await?;
     let ids: Vec<i64> = by.keys().copied().collect();
-    let mut names: std::collections::HashMap<i64, (String, String)> = std::collections::HashMap::new();
+    let mut names: std::collections::HashMap<i64, (String, String)> =
+        std::collections::HashMap::new();
     for chunk in ids.chunks(500) {
-        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         // integers from the database, inlined
         on_db!(&ctx.db, x => {
             for r in sqlx::query(&format!("SELECT id, name, unit FROM cadres WHERE id IN ({list})")).fetch_all(x).await? {
@@ -752,7 +772,8 @@ pub async fn generate(ctx: &Ctx, today: NaiveDate, weeks: usize) -> AppResult<u6
         for k in 0..weeks {
             let monday = first + Duration::days(7 * k);
             let period = obligation::week(monday);
-            let working = (0..7).any(|i| crate::calendar::is_working_day(monday + Duration::days(i), &cal));
+            let working =
+                (0..7).any(|i| crate::calendar::is_working_day(monday + Duration::days(i), &cal));
             if !working && rules.exempt_weeks_without_working_days {
                 continue;
             }

@@ -160,15 +160,23 @@ async fn file_page(
         followups: followups_from(&f),
     };
     match store::file(&ctx, &p, &input).await {
-        Ok(w) => Ok(Redirect::to(&format!("/work-logs/{}?ok=work_log_filed", w.id)).into_response()),
+        Ok(w) => {
+            Ok(Redirect::to(&format!("/work-logs/{}?ok=work_log_filed", w.id)).into_response())
+        }
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
             let q = MineQuery {
                 week: input.week,
                 cadre_id: input.cadre_id,
             };
-            let v = mine_view(&ctx, &p, &q, Some(&input), crate::web::field_errors(e, "form"))
-                .await?
-                .ok_or(AppError::NotFound("干部"))?;
+            let v = mine_view(
+                &ctx,
+                &p,
+                &q,
+                Some(&input),
+                crate::web::field_errors(e, "form"),
+            )
+            .await?
+            .ok_or(AppError::NotFound("干部"))?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "work_logs.html",
@@ -191,7 +199,9 @@ async fn detail_view(
     let mine = crate::cadre::store::of_account(ctx, p.account_id)
         .await?
         .is_some_and(|(c, _)| c.id == w.cadre_id);
-    Ok(context! { w => w, manages => manages, mine => mine, errors => errors, outcomes => OUTCOMES })
+    Ok(
+        context! { w => w, manages => manages, mine => mine, errors => errors, outcomes => OUTCOMES },
+    )
 }
 
 async fn detail_page(
@@ -356,7 +366,16 @@ async fn compliance_page(
                 action: "work_log.compliance_export",
                 object_type: "work_log",
                 title: format!("工作记实按时率-{}", org.name),
-                header: &["单位", "干部数", "应报周数", "按时", "迟报", "未报", "待报", "按时率"],
+                header: &[
+                    "单位",
+                    "干部数",
+                    "应报周数",
+                    "按时",
+                    "迟报",
+                    "未报",
+                    "待报",
+                    "按时率",
+                ],
                 rows,
                 asked: serde_json::json!({"org_id": org.id, "from": c.from, "to": c.to}),
             },
@@ -365,7 +384,10 @@ async fn compliance_page(
     }
     let rates: Vec<String> = c.units.iter().map(|u| rate(u.on_time_permille)).collect();
     let v = context! { c => c, org => org, rates => rates, total_rate => rate(c.on_time_permille) };
-    Ok(render("work_log_compliance.html", page_ctx(&p, "work_logs", v)))
+    Ok(render(
+        "work_log_compliance.html",
+        page_ctx(&p, "work_logs", v),
+    ))
 }
 
 // ---- API ----

@@ -151,12 +151,13 @@ async fn the_api_document_describes_every_rule_kind_and_the_sign_in() {
                 "review",
                 "love_bank",
                 "points",
-                "stars"
+                "stars",
+                "work_log"
             ]
         );
         assert_eq!(
             schemas["RuleValues"]["oneOf"].as_array().map(Vec::len),
-            Some(8),
+            Some(9),
             "{}",
             schemas["RuleValues"]
         );

@@ -176,29 +176,89 @@ async fn a_cadre_files_weeks_and_the_county_sees_who_is_late() {
 async fn only_the_managing_subtree_sees_cadres_and_records() {
     each_backend(|app| async move {
         let p = province(&app).await;
-        let county = app.account("county", p.counties[0], "org_staff", None).await;
-        let sec = app.account("sec", p.branches[0], "branch_secretary", Some(p.members[0])).await;
-        let member = app.account("member", p.branches[0], "member", Some(p.members[1])).await;
-        let committee = app.account("committee", p.counties[0], "committee_staff", None).await;
-        let c = ok(app.api(&county, "POST", "/api/v1/cadres", Some(cadre(p.counties[0], "王芳", "县委组织部", None))).await);
+        let county = app
+            .account("county", p.counties[0], "org_staff", None)
+            .await;
+        let sec = app
+            .account("sec", p.branches[0], "branch_secretary", Some(p.members[0]))
+            .await;
+        let member = app
+            .account("member", p.branches[0], "member", Some(p.members[1]))
+            .await;
+        let committee = app
+            .account("committee", p.counties[0], "committee_staff", None)
+            .await;
+        let c = ok(app
+            .api(
+                &county,
+                "POST",
+                "/api/v1/cadres",
+                Some(cadre(p.counties[0], "王芳", "县委组织部", None)),
+            )
+            .await);
         let cid = c["id"].as_i64().expect("id");
         // a secretary has no register; a member who is no cadre files nothing
-        refused(app.api(&sec, "GET", "/api/v1/cadres", None).await, "forbidden");
-        refused(app.api(&sec, "GET", "/api/v1/work-logs/board", None).await, "forbidden");
-        refused(app.api(&member, "POST", "/api/v1/work-logs", Some(week(app.ctx.clock.today(), true))).await, "work_log.no_cadre");
+        refused(
+            app.api(&sec, "GET", "/api/v1/cadres", None).await,
+            "forbidden",
+        );
+        refused(
+            app.api(&sec, "GET", "/api/v1/work-logs/board", None).await,
+            "forbidden",
+        );
+        refused(
+            app.api(
+                &member,
+                "POST",
+                "/api/v1/work-logs",
+                Some(week(app.ctx.clock.today(), true)),
+            )
+            .await,
+            "work_log.no_cadre",
+        );
         // committee staff read the register but keep none of it
-        ok(app.api(&committee, "GET", &format!("/api/v1/cadres/{cid}"), None).await);
-        refused(app.api(&committee, "PUT", &format!("/api/v1/cadres/{cid}"), Some(cadre(p.counties[0], "王芳", "县委组织部", None))).await, "forbidden");
+        ok(app
+            .api(&committee, "GET", &format!("/api/v1/cadres/{cid}"), None)
+            .await);
+        refused(
+            app.api(
+                &committee,
+                "PUT",
+                &format!("/api/v1/cadres/{cid}"),
+                Some(cadre(p.counties[0], "王芳", "县委组织部", None)),
+            )
+            .await,
+            "forbidden",
+        );
         let mut for_her = week(app.ctx.clock.today(), true);
         for_her["cadre_id"] = json!(cid);
-        refused(app.api(&committee, "POST", "/api/v1/work-logs", Some(for_her)).await, "forbidden");
+        refused(
+            app.api(&committee, "POST", "/api/v1/work-logs", Some(for_her))
+                .await,
+            "forbidden",
+        );
         // a stale version is refused
         let mut stale = cadre(p.counties[0], "王芳", "县委组织部", None);
         stale["version"] = json!(0);
-        refused(app.api(&county, "PUT", &format!("/api/v1/cadres/{cid}"), Some(stale)).await, "conflict");
+        refused(
+            app.api(
+                &county,
+                "PUT",
+                &format!("/api/v1/cadres/{cid}"),
+                Some(stale),
+            )
+            .await,
+            "conflict",
+        );
         // the pages: the board and the register render for the county, the phone form for a cadre
         let (session, _) = app.browser("county_page", p.counties[0], "org_staff").await;
-        for path in ["/cadres", &format!("/cadres/{cid}"), "/work-logs/board", "/work-logs/compliance", &format!("/work-logs?cadre_id={cid}")] {
+        for path in [
+            "/cadres",
+            &format!("/cadres/{cid}"),
+            "/work-logs/board",
+            "/work-logs/compliance",
+            &format!("/work-logs?cadre_id={cid}"),
+        ] {
             let (status, _, body) = app.page(&session, "GET", path, None).await;
             assert_eq!(status, axum::http::StatusCode::OK, "{path}: {body}");
         }
