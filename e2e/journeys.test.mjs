@@ -667,6 +667,45 @@ test('工作台 and notices: the county sends a notice, the secretary finds it o
   await back.done();
 });
 
+test('工作记实: a town secretary files the week on a phone from the to-do; the county sees it and returns it', async () => {
+  const town = await open({ viewport: PHONE });
+  await signIn(town, 'township');
+  // the scheduler makes the week's obligation at start: the to-do leads to the week's form
+  const todo = town.getByRole('link', { name: /填报工作记实/ }).first();
+  await todo.waitFor({ timeout: 30000 });
+  await todo.click();
+  await town.waitForURL(/\/work-logs\?week=/);
+  await town.getByRole('heading', { name: '我的工作记实' }).waitFor();
+  // how last week's plan went, when there was one
+  for (const radio of await town.locator('input[type=radio][value=done]').all()) await radio.check();
+  await town.getByLabel('第1项').first().fill('到联系村督导秋冬季农田水利建设');
+  // refused first: no item marked 党建
+  await town.locator('textarea[name=plan_text_0]').fill('召开镇党委会研究年度述职评议工作');
+  await town.getByRole('button', { name: /报送/ }).click();
+  await town.getByText('每周记实须包含党建工作内容').waitFor();
+  assert.equal(await town.locator('textarea[name=done_text_0]').inputValue(), '到联系村督导秋冬季农田水利建设', 'the refused form keeps what was typed');
+  await town.locator('input[name=plan_party_0]').check();
+  await town.getByRole('button', { name: /报送/ }).click();
+  await town.waitForURL(/\/work-logs\/\d+/);
+  await town.getByRole('status').filter({ hasText: '本周工作记实已报送' }).waitFor();
+  await noHorizontalScroll(town, 'work log');
+  await shot(town, 'work-log-town-phone');
+  const url = town.url().split('?')[0];
+  await town.done();
+
+  const county = await open();
+  await signIn(county, 'county');
+  await county.goto(url);
+  await county.getByText('召开镇党委会研究年度述职评议工作').waitFor();
+  await county.getByLabel('退回意见').fill('请写明督导的具体村和发现的问题');
+  await county.getByRole('button', { name: '退回修改' }).click();
+  await county.getByRole('status').filter({ hasText: '已退回' }).waitFor();
+  await county.goto(BASE + '/work-logs/compliance');
+  await county.getByRole('heading', { name: '工作记实按时率' }).waitFor();
+  assert.ok(await county.locator('table.data tbody tr').count() > 10, 'the county\'s units are listed');
+  await county.done();
+});
+
 test('the interface follows the browser language, and the account setting wins', async () => {
   const page = await open({ locale: 'en-US', viewport: { width: 1366, height: 900 } });
   await page.goto(BASE + '/login');
@@ -715,7 +754,8 @@ test('keyboard only: skip to the content, reach the menu, see where the focus is
 test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
-    county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent'],
+    county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent', '/cadres', '/work-logs/board', '/work-logs/compliance'],
+    township: ['/work-logs'],
     member: ['/', '/points/me', '/circulars'],
     secretary: ['/', '/members/new', '/password', '/points', '/points/year', '/circulars'],
     security: ['/accounts', '/accounts/new'],
