@@ -42,6 +42,8 @@ def reports(today, scope_path, scope_upper):
     q = (today.month - 1) // 3
     months = ", ".join(str(today.year * 100 + q * 3 + i) for i in (1, 2, 3))
     rng = f"o.path >= '{scope_path}' AND o.path < '{scope_upper}'"
+    this_monday = today - datetime.timedelta(days=today.weekday())
+    last_monday = this_monday - datetime.timedelta(days=7)
     totals = lambda subject, span, period: (  # noqa: E731
         f"SELECT t.member_id, SUM(t.total) FROM point_totals t JOIN orgs o ON o.id = t.org_id "
         f"WHERE t.subject = '{subject}' AND t.span = '{span}' AND t.period IN ({period}) AND {rng} GROUP BY t.member_id")
@@ -89,6 +91,17 @@ def reports(today, scope_path, scope_upper):
             f"SELECT e.kind, e.service, e.quantity, e.points, e.done_on, e.card_id FROM love_entries e JOIN love_cards c ON c.id = e.card_id JOIN orgs o ON o.id = c.org_id WHERE {rng} AND e.done_on <= '{today}'"]),
         ("talents", "/talents?org_id={org}", [
             f"SELECT t.id FROM talents t JOIN orgs o ON o.id = t.org_id WHERE {rng} ORDER BY t.id LIMIT 50"]),
+        # 工作记实: last week's board of the subtree's weekly reporters, and 13 weeks of
+        # punctuality per unit
+        ("work_log_board", f"/api/v1/work-logs/board?org_id={{org}}&week={last_monday}", [
+            f"SELECT c.id, w.id, w.status, w.late, b.status FROM cadres c JOIN orgs o ON o.id = c.managed_by "
+            f"LEFT JOIN work_logs w ON w.cadre_id = c.id AND w.week_start = '{last_monday}' "
+            f"LEFT JOIN obligations b ON b.kind = 'work_log.weekly' AND b.subject_type = 'cadre' AND b.subject_id = c.id AND b.period_start = '{last_monday}' "
+            f"WHERE {rng} AND c.status = 'active' AND c.weekly_record = TRUE ORDER BY c.unit, c.name LIMIT 50"]),
+        ("work_log_compliance", "/api/v1/work-logs/compliance?org_id={org}", [
+            f"SELECT b.subject_id, b.status, COUNT(*) FROM obligations b JOIN orgs o ON o.id = b.scope_org_id "
+            f"WHERE b.kind = 'work_log.weekly' AND {rng} AND b.period_start >= '{this_monday - datetime.timedelta(days=84)}' "
+            f"AND b.period_start <= '{this_monday}' GROUP BY b.subject_id, b.status"]),
         # a closed campaign's results (the county's last year's 述职评议)
         ("review_results", "/reviews/{campaign}", [
             "SELECT s.reporter_id, s.rater_id, s.total_tenths FROM review_scores s WHERE s.campaign_id = {campaign}"]),

@@ -233,6 +233,12 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "整周放假的周免报",
         "",
     ),
+    (
+        "work_log",
+        "public_dispatch",
+        "在公开页面公示每周工作调度",
+        "",
+    ),
 ];
 
 /// The name and unit of a rule value (the key itself when not listed).

@@ -52,7 +52,7 @@ use utoipa::OpenApi;
         crate::circular::web::api_receipts, crate::circular::web::api_receive, crate::circular::web::api_remind, crate::circular::web::api_withdraw,
         crate::cadre::web::api_list, crate::cadre::web::api_create, crate::cadre::web::api_get, crate::cadre::web::api_update, crate::cadre::web::api_obligations,
         crate::work_log::web::api_file, crate::work_log::web::api_mine, crate::work_log::web::api_get, crate::work_log::web::api_return, crate::work_log::web::api_addendum,
-        crate::work_log::web::api_board, crate::work_log::web::api_compliance,
+        crate::work_log::web::api_board, crate::work_log::web::api_compliance, crate::work_log::web::api_dispatch,
     ),
     components(schemas(crate::rules::web::RuleKindName)),
     modifiers(&CommonResponses),

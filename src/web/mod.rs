@@ -164,6 +164,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/work_log_compliance.html"),
     ),
     (
+        "work_log_dispatch.html",
+        include_str!("../../templates/work_log_dispatch.html"),
+    ),
+    (
         "recruits.html",
         include_str!("../../templates/recruits.html"),
     ),

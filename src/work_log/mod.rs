@@ -36,6 +36,9 @@ pub struct WorkLogRules {
     pub max_items: i64,
     /// A week without a working day (the calendar's holidays) owes no record.
     pub exempt_weeks_without_working_days: bool,
+    /// Publish each past week's records of the committee's cadres on a public page (周工作调度
+    /// 公示: names, units, positions and the items; nothing else).
+    pub public_dispatch: bool,
 }
 
 impl Default for WorkLogRules {
@@ -47,6 +50,7 @@ impl Default for WorkLogRules {
             require_party_item: true,
             max_items: 20,
             exempt_weeks_without_working_days: true,
+            public_dispatch: false,
         }
     }
 }

@@ -795,6 +795,73 @@ pub async fn generate(ctx: &Ctx, today: NaiveDate, weeks: usize) -> AppResult<u6
     Ok(made)
 }
 
+/// One cadre's week on the public page.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicRow {
+    pub name: String,
+    pub unit: String,
+    pub position: String,
+    pub done: Vec<Item>,
+    pub plan: Vec<Item>,
+}
+
+/// 周工作调度公示: a committee's cadres' records of one past week, for everyone to read.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicDispatch {
+    pub org_name: String,
+    pub week: String,
+    pub week_start: NaiveDate,
+    pub week_end: NaiveDate,
+    /// The week before (for the page's navigation).
+    pub previous: NaiveDate,
+    /// The week after, when it is past too.
+    pub next: Option<NaiveDate>,
+    pub rows: Vec<PublicRow>,
+}
+
+/// The public dispatch of the committee `org_id` for the week of `week` (default: the last
+/// week past its deadline). Not found unless the committee's rules publish it; a week not yet
+/// past its deadline is not shown. Only records standing as filed (not returned) appear.
+pub async fn public_dispatch(
+    ctx: &Ctx,
+    org_id: i64,
+    week: Option<NaiveDate>,
+) -> AppResult<PublicDispatch> {
+    let org = crate::org::store::find(&ctx.db, org_id)
+        .await?
+        .ok_or(AppError::NotFound("公示"))?;
+    let rules = rules_at(ctx, &org.path).await?;
+    if !rules.public_dispatch {
+        return Err(AppError::NotFound("公示"));
+    }
+    let zone = ctx.clock.zone();
+    let now = ctx.clock.now();
+    let past = |monday: NaiveDate| super::due_at(monday, &rules, &zone) <= now;
+    let mut latest = obligation::monday_of(ctx.clock.today());
+    while !past(latest) {
+        latest -= Duration::days(7);
+    }
+    let period = obligation::week(week.unwrap_or(latest).min(latest));
+    let rows = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT c.name, c.unit, c.position, w.done_json, w.plan_json FROM work_logs w JOIN cadres c ON c.id = w.cadre_id \
+                                WHERE c.managed_by = $1 AND w.week_start = $2 AND w.status = 'submitted' ORDER BY c.unit, c.name, c.id LIMIT 1000")
+            .bind(org.id).bind(period.start).fetch_all(x).await?;
+        rows.iter().map(|r| Ok(PublicRow {
+            name: r.string("name")?, unit: r.string("unit")?, position: r.string("position")?,
+            done: parse(&r.string("done_json")?), plan: parse(&r.string("plan_json")?),
+        })).collect::<DbResult<Vec<_>>>()?
+    });
+    Ok(PublicDispatch {
+        org_name: org.name,
+        week: period.key,
+        previous: period.start - Duration::days(7),
+        next: (period.start < latest).then(|| period.start + Duration::days(7)),
+        week_start: period.start,
+        week_end: period.end,
+        rows,
+    })
+}
+
 /// The outcome label of a follow-up.
 pub fn outcome_label(code: &str) -> &'static str {
     crate::rules::label(&OUTCOMES, code)

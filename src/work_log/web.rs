@@ -26,6 +26,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/work-logs/{id}", get(detail_page))
         .route("/work-logs/{id}/return", post(return_page))
         .route("/work-logs/{id}/addenda", post(addendum_page))
+        .route("/dispatch/{id}", get(dispatch_page))
 }
 
 pub fn api_routes() -> Router<AppState> {
@@ -37,6 +38,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/work-logs/{id}", get(api_get))
         .route("/api/v1/work-logs/{id}/return", post(api_return))
         .route("/api/v1/work-logs/{id}/addenda", post(api_addendum))
+        .route("/api/v1/dispatch/{id}", get(api_dispatch))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -390,7 +392,40 @@ async fn compliance_page(
     ))
 }
 
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[serde(default)]
+pub struct DispatchQuery {
+    /// Any day of a past week (default: the last one past its deadline).
+    pub week: Option<NaiveDate>,
+}
+
+/// 周工作调度公示: open to anyone where the committee's rules publish it.
+async fn dispatch_page(
+    State(ctx): State<AppState>,
+    crate::web::BrowserLang(lang): crate::web::BrowserLang,
+    Path(id): Path<i64>,
+    Query(q): Query<DispatchQuery>,
+) -> Result<Response, PageError> {
+    let d = store::public_dispatch(&ctx, id, q.week).await?;
+    Ok(render(
+        "work_log_dispatch.html",
+        context! { lang => lang.code(), d => d, org_id => id },
+    ))
+}
+
 // ---- API ----
+
+/// 周工作调度公示 of a committee's cadres for a past week (no account needed; 404 unless the
+/// committee's rules publish it).
+#[utoipa::path(get, path = "/api/v1/dispatch/{id}", tag = "work_logs", params(("id" = i64, Path), DispatchQuery),
+    responses((status = 200, body = store::PublicDispatch), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_dispatch(
+    State(ctx): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<DispatchQuery>,
+) -> Result<Json<store::PublicDispatch>, ApiError> {
+    Ok(Json(store::public_dispatch(&ctx, id, q.week).await?))
+}
 
 /// Files (or refiles, until it locks) a week's record: the caller's own, or — for the
 /// managing department — a cadre's (`cadre_id`, recorded as entered for them).

@@ -307,3 +307,87 @@ async fn weekly_obligations_are_made_once_even_when_a_run_stops_half_way() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_county_may_publish_its_weekly_dispatch_for_everyone() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        let county = app
+            .account("county", p.counties[0], "org_staff", None)
+            .await;
+        let c = ok(app
+            .api(
+                &county,
+                "POST",
+                "/api/v1/cadres",
+                Some(cadre(p.counties[0], "周强", "县水务局", None)),
+            )
+            .await);
+        let mut w = week(app.ctx.clock.today(), true);
+        w["cadre_id"] = c["id"].clone();
+        let filed = ok(app.api(&county, "POST", "/api/v1/work-logs", Some(w)).await);
+        let anon = |path: String| {
+            let app = &app;
+            async move {
+                let req = axum::http::Request::builder()
+                    .uri(path)
+                    .body(axum::body::Body::empty())
+                    .expect("req");
+                let (s, _, body) = app.send(req).await;
+                (s, String::from_utf8_lossy(&body).to_string())
+            }
+        };
+        let id = p.counties[0];
+        // not published unless the county's rules say so
+        assert_eq!(
+            anon(format!("/api/v1/dispatch/{id}")).await.0,
+            axum::http::StatusCode::NOT_FOUND
+        );
+        ok(app
+            .api(
+                &county,
+                "POST",
+                "/api/v1/rules/work_log",
+                Some(json!({"org_id": id, "values": {"public_dispatch": true}})),
+            )
+            .await);
+        // the week filed is shown only once its deadline has passed
+        let (s, body) = anon(format!(
+            "/api/v1/dispatch/{id}?week={}",
+            filed["week_start"].as_str().expect("week")
+        ))
+        .await;
+        assert_eq!(s, axum::http::StatusCode::OK);
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert!(
+            v["rows"].as_array().expect("rows").is_empty(),
+            "this week is not past its deadline: {v}"
+        );
+        app.ctx.clock.advance_days(8);
+        let (_, body) = anon(format!(
+            "/api/v1/dispatch/{id}?week={}",
+            filed["week_start"].as_str().expect("week")
+        ))
+        .await;
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["rows"][0]["name"], "周强", "{v}");
+        assert_eq!(v["rows"][0]["done"][1]["party"], true);
+        // the page: names, units and items, nothing that needs an account
+        let (s, page) = anon(format!(
+            "/dispatch/{id}?week={}",
+            filed["week_start"].as_str().expect("week")
+        ))
+        .await;
+        assert_eq!(s, axum::http::StatusCode::OK);
+        assert!(
+            page.contains("周强") && page.contains("讲专题党课"),
+            "{page}"
+        );
+        // another county publishes nothing
+        assert_eq!(
+            anon(format!("/api/v1/dispatch/{}", p.counties[1])).await.0,
+            axum::http::StatusCode::NOT_FOUND
+        );
+    })
+    .await;
+}
