@@ -687,7 +687,7 @@ test('工作记实: a town secretary files the week on a phone from the to-do; t
   await town.locator('input[name=plan_party_0]').check();
   await town.getByRole('button', { name: /报送/ }).click();
   await town.waitForURL(/\/work-logs\/\d+/);
-  await town.getByRole('status').filter({ hasText: '本周工作记实已报送' }).waitFor();
+  await town.getByRole('status').filter({ hasText: '该周工作记实已报送' }).waitFor();
   await noHorizontalScroll(town, 'work log');
   await shot(town, 'work-log-town-phone');
   const url = town.url().split('?')[0];

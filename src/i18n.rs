@@ -139,7 +139,7 @@ pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("closed", "已关账"),
     ("circular_published", "通知已发布"),
     ("cadre_saved", "干部信息已保存"),
-    ("work_log_filed", "本周工作记实已报送"),
+    ("work_log_filed", "该周工作记实已报送"),
     ("work_log_returned", "已退回，待本人重新报送"),
     ("work_log_addendum", "补充说明已添加"),
     ("received", "已签收"),

@@ -78,6 +78,19 @@ pub fn week(d: NaiveDate) -> Period {
     }
 }
 
+/// A week as people name it: 2026年第49周（11月30日—12月6日）.
+pub fn week_label(monday: NaiveDate) -> String {
+    let p = week(monday);
+    let iso = p.start.iso_week();
+    format!(
+        "{}年第{}周（{}—{}）",
+        iso.year(),
+        iso.week(),
+        p.start.format("%-m月%-d日"),
+        p.end.format("%-m月%-d日")
+    )
+}
+
 /// The status an obligation takes when its record comes at `at`.
 pub fn status_on_fulfil(at: DateTime<Utc>, due_at: DateTime<Utc>) -> &'static str {
     if at <= due_at {
@@ -172,9 +185,10 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// On time as a share of those that were due, in per mille (一 decimal of a percentage).
+    /// On time as a share of those decided (done, late or missed; not those still open), in
+    /// per mille (one decimal of a percentage).
     pub fn on_time_permille(&self) -> Option<i64> {
-        permille(self.done, self.expected)
+        permille(self.done, self.expected - self.open)
     }
 }
 
@@ -289,6 +303,11 @@ mod tests {
             assert_eq!((w.start, w.key.as_str()), (monday, key), "{day}");
             assert_eq!(w.end, monday + Duration::days(6));
         }
+        assert_eq!(
+            week_label(d(2026, 12, 6)),
+            "2026年第49周（11月30日—12月6日）"
+        );
+        assert_eq!(week_label(d(2027, 1, 1)), "2026年第53周（12月28日—1月3日）");
     }
 
     #[test]

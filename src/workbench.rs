@@ -470,11 +470,11 @@ async fn work_logs(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             rows.iter().map(|r| Ok((r.string("period")?, r.date("period_start")?, r.ts("due_at")?)))
                 .collect::<crate::db::DbResult<Vec<_>>>()?
         });
-        for (period, start, due) in owed {
+        for (_, start, due) in owed {
             out.push(
                 Todo::new(
                     "work_logs",
-                    format!("填报工作记实（{period}，{}起）", start.format("%m月%d日")),
+                    format!("填报工作记实（{}）", crate::obligation::week_label(start)),
                     format!("/work-logs?week={start}"),
                 )
                 .due(Some(zone.date_of(due)), today),
@@ -489,8 +489,8 @@ async fn work_logs(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             out.push(Todo::new(
                 "work_logs",
                 format!(
-                    "修改后重新报送被退回的工作记实（{}起的一周）",
-                    start.format("%m月%d日")
+                    "修改后重新报送被退回的工作记实（{}）",
+                    crate::obligation::week_label(start)
                 ),
                 format!("/work-logs?week={start}&returned={id}"),
             ));
@@ -509,7 +509,10 @@ async fn work_logs(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
                 Todo::new(
                     "work_logs",
                     format!("{missed}份工作记实逾期未报（近四周），请督促"),
-                    "/work-logs/compliance".to_string(),
+                    format!(
+                        "/work-logs/board?state=missing&week={}",
+                        crate::obligation::monday_of(today) - chrono::Duration::days(7)
+                    ),
                 )
                 .count(missed),
             );

@@ -62,6 +62,9 @@ CREATE TABLE work_logs (
     status         TEXT NOT NULL CHECK (status IN ('submitted', 'returned')),
     filed_at       TIMESTAMPTZ NOT NULL,
     submitted_at   TIMESTAMPTZ NOT NULL,
+    -- fixed when filed (and when a returned record is filed again): a later rule change
+    -- neither reopens nor closes a record early
+    locks_at       TIMESTAMPTZ NOT NULL,
     late           BOOLEAN NOT NULL,
     filed_by       BIGINT REFERENCES accounts (id),
     filer_name     TEXT NOT NULL,

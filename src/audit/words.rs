@@ -205,11 +205,20 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("step", "步骤"),
     ("done_on", "日期"),
     ("locale", "界面语言"),
+    ("unit", "工作单位"),
+    ("position", "职务"),
+    ("rank", "职级"),
+    ("category", "干部类别"),
+    ("managed_by", "管理单位"),
+    ("member_id", "关联党员编号"),
+    ("account", "填报账号"),
+    ("weekly_record", "每周填报工作记实"),
 ];
 
 /// Fields that are bookkeeping, not content.
 const SKIP: &[&str] = &[
     "version",
+    "account_id",
     "id",
     "updated_at",
     "created_at",
@@ -284,6 +293,7 @@ pub const ORG_FIELDS: &[&str] = &[
     "to_org_id",
     "from_org_id",
     "supervisor_id",
+    "managed_by",
 ];
 
 /// [`changes`], each with the key of its field.

@@ -221,19 +221,20 @@ async fn checked(
         "managed_by",
         "管理干部的须是党委或党工委（干部管理权限）",
     );
-    let name = input.name.trim();
+    let name = crate::work_log::clean_text(&input.name);
+    let name = name.as_str();
     c.check(
         (1..=MAX_NAME).contains(&name.chars().count()),
         "name",
         &format!("请填写姓名（{MAX_NAME}字以内）"),
     );
     c.check(
-        (1..=MAX_UNIT).contains(&input.unit.trim().chars().count()),
+        (1..=MAX_UNIT).contains(&crate::work_log::clean_text(&input.unit).chars().count()),
         "unit",
         &format!("请填写工作单位（{MAX_UNIT}字以内）"),
     );
     c.check(
-        (1..=MAX_POSITION).contains(&input.position.trim().chars().count()),
+        (1..=MAX_POSITION).contains(&crate::work_log::clean_text(&input.position).chars().count()),
         "position",
         &format!("请填写职务（{MAX_POSITION}字以内）"),
     );
@@ -289,9 +290,11 @@ async fn checked(
 }
 
 fn audit_view(input: &NewCadre, account_id: Option<i64>, status: &str) -> serde_json::Value {
+    // codes in words (the history shows them as recorded); the account by its id and name
     serde_json::json!({"name": input.name.trim(), "managed_by": input.managed_by, "unit": input.unit.trim(),
-        "position": input.position.trim(), "rank": input.rank, "category": input.category,
-        "member_id": input.member_id, "account_id": account_id, "weekly_record": input.weekly_record, "status": status})
+        "position": input.position.trim(), "rank": super::label(&RANKS, &input.rank), "category": super::label(&CATEGORIES, &input.category),
+        "member_id": input.member_id, "account_id": account_id, "account": input.account.as_deref().filter(|a| !a.is_empty()),
+        "weekly_record": input.weekly_record, "status": super::label(&STATUSES, status)})
 }
 
 /// An account files as at most one cadre: the unique index's refusal, in words.
@@ -332,7 +335,15 @@ pub async fn create(ctx: &Ctx, p: &Principal, input: &NewCadre) -> AppResult<Cad
     )
     .await?;
     tx.commit().await?;
+    owes_now(ctx).await?;
     Ok(load(ctx, id).await?.0)
+}
+
+/// The current week's obligations at once (a cadre registered or set to file weekly owes this
+/// week without waiting for the scheduler's next run).
+async fn owes_now(ctx: &Ctx) -> AppResult<()> {
+    crate::work_log::store::generate(ctx, ctx.clock.today(), 1).await?;
+    Ok(())
 }
 
 pub async fn update(ctx: &Ctx, p: &Principal, id: i64, input: &NewCadre) -> AppResult<Cadre> {
@@ -371,7 +382,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: i64, input: &NewCadre) -> AppR
         rank: old.rank.clone(),
         category: old.category.clone(),
         member_id: old.member_id,
-        account: None,
+        account: old.account.clone(),
         weekly_record: old.weekly_record,
         status: old.status.clone(),
         version: None,
@@ -389,6 +400,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: i64, input: &NewCadre) -> AppR
     )
     .await?;
     tx.commit().await?;
+    owes_now(ctx).await?;
     Ok(load(ctx, id).await?.0)
 }
 

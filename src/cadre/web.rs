@@ -131,13 +131,27 @@ fn from_fields(f: &HashMap<String, String>) -> NewCadre {
     }
 }
 
+/// A member number typed that is not one: refused, never dropped.
+fn member_typed(f: &HashMap<String, String>) -> Result<(), AppError> {
+    if form::opt_num(f, "member_id").is_none()
+        && f.get("member_id").is_some_and(|v| !v.trim().is_empty())
+    {
+        return Err(AppError::field("member_id", "党员编号应为数字"));
+    }
+    Ok(())
+}
+
 async fn create_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = from_fields(&f);
-    match store::create(&ctx, &p, &input).await {
+    let r = match member_typed(&f) {
+        Ok(()) => store::create(&ctx, &p, &input).await,
+        Err(e) => Err(e),
+    };
+    match r {
         Ok(c) => Ok(Redirect::to(&format!("/cadres/{}?ok=cadre_saved", c.id)).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. })) => {
             let v = list_view(
@@ -212,7 +226,11 @@ async fn update_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = from_fields(&f);
-    match store::update(&ctx, &p, id, &input).await {
+    let r = match member_typed(&f) {
+        Ok(()) => store::update(&ctx, &p, id, &input).await,
+        Err(e) => Err(e),
+    };
+    match r {
         Ok(c) => Ok(Redirect::to(&format!("/cadres/{}?ok=cadre_saved", c.id)).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_))) => {
             let c = store::get(&ctx, &p, id).await?;

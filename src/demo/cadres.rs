@@ -14,23 +14,24 @@ use chrono::{Duration, NaiveDate};
 use rand::rngs::StdRng;
 use rand::Rng;
 
+/// The county's departments, after 县 or 区 as the county is one.
 const DEPARTMENTS: [&str; 16] = [
-    "县委办公室",
-    "县政府办公室",
-    "县发展和改革局",
-    "县教育和体育局",
-    "县财政局",
-    "县人力资源和社会保障局",
-    "县自然资源和规划局",
-    "县住房和城乡建设局",
-    "县交通运输局",
-    "县农业农村局",
-    "县水务局",
-    "县商务局",
-    "县文化和旅游局",
-    "县卫生健康局",
-    "县应急管理局",
-    "县市场监督管理局",
+    "委办公室",
+    "政府办公室",
+    "发展和改革局",
+    "教育和体育局",
+    "财政局",
+    "人力资源和社会保障局",
+    "自然资源和规划局",
+    "住房和城乡建设局",
+    "交通运输局",
+    "农业农村局",
+    "水务局",
+    "商务局",
+    "文化和旅游局",
+    "卫生健康局",
+    "应急管理局",
+    "市场监督管理局",
 ];
 
 const PARTY_ITEMS: [&str; 10] = [
@@ -47,11 +48,11 @@ const PARTY_ITEMS: [&str; 10] = [
 ];
 
 const WORK_ITEMS: [&str; 14] = [
-    "调度秋粮收购进度",
+    "调度重点工作推进情况",
     "走访企业协调解决用工问题",
     "督导重点项目建设进度",
     "接待来访群众，办理诉求",
-    "检查安全生产和防汛准备",
+    "检查安全生产工作",
     "推进农村人居环境整治",
     "召开专题会议研究年度预算执行",
     "陪同上级检查组督导",
@@ -59,7 +60,7 @@ const WORK_ITEMS: [&str; 14] = [
     "组织冬季消防安全检查",
     "协调高标准农田建设用地",
     "审核民生实事项目清单",
-    "参加县委常委会汇报工作",
+    "向党委（党组）汇报阶段工作",
     "推进营商环境问题整改",
 ];
 
@@ -75,13 +76,16 @@ fn person(rng: &mut StdRng) -> String {
 }
 
 fn items(rng: &mut StdRng, party: bool) -> Vec<Item> {
-    let mut v: Vec<Item> = (0..rng.gen_range(2..=4))
-        .map(|_| Item {
-            text: pick_str(rng, &WORK_ITEMS).to_string(),
-            party: false,
-        })
-        .collect();
-    v.dedup_by(|a, b| a.text == b.text);
+    let mut v: Vec<Item> = Vec::new();
+    for _ in 0..rng.gen_range(2..=4) {
+        let text = pick_str(rng, &WORK_ITEMS);
+        if !v.iter().any(|i| i.text == text) {
+            v.push(Item {
+                text: text.to_string(),
+                party: false,
+            });
+        }
+    }
     if party {
         v.insert(
             rng.gen_range(0..=v.len()),
@@ -100,10 +104,16 @@ pub(super) async fn generate(
     ctx: &Ctx,
     tx: &mut Tx,
     rng: &mut StdRng,
-    county: i64,
+    county: (i64, &str),
     towns: &[(i64, String)],
     as_of: NaiveDate,
 ) -> AppResult<(usize, usize)> {
+    let (county, county_name) = county;
+    let prefix = if county_name.contains("区委") {
+        "区"
+    } else {
+        "县"
+    };
     let zone = ctx.clock.zone();
     let now = ctx.clock.now();
     let rules = WorkLogRules::default();
@@ -120,21 +130,22 @@ pub(super) async fn generate(
         ));
     }
     for d in DEPARTMENTS {
-        let head = if d.starts_with("县委") || d.starts_with("县政府") {
+        let head = if d.starts_with("委") || d.starts_with("政府") {
             "主任"
         } else {
             "局长"
         };
+        let d = format!("{prefix}{d}");
         rows.push((
             person(rng),
-            d.into(),
+            d.clone(),
             head.into(),
             "section_chief",
             "dept_head",
         ));
         rows.push((
             person(rng),
-            d.into(),
+            d,
             format!("副{head}"),
             "section_deputy",
             "section",
@@ -165,25 +176,26 @@ pub(super) async fn generate(
             } else {
                 (roll < 0.03, roll < 0.1)
             };
-            if miss {
-                on_tx!(tx, x => {
-                    sqlx::query("INSERT INTO obligations (kind, subject_type, subject_id, scope_org_id, period, period_start, period_end, due_at, missed_at, status, created_at) \
-                                 VALUES ($1, 'cadre', $2, $3, $4, $5, $6, $7, $8, 'missed', $9)")
-                        .bind(crate::work_log::OBLIGATION).bind(id).bind(county).bind(&p.key).bind(p.start).bind(p.end)
-                        .bind(due).bind(missed_at).bind(zone.start_of(monday)).execute(&mut *x).await?;
-                });
-                last_plan.clear();
-                continue;
-            }
-            // on time: Friday afternoon to Monday morning; late: Monday afternoon to Thursday
-            let filed = if late {
-                due + Duration::minutes(rng.gen_range(60..3 * 24 * 60))
+            // on time: Friday to Monday morning; late: Monday afternoon to Thursday — in the
+            // day's working hours
+            let (day, from_hour, to_hour) = if late {
+                (rng.gen_range(7..=10), 8, 21)
             } else {
-                zone.start_of(monday + Duration::days(4))
-                    + Duration::hours(15)
-                    + Duration::minutes(rng.gen_range(0..(2 * 24 + 20) * 60))
+                match rng.gen_range(0..4) {
+                    0 => (4, 14, 21),
+                    1 => (5, 9, 21),
+                    2 => (6, 9, 21),
+                    _ => (7, 8, 11),
+                }
             };
-            if filed > now {
+            let filed = zone.start_of(monday + Duration::days(day))
+                + Duration::minutes(rng.gen_range(from_hour * 60..to_hour * 60));
+            let filed = if late {
+                filed.max(due + Duration::minutes(30))
+            } else {
+                filed.min(due)
+            };
+            if miss || filed > now {
                 // not yet filed at the demo's moment: the week is still owed
                 let open = if now >= missed_at { "missed" } else { "due" };
                 on_tx!(tx, x => {
@@ -192,6 +204,7 @@ pub(super) async fn generate(
                         .bind(crate::work_log::OBLIGATION).bind(id).bind(county).bind(&p.key).bind(p.start).bind(p.end)
                         .bind(due).bind(missed_at).bind(open).bind(zone.start_of(monday)).execute(&mut *x).await?;
                 });
+                last_plan.clear();
                 continue;
             }
             let followups: Vec<Followup> = last_plan
@@ -217,12 +230,12 @@ pub(super) async fn generate(
             let plan = items(rng, party_plan);
             let status = if late { "late" } else { "done" };
             let log = on_tx!(tx, x => {
-                sqlx::query("INSERT INTO work_logs (cadre_id, week_start, done_json, plan_json, followup_json, status, filed_at, submitted_at, late, filer_name) \
-                             VALUES ($1, $2, $3, $4, $5, 'submitted', $6, $6, $7, '本人') RETURNING id")
+                sqlx::query("INSERT INTO work_logs (cadre_id, week_start, done_json, plan_json, followup_json, status, filed_at, submitted_at, locks_at, late, filer_name) \
+                             VALUES ($1, $2, $3, $4, $5, 'submitted', $6, $6, $8, $7, '组织部门代为录入') RETURNING id")
                     .bind(id).bind(monday).bind(serde_json::to_string(&done).unwrap_or_default())
                     .bind(serde_json::to_string(&plan).unwrap_or_default())
                     .bind(serde_json::to_string(&followups).unwrap_or_default())
-                    .bind(filed).bind(late)
+                    .bind(filed).bind(late).bind(crate::work_log::locks_at(filed, &rules))
                     .fetch_one(&mut *x).await?.i64("id")?
             });
             on_tx!(tx, x => {

@@ -925,8 +925,15 @@ pub async fn generate(
                 .map(|o| (o.id, o.name.clone()))
                 .collect();
             let root = g.orgs.first().map(|o| o.id).unwrap_or(county.0);
-            cadre_counts =
-                cadres::generate(ctx, &mut tx, &mut g.rng, county.0, &towns, opts.as_of).await?;
+            cadre_counts = cadres::generate(
+                ctx,
+                &mut tx,
+                &mut g.rng,
+                (county.0, &county.1),
+                &towns,
+                opts.as_of,
+            )
+            .await?;
             review::generate(ctx, &mut tx, &mut g.rng, root, county, &towns, opts.as_of).await?
         }
         None => 0,

@@ -106,7 +106,11 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
     } else {
         Vec::new()
     };
-    let base = context! { alerts => alerts, todos => todos, notices => notices, sent => sent };
+    // a cadre (any role) files weekly records: their way to them, whatever the menu holds
+    let cadre = crate::cadre::store::of_account(&ctx, p.account_id)
+        .await?
+        .is_some_and(|(c, _)| c.weekly_record && c.status == "active");
+    let base = context! { alerts => alerts, todos => todos, notices => notices, sent => sent, cadre => cadre };
     let member = match p.member_id {
         Some(id) if p.has_role(crate::auth::Role::Member) => Some(member_glance(&ctx, id).await?),
         _ => None,

@@ -116,9 +116,21 @@ pub fn missed_at(due: DateTime<Utc>, rules: &WorkLogRules) -> DateTime<Utc> {
     due + Duration::days(rules.missed_after_days)
 }
 
-/// A submitted record is locked `lock_days` after its last submission.
-pub fn locked(submitted_at: DateTime<Utc>, now: DateTime<Utc>, rules: &WorkLogRules) -> bool {
-    now >= submitted_at + Duration::days(rules.lock_days)
+/// When a record filed (or, returned, filed again) at `at` locks: fixed then, so a later rule
+/// change neither reopens a locked record nor closes an open one early.
+pub fn locks_at(at: DateTime<Utc>, rules: &WorkLogRules) -> DateTime<Utc> {
+    at + Duration::days(rules.lock_days)
+}
+
+/// The dates a record, a list or a range may name: a week of this century (anything else is
+/// a typing mistake, and far dates would overflow the week arithmetic).
+pub fn in_range(d: NaiveDate) -> bool {
+    (NaiveDate::from_ymd_opt(2000, 1, 1)..=NaiveDate::from_ymd_opt(2100, 12, 31)).contains(&Some(d))
+}
+
+/// Text as stored: trimmed, without NUL characters (which PostgreSQL's text refuses).
+pub fn clean_text(s: &str) -> String {
+    s.replace('\0', "").trim().to_string()
 }
 
 /// Drops blank rows and trims the rest.
@@ -126,7 +138,7 @@ pub fn clean_items(items: &[Item]) -> Vec<Item> {
     items
         .iter()
         .map(|i| Item {
-            text: i.text.trim().to_string(),
+            text: clean_text(&i.text),
             party: i.party,
         })
         .filter(|i| !i.text.is_empty())
@@ -179,7 +191,7 @@ pub fn check(
                 &format!("followup_{n}"),
                 format!("上周计划“{}”未全部完成，请说明原因", short(&f.text)),
             ));
-        } else if f.reason.chars().count() > MAX_TEXT {
+        } else if f.reason.chars().count() > MAX_TEXT || f.text.chars().count() > MAX_TEXT {
             e.push(FieldError::new(
                 &format!("followup_{n}"),
                 format!("原因不超过{MAX_TEXT}字"),
@@ -233,10 +245,22 @@ mod tests {
     fn locks_exactly_after_lock_days() {
         let r = WorkLogRules::default();
         let at = due_at(d(2026, 11, 30), &r, &Zone::BEIJING);
-        let days = |n: i64, s: i64| at + Duration::days(n) + Duration::seconds(s);
-        assert!(!locked(at, days(7, -1), &r));
-        assert!(locked(at, days(7, 0), &r));
-        assert!(locked(at, days(7, 1), &r));
+        assert_eq!(locks_at(at, &r), at + Duration::days(7));
+        let r1 = WorkLogRules { lock_days: 1, ..r };
+        assert_eq!(locks_at(at, &r1), at + Duration::days(1));
+    }
+
+    #[test]
+    fn dates_of_this_century_only() {
+        for (day, ok) in [
+            (d(1999, 12, 31), false),
+            (d(2000, 1, 1), true),
+            (d(2100, 12, 31), true),
+            (d(2101, 1, 1), false),
+        ] {
+            assert_eq!(in_range(day), ok, "{day}");
+        }
+        assert_eq!(clean_text(" a\0b "), "ab");
     }
 
     #[test]

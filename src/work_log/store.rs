@@ -46,6 +46,8 @@ pub struct WorkLog {
     pub week_end: NaiveDate,
     /// e.g. 2026-W49
     pub week: String,
+    /// 2026年第49周（11月30日—12月6日）
+    pub week_label: String,
     pub done: Vec<Item>,
     pub plan: Vec<Item>,
     pub followups: Vec<Followup>,
@@ -58,6 +60,7 @@ pub struct WorkLog {
     pub late: bool,
     /// Changes now only by addendum.
     pub locked: bool,
+    pub locks_at: DateTime<Utc>,
     /// Who typed it (录入人), when not the cadre.
     pub filer_name: String,
     pub entered_for: bool,
@@ -69,6 +72,23 @@ pub struct WorkLog {
 }
 
 pub const STATUSES: [(&str, &str); 2] = [("submitted", "已报送"), ("returned", "已退回")];
+
+/// The refusal of an account not registered as a cadre.
+pub const NO_CADRE: &str =
+    "本账号未登记为干部，不能填报工作记实；请联系组织部门在干部名册中关联账号";
+
+/// Addenda one record holds at most.
+pub const MAX_ADDENDA: usize = 50;
+
+/// A date a request names, refused outside [`super::in_range`].
+fn checked_week(d: Option<NaiveDate>, field: &str) -> AppResult<Option<NaiveDate>> {
+    match d {
+        Some(d) if !super::in_range(d) => {
+            Err(AppError::field(field, "日期超出范围（2000年至2100年）"))
+        }
+        d => Ok(d),
+    }
+}
 
 /// The rules in force for a cadre managed at `path`.
 pub async fn rules_at(ctx: &Ctx, path: &str) -> AppResult<WorkLogRules> {
@@ -82,7 +102,7 @@ fn parse<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
 }
 
 const COLUMNS: &str = "w.id, w.cadre_id, c.name AS cadre_name, c.unit, c.position, c.account_id, o.path AS org_path, w.week_start, w.done_json, w.plan_json, \
-    w.followup_json, w.status, w.filed_at, w.submitted_at, w.late, w.filed_by, w.filer_name, w.review_comment, w.reviewer_name, w.reviewed_at, w.version";
+    w.followup_json, w.status, w.filed_at, w.submitted_at, w.locks_at, w.late, w.filed_by, w.filer_name, w.review_comment, w.reviewer_name, w.reviewed_at, w.version";
 const FROM: &str =
     "FROM work_logs w JOIN cadres c ON c.id = w.cadre_id JOIN orgs o ON o.id = c.managed_by";
 
@@ -102,6 +122,7 @@ async fn load(ctx: &Ctx, id: i64) -> AppResult<(WorkLog, Option<i64>, String)> {
                     unit: r.string("unit")?,
                     position: r.string("position")?,
                     week: obligation::week(week_start).key,
+                    week_label: obligation::week_label(week_start),
                     week_start,
                     week_end: week_start + Duration::days(6),
                     done: parse(&r.string("done_json")?),
@@ -113,6 +134,7 @@ async fn load(ctx: &Ctx, id: i64) -> AppResult<(WorkLog, Option<i64>, String)> {
                     due_at: r.ts("filed_at")?,
                     late: r.bool("late")?,
                     locked: false,
+                    locks_at: r.ts("locks_at")?,
                     filer_name: r.string("filer_name")?,
                     entered_for: filed_by.is_some() && filed_by != account,
                     review_comment: r.opt_string("review_comment")?,
@@ -128,7 +150,7 @@ async fn load(ctx: &Ctx, id: i64) -> AppResult<(WorkLog, Option<i64>, String)> {
     });
     let rules = rules_at(ctx, &path).await?;
     w.due_at = super::due_at(w.week_start, &rules, &ctx.clock.zone());
-    w.locked = w.status == "submitted" && super::locked(w.submitted_at, ctx.clock.now(), &rules);
+    w.locked = w.status == "submitted" && ctx.clock.now() >= w.locks_at;
     w.addenda = on_db!(&ctx.db, x => {
         let rows = sqlx::query("SELECT body, author, created_at FROM work_log_addenda WHERE log_id = $1 ORDER BY id")
             .bind(id).fetch_all(x).await?;
@@ -138,6 +160,18 @@ async fn load(ctx: &Ctx, id: i64) -> AppResult<(WorkLog, Option<i64>, String)> {
     Ok((w, account, path))
 }
 
+/// The record's cadre account and managing path: what deciding who may see it needs, read
+/// before anything else about it (an answer outside the subtree takes as long as an absent one).
+async fn head(ctx: &Ctx, id: i64) -> AppResult<(Option<i64>, String)> {
+    on_db!(&ctx.db, x => {
+        match sqlx::query("SELECT c.account_id, o.path FROM work_logs w JOIN cadres c ON c.id = w.cadre_id JOIN orgs o ON o.id = c.managed_by WHERE w.id = $1")
+            .bind(id).fetch_optional(x).await? {
+            Some(r) => Ok((r.opt_i64("account_id")?, r.string("path")?)),
+            None => Err(AppError::NotFound("工作记实")),
+        }
+    })
+}
+
 /// Whether `p` is the cadre (files as them) or may act for the managing organisation.
 fn own(p: &Principal, account: Option<i64>) -> bool {
     account == Some(p.account_id)
@@ -145,14 +179,15 @@ fn own(p: &Principal, account: Option<i64>) -> bool {
 
 /// Reads a record: the cadre's own, or a managing account's (each such reading audited).
 pub async fn open(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<WorkLog> {
-    let (w, account, path) = load(ctx, id).await?;
+    let (account, path) = head(ctx, id).await?;
     if own(p, account) {
-        return Ok(w);
+        return Ok(load(ctx, id).await?.0);
     }
     if !p.in_scope(&path) {
         return Err(AppError::NotFound("工作记实"));
     }
     p.authorize(Perm::CadreRead, Some(&path))?;
+    let (w, _, _) = load(ctx, id).await?;
     audit::record(
         &ctx.db,
         &p.actor(),
@@ -184,12 +219,7 @@ async fn cadre_for(ctx: &Ctx, p: &Principal, cadre_id: Option<i64>) -> AppResult
         }
         None => crate::cadre::store::of_account(ctx, p.account_id)
             .await?
-            .ok_or_else(|| {
-                AppError::refused(
-                    "work_log.no_cadre",
-                    "本账号未登记为干部，不能填报工作记实；请联系组织部门在干部名册中关联账号",
-                )
-            }),
+            .ok_or_else(|| AppError::refused("work_log.no_cadre", NO_CADRE)),
     }
 }
 
@@ -213,6 +243,7 @@ fn obligation_of<'a>(
 
 /// Files (or, until it locks, refiles) the week's record.
 pub async fn file(ctx: &Ctx, p: &Principal, input: &NewWorkLog) -> AppResult<WorkLog> {
+    let week = checked_week(input.week, "week")?;
     let (cadre, path) = cadre_for(ctx, p, input.cadre_id).await?;
     if cadre.status != "active" {
         return Err(AppError::refused(
@@ -220,33 +251,60 @@ pub async fn file(ctx: &Ctx, p: &Principal, input: &NewWorkLog) -> AppResult<Wor
             "该干部已离任，不再填报工作记实",
         ));
     }
+    if !cadre.weekly_record {
+        return Err(AppError::refused(
+            "work_log.not_reporter",
+            "该干部不填报每周工作记实（可在干部名册中设置）",
+        ));
+    }
     let rules = rules_at(ctx, &path).await?;
     let today = ctx.clock.today();
-    let period = obligation::week(input.week.unwrap_or(today));
+    let zone = ctx.clock.zone();
+    let period = obligation::week(week.unwrap_or(today));
+    let registered = obligation::monday_of(zone.date_of(cadre.created_at));
+    if period.start < registered {
+        return Err(AppError::field(
+            "week",
+            format!("该周早于干部登记的那一周（{registered}起），不需填报"),
+        ));
+    }
     let done = super::clean_items(&input.done);
     let plan = super::clean_items(&input.plan);
-    let followups: Vec<Followup> = input
-        .followups
+    // how last week's plan went: one outcome per item actually planned, in its order (the
+    // texts are the plan's, whatever a client sends)
+    let prev = previous_plan(ctx, cadre.id, period.start).await?;
+    if input.followups.len() != prev.len() {
+        return Err(AppError::field(
+            "followups",
+            format!("请逐项说明上周计划（共{}项）的完成情况", prev.len()),
+        ));
+    }
+    let followups: Vec<Followup> = prev
         .iter()
-        .filter(|f| !f.text.trim().is_empty())
-        .map(|f| Followup {
-            text: f.text.trim().to_string(),
+        .zip(&input.followups)
+        .map(|(planned, f)| Followup {
+            text: planned.text.clone(),
             outcome: f.outcome.trim().to_string(),
-            reason: f.reason.trim().to_string(),
+            reason: super::clean_text(&f.reason),
         })
         .collect();
-    if followups.len() > rules.max_items.max(1) as usize {
-        return Err(AppError::field("followups", "上周计划的条目过多"));
-    }
     let errors = super::check(period.start, today, &done, &plan, &followups, &rules);
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let due = super::due_at(period.start, &rules, &ctx.clock.zone());
+    // the deadline the week's obligation was made with (a later rule change does not move it)
+    let made_due = on_db!(&ctx.db, x => {
+        match sqlx::query("SELECT due_at FROM obligations WHERE kind = $1 AND subject_type = 'cadre' AND subject_id = $2 AND period = $3")
+            .bind(OBLIGATION).bind(cadre.id).bind(&period.key).fetch_optional(x).await? {
+            Some(r) => Some(r.ts("due_at")?),
+            None => None,
+        }
+    });
+    let due = made_due.unwrap_or_else(|| super::due_at(period.start, &rules, &ctx.clock.zone()));
     let existing = on_db!(&ctx.db, x => {
-        match sqlx::query("SELECT id, status, submitted_at, version FROM work_logs WHERE cadre_id = $1 AND week_start = $2")
+        match sqlx::query("SELECT id, status, locks_at, version FROM work_logs WHERE cadre_id = $1 AND week_start = $2")
             .bind(cadre.id).bind(period.start).fetch_optional(x).await? {
-            Some(r) => Some((r.i64("id")?, r.string("status")?, r.ts("submitted_at")?, r.i64("version")?)),
+            Some(r) => Some((r.i64("id")?, r.string("status")?, r.ts("locks_at")?, r.i64("version")?)),
             None => None,
         }
     });
@@ -260,21 +318,33 @@ pub async fn file(ctx: &Ctx, p: &Principal, input: &NewWorkLog) -> AppResult<Wor
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     let (id, action, before) = match existing {
-        Some((id, status, submitted_at, version)) => {
-            if status == "submitted" && super::locked(submitted_at, now, &rules) {
+        Some((id, status, locks_at, version)) => {
+            if cadre.account_id.is_some() && cadre.account_id != Some(p.account_id) {
+                return Err(AppError::refused(
+                    "work_log.filed_by_cadre",
+                    "该周记实已由本人报送；如需修改，请退回本人",
+                ));
+            }
+            if status == "submitted" && now >= locks_at {
                 return Err(AppError::refused(
                     "work_log.locked",
                     format!(
-                        "该周记实已于报送{}天后锁定，只能添加补充说明",
-                        rules.lock_days
+                        "该周记实已于{}锁定，只能添加补充说明",
+                        crate::clock::fmt_local(locks_at, "%Y-%m-%d %H:%M")
                     ),
                 ));
             }
+            // a returned record filed again locks anew; refiling an open one keeps its lock
+            let locks_at = if status == "returned" {
+                super::locks_at(now, &rules)
+            } else {
+                locks_at
+            };
             let n = on_tx!(&mut tx, x => {
                 sqlx::query("UPDATE work_logs SET done_json = $1, plan_json = $2, followup_json = $3, status = 'submitted', submitted_at = $4, \
-                             filed_by = $5, filer_name = $6, version = version + 1 WHERE id = $7 AND version = $8")
+                             filed_by = $5, filer_name = $6, locks_at = $9, version = version + 1 WHERE id = $7 AND version = $8")
                     .bind(&done_json).bind(&plan_json).bind(&fu_json).bind(now).bind(p.account_id).bind(&p.display_name)
-                    .bind(id).bind(version).execute(&mut *x).await?.rows_affected()
+                    .bind(id).bind(version).bind(locks_at).execute(&mut *x).await?.rows_affected()
             });
             if n != 1 {
                 return Err(AppError::Conflict("该周记实刚被修改，请刷新后重试".into()));
@@ -288,10 +358,10 @@ pub async fn file(ctx: &Ctx, p: &Principal, input: &NewWorkLog) -> AppResult<Wor
         None => {
             let late = now > due;
             let id = on_tx!(&mut tx, x => {
-                sqlx::query("INSERT INTO work_logs (cadre_id, week_start, done_json, plan_json, followup_json, status, filed_at, submitted_at, late, filed_by, filer_name) \
-                             VALUES ($1, $2, $3, $4, $5, 'submitted', $6, $6, $7, $8, $9) RETURNING id")
+                sqlx::query("INSERT INTO work_logs (cadre_id, week_start, done_json, plan_json, followup_json, status, filed_at, submitted_at, locks_at, late, filed_by, filer_name) \
+                             VALUES ($1, $2, $3, $4, $5, 'submitted', $6, $6, $10, $7, $8, $9) RETURNING id")
                     .bind(cadre.id).bind(period.start).bind(&done_json).bind(&plan_json).bind(&fu_json).bind(now).bind(late)
-                    .bind(p.account_id).bind(&p.display_name)
+                    .bind(p.account_id).bind(&p.display_name).bind(super::locks_at(now, &rules))
                     .fetch_one(&mut *x).await?.i64("id")?
             });
             (id, "work_log.file", serde_json::Value::Null)
@@ -326,12 +396,14 @@ pub async fn file(ctx: &Ctx, p: &Principal, input: &NewWorkLog) -> AppResult<Wor
 
 /// The managing department returns a record with its comment; the cadre refiles it.
 pub async fn return_log(ctx: &Ctx, p: &Principal, id: i64, comment: &str) -> AppResult<WorkLog> {
-    let (w, _, path) = load(ctx, id).await?;
+    let (_, path) = head(ctx, id).await?;
     if !p.in_scope(&path) {
         return Err(AppError::NotFound("工作记实"));
     }
     p.authorize(Perm::CadreWrite, Some(&path))?;
-    let comment = comment.trim();
+    let (w, _, _) = load(ctx, id).await?;
+    let comment = super::clean_text(comment);
+    let comment = comment.as_str();
     if !(1..=super::MAX_TEXT).contains(&comment.chars().count()) {
         return Err(AppError::field(
             "comment",
@@ -379,14 +451,22 @@ pub async fn return_log(ctx: &Ctx, p: &Principal, id: i64, comment: &str) -> App
 
 /// An addendum to a filed record, by the cadre or the managing department.
 pub async fn add_addendum(ctx: &Ctx, p: &Principal, id: i64, body: &str) -> AppResult<WorkLog> {
-    let (_, account, path) = load(ctx, id).await?;
+    let (account, path) = head(ctx, id).await?;
     if !own(p, account) {
         if !p.in_scope(&path) {
             return Err(AppError::NotFound("工作记实"));
         }
         p.authorize(Perm::CadreWrite, Some(&path))?;
     }
-    let body = body.trim();
+    let (w, _, _) = load(ctx, id).await?;
+    if w.addenda.len() >= MAX_ADDENDA {
+        return Err(AppError::refused(
+            "work_log.too_many_addenda",
+            format!("每份记实最多{MAX_ADDENDA}条补充说明"),
+        ));
+    }
+    let body = super::clean_text(body);
+    let body = body.as_str();
     if !(1..=super::MAX_TEXT).contains(&body.chars().count()) {
         return Err(AppError::field(
             "body",
@@ -425,6 +505,7 @@ pub struct WeekRow {
     pub position: String,
     pub week_start: NaiveDate,
     pub week: String,
+    pub week_label: String,
     pub log_id: Option<i64>,
     pub status: Option<String>,
     pub late: bool,
@@ -432,19 +513,27 @@ pub struct WeekRow {
     /// The obligation: due, done, late, missed; none when the week owed no record.
     pub obligation: Option<String>,
     pub obligation_label: String,
+    /// Owed, not filed, past its deadline.
+    pub overdue: bool,
 }
 
-fn week_row(r: &impl DbRow) -> DbResult<WeekRow> {
+fn week_row(r: &impl DbRow, now: DateTime<Utc>) -> DbResult<WeekRow> {
     let ob = r.opt_string("ob_status")?;
     let week_start = r.date("wk")?;
+    let log_id = r.opt_i64("log_id")?;
+    let overdue = log_id.is_none()
+        && matches!(ob.as_deref(), Some("due" | "missed"))
+        && r.opt_ts("ob_due")?.is_some_and(|d| d < now);
     Ok(WeekRow {
+        overdue,
+        week_label: obligation::week_label(week_start),
         cadre_id: r.i64("id")?,
         cadre_name: r.string("name")?,
         unit: r.string("unit")?,
         position: r.string("position")?,
         week: obligation::week(week_start).key,
         week_start,
-        log_id: r.opt_i64("log_id")?,
+        log_id,
         status: r.opt_string("log_status")?,
         late: r.opt_bool("late")?.unwrap_or(false),
         filed_at: r.opt_ts("filed_at")?,
@@ -464,6 +553,7 @@ pub struct Mine {
     pub cadre: Cadre,
     pub week: NaiveDate,
     pub week_key: String,
+    pub week_label: String,
     pub due_at: DateTime<Utc>,
     /// This week's record when already filed.
     pub current: Option<WorkLog>,
@@ -487,7 +577,8 @@ pub async fn previous_plan(ctx: &Ctx, cadre_id: i64, monday: NaiveDate) -> AppRe
 
 /// The weeks of one cadre: every week with a record or an obligation, newest first.
 pub async fn weeks_of(ctx: &Ctx, cadre_id: i64, limit: i64) -> AppResult<Vec<WeekRow>> {
-    let sql = "SELECT c.id, c.name, c.unit, c.position, k.wk, w.id AS log_id, w.status AS log_status, w.late, w.filed_at, b.status AS ob_status \
+    let now = ctx.clock.now();
+    let sql = "SELECT c.id, c.name, c.unit, c.position, k.wk, w.id AS log_id, w.status AS log_status, w.late, w.filed_at, b.status AS ob_status, b.due_at AS ob_due \
                FROM (SELECT week_start AS wk FROM work_logs WHERE cadre_id = $1 UNION SELECT period_start AS wk FROM obligations WHERE kind = $2 AND subject_type = 'cadre' AND subject_id = $1) k \
                JOIN cadres c ON c.id = $1 \
                LEFT JOIN work_logs w ON w.cadre_id = c.id AND w.week_start = k.wk \
@@ -495,7 +586,7 @@ pub async fn weeks_of(ctx: &Ctx, cadre_id: i64, limit: i64) -> AppResult<Vec<Wee
                ORDER BY k.wk DESC LIMIT $3";
     Ok(on_db!(&ctx.db, x => {
         let rows = sqlx::query(sql).bind(cadre_id).bind(OBLIGATION).bind(limit.clamp(1, 520)).fetch_all(x).await?;
-        rows.iter().map(week_row).collect::<DbResult<Vec<_>>>()?
+        rows.iter().map(|r| week_row(r, now)).collect::<DbResult<Vec<_>>>()?
     }))
 }
 
@@ -506,9 +597,19 @@ pub async fn mine(
     week: Option<NaiveDate>,
     cadre_id: Option<i64>,
 ) -> AppResult<Mine> {
+    let week = checked_week(week, "week")?;
     let (cadre, path) = cadre_for(ctx, p, cadre_id).await?;
     let rules = rules_at(ctx, &path).await?;
-    let period = obligation::week(week.unwrap_or_else(|| ctx.clock.today()));
+    // by default the oldest week still owed (last week, due Monday noon, before this one)
+    let owed = on_db!(&ctx.db, x => {
+        match sqlx::query("SELECT MIN(period_start) AS wk FROM obligations WHERE kind = $1 AND subject_type = 'cadre' AND subject_id = $2 \
+                           AND status IN ('due', 'missed') AND period_start >= $3")
+            .bind(OBLIGATION).bind(cadre.id).bind(ctx.clock.today() - Duration::days(7 * 8)).fetch_optional(x).await? {
+            Some(r) => r.opt_date("wk")?,
+            None => None,
+        }
+    });
+    let period = obligation::week(week.or(owed).unwrap_or_else(|| ctx.clock.today()));
     let current_id = on_db!(&ctx.db, x => {
         match sqlx::query("SELECT id FROM work_logs WHERE cadre_id = $1 AND week_start = $2")
             .bind(cadre.id).bind(period.start).fetch_optional(x).await? {
@@ -520,11 +621,31 @@ pub async fn mine(
         Some(id) => Some(load(ctx, id).await?.0),
         None => None,
     };
+    let previous_plan = previous_plan(ctx, cadre.id, period.start).await?;
+    if cadre.account_id != Some(p.account_id) && (current.is_some() || !previous_plan.is_empty()) {
+        // a department's reading of a cadre's records, through the form: recorded like any other
+        audit::record(
+            &ctx.db,
+            &p.actor(),
+            NewEntry {
+                action: "work_log.view",
+                object_type: "work_log",
+                object_id: current
+                    .as_ref()
+                    .map(|w| w.id.to_string())
+                    .unwrap_or_default(),
+                before: serde_json::Value::Null,
+                after: serde_json::json!({"cadre_id": cadre.id, "week": period.key, "via": "form"}),
+            },
+        )
+        .await?;
+    }
     Ok(Mine {
-        previous_plan: previous_plan(ctx, cadre.id, period.start).await?,
+        previous_plan,
         weeks: weeks_of(ctx, cadre.id, 26).await?,
         due_at: super::due_at(period.start, &rules, &ctx.clock.zone()),
         week: period.start,
+        week_label: obligation::week_label(period.start),
         week_key: period.key,
         cadre,
         current,
@@ -537,8 +658,13 @@ pub async fn mine(
 pub struct WeekBoard {
     pub week_start: NaiveDate,
     pub week: String,
+    pub week_label: String,
     pub due_at: DateTime<Utc>,
     pub reporters: i64,
+    /// Reporters who owe this week's record (the others: registered later, or a holiday week).
+    pub owed: i64,
+    /// Owed and not filed.
+    pub missing: i64,
     pub filed: i64,
     pub late: i64,
     pub returned: i64,
@@ -566,8 +692,7 @@ pub async fn week_board(ctx: &Ctx, p: &Principal, f: &WeekFilter) -> AppResult<W
     p.authorize(Perm::CadreRead, Some(&p.org_path))?;
     let path = crate::cadre::store::scope_path(ctx, p, f.org_id).await?;
     let period = obligation::week(
-        f.week
-            .unwrap_or_else(|| ctx.clock.today() - Duration::days(7)),
+        checked_week(f.week, "week")?.unwrap_or_else(|| ctx.clock.today() - Duration::days(7)),
     );
     let rules = rules_at(ctx, &path).await?;
     let base = "FROM cadres c JOIN orgs o ON o.id = c.managed_by \
@@ -577,7 +702,7 @@ pub async fn week_board(ctx: &Ctx, p: &Principal, f: &WeekFilter) -> AppResult<W
     let mut cond = String::new();
     match f.state.as_deref() {
         Some("filed") => cond.push_str(" AND w.id IS NOT NULL"),
-        Some("missing") => cond.push_str(" AND w.id IS NULL"),
+        Some("missing") => cond.push_str(" AND w.id IS NULL AND b.id IS NOT NULL"),
         Some("late") => cond.push_str(" AND w.late = $5"),
         _ => {}
     }
@@ -586,36 +711,48 @@ pub async fn week_board(ctx: &Ctx, p: &Principal, f: &WeekFilter) -> AppResult<W
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .map(|n| format!("%{}%", crate::member::store::like_escape(n)))
+        .map(|n| {
+            format!(
+                "%{}%",
+                crate::member::store::like_escape(&n.replace('\0', ""))
+            )
+        })
         .unwrap_or_else(|| "%".into());
     cond.push_str(" AND (c.name LIKE $6 ESCAPE '\\' OR c.unit LIKE $6 ESCAPE '\\')");
     let limit = f.limit.unwrap_or(50).clamp(1, 500);
     let offset = f.offset.unwrap_or(0).clamp(0, 50_000_000);
     let counts_sql = format!(
         "SELECT COUNT(*) AS n, COUNT(w.id) AS filed, SUM(CASE WHEN w.late = $5 THEN 1 ELSE 0 END) AS late, \
-         SUM(CASE WHEN w.status = 'returned' THEN 1 ELSE 0 END) AS returned {base}"
+         SUM(CASE WHEN w.status = 'returned' THEN 1 ELSE 0 END) AS returned, COUNT(b.id) AS owed, \
+         SUM(CASE WHEN b.id IS NOT NULL AND w.id IS NULL THEN 1 ELSE 0 END) AS missing {base}"
     );
     let matching_sql = format!("SELECT COUNT(*) AS n {base}{cond}");
     let rows_sql = format!(
-        "SELECT c.id, c.name, c.unit, c.position, $3 AS wk, w.id AS log_id, w.status AS log_status, w.late, w.filed_at, b.status AS ob_status \
+        "SELECT c.id, c.name, c.unit, c.position, $3 AS wk, w.id AS log_id, w.status AS log_status, w.late, w.filed_at, b.status AS ob_status, b.due_at AS ob_due \
          {base}{cond} ORDER BY CASE WHEN w.id IS NULL THEN 0 ELSE 1 END, c.unit, c.name, c.id LIMIT {limit} OFFSET {offset}"
     );
     let upper = path_upper(&path);
-    let (reporters, filed, late, returned, matching, rows) = on_db!(&ctx.db, x => {
+    let now = ctx.clock.now();
+    let (counts, owed, missing, matching, rows) = on_db!(&ctx.db, x => {
         let r = sqlx::query(&counts_sql).bind(&path).bind(&upper).bind(period.start).bind(OBLIGATION).bind(true)
             .fetch_one(x).await?;
         let counts = (r.i64("n")?, r.i64("filed")?, r.opt_i64("late")?.unwrap_or(0), r.opt_i64("returned")?.unwrap_or(0));
+        let (owed, missing) = (r.i64("owed")?, r.opt_i64("missing")?.unwrap_or(0));
         let m = sqlx::query(&matching_sql).bind(&path).bind(&upper).bind(period.start).bind(OBLIGATION).bind(true).bind(&name)
             .fetch_one(x).await?.i64("n")?;
         let rows = sqlx::query(&rows_sql).bind(&path).bind(&upper).bind(period.start).bind(OBLIGATION).bind(true).bind(&name)
             .fetch_all(x).await?;
-        (counts.0, counts.1, counts.2, counts.3, m, rows.iter().map(week_row).collect::<DbResult<Vec<_>>>()?)
+        (counts, owed, missing, m, rows.iter().map(|r| week_row(r, now)).collect::<DbResult<Vec<_>>>()?)
     });
+    let (reporters, filed, late, returned) = counts;
     Ok(WeekBoard {
         due_at: super::due_at(period.start, &rules, &ctx.clock.zone()),
         week_start: period.start,
+        week_label: obligation::week_label(period.start),
         week: period.key,
         reporters,
+        owed,
+        missing,
         filed,
         late,
         returned,
@@ -665,8 +802,9 @@ pub async fn compliance(
 ) -> AppResult<Compliance> {
     p.authorize(Perm::CadreRead, Some(&p.org_path))?;
     let path = crate::cadre::store::scope_path(ctx, p, org_id).await?;
-    let to = obligation::monday_of(to.unwrap_or_else(|| ctx.clock.today()));
-    let from = obligation::monday_of(from.unwrap_or(to - Duration::days(7 * 12)));
+    let to = obligation::monday_of(checked_week(to, "to")?.unwrap_or_else(|| ctx.clock.today()));
+    let from =
+        obligation::monday_of(checked_week(from, "from")?.unwrap_or(to - Duration::days(7 * 12)));
     if from > to || (to - from).num_days() > 7 * 60 {
         return Err(AppError::field(
             "from",
@@ -677,15 +815,19 @@ pub async fn compliance(
     let ids: Vec<i64> = by.keys().copied().collect();
     let mut names: std::collections::HashMap<i64, (String, String)> =
         std::collections::HashMap::new();
+    let upper = path_upper(&path);
     for chunk in ids.chunks(500) {
         let list = chunk
             .iter()
             .map(i64::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        // integers from the database, inlined
+        // integers from the database, inlined; names only of the cadres managed here now (one
+        // moved elsewhere keeps their weeks here, under no name)
         on_db!(&ctx.db, x => {
-            for r in sqlx::query(&format!("SELECT id, name, unit FROM cadres WHERE id IN ({list})")).fetch_all(x).await? {
+            for r in sqlx::query(&format!("SELECT c.id, c.name, c.unit FROM cadres c JOIN orgs o ON o.id = c.managed_by \
+                                           WHERE c.id IN ({list}) AND o.path >= $1 AND o.path < $2"))
+                .bind(&path).bind(&upper).fetch_all(x).await? {
                 names.insert(r.i64("id")?, (r.string("name")?, r.string("unit")?));
             }
         });
@@ -694,7 +836,10 @@ pub async fn compliance(
     let mut total = Tally::default();
     let mut laggards = Vec::new();
     for (id, t) in &by {
-        let (name, unit) = names.get(id).cloned().unwrap_or_default();
+        let (name, unit) = names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| ("（已调出的干部）".into(), "（已调出）".into()));
         let u = units.entry(unit.clone()).or_default();
         u.0 += 1;
         for (a, b) in [
@@ -841,7 +986,7 @@ pub async fn public_dispatch(
     while !past(latest) {
         latest -= Duration::days(7);
     }
-    let period = obligation::week(week.unwrap_or(latest).min(latest));
+    let period = obligation::week(checked_week(week, "week")?.unwrap_or(latest).min(latest));
     let rows = on_db!(&ctx.db, x => {
         let rows = sqlx::query("SELECT c.name, c.unit, c.position, w.done_json, w.plan_json FROM work_logs w JOIN cadres c ON c.id = w.cadre_id \
                                 WHERE c.managed_by = $1 AND w.week_start = $2 AND w.status = 'submitted' ORDER BY c.unit, c.name, c.id LIMIT 1000")

@@ -18,6 +18,8 @@ use minijinja::context;
 use serde::Deserialize;
 use std::collections::HashMap;
 
+use super::store::NO_CADRE;
+
 pub fn page_routes() -> Router<AppState> {
     Router::new()
         .route("/work-logs", get(mine_page).post(file_page))
@@ -64,7 +66,20 @@ fn rows(items: &[Item], max: i64) -> Vec<Item> {
 /// plan with its outcomes.
 fn form_of(m: &Mine, sent: Option<&NewWorkLog>) -> minijinja::Value {
     let (done, plan, followups) = match (sent, &m.current) {
-        (Some(s), _) => (s.done.clone(), s.plan.clone(), s.followups.clone()),
+        // what was typed, without the blank rows (the form adds its own)
+        (Some(s), _) => (
+            s.done
+                .iter()
+                .filter(|i| !i.text.trim().is_empty())
+                .cloned()
+                .collect(),
+            s.plan
+                .iter()
+                .filter(|i| !i.text.trim().is_empty())
+                .cloned()
+                .collect(),
+            s.followups.clone(),
+        ),
         (None, Some(w)) => (w.done.clone(), w.plan.clone(), w.followups.clone()),
         (None, None) => (
             Vec::new(),
@@ -98,13 +113,20 @@ async fn mine_view(
     };
     let today = ctx.clock.today();
     let this_week = crate::obligation::monday_of(today);
-    let editable = m.current.as_ref().is_none_or(|w| !w.locked) && m.week <= today;
+    let for_other = m.cadre.account_id != Some(p.account_id);
+    // the department enters a week only for a cadre without an account, or one not yet filed
+    let filed_by_cadre = for_other && m.cadre.account_id.is_some() && m.current.is_some();
+    let editable = m.current.as_ref().is_none_or(|w| !w.locked)
+        && m.week <= today
+        && m.cadre.status == "active"
+        && m.cadre.weekly_record
+        && !filed_by_cadre;
     Ok(Some(context! {
         form => form_of(&m, sent), errors => errors, outcomes => OUTCOMES, editable => editable,
         prev_week => m.week - chrono::Duration::days(7),
         next_week => (m.week < this_week).then(|| m.week + chrono::Duration::days(7)),
-        for_other => m.cadre.account_id != Some(p.account_id),
-        can_board => p.can(Perm::CadreRead), wk => m,
+        for_other => for_other, filed_by_cadre => filed_by_cadre,
+        can_board => p.can(Perm::CadreRead), today => today, wk => m,
     }))
 }
 
@@ -116,11 +138,7 @@ async fn mine_page(
     match mine_view(&ctx, &p, &q, None, Vec::new()).await? {
         Some(v) => Ok(render("work_logs.html", page_ctx(&p, "work_logs", v))),
         None if p.can(Perm::CadreRead) => Ok(Redirect::to("/work-logs/board").into_response()),
-        None => Err(AppError::refused(
-            "work_log.no_cadre",
-            "本账号未登记为干部，不能填报工作记实；请联系组织部门在干部名册中关联账号",
-        )
-        .into()),
+        None => Err(AppError::refused("work_log.no_cadre", NO_CADRE).into()),
     }
 }
 
@@ -154,6 +172,23 @@ async fn file_page(
     Auth(p): Auth,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
+    // a week or cadre that does not read as one is refused, never taken for "this week" or
+    // "my own"
+    for (k, ok) in [
+        ("week", form::date(&f, "week").is_some()),
+        ("cadre_id", form::opt_num(&f, "cadre_id").is_some()),
+    ] {
+        if !ok && f.get(k).is_some_and(|v| !v.trim().is_empty()) {
+            return Err(AppError::field(k, "参数格式有误").into());
+        }
+    }
+    if form::opt_num(&f, "cadre_id").is_none()
+        && crate::cadre::store::of_account(&ctx, p.account_id)
+            .await?
+            .is_none()
+    {
+        return Err(AppError::refused("work_log.no_cadre", NO_CADRE).into());
+    }
     let input = NewWorkLog {
         cadre_id: form::opt_num(&f, "cadre_id"),
         week: form::date(&f, "week"),

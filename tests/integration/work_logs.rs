@@ -18,6 +18,13 @@ fn week(day: chrono::NaiveDate, party: bool) -> Value {
         "plan": [{"text": "督导项目进度", "party": false}]})
 }
 
+/// A week with one outcome ("done") for each of `n` items planned the week before.
+fn week_after(day: chrono::NaiveDate, n: usize) -> Value {
+    let mut w = week(day, true);
+    w["followups"] = json!(vec![json!({"outcome": "done"}); n]);
+    w
+}
+
 fn fields(v: &Value) -> Vec<String> {
     v["fields"]
         .as_array()
@@ -81,6 +88,18 @@ async fn a_cadre_files_weeks_and_the_county_sees_who_is_late() {
         let monday = monday_of(today);
         assert_eq!(obligation(&app, cid, monday).await.as_deref(), Some("due"));
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations").await, 2, "two cadres, this week only");
+        // registered a month ago (a week before that is refused: nobody owed it)
+        let month_ago = app.ctx.clock.now() - Duration::days(30);
+        dangjian::on_db!(&app.ctx.db, x => {
+            sqlx::query("UPDATE cadres SET created_at = $1").bind(month_ago).execute(x).await.expect("backdate");
+        });
+        let r = app.api(&me, "POST", "/api/v1/work-logs", Some(week(monday - Duration::days(70), true))).await;
+        assert_eq!(fields(&r.1), ["week"], "before registration: {r:?}");
+        for bad in ["9999-01-04", "1970-01-05"] {
+            let r = app.api(&me, "POST", "/api/v1/work-logs", Some(json!({"week": bad, "done": [], "plan": []}))).await;
+            assert_eq!(fields(&r.1), ["week"], "{bad}: {r:?}");
+        }
+        refused(app.api(&county, "GET", "/api/v1/work-logs/board?week=0001-01-01", None).await, "validation_failed");
         // the cadre's 工作台 holds the week
         let todos = ok(app.api(&me, "GET", "/api/v1/workbench", None).await);
         assert!(todos.to_string().contains("填报工作记实"), "{todos}");
@@ -114,13 +133,26 @@ async fn a_cadre_files_weeks_and_the_county_sees_who_is_late() {
         let read = ok(app.api(&county, "GET", &format!("/api/v1/work-logs/{wid}"), None).await);
         assert_eq!(read["cadre_name"], "张建国");
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'work_log.view'").await, 1);
+        // reading it through the form (entering for the cadre) is recorded too
+        ok(app.api(&county, "GET", &format!("/api/v1/work-logs/mine?cadre_id={cid}&week={today}"), None).await);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'work_log.view'").await, 2);
         refused(app.api(&county, "POST", &format!("/api/v1/work-logs/{wid}/return"), Some(json!({"comment": " "}))).await, "validation_failed");
         let r = ok(app.api(&county, "POST", &format!("/api/v1/work-logs/{wid}/return"), Some(json!({"comment": "党建内容过于笼统，请具体写明"}))).await);
         assert_eq!(r["status"], "returned");
         let todos = ok(app.api(&me, "GET", "/api/v1/workbench", None).await);
         assert!(todos.to_string().contains("被退回"), "{todos}");
-        let r = ok(app.api(&me, "POST", "/api/v1/work-logs", Some(week(today, true))).await);
+        // last week is filed now: this week says how its plan went, item by item
+        let r = app.api(&me, "POST", "/api/v1/work-logs", Some(week(today, true))).await;
+        assert_eq!(fields(&r.1), ["followups"], "{r:?}");
+        let mut forged = week_after(today, 1);
+        forged["followups"][0]["text"] = json!("编造的计划");
+        let r = ok(app.api(&me, "POST", "/api/v1/work-logs", Some(forged)).await);
         assert_eq!(r["status"], "submitted");
+        assert_eq!(r["followups"][0]["text"], "督导项目进度", "the plan's own text");
+        // the department does not overwrite what the cadre filed (it returns it instead)
+        let mut over = week_after(today, 1);
+        over["cadre_id"] = json!(cid);
+        refused(app.api(&county, "POST", "/api/v1/work-logs", Some(over)).await, "work_log.filed_by_cadre");
         // outsiders: another county, and the cadre on another's record
         refused(app.api(&other_county, "GET", &format!("/api/v1/work-logs/{wid}"), None).await, "not_found");
         refused(app.api(&other_county, "POST", &format!("/api/v1/work-logs/{wid}/return"), Some(json!({"comment": "x"}))).await, "not_found");
@@ -138,7 +170,13 @@ async fn a_cadre_files_weeks_and_the_county_sees_who_is_late() {
         assert_eq!(obligation(&app, cid, next).await.as_deref(), Some("due"));
         // this week's record locked 7 days after it was filed: only an addendum now
         app.ctx.clock.advance_days(1);
-        refused(app.api(&me, "POST", "/api/v1/work-logs", Some(week(monday, true))).await, "work_log.locked");
+        refused(app.api(&me, "POST", "/api/v1/work-logs", Some(week_after(monday, 1))).await, "work_log.locked");
+        // a later rule change does not reopen it
+        ok(app
+            .api(&county, "POST", "/api/v1/rules/work_log",
+                Some(json!({"org_id": p.counties[0], "values": {"exempt_weeks_without_working_days": false, "lock_days": 90}})))
+            .await);
+        refused(app.api(&me, "POST", "/api/v1/work-logs", Some(week_after(monday, 1))).await, "work_log.locked");
         refused(app.api(&county, "POST", &format!("/api/v1/work-logs/{wid}/return"), Some(json!({"comment": "补充"}))).await, "work_log.locked");
         let a = ok(app.api(&me, "POST", &format!("/api/v1/work-logs/{wid}/addenda"), Some(json!({"body": "补充：党课题目为《学习贯彻条例》"}))).await);
         assert_eq!(a["addenda"].as_array().map(Vec::len), Some(1));
@@ -157,7 +195,7 @@ async fn a_cadre_files_weeks_and_the_county_sees_who_is_late() {
         let todos = ok(app.api(&county, "GET", "/api/v1/workbench", None).await);
         assert!(todos.to_string().contains("逾期未报"), "{todos}");
         // filed after it was missed: late, and the week counts as filed late
-        let late = ok(app.api(&me, "POST", "/api/v1/work-logs", Some(week(next, true))).await);
+        let late = ok(app.api(&me, "POST", "/api/v1/work-logs", Some(week_after(next, 1))).await);
         assert_eq!(late["late"], true);
         assert_eq!(obligation(&app, cid, next).await.as_deref(), Some("late"));
         // a cadre who left files no more
@@ -250,10 +288,23 @@ async fn only_the_managing_subtree_sees_cadres_and_records() {
             .await,
             "conflict",
         );
-        // the pages: the board and the register render for the county, the phone form for a cadre
+        // the pages: the board and the register render for the county, the phone form for a
+        // cadre — with more than a page of cadres
+        for i in 0..51 {
+            ok(app
+                .api(
+                    &county,
+                    "POST",
+                    "/api/v1/cadres",
+                    Some(cadre(p.counties[0], &format!("干部{i}"), "县统计局", None)),
+                )
+                .await);
+        }
         let (session, _) = app.browser("county_page", p.counties[0], "org_staff").await;
         for path in [
             "/cadres",
+            "/cadres?page=2",
+            "/work-logs/board?page=2&state=missing",
             &format!("/cadres/{cid}"),
             "/work-logs/board",
             "/work-logs/compliance",
@@ -289,8 +340,9 @@ async fn weekly_obligations_are_made_once_even_when_a_run_stops_half_way() {
         let partial = app.count("SELECT COUNT(*) AS n FROM obligations").await;
         dangjian::work_log::store::generate(&app.ctx, today, 8).await.expect("whole");
         dangjian::work_log::store::generate(&app.ctx, today, 8).await.expect("again");
-        // the weeks since registration (its own week included): four, for three cadres
-        assert_eq!(partial, 3 * 2);
+        // the weeks since registration (its own week included): four, for three cadres; the
+        // current week's were made when they were registered
+        assert_eq!(partial, 3 * 2 + 3);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations").await, 3 * 4);
         // two processes ticking at once run the generation once
         dangjian::scheduler::register(&app.ctx).await.expect("register");
