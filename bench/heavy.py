@@ -44,6 +44,7 @@ def reports(today, scope_path, scope_upper):
     rng = f"o.path >= '{scope_path}' AND o.path < '{scope_upper}'"
     this_monday = today - datetime.timedelta(days=today.weekday())
     last_monday = this_monday - datetime.timedelta(days=7)
+    last_key = "%d-W%02d" % last_monday.isocalendar()[:2]
     totals = lambda subject, span, period: (  # noqa: E731
         f"SELECT t.member_id, SUM(t.total) FROM point_totals t JOIN orgs o ON o.id = t.org_id "
         f"WHERE t.subject = '{subject}' AND t.span = '{span}' AND t.period IN ({period}) AND {rng} GROUP BY t.member_id")
@@ -96,7 +97,7 @@ def reports(today, scope_path, scope_upper):
         ("work_log_board", f"/api/v1/work-logs/board?org_id={{org}}&week={last_monday}", [
             f"SELECT c.id, w.id, w.status, w.late, b.status FROM cadres c JOIN orgs o ON o.id = c.managed_by "
             f"LEFT JOIN work_logs w ON w.cadre_id = c.id AND w.week_start = '{last_monday}' "
-            f"LEFT JOIN obligations b ON b.kind = 'work_log.weekly' AND b.subject_type = 'cadre' AND b.subject_id = c.id AND b.period_start = '{last_monday}' "
+            f"LEFT JOIN obligations b ON b.kind = 'work_log.weekly' AND b.subject_type = 'cadre' AND b.subject_id = c.id AND b.period = '{last_key}' "
             f"WHERE {rng} AND c.status = 'active' AND c.weekly_record = TRUE ORDER BY c.unit, c.name LIMIT 50"]),
         ("work_log_compliance", "/api/v1/work-logs/compliance?org_id={org}", [
             f"SELECT b.subject_id, b.status, COUNT(*) FROM obligations b JOIN orgs o ON o.id = b.scope_org_id "

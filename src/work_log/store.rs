@@ -697,7 +697,7 @@ pub async fn week_board(ctx: &Ctx, p: &Principal, f: &WeekFilter) -> AppResult<W
     let rules = rules_at(ctx, &path).await?;
     let base = "FROM cadres c JOIN orgs o ON o.id = c.managed_by \
                 LEFT JOIN work_logs w ON w.cadre_id = c.id AND w.week_start = $3 \
-                LEFT JOIN obligations b ON b.kind = $4 AND b.subject_type = 'cadre' AND b.subject_id = c.id AND b.period_start = $3 \
+                LEFT JOIN obligations b ON b.kind = $4 AND b.subject_type = 'cadre' AND b.subject_id = c.id AND b.period = $6 \
                 WHERE o.path >= $1 AND o.path < $2 AND c.status = 'active' AND c.weekly_record = $5";
     let mut cond = String::new();
     match f.state.as_deref() {
@@ -718,7 +718,7 @@ pub async fn week_board(ctx: &Ctx, p: &Principal, f: &WeekFilter) -> AppResult<W
             )
         })
         .unwrap_or_else(|| "%".into());
-    cond.push_str(" AND (c.name LIKE $6 ESCAPE '\\' OR c.unit LIKE $6 ESCAPE '\\')");
+    cond.push_str(" AND (c.name LIKE $7 ESCAPE '\\' OR c.unit LIKE $7 ESCAPE '\\')");
     let limit = f.limit.unwrap_or(50).clamp(1, 500);
     let offset = f.offset.unwrap_or(0).clamp(0, 50_000_000);
     let counts_sql = format!(
@@ -734,13 +734,13 @@ pub async fn week_board(ctx: &Ctx, p: &Principal, f: &WeekFilter) -> AppResult<W
     let upper = path_upper(&path);
     let now = ctx.clock.now();
     let (counts, owed, missing, matching, rows) = on_db!(&ctx.db, x => {
-        let r = sqlx::query(&counts_sql).bind(&path).bind(&upper).bind(period.start).bind(OBLIGATION).bind(true)
+        let r = sqlx::query(&counts_sql).bind(&path).bind(&upper).bind(period.start).bind(OBLIGATION).bind(true).bind(&period.key)
             .fetch_one(x).await?;
         let counts = (r.i64("n")?, r.i64("filed")?, r.opt_i64("late")?.unwrap_or(0), r.opt_i64("returned")?.unwrap_or(0));
         let (owed, missing) = (r.i64("owed")?, r.opt_i64("missing")?.unwrap_or(0));
-        let m = sqlx::query(&matching_sql).bind(&path).bind(&upper).bind(period.start).bind(OBLIGATION).bind(true).bind(&name)
+        let m = sqlx::query(&matching_sql).bind(&path).bind(&upper).bind(period.start).bind(OBLIGATION).bind(true).bind(&period.key).bind(&name)
             .fetch_one(x).await?.i64("n")?;
-        let rows = sqlx::query(&rows_sql).bind(&path).bind(&upper).bind(period.start).bind(OBLIGATION).bind(true).bind(&name)
+        let rows = sqlx::query(&rows_sql).bind(&path).bind(&upper).bind(period.start).bind(OBLIGATION).bind(true).bind(&period.key).bind(&name)
             .fetch_all(x).await?;
         (counts, owed, missing, m, rows.iter().map(|r| week_row(r, now)).collect::<DbResult<Vec<_>>>()?)
     });
@@ -811,6 +811,20 @@ pub async fn compliance(
             "统计区间须在60周以内，且起始不晚于结束",
         ));
     }
+    // a report over the subtree: bounded and shared like the other heavy reads
+    let key = format!("work_log.compliance|{path}|{from}|{to}");
+    ctx.heavy
+        .run_cloned(&key, || compliance_of(ctx, path.clone(), from, to))
+        .await
+}
+
+/// [`compliance`] computed, for the subtree at `path` and the weeks starting in [from, to].
+async fn compliance_of(
+    ctx: &Ctx,
+    path: String,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<Compliance> {
     let by = obligation::tally_by_subject(ctx, OBLIGATION, &path, from, to).await?;
     let ids: Vec<i64> = by.keys().copied().collect();
     let mut names: std::collections::HashMap<i64, (String, String)> =
