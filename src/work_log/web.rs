@@ -65,7 +65,7 @@ fn rows(items: &[Item], max: i64) -> Vec<Item> {
 /// The form as the page fills it: this week's record if filed, else blanks, and last week's
 /// plan with its outcomes.
 fn form_of(m: &Mine, sent: Option<&NewWorkLog>) -> minijinja::Value {
-    let (done, plan, followups) = match (sent, &m.current) {
+    let (done, plan, prior) = match (sent, &m.current) {
         // what was typed, without the blank rows (the form adds its own)
         (Some(s), _) => (
             s.done
@@ -81,19 +81,25 @@ fn form_of(m: &Mine, sent: Option<&NewWorkLog>) -> minijinja::Value {
             s.followups.clone(),
         ),
         (None, Some(w)) => (w.done.clone(), w.plan.clone(), w.followups.clone()),
-        (None, None) => (
-            Vec::new(),
-            Vec::new(),
-            m.previous_plan
-                .iter()
-                .map(|i| Followup {
-                    text: i.text.clone(),
-                    outcome: String::new(),
-                    reason: String::new(),
-                })
-                .collect(),
-        ),
+        (None, None) => (Vec::new(), Vec::new(), Vec::new()),
     };
+    // one row per item of last week's plan as it stands now, with what was said of it
+    let followups: Vec<Followup> = m
+        .previous_plan
+        .iter()
+        .enumerate()
+        .map(|(i, planned)| {
+            let said = prior
+                .iter()
+                .find(|f| f.text == planned.text)
+                .or_else(|| prior.get(i));
+            Followup {
+                text: planned.text.clone(),
+                outcome: said.map(|f| f.outcome.clone()).unwrap_or_default(),
+                reason: said.map(|f| f.reason.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
     context! {
         done => rows(&done, m.rules.max_items), plan => rows(&plan, m.rules.max_items), followups => followups,
     }
