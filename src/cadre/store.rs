@@ -128,6 +128,7 @@ pub async fn of_account(ctx: &Ctx, account_id: i64) -> AppResult<Option<(Cadre, 
 
 /// What a list asks for.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct CadreFilter {
     /// The subtree (default: the caller's organisation).

@@ -675,6 +675,7 @@ pub struct WeekBoard {
 
 /// What the week's view lists.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct WeekFilter {
     pub org_id: Option<i64>,

@@ -44,6 +44,7 @@ pub fn api_routes() -> Router<AppState> {
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct MineQuery {
     /// Any day of the week (default: this week).
@@ -361,6 +362,7 @@ async fn scope_org(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct ComplianceQuery {
     pub org_id: Option<i64>,
@@ -434,6 +436,7 @@ async fn compliance_page(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct DispatchQuery {
     /// Any day of a past week (default: the last one past its deadline).
