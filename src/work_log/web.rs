@@ -238,14 +238,15 @@ async fn detail_view(
     errors: Vec<FieldError>,
 ) -> Result<minijinja::Value, AppError> {
     let w = store::open(ctx, p, id).await?;
-    let (_, path) = crate::cadre::store::load(ctx, w.cadre_id).await?;
+    // the record's cadre, read once: who manages them, whether they file for themselves
+    let (cadre, path) = crate::cadre::store::load(ctx, w.cadre_id).await?;
     let manages = p.in_scope(&path) && p.can(Perm::CadreWrite);
-    let mine = crate::cadre::store::of_account(ctx, p.account_id)
-        .await?
-        .is_some_and(|(c, _)| c.id == w.cadre_id);
-    Ok(
-        context! { w => w, manages => manages, mine => mine, errors => errors, outcomes => OUTCOMES },
-    )
+    let mine = cadre.account_id == Some(p.account_id);
+    let cadre_has_account = cadre.account_id.is_some();
+    Ok(context! {
+        w => w, manages => manages, mine => mine, errors => errors, outcomes => OUTCOMES,
+        cadre_has_account => cadre_has_account,
+    })
 }
 
 async fn detail_page(
