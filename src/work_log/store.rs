@@ -680,6 +680,7 @@ pub struct WeekBoard {
 pub struct WeekFilter {
     pub org_id: Option<i64>,
     /// Any day of the week (default: last week, the one just due).
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub week: Option<NaiveDate>,
     /// filed, missing, late (default all)
     pub state: Option<String>,

@@ -48,6 +48,7 @@ pub fn api_routes() -> Router<AppState> {
 #[serde(default)]
 pub struct MineQuery {
     /// Any day of the week (default: this week).
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub week: Option<NaiveDate>,
     /// Entering for another cadre (the managing department).
     pub cadre_id: Option<i64>,
@@ -368,8 +369,10 @@ async fn scope_org(
 pub struct ComplianceQuery {
     pub org_id: Option<i64>,
     /// First week (any day of it); default 12 weeks before `to`.
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub from: Option<NaiveDate>,
     /// Last week (any day of it); default this week.
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub to: Option<NaiveDate>,
     /// `csv` for the file.
     pub format: Option<String>,
@@ -441,6 +444,7 @@ async fn compliance_page(
 #[serde(default)]
 pub struct DispatchQuery {
     /// Any day of a past week (default: the last one past its deadline).
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub week: Option<NaiveDate>,
 }
 
