@@ -323,13 +323,35 @@ pub async fn verify_all(ctx: &Ctx) -> AppResult<FilesReport> {
 }
 
 /// The tables whose rows name stored files, as (query, digest column).
-const REFERENCES: [(&str, &str); 5] = [
+const REFERENCES: [(&str, &str); 6] = [
+    ("SELECT photo AS digest FROM fs_checkins", "digest"),
     ("SELECT digest FROM recruit_docs", "digest"),
     ("SELECT digest FROM circular_files", "digest"),
     ("SELECT digest FROM rect_docs", "digest"),
     ("SELECT evidence AS digest FROM point_entries", "digest"),
     ("SELECT evidence AS digest FROM point_claims", "digest"),
 ];
+
+/// Deletes the stored files among `digests` that no record names any more (inside `tx`, after
+/// the records dropped them); returns how many went.
+pub async fn delete_unreferenced(tx: &mut Tx, digests: &[String]) -> DbResult<u64> {
+    let mut n = 0;
+    for d in digests {
+        let mut named = false;
+        for (sql, col) in REFERENCES {
+            let q = format!("SELECT 1 AS one FROM ({sql}) x WHERE x.{col} = $1 LIMIT 1");
+            let found = on_tx!(tx, c => sqlx::query(&q).bind(d).fetch_optional(&mut *c).await?.is_some());
+            if found {
+                named = true;
+                break;
+            }
+        }
+        if !named {
+            n += on_tx!(tx, c => sqlx::query("DELETE FROM blobs WHERE digest = $1").bind(d).execute(&mut *c).await?.rows_affected());
+        }
+    }
+    Ok(n)
+}
 
 /// The records naming `digest`, in words.
 pub async fn used_by(ctx: &Ctx, digest: &str) -> AppResult<Vec<String>> {
@@ -348,6 +370,9 @@ pub async fn used_by(ctx: &Ctx, digest: &str) -> AppResult<Vec<String>> {
         }
         for r in sqlx::query("SELECT id, evidence_name FROM point_entries WHERE evidence = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
             out.push(format!("积分记录{} 佐证材料《{}》", r.i64("id")?, r.opt_string("evidence_name")?.unwrap_or_default()));
+        }
+        for r in sqlx::query("SELECT id, assignment_id FROM fs_checkins WHERE photo = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
+            out.push(format!("第一书记选派{} 打卡{} 现场照片", r.i64("assignment_id")?, r.i64("id")?));
         }
         for r in sqlx::query("SELECT id, evidence_name FROM point_claims WHERE evidence = $1 ORDER BY id").bind(digest).fetch_all(p).await? {
             out.push(format!("积分申报{} 佐证材料《{}》", r.i64("id")?, r.opt_string("evidence_name")?.unwrap_or_default()));

@@ -121,6 +121,8 @@ pub fn format(lang: Lang, msgid: &str, args: &[String]) -> String {
 pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("created", "已创建"),
     ("saved", "已保存"),
+    ("checkin_inside", "打卡成功：在村"),
+    ("checkin_outside", "已记录：不在打卡范围"),
     ("moved", "已移动"),
     ("dissolved", "已撤销"),
     ("sent", "已发出转接"),

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod blob;
 pub mod cache;
 pub mod cadre;
+pub mod first_secretary;
 pub mod calendar;
 pub mod circular;
 pub mod clock;

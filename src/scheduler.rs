@@ -57,6 +57,12 @@ pub fn jobs(ctx: &Ctx) -> Vec<Job> {
             every: Duration::minutes(15),
             run: |ctx| Box::pin(async move { crate::obligation::sweep(&ctx).await }),
         },
+        Job {
+            name: "first_secretary.purge",
+            label: "清除过期的打卡位置和照片",
+            every: Duration::hours(24),
+            run: |ctx| Box::pin(async move { crate::first_secretary::store::purge(&ctx).await }),
+        },
     ]
 }
 
@@ -66,6 +72,7 @@ pub const LABELS: &[&str] = &[
     "校验存储材料",
     "生成履职义务",
     "标记逾期未完成的义务",
+    "清除过期的打卡位置和照片",
 ];
 
 /// Registers the jobs not yet known (due at once).

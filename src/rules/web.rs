@@ -10,6 +10,7 @@ use crate::rectification::RectifyRules;
 use crate::review::ReviewRules;
 use crate::stars::StarRules;
 use crate::web::{page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
+use crate::first_secretary::FsRules;
 use crate::work_log::WorkLogRules;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -83,6 +84,7 @@ async fn view(
         kind_card::<PointsRules>(ctx, org, sent).await?,
         kind_card::<StarRules>(ctx, org, sent).await?,
         kind_card::<WorkLogRules>(ctx, org, sent).await?,
+        kind_card::<FsRules>(ctx, org, sent).await?,
     ];
     Ok(context! { org => org, kinds => kinds })
 }
@@ -126,6 +128,7 @@ async fn publish(
         "points" => super::publish(db, &p.actor(), org.id, &parse::<PointsRules>(json)?).await,
         "stars" => super::publish(db, &p.actor(), org.id, &parse::<StarRules>(json)?).await,
         "work_log" => super::publish(db, &p.actor(), org.id, &parse::<WorkLogRules>(json)?).await,
+        "first_secretary" => super::publish(db, &p.actor(), org.id, &parse::<FsRules>(json)?).await,
         "recruit" => {
             let version =
                 super::publish(db, &p.actor(), org.id, &parse::<RecruitRules>(json)?).await?;
@@ -177,6 +180,7 @@ async fn preview(
         "points" => compare::<PointsRules>(ctx, &org, json).await?,
         "stars" => compare::<StarRules>(ctx, &org, json).await?,
         "work_log" => compare::<WorkLogRules>(ctx, &org, json).await?,
+        "first_secretary" => compare::<FsRules>(ctx, &org, json).await?,
         _ => return Err(AppError::NotFound("规则集")),
     };
     let changes = super::form::diff(kind, &current, &proposed);
@@ -260,6 +264,7 @@ pub enum RuleKindName {
     Points,
     Stars,
     WorkLog,
+    FirstSecretary,
 }
 
 /// The values of one rule set; the `kind` in the path says which of these shapes.
@@ -276,11 +281,12 @@ pub enum RuleValues {
     Points(PointsRules),
     Stars(StarRules),
     WorkLog(WorkLogRules),
+    FirstSecretary(FsRules),
 }
 
 /// The rule values in force for an organisation: `branch` (支部工作条例), `member`, `recruit`
 /// (发展党员细则), `rectify` (整改台账), `review` (述职评议, with the tie rule of the bottom
-/// interviews), `love_bank`, `points` (积分), `stars` (星级党支部) or `work_log` (工作记实).
+/// interviews), `love_bank`, `points` (积分), `stars` (星级党支部), `work_log` (工作记实) or `first_secretary` (第一书记).
 #[utoipa::path(get, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = RuleKindName, Path), ("org_id" = Option<i64>, Query)),
     responses((status = 200, description = "the values in force", body = RuleValues)))]
 pub async fn api_get(
@@ -308,6 +314,7 @@ pub async fn api_get(
         "points" => values::<PointsRules>(&ctx, &org.path).await?,
         "stars" => values::<StarRules>(&ctx, &org.path).await?,
         "work_log" => values::<WorkLogRules>(&ctx, &org.path).await?,
+        "first_secretary" => values::<FsRules>(&ctx, &org.path).await?,
         _ => return Err(AppError::NotFound("规则集").into()),
     };
     Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))

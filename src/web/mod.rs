@@ -36,6 +36,11 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/app.js"),
     ),
     (
+        "checkin.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/checkin.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_bytes!("../../assets/favicon.svg"),
@@ -166,6 +171,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "work_log_dispatch.html",
         include_str!("../../templates/work_log_dispatch.html"),
+    ),
+    (
+        "first_secretaries.html",
+        include_str!("../../templates/first_secretaries.html"),
+    ),
+    (
+        "first_secretary.html",
+        include_str!("../../templates/first_secretary.html"),
+    ),
+    (
+        "fs_checkin.html",
+        include_str!("../../templates/fs_checkin.html"),
+    ),
+    (
+        "fs_presence.html",
+        include_str!("../../templates/fs_presence.html"),
     ),
     (
         "recruits.html",
@@ -384,7 +405,7 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 19] = [
+const NAV: [(Perm, &str, &str, &str); 20] = [
     (Perm::CircularReceive, "/circulars", "通知公告", "circulars"),
     (Perm::SelfRead, "/circulars", "通知公告", "circulars"),
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
@@ -406,6 +427,12 @@ const NAV: [(Perm, &str, &str, &str); 19] = [
     ),
     (Perm::CadreRead, "/cadres", "干部名册", "cadres"),
     (Perm::CadreRead, "/work-logs", "工作记实", "work_logs"),
+    (
+        Perm::CadreRead,
+        "/first-secretaries",
+        "第一书记",
+        "first_secretaries",
+    ),
     (Perm::AccountRead, "/accounts", "账号管理", "accounts"),
     (Perm::RuleRead, "/rules", "规则设置", "rules"),
     (Perm::AuditRead, "/audit", "审计日志", "audit"),
@@ -1424,6 +1451,10 @@ mod catalogue_tests {
             &crate::points::AWARDERS,
             &crate::points::CLAIM_STATUSES,
             &crate::stars::store::STATUSES,
+            &crate::first_secretary::LEVELS,
+            &crate::first_secretary::STATUSES,
+            &crate::first_secretary::TUTOR_ROLES,
+            &crate::first_secretary::KINDS,
         ] {
             v.extend(table.iter().map(|s| s.1));
         }

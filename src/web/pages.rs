@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::circular::web::page_routes())
         .merge(crate::cadre::web::page_routes())
         .merge(crate::work_log::web::page_routes())
+        .merge(crate::first_secretary::web::page_routes())
 }
 
 /// One chart on the dashboard. Each capability contributes panels; the template draws
@@ -110,7 +111,11 @@ async fn home(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, Pa
     let cadre = crate::cadre::store::of_account(&ctx, p.account_id)
         .await?
         .is_some_and(|(c, _)| c.weekly_record && c.status == "active");
-    let base = context! { alerts => alerts, todos => todos, notices => notices, sent => sent, cadre => cadre };
+    // a first secretary on duty clocks in from here
+    let on_duty = crate::first_secretary::store::of_account(&ctx, p.account_id)
+        .await?
+        .is_some_and(|(a, _)| a.status == "on_duty");
+    let base = context! { alerts => alerts, todos => todos, notices => notices, sent => sent, cadre => cadre, on_duty => on_duty };
     let member = match p.member_id {
         Some(id) if p.has_role(crate::auth::Role::Member) => Some(member_glance(&ctx, id).await?),
         _ => None,

@@ -152,12 +152,13 @@ async fn the_api_document_describes_every_rule_kind_and_the_sign_in() {
                 "love_bank",
                 "points",
                 "stars",
-                "work_log"
+                "work_log",
+                "first_secretary"
             ]
         );
         assert_eq!(
             schemas["RuleValues"]["oneOf"].as_array().map(Vec::len),
-            Some(9),
+            Some(10),
             "{}",
             schemas["RuleValues"]
         );

@@ -1,0 +1,460 @@
+//! 第一书记: cadres sent to villages. An organisation department runs a round (批次); a sending
+//! unit nominates a cadre of the register; the department assigns them to a village with a
+//! start date and a term (1–3 years, extendable), the township's liaison, the team and the
+//! "3+1" tutors (综合/村级/实践导师), and records the village as found (the baseline that later
+//! results are measured against); it may recall them. On duty, the first secretary clocks in
+//! and out on a phone: the browser's position is measured against the village's location and a
+//! radius, a photo is taken at that moment, and a check-in queued without signal keeps the time
+//! it was taken, marked as sent later. A month's days in the village are counted against a
+//! share of its working days (the platform calendar).
+//!
+//! The rules here are pure functions over plain data; their numbers are the rule set
+//! [`FsRules`].
+
+pub mod store;
+pub mod web;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The rule values of first secretaries (per locality).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct FsRules {
+    /// The shortest and longest term at assignment, in months (中组部 2015: 1–3 years).
+    pub term_months_min: i64,
+    pub term_months_max: i64,
+    /// The longest term with its extensions, in months.
+    pub term_months_max_extended: i64,
+    /// A check-in within this many metres of the village's location counts as in the village.
+    pub checkin_radius_m: i64,
+    /// Every check-in needs a photo taken at that moment.
+    pub require_photo: bool,
+    /// The largest photo, in MB.
+    pub photo_max_mb: i64,
+    /// A check-in whose time is more than this many minutes before it reached the server is
+    /// marked as sent later (离线补传).
+    pub offline_after_minutes: i64,
+    /// A check-in queued offline is taken at most this many hours after its time.
+    pub offline_max_hours: i64,
+    /// Days in the village a month must reach, in thousandths of the month's working days
+    /// (666: two thirds — rounded up, 666‰ of up to 31 days asks exactly what ⅔ does).
+    pub village_days_permille: i64,
+    /// Positions and photos of check-ins are deleted this many days after them (the distance
+    /// and the verdict stay).
+    pub retention_days: i64,
+}
+
+impl Default for FsRules {
+    fn default() -> Self {
+        Self {
+            term_months_min: 12,
+            term_months_max: 36,
+            term_months_max_extended: 48,
+            checkin_radius_m: 500,
+            require_photo: true,
+            photo_max_mb: 5,
+            offline_after_minutes: 10,
+            offline_max_hours: 72,
+            village_days_permille: 666,
+            retention_days: 365,
+        }
+    }
+}
+
+impl crate::rules::RuleKind for FsRules {
+    const KIND: &'static str = "first_secretary";
+    const LABEL: &'static str = "第一书记规则";
+    fn validate(&self) -> Result<(), String> {
+        if !(1..=60).contains(&self.term_months_min)
+            || self.term_months_max < self.term_months_min
+            || self.term_months_max > 72
+        {
+            return Err("任期月数须在1至72之间，且最短不大于最长".into());
+        }
+        if !(self.term_months_max..=96).contains(&self.term_months_max_extended) {
+            return Err("延期后的最长任期须不短于最长任期、不超过96个月".into());
+        }
+        if !(50..=10_000).contains(&self.checkin_radius_m) {
+            return Err("打卡半径须在50至10000米之间".into());
+        }
+        if !(1..=20).contains(&self.photo_max_mb) {
+            return Err("照片大小上限须在1至20MB之间".into());
+        }
+        if !(1..=1440).contains(&self.offline_after_minutes) {
+            return Err("离线补传的判定分钟数须在1至1440之间".into());
+        }
+        if !(1..=720).contains(&self.offline_max_hours) {
+            return Err("离线打卡补传时限须在1至720小时之间".into());
+        }
+        if !(0..=1000).contains(&self.village_days_permille) {
+            return Err("在村天数比例须在0至1000‰之间".into());
+        }
+        if !(30..=3650).contains(&self.retention_days) {
+            return Err("位置和照片保存天数须在30至3650之间".into());
+        }
+        Ok(())
+    }
+}
+
+/// Where a first secretary is sent from.
+pub const LEVELS: [(&str, &str); 3] = [
+    ("province", "省派"),
+    ("city", "市派"),
+    ("county", "县派"),
+];
+
+pub const STATUSES: [(&str, &str); 5] = [
+    ("nominated", "已推荐"),
+    ("returned", "未采纳"),
+    ("on_duty", "在岗"),
+    ("recalled", "已召回"),
+    ("completed", "期满"),
+];
+
+/// The "3+1" tutors.
+pub const TUTOR_ROLES: [(&str, &str); 3] = [
+    ("general", "综合导师"),
+    ("village", "村级导师"),
+    ("practice", "实践导师"),
+];
+
+pub const KINDS: [(&str, &str); 2] = [("in", "上班打卡"), ("out", "下班打卡")];
+
+pub fn label(table: &[(&'static str, &'static str)], code: &str) -> &'static str {
+    crate::rules::label(table, code)
+}
+
+/// Longest texts.
+pub const MAX_TEXT: usize = 200;
+
+/// A position, in degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+impl Point {
+    /// A position the browser could give: finite, on the globe.
+    pub fn valid(&self) -> bool {
+        self.lat.is_finite()
+            && self.lng.is_finite()
+            && (-90.0..=90.0).contains(&self.lat)
+            && (-180.0..=180.0).contains(&self.lng)
+    }
+
+    pub fn from_e6(lat: i64, lng: i64) -> Self {
+        Self {
+            lat: lat as f64 / 1e6,
+            lng: lng as f64 / 1e6,
+        }
+    }
+
+    pub fn e6(&self) -> (i64, i64) {
+        ((self.lat * 1e6).round() as i64, (self.lng * 1e6).round() as i64)
+    }
+}
+
+/// The great-circle distance in metres (haversine on a sphere of the Earth's mean radius;
+/// within a village's radius the error is well under a metre).
+pub fn distance_m(a: Point, b: Point) -> f64 {
+    const R: f64 = 6_371_008.8;
+    let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dp = (b.lat - a.lat).to_radians();
+    let dl = (b.lng - a.lng).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * R * h.sqrt().min(1.0).asin()
+}
+
+/// Whether a check-in at `distance` metres is in the village: at the radius still is.
+pub fn inside(distance: i64, rules: &FsRules) -> bool {
+    distance <= rules.checkin_radius_m
+}
+
+/// What the time a phone gives for a check-in means: taken now, or queued and sent later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    Now,
+    Offline,
+}
+
+/// Checks the time a check-in claims against when it arrived. A time in the future (beyond
+/// two minutes of clock skew) or older than the offline window is refused; one more than
+/// `offline_after_minutes` old is marked as sent later.
+pub fn timing(at: DateTime<Utc>, received: DateTime<Utc>, rules: &FsRules) -> Result<Timing, String> {
+    if at > received + Duration::minutes(2) {
+        return Err("打卡时间晚于当前时间：请校准手机时间后重试".into());
+    }
+    if at < received - Duration::hours(rules.offline_max_hours) {
+        return Err(format!(
+            "离线打卡须在{}小时内补传，这条已超过时限",
+            rules.offline_max_hours
+        ));
+    }
+    if at < received - Duration::minutes(rules.offline_after_minutes) {
+        Ok(Timing::Offline)
+    } else {
+        Ok(Timing::Now)
+    }
+}
+
+/// The last day of a term of `months` starting on `start` (a 12-month term from 1 March ends
+/// on the last day of February).
+pub fn term_end(start: NaiveDate, months: i64) -> NaiveDate {
+    let months = months.clamp(0, 1200) as u32;
+    start
+        .checked_add_months(chrono::Months::new(months))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(start)
+}
+
+/// A term at assignment: within the rule's bounds.
+pub fn check_term(months: i64, rules: &FsRules) -> Result<(), String> {
+    if (rules.term_months_min..=rules.term_months_max).contains(&months) {
+        Ok(())
+    } else {
+        Err(format!(
+            "任期须在{}至{}个月之间",
+            rules.term_months_min, rules.term_months_max
+        ))
+    }
+}
+
+/// An extension: the whole term with it stays within the extended maximum.
+pub fn check_extension(current: i64, more: i64, rules: &FsRules) -> Result<(), String> {
+    if more < 1 {
+        return Err("延长的月数须至少为1".into());
+    }
+    if current + more > rules.term_months_max_extended {
+        return Err(format!(
+            "延期后任期共{}个月，超过最长{}个月",
+            current + more,
+            rules.term_months_max_extended
+        ));
+    }
+    Ok(())
+}
+
+/// The days in the village a month asks for: the share of its working days, rounded up.
+pub fn days_required(working_days: i64, rules: &FsRules) -> i64 {
+    (working_days * rules.village_days_permille + 999) / 1000
+}
+
+/// The first and last day of the month holding `d`.
+pub fn month_bounds(d: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = d.with_day(1).unwrap_or(d);
+    let last = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|x| x.pred_opt())
+        .unwrap_or(first);
+    (first, last)
+}
+
+/// A month's presence of one first secretary: days with a check-in in the village, days with
+/// check-ins only outside it, against what is required of the days of the month on duty.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Presence {
+    /// Working days of the month while on duty (up to today for the current month).
+    pub working_days: i64,
+    pub required: i64,
+    /// Days with at least one check-in inside the radius (any day: weekends count too).
+    pub in_village: i64,
+    /// Days whose check-ins were all outside the radius.
+    pub outside_only: i64,
+    /// Check-ins sent later from an offline queue.
+    pub offline: i64,
+    /// Below what is required.
+    pub short: bool,
+}
+
+/// Counts a month from the check-ins' (day, inside, offline).
+pub fn presence(
+    checkins: &[(NaiveDate, bool, bool)],
+    working_days: i64,
+    rules: &FsRules,
+) -> Presence {
+    let mut inside_days = std::collections::BTreeSet::new();
+    let mut any_days = std::collections::BTreeSet::new();
+    let mut offline = 0;
+    for (d, ins, off) in checkins {
+        any_days.insert(*d);
+        if *ins {
+            inside_days.insert(*d);
+        }
+        if *off {
+            offline += 1;
+        }
+    }
+    let required = days_required(working_days, rules);
+    let in_village = inside_days.len() as i64;
+    Presence {
+        working_days,
+        required,
+        in_village,
+        outside_only: any_days.difference(&inside_days).count() as i64,
+        offline,
+        short: in_village < required,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleKind;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn distance_matches_known_values() {
+        // one thousandth of a degree of latitude is about 111 m
+        let a = Point { lat: 35.0, lng: 116.0 };
+        let b = Point { lat: 35.001, lng: 116.0 };
+        let m = distance_m(a, b);
+        assert!((m - 111.2).abs() < 0.5, "{m}");
+        // along a parallel it shrinks with the cosine of the latitude
+        let c = Point { lat: 35.0, lng: 116.001 };
+        let m = distance_m(a, c);
+        assert!((m - 91.1).abs() < 0.5, "{m}");
+        assert_eq!(distance_m(a, a), 0.0);
+        // 济南 to 郑州, about 376 km
+        let jn = Point { lat: 36.6512, lng: 117.1201 };
+        let zz = Point { lat: 34.7466, lng: 113.6254 };
+        let km = distance_m(jn, zz) / 1000.0;
+        assert!((370.0..385.0).contains(&km), "{km}");
+    }
+
+    #[test]
+    fn radius_at_below_above() {
+        let r = FsRules::default();
+        for (dist, want) in [(0, true), (499, true), (500, true), (501, false), (5000, false)] {
+            assert_eq!(inside(dist, &r), want, "{dist}");
+        }
+        let wide = FsRules {
+            checkin_radius_m: 1000,
+            ..r
+        };
+        assert!(inside(999, &wide) && inside(1000, &wide) && !inside(1001, &wide));
+    }
+
+    #[test]
+    fn positions_the_browser_cannot_give_are_invalid() {
+        for (lat, lng, ok) in [
+            (35.0, 116.0, true),
+            (90.0, 180.0, true),
+            (-90.0, -180.0, true),
+            (90.1, 0.0, false),
+            (0.0, 180.5, false),
+            (f64::NAN, 116.0, false),
+            (35.0, f64::INFINITY, false),
+        ] {
+            assert_eq!(Point { lat, lng }.valid(), ok, "{lat},{lng}");
+        }
+        let p = Point { lat: 35.123456, lng: 116.654321 };
+        assert_eq!(p.e6(), (35_123_456, 116_654_321));
+        assert_eq!(Point::from_e6(35_123_456, 116_654_321).e6(), p.e6());
+    }
+
+    #[test]
+    fn timing_now_offline_and_refused() {
+        let r = FsRules::default();
+        let now = t("2026-12-07T01:00:00Z");
+        for (at, want) in [
+            ("2026-12-07T01:00:00Z", Ok(Timing::Now)),
+            ("2026-12-07T01:02:00Z", Ok(Timing::Now)),
+            ("2026-12-07T00:50:00Z", Ok(Timing::Now)),
+            ("2026-12-07T00:49:59Z", Ok(Timing::Offline)),
+            ("2026-12-04T01:00:00Z", Ok(Timing::Offline)),
+        ] {
+            assert_eq!(timing(t(at), now, &r), want, "{at}");
+        }
+        assert!(timing(t("2026-12-07T01:02:01Z"), now, &r).is_err());
+        assert!(timing(t("2026-12-04T00:59:59Z"), now, &r).is_err());
+    }
+
+    #[test]
+    fn term_end_and_bounds() {
+        assert_eq!(term_end(d("2026-03-01"), 12), d("2027-02-28"));
+        assert_eq!(term_end(d("2027-03-01"), 12), d("2028-02-29"));
+        assert_eq!(term_end(d("2026-01-31"), 1), d("2026-02-27"));
+        assert_eq!(term_end(d("2026-12-07"), 36), d("2029-12-06"));
+        let r = FsRules::default();
+        for (m, ok) in [(11, false), (12, true), (13, true), (35, true), (36, true), (37, false)] {
+            assert_eq!(check_term(m, &r).is_ok(), ok, "{m}");
+        }
+        for (cur, more, ok) in [(36, 12, true), (36, 13, false), (47, 1, true), (24, 0, false)] {
+            assert_eq!(check_extension(cur, more, &r).is_ok(), ok, "{cur}+{more}");
+        }
+    }
+
+    #[test]
+    fn required_days_round_up() {
+        let r = FsRules::default();
+        for (wd, want) in [(0, 0), (1, 1), (2, 2), (3, 2), (4, 3), (21, 14), (22, 15), (23, 16), (30, 20), (31, 21)] {
+            assert_eq!(days_required(wd, &r), want, "{wd}");
+        }
+        let all = FsRules {
+            village_days_permille: 1000,
+            ..r.clone()
+        };
+        assert_eq!(days_required(22, &all), 22);
+        let none = FsRules {
+            village_days_permille: 0,
+            ..r
+        };
+        assert_eq!(days_required(22, &none), 0);
+    }
+
+    #[test]
+    fn presence_counts_days_not_checkins() {
+        let r = FsRules::default();
+        let cs = [
+            (d("2026-11-02"), true, false),
+            (d("2026-11-02"), true, false),
+            (d("2026-11-03"), false, false),
+            (d("2026-11-03"), true, true),
+            (d("2026-11-04"), false, false),
+            (d("2026-11-05"), false, true),
+        ];
+        let p = presence(&cs, 3, &r);
+        assert_eq!(p.in_village, 2);
+        assert_eq!(p.outside_only, 2);
+        assert_eq!(p.offline, 2);
+        assert_eq!(p.required, 2);
+        assert!(!p.short);
+        let p = presence(&cs, 4, &r);
+        assert_eq!(p.required, 3);
+        assert!(p.short);
+    }
+
+    #[test]
+    fn month_bounds_of_any_day() {
+        assert_eq!(month_bounds(d("2026-02-14")), (d("2026-02-01"), d("2026-02-28")));
+        assert_eq!(month_bounds(d("2028-02-29")), (d("2028-02-01"), d("2028-02-29")));
+        assert_eq!(month_bounds(d("2026-12-31")), (d("2026-12-01"), d("2026-12-31")));
+    }
+
+    #[test]
+    fn rules_validate() {
+        let ok = FsRules::default();
+        assert!(ok.validate().is_ok());
+        for bad in [
+            FsRules { term_months_min: 0, ..ok.clone() },
+            FsRules { term_months_min: 40, ..ok.clone() },
+            FsRules { term_months_max_extended: 30, ..ok.clone() },
+            FsRules { checkin_radius_m: 49, ..ok.clone() },
+            FsRules { photo_max_mb: 0, ..ok.clone() },
+            FsRules { offline_max_hours: 0, ..ok.clone() },
+            FsRules { village_days_permille: 1001, ..ok.clone() },
+            FsRules { retention_days: 29, ..ok.clone() },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+        assert!(FsRules { checkin_radius_m: 50, retention_days: 30, ..ok }.validate().is_ok());
+    }
+}

@@ -1,0 +1,762 @@
+//! 第一书记 pages and JSON API: rounds and assignments for the departments, the phone page a
+//! first secretary clocks in on, and the month's presence report.
+
+use super::store::{
+    self, Assignment, AssignmentFilter, AssignmentPage, Checkin, Decision, NewCheckin, NewRound,
+    NewTutor, Nomination, Posting, PresenceReport, Round, Tutor,
+};
+use super::{LEVELS, STATUSES, TUTOR_ROLES};
+use crate::auth::{Perm, Principal};
+use crate::error::{AppError, FieldError};
+use crate::web::{form, page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
+use crate::Ctx;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub fn page_routes() -> Router<AppState> {
+    Router::new()
+        .route("/first-secretaries", get(list_page).post(nominate_page))
+        .route("/first-secretaries/rounds", post(round_page))
+        .route("/first-secretaries/checkin", get(checkin_page).post(checkin_post))
+        .route("/first-secretaries/presence", get(presence_page))
+        .route("/first-secretaries/photos/{id}", get(photo))
+        .route("/first-secretaries/{id}", get(detail_page))
+        .route("/first-secretaries/{id}/assign", post(assign_page))
+        .route("/first-secretaries/{id}/decide/{what}", post(decide_page))
+        .route("/first-secretaries/{id}/tutors", post(tutor_page))
+        .route(
+            "/first-secretaries/{id}/tutors/{tutor}/remove",
+            post(tutor_remove_page),
+        )
+}
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/first-secretaries", get(api_list).post(api_nominate))
+        .route(
+            "/api/v1/first-secretaries/rounds",
+            get(api_rounds).post(api_round),
+        )
+        .route("/api/v1/first-secretaries/presence", get(api_presence))
+        .route("/api/v1/first-secretaries/checkins", post(api_checkin))
+        .route("/api/v1/first-secretaries/{id}", get(api_get))
+        .route("/api/v1/first-secretaries/{id}/assign", post(api_assign))
+        .route(
+            "/api/v1/first-secretaries/{id}/decide/{action}",
+            post(api_decide),
+        )
+        .route("/api/v1/first-secretaries/{id}/tutors", post(api_tutor))
+        .route(
+            "/api/v1/first-secretaries/{id}/tutors/{tutor_id}",
+            delete(api_tutor_remove),
+        )
+        .route(
+            "/api/v1/first-secretaries/{id}/checkins",
+            get(api_checkins),
+        )
+}
+
+const PAGE: i64 = 50;
+
+fn refused(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::Validation(_) | AppError::Refused { .. } | AppError::Conflict(_)
+    )
+}
+
+fn status_of(e: &AppError) -> StatusCode {
+    if matches!(e, AppError::Conflict(_)) {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
+// ---------------------------------------------------------------- list, rounds, nominations
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListQuery {
+    org_id: Option<i64>,
+    round_id: Option<i64>,
+    status: Option<String>,
+    name: Option<String>,
+    page: Option<i64>,
+}
+
+async fn list_view(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &ListQuery,
+    errors: Vec<FieldError>,
+    sent: &HashMap<String, String>,
+) -> Result<minijinja::Value, AppError> {
+    let page = q.page.unwrap_or(1).clamp(1, 100_000);
+    let f = AssignmentFilter {
+        org_id: q.org_id,
+        round_id: q.round_id,
+        status: q.status.clone(),
+        name: q.name.clone(),
+        offset: Some((page - 1) * PAGE),
+        limit: Some(PAGE),
+    };
+    let list = store::list(ctx, p, &f).await?;
+    let rounds = store::rounds(ctx, p).await?;
+    let org = match q.org_id {
+        Some(id) => crate::org::store::find(&ctx.db, id)
+            .await?
+            .filter(|o| p.in_scope(&o.path)),
+        None => None,
+    };
+    let org = match org {
+        Some(o) => o,
+        None => crate::org::store::get(&ctx.db, p.org_id).await?,
+    };
+    // cadres that may be nominated: active first secretaries (and others) of the register
+    let cadres = if p.can(Perm::CadreWrite) {
+        crate::cadre::store::list(
+            ctx,
+            p,
+            &crate::cadre::store::CadreFilter {
+                category: Some("first_secretary".into()),
+                limit: Some(500),
+                ..Default::default()
+            },
+        )
+        .await?
+        .items
+    } else {
+        Vec::new()
+    };
+    let pages = ((list.total + PAGE - 1) / PAGE).max(1);
+    let mut qs = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("name", q.name.clone()),
+        ("status", q.status.clone()),
+        ("round_id", q.round_id.map(|r| r.to_string())),
+    ] {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            qs.append_pair(k, &v);
+        }
+    }
+    if q.org_id.is_some() {
+        qs.append_pair("org_id", &org.id.to_string());
+    }
+    let open_rounds: Vec<&Round> = rounds.iter().filter(|r| r.status == "open").collect();
+    Ok(context! {
+        list => list, rounds => rounds, open_rounds => open_rounds, org => org, cadres => cadres,
+        filter => context! { name => q.name, status => q.status, round_id => q.round_id },
+        page => context! { page => page.min(pages), total => list.total }, pages => pages, qs => qs.finish(),
+        can_write => p.can(Perm::CadreWrite), errors => errors, sent => sent,
+        levels => LEVELS, statuses => STATUSES, year => chrono::Datelike::year(&ctx.clock.today()),
+    })
+}
+
+async fn list_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let v = list_view(&ctx, &p, &q, Vec::new(), &HashMap::new()).await?;
+    Ok(render(
+        "first_secretaries.html",
+        page_ctx(&p, "first_secretaries", v),
+    ))
+}
+
+async fn list_refused(
+    ctx: &Ctx,
+    p: &Principal,
+    e: AppError,
+    sent: &HashMap<String, String>,
+) -> Result<Response, PageError> {
+    let status = status_of(&e);
+    let v = list_view(
+        ctx,
+        p,
+        &ListQuery::default(),
+        crate::web::field_errors(e, "form"),
+        sent,
+    )
+    .await?;
+    Ok(render_status(
+        status,
+        "first_secretaries.html",
+        page_ctx(p, "first_secretaries", v),
+    ))
+}
+
+async fn round_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = NewRound {
+        org_id: form::opt_num(&f, "org_id"),
+        name: form::text(&f, "name"),
+        year: form::num(&f, "year"),
+    };
+    match store::create_round(&ctx, &p, &input).await {
+        Ok(_) => Ok(Redirect::to("/first-secretaries?ok=saved").into_response()),
+        Err(e) if refused(&e) => list_refused(&ctx, &p, e, &f).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn nomination_of(f: &HashMap<String, String>) -> Nomination {
+    Nomination {
+        round_id: form::num(f, "round_id"),
+        cadre_id: form::num(f, "cadre_id"),
+        sending_level: form::text(f, "sending_level"),
+        sending_unit: form::text(f, "sending_unit"),
+        note: form::text(f, "note"),
+    }
+}
+
+async fn nominate_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    match store::nominate(&ctx, &p, &nomination_of(&f)).await {
+        Ok(a) => Ok(Redirect::to(&format!("/first-secretaries/{}?ok=saved", a.id)).into_response()),
+        Err(e) if refused(&e) => list_refused(&ctx, &p, e, &f).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- one assignment
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DetailQuery {
+    month: Option<String>,
+}
+
+fn parse_month(s: Option<&str>, today: NaiveDate) -> Result<NaiveDate, AppError> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(today),
+        Some(m) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+            .ok()
+            .filter(|d| (2000..=2100).contains(&chrono::Datelike::year(d)))
+            .ok_or_else(|| AppError::field("month", "月份格式应为 YYYY-MM")),
+    }
+}
+
+async fn detail_view(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    month: NaiveDate,
+    errors: Vec<FieldError>,
+    sent: &HashMap<String, String>,
+) -> Result<minijinja::Value, AppError> {
+    let (a, paths) = store::get(ctx, p, id).await?;
+    let tutors = store::tutors(ctx, id).await?;
+    let (first, last) = super::month_bounds(month);
+    let checkins = store::checkins(ctx, id, first, last).await?;
+    let rules = store::rules_at(ctx, &paths.round).await?;
+    let can_decide = p.can(Perm::CadreWrite) && p.in_scope(&paths.round);
+    let history = if can_decide {
+        crate::audit::history_in_words(&ctx.db, "fs_assignment", &id.to_string()).await?
+    } else {
+        Vec::new()
+    };
+    let own = paths.cadre_account == Some(p.account_id);
+    let prev = first.pred_opt().unwrap_or(first).format("%Y-%m").to_string();
+    let next = last.succ_opt().unwrap_or(last).format("%Y-%m").to_string();
+    Ok(context! {
+        a => a, tutors => tutors, checkins => checkins, month => first.format("%Y-%m").to_string(),
+        prev => prev, next => next, rules => rules, can_decide => can_decide, own => own, history => history,
+        errors => errors, sent => sent, tutor_roles => TUTOR_ROLES, today => ctx.clock.today(),
+    })
+}
+
+async fn detail_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Query(q): Query<DetailQuery>,
+) -> Result<Response, PageError> {
+    let month = parse_month(q.month.as_deref(), ctx.clock.today())?;
+    let v = detail_view(&ctx, &p, id, month, Vec::new(), &HashMap::new()).await?;
+    Ok(render(
+        "first_secretary.html",
+        page_ctx(&p, "first_secretaries", v),
+    ))
+}
+
+async fn after(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    r: Result<(), AppError>,
+    sent: &HashMap<String, String>,
+) -> Result<Response, PageError> {
+    match r {
+        Ok(()) => Ok(Redirect::to(&format!("/first-secretaries/{id}?ok=saved")).into_response()),
+        Err(e) if refused(&e) => {
+            let status = status_of(&e);
+            let v = detail_view(
+                ctx,
+                p,
+                id,
+                ctx.clock.today(),
+                crate::web::field_errors(e, "form"),
+                sent,
+            )
+            .await?;
+            Ok(render_status(
+                status,
+                "first_secretary.html",
+                page_ctx(p, "first_secretaries", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn float(f: &HashMap<String, String>, k: &str) -> Option<f64> {
+    f.get(k).and_then(|v| v.trim().parse::<f64>().ok())
+}
+
+fn posting_of(f: &HashMap<String, String>) -> Posting {
+    Posting {
+        village_id: form::num(f, "village_id"),
+        start_on: form::date(f, "start_on"),
+        term_months: form::num(f, "term_months"),
+        liaison: form::text(f, "liaison"),
+        team: form::text(f, "team"),
+        lat: float(f, "lat"),
+        lng: float(f, "lng"),
+        collective_income_yuan: form::opt_num(f, "collective_income_yuan"),
+        households_in_difficulty: form::opt_num(f, "households_in_difficulty"),
+        version: form::opt_num(f, "version"),
+    }
+}
+
+async fn assign_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let r = store::assign(&ctx, &p, id, &posting_of(&f))
+        .await
+        .map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+fn decision_of(f: &HashMap<String, String>) -> Decision {
+    Decision {
+        reason: form::text(f, "reason"),
+        on: form::date(f, "on"),
+        months: form::opt_num(f, "months"),
+        version: form::opt_num(f, "version"),
+    }
+}
+
+async fn decide_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, what)): Path<(i64, String)>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let r = store::decide(&ctx, &p, id, &what, &decision_of(&f))
+        .await
+        .map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+async fn tutor_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = NewTutor {
+        role: form::text(&f, "role"),
+        name: form::text(&f, "name"),
+        unit: form::text(&f, "unit"),
+    };
+    let r = store::add_tutor(&ctx, &p, id, &input).await.map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+async fn tutor_remove_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, tutor)): Path<(i64, i64)>,
+) -> Result<Response, PageError> {
+    let r = store::remove_tutor(&ctx, &p, id, tutor).await;
+    after(&ctx, &p, id, r, &HashMap::new()).await
+}
+
+async fn photo(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let bytes = store::checkin_photo(&ctx, &p, id).await?;
+    let mime = crate::blob::sniff(&bytes)
+        .map(|s| s.0)
+        .unwrap_or("application/octet-stream");
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------- clocking in
+
+async fn checkin_view(
+    ctx: &Ctx,
+    p: &Principal,
+    errors: Vec<FieldError>,
+) -> Result<minijinja::Value, AppError> {
+    let mine = store::of_account(ctx, p.account_id).await?;
+    let today = ctx.clock.today();
+    let (a, todays, rules) = match mine {
+        Some((a, paths)) => {
+            let cs = store::checkins(ctx, a.id, today, today).await?;
+            let rules = store::rules_at(ctx, &paths.round).await?;
+            (Some(a), cs, Some(rules))
+        }
+        None => (None, Vec::new(), None),
+    };
+    Ok(context! { a => a, todays => todays, rules => rules, errors => errors, today => today })
+}
+
+async fn checkin_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
+    let v = checkin_view(&ctx, &p, Vec::new()).await?;
+    Ok(render("fs_checkin.html", page_ctx(&p, "fs_checkin", v)))
+}
+
+fn checkin_of(f: &HashMap<String, String>, photo: Vec<u8>) -> Result<NewCheckin, AppError> {
+    let at = match f.get("at").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| AppError::field("at", "打卡时间格式有误"))?,
+        ),
+    };
+    Ok(NewCheckin {
+        kind: form::text(f, "kind"),
+        lat: float(f, "lat"),
+        lng: float(f, "lng"),
+        accuracy: float(f, "accuracy"),
+        at,
+        photo,
+    })
+}
+
+async fn checkin_post(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    mp: Multipart,
+) -> Result<Response, PageError> {
+    let r = async {
+        let (f, _, bytes) = crate::web::read_multipart(mp).await?;
+        store::checkin(&ctx, &p, &checkin_of(&f, bytes)?).await
+    }
+    .await;
+    match r {
+        Ok(c) => Ok(Redirect::to(&format!(
+            "/first-secretaries/checkin?ok={}",
+            if c.inside { "checkin_inside" } else { "checkin_outside" }
+        ))
+        .into_response()),
+        Err(e) if refused(&e) => {
+            let status = status_of(&e);
+            let v = checkin_view(&ctx, &p, crate::web::field_errors(e, "form")).await?;
+            Ok(render_status(
+                status,
+                "fs_checkin.html",
+                page_ctx(&p, "fs_checkin", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- the month's presence
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct PresenceQuery {
+    pub org_id: Option<i64>,
+    /// YYYY-MM (default: this month).
+    #[param(pattern = r"^([0-9]{4}-[0-9]{2})?$")]
+    pub month: Option<String>,
+    /// `csv` for the file (page only).
+    pub format: Option<String>,
+}
+
+async fn presence_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<PresenceQuery>,
+) -> Result<Response, PageError> {
+    let month = parse_month(q.month.as_deref(), ctx.clock.today())?;
+    let r = store::presence_month(&ctx, &p, q.org_id, month).await?;
+    if q.format.as_deref() == Some("csv") {
+        let rows = r
+            .rows
+            .iter()
+            .map(|x| {
+                vec![
+                    x.township_name.clone(),
+                    x.village_name.clone(),
+                    x.cadre_name.clone(),
+                    x.sending_unit.clone(),
+                    x.presence.working_days.to_string(),
+                    x.presence.required.to_string(),
+                    x.presence.in_village.to_string(),
+                    x.presence.outside_only.to_string(),
+                    x.presence.offline.to_string(),
+                    if x.presence.short { "是" } else { "否" }.to_string(),
+                ]
+            })
+            .collect();
+        return Ok(crate::web::csv_export(
+            &ctx,
+            &p,
+            crate::web::CsvExport {
+                action: "fs.presence_export",
+                object_type: "fs_presence",
+                title: format!("第一书记在村情况-{}", r.month),
+                header: &[
+                    "乡镇", "村", "第一书记", "派出单位", "工作日", "应在村天数", "在村天数",
+                    "仅村外打卡天数", "离线补传", "不足",
+                ],
+                rows,
+                asked: serde_json::json!({"org_id": q.org_id, "month": r.month}),
+            },
+        )
+        .await?);
+    }
+    let org = match q.org_id {
+        Some(id) => crate::org::store::find(&ctx.db, id)
+            .await?
+            .filter(|o| p.in_scope(&o.path)),
+        None => None,
+    };
+    let org = match org {
+        Some(o) => o,
+        None => crate::org::store::get(&ctx.db, p.org_id).await?,
+    };
+    let v = context! { r => r, org => org };
+    Ok(render(
+        "fs_presence.html",
+        page_ctx(&p, "first_secretaries", v),
+    ))
+}
+
+// ---------------------------------------------------------------- API
+
+/// The rounds the caller runs or may nominate into.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/rounds", tag = "first_secretaries",
+    responses((status = 200, body = Vec<Round>), (status = 403, body = crate::web::ErrorBody)))]
+pub async fn api_rounds(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<Round>>, ApiError> {
+    Ok(Json(store::rounds(&ctx, &p).await?))
+}
+
+/// Opens a round (批次) run by a committee of the caller's subtree.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/rounds", tag = "first_secretaries", request_body = NewRound,
+    responses((status = 200, body = Round), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_round(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<NewRound>,
+) -> Result<Json<Round>, ApiError> {
+    Ok(Json(store::create_round(&ctx, &p, &b).await?))
+}
+
+/// Assignments whose round, village or cadre is in the subtree.
+#[utoipa::path(get, path = "/api/v1/first-secretaries", tag = "first_secretaries", params(AssignmentFilter),
+    responses((status = 200, body = AssignmentPage), (status = 403, body = crate::web::ErrorBody)))]
+pub async fn api_list(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(f): Query<AssignmentFilter>,
+) -> Result<Json<AssignmentPage>, ApiError> {
+    Ok(Json(store::list(&ctx, &p, &f).await?))
+}
+
+/// The sending side nominates a cadre of its register into an open round.
+#[utoipa::path(post, path = "/api/v1/first-secretaries", tag = "first_secretaries", request_body = Nomination,
+    responses((status = 200, body = Assignment), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_nominate(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<Nomination>,
+) -> Result<Json<Assignment>, ApiError> {
+    Ok(Json(store::nominate(&ctx, &p, &b).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AssignmentDetail {
+    #[serde(flatten)]
+    pub assignment: Assignment,
+    pub tutors: Vec<Tutor>,
+}
+
+/// One assignment with its tutors.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = AssignmentDetail), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_get(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<AssignmentDetail>, ApiError> {
+    let (assignment, _) = store::get(&ctx, &p, id).await?;
+    let tutors = store::tutors(&ctx, id).await?;
+    Ok(Json(AssignmentDetail { assignment, tutors }))
+}
+
+/// The round's department sends a nominated cadre to a village (term, liaison, location; the
+/// village's baseline is recorded).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/assign", tag = "first_secretaries", params(("id" = i64, Path)), request_body = Posting,
+    responses((status = 200, body = Assignment), (status = 403, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_assign(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<Posting>,
+) -> Result<Json<Assignment>, ApiError> {
+    Ok(Json(store::assign(&ctx, &p, id, &b).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DecideAction {
+    Return,
+    Recall,
+    Complete,
+    Extend,
+}
+
+/// `return` a nomination, `recall` (召回), `complete` at term end (期满) or `extend` (延期).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/decide/{action}", tag = "first_secretaries",
+    params(("id" = i64, Path), ("action" = DecideAction, Path)), request_body = Decision,
+    responses((status = 200, body = Assignment), (status = 403, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_decide(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, action)): Path<(i64, DecideAction)>,
+    Json(b): Json<Decision>,
+) -> Result<Json<Assignment>, ApiError> {
+    let what = match action {
+        DecideAction::Return => "return",
+        DecideAction::Recall => "recall",
+        DecideAction::Complete => "complete",
+        DecideAction::Extend => "extend",
+    };
+    Ok(Json(store::decide(&ctx, &p, id, what, &b).await?))
+}
+
+/// Adds a "3+1" tutor.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/tutors", tag = "first_secretaries", params(("id" = i64, Path)), request_body = NewTutor,
+    responses((status = 200, body = Tutor), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_tutor(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<NewTutor>,
+) -> Result<Json<Tutor>, ApiError> {
+    Ok(Json(store::add_tutor(&ctx, &p, id, &b).await?))
+}
+
+/// Removes a tutor (kept in the history).
+#[utoipa::path(delete, path = "/api/v1/first-secretaries/{id}/tutors/{tutor_id}", tag = "first_secretaries",
+    params(("id" = i64, Path), ("tutor_id" = i64, Path)),
+    responses((status = 204), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_tutor_remove(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, tutor)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    store::remove_tutor(&ctx, &p, id, tutor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct RangeQuery {
+    /// First local day (default: the first of this month).
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    #[serde(deserialize_with = "crate::web::form::empty_as_none")]
+    pub from: Option<NaiveDate>,
+    /// Last local day (default: today).
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    #[serde(deserialize_with = "crate::web::form::empty_as_none")]
+    pub to: Option<NaiveDate>,
+}
+
+/// An assignment's check-ins (at most 500, newest first): verdicts, distances, times.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/checkins", tag = "first_secretaries",
+    params(("id" = i64, Path), RangeQuery),
+    responses((status = 200, body = Vec<Checkin>), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_checkins(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Query(q): Query<RangeQuery>,
+) -> Result<Json<Vec<Checkin>>, ApiError> {
+    store::get(&ctx, &p, id).await?;
+    let today = ctx.clock.today();
+    let from = q.from.unwrap_or_else(|| super::month_bounds(today).0);
+    let to = q.to.unwrap_or(today);
+    if to < from || (to - from).num_days() > 366 {
+        return Err(AppError::field("to", "查询范围须在一年以内，且截止不早于起始").into());
+    }
+    Ok(Json(store::checkins(&ctx, id, from, to).await?))
+}
+
+/// Clocks in or out (the caller's own on-duty assignment): a multipart form with `kind` (in
+/// or out), `lat`, `lng`, `accuracy` (metres), `at` (RFC 3339, for a check-in queued offline;
+/// empty: now) and `file` (the photo, JPG or PNG). Outside the radius it is recorded as such.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/checkins", tag = "first_secretaries",
+    request_body(content_type = "multipart/form-data", description = "kind, lat, lng, accuracy, at and file (photo)"),
+    responses((status = 200, body = Checkin), (status = 403, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_checkin(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    mp: Multipart,
+) -> Result<Json<Checkin>, ApiError> {
+    let (f, _, bytes) = crate::web::read_multipart(mp).await?;
+    Ok(Json(store::checkin(&ctx, &p, &checkin_of(&f, bytes)?).await?))
+}
+
+/// The month's days in the village of every first secretary of the subtree, against the
+/// share of working days required.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/presence", tag = "first_secretaries", params(PresenceQuery),
+    responses((status = 200, body = PresenceReport), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_presence(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<PresenceQuery>,
+) -> Result<Json<PresenceReport>, ApiError> {
+    let month = parse_month(q.month.as_deref(), ctx.clock.today())?;
+    Ok(Json(
+        store::presence_month(&ctx, &p, q.org_id, month).await?,
+    ))
+}
