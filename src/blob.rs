@@ -340,7 +340,8 @@ pub async fn delete_unreferenced(tx: &mut Tx, digests: &[String]) -> DbResult<u6
         let mut named = false;
         for (sql, col) in REFERENCES {
             let q = format!("SELECT 1 AS one FROM ({sql}) x WHERE x.{col} = $1 LIMIT 1");
-            let found = on_tx!(tx, c => sqlx::query(&q).bind(d).fetch_optional(&mut *c).await?.is_some());
+            let found =
+                on_tx!(tx, c => sqlx::query(&q).bind(d).fetch_optional(&mut *c).await?.is_some());
             if found {
                 named = true;
                 break;

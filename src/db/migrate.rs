@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0023_heavy_reads.sql"),
     migration!("0024_circulars.sql"),
     migration!("0025_cadres_obligations_work_logs.sql"),
+    migration!("0026_first_secretaries.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -6,6 +6,7 @@
 //! enforces (valid ID checksums, birth dates that agree with them, join age, probation).
 
 mod cadres;
+mod first_secretaries;
 mod love_bank;
 pub mod names;
 mod points;
@@ -939,6 +940,30 @@ pub async fn generate(
         None => 0,
     };
     progress(&format!("{campaigns} review campaigns"));
+    // first secretaries: the city's round across the counties, the first county's own
+    let places: Vec<first_secretaries::Place> = g
+        .orgs
+        .iter()
+        .map(|o| first_secretaries::Place {
+            id: o.id,
+            parent_id: o.parent_id,
+            level: o.level,
+            name: &o.name,
+            village: o.level == OrgLevel::Village && o.kind.holds_members(),
+        })
+        .collect();
+    let demo_village = plans
+        .iter()
+        .find(|p| p.level == OrgLevel::Village)
+        .map(|p| p.org_id)
+        .unwrap_or(0);
+    let fs_counts =
+        first_secretaries::generate(ctx, &mut tx, &mut g.rng, &places, demo_village, opts.as_of)
+            .await?;
+    progress(&format!(
+        "{} first secretaries, {} clock-ins",
+        fs_counts.0, fs_counts.1
+    ));
     progress(&format!(
         "{} cadres, {} weekly work records",
         cadre_counts.0, cadre_counts.1
@@ -982,7 +1007,7 @@ pub async fn generate(
             object_type: "database",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns, "love_cards": love_cards, "cadres": cadre_counts.0, "work_logs": cadre_counts.1, "point_entries": pts.entries, "star_rounds": pts.rounds}),
+            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns, "love_cards": love_cards, "cadres": cadre_counts.0, "work_logs": cadre_counts.1, "first_secretaries": fs_counts.0, "fs_checkins": fs_counts.1, "point_entries": pts.entries, "star_rounds": pts.rounds}),
         },
     )
     .await?;
@@ -1116,6 +1141,7 @@ async fn demo_accounts(
             None,
         ),
         ("member", "党员（演示）", branch_id, "member", member_id),
+        ("firstsec", "第一书记（演示）", branch_id, "member", None),
         ("auditor", "审计管理员（演示）", root, "audit_admin", None),
         ("security", "安全管理员（演示）", root, "sec_admin", None),
     ];
@@ -1151,6 +1177,13 @@ async fn demo_accounts(
             on_db!(&ctx.db, p => {
                 sqlx::query("UPDATE cadres SET account_id = $1 WHERE id = (SELECT MIN(c.id) FROM cadres c JOIN orgs o ON o.name = c.unit \
                              WHERE o.id = $2 AND c.category = 'town_head')")
+                    .bind(acc.id).bind(org).execute(p).await?;
+            });
+        }
+        if u == "firstsec" {
+            // the first secretary on duty in the demo branch clocks in with this account
+            on_db!(&ctx.db, p => {
+                sqlx::query("UPDATE cadres SET account_id = $1 WHERE id = (SELECT MIN(a.cadre_id) FROM fs_assignments a WHERE a.village_id = $2 AND a.status = 'on_duty')")
                     .bind(acc.id).bind(org).execute(p).await?;
             });
         }

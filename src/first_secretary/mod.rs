@@ -98,11 +98,7 @@ impl crate::rules::RuleKind for FsRules {
 }
 
 /// Where a first secretary is sent from.
-pub const LEVELS: [(&str, &str); 3] = [
-    ("province", "省派"),
-    ("city", "市派"),
-    ("county", "县派"),
-];
+pub const LEVELS: [(&str, &str); 3] = [("province", "省派"), ("city", "市派"), ("county", "县派")];
 
 pub const STATUSES: [(&str, &str); 5] = [
     ("nominated", "已推荐"),
@@ -152,7 +148,10 @@ impl Point {
     }
 
     pub fn e6(&self) -> (i64, i64) {
-        ((self.lat * 1e6).round() as i64, (self.lng * 1e6).round() as i64)
+        (
+            (self.lat * 1e6).round() as i64,
+            (self.lng * 1e6).round() as i64,
+        )
     }
 }
 
@@ -182,7 +181,11 @@ pub enum Timing {
 /// Checks the time a check-in claims against when it arrived. A time in the future (beyond
 /// two minutes of clock skew) or older than the offline window is refused; one more than
 /// `offline_after_minutes` old is marked as sent later.
-pub fn timing(at: DateTime<Utc>, received: DateTime<Utc>, rules: &FsRules) -> Result<Timing, String> {
+pub fn timing(
+    at: DateTime<Utc>,
+    received: DateTime<Utc>,
+    rules: &FsRules,
+) -> Result<Timing, String> {
     if at > received + Duration::minutes(2) {
         return Err("打卡时间晚于当前时间：请校准手机时间后重试".into());
     }
@@ -313,18 +316,33 @@ mod tests {
     #[test]
     fn distance_matches_known_values() {
         // one thousandth of a degree of latitude is about 111 m
-        let a = Point { lat: 35.0, lng: 116.0 };
-        let b = Point { lat: 35.001, lng: 116.0 };
+        let a = Point {
+            lat: 35.0,
+            lng: 116.0,
+        };
+        let b = Point {
+            lat: 35.001,
+            lng: 116.0,
+        };
         let m = distance_m(a, b);
         assert!((m - 111.2).abs() < 0.5, "{m}");
         // along a parallel it shrinks with the cosine of the latitude
-        let c = Point { lat: 35.0, lng: 116.001 };
+        let c = Point {
+            lat: 35.0,
+            lng: 116.001,
+        };
         let m = distance_m(a, c);
         assert!((m - 91.1).abs() < 0.5, "{m}");
         assert_eq!(distance_m(a, a), 0.0);
         // 济南 to 郑州, about 376 km
-        let jn = Point { lat: 36.6512, lng: 117.1201 };
-        let zz = Point { lat: 34.7466, lng: 113.6254 };
+        let jn = Point {
+            lat: 36.6512,
+            lng: 117.1201,
+        };
+        let zz = Point {
+            lat: 34.7466,
+            lng: 113.6254,
+        };
         let km = distance_m(jn, zz) / 1000.0;
         assert!((370.0..385.0).contains(&km), "{km}");
     }
@@ -332,7 +350,13 @@ mod tests {
     #[test]
     fn radius_at_below_above() {
         let r = FsRules::default();
-        for (dist, want) in [(0, true), (499, true), (500, true), (501, false), (5000, false)] {
+        for (dist, want) in [
+            (0, true),
+            (499, true),
+            (500, true),
+            (501, false),
+            (5000, false),
+        ] {
             assert_eq!(inside(dist, &r), want, "{dist}");
         }
         let wide = FsRules {
@@ -355,7 +379,10 @@ mod tests {
         ] {
             assert_eq!(Point { lat, lng }.valid(), ok, "{lat},{lng}");
         }
-        let p = Point { lat: 35.123456, lng: 116.654321 };
+        let p = Point {
+            lat: 35.123456,
+            lng: 116.654321,
+        };
         assert_eq!(p.e6(), (35_123_456, 116_654_321));
         assert_eq!(Point::from_e6(35_123_456, 116_654_321).e6(), p.e6());
     }
@@ -384,10 +411,22 @@ mod tests {
         assert_eq!(term_end(d("2026-01-31"), 1), d("2026-02-27"));
         assert_eq!(term_end(d("2026-12-07"), 36), d("2029-12-06"));
         let r = FsRules::default();
-        for (m, ok) in [(11, false), (12, true), (13, true), (35, true), (36, true), (37, false)] {
+        for (m, ok) in [
+            (11, false),
+            (12, true),
+            (13, true),
+            (35, true),
+            (36, true),
+            (37, false),
+        ] {
             assert_eq!(check_term(m, &r).is_ok(), ok, "{m}");
         }
-        for (cur, more, ok) in [(36, 12, true), (36, 13, false), (47, 1, true), (24, 0, false)] {
+        for (cur, more, ok) in [
+            (36, 12, true),
+            (36, 13, false),
+            (47, 1, true),
+            (24, 0, false),
+        ] {
             assert_eq!(check_extension(cur, more, &r).is_ok(), ok, "{cur}+{more}");
         }
     }
@@ -395,7 +434,18 @@ mod tests {
     #[test]
     fn required_days_round_up() {
         let r = FsRules::default();
-        for (wd, want) in [(0, 0), (1, 1), (2, 2), (3, 2), (4, 3), (21, 14), (22, 15), (23, 16), (30, 20), (31, 21)] {
+        for (wd, want) in [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (3, 2),
+            (4, 3),
+            (21, 14),
+            (22, 15),
+            (23, 16),
+            (30, 20),
+            (31, 21),
+        ] {
             assert_eq!(days_required(wd, &r), want, "{wd}");
         }
         let all = FsRules {
@@ -434,9 +484,18 @@ mod tests {
 
     #[test]
     fn month_bounds_of_any_day() {
-        assert_eq!(month_bounds(d("2026-02-14")), (d("2026-02-01"), d("2026-02-28")));
-        assert_eq!(month_bounds(d("2028-02-29")), (d("2028-02-01"), d("2028-02-29")));
-        assert_eq!(month_bounds(d("2026-12-31")), (d("2026-12-01"), d("2026-12-31")));
+        assert_eq!(
+            month_bounds(d("2026-02-14")),
+            (d("2026-02-01"), d("2026-02-28"))
+        );
+        assert_eq!(
+            month_bounds(d("2028-02-29")),
+            (d("2028-02-01"), d("2028-02-29"))
+        );
+        assert_eq!(
+            month_bounds(d("2026-12-31")),
+            (d("2026-12-01"), d("2026-12-31"))
+        );
     }
 
     #[test]
@@ -444,17 +503,47 @@ mod tests {
         let ok = FsRules::default();
         assert!(ok.validate().is_ok());
         for bad in [
-            FsRules { term_months_min: 0, ..ok.clone() },
-            FsRules { term_months_min: 40, ..ok.clone() },
-            FsRules { term_months_max_extended: 30, ..ok.clone() },
-            FsRules { checkin_radius_m: 49, ..ok.clone() },
-            FsRules { photo_max_mb: 0, ..ok.clone() },
-            FsRules { offline_max_hours: 0, ..ok.clone() },
-            FsRules { village_days_permille: 1001, ..ok.clone() },
-            FsRules { retention_days: 29, ..ok.clone() },
+            FsRules {
+                term_months_min: 0,
+                ..ok.clone()
+            },
+            FsRules {
+                term_months_min: 40,
+                ..ok.clone()
+            },
+            FsRules {
+                term_months_max_extended: 30,
+                ..ok.clone()
+            },
+            FsRules {
+                checkin_radius_m: 49,
+                ..ok.clone()
+            },
+            FsRules {
+                photo_max_mb: 0,
+                ..ok.clone()
+            },
+            FsRules {
+                offline_max_hours: 0,
+                ..ok.clone()
+            },
+            FsRules {
+                village_days_permille: 1001,
+                ..ok.clone()
+            },
+            FsRules {
+                retention_days: 29,
+                ..ok.clone()
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
-        assert!(FsRules { checkin_radius_m: 50, retention_days: 30, ..ok }.validate().is_ok());
+        assert!(FsRules {
+            checkin_radius_m: 50,
+            retention_days: 30,
+            ..ok
+        }
+        .validate()
+        .is_ok());
     }
 }

@@ -72,8 +72,9 @@ fn round_row(r: &impl DbRow) -> DbResult<(Round, String)> {
 }
 
 async fn load_round(ctx: &Ctx, id: i64) -> AppResult<(Round, String)> {
-    let sql =
-        format!("SELECT {ROUND_COLUMNS} FROM fs_rounds r JOIN orgs o ON o.id = r.org_id WHERE r.id = $1");
+    let sql = format!(
+        "SELECT {ROUND_COLUMNS} FROM fs_rounds r JOIN orgs o ON o.id = r.org_id WHERE r.id = $1"
+    );
     on_db!(&ctx.db, x => {
         match sqlx::query(&sql).bind(id).fetch_optional(x).await? {
             Some(r) => Ok(round_row(&r)?),
@@ -202,7 +203,8 @@ const A_COLUMNS: &str = "a.id, a.round_id, r.name AS round_name, r.org_id AS rou
     a.cadre_id, c.name AS cadre_name, c.unit AS cadre_unit, c.position AS cadre_position, co.path AS cadre_path, c.account_id AS cadre_account, \
     a.sending_level, a.sending_unit, a.status, a.nominated_at, a.decided_at, a.note, a.village_id, v.name AS village_name, v.path AS village_path, \
     t.name AS township_name, a.start_on, a.term_months, a.ends_on, a.ended_on, a.liaison, a.team, a.lat_e6, a.lng_e6, a.baseline_json, a.version";
-const A_FROM: &str = "FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id JOIN orgs ro ON ro.id = r.org_id \
+const A_FROM: &str =
+    "FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id JOIN orgs ro ON ro.id = r.org_id \
     JOIN cadres c ON c.id = a.cadre_id JOIN orgs co ON co.id = c.managed_by \
     LEFT JOIN orgs v ON v.id = a.village_id LEFT JOIN orgs t ON t.id = v.parent_id";
 
@@ -908,8 +910,12 @@ pub async fn checkin(ctx: &Ctx, p: &Principal, input: &NewCheckin) -> AppResult<
     }
     c.finish()?;
     if !input.photo.is_empty() {
-        let mime = crate::blob::check(&input.photo, rules.photo_max_mb)
-            .map_err(|_| AppError::field("photo", format!("照片须为不超过{}MB的JPG或PNG图片", rules.photo_max_mb)))?;
+        let mime = crate::blob::check(&input.photo, rules.photo_max_mb).map_err(|_| {
+            AppError::field(
+                "photo",
+                format!("照片须为不超过{}MB的JPG或PNG图片", rules.photo_max_mb),
+            )
+        })?;
         if !mime.starts_with("image/") {
             return Err(AppError::field("photo", "照片须为JPG或PNG图片"));
         }

@@ -24,7 +24,10 @@ pub fn page_routes() -> Router<AppState> {
     Router::new()
         .route("/first-secretaries", get(list_page).post(nominate_page))
         .route("/first-secretaries/rounds", post(round_page))
-        .route("/first-secretaries/checkin", get(checkin_page).post(checkin_post))
+        .route(
+            "/first-secretaries/checkin",
+            get(checkin_page).post(checkin_post),
+        )
         .route("/first-secretaries/presence", get(presence_page))
         .route("/first-secretaries/photos/{id}", get(photo))
         .route("/first-secretaries/{id}", get(detail_page))
@@ -39,7 +42,10 @@ pub fn page_routes() -> Router<AppState> {
 
 pub fn api_routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/first-secretaries", get(api_list).post(api_nominate))
+        .route(
+            "/api/v1/first-secretaries",
+            get(api_list).post(api_nominate),
+        )
         .route(
             "/api/v1/first-secretaries/rounds",
             get(api_rounds).post(api_round),
@@ -57,10 +63,7 @@ pub fn api_routes() -> Router<AppState> {
             "/api/v1/first-secretaries/{id}/tutors/{tutor_id}",
             delete(api_tutor_remove),
         )
-        .route(
-            "/api/v1/first-secretaries/{id}/checkins",
-            get(api_checkins),
-        )
+        .route("/api/v1/first-secretaries/{id}/checkins", get(api_checkins))
 }
 
 const PAGE: i64 = 50;
@@ -271,7 +274,11 @@ async fn detail_view(
         Vec::new()
     };
     let own = paths.cadre_account == Some(p.account_id);
-    let prev = first.pred_opt().unwrap_or(first).format("%Y-%m").to_string();
+    let prev = first
+        .pred_opt()
+        .unwrap_or(first)
+        .format("%Y-%m")
+        .to_string();
     let next = last.succ_opt().unwrap_or(last).format("%Y-%m").to_string();
     Ok(context! {
         a => a, tutors => tutors, checkins => checkins, month => first.format("%Y-%m").to_string(),
@@ -476,7 +483,11 @@ async fn checkin_post(
     match r {
         Ok(c) => Ok(Redirect::to(&format!(
             "/first-secretaries/checkin?ok={}",
-            if c.inside { "checkin_inside" } else { "checkin_outside" }
+            if c.inside {
+                "checkin_inside"
+            } else {
+                "checkin_outside"
+            }
         ))
         .into_response()),
         Err(e) if refused(&e) => {
@@ -540,8 +551,16 @@ async fn presence_page(
                 object_type: "fs_presence",
                 title: format!("第一书记在村情况-{}", r.month),
                 header: &[
-                    "乡镇", "村", "第一书记", "派出单位", "工作日", "应在村天数", "在村天数",
-                    "仅村外打卡天数", "离线补传", "不足",
+                    "乡镇",
+                    "村",
+                    "第一书记",
+                    "派出单位",
+                    "工作日",
+                    "应在村天数",
+                    "在村天数",
+                    "仅村外打卡天数",
+                    "离线补传",
+                    "不足",
                 ],
                 rows,
                 asked: serde_json::json!({"org_id": q.org_id, "month": r.month}),
@@ -743,7 +762,9 @@ pub async fn api_checkin(
     mp: Multipart,
 ) -> Result<Json<Checkin>, ApiError> {
     let (f, _, bytes) = crate::web::read_multipart(mp).await?;
-    Ok(Json(store::checkin(&ctx, &p, &checkin_of(&f, bytes)?).await?))
+    Ok(Json(
+        store::checkin(&ctx, &p, &checkin_of(&f, bytes)?).await?,
+    ))
 }
 
 /// The month's days in the village of every first secretary of the subtree, against the

@@ -241,14 +241,44 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
     ),
     ("first_secretary", "term_months_min", "派驻任期最短", "个月"),
     ("first_secretary", "term_months_max", "派驻任期最长", "个月"),
-    ("first_secretary", "term_months_max_extended", "延期后任期最长", "个月"),
-    ("first_secretary", "checkin_radius_m", "打卡范围：距驻村地点", "米"),
+    (
+        "first_secretary",
+        "term_months_max_extended",
+        "延期后任期最长",
+        "个月",
+    ),
+    (
+        "first_secretary",
+        "checkin_radius_m",
+        "打卡范围：距驻村地点",
+        "米",
+    ),
     ("first_secretary", "require_photo", "打卡须拍现场照片", ""),
     ("first_secretary", "photo_max_mb", "照片大小上限", "MB"),
-    ("first_secretary", "offline_after_minutes", "晚于拍摄时间多少分钟上传记为离线补传", "分钟"),
-    ("first_secretary", "offline_max_hours", "离线打卡补传时限", "小时"),
-    ("first_secretary", "village_days_permille", "每月在村天数不少于工作日的", "‰"),
-    ("first_secretary", "retention_days", "打卡位置和照片保存", "天"),
+    (
+        "first_secretary",
+        "offline_after_minutes",
+        "晚于拍摄时间多少分钟上传记为离线补传",
+        "分钟",
+    ),
+    (
+        "first_secretary",
+        "offline_max_hours",
+        "离线打卡补传时限",
+        "小时",
+    ),
+    (
+        "first_secretary",
+        "village_days_permille",
+        "每月在村天数不少于工作日的",
+        "‰",
+    ),
+    (
+        "first_secretary",
+        "retention_days",
+        "打卡位置和照片保存",
+        "天",
+    ),
 ];
 
 /// The name and unit of a rule value (the key itself when not listed).

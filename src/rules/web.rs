@@ -3,6 +3,7 @@
 use super::{BranchRules, MemberRules, RuleKind};
 use crate::auth::Perm;
 use crate::error::{AppError, FieldError};
+use crate::first_secretary::FsRules;
 use crate::love_bank::LoveRules;
 use crate::points::PointsRules;
 use crate::recruit::rules::RecruitRules;
@@ -10,7 +11,6 @@ use crate::rectification::RectifyRules;
 use crate::review::ReviewRules;
 use crate::stars::StarRules;
 use crate::web::{page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
-use crate::first_secretary::FsRules;
 use crate::work_log::WorkLogRules;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

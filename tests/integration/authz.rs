@@ -572,11 +572,14 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
             ok(app.api(&city_staff, "POST", "/api/v1/circulars", Some(json!({"org_id": city, "title": "关于做好年度工作的通知", "body": "请按时签收。",
                 "audience": "orgs", "org_ids": [to], "needs_receipt": true}))).await);
         }
-        let kinds: [(&str, &str, &str); 26] = [
+        let kinds: [(&str, &str, &str); 27] = [
             ("/api/v1/circulars/", "circular", "circulars x JOIN orgs o ON o.id = x.org_id AND NOT EXISTS (SELECT 1 FROM circular_targets t \
                 JOIN orgs tg ON tg.id = t.org_id WHERE t.circular_id = x.id AND (tg.path LIKE '{sub}%' OR '{sub}' LIKE tg.path || '%'))"),
             ("/api/v1/work-logs/", "work_log", "work_logs x JOIN cadres c ON c.id = x.cadre_id JOIN orgs o ON o.id = c.managed_by"),
             ("/api/v1/cadres/", "cadre", "cadres x JOIN orgs o ON o.id = x.managed_by"),
+            ("/api/v1/first-secretaries/", "fs_assignment", "fs_assignments x JOIN fs_rounds r ON r.id = x.round_id JOIN orgs o ON o.id = r.org_id \
+                JOIN cadres c ON c.id = x.cadre_id JOIN orgs co ON co.id = c.managed_by AND co.path NOT LIKE '{sub}%' \
+                JOIN orgs v ON v.id = x.village_id AND v.path NOT LIKE '{sub}%'"),
             ("/api/v1/account-requests/", "account_request", "account_requests x JOIN accounts a ON a.id = x.target_id JOIN orgs o ON o.id = a.org_id"),
             ("/api/v1/recruits/publicity/", "publicity", "recruit_publicity x JOIN recruits r ON r.id = x.recruit_id JOIN orgs o ON o.id = r.org_id"),
             ("/api/v1/recruits/entries/", "recruit_entry", "recruit_entries x JOIN recruits r ON r.id = x.recruit_id JOIN orgs o ON o.id = r.org_id"),
@@ -632,7 +635,7 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
                     Some("/api/v1/calendar/2026".to_string())
                 } else if path.contains('{') {
                     kinds.iter().find(|(p, _, _)| path.starts_with(p)).map(|(_, k, _)| foreign[k]).filter(|id| *id > 0)
-                        .map(|id| path.replace("{id}", &id.to_string()).replace("{decision}", "accept"))
+                        .map(|id| path.replace("{id}", &id.to_string()).replace("{decision}", "accept").replace("{action}", "recall").replace("{tutor_id}", "1"))
                 } else if org_param {
                     Some(format!("{path}?org_id={forg}"))
                 } else {

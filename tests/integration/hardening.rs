@@ -514,7 +514,7 @@ async fn the_scheduler_runs_a_due_job_once_and_takes_over_a_dead_lease() {
         let (a, b) = (a.expect("a"), b.expect("b"));
         assert_eq!(chain(&a) + chain(&b), 1);
         // every job once: the chain's, the files', the obligations' generation and sweep
-        assert_eq!(a.len() + b.len(), 4);
+        assert_eq!(a.len() + b.len(), 5);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_checks WHERE kind = 'chain'").await, 1);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_checks WHERE kind = 'files'").await, 1);
         // not due again until its interval has passed (6 hours for the chain, 24 for files)

@@ -1,0 +1,358 @@
+//! First secretaries: the city's round (市派, one village in eight across the counties, a
+//! year and a half on duty) and the first county's own round (县派, half a year), each with its
+//! cadre, term, liaison, "3+1" tutors and the village's baseline; and their clock-ins — most
+//! working days in the village morning and evening, some outside the radius, some sent later
+//! from an offline queue, some days missing, a few first secretaries often away.
+
+use super::names::{GIVEN_FEMALE, GIVEN_MALE, SURNAMES};
+use super::{pick_str, weighted};
+use crate::db::{DbRow, Tx};
+use crate::error::AppResult;
+use crate::first_secretary::{term_end, Point};
+use crate::org::OrgLevel;
+use crate::{on_tx, Ctx};
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use rand::rngs::StdRng;
+use rand::Rng;
+
+const CITY_UNITS: [&str; 12] = [
+    "市委组织部",
+    "市发展和改革委员会",
+    "市财政局",
+    "市农业农村局",
+    "市自然资源和规划局",
+    "市交通运输局",
+    "市卫生健康委员会",
+    "市教育局",
+    "市商务局",
+    "市水利局",
+    "市供销合作社",
+    "市农商银行",
+];
+
+const COUNTY_UNITS: [&str; 8] = [
+    "农业农村局",
+    "财政局",
+    "住房和城乡建设局",
+    "交通运输局",
+    "水务局",
+    "人力资源和社会保障局",
+    "商务局",
+    "乡村振兴服务中心",
+];
+
+/// An organisation as the demo knows it: id, parent, level, name.
+pub(super) struct Place<'a> {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub level: OrgLevel,
+    pub name: &'a str,
+    pub village: bool,
+}
+
+fn person(rng: &mut StdRng) -> String {
+    let mut n = weighted(rng, SURNAMES).to_string();
+    let pool = if rng.gen_bool(0.75) {
+        GIVEN_MALE
+    } else {
+        GIVEN_FEMALE
+    };
+    n.push_str(pick_str(rng, pool));
+    n
+}
+
+/// A point `m` metres from `c` at a random bearing.
+fn near(rng: &mut StdRng, c: Point, m: f64) -> Point {
+    let bearing = rng.gen_range(0.0..std::f64::consts::TAU);
+    let dlat = m * bearing.cos() / 111_195.0;
+    let dlng = m * bearing.sin() / (111_195.0 * c.lat.to_radians().cos());
+    Point {
+        lat: c.lat + dlat,
+        lng: c.lng + dlng,
+    }
+}
+
+type Row = (
+    i64,
+    i64,
+    &'static str,
+    chrono::DateTime<chrono::Utc>,
+    NaiveDate,
+    chrono::DateTime<chrono::Utc>,
+    bool,
+    Vec<u8>,
+    i64,
+    i64,
+    bool,
+);
+
+async fn insert(tx: &mut Tx, rows: &[Row]) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from("INSERT INTO fs_checkins (id, assignment_id, kind, at, local_day, received_at, offline, position_enc, accuracy_m, distance_m, inside) VALUES ");
+    for i in 0..rows.len() {
+        let b = i * 11;
+        if i > 0 {
+            sql.push(',');
+        }
+        let ps: Vec<String> = (1..=11).map(|k| format!("${}", b + k)).collect();
+        sql.push_str(&format!("({})", ps.join(", ")));
+    }
+    on_tx!(tx, x => {
+        let mut q = sqlx::query(&sql);
+        for r in rows {
+            q = q.bind(r.0).bind(r.1).bind(r.2).bind(r.3).bind(r.4).bind(r.5).bind(r.6).bind(&r.7).bind(r.8).bind(r.9).bind(r.10);
+        }
+        q.execute(&mut *x).await?;
+    });
+    Ok(())
+}
+
+struct Posted {
+    id: i64,
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+    at: Point,
+    /// share of working days in the village
+    presence: f64,
+}
+
+/// Makes the two rounds and the clock-ins; returns (assignments, clock-ins).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn generate(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    places: &[Place<'_>],
+    demo_branch: i64,
+    as_of: NaiveDate,
+) -> AppResult<(usize, usize)> {
+    let by_id: std::collections::HashMap<i64, &Place> = places.iter().map(|p| (p.id, p)).collect();
+    let up = |id: i64, level: OrgLevel| -> Option<i64> {
+        let mut cur = by_id.get(&id)?.parent_id;
+        while let Some(c) = cur {
+            let p = by_id.get(&c)?;
+            if p.level == level {
+                return Some(c);
+            }
+            cur = p.parent_id;
+        }
+        None
+    };
+    let Some(city) = places.iter().find(|p| p.parent_id.is_none()) else {
+        return Ok((0, 0));
+    };
+    let counties: Vec<i64> = places
+        .iter()
+        .filter(|p| p.level == OrgLevel::County && p.parent_id == Some(city.id))
+        .map(|p| p.id)
+        .collect();
+    let Some(&first_county) = counties.first() else {
+        return Ok((0, 0));
+    };
+    let villages: Vec<&Place> = places.iter().filter(|p| p.village).collect();
+    let zone = ctx.clock.zone();
+    let now = ctx.clock.now();
+    let mut rounds = Vec::new();
+    for (org, name, year) in [
+        (city.id, "第二轮市派第一书记", as_of.year() - 1),
+        (first_county, "县派第一书记", as_of.year()),
+    ] {
+        let name = if org == city.id {
+            name.to_string()
+        } else {
+            format!("{year}年{name}")
+        };
+        let id = on_tx!(tx, x => sqlx::query("INSERT INTO fs_rounds (org_id, name, year, status, created_at) VALUES ($1, $2, $3, 'open', $4) RETURNING id")
+            .bind(org).bind(&name).bind(year as i64).bind(now).fetch_one(&mut *x).await?.i64("id")?);
+        rounds.push((id, org));
+    }
+    let mut posted: Vec<Posted> = Vec::new();
+    let mut taken = std::collections::HashSet::new();
+    for (k, v) in villages.iter().enumerate() {
+        let county = up(v.id, OrgLevel::County);
+        let city_round = k % 8 == 0 || v.id == demo_branch;
+        let county_round = !city_round && county == Some(first_county) && k % 5 == 1;
+        if !(city_round || county_round) || !taken.insert(v.id) {
+            continue;
+        }
+        let (round, managed_by) = if city_round { rounds[0] } else { rounds[1] };
+        let county_idx = county
+            .and_then(|c| counties.iter().position(|x| *x == c))
+            .unwrap_or(0) as f64;
+        let town = up(v.id, OrgLevel::Township);
+        let town_name = town
+            .and_then(|t| by_id.get(&t))
+            .map(|t| {
+                t.name
+                    .trim_start_matches("中共")
+                    .trim_end_matches("委员会")
+                    .trim_end_matches('委')
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let (level, unit) = if city_round {
+            ("city", pick_str(rng, &CITY_UNITS).to_string())
+        } else {
+            ("county", format!("县{}", pick_str(rng, &COUNTY_UNITS)))
+        };
+        let name = person(rng);
+        let (start, term) = if city_round {
+            (as_of - Duration::days(rng.gen_range(520..560)), 36)
+        } else {
+            (as_of - Duration::days(rng.gen_range(170..200)), 24)
+        };
+        let ends = term_end(start, term);
+        // one in fifty recalled some months ago (and replaced by nobody yet)
+        let recalled = v.id != demo_branch && rng.gen_bool(0.02);
+        let end = recalled.then(|| as_of - Duration::days(rng.gen_range(30..120)));
+        let at = Point {
+            lat: 34.6 + (county_idx % 7.0) * 0.35 + rng.gen_range(0.0..0.3),
+            lng: 115.6 + (county_idx / 7.0).floor() * 0.45 + rng.gen_range(0.0..0.4),
+        };
+        let (lat, lng) = at.e6();
+        let rank = if rng.gen_bool(0.6) {
+            "section_deputy"
+        } else {
+            "section_member"
+        };
+        let position = if rng.gen_bool(0.5) {
+            "四级主任科员"
+        } else {
+            "科长"
+        };
+        let baseline = serde_json::json!({"stars": rng.gen_range(1..=4), "stars_year": start.year() - 1,
+            "members": rng.gen_range(18..60), "collective_income_yuan": rng.gen_range(0..8) * 10_000 + rng.gen_range(0..10) * 1_000,
+            "households_in_difficulty": rng.gen_range(3..40)});
+        let nominated =
+            zone.start_of(start - Duration::days(rng.gen_range(20..40))) + Duration::hours(9);
+        let decided =
+            zone.start_of(start - Duration::days(rng.gen_range(5..15))) + Duration::hours(15);
+        let status = if recalled { "recalled" } else { "on_duty" };
+        let liaison = format!("{}（{}党委委员）", person(rng), town_name);
+        let note = if recalled {
+            "因身体原因召回，另行选派"
+        } else {
+            ""
+        };
+        let id = on_tx!(tx, x => {
+            let cadre = sqlx::query("INSERT INTO cadres (name, managed_by, unit, position, rank, category, weekly_record, status, created_at, updated_at) \
+                                     VALUES ($1, $2, $3, $4, $5, 'first_secretary', $6, 'active', $7, $7) RETURNING id")
+                .bind(&name).bind(managed_by).bind(&unit).bind(position).bind(rank).bind(false).bind(nominated)
+                .fetch_one(&mut *x).await?.i64("id")?;
+            let id = sqlx::query("INSERT INTO fs_assignments (round_id, cadre_id, sending_level, sending_unit, status, nominated_at, decided_at, note, village_id, \
+                                  start_on, term_months, ends_on, liaison, team, lat_e6, lng_e6, baseline_json, ended_on, created_at, updated_at) \
+                                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $6, $7) RETURNING id")
+                .bind(round).bind(cadre).bind(level).bind(&unit).bind(status).bind(nominated).bind(decided).bind(note).bind(v.id)
+                .bind(start).bind(term as i64).bind(ends).bind(&liaison).bind(format!("{town_name}第一书记服务队")).bind(lat).bind(lng)
+                .bind(baseline.to_string()).bind(end).fetch_one(&mut *x).await?.i64("id")?;
+            for (role, tname, tunit) in [
+                ("general", person(rng), format!("县{}副局长", pick_str(rng, &COUNTY_UNITS))),
+                ("village", person(rng), format!("{town_name}组织委员")),
+                ("practice", person(rng), "原第一书记".to_string()),
+            ] {
+                sqlx::query("INSERT INTO fs_tutors (assignment_id, role, name, unit, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id).bind(role).bind(&tname).bind(&tunit).bind(decided).execute(&mut *x).await?;
+            }
+            id
+        });
+        let presence = if rng.gen_bool(0.08) {
+            rng.gen_range(0.45..0.65)
+        } else {
+            rng.gen_range(0.86..0.98)
+        };
+        posted.push(Posted {
+            id,
+            start,
+            end,
+            at,
+            presence,
+        });
+    }
+    // the clock-ins of the last year, a few hundred rows to a statement
+    let from = as_of - Duration::days(365);
+    let mut next_id: i64 = on_tx!(tx, x => sqlx::query("SELECT COALESCE(MAX(id), 0) AS n FROM fs_checkins").fetch_one(&mut *x).await?.i64("n")?)
+        + 1;
+    let mut batch: Vec<Row> = Vec::with_capacity(400);
+    let mut total = 0usize;
+    for a in &posted {
+        let mut day = a.start.max(from);
+        let last = a.end.unwrap_or(as_of).min(as_of);
+        while day <= last {
+            let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+            let here = if weekend {
+                rng.gen_bool(0.12)
+            } else {
+                rng.gen_bool(a.presence)
+            };
+            if here || (!weekend && rng.gen_bool(0.3)) {
+                // present: in the radius; away days sometimes clock in from elsewhere
+                let inside = here && !rng.gen_bool(0.03);
+                for (kind, h0, h1) in [
+                    ("in", 7 * 60 + 40, 8 * 60 + 50),
+                    ("out", 17 * 60 + 20, 19 * 60),
+                ] {
+                    if kind == "out" && (day == as_of || rng.gen_bool(0.1)) {
+                        continue;
+                    }
+                    let at = zone.start_of(day) + Duration::minutes(rng.gen_range(h0..h1));
+                    if at > now {
+                        continue;
+                    }
+                    let offline = rng.gen_bool(0.04);
+                    let received = if offline {
+                        (at + Duration::minutes(rng.gen_range(30..600))).min(now)
+                    } else {
+                        at + Duration::seconds(rng.gen_range(1..20))
+                    };
+                    let dist = if inside {
+                        rng.gen_range(10.0..380.0)
+                    } else {
+                        rng.gen_range(650.0..9000.0)
+                    };
+                    let p = near(rng, a.at, dist);
+                    let d = crate::first_secretary::distance_m(p, a.at).round() as i64;
+                    let enc = ctx.vault.encrypt(
+                        &crate::crypto::aad("fs_checkins", "position_enc", next_id),
+                        &format!("{:.6},{:.6}", p.lat, p.lng),
+                    );
+                    batch.push((
+                        next_id,
+                        a.id,
+                        kind,
+                        at,
+                        day,
+                        received,
+                        offline,
+                        enc,
+                        rng.gen_range(5..65),
+                        d,
+                        d <= 500,
+                    ));
+                    next_id += 1;
+                    total += 1;
+                    if batch.len() >= 400 {
+                        insert(tx, &std::mem::take(&mut batch)).await?;
+                    }
+                }
+            }
+            day += Duration::days(1);
+        }
+    }
+    insert(tx, &std::mem::take(&mut batch)).await?;
+    if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
+        for table in [
+            "fs_checkins",
+            "fs_assignments",
+            "fs_rounds",
+            "fs_tutors",
+            "cadres",
+        ] {
+            sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
+                .execute(&mut **t)
+                .await?;
+        }
+    }
+    Ok((posted.len(), total))
+}

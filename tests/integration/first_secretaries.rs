@@ -1,0 +1,201 @@
+//! 第一书记: a county runs a round, nominates a cadre, assigns them to a village with a term,
+//! a location and tutors; the first secretary clocks in inside and outside the radius, offline
+//! and refused; the month's presence counts the days; a recall ends the clock-ins; positions
+//! and photos go after their retention; another county sees none of it.
+
+use crate::support::*;
+use axum::http::StatusCode;
+use chrono::Duration;
+use serde_json::{json, Value};
+
+/// A JPEG as the checks walk it: SOI, a frame header, a scan header, data, EOI.
+const PHOTO: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x11, 0x00, 0xFF,
+    0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x12, 0x34, 0xFF, 0xD9,
+];
+
+fn form(fields: &[(&str, String)], photo: Option<&[u8]>) -> (String, Vec<u8>) {
+    let boundary = "----djcheckinboundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some(p) = photo {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+        body.extend_from_slice(p);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn clock(
+    app: &TestApp,
+    token: &str,
+    kind: &str,
+    at: Option<(f64, f64)>,
+    when: Option<chrono::DateTime<chrono::Utc>>,
+    photo: Option<&[u8]>,
+) -> (StatusCode, Value) {
+    let mut f = vec![("kind", kind.to_string()), ("accuracy", "12.5".to_string())];
+    if let Some((lat, lng)) = at {
+        f.push(("lat", lat.to_string()));
+        f.push(("lng", lng.to_string()));
+    }
+    if let Some(w) = when {
+        f.push(("at", w.to_rfc3339()));
+    }
+    let (ct, body) = form(&f, photo);
+    let (s, b) = post_multipart(app, token, "/api/v1/first-secretaries/checkins", &ct, body).await;
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+fn fields(v: &Value) -> Vec<String> {
+    v["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let other = app.account("county_b", p.counties[2], "org_staff", None).await;
+        let me = app.account("fs_one", p.branches[0], "member", Some(p.members[0])).await;
+        let village = p.branches[0];
+        let today = app.ctx.clock.today();
+
+        // a round, and a cadre of the register nominated into it
+        let bad = app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"org_id": village, "name": "", "year": 1999}))).await;
+        assert_eq!(fields(&bad.1), ["org_id", "name", "year"], "{bad:?}");
+        let round = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "县派第一书记", "year": 2026}))).await);
+        let rid = round["id"].as_i64().expect("id");
+        let c = ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": "王立新", "managed_by": p.counties[0], "unit": "县农业农村局",
+            "position": "四级主任科员", "rank": "section_deputy", "category": "first_secretary", "account": "fs_one"}))).await);
+        let cid = c["id"].as_i64().expect("id");
+        let bad = app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "moon"}))).await;
+        assert_eq!(fields(&bad.1), ["sending_level"], "{bad:?}");
+        let a = ok(app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"}))).await);
+        let aid = a["id"].as_i64().expect("id");
+        assert_eq!(a["status"], "nominated");
+        assert_eq!(a["sending_unit"], "县农业农村局", "the cadre's unit by default");
+        let again = app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"}))).await;
+        assert_eq!(fields(&again.1), ["cadre_id"], "one place at a time: {again:?}");
+        // another county neither nominates this cadre nor sees the assignment
+        let bad = app.api(&other, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"}))).await;
+        assert!(bad.0.is_client_error(), "{bad:?}");
+        refused(app.api(&other, "GET", &format!("/api/v1/first-secretaries/{aid}"), None).await, "not_found");
+        assert_eq!(ok(app.api(&other, "GET", "/api/v1/first-secretaries", None).await)["total"], 0);
+
+        // no clock-in before the assignment
+        refused(clock(&app, &me, "in", Some((35.0, 116.0)), None, Some(PHOTO)).await, "forbidden");
+
+        // the assignment: a village of the county, a term within the rule, a location
+        let start = today - Duration::days(3);
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+            Some(json!({"village_id": p.counties[0], "start_on": start, "term_months": 6}))).await;
+        assert_eq!(fields(&bad.1), ["village_id", "term_months", "lat"], "{bad:?}");
+        let a = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+            Some(json!({"village_id": village, "start_on": start, "term_months": 24, "lat": 35.0, "lng": 116.0,
+                "liaison": "刘洋", "collective_income_yuan": 30000}))).await);
+        assert_eq!(a["status"], "on_duty");
+        assert_eq!(a["ends_on"], json!((start + chrono::Months::new(24)).pred_opt().expect("day")));
+        assert_eq!(a["baseline"]["members"], 2, "the village as found: {}", a["baseline"]);
+        assert_eq!(a["baseline"]["collective_income_yuan"], 30000);
+        let twice = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+            Some(json!({"village_id": village, "start_on": start, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await;
+        refused(twice, "conflict");
+
+        // tutors
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/tutors"), Some(json!({"role": "mentor", "name": "", "unit": "x"}))).await;
+        assert_eq!(fields(&bad.1), ["role", "name"], "{bad:?}");
+        let t = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/tutors"), Some(json!({"role": "general", "name": "赵刚", "unit": "县财政局副局长"}))).await);
+        assert_eq!(t["role_label"], "综合导师");
+        let d = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/{aid}"), None).await);
+        assert_eq!(d["tutors"].as_array().map(Vec::len), Some(1));
+
+        // clock-ins: refused without a position, with a file that is no photo, in the future
+        // or beyond the offline window; recorded inside and outside the radius
+        let before = app.count("SELECT COUNT(*) AS n FROM fs_checkins").await;
+        let r = clock(&app, &me, "in", None, None, Some(PHOTO)).await;
+        assert_eq!(fields(&r.1), ["position"], "{r:?}");
+        let r = clock(&app, &me, "in", Some((35.0, 116.0)), None, None).await;
+        assert_eq!(fields(&r.1), ["photo"], "{r:?}");
+        let r = clock(&app, &me, "in", Some((35.0, 116.0)), None, Some(b"%PDF-1.4 not a photo")).await;
+        assert_eq!(fields(&r.1), ["photo"], "{r:?}");
+        let r = clock(&app, &me, "in", Some((91.0, 116.0)), None, Some(PHOTO)).await;
+        assert_eq!(fields(&r.1), ["position"], "{r:?}");
+        let now = app.ctx.clock.now();
+        let r = clock(&app, &me, "in", Some((35.0, 116.0)), Some(now + Duration::minutes(10)), Some(PHOTO)).await;
+        assert_eq!(fields(&r.1), ["at"], "{r:?}");
+        let r = clock(&app, &me, "in", Some((35.0, 116.0)), Some(now - Duration::hours(73)), Some(PHOTO)).await;
+        assert_eq!(fields(&r.1), ["at"], "{r:?}");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_checkins").await, before, "nothing half-written");
+        let inside = ok(clock(&app, &me, "in", Some((35.001, 116.0)), None, Some(PHOTO)).await);
+        assert_eq!(inside["inside"], true);
+        assert!((100..=120).contains(&inside["distance_m"].as_i64().expect("m")), "{inside}");
+        assert_eq!(inside["offline"], false);
+        let outside = ok(clock(&app, &me, "out", Some((35.01, 116.0)), None, Some(PHOTO)).await);
+        assert_eq!(outside["inside"], false, "recorded as outside, not refused");
+        let queued = ok(clock(&app, &me, "in", Some((35.0, 116.0)), Some(now - Duration::hours(30)), Some(PHOTO)).await);
+        assert_eq!(queued["offline"], true, "sent later, with the time it was taken");
+        // the position is kept encrypted, never in clear
+        let clear = app.count("SELECT COUNT(*) AS n FROM fs_checkins WHERE CAST(position_enc AS TEXT) LIKE '%35.0%'").await;
+        assert_eq!(clear, 0);
+        // a county account is no first secretary
+        refused(clock(&app, &county, "in", Some((35.0, 116.0)), None, Some(PHOTO)).await, "forbidden");
+
+        // the check-ins and the month's presence, for the county; not for the other county
+        let list = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/{aid}/checkins?from={}&to={today}", today - Duration::days(5)), None).await);
+        assert_eq!(list.as_array().map(Vec::len), Some(3), "{list}");
+        refused(app.api(&other, "GET", &format!("/api/v1/first-secretaries/{aid}/checkins"), None).await, "not_found");
+        let month = today.format("%Y-%m").to_string();
+        let r = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/presence?month={month}"), None).await);
+        assert_eq!(r["total"], 1, "{r}");
+        let row = &r["rows"][0];
+        assert!(row["in_village"].as_i64().expect("days") >= 1, "{row}");
+        assert!(row["required"].as_i64().expect("days") <= row["working_days"].as_i64().expect("days"));
+        assert_eq!(ok(app.api(&other, "GET", &format!("/api/v1/first-secretaries/presence?month={month}"), None).await)["total"], 0);
+        refused(app.api(&county, "GET", "/api/v1/first-secretaries/presence?month=2026-13", None).await, "validation_failed");
+
+        // a recall needs its reason; then no more clock-ins
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/recall"), Some(json!({"reason": ""}))).await;
+        assert_eq!(fields(&bad.1), ["reason"], "{bad:?}");
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/extend"), Some(json!({"reason": "工作需要", "months": 30}))).await;
+        assert_eq!(fields(&bad.1), ["months"], "beyond the extended maximum: {bad:?}");
+        let a = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/extend"), Some(json!({"reason": "工作需要", "months": 12}))).await);
+        assert_eq!(a["term_months"], 36);
+        let a = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/recall"), Some(json!({"reason": "工作调整"}))).await);
+        assert_eq!(a["status"], "recalled");
+        assert_eq!(a["ended_on"], json!(today));
+        refused(clock(&app, &me, "in", Some((35.0, 116.0)), None, Some(PHOTO)).await, "forbidden");
+        refused(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/recall"), Some(json!({"reason": "再次"}))).await, "conflict");
+
+        // the audit log holds each step, and no position
+        for action in ["fs.round_create", "fs.nominate", "fs.assign", "fs.tutor_add", "fs.checkin", "fs.extend", "fs.recall"] {
+            assert!(app.count(&format!("SELECT COUNT(*) AS n FROM audit_log WHERE action = '{action}'")).await >= 1, "{action}");
+        }
+
+        // after the retention period positions and photos go; the verdicts stay
+        let photos = app.count("SELECT COUNT(*) AS n FROM blobs").await;
+        assert!(photos >= 1);
+        app.ctx.clock.advance_days(366);
+        dangjian::first_secretary::store::purge(&app.ctx).await.expect("purge");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_checkins WHERE purged_at IS NULL OR position_enc IS NOT NULL OR photo IS NOT NULL").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_checkins WHERE inside").await, 2);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM blobs").await, photos - 1, "the photo no record names is deleted");
+        // and a second run finds nothing more
+        let again = dangjian::first_secretary::store::purge(&app.ctx).await.expect("purge");
+        assert!(again.contains(" 0 "), "{again}");
+    })
+    .await;
+}
