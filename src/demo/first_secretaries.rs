@@ -245,7 +245,7 @@ pub(super) async fn generate(
                                   start_on, term_months, ends_on, liaison, team, lat_e6, lng_e6, baseline_json, ended_on, created_at, updated_at) \
                                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $6, $7) RETURNING id")
                 .bind(round).bind(cadre).bind(level).bind(&unit).bind(status).bind(nominated).bind(decided).bind(note).bind(v.id)
-                .bind(start).bind(term as i64).bind(ends).bind(&liaison).bind(format!("{town_name}第一书记服务队")).bind(lat).bind(lng)
+                .bind(start).bind(term).bind(ends).bind(&liaison).bind(format!("{town_name}第一书记服务队")).bind(lat).bind(lng)
                 .bind(baseline.to_string()).bind(end).fetch_one(&mut *x).await?.i64("id")?;
             for (role, tname, tunit) in [
                 ("general", person(rng), format!("县{}副局长", pick_str(rng, &COUNTY_UNITS))),

@@ -478,7 +478,7 @@ async fn baseline(ctx: &Ctx, village: i64, input: &Posting) -> AppResult<serde_j
         let s = sqlx::query("SELECT year, stars FROM star_ratings WHERE branch_id = $1 ORDER BY year DESC LIMIT 1")
             .bind(village).fetch_optional(x).await?;
         let stars = match s { Some(r) => Some((r.i64("year")?, r.i64("stars")?)), None => None };
-        let m = sqlx::query("SELECT COALESCE(SUM(n), 0) AS n FROM org_member_counts WHERE org_id = $1 AND status IN ('full', 'probationary')")
+        let m = sqlx::query("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM org_member_counts WHERE org_id = $1 AND status IN ('full', 'probationary')")
             .bind(village).fetch_one(x).await?.i64("n")?;
         (stars, m)
     });
@@ -1069,7 +1069,7 @@ pub async fn presence_month(
     });
     let days: Vec<(i64, NaiveDate, bool, bool)> = on_db!(&ctx.db, x => {
         let rows = sqlx::query(
-            "SELECT k.assignment_id, k.local_day, MAX(CASE WHEN k.inside THEN 1 ELSE 0 END) AS inside, SUM(CASE WHEN k.offline THEN 1 ELSE 0 END) AS offline \
+            "SELECT k.assignment_id, k.local_day, CAST(MAX(CASE WHEN k.inside THEN 1 ELSE 0 END) AS BIGINT) AS inside, CAST(SUM(CASE WHEN k.offline THEN 1 ELSE 0 END) AS BIGINT) AS offline \
              FROM fs_checkins k JOIN fs_assignments a ON a.id = k.assignment_id JOIN fs_rounds r ON r.id = a.round_id JOIN orgs ro ON ro.id = r.org_id \
              JOIN orgs v ON v.id = a.village_id \
              WHERE k.local_day >= $1 AND k.local_day <= $2 AND ((v.path >= $3 AND v.path < $4) OR (ro.path >= $3 AND ro.path < $4)) \
