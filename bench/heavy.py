@@ -103,6 +103,17 @@ def reports(today, scope_path, scope_upper):
             f"SELECT b.subject_id, b.status, COUNT(*) FROM obligations b JOIN orgs o ON o.id = b.scope_org_id "
             f"WHERE b.kind = 'work_log.weekly' AND {rng} AND b.period_start >= '{this_monday - datetime.timedelta(days=84)}' "
             f"AND b.period_start <= '{this_monday}' GROUP BY b.subject_id, b.status"]),
+        # 第一书记: the month's days in the village of every first secretary of the subtree
+        ("fs_presence", f"/api/v1/first-secretaries/presence?org_id={{org}}&month={today:%Y-%m}", [
+            f"SELECT a.id, c.name, v.name, a.start_on, a.ends_on, a.ended_on FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id "
+            f"JOIN orgs ro ON ro.id = r.org_id JOIN cadres c ON c.id = a.cadre_id JOIN orgs v ON v.id = a.village_id "
+            f"WHERE a.status IN ('on_duty', 'recalled', 'completed') AND a.start_on <= '{today}' AND COALESCE(a.ended_on, a.ends_on) >= '{today.replace(day=1)}' "
+            f"AND ((v.path >= '{scope_path}' AND v.path < '{scope_upper}') OR (ro.path >= '{scope_path}' AND ro.path < '{scope_upper}'))",
+            f"SELECT k.assignment_id, k.local_day, MAX(CASE WHEN k.inside THEN 1 ELSE 0 END), SUM(CASE WHEN k.offline THEN 1 ELSE 0 END) "
+            f"FROM fs_checkins k JOIN fs_assignments a ON a.id = k.assignment_id JOIN fs_rounds r ON r.id = a.round_id JOIN orgs ro ON ro.id = r.org_id "
+            f"JOIN orgs v ON v.id = a.village_id WHERE k.local_day >= '{today.replace(day=1)}' AND k.local_day <= '{today}' "
+            f"AND ((v.path >= '{scope_path}' AND v.path < '{scope_upper}') OR (ro.path >= '{scope_path}' AND ro.path < '{scope_upper}')) "
+            f"GROUP BY k.assignment_id, k.local_day"]),
         # a closed campaign's results (the county's last year's 述职评议)
         ("review_results", "/reviews/{campaign}", [
             "SELECT s.reporter_id, s.rater_id, s.total_tenths FROM review_scores s WHERE s.campaign_id = {campaign}"]),

@@ -706,6 +706,48 @@ test('工作记实: a town secretary files the week on a phone from the to-do; t
   await county.done();
 });
 
+// A JPEG as the server's checks walk it (SOI, frame header, scan header, data, EOI).
+const PHOTO = Buffer.from([0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x11, 0x00,
+  0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x12, 0x34, 0xFF, 0xD9]);
+
+test('第一书记: a first secretary clocks in on a phone inside the radius and out outside it; the county sees the month', async () => {
+  const fs = await open({ viewport: PHONE, permissions: ['geolocation'], geolocation: { latitude: 0, longitude: 0 } });
+  await signIn(fs, 'firstsec');
+  await fs.getByRole('link', { name: '驻村打卡' }).first().click();
+  await fs.waitForURL(/\/first-secretaries\/checkin/);
+  await fs.getByRole('heading', { name: '驻村打卡' }).waitFor();
+  // where the village is: the first secretary reads their own assignment
+  const href = await fs.getByRole('link', { name: '我的派驻信息和打卡记录' }).getAttribute('href');
+  const id = href.split('/').pop();
+  const a = await (await fs.request.get(BASE + '/api/v1/first-secretaries/' + id)).json();
+  assert.ok(a.lat && a.lng, 'the village has a location');
+  // about 110 m north of the village: inside the 500 m radius
+  await fs.context().setGeolocation({ latitude: a.lat + 0.001, longitude: a.lng });
+  await fs.locator('input[type=file]').setInputFiles({ name: 'photo.jpg', mimeType: 'image/jpeg', buffer: PHOTO });
+  await fs.getByRole('button', { name: '上班打卡' }).click();
+  await fs.getByRole('status').filter({ hasText: '打卡成功：在村' }).waitFor();
+  await fs.waitForLoadState('load');
+  await fs.getByText(/上班打卡 · 在村/).waitFor();
+  // about 5.5 km away: recorded, marked outside
+  await fs.context().setGeolocation({ latitude: a.lat + 0.05, longitude: a.lng });
+  await fs.locator('input[type=file]').setInputFiles({ name: 'photo.jpg', mimeType: 'image/jpeg', buffer: PHOTO });
+  await fs.getByRole('button', { name: '下班打卡' }).click();
+  await fs.getByRole('status').filter({ hasText: '不在打卡范围' }).waitFor();
+  await noHorizontalScroll(fs, 'clock-in');
+  await shot(fs, 'first-secretary-checkin-phone');
+  await fs.done();
+
+  const county = await open();
+  await signIn(county, 'county');
+  await county.goto(BASE + '/first-secretaries/presence');
+  await county.getByRole('heading', { name: '第一书记在村情况' }).waitFor();
+  assert.ok(await county.locator('table.data tbody tr').count() > 0, 'the month lists the first secretaries on duty');
+  await county.goto(BASE + '/first-secretaries/' + id);
+  await county.getByRole('heading', { name: '打卡记录' }).waitFor();
+  await county.locator('td').filter({ hasText: '不在打卡范围' }).first().waitFor();
+  await county.done();
+});
+
 test('the interface follows the browser language, and the account setting wins', async () => {
   const page = await open({ locale: 'en-US', viewport: { width: 1366, height: 900 } });
   await page.goto(BASE + '/login');
@@ -754,8 +796,9 @@ test('keyboard only: skip to the content, reach the menu, see where the focus is
 test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
-    county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent', '/cadres', '/work-logs/board', '/work-logs/compliance'],
+    county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent', '/cadres', '/work-logs/board', '/work-logs/compliance', '/first-secretaries', '/first-secretaries/presence'],
     township: ['/work-logs'],
+    firstsec: ['/first-secretaries/checkin'],
     member: ['/', '/points/me', '/circulars'],
     secretary: ['/', '/members/new', '/password', '/points', '/points/year', '/circulars'],
     security: ['/accounts', '/accounts/new'],

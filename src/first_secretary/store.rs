@@ -1049,8 +1049,22 @@ pub async fn presence_month(
     p.authorize(Perm::CadreRead, Some(&p.org_path))?;
     let path = crate::cadre::store::scope_path(ctx, p, org_id).await?;
     let (first, last) = super::month_bounds(month);
-    let today = ctx.clock.today();
-    let until = last.min(today);
+    let until = last.min(ctx.clock.today());
+    // a report over the subtree: bounded and shared like the other heavy reads
+    let key = format!("fs.presence|{path}|{first}|{until}");
+    ctx.heavy
+        .run_cloned(&key, || presence_of(ctx, path.clone(), first, last, until))
+        .await
+}
+
+/// [`presence_month`] computed for the subtree at `path`, from `first` to `until`.
+async fn presence_of(
+    ctx: &Ctx,
+    path: String,
+    first: NaiveDate,
+    last: NaiveDate,
+    until: NaiveDate,
+) -> AppResult<PresenceReport> {
     let hi = path_upper(&path);
     let rows = on_db!(&ctx.db, x => {
         let rows = sqlx::query(
