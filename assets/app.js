@@ -96,7 +96,7 @@
       return;
     }
     // A submitted form shows that it is working and cannot be sent twice.
-    if (!e.defaultPrevented && f.method && f.method.toLowerCase() === "post") {
+    if (!e.defaultPrevented && f.method && f.method.toLowerCase() === "post" && !f.hasAttribute("data-sends-itself")) {
       var b = f.querySelector("button[type=submit], button:not([type])");
       if (b) setTimeout(function () { b.disabled = true; b.setAttribute("aria-busy", "true"); }, 0);
     }

@@ -5,14 +5,21 @@
   var form = document.getElementById("checkin-form");
   if (!form) return;
   var status = document.getElementById("checkin-status");
-  var say = function (key, arg) {
+  var say = function (key, arg, bad) {
     var s = form.getAttribute("data-" + key) || key;
     status.textContent = arg === undefined ? s : s.replace("{0}", arg);
+    status.className = bad ? "alert" : "muted";
+  };
+  var buttons = form.querySelectorAll('button[name="kind"]');
+  var busy = function (on) {
+    buttons.forEach(function (b) { b.disabled = on; if (on) b.setAttribute("aria-busy", "true"); else b.removeAttribute("aria-busy"); });
   };
   var csrf = function () {
     var m = document.querySelector('meta[name="csrf-token"]');
     return m ? m.getAttribute("content") : "";
   };
+  // the queue is the signed-in account's: another account on the same phone never sends it
+  var account = form.getAttribute("data-account") || "";
   var DB = "dangjian-checkins";
   var open = function () {
     return new Promise(function (ok, fail) {
@@ -59,50 +66,65 @@
     });
   };
   // what is still queued goes out when the signal is back
+  var flushing = false;
   var flush = function () {
-    if (!navigator.onLine) return;
+    if (!navigator.onLine || flushing) return;
+    flushing = true;
     queued().then(function (q) {
-      var sent = 0;
+      var sent = 0, failed = [];
       var next = function (i) {
         if (i >= q.items.length) {
+          flushing = false;
+          if (failed.length) { say("sync-failed", failed.join("；"), true); return; }
           if (sent) { say("synced", sent); setTimeout(function () { location.reload(); }, 1200); }
           return;
         }
         var it = q.items[i];
+        if (it.value.account !== account) { next(i + 1); return; }
         send(it.value).then(function (res) {
-          // answered (stored, or refused for good, e.g. past the offline window): drop it
-          if (res.status < 500) {
+          // stored, or refused for good (past the offline window, not on duty any more): drop
+          // it; signed out, throttled or a server error: keep it for the next try
+          var again = res.status >= 500 || res.status === 401 || res.status === 408 || res.status === 429;
+          if (!again) {
             var tx = q.db.transaction("queue", "readwrite");
             tx.objectStore("queue").delete(it.key);
-            if (res.ok) sent += 1;
           }
-          next(i + 1);
-        }).catch(function () { /* still no signal: keep it */ });
+          if (res.ok) { sent += 1; next(i + 1); return; }
+          // refused for good: say why, with the time it was taken
+          res.json().then(function (body) {
+            var why = (body.fields && body.fields.length) ? body.fields.map(function (f) { return f.message; }).join(" ") : (body.message || res.status);
+            if (!again) failed.push(new Date(it.value.at).toLocaleString() + " " + why);
+            next(i + 1);
+          }).catch(function () { next(i + 1); });
+        }).catch(function () { flushing = false; /* still no signal: keep it */ });
       };
-      if (q.items.length) say("pending", q.items.length);
+      var mine = q.items.filter(function (it) { return it.value.account === account; }).length;
+      if (mine) say("pending", mine);
       next(0);
-    }).catch(function () {});
+    }).catch(function () { flushing = false; });
   };
   window.addEventListener("online", flush);
   flush();
 
   var kind = "in";
-  form.querySelectorAll('button[name="kind"]').forEach(function (b) {
+  buttons.forEach(function (b) {
     b.addEventListener("click", function () { kind = b.value; });
   });
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
+    if (buttons[0] && buttons[0].disabled) return; // one clock-in at a time
     var photo = form.querySelector('input[type="file"]').files[0];
-    if (!photo && form.getAttribute("data-require-photo")) { say("need-photo"); return; }
-    if (!navigator.geolocation) { say("no-position"); return; }
+    if (!photo && form.getAttribute("data-require-photo")) { say("need-photo", undefined, true); return; }
+    if (!navigator.geolocation) { say("no-position", undefined, true); return; }
+    busy(true);
     say("locating");
     navigator.geolocation.getCurrentPosition(function (pos) {
       var entry = {
-        kind: kind, lat: pos.coords.latitude, lng: pos.coords.longitude,
+        account: account, kind: kind, lat: pos.coords.latitude, lng: pos.coords.longitude,
         accuracy: pos.coords.accuracy, at: new Date().toISOString(), photo: photo || null
       };
       var keep = function () {
-        queue(entry).then(function () { say("queued"); }).catch(function () { say("no-position"); });
+        queue(entry).then(function () { say("queued"); busy(false); }).catch(function () { say("no-position", undefined, true); busy(false); });
       };
       if (!navigator.onLine) { keep(); return; }
       send(entry).then(function (res) {
@@ -111,13 +133,12 @@
             say(body.inside ? "inside" : "outside", body.distance_m);
             setTimeout(function () { location.reload(); }, 1200);
           } else {
-            status.textContent = body.message || "";
-            if (body.fields && body.fields.length) {
-              status.textContent = body.fields.map(function (f) { return f.message; }).join(" ");
-            }
+            var why = (body.fields && body.fields.length) ? body.fields.map(function (f) { return f.message; }).join(" ") : (body.message || "");
+            say("refused", why, true);
+            busy(false);
           }
         });
       }).catch(keep);
-    }, function () { say("no-position"); }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 0 });
+    }, function () { say("no-position", undefined, true); busy(false); }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 0 });
   });
 })();

@@ -67,6 +67,9 @@ pub const SOURCES: &[(&str, Source)] = &[
     ("stars", |c, p| Box::pin(stars(c, p))),
     ("orgs", |c, p| Box::pin(terms(c, p))),
     ("work_logs", |c, p| Box::pin(work_logs(c, p))),
+    ("first_secretaries", |c, p| {
+        Box::pin(first_secretaries(c, p))
+    }),
 ];
 
 /// How many to-dos a list shows of one source (the source's own page lists them all).
@@ -517,6 +520,49 @@ async fn work_logs(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
                 .count(missed),
             );
         }
+    }
+    Ok(out)
+}
+
+/// 第一书记: the first secretary's clock-in of a working day not yet made; the leaves waiting
+/// for the township's or the county's decision.
+async fn first_secretaries(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    let mut out = Vec::new();
+    let today = ctx.clock.today();
+    if let Some((a, _)) = crate::first_secretary::store::of_account(ctx, p.account_id).await? {
+        if a.status == "on_duty" && a.start_on.is_some_and(|s| s <= today) {
+            let cal = crate::calendar::store::calendar(&ctx.db, today, today).await?;
+            let clocked = on_db!(&ctx.db, x => {
+                sqlx::query("SELECT COUNT(*) AS n FROM fs_checkins WHERE assignment_id = $1 AND local_day = $2")
+                    .bind(a.id).bind(today).fetch_one(x).await?.i64("n")?
+            });
+            if clocked == 0 && crate::calendar::is_working_day(today, &cal) {
+                out.push(
+                    Todo::new(
+                        "first_secretaries",
+                        "今天尚未驻村打卡".into(),
+                        "/first-secretaries/checkin".into(),
+                    )
+                    .due(Some(today), today),
+                );
+            }
+        }
+    }
+    let waiting = crate::first_secretary::store::leaves_to_decide(ctx, p).await?;
+    if let Some((l, a)) = waiting.first() {
+        out.push(
+            Todo::new(
+                "first_secretaries",
+                format!(
+                    "{}条第一书记请假待审批（{}等）",
+                    waiting.len(),
+                    a.cadre_name
+                ),
+                format!("/first-secretaries/{}#leaves", a.id),
+            )
+            .count(waiting.len() as i64)
+            .due(Some(l.from_on), today),
+        );
     }
     Ok(out)
 }

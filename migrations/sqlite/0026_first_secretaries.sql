@@ -26,6 +26,8 @@ CREATE TABLE fs_assignments (
     decided_at     TEXT,
     decided_by     INTEGER REFERENCES accounts (id),
     note           TEXT NOT NULL DEFAULT '',
+    -- the last decision's reason (not taken, recalled, extended)
+    decision_note  TEXT NOT NULL DEFAULT '',
     -- set at assignment
     village_id     INTEGER REFERENCES orgs (id),
     start_on       TEXT,
@@ -83,3 +85,41 @@ CREATE TABLE fs_checkins (
 );
 CREATE INDEX fs_checkins_day ON fs_checkins (assignment_id, local_day);
 CREATE INDEX fs_checkins_day_all ON fs_checkins (local_day, assignment_id);
+
+-- 请假: a first secretary's leave, approved by the township up to the rule's days, by the
+-- county beyond. `days` are the working days it covers (the platform calendar).
+CREATE TABLE fs_leaves (
+    id             INTEGER PRIMARY KEY,
+    assignment_id  INTEGER NOT NULL REFERENCES fs_assignments (id),
+    from_on        TEXT NOT NULL,
+    to_on          TEXT NOT NULL,
+    days           INTEGER NOT NULL,
+    reason         TEXT NOT NULL,
+    -- township, county: who approves
+    approver       TEXT NOT NULL CHECK (approver IN ('township', 'county')),
+    status         TEXT NOT NULL CHECK (status IN ('requested', 'approved', 'refused', 'cancelled')),
+    requested_at   TEXT NOT NULL,
+    decided_at     TEXT,
+    decided_by     INTEGER REFERENCES accounts (id),
+    decision_note  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX fs_leaves_assignment ON fs_leaves (assignment_id, from_on);
+CREATE INDEX fs_leaves_open ON fs_leaves (status, assignment_id);
+
+-- 抽查 (四不两直): an unannounced check of whether the first secretary is in the village.
+CREATE TABLE fs_spot_checks (
+    id             INTEGER PRIMARY KEY,
+    assignment_id  INTEGER NOT NULL REFERENCES fs_assignments (id),
+    checked_on     TEXT NOT NULL,
+    -- visit, phone, video
+    method         TEXT NOT NULL,
+    -- present, absent
+    result         TEXT NOT NULL CHECK (result IN ('present', 'absent')),
+    -- absent without approved leave that day
+    flagged        INTEGER NOT NULL,
+    note           TEXT NOT NULL,
+    checked_by     INTEGER REFERENCES accounts (id),
+    checker_name   TEXT NOT NULL,
+    created_at     TEXT NOT NULL
+);
+CREATE INDEX fs_spot_checks_assignment ON fs_spot_checks (assignment_id, checked_on);

@@ -47,6 +47,11 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("fs.checkin", "第一书记打卡"),
     ("fs.purge", "清除过期的打卡位置和照片"),
     ("fs.presence_export", "导出第一书记在村情况"),
+    ("fs.leave_request", "第一书记请假"),
+    ("fs.leave_approve", "批准第一书记请假"),
+    ("fs.leave_refuse", "不批准第一书记请假"),
+    ("fs.leave_cancel", "撤销第一书记请假"),
+    ("fs.spot_check", "抽查第一书记在岗情况"),
     ("circular.publish", "发布通知"),
     ("circular.receive", "签收通知"),
     ("circular.remind", "催办签收"),
@@ -251,6 +256,16 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("checkins", "条数"),
     ("photos_deleted", "删除照片数"),
     ("before", "早于"),
+    ("leave_id", "请假编号"),
+    ("from_on", "开始日期"),
+    ("to_on", "结束日期"),
+    ("days", "工作日数"),
+    ("approver", "审批层级"),
+    ("spot_check_id", "抽查编号"),
+    ("checked_on", "抽查日期"),
+    ("method", "抽查方式"),
+    ("result", "抽查结果"),
+    ("flagged", "无故不在岗"),
 ];
 
 /// Fields that are bookkeeping, not content.

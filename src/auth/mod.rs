@@ -141,6 +141,7 @@ impl Role {
                 StarsManage,
                 CadreRead,
                 CadreWrite,
+                FsDaily,
             ],
             Role::CommitteeStaff => &[
                 OrgRead,
@@ -169,6 +170,7 @@ impl Role {
                 PointsWrite,
                 StarsManage,
                 CadreRead,
+                FsDaily,
             ],
             Role::BranchSecretary => &[
                 OrgRead,
@@ -265,6 +267,9 @@ pub enum Perm {
     CadreRead,
     /// Keep the register, file a record for a cadre (录入), return a record, see compliance.
     CadreWrite,
+    /// The daily management of first secretaries in one's area: approve their leave, record
+    /// spot checks (四不两直).
+    FsDaily,
 }
 
 impl Perm {
@@ -308,6 +313,7 @@ impl Perm {
             Perm::LoveWrite => "办理爱心银行",
             Perm::CadreRead => "查看干部与工作记实",
             Perm::CadreWrite => "管理干部与工作记实",
+            Perm::FsDaily => "第一书记日常管理",
         }
     }
 }

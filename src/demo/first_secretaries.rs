@@ -41,6 +41,14 @@ const COUNTY_UNITS: [&str; 8] = [
     "乡村振兴服务中心",
 ];
 
+const LEAVE_REASONS: [&str; 5] = [
+    "回派出单位参加年度考核",
+    "家中老人住院需陪护",
+    "参加市委组织部第一书记业务培训",
+    "子女升学需办理相关手续",
+    "本人身体不适就医",
+];
+
 /// An organisation as the demo knows it: id, parent, level, name.
 pub(super) struct Place<'a> {
     pub id: i64,
@@ -270,6 +278,33 @@ pub(super) async fn generate(
             presence,
         });
     }
+    // leave: some taken and approved by the township, a few waiting (longer ones, the county's)
+    for a in &posted {
+        if a.end.is_some() {
+            continue;
+        }
+        if rng.gen_bool(0.35) {
+            let from = as_of - Duration::days(rng.gen_range(20..120));
+            let from = from.max(a.start);
+            let to = from + Duration::days(1);
+            let at = zone.start_of(from - Duration::days(3)) + Duration::hours(10);
+            on_tx!(tx, x => {
+                sqlx::query("INSERT INTO fs_leaves (assignment_id, from_on, to_on, days, reason, approver, status, requested_at, decided_at, decision_note) \
+                             VALUES ($1, $2, $3, 2, $4, 'township', 'approved', $5, $6, '同意')")
+                    .bind(a.id).bind(from).bind(to).bind(pick_str(rng, &LEAVE_REASONS)).bind(at).bind(at + Duration::hours(3))
+                    .execute(&mut *x).await?;
+            });
+        }
+        if rng.gen_bool(0.06) {
+            let from = as_of + Duration::days(rng.gen_range(3..10));
+            on_tx!(tx, x => {
+                sqlx::query("INSERT INTO fs_leaves (assignment_id, from_on, to_on, days, reason, approver, status, requested_at) \
+                             VALUES ($1, $2, $3, 5, $4, 'county', 'requested', $5)")
+                    .bind(a.id).bind(from).bind(from + Duration::days(6)).bind(pick_str(rng, &LEAVE_REASONS)).bind(now - Duration::hours(20))
+                    .execute(&mut *x).await?;
+            });
+        }
+    }
     // the clock-ins of the last year, a few hundred rows to a statement
     let from = as_of - Duration::days(365);
     let mut next_id: i64 = on_tx!(tx, x => sqlx::query("SELECT COALESCE(MAX(id), 0) AS n FROM fs_checkins").fetch_one(&mut *x).await?.i64("n")?)
@@ -344,6 +379,7 @@ pub(super) async fn generate(
     if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         for table in [
             "fs_checkins",
+            "fs_leaves",
             "fs_assignments",
             "fs_rounds",
             "fs_tutors",

@@ -28,6 +28,9 @@ pub struct FsRules {
     pub term_months_max_extended: i64,
     /// A check-in within this many metres of the village's location counts as in the village.
     pub checkin_radius_m: i64,
+    /// A position the phone reports as coarser than this many metres cannot show the first
+    /// secretary in the village (recorded, counted as outside).
+    pub max_accuracy_m: i64,
     /// Every check-in needs a photo taken at that moment.
     pub require_photo: bool,
     /// The largest photo, in MB.
@@ -43,6 +46,11 @@ pub struct FsRules {
     /// Positions and photos of check-ins are deleted this many days after them (the distance
     /// and the verdict stay).
     pub retention_days: i64,
+    /// A leave of up to this many working days is approved by the township; a longer one by
+    /// the county.
+    pub leave_township_max_days: i64,
+    /// The longest leave one request may ask for, in working days.
+    pub leave_max_days: i64,
 }
 
 impl Default for FsRules {
@@ -52,12 +60,15 @@ impl Default for FsRules {
             term_months_max: 36,
             term_months_max_extended: 48,
             checkin_radius_m: 500,
+            max_accuracy_m: 200,
             require_photo: true,
             photo_max_mb: 5,
             offline_after_minutes: 10,
             offline_max_hours: 72,
             village_days_permille: 666,
             retention_days: 365,
+            leave_township_max_days: 3,
+            leave_max_days: 30,
         }
     }
 }
@@ -78,6 +89,9 @@ impl crate::rules::RuleKind for FsRules {
         if !(50..=10_000).contains(&self.checkin_radius_m) {
             return Err("打卡半径须在50至10000米之间".into());
         }
+        if !(10..=5000).contains(&self.max_accuracy_m) {
+            return Err("定位精度要求须在10至5000米之间".into());
+        }
         if !(1..=20).contains(&self.photo_max_mb) {
             return Err("照片大小上限须在1至20MB之间".into());
         }
@@ -92,6 +106,12 @@ impl crate::rules::RuleKind for FsRules {
         }
         if !(30..=3650).contains(&self.retention_days) {
             return Err("位置和照片保存天数须在30至3650之间".into());
+        }
+        if !(0..=30).contains(&self.leave_township_max_days) {
+            return Err("乡镇审批的请假天数须在0至30之间".into());
+        }
+        if !(1..=180).contains(&self.leave_max_days) {
+            return Err("一次请假的最长天数须在1至180之间".into());
         }
         Ok(())
     }
@@ -116,6 +136,43 @@ pub const TUTOR_ROLES: [(&str, &str); 3] = [
 ];
 
 pub const KINDS: [(&str, &str); 2] = [("in", "上班打卡"), ("out", "下班打卡")];
+
+pub const LEAVE_STATUSES: [(&str, &str); 4] = [
+    ("requested", "待审批"),
+    ("approved", "已批准"),
+    ("refused", "未批准"),
+    ("cancelled", "已撤销"),
+];
+
+pub const APPROVERS: [(&str, &str); 2] = [("township", "乡镇审批"), ("county", "县级审批")];
+
+/// How a spot check (四不两直) was made.
+pub const CHECK_METHODS: [(&str, &str); 3] = [
+    ("visit", "实地暗访"),
+    ("phone", "电话抽查"),
+    ("video", "视频连线"),
+];
+
+pub const CHECK_RESULTS: [(&str, &str); 2] = [("present", "在岗"), ("absent", "不在岗")];
+
+/// Who approves a leave of `days` working days: the township up to the rule's days, the
+/// county beyond; more than the longest leave is refused.
+pub fn leave_approver(days: i64, rules: &FsRules) -> Result<&'static str, String> {
+    if days < 1 {
+        return Err("请假期间没有工作日，无需请假".into());
+    }
+    if days > rules.leave_max_days {
+        return Err(format!(
+            "一次请假最多{}个工作日，请分段申请",
+            rules.leave_max_days
+        ));
+    }
+    Ok(if days <= rules.leave_township_max_days {
+        "township"
+    } else {
+        "county"
+    })
+}
 
 pub fn label(table: &[(&'static str, &'static str)], code: &str) -> &'static str {
     crate::rules::label(table, code)
@@ -166,9 +223,11 @@ pub fn distance_m(a: Point, b: Point) -> f64 {
     2.0 * R * h.sqrt().min(1.0).asin()
 }
 
-/// Whether a check-in at `distance` metres is in the village: at the radius still is.
-pub fn inside(distance: i64, rules: &FsRules) -> bool {
-    distance <= rules.checkin_radius_m
+/// Whether a check-in at `distance` metres, with the fix's reported accuracy (metres, when
+/// the phone gave one), is in the village: at the radius still is; a fix coarser than the
+/// rule's accuracy cannot show it.
+pub fn inside(distance: i64, accuracy: Option<i64>, rules: &FsRules) -> bool {
+    distance <= rules.checkin_radius_m && accuracy.is_none_or(|a| a <= rules.max_accuracy_m)
 }
 
 /// What the time a phone gives for a check-in means: taken now, or queued and sent later.
@@ -229,10 +288,10 @@ pub fn check_extension(current: i64, more: i64, rules: &FsRules) -> Result<(), S
     if more < 1 {
         return Err("延长的月数须至少为1".into());
     }
-    if current + more > rules.term_months_max_extended {
+    let total = current.saturating_add(more);
+    if total > rules.term_months_max_extended {
         return Err(format!(
-            "延期后任期共{}个月，超过最长{}个月",
-            current + more,
+            "延期后任期超过最长{}个月",
             rules.term_months_max_extended
         ));
     }
@@ -261,8 +320,12 @@ pub struct Presence {
     /// Working days of the month while on duty (up to today for the current month).
     pub working_days: i64,
     pub required: i64,
+    /// Working days on approved leave (not required).
+    pub leave_days: i64,
     /// Days with at least one check-in inside the radius (any day: weekends count too).
     pub in_village: i64,
+    /// Past working days neither in the village nor on leave (缺勤).
+    pub absent_days: i64,
     /// Days whose check-ins were all outside the radius.
     pub outside_only: i64,
     /// Check-ins sent later from an offline queue.
@@ -271,10 +334,12 @@ pub struct Presence {
     pub short: bool,
 }
 
-/// Counts a month from the check-ins' (day, inside, offline).
+/// Counts a month from the check-ins' (day, inside, offline), its past working days and the
+/// working days on approved leave.
 pub fn presence(
     checkins: &[(NaiveDate, bool, bool)],
-    working_days: i64,
+    working: &[NaiveDate],
+    leave: &std::collections::BTreeSet<NaiveDate>,
     rules: &FsRules,
 ) -> Presence {
     let mut inside_days = std::collections::BTreeSet::new();
@@ -289,12 +354,20 @@ pub fn presence(
             offline += 1;
         }
     }
-    let required = days_required(working_days, rules);
+    let working_days = working.len() as i64;
+    let leave_days = working.iter().filter(|d| leave.contains(d)).count() as i64;
+    let required = days_required(working_days - leave_days, rules);
     let in_village = inside_days.len() as i64;
+    let absent_days = working
+        .iter()
+        .filter(|d| !leave.contains(d) && !inside_days.contains(d))
+        .count() as i64;
     Presence {
         working_days,
         required,
+        leave_days,
         in_village,
+        absent_days,
         outside_only: any_days.difference(&inside_days).count() as i64,
         offline,
         short: in_village < required,
@@ -359,13 +432,23 @@ mod tests {
             (501, false),
             (5000, false),
         ] {
-            assert_eq!(inside(dist, &r), want, "{dist}");
+            assert_eq!(inside(dist, None, &r), want, "{dist}");
+        }
+        for (acc, want) in [
+            (Some(5), true),
+            (Some(200), true),
+            (Some(201), false),
+            (None, true),
+        ] {
+            assert_eq!(inside(100, acc, &r), want, "{acc:?}");
         }
         let wide = FsRules {
             checkin_radius_m: 1000,
             ..r
         };
-        assert!(inside(999, &wide) && inside(1000, &wide) && !inside(1001, &wide));
+        assert!(
+            inside(999, None, &wide) && inside(1000, None, &wide) && !inside(1001, None, &wide)
+        );
     }
 
     #[test]
@@ -428,6 +511,7 @@ mod tests {
             (36, 13, false),
             (47, 1, true),
             (24, 0, false),
+            (36, i64::MAX, false),
         ] {
             assert_eq!(check_extension(cur, more, &r).is_ok(), ok, "{cur}+{more}");
         }
@@ -473,15 +557,49 @@ mod tests {
             (d("2026-11-04"), false, false),
             (d("2026-11-05"), false, true),
         ];
-        let p = presence(&cs, 3, &r);
+        let none = std::collections::BTreeSet::new();
+        let wd = |n: i64| -> Vec<NaiveDate> {
+            (0..n)
+                .map(|i| d("2026-11-02") + Duration::days(i))
+                .collect()
+        };
+        let p = presence(&cs, &wd(3), &none, &r);
         assert_eq!(p.in_village, 2);
         assert_eq!(p.outside_only, 2);
         assert_eq!(p.offline, 2);
         assert_eq!(p.required, 2);
+        assert_eq!(p.absent_days, 1, "the 4th: outside only");
         assert!(!p.short);
-        let p = presence(&cs, 4, &r);
+        let p = presence(&cs, &wd(4), &none, &r);
         assert_eq!(p.required, 3);
+        assert_eq!(p.absent_days, 2);
         assert!(p.short);
+        // approved leave is neither required nor absent
+        let leave: std::collections::BTreeSet<NaiveDate> =
+            [d("2026-11-04"), d("2026-11-05")].into();
+        let p = presence(&cs, &wd(4), &leave, &r);
+        assert_eq!((p.leave_days, p.required, p.absent_days), (2, 2, 0));
+        assert!(!p.short);
+    }
+
+    #[test]
+    fn leave_goes_to_the_township_or_the_county() {
+        let r = FsRules::default();
+        for (days, want) in [
+            (1, "township"),
+            (3, "township"),
+            (4, "county"),
+            (30, "county"),
+        ] {
+            assert_eq!(leave_approver(days, &r), Ok(want), "{days}");
+        }
+        assert!(leave_approver(0, &r).is_err());
+        assert!(leave_approver(31, &r).is_err());
+        let strict = FsRules {
+            leave_township_max_days: 0,
+            ..r
+        };
+        assert_eq!(leave_approver(1, &strict), Ok("county"));
     }
 
     #[test]
@@ -535,6 +653,14 @@ mod tests {
             },
             FsRules {
                 retention_days: 29,
+                ..ok.clone()
+            },
+            FsRules {
+                leave_township_max_days: 31,
+                ..ok.clone()
+            },
+            FsRules {
+                leave_max_days: 0,
                 ..ok.clone()
             },
         ] {

@@ -45,12 +45,14 @@ pub struct Round {
     pub name: String,
     pub year: i64,
     pub status: String,
+    /// The level it sends from, by its department: province, city or county.
+    pub sending_level: String,
     pub nominated: i64,
     pub on_duty: i64,
     pub created_at: DateTime<Utc>,
 }
 
-const ROUND_COLUMNS: &str = "r.id, r.org_id, o.name AS org_name, o.path AS org_path, r.name, r.year, r.status, r.created_at, \
+const ROUND_COLUMNS: &str = "r.id, r.org_id, o.name AS org_name, o.path AS org_path, o.level AS org_level, r.name, r.year, r.status, r.created_at, \
     (SELECT COUNT(*) FROM fs_assignments a WHERE a.round_id = r.id AND a.status = 'nominated') AS nominated, \
     (SELECT COUNT(*) FROM fs_assignments a WHERE a.round_id = r.id AND a.status = 'on_duty') AS on_duty";
 
@@ -63,6 +65,12 @@ fn round_row(r: &impl DbRow) -> DbResult<(Round, String)> {
             name: r.string("name")?,
             year: r.i64("year")?,
             status: r.string("status")?,
+            sending_level: match r.string("org_level")?.as_str() {
+                "city" => "city",
+                "county" | "township" | "village" | "community" => "county",
+                _ => "province",
+            }
+            .to_string(),
             nominated: r.i64("nominated")?,
             on_duty: r.i64("on_duty")?,
             created_at: r.ts("created_at")?,
@@ -101,6 +109,7 @@ pub async fn rounds(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Round>> {
 }
 
 pub async fn create_round(ctx: &Ctx, p: &Principal, input: &NewRound) -> AppResult<Round> {
+    p.authorize(Perm::CadreWrite, Some(&p.org_path))?;
     let org_id = input.org_id.unwrap_or(p.org_id);
     let org = crate::org::store::find(&ctx.db, org_id)
         .await?
@@ -173,7 +182,10 @@ pub struct Assignment {
     pub status_label: String,
     pub nominated_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The nomination's note (推荐意见).
     pub note: String,
+    /// The last decision's reason (not taken, recalled, extended).
+    pub decision_note: String,
     pub village_id: Option<i64>,
     pub village_name: Option<String>,
     pub township_name: Option<String>,
@@ -201,12 +213,12 @@ pub struct Paths {
 
 const A_COLUMNS: &str = "a.id, a.round_id, r.name AS round_name, r.org_id AS round_org_id, ro.path AS round_path, \
     a.cadre_id, c.name AS cadre_name, c.unit AS cadre_unit, c.position AS cadre_position, co.path AS cadre_path, c.account_id AS cadre_account, \
-    a.sending_level, a.sending_unit, a.status, a.nominated_at, a.decided_at, a.note, a.village_id, v.name AS village_name, v.path AS village_path, \
-    t.name AS township_name, a.start_on, a.term_months, a.ends_on, a.ended_on, a.liaison, a.team, a.lat_e6, a.lng_e6, a.baseline_json, a.version";
+    a.sending_level, a.sending_unit, a.status, a.nominated_at, a.decided_at, a.note, a.decision_note, a.village_id, v.name AS village_name, v.path AS village_path, \
+    a.start_on, a.term_months, a.ends_on, a.ended_on, a.liaison, a.team, a.lat_e6, a.lng_e6, a.baseline_json, a.version";
 const A_FROM: &str =
     "FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id JOIN orgs ro ON ro.id = r.org_id \
     JOIN cadres c ON c.id = a.cadre_id JOIN orgs co ON co.id = c.managed_by \
-    LEFT JOIN orgs v ON v.id = a.village_id LEFT JOIN orgs t ON t.id = v.parent_id";
+    LEFT JOIN orgs v ON v.id = a.village_id";
 
 fn a_row(r: &impl DbRow) -> DbResult<(Assignment, Paths)> {
     let level = r.string("sending_level")?;
@@ -236,9 +248,10 @@ fn a_row(r: &impl DbRow) -> DbResult<(Assignment, Paths)> {
             nominated_at: r.ts("nominated_at")?,
             decided_at: r.opt_ts("decided_at")?,
             note: r.string("note")?,
+            decision_note: r.string("decision_note")?,
             village_id: r.opt_i64("village_id")?,
             village_name: r.opt_string("village_name")?,
-            township_name: r.opt_string("township_name")?,
+            township_name: None,
             start_on: r.opt_date("start_on")?,
             term_months: r.opt_i64("term_months")?,
             ends_on: r.opt_date("ends_on")?,
@@ -260,14 +273,67 @@ fn a_row(r: &impl DbRow) -> DbResult<(Assignment, Paths)> {
     ))
 }
 
+/// The township (乡镇党委) above each village path, whatever lies between (a 总支, say): by
+/// the ids the materialised paths hold, one query for all.
+pub async fn townships<'a>(
+    ctx: &Ctx,
+    paths: impl Iterator<Item = &'a str>,
+) -> AppResult<std::collections::HashMap<String, String>> {
+    let paths: Vec<&str> = paths.collect();
+    let mut ids: Vec<i64> = paths.iter().flat_map(|p| crate::org::path_ids(p)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT id, name FROM orgs WHERE id IN ({list}) AND level = 'township' AND kind IN ('committee', 'working_committee')"
+        );
+        on_db!(&ctx.db, x => {
+            for r in sqlx::query(&sql).fetch_all(x).await? {
+                names.insert(r.i64("id")?, r.string("name")?);
+            }
+        });
+    }
+    Ok(paths
+        .iter()
+        .filter_map(|p| {
+            crate::org::path_ids(p)
+                .iter()
+                .rev()
+                .find_map(|i| names.get(i))
+                .map(|n| (p.to_string(), n.clone()))
+        })
+        .collect())
+}
+
+async fn with_townships(
+    ctx: &Ctx,
+    mut v: Vec<(Assignment, Paths)>,
+) -> AppResult<Vec<(Assignment, Paths)>> {
+    let towns = townships(ctx, v.iter().filter_map(|x| x.1.village.as_deref())).await?;
+    for (a, paths) in v.iter_mut() {
+        a.township_name = paths.village.as_ref().and_then(|p| towns.get(p).cloned());
+    }
+    Ok(v)
+}
+
 pub async fn load(ctx: &Ctx, id: i64) -> AppResult<(Assignment, Paths)> {
     let sql = format!("SELECT {A_COLUMNS} {A_FROM} WHERE a.id = $1");
-    on_db!(&ctx.db, x => {
+    let one = on_db!(&ctx.db, x => {
         match sqlx::query(&sql).bind(id).fetch_optional(x).await? {
-            Some(r) => Ok(a_row(&r)?),
-            None => Err(AppError::NotFound("第一书记选派")),
+            Some(r) => a_row(&r)?,
+            None => return Err(AppError::NotFound("第一书记选派")),
         }
-    })
+    });
+    with_townships(ctx, vec![one])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound("第一书记选派"))
 }
 
 /// Whether `p` reads the assignment: the first secretary themself, or `CadreRead` where the
@@ -337,10 +403,17 @@ pub async fn list(ctx: &Ctx, p: &Principal, f: &AssignmentFilter) -> AppResult<A
         b.and(" AND a.round_id = ?", Val::I64(r));
     }
     if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
+        if !STATUSES.iter().any(|x| x.0 == s) {
+            return Err(AppError::field(
+                "status",
+                "状态只能是已推荐、未采纳、在岗、已召回或期满",
+            ));
+        }
         b.and(" AND a.status = ?", Val::Str(s.to_string()));
     }
-    if let Some(n) = f.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        let pat = format!("%{}%", crate::member::store::like_escape(n));
+    let name = f.name.as_deref().map(clean).unwrap_or_default();
+    if !name.is_empty() {
+        let pat = format!("%{}%", crate::member::store::like_escape(&name));
         let a = b.arg(Val::Str(pat));
         b.push(&format!(
             " AND (c.name LIKE {a} ESCAPE '\\' OR a.sending_unit LIKE {a} ESCAPE '\\' OR v.name LIKE {a} ESCAPE '\\')"
@@ -350,16 +423,29 @@ pub async fn list(ctx: &Ctx, p: &Principal, f: &AssignmentFilter) -> AppResult<A
     let offset = f.offset.unwrap_or(0).clamp(0, 50_000_000);
     let count_sql = format!("SELECT COUNT(*) AS n {A_FROM}{}", b.sql);
     let sql = format!(
-        "SELECT {A_COLUMNS} {A_FROM}{} ORDER BY t.name, v.name, c.name, a.id LIMIT {limit} OFFSET {offset}",
+        "SELECT {A_COLUMNS} {A_FROM}{} ORDER BY v.path, c.name, a.id LIMIT {limit} OFFSET {offset}",
         b.sql
     );
     let vals = b.vals;
-    on_db!(&ctx.db, x => {
+    let (total, found) = on_db!(&ctx.db, x => {
         let total = bind_vals!(sqlx::query(&count_sql), &vals).fetch_one(x).await?.i64("n")?;
         let rows = bind_vals!(sqlx::query(&sql), &vals).fetch_all(x).await?;
-        let items = rows.iter().map(|r| a_row(r).map(|a| a.0)).collect::<DbResult<Vec<_>>>()?;
-        Ok(AssignmentPage { total, items })
-    })
+        (total, rows.iter().map(a_row).collect::<DbResult<Vec<_>>>()?)
+    });
+    let items = with_townships(ctx, found)
+        .await?
+        .into_iter()
+        .map(|a| a.0)
+        .collect();
+    Ok(AssignmentPage { total, items })
+}
+
+/// The cadres nominated or on duty now (not to be nominated again).
+pub async fn busy_cadres(ctx: &Ctx) -> AppResult<std::collections::HashSet<i64>> {
+    Ok(on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT cadre_id FROM fs_assignments WHERE status IN ('nominated', 'on_duty')").fetch_all(x).await?;
+        rows.iter().map(|r| r.i64("cadre_id")).collect::<DbResult<std::collections::HashSet<_>>>()?
+    }))
 }
 
 /// The on-duty (or nominated) assignment of the account's cadre, if any.
@@ -367,12 +453,16 @@ pub async fn of_account(ctx: &Ctx, account_id: i64) -> AppResult<Option<(Assignm
     let sql = format!(
         "SELECT {A_COLUMNS} {A_FROM} WHERE c.account_id = $1 ORDER BY CASE a.status WHEN 'on_duty' THEN 0 WHEN 'nominated' THEN 1 ELSE 2 END, a.id DESC LIMIT 1"
     );
-    Ok(on_db!(&ctx.db, x => {
+    let found = on_db!(&ctx.db, x => {
         match sqlx::query(&sql).bind(account_id).fetch_optional(x).await? {
             Some(r) => Some(a_row(&r)?),
             None => None,
         }
-    }))
+    });
+    Ok(match found {
+        Some(one) => with_townships(ctx, vec![one]).await?.pop(),
+        None => None,
+    })
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
@@ -389,6 +479,7 @@ pub struct Nomination {
 }
 
 pub async fn nominate(ctx: &Ctx, p: &Principal, input: &Nomination) -> AppResult<Assignment> {
+    p.authorize(Perm::CadreWrite, Some(&p.org_path))?;
     let (round, round_path) = load_round(ctx, input.round_id)
         .await
         .map_err(|_| AppError::field("round_id", "请选择选派批次"))?;
@@ -407,11 +498,16 @@ pub async fn nominate(ctx: &Ctx, p: &Principal, input: &Nomination) -> AppResult
         &input.sending_unit
     });
     let note = clean(&input.note);
+    let level = if input.sending_level.is_empty() {
+        round.sending_level.clone()
+    } else {
+        input.sending_level.clone()
+    };
     let mut c = Checks::default();
     c.check(round.status == "open", "round_id", "该批次已结束推荐");
     c.check(cadre.status == "active", "cadre_id", "该干部已离任");
     c.check(
-        LEVELS.iter().any(|l| l.0 == input.sending_level),
+        LEVELS.iter().any(|l| l.0 == level),
         "sending_level",
         "请选择选派层级（省派、市派或县派）",
     );
@@ -427,7 +523,7 @@ pub async fn nominate(ctx: &Ctx, p: &Principal, input: &Nomination) -> AppResult
     let id = on_tx!(&mut tx, x => {
         sqlx::query("INSERT INTO fs_assignments (round_id, cadre_id, sending_level, sending_unit, status, nominated_at, nominated_by, note, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, 'nominated', $5, $6, $7, $5, $5) RETURNING id")
-            .bind(round.id).bind(cadre.id).bind(&input.sending_level).bind(&unit).bind(now).bind(p.account_id).bind(&note)
+            .bind(round.id).bind(cadre.id).bind(&level).bind(&unit).bind(now).bind(p.account_id).bind(&note)
             .fetch_one(&mut *x).await.map_err(|e| {
                 let e: crate::db::DbError = e.into();
                 if e.is_constraint() { AppError::field("cadre_id", "该干部已被推荐或正在驻村") } else { e.into() }
@@ -441,7 +537,7 @@ pub async fn nominate(ctx: &Ctx, p: &Principal, input: &Nomination) -> AppResult
             object_type: "fs_assignment",
             object_id: id.to_string(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"round_id": round.id, "cadre_id": cadre.id, "sending_level": super::label(&LEVELS, &input.sending_level),
+            after: serde_json::json!({"round_id": round.id, "cadre_id": cadre.id, "sending_level": super::label(&LEVELS, &level),
                 "sending_unit": unit, "note": note}),
         },
     )
@@ -506,18 +602,27 @@ pub async fn assign(ctx: &Ctx, p: &Principal, id: i64, input: &Posting) -> AppRe
     };
     let mut c = Checks::default();
     c.check(
-        village
-            .as_ref()
-            .is_some_and(|v| v.level == crate::org::OrgLevel::Village),
+        village.as_ref().is_some_and(|v| {
+            v.level == crate::org::OrgLevel::Village
+                && crate::org::in_subtree(&paths.round, &v.path)
+        }),
         "village_id",
-        "请选择本辖区内的村党组织",
+        "请选择组织该批次的党委辖区内的村党组织",
     );
-    c.check(input.start_on.is_some(), "start_on", "请填写到村日期");
+    let today = ctx.clock.today();
+    c.check(
+        input.start_on.is_some_and(|d| {
+            d >= NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(d)
+                && d <= today + chrono::Duration::days(180)
+        }),
+        "start_on",
+        "请填写到村日期（2000年以后，最晚为半年内）",
+    );
     if let Err(m) = super::check_term(input.term_months, &rules) {
         c.check(false, "term_months", &m);
     }
     c.check(
-        point.is_some_and(|p| p.valid() && !(p.lat == 0.0 && p.lng == 0.0)),
+        point.is_some_and(|p| p.valid() && p.e6() != (0, 0)),
         "lat",
         "请填写驻村地点的纬度和经度（打卡以此为中心）",
     );
@@ -541,6 +646,13 @@ pub async fn assign(ctx: &Ctx, p: &Principal, id: i64, input: &Posting) -> AppRe
     let (Some(village), Some(start), Some(point)) = (village, input.start_on, point) else {
         return Err(AppError::field("village_id", "请选择本辖区内的村党组织"));
     };
+    let busy = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT COUNT(*) AS n FROM fs_assignments WHERE village_id = $1 AND status = 'on_duty'")
+            .bind(village.id).fetch_one(x).await?.i64("n")?
+    });
+    if busy > 0 {
+        return Err(AppError::field("village_id", "该村已有在岗的第一书记"));
+    }
     let ends = super::term_end(start, input.term_months);
     let (lat, lng) = point.e6();
     let base = baseline(ctx, village.id, input).await?;
@@ -614,7 +726,7 @@ pub async fn decide(
         "recall" => {
             c.check(!reason.is_empty(), "reason", "请写明召回的理由");
             c.check(
-                a.start_on.is_none_or(|s| on >= s) && on <= today,
+                a.start_on.is_none_or(|s| on >= s || s > today) && on <= today,
                 "on",
                 "召回日期须在到村之后、不晚于今天",
             );
@@ -634,7 +746,7 @@ pub async fn decide(
                 c.check(false, "months", &m);
             }
             c.check(!reason.is_empty(), "reason", "请写明延期的理由");
-            let months = a.term_months.unwrap_or(0) + more;
+            let months = a.term_months.unwrap_or(0).saturating_add(more);
             (
                 "on_duty",
                 "on_duty",
@@ -661,7 +773,7 @@ pub async fn decide(
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     let n = on_tx!(&mut tx, x => {
-        sqlx::query("UPDATE fs_assignments SET status = $1, term_months = $2, ends_on = $3, ended_on = $4, note = CASE WHEN $5 = '' THEN note ELSE $5 END, \
+        sqlx::query("UPDATE fs_assignments SET status = $1, term_months = $2, ends_on = $3, ended_on = $4, decision_note = CASE WHEN $5 = '' THEN decision_note ELSE $5 END, \
                      decided_at = CASE WHEN $6 = 'return' THEN $7 ELSE decided_at END, decided_by = CASE WHEN $6 = 'return' THEN $8 ELSE decided_by END, \
                      updated_at = $7, version = version + 1 WHERE id = $9 AND version = $10 AND status = $11")
             .bind(to).bind(months).bind(ends).bind(ended).bind(&reason).bind(what).bind(now).bind(p.account_id)
@@ -785,8 +897,11 @@ pub async fn add_tutor(ctx: &Ctx, p: &Principal, id: i64, input: &NewTutor) -> A
 }
 
 pub async fn remove_tutor(ctx: &Ctx, p: &Principal, id: i64, tutor: i64) -> AppResult<()> {
-    let (_, paths) = get(ctx, p, id).await?;
+    let (a, paths) = get(ctx, p, id).await?;
     decide_auth(p, &paths)?;
+    if !matches!(a.status.as_str(), "nominated" | "on_duty") {
+        return Err(AppError::Conflict("派驻已结束，导师记录不再变更".into()));
+    }
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     let found = on_tx!(&mut tx, x => {
@@ -932,12 +1047,12 @@ pub async fn checkin(ctx: &Ctx, p: &Principal, input: &NewCheckin) -> AppResult<
         }
     };
     let distance = super::distance_m(point, village).round().min(1e9) as i64;
-    let inside = super::inside(distance, &rules);
     let accuracy = input
         .accuracy
         .filter(|a| a.is_finite() && *a >= 0.0)
-        .map(|a| a.round().min(1e6) as i64)
-        .unwrap_or(-1);
+        .map(|a| a.round().min(1e6) as i64);
+    let inside = super::inside(distance, accuracy, &rules);
+    let accuracy = accuracy.unwrap_or(-1);
     let offline = timing == Timing::Offline;
     let mut tx = ctx.db.begin().await?;
     let photo = if input.photo.is_empty() {
@@ -946,10 +1061,15 @@ pub async fn checkin(ctx: &Ctx, p: &Principal, input: &NewCheckin) -> AppResult<
         Some(crate::blob::put(ctx, &mut tx, &input.photo).await?)
     };
     let id = on_tx!(&mut tx, x => {
+        // still on duty as the row is written (a recall meanwhile wins)
         let id = sqlx::query("INSERT INTO fs_checkins (assignment_id, kind, at, local_day, received_at, offline, accuracy_m, distance_m, inside, photo) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM fs_assignments WHERE id = $1 AND status = 'on_duty') RETURNING id")
             .bind(a.id).bind(&input.kind).bind(at).bind(day).bind(received).bind(offline).bind(accuracy).bind(distance)
-            .bind(inside).bind(&photo).fetch_one(&mut *x).await?.i64("id")?;
+            .bind(inside).bind(&photo).fetch_optional(&mut *x).await?;
+        let Some(id) = id else {
+            return Err(AppError::Forbidden("本账号没有在岗的第一书记选派，不能打卡".into()));
+        };
+        let id = id.i64("id")?;
         let enc = ctx.vault.encrypt(&crate::crypto::aad("fs_checkins", "position_enc", id),
             &format!("{:.6},{:.6}", point.lat, point.lng));
         sqlx::query("UPDATE fs_checkins SET position_enc = $1 WHERE id = $2").bind(enc).bind(id).execute(&mut *x).await?;
@@ -1049,6 +1169,9 @@ pub async fn presence_month(
     p.authorize(Perm::CadreRead, Some(&p.org_path))?;
     let path = crate::cadre::store::scope_path(ctx, p, org_id).await?;
     let (first, last) = super::month_bounds(month);
+    if first > ctx.clock.today() {
+        return Err(AppError::field("month", "不能统计尚未开始的月份"));
+    }
     let until = last.min(ctx.clock.today());
     // a report over the subtree: bounded and shared like the other heavy reads
     let key = format!("fs.presence|{path}|{first}|{until}");
@@ -1068,15 +1191,16 @@ async fn presence_of(
     let hi = path_upper(&path);
     let rows = on_db!(&ctx.db, x => {
         let rows = sqlx::query(
-            "SELECT a.id, c.name AS cadre_name, v.name AS village_name, COALESCE(t.name, '') AS township_name, a.sending_unit, a.start_on, a.ends_on, a.ended_on, ro.path AS round_path \
+            "SELECT a.id, c.name AS cadre_name, v.name AS village_name, a.status, \
+             v.path AS village_path, a.sending_unit, a.start_on, a.ends_on, a.ended_on, ro.path AS round_path \
              FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id JOIN orgs ro ON ro.id = r.org_id JOIN cadres c ON c.id = a.cadre_id \
-             JOIN orgs v ON v.id = a.village_id LEFT JOIN orgs t ON t.id = v.parent_id \
+             JOIN orgs v ON v.id = a.village_id \
              WHERE a.status IN ('on_duty', 'recalled', 'completed') AND a.start_on <= $1 AND COALESCE(a.ended_on, a.ends_on) >= $2 \
-               AND ((v.path >= $3 AND v.path < $4) OR (ro.path >= $3 AND ro.path < $4)) ORDER BY t.name, v.name, a.id")
+               AND ((v.path >= $3 AND v.path < $4) OR (ro.path >= $3 AND ro.path < $4)) ORDER BY v.path, a.id")
             .bind(until).bind(first).bind(&path).bind(&hi).fetch_all(x).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            out.push((r.i64("id")?, r.string("cadre_name")?, r.string("village_name")?, r.string("township_name")?, r.string("sending_unit")?,
+            out.push((r.i64("id")?, r.string("cadre_name")?, r.string("village_name")?, r.string("village_path")?, r.string("sending_unit")?,
                 r.date("start_on")?, r.opt_date("ended_on")?.or(r.opt_date("ends_on")?), r.string("round_path")?));
         }
         out
@@ -1095,6 +1219,30 @@ async fn presence_of(
         }
         out
     });
+    let leaves: Vec<(i64, NaiveDate, NaiveDate)> = on_db!(&ctx.db, x => {
+        let rows = sqlx::query(
+            "SELECT l.assignment_id, l.from_on, l.to_on FROM fs_leaves l JOIN fs_assignments a ON a.id = l.assignment_id \
+             JOIN fs_rounds r ON r.id = a.round_id JOIN orgs ro ON ro.id = r.org_id JOIN orgs v ON v.id = a.village_id \
+             WHERE l.status = 'approved' AND l.from_on <= $2 AND l.to_on >= $1 \
+               AND ((v.path >= $3 AND v.path < $4) OR (ro.path >= $3 AND ro.path < $4))")
+            .bind(first).bind(until).bind(&path).bind(&hi).fetch_all(x).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push((r.i64("assignment_id")?, r.date("from_on")?, r.date("to_on")?));
+        }
+        out
+    });
+    let mut on_leave: std::collections::HashMap<i64, std::collections::BTreeSet<NaiveDate>> =
+        std::collections::HashMap::new();
+    for (a, from, to) in leaves {
+        let set = on_leave.entry(a).or_default();
+        let mut d = from.max(first);
+        while d <= to.min(until) {
+            set.insert(d);
+            d += chrono::Duration::days(1);
+        }
+    }
+    let today = ctx.clock.today();
     let mut by: std::collections::HashMap<i64, Vec<(NaiveDate, bool, bool)>> =
         std::collections::HashMap::new();
     for (a, d, i, o) in days {
@@ -1103,22 +1251,34 @@ async fn presence_of(
     let cal = crate::calendar::store::calendar(&ctx.db, first, last).await?;
     let mut rules_by: std::collections::HashMap<String, FsRules> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
-    for (id, cadre_name, village_name, township_name, sending_unit, start, end, round_path) in rows
-    {
+    let towns = townships(ctx, rows.iter().map(|r| r.3.as_str())).await?;
+    for (id, cadre_name, village_name, village_path, sending_unit, start, end, round_path) in rows {
+        let township_name = towns.get(&village_path).cloned().unwrap_or_default();
         if !rules_by.contains_key(&round_path) {
             let r = rules_at(ctx, &round_path).await?;
             rules_by.insert(round_path.clone(), r);
         }
         let rules = rules_by.get(&round_path).cloned().unwrap_or_default();
+        // the working days on duty that are over (today is not, yet)
         let from = first.max(start);
         let to = until.min(end.unwrap_or(until));
-        let wd = if to >= from {
-            crate::calendar::working_days_between(from, to, &cal)
-        } else {
-            0
-        };
-        let cs = by.remove(&id).unwrap_or_default();
-        let mut pr = super::presence(&cs, wd, &rules);
+        let mut working = Vec::new();
+        let mut d = from;
+        while d <= to && d < today {
+            if crate::calendar::is_working_day(d, &cal) {
+                working.push(d);
+            }
+            d += chrono::Duration::days(1);
+        }
+        // check-ins on the days on duty only (a recall dated back ends them)
+        let cs: Vec<(NaiveDate, bool, bool)> = by
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.0 >= start && end.is_none_or(|e| c.0 <= e))
+            .collect();
+        let leave = on_leave.remove(&id).unwrap_or_default();
+        let mut pr = super::presence(&cs, &working, &leave, &rules);
         // the offline count is of days with a check-in sent later
         pr.offline = cs.iter().filter(|c| c.2).count() as i64;
         out.push(PresenceRow {
@@ -1189,4 +1349,433 @@ pub async fn purge(ctx: &Ctx) -> Result<String, String> {
         total += n;
     }
     Ok(format!("清除过期打卡位置和照片 {total} 条"))
+}
+
+// ---------------------------------------------------------------- leave and spot checks
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewLeave {
+    pub from_on: Option<NaiveDate>,
+    pub to_on: Option<NaiveDate>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Leave {
+    pub id: i64,
+    pub assignment_id: i64,
+    pub from_on: NaiveDate,
+    pub to_on: NaiveDate,
+    /// Working days it covers.
+    pub days: i64,
+    pub reason: String,
+    /// township or county
+    pub approver: String,
+    pub approver_label: String,
+    pub status: String,
+    pub status_label: String,
+    pub requested_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_note: String,
+}
+
+const LEAVE_COLUMNS: &str = "id, assignment_id, from_on, to_on, days, reason, approver, status, requested_at, decided_at, decision_note";
+
+fn leave_row(r: &impl DbRow) -> DbResult<Leave> {
+    let approver = r.string("approver")?;
+    let status = r.string("status")?;
+    Ok(Leave {
+        id: r.i64("id")?,
+        assignment_id: r.i64("assignment_id")?,
+        from_on: r.date("from_on")?,
+        to_on: r.date("to_on")?,
+        days: r.i64("days")?,
+        reason: r.string("reason")?,
+        approver_label: super::label(&super::APPROVERS, &approver).to_string(),
+        approver,
+        status_label: super::label(&super::LEAVE_STATUSES, &status).to_string(),
+        status,
+        requested_at: r.ts("requested_at")?,
+        decided_at: r.opt_ts("decided_at")?,
+        decision_note: r.string("decision_note")?,
+    })
+}
+
+pub async fn leaves(ctx: &Ctx, assignment: i64) -> AppResult<Vec<Leave>> {
+    let sql = format!(
+        "SELECT {LEAVE_COLUMNS} FROM fs_leaves WHERE assignment_id = $1 ORDER BY from_on DESC, id DESC LIMIT 200"
+    );
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query(&sql).bind(assignment).fetch_all(x).await?;
+        rows.iter().map(leave_row).collect::<DbResult<Vec<_>>>().map_err(AppError::from)
+    })
+}
+
+/// The first secretary asks for leave: within the term, not over another leave, at most the
+/// rule's days; the township or the county approves by its length.
+pub async fn request_leave(ctx: &Ctx, p: &Principal, input: &NewLeave) -> AppResult<Leave> {
+    let Some((a, paths)) = of_account(ctx, p.account_id)
+        .await?
+        .filter(|(a, _)| a.status == "on_duty")
+    else {
+        return Err(AppError::Forbidden(
+            "本账号没有在岗的第一书记选派，不能请假".into(),
+        ));
+    };
+    let rules = rules_at(ctx, &paths.round).await?;
+    let reason = clean(&input.reason);
+    let mut c = Checks::default();
+    c.check(input.from_on.is_some(), "from_on", "请填写请假开始日期");
+    c.check(input.to_on.is_some(), "to_on", "请填写请假结束日期");
+    c.check(
+        !reason.is_empty() && text_ok(&reason, MAX_TEXT),
+        "reason",
+        "请写明请假事由（200字以内）",
+    );
+    c.finish()?;
+    let (Some(from), Some(to)) = (input.from_on, input.to_on) else {
+        return Err(AppError::field("from_on", "请填写请假日期"));
+    };
+    let mut c = Checks::default();
+    c.check(to >= from, "to_on", "结束日期不能早于开始日期");
+    c.check(
+        a.start_on.is_some_and(|s| from >= s) && a.ends_on.is_none_or(|e| to <= e),
+        "from_on",
+        "请假日期须在驻村任期内",
+    );
+    c.check(
+        from >= ctx.clock.today() - chrono::Duration::days(7),
+        "from_on",
+        "只能补请7天以内的假",
+    );
+    c.finish()?;
+    if (to - from).num_days() > 366 {
+        return Err(AppError::field("to_on", "请假期间过长"));
+    }
+    let cal = crate::calendar::store::calendar(&ctx.db, from, to).await?;
+    let days = crate::calendar::working_days_between(from, to, &cal);
+    let approver = super::leave_approver(days, &rules).map_err(|m| AppError::field("to_on", m))?;
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    let (overlap, id) = on_tx!(&mut tx, x => {
+        let overlap = sqlx::query("SELECT COUNT(*) AS n FROM fs_leaves WHERE assignment_id = $1 AND status IN ('requested', 'approved') AND from_on <= $2 AND to_on >= $3")
+            .bind(a.id).bind(to).bind(from).fetch_one(&mut *x).await?.i64("n")?;
+        if overlap > 0 {
+            (overlap, 0)
+        } else {
+            let id = sqlx::query("INSERT INTO fs_leaves (assignment_id, from_on, to_on, days, reason, approver, status, requested_at) \
+                                  VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7) RETURNING id")
+                .bind(a.id).bind(from).bind(to).bind(days).bind(&reason).bind(approver).bind(now)
+                .fetch_one(&mut *x).await?.i64("id")?;
+            (0, id)
+        }
+    });
+    if overlap > 0 {
+        return Err(AppError::field("from_on", "与已申请或已批准的请假时间重叠"));
+    }
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "fs.leave_request",
+            object_type: "fs_assignment",
+            object_id: a.id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"leave_id": id, "from_on": from, "to_on": to, "days": days, "reason": reason,
+                "approver": super::label(&super::APPROVERS, approver)}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    leave_get(ctx, id).await
+}
+
+/// The assignment a leave belongs to (for the page to return to).
+pub async fn leave_assignment(ctx: &Ctx, id: i64) -> AppResult<i64> {
+    Ok(leave_get(ctx, id).await?.assignment_id)
+}
+
+async fn leave_get(ctx: &Ctx, id: i64) -> AppResult<Leave> {
+    let sql = format!("SELECT {LEAVE_COLUMNS} FROM fs_leaves WHERE id = $1");
+    on_db!(&ctx.db, x => {
+        match sqlx::query(&sql).bind(id).fetch_optional(x).await? {
+            Some(r) => Ok(leave_row(&r)?),
+            None => Err(AppError::NotFound("请假")),
+        }
+    })
+}
+
+/// Whether `p` approves a leave going to `approver` for an assignment at `paths`: the
+/// township (`FsDaily` over the village), or for a county leave an organisation at least two
+/// levels above the village (the county, the city) or the round's department.
+pub fn can_approve(p: &Principal, paths: &Paths, approver: &str) -> bool {
+    if !p.can(Perm::FsDaily) {
+        return false;
+    }
+    let Some(village) = paths.village.as_deref() else {
+        return false;
+    };
+    let depth = |path: &str| crate::org::path_ids(path).len();
+    match approver {
+        "township" => p.in_scope(village) || p.in_scope(&paths.round),
+        _ => {
+            (p.in_scope(village) && depth(&p.org_path) + 2 <= depth(village))
+                || p.in_scope(&paths.round)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct LeaveDecision {
+    /// approve (true) or refuse (false)
+    pub approve: bool,
+    pub note: String,
+}
+
+pub async fn decide_leave(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    input: &LeaveDecision,
+) -> AppResult<Leave> {
+    let l = leave_get(ctx, id).await?;
+    let (_, paths) = get(ctx, p, l.assignment_id)
+        .await
+        .map_err(|_| AppError::NotFound("请假"))?;
+    if !can_approve(p, &paths, &l.approver) {
+        return Err(AppError::Forbidden(if l.approver == "county" {
+            "超过乡镇审批天数的请假由县级组织部门审批".into()
+        } else {
+            "由驻村所在乡镇审批".into()
+        }));
+    }
+    let note = clean(&input.note);
+    let mut c = Checks::default();
+    c.check(text_ok(&note, MAX_TEXT), "note", "审批意见过长");
+    c.check(
+        input.approve || !note.is_empty(),
+        "note",
+        "不批准时请写明理由",
+    );
+    c.finish()?;
+    let to = if input.approve { "approved" } else { "refused" };
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    let n = on_tx!(&mut tx, x => {
+        sqlx::query("UPDATE fs_leaves SET status = $1, decided_at = $2, decided_by = $3, decision_note = $4 WHERE id = $5 AND status = 'requested'")
+            .bind(to).bind(now).bind(p.account_id).bind(&note).bind(id).execute(&mut *x).await?.rows_affected()
+    });
+    if n != 1 {
+        return Err(AppError::Conflict("该请假已处理".into()));
+    }
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: if input.approve {
+                "fs.leave_approve"
+            } else {
+                "fs.leave_refuse"
+            },
+            object_type: "fs_assignment",
+            object_id: l.assignment_id.to_string(),
+            before: serde_json::json!({"leave_id": id, "status": l.status_label}),
+            after: serde_json::json!({"leave_id": id, "status": super::label(&super::LEAVE_STATUSES, to), "note": note}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    leave_get(ctx, id).await
+}
+
+/// The first secretary withdraws a leave not yet decided.
+pub async fn cancel_leave(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Leave> {
+    let l = leave_get(ctx, id).await?;
+    let (_, paths) = load(ctx, l.assignment_id).await?;
+    if paths.cadre_account != Some(p.account_id) {
+        return Err(AppError::NotFound("请假"));
+    }
+    let mut tx = ctx.db.begin().await?;
+    let n = on_tx!(&mut tx, x => {
+        sqlx::query("UPDATE fs_leaves SET status = 'cancelled' WHERE id = $1 AND status = 'requested'")
+            .bind(id).execute(&mut *x).await?.rows_affected()
+    });
+    if n != 1 {
+        return Err(AppError::Conflict("已审批的请假不能撤销".into()));
+    }
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "fs.leave_cancel",
+            object_type: "fs_assignment",
+            object_id: l.assignment_id.to_string(),
+            before: serde_json::json!({"leave_id": id, "status": l.status_label}),
+            after: serde_json::json!({"leave_id": id, "status": "已撤销"}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    leave_get(ctx, id).await
+}
+
+/// The leaves waiting for `p`'s decision (工作台).
+pub async fn leaves_to_decide(ctx: &Ctx, p: &Principal) -> AppResult<Vec<(Leave, Assignment)>> {
+    if !p.can(Perm::FsDaily) {
+        return Ok(Vec::new());
+    }
+    let hi = path_upper(&p.org_path);
+    let sql = format!(
+        "SELECT l.id AS leave_id, {A_COLUMNS} {A_FROM} JOIN fs_leaves l ON l.assignment_id = a.id \
+         WHERE l.status = 'requested' AND ((v.path >= $1 AND v.path < $2) OR (ro.path >= $1 AND ro.path < $2)) ORDER BY l.requested_at LIMIT 200"
+    );
+    let found: Vec<(i64, Assignment, Paths)> = on_db!(&ctx.db, x => {
+        let rows = sqlx::query(&sql).bind(&p.org_path).bind(&hi).fetch_all(x).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let (a, paths) = a_row(r)?;
+            out.push((r.i64("leave_id")?, a, paths));
+        }
+        out
+    });
+    let mut out = Vec::new();
+    for (id, a, paths) in found {
+        let l = leave_get(ctx, id).await?;
+        if can_approve(p, &paths, &l.approver) {
+            out.push((l, a));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewSpotCheck {
+    pub checked_on: Option<NaiveDate>,
+    /// visit, phone or video
+    pub method: String,
+    /// present or absent
+    pub result: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SpotCheck {
+    pub id: i64,
+    pub checked_on: NaiveDate,
+    pub method: String,
+    pub method_label: String,
+    pub result: String,
+    pub result_label: String,
+    /// Absent without approved leave that day.
+    pub flagged: bool,
+    pub note: String,
+    pub checker_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+fn spot_row(r: &impl DbRow) -> DbResult<SpotCheck> {
+    let method = r.string("method")?;
+    let result = r.string("result")?;
+    Ok(SpotCheck {
+        id: r.i64("id")?,
+        checked_on: r.date("checked_on")?,
+        method_label: super::label(&super::CHECK_METHODS, &method).to_string(),
+        method,
+        result_label: super::label(&super::CHECK_RESULTS, &result).to_string(),
+        result,
+        flagged: r.bool("flagged")?,
+        note: r.string("note")?,
+        checker_name: r.string("checker_name")?,
+        created_at: r.ts("created_at")?,
+    })
+}
+
+pub async fn spot_checks(ctx: &Ctx, assignment: i64) -> AppResult<Vec<SpotCheck>> {
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT id, checked_on, method, result, flagged, note, checker_name, created_at FROM fs_spot_checks \
+                                WHERE assignment_id = $1 ORDER BY checked_on DESC, id DESC LIMIT 200")
+            .bind(assignment).fetch_all(x).await?;
+        rows.iter().map(spot_row).collect::<DbResult<Vec<_>>>().map_err(AppError::from)
+    })
+}
+
+/// Records a spot check (四不两直) by the township or the county: absent on a day without
+/// approved leave is flagged.
+pub async fn spot_check(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    input: &NewSpotCheck,
+) -> AppResult<SpotCheck> {
+    let (a, paths) = get(ctx, p, id).await?;
+    if !(p.can(Perm::FsDaily)
+        && (paths.village.as_deref().is_some_and(|v| p.in_scope(v)) || p.in_scope(&paths.round)))
+    {
+        return Err(AppError::Forbidden("由驻村所在乡镇或组织部门抽查".into()));
+    }
+    let note = clean(&input.note);
+    let today = ctx.clock.today();
+    let mut c = Checks::default();
+    c.check(
+        input.checked_on.is_some_and(|d| {
+            d <= today && a.start_on.is_some_and(|s| d >= s) && a.ended_on.is_none_or(|e| d <= e)
+        }),
+        "checked_on",
+        "抽查日期须在驻村期间、不晚于今天",
+    );
+    c.check(
+        super::CHECK_METHODS.iter().any(|m| m.0 == input.method),
+        "method",
+        "请选择抽查方式",
+    );
+    c.check(
+        super::CHECK_RESULTS.iter().any(|m| m.0 == input.result),
+        "result",
+        "请选择抽查结果",
+    );
+    c.check(text_ok(&note, MAX_TEXT), "note", "情况说明过长");
+    c.check(
+        input.result != "absent" || !note.is_empty(),
+        "note",
+        "不在岗时请写明情况",
+    );
+    c.finish()?;
+    let Some(day) = input.checked_on else {
+        return Err(AppError::field("checked_on", "请填写抽查日期"));
+    };
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    let name = p.display_name.clone();
+    let (sid, flagged) = on_tx!(&mut tx, x => {
+        let on_leave = sqlx::query("SELECT COUNT(*) AS n FROM fs_leaves WHERE assignment_id = $1 AND status = 'approved' AND from_on <= $2 AND to_on >= $2")
+            .bind(id).bind(day).fetch_one(&mut *x).await?.i64("n")? > 0;
+        let flagged = input.result == "absent" && !on_leave;
+        let sid = sqlx::query("INSERT INTO fs_spot_checks (assignment_id, checked_on, method, result, flagged, note, checked_by, checker_name, created_at) \
+                               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+            .bind(id).bind(day).bind(&input.method).bind(&input.result).bind(flagged).bind(&note).bind(p.account_id).bind(&name).bind(now)
+            .fetch_one(&mut *x).await?.i64("id")?;
+        (sid, flagged)
+    });
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "fs.spot_check",
+            object_type: "fs_assignment",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"spot_check_id": sid, "checked_on": day, "method": super::label(&super::CHECK_METHODS, &input.method),
+                "result": super::label(&super::CHECK_RESULTS, &input.result), "flagged": flagged, "note": note}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    spot_checks(ctx, id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == sid)
+        .ok_or(AppError::NotFound("抽查记录"))
 }

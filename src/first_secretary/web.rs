@@ -2,8 +2,9 @@
 //! first secretary clocks in on, and the month's presence report.
 
 use super::store::{
-    self, Assignment, AssignmentFilter, AssignmentPage, Checkin, Decision, NewCheckin, NewRound,
-    NewTutor, Nomination, Posting, PresenceReport, Round, Tutor,
+    self, Assignment, AssignmentFilter, AssignmentPage, Checkin, Decision, Leave, LeaveDecision,
+    NewCheckin, NewLeave, NewRound, NewSpotCheck, NewTutor, Nomination, Posting, PresenceReport,
+    Round, SpotCheck, Tutor,
 };
 use super::{LEVELS, STATUSES, TUTOR_ROLES};
 use crate::auth::{Perm, Principal};
@@ -34,6 +35,16 @@ pub fn page_routes() -> Router<AppState> {
         .route("/first-secretaries/{id}/assign", post(assign_page))
         .route("/first-secretaries/{id}/decide/{what}", post(decide_page))
         .route("/first-secretaries/{id}/tutors", post(tutor_page))
+        .route("/first-secretaries/{id}/spot-checks", post(spot_page))
+        .route("/first-secretaries/leaves", post(leave_page))
+        .route(
+            "/first-secretaries/leaves/{id}/decide",
+            post(leave_decide_page),
+        )
+        .route(
+            "/first-secretaries/leaves/{id}/cancel",
+            post(leave_cancel_page),
+        )
         .route(
             "/first-secretaries/{id}/tutors/{tutor}/remove",
             post(tutor_remove_page),
@@ -64,6 +75,20 @@ pub fn api_routes() -> Router<AppState> {
             delete(api_tutor_remove),
         )
         .route("/api/v1/first-secretaries/{id}/checkins", get(api_checkins))
+        .route("/api/v1/first-secretaries/leaves", post(api_leave))
+        .route(
+            "/api/v1/first-secretaries/leaves/{id}/decide",
+            post(api_leave_decide),
+        )
+        .route(
+            "/api/v1/first-secretaries/leaves/{id}/cancel",
+            post(api_leave_cancel),
+        )
+        .route("/api/v1/first-secretaries/{id}/leaves", get(api_leaves))
+        .route(
+            "/api/v1/first-secretaries/{id}/spot-checks",
+            get(api_spot_checks).post(api_spot_check),
+        )
 }
 
 const PAGE: i64 = 50;
@@ -139,6 +164,11 @@ async fn list_view(
     } else {
         Vec::new()
     };
+    let busy = store::busy_cadres(ctx).await?;
+    let cadres: Vec<_> = cadres
+        .into_iter()
+        .filter(|c| !busy.contains(&c.id))
+        .collect();
     let pages = ((list.total + PAGE - 1) / PAGE).max(1);
     let mut qs = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
@@ -274,6 +304,15 @@ async fn detail_view(
         Vec::new()
     };
     let own = paths.cadre_account == Some(p.account_id);
+    let leaves = store::leaves(ctx, id).await?;
+    let approvable: Vec<i64> = leaves
+        .iter()
+        .filter(|l| l.status == "requested" && store::can_approve(p, &paths, &l.approver))
+        .map(|l| l.id)
+        .collect();
+    let spots = store::spot_checks(ctx, id).await?;
+    let can_check = p.can(Perm::FsDaily)
+        && (paths.village.as_deref().is_some_and(|v| p.in_scope(v)) || p.in_scope(&paths.round));
     let prev = first
         .pred_opt()
         .unwrap_or(first)
@@ -284,6 +323,8 @@ async fn detail_view(
         a => a, tutors => tutors, checkins => checkins, month => first.format("%Y-%m").to_string(),
         prev => prev, next => next, rules => rules, can_decide => can_decide, own => own, history => history,
         errors => errors, sent => sent, tutor_roles => TUTOR_ROLES, today => ctx.clock.today(),
+        leaves => leaves, approvable => approvable, spots => spots, can_check => can_check,
+        methods => super::CHECK_METHODS, results => super::CHECK_RESULTS,
     })
 }
 
@@ -432,22 +473,26 @@ async fn checkin_view(
     ctx: &Ctx,
     p: &Principal,
     errors: Vec<FieldError>,
+    sent: &HashMap<String, String>,
 ) -> Result<minijinja::Value, AppError> {
     let mine = store::of_account(ctx, p.account_id).await?;
     let today = ctx.clock.today();
-    let (a, todays, rules) = match mine {
+    let (a, todays, rules, leaves) = match mine {
         Some((a, paths)) => {
             let cs = store::checkins(ctx, a.id, today, today).await?;
             let rules = store::rules_at(ctx, &paths.round).await?;
-            (Some(a), cs, Some(rules))
+            let leaves = store::leaves(ctx, a.id).await?;
+            (Some(a), cs, Some(rules), leaves)
         }
-        None => (None, Vec::new(), None),
+        None => (None, Vec::new(), None, Vec::new()),
     };
-    Ok(context! { a => a, todays => todays, rules => rules, errors => errors, today => today })
+    Ok(
+        context! { a => a, todays => todays, rules => rules, errors => errors, today => today, leaves => leaves, sent => sent },
+    )
 }
 
 async fn checkin_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
-    let v = checkin_view(&ctx, &p, Vec::new()).await?;
+    let v = checkin_view(&ctx, &p, Vec::new(), &HashMap::new()).await?;
     Ok(render("fs_checkin.html", page_ctx(&p, "fs_checkin", v)))
 }
 
@@ -492,7 +537,13 @@ async fn checkin_post(
         .into_response()),
         Err(e) if refused(&e) => {
             let status = status_of(&e);
-            let v = checkin_view(&ctx, &p, crate::web::field_errors(e, "form")).await?;
+            let v = checkin_view(
+                &ctx,
+                &p,
+                crate::web::field_errors(e, "form"),
+                &HashMap::new(),
+            )
+            .await?;
             Ok(render_status(
                 status,
                 "fs_checkin.html",
@@ -501,6 +552,147 @@ async fn checkin_post(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+// ---------------------------------------------------------------- leave and spot checks
+
+fn leave_of(f: &HashMap<String, String>) -> NewLeave {
+    NewLeave {
+        from_on: form::date(f, "from_on"),
+        to_on: form::date(f, "to_on"),
+        reason: form::text(f, "reason"),
+    }
+}
+
+async fn leave_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    match store::request_leave(&ctx, &p, &leave_of(&f)).await {
+        Ok(_) => Ok(Redirect::to("/first-secretaries/checkin?ok=saved#leave").into_response()),
+        Err(e) if refused(&e) => {
+            let status = status_of(&e);
+            let v = checkin_view(&ctx, &p, crate::web::field_errors(e, "reason"), &f).await?;
+            Ok(render_status(
+                status,
+                "fs_checkin.html",
+                page_ctx(&p, "fs_checkin", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn leave_cancel_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    store::cancel_leave(&ctx, &p, id).await?;
+    Ok(Redirect::to("/first-secretaries/checkin?ok=saved#leave").into_response())
+}
+
+async fn leave_decide_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = LeaveDecision {
+        approve: form::text(&f, "approve") == "1",
+        note: form::text(&f, "note"),
+    };
+    let assignment = store::leave_assignment(&ctx, id).await?;
+    let r = store::decide_leave(&ctx, &p, id, &input).await.map(|_| ());
+    after(&ctx, &p, assignment, r, &f).await
+}
+
+async fn spot_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = NewSpotCheck {
+        checked_on: form::date(&f, "checked_on"),
+        method: form::text(&f, "method"),
+        result: form::text(&f, "result"),
+        note: form::text(&f, "note"),
+    };
+    let r = store::spot_check(&ctx, &p, id, &input).await.map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+/// The first secretary asks for leave (the township approves up to the rule's working days,
+/// the county beyond).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/leaves", tag = "first_secretaries", request_body = NewLeave,
+    responses((status = 200, body = Leave), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_leave(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<NewLeave>,
+) -> Result<Json<Leave>, ApiError> {
+    Ok(Json(store::request_leave(&ctx, &p, &b).await?))
+}
+
+/// Approves or refuses a leave (a refusal needs its reason).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/leaves/{id}/decide", tag = "first_secretaries", params(("id" = i64, Path)), request_body = LeaveDecision,
+    responses((status = 200, body = Leave), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_leave_decide(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<LeaveDecision>,
+) -> Result<Json<Leave>, ApiError> {
+    Ok(Json(store::decide_leave(&ctx, &p, id, &b).await?))
+}
+
+/// The first secretary withdraws a leave not yet decided.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/leaves/{id}/cancel", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = Leave), (status = 404, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody)))]
+pub async fn api_leave_cancel(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Leave>, ApiError> {
+    Ok(Json(store::cancel_leave(&ctx, &p, id).await?))
+}
+
+/// An assignment's leaves, newest first.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/leaves", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Leave>), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_leaves(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Leave>>, ApiError> {
+    store::get(&ctx, &p, id).await?;
+    Ok(Json(store::leaves(&ctx, id).await?))
+}
+
+/// An assignment's spot checks (四不两直), newest first.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/spot-checks", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<SpotCheck>), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_spot_checks(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<SpotCheck>>, ApiError> {
+    store::get(&ctx, &p, id).await?;
+    Ok(Json(store::spot_checks(&ctx, id).await?))
+}
+
+/// Records a spot check; absent on a day without approved leave is flagged.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/spot-checks", tag = "first_secretaries", params(("id" = i64, Path)), request_body = NewSpotCheck,
+    responses((status = 200, body = SpotCheck), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_spot_check(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<NewSpotCheck>,
+) -> Result<Json<SpotCheck>, ApiError> {
+    Ok(Json(store::spot_check(&ctx, &p, id, &b).await?))
 }
 
 // ---------------------------------------------------------------- the month's presence
@@ -537,6 +729,8 @@ async fn presence_page(
                     x.presence.working_days.to_string(),
                     x.presence.required.to_string(),
                     x.presence.in_village.to_string(),
+                    x.presence.leave_days.to_string(),
+                    x.presence.absent_days.to_string(),
                     x.presence.outside_only.to_string(),
                     x.presence.offline.to_string(),
                     if x.presence.short { "是" } else { "否" }.to_string(),
@@ -558,6 +752,8 @@ async fn presence_page(
                     "工作日",
                     "应在村天数",
                     "在村天数",
+                    "请假",
+                    "缺勤",
                     "仅村外打卡天数",
                     "离线补传",
                     "不足",

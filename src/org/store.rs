@@ -220,6 +220,8 @@ pub enum Pick {
     Branches,
     /// 党委, 党工委: those that run campaigns and approve.
     Committees,
+    /// Village-level organisations of any kind (a first secretary's posting).
+    Villages,
 }
 
 impl Pick {
@@ -227,6 +229,7 @@ impl Pick {
         match s {
             "branches" | "1" => Pick::Branches,
             "committees" => Pick::Committees,
+            "villages" => Pick::Villages,
             _ => Pick::All,
         }
     }
@@ -247,6 +250,7 @@ pub async fn search_for(
         Pick::All => "",
         Pick::Branches => " AND o.kind IN ('branch', 'joint_branch')",
         Pick::Committees => " AND o.kind IN ('committee', 'working_committee')",
+        Pick::Villages => " AND o.level = 'village' AND o.kind <> 'group'",
     };
     let sql = format!(
         "SELECT {ORG_COLUMNS} FROM orgs o WHERE o.path >= $1 AND o.path < $2 AND o.dissolved_at IS NULL AND o.name LIKE $3 AND o.id <> $4{kinds} ORDER BY o.depth, o.id LIMIT $5"
@@ -278,6 +282,7 @@ pub async fn pick_list(
                 Pick::Committees => {
                     matches!(o.kind, OrgKind::Committee | OrgKind::WorkingCommittee)
                 }
+                Pick::Villages => o.level == crate::org::OrgLevel::Village,
             };
             if fits && o.path.starts_with(scope_path) {
                 list.insert(0, o);

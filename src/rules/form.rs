@@ -279,6 +279,24 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "打卡位置和照片保存",
         "天",
     ),
+    (
+        "first_secretary",
+        "max_accuracy_m",
+        "定位精度低于多少米不算在村",
+        "米",
+    ),
+    (
+        "first_secretary",
+        "leave_township_max_days",
+        "乡镇审批的请假最多",
+        "个工作日",
+    ),
+    (
+        "first_secretary",
+        "leave_max_days",
+        "一次请假最多",
+        "个工作日",
+    ),
 ];
 
 /// The name and unit of a rule value (the key itself when not listed).

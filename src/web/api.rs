@@ -56,6 +56,8 @@ use utoipa::OpenApi;
         crate::first_secretary::web::api_rounds, crate::first_secretary::web::api_round, crate::first_secretary::web::api_list, crate::first_secretary::web::api_nominate,
         crate::first_secretary::web::api_get, crate::first_secretary::web::api_assign, crate::first_secretary::web::api_decide, crate::first_secretary::web::api_tutor,
         crate::first_secretary::web::api_tutor_remove, crate::first_secretary::web::api_checkins, crate::first_secretary::web::api_checkin, crate::first_secretary::web::api_presence,
+        crate::first_secretary::web::api_leave, crate::first_secretary::web::api_leave_decide, crate::first_secretary::web::api_leave_cancel,
+        crate::first_secretary::web::api_leaves, crate::first_secretary::web::api_spot_checks, crate::first_secretary::web::api_spot_check,
     ),
     components(schemas(crate::rules::web::RuleKindName)),
     modifiers(&CommonResponses),

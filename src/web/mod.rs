@@ -1455,6 +1455,10 @@ mod catalogue_tests {
             &crate::first_secretary::STATUSES,
             &crate::first_secretary::TUTOR_ROLES,
             &crate::first_secretary::KINDS,
+            &crate::first_secretary::LEAVE_STATUSES,
+            &crate::first_secretary::APPROVERS,
+            &crate::first_secretary::CHECK_METHODS,
+            &crate::first_secretary::CHECK_RESULTS,
         ] {
             v.extend(table.iter().map(|s| s.1));
         }

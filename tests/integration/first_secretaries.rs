@@ -104,6 +104,17 @@ async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
         let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
             Some(json!({"village_id": p.counties[0], "start_on": start, "term_months": 6}))).await;
         assert_eq!(fields(&bad.1), ["village_id", "term_months", "lat"], "{bad:?}");
+        for (start_on, lat) in [("0000-01-01", 35.0), ("9999-06-01", 35.0)] {
+            let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+                Some(json!({"village_id": village, "start_on": start_on, "term_months": 24, "lat": lat, "lng": 116.0}))).await;
+            assert_eq!(fields(&bad.1), ["start_on"], "{bad:?}");
+        }
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+            Some(json!({"village_id": village, "start_on": start, "term_months": 24, "lat": 1e-300, "lng": 1e-300}))).await;
+        assert_eq!(fields(&bad.1), ["lat"], "(0, 0) after rounding: {bad:?}");
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+            Some(json!({"village_id": p.branches[4], "start_on": start, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await;
+        assert!(bad.0.is_client_error(), "a village outside the round's department: {bad:?}");
         let a = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
             Some(json!({"village_id": village, "start_on": start, "term_months": 24, "lat": 35.0, "lng": 116.0,
                 "liaison": "刘洋", "collective_income_yuan": 30000}))).await);
@@ -146,6 +157,12 @@ async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
         assert_eq!(inside["offline"], false);
         let outside = ok(clock(&app, &me, "out", Some((35.01, 116.0)), None, Some(PHOTO)).await);
         assert_eq!(outside["inside"], false, "recorded as outside, not refused");
+        // a coarse fix cannot show the first secretary in the village
+        let (ct, body) = form(&[("kind", "in".into()), ("lat", "35.0".into()), ("lng", "116.0".into()), ("accuracy", "1e300".into())], Some(PHOTO));
+        let (s, b) = post_multipart(&app, &me, "/api/v1/first-secretaries/checkins", &ct, body).await;
+        assert_eq!(s, StatusCode::OK);
+        let coarse: Value = serde_json::from_slice(&b).expect("json");
+        assert_eq!(coarse["inside"], false, "{coarse}");
         let queued = ok(clock(&app, &me, "in", Some((35.0, 116.0)), Some(now - Duration::hours(30)), Some(PHOTO)).await);
         assert_eq!(queued["offline"], true, "sent later, with the time it was taken");
         // the position is kept encrypted, never in clear
@@ -156,7 +173,7 @@ async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
 
         // the check-ins and the month's presence, for the county; not for the other county
         let list = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/{aid}/checkins?from={}&to={today}", today - Duration::days(5)), None).await);
-        assert_eq!(list.as_array().map(Vec::len), Some(3), "{list}");
+        assert_eq!(list.as_array().map(Vec::len), Some(4), "{list}");
         refused(app.api(&other, "GET", &format!("/api/v1/first-secretaries/{aid}/checkins"), None).await, "not_found");
         let month = today.format("%Y-%m").to_string();
         let r = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/presence?month={month}"), None).await);
@@ -167,11 +184,46 @@ async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
         assert_eq!(ok(app.api(&other, "GET", &format!("/api/v1/first-secretaries/presence?month={month}"), None).await)["total"], 0);
         refused(app.api(&county, "GET", "/api/v1/first-secretaries/presence?month=2026-13", None).await, "validation_failed");
 
+        // leave: two weeks from today go to the county (more than the township's 3 working
+        // days on any date); the first secretary asks, the county decides, overlaps are refused
+        let bad = app.api(&me, "POST", "/api/v1/first-secretaries/leaves", Some(json!({"from_on": today, "to_on": today - Duration::days(1), "reason": "x"}))).await;
+        assert_eq!(fields(&bad.1), ["to_on"], "{bad:?}");
+        let bad = app.api(&me, "POST", "/api/v1/first-secretaries/leaves", Some(json!({"from_on": today, "to_on": today + Duration::days(13)}))).await;
+        assert_eq!(fields(&bad.1), ["reason"], "{bad:?}");
+        let leave = ok(app.api(&me, "POST", "/api/v1/first-secretaries/leaves", Some(json!({"from_on": today, "to_on": today + Duration::days(13), "reason": "回派出单位参加年度考核"}))).await);
+        let lid = leave["id"].as_i64().expect("id");
+        assert_eq!(leave["approver"], "county");
+        assert_eq!(leave["status"], "requested");
+        let again = app.api(&me, "POST", "/api/v1/first-secretaries/leaves", Some(json!({"from_on": today + Duration::days(2), "to_on": today + Duration::days(3), "reason": "重复"}))).await;
+        assert_eq!(fields(&again.1), ["from_on"], "overlap: {again:?}");
+        refused(app.api(&me, "POST", &format!("/api/v1/first-secretaries/leaves/{lid}/decide"), Some(json!({"approve": true}))).await, "forbidden");
+        refused(app.api(&other, "POST", &format!("/api/v1/first-secretaries/leaves/{lid}/decide"), Some(json!({"approve": true}))).await, "not_found");
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/leaves/{lid}/decide"), Some(json!({"approve": false}))).await;
+        assert_eq!(fields(&bad.1), ["note"], "a refusal says why: {bad:?}");
+        let l = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/leaves/{lid}/decide"), Some(json!({"approve": true, "note": "同意"}))).await);
+        assert_eq!(l["status"], "approved");
+        refused(app.api(&county, "POST", &format!("/api/v1/first-secretaries/leaves/{lid}/decide"), Some(json!({"approve": true}))).await, "conflict");
+        refused(app.api(&me, "POST", &format!("/api/v1/first-secretaries/leaves/{lid}/cancel"), None).await, "conflict");
+        // spot checks: absent on leave is not flagged; absent without leave is
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": today + Duration::days(1), "method": "visit", "result": "maybe"}))).await;
+        assert_eq!(fields(&bad.1), ["checked_on", "result"], "{bad:?}");
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": today, "method": "visit", "result": "absent"}))).await;
+        assert_eq!(fields(&bad.1), ["note"], "{bad:?}");
+        let c1 = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": today, "method": "phone", "result": "absent", "note": "请假中"}))).await);
+        assert_eq!(c1["flagged"], false);
+        let c2 = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": start, "method": "visit", "result": "absent", "note": "到村未见本人，电话称在县城办事"}))).await);
+        assert_eq!(c2["flagged"], true);
+        refused(app.api(&other, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": today, "method": "phone", "result": "present"}))).await, "not_found");
+        refused(app.api(&me, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": today, "method": "phone", "result": "present"}))).await, "forbidden");
+        assert_eq!(ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), None).await).as_array().map(Vec::len), Some(2));
+
         // a recall needs its reason; then no more clock-ins
         let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/recall"), Some(json!({"reason": ""}))).await;
         assert_eq!(fields(&bad.1), ["reason"], "{bad:?}");
         let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/extend"), Some(json!({"reason": "工作需要", "months": 30}))).await;
         assert_eq!(fields(&bad.1), ["months"], "beyond the extended maximum: {bad:?}");
+        let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/extend"), Some(json!({"reason": "溢出", "months": i64::MAX}))).await;
+        assert_eq!(fields(&bad.1), ["months"], "no overflow: {bad:?}");
         let a = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/extend"), Some(json!({"reason": "工作需要", "months": 12}))).await);
         assert_eq!(a["term_months"], 36);
         let a = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/recall"), Some(json!({"reason": "工作调整"}))).await);
