@@ -100,7 +100,7 @@ async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
         refused(clock(&app, &me, "in", Some((35.0, 116.0)), None, Some(PHOTO)).await, "forbidden");
 
         // the assignment: a village of the county, a term within the rule, a location
-        let start = today - Duration::days(3);
+        let start = today - Duration::days(5);
         let bad = app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
             Some(json!({"village_id": p.counties[0], "start_on": start, "term_months": 6}))).await;
         assert_eq!(fields(&bad.1), ["village_id", "term_months", "lat"], "{bad:?}");
@@ -194,7 +194,7 @@ async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
         let lid = leave["id"].as_i64().expect("id");
         assert_eq!(leave["approver"], "county");
         assert_eq!(leave["status"], "requested");
-        let again = app.api(&me, "POST", "/api/v1/first-secretaries/leaves", Some(json!({"from_on": today + Duration::days(2), "to_on": today + Duration::days(3), "reason": "重复"}))).await;
+        let again = app.api(&me, "POST", "/api/v1/first-secretaries/leaves", Some(json!({"from_on": today + Duration::days(1), "to_on": today + Duration::days(13), "reason": "重复"}))).await;
         assert_eq!(fields(&again.1), ["from_on"], "overlap: {again:?}");
         refused(app.api(&me, "POST", &format!("/api/v1/first-secretaries/leaves/{lid}/decide"), Some(json!({"approve": true}))).await, "forbidden");
         refused(app.api(&other, "POST", &format!("/api/v1/first-secretaries/leaves/{lid}/decide"), Some(json!({"approve": true}))).await, "not_found");
