@@ -59,7 +59,7 @@ use utoipa::OpenApi;
         crate::first_secretary::web::api_leave, crate::first_secretary::web::api_leave_decide, crate::first_secretary::web::api_leave_cancel,
         crate::first_secretary::web::api_leaves, crate::first_secretary::web::api_spot_checks, crate::first_secretary::web::api_spot_check,
     ),
-    components(schemas(crate::rules::web::RuleKindName)),
+    components(schemas(crate::rules::web::RuleKindName, crate::first_secretary::web::DecideAction)),
     modifiers(&CommonResponses),
     tags(
         (name = "orgs", description = "党组织"), (name = "members", description = "党员"),
