@@ -162,6 +162,21 @@ pub async fn scope_path(ctx: &Ctx, p: &Principal, org_id: Option<i64>) -> AppRes
     }
 }
 
+/// The organisation a list covers (as [`scope_path`]: the asked one inside the caller's
+/// scope, else the caller's own).
+pub async fn scope_org(
+    ctx: &Ctx,
+    p: &Principal,
+    org_id: Option<i64>,
+) -> AppResult<crate::org::Org> {
+    let path = scope_path(ctx, p, org_id).await?;
+    let id = crate::org::path_ids(&path)
+        .last()
+        .copied()
+        .unwrap_or(p.org_id);
+    crate::org::store::get(&ctx.db, id).await
+}
+
 pub async fn list(ctx: &Ctx, p: &Principal, f: &CadreFilter) -> AppResult<CadrePage> {
     p.authorize(Perm::CadreRead, Some(&p.org_path))?;
     let path = scope_path(ctx, p, f.org_id).await?;

@@ -67,16 +67,7 @@ async fn list_view(
         limit: Some(PAGE),
     };
     let list = store::list(ctx, p, &f).await?;
-    let org = match q.org_id {
-        Some(id) => crate::org::store::find(&ctx.db, id)
-            .await?
-            .filter(|o| p.in_scope(&o.path)),
-        None => None,
-    };
-    let org = match org {
-        Some(o) => o,
-        None => crate::org::store::get(&ctx.db, p.org_id).await?,
-    };
+    let org = crate::cadre::store::scope_org(ctx, p, q.org_id).await?;
     let managed_name = crate::org::store::find(&ctx.db, new.managed_by)
         .await?
         .filter(|o| p.in_scope(&o.path))

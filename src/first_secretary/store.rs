@@ -440,6 +440,14 @@ pub async fn list(ctx: &Ctx, p: &Principal, f: &AssignmentFilter) -> AppResult<A
     Ok(AssignmentPage { total, items })
 }
 
+/// The caller's own assignment on duty; refused (naming what it wanted to do) without one.
+async fn on_duty(ctx: &Ctx, p: &Principal, doing: &str) -> AppResult<(Assignment, Paths)> {
+    of_account(ctx, p.account_id)
+        .await?
+        .filter(|(a, _)| a.status == "on_duty")
+        .ok_or_else(|| AppError::Forbidden(format!("本账号没有在岗的第一书记选派，不能{doing}")))
+}
+
 /// The cadres nominated or on duty now (not to be nominated again).
 pub async fn busy_cadres(ctx: &Ctx) -> AppResult<std::collections::HashSet<i64>> {
     Ok(on_db!(&ctx.db, x => {
@@ -983,14 +991,7 @@ fn checkin_row(r: &impl DbRow) -> DbResult<Checkin> {
 }
 
 pub async fn checkin(ctx: &Ctx, p: &Principal, input: &NewCheckin) -> AppResult<Checkin> {
-    let Some((a, paths)) = of_account(ctx, p.account_id)
-        .await?
-        .filter(|(a, _)| a.status == "on_duty")
-    else {
-        return Err(AppError::Forbidden(
-            "本账号没有在岗的第一书记选派，不能打卡".into(),
-        ));
-    };
+    let (a, paths) = on_duty(ctx, p, "打卡").await?;
     let rules = rules_at(ctx, &paths.round).await?;
     let received = ctx.clock.now();
     let at = input.at.unwrap_or(received);
@@ -1278,9 +1279,7 @@ async fn presence_of(
             .filter(|c| c.0 >= start && end.is_none_or(|e| c.0 <= e))
             .collect();
         let leave = on_leave.remove(&id).unwrap_or_default();
-        let mut pr = super::presence(&cs, &working, &leave, &rules);
-        // the offline count is of days with a check-in sent later
-        pr.offline = cs.iter().filter(|c| c.2).count() as i64;
+        let pr = super::presence(&cs, &working, &leave, &rules);
         out.push(PresenceRow {
             assignment_id: id,
             cadre_name,
@@ -1415,14 +1414,7 @@ pub async fn leaves(ctx: &Ctx, assignment: i64) -> AppResult<Vec<Leave>> {
 /// The first secretary asks for leave: within the term, not over another leave, at most the
 /// rule's days; the township or the county approves by its length.
 pub async fn request_leave(ctx: &Ctx, p: &Principal, input: &NewLeave) -> AppResult<Leave> {
-    let Some((a, paths)) = of_account(ctx, p.account_id)
-        .await?
-        .filter(|(a, _)| a.status == "on_duty")
-    else {
-        return Err(AppError::Forbidden(
-            "本账号没有在岗的第一书记选派，不能请假".into(),
-        ));
-    };
+    let (a, paths) = on_duty(ctx, p, "请假").await?;
     let rules = rules_at(ctx, &paths.round).await?;
     let reason = clean(&input.reason);
     let mut c = Checks::default();
@@ -1693,11 +1685,13 @@ fn spot_row(r: &impl DbRow) -> DbResult<SpotCheck> {
     })
 }
 
+const SPOT_COLUMNS: &str =
+    "id, checked_on, method, result, flagged, note, checker_name, created_at";
+
 pub async fn spot_checks(ctx: &Ctx, assignment: i64) -> AppResult<Vec<SpotCheck>> {
+    let sql = format!("SELECT {SPOT_COLUMNS} FROM fs_spot_checks WHERE assignment_id = $1 ORDER BY checked_on DESC, id DESC LIMIT 200");
     on_db!(&ctx.db, x => {
-        let rows = sqlx::query("SELECT id, checked_on, method, result, flagged, note, checker_name, created_at FROM fs_spot_checks \
-                                WHERE assignment_id = $1 ORDER BY checked_on DESC, id DESC LIMIT 200")
-            .bind(assignment).fetch_all(x).await?;
+        let rows = sqlx::query(&sql).bind(assignment).fetch_all(x).await?;
         rows.iter().map(spot_row).collect::<DbResult<Vec<_>>>().map_err(AppError::from)
     })
 }
@@ -1773,9 +1767,9 @@ pub async fn spot_check(
     )
     .await?;
     tx.commit().await?;
-    spot_checks(ctx, id)
-        .await?
-        .into_iter()
-        .find(|s| s.id == sid)
-        .ok_or(AppError::NotFound("抽查记录"))
+    let sql = format!("SELECT {SPOT_COLUMNS} FROM fs_spot_checks WHERE id = $1");
+    on_db!(&ctx.db, x => {
+        let r = sqlx::query(&sql).bind(sid).fetch_one(x).await?;
+        Ok(spot_row(&r)?)
+    })
 }

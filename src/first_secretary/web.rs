@@ -138,16 +138,7 @@ async fn list_view(
     };
     let list = store::list(ctx, p, &f).await?;
     let rounds = store::rounds(ctx, p).await?;
-    let org = match q.org_id {
-        Some(id) => crate::org::store::find(&ctx.db, id)
-            .await?
-            .filter(|o| p.in_scope(&o.path)),
-        None => None,
-    };
-    let org = match org {
-        Some(o) => o,
-        None => crate::org::store::get(&ctx.db, p.org_id).await?,
-    };
+    let org = crate::cadre::store::scope_org(ctx, p, q.org_id).await?;
     // cadres that may be nominated: active first secretaries (and others) of the register
     let cadres = if p.can(Perm::CadreWrite) {
         crate::cadre::store::list(
@@ -764,16 +755,7 @@ async fn presence_page(
         )
         .await?);
     }
-    let org = match q.org_id {
-        Some(id) => crate::org::store::find(&ctx.db, id)
-            .await?
-            .filter(|o| p.in_scope(&o.path)),
-        None => None,
-    };
-    let org = match org {
-        Some(o) => o,
-        None => crate::org::store::get(&ctx.db, p.org_id).await?,
-    };
+    let org = crate::cadre::store::scope_org(&ctx, &p, q.org_id).await?;
     let v = context! { r => r, org => org };
     Ok(render(
         "fs_presence.html",

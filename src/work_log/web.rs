@@ -327,7 +327,7 @@ async fn board_page(
         limit: Some(PAGE),
     };
     let b = store::week_board(&ctx, &p, &f).await?;
-    let org = scope_org(&ctx, &p, q.org_id).await?;
+    let org = crate::cadre::store::scope_org(&ctx, &p, q.org_id).await?;
     let pages = ((b.matching + PAGE - 1) / PAGE).max(1);
     let mut qs = url::form_urlencoded::Serializer::new(String::new());
     qs.append_pair("week", &b.week_start.to_string());
@@ -348,19 +348,6 @@ async fn board_page(
         can_write => p.can(Perm::CadreWrite),
     };
     Ok(render("work_log_board.html", page_ctx(&p, "work_logs", v)))
-}
-
-async fn scope_org(
-    ctx: &Ctx,
-    p: &Principal,
-    org_id: Option<i64>,
-) -> Result<crate::org::Org, AppError> {
-    let path = crate::cadre::store::scope_path(ctx, p, org_id).await?;
-    let id = crate::org::path_ids(&path)
-        .last()
-        .copied()
-        .unwrap_or(p.org_id);
-    crate::org::store::get(&ctx.db, id).await
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -390,7 +377,7 @@ async fn compliance_page(
     Query(q): Query<ComplianceQuery>,
 ) -> Result<Response, PageError> {
     let c = store::compliance(&ctx, &p, q.org_id, q.from, q.to).await?;
-    let org = scope_org(&ctx, &p, q.org_id).await?;
+    let org = crate::cadre::store::scope_org(&ctx, &p, q.org_id).await?;
     if q.format.as_deref() == Some("csv") {
         let rows = c
             .units
