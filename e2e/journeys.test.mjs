@@ -724,9 +724,12 @@ test('第一书记: a first secretary clocks in on a phone inside the radius and
   // about 110 m north of the village: inside the 500 m radius
   await fs.context().setGeolocation({ latitude: a.lat + 0.001, longitude: a.lng });
   await fs.locator('input[type=file]').setInputFiles({ name: 'photo.jpg', mimeType: 'image/jpeg', buffer: PHOTO });
+  // the page reloads itself a moment after a clock-in is stored (the demo may already hold
+  // one from this morning, so the record list alone does not tell the reload has happened)
+  const reloaded = fs.waitForEvent('load');
   await fs.getByRole('button', { name: '上班打卡' }).click();
   await fs.getByRole('status').filter({ hasText: '打卡成功：在村' }).waitFor();
-  await fs.waitForLoadState('load');
+  await reloaded;
   await fs.getByText(/上班打卡 · 在村/).waitFor();
   // about 5.5 km away: recorded, marked outside
   await fs.context().setGeolocation({ latitude: a.lat + 0.05, longitude: a.lng });
