@@ -171,6 +171,15 @@ async fn detail_view(
     errors: Vec<FieldError>,
 ) -> Result<minijinja::Value, AppError> {
     let weeks = crate::work_log::store::weeks_of(ctx, c.id, 26).await?;
+    // the red/black ledger of their postings as first secretary goes into their record
+    let ledger = crate::first_secretary::store::cadre_ledger(ctx, c.id).await?;
+    let (red, black) = crate::first_secretary::ledger_totals(ledger.iter().map(|e| {
+        (
+            e.color.as_str(),
+            e.reverses_id.is_some(),
+            e.reversed_by.is_some(),
+        )
+    }));
     let history = if p.can(Perm::CadreWrite) {
         crate::audit::history_in_words(&ctx.db, "cadre", &c.id.to_string()).await?
     } else {
@@ -195,7 +204,7 @@ async fn detail_view(
         .map(|o| o.name)
         .unwrap_or_default();
     Ok(context! {
-        c => c, weeks => weeks, history => history, form => form, errors => errors, managed_name => managed_name,
+        c => c, weeks => weeks, ledger => ledger, red => red, black => black, history => history, form => form, errors => errors, managed_name => managed_name,
         can_write => p.can(Perm::CadreWrite), ranks => RANKS, categories => CATEGORIES, statuses => STATUSES,
     })
 }

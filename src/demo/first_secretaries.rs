@@ -119,6 +119,7 @@ async fn insert(tx: &mut Tx, rows: &[Row]) -> AppResult<()> {
 
 struct Posted {
     id: i64,
+    cadre: i64,
     start: NaiveDate,
     end: Option<NaiveDate>,
     at: Point,
@@ -244,7 +245,7 @@ pub(super) async fn generate(
         } else {
             ""
         };
-        let id = on_tx!(tx, x => {
+        let (id, cadre_of) = on_tx!(tx, x => {
             let cadre = sqlx::query("INSERT INTO cadres (name, managed_by, unit, position, rank, category, weekly_record, status, created_at, updated_at) \
                                      VALUES ($1, $2, $3, $4, $5, 'first_secretary', $6, 'active', $7, $7) RETURNING id")
                 .bind(&name).bind(managed_by).bind(&unit).bind(position).bind(rank).bind(false).bind(nominated)
@@ -263,7 +264,7 @@ pub(super) async fn generate(
                 sqlx::query("INSERT INTO fs_tutors (assignment_id, role, name, unit, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(id).bind(role).bind(&tname).bind(&tunit).bind(decided).execute(&mut *x).await?;
             }
-            id
+            (id, cadre)
         });
         let presence = if rng.gen_bool(0.08) {
             rng.gen_range(0.45..0.65)
@@ -272,6 +273,7 @@ pub(super) async fn generate(
         };
         posted.push(Posted {
             id,
+            cadre: cadre_of,
             start,
             end,
             at,
@@ -376,8 +378,10 @@ pub(super) async fn generate(
         }
     }
     insert(tx, &std::mem::take(&mut batch)).await?;
+    ledger(ctx, tx, rng, &posted, as_of).await?;
     if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         for table in [
+            "fs_ledger",
             "fs_checkins",
             "fs_leaves",
             "fs_assignments",
@@ -391,4 +395,72 @@ pub(super) async fn generate(
         }
     }
     Ok((posted.len(), total))
+}
+
+const RED: [(&str, &str); 5] = [
+    ("commendation", "被县委评为优秀第一书记，通报表扬"),
+    (
+        "achievement",
+        "协调帮扶资金修建村内道路2.3公里，安装路灯46盏",
+    ),
+    ("achievement", "引进食用菌种植项目，村集体年增收8万元"),
+    ("thanks", "村民代表送来感谢信，感谢帮助解决灌溉用水问题"),
+    ("contest_win", "在分盟“比武打擂”中获评擂主，授予流动红旗"),
+];
+const BLACK: [(&str, &str); 3] = [
+    ("failed_check", "县委组织部督查时驻村工作日志缺失两周"),
+    ("complaint", "群众反映入户走访不到位，经乡镇党委核实属实"),
+    ("absence", "工作日未请假离村，电话抽查不在岗"),
+];
+
+/// The red/black ledger: a commendation or achievement for every fourth posting and a few more,
+/// a black entry for a few, and one entered by mistake and reversed.
+async fn ledger(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    posted: &[Posted],
+    as_of: NaiveDate,
+) -> AppResult<()> {
+    let zone = ctx.clock.zone();
+    let now = ctx.clock.now();
+    let recorder = "县委组织部第一书记工作办公室";
+    let mut reversed = false;
+    for (i, a) in posted.iter().enumerate() {
+        let last = a.end.unwrap_or(as_of).min(as_of);
+        let span = (last - a.start).num_days();
+        if span < 30 {
+            continue;
+        }
+        let mut rows: Vec<(&str, &str, &str)> = Vec::new();
+        if i % 4 == 0 || rng.gen_bool(0.1) {
+            let (c, n) = RED[rng.gen_range(0..RED.len())];
+            rows.push(("red", c, n));
+        }
+        if rng.gen_bool(0.07) {
+            let (c, n) = BLACK[rng.gen_range(0..BLACK.len())];
+            rows.push(("black", c, n));
+        }
+        for (color, category, note) in rows {
+            let on = a.start + Duration::days(rng.gen_range(20..span));
+            let at = now.min(zone.start_of(on) + Duration::hours(rng.gen_range(9..17)));
+            let id = on_tx!(tx, x => {
+                sqlx::query("INSERT INTO fs_ledger (assignment_id, cadre_id, color, category, occurred_on, note, source, recorded_by, recorder_name, recorded_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'manual', NULL, $7, $8) RETURNING id")
+                    .bind(a.id).bind(a.cadre).bind(color).bind(category).bind(on).bind(note).bind(recorder).bind(at)
+                    .fetch_one(&mut *x).await?.i64("id")?
+            });
+            if !reversed && color == "black" {
+                reversed = true;
+                on_tx!(tx, x => {
+                    sqlx::query("INSERT INTO fs_ledger (assignment_id, cadre_id, color, category, occurred_on, note, source, reverses_id, recorded_by, recorder_name, recorded_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, 'manual', $7, NULL, $8, $9)")
+                        .bind(a.id).bind(a.cadre).bind(color).bind(category).bind((on + Duration::days(7)).min(as_of))
+                        .bind("经复核，当日在县里参加培训，已报乡镇党委备案，予以冲销").bind(id).bind(recorder).bind(now.min(at + Duration::days(7)))
+                        .execute(&mut *x).await?;
+                });
+            }
+        }
+    }
+    Ok(())
 }

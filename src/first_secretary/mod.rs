@@ -155,6 +155,70 @@ pub const CHECK_METHODS: [(&str, &str); 3] = [
 
 pub const CHECK_RESULTS: [(&str, &str); 2] = [("present", "在岗"), ("absent", "不在岗")];
 
+/// The red/black ledger's sides (第一书记工作红黑台账).
+pub const LEDGER_COLORS: [(&str, &str); 2] = [("red", "红榜"), ("black", "黑榜")];
+
+/// What an entry records, and the side it goes on: commendations, contest wins and
+/// achievements are red; absences, failed checks, upheld complaints and penalties black.
+pub const LEDGER_CATEGORIES: [(&str, &str); 8] = [
+    ("commendation", "表彰奖励"),
+    ("contest_win", "比武打擂获胜"),
+    ("achievement", "实绩突出"),
+    ("thanks", "群众致谢"),
+    ("absence", "无故不在岗"),
+    ("failed_check", "督查检查未通过"),
+    ("complaint", "群众投诉查实"),
+    ("penalty", "问责处理"),
+];
+
+/// The side a category goes on; `None` for a category the ledger does not know.
+pub fn ledger_color(category: &str) -> Option<&'static str> {
+    match category {
+        "commendation" | "contest_win" | "achievement" | "thanks" => Some("red"),
+        "absence" | "failed_check" | "complaint" | "penalty" => Some("black"),
+        _ => None,
+    }
+}
+
+/// When an entry may be dated: within the posting (from its start to its end, or today while
+/// it lasts) and never after today.
+pub fn ledger_date_ok(
+    on: NaiveDate,
+    today: NaiveDate,
+    start: Option<NaiveDate>,
+    ended: Option<NaiveDate>,
+) -> bool {
+    on <= today && start.is_some_and(|s| on >= s) && ended.is_none_or(|e| on <= e)
+}
+
+/// Whether an entry may be reversed: an original entry (not itself a reversal) that no entry
+/// has reversed yet.
+pub fn ledger_reversible(is_reversal: bool, already_reversed: bool) -> Result<(), &'static str> {
+    if is_reversal {
+        return Err("冲销记录不能再冲销");
+    }
+    if already_reversed {
+        return Err("这条记录已冲销");
+    }
+    Ok(())
+}
+
+/// The standing entries of each side: originals not reversed (reversals count for nothing).
+pub fn ledger_totals<'a>(entries: impl Iterator<Item = (&'a str, bool, bool)>) -> (i64, i64) {
+    let (mut red, mut black) = (0, 0);
+    for (color, is_reversal, reversed) in entries {
+        if is_reversal || reversed {
+            continue;
+        }
+        match color {
+            "red" => red += 1,
+            "black" => black += 1,
+            _ => {}
+        }
+    }
+    (red, black)
+}
+
 /// Who approves a leave of `days` working days: the township up to the rule's days, the
 /// county beyond; more than the longest leave is refused.
 pub fn leave_approver(days: i64, rules: &FsRules) -> Result<&'static str, String> {
@@ -673,5 +737,55 @@ mod tests {
         }
         .validate()
         .is_ok());
+    }
+
+    #[test]
+    fn ledger_sides_dates_reversals_and_totals() {
+        for (c, want) in [
+            ("commendation", Some("red")),
+            ("contest_win", Some("red")),
+            ("achievement", Some("red")),
+            ("thanks", Some("red")),
+            ("absence", Some("black")),
+            ("failed_check", Some("black")),
+            ("complaint", Some("black")),
+            ("penalty", Some("black")),
+            ("", None),
+            ("RED", None),
+        ] {
+            assert_eq!(ledger_color(c), want, "{c}");
+        }
+        for (code, _) in LEDGER_CATEGORIES {
+            assert!(ledger_color(code).is_some(), "{code} has a side");
+        }
+        let start = Some(d("2026-03-01"));
+        let today = d("2026-12-07");
+        for (on, ended, ok) in [
+            ("2026-03-01", None, true),
+            ("2026-02-28", None, false),
+            ("2026-12-07", None, true),
+            ("2026-12-08", None, false),
+            ("2026-06-30", Some(d("2026-06-30")), true),
+            ("2026-07-01", Some(d("2026-06-30")), false),
+        ] {
+            assert_eq!(ledger_date_ok(d(on), today, start, ended), ok, "{on}");
+        }
+        assert!(
+            !ledger_date_ok(d("2026-05-01"), today, None, None),
+            "not yet posted"
+        );
+        assert!(ledger_reversible(false, false).is_ok());
+        assert!(ledger_reversible(true, false).is_err());
+        assert!(ledger_reversible(false, true).is_err());
+        let rows = [
+            ("red", false, false),
+            ("red", false, true),
+            ("red", true, false),
+            ("black", false, false),
+            ("black", false, false),
+            ("black", false, true),
+        ];
+        assert_eq!(ledger_totals(rows.iter().copied()), (1, 2));
+        assert_eq!(ledger_totals(std::iter::empty()), (0, 0));
     }
 }

@@ -1766,10 +1766,287 @@ pub async fn spot_check(
         },
     )
     .await?;
+    if flagged {
+        // absent without leave goes on the black side of the ledger with the check as its source
+        let why = format!(
+            "{}抽查不在岗：{}",
+            super::label(&super::CHECK_METHODS, &input.method),
+            note
+        );
+        insert_ledger(
+            &mut tx,
+            p,
+            &LedgerRow {
+                assignment: id,
+                cadre: a.cadre_id,
+                color: "black",
+                category: "absence",
+                on: day,
+                note: &why,
+                source: "spot_check",
+                source_id: Some(sid),
+                reverses: None,
+            },
+        )
+        .await?;
+    }
     tx.commit().await?;
     let sql = format!("SELECT {SPOT_COLUMNS} FROM fs_spot_checks WHERE id = $1");
     on_db!(&ctx.db, x => {
         let r = sqlx::query(&sql).bind(sid).fetch_one(x).await?;
         Ok(spot_row(&r)?)
     })
+}
+
+// ---------------------------------------------------------------- the red/black ledger
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewLedgerEntry {
+    /// commendation, contest_win, achievement, thanks (red); absence, failed_check, complaint,
+    /// penalty (black)
+    pub category: String,
+    pub occurred_on: Option<NaiveDate>,
+    /// What happened (事由), with the document or decision it rests on.
+    pub matter: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct LedgerReversal {
+    /// Why the entry is reversed.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub assignment_id: i64,
+    pub cadre_id: i64,
+    /// red or black
+    pub color: String,
+    pub color_label: String,
+    pub category: String,
+    pub category_label: String,
+    pub occurred_on: NaiveDate,
+    pub note: String,
+    /// manual, or spot_check (a flagged spot check wrote it)
+    pub source: String,
+    pub source_id: Option<i64>,
+    /// The entry this one reverses.
+    pub reverses_id: Option<i64>,
+    /// The entry that reversed this one.
+    pub reversed_by: Option<i64>,
+    pub village_name: Option<String>,
+    pub recorder_name: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+const L_COLUMNS: &str = "l.id, l.assignment_id, l.cadre_id, l.color, l.category, l.occurred_on, l.note, l.source, l.source_id, \
+    l.reverses_id, x.id AS reversed_by, v.name AS village_name, l.recorder_name, l.recorded_at";
+const L_FROM: &str = "FROM fs_ledger l LEFT JOIN fs_ledger x ON x.reverses_id = l.id \
+    JOIN fs_assignments a ON a.id = l.assignment_id LEFT JOIN orgs v ON v.id = a.village_id";
+
+fn ledger_row(r: &impl DbRow) -> DbResult<LedgerEntry> {
+    let color = r.string("color")?;
+    let category = r.string("category")?;
+    Ok(LedgerEntry {
+        id: r.i64("id")?,
+        assignment_id: r.i64("assignment_id")?,
+        cadre_id: r.i64("cadre_id")?,
+        color_label: super::label(&super::LEDGER_COLORS, &color).to_string(),
+        color,
+        category_label: super::label(&super::LEDGER_CATEGORIES, &category).to_string(),
+        category,
+        occurred_on: r.date("occurred_on")?,
+        note: r.string("note")?,
+        source: r.string("source")?,
+        source_id: r.opt_i64("source_id")?,
+        reverses_id: r.opt_i64("reverses_id")?,
+        reversed_by: r.opt_i64("reversed_by")?,
+        village_name: r.opt_string("village_name")?,
+        recorder_name: r.string("recorder_name")?,
+        recorded_at: r.ts("recorded_at")?,
+    })
+}
+
+async fn ledger_where(ctx: &Ctx, cond: &str, id: i64) -> AppResult<Vec<LedgerEntry>> {
+    let sql = format!(
+        "SELECT {L_COLUMNS} {L_FROM} WHERE {cond} ORDER BY l.occurred_on DESC, l.id DESC LIMIT 500"
+    );
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query(&sql).bind(id).fetch_all(x).await?;
+        rows.iter().map(ledger_row).collect::<DbResult<Vec<_>>>().map_err(AppError::from)
+    })
+}
+
+/// An assignment's ledger, newest first (reversals included, each next to what it reverses
+/// by its reference).
+pub async fn ledger(ctx: &Ctx, assignment: i64) -> AppResult<Vec<LedgerEntry>> {
+    ledger_where(ctx, "l.assignment_id = $1", assignment).await
+}
+
+/// A cadre's ledger over all their postings: what goes into their record.
+pub async fn cadre_ledger(ctx: &Ctx, cadre: i64) -> AppResult<Vec<LedgerEntry>> {
+    ledger_where(ctx, "l.cadre_id = $1", cadre).await
+}
+
+async fn ledger_entry(ctx: &Ctx, id: i64) -> AppResult<LedgerEntry> {
+    ledger_where(ctx, "l.id = $1", id)
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound("红黑台账记录"))
+}
+
+/// Who keeps the ledger: the department that runs the round (`CadreWrite` over it).
+pub fn can_keep_ledger(p: &Principal, paths: &Paths) -> bool {
+    p.can(Perm::CadreWrite) && p.in_scope(&paths.round)
+}
+
+/// Adds an entry to the red/black ledger of a posting (the round's department).
+pub async fn add_ledger(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    input: &NewLedgerEntry,
+) -> AppResult<LedgerEntry> {
+    let (a, paths) = get(ctx, p, id).await?;
+    decide_auth(p, &paths)?;
+    if a.start_on.is_none() {
+        return Err(AppError::Conflict("尚未派驻，不能记入红黑台账".into()));
+    }
+    let note = clean(&input.matter);
+    let today = ctx.clock.today();
+    let color = super::ledger_color(&input.category);
+    let mut c = Checks::default();
+    c.check(color.is_some(), "category", "请选择记录类别");
+    c.check(
+        input
+            .occurred_on
+            .is_some_and(|d| super::ledger_date_ok(d, today, a.start_on, a.ended_on)),
+        "occurred_on",
+        "日期须在驻村期间、不晚于今天",
+    );
+    c.check(!note.is_empty(), "matter", "请写明事由和依据");
+    c.check(text_ok(&note, MAX_TEXT), "matter", "事由过长");
+    c.finish()?;
+    let (Some(color), Some(on)) = (color, input.occurred_on) else {
+        return Err(AppError::field("category", "请选择记录类别"));
+    };
+    let mut tx = ctx.db.begin().await?;
+    let lid = insert_ledger(
+        &mut tx,
+        p,
+        &LedgerRow {
+            assignment: a.id,
+            cadre: a.cadre_id,
+            color,
+            category: &input.category,
+            on,
+            note: &note,
+            source: "manual",
+            source_id: None,
+            reverses: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    ledger_entry(ctx, lid).await
+}
+
+/// Reverses a ledger entry with its reason: a new entry that cancels it; nothing is changed
+/// or removed.
+pub async fn reverse_ledger(
+    ctx: &Ctx,
+    p: &Principal,
+    entry: i64,
+    input: &LedgerReversal,
+) -> AppResult<LedgerEntry> {
+    let e = ledger_entry(ctx, entry).await?;
+    let (_, paths) = get(ctx, p, e.assignment_id).await?;
+    decide_auth(p, &paths)?;
+    super::ledger_reversible(e.reverses_id.is_some(), e.reversed_by.is_some())
+        .map_err(|m| AppError::Conflict(m.into()))?;
+    let note = clean(&input.reason);
+    let mut c = Checks::default();
+    c.check(!note.is_empty(), "reason", "请写明冲销理由");
+    c.check(text_ok(&note, MAX_TEXT), "reason", "冲销理由过长");
+    c.finish()?;
+    let mut tx = ctx.db.begin().await?;
+    let lid = insert_ledger(
+        &mut tx,
+        p,
+        &LedgerRow {
+            assignment: e.assignment_id,
+            cadre: e.cadre_id,
+            color: if e.color == "red" { "red" } else { "black" },
+            category: &e.category,
+            on: ctx.clock.today(),
+            note: &note,
+            source: "manual",
+            source_id: None,
+            reverses: Some(e.id),
+        },
+    )
+    .await
+    .map_err(|err| match err {
+        // two reversals at once: the unique index lets one through
+        AppError::Db(ref d) if d.is_constraint() => AppError::Conflict("这条记录已冲销".into()),
+        other => other,
+    })?;
+    tx.commit().await?;
+    ledger_entry(ctx, lid).await
+}
+
+/// Which assignment a ledger entry belongs to (for the page to go back to).
+pub async fn ledger_assignment(ctx: &Ctx, entry: i64) -> AppResult<i64> {
+    Ok(ledger_entry(ctx, entry).await?.assignment_id)
+}
+
+struct LedgerRow<'a> {
+    assignment: i64,
+    cadre: i64,
+    color: &'a str,
+    category: &'a str,
+    on: NaiveDate,
+    note: &'a str,
+    source: &'a str,
+    source_id: Option<i64>,
+    reverses: Option<i64>,
+}
+
+/// Writes one ledger entry and its audit entry in the caller's transaction.
+async fn insert_ledger(
+    tx: &mut crate::db::Tx,
+    p: &Principal,
+    row: &LedgerRow<'_>,
+) -> AppResult<i64> {
+    let now = tx.now;
+    let name = p.display_name.clone();
+    let lid = on_tx!(tx, x => {
+        sqlx::query("INSERT INTO fs_ledger (assignment_id, cadre_id, color, category, occurred_on, note, source, source_id, reverses_id, recorded_by, recorder_name, recorded_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id")
+            .bind(row.assignment).bind(row.cadre).bind(row.color).bind(row.category).bind(row.on).bind(row.note)
+            .bind(row.source).bind(row.source_id).bind(row.reverses).bind(p.account_id).bind(&name).bind(now)
+            .fetch_one(&mut *x).await?.i64("id")?
+    });
+    audit::append(
+        tx,
+        &p.actor(),
+        NewEntry {
+            action: if row.reverses.is_some() {
+                "fs.ledger_reverse"
+            } else {
+                "fs.ledger_add"
+            },
+            object_type: "fs_assignment",
+            object_id: row.assignment.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"ledger_id": lid, "side": super::label(&super::LEDGER_COLORS, row.color),
+                "ledger_category": super::label(&super::LEDGER_CATEGORIES, row.category), "occurred_on": row.on,
+                "note": row.note, "reverses": row.reverses, "spot_check_id": row.source_id}),
+        },
+    )
+    .await?;
+    Ok(lid)
 }

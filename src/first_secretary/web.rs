@@ -3,8 +3,8 @@
 
 use super::store::{
     self, Assignment, AssignmentFilter, AssignmentPage, Checkin, Decision, Leave, LeaveDecision,
-    NewCheckin, NewLeave, NewRound, NewSpotCheck, NewTutor, Nomination, Posting, PresenceReport,
-    Round, SpotCheck, Tutor,
+    LedgerEntry, LedgerReversal, NewCheckin, NewLeave, NewLedgerEntry, NewRound, NewSpotCheck,
+    NewTutor, Nomination, Posting, PresenceReport, Round, SpotCheck, Tutor,
 };
 use super::{LEVELS, STATUSES, TUTOR_ROLES};
 use crate::auth::{Perm, Principal};
@@ -36,6 +36,11 @@ pub fn page_routes() -> Router<AppState> {
         .route("/first-secretaries/{id}/decide/{what}", post(decide_page))
         .route("/first-secretaries/{id}/tutors", post(tutor_page))
         .route("/first-secretaries/{id}/spot-checks", post(spot_page))
+        .route("/first-secretaries/{id}/ledger", post(ledger_page))
+        .route(
+            "/first-secretaries/ledger/{id}/reverse",
+            post(ledger_reverse_page),
+        )
         .route("/first-secretaries/leaves", post(leave_page))
         .route(
             "/first-secretaries/leaves/{id}/decide",
@@ -88,6 +93,14 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/api/v1/first-secretaries/{id}/spot-checks",
             get(api_spot_checks).post(api_spot_check),
+        )
+        .route(
+            "/api/v1/first-secretaries/{id}/ledger",
+            get(api_ledger).post(api_ledger_add),
+        )
+        .route(
+            "/api/v1/first-secretaries/ledger/{id}/reverse",
+            post(api_ledger_reverse),
         )
 }
 
@@ -301,6 +314,15 @@ async fn detail_view(
         .filter(|l| l.status == "requested" && store::can_approve(p, &paths, &l.approver))
         .map(|l| l.id)
         .collect();
+    let ledger = store::ledger(ctx, id).await?;
+    let (red, black) = super::ledger_totals(ledger.iter().map(|e| {
+        (
+            e.color.as_str(),
+            e.reverses_id.is_some(),
+            e.reversed_by.is_some(),
+        )
+    }));
+    let can_ledger = store::can_keep_ledger(p, &paths);
     let spots = store::spot_checks(ctx, id).await?;
     let can_check = p.can(Perm::FsDaily)
         && (paths.village.as_deref().is_some_and(|v| p.in_scope(v)) || p.in_scope(&paths.round));
@@ -316,6 +338,8 @@ async fn detail_view(
         errors => errors, sent => sent, tutor_roles => TUTOR_ROLES, today => ctx.clock.today(),
         leaves => leaves, approvable => approvable, spots => spots, can_check => can_check,
         methods => super::CHECK_METHODS, results => super::CHECK_RESULTS,
+        ledger => ledger, red => red, black => black, can_ledger => can_ledger,
+        categories => super::LEDGER_CATEGORIES,
     })
 }
 
@@ -684,6 +708,77 @@ pub async fn api_spot_check(
     Json(b): Json<NewSpotCheck>,
 ) -> Result<Json<SpotCheck>, ApiError> {
     Ok(Json(store::spot_check(&ctx, &p, id, &b).await?))
+}
+
+// ---------------------------------------------------------------- the red/black ledger
+
+async fn ledger_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = NewLedgerEntry {
+        category: form::text(&f, "category"),
+        occurred_on: form::date(&f, "occurred_on"),
+        matter: form::text(&f, "matter"),
+    };
+    let r = store::add_ledger(&ctx, &p, id, &input).await.map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+async fn ledger_reverse_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = LedgerReversal {
+        reason: form::text(&f, "reason"),
+    };
+    let assignment = store::ledger_assignment(&ctx, id).await?;
+    let r = store::reverse_ledger(&ctx, &p, id, &input)
+        .await
+        .map(|_| ());
+    after(&ctx, &p, assignment, r, &f).await
+}
+
+/// A posting's red/black ledger (红黑台账), newest first; a reversal names the entry it
+/// reverses, and a reversed entry the entry that reversed it.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/ledger", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<LedgerEntry>), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_ledger(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<LedgerEntry>>, ApiError> {
+    store::get(&ctx, &p, id).await?;
+    Ok(Json(store::ledger(&ctx, id).await?))
+}
+
+/// Adds an entry to a posting's red/black ledger (the department running the round).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/ledger", tag = "first_secretaries", params(("id" = i64, Path)), request_body = NewLedgerEntry,
+    responses((status = 200, body = LedgerEntry), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_ledger_add(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<NewLedgerEntry>,
+) -> Result<Json<LedgerEntry>, ApiError> {
+    Ok(Json(store::add_ledger(&ctx, &p, id, &b).await?))
+}
+
+/// Reverses a ledger entry with its reason: a new, cancelling entry (the ledger is
+/// append-only; an entry is reversed at most once, and a reversal never).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/ledger/{id}/reverse", tag = "first_secretaries", params(("id" = i64, Path)), request_body = LedgerReversal,
+    responses((status = 200, body = LedgerEntry), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_ledger_reverse(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<LedgerReversal>,
+) -> Result<Json<LedgerEntry>, ApiError> {
+    Ok(Json(store::reverse_ledger(&ctx, &p, id, &b).await?))
 }
 
 // ---------------------------------------------------------------- the month's presence

@@ -58,6 +58,7 @@ use utoipa::OpenApi;
         crate::first_secretary::web::api_tutor_remove, crate::first_secretary::web::api_checkins, crate::first_secretary::web::api_checkin, crate::first_secretary::web::api_presence,
         crate::first_secretary::web::api_leave, crate::first_secretary::web::api_leave_decide, crate::first_secretary::web::api_leave_cancel,
         crate::first_secretary::web::api_leaves, crate::first_secretary::web::api_spot_checks, crate::first_secretary::web::api_spot_check,
+        crate::first_secretary::web::api_ledger, crate::first_secretary::web::api_ledger_add, crate::first_secretary::web::api_ledger_reverse,
     ),
     components(schemas(crate::rules::web::RuleKindName, crate::first_secretary::web::DecideAction)),
     modifiers(&CommonResponses),

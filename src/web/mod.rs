@@ -1458,6 +1458,8 @@ mod catalogue_tests {
             &crate::first_secretary::LEAVE_STATUSES,
             &crate::first_secretary::APPROVERS,
             &crate::first_secretary::CHECK_METHODS,
+            &crate::first_secretary::LEDGER_COLORS,
+            &crate::first_secretary::LEDGER_CATEGORIES,
             &crate::first_secretary::CHECK_RESULTS,
         ] {
             v.extend(table.iter().map(|s| s.1));

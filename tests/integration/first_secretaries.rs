@@ -251,3 +251,105 @@ async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_red_black_ledger_is_append_only_and_goes_into_the_record() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let other = app.account("county_b", p.counties[2], "org_staff", None).await;
+        let me = app.account("fs_one", p.branches[0], "member", Some(p.members[0])).await;
+        let today = app.ctx.clock.today();
+        let start = today - Duration::days(5);
+        let rid = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "县派第一书记", "year": 2026}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let cid = ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": "王立新", "managed_by": p.counties[0], "unit": "县农业农村局",
+            "position": "四级主任科员", "rank": "section_deputy", "category": "first_secretary", "account": "fs_one"}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let aid = ok(app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let ledger = |aid: i64| format!("/api/v1/first-secretaries/{aid}/ledger");
+        // nothing goes on the ledger of a nomination not yet posted
+        refused(app.api(&county, "POST", &ledger(aid), Some(json!({"category": "commendation", "occurred_on": today, "matter": "表扬"}))).await, "conflict");
+        ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+            Some(json!({"village_id": p.branches[0], "start_on": start, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await);
+
+        // refusals: an unknown category, a date outside the posting or in the future, no grounds
+        let bad = app.api(&county, "POST", &ledger(aid), Some(json!({"category": "gold", "occurred_on": today + Duration::days(1), "matter": " "}))).await;
+        assert_eq!(fields(&bad.1), ["category", "occurred_on", "matter"], "{bad:?}");
+        let bad = app.api(&county, "POST", &ledger(aid), Some(json!({"category": "thanks", "occurred_on": start - Duration::days(1), "matter": "感谢信"}))).await;
+        assert_eq!(fields(&bad.1), ["occurred_on"], "before the posting began: {bad:?}");
+        // the first secretary and another county keep no ledger
+        assert!(app.api(&me, "POST", &ledger(aid), Some(json!({"category": "commendation", "occurred_on": today, "matter": "自评"}))).await.0.is_client_error());
+        refused(app.api(&other, "POST", &ledger(aid), Some(json!({"category": "commendation", "occurred_on": today, "matter": "表扬"}))).await, "not_found");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_ledger").await, 0, "nothing half-written");
+
+        let red = ok(app.api(&county, "POST", &ledger(aid), Some(json!({"category": "achievement", "occurred_on": start, "matter": "协调资金修建村内道路2.3公里"}))).await);
+        assert_eq!((red["color"].as_str(), red["category_label"].as_str()), (Some("red"), Some("实绩突出")));
+        // a spot check that finds the first secretary away without leave goes on the black side
+        let check = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"),
+            Some(json!({"checked_on": today, "method": "visit", "result": "absent", "note": "到村未见本人"}))).await);
+        assert_eq!(check["flagged"], true);
+        let list = ok(app.api(&me, "GET", &ledger(aid), None).await);
+        let list = list.as_array().expect("list");
+        assert_eq!(list.len(), 2, "the first secretary reads their own ledger: {list:?}");
+        let black = list.iter().find(|e| e["color"] == "black").expect("a black entry");
+        assert_eq!((black["category"].as_str(), black["source"].as_str()), (Some("absence"), Some("spot_check")));
+        assert_eq!(black["source_id"], check["id"]);
+        assert_eq!(black["occurred_on"], json!(today));
+        refused(app.api(&other, "GET", &ledger(aid), None).await, "not_found");
+
+        // a correction is a reversing entry, once; a reversal is never reversed
+        let bid = black["id"].as_i64().expect("id");
+        let reverse = |id: i64| format!("/api/v1/first-secretaries/ledger/{id}/reverse");
+        let bad = app.api(&county, "POST", &reverse(bid), Some(json!({"reason": ""}))).await;
+        assert_eq!(fields(&bad.1), ["reason"], "{bad:?}");
+        refused(app.api(&other, "POST", &reverse(bid), Some(json!({"reason": "误记"}))).await, "not_found");
+        let rev = ok(app.api(&county, "POST", &reverse(bid), Some(json!({"reason": "当日在县里参加培训，已备案"}))).await);
+        assert_eq!((rev["reverses_id"].as_i64(), rev["color"].as_str()), (Some(bid), Some("black")));
+        refused(app.api(&county, "POST", &reverse(bid), Some(json!({"reason": "再次"}))).await, "conflict");
+        let rid2 = rev["id"].as_i64().expect("id");
+        refused(app.api(&county, "POST", &reverse(rid2), Some(json!({"reason": "撤销冲销"}))).await, "conflict");
+        refused(app.api(&county, "POST", &reverse(i64::MAX), Some(json!({"reason": "不存在"}))).await, "not_found");
+        let list = ok(app.api(&county, "GET", &ledger(aid), None).await);
+        let reversed = list.as_array().expect("list").iter().find(|e| e["id"] == bid).expect("still there").clone();
+        assert_eq!(reversed["reversed_by"].as_i64(), Some(rid2), "the original stays, marked");
+
+        // append-only in the database itself
+        let changed = dangjian::on_db!(&app.ctx.db, x => sqlx::query("UPDATE fs_ledger SET note = '改写'").execute(x).await.is_err());
+        assert!(changed, "an update is refused");
+        let removed = dangjian::on_db!(&app.ctx.db, x => sqlx::query("DELETE FROM fs_ledger").execute(x).await.is_err());
+        assert!(removed, "a delete is refused");
+        for action in ["fs.ledger_add", "fs.ledger_reverse"] {
+            assert!(app.count(&format!("SELECT COUNT(*) AS n FROM audit_log WHERE action = '{action}'")).await >= 1, "{action}");
+        }
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+
+        // the pages: the department enters and reverses on the posting's page; the cadre's
+        // record shows the standing entries
+        let (s, _) = app.browser("county_w", p.counties[0], "org_staff").await;
+        let csrf = app.csrf(&s).await;
+        let (st, _, html) = app.page(&s, "GET", &format!("/first-secretaries/{aid}"), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("红黑台账") && html.contains("红榜1条，黑榜0条"), "{html}");
+        let (st, _, html) = app.page(&s, "POST", &format!("/first-secretaries/{aid}/ledger"),
+            Some(&format!("_csrf={csrf}&category=complaint&occurred_on={today}&matter="))).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("请写明事由和依据"), "the refusal is shown");
+        let (st, h, _) = app.page(&s, "POST", &format!("/first-secretaries/{aid}/ledger"),
+            Some(&format!("_csrf={csrf}&category=complaint&occurred_on={today}&matter=%E7%BE%A4%E4%BC%97%E5%8F%8D%E6%98%A0"))).await;
+        assert_eq!(st, StatusCode::SEE_OTHER, "{h:?}");
+        let rid3 = red["id"].as_i64().expect("id");
+        let (st, _, _) = app.page(&s, "POST", &format!("/first-secretaries/ledger/{rid3}/reverse"),
+            Some(&format!("_csrf={csrf}&reason=%E8%AF%AF%E8%AE%B0"))).await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        let (st, _, html) = app.page(&s, "GET", &format!("/cadres/{cid}"), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("第一书记工作红黑台账") && html.contains("红榜0条，黑榜1条"), "{html}");
+        assert!(html.contains("群众反映"));
+    })
+    .await;
+}
