@@ -730,7 +730,7 @@ test('第一书记: a first secretary clocks in on a phone inside the radius and
   await fs.getByRole('button', { name: '上班打卡' }).click();
   await fs.getByRole('status').filter({ hasText: '打卡成功：在村' }).waitFor();
   await reloaded;
-  await fs.getByText(/上班打卡 · 在村/).waitFor();
+  await fs.getByText(/上班打卡 · 在村/).first().waitFor();
   // about 5.5 km away: recorded, marked outside
   await fs.context().setGeolocation({ latitude: a.lat + 0.05, longitude: a.lng });
   await fs.locator('input[type=file]').setInputFiles({ name: 'photo.jpg', mimeType: 'image/jpeg', buffer: PHOTO });
