@@ -28,11 +28,53 @@ pub struct Cadence {
 }
 
 /// Every cadence of the platform.
-pub const CADENCES: &[Cadence] = &[Cadence {
-    kind: crate::work_log::OBLIGATION,
-    label: "每周工作记实",
-    generate: |c, d, n| Box::pin(crate::work_log::store::generate(c, d, n)),
-}];
+pub const CADENCES: &[Cadence] = &[
+    Cadence {
+        kind: crate::work_log::OBLIGATION,
+        label: "每周工作记实",
+        generate: |c, d, n| Box::pin(crate::work_log::store::generate(c, d, n)),
+    },
+    // 四个一 of the first secretaries' rounds (the kinds are `first_secretary::ACTIVITY_CADENCES`)
+    Cadence {
+        kind: "fs.meeting",
+        label: "第一书记月度工作例会",
+        generate: |c, d, n| {
+            Box::pin(crate::first_secretary::store::generate_activities(
+                c, d, n, "meeting",
+            ))
+        },
+    },
+    Cadence {
+        kind: "fs.visit",
+        label: "第一书记季度现场观摩",
+        generate: |c, d, n| {
+            Box::pin(crate::first_secretary::store::generate_activities(
+                c, d, n, "visit",
+            ))
+        },
+    },
+    Cadence {
+        kind: "fs.training",
+        label: "第一书记半年业务培训",
+        generate: |c, d, n| {
+            Box::pin(crate::first_secretary::store::generate_activities(
+                c, d, n, "training",
+            ))
+        },
+    },
+    Cadence {
+        kind: "fs.assessment",
+        label: "第一书记年度履职考核",
+        generate: |c, d, n| {
+            Box::pin(crate::first_secretary::store::generate_activities(
+                c,
+                d,
+                n,
+                "assessment",
+            ))
+        },
+    },
+];
 
 pub fn cadence_label(kind: &str) -> &'static str {
     CADENCES

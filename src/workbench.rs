@@ -548,6 +548,43 @@ async fn first_secretaries(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             }
         }
     }
+    if p.can(Perm::CadreWrite) {
+        // 四个一 of the rounds this department runs: the periods begun and not yet recorded
+        let zone = ctx.clock.zone();
+        let owed = on_db!(&ctx.db, x => {
+            let rows = sqlx::query("SELECT b.kind, b.period_start, b.due_at, r.id, r.name FROM obligations b JOIN fs_rounds r ON r.id = b.subject_id \
+                                    WHERE b.subject_type = $1 AND b.scope_org_id = $2 AND b.status IN ('due', 'missed') AND b.period_start <= $3 \
+                                    ORDER BY b.due_at, b.id LIMIT 20")
+                .bind(crate::first_secretary::store::ROUND_SUBJECT).bind(p.org_id).bind(today).fetch_all(x).await?;
+            rows.iter().map(|r| Ok((r.string("kind")?, r.date("period_start")?, r.ts("due_at")?, r.i64("id")?, r.string("name")?)))
+                .collect::<crate::db::DbResult<Vec<_>>>()?
+        });
+        for (kind, start, due, round, name) in owed {
+            let Some((activity, label)) = crate::first_secretary::ACTIVITY_CADENCES
+                .iter()
+                .find(|c| c.1 == kind)
+                .and_then(|c| {
+                    crate::first_secretary::ACTIVITIES
+                        .iter()
+                        .find(|a| a.0 == c.0)
+                        .copied()
+                })
+            else {
+                continue;
+            };
+            let period = crate::first_secretary::activity_period(activity, start)
+                .map(|p| crate::first_secretary::period_label(activity, &p))
+                .unwrap_or_default();
+            out.push(
+                Todo::new(
+                    "first_secretaries",
+                    format!("组织第一书记{label}并记录（{period}，{name}）"),
+                    format!("/first-secretaries/rounds/{round}#activities"),
+                )
+                .due(Some(zone.date_of(due) - chrono::Duration::days(1)), today),
+            );
+        }
+    }
     let waiting = crate::first_secretary::store::leaves_to_decide(ctx, p).await?;
     if let Some((l, a)) = waiting.first() {
         out.push(

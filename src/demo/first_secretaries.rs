@@ -379,9 +379,11 @@ pub(super) async fn generate(
     }
     insert(tx, &std::mem::take(&mut batch)).await?;
     ledger(ctx, tx, rng, &posted, as_of).await?;
+    four_ones(ctx, tx, rng, as_of).await?;
     if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         for table in [
             "fs_ledger",
+            "fs_activities",
             "fs_checkins",
             "fs_leaves",
             "fs_assignments",
@@ -463,4 +465,92 @@ async fn ledger(
         }
     }
     Ok(())
+}
+
+/// 四个一 of the rounds with first secretaries on duty: the meetings, visits, trainings and
+/// assessments of past periods (a few never held: missed), each with its obligation; the
+/// current periods mostly still owed.
+async fn four_ones(ctx: &Ctx, tx: &mut Tx, rng: &mut StdRng, as_of: NaiveDate) -> AppResult<usize> {
+    use crate::first_secretary::{activity_cadence, activity_period, previous_period, ACTIVITIES};
+    let zone = ctx.clock.zone();
+    let now = ctx.clock.now();
+    let grace = crate::first_secretary::FsRules::default().activity_grace_days;
+    let rounds = on_tx!(tx, x => {
+        let rows = sqlx::query("SELECT r.id, r.org_id, MIN(a.start_on) AS since FROM fs_rounds r JOIN fs_assignments a ON a.round_id = r.id \
+                                WHERE a.status = 'on_duty' AND a.start_on IS NOT NULL GROUP BY r.id, r.org_id")
+            .fetch_all(&mut *x).await?;
+        rows.iter().map(|r| Ok((r.i64("id")?, r.i64("org_id")?, r.date("since")?))).collect::<crate::db::DbResult<Vec<_>>>()?
+    });
+    let mut held = 0;
+    for (round, org, since) in rounds {
+        let on_duty = on_tx!(tx, x => sqlx::query("SELECT COUNT(*) AS n FROM fs_assignments WHERE round_id = $1 AND status = 'on_duty'")
+            .bind(round).fetch_one(&mut *x).await?.i64("n")?);
+        for (kind, _) in ACTIVITIES {
+            let Some(cadence) = activity_cadence(kind) else {
+                continue;
+            };
+            let mut period = activity_period(kind, as_of);
+            for _ in 0..8 {
+                let Some(p) = period.take() else { break };
+                if p.end < since {
+                    break;
+                }
+                period = previous_period(kind, &p);
+                let due = zone.start_of(p.end + Duration::days(1));
+                let missed = due + Duration::days(grace);
+                let current = p.end >= as_of;
+                let happened = if current {
+                    rng.gen_bool(0.4)
+                } else {
+                    rng.gen_bool(0.92)
+                };
+                let first = p.start.max(since);
+                let last = p.end.min(as_of);
+                if !happened || first > last {
+                    let status = if missed <= now { "missed" } else { "due" };
+                    on_tx!(tx, x => {
+                        sqlx::query("INSERT INTO obligations (kind, subject_type, subject_id, scope_org_id, period, period_start, period_end, due_at, missed_at, status, created_at) \
+                                     VALUES ($1, 'fs_round', $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                            .bind(cadence).bind(round).bind(org).bind(&p.key).bind(p.start).bind(p.end).bind(due).bind(missed).bind(status)
+                            .bind(zone.start_of(p.start).min(now)).execute(&mut *x).await?;
+                    });
+                    continue;
+                }
+                let day = first + Duration::days(rng.gen_range(0..=(last - first).num_days()));
+                let recorded = now.min(zone.start_of(day) + Duration::hours(rng.gen_range(16..80)));
+                let (title, content) = match kind {
+                    "meeting" => (
+                        format!("{}月第一书记工作例会", day.month()),
+                        "汇报交流当月工作开展情况、存在困难问题以及下步计划打算".to_string(),
+                    ),
+                    "visit" => (
+                        "第一书记现场观摩：村集体经济项目".to_string(),
+                        "观摩先进村的产业项目和党群服务中心建设，现场交流经验做法".to_string(),
+                    ),
+                    "training" => (
+                        "第一书记业务培训班".to_string(),
+                        "理论授课+实践锻炼+交流研讨".to_string(),
+                    ),
+                    _ => (
+                        format!("{}年度第一书记履职情况考核", day.year()),
+                        "对照履职承诺书逐项考核评定".to_string(),
+                    ),
+                };
+                let attendees = (on_duty - rng.gen_range(0..=on_duty.min(2))).max(0);
+                let status = if recorded <= due { "done" } else { "late" };
+                on_tx!(tx, x => {
+                    let id = sqlx::query("INSERT INTO fs_activities (round_id, kind, period, held_on, title, content, attendees, recorded_by, recorder_name, recorded_at) \
+                                          VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9) RETURNING id")
+                        .bind(round).bind(kind).bind(&p.key).bind(day).bind(&title).bind(&content).bind(attendees)
+                        .bind("组织部第一书记工作办公室").bind(recorded).fetch_one(&mut *x).await?.i64("id")?;
+                    sqlx::query("INSERT INTO obligations (kind, subject_type, subject_id, scope_org_id, period, period_start, period_end, due_at, missed_at, status, record_type, record_id, fulfilled_at, created_at) \
+                                 VALUES ($1, 'fs_round', $2, $3, $4, $5, $6, $7, $8, $9, 'fs_activity', $10, $11, $12)")
+                        .bind(cadence).bind(round).bind(org).bind(&p.key).bind(p.start).bind(p.end).bind(due).bind(missed).bind(status)
+                        .bind(id).bind(recorded).bind(zone.start_of(p.start).min(now)).execute(&mut *x).await?;
+                });
+                held += 1;
+            }
+        }
+    }
+    Ok(held)
 }

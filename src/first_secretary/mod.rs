@@ -51,6 +51,9 @@ pub struct FsRules {
     pub leave_township_max_days: i64,
     /// The longest leave one request may ask for, in working days.
     pub leave_max_days: i64,
+    /// 四个一: a meeting, visit, training or assessment not entered this many days after the
+    /// end of its period counts as missed (it may still be entered, as late).
+    pub activity_grace_days: i64,
 }
 
 impl Default for FsRules {
@@ -69,6 +72,7 @@ impl Default for FsRules {
             retention_days: 365,
             leave_township_max_days: 3,
             leave_max_days: 30,
+            activity_grace_days: 10,
         }
     }
 }
@@ -113,6 +117,9 @@ impl crate::rules::RuleKind for FsRules {
         if !(1..=180).contains(&self.leave_max_days) {
             return Err("一次请假的最长天数须在1至180之间".into());
         }
+        if !(0..=90).contains(&self.activity_grace_days) {
+            return Err("“四个一”补录期限须在0至90天之间".into());
+        }
         Ok(())
     }
 }
@@ -154,6 +161,80 @@ pub const CHECK_METHODS: [(&str, &str); 3] = [
 ];
 
 pub const CHECK_RESULTS: [(&str, &str); 2] = [("present", "在岗"), ("absent", "不在岗")];
+
+/// 四个一 (金乡, F10–F13): what the department running a round holds for its first
+/// secretaries, and how often — a work meeting every month, a site visit every quarter, a
+/// training every half-year, a performance assessment every year.
+pub const ACTIVITIES: [(&str, &str); 4] = [
+    ("meeting", "工作例会"),
+    ("visit", "现场观摩"),
+    ("training", "业务培训"),
+    ("assessment", "履职考核"),
+];
+
+/// The obligation kind of each activity (registered in `obligation::CADENCES`).
+pub const ACTIVITY_CADENCES: [(&str, &str); 4] = [
+    ("meeting", "fs.meeting"),
+    ("visit", "fs.visit"),
+    ("training", "fs.training"),
+    ("assessment", "fs.assessment"),
+];
+
+pub fn activity_cadence(kind: &str) -> Option<&'static str> {
+    ACTIVITY_CADENCES.iter().find(|c| c.0 == kind).map(|c| c.1)
+}
+
+/// The period of `kind` holding `d`: a month, a quarter, a half-year or a year.
+pub fn activity_period(kind: &str, d: NaiveDate) -> Option<crate::obligation::Period> {
+    let y = d.year();
+    let (key, first_month, months) = match kind {
+        "meeting" => (format!("{y}-{:02}", d.month()), d.month(), 1),
+        "visit" => {
+            let q = (d.month() - 1) / 3;
+            (format!("{y}-Q{}", q + 1), q * 3 + 1, 3)
+        }
+        "training" => {
+            let h = (d.month() - 1) / 6;
+            (format!("{y}-H{}", h + 1), h * 6 + 1, 6)
+        }
+        "assessment" => (format!("{y}"), 1, 12),
+        _ => return None,
+    };
+    let start = NaiveDate::from_ymd_opt(y, first_month, 1)?;
+    let end = start
+        .checked_add_months(chrono::Months::new(months))?
+        .pred_opt()?;
+    Some(crate::obligation::Period { key, start, end })
+}
+
+/// The period before `p` of the same kind.
+pub fn previous_period(
+    kind: &str,
+    p: &crate::obligation::Period,
+) -> Option<crate::obligation::Period> {
+    activity_period(kind, p.start.pred_opt()?)
+}
+
+/// A period as people name it: 2026年12月, 2026年第四季度, 2026年下半年, 2026年度.
+pub fn period_label(kind: &str, p: &crate::obligation::Period) -> String {
+    let y = p.start.year();
+    match kind {
+        "meeting" => format!("{y}年{}月", p.start.month()),
+        "visit" => format!(
+            "{y}年第{}季度",
+            ["一", "二", "三", "四"][((p.start.month() - 1) / 3) as usize % 4]
+        ),
+        "training" => format!(
+            "{y}年{}",
+            if p.start.month() <= 6 {
+                "上半年"
+            } else {
+                "下半年"
+            }
+        ),
+        _ => format!("{y}年度"),
+    }
+}
 
 /// The red/black ledger's sides (第一书记工作红黑台账).
 pub const LEDGER_COLORS: [(&str, &str); 2] = [("red", "红榜"), ("black", "黑榜")];
@@ -787,5 +868,103 @@ mod tests {
         ];
         assert_eq!(ledger_totals(rows.iter().copied()), (1, 2));
         assert_eq!(ledger_totals(std::iter::empty()), (0, 0));
+    }
+
+    #[test]
+    fn four_ones_periods() {
+        // (kind, day, key, start, end, label)
+        for (kind, day, key, start, end, label) in [
+            (
+                "meeting",
+                "2026-12-07",
+                "2026-12",
+                "2026-12-01",
+                "2026-12-31",
+                "2026年12月",
+            ),
+            (
+                "meeting",
+                "2028-02-29",
+                "2028-02",
+                "2028-02-01",
+                "2028-02-29",
+                "2028年2月",
+            ),
+            (
+                "visit",
+                "2026-09-30",
+                "2026-Q3",
+                "2026-07-01",
+                "2026-09-30",
+                "2026年第三季度",
+            ),
+            (
+                "visit",
+                "2026-10-01",
+                "2026-Q4",
+                "2026-10-01",
+                "2026-12-31",
+                "2026年第四季度",
+            ),
+            (
+                "visit",
+                "2027-01-01",
+                "2027-Q1",
+                "2027-01-01",
+                "2027-03-31",
+                "2027年第一季度",
+            ),
+            (
+                "training",
+                "2026-06-30",
+                "2026-H1",
+                "2026-01-01",
+                "2026-06-30",
+                "2026年上半年",
+            ),
+            (
+                "training",
+                "2026-07-01",
+                "2026-H2",
+                "2026-07-01",
+                "2026-12-31",
+                "2026年下半年",
+            ),
+            (
+                "assessment",
+                "2026-12-31",
+                "2026",
+                "2026-01-01",
+                "2026-12-31",
+                "2026年度",
+            ),
+        ] {
+            let p = activity_period(kind, d(day)).expect("period");
+            assert_eq!(
+                (p.key.as_str(), p.start, p.end),
+                (key, d(start), d(end)),
+                "{kind} {day}"
+            );
+            assert_eq!(period_label(kind, &p), label);
+        }
+        assert!(activity_period("party", d("2026-12-07")).is_none());
+        let p = activity_period("meeting", d("2027-01-15")).expect("period");
+        assert_eq!(
+            previous_period("meeting", &p).map(|p| p.key),
+            Some("2026-12".to_string())
+        );
+        let p = activity_period("training", d("2027-03-01")).expect("period");
+        assert_eq!(
+            previous_period("training", &p).map(|p| p.key),
+            Some("2026-H2".to_string())
+        );
+        for (k, _) in ACTIVITIES {
+            assert!(activity_cadence(k).is_some(), "{k}");
+        }
+        let mut r = FsRules::default();
+        for (days, ok) in [(0, true), (90, true), (-1, false), (91, false)] {
+            r.activity_grace_days = days;
+            assert_eq!(crate::rules::RuleKind::validate(&r).is_ok(), ok, "{days}");
+        }
     }
 }

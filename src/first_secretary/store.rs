@@ -2050,3 +2050,227 @@ async fn insert_ledger(
     .await?;
     Ok(lid)
 }
+
+// ---------------------------------------------------------------- 四个一
+
+/// The subject type of the 四个一 obligations: a round (its department owes them).
+pub const ROUND_SUBJECT: &str = "fs_round";
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewActivity {
+    /// meeting (工作例会), visit (现场观摩), training (业务培训) or assessment (履职考核)
+    pub kind: String,
+    pub held_on: Option<NaiveDate>,
+    pub title: String,
+    /// What was reported, seen, taught or assessed.
+    pub content: String,
+    /// How many first secretaries took part.
+    pub attendees: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Activity {
+    pub id: i64,
+    pub round_id: i64,
+    pub kind: String,
+    pub kind_label: String,
+    /// The period it counts for (2026-12, 2026-Q4, 2026-H2, 2026).
+    pub period: String,
+    pub period_label: String,
+    pub held_on: NaiveDate,
+    pub title: String,
+    pub content: String,
+    pub attendees: i64,
+    pub recorder_name: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+fn activity_row(r: &impl DbRow) -> DbResult<Activity> {
+    let kind = r.string("kind")?;
+    let held_on = r.date("held_on")?;
+    let period_label = super::activity_period(&kind, held_on)
+        .map(|p| super::period_label(&kind, &p))
+        .unwrap_or_default();
+    Ok(Activity {
+        id: r.i64("id")?,
+        round_id: r.i64("round_id")?,
+        kind_label: super::label(&super::ACTIVITIES, &kind).to_string(),
+        kind,
+        period: r.string("period")?,
+        period_label,
+        held_on,
+        title: r.string("title")?,
+        content: r.string("content")?,
+        attendees: r.i64("attendees")?,
+        recorder_name: r.string("recorder_name")?,
+        recorded_at: r.ts("recorded_at")?,
+    })
+}
+
+const ACT_COLUMNS: &str =
+    "id, round_id, kind, period, held_on, title, content, attendees, recorder_name, recorded_at";
+
+/// A round, for whoever reads its assignments: its department's subtree and the departments
+/// above (the same reach as [`rounds`]).
+pub async fn round(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<(Round, String)> {
+    let (r, path) = load_round(ctx, id).await?;
+    if !(p.can(Perm::CadreRead)
+        && (p.in_scope(&path) || crate::org::in_subtree(&path, &p.org_path)))
+    {
+        return Err(AppError::NotFound("选派批次"));
+    }
+    Ok((r, path))
+}
+
+/// A round's 四个一 records, newest first.
+pub async fn activities(ctx: &Ctx, round: i64) -> AppResult<Vec<Activity>> {
+    let sql = format!("SELECT {ACT_COLUMNS} FROM fs_activities WHERE round_id = $1 ORDER BY held_on DESC, id DESC LIMIT 200");
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query(&sql).bind(round).fetch_all(x).await?;
+        rows.iter().map(activity_row).collect::<DbResult<Vec<_>>>().map_err(AppError::from)
+    })
+}
+
+/// The obligation row of a round's activity period.
+fn activity_obligation<'a>(
+    cadence: &'a str,
+    round: &Round,
+    period: &'a crate::obligation::Period,
+    rules: &FsRules,
+    zone: &crate::clock::Zone,
+) -> crate::obligation::NewObligation<'a> {
+    let due_at = zone.start_of(period.end + chrono::Duration::days(1));
+    crate::obligation::NewObligation {
+        kind: cadence,
+        subject_type: ROUND_SUBJECT,
+        subject_id: round.id,
+        scope_org_id: round.org_id,
+        period,
+        due_at,
+        missed_at: due_at + chrono::Duration::days(rules.activity_grace_days),
+    }
+}
+
+/// Records a meeting, visit, training or assessment of a round (its department): it fulfils
+/// the round's obligation of the period it was held in — on time when entered by the end of
+/// the period, late after it.
+pub async fn record_activity(
+    ctx: &Ctx,
+    p: &Principal,
+    round_id: i64,
+    input: &NewActivity,
+) -> AppResult<Activity> {
+    let (r, path) = round(ctx, p, round_id).await?;
+    if !p.in_scope(&path) {
+        return Err(AppError::Forbidden("由组织该批次的组织部门办理".into()));
+    }
+    p.authorize(Perm::CadreWrite, Some(&path))?;
+    let rules = rules_at(ctx, &path).await?;
+    let title = clean(&input.title);
+    let content = clean(&input.content);
+    let today = ctx.clock.today();
+    let cadence = super::activity_cadence(&input.kind);
+    let mut c = Checks::default();
+    c.check(cadence.is_some(), "kind", "请选择活动类别");
+    c.check(
+        input.held_on.is_some_and(|d| {
+            use chrono::Datelike;
+            d <= today && i64::from(d.year()) >= r.year - 1
+        }),
+        "held_on",
+        "日期须不早于批次年度的上一年、不晚于今天",
+    );
+    c.check(
+        !title.is_empty() && text_ok(&title, 60),
+        "title",
+        "请填写主题（60字以内）",
+    );
+    c.check(text_ok(&content, MAX_TEXT * 5), "content", "内容过长");
+    c.check(
+        (0..=10_000).contains(&input.attendees),
+        "attendees",
+        "参加人数须在0至10000之间",
+    );
+    c.finish()?;
+    let (Some(cadence), Some(held_on)) = (cadence, input.held_on) else {
+        return Err(AppError::field("kind", "请选择活动类别"));
+    };
+    let Some(period) = super::activity_period(&input.kind, held_on) else {
+        return Err(AppError::field("held_on", "日期无效"));
+    };
+    let zone = ctx.clock.zone();
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    let name = p.display_name.clone();
+    let id = on_tx!(&mut tx, x => {
+        sqlx::query("INSERT INTO fs_activities (round_id, kind, period, held_on, title, content, attendees, recorded_by, recorder_name, recorded_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
+            .bind(r.id).bind(&input.kind).bind(&period.key).bind(held_on).bind(&title).bind(&content).bind(input.attendees)
+            .bind(p.account_id).bind(&name).bind(now)
+            .fetch_one(&mut *x).await?.i64("id")?
+    });
+    let o = activity_obligation(cadence, &r, &period, &rules, &zone);
+    let status = crate::obligation::fulfil(&mut tx, &o, "fs_activity", id, now).await?;
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "fs.activity",
+            object_type: "fs_round",
+            object_id: r.id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"activity_id": id, "kind": super::label(&super::ACTIVITIES, &input.kind),
+                "period": super::period_label(&input.kind, &period), "held_on": held_on, "title": title,
+                "attendees": input.attendees, "status": crate::rules::label(&crate::obligation::STATUSES, &status)}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let sql = format!("SELECT {ACT_COLUMNS} FROM fs_activities WHERE id = $1");
+    on_db!(&ctx.db, x => {
+        let row = sqlx::query(&sql).bind(id).fetch_one(x).await?;
+        Ok(activity_row(&row)?)
+    })
+}
+
+/// The generator of one 四个一 cadence: every round with first secretaries on duty owes the
+/// activity of the current period and of the `periods - 1` before it, back to the period its
+/// first posting began in.
+pub async fn generate_activities(
+    ctx: &Ctx,
+    today: NaiveDate,
+    periods: usize,
+    kind: &'static str,
+) -> AppResult<u64> {
+    let Some(cadence) = super::activity_cadence(kind) else {
+        return Ok(0);
+    };
+    let rounds = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT a.round_id, MIN(a.start_on) AS since FROM fs_assignments a WHERE a.status = 'on_duty' AND a.start_on IS NOT NULL \
+                                GROUP BY a.round_id")
+            .fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("round_id")?, r.date("since")?))).collect::<DbResult<Vec<_>>>()?
+    });
+    let zone = ctx.clock.zone();
+    let mut made = 0;
+    for (id, since) in rounds {
+        let (r, path) = load_round(ctx, id).await?;
+        let rules = rules_at(ctx, &path).await?;
+        let mut period = super::activity_period(kind, today);
+        let mut tx = ctx.db.begin().await?;
+        for _ in 0..periods.max(1) {
+            let Some(p) = period.take() else { break };
+            if p.end < since {
+                break;
+            }
+            let o = activity_obligation(cadence, &r, &p, &rules, &zone);
+            if crate::obligation::ensure(&mut tx, &o).await? {
+                made += 1;
+            }
+            period = super::previous_period(kind, &p);
+        }
+        tx.commit().await?;
+    }
+    Ok(made)
+}

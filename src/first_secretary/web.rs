@@ -2,9 +2,9 @@
 //! first secretary clocks in on, and the month's presence report.
 
 use super::store::{
-    self, Assignment, AssignmentFilter, AssignmentPage, Checkin, Decision, Leave, LeaveDecision,
-    LedgerEntry, LedgerReversal, NewCheckin, NewLeave, NewLedgerEntry, NewRound, NewSpotCheck,
-    NewTutor, Nomination, Posting, PresenceReport, Round, SpotCheck, Tutor,
+    self, Activity, Assignment, AssignmentFilter, AssignmentPage, Checkin, Decision, Leave,
+    LeaveDecision, LedgerEntry, LedgerReversal, NewActivity, NewCheckin, NewLeave, NewLedgerEntry,
+    NewRound, NewSpotCheck, NewTutor, Nomination, Posting, PresenceReport, Round, SpotCheck, Tutor,
 };
 use super::{LEVELS, STATUSES, TUTOR_ROLES};
 use crate::auth::{Perm, Principal};
@@ -25,6 +25,11 @@ pub fn page_routes() -> Router<AppState> {
     Router::new()
         .route("/first-secretaries", get(list_page).post(nominate_page))
         .route("/first-secretaries/rounds", post(round_page))
+        .route("/first-secretaries/rounds/{id}", get(round_detail_page))
+        .route(
+            "/first-secretaries/rounds/{id}/activities",
+            post(activity_page),
+        )
         .route(
             "/first-secretaries/checkin",
             get(checkin_page).post(checkin_post),
@@ -93,6 +98,10 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/api/v1/first-secretaries/{id}/spot-checks",
             get(api_spot_checks).post(api_spot_check),
+        )
+        .route(
+            "/api/v1/first-secretaries/rounds/{id}/activities",
+            get(api_activities).post(api_activity),
         )
         .route(
             "/api/v1/first-secretaries/{id}/ledger",
@@ -708,6 +717,131 @@ pub async fn api_spot_check(
     Json(b): Json<NewSpotCheck>,
 ) -> Result<Json<SpotCheck>, ApiError> {
     Ok(Json(store::spot_check(&ctx, &p, id, &b).await?))
+}
+
+// ---------------------------------------------------------------- 四个一
+
+/// A round's 四个一: the obligations of its periods with their status, and the records.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RoundActivities {
+    pub round: Round,
+    pub obligations: Vec<crate::obligation::Obligation>,
+    pub activities: Vec<Activity>,
+}
+
+async fn round_activities(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+) -> Result<(RoundActivities, bool), AppError> {
+    let (round, path) = store::round(ctx, p, id).await?;
+    let obligations = crate::obligation::of_subject(ctx, store::ROUND_SUBJECT, id, 40).await?;
+    let activities = store::activities(ctx, id).await?;
+    let can_record = p.can(Perm::CadreWrite) && p.in_scope(&path);
+    Ok((
+        RoundActivities {
+            round,
+            obligations,
+            activities,
+        },
+        can_record,
+    ))
+}
+
+async fn round_view(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    errors: Vec<FieldError>,
+    sent: &HashMap<String, String>,
+) -> Result<minijinja::Value, AppError> {
+    let (v, can_record) = round_activities(ctx, p, id).await?;
+    // each period by its name (2026年12月, 2026年第四季度 ...)
+    let periods: Vec<String> = v
+        .obligations
+        .iter()
+        .map(|o| {
+            super::ACTIVITY_CADENCES
+                .iter()
+                .find(|c| c.1 == o.kind)
+                .and_then(|c| {
+                    super::activity_period(c.0, o.period_start)
+                        .map(|p| super::period_label(c.0, &p))
+                })
+                .unwrap_or_else(|| o.period.clone())
+        })
+        .collect();
+    Ok(context! {
+        r => v.round, obligations => v.obligations, periods => periods, activities => v.activities, can_record => can_record,
+        kinds => super::ACTIVITIES, errors => errors, sent => sent, today => ctx.clock.today(),
+    })
+}
+
+async fn round_detail_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let v = round_view(&ctx, &p, id, Vec::new(), &HashMap::new()).await?;
+    Ok(render(
+        "first_secretary_round.html",
+        page_ctx(&p, "first_secretaries", v),
+    ))
+}
+
+async fn activity_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = NewActivity {
+        kind: form::text(&f, "kind"),
+        held_on: form::date(&f, "held_on"),
+        title: form::text(&f, "title"),
+        content: form::text(&f, "content"),
+        attendees: form::num(&f, "attendees"),
+    };
+    match store::record_activity(&ctx, &p, id, &input).await {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/first-secretaries/rounds/{id}?ok=saved")).into_response())
+        }
+        Err(e) if refused(&e) => {
+            let status = status_of(&e);
+            let v = round_view(&ctx, &p, id, crate::web::field_errors(e, "form"), &f).await?;
+            Ok(render_status(
+                status,
+                "first_secretary_round.html",
+                page_ctx(&p, "first_secretaries", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A round's 四个一 (monthly work meeting, quarterly site visit, half-yearly training, yearly
+/// assessment): each period's obligation with its status, and what was held.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/rounds/{id}/activities", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = RoundActivities), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_activities(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<RoundActivities>, ApiError> {
+    Ok(Json(round_activities(&ctx, &p, id).await?.0))
+}
+
+/// Records a meeting, visit, training or assessment the round's department held: it fulfils
+/// the obligation of its period (on time when entered by the period's end).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/rounds/{id}/activities", tag = "first_secretaries", params(("id" = i64, Path)), request_body = NewActivity,
+    responses((status = 200, body = Activity), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_activity(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<NewActivity>,
+) -> Result<Json<Activity>, ApiError> {
+    Ok(Json(store::record_activity(&ctx, &p, id, &b).await?))
 }
 
 // ---------------------------------------------------------------- the red/black ledger

@@ -297,6 +297,12 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "一次请假最多",
         "个工作日",
     ),
+    (
+        "first_secretary",
+        "activity_grace_days",
+        "“四个一”期满后补录期限",
+        "天",
+    ),
 ];
 
 /// The name and unit of a rule value (the key itself when not listed).

@@ -181,6 +181,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/first_secretary.html"),
     ),
     (
+        "first_secretary_round.html",
+        include_str!("../../templates/first_secretary_round.html"),
+    ),
+    (
         "fs_checkin.html",
         include_str!("../../templates/fs_checkin.html"),
     ),
@@ -1428,6 +1432,7 @@ mod catalogue_tests {
         );
         v.push("其他方式");
         v.extend(crate::scheduler::LABELS);
+        v.extend(crate::obligation::CADENCES.iter().map(|c| c.label));
         v.push(crate::calendar::MISSING_YEAR);
         for table in [
             &crate::recruit::talent::POOLS[..],
@@ -1459,6 +1464,7 @@ mod catalogue_tests {
             &crate::first_secretary::APPROVERS,
             &crate::first_secretary::CHECK_METHODS,
             &crate::first_secretary::LEDGER_COLORS,
+            &crate::first_secretary::ACTIVITIES,
             &crate::first_secretary::LEDGER_CATEGORIES,
             &crate::first_secretary::CHECK_RESULTS,
         ] {

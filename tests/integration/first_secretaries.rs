@@ -353,3 +353,97 @@ async fn the_red_black_ledger_is_append_only_and_goes_into_the_record() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn four_ones_are_owed_by_the_round_and_fulfilled_by_what_it_holds() {
+    each_backend(|app| async move {
+        use chrono::Datelike;
+        let p = province(&app).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let other = app.account("county_b", p.counties[2], "org_staff", None).await;
+        let me = app.account("fs_one", p.branches[0], "member", Some(p.members[0])).await;
+        let today = app.ctx.clock.today();
+        let rid = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "县派第一书记", "year": today.year()}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let acts = format!("/api/v1/first-secretaries/rounds/{rid}/activities");
+        // no first secretary on duty: nothing owed
+        dangjian::obligation::generate_all(&app.ctx).await.expect("generate");
+        assert_eq!(ok(app.api(&county, "GET", &acts, None).await)["obligations"].as_array().map(Vec::len), Some(0));
+        let cid = ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": "王立新", "managed_by": p.counties[0], "unit": "县农业农村局",
+            "position": "四级主任科员", "rank": "section_deputy", "category": "first_secretary", "account": "fs_one"}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let aid = ok(app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let since = today - Duration::days(40);
+        ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+            Some(json!({"village_id": p.branches[0], "start_on": since, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await);
+
+        // the generator: each kind's periods from the posting's start to now, once however often it runs
+        dangjian::obligation::generate_all(&app.ctx).await.expect("generate");
+        dangjian::obligation::generate_all(&app.ctx).await.expect("again");
+        let v = ok(app.api(&county, "GET", &acts, None).await);
+        let obligations = v["obligations"].as_array().expect("list").clone();
+        let of = |kind: &str| obligations.iter().filter(|o| o["kind"] == kind).count();
+        let months = (today.year() * 12 + today.month() as i32) - (since.year() * 12 + since.month() as i32) + 1;
+        assert_eq!(of("fs.meeting"), months as usize, "{obligations:?}");
+        assert_eq!(of("fs.assessment"), if since.year() < today.year() { 2 } else { 1 });
+        assert!(of("fs.visit") >= 1 && of("fs.training") >= 1);
+        assert!(obligations.iter().all(|o| o["status"] == "due"));
+
+        // refusals, and who may record
+        let bad = app.api(&county, "POST", &acts, Some(json!({"kind": "party", "held_on": today + Duration::days(1), "title": "", "attendees": -1}))).await;
+        assert_eq!(fields(&bad.1), ["kind", "held_on", "title", "attendees"], "{bad:?}");
+        let bad = app.api(&county, "POST", &acts, Some(json!({"kind": "meeting", "held_on": "1999-01-01", "title": "例会", "attendees": 1}))).await;
+        assert_eq!(fields(&bad.1), ["held_on"], "{bad:?}");
+        refused(app.api(&other, "POST", &acts, Some(json!({"kind": "meeting", "held_on": today, "title": "例会", "attendees": 1}))).await, "not_found");
+        refused(app.api(&other, "GET", &acts, None).await, "not_found");
+        assert!(app.api(&me, "POST", &acts, Some(json!({"kind": "meeting", "held_on": today, "title": "例会", "attendees": 1}))).await.0.is_client_error());
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_activities").await, 0, "nothing half-written");
+
+        // the county's 工作台 asks for this month's meeting
+        let todos = ok(app.api(&county, "GET", "/api/v1/workbench", None).await);
+        assert!(todos.as_array().expect("todos").iter().any(|t| t["title"].as_str().is_some_and(|s| s.contains("工作例会"))), "{todos}");
+
+        // this month's meeting, entered now: on time; last month's, entered now: late
+        let a = ok(app.api(&county, "POST", &acts, Some(json!({"kind": "meeting", "held_on": today, "title": "工作例会", "content": "汇报交流当月工作", "attendees": 1}))).await);
+        assert_eq!(a["period"], today.format("%Y-%m").to_string());
+        let last_month = today.with_day(1).expect("first") - Duration::days(1);
+        ok(app.api(&county, "POST", &acts, Some(json!({"kind": "meeting", "held_on": last_month, "title": "补记上月例会", "attendees": 1}))).await);
+        let v = ok(app.api(&county, "GET", &acts, None).await);
+        let status = |v: &Value, kind: &str, period: &str| {
+            v["obligations"].as_array().expect("list").iter().find(|o| o["kind"] == kind && o["period"] == period)
+                .map(|o| o["status"].as_str().unwrap_or("").to_string()).unwrap_or_default()
+        };
+        assert_eq!(status(&v, "fs.meeting", &today.format("%Y-%m").to_string()), "done");
+        assert_eq!(status(&v, "fs.meeting", &last_month.format("%Y-%m").to_string()), "late");
+        assert_eq!(v["activities"].as_array().map(Vec::len), Some(2));
+
+        // the quarter's site visit never held: missed once its grace days are past; entered
+        // afterwards, late
+        let quarter = dangjian::first_secretary::activity_period("visit", today).expect("quarter");
+        let grace = dangjian::first_secretary::FsRules::default().activity_grace_days;
+        app.ctx.clock.advance_days((quarter.end - today).num_days() + grace + 2);
+        dangjian::obligation::sweep(&app.ctx).await.expect("sweep");
+        let v = ok(app.api(&county, "GET", &acts, None).await);
+        assert_eq!(status(&v, "fs.visit", &quarter.key), "missed");
+        ok(app.api(&county, "POST", &acts, Some(json!({"kind": "visit", "held_on": quarter.end, "title": "现场观摩", "attendees": 1}))).await);
+        let v = ok(app.api(&county, "GET", &acts, None).await);
+        assert_eq!(status(&v, "fs.visit", &quarter.key), "late");
+        assert!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'fs.activity'").await == 3);
+
+        // the page
+        let (s, _) = app.browser("county_w", p.counties[0], "org_staff").await;
+        let (st, _, html) = app.page(&s, "GET", &format!("/first-secretaries/rounds/{rid}"), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("“四个一”落实情况") && html.contains("补记上月例会") && html.contains("记录活动"), "{html}");
+        let csrf = app.csrf(&s).await;
+        let (st, _, html) = app.page(&s, "POST", &format!("/first-secretaries/rounds/{rid}/activities"),
+            Some(&format!("_csrf={csrf}&kind=training&held_on=&title=&attendees=3"))).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("请填写主题"), "{html}");
+    })
+    .await;
+}

@@ -24,3 +24,22 @@ CREATE TRIGGER fs_ledger_no_update BEFORE UPDATE ON fs_ledger
 BEGIN SELECT RAISE(ABORT, 'fs_ledger is append-only'); END;
 CREATE TRIGGER fs_ledger_no_delete BEFORE DELETE ON fs_ledger
 BEGIN SELECT RAISE(ABORT, 'fs_ledger is append-only'); END;
+
+-- 四个一: the work meetings (monthly), site visits (quarterly), trainings (half-yearly) and
+-- performance assessments (yearly) a round's department holds; each fulfils the round's
+-- obligation of its period (obligations.subject_type = 'fs_round').
+CREATE TABLE fs_activities (
+    id             INTEGER PRIMARY KEY,
+    round_id       INTEGER NOT NULL REFERENCES fs_rounds (id),
+    -- meeting, visit, training, assessment
+    kind           TEXT NOT NULL,
+    period         TEXT NOT NULL,
+    held_on        TEXT NOT NULL,
+    title          TEXT NOT NULL,
+    content        TEXT NOT NULL,
+    attendees      INTEGER NOT NULL,
+    recorded_by    INTEGER REFERENCES accounts (id),
+    recorder_name  TEXT NOT NULL,
+    recorded_at    TEXT NOT NULL
+);
+CREATE INDEX fs_activities_round ON fs_activities (round_id, held_on);
