@@ -620,7 +620,8 @@ test('wide pages fit a phone and a laptop: statistics, star scoring, rules, noti
       const page = await open({ viewport });
       await login(page, user, DEMO_PW);
       await page.waitForLoadState('networkidle');
-      for (const path of paths) {
+      for (const named of paths) {
+        const path = named.startsWith('@') ? await resolve[named](page) : named;
         await page.goto(BASE + path);
         await noHorizontalScroll(page, `${user} ${viewport.width}px ${path}`);
       }
@@ -748,6 +749,17 @@ test('第一书记: a first secretary clocks in on a phone inside the radius and
   await county.goto(BASE + '/first-secretaries/' + id);
   await county.getByRole('heading', { name: '打卡记录' }).waitFor();
   await county.locator('td').filter({ hasText: '不在打卡范围' }).first().waitFor();
+  await county.getByRole('heading', { name: '红黑台账' }).waitFor();
+  // 四个一: the county's own round asks for the month's meeting; recording it fulfils it
+  await county.goto(BASE + '/first-secretaries');
+  await county.getByRole('link', { name: '四个一' }).first().click();
+  await county.getByRole('heading', { name: '“四个一”落实情况' }).waitFor();
+  await county.getByLabel('活动类别').selectOption('meeting');
+  await county.getByLabel('主题', { exact: true }).fill('本月第一书记工作例会');
+  await county.getByLabel('主要内容').fill('汇报交流当月工作开展情况、存在困难问题以及下步计划打算');
+  await county.getByRole('button', { name: '记录活动' }).click();
+  await county.waitForURL(/ok=saved/);
+  await county.getByText('本月第一书记工作例会').waitFor();
   await county.done();
 });
 
@@ -799,7 +811,7 @@ test('keyboard only: skip to the content, reach the menu, see where the focus is
 test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () => {
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
-    county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent', '/cadres', '/work-logs/board', '/work-logs/compliance', '/first-secretaries', '/first-secretaries/presence'],
+    county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent', '/cadres', '/work-logs/board', '/work-logs/compliance', '/first-secretaries', '/first-secretaries/presence', '@fs-assignment', '@fs-round'],
     township: ['/work-logs'],
     firstsec: ['/first-secretaries/checkin'],
     member: ['/', '/points/me', '/circulars'],
@@ -807,13 +819,19 @@ test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () 
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],
   };
+  // pages of objects the demo makes, found through the API as the account sees them
+  const resolve = {
+    '@fs-assignment': async (page) => '/first-secretaries/' + (await (await page.request.get(BASE + '/api/v1/first-secretaries?status=on_duty')).json()).items[0].id,
+    '@fs-round': async (page) => '/first-secretaries/rounds/' + (await (await page.request.get(BASE + '/api/v1/first-secretaries/rounds')).json())[0].id,
+  };
   const failures = [];
   for (const [user, paths] of Object.entries(pages)) {
     for (const viewport of [{ width: 1366, height: 900 }, PHONE]) {
       const page = await open({ bypassCSP: true, viewport });
       await login(page, user, DEMO_PW);
       await page.waitForLoadState('networkidle');
-      for (const path of paths) {
+      for (const named of paths) {
+        const path = named.startsWith('@') ? await resolve[named](page) : named;
         await page.goto(BASE + path);
         await page.waitForLoadState('networkidle');
         await page.addScriptTag({ content: AXE });
