@@ -1216,6 +1216,49 @@ async fn drop_empty_params(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Whether `text` holds `needle`, ASCII case aside.
+fn holds_ci(text: &[u8], needle: &[u8]) -> bool {
+    text.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// A NUL character is never typed by a person and cannot be stored as text (PostgreSQL
+/// refuses it, which surfaced as a server error): a query string, form or JSON body carrying
+/// one is refused as malformed (400) before any handler sees it. Files (multipart) pass.
+async fn refuse_nul(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let bad = || (StatusCode::BAD_REQUEST, "请求含有无效的空字符（NUL）").into_response();
+    if req
+        .uri()
+        .query()
+        .is_some_and(|q| holds_ci(q.as_bytes(), b"%00"))
+    {
+        return bad();
+    }
+    let kind = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let json = kind.starts_with("application/json");
+    let form = kind.starts_with("application/x-www-form-urlencoded");
+    if !(json || form) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "请求过大").into_response();
+    };
+    if bytes.contains(&0)
+        || (json && holds_ci(&bytes, b"\\u0000"))
+        || (form && holds_ci(&bytes, b"%00"))
+    {
+        return bad();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
 /// The whole application.
 pub fn router(ctx: Ctx) -> Router {
     let state: AppState = Arc::new(ctx);
@@ -1236,6 +1279,7 @@ pub fn router(ctx: Ctx) -> Router {
         )
         .fallback(not_found)
         .layer(middleware::from_fn(drop_empty_params))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_nul))
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))

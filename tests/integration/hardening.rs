@@ -1069,3 +1069,33 @@ async fn malformed_addresses_get_the_error_page() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_nul_character_is_refused_as_malformed_not_a_server_error() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        // in a query string
+        for path in ["/api/v1/orgs/search?q=%00", "/api/v1/members?q=a%00b", "/api/v1/cadres?name=%00"] {
+            let (s, v) = app.api(&county, "GET", path, None).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+            assert_eq!(v["code"], "bad_request", "{path}: {v}");
+        }
+        // in JSON, escaped
+        let before = app.count("SELECT COUNT(*) AS n FROM cadres").await;
+        let (s, v) = app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": "王\u{0}立新", "managed_by": p.counties[0], "unit": "县农业农村局",
+            "position": "科员", "rank": "section_deputy", "category": "first_secretary"}))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM cadres").await, before, "nothing written");
+        // the same without it is taken
+        ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": "王立新", "managed_by": p.counties[0], "unit": "县农业农村局",
+            "position": "科员", "rank": "section_deputy", "category": "first_secretary"}))).await);
+        // in a form
+        let (session, csrf) = app.browser("county_w", p.counties[0], "org_staff").await;
+        let (s, _, _) = app.page(&session, "POST", "/first-secretaries/rounds", Some(&format!("_csrf={csrf}&name=a%00b&year=2026"))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _, _) = app.page(&session, "GET", "/members?q=%00", None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+    })
+    .await;
+}
