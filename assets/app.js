@@ -95,8 +95,10 @@
       e.preventDefault();
       return;
     }
-    // A submitted form shows that it is working and cannot be sent twice.
-    if (!e.defaultPrevented && f.method && f.method.toLowerCase() === "post" && !f.hasAttribute("data-sends-itself")) {
+    // A submitted form shows that it is working and cannot be sent twice. (The attribute, not
+    // the property: a field named "method" would stand in for the property.)
+    var how = (f.getAttribute && f.getAttribute("method")) || "";
+    if (!e.defaultPrevented && how.toLowerCase() === "post" && !f.hasAttribute("data-sends-itself")) {
       var b = f.querySelector("button[type=submit], button:not([type])");
       if (b) setTimeout(function () { b.disabled = true; b.setAttribute("aria-busy", "true"); }, 0);
     }

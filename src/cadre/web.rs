@@ -173,13 +173,12 @@ async fn detail_view(
     let weeks = crate::work_log::store::weeks_of(ctx, c.id, 26).await?;
     // the red/black ledger of their postings as first secretary goes into their record
     let ledger = crate::first_secretary::store::cadre_ledger(ctx, c.id).await?;
-    let (red, black) = crate::first_secretary::ledger_totals(ledger.iter().map(|e| {
-        (
-            e.color.as_str(),
-            e.reverses_id.is_some(),
-            e.reversed_by.is_some(),
-        )
-    }));
+    let (red, black) = crate::first_secretary::store::ledger_totals(
+        ctx,
+        crate::first_secretary::store::LedgerOf::Cadre,
+        c.id,
+    )
+    .await?;
     let history = if p.can(Perm::CadreWrite) {
         crate::audit::history_in_words(&ctx.db, "cadre", &c.id.to_string()).await?
     } else {

@@ -384,6 +384,7 @@ pub(super) async fn generate(
         for table in [
             "fs_ledger",
             "fs_activities",
+            "fs_pledges",
             "fs_checkins",
             "fs_leaves",
             "fs_assignments",
@@ -409,6 +410,24 @@ const RED: [(&str, &str); 5] = [
     ("thanks", "村民代表送来感谢信，感谢帮助解决灌溉用水问题"),
     ("contest_win", "在分盟“比武打擂”中获评擂主，授予流动红旗"),
 ];
+const PLEDGES: [(&str, &str, &str); 4] = [
+    (
+        "发展壮大村级集体经济",
+        "村集体经营性收入年增长10%以上",
+        "土地托管服务已签约320亩",
+    ),
+    (
+        "建强村党组织",
+        "发展1名35岁以下入党积极分子，规范“三会一课”",
+        "已确定入党积极分子1名",
+    ),
+    (
+        "为民办实事",
+        "硬化村内道路1.5公里，安装路灯30盏",
+        "道路已完工0.8公里",
+    ),
+    ("化解矛盾纠纷", "信访积案清零", ""),
+];
 const BLACK: [(&str, &str); 3] = [
     ("failed_check", "县委组织部督查时驻村工作日志缺失两周"),
     ("complaint", "群众反映入户走访不到位，经乡镇党委核实属实"),
@@ -426,7 +445,7 @@ async fn ledger(
 ) -> AppResult<()> {
     let zone = ctx.clock.zone();
     let now = ctx.clock.now();
-    let recorder = "县委组织部第一书记工作办公室";
+    let recorder = "组织部第一书记工作办公室";
     let mut reversed = false;
     for (i, a) in posted.iter().enumerate() {
         let last = a.end.unwrap_or(as_of).min(as_of);
@@ -442,6 +461,16 @@ async fn ledger(
         if rng.gen_bool(0.07) {
             let (c, n) = BLACK[rng.gen_range(0..BLACK.len())];
             rows.push(("black", c, n));
+        }
+        if a.end.is_none() {
+            // the pledge (履职承诺书) of a posting on duty, with what has come of it
+            let at = now.min(zone.start_of(a.start) + Duration::days(10));
+            for (item, target, progress) in PLEDGES.iter().filter(|_| rng.gen_bool(0.7)) {
+                on_tx!(tx, x => {
+                    sqlx::query("INSERT INTO fs_pledges (assignment_id, item, target, progress, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+                        .bind(a.id).bind(*item).bind(*target).bind(*progress).bind(at).execute(&mut *x).await?;
+                });
+            }
         }
         for (color, category, note) in rows {
             let on = a.start + Duration::days(rng.gen_range(20..span));

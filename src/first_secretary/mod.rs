@@ -54,6 +54,8 @@ pub struct FsRules {
     /// 四个一: a meeting, visit, training or assessment not entered this many days after the
     /// end of its period counts as missed (it may still be entered, as late).
     pub activity_grace_days: i64,
+    /// The most items a 履职承诺书 may hold.
+    pub pledge_items_max: i64,
 }
 
 impl Default for FsRules {
@@ -73,6 +75,7 @@ impl Default for FsRules {
             leave_township_max_days: 3,
             leave_max_days: 30,
             activity_grace_days: 10,
+            pledge_items_max: 10,
         }
     }
 }
@@ -119,6 +122,9 @@ impl crate::rules::RuleKind for FsRules {
         }
         if !(0..=90).contains(&self.activity_grace_days) {
             return Err("“四个一”补录期限须在0至90天之间".into());
+        }
+        if !(1..=50).contains(&self.pledge_items_max) {
+            return Err("履职承诺的条数上限须在1至50之间".into());
         }
         Ok(())
     }
@@ -282,22 +288,6 @@ pub fn ledger_reversible(is_reversal: bool, already_reversed: bool) -> Result<()
         return Err("这条记录已冲销");
     }
     Ok(())
-}
-
-/// The standing entries of each side: originals not reversed (reversals count for nothing).
-pub fn ledger_totals<'a>(entries: impl Iterator<Item = (&'a str, bool, bool)>) -> (i64, i64) {
-    let (mut red, mut black) = (0, 0);
-    for (color, is_reversal, reversed) in entries {
-        if is_reversal || reversed {
-            continue;
-        }
-        match color {
-            "red" => red += 1,
-            "black" => black += 1,
-            _ => {}
-        }
-    }
-    (red, black)
 }
 
 /// Who approves a leave of `days` working days: the township up to the rule's days, the
@@ -821,7 +811,7 @@ mod tests {
     }
 
     #[test]
-    fn ledger_sides_dates_reversals_and_totals() {
+    fn ledger_sides_dates_and_reversals() {
         for (c, want) in [
             ("commendation", Some("red")),
             ("contest_win", Some("red")),
@@ -858,16 +848,6 @@ mod tests {
         assert!(ledger_reversible(false, false).is_ok());
         assert!(ledger_reversible(true, false).is_err());
         assert!(ledger_reversible(false, true).is_err());
-        let rows = [
-            ("red", false, false),
-            ("red", false, true),
-            ("red", true, false),
-            ("black", false, false),
-            ("black", false, false),
-            ("black", false, true),
-        ];
-        assert_eq!(ledger_totals(rows.iter().copied()), (1, 2));
-        assert_eq!(ledger_totals(std::iter::empty()), (0, 0));
     }
 
     #[test]

@@ -1740,18 +1740,25 @@ pub async fn spot_check(
     let Some(day) = input.checked_on else {
         return Err(AppError::field("checked_on", "请填写抽查日期"));
     };
+    let cal = crate::calendar::store::calendar(&ctx.db, day, day).await?;
+    let working = crate::calendar::is_working_day(day, &cal);
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     let name = p.display_name.clone();
-    let (sid, flagged) = on_tx!(&mut tx, x => {
+    let (sid, flagged, entered) = on_tx!(&mut tx, x => {
         let on_leave = sqlx::query("SELECT COUNT(*) AS n FROM fs_leaves WHERE assignment_id = $1 AND status = 'approved' AND from_on <= $2 AND to_on >= $2")
             .bind(id).bind(day).fetch_one(&mut *x).await?.i64("n")? > 0;
-        let flagged = input.result == "absent" && !on_leave;
+        // absent on a rest day or on leave is no fault
+        let flagged = input.result == "absent" && !on_leave && working;
         let sid = sqlx::query("INSERT INTO fs_spot_checks (assignment_id, checked_on, method, result, flagged, note, checked_by, checker_name, created_at) \
                                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(id).bind(day).bind(&input.method).bind(&input.result).bind(flagged).bind(&note).bind(p.account_id).bind(&name).bind(now)
             .fetch_one(&mut *x).await?.i64("id")?;
-        (sid, flagged)
+        // one black entry a day however many checks find the first secretary away
+        let entered = sqlx::query("SELECT COUNT(*) AS n FROM fs_ledger l WHERE l.assignment_id = $1 AND l.source = 'spot_check' AND l.occurred_on = $2 \
+                                   AND l.reverses_id IS NULL AND NOT EXISTS (SELECT 1 FROM fs_ledger r WHERE r.reverses_id = l.id)")
+            .bind(id).bind(day).fetch_one(&mut *x).await?.i64("n")? > 0;
+        (sid, flagged, entered)
     });
     audit::append(
         &mut tx,
@@ -1766,13 +1773,17 @@ pub async fn spot_check(
         },
     )
     .await?;
-    if flagged {
-        // absent without leave goes on the black side of the ledger with the check as its source
-        let why = format!(
-            "{}抽查不在岗：{}",
+    if flagged && !entered {
+        // absent without leave on a working day goes on the black side of the ledger with the
+        // check as its source
+        let why: String = format!(
+            "{}发现不在岗：{}",
             super::label(&super::CHECK_METHODS, &input.method),
             note
-        );
+        )
+        .chars()
+        .take(MAX_TEXT)
+        .collect();
         insert_ledger(
             &mut tx,
             p,
@@ -1881,14 +1892,44 @@ async fn ledger_where(ctx: &Ctx, cond: &str, id: i64) -> AppResult<Vec<LedgerEnt
 }
 
 /// An assignment's ledger, newest first (reversals included, each next to what it reverses
-/// by its reference).
+/// by its reference; the newest 500).
 pub async fn ledger(ctx: &Ctx, assignment: i64) -> AppResult<Vec<LedgerEntry>> {
     ledger_where(ctx, "l.assignment_id = $1", assignment).await
 }
 
-/// A cadre's ledger over all their postings: what goes into their record.
+/// A cadre's ledger over all their postings: what goes into their record (the newest 500).
 pub async fn cadre_ledger(ctx: &Ctx, cadre: i64) -> AppResult<Vec<LedgerEntry>> {
     ledger_where(ctx, "l.cadre_id = $1", cadre).await
+}
+
+/// The standing entries of each side (red, black) over the whole ledger: originals that no
+/// entry reversed; reversals count for nothing.
+pub async fn ledger_totals(ctx: &Ctx, column: LedgerOf, id: i64) -> AppResult<(i64, i64)> {
+    let col = match column {
+        LedgerOf::Assignment => "assignment_id",
+        LedgerOf::Cadre => "cadre_id",
+    };
+    let sql = format!(
+        "SELECT l.color, COUNT(*) AS n FROM fs_ledger l WHERE l.{col} = $1 AND l.reverses_id IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM fs_ledger x WHERE x.reverses_id = l.id) GROUP BY l.color"
+    );
+    let (mut red, mut black) = (0, 0);
+    on_db!(&ctx.db, x => {
+        for r in sqlx::query(&sql).bind(id).fetch_all(x).await? {
+            match r.string("color")?.as_str() {
+                "red" => red = r.i64("n")?,
+                _ => black = r.i64("n")?,
+            }
+        }
+    });
+    Ok((red, black))
+}
+
+/// Whose ledger [`ledger_totals`] counts.
+#[derive(Debug, Clone, Copy)]
+pub enum LedgerOf {
+    Assignment,
+    Cadre,
 }
 
 async fn ledger_entry(ctx: &Ctx, id: i64) -> AppResult<LedgerEntry> {
@@ -2188,9 +2229,9 @@ pub async fn record_activity(
     );
     c.check(text_ok(&content, MAX_TEXT * 5), "content", "内容过长");
     c.check(
-        (0..=10_000).contains(&input.attendees),
+        (1..=10_000).contains(&input.attendees),
         "attendees",
-        "参加人数须在0至10000之间",
+        "参加人数须在1至10000之间",
     );
     c.finish()?;
     let (Some(cadence), Some(held_on)) = (cadence, input.held_on) else {
@@ -2199,6 +2240,25 @@ pub async fn record_activity(
     let Some(period) = super::activity_period(&input.kind, held_on) else {
         return Err(AppError::field("held_on", "日期无效"));
     };
+    // nothing was owed before the round's first posting began
+    let since = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT MIN(start_on) AS since FROM fs_assignments WHERE round_id = $1 AND start_on IS NOT NULL AND status IN ('on_duty', 'recalled', 'completed')")
+            .bind(r.id).fetch_one(x).await?.opt_date("since")?
+    });
+    match since {
+        None => {
+            return Err(AppError::Conflict(
+                "本批次还没有派驻的第一书记，无需记录“四个一”".into(),
+            ))
+        }
+        Some(s) if period.end < s => {
+            return Err(AppError::field(
+                "held_on",
+                format!("本批次{s}起才有派驻的第一书记，此前的期间不计"),
+            ))
+        }
+        _ => {}
+    }
     let zone = ctx.clock.zone();
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
@@ -2211,7 +2271,13 @@ pub async fn record_activity(
             .fetch_one(&mut *x).await?.i64("id")?
     });
     let o = activity_obligation(cadence, &r, &period, &rules, &zone);
-    let status = crate::obligation::fulfil(&mut tx, &o, "fs_activity", id, now).await?;
+    // held in its period and entered within the grace days: on time; entered later: late
+    let at = if now <= o.missed_at {
+        zone.start_of(held_on)
+    } else {
+        now
+    };
+    let status = crate::obligation::fulfil(&mut tx, &o, "fs_activity", id, at).await?;
     audit::append(
         &mut tx,
         &p.actor(),
@@ -2273,4 +2339,211 @@ pub async fn generate_activities(
         tx.commit().await?;
     }
     Ok(made)
+}
+
+// ---------------------------------------------------------------- 履职承诺
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewPledge {
+    /// What is pledged, e.g. 发展村级集体经济.
+    pub item: String,
+    /// The target, e.g. 村集体年收入达到10万元.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct PledgeProgress {
+    /// How far it has come.
+    pub progress: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Pledge {
+    pub id: i64,
+    pub assignment_id: i64,
+    pub item: String,
+    pub target: String,
+    pub progress: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn pledge_row(r: &impl DbRow) -> DbResult<Pledge> {
+    Ok(Pledge {
+        id: r.i64("id")?,
+        assignment_id: r.i64("assignment_id")?,
+        item: r.string("item")?,
+        target: r.string("target")?,
+        progress: r.string("progress")?,
+        updated_at: r.ts("updated_at")?,
+    })
+}
+
+const PLEDGE_COLUMNS: &str = "id, assignment_id, item, target, progress, updated_at";
+
+/// A posting's pledge (履职承诺书), in the order its items were made.
+pub async fn pledges(ctx: &Ctx, assignment: i64) -> AppResult<Vec<Pledge>> {
+    let sql = format!("SELECT {PLEDGE_COLUMNS} FROM fs_pledges WHERE assignment_id = $1 AND removed_at IS NULL ORDER BY id LIMIT 100");
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query(&sql).bind(assignment).fetch_all(x).await?;
+        rows.iter().map(pledge_row).collect::<DbResult<Vec<_>>>().map_err(AppError::from)
+    })
+}
+
+/// Who keeps a pledge: the first secretary while on duty, and the round's department.
+pub fn can_pledge(p: &Principal, a: &Assignment, paths: &Paths) -> bool {
+    (paths.cadre_account == Some(p.account_id) && a.status == "on_duty")
+        || (p.can(Perm::CadreWrite) && p.in_scope(&paths.round))
+}
+
+async fn pledge_auth(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<(Assignment, Paths)> {
+    let (a, paths) = get(ctx, p, id).await?;
+    if !can_pledge(p, &a, &paths) {
+        return Err(AppError::Forbidden(
+            "履职承诺由在岗的第一书记本人或组织部门填写".into(),
+        ));
+    }
+    Ok((a, paths))
+}
+
+async fn pledge_write(
+    ctx: &Ctx,
+    p: &Principal,
+    action: &'static str,
+    assignment: i64,
+    sql: &str,
+    binds: (&str, &str, i64),
+    after: serde_json::Value,
+) -> AppResult<i64> {
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    let id = on_tx!(&mut tx, x => {
+        match sqlx::query(sql).bind(binds.0).bind(binds.1).bind(binds.2).bind(now).fetch_optional(&mut *x).await? {
+            Some(r) => r.i64("id")?,
+            None => return Err(AppError::NotFound("承诺事项")),
+        }
+    });
+    let mut after = after;
+    after["pledge_id"] = serde_json::json!(id);
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action,
+            object_type: "fs_assignment",
+            object_id: assignment.to_string(),
+            before: serde_json::Value::Null,
+            after,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn pledge_get(ctx: &Ctx, id: i64) -> AppResult<Pledge> {
+    let sql = format!("SELECT {PLEDGE_COLUMNS} FROM fs_pledges WHERE id = $1");
+    on_db!(&ctx.db, x => {
+        match sqlx::query(&sql).bind(id).fetch_optional(x).await? {
+            Some(r) => Ok(pledge_row(&r)?),
+            None => Err(AppError::NotFound("承诺事项")),
+        }
+    })
+}
+
+/// Which posting a pledge item belongs to (removed ones included).
+pub async fn pledge_assignment(ctx: &Ctx, id: i64) -> AppResult<i64> {
+    on_db!(&ctx.db, x => {
+        match sqlx::query("SELECT assignment_id FROM fs_pledges WHERE id = $1").bind(id).fetch_optional(x).await? {
+            Some(r) => Ok(r.i64("assignment_id")?),
+            None => Err(AppError::NotFound("承诺事项")),
+        }
+    })
+}
+
+/// Adds an item to the pledge (at most the rule's number of items).
+pub async fn add_pledge(ctx: &Ctx, p: &Principal, id: i64, input: &NewPledge) -> AppResult<Pledge> {
+    let (_, paths) = pledge_auth(ctx, p, id).await?;
+    let rules = rules_at(ctx, &paths.round).await?;
+    let item = clean(&input.item);
+    let target = clean(&input.target);
+    let mut c = Checks::default();
+    c.check(
+        !item.is_empty() && text_ok(&item, 100),
+        "item",
+        "请填写承诺事项（100字以内）",
+    );
+    c.check(
+        !target.is_empty() && text_ok(&target, 100),
+        "target",
+        "请填写目标（100字以内）",
+    );
+    c.finish()?;
+    if pledges(ctx, id).await?.len() as i64 >= rules.pledge_items_max {
+        return Err(AppError::field(
+            "item",
+            format!("履职承诺最多{}条", rules.pledge_items_max),
+        ));
+    }
+    let pid = pledge_write(
+        ctx,
+        p,
+        "fs.pledge_add",
+        id,
+        "INSERT INTO fs_pledges (assignment_id, item, target, progress, created_at, updated_at) \
+         SELECT a.id, $1, $2, '', $4, $4 FROM fs_assignments a WHERE a.id = $3 RETURNING id",
+        (&item, &target, id),
+        serde_json::json!({"item": item, "target": target}),
+    )
+    .await?;
+    pledge_get(ctx, pid).await
+}
+
+/// Records how far a pledge item has come.
+pub async fn pledge_progress(
+    ctx: &Ctx,
+    p: &Principal,
+    pledge: i64,
+    input: &PledgeProgress,
+) -> AppResult<Pledge> {
+    let assignment = pledge_assignment(ctx, pledge).await?;
+    pledge_auth(ctx, p, assignment).await?;
+    let progress = clean(&input.progress);
+    let mut c = Checks::default();
+    c.check(
+        !progress.is_empty() && text_ok(&progress, MAX_TEXT),
+        "progress",
+        "请填写进展情况（200字以内）",
+    );
+    c.finish()?;
+    let pid = pledge_write(
+        ctx,
+        p,
+        "fs.pledge_progress",
+        assignment,
+        "UPDATE fs_pledges SET progress = $1, updated_at = $4 WHERE id = $3 AND removed_at IS NULL AND $2 = '' RETURNING id",
+        (&progress, "", pledge),
+        serde_json::json!({"progress": progress}),
+    )
+    .await?;
+    pledge_get(ctx, pid).await
+}
+
+/// Takes an item back (kept, marked removed).
+pub async fn remove_pledge(ctx: &Ctx, p: &Principal, pledge: i64) -> AppResult<i64> {
+    let assignment = pledge_assignment(ctx, pledge).await?;
+    pledge_auth(ctx, p, assignment).await?;
+    let item = pledge_get(ctx, pledge).await?.item;
+    pledge_write(
+        ctx,
+        p,
+        "fs.pledge_remove",
+        assignment,
+        "UPDATE fs_pledges SET removed_at = $4 WHERE id = $3 AND removed_at IS NULL AND $1 = '' AND $2 = '' RETURNING id",
+        ("", "", pledge),
+        serde_json::json!({"item": item}),
+    )
+    .await?;
+    Ok(assignment)
 }

@@ -4,7 +4,8 @@
 use super::store::{
     self, Activity, Assignment, AssignmentFilter, AssignmentPage, Checkin, Decision, Leave,
     LeaveDecision, LedgerEntry, LedgerReversal, NewActivity, NewCheckin, NewLeave, NewLedgerEntry,
-    NewRound, NewSpotCheck, NewTutor, Nomination, Posting, PresenceReport, Round, SpotCheck, Tutor,
+    NewPledge, NewRound, NewSpotCheck, NewTutor, Nomination, Pledge, PledgeProgress, Posting,
+    PresenceReport, Round, SpotCheck, Tutor,
 };
 use super::{LEVELS, STATUSES, TUTOR_ROLES};
 use crate::auth::{Perm, Principal};
@@ -42,6 +43,15 @@ pub fn page_routes() -> Router<AppState> {
         .route("/first-secretaries/{id}/tutors", post(tutor_page))
         .route("/first-secretaries/{id}/spot-checks", post(spot_page))
         .route("/first-secretaries/{id}/ledger", post(ledger_page))
+        .route("/first-secretaries/{id}/pledges", post(pledge_page))
+        .route(
+            "/first-secretaries/pledges/{id}/progress",
+            post(pledge_progress_page),
+        )
+        .route(
+            "/first-secretaries/pledges/{id}/remove",
+            post(pledge_remove_page),
+        )
         .route(
             "/first-secretaries/ledger/{id}/reverse",
             post(ledger_reverse_page),
@@ -102,6 +112,18 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/api/v1/first-secretaries/rounds/{id}/activities",
             get(api_activities).post(api_activity),
+        )
+        .route(
+            "/api/v1/first-secretaries/{id}/pledges",
+            get(api_pledges).post(api_pledge_add),
+        )
+        .route(
+            "/api/v1/first-secretaries/pledges/{id}/progress",
+            post(api_pledge_progress),
+        )
+        .route(
+            "/api/v1/first-secretaries/pledges/{id}/remove",
+            post(api_pledge_remove),
         )
         .route(
             "/api/v1/first-secretaries/{id}/ledger",
@@ -324,14 +346,10 @@ async fn detail_view(
         .map(|l| l.id)
         .collect();
     let ledger = store::ledger(ctx, id).await?;
-    let (red, black) = super::ledger_totals(ledger.iter().map(|e| {
-        (
-            e.color.as_str(),
-            e.reverses_id.is_some(),
-            e.reversed_by.is_some(),
-        )
-    }));
+    let (red, black) = store::ledger_totals(ctx, store::LedgerOf::Assignment, id).await?;
     let can_ledger = store::can_keep_ledger(p, &paths);
+    let pledges = store::pledges(ctx, id).await?;
+    let can_pledge = store::can_pledge(p, &a, &paths);
     let spots = store::spot_checks(ctx, id).await?;
     let can_check = p.can(Perm::FsDaily)
         && (paths.village.as_deref().is_some_and(|v| p.in_scope(v)) || p.in_scope(&paths.round));
@@ -348,7 +366,7 @@ async fn detail_view(
         leaves => leaves, approvable => approvable, spots => spots, can_check => can_check,
         methods => super::CHECK_METHODS, results => super::CHECK_RESULTS,
         ledger => ledger, red => red, black => black, can_ledger => can_ledger,
-        categories => super::LEDGER_CATEGORIES,
+        categories => super::LEDGER_CATEGORIES, pledges => pledges, can_pledge => can_pledge,
     })
 }
 
@@ -640,7 +658,7 @@ async fn spot_page(
 ) -> Result<Response, PageError> {
     let input = NewSpotCheck {
         checked_on: form::date(&f, "checked_on"),
-        method: form::text(&f, "method"),
+        method: form::text(&f, "check_method"),
         result: form::text(&f, "result"),
         note: form::text(&f, "note"),
     };
@@ -756,6 +774,9 @@ async fn round_view(
     sent: &HashMap<String, String>,
 ) -> Result<minijinja::Value, AppError> {
     let (v, can_record) = round_activities(ctx, p, id).await?;
+    let grace = store::rules_at(ctx, &store::round(ctx, p, id).await?.1)
+        .await?
+        .activity_grace_days;
     // each period by its name (2026年12月, 2026年第四季度 ...)
     let periods: Vec<String> = v
         .obligations
@@ -773,7 +794,7 @@ async fn round_view(
         .collect();
     Ok(context! {
         r => v.round, obligations => v.obligations, periods => periods, activities => v.activities, can_record => can_record,
-        kinds => super::ACTIVITIES, errors => errors, sent => sent, today => ctx.clock.today(),
+        kinds => super::ACTIVITIES, grace => grace, errors => errors, sent => sent, today => ctx.clock.today(),
     })
 }
 
@@ -800,7 +821,8 @@ async fn activity_page(
         held_on: form::date(&f, "held_on"),
         title: form::text(&f, "title"),
         content: form::text(&f, "content"),
-        attendees: form::num(&f, "attendees"),
+        // what is not a number is refused, not taken as none
+        attendees: form::text(&f, "attendees").parse().unwrap_or(-1),
     };
     match store::record_activity(&ctx, &p, id, &input).await {
         Ok(_) => {
@@ -842,6 +864,97 @@ pub async fn api_activity(
     Json(b): Json<NewActivity>,
 ) -> Result<Json<Activity>, ApiError> {
     Ok(Json(store::record_activity(&ctx, &p, id, &b).await?))
+}
+
+// ---------------------------------------------------------------- 履职承诺
+
+async fn pledge_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = NewPledge {
+        item: form::text(&f, "item"),
+        target: form::text(&f, "target"),
+    };
+    let r = store::add_pledge(&ctx, &p, id, &input).await.map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+async fn pledge_progress_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = PledgeProgress {
+        progress: form::text(&f, "progress"),
+    };
+    let assignment = store::pledge_assignment(&ctx, id).await?;
+    let r = store::pledge_progress(&ctx, &p, id, &input)
+        .await
+        .map(|_| ());
+    after(&ctx, &p, assignment, r, &f).await
+}
+
+async fn pledge_remove_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let assignment = store::pledge_assignment(&ctx, id).await?;
+    let r = store::remove_pledge(&ctx, &p, id).await.map(|_| ());
+    after(&ctx, &p, assignment, r, &f).await
+}
+
+/// A posting's pledge (履职承诺书): items, targets and how far each has come.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/pledges", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Pledge>), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_pledges(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Pledge>>, ApiError> {
+    store::get(&ctx, &p, id).await?;
+    Ok(Json(store::pledges(&ctx, id).await?))
+}
+
+/// Adds a pledge item (the first secretary on duty, or the round's department).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/pledges", tag = "first_secretaries", params(("id" = i64, Path)), request_body = NewPledge,
+    responses((status = 200, body = Pledge), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_pledge_add(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<NewPledge>,
+) -> Result<Json<Pledge>, ApiError> {
+    Ok(Json(store::add_pledge(&ctx, &p, id, &b).await?))
+}
+
+/// Records how far a pledge item has come.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/pledges/{id}/progress", tag = "first_secretaries", params(("id" = i64, Path)), request_body = PledgeProgress,
+    responses((status = 200, body = Pledge), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_pledge_progress(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<PledgeProgress>,
+) -> Result<Json<Pledge>, ApiError> {
+    Ok(Json(store::pledge_progress(&ctx, &p, id, &b).await?))
+}
+
+/// Takes a pledge item back (kept in the record, no longer listed).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/pledges/{id}/remove", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_pledge_remove(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    store::remove_pledge(&ctx, &p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---------------------------------------------------------------- the red/black ledger

@@ -303,6 +303,7 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "“四个一”期满后补录期限",
         "天",
     ),
+    ("first_secretary", "pledge_items_max", "履职承诺最多", "条"),
 ];
 
 /// The name and unit of a rule value (the key itself when not listed).

@@ -60,6 +60,7 @@ use utoipa::OpenApi;
         crate::first_secretary::web::api_leaves, crate::first_secretary::web::api_spot_checks, crate::first_secretary::web::api_spot_check,
         crate::first_secretary::web::api_ledger, crate::first_secretary::web::api_ledger_add, crate::first_secretary::web::api_ledger_reverse,
         crate::first_secretary::web::api_activities, crate::first_secretary::web::api_activity,
+        crate::first_secretary::web::api_pledges, crate::first_secretary::web::api_pledge_add, crate::first_secretary::web::api_pledge_progress, crate::first_secretary::web::api_pledge_remove,
     ),
     components(schemas(crate::rules::web::RuleKindName, crate::first_secretary::web::DecideAction)),
     modifiers(&CommonResponses),

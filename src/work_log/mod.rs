@@ -128,9 +128,20 @@ pub fn in_range(d: NaiveDate) -> bool {
     (NaiveDate::from_ymd_opt(2000, 1, 1)..=NaiveDate::from_ymd_opt(2100, 12, 31)).contains(&Some(d))
 }
 
-/// Text as stored: trimmed, without NUL characters (which PostgreSQL's text refuses).
+/// Text as stored: trimmed, without control characters but line breaks and tabs (NUL, which
+/// PostgreSQL's text refuses, among them) and without the invisible format characters that
+/// make a blank look written or turn text around (zero-width spaces and joiners, direction
+/// overrides and isolates, the byte-order mark).
 pub fn clean_text(s: &str) -> String {
-    s.replace('\0', "").trim().to_string()
+    let invisible = |c: char| {
+        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{00ad}')
+    };
+    s.chars()
+        .filter(|c| !invisible(*c))
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 /// Drops blank rows and trims the rest.
@@ -433,5 +444,20 @@ mod tests {
         }
         .validate()
         .is_ok());
+    }
+
+    #[test]
+    fn invisible_characters_do_not_count_as_text() {
+        for (raw, want) in [
+            ("  周例会 ", "周例会"),
+            ("\u{200b}", ""),
+            ("\u{feff}\u{200d} ", ""),
+            ("a\0b", "ab"),
+            ("\u{202e}abc", "abc"),
+            ("第一行\n第二行", "第一行\n第二行"),
+            ("x\u{7}y", "xy"),
+        ] {
+            assert_eq!(clean_text(raw), want, "{raw:?}");
+        }
     }
 }

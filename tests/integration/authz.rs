@@ -572,13 +572,16 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
             ok(app.api(&city_staff, "POST", "/api/v1/circulars", Some(json!({"org_id": city, "title": "关于做好年度工作的通知", "body": "请按时签收。",
                 "audience": "orgs", "org_ids": [to], "needs_receipt": true}))).await);
         }
-        let kinds: [(&str, &str, &str); 30] = [
+        let kinds: [(&str, &str, &str); 31] = [
             ("/api/v1/circulars/", "circular", "circulars x JOIN orgs o ON o.id = x.org_id AND NOT EXISTS (SELECT 1 FROM circular_targets t \
                 JOIN orgs tg ON tg.id = t.org_id WHERE t.circular_id = x.id AND (tg.path LIKE '{sub}%' OR '{sub}' LIKE tg.path || '%'))"),
             ("/api/v1/work-logs/", "work_log", "work_logs x JOIN cadres c ON c.id = x.cadre_id JOIN orgs o ON o.id = c.managed_by"),
             ("/api/v1/cadres/", "cadre", "cadres x JOIN orgs o ON o.id = x.managed_by"),
             // a round is read by its department's subtree and by the departments below it
             ("/api/v1/first-secretaries/rounds/", "fs_round", "fs_rounds x JOIN orgs o ON o.id = x.org_id AND '{sub}' NOT LIKE o.path || '%'"),
+            ("/api/v1/first-secretaries/pledges/", "fs_pledge", "fs_pledges x JOIN fs_assignments a ON a.id = x.assignment_id JOIN fs_rounds r ON r.id = a.round_id \
+                JOIN orgs o ON o.id = r.org_id JOIN cadres c ON c.id = a.cadre_id JOIN orgs co ON co.id = c.managed_by AND co.path NOT LIKE '{sub}%' \
+                JOIN orgs v ON v.id = a.village_id AND v.path NOT LIKE '{sub}%'"),
             ("/api/v1/first-secretaries/ledger/", "fs_ledger", "fs_ledger x JOIN fs_assignments a ON a.id = x.assignment_id JOIN fs_rounds r ON r.id = a.round_id \
                 JOIN orgs o ON o.id = r.org_id JOIN cadres c ON c.id = a.cadre_id JOIN orgs co ON co.id = c.managed_by AND co.path NOT LIKE '{sub}%' \
                 JOIN orgs v ON v.id = a.village_id AND v.path NOT LIKE '{sub}%'"),

@@ -53,6 +53,28 @@ async fn clock(
     (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
 }
 
+/// The latest working day and the latest rest day from `from` to `to`, by the holiday calendar.
+async fn days(
+    app: &TestApp,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> (chrono::NaiveDate, Option<chrono::NaiveDate>) {
+    let cal = dangjian::calendar::store::calendar(&app.ctx.db, from, to)
+        .await
+        .expect("calendar");
+    let (mut work, mut rest) = (None, None);
+    let mut d = to;
+    while d >= from {
+        if dangjian::calendar::is_working_day(d, &cal) {
+            work.get_or_insert(d);
+        } else {
+            rest.get_or_insert(d);
+        }
+        d -= Duration::days(1);
+    }
+    (work.expect("a working day in the span"), rest)
+}
+
 fn fields(v: &Value) -> Vec<String> {
     v["fields"]
         .as_array()
@@ -211,7 +233,9 @@ async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
         assert_eq!(fields(&bad.1), ["note"], "{bad:?}");
         let c1 = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": today, "method": "phone", "result": "absent", "note": "请假中"}))).await);
         assert_eq!(c1["flagged"], false);
-        let c2 = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": start, "method": "visit", "result": "absent", "note": "到村未见本人，电话称在县城办事"}))).await);
+        // a working day of the posting without leave (the leave above is near today)
+        let (away, _) = days(&app, start, today - Duration::days(1)).await;
+        let c2 = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": away, "method": "visit", "result": "absent", "note": "到村未见本人，电话称在县城办事"}))).await);
         assert_eq!(c2["flagged"], true);
         refused(app.api(&other, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": today, "method": "phone", "result": "present"}))).await, "not_found");
         refused(app.api(&me, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"), Some(json!({"checked_on": today, "method": "phone", "result": "present"}))).await, "forbidden");
@@ -289,17 +313,28 @@ async fn the_red_black_ledger_is_append_only_and_goes_into_the_record() {
 
         let red = ok(app.api(&county, "POST", &ledger(aid), Some(json!({"category": "achievement", "occurred_on": start, "matter": "协调资金修建村内道路2.3公里"}))).await);
         assert_eq!((red["color"].as_str(), red["category_label"].as_str()), (Some("red"), Some("实绩突出")));
-        // a spot check that finds the first secretary away without leave goes on the black side
+        // a spot check that finds the first secretary away without leave on a working day goes
+        // on the black side, once a day; away on a rest day is no fault
+        let (work, rest) = days(&app, start, today).await;
         let check = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"),
-            Some(json!({"checked_on": today, "method": "visit", "result": "absent", "note": "到村未见本人"}))).await);
+            Some(json!({"checked_on": work, "method": "visit", "result": "absent", "note": "到村未见本人"}))).await);
         assert_eq!(check["flagged"], true);
+        let again = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"),
+            Some(json!({"checked_on": work, "method": "phone", "result": "absent", "note": "电话未接"}))).await);
+        assert_eq!(again["flagged"], true);
+        if let Some(rest) = rest {
+            let r = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/spot-checks"),
+                Some(json!({"checked_on": rest, "method": "phone", "result": "absent", "note": "休息日"}))).await);
+            assert_eq!(r["flagged"], false, "a rest day");
+        }
         let list = ok(app.api(&me, "GET", &ledger(aid), None).await);
         let list = list.as_array().expect("list");
         assert_eq!(list.len(), 2, "the first secretary reads their own ledger: {list:?}");
         let black = list.iter().find(|e| e["color"] == "black").expect("a black entry");
         assert_eq!((black["category"].as_str(), black["source"].as_str()), (Some("absence"), Some("spot_check")));
         assert_eq!(black["source_id"], check["id"]);
-        assert_eq!(black["occurred_on"], json!(today));
+        assert_eq!(black["occurred_on"], json!(work));
+        assert_eq!(black["note"], "实地暗访发现不在岗：到村未见本人");
         refused(app.api(&other, "GET", &ledger(aid), None).await, "not_found");
 
         // a correction is a reversing entry, once; a reversal is never reversed
@@ -323,10 +358,38 @@ async fn the_red_black_ledger_is_append_only_and_goes_into_the_record() {
         assert!(changed, "an update is refused");
         let removed = dangjian::on_db!(&app.ctx.db, x => sqlx::query("DELETE FROM fs_ledger").execute(x).await.is_err());
         assert!(removed, "a delete is refused");
+        let replaced = dangjian::on_db!(&app.ctx.db, x => sqlx::query(&format!("INSERT OR REPLACE INTO fs_ledger (id, assignment_id, cadre_id, color, category, occurred_on, note, source, recorder_name, recorded_at) \
+            VALUES ({bid}, {aid}, {cid}, 'red', 'commendation', '{today}', '改写', 'manual', 'x', '{today}')")).execute(x).await.is_err());
+        assert!(replaced, "an insert over an entry is refused");
         for action in ["fs.ledger_add", "fs.ledger_reverse"] {
             assert!(app.count(&format!("SELECT COUNT(*) AS n FROM audit_log WHERE action = '{action}'")).await >= 1, "{action}");
         }
         assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+
+        // 履职承诺: the first secretary writes the pledge and its progress; another county cannot
+        let pledges = format!("/api/v1/first-secretaries/{aid}/pledges");
+        let bad = app.api(&me, "POST", &pledges, Some(json!({"item": "\u{200b}", "target": ""}))).await;
+        assert_eq!(fields(&bad.1), ["item", "target"], "invisible text is no text: {bad:?}");
+        let item = ok(app.api(&me, "POST", &pledges, Some(json!({"item": "发展村级集体经济", "target": "村集体年收入达到10万元"}))).await);
+        let pid = item["id"].as_i64().expect("id");
+        refused(app.api(&other, "POST", &pledges, Some(json!({"item": "x", "target": "y"}))).await, "not_found");
+        refused(app.api(&other, "POST", &format!("/api/v1/first-secretaries/pledges/{pid}/progress"), Some(json!({"progress": "x"}))).await, "not_found");
+        let bad = app.api(&me, "POST", &format!("/api/v1/first-secretaries/pledges/{pid}/progress"), Some(json!({"progress": ""}))).await;
+        assert_eq!(fields(&bad.1), ["progress"], "{bad:?}");
+        let item = ok(app.api(&me, "POST", &format!("/api/v1/first-secretaries/pledges/{pid}/progress"), Some(json!({"progress": "食用菌大棚已建成6个"}))).await);
+        assert_eq!(item["progress"], "食用菌大棚已建成6个");
+        for n in 1..10 {
+            ok(app.api(&county, "POST", &pledges, Some(json!({"item": format!("承诺{n}"), "target": "完成"}))).await);
+        }
+        let bad = app.api(&me, "POST", &pledges, Some(json!({"item": "第十一条", "target": "完成"}))).await;
+        assert_eq!(fields(&bad.1), ["item"], "at most the rule's 10 items: {bad:?}");
+        let (st, _) = app.api(&me, "POST", &format!("/api/v1/first-secretaries/pledges/{pid}/remove"), None).await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        refused(app.api(&me, "POST", &format!("/api/v1/first-secretaries/pledges/{pid}/progress"), Some(json!({"progress": "x"}))).await, "not_found");
+        assert_eq!(ok(app.api(&county, "GET", &pledges, None).await).as_array().map(Vec::len), Some(9));
+        for action in ["fs.pledge_add", "fs.pledge_progress", "fs.pledge_remove"] {
+            assert!(app.count(&format!("SELECT COUNT(*) AS n FROM audit_log WHERE action = '{action}'")).await >= 1, "{action}");
+        }
 
         // the pages: the department enters and reverses on the posting's page; the cadre's
         // record shows the standing entries
@@ -398,6 +461,10 @@ async fn four_ones_are_owed_by_the_round_and_fulfilled_by_what_it_holds() {
         assert_eq!(fields(&bad.1), ["kind", "held_on", "title", "attendees"], "{bad:?}");
         let bad = app.api(&county, "POST", &acts, Some(json!({"kind": "meeting", "held_on": "1999-01-01", "title": "例会", "attendees": 1}))).await;
         assert_eq!(fields(&bad.1), ["held_on"], "{bad:?}");
+        let bad = app.api(&county, "POST", &acts, Some(json!({"kind": "meeting", "held_on": since - Duration::days(40), "title": "例会", "attendees": 1}))).await;
+        assert_eq!(fields(&bad.1), ["held_on"], "before the first posting: {bad:?}");
+        let bad = app.api(&county, "POST", &acts, Some(json!({"kind": "meeting", "held_on": today, "title": "例会", "attendees": 0}))).await;
+        assert_eq!(fields(&bad.1), ["attendees"], "{bad:?}");
         refused(app.api(&other, "POST", &acts, Some(json!({"kind": "meeting", "held_on": today, "title": "例会", "attendees": 1}))).await, "not_found");
         refused(app.api(&other, "GET", &acts, None).await, "not_found");
         assert!(app.api(&me, "POST", &acts, Some(json!({"kind": "meeting", "held_on": today, "title": "例会", "attendees": 1}))).await.0.is_client_error());
@@ -418,7 +485,9 @@ async fn four_ones_are_owed_by_the_round_and_fulfilled_by_what_it_holds() {
                 .map(|o| o["status"].as_str().unwrap_or("").to_string()).unwrap_or_default()
         };
         assert_eq!(status(&v, "fs.meeting", &today.format("%Y-%m").to_string()), "done");
-        assert_eq!(status(&v, "fs.meeting", &last_month.format("%Y-%m").to_string()), "late");
+        // entered within the grace days after its month: on time; later: late
+        let expect = if today.day() <= 10 { "done" } else { "late" };
+        assert_eq!(status(&v, "fs.meeting", &last_month.format("%Y-%m").to_string()), expect);
         assert_eq!(v["activities"].as_array().map(Vec::len), Some(2));
 
         // the quarter's site visit never held: missed once its grace days are past; entered
@@ -441,9 +510,9 @@ async fn four_ones_are_owed_by_the_round_and_fulfilled_by_what_it_holds() {
         assert!(html.contains("“四个一”落实情况") && html.contains("补记上月例会") && html.contains("记录活动"), "{html}");
         let csrf = app.csrf(&s).await;
         let (st, _, html) = app.page(&s, "POST", &format!("/first-secretaries/rounds/{rid}/activities"),
-            Some(&format!("_csrf={csrf}&kind=training&held_on=&title=&attendees=3"))).await;
+            Some(&format!("_csrf={csrf}&kind=training&held_on=&title=&attendees=abc"))).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(html.contains("请填写主题"), "{html}");
+        assert!(html.contains("请填写主题") && html.contains("参加人数须在1至10000之间"), "not a number is refused, not taken as none: {html}");
     })
     .await;
 }

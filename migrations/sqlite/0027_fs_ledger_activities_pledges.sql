@@ -43,3 +43,26 @@ CREATE TABLE fs_activities (
     recorded_at    TEXT NOT NULL
 );
 CREATE INDEX fs_activities_round ON fs_activities (round_id, held_on);
+
+-- 履职承诺书: the items a first secretary pledges (亮承诺), each with its target and how far it
+-- has come; an item taken back is kept, marked removed.
+CREATE TABLE fs_pledges (
+    id             INTEGER PRIMARY KEY,
+    assignment_id  INTEGER NOT NULL REFERENCES fs_assignments (id),
+    item           TEXT NOT NULL,
+    target         TEXT NOT NULL,
+    progress       TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    removed_at     TEXT
+);
+CREATE INDEX fs_pledges_assignment ON fs_pledges (assignment_id, id);
+
+-- INSERT OR REPLACE deletes the row it replaces without firing DELETE triggers: an insert
+-- over an existing row of an append-only table is refused outright.
+CREATE TRIGGER fs_ledger_no_replace BEFORE INSERT ON fs_ledger
+WHEN EXISTS (SELECT 1 FROM fs_ledger WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'fs_ledger is append-only'); END;
+CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log
+WHEN EXISTS (SELECT 1 FROM audit_log WHERE seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
