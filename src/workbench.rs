@@ -560,21 +560,11 @@ async fn first_secretaries(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
                 .collect::<crate::db::DbResult<Vec<_>>>()?
         });
         for (kind, start, due, round, name) in owed {
-            let Some((activity, label)) = crate::first_secretary::ACTIVITY_CADENCES
-                .iter()
-                .find(|c| c.1 == kind)
-                .and_then(|c| {
-                    crate::first_secretary::ACTIVITIES
-                        .iter()
-                        .find(|a| a.0 == c.0)
-                        .copied()
-                })
-            else {
+            let Some((_, label)) = crate::first_secretary::cadence_activity(&kind) else {
                 continue;
             };
-            let period = crate::first_secretary::activity_period(activity, start)
-                .map(|p| crate::first_secretary::period_label(activity, &p))
-                .unwrap_or_default();
+            let period =
+                crate::first_secretary::cadence_period_label(&kind, start).unwrap_or_default();
             out.push(
                 Todo::new(
                     "first_secretaries",

@@ -525,8 +525,7 @@ async fn four_ones(ctx: &Ctx, tx: &mut Tx, rng: &mut StdRng, as_of: NaiveDate) -
                     break;
                 }
                 period = previous_period(kind, &p);
-                let due = zone.start_of(p.end + Duration::days(1));
-                let missed = due + Duration::days(grace);
+                let (due, missed) = crate::first_secretary::activity_deadlines(p.end, grace, &zone);
                 let current = p.end >= as_of;
                 let happened = if current {
                     rng.gen_bool(0.4)

@@ -213,6 +213,29 @@ pub fn activity_period(kind: &str, d: NaiveDate) -> Option<crate::obligation::Pe
     Some(crate::obligation::Period { key, start, end })
 }
 
+/// The activity (kind, name) an obligation kind of [`ACTIVITY_CADENCES`] stands for.
+pub fn cadence_activity(cadence: &str) -> Option<(&'static str, &'static str)> {
+    let kind = ACTIVITY_CADENCES.iter().find(|c| c.1 == cadence)?.0;
+    ACTIVITIES.iter().find(|a| a.0 == kind).copied()
+}
+
+/// The name of the period starting on `start` of an obligation kind of [`ACTIVITY_CADENCES`].
+pub fn cadence_period_label(cadence: &str, start: NaiveDate) -> Option<String> {
+    let (kind, _) = cadence_activity(cadence)?;
+    activity_period(kind, start).map(|p| period_label(kind, &p))
+}
+
+/// When a period's activity is due (the end of its last day) and when, not yet recorded, it
+/// counts as missed (`grace_days` later).
+pub fn activity_deadlines(
+    end: NaiveDate,
+    grace_days: i64,
+    zone: &crate::clock::Zone,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let due = zone.start_of(end + Duration::days(1));
+    (due, due + Duration::days(grace_days))
+}
+
 /// The period before `p` of the same kind.
 pub fn previous_period(
     kind: &str,
@@ -267,9 +290,9 @@ pub fn ledger_color(category: &str) -> Option<&'static str> {
     }
 }
 
-/// When an entry may be dated: within the posting (from its start to its end, or today while
-/// it lasts) and never after today.
-pub fn ledger_date_ok(
+/// A day within the posting (from its start to its end, or today while it lasts) and never
+/// after today: when a ledger entry or a spot check may be dated.
+pub fn within_posting(
     on: NaiveDate,
     today: NaiveDate,
     start: Option<NaiveDate>,
@@ -839,10 +862,10 @@ mod tests {
             ("2026-06-30", Some(d("2026-06-30")), true),
             ("2026-07-01", Some(d("2026-06-30")), false),
         ] {
-            assert_eq!(ledger_date_ok(d(on), today, start, ended), ok, "{on}");
+            assert_eq!(within_posting(d(on), today, start, ended), ok, "{on}");
         }
         assert!(
-            !ledger_date_ok(d("2026-05-01"), today, None, None),
+            !within_posting(d("2026-05-01"), today, None, None),
             "not yet posted"
         );
         assert!(ledger_reversible(false, false).is_ok());
@@ -938,9 +961,15 @@ mod tests {
             previous_period("training", &p).map(|p| p.key),
             Some("2026-H2".to_string())
         );
-        for (k, _) in ACTIVITIES {
-            assert!(activity_cadence(k).is_some(), "{k}");
+        for (k, name) in ACTIVITIES {
+            let c = activity_cadence(k).expect("cadence");
+            assert_eq!(cadence_activity(c), Some((k, name)));
         }
+        assert_eq!(cadence_activity("work_log.week"), None);
+        assert_eq!(
+            cadence_period_label("fs.visit", d("2026-10-01")).as_deref(),
+            Some("2026年第四季度")
+        );
         let mut r = FsRules::default();
         for (days, ok) in [(0, true), (90, true), (-1, false), (91, false)] {
             r.activity_grace_days = days;

@@ -356,7 +356,13 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<(Assignment, Pa
     Ok((a, paths))
 }
 
-/// The department deciding: `CadreWrite` over the round's organisation.
+/// Whether `p` is the department deciding (and keeping the red/black ledger): `CadreWrite`
+/// over the round's organisation.
+pub fn decides(p: &Principal, paths: &Paths) -> bool {
+    p.can(Perm::CadreWrite) && p.in_scope(&paths.round)
+}
+
+/// [`decides`], refused with the reason.
 fn decide_auth(p: &Principal, paths: &Paths) -> AppResult<()> {
     if !p.in_scope(&paths.round) {
         return Err(if p.can(Perm::CadreRead) {
@@ -1714,9 +1720,9 @@ pub async fn spot_check(
     let today = ctx.clock.today();
     let mut c = Checks::default();
     c.check(
-        input.checked_on.is_some_and(|d| {
-            d <= today && a.start_on.is_some_and(|s| d >= s) && a.ended_on.is_none_or(|e| d <= e)
-        }),
+        input
+            .checked_on
+            .is_some_and(|d| super::within_posting(d, today, a.start_on, a.ended_on)),
         "checked_on",
         "抽查日期须在驻村期间、不晚于今天",
     );
@@ -1755,8 +1761,7 @@ pub async fn spot_check(
             .bind(id).bind(day).bind(&input.method).bind(&input.result).bind(flagged).bind(&note).bind(p.account_id).bind(&name).bind(now)
             .fetch_one(&mut *x).await?.i64("id")?;
         // one black entry a day however many checks find the first secretary away
-        let entered = sqlx::query("SELECT COUNT(*) AS n FROM fs_ledger l WHERE l.assignment_id = $1 AND l.source = 'spot_check' AND l.occurred_on = $2 \
-                                   AND l.reverses_id IS NULL AND NOT EXISTS (SELECT 1 FROM fs_ledger r WHERE r.reverses_id = l.id)")
+        let entered = sqlx::query(&format!("SELECT COUNT(*) AS n FROM fs_ledger l WHERE l.assignment_id = $1 AND l.source = 'spot_check' AND l.occurred_on = $2 AND {STANDING}"))
             .bind(id).bind(day).fetch_one(&mut *x).await?.i64("n")? > 0;
         (sid, flagged, entered)
     });
@@ -1902,6 +1907,10 @@ pub async fn cadre_ledger(ctx: &Ctx, cadre: i64) -> AppResult<Vec<LedgerEntry>> 
     ledger_where(ctx, "l.cadre_id = $1", cadre).await
 }
 
+/// An entry `l` that stands: an original no entry reversed (reversals count for nothing).
+const STANDING: &str =
+    "l.reverses_id IS NULL AND NOT EXISTS (SELECT 1 FROM fs_ledger x WHERE x.reverses_id = l.id)";
+
 /// The standing entries of each side (red, black) over the whole ledger: originals that no
 /// entry reversed; reversals count for nothing.
 pub async fn ledger_totals(ctx: &Ctx, column: LedgerOf, id: i64) -> AppResult<(i64, i64)> {
@@ -1909,10 +1918,8 @@ pub async fn ledger_totals(ctx: &Ctx, column: LedgerOf, id: i64) -> AppResult<(i
         LedgerOf::Assignment => "assignment_id",
         LedgerOf::Cadre => "cadre_id",
     };
-    let sql = format!(
-        "SELECT l.color, COUNT(*) AS n FROM fs_ledger l WHERE l.{col} = $1 AND l.reverses_id IS NULL \
-         AND NOT EXISTS (SELECT 1 FROM fs_ledger x WHERE x.reverses_id = l.id) GROUP BY l.color"
-    );
+    let sql =
+        format!("SELECT l.color, COUNT(*) AS n FROM fs_ledger l WHERE l.{col} = $1 AND {STANDING} GROUP BY l.color");
     let (mut red, mut black) = (0, 0);
     on_db!(&ctx.db, x => {
         for r in sqlx::query(&sql).bind(id).fetch_all(x).await? {
@@ -1939,11 +1946,6 @@ async fn ledger_entry(ctx: &Ctx, id: i64) -> AppResult<LedgerEntry> {
         .ok_or(AppError::NotFound("红黑台账记录"))
 }
 
-/// Who keeps the ledger: the department that runs the round (`CadreWrite` over it).
-pub fn can_keep_ledger(p: &Principal, paths: &Paths) -> bool {
-    p.can(Perm::CadreWrite) && p.in_scope(&paths.round)
-}
-
 /// Adds an entry to the red/black ledger of a posting (the round's department).
 pub async fn add_ledger(
     ctx: &Ctx,
@@ -1964,7 +1966,7 @@ pub async fn add_ledger(
     c.check(
         input
             .occurred_on
-            .is_some_and(|d| super::ledger_date_ok(d, today, a.start_on, a.ended_on)),
+            .is_some_and(|d| super::within_posting(d, today, a.start_on, a.ended_on)),
         "occurred_on",
         "日期须在驻村期间、不晚于今天",
     );
@@ -2020,7 +2022,7 @@ pub async fn reverse_ledger(
         &LedgerRow {
             assignment: e.assignment_id,
             cadre: e.cadre_id,
-            color: if e.color == "red" { "red" } else { "black" },
+            color: &e.color,
             category: &e.category,
             on: ctx.clock.today(),
             note: &note,
@@ -2181,7 +2183,8 @@ fn activity_obligation<'a>(
     rules: &FsRules,
     zone: &crate::clock::Zone,
 ) -> crate::obligation::NewObligation<'a> {
-    let due_at = zone.start_of(period.end + chrono::Duration::days(1));
+    let (due_at, missed_at) =
+        super::activity_deadlines(period.end, rules.activity_grace_days, zone);
     crate::obligation::NewObligation {
         kind: cadence,
         subject_type: ROUND_SUBJECT,
@@ -2189,7 +2192,7 @@ fn activity_obligation<'a>(
         scope_org_id: round.org_id,
         period,
         due_at,
-        missed_at: due_at + chrono::Duration::days(rules.activity_grace_days),
+        missed_at,
     }
 }
 
@@ -2393,8 +2396,7 @@ pub async fn pledges(ctx: &Ctx, assignment: i64) -> AppResult<Vec<Pledge>> {
 
 /// Who keeps a pledge: the first secretary while on duty, and the round's department.
 pub fn can_pledge(p: &Principal, a: &Assignment, paths: &Paths) -> bool {
-    (paths.cadre_account == Some(p.account_id) && a.status == "on_duty")
-        || (p.can(Perm::CadreWrite) && p.in_scope(&paths.round))
+    (paths.cadre_account == Some(p.account_id) && a.status == "on_duty") || decides(p, paths)
 }
 
 async fn pledge_auth(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<(Assignment, Paths)> {
@@ -2407,56 +2409,38 @@ async fn pledge_auth(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<(Assignment
     Ok((a, paths))
 }
 
-async fn pledge_write(
-    ctx: &Ctx,
+/// Audits a change of a posting's pledge in the change's transaction, and commits both.
+async fn pledge_commit(
+    mut tx: crate::db::Tx,
     p: &Principal,
     action: &'static str,
-    assignment: i64,
-    sql: &str,
-    binds: (&str, &str, i64),
+    pledge: &Pledge,
     after: serde_json::Value,
-) -> AppResult<i64> {
-    let mut tx = ctx.db.begin().await?;
-    let now = tx.now;
-    let id = on_tx!(&mut tx, x => {
-        match sqlx::query(sql).bind(binds.0).bind(binds.1).bind(binds.2).bind(now).fetch_optional(&mut *x).await? {
-            Some(r) => r.i64("id")?,
-            None => return Err(AppError::NotFound("承诺事项")),
-        }
-    });
+) -> AppResult<()> {
     let mut after = after;
-    after["pledge_id"] = serde_json::json!(id);
+    after["pledge_id"] = serde_json::json!(pledge.id);
     audit::append(
         &mut tx,
         &p.actor(),
         NewEntry {
             action,
             object_type: "fs_assignment",
-            object_id: assignment.to_string(),
+            object_id: pledge.assignment_id.to_string(),
             before: serde_json::Value::Null,
             after,
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(())
 }
 
-async fn pledge_get(ctx: &Ctx, id: i64) -> AppResult<Pledge> {
+/// A pledge item (removed ones included), for the page to go back to its posting.
+pub async fn pledge_get(ctx: &Ctx, id: i64) -> AppResult<Pledge> {
     let sql = format!("SELECT {PLEDGE_COLUMNS} FROM fs_pledges WHERE id = $1");
     on_db!(&ctx.db, x => {
         match sqlx::query(&sql).bind(id).fetch_optional(x).await? {
             Some(r) => Ok(pledge_row(&r)?),
-            None => Err(AppError::NotFound("承诺事项")),
-        }
-    })
-}
-
-/// Which posting a pledge item belongs to (removed ones included).
-pub async fn pledge_assignment(ctx: &Ctx, id: i64) -> AppResult<i64> {
-    on_db!(&ctx.db, x => {
-        match sqlx::query("SELECT assignment_id FROM fs_pledges WHERE id = $1").bind(id).fetch_optional(x).await? {
-            Some(r) => Ok(r.i64("assignment_id")?),
             None => Err(AppError::NotFound("承诺事项")),
         }
     })
@@ -2486,18 +2470,23 @@ pub async fn add_pledge(ctx: &Ctx, p: &Principal, id: i64, input: &NewPledge) ->
             format!("履职承诺最多{}条", rules.pledge_items_max),
         ));
     }
-    let pid = pledge_write(
-        ctx,
-        p,
-        "fs.pledge_add",
-        id,
-        "INSERT INTO fs_pledges (assignment_id, item, target, progress, created_at, updated_at) \
-         SELECT a.id, $1, $2, '', $4, $4 FROM fs_assignments a WHERE a.id = $3 RETURNING id",
-        (&item, &target, id),
-        serde_json::json!({"item": item, "target": target}),
-    )
-    .await?;
-    pledge_get(ctx, pid).await
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    let pid = on_tx!(&mut tx, x => {
+        sqlx::query("INSERT INTO fs_pledges (assignment_id, item, target, progress, created_at, updated_at) VALUES ($1, $2, $3, '', $4, $4) RETURNING id")
+            .bind(id).bind(&item).bind(&target).bind(now).fetch_one(&mut *x).await?.i64("id")?
+    });
+    let pledge = Pledge {
+        id: pid,
+        assignment_id: id,
+        item,
+        target,
+        progress: String::new(),
+        updated_at: now,
+    };
+    let after = serde_json::json!({"item": pledge.item, "target": pledge.target});
+    pledge_commit(tx, p, "fs.pledge_add", &pledge, after).await?;
+    Ok(pledge)
 }
 
 /// Records how far a pledge item has come.
@@ -2507,8 +2496,8 @@ pub async fn pledge_progress(
     pledge: i64,
     input: &PledgeProgress,
 ) -> AppResult<Pledge> {
-    let assignment = pledge_assignment(ctx, pledge).await?;
-    pledge_auth(ctx, p, assignment).await?;
+    let mut item = pledge_get(ctx, pledge).await?;
+    pledge_auth(ctx, p, item.assignment_id).await?;
     let progress = clean(&input.progress);
     let mut c = Checks::default();
     c.check(
@@ -2517,33 +2506,36 @@ pub async fn pledge_progress(
         "请填写进展情况（200字以内）",
     );
     c.finish()?;
-    let pid = pledge_write(
-        ctx,
-        p,
-        "fs.pledge_progress",
-        assignment,
-        "UPDATE fs_pledges SET progress = $1, updated_at = $4 WHERE id = $3 AND removed_at IS NULL AND $2 = '' RETURNING id",
-        (&progress, "", pledge),
-        serde_json::json!({"progress": progress}),
-    )
-    .await?;
-    pledge_get(ctx, pid).await
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    let n = on_tx!(&mut tx, x => {
+        sqlx::query("UPDATE fs_pledges SET progress = $1, updated_at = $2 WHERE id = $3 AND removed_at IS NULL")
+            .bind(&progress).bind(now).bind(pledge).execute(&mut *x).await?.rows_affected()
+    });
+    if n == 0 {
+        return Err(AppError::NotFound("承诺事项"));
+    }
+    item.progress = progress;
+    item.updated_at = now;
+    let after = serde_json::json!({"progress": item.progress});
+    pledge_commit(tx, p, "fs.pledge_progress", &item, after).await?;
+    Ok(item)
 }
 
-/// Takes an item back (kept, marked removed).
+/// Takes an item back (kept, marked removed); returns its posting.
 pub async fn remove_pledge(ctx: &Ctx, p: &Principal, pledge: i64) -> AppResult<i64> {
-    let assignment = pledge_assignment(ctx, pledge).await?;
-    pledge_auth(ctx, p, assignment).await?;
-    let item = pledge_get(ctx, pledge).await?.item;
-    pledge_write(
-        ctx,
-        p,
-        "fs.pledge_remove",
-        assignment,
-        "UPDATE fs_pledges SET removed_at = $4 WHERE id = $3 AND removed_at IS NULL AND $1 = '' AND $2 = '' RETURNING id",
-        ("", "", pledge),
-        serde_json::json!({"item": item}),
-    )
-    .await?;
-    Ok(assignment)
+    let item = pledge_get(ctx, pledge).await?;
+    pledge_auth(ctx, p, item.assignment_id).await?;
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    let n = on_tx!(&mut tx, x => {
+        sqlx::query("UPDATE fs_pledges SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL")
+            .bind(now).bind(pledge).execute(&mut *x).await?.rows_affected()
+    });
+    if n == 0 {
+        return Err(AppError::NotFound("承诺事项"));
+    }
+    let after = serde_json::json!({"item": item.item});
+    pledge_commit(tx, p, "fs.pledge_remove", &item, after).await?;
+    Ok(item.assignment_id)
 }

@@ -332,7 +332,7 @@ async fn detail_view(
     let (first, last) = super::month_bounds(month);
     let checkins = store::checkins(ctx, id, first, last).await?;
     let rules = store::rules_at(ctx, &paths.round).await?;
-    let can_decide = p.can(Perm::CadreWrite) && p.in_scope(&paths.round);
+    let can_decide = store::decides(p, &paths);
     let history = if can_decide {
         crate::audit::history_in_words(&ctx.db, "fs_assignment", &id.to_string()).await?
     } else {
@@ -347,7 +347,6 @@ async fn detail_view(
         .collect();
     let ledger = store::ledger(ctx, id).await?;
     let (red, black) = store::ledger_totals(ctx, store::LedgerOf::Assignment, id).await?;
-    let can_ledger = store::can_keep_ledger(p, &paths);
     let pledges = store::pledges(ctx, id).await?;
     let can_pledge = store::can_pledge(p, &a, &paths);
     let spots = store::spot_checks(ctx, id).await?;
@@ -365,7 +364,7 @@ async fn detail_view(
         errors => errors, sent => sent, tutor_roles => TUTOR_ROLES, today => ctx.clock.today(),
         leaves => leaves, approvable => approvable, spots => spots, can_check => can_check,
         methods => super::CHECK_METHODS, results => super::CHECK_RESULTS,
-        ledger => ledger, red => red, black => black, can_ledger => can_ledger,
+        ledger => ledger, red => red, black => black, can_ledger => can_decide,
         categories => super::LEDGER_CATEGORIES, pledges => pledges, can_pledge => can_pledge,
     })
 }
@@ -747,22 +746,22 @@ pub struct RoundActivities {
     pub activities: Vec<Activity>,
 }
 
+/// A round's 四个一 as the caller may read it, and the round's organisation path.
 async fn round_activities(
     ctx: &Ctx,
     p: &Principal,
     id: i64,
-) -> Result<(RoundActivities, bool), AppError> {
+) -> Result<(RoundActivities, String), AppError> {
     let (round, path) = store::round(ctx, p, id).await?;
     let obligations = crate::obligation::of_subject(ctx, store::ROUND_SUBJECT, id, 40).await?;
     let activities = store::activities(ctx, id).await?;
-    let can_record = p.can(Perm::CadreWrite) && p.in_scope(&path);
     Ok((
         RoundActivities {
             round,
             obligations,
             activities,
         },
-        can_record,
+        path,
     ))
 }
 
@@ -773,23 +772,15 @@ async fn round_view(
     errors: Vec<FieldError>,
     sent: &HashMap<String, String>,
 ) -> Result<minijinja::Value, AppError> {
-    let (v, can_record) = round_activities(ctx, p, id).await?;
-    let grace = store::rules_at(ctx, &store::round(ctx, p, id).await?.1)
-        .await?
-        .activity_grace_days;
+    let (v, path) = round_activities(ctx, p, id).await?;
+    let can_record = p.can(Perm::CadreWrite) && p.in_scope(&path);
+    let grace = store::rules_at(ctx, &path).await?.activity_grace_days;
     // each period by its name (2026年12月, 2026年第四季度 ...)
     let periods: Vec<String> = v
         .obligations
         .iter()
         .map(|o| {
-            super::ACTIVITY_CADENCES
-                .iter()
-                .find(|c| c.1 == o.kind)
-                .and_then(|c| {
-                    super::activity_period(c.0, o.period_start)
-                        .map(|p| super::period_label(c.0, &p))
-                })
-                .unwrap_or_else(|| o.period.clone())
+            super::cadence_period_label(&o.kind, o.period_start).unwrap_or_else(|| o.period.clone())
         })
         .collect();
     Ok(context! {
@@ -891,7 +882,7 @@ async fn pledge_progress_page(
     let input = PledgeProgress {
         progress: form::text(&f, "progress"),
     };
-    let assignment = store::pledge_assignment(&ctx, id).await?;
+    let assignment = store::pledge_get(&ctx, id).await?.assignment_id;
     let r = store::pledge_progress(&ctx, &p, id, &input)
         .await
         .map(|_| ());
@@ -904,7 +895,7 @@ async fn pledge_remove_page(
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let assignment = store::pledge_assignment(&ctx, id).await?;
+    let assignment = store::pledge_get(&ctx, id).await?.assignment_id;
     let r = store::remove_pledge(&ctx, &p, id).await.map(|_| ());
     after(&ctx, &p, assignment, r, &f).await
 }

@@ -53,6 +53,26 @@ async fn clock(
     (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
 }
 
+/// The cadre 王立新 (the account `fs_one`), registered by the county department `county` of
+/// `county_org` and nominated into the round `rid`: (cadre, assignment).
+async fn nominated(app: &TestApp, county: &str, county_org: i64, rid: i64) -> (i64, i64) {
+    let cid = ok(app.api(county, "POST", "/api/v1/cadres", Some(json!({"name": "王立新", "managed_by": county_org, "unit": "县农业农村局",
+        "position": "四级主任科员", "rank": "section_deputy", "category": "first_secretary", "account": "fs_one"}))).await)["id"]
+        .as_i64()
+        .expect("id");
+    let aid = ok(app
+        .api(
+            county,
+            "POST",
+            "/api/v1/first-secretaries",
+            Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"})),
+        )
+        .await)["id"]
+        .as_i64()
+        .expect("id");
+    (cid, aid)
+}
+
 /// The latest working day and the latest rest day from `from` to `to`, by the holiday calendar.
 async fn days(
     app: &TestApp,
@@ -288,13 +308,7 @@ async fn the_red_black_ledger_is_append_only_and_goes_into_the_record() {
         let rid = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "县派第一书记", "year": 2026}))).await)["id"]
             .as_i64()
             .expect("id");
-        let cid = ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": "王立新", "managed_by": p.counties[0], "unit": "县农业农村局",
-            "position": "四级主任科员", "rank": "section_deputy", "category": "first_secretary", "account": "fs_one"}))).await)["id"]
-            .as_i64()
-            .expect("id");
-        let aid = ok(app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"}))).await)["id"]
-            .as_i64()
-            .expect("id");
+        let (cid, aid) = nominated(&app, &county, p.counties[0], rid).await;
         let ledger = |aid: i64| format!("/api/v1/first-secretaries/{aid}/ledger");
         // nothing goes on the ledger of a nomination not yet posted
         refused(app.api(&county, "POST", &ledger(aid), Some(json!({"category": "commendation", "occurred_on": today, "matter": "表扬"}))).await, "conflict");
@@ -433,13 +447,7 @@ async fn four_ones_are_owed_by_the_round_and_fulfilled_by_what_it_holds() {
         // no first secretary on duty: nothing owed
         dangjian::obligation::generate_all(&app.ctx).await.expect("generate");
         assert_eq!(ok(app.api(&county, "GET", &acts, None).await)["obligations"].as_array().map(Vec::len), Some(0));
-        let cid = ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": "王立新", "managed_by": p.counties[0], "unit": "县农业农村局",
-            "position": "四级主任科员", "rank": "section_deputy", "category": "first_secretary", "account": "fs_one"}))).await)["id"]
-            .as_i64()
-            .expect("id");
-        let aid = ok(app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"}))).await)["id"]
-            .as_i64()
-            .expect("id");
+        let (_, aid) = nominated(&app, &county, p.counties[0], rid).await;
         let since = today - Duration::days(40);
         ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
             Some(json!({"village_id": p.branches[0], "start_on": since, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await);
