@@ -139,6 +139,7 @@ pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("verify_failed", "审计链校验发现问题，详见页面上方"),
     ("pending", "已提交，等待审核"),
     ("closed", "已关账"),
+    ("ranking_published", "排名已发布"),
     ("circular_published", "通知已发布"),
     ("cadre_saved", "干部信息已保存"),
     ("work_log_filed", "该周工作记实已报送"),

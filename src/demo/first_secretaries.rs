@@ -125,6 +125,12 @@ struct Posted {
     at: Point,
     /// share of working days in the village
     presence: f64,
+    village: i64,
+    village_name: String,
+    town_name: String,
+    county: Option<i64>,
+    cadre_name: String,
+    unit: String,
 }
 
 /// Makes the two rounds and the clock-ins; returns (assignments, clock-ins).
@@ -278,6 +284,12 @@ pub(super) async fn generate(
             end,
             at,
             presence,
+            village: v.id,
+            village_name: v.name.to_string(),
+            town_name: town_name.clone(),
+            county,
+            cadre_name: name.clone(),
+            unit: unit.clone(),
         });
     }
     // leave: some taken and approved by the township, a few waiting (longer ones, the county's)
@@ -380,8 +392,11 @@ pub(super) async fn generate(
     insert(tx, &std::mem::take(&mut batch)).await?;
     ledger(ctx, tx, rng, &posted, as_of).await?;
     four_ones(ctx, tx, rng, as_of).await?;
+    scores(ctx, tx, rng, &posted, (city.id, first_county), as_of).await?;
     if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         for table in [
+            "fs_quarters",
+            "point_entries",
             "fs_ledger",
             "fs_activities",
             "fs_pledges",
@@ -581,4 +596,159 @@ async fn four_ones(ctx: &Ctx, tx: &mut Tx, rng: &mut StdRng, as_of: NaiveDate) -
         }
     }
     Ok(held)
+}
+
+/// 一月一评分、一季一排名: the six-area sheet of every posting for each month from last
+/// October to last month (last month not yet scored for about one in seven, the township's
+/// to-do), the months before last closed by both departments and every quarter those close
+/// published.
+async fn scores(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    posted: &[Posted],
+    (city, county): (i64, i64),
+    as_of: NaiveDate,
+) -> AppResult<()> {
+    use crate::points::{month_key, month_label, months};
+    let areas: Vec<crate::points::Indicator> = crate::points::PointsRules::default()
+        .indicators
+        .into_iter()
+        .filter(|i| i.scored)
+        .collect();
+    let this = month_key(as_of);
+    let last = if this % 100 == 1 { this - 89 } else { this - 1 };
+    let first = (as_of.year() as i64 - 1) * 100 + 10;
+    let now = ctx.clock.now();
+    // (village, month) → total, for the rankings
+    let mut totals: std::collections::HashMap<(i64, i64), i64> = std::collections::HashMap::new();
+    let mut rows: Vec<(i64, i64, &str, &str, i64, NaiveDate, i64)> = Vec::new();
+    for a in posted {
+        let end = a.end.unwrap_or(as_of);
+        // a steady secretary scores steadily: a level of their own and some monthly spread
+        let level: f64 = rng.gen_range(0.62..0.95);
+        for m in months(first.max(month_key(a.start)), last.min(month_key(end))) {
+            if m == last && rng.gen_bool(0.15) {
+                continue;
+            }
+            let day = NaiveDate::from_ymd_opt((m / 100) as i32, (m % 100) as u32, 1)
+                .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+                .and_then(|d| d.pred_opt())
+                .unwrap_or(as_of)
+                .min(end);
+            for i in &areas {
+                let share = (level + rng.gen_range(-0.12..0.08)).clamp(0.3, 1.0);
+                let v = ((i.points as f64) * share).round() as i64;
+                *totals.entry((a.village, m)).or_default() += v;
+                rows.push((
+                    a.village,
+                    m,
+                    i.key.as_str(),
+                    i.category.as_str(),
+                    v,
+                    day,
+                    a.id,
+                ));
+            }
+        }
+    }
+    for chunk in rows.chunks(300) {
+        let mut sql = String::from("INSERT INTO point_entries (subject, org_id, indicator, category, points, done_on, month, note, rules_version, at) VALUES ");
+        for (k, _) in chunk.iter().enumerate() {
+            let b = k * 7;
+            if k > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "('first_secretary', ${}, ${}, ${}, ${}, ${}, ${}, '', 0, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            ));
+        }
+        on_tx!(tx, x => {
+            let mut q = sqlx::query(&sql);
+            for (village, m, key, category, v, day, _) in chunk {
+                q = q.bind(*village).bind(*key).bind(*category).bind(*v).bind(*day).bind(*m).bind(now);
+            }
+            q.execute(&mut *x).await?;
+        });
+    }
+    // both departments close every month before last; a quarter fully closed is published
+    for dept in [city, county] {
+        let mine: Vec<&Posted> = posted
+            .iter()
+            .filter(|a| dept == city || a.county == Some(dept))
+            .collect();
+        let closed: Vec<i64> = months(first, last)
+            .into_iter()
+            .filter(|m| *m < last)
+            .collect();
+        for m in &closed {
+            let (n, sum) = mine.iter().fold((0i64, 0i64), |(n, s), a| {
+                match totals.get(&(a.village, *m)) {
+                    Some(t) => (n + areas.len() as i64, s + t),
+                    None => (n, s),
+                }
+            });
+            on_tx!(tx, x => {
+                sqlx::query("INSERT INTO point_closes (org_id, scope, month, entries, total, closed_at) VALUES ($1, 'first_secretaries', $2, $3, $4, $5)")
+                    .bind(dept).bind(*m).bind(n).bind(sum).bind(now).execute(&mut *x).await?;
+            });
+        }
+        let mut q0 = first;
+        while q0 + 2 <= last && closed.contains(&(q0 + 2)) {
+            let qm = months(q0, q0 + 2);
+            let quarter = format!("{}-Q{}", q0 / 100, (q0 % 100 + 2) / 3);
+            let on_duty = |a: &&&Posted| {
+                let (s, e) = (month_key(a.start), month_key(a.end.unwrap_or(as_of)));
+                s <= q0 + 2 && e >= q0
+            };
+            let lines: Vec<&&Posted> = mine.iter().filter(on_duty).collect();
+            let sums: Vec<(i64, i64)> = lines
+                .iter()
+                .map(|a| {
+                    (
+                        a.village,
+                        qm.iter()
+                            .map(|m| totals.get(&(a.village, *m)).copied().unwrap_or(0))
+                            .sum(),
+                    )
+                })
+                .collect();
+            let by_village: std::collections::HashMap<i64, &&&Posted> =
+                lines.iter().map(|a| (a.village, a)).collect();
+            let ranked: Vec<crate::first_secretary::scoring::RankRow> = crate::points::rank(&sums)
+                .into_iter()
+                .filter_map(|(v, total, rank)| {
+                    let a = by_village.get(&v)?;
+                    Some(crate::first_secretary::scoring::RankRow {
+                        rank,
+                        assignment_id: Some(a.id),
+                        cadre_name: a.cadre_name.clone(),
+                        village_name: a.village_name.clone(),
+                        township_name: Some(a.town_name.clone()).filter(|t| !t.is_empty()),
+                        sending_unit: a.unit.clone(),
+                        months: qm
+                            .iter()
+                            .map(|m| totals.get(&(v, *m)).copied().unwrap_or(0))
+                            .collect(),
+                        total,
+                    })
+                })
+                .collect();
+            let labels: Vec<String> = qm.iter().map(|m| month_label(*m)).collect();
+            let (json, digest) = crate::first_secretary::scoring::kept(&labels, &labels, &ranked)?;
+            on_tx!(tx, x => {
+                sqlx::query("INSERT INTO fs_quarters (org_id, quarter, rows_json, digest, published_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(dept).bind(&quarter).bind(&json).bind(&digest).bind(now).execute(&mut *x).await?;
+            });
+            q0 = if q0 % 100 >= 10 { q0 + 100 - 9 } else { q0 + 3 };
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@
 //! The rules here are pure functions over plain data; their numbers are the rule set
 //! [`FsRules`].
 
+pub mod scoring;
 pub mod store;
 pub mod web;
 

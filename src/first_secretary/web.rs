@@ -1,6 +1,7 @@
 //! 第一书记 pages and JSON API: rounds and assignments for the departments, the phone page a
 //! first secretary clocks in on, and the month's presence report.
 
+use super::scoring::{self, MonthScore, MonthSheet, Ranking, Sheet};
 use super::store::{
     self, Activity, Assignment, AssignmentFilter, AssignmentPage, Checkin, Decision, Leave,
     LeaveDecision, LedgerEntry, LedgerReversal, NewActivity, NewCheckin, NewLeave, NewLedgerEntry,
@@ -36,6 +37,13 @@ pub fn page_routes() -> Router<AppState> {
             get(checkin_page).post(checkin_post),
         )
         .route("/first-secretaries/presence", get(presence_page))
+        .route("/first-secretaries/scores", get(scores_page))
+        .route("/first-secretaries/scores/close", post(close_page))
+        .route(
+            "/first-secretaries/rankings",
+            get(ranking_page).post(publish_page),
+        )
+        .route("/first-secretaries/{id}/scores", post(score_page))
         .route("/first-secretaries/photos/{id}", get(photo))
         .route("/first-secretaries/{id}", get(detail_page))
         .route("/first-secretaries/{id}/assign", post(assign_page))
@@ -132,6 +140,16 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/api/v1/first-secretaries/ledger/{id}/reverse",
             post(api_ledger_reverse),
+        )
+        .route("/api/v1/first-secretaries/scores", get(api_month_scores))
+        .route("/api/v1/first-secretaries/scores/close", post(api_close))
+        .route(
+            "/api/v1/first-secretaries/rankings",
+            get(api_ranking).post(api_publish),
+        )
+        .route(
+            "/api/v1/first-secretaries/{id}/scores",
+            get(api_scores).post(api_score),
         )
 }
 
@@ -350,6 +368,14 @@ async fn detail_view(
     let pledges = store::pledges(ctx, id).await?;
     let can_pledge = store::can_pledge(p, &a, &paths);
     let spots = store::spot_checks(ctx, id).await?;
+    let (areas, scores) = scoring::of_posting(ctx, &a, &paths).await?;
+    let can_score = scoring::can_score(p, &paths)
+        && matches!(a.status.as_str(), "on_duty" | "recalled" | "completed");
+    let ranks = if a.start_on.is_some() {
+        scoring::own_ranks(ctx, &a).await?
+    } else {
+        Vec::new()
+    };
     let can_check = p.can(Perm::FsDaily)
         && (paths.village.as_deref().is_some_and(|v| p.in_scope(v)) || p.in_scope(&paths.round));
     let prev = first
@@ -366,6 +392,7 @@ async fn detail_view(
         methods => super::CHECK_METHODS, results => super::CHECK_RESULTS,
         ledger => ledger, red => red, black => black, can_ledger => can_decide,
         categories => super::LEDGER_CATEGORIES, pledges => pledges, can_pledge => can_pledge,
+        areas => areas, scores => scores, can_score => can_score, ranks => ranks,
     })
 }
 
@@ -1290,5 +1317,360 @@ pub async fn api_presence(
     let month = parse_month(q.month.as_deref(), ctx.clock.today())?;
     Ok(Json(
         store::presence_month(&ctx, &p, q.org_id, month).await?,
+    ))
+}
+
+// ---- 一月一评分、一季一排名 ----
+
+fn sheet_of(f: &HashMap<String, String>) -> Sheet {
+    Sheet {
+        month: form::text(f, "month"),
+        scores: f
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = k.strip_prefix("score_")?;
+                // an empty or unreadable box is a missing score, named by the sheet's check
+                v.trim().parse::<i64>().ok().map(|n| (key.to_string(), n))
+            })
+            .collect(),
+        note: form::text(f, "note"),
+        reason: form::text(f, "reason"),
+    }
+}
+
+async fn score_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let r = scoring::score(&ctx, &p, id, &sheet_of(&f))
+        .await
+        .map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct ScoresQuery {
+    /// YYYY-MM; last month by default.
+    pub month: Option<String>,
+}
+
+fn month_or_last(s: Option<&str>, today: NaiveDate) -> Result<i64, AppError> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(m) => crate::points::parse_month(m)
+            .ok_or_else(|| AppError::field("month", "月份格式应为YYYY-MM")),
+        None => Ok(crate::points::month_key(
+            super::month_bounds(today).0 - chrono::Duration::days(1),
+        )),
+    }
+}
+
+async fn scores_view(
+    ctx: &Ctx,
+    p: &Principal,
+    month: i64,
+    errors: Vec<FieldError>,
+) -> Result<minijinja::Value, AppError> {
+    let sheet = scoring::month_sheet(ctx, p, month).await?;
+    let today = ctx.clock.today();
+    let ended = month < crate::points::month_key(today);
+    // the departments this account closes for: its own organisation's or below, not closed
+    let closable: Vec<i64> = if p.can(Perm::PointsWrite) && p.can(Perm::CadreWrite) && ended {
+        sheet
+            .departments
+            .iter()
+            .filter(|d| !d.closed)
+            .map(|d| d.org_id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let prev = crate::points::month_label(if month % 100 == 1 {
+        month - 89
+    } else {
+        month - 1
+    });
+    let next_m = if month % 100 == 12 {
+        month + 89
+    } else {
+        month + 1
+    };
+    let next =
+        (next_m <= crate::points::month_key(today)).then(|| crate::points::month_label(next_m));
+    Ok(context! {
+        sheet => sheet, closable => closable, prev => prev, next => next, errors => errors,
+        quarter => crate::points::quarter_of(NaiveDate::from_ymd_opt((month / 100) as i32, (month % 100) as u32, 1).unwrap_or(today)),
+    })
+}
+
+async fn scores_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ScoresQuery>,
+) -> Result<Response, PageError> {
+    let month = month_or_last(q.month.as_deref(), ctx.clock.today())?;
+    let v = scores_view(&ctx, &p, month, Vec::new()).await?;
+    Ok(render(
+        "fs_scores.html",
+        page_ctx(&p, "first_secretaries", v),
+    ))
+}
+
+async fn close_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let month = form::text(&f, "month");
+    let org: i64 = form::num(&f, "org_id");
+    match scoring::close(&ctx, &p, org, &month).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/first-secretaries/scores?month={month}&ok=closed"
+        ))
+        .into_response()),
+        Err(e) if refused(&e) => {
+            let status = status_of(&e);
+            let m = month_or_last(Some(&month), ctx.clock.today())?;
+            let v = scores_view(&ctx, &p, m, crate::web::field_errors(e, "form")).await?;
+            Ok(render_status(
+                status,
+                "fs_scores.html",
+                page_ctx(&p, "first_secretaries", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct RankingQuery {
+    /// The department running the rounds; the nearest one by default.
+    pub org_id: Option<i64>,
+    /// YYYY-Qn; the last quarter by default.
+    pub quarter: Option<String>,
+}
+
+fn last_quarter(today: NaiveDate) -> String {
+    let (first, _) = super::month_bounds(today);
+    let m = chrono::Datelike::month(&first);
+    let start = first
+        .checked_sub_months(chrono::Months::new((m - 1) % 3 + 1))
+        .unwrap_or(first);
+    crate::points::quarter_of(start)
+}
+
+fn quarter_step(q: &str, forward: bool) -> Option<String> {
+    let (from, _) = crate::points::parse_quarter(q)?;
+    let d = NaiveDate::from_ymd_opt((from / 100) as i32, (from % 100) as u32, 1)?;
+    let d = if forward {
+        d.checked_add_months(chrono::Months::new(3))?
+    } else {
+        d.checked_sub_months(chrono::Months::new(3))?
+    };
+    Some(crate::points::quarter_of(d))
+}
+
+async fn ranking_of(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &RankingQuery,
+) -> Result<(Ranking, Vec<(i64, String)>), AppError> {
+    let departments = scoring::departments_for(ctx, p).await?;
+    let org = match q.org_id {
+        Some(o) => o,
+        None => departments
+            .first()
+            .map(|d| d.0)
+            .ok_or(AppError::NotFound("第一书记排名"))?,
+    };
+    let quarter = q
+        .quarter
+        .clone()
+        .filter(|x| !x.trim().is_empty())
+        .unwrap_or_else(|| last_quarter(ctx.clock.today()));
+    Ok((scoring::ranking(ctx, p, org, &quarter).await?, departments))
+}
+
+async fn ranking_view(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &RankingQuery,
+    errors: Vec<FieldError>,
+) -> Result<minijinja::Value, AppError> {
+    let departments = scoring::departments_for(ctx, p).await?;
+    let org = q
+        .org_id
+        .or(departments.first().map(|d| d.0))
+        .ok_or(AppError::NotFound("第一书记排名"))?;
+    let quarter = q
+        .quarter
+        .clone()
+        .filter(|x| !x.trim().is_empty())
+        .unwrap_or_else(|| last_quarter(ctx.clock.today()));
+    let result = scoring::ranking(ctx, p, org, &quarter).await;
+    let (r, unpublished) = match result {
+        Ok(r) => (Some(r), false),
+        Err(AppError::Refused {
+            code: "fs.ranking_unpublished",
+            ..
+        }) => (None, true),
+        Err(e) => return Err(e),
+    };
+    let dept = crate::org::store::get(&ctx.db, org).await?;
+    let can_publish = r.as_ref().is_some_and(|r| r.published_at.is_none())
+        && p.can(Perm::CadreWrite)
+        && p.can(Perm::PointsWrite)
+        && p.in_scope(&dept.path);
+    let published = scoring::published_quarters(ctx, org).await?;
+    let next = quarter_step(&quarter, true)
+        .filter(|n| n.as_str() <= crate::points::quarter_of(ctx.clock.today()).as_str());
+    Ok(context! {
+        r => r, unpublished => unpublished, quarter => quarter, org_id => org, org_name => dept.name,
+        departments => departments, can_publish => can_publish, published => published,
+        prev => quarter_step(&quarter, false), next => next, errors => errors,
+        own => store::of_account(ctx, p.account_id).await?.map(|(a, _)| a.id),
+    })
+}
+
+async fn ranking_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<RankingQuery>,
+) -> Result<Response, PageError> {
+    let v = ranking_view(&ctx, &p, &q, Vec::new()).await?;
+    Ok(render(
+        "fs_ranking.html",
+        page_ctx(&p, "first_secretaries", v),
+    ))
+}
+
+async fn publish_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let quarter = form::text(&f, "quarter");
+    let org: i64 = form::num(&f, "org_id");
+    match scoring::publish(&ctx, &p, org, &quarter).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/first-secretaries/rankings?org_id={org}&quarter={quarter}&ok=ranking_published"
+        ))
+        .into_response()),
+        Err(e) if refused(&e) => {
+            let status = status_of(&e);
+            let q = RankingQuery {
+                org_id: Some(org),
+                quarter: Some(quarter),
+            };
+            let v = ranking_view(&ctx, &p, &q, crate::web::field_errors(e, "form")).await?;
+            Ok(render_status(
+                status,
+                "fs_ranking.html",
+                page_ctx(&p, "first_secretaries", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PostingScores {
+    pub areas: Vec<scoring::Area>,
+    /// The posting's months, newest first (at most 12).
+    pub months: Vec<MonthScore>,
+}
+
+/// A posting's monthly scores (一月一评分), per area of the sheet.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/scores", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = PostingScores), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_scores(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<PostingScores>, ApiError> {
+    let (a, paths) = store::get(&ctx, &p, id).await?;
+    let (areas, months) = scoring::of_posting(&ctx, &a, &paths).await?;
+    Ok(Json(PostingScores { areas, months }))
+}
+
+/// The township scores a month on the sheet: every area from 0 to its full mark; a month
+/// already scored again only with a reason.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/scores", tag = "first_secretaries", params(("id" = i64, Path)), request_body = Sheet,
+    responses((status = 200, body = MonthScore), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody),
+        (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_score(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<Sheet>,
+) -> Result<Json<MonthScore>, ApiError> {
+    Ok(Json(scoring::score(&ctx, &p, id, &b).await?))
+}
+
+/// A month's scores of every first secretary in the account's scope.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/scores", tag = "first_secretaries", params(ScoresQuery),
+    responses((status = 200, body = MonthSheet), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_month_scores(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ScoresQuery>,
+) -> Result<Json<MonthSheet>, ApiError> {
+    let month = month_or_last(q.month.as_deref(), ctx.clock.today())?;
+    Ok(Json(scoring::month_sheet(&ctx, &p, month).await?))
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct CloseMonth {
+    /// The department running the rounds.
+    pub org_id: i64,
+    /// YYYY-MM
+    pub month: String,
+}
+
+/// The department closes a month of its first secretaries' scores: final from then on.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/scores/close", tag = "first_secretaries", request_body = CloseMonth,
+    responses((status = 200, body = crate::points::store::Close), (status = 403, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_close(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<CloseMonth>,
+) -> Result<Json<crate::points::store::Close>, ApiError> {
+    Ok(Json(scoring::close(&ctx, &p, b.org_id, &b.month).await?))
+}
+
+/// A quarter's ranking of a department's first secretaries: as published, or — for the
+/// department — as it stands.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/rankings", tag = "first_secretaries", params(RankingQuery),
+    responses((status = 200, body = Ranking), (status = 404, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody)))]
+pub async fn api_ranking(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<RankingQuery>,
+) -> Result<Json<Ranking>, ApiError> {
+    Ok(Json(ranking_of(&ctx, &p, &q).await?.0))
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct PublishQuarter {
+    pub org_id: i64,
+    /// YYYY-Qn
+    pub quarter: String,
+}
+
+/// 一季一排名: the department publishes a quarter's ranking once its three months are closed.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/rankings", tag = "first_secretaries", request_body = PublishQuarter,
+    responses((status = 200, body = Ranking), (status = 403, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_publish(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<PublishQuarter>,
+) -> Result<Json<Ranking>, ApiError> {
+    Ok(Json(
+        scoring::publish(&ctx, &p, b.org_id, &b.quarter).await?,
     ))
 }

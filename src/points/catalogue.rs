@@ -1288,6 +1288,85 @@ const SECRETARY: &[Row] = &[
     ),
 ];
 
+/// 一月一评分 of first secretaries: the six areas of seed 002 (梁山, "实绩打擂晾晒"), each scored
+/// monthly by the township from 0 to its full mark. The seed names the areas; the marks
+/// (100 in all, more for collective economy and the branch's own building) are this
+/// platform's default for a department to change.
+const FIRST_SECRETARY: &[Row] = &[
+    (
+        "FS1",
+        "实绩评分",
+        "实施各类基础工程",
+        15,
+        15,
+        MO,
+        S,
+        false,
+        false,
+        false,
+    ),
+    (
+        "FS2",
+        "实绩评分",
+        "落实群众致富项目",
+        15,
+        15,
+        MO,
+        S,
+        false,
+        false,
+        false,
+    ),
+    (
+        "FS3",
+        "实绩评分",
+        "发展村级集体经济",
+        20,
+        20,
+        MO,
+        S,
+        false,
+        false,
+        false,
+    ),
+    (
+        "FS4",
+        "实绩评分",
+        "解决群众困难问题",
+        15,
+        15,
+        MO,
+        S,
+        false,
+        false,
+        false,
+    ),
+    (
+        "FS5",
+        "实绩评分",
+        "化解各类矛盾纠纷",
+        15,
+        15,
+        MO,
+        S,
+        false,
+        false,
+        false,
+    ),
+    (
+        "FS6",
+        "实绩评分",
+        "加强基层组织建设",
+        20,
+        20,
+        MO,
+        S,
+        false,
+        false,
+        false,
+    ),
+];
+
 pub fn default_indicators() -> Vec<Indicator> {
     let make = |subject: &str, rows: &[Row]| -> Vec<Indicator> {
         rows.iter()
@@ -1316,6 +1395,7 @@ pub fn default_indicators() -> Vec<Indicator> {
                         claimable,
                         evidence,
                         approval,
+                        scored: subject == "first_secretary",
                     }
                 },
             )
@@ -1324,5 +1404,6 @@ pub fn default_indicators() -> Vec<Indicator> {
     let mut v = make("member", MEMBER);
     v.extend(make("branch", BRANCH));
     v.extend(make("secretary", SECRETARY));
+    v.extend(make("first_secretary", FIRST_SECRETARY));
     v
 }

@@ -25,10 +25,13 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// Who points are for.
-pub const SUBJECTS: [(&str, &str); 3] = [
+pub const SUBJECTS: [(&str, &str); 4] = [
     ("member", "党员"),
     ("branch", "党支部"),
     ("secretary", "支部书记"),
+    // the village's first secretary on duty, scored monthly on a sheet (一月一评分,
+    // crate::first_secretary::scoring); entries count for the village's organisation
+    ("first_secretary", "第一书记"),
 ];
 /// The period an indicator's cap applies to.
 pub const PERIODS: [(&str, &str); 3] = [("month", "每月"), ("quarter", "每季度"), ("year", "每年")];
@@ -67,6 +70,10 @@ pub struct Indicator {
     pub evidence: bool,
     /// An award takes effect only when approved by someone other than the awarder.
     pub approval: bool,
+    /// An area of a score sheet: the scorer gives 0 up to `points` (the full mark) once a
+    /// month, on the sheet rather than as an event (first secretaries' six areas).
+    #[serde(default)]
+    pub scored: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -147,6 +154,23 @@ impl crate::rules::RuleKind for PointsRules {
             }
             if i.claimable && (i.subject != "member" || i.points < 0) {
                 return Err(format!("{what}：只有党员的加分指标可由本人申报"));
+            }
+            if (i.subject == "first_secretary") != i.scored {
+                return Err(format!(
+                    "{what}：第一书记的指标是评分表的评分项，评分项只用于第一书记"
+                ));
+            }
+            if i.scored
+                && (i.points <= 0
+                    || i.cap != i.points
+                    || i.period != "month"
+                    || i.awarder != "superior"
+                    || i.claimable
+                    || i.approval)
+            {
+                return Err(format!(
+                    "{what}：评分项按月由上级评分，满分为正数，周期上限等于满分，不需申报和审核"
+                ));
             }
         }
         if !self.indicators.iter().any(|i| i.subject == "member") {
@@ -322,6 +346,45 @@ pub fn check_claim(
     Ok(())
 }
 
+/// Checks a score sheet: one score for each area (scored indicator) of `areas`, each from 0 to
+/// the area's full mark, and nothing else. Returns the scores in the areas' order.
+pub fn check_sheet(
+    areas: &[&Indicator],
+    scores: &std::collections::BTreeMap<String, i64>,
+) -> Result<Vec<i64>, AppError> {
+    if areas.is_empty() {
+        return Err(AppError::refused(
+            "points.no_sheet",
+            "积分规则中没有评分项，请先在规则中设置评分表",
+        ));
+    }
+    if let Some(k) = scores.keys().find(|k| !areas.iter().any(|a| &a.key == *k)) {
+        return Err(AppError::field(
+            "scores",
+            format!("评分表中没有“{k}”这一项"),
+        ));
+    }
+    let mut out = Vec::with_capacity(areas.len());
+    for a in areas {
+        match scores.get(&a.key) {
+            None => {
+                return Err(AppError::field(
+                    &format!("score_{}", a.key),
+                    format!("请为“{}”评分", a.name),
+                ))
+            }
+            Some(v) if !(0..=a.points).contains(v) => {
+                return Err(AppError::field(
+                    &format!("score_{}", a.key),
+                    format!("“{}”的得分应在0至{}分之间", a.name, a.points),
+                ))
+            }
+            Some(v) => out.push(*v),
+        }
+    }
+    Ok(out)
+}
+
 /// Ranks totals, highest first; equal totals share a rank (1, 2, 2, 4).
 pub fn rank(totals: &[(i64, i64)]) -> Vec<(i64, i64, i64)> {
     let mut v: Vec<(i64, i64)> = totals.to_vec();
@@ -414,6 +477,7 @@ mod tests {
             claimable: false,
             evidence: false,
             approval: false,
+            scored: false,
         }
     }
 

@@ -34,7 +34,7 @@ pub struct Target {
 impl Target {
     fn lock_id(&self) -> i64 {
         match self.subject.as_str() {
-            "branch" => self.branch.id,
+            "branch" | "first_secretary" => self.branch.id,
             _ => self.member_id.unwrap_or(0),
         }
     }
@@ -49,8 +49,9 @@ async fn member_of(ctx: &Ctx, member_id: i64) -> AppResult<(i64, String)> {
     })
 }
 
-/// Resolves the subject of an award: a member (in their branch), a branch, or a branch's
-/// secretary (a member of that branch).
+/// Resolves the subject of an award: a member (in their branch), a branch, a branch's
+/// secretary (a member of that branch), or a village's first secretary (the village's
+/// organisation: whoever is on duty there in the month, crate::first_secretary::scoring).
 pub async fn target(
     ctx: &Ctx,
     subject: &str,
@@ -68,7 +69,7 @@ pub async fn target(
                 branch: crate::org::store::get(&ctx.db, org).await?,
             })
         }
-        "branch" | "secretary" => {
+        "branch" | "secretary" | "first_secretary" => {
             let org = match org_id {
                 Some(o) => crate::org::store::get(&ctx.db, o)
                     .await
@@ -97,13 +98,14 @@ pub async fn target(
         }
         _ => Err(AppError::field(
             "subject",
-            "积分对象应为党员、党支部或支部书记",
+            "积分对象应为党员、党支部、支部书记或第一书记",
         )),
     }
 }
 
 /// The organisations whose month close freezes this subject's points: the branch for
-/// members' points, every committee above it for branches' and secretaries'.
+/// members' points, every committee above it for branches', secretaries' and first
+/// secretaries'.
 fn closers(t: &Target) -> Vec<i64> {
     if t.subject == "member" {
         vec![t.branch.id]
@@ -126,11 +128,7 @@ async fn guard_open(tx: &mut Tx, t: &Target, month: i64, what: &str) -> AppResul
     if ids.is_empty() {
         return Ok(());
     }
-    let scope = if t.subject == "member" {
-        "members"
-    } else {
-        "units"
-    };
+    let scope = close_scope(&t.subject);
     // ids are integers parsed from the path
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let sql = format!("SELECT COUNT(*) AS n FROM point_closes WHERE scope = $1 AND month = $2 AND org_id IN ({list})");
@@ -144,6 +142,17 @@ async fn guard_open(tx: &mut Tx, t: &Target, month: i64, what: &str) -> AppResul
         ));
     }
     Ok(())
+}
+
+/// The month close that freezes a subject's points: `members` (closed by the branch),
+/// `first_secretaries` (closed by the department running the first secretaries' round) or
+/// `units` (branches and secretaries, closed by a committee).
+pub fn close_scope(subject: &str) -> &'static str {
+    match subject {
+        "member" => "members",
+        "first_secretary" => "first_secretaries",
+        _ => "units",
+    }
 }
 
 async fn lock_row(tx: &mut Tx, kind: &str, id: i64) -> AppResult<()> {
@@ -162,7 +171,7 @@ async fn lock(tx: &mut Tx, t: &Target) -> AppResult<()> {
 /// What `indicator` already gave the subject in the months `from..=to`.
 async fn net_in(tx: &mut Tx, t: &Target, indicator: &str, from: i64, to: i64) -> AppResult<i64> {
     let (col, id) = match t.subject.as_str() {
-        "branch" => ("org_id", t.branch.id),
+        "branch" | "first_secretary" => ("org_id", t.branch.id),
         _ => ("member_id", t.member_id.unwrap_or(0)),
     };
     let sql = format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM point_entries WHERE subject = $1 AND {col} = $2 AND indicator = $3 AND month IN ({})", listed_months(from, to));
@@ -246,7 +255,7 @@ pub async fn entry(ctx: &Ctx, id: i64) -> AppResult<(Entry, String)> {
 /// Entries of a subject (newest first): a member's (`member_id`) or a branch's own
 /// (`org_id`, subject branch), within a year.
 pub async fn entries_of(ctx: &Ctx, subject: &str, id: i64, year: i32) -> AppResult<Vec<Entry>> {
-    let col = if subject == "branch" {
+    let col = if subject == "branch" || subject == "first_secretary" {
         "e.org_id"
     } else {
         "e.member_id"
@@ -263,9 +272,10 @@ pub async fn entries_of(ctx: &Ctx, subject: &str, id: i64, year: i32) -> AppResu
     Ok(rows.iter().map(entry_row).collect::<DbResult<Vec<_>>>()?)
 }
 
-/// The latest entries recorded for a branch (all subjects), newest first.
+/// The latest entries recorded for a branch (its members', its own and its secretary's; a
+/// first secretary's monthly scores are on the first secretary's page), newest first.
 pub async fn recent(ctx: &Ctx, branch_id: i64, limit: i64) -> AppResult<Vec<Entry>> {
-    let rest = format!(" FROM point_entries e LEFT JOIN members m ON m.id = e.member_id WHERE e.org_id = $1 ORDER BY e.id DESC LIMIT {}", limit.clamp(1, 500));
+    let rest = format!(" FROM point_entries e LEFT JOIN members m ON m.id = e.member_id WHERE e.org_id = $1 AND e.subject <> 'first_secretary' ORDER BY e.id DESC LIMIT {}", limit.clamp(1, 500));
     let rows = fetch_rows_packed(&ctx.db, ENTRY_COLUMNS, &rest, &[Val::I64(branch_id)]).await?;
     Ok(rows.iter().map(entry_row).collect::<DbResult<Vec<_>>>()?)
 }
@@ -355,6 +365,12 @@ pub async fn award(
         .filter(|i| i.subject == t.subject)
         .ok_or_else(|| AppError::field("indicator", "请选择本对象的积分指标"))?
         .clone();
+    if i.scored {
+        return Err(AppError::field(
+            "indicator",
+            format!("“{}”是评分表的评分项，请在月度评分表中打分", i.name),
+        ));
+    }
     super::check_awarder(&i, p.org_path != t.branch.path)?;
     evidence_ok(&i, &file, &r)?;
     let today = ctx.clock.today();
@@ -634,7 +650,22 @@ pub async fn reverse(ctx: &Ctx, p: &Principal, entry_id: i64, reason: &str) -> A
     let mut tx = ctx.db.begin().await?;
     guard_open(&mut tx, &t, month_key(e.done_on), "不能冲正").await?;
     lock(&mut tx, &t).await?;
-    let id = on_tx!(&mut tx, x => {
+    let id = write_reversal(ctx, &mut tx, p, &e, reason).await?;
+    let out = entry_tx(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Inside `tx`, with the subject's lock held and the month open: the entry reversing `e`, and
+/// its audit record.
+async fn write_reversal(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    p: &Principal,
+    e: &Entry,
+    reason: &str,
+) -> AppResult<i64> {
+    let id = on_tx!(tx, x => {
         sqlx::query("INSERT INTO point_entries (subject, member_id, org_id, indicator, category, points, done_on, month, note, reverses_id, rules_version, recorded_by, at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id")
             .bind(&e.subject).bind(e.member_id).bind(e.org_id).bind(&e.indicator).bind(&e.category).bind(-e.points)
@@ -642,7 +673,7 @@ pub async fn reverse(ctx: &Ctx, p: &Principal, entry_id: i64, reason: &str) -> A
             .fetch_one(&mut *x).await?.i64("id")?
     });
     audit::append(
-        &mut tx,
+        tx,
         &p.actor(),
         NewEntry {
             action: "points.reverse",
@@ -653,7 +684,73 @@ pub async fn reverse(ctx: &Ctx, p: &Principal, entry_id: i64, reason: &str) -> A
         },
     )
     .await?;
-    let out = entry_tx(&mut tx, id).await?;
+    Ok(id)
+}
+
+/// 一月一评分 on a sheet: a score for every area (scored indicator) of the subject for
+/// `month`, one entry per area in one transaction, dated the month's last day (today while
+/// the month runs). A month already scored is scored again only with a reason: its entries
+/// are reversed and the new ones written, all or nothing; a closed month refuses both.
+/// Returns the month's new entries.
+pub async fn score_sheet(
+    ctx: &Ctx,
+    p: &Principal,
+    t: &Target,
+    month: i64,
+    scores: &BTreeMap<String, i64>,
+    note: &str,
+    reason: &str,
+) -> AppResult<Vec<Entry>> {
+    p.authorize(Perm::PointsWrite, Some(&t.branch.path))?;
+    let (r, version) = rules_for(ctx, &t.branch.path).await?;
+    let areas: Vec<&Indicator> = r.for_subject(&t.subject).filter(|i| i.scored).collect();
+    let given = super::check_sheet(&areas, scores)?;
+    if let Some(a) = areas.first() {
+        super::check_awarder(a, p.org_path != t.branch.path)?;
+    }
+    let today = ctx.clock.today();
+    if month > month_key(today) {
+        return Err(AppError::field("month", "不能为尚未开始的月份评分"));
+    }
+    let on = last_day(month).min(today);
+    super::check_date(on, today, &r, false)?;
+    let note = note_ok(note)?;
+    let reason = reason.trim();
+    if reason.chars().count() > 200 {
+        return Err(AppError::field("reason", "修改理由不超过200字"));
+    }
+    let mut tx = ctx.db.begin().await?;
+    guard_open(&mut tx, t, month, "不能再评分").await?;
+    lock(&mut tx, t).await?;
+    let standing: Vec<i64> = on_tx!(&mut tx, x => {
+        let rows = sqlx::query("SELECT e.id FROM point_entries e WHERE e.subject = $1 AND e.org_id = $2 AND e.month = $3 AND e.reverses_id IS NULL \
+                                AND NOT EXISTS (SELECT 1 FROM point_entries r WHERE r.reverses_id = e.id) ORDER BY e.id")
+            .bind(&t.subject).bind(t.branch.id).bind(month).fetch_all(&mut *x).await?;
+        rows.iter().map(|r| r.i64("id")).collect::<DbResult<Vec<_>>>()?
+    });
+    if !standing.is_empty() {
+        if reason.is_empty() {
+            return Err(AppError::refused(
+                "points.scored",
+                format!("{}已评分；修改评分须写明理由", month_label(month)),
+            ));
+        }
+        for id in standing {
+            let e = entry_tx(&mut tx, id).await?;
+            write_reversal(ctx, &mut tx, p, &e, reason).await?;
+        }
+    }
+    let mut out = Vec::with_capacity(areas.len());
+    for (a, v) in areas.iter().zip(given) {
+        let mut i = (*a).clone();
+        i.points = v;
+        out.push(
+            write_entry(
+                ctx, &mut tx, p, t, &i, on, &note, None, None, &None, version,
+            )
+            .await?,
+        );
+    }
     tx.commit().await?;
     Ok(out)
 }
@@ -968,8 +1065,28 @@ pub async fn close_month(
                 "支部和书记积分由上级党委按月关账",
             ))
         }
+        "first_secretaries" if org.kind.holds_members() => {
+            return Err(AppError::field(
+                "org_id",
+                "第一书记月度评分由组织选派的组织部门关账",
+            ))
+        }
+        "first_secretaries" => {
+            let runs = on_db!(&ctx.db, x => {
+                sqlx::query("SELECT COUNT(*) AS n FROM fs_rounds WHERE org_id = $1").bind(org.id).fetch_one(x).await?.i64("n")?
+            });
+            if runs == 0 {
+                return Err(AppError::refused(
+                    "points.not_fs_department",
+                    format!(
+                        "{}没有组织第一书记选派，第一书记月度评分由组织选派的组织部门关账",
+                        org.name
+                    ),
+                ));
+            }
+        }
         "members" | "units" => {}
-        _ => return Err(AppError::field("scope", "关账范围应为党员或支部")),
+        _ => return Err(AppError::field("scope", "关账范围应为党员、支部或第一书记")),
     }
     if m >= month_key(ctx.clock.today()) {
         return Err(AppError::refused(
@@ -984,7 +1101,12 @@ pub async fn close_month(
     let (done, pending, entries, total) = on_tx!(&mut tx, x => {
         let done = sqlx::query("SELECT COUNT(*) AS n FROM point_closes WHERE org_id = $1 AND scope = $2 AND month = $3")
             .bind(org.id).bind(scope).bind(m).fetch_one(&mut *x).await?.i64("n")?;
-        let (pending, sums) = if scope == "members" {
+        let (pending, sums) = if scope == "first_secretaries" {
+            // no claims: the sheet is scored by the level above
+            let sums = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(e.points), 0) AS BIGINT) AS s FROM point_entries e JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'first_secretary' AND e.month = $1 AND o.path > $2 AND o.path < $3")
+                .bind(m).bind(&org.path).bind(&upper).fetch_one(&mut *x).await?;
+            (0, sums)
+        } else if scope == "members" {
             let pending = sqlx::query("SELECT COUNT(*) AS n FROM point_claims WHERE org_id = $1 AND subject = 'member' AND status = 'pending' AND done_on BETWEEN $2 AND $3")
                 .bind(org.id).bind(first_day(m)).bind(last_day(m)).fetch_one(&mut *x).await?.i64("n")?;
             let sums = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(points), 0) AS BIGINT) AS s FROM point_entries WHERE subject = 'member' AND month = $1 AND org_id = $2")
@@ -1292,7 +1414,15 @@ async fn unit_board_uncached(
         };
         let by_path = [Val::Str(org.path.clone()), Val::Str(upper.clone())];
         let vals: &[Val] = if whole { &[] } else { &by_path };
-        let (sums, names) = if subject == "branch" {
+        let (sums, names) = if subject == "first_secretary" {
+            // the villages scored in the range (crate::first_secretary::scoring adds who was on
+            // duty there and the villages not scored)
+            let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, &format!("SELECT t.org_id AS id, t.period AS month, t.total AS s FROM point_totals t{join} WHERE t.subject = 'first_secretary' AND t.span = 'M' AND t.period IN ({listed}){cond}"),
+                &["id", "month", "s"], vals).await?;
+            let named: Vec<(i64, String)> = fetch_packed(&ctx.db, &format!("SELECT DISTINCT o.id, o.name FROM point_totals t JOIN orgs o ON o.id = t.org_id WHERE t.subject = 'first_secretary' AND t.span = 'M' AND t.period IN ({listed}) AND o.path >= $1 AND o.path < $2"),
+                &["id", "name"], &by_path).await?;
+            (sums, named.into_iter().map(|(id, n)| (id, (n, None))).collect::<HashMap<_, _>>())
+        } else if subject == "branch" {
             let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, &format!("SELECT t.org_id AS id, t.period AS month, t.total AS s FROM point_totals t{join} WHERE t.subject = 'branch' AND t.span = 'M' AND t.period IN ({listed}){cond}"),
                 &["id", "month", "s"], vals).await?;
             let rows = sqlx::query(&format!("SELECT id, name FROM orgs WHERE path >= $1 AND path < $2 AND kind IN {branch_kinds} AND dissolved_at IS NULL"))
@@ -1307,8 +1437,8 @@ async fn unit_board_uncached(
             let names = names.into_iter().map(|(id, n, o)| (id, (n, Some(o)))).collect::<HashMap<_, _>>();
             (sums, names)
         };
-        let rows = sqlx::query("SELECT DISTINCT month FROM point_closes WHERE org_id = $1 AND scope = 'units' AND month BETWEEN $2 AND $3 ORDER BY month")
-            .bind(org.id).bind(from).bind(to).fetch_all(x).await?;
+        let rows = sqlx::query("SELECT DISTINCT month FROM point_closes WHERE org_id = $1 AND scope = $2 AND month BETWEEN $3 AND $4 ORDER BY month")
+            .bind(org.id).bind(close_scope(subject)).bind(from).bind(to).fetch_all(x).await?;
         let closed = rows.iter().map(|r| Ok(month_label(r.i64("month")?))).collect::<DbResult<Vec<_>>>()?;
         (sums, names, closed)
     });

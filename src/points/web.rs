@@ -231,6 +231,7 @@ async fn month_view(
     let indicators: Vec<&Indicator> = rules
         .indicators
         .iter()
+        .filter(|i| !i.scored)
         .filter(|i| {
             if branch {
                 from_above || i.awarder == "branch"

@@ -412,6 +412,7 @@ pub const TABLES: &[Table] = &[
             col("claimable", "党员可申报", Cell::Bool),
             col("evidence", "需佐证", Cell::Bool),
             col("approval", "需审核", Cell::Bool),
+            col("scored", "评分项（按月打分）", Cell::Bool),
         ],
     },
     Table {

@@ -61,6 +61,8 @@ use utoipa::OpenApi;
         crate::first_secretary::web::api_ledger, crate::first_secretary::web::api_ledger_add, crate::first_secretary::web::api_ledger_reverse,
         crate::first_secretary::web::api_activities, crate::first_secretary::web::api_activity,
         crate::first_secretary::web::api_pledges, crate::first_secretary::web::api_pledge_add, crate::first_secretary::web::api_pledge_progress, crate::first_secretary::web::api_pledge_remove,
+        crate::first_secretary::web::api_scores, crate::first_secretary::web::api_score, crate::first_secretary::web::api_month_scores,
+        crate::first_secretary::web::api_close, crate::first_secretary::web::api_ranking, crate::first_secretary::web::api_publish,
     ),
     components(schemas(crate::rules::web::RuleKindName, crate::first_secretary::web::DecideAction)),
     modifiers(&CommonResponses),

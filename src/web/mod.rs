@@ -193,6 +193,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/fs_presence.html"),
     ),
     (
+        "fs_scores.html",
+        include_str!("../../templates/fs_scores.html"),
+    ),
+    (
+        "fs_ranking.html",
+        include_str!("../../templates/fs_ranking.html"),
+    ),
+    (
         "recruits.html",
         include_str!("../../templates/recruits.html"),
     ),

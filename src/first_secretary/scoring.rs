@@ -1,0 +1,718 @@
+//! 一月一评分、一季一排名 (seed 002, F14–F15) on the points engine: subject `first_secretary`,
+//! whose entries count for the village's organisation — whoever is on duty there in the
+//! month. The township scores each month on the six-area sheet (the scored indicators of the
+//! points catalogue, a rule value); the department running the round closes the month
+//! (`point_closes` scope `first_secretaries`); once a quarter's three months are closed the
+//! department publishes the quarter's ranking (ties share a rank), kept as published in
+//! `fs_quarters` with its digest.
+
+use super::store::{self, Assignment, Paths};
+use crate::audit::{self, NewEntry};
+use crate::auth::{Perm, Principal};
+use crate::db::{path_upper, DbResult, DbRow};
+use crate::error::{AppError, AppResult};
+use crate::org::Org;
+use crate::points::{self, month_label, Indicator};
+use crate::{on_db, Ctx};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// One area of the sheet, as the rules in force define it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FsScoreArea)]
+pub struct Area {
+    pub key: String,
+    pub name: String,
+    /// The full mark.
+    pub full: i64,
+}
+
+/// A month's scores of one village's first secretary.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FsMonthScore)]
+pub struct MonthScore {
+    /// YYYY-MM
+    pub month: String,
+    /// Per area, in the sheet's order; empty when the month is not scored.
+    pub scores: Vec<i64>,
+    pub total: i64,
+    pub scored: bool,
+    /// The department closed the month: the scores are final.
+    pub closed: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(as = FsScoreSheet)]
+pub struct Sheet {
+    /// YYYY-MM; last month by default.
+    pub month: String,
+    /// Area key (FS1 …) → score, from 0 to the area's full mark; every area of the sheet.
+    pub scores: BTreeMap<String, i64>,
+    pub note: String,
+    /// Needed to score a month again (the earlier scores are reversed).
+    pub reason: String,
+}
+
+/// The sheet's areas in force for a village.
+pub async fn areas(ctx: &Ctx, village_path: &str) -> AppResult<Vec<Area>> {
+    let (r, _) = points::store::rules_for(ctx, village_path).await?;
+    Ok(r.for_subject("first_secretary")
+        .filter(|i| i.scored)
+        .map(area)
+        .collect())
+}
+
+fn area(i: &Indicator) -> Area {
+    Area {
+        key: i.key.clone(),
+        name: i.name.clone(),
+        full: i.points,
+    }
+}
+
+/// The months of a posting, newest first: from its start to its end (or this month), at most
+/// the last 12.
+fn posting_months(a: &Assignment, today: NaiveDate) -> Vec<i64> {
+    months_between(a.start_on, a.ended_on.or(a.ends_on), today)
+}
+
+fn months_between(start: Option<NaiveDate>, end: Option<NaiveDate>, today: NaiveDate) -> Vec<i64> {
+    let Some(start) = start else {
+        return Vec::new();
+    };
+    let end = end.unwrap_or(today).min(today);
+    if end < start {
+        return Vec::new();
+    }
+    let mut v = points::months(points::month_key(start), points::month_key(end));
+    v.reverse();
+    v.truncate(12);
+    v
+}
+
+/// (village, month) → (area key → net points): the standing scores of the villages' months.
+async fn scores_of(
+    ctx: &Ctx,
+    villages: &[i64],
+    months: &[i64],
+) -> AppResult<HashMap<(i64, i64), HashMap<String, i64>>> {
+    let mut out: HashMap<(i64, i64), HashMap<String, i64>> = HashMap::new();
+    if villages.is_empty() || months.is_empty() {
+        return Ok(out);
+    }
+    let listed = months
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    for chunk in villages.chunks(500) {
+        // ids and months are integers computed here
+        let ids = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!("SELECT org_id, month, indicator, CAST(SUM(points) AS BIGINT) AS s, \
+                           CAST(SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END) AS BIGINT) AS n FROM point_entries \
+                           WHERE subject = 'first_secretary' AND month IN ({listed}) AND org_id IN ({ids}) GROUP BY org_id, month, indicator");
+        on_db!(&ctx.db, x => {
+            for r in sqlx::query(&sql).fetch_all(x).await? {
+                // an area scored again has its earlier entry reversed: it stands when more
+                // entries were written than reversed
+                if r.i64("n")? > 0 {
+                    out.entry((r.i64("org_id")?, r.i64("month")?)).or_default().insert(r.string("indicator")?, r.i64("s")?);
+                }
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// The months closed by `org` (scope `first_secretaries`) among `months`.
+async fn closed_months(ctx: &Ctx, org: i64, months: &[i64]) -> AppResult<Vec<i64>> {
+    if months.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (lo, hi) = (
+        months.iter().min().copied().unwrap_or(0),
+        months.iter().max().copied().unwrap_or(0),
+    );
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT month FROM point_closes WHERE org_id = $1 AND scope = 'first_secretaries' AND month BETWEEN $2 AND $3")
+            .bind(org).bind(lo).bind(hi).fetch_all(x).await?;
+        Ok(rows.iter().map(|r| r.i64("month")).collect::<DbResult<Vec<_>>>()?)
+    })
+}
+
+fn month_score(
+    areas: &[Area],
+    m: i64,
+    got: Option<&HashMap<String, i64>>,
+    closed: bool,
+) -> MonthScore {
+    let scores: Vec<i64> = match got {
+        Some(g) => areas
+            .iter()
+            .map(|a| g.get(&a.key).copied().unwrap_or(0))
+            .collect(),
+        None => Vec::new(),
+    };
+    MonthScore {
+        month: month_label(m),
+        total: scores.iter().sum(),
+        scored: got.is_some(),
+        scores,
+        closed,
+    }
+}
+
+/// A posting's months with their scores, newest first.
+pub async fn of_posting(
+    ctx: &Ctx,
+    a: &Assignment,
+    paths: &Paths,
+) -> AppResult<(Vec<Area>, Vec<MonthScore>)> {
+    let (Some(village), Some(vpath)) = (a.village_id, paths.village.as_deref()) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let areas = areas(ctx, vpath).await?;
+    let months = posting_months(a, ctx.clock.today());
+    let got = scores_of(ctx, &[village], &months).await?;
+    let closed = closed_months(ctx, a.round_org_id, &months).await?;
+    Ok((
+        areas.clone(),
+        months
+            .iter()
+            .map(|m| month_score(&areas, *m, got.get(&(village, *m)), closed.contains(m)))
+            .collect(),
+    ))
+}
+
+/// Whether `p` scores the posting's months: the township (or any organisation above the
+/// village) with daily management and points, never the first secretary themself.
+pub fn can_score(p: &Principal, paths: &Paths) -> bool {
+    paths.cadre_account != Some(p.account_id)
+        && p.can(Perm::FsDaily)
+        && p.can(Perm::PointsWrite)
+        && paths
+            .village
+            .as_deref()
+            .is_some_and(|v| p.in_scope(v) && p.org_path != v)
+}
+
+/// 一月一评分: the township scores a month of a posting on the sheet.
+pub async fn score(ctx: &Ctx, p: &Principal, id: i64, sheet: &Sheet) -> AppResult<MonthScore> {
+    let (a, paths) = store::get(ctx, p, id).await?;
+    if !can_score(p, &paths) {
+        return Err(if paths.cadre_account == Some(p.account_id) {
+            AppError::Forbidden("第一书记不能为自己评分".into())
+        } else {
+            AppError::Forbidden("由派驻村所在乡镇党委评分".into())
+        });
+    }
+    let today = ctx.clock.today();
+    let month = if sheet.month.trim().is_empty() {
+        points::month_key(today.with_day0(0).unwrap_or(today) - chrono::Duration::days(1))
+    } else {
+        points::parse_month(&sheet.month)
+            .ok_or_else(|| AppError::field("month", "月份格式应为YYYY-MM"))?
+    };
+    if !posting_months(&a, today).contains(&month)
+        || !matches!(a.status.as_str(), "on_duty" | "recalled" | "completed")
+    {
+        return Err(AppError::field(
+            "month",
+            format!("{}不在{}的驻村期内", month_label(month), a.cadre_name),
+        ));
+    }
+    let village = a
+        .village_id
+        .ok_or_else(|| AppError::field("month", "尚未派驻到村"))?;
+    let target = points::store::target(ctx, "first_secretary", None, Some(village)).await?;
+    points::store::score_sheet(
+        ctx,
+        p,
+        &target,
+        month,
+        &sheet.scores,
+        &sheet.note,
+        &sheet.reason,
+    )
+    .await?;
+    let areas = areas(ctx, &target.branch.path).await?;
+    let got = scores_of(ctx, &[village], &[month]).await?;
+    Ok(month_score(
+        &areas,
+        month,
+        got.get(&(village, month)),
+        false,
+    ))
+}
+
+// ---- a month across the scope ----
+
+/// One posting's line of a month.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FsMonthRow)]
+pub struct MonthRow {
+    pub assignment_id: i64,
+    pub cadre_name: String,
+    pub village_name: String,
+    pub township_name: Option<String>,
+    pub sending_unit: String,
+    pub score: MonthScore,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FsMonthSheet)]
+pub struct MonthSheet {
+    pub month: String,
+    pub areas: Vec<Area>,
+    pub rows: Vec<MonthRow>,
+    pub scored: usize,
+    /// The departments (running rounds) in the scope, with whether each closed the month.
+    pub departments: Vec<Department>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FsDepartment)]
+pub struct Department {
+    pub org_id: i64,
+    pub name: String,
+    pub closed: bool,
+}
+
+/// A posting on duty some time in a range: (assignment, cadre, village id, village name,
+/// village path, sending unit, round's organisation).
+type Line = (i64, String, i64, String, String, String, i64);
+
+/// The postings on duty some time between `first` and `last` whose village or round lies in
+/// `path`'s subtree, in village order.
+async fn postings_in(
+    ctx: &Ctx,
+    path: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> AppResult<Vec<Line>> {
+    let hi = path_upper(path);
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query(
+            "SELECT a.id, c.name AS cadre_name, v.id AS village_id, v.name AS village_name, v.path AS village_path, a.sending_unit, r.org_id \
+             FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id JOIN orgs ro ON ro.id = r.org_id JOIN cadres c ON c.id = a.cadre_id \
+             JOIN orgs v ON v.id = a.village_id \
+             WHERE a.status IN ('on_duty', 'recalled', 'completed') AND a.start_on <= $1 AND COALESCE(a.ended_on, a.ends_on) >= $2 \
+               AND ((v.path >= $3 AND v.path < $4) OR (ro.path >= $3 AND ro.path < $4)) ORDER BY v.path, a.start_on, a.id")
+            .bind(last).bind(first).bind(path).bind(&hi).fetch_all(x).await?;
+        Ok(rows.iter().map(|r| Ok((r.i64("id")?, r.string("cadre_name")?, r.i64("village_id")?, r.string("village_name")?,
+            r.string("village_path")?, r.string("sending_unit")?, r.i64("org_id")?))).collect::<DbResult<Vec<_>>>()?)
+    })
+}
+
+/// The departments running rounds at `path` or below.
+async fn departments_in(ctx: &Ctx, path: &str) -> AppResult<Vec<(i64, String, String)>> {
+    let hi = path_upper(path);
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT DISTINCT o.id, o.name, o.path FROM fs_rounds r JOIN orgs o ON o.id = r.org_id WHERE o.path >= $1 AND o.path < $2 ORDER BY o.path")
+            .bind(path).bind(&hi).fetch_all(x).await?;
+        Ok(rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?, r.string("path")?))).collect::<DbResult<Vec<_>>>()?)
+    })
+}
+
+/// The month's sheet of every posting in `p`'s scope (the township's villages, the county's
+/// rounds).
+pub async fn month_sheet(ctx: &Ctx, p: &Principal, month: i64) -> AppResult<MonthSheet> {
+    p.authorize(Perm::CadreRead, None)?;
+    let first = NaiveDate::from_ymd_opt((month / 100) as i32, (month % 100) as u32, 1)
+        .ok_or_else(|| AppError::field("month", "月份格式应为YYYY-MM"))?;
+    if first > ctx.clock.today() {
+        return Err(AppError::field("month", "不能查看尚未开始的月份"));
+    }
+    let (_, last) = super::month_bounds(first);
+    let lines = postings_in(ctx, &p.org_path, first, last).await?;
+    let areas = areas(ctx, &p.org_path).await?;
+    let villages: Vec<i64> = lines.iter().map(|l| l.2).collect();
+    let got = scores_of(ctx, &villages, &[month]).await?;
+    let towns = store::townships(ctx, lines.iter().map(|l| l.4.as_str())).await?;
+    let mut departments = Vec::new();
+    for (id, name, _) in departments_in(ctx, &p.org_path).await? {
+        let closed = !closed_months(ctx, id, &[month]).await?.is_empty();
+        departments.push(Department {
+            org_id: id,
+            name,
+            closed,
+        });
+    }
+    let closed_by: HashMap<i64, bool> = departments.iter().map(|d| (d.org_id, d.closed)).collect();
+    let rows: Vec<MonthRow> = lines
+        .into_iter()
+        .map(
+            |(id, cadre, village, vname, vpath, unit, round_org)| MonthRow {
+                assignment_id: id,
+                cadre_name: cadre,
+                village_name: vname,
+                township_name: towns.get(&vpath).cloned(),
+                sending_unit: unit,
+                score: month_score(
+                    &areas,
+                    month,
+                    got.get(&(village, month)),
+                    closed_by.get(&round_org).copied().unwrap_or(false),
+                ),
+            },
+        )
+        .collect();
+    Ok(MonthSheet {
+        month: month_label(month),
+        scored: rows.iter().filter(|r| r.score.scored).count(),
+        areas,
+        rows,
+        departments,
+    })
+}
+
+/// The department closes a month of its first secretaries' scores (一月一评分): the points
+/// engine's close of scope `first_secretaries`.
+pub async fn close(
+    ctx: &Ctx,
+    p: &Principal,
+    org_id: i64,
+    month: &str,
+) -> AppResult<points::store::Close> {
+    points::store::close_month(ctx, p, org_id, "first_secretaries", month).await
+}
+
+// ---- 一季一排名 ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = FsRankRow)]
+pub struct RankRow {
+    pub rank: i64,
+    pub assignment_id: Option<i64>,
+    pub cadre_name: String,
+    pub village_name: String,
+    pub township_name: Option<String>,
+    pub sending_unit: String,
+    /// Per month of the quarter.
+    pub months: Vec<i64>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FsRanking)]
+pub struct Ranking {
+    pub org_id: i64,
+    pub org_name: String,
+    /// YYYY-Qn
+    pub quarter: String,
+    pub months: Vec<String>,
+    pub rows: Vec<RankRow>,
+    /// Months of the quarter the department has closed.
+    pub closed: Vec<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// SM3 of the published rows.
+    pub digest: Option<String>,
+}
+
+/// The quarter's ranking as it stands: every posting on duty in the quarter, by its villages'
+/// scores summed over the months (ties share a rank).
+async fn live(ctx: &Ctx, org: &Org, quarter: &str) -> AppResult<Ranking> {
+    let (from, to) = points::parse_quarter(quarter)
+        .ok_or_else(|| AppError::field("quarter", "季度格式应为YYYY-Qn"))?;
+    let board = points::store::unit_board(ctx, org, "first_secretary", from, to).await?;
+    let first = NaiveDate::from_ymd_opt((from / 100) as i32, (from % 100) as u32, 1)
+        .ok_or_else(|| AppError::field("quarter", "季度格式应为YYYY-Qn"))?;
+    let (_, last) = super::month_bounds(
+        NaiveDate::from_ymd_opt((to / 100) as i32, (to % 100) as u32, 1).unwrap_or(first),
+    );
+    // the department's own rounds: who was on duty in each village (the latest posting of
+    // the quarter names the line)
+    let lines: Vec<Line> = postings_in(ctx, &org.path, first, last)
+        .await?
+        .into_iter()
+        .filter(|l| l.6 == org.id || crate::org::in_subtree(&org.path, &l.4))
+        .collect();
+    let towns = store::townships(ctx, lines.iter().map(|l| l.4.as_str())).await?;
+    let mut by_village: BTreeMap<i64, RankRow> = BTreeMap::new();
+    for (id, cadre, village, vname, vpath, unit, _) in lines {
+        by_village.insert(
+            village,
+            RankRow {
+                rank: 0,
+                assignment_id: Some(id),
+                cadre_name: cadre,
+                village_name: vname,
+                township_name: towns.get(&vpath).cloned(),
+                sending_unit: unit,
+                months: vec![0; board.months.len()],
+                total: 0,
+            },
+        );
+    }
+    for r in &board.rows {
+        let row = by_village.entry(r.id).or_insert_with(|| RankRow {
+            rank: 0,
+            assignment_id: None,
+            cadre_name: "—".into(),
+            village_name: r.name.clone(),
+            township_name: None,
+            sending_unit: String::new(),
+            months: vec![0; board.months.len()],
+            total: 0,
+        });
+        row.months = r.months.clone();
+        row.total = r.total;
+    }
+    let totals: Vec<(i64, i64)> = by_village.iter().map(|(v, r)| (*v, r.total)).collect();
+    let rows = points::rank(&totals)
+        .into_iter()
+        .filter_map(|(v, _, rank)| {
+            by_village.remove(&v).map(|mut r| {
+                r.rank = rank;
+                r
+            })
+        })
+        .collect();
+    Ok(Ranking {
+        org_id: org.id,
+        org_name: org.name.clone(),
+        quarter: quarter.trim().to_string(),
+        months: board.months,
+        rows,
+        closed: board.closed,
+        published_at: None,
+        digest: None,
+    })
+}
+
+/// The departments whose rankings `p` may read, nearest first: the one running `p`'s own
+/// posting's round, those at or above `p`'s organisation, then those below it.
+pub async fn departments_for(ctx: &Ctx, p: &Principal) -> AppResult<Vec<(i64, String)>> {
+    let all: Vec<(i64, String, String)> = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT DISTINCT o.id, o.name, o.path FROM fs_rounds r JOIN orgs o ON o.id = r.org_id ORDER BY o.path")
+            .fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?, r.string("path")?))).collect::<DbResult<Vec<_>>>()?
+    });
+    let own = store::of_account(ctx, p.account_id)
+        .await?
+        .map(|(a, _)| a.round_org_id);
+    let mut out: Vec<(i64, String)> = Vec::new();
+    if let Some(o) = own {
+        out.extend(all.iter().filter(|d| d.0 == o).map(|d| (d.0, d.1.clone())));
+    }
+    if p.can(Perm::CadreRead) {
+        let mut above: Vec<&(i64, String, String)> = all
+            .iter()
+            .filter(|d| crate::org::in_subtree(&d.2, &p.org_path))
+            .collect();
+        above.reverse();
+        let below = all.iter().filter(|d| p.in_scope(&d.2) && d.2 != p.org_path);
+        for d in above.into_iter().chain(below) {
+            if !out.iter().any(|x| x.0 == d.0) {
+                out.push((d.0, d.1.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A quarter's ranking of the department `org_id`: as published, else — for the department
+/// and those above it — as it stands.
+pub async fn ranking(ctx: &Ctx, p: &Principal, org_id: i64, quarter: &str) -> AppResult<Ranking> {
+    let org = crate::org::store::get(&ctx.db, org_id)
+        .await
+        .map_err(|_| AppError::NotFound("第一书记排名"))?;
+    let readable = departments_for(ctx, p).await?;
+    if !readable.iter().any(|d| d.0 == org.id) {
+        return Err(AppError::NotFound("第一书记排名"));
+    }
+    if points::parse_quarter(quarter).is_none() {
+        return Err(AppError::field("quarter", "季度格式应为YYYY-Qn"));
+    }
+    if let Some(r) = published(ctx, &org, quarter.trim()).await? {
+        return Ok(r);
+    }
+    if !(p.can(Perm::CadreRead) && p.in_scope(&org.path)) {
+        return Err(AppError::refused(
+            "fs.ranking_unpublished",
+            format!("{}的第一书记排名尚未发布", quarter.trim()),
+        ));
+    }
+    live(ctx, &org, quarter).await
+}
+
+async fn published(ctx: &Ctx, org: &Org, quarter: &str) -> AppResult<Option<Ranking>> {
+    let row = on_db!(&ctx.db, x => {
+        match sqlx::query("SELECT rows_json, digest, published_at FROM fs_quarters WHERE org_id = $1 AND quarter = $2")
+            .bind(org.id).bind(quarter).fetch_optional(x).await? {
+            Some(r) => Some((r.string("rows_json")?, r.string("digest")?, r.ts("published_at")?)),
+            None => None,
+        }
+    });
+    let Some((json, digest, at)) = row else {
+        return Ok(None);
+    };
+    let kept: Kept = serde_json::from_str(&json)
+        .map_err(|e| AppError::Internal(format!("fs_quarters {}: {e}", org.id)))?;
+    Ok(Some(Ranking {
+        org_id: org.id,
+        org_name: org.name.clone(),
+        quarter: quarter.to_string(),
+        months: kept.months,
+        rows: kept.rows,
+        closed: kept.closed,
+        published_at: Some(at),
+        digest: Some(digest),
+    }))
+}
+
+/// What a published ranking keeps.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    months: Vec<String>,
+    closed: Vec<String>,
+    rows: Vec<RankRow>,
+}
+
+/// The text a published ranking is kept as, and its SM3 digest.
+pub fn kept(months: &[String], closed: &[String], rows: &[RankRow]) -> AppResult<(String, String)> {
+    let json = serde_json::to_string(&Kept {
+        months: months.to_vec(),
+        closed: closed.to_vec(),
+        rows: rows.to_vec(),
+    })
+    .map_err(|e| AppError::Internal(format!("fs ranking: {e}")))?;
+    let digest = crate::crypto::sm3_hex(json.as_bytes());
+    Ok((json, digest))
+}
+
+/// The quarters a department has published, newest first.
+pub async fn published_quarters(ctx: &Ctx, org_id: i64) -> AppResult<Vec<String>> {
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT quarter FROM fs_quarters WHERE org_id = $1 ORDER BY quarter DESC")
+            .bind(org_id).fetch_all(x).await?;
+        Ok(rows.iter().map(|r| r.string("quarter")).collect::<DbResult<Vec<_>>>()?)
+    })
+}
+
+/// 一季一排名: the department publishes a quarter's ranking once all its months are closed;
+/// it is kept as published.
+pub async fn publish(ctx: &Ctx, p: &Principal, org_id: i64, quarter: &str) -> AppResult<Ranking> {
+    let org = crate::org::store::get(&ctx.db, org_id)
+        .await
+        .map_err(|_| AppError::NotFound("组织"))?;
+    p.authorize(Perm::CadreWrite, Some(&org.path))?;
+    p.authorize(Perm::PointsWrite, Some(&org.path))?;
+    let quarter = quarter.trim();
+    let (from, to) = points::parse_quarter(quarter)
+        .ok_or_else(|| AppError::field("quarter", "季度格式应为YYYY-Qn"))?;
+    let runs = departments_in(ctx, &org.path)
+        .await?
+        .iter()
+        .any(|d| d.0 == org.id);
+    if !runs {
+        return Err(AppError::refused(
+            "fs.not_department",
+            format!("{}没有组织第一书记选派", org.name),
+        ));
+    }
+    let months = points::months(from, to);
+    let closed = closed_months(ctx, org.id, &months).await?;
+    let open: Vec<String> = months
+        .iter()
+        .filter(|m| !closed.contains(m))
+        .map(|m| month_label(*m))
+        .collect();
+    if !open.is_empty() {
+        return Err(AppError::refused(
+            "fs.months_open",
+            format!("{}尚未关账，全季度关账后才能发布排名", open.join("、")),
+        ));
+    }
+    let r = live(ctx, &org, quarter).await?;
+    let (json, digest) = kept(&r.months, &r.closed, &r.rows)?;
+    let now = ctx.clock.now();
+    let mut tx = ctx.db.begin().await?;
+    let inserted = crate::on_tx!(&mut tx, x => {
+        sqlx::query("INSERT INTO fs_quarters (org_id, quarter, rows_json, digest, published_by, published_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, quarter) DO NOTHING")
+            .bind(org.id).bind(quarter).bind(&json).bind(&digest).bind(p.account_id).bind(now)
+            .execute(&mut *x).await?.rows_affected()
+    });
+    if inserted == 0 {
+        return Err(AppError::Conflict(format!("{quarter}的第一书记排名已发布")));
+    }
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "fs.ranking_publish",
+            object_type: "fs_quarter",
+            object_id: format!("{}:{quarter}", org.id),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"quarter": quarter, "ranked": r.rows.len(), "digest": digest}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ranking {
+        published_at: Some(now),
+        digest: Some(digest),
+        ..r
+    })
+}
+
+/// A first secretary's lines in the published rankings of their round's department, newest
+/// first: (quarter, rank, of how many, total).
+pub async fn own_ranks(ctx: &Ctx, a: &Assignment) -> AppResult<Vec<(String, i64, usize, i64)>> {
+    let org = crate::org::store::get(&ctx.db, a.round_org_id).await?;
+    let mut out = Vec::new();
+    for q in published_quarters(ctx, org.id).await?.into_iter().take(8) {
+        if let Some(r) = published(ctx, &org, &q).await? {
+            if let Some(row) = r.rows.iter().find(|x| x.assignment_id == Some(a.id)) {
+                out.push((q, row.rank, r.rows.len(), row.total));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: Option<&str>) -> Option<NaiveDate> {
+        s.and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    }
+
+    #[test]
+    fn a_postings_months_run_from_its_start_to_its_end_or_today_newest_first() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let cases: &[(Option<&str>, Option<&str>, Option<&str>, &[i64])] = &[
+            (None, None, None, &[]),
+            (
+                Some("2026-10-31"),
+                Some("2028-10-30"),
+                None,
+                &[202612, 202611, 202610],
+            ),
+            (Some("2026-12-07"), Some("2028-12-06"), None, &[202612]),
+            (Some("2026-12-08"), Some("2028-12-07"), None, &[]),
+            (
+                Some("2026-09-01"),
+                Some("2028-08-31"),
+                Some("2026-10-15"),
+                &[202610, 202609],
+            ),
+        ];
+        for (s, e, x, want) in cases {
+            assert_eq!(
+                months_between(d(*s), d(*x).or(d(*e)), today),
+                want.to_vec(),
+                "{s:?}"
+            );
+        }
+        let long = months_between(d(Some("2024-01-01")), d(Some("2027-01-01")), today);
+        assert_eq!(long.len(), 12);
+    }
+}
