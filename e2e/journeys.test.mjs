@@ -763,6 +763,56 @@ test('第一书记: a first secretary clocks in on a phone inside the radius and
   await county.done();
 });
 
+test('一月一评分、一季一排名: a township scores a first secretary\'s month on a phone; the county closes it and publishes the quarter; the first secretary reads the ranking', async () => {
+  const town = await open({ viewport: PHONE });
+  await signIn(town, 'township');
+  await town.goto(BASE + '/first-secretaries/scores');
+  await town.getByRole('heading', { name: /第一书记月度评分/ }).waitFor();
+  const month = (await town.getByLabel('月份').inputValue());
+  await town.locator('table.data tbody tr a').first().click();
+  await town.getByRole('heading', { name: '月度评分' }).waitFor();
+  await town.getByText('按评分表打分').click();
+  await town.getByLabel('评分月份').selectOption(month);
+  const marks = [13, 12, 17, 13, 12, 18];
+  const boxes = town.locator('input[name^=score_FS]');
+  assert.equal(await boxes.count(), 6, 'the six areas of the sheet');
+  for (let i = 0; i < 6; i++) await boxes.nth(i).fill(String(marks[i]));
+  // the month may already hold the demo's scores: a second sheet needs its reason
+  await town.getByLabel(/修改理由/).fill('核实本月基础工程进度后重新评分');
+  await town.getByRole('button', { name: '提交评分' }).click();
+  await town.waitForURL(/ok=saved/);
+  await town.locator('#scores tbody tr').filter({ hasText: month }).getByText('85').waitFor();
+  await noHorizontalScroll(town, 'score sheet');
+  await shot(town, 'first-secretary-score-phone');
+  await town.done();
+
+  const county = await open();
+  county.on('dialog', (d) => d.accept());
+  await signIn(county, 'county');
+  await county.goto(BASE + '/first-secretaries/scores?month=' + month);
+  await county.getByRole('button', { name: '关账 ' + month }).click();
+  await county.waitForURL(/ok=closed/);
+  await county.getByText('已关账').first().waitFor();
+  // the last full quarter is closed and waits on the county's 工作台 to be published
+  await county.goto(BASE + '/');
+  await county.getByRole('link', { name: /第一书记季度排名待发布/ }).first().click();
+  await county.getByRole('heading', { name: /第一书记季度排名/ }).waitFor();
+  const quarter = await county.getByLabel('季度').inputValue();
+  await county.getByRole('button', { name: `发布${quarter}排名` }).click();
+  await county.waitForURL(/ok=ranking_published/);
+  await county.getByText('已发布', { exact: true }).waitFor();
+  assert.ok(await county.locator('table.data tbody tr').count() > 0, 'the quarter ranks the first secretaries');
+  await county.done();
+
+  const fs = await open({ viewport: PHONE });
+  await signIn(fs, 'firstsec');
+  await fs.goto(BASE + '/first-secretaries/checkin');
+  await fs.getByRole('link', { name: '我的评分与排名' }).click();
+  await fs.getByRole('heading', { name: '月度评分' }).waitFor();
+  await fs.getByText(/季度排名：第\d+名/).first().waitFor();
+  await fs.done();
+});
+
 test('the interface follows the browser language, and the account setting wins', async () => {
   const page = await open({ locale: 'en-US', viewport: { width: 1366, height: 900 } });
   await page.goto(BASE + '/login');

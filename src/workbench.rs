@@ -575,6 +575,12 @@ async fn first_secretaries(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             );
         }
     }
+    if p.can(Perm::CadreRead) {
+        // 一月一评分、一季一排名: the township's sheets, the department's close and publication
+        for (title, link, n) in crate::first_secretary::scoring::todos(ctx, p).await? {
+            out.push(Todo::new("first_secretaries", title, link).count(n));
+        }
+    }
     let waiting = crate::first_secretary::store::leaves_to_decide(ctx, p).await?;
     if let Some((l, a)) = waiting.first() {
         out.push(

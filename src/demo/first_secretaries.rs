@@ -601,7 +601,7 @@ async fn four_ones(ctx: &Ctx, tx: &mut Tx, rng: &mut StdRng, as_of: NaiveDate) -
 /// 一月一评分、一季一排名: the six-area sheet of every posting for each month from last
 /// October to last month (last month not yet scored for about one in seven, the township's
 /// to-do), the months before last closed by both departments and every quarter those close
-/// published.
+/// published — but the county's latest, left for it to publish (its 工作台 says so).
 async fn scores(
     ctx: &Ctx,
     tx: &mut Tx,
@@ -701,7 +701,15 @@ async fn scores(
             });
         }
         let mut q0 = first;
+        let mut quarters = Vec::new();
         while q0 + 2 <= last && closed.contains(&(q0 + 2)) {
+            quarters.push(q0);
+            q0 = if q0 % 100 >= 10 { q0 + 100 - 9 } else { q0 + 3 };
+        }
+        if dept == county {
+            quarters.pop();
+        }
+        for q0 in quarters {
             let qm = months(q0, q0 + 2);
             let quarter = format!("{}-Q{}", q0 / 100, (q0 % 100 + 2) / 3);
             let on_duty = |a: &&&Posted| {
@@ -747,7 +755,6 @@ async fn scores(
                 sqlx::query("INSERT INTO fs_quarters (org_id, quarter, rows_json, digest, published_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(dept).bind(&quarter).bind(&json).bind(&digest).bind(now).execute(&mut *x).await?;
             });
-            q0 = if q0 % 100 >= 10 { q0 + 100 - 9 } else { q0 + 3 };
         }
     }
     Ok(())

@@ -662,6 +662,70 @@ pub async fn publish(ctx: &Ctx, p: &Principal, org_id: i64, quarter: &str) -> Ap
     })
 }
 
+/// What waits on `p` for 工作台: (title, link, how many). A township's first secretaries
+/// not yet scored for last month (while the month is open); a department's last month not
+/// yet closed, and its last quarter closed but not published.
+pub async fn todos(ctx: &Ctx, p: &Principal) -> AppResult<Vec<(String, String, i64)>> {
+    let mut out = Vec::new();
+    let today = ctx.clock.today();
+    let last = points::month_key(super::month_bounds(today).0 - chrono::Duration::days(1));
+    let org = crate::org::store::get(&ctx.db, p.org_id).await?;
+    if org.level == crate::org::OrgLevel::Township
+        && p.can(Perm::FsDaily)
+        && p.can(Perm::PointsWrite)
+    {
+        let sheet = month_sheet(ctx, p, last).await?;
+        let owed = sheet
+            .rows
+            .iter()
+            .filter(|r| !r.score.scored && !r.score.closed)
+            .count();
+        if owed > 0 {
+            out.push((
+                format!("{}第一书记月度评分：{owed}人未评分", month_label(last)),
+                format!("/first-secretaries/scores?month={}", month_label(last)),
+                owed as i64,
+            ));
+        }
+    }
+    let runs = departments_in(ctx, &p.org_path)
+        .await?
+        .iter()
+        .any(|d| d.0 == p.org_id);
+    if runs && p.can(Perm::CadreWrite) && p.can(Perm::PointsWrite) {
+        if closed_months(ctx, p.org_id, &[last]).await?.is_empty() {
+            out.push((
+                format!("{}第一书记月度评分待关账", month_label(last)),
+                format!("/first-secretaries/scores?month={}", month_label(last)),
+                1,
+            ));
+        }
+        let first = super::month_bounds(today).0;
+        let m = first.month();
+        let q_start = first
+            .checked_sub_months(chrono::Months::new((m - 1) % 3 + 3))
+            .unwrap_or(first);
+        let quarter = points::quarter_of(q_start);
+        if let Some((from, to)) = points::parse_quarter(&quarter) {
+            let months = points::months(from, to);
+            let closed = closed_months(ctx, p.org_id, &months).await?;
+            if closed.len() == months.len()
+                && !published_quarters(ctx, p.org_id).await?.contains(&quarter)
+            {
+                out.push((
+                    format!("{quarter}第一书记季度排名待发布"),
+                    format!(
+                        "/first-secretaries/rankings?org_id={}&quarter={quarter}",
+                        p.org_id
+                    ),
+                    1,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A first secretary's lines in the published rankings of their round's department, newest
 /// first: (quarter, rank, of how many, total).
 pub async fn own_ranks(ctx: &Ctx, a: &Assignment) -> AppResult<Vec<(String, i64, usize, i64)>> {

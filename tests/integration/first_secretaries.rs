@@ -524,3 +524,156 @@ async fn four_ones_are_owed_by_the_round_and_fulfilled_by_what_it_holds() {
     })
     .await;
 }
+
+/// The month before `today`'s, as YYYY-MM, and the quarter before today's, as YYYY-Qn with
+/// its three months.
+fn last_month_and_quarter(today: chrono::NaiveDate) -> (String, String, Vec<String>) {
+    use chrono::Datelike;
+    let first = today.with_day(1).expect("day 1");
+    let m1 = (first - Duration::days(1)).format("%Y-%m").to_string();
+    let q_start = first
+        .checked_sub_months(chrono::Months::new((first.month() - 1) % 3 + 3))
+        .expect("months");
+    let quarter = format!("{}-Q{}", q_start.year(), (q_start.month() - 1) / 3 + 1);
+    let months = (0..3)
+        .map(|k| {
+            q_start
+                .checked_add_months(chrono::Months::new(k))
+                .expect("m")
+                .format("%Y-%m")
+                .to_string()
+        })
+        .collect();
+    (m1, quarter, months)
+}
+
+#[tokio::test]
+async fn the_township_scores_the_month_the_county_closes_it_and_publishes_the_quarter() {
+    each_backend(|app| async move {
+        let p = province(&app).await;
+        let town = app.org(Some(p.counties[0]), "中共东平镇委员会", "committee", "township").await;
+        let v1 = app.org(Some(town), "前进村党支部", "branch", "village").await;
+        let v2 = app.org(Some(town), "后营村党支部", "branch", "village").await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let township = app.account("town", town, "committee_staff", None).await;
+        let other = app.account("county_b", p.counties[2], "org_staff", None).await;
+        let me = app.account("fs_one", v1, "member", None).await;
+        let today = app.ctx.clock.today();
+        let start = today - Duration::days(200);
+        let (m1, quarter, months) = last_month_and_quarter(today);
+        let rid = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "县派第一书记", "year": 2026}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let (_, a1) = nominated(&app, &county, p.counties[0], rid).await;
+        let c2 = ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": "赵文静", "managed_by": p.counties[0], "unit": "县教育局",
+            "position": "科长", "rank": "section_member", "category": "first_secretary"}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let a2 = ok(app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": c2, "sending_level": "county"}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        for (a, v) in [(a1, v1), (a2, v2)] {
+            ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{a}/assign"),
+                Some(json!({"village_id": v, "start_on": start, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await);
+        }
+        let sheet = |a: i64| format!("/api/v1/first-secretaries/{a}/scores");
+        let full = json!({"FS1": 15, "FS2": 15, "FS3": 20, "FS4": 15, "FS5": 15, "FS6": 20});
+
+        // refusals: a mark above the area's, an area missing, an area not on the sheet, a
+        // month not begun or before the posting; the first secretary and another county
+        let mut over = full.clone();
+        over["FS1"] = json!(16);
+        let bad = app.api(&township, "POST", &sheet(a1), Some(json!({"month": m1, "scores": over}))).await;
+        assert_eq!(fields(&bad.1), ["score_FS1"], "{bad:?}");
+        let mut missing = full.clone();
+        missing.as_object_mut().expect("map").remove("FS6");
+        let bad = app.api(&township, "POST", &sheet(a1), Some(json!({"month": m1, "scores": missing}))).await;
+        assert_eq!(fields(&bad.1), ["score_FS6"], "{bad:?}");
+        let mut extra = full.clone();
+        extra["M01"] = json!(1);
+        let bad = app.api(&township, "POST", &sheet(a1), Some(json!({"month": m1, "scores": extra}))).await;
+        assert_eq!(fields(&bad.1), ["scores"], "{bad:?}");
+        let next = (today + Duration::days(40)).format("%Y-%m").to_string();
+        let before = (start - Duration::days(40)).format("%Y-%m").to_string();
+        for m in [next, before, "2026-13".to_string()] {
+            let bad = app.api(&township, "POST", &sheet(a1), Some(json!({"month": m, "scores": full}))).await;
+            assert_eq!(fields(&bad.1), ["month"], "{m}: {bad:?}");
+        }
+        refused(app.api(&me, "POST", &sheet(a1), Some(json!({"month": m1, "scores": full}))).await, "forbidden");
+        refused(app.api(&other, "POST", &sheet(a1), Some(json!({"month": m1, "scores": full}))).await, "not_found");
+        // the sheet's areas are not points to award one by one
+        let bad = app.api(&township, "POST", "/api/v1/points/awards", Some(json!({"subject": "first_secretary", "org_id": v1, "indicator": "FS1"}))).await;
+        assert_eq!(fields(&bad.1), ["indicator"], "{bad:?}");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM point_entries").await, 0, "nothing half-written");
+
+        // the township scores; a second sheet for the month needs a reason and replaces the first
+        let s = ok(app.api(&township, "POST", &sheet(a1), Some(json!({"month": m1, "scores": {"FS1": 12, "FS2": 10, "FS3": 15, "FS4": 12, "FS5": 11, "FS6": 16}, "note": "道路硬化推进较快"}))).await);
+        assert_eq!((s["total"].as_i64(), s["scored"].as_bool()), (Some(76), Some(true)));
+        refused(app.api(&township, "POST", &sheet(a1), Some(json!({"month": m1, "scores": full}))).await, "points.scored");
+        let s = ok(app.api(&township, "POST", &sheet(a1), Some(json!({"month": m1, "reason": "补充核实集体经济收入", "scores": {"FS1": 12, "FS2": 10, "FS3": 18, "FS4": 12, "FS5": 11, "FS6": 16}}))).await);
+        assert_eq!(s["total"], 79);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM point_entries WHERE reverses_id IS NOT NULL").await, 6, "the first sheet reversed");
+        ok(app.api(&township, "POST", &sheet(a2), Some(json!({"month": m1, "scores": {"FS1": 15, "FS2": 15, "FS3": 14, "FS4": 10, "FS5": 10, "FS6": 15}}))).await);
+        let mine = ok(app.api(&me, "GET", &sheet(a1), None).await);
+        assert_eq!(mine["areas"].as_array().map(Vec::len), Some(6));
+        let month = mine["months"].as_array().expect("months").iter().find(|m| m["month"] == json!(m1)).expect("the month").clone();
+        assert_eq!(month["scores"], json!([12, 10, 18, 12, 11, 16]));
+
+        // the month across the township; the live ranking of the month's quarter: a tie shares
+        // the rank
+        let list = ok(app.api(&township, "GET", &format!("/api/v1/first-secretaries/scores?month={m1}"), None).await);
+        assert_eq!((list["rows"].as_array().map(Vec::len), list["scored"].as_i64()), (Some(2), Some(2)));
+        let q1 = {
+            let d = chrono::NaiveDate::parse_from_str(&format!("{m1}-01"), "%Y-%m-%d").expect("date");
+            use chrono::Datelike;
+            format!("{}-Q{}", d.year(), (d.month() - 1) / 3 + 1)
+        };
+        let live = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/rankings?org_id={}&quarter={q1}", p.counties[0]), None).await);
+        let ranks: Vec<(i64, i64)> = live["rows"].as_array().expect("rows").iter().map(|r| (r["rank"].as_i64().unwrap_or(0), r["total"].as_i64().unwrap_or(0))).collect();
+        assert_eq!(ranks, [(1, 79), (1, 79)], "{live}");
+        assert!(live["published_at"].is_null());
+        // not published: the township and the first secretary do not see it yet
+        refused(app.api(&me, "GET", &format!("/api/v1/first-secretaries/rankings?quarter={q1}"), None).await, "fs.ranking_unpublished");
+
+        // the township runs no round: the county closes; a closed month is final
+        refused(app.api(&township, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": town, "month": m1}))).await, "points.not_fs_department");
+        refused(app.api(&other, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": p.counties[0], "month": m1}))).await, "not_found");
+        refused(app.api(&county, "POST", "/api/v1/first-secretaries/rankings", Some(json!({"org_id": p.counties[0], "quarter": quarter}))).await, "fs.months_open");
+        ok(app.api(&county, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": p.counties[0], "month": m1}))).await);
+        refused(app.api(&township, "POST", &sheet(a1), Some(json!({"month": m1, "reason": "再改", "scores": full}))).await, "points.month_closed");
+        for m in &months {
+            if *m != m1 {
+                ok(app.api(&county, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": p.counties[0], "month": m}))).await);
+            }
+        }
+        let published = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rankings", Some(json!({"org_id": p.counties[0], "quarter": quarter}))).await);
+        assert_eq!(published["rows"].as_array().map(Vec::len), Some(2));
+        assert!(published["published_at"].is_string());
+        refused(app.api(&county, "POST", "/api/v1/first-secretaries/rankings", Some(json!({"org_id": p.counties[0], "quarter": quarter}))).await, "conflict");
+        let kept = app.count(&format!("SELECT COUNT(*) AS n FROM fs_quarters WHERE quarter = '{quarter}'")).await;
+        assert_eq!(kept, 1);
+        // the first secretary reads the published quarter of their round's department
+        let read = ok(app.api(&me, "GET", &format!("/api/v1/first-secretaries/rankings?quarter={quarter}"), None).await);
+        assert_eq!(read["digest"], published["digest"]);
+        assert!(read["rows"].as_array().expect("rows").iter().any(|r| r["assignment_id"] == json!(a1)));
+        refused(app.api(&other, "GET", &format!("/api/v1/first-secretaries/rankings?org_id={}&quarter={quarter}", p.counties[0]), None).await, "not_found");
+        // kept as published: the database refuses a change
+        let changed = dangjian::on_db!(&app.ctx.db, x => sqlx::query("UPDATE fs_quarters SET digest = 'x'").execute(x).await.is_err());
+        assert!(changed, "a published ranking is never rewritten");
+
+        // the pages: the township's month and sheet form, the county's ranking
+        let (s, _) = app.browser("town_w", town, "committee_staff").await;
+        let (st, _, html) = app.page(&s, "GET", &format!("/first-secretaries/scores?month={m1}"), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("王立新") && html.contains("79"), "{html}");
+        let (st, _, html) = app.page(&s, "GET", &format!("/first-secretaries/{a1}"), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("按评分表打分") && html.contains("name=\"score_FS3\""), "the township's sheet");
+        let (s, _) = app.browser("county_w", p.counties[0], "org_staff").await;
+        let (st, _, html) = app.page(&s, "GET", &format!("/first-secretaries/rankings?org_id={}&quarter={quarter}", p.counties[0]), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("已发布") && html.contains("赵文静"), "{html}");
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}

@@ -104,7 +104,14 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
         let with_points = app.count("SELECT COUNT(DISTINCT member_id) AS n FROM point_entries WHERE subject = 'member'").await;
         assert!(with_points * 100 >= members * 95, "{with_points} of {members}");
         assert!(app.count("SELECT COUNT(*) AS n FROM point_closes").await > 0);
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM point_closes c WHERE c.total <> (SELECT COALESCE(SUM(e.points), 0) FROM point_entries e WHERE e.subject = 'member' AND e.org_id = c.org_id AND e.month = c.month)").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM point_closes c WHERE c.scope = 'members' AND c.total <> (SELECT COALESCE(SUM(e.points), 0) FROM point_entries e WHERE e.subject = 'member' AND e.org_id = c.org_id AND e.month = c.month)").await, 0);
+        // 一月一评分: first secretaries' months scored on the sheet within each area's mark, the
+        // departments' closes agreeing with them, past quarters published
+        assert!(app.count("SELECT COUNT(*) AS n FROM point_entries WHERE subject = 'first_secretary'").await > 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM point_entries WHERE subject = 'first_secretary' AND (points < 0 OR points > 20)").await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM point_closes c JOIN orgs d ON d.id = c.org_id WHERE c.scope = 'first_secretaries' AND c.total <> \
+            (SELECT COALESCE(SUM(e.points), 0) FROM point_entries e JOIN orgs v ON v.id = e.org_id WHERE e.subject = 'first_secretary' AND e.month = c.month AND v.path LIKE d.path || '%')").await, 0);
+        assert!(app.count("SELECT COUNT(*) AS n FROM fs_quarters").await >= 2);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM (SELECT member_id, month FROM point_entries WHERE indicator = 'M17' GROUP BY member_id, month HAVING SUM(points) > 3) x").await, 0, "M17 is capped at 3 a month");
         assert!(app.count("SELECT COUNT(*) AS n FROM point_claims WHERE status = 'pending'").await >= 1);
         assert!(app.count("SELECT COUNT(*) AS n FROM star_ratings").await > 0);
