@@ -751,8 +751,9 @@ mod tests {
 
     #[test]
     fn a_postings_months_run_from_its_start_to_its_end_or_today_newest_first() {
-        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
-        let cases: &[(Option<&str>, Option<&str>, Option<&str>, &[i64])] = &[
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).expect("date");
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, &'a [i64]);
+        let cases: &[Case] = &[
             (None, None, None, &[]),
             (
                 Some("2026-10-31"),
