@@ -50,7 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0025_cadres_obligations_work_logs.sql"),
     migration!("0026_first_secretaries.sql"),
     migration!("0027_fs_ledger_activities_pledges.sql"),
-    migration!("0028_fs_quarters.sql"),
+    migration!("0028_fs_scores.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -57,6 +57,16 @@ pub struct FsRules {
     pub activity_grace_days: i64,
     /// The most items a 履职承诺书 may hold.
     pub pledge_items_max: i64,
+    /// 双考核: the weight, in percent, of the year's monthly scores (日常考核) in the yearly
+    /// result; the rest is the department's 履职考核 against the pledge.
+    pub annual_monthly_percent: i64,
+    /// The lowest yearly result (0–100) of each grade: 优秀, 称职, 基本称职 (below: 不称职).
+    pub annual_excellent_min: i64,
+    pub annual_competent_min: i64,
+    pub annual_basic_min: i64,
+    /// At most this share of a department's first secretaries are 优秀 in a year.
+    #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
+    pub annual_excellent_share: crate::rules::Ratio,
 }
 
 impl Default for FsRules {
@@ -77,6 +87,11 @@ impl Default for FsRules {
             leave_max_days: 30,
             activity_grace_days: 10,
             pledge_items_max: 10,
+            annual_monthly_percent: 60,
+            annual_excellent_min: 90,
+            annual_competent_min: 70,
+            annual_basic_min: 60,
+            annual_excellent_share: [1, 5],
         }
     }
 }
@@ -127,8 +142,93 @@ impl crate::rules::RuleKind for FsRules {
         if !(1..=50).contains(&self.pledge_items_max) {
             return Err("履职承诺的条数上限须在1至50之间".into());
         }
+        if !(0..=100).contains(&self.annual_monthly_percent) {
+            return Err("月度评分在年度考核中的权重须在0至100%之间".into());
+        }
+        if !(self.annual_basic_min < self.annual_competent_min
+            && self.annual_competent_min < self.annual_excellent_min
+            && self.annual_basic_min >= 0
+            && self.annual_excellent_min <= 100)
+        {
+            return Err(
+                "年度考核等次分数线须在0至100之间，且优秀高于称职、称职高于基本称职".into(),
+            );
+        }
+        let [n, d] = self.annual_excellent_share;
+        if n < 0 || d <= 0 || n > d {
+            return Err("年度考核优秀比例应为 0 至 1 之间的分数".into());
+        }
         Ok(())
     }
+}
+
+/// 一年一奖惩: the grades of the yearly assessment, highest first.
+pub const ANNUAL_GRADES: [(&str, &str); 4] = [
+    ("excellent", "优秀"),
+    ("competent", "称职"),
+    ("basic", "基本称职"),
+    ("incompetent", "不称职"),
+];
+
+/// 双考核: the yearly result (0–100) of a first secretary — the year's monthly scores as a
+/// percentage of the sheet's full marks (`scored` of `full` over the months scored), weighted
+/// by `annual_monthly_percent`, and the department's 履职考核 against the pledge for the rest;
+/// rounded half up. Without a month scored, the pledge assessment alone.
+pub fn annual_result(scored: i64, full: i64, pledge: i64, r: &FsRules) -> i64 {
+    let w = r.annual_monthly_percent.clamp(0, 100);
+    if full <= 0 {
+        return pledge.clamp(0, 100);
+    }
+    // in ten-thousandths: monthly% × w + pledge × (100 − w), over 100, rounded half up
+    let num = scored.clamp(0, full) * 100 * w + pledge.clamp(0, 100) * (100 - w) * full;
+    let den = full * 100;
+    (2 * num + den) / (2 * den)
+}
+
+/// The grades of a department's yearly results: the bands first, then at most
+/// ⌊n × annual_excellent_share⌋ 优秀 by rank (a tie across the limit goes down whole) — the
+/// points engine's conversion with the rule set's bands. (id, result, rank, grade key, note).
+pub fn annual_grades(
+    results: &[(i64, i64)],
+    r: &FsRules,
+) -> Vec<(i64, i64, i64, &'static str, String)> {
+    let g = |key: &str, min| crate::points::Grade {
+        name: key.into(),
+        min,
+        outcome: String::new(),
+    };
+    let bands = crate::points::PointsRules {
+        grades: vec![
+            g("excellent", r.annual_excellent_min),
+            g("competent", r.annual_competent_min),
+            g("basic", r.annual_basic_min),
+            g("incompetent", 0),
+        ],
+        excellent_share: r.annual_excellent_share,
+        ..crate::points::PointsRules::default()
+    };
+    let [sn, sd] = r.annual_excellent_share;
+    let allowed = if sd > 0 {
+        results.len() as i64 * sn / sd
+    } else {
+        0
+    };
+    crate::points::convert(results, &bands)
+        .into_iter()
+        .map(|o| {
+            let note = if o.note.is_empty() {
+                String::new()
+            } else {
+                format!("达到优秀分数线，超出优秀比例（{sn}/{sd}，至多{allowed}名）")
+            };
+            let key = ANNUAL_GRADES
+                .iter()
+                .map(|x| x.0)
+                .find(|k| *k == o.grade)
+                .unwrap_or("incompetent");
+            (o.member_id, o.total, o.rank, key, note)
+        })
+        .collect()
 }
 
 /// Where a first secretary is sent from.
@@ -536,6 +636,100 @@ pub fn presence(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_yearly_result_weighs_the_months_and_the_pledge_and_rounds_half_up() {
+        let r = FsRules::default(); // 60% months, 40% pledge
+        let cases = [
+            // (scored, full, pledge, result)
+            (1200, 1200, 100, 100),
+            (0, 1200, 0, 0),
+            (900, 1200, 80, 77),    // 75% × .6 + 80 × .4 = 45 + 32
+            (1000, 1200, 90, 86),   // 83.33 × .6 + 36 = 86.0
+            (1025, 1200, 90, 87),   // 85.4167 × .6 + 36 = 87.25
+            (1037, 1200, 84, 85),   // 86.4167 × .6 + 33.6 = 85.45
+            (125, 200, 90, 74),     // 62.5 × .6 + 36 = 73.5 → 74 (half up)
+            (0, 0, 88, 88),         // no month scored: the pledge alone
+            (1300, 1200, 120, 100), // clamped
+        ];
+        for (scored, full, pledge, want) in cases {
+            assert_eq!(
+                annual_result(scored, full, pledge, &r),
+                want,
+                "{scored}/{full}, {pledge}"
+            );
+        }
+        let months_only = FsRules {
+            annual_monthly_percent: 100,
+            ..FsRules::default()
+        };
+        assert_eq!(annual_result(600, 1200, 100, &months_only), 50);
+    }
+
+    #[test]
+    fn yearly_grades_at_below_and_above_each_line_and_the_excellent_share() {
+        let r = FsRules::default(); // 90 / 70 / 60, at most 1 in 5 优秀
+        let grade = |v: i64| {
+            // one first secretary among ten, the others far below: the share is no limit
+            let mut all: Vec<(i64, i64)> = (2..=10).map(|i| (i, 10)).collect();
+            all.push((1, v));
+            annual_grades(&all, &r)
+                .into_iter()
+                .find(|x| x.0 == 1)
+                .map(|x| x.3)
+                .unwrap_or("")
+        };
+        for (v, want) in [
+            (91, "excellent"),
+            (90, "excellent"),
+            (89, "competent"),
+            (70, "competent"),
+            (69, "basic"),
+            (60, "basic"),
+            (59, "incompetent"),
+            (0, "incompetent"),
+        ] {
+            assert_eq!(grade(v), want, "{v}");
+        }
+        // ten at 95 and above: two may be 优秀; a tie across the limit goes down whole
+        let all: Vec<(i64, i64)> = vec![
+            (1, 99),
+            (2, 98),
+            (3, 97),
+            (4, 97),
+            (5, 96),
+            (6, 50),
+            (7, 50),
+            (8, 50),
+            (9, 50),
+            (10, 50),
+        ];
+        let g = annual_grades(&all, &r);
+        let of = |id: i64| g.iter().find(|x| x.0 == id).cloned().expect("graded");
+        assert_eq!((of(1).3, of(2).3), ("excellent", "excellent"));
+        assert_eq!(
+            (of(3).3, of(4).3, of(5).3),
+            ("competent", "competent", "competent")
+        );
+        assert!(of(3).4.contains("超出优秀比例"), "{:?}", of(3));
+        assert_eq!((of(3).2, of(4).2), (3, 3), "a tie shares its rank");
+        let three: Vec<(i64, i64)> = vec![
+            (1, 95),
+            (2, 95),
+            (3, 95),
+            (4, 10),
+            (5, 10),
+            (6, 10),
+            (7, 10),
+            (8, 10),
+            (9, 10),
+            (10, 10),
+        ];
+        assert!(
+            annual_grades(&three, &r).iter().all(|x| x.3 != "excellent"),
+            "a tie of three over a limit of two"
+        );
+    }
     use crate::rules::RuleKind;
 
     fn d(s: &str) -> NaiveDate {

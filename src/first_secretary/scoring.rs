@@ -741,6 +741,428 @@ pub async fn own_ranks(ctx: &Ctx, a: &Assignment) -> AppResult<Vec<(String, i64,
     Ok(out)
 }
 
+// ---- 一年一奖惩 (双考核) ----
+
+/// The department's 履职考核 of a posting for a year, against its pledge.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FsAssessment)]
+pub struct Assessment {
+    pub assignment_id: i64,
+    pub year: i64,
+    /// 0–100
+    pub score: i64,
+    pub note: String,
+    pub assessed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(as = FsNewAssessment)]
+pub struct NewAssessment {
+    pub year: Option<i64>,
+    /// 0–100
+    pub score: Option<i64>,
+    /// What the assessment found against the pledge.
+    pub note: String,
+}
+
+pub async fn assessments(ctx: &Ctx, assignment: i64) -> AppResult<Vec<Assessment>> {
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT assignment_id, year, score, note, assessed_at FROM fs_assessments WHERE assignment_id = $1 ORDER BY year DESC")
+            .bind(assignment).fetch_all(x).await?;
+        Ok(rows.iter().map(|r| Ok(Assessment {
+            assignment_id: r.i64("assignment_id")?,
+            year: r.i64("year")?,
+            score: r.i64("score")?,
+            note: r.string("note")?,
+            assessed_at: r.ts("assessed_at")?,
+        })).collect::<DbResult<Vec<_>>>()?)
+    })
+}
+
+async fn year_confirmed(ctx: &Ctx, org: i64, year: i64) -> AppResult<bool> {
+    Ok(on_db!(&ctx.db, x => {
+        sqlx::query("SELECT COUNT(*) AS n FROM fs_years WHERE org_id = $1 AND year = $2")
+            .bind(org).bind(year).fetch_one(x).await?.i64("n")? > 0
+    }))
+}
+
+/// The years of a posting, newest first (those it was on duty in, up to this one).
+pub fn posting_years(a: &Assignment, today: NaiveDate) -> Vec<i64> {
+    let mut v: Vec<i64> = posting_months(a, today).iter().map(|m| m / 100).collect();
+    v.dedup();
+    v
+}
+
+/// The department running the round records its yearly 履职考核 of a posting (0–100, with what
+/// it found against the pledge); changed freely until the department confirms the year.
+pub async fn assess(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    input: &NewAssessment,
+) -> AppResult<Assessment> {
+    let (a, paths) = store::get(ctx, p, id).await?;
+    store::decide_auth(p, &paths)?;
+    let today = ctx.clock.today();
+    let note = crate::work_log::clean_text(&input.note);
+    let mut errors = Vec::new();
+    let year = input.year.filter(|y| posting_years(&a, today).contains(y));
+    if year.is_none() {
+        errors.push(crate::error::FieldError::new(
+            "year",
+            "请选择驻村期内已开始的年度",
+        ));
+    }
+    let score = input.score.filter(|s| (0..=100).contains(s));
+    if score.is_none() {
+        errors.push(crate::error::FieldError::new(
+            "score",
+            "履职考核得分应在0至100分之间",
+        ));
+    }
+    if note.is_empty() || note.chars().count() > 500 {
+        errors.push(crate::error::FieldError::new(
+            "note",
+            "请写明对照履职承诺的考核情况（500字以内）",
+        ));
+    }
+    let (Some(year), Some(score)) = (year, score) else {
+        return Err(AppError::Validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    if year_confirmed(ctx, a.round_org_id, year).await? {
+        return Err(AppError::refused(
+            "fs.year_confirmed",
+            format!("{year}年度考核结果已确认，不能再修改"),
+        ));
+    }
+    let before = assessments(ctx, id)
+        .await?
+        .into_iter()
+        .find(|x| x.year == year);
+    let now = ctx.clock.now();
+    let mut tx = ctx.db.begin().await?;
+    crate::on_tx!(&mut tx, x => {
+        sqlx::query("INSERT INTO fs_assessments (assignment_id, year, score, note, assessed_by, assessed_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (assignment_id, year) DO UPDATE SET score = excluded.score, note = excluded.note, assessed_by = excluded.assessed_by, assessed_at = excluded.assessed_at")
+            .bind(id).bind(year).bind(score).bind(&note).bind(p.account_id).bind(now).execute(&mut *x).await?;
+    });
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "fs.assess",
+            object_type: "fs_assignment",
+            object_id: id.to_string(),
+            before: before
+                .map(|b| serde_json::json!({"year": b.year, "score": b.score, "note": b.note}))
+                .unwrap_or(serde_json::Value::Null),
+            after: serde_json::json!({"year": year, "score": score, "note": note}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Assessment {
+        assignment_id: id,
+        year,
+        score,
+        note,
+        assessed_at: now,
+    })
+}
+
+/// One first secretary's line of a department's year.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = FsYearRow)]
+pub struct YearRow {
+    pub assignment_id: i64,
+    pub cadre_name: String,
+    pub village_name: String,
+    pub township_name: Option<String>,
+    pub sending_unit: String,
+    pub months_scored: i64,
+    /// The months' scores as a percentage of the sheet's full marks (日常考核).
+    pub monthly_percent: Option<i64>,
+    /// The department's 履职考核 (0–100), when recorded.
+    pub pledge: Option<i64>,
+    /// 双考核: the two combined (0–100), when the 履职考核 is recorded.
+    pub result: Option<i64>,
+    pub rank: Option<i64>,
+    /// excellent, competent, basic, incompetent
+    pub grade: Option<String>,
+    pub grade_label: Option<String>,
+    /// Why the grade is below its band (the 优秀 share), if it is.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FsYear)]
+pub struct Year {
+    pub org_id: i64,
+    pub org_name: String,
+    pub year: i64,
+    pub rows: Vec<YearRow>,
+    /// First secretaries without the department's 履职考核 yet.
+    pub missing: usize,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub digest: Option<String>,
+}
+
+/// The year of a department's first secretaries as it stands: each posting of its rounds on
+/// duty in the year, with the year's monthly scores, the 履职考核 and, for those assessed, the
+/// combined result, rank and grade.
+async fn year_live(ctx: &Ctx, org: &Org, year: i64) -> AppResult<Year> {
+    let first = NaiveDate::from_ymd_opt(year as i32, 1, 1)
+        .ok_or_else(|| AppError::field("year", "年份不正确"))?;
+    let last = NaiveDate::from_ymd_opt(year as i32, 12, 31).unwrap_or(first);
+    let today = ctx.clock.today();
+    let lines: Vec<Line> = postings_in(ctx, &org.path, first, last)
+        .await?
+        .into_iter()
+        .filter(|l| l.6 == org.id)
+        .collect();
+    let areas = areas(ctx, &org.path).await?;
+    let full: i64 = areas.iter().map(|a| a.full).sum();
+    let rules = store::rules_at(ctx, &org.path).await?;
+    let months = points::months(year * 100 + 1, year * 100 + 12);
+    let villages: Vec<i64> = lines.iter().map(|l| l.2).collect();
+    let got = scores_of(ctx, &villages, &months).await?;
+    let towns = store::townships(ctx, lines.iter().map(|l| l.4.as_str())).await?;
+    let pledges: HashMap<i64, i64> = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT s.assignment_id, s.score FROM fs_assessments s JOIN fs_assignments a ON a.id = s.assignment_id JOIN fs_rounds r ON r.id = a.round_id \
+                                WHERE r.org_id = $1 AND s.year = $2")
+            .bind(org.id).bind(year).fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("assignment_id")?, r.i64("score")?))).collect::<DbResult<HashMap<_, _>>>()?
+    });
+    // a posting's months: the village's scores in the months it was on duty
+    let spans: HashMap<i64, (Option<NaiveDate>, Option<NaiveDate>)> = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT a.id, a.start_on, a.ends_on, a.ended_on FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id WHERE r.org_id = $1")
+            .bind(org.id).fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("id")?, (r.opt_date("start_on")?, r.opt_date("ended_on")?.or(r.opt_date("ends_on")?)))))
+            .collect::<DbResult<HashMap<_, _>>>()?
+    });
+    let mut rows = Vec::with_capacity(lines.len());
+    let mut results = Vec::new();
+    for (id, cadre, village, vname, vpath, unit, _) in lines {
+        let (s, e) = spans.get(&id).copied().unwrap_or((None, None));
+        let on: Vec<i64> = months_between(s, e, today.min(last))
+            .into_iter()
+            .filter(|m| m / 100 == year)
+            .collect();
+        let (mut n, mut sum) = (0i64, 0i64);
+        for m in &on {
+            if let Some(g) = got.get(&(village, *m)) {
+                n += 1;
+                sum += g.values().sum::<i64>();
+            }
+        }
+        let monthly_percent = (n > 0 && full > 0).then(|| (sum * 200 + n * full) / (2 * n * full));
+        let pledge = pledges.get(&id).copied();
+        let result = pledge.map(|pl| super::annual_result(sum, n * full, pl, &rules));
+        if let Some(r) = result {
+            results.push((id, r));
+        }
+        rows.push(YearRow {
+            assignment_id: id,
+            cadre_name: cadre,
+            village_name: vname,
+            township_name: towns.get(&vpath).cloned(),
+            sending_unit: unit,
+            months_scored: n,
+            monthly_percent,
+            pledge,
+            result,
+            rank: None,
+            grade: None,
+            grade_label: None,
+            note: String::new(),
+        });
+    }
+    let graded: HashMap<i64, (i64, &str, String)> = super::annual_grades(&results, &rules)
+        .into_iter()
+        .map(|(id, _, rank, g, note)| (id, (rank, g, note)))
+        .collect();
+    for r in rows.iter_mut() {
+        if let Some((rank, g, note)) = graded.get(&r.assignment_id) {
+            r.rank = Some(*rank);
+            r.grade = Some(g.to_string());
+            r.grade_label = Some(super::label(&super::ANNUAL_GRADES, g).to_string());
+            r.note = note.clone();
+        }
+    }
+    rows.sort_by_key(|r| (r.rank.unwrap_or(i64::MAX), r.assignment_id));
+    Ok(Year {
+        org_id: org.id,
+        org_name: org.name.clone(),
+        year,
+        missing: rows.iter().filter(|r| r.pledge.is_none()).count(),
+        rows,
+        confirmed_at: None,
+        digest: None,
+    })
+}
+
+/// A department's year: as confirmed, else — for the department and those above — as it stands.
+pub async fn year(ctx: &Ctx, p: &Principal, org_id: i64, year: i64) -> AppResult<Year> {
+    let org = crate::org::store::get(&ctx.db, org_id)
+        .await
+        .map_err(|_| AppError::NotFound("第一书记年度考核"))?;
+    if !departments_for(ctx, p).await?.iter().any(|d| d.0 == org.id) {
+        return Err(AppError::NotFound("第一书记年度考核"));
+    }
+    if !(2000..=2100).contains(&year) {
+        return Err(AppError::field("year", "年份不正确"));
+    }
+    let kept = on_db!(&ctx.db, x => {
+        match sqlx::query("SELECT rows_json, digest, confirmed_at FROM fs_years WHERE org_id = $1 AND year = $2")
+            .bind(org.id).bind(year).fetch_optional(x).await? {
+            Some(r) => Some((r.string("rows_json")?, r.string("digest")?, r.ts("confirmed_at")?)),
+            None => None,
+        }
+    });
+    if let Some((json, digest, at)) = kept {
+        let rows: Vec<YearRow> = serde_json::from_str(&json)
+            .map_err(|e| AppError::Internal(format!("fs_years {}: {e}", org.id)))?;
+        return Ok(Year {
+            org_id: org.id,
+            org_name: org.name.clone(),
+            year,
+            missing: 0,
+            rows,
+            confirmed_at: Some(at),
+            digest: Some(digest),
+        });
+    }
+    if !(p.can(Perm::CadreRead) && p.in_scope(&org.path)) {
+        return Err(AppError::refused(
+            "fs.year_unconfirmed",
+            format!("{year}年度第一书记考核结果尚未确认"),
+        ));
+    }
+    year_live(ctx, &org, year).await
+}
+
+/// The text a confirmed year is kept as, and its SM3 digest.
+pub fn kept_year(rows: &[YearRow]) -> AppResult<(String, String)> {
+    let json =
+        serde_json::to_string(rows).map_err(|e| AppError::Internal(format!("fs year: {e}")))?;
+    let digest = crate::crypto::sm3_hex(json.as_bytes());
+    Ok((json, digest))
+}
+
+/// 一年一奖惩: the department confirms a year once it has ended and every first secretary of
+/// its rounds has their 履职考核. The result is kept as confirmed; 优秀 goes on the red side of
+/// the ledger and 不称职 on the black, in the same transaction.
+pub async fn confirm_year(ctx: &Ctx, p: &Principal, org_id: i64, year: i64) -> AppResult<Year> {
+    let org = crate::org::store::get(&ctx.db, org_id)
+        .await
+        .map_err(|_| AppError::NotFound("组织"))?;
+    p.authorize(Perm::CadreWrite, Some(&org.path))?;
+    if !departments_in(ctx, &org.path)
+        .await?
+        .iter()
+        .any(|d| d.0 == org.id)
+    {
+        return Err(AppError::refused(
+            "fs.not_department",
+            format!("{}没有组织第一书记选派", org.name),
+        ));
+    }
+    if !(2000..=2100).contains(&year) {
+        return Err(AppError::field("year", "年份不正确"));
+    }
+    if ctx.clock.today().year() as i64 <= year {
+        return Err(AppError::refused(
+            "fs.year_open",
+            format!("{year}年度尚未结束，年度结束后才能确认考核结果"),
+        ));
+    }
+    let y = year_live(ctx, &org, year).await?;
+    if y.rows.is_empty() {
+        return Err(AppError::refused(
+            "fs.year_empty",
+            format!("{year}年度没有在岗的第一书记"),
+        ));
+    }
+    if y.missing > 0 {
+        return Err(AppError::refused(
+            "fs.assessments_missing",
+            format!(
+                "还有{}名第一书记没有{year}年度履职考核得分，全部考核后才能确认",
+                y.missing
+            ),
+        ));
+    }
+    let (json, digest) = kept_year(&y.rows)?;
+    let now = ctx.clock.now();
+    let last = NaiveDate::from_ymd_opt(year as i32, 12, 31).unwrap_or_default();
+    let ends: HashMap<i64, (i64, Option<NaiveDate>)> = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT a.id, a.cadre_id, a.ended_on FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id WHERE r.org_id = $1")
+            .bind(org.id).fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("id")?, (r.i64("cadre_id")?, r.opt_date("ended_on")?)))).collect::<DbResult<HashMap<_, _>>>()?
+    });
+    let mut tx = ctx.db.begin().await?;
+    let inserted = crate::on_tx!(&mut tx, x => {
+        sqlx::query("INSERT INTO fs_years (org_id, year, rows_json, digest, confirmed_by, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, year) DO NOTHING")
+            .bind(org.id).bind(year).bind(&json).bind(&digest).bind(p.account_id).bind(now)
+            .execute(&mut *x).await?.rows_affected()
+    });
+    if inserted == 0 {
+        return Err(AppError::Conflict(format!("{year}年度考核结果已确认")));
+    }
+    for r in &y.rows {
+        let (color, category, what) = match r.grade.as_deref() {
+            Some("excellent") => ("red", "commendation", "优秀"),
+            Some("incompetent") => ("black", "penalty", "不称职"),
+            _ => continue,
+        };
+        let Some((cadre, ended)) = ends.get(&r.assignment_id).copied() else {
+            continue;
+        };
+        let note = format!(
+            "{year}年度第一书记考核{what}（综合得分{}）",
+            r.result.unwrap_or(0)
+        );
+        store::insert_ledger(
+            &mut tx,
+            p,
+            &store::LedgerRow {
+                assignment: r.assignment_id,
+                cadre,
+                color,
+                category,
+                on: ended.map_or(last, |e| e.min(last)),
+                note: &note,
+                source: "annual",
+                source_id: Some(year),
+                reverses: None,
+            },
+        )
+        .await?;
+    }
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "fs.year_confirm",
+            object_type: "fs_year",
+            object_id: format!("{}:{year}", org.id),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"year": year, "ranked": y.rows.len(), "digest": digest}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Year {
+        confirmed_at: Some(now),
+        digest: Some(digest),
+        ..y
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -363,7 +363,7 @@ pub fn decides(p: &Principal, paths: &Paths) -> bool {
 }
 
 /// [`decides`], refused with the reason.
-fn decide_auth(p: &Principal, paths: &Paths) -> AppResult<()> {
+pub(crate) fn decide_auth(p: &Principal, paths: &Paths) -> AppResult<()> {
     if !p.in_scope(&paths.round) {
         return Err(if p.can(Perm::CadreRead) {
             AppError::Forbidden("由组织该批次的组织部门办理".into())
@@ -2046,20 +2046,21 @@ pub async fn ledger_assignment(ctx: &Ctx, entry: i64) -> AppResult<i64> {
     Ok(ledger_entry(ctx, entry).await?.assignment_id)
 }
 
-struct LedgerRow<'a> {
-    assignment: i64,
-    cadre: i64,
-    color: &'a str,
-    category: &'a str,
-    on: NaiveDate,
-    note: &'a str,
-    source: &'a str,
-    source_id: Option<i64>,
-    reverses: Option<i64>,
+pub(crate) struct LedgerRow<'a> {
+    pub assignment: i64,
+    pub cadre: i64,
+    pub color: &'a str,
+    pub category: &'a str,
+    pub on: NaiveDate,
+    pub note: &'a str,
+    /// manual, spot_check (`source_id` the check), annual (`source_id` the year)
+    pub source: &'a str,
+    pub source_id: Option<i64>,
+    pub reverses: Option<i64>,
 }
 
 /// Writes one ledger entry and its audit entry in the caller's transaction.
-async fn insert_ledger(
+pub(crate) async fn insert_ledger(
     tx: &mut crate::db::Tx,
     p: &Principal,
     row: &LedgerRow<'_>,
@@ -2087,7 +2088,9 @@ async fn insert_ledger(
             before: serde_json::Value::Null,
             after: serde_json::json!({"ledger_id": lid, "side": super::label(&super::LEDGER_COLORS, row.color),
                 "ledger_category": super::label(&super::LEDGER_CATEGORIES, row.category), "occurred_on": row.on,
-                "note": row.note, "reverses": row.reverses, "spot_check_id": row.source_id}),
+                "note": row.note, "reverses": row.reverses,
+                "spot_check_id": (row.source == "spot_check").then_some(row.source_id).flatten(),
+                "year": (row.source == "annual").then_some(row.source_id).flatten()}),
         },
     )
     .await?;

@@ -44,6 +44,11 @@ pub fn page_routes() -> Router<AppState> {
             get(ranking_page).post(publish_page),
         )
         .route("/first-secretaries/{id}/scores", post(score_page))
+        .route("/first-secretaries/{id}/assessment", post(assess_page))
+        .route(
+            "/first-secretaries/years",
+            get(year_page).post(confirm_page),
+        )
         .route("/first-secretaries/photos/{id}", get(photo))
         .route("/first-secretaries/{id}", get(detail_page))
         .route("/first-secretaries/{id}/assign", post(assign_page))
@@ -150,6 +155,14 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/api/v1/first-secretaries/{id}/scores",
             get(api_scores).post(api_score),
+        )
+        .route(
+            "/api/v1/first-secretaries/{id}/assessments",
+            get(api_assessments).post(api_assess),
+        )
+        .route(
+            "/api/v1/first-secretaries/years",
+            get(api_year).post(api_confirm_year),
         )
 }
 
@@ -371,6 +384,8 @@ async fn detail_view(
     let (areas, scores) = scoring::of_posting(ctx, &a, &paths).await?;
     let can_score = scoring::can_score(p, &paths)
         && matches!(a.status.as_str(), "on_duty" | "recalled" | "completed");
+    let assessments = scoring::assessments(ctx, id).await?;
+    let years = scoring::posting_years(&a, ctx.clock.today());
     let ranks = if a.start_on.is_some() {
         scoring::own_ranks(ctx, &a).await?
     } else {
@@ -393,6 +408,7 @@ async fn detail_view(
         ledger => ledger, red => red, black => black, can_ledger => can_decide,
         categories => super::LEDGER_CATEGORIES, pledges => pledges, can_pledge => can_pledge,
         areas => areas, scores => scores, can_score => can_score, ranks => ranks,
+        assessments => assessments, years => years,
     })
 }
 
@@ -1672,5 +1688,169 @@ pub async fn api_publish(
 ) -> Result<Json<Ranking>, ApiError> {
     Ok(Json(
         scoring::publish(&ctx, &p, b.org_id, &b.quarter).await?,
+    ))
+}
+
+// ---- 一年一奖惩 ----
+
+async fn assess_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = scoring::NewAssessment {
+        year: form::opt_num(&f, "year"),
+        score: form::opt_num(&f, "score"),
+        note: form::text(&f, "note"),
+    };
+    let r = scoring::assess(&ctx, &p, id, &input).await.map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct YearQuery {
+    /// The department running the rounds; the nearest one by default.
+    pub org_id: Option<i64>,
+    /// Last year by default.
+    pub year: Option<i64>,
+}
+
+async fn year_of(ctx: &Ctx, p: &Principal, q: &YearQuery) -> Result<(i64, i64), AppError> {
+    let org = match q.org_id {
+        Some(o) => o,
+        None => scoring::departments_for(ctx, p)
+            .await?
+            .first()
+            .map(|d| d.0)
+            .ok_or(AppError::NotFound("第一书记年度考核"))?,
+    };
+    let year = q
+        .year
+        .unwrap_or(chrono::Datelike::year(&ctx.clock.today()) as i64 - 1);
+    Ok((org, year))
+}
+
+async fn year_view(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &YearQuery,
+    errors: Vec<FieldError>,
+) -> Result<minijinja::Value, AppError> {
+    let (org, year) = year_of(ctx, p, q).await?;
+    let (y, unconfirmed) = match scoring::year(ctx, p, org, year).await {
+        Ok(y) => (Some(y), false),
+        Err(AppError::Refused {
+            code: "fs.year_unconfirmed",
+            ..
+        }) => (None, true),
+        Err(e) => return Err(e),
+    };
+    let dept = crate::org::store::get(&ctx.db, org).await?;
+    let this = chrono::Datelike::year(&ctx.clock.today()) as i64;
+    let can_confirm = y.as_ref().is_some_and(|y| y.confirmed_at.is_none())
+        && year < this
+        && p.can(Perm::CadreWrite)
+        && p.in_scope(&dept.path);
+    Ok(context! {
+        y => y, unconfirmed => unconfirmed, year => year, org_id => org, org_name => dept.name,
+        departments => scoring::departments_for(ctx, p).await?, can_confirm => can_confirm,
+        prev => year - 1, next => (year < this).then_some(year + 1), errors => errors,
+        rules => store::rules_at(ctx, &dept.path).await?,
+    })
+}
+
+async fn year_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<YearQuery>,
+) -> Result<Response, PageError> {
+    let v = year_view(&ctx, &p, &q, Vec::new()).await?;
+    Ok(render("fs_year.html", page_ctx(&p, "first_secretaries", v)))
+}
+
+async fn confirm_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let org: i64 = form::num(&f, "org_id");
+    let year: i64 = form::num(&f, "year");
+    match scoring::confirm_year(&ctx, &p, org, year).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/first-secretaries/years?org_id={org}&year={year}&ok=year_confirmed"
+        ))
+        .into_response()),
+        Err(e) if refused(&e) => {
+            let status = status_of(&e);
+            let q = YearQuery {
+                org_id: Some(org),
+                year: Some(year),
+            };
+            let v = year_view(&ctx, &p, &q, crate::web::field_errors(e, "form")).await?;
+            Ok(render_status(
+                status,
+                "fs_year.html",
+                page_ctx(&p, "first_secretaries", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A posting's yearly 履职考核 (against the pledge), newest first.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/assessments", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<scoring::Assessment>), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_assessments(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<scoring::Assessment>>, ApiError> {
+    store::get(&ctx, &p, id).await?;
+    Ok(Json(scoring::assessments(&ctx, id).await?))
+}
+
+/// The round's department records (or changes, until the year is confirmed) a year's 履职考核.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/assessments", tag = "first_secretaries", params(("id" = i64, Path)), request_body = scoring::NewAssessment,
+    responses((status = 200, body = scoring::Assessment), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_assess(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<scoring::NewAssessment>,
+) -> Result<Json<scoring::Assessment>, ApiError> {
+    Ok(Json(scoring::assess(&ctx, &p, id, &b).await?))
+}
+
+/// A department's year (双考核): as confirmed, or — for the department — as it stands.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/years", tag = "first_secretaries", params(YearQuery),
+    responses((status = 200, body = scoring::Year), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_year(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<YearQuery>,
+) -> Result<Json<scoring::Year>, ApiError> {
+    let (org, year) = year_of(&ctx, &p, &q).await?;
+    Ok(Json(scoring::year(&ctx, &p, org, year).await?))
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ConfirmYear {
+    pub org_id: i64,
+    pub year: i64,
+}
+
+/// 一年一奖惩: the department confirms an ended year once every first secretary is assessed.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/years", tag = "first_secretaries", request_body = ConfirmYear,
+    responses((status = 200, body = scoring::Year), (status = 403, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_confirm_year(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<ConfirmYear>,
+) -> Result<Json<scoring::Year>, ApiError> {
+    Ok(Json(
+        scoring::confirm_year(&ctx, &p, b.org_id, b.year).await?,
     ))
 }

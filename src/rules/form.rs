@@ -304,6 +304,36 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "天",
     ),
     ("first_secretary", "pledge_items_max", "履职承诺最多", "条"),
+    (
+        "first_secretary",
+        "annual_monthly_percent",
+        "年度考核中月度评分（日常考核）所占权重",
+        "%",
+    ),
+    (
+        "first_secretary",
+        "annual_excellent_min",
+        "年度考核“优秀”最低分",
+        "分",
+    ),
+    (
+        "first_secretary",
+        "annual_competent_min",
+        "年度考核“称职”最低分",
+        "分",
+    ),
+    (
+        "first_secretary",
+        "annual_basic_min",
+        "年度考核“基本称职”最低分",
+        "分",
+    ),
+    (
+        "first_secretary",
+        "annual_excellent_share",
+        "年度考核“优秀”最多占比",
+        "",
+    ),
 ];
 
 /// The name and unit of a rule value (the key itself when not listed).

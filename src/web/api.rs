@@ -63,6 +63,7 @@ use utoipa::OpenApi;
         crate::first_secretary::web::api_pledges, crate::first_secretary::web::api_pledge_add, crate::first_secretary::web::api_pledge_progress, crate::first_secretary::web::api_pledge_remove,
         crate::first_secretary::web::api_scores, crate::first_secretary::web::api_score, crate::first_secretary::web::api_month_scores,
         crate::first_secretary::web::api_close, crate::first_secretary::web::api_ranking, crate::first_secretary::web::api_publish,
+        crate::first_secretary::web::api_assessments, crate::first_secretary::web::api_assess, crate::first_secretary::web::api_year, crate::first_secretary::web::api_confirm_year,
     ),
     components(schemas(crate::rules::web::RuleKindName, crate::first_secretary::web::DecideAction)),
     modifiers(&CommonResponses),

@@ -200,6 +200,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "fs_ranking.html",
         include_str!("../../templates/fs_ranking.html"),
     ),
+    ("fs_year.html", include_str!("../../templates/fs_year.html")),
     (
         "recruits.html",
         include_str!("../../templates/recruits.html"),
@@ -1487,6 +1488,7 @@ mod catalogue_tests {
         v.extend(crate::obligation::CADENCES.iter().map(|c| c.label));
         v.push(crate::calendar::MISSING_YEAR);
         for table in [
+            &crate::first_secretary::ANNUAL_GRADES,
             &crate::recruit::talent::POOLS[..],
             &crate::recruit::talent::CHANNELS,
             &crate::recruit::talent::STATUSES,

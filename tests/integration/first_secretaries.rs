@@ -677,3 +677,109 @@ async fn the_township_scores_the_month_the_county_closes_it_and_publishes_the_qu
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_department_assesses_the_year_against_the_pledge_and_confirms_it_into_the_ledger() {
+    each_backend(|app| async move {
+        use chrono::Datelike;
+        let p = province(&app).await;
+        let town = app.org(Some(p.counties[0]), "中共东平镇委员会", "committee", "township").await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let township = app.account("town", town, "committee_staff", None).await;
+        let other = app.account("county_b", p.counties[2], "org_staff", None).await;
+        let me = app.account("fs_one", p.counties[0], "member", None).await;
+        let today = app.ctx.clock.today();
+        let year = today.year() as i64 - 1;
+        let start = d(year as i32, 7, 1);
+        let rid = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "县派第一书记", "year": year}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let (_, first) = nominated(&app, &county, p.counties[0], rid).await;
+        let mut posts = vec![first];
+        for (k, name) in ["赵文静", "钱卫东", "孙丽"].iter().enumerate() {
+            let c = ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": name, "managed_by": p.counties[0], "unit": "县教育局",
+                "position": "科长", "rank": "section_member", "category": "first_secretary"}))).await)["id"]
+                .as_i64()
+                .expect("id");
+            posts.push(ok(app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": c, "sending_level": "county"}))).await)["id"]
+                .as_i64()
+                .expect("id"));
+            let _ = k;
+        }
+        let mut villages = Vec::new();
+        for (k, a) in posts.iter().enumerate() {
+            let v = app.org(Some(town), &format!("第{k}村党支部"), "branch", "village").await;
+            villages.push(v);
+            ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{a}/assign"),
+                Some(json!({"village_id": v, "start_on": start, "term_months": 36, "lat": 35.0, "lng": 116.0}))).await);
+        }
+        // last year's six months as the township scored them (each month's sheet: 100 marks)
+        let per_month = [95, 88, 70, 50];
+        for (v, score) in villages.iter().zip(per_month) {
+            for m in 7..=12 {
+                app.exec(&format!("INSERT INTO point_entries (subject, org_id, indicator, category, points, done_on, month, note, rules_version, at) \
+                    VALUES ('first_secretary', {v}, 'FS1', '实绩评分', {score}, '{year}-{m:02}-28', {}, '', 0, '{year}-{m:02}-28T10:00:00Z')", year * 100 + m)).await;
+            }
+        }
+        let assess = |a: i64| format!("/api/v1/first-secretaries/{a}/assessments");
+        // refusals: a score off the scale, no findings, a year before the posting or not begun;
+        // the township and the first secretary do not assess
+        let bad = app.api(&county, "POST", &assess(posts[0]), Some(json!({"year": year - 1, "score": 101, "note": " "}))).await;
+        assert_eq!(fields(&bad.1), ["year", "score", "note"], "{bad:?}");
+        let bad = app.api(&county, "POST", &assess(posts[0]), Some(json!({"year": year + 2, "score": 90, "note": "完成承诺"}))).await;
+        assert_eq!(fields(&bad.1), ["year"], "{bad:?}");
+        assert!(app.api(&township, "POST", &assess(posts[0]), Some(json!({"year": year, "score": 90, "note": "完成"}))).await.0.is_client_error());
+        assert!(app.api(&me, "POST", &assess(posts[0]), Some(json!({"year": year, "score": 100, "note": "自评"}))).await.0.is_client_error());
+        refused(app.api(&other, "POST", &assess(posts[0]), Some(json!({"year": year, "score": 90, "note": "完成"}))).await, "not_found");
+
+        let years = "/api/v1/first-secretaries/years";
+        let confirm = json!({"org_id": p.counties[0], "year": year});
+        ok(app.api(&county, "POST", &assess(posts[0]), Some(json!({"year": year, "score": 80, "note": "承诺事项基本完成"}))).await);
+        // changed freely until confirmed; the year waits for every first secretary
+        ok(app.api(&county, "POST", &assess(posts[0]), Some(json!({"year": year, "score": 96, "note": "承诺事项全部完成，集体经济增收明显"}))).await);
+        refused(app.api(&county, "POST", years, Some(confirm.clone())).await, "fs.assessments_missing");
+        for (a, s) in posts.iter().skip(1).zip([92, 75, 40]) {
+            ok(app.api(&county, "POST", &assess(*a), Some(json!({"year": year, "score": s, "note": "对照承诺逐项考核"}))).await);
+        }
+        let live = ok(app.api(&county, "GET", &format!("{years}?org_id={}&year={year}", p.counties[0]), None).await);
+        let row = |v: &Value, a: i64| v["rows"].as_array().expect("rows").iter().find(|r| r["assignment_id"] == json!(a)).cloned().expect("row");
+        // 60% months + 40% pledge: 95×.6+96×.4 = 95.4 → 95; 88×.6+92×.4 = 89.6 → 90; 70×.6+75×.4 = 72; 50×.6+40×.4 = 46
+        let got: Vec<(i64, &str)> = posts.iter().map(|a| {
+            let r = row(&live, *a);
+            (r["result"].as_i64().unwrap_or(-1), match r["grade"].as_str() { Some("excellent") => "优秀", Some("competent") => "称职", Some("basic") => "基本称职", _ => "不称职" })
+        }).collect();
+        // four first secretaries: at most ⌊4 × 1/5⌋ = 0 may be 优秀 — both 90+ are held to 称职
+        assert_eq!(got, [(95, "称职"), (90, "称职"), (72, "称职"), (46, "不称职")], "{live}");
+        assert!(row(&live, posts[0])["note"].as_str().unwrap_or("").contains("超出优秀比例"));
+        assert_eq!(row(&live, posts[0])["monthly_percent"], 95);
+        // not confirmed: below the department only the department reads it
+        refused(app.api(&township, "GET", &format!("{years}?org_id={}&year={year}", p.counties[0]), None).await, "fs.year_unconfirmed");
+        refused(app.api(&other, "GET", &format!("{years}?org_id={}&year={year}", p.counties[0]), None).await, "not_found");
+        // this year has not ended
+        refused(app.api(&county, "POST", years, Some(json!({"org_id": p.counties[0], "year": year + 1}))).await, "fs.year_open");
+        refused(app.api(&township, "POST", years, Some(json!({"org_id": town, "year": year}))).await, "forbidden");
+
+        let done = ok(app.api(&county, "POST", years, Some(confirm.clone())).await);
+        assert!(done["confirmed_at"].is_string());
+        refused(app.api(&county, "POST", years, Some(confirm)).await, "conflict");
+        refused(app.api(&county, "POST", &assess(posts[0]), Some(json!({"year": year, "score": 99, "note": "改"}))).await, "fs.year_confirmed");
+        // 不称职 goes on the black side of the ledger; confirmed results are read below the department
+        let black = app.count(&format!("SELECT COUNT(*) AS n FROM fs_ledger WHERE assignment_id = {} AND color = 'black' AND category = 'penalty' AND source = 'annual'", posts[3])).await;
+        assert_eq!(black, 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_ledger WHERE color = 'red'").await, 0, "none is 优秀");
+        let read = ok(app.api(&township, "GET", &format!("{years}?org_id={}&year={year}", p.counties[0]), None).await);
+        assert_eq!(read["digest"], done["digest"]);
+        let changed = dangjian::on_db!(&app.ctx.db, x => sqlx::query("DELETE FROM fs_years").execute(x).await.is_err());
+        assert!(changed, "a confirmed year is never removed");
+        for action in ["fs.assess", "fs.year_confirm", "fs.ledger_add"] {
+            assert!(app.count(&format!("SELECT COUNT(*) AS n FROM audit_log WHERE action = '{action}'")).await >= 1, "{action}");
+        }
+        // the page
+        let (s, _) = app.browser("county_w", p.counties[0], "org_staff").await;
+        let (st, _, html) = app.page(&s, "GET", &format!("/first-secretaries/years?org_id={}&year={year}", p.counties[0]), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("已确认") && html.contains("孙丽") && html.contains("不称职"), "{html}");
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+    })
+    .await;
+}
