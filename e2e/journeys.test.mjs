@@ -766,10 +766,11 @@ test('第一书记: a first secretary clocks in on a phone inside the radius and
 test('一月一评分、一季一排名: a township scores a first secretary\'s month on a phone; the county closes it and publishes the quarter; the first secretary reads the ranking', async () => {
   const town = await open({ viewport: PHONE });
   await signIn(town, 'township');
-  await town.goto(BASE + '/first-secretaries/scores');
+  // the 工作台 says who is still unscored for last month
+  await town.getByRole('link', { name: /第一书记月度评分：\d+人未评分/ }).first().click();
   await town.getByRole('heading', { name: /第一书记月度评分/ }).waitFor();
-  const month = (await town.getByLabel('月份').inputValue());
-  await town.locator('table.data tbody tr a').first().click();
+  const month = await town.getByLabel('月份').inputValue();
+  await town.locator('table.data tbody tr').filter({ hasText: '未评分' }).first().getByRole('link').click();
   await town.getByRole('heading', { name: '月度评分' }).waitFor();
   await town.getByText('按评分表打分').click();
   await town.getByLabel('评分月份').selectOption(month);
@@ -777,13 +778,14 @@ test('一月一评分、一季一排名: a township scores a first secretary\'s 
   const boxes = town.locator('input[name^=score_FS]');
   assert.equal(await boxes.count(), 6, 'the six areas of the sheet');
   for (let i = 0; i < 6; i++) await boxes.nth(i).fill(String(marks[i]));
-  // the month may already hold the demo's scores: a second sheet needs its reason
-  await town.getByLabel(/修改理由/).fill('核实本月基础工程进度后重新评分');
+  await town.getByLabel('评分说明').fill('村内道路硬化工程按期推进');
   await town.getByRole('button', { name: '提交评分' }).click();
   await town.waitForURL(/ok=saved/);
-  await town.locator('#scores tbody tr').filter({ hasText: month }).getByText('85').waitFor();
+  await town.locator('#scores tbody tr').filter({ hasText: month }).getByText('85', { exact: true }).waitFor();
   await noHorizontalScroll(town, 'score sheet');
   await shot(town, 'first-secretary-score-phone');
+  await town.goto(BASE + '/first-secretaries/scores?month=' + month);
+  assert.equal(await town.locator('table.data tbody tr').filter({ hasText: '未评分' }).count(), 0, 'everyone scored');
   await town.done();
 
   const county = await open();
@@ -809,7 +811,9 @@ test('一月一评分、一季一排名: a township scores a first secretary\'s 
   await fs.goto(BASE + '/first-secretaries/checkin');
   await fs.getByRole('link', { name: '我的评分与排名' }).click();
   await fs.getByRole('heading', { name: '月度评分' }).waitFor();
-  await fs.getByText(/季度排名：第\d+名/).first().waitFor();
+  await fs.getByRole('link', { name: /季度排名：第\d+名/ }).first().click();
+  await fs.getByRole('heading', { name: /第一书记季度排名/ }).waitFor();
+  await fs.getByText('本人').waitFor();
   await fs.done();
 });
 

@@ -127,8 +127,12 @@ struct Posted {
     presence: f64,
     village: i64,
     village_name: String,
-    town_name: String,
+    /// the township's organisation, as the live ranking names it
+    town_full: String,
+    town: Option<i64>,
     county: Option<i64>,
+    /// the department running the posting's round
+    round_org: i64,
     cadre_name: String,
     unit: String,
 }
@@ -286,8 +290,13 @@ pub(super) async fn generate(
             presence,
             village: v.id,
             village_name: v.name.to_string(),
-            town_name: town_name.clone(),
+            town_full: town
+                .and_then(|t| by_id.get(&t))
+                .map(|t| t.name.to_string())
+                .unwrap_or_default(),
+            town,
             county,
+            round_org: managed_by,
             cadre_name: name.clone(),
             unit: unit.clone(),
         });
@@ -392,7 +401,17 @@ pub(super) async fn generate(
     insert(tx, &std::mem::take(&mut batch)).await?;
     ledger(ctx, tx, rng, &posted, as_of).await?;
     four_ones(ctx, tx, rng, as_of).await?;
-    scores(ctx, tx, rng, &posted, (city.id, first_county), as_of).await?;
+    let demo_town = up(demo_branch, OrgLevel::Township);
+    scores(
+        ctx,
+        tx,
+        rng,
+        &posted,
+        (city.id, first_county),
+        demo_town,
+        as_of,
+    )
+    .await?;
     if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         for table in [
             "fs_quarters",
@@ -599,15 +618,16 @@ async fn four_ones(ctx: &Ctx, tx: &mut Tx, rng: &mut StdRng, as_of: NaiveDate) -
 }
 
 /// 一月一评分、一季一排名: the six-area sheet of every posting for each month from last
-/// October to last month (last month not yet scored for about one in seven, the township's
-/// to-do), the months before last closed by both departments and every quarter those close
-/// published — but the county's latest, left for it to publish (its 工作台 says so).
+/// October to last month (last month not yet scored for one first secretary of the demo
+/// township: its to-do), the months before last closed by both departments and every quarter
+/// those close published — but the county's latest, left for it to publish (its 工作台 says so).
 async fn scores(
     ctx: &Ctx,
     tx: &mut Tx,
     rng: &mut StdRng,
     posted: &[Posted],
     (city, county): (i64, i64),
+    demo_town: Option<i64>,
     as_of: NaiveDate,
 ) -> AppResult<()> {
     use crate::points::{month_key, month_label, months};
@@ -623,12 +643,16 @@ async fn scores(
     // (village, month) → total, for the rankings
     let mut totals: std::collections::HashMap<(i64, i64), i64> = std::collections::HashMap::new();
     let mut rows: Vec<(i64, i64, &str, &str, i64, NaiveDate, i64)> = Vec::new();
+    let owed = posted
+        .iter()
+        .find(|a| a.end.is_none() && demo_town.is_some() && a.town == demo_town)
+        .map(|a| a.id);
     for a in posted {
         let end = a.end.unwrap_or(as_of);
         // a steady secretary scores steadily: a level of their own and some monthly spread
         let level: f64 = rng.gen_range(0.62..0.95);
         for m in months(first.max(month_key(a.start)), last.min(month_key(end))) {
-            if m == last && rng.gen_bool(0.15) {
+            if m == last && owed == Some(a.id) {
                 continue;
             }
             let day = NaiveDate::from_ymd_opt((m / 100) as i32, (m % 100) as u32, 1)
@@ -717,38 +741,44 @@ async fn scores(
                 s <= q0 + 2 && e >= q0
             };
             let lines: Vec<&&Posted> = mine.iter().filter(on_duty).collect();
-            let sums: Vec<(i64, i64)> = lines
+            let per = |v: i64| -> Vec<Option<i64>> {
+                qm.iter().map(|m| totals.get(&(v, *m)).copied()).collect()
+            };
+            let averages: Vec<(i64, i64)> = lines
                 .iter()
                 .map(|a| {
                     (
                         a.village,
-                        qm.iter()
-                            .map(|m| totals.get(&(a.village, *m)).copied().unwrap_or(0))
-                            .sum(),
+                        crate::first_secretary::scoring::rank_line(&per(a.village)),
                     )
                 })
+                .filter(|(_, l)| l.1 > 0)
+                .map(|(v, l)| (v, l.2))
                 .collect();
             let by_village: std::collections::HashMap<i64, &&&Posted> =
                 lines.iter().map(|a| (a.village, a)).collect();
-            let ranked: Vec<crate::first_secretary::scoring::RankRow> = crate::points::rank(&sums)
-                .into_iter()
-                .filter_map(|(v, total, rank)| {
-                    let a = by_village.get(&v)?;
-                    Some(crate::first_secretary::scoring::RankRow {
-                        rank,
-                        assignment_id: Some(a.id),
-                        cadre_name: a.cadre_name.clone(),
-                        village_name: a.village_name.clone(),
-                        township_name: Some(a.town_name.clone()).filter(|t| !t.is_empty()),
-                        sending_unit: a.unit.clone(),
-                        months: qm
-                            .iter()
-                            .map(|m| totals.get(&(v, *m)).copied().unwrap_or(0))
-                            .collect(),
-                        total,
+            let ranked: Vec<crate::first_secretary::scoring::RankRow> =
+                crate::points::rank(&averages)
+                    .into_iter()
+                    .filter_map(|(v, _, rank)| {
+                        let a = by_village.get(&v)?;
+                        let months = per(v);
+                        let (total, months_scored, average) =
+                            crate::first_secretary::scoring::rank_line(&months);
+                        Some(crate::first_secretary::scoring::RankRow {
+                            rank: Some(rank),
+                            assignment_id: Some(a.id),
+                            cadre_name: a.cadre_name.clone(),
+                            village_name: a.village_name.clone(),
+                            township_name: Some(a.town_full.clone()).filter(|t| !t.is_empty()),
+                            sending_unit: a.unit.clone(),
+                            months,
+                            total,
+                            months_scored,
+                            average,
+                        })
                     })
-                })
-                .collect();
+                    .collect();
             let labels: Vec<String> = qm.iter().map(|m| month_label(*m)).collect();
             let (json, digest) = crate::first_secretary::scoring::kept(&labels, &labels, &ranked)?;
             on_tx!(tx, x => {
@@ -756,6 +786,96 @@ async fn scores(
                     .bind(dept).bind(&quarter).bind(&json).bind(&digest).bind(now).execute(&mut *x).await?;
             });
         }
+    }
+    // 一年一奖惩: last year's 履职考核 of the city's first secretaries, combined with their
+    // scored months and confirmed by the city (优秀 and 不称职 on the ledger)
+    let year = as_of.year() as i64 - 1;
+    let rules = crate::first_secretary::FsRules::default();
+    let full: i64 = areas.iter().map(|i| i.points).sum();
+    let jan = NaiveDate::from_ymd_opt(year as i32, 1, 1).unwrap_or(as_of);
+    let dec = NaiveDate::from_ymd_opt(year as i32, 12, 31).unwrap_or(as_of);
+    let served: Vec<&Posted> = posted
+        .iter()
+        .filter(|a| a.round_org == city && a.start <= dec && a.end.is_none_or(|e| e >= jan))
+        .collect();
+    let mut results = Vec::new();
+    let mut lines = Vec::new();
+    for a in &served {
+        let on = months(
+            month_key(a.start.max(jan)),
+            month_key(a.end.unwrap_or(dec).min(dec)),
+        );
+        let got: Vec<i64> = on
+            .iter()
+            .filter_map(|m| totals.get(&(a.village, *m)).copied())
+            .collect();
+        let (n, sum) = (got.len() as i64, got.iter().sum::<i64>());
+        let pledge: i64 = if rng.gen_bool(0.05) {
+            rng.gen_range(40..60)
+        } else {
+            rng.gen_range(72..99)
+        };
+        let result = crate::first_secretary::annual_result(sum, n * full, pledge, &rules);
+        results.push((a.id, result));
+        lines.push((a, n, sum, pledge, result));
+    }
+    let graded: std::collections::HashMap<i64, (i64, &str, String)> =
+        crate::first_secretary::annual_grades(&results, &rules)
+            .into_iter()
+            .map(|(id, _, rank, g, note)| (id, (rank, g, note)))
+            .collect();
+    let mut kept = Vec::with_capacity(lines.len());
+    for (a, n, sum, pledge, result) in lines {
+        let (rank, g, note) = graded
+            .get(&a.id)
+            .cloned()
+            .unwrap_or((0, "competent", String::new()));
+        let assessed = now - Duration::days(rng.gen_range(20..40));
+        on_tx!(tx, x => {
+            sqlx::query("INSERT INTO fs_assessments (assignment_id, year, score, note, assessed_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(a.id).bind(year).bind(pledge).bind(if pledge >= 72 { "对照履职承诺书逐项考核，承诺事项基本完成" } else { "承诺事项多项未完成，群众满意度不高" })
+                .bind(assessed).execute(&mut *x).await?;
+        });
+        let ledger = match g {
+            "excellent" => Some(("red", "commendation", "优秀")),
+            "incompetent" => Some(("black", "penalty", "不称职")),
+            _ => None,
+        };
+        if let Some((color, category, what)) = ledger {
+            on_tx!(tx, x => {
+                sqlx::query("INSERT INTO fs_ledger (assignment_id, cadre_id, color, category, occurred_on, note, source, source_id, recorded_by, recorder_name, recorded_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'annual', $7, NULL, '市委组织部', $8)")
+                    .bind(a.id).bind(a.cadre).bind(color).bind(category).bind(a.end.map_or(dec, |e| e.min(dec)))
+                    .bind(format!("{year}年度第一书记考核{what}（综合得分{result}）")).bind(year).bind(now)
+                    .execute(&mut *x).await?;
+            });
+        }
+        kept.push(crate::first_secretary::scoring::YearRow {
+            assignment_id: a.id,
+            cadre_name: a.cadre_name.clone(),
+            village_name: a.village_name.clone(),
+            township_name: Some(a.town_full.clone()).filter(|t| !t.is_empty()),
+            sending_unit: a.unit.clone(),
+            months_scored: n,
+            monthly_percent: (n > 0).then(|| (sum * 200 + n * full) / (2 * n * full)),
+            pledge: Some(pledge),
+            result: Some(result),
+            rank: Some(rank),
+            grade: Some(g.to_string()),
+            grade_label: Some(
+                crate::first_secretary::label(&crate::first_secretary::ANNUAL_GRADES, g)
+                    .to_string(),
+            ),
+            note,
+        });
+    }
+    kept.sort_by_key(|r| (r.rank.unwrap_or(i64::MAX), r.assignment_id));
+    if !kept.is_empty() {
+        let (json, digest) = crate::first_secretary::scoring::kept_year(&kept)?;
+        on_tx!(tx, x => {
+            sqlx::query("INSERT INTO fs_years (org_id, year, rows_json, digest, confirmed_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(city).bind(year).bind(&json).bind(&digest).bind(now).execute(&mut *x).await?;
+        });
     }
     Ok(())
 }

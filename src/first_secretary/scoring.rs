@@ -146,6 +146,36 @@ async fn closed_months(ctx: &Ctx, org: i64, months: &[i64]) -> AppResult<Vec<i64
     })
 }
 
+/// month → the organisations that closed it (scope `first_secretaries`), among `months`: a
+/// village's month is frozen when any organisation above it closed it.
+async fn closes_of(ctx: &Ctx, months: &[i64]) -> AppResult<HashMap<i64, Vec<i64>>> {
+    let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
+    if months.is_empty() {
+        return Ok(out);
+    }
+    let listed = months
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    // months are integers computed here
+    let sql = format!("SELECT org_id, month FROM point_closes WHERE scope = 'first_secretaries' AND month IN ({listed})");
+    on_db!(&ctx.db, x => {
+        for r in sqlx::query(&sql).fetch_all(x).await? {
+            out.entry(r.i64("month")?).or_default().push(r.i64("org_id")?);
+        }
+    });
+    Ok(out)
+}
+
+fn frozen(closes: &HashMap<i64, Vec<i64>>, village_path: &str, m: i64) -> bool {
+    closes.get(&m).is_some_and(|orgs| {
+        crate::org::path_ids(village_path)
+            .iter()
+            .any(|i| orgs.contains(i))
+    })
+}
+
 fn month_score(
     areas: &[Area],
     m: i64,
@@ -161,7 +191,8 @@ fn month_score(
     };
     MonthScore {
         month: month_label(m),
-        total: scores.iter().sum(),
+        // every standing entry, also of an area the rules in force no longer name
+        total: got.map(|g| g.values().sum()).unwrap_or(0),
         scored: got.is_some(),
         scores,
         closed,
@@ -180,12 +211,19 @@ pub async fn of_posting(
     let areas = areas(ctx, vpath).await?;
     let months = posting_months(a, ctx.clock.today());
     let got = scores_of(ctx, &[village], &months).await?;
-    let closed = closed_months(ctx, a.round_org_id, &months).await?;
+    let closes = closes_of(ctx, &months).await?;
     Ok((
         areas.clone(),
         months
             .iter()
-            .map(|m| month_score(&areas, *m, got.get(&(village, *m)), closed.contains(m)))
+            .map(|m| {
+                month_score(
+                    &areas,
+                    *m,
+                    got.get(&(village, *m)),
+                    frozen(&closes, vpath, *m),
+                )
+            })
             .collect(),
     ))
 }
@@ -219,6 +257,12 @@ pub async fn score(ctx: &Ctx, p: &Principal, id: i64, sheet: &Sheet) -> AppResul
         points::parse_month(&sheet.month)
             .ok_or_else(|| AppError::field("month", "月份格式应为YYYY-MM"))?
     };
+    if month == points::month_key(today) {
+        return Err(AppError::field(
+            "month",
+            format!("{}尚未结束，月末后才能评分", month_label(month)),
+        ));
+    }
     if !posting_months(&a, today).contains(&month)
         || !matches!(a.status.as_str(), "on_duty" | "recalled" | "completed")
     {
@@ -237,8 +281,9 @@ pub async fn score(ctx: &Ctx, p: &Principal, id: i64, sheet: &Sheet) -> AppResul
         &target,
         month,
         &sheet.scores,
-        &sheet.note,
-        &sheet.reason,
+        &crate::work_log::clean_text(&sheet.note),
+        // invisible characters are no reason
+        &crate::work_log::clean_text(&sheet.reason),
     )
     .await?;
     let areas = areas(ctx, &target.branch.path).await?;
@@ -344,24 +389,22 @@ pub async fn month_sheet(ctx: &Ctx, p: &Principal, month: i64) -> AppResult<Mont
             closed,
         });
     }
-    let closed_by: HashMap<i64, bool> = departments.iter().map(|d| (d.org_id, d.closed)).collect();
+    let closes = closes_of(ctx, &[month]).await?;
     let rows: Vec<MonthRow> = lines
         .into_iter()
-        .map(
-            |(id, cadre, village, vname, vpath, unit, round_org)| MonthRow {
-                assignment_id: id,
-                cadre_name: cadre,
-                village_name: vname,
-                township_name: towns.get(&vpath).cloned(),
-                sending_unit: unit,
-                score: month_score(
-                    &areas,
-                    month,
-                    got.get(&(village, month)),
-                    closed_by.get(&round_org).copied().unwrap_or(false),
-                ),
-            },
-        )
+        .map(|(id, cadre, village, vname, vpath, unit, _)| MonthRow {
+            assignment_id: id,
+            cadre_name: cadre,
+            village_name: vname,
+            township_name: towns.get(&vpath).cloned(),
+            sending_unit: unit,
+            score: month_score(
+                &areas,
+                month,
+                got.get(&(village, month)),
+                frozen(&closes, &vpath, month),
+            ),
+        })
         .collect();
     Ok(MonthSheet {
         month: month_label(month),
@@ -373,14 +416,107 @@ pub async fn month_sheet(ctx: &Ctx, p: &Principal, month: i64) -> AppResult<Mont
 }
 
 /// The department closes a month of its first secretaries' scores (一月一评分): the points
-/// engine's close of scope `first_secretaries`.
+/// engine's close of scope `first_secretaries`, which freezes every village below it. Only the
+/// department itself, and only once every first secretary on duty below it that month is scored.
 pub async fn close(
     ctx: &Ctx,
     p: &Principal,
     org_id: i64,
     month: &str,
 ) -> AppResult<points::store::Close> {
-    points::store::close_month(ctx, p, org_id, "first_secretaries", month).await
+    let org = department(ctx, p, org_id).await?;
+    let m = points::parse_month(month)
+        .ok_or_else(|| AppError::field("month", "月份格式应为YYYY-MM"))?;
+    if m < month_key_of_first_round(ctx, org.id).await? {
+        return Err(AppError::field(
+            "month",
+            format!("{}早于本部门第一书记选派", month_label(m)),
+        ));
+    }
+    let first = NaiveDate::from_ymd_opt((m / 100) as i32, (m % 100) as u32, 1)
+        .ok_or_else(|| AppError::field("month", "月份格式应为YYYY-MM"))?;
+    let today = ctx.clock.today();
+    let (_, last) = super::month_bounds(first);
+    // every first secretary scored first — while the month can still be scored (a month past
+    // the rules' back-dating can no longer be, and closes with its gaps shown as such)
+    let (rules, _) = points::store::rules_for(ctx, &org.path).await?;
+    if first <= today && (today - last).num_days() <= rules.backdate_days {
+        let lines: Vec<Line> = postings_in(ctx, &org.path, first, last)
+            .await?
+            .into_iter()
+            .filter(|l| crate::org::in_subtree(&org.path, &l.4))
+            .collect();
+        let villages: Vec<i64> = lines.iter().map(|l| l.2).collect();
+        let got = scores_of(ctx, &villages, &[m]).await?;
+        let owed: Vec<&str> = lines
+            .iter()
+            .filter(|l| !got.contains_key(&(l.2, m)))
+            .map(|l| l.1.as_str())
+            .collect();
+        if let Some(first) = owed.first() {
+            return Err(AppError::refused(
+                "fs.unscored",
+                format!(
+                    "{}还有{}名第一书记未评分（{first}等），评完后才能关账",
+                    month_label(m),
+                    owed.len()
+                ),
+            ));
+        }
+    }
+    points::store::close_first_secretaries(ctx, p, org.id, month).await
+}
+
+/// The month (YYYYMM) the department's first round was created in.
+async fn month_key_of_first_round(ctx: &Ctx, org: i64) -> AppResult<i64> {
+    let year = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT CAST(MIN(year) AS BIGINT) AS y FROM fs_rounds WHERE org_id = $1")
+            .bind(org).fetch_one(x).await?.opt_i64("y")?
+    });
+    // a round names the year it serves; its postings may start the year before
+    Ok(year.map_or(0, |y| (y - 1) * 100 + 1))
+}
+
+/// The department `org_id` acting through `p`: in scope (else as absent), the department
+/// itself (not one above it), running a round.
+async fn department(ctx: &Ctx, p: &Principal, org_id: i64) -> AppResult<Org> {
+    let org = crate::org::store::get(&ctx.db, org_id)
+        .await
+        .map_err(|_| AppError::NotFound("组织"))?;
+    if !p.in_scope(&org.path) {
+        return Err(AppError::NotFound("组织"));
+    }
+    p.authorize(Perm::CadreWrite, Some(&org.path))?;
+    p.authorize(Perm::PointsWrite, Some(&org.path))?;
+    if p.org_path != org.path {
+        return Err(AppError::Forbidden(
+            "由组织第一书记选派的组织部门本级办理".into(),
+        ));
+    }
+    if !departments_in(ctx, &org.path)
+        .await?
+        .iter()
+        .any(|d| d.0 == org.id)
+    {
+        return Err(AppError::refused(
+            "fs.not_department",
+            format!("{}没有组织第一书记选派", org.name),
+        ));
+    }
+    Ok(org)
+}
+
+/// `2026-Q3` (and only that spelling, whatever was typed: `2026-Q03`, ` 2026-Q3 `) with its
+/// first and last month.
+pub fn quarter_of_text(q: &str) -> AppResult<(String, i64, i64)> {
+    let (from, to) = points::parse_quarter(q)
+        .filter(|_| q.trim().len() <= 10)
+        .ok_or_else(|| AppError::field("quarter", "季度格式应为YYYY-Qn"))?;
+    Ok((
+        format!("{}-Q{}", from / 100, (from % 100 + 2) / 3),
+        from,
+        to,
+    ))
 }
 
 // ---- 一季一排名 ----
@@ -388,15 +524,28 @@ pub async fn close(
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[schema(as = FsRankRow)]
 pub struct RankRow {
-    pub rank: i64,
+    /// None when no month of the quarter is scored.
+    pub rank: Option<i64>,
     pub assignment_id: Option<i64>,
     pub cadre_name: String,
     pub village_name: String,
     pub township_name: Option<String>,
     pub sending_unit: String,
-    /// Per month of the quarter.
-    pub months: Vec<i64>,
+    /// Per month of the quarter; none where the month is not scored (not yet on duty, say).
+    pub months: Vec<Option<i64>>,
     pub total: i64,
+    pub months_scored: i64,
+    /// The average of the months scored, rounded half up: what the ranking ranks, so that a
+    /// first secretary posted in the quarter's second month stands with the others.
+    pub average: i64,
+}
+
+/// A quarter's line: the months' scores, their total, how many, the average rounded half up.
+pub fn rank_line(months: &[Option<i64>]) -> (i64, i64, i64) {
+    let total: i64 = months.iter().flatten().sum();
+    let n = months.iter().flatten().count() as i64;
+    let average = if n > 0 { (2 * total + n) / (2 * n) } else { 0 };
+    (total, n, average)
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -418,69 +567,73 @@ pub struct Ranking {
 /// The quarter's ranking as it stands: every posting on duty in the quarter, by its villages'
 /// scores summed over the months (ties share a rank).
 async fn live(ctx: &Ctx, org: &Org, quarter: &str) -> AppResult<Ranking> {
-    let (from, to) = points::parse_quarter(quarter)
-        .ok_or_else(|| AppError::field("quarter", "季度格式应为YYYY-Qn"))?;
-    let board = points::store::unit_board(ctx, org, "first_secretary", from, to).await?;
+    let (quarter, from, to) = quarter_of_text(quarter)?;
+    let months = points::months(from, to);
     let first = NaiveDate::from_ymd_opt((from / 100) as i32, (from % 100) as u32, 1)
         .ok_or_else(|| AppError::field("quarter", "季度格式应为YYYY-Qn"))?;
     let (_, last) = super::month_bounds(
         NaiveDate::from_ymd_opt((to / 100) as i32, (to % 100) as u32, 1).unwrap_or(first),
     );
-    // the department's own rounds: who was on duty in each village (the latest posting of
-    // the quarter names the line)
+    // the villages below the department and the postings of its rounds: who was on duty in
+    // each village (the latest posting of the quarter names the line)
     let lines: Vec<Line> = postings_in(ctx, &org.path, first, last)
         .await?
         .into_iter()
         .filter(|l| l.6 == org.id || crate::org::in_subtree(&org.path, &l.4))
         .collect();
+    let villages: Vec<i64> = lines.iter().map(|l| l.2).collect();
+    let got = scores_of(ctx, &villages, &months).await?;
     let towns = store::townships(ctx, lines.iter().map(|l| l.4.as_str())).await?;
     let mut by_village: BTreeMap<i64, RankRow> = BTreeMap::new();
     for (id, cadre, village, vname, vpath, unit, _) in lines {
+        let per: Vec<Option<i64>> = months
+            .iter()
+            .map(|m| got.get(&(village, *m)).map(|g| g.values().sum()))
+            .collect();
+        let (total, months_scored, average) = rank_line(&per);
         by_village.insert(
             village,
             RankRow {
-                rank: 0,
+                rank: None,
                 assignment_id: Some(id),
                 cadre_name: cadre,
                 village_name: vname,
                 township_name: towns.get(&vpath).cloned(),
                 sending_unit: unit,
-                months: vec![0; board.months.len()],
-                total: 0,
+                months: per,
+                total,
+                months_scored,
+                average,
             },
         );
     }
-    for r in &board.rows {
-        let row = by_village.entry(r.id).or_insert_with(|| RankRow {
-            rank: 0,
-            assignment_id: None,
-            cadre_name: "—".into(),
-            village_name: r.name.clone(),
-            township_name: None,
-            sending_unit: String::new(),
-            months: vec![0; board.months.len()],
-            total: 0,
-        });
-        row.months = r.months.clone();
-        row.total = r.total;
-    }
-    let totals: Vec<(i64, i64)> = by_village.iter().map(|(v, r)| (*v, r.total)).collect();
-    let rows = points::rank(&totals)
+    let scored: Vec<(i64, i64)> = by_village
+        .iter()
+        .filter(|(_, r)| r.months_scored > 0)
+        .map(|(v, r)| (*v, r.average))
+        .collect();
+    let mut rows: Vec<RankRow> = points::rank(&scored)
         .into_iter()
         .filter_map(|(v, _, rank)| {
             by_village.remove(&v).map(|mut r| {
-                r.rank = rank;
+                r.rank = Some(rank);
                 r
             })
         })
         .collect();
+    rows.extend(by_village.into_values());
+    let closed = closed_months(ctx, org.id, &months).await?;
     Ok(Ranking {
         org_id: org.id,
         org_name: org.name.clone(),
-        quarter: quarter.trim().to_string(),
-        months: board.months,
+        quarter,
+        months: months.iter().map(|m| month_label(*m)).collect(),
         rows,
-        closed: board.closed,
+        closed: months
+            .iter()
+            .filter(|m| closed.contains(m))
+            .map(|m| month_label(*m))
+            .collect(),
         published_at: None,
         digest: None,
     })
@@ -527,19 +680,17 @@ pub async fn ranking(ctx: &Ctx, p: &Principal, org_id: i64, quarter: &str) -> Ap
     if !readable.iter().any(|d| d.0 == org.id) {
         return Err(AppError::NotFound("第一书记排名"));
     }
-    if points::parse_quarter(quarter).is_none() {
-        return Err(AppError::field("quarter", "季度格式应为YYYY-Qn"));
-    }
-    if let Some(r) = published(ctx, &org, quarter.trim()).await? {
+    let (quarter, _, _) = quarter_of_text(quarter)?;
+    if let Some(r) = published(ctx, &org, &quarter).await? {
         return Ok(r);
     }
     if !(p.can(Perm::CadreRead) && p.in_scope(&org.path)) {
         return Err(AppError::refused(
             "fs.ranking_unpublished",
-            format!("{}的第一书记排名尚未发布", quarter.trim()),
+            format!("{quarter}的第一书记排名尚未发布"),
         ));
     }
-    live(ctx, &org, quarter).await
+    live(ctx, &org, &quarter).await
 }
 
 async fn published(ctx: &Ctx, org: &Org, quarter: &str) -> AppResult<Option<Ranking>> {
@@ -599,24 +750,9 @@ pub async fn published_quarters(ctx: &Ctx, org_id: i64) -> AppResult<Vec<String>
 /// 一季一排名: the department publishes a quarter's ranking once all its months are closed;
 /// it is kept as published.
 pub async fn publish(ctx: &Ctx, p: &Principal, org_id: i64, quarter: &str) -> AppResult<Ranking> {
-    let org = crate::org::store::get(&ctx.db, org_id)
-        .await
-        .map_err(|_| AppError::NotFound("组织"))?;
-    p.authorize(Perm::CadreWrite, Some(&org.path))?;
-    p.authorize(Perm::PointsWrite, Some(&org.path))?;
-    let quarter = quarter.trim();
-    let (from, to) = points::parse_quarter(quarter)
-        .ok_or_else(|| AppError::field("quarter", "季度格式应为YYYY-Qn"))?;
-    let runs = departments_in(ctx, &org.path)
-        .await?
-        .iter()
-        .any(|d| d.0 == org.id);
-    if !runs {
-        return Err(AppError::refused(
-            "fs.not_department",
-            format!("{}没有组织第一书记选派", org.name),
-        ));
-    }
+    let org = department(ctx, p, org_id).await?;
+    let (quarter, from, to) = quarter_of_text(quarter)?;
+    let quarter = quarter.as_str();
     let months = points::months(from, to);
     let closed = closed_months(ctx, org.id, &months).await?;
     let open: Vec<String> = months
@@ -728,13 +864,16 @@ pub async fn todos(ctx: &Ctx, p: &Principal) -> AppResult<Vec<(String, String, i
 
 /// A first secretary's lines in the published rankings of their round's department, newest
 /// first: (quarter, rank, of how many, total).
-pub async fn own_ranks(ctx: &Ctx, a: &Assignment) -> AppResult<Vec<(String, i64, usize, i64)>> {
+pub async fn own_ranks(
+    ctx: &Ctx,
+    a: &Assignment,
+) -> AppResult<Vec<(String, Option<i64>, usize, i64)>> {
     let org = crate::org::store::get(&ctx.db, a.round_org_id).await?;
     let mut out = Vec::new();
     for q in published_quarters(ctx, org.id).await?.into_iter().take(8) {
         if let Some(r) = published(ctx, &org, &q).await? {
             if let Some(row) = r.rows.iter().find(|x| x.assignment_id == Some(a.id)) {
-                out.push((q, row.rank, r.rows.len(), row.total));
+                out.push((q, row.rank, r.rows.len(), row.average));
             }
         }
     }
@@ -1057,20 +1196,7 @@ pub fn kept_year(rows: &[YearRow]) -> AppResult<(String, String)> {
 /// its rounds has their 履职考核. The result is kept as confirmed; 优秀 goes on the red side of
 /// the ledger and 不称职 on the black, in the same transaction.
 pub async fn confirm_year(ctx: &Ctx, p: &Principal, org_id: i64, year: i64) -> AppResult<Year> {
-    let org = crate::org::store::get(&ctx.db, org_id)
-        .await
-        .map_err(|_| AppError::NotFound("组织"))?;
-    p.authorize(Perm::CadreWrite, Some(&org.path))?;
-    if !departments_in(ctx, &org.path)
-        .await?
-        .iter()
-        .any(|d| d.0 == org.id)
-    {
-        return Err(AppError::refused(
-            "fs.not_department",
-            format!("{}没有组织第一书记选派", org.name),
-        ));
-    }
+    let org = department(ctx, p, org_id).await?;
     if !(2000..=2100).contains(&year) {
         return Err(AppError::field("year", "年份不正确"));
     }

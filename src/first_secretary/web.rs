@@ -409,6 +409,7 @@ async fn detail_view(
         categories => super::LEDGER_CATEGORIES, pledges => pledges, can_pledge => can_pledge,
         areas => areas, scores => scores, can_score => can_score, ranks => ranks,
         assessments => assessments, years => years,
+        this_month => crate::points::month_label(crate::points::month_key(ctx.clock.today())),
     })
 }
 
@@ -1345,8 +1346,10 @@ fn sheet_of(f: &HashMap<String, String>) -> Sheet {
             .iter()
             .filter_map(|(k, v)| {
                 let key = k.strip_prefix("score_")?;
-                // an empty or unreadable box is a missing score, named by the sheet's check
-                v.trim().parse::<i64>().ok().map(|n| (key.to_string(), n))
+                // an empty box is a missing score; one that is not a whole number is out of
+                // the area's range (both named by the sheet's check)
+                let v = v.trim();
+                (!v.is_empty()).then(|| (key.to_string(), v.parse::<i64>().unwrap_or(-1)))
             })
             .collect(),
         note: form::text(f, "note"),
@@ -1394,11 +1397,12 @@ async fn scores_view(
     let today = ctx.clock.today();
     let ended = month < crate::points::month_key(today);
     // the departments this account closes for: its own organisation's or below, not closed
+    // the department closes its own months, not those of the departments below it
     let closable: Vec<i64> = if p.can(Perm::PointsWrite) && p.can(Perm::CadreWrite) && ended {
         sheet
             .departments
             .iter()
-            .filter(|d| !d.closed)
+            .filter(|d| !d.closed && d.org_id == p.org_id)
             .map(|d| d.org_id)
             .collect()
     } else {
@@ -1538,10 +1542,13 @@ async fn ranking_view(
         Err(e) => return Err(e),
     };
     let dept = crate::org::store::get(&ctx.db, org).await?;
+    let ended = scoring::quarter_of_text(&quarter)
+        .is_ok_and(|(_, _, to)| to < crate::points::month_key(ctx.clock.today()));
     let can_publish = r.as_ref().is_some_and(|r| r.published_at.is_none())
+        && ended
         && p.can(Perm::CadreWrite)
         && p.can(Perm::PointsWrite)
-        && p.in_scope(&dept.path);
+        && p.org_path == dept.path;
     let published = scoring::published_quarters(ctx, org).await?;
     let next = quarter_step(&quarter, true)
         .filter(|n| n.as_str() <= crate::points::quarter_of(ctx.clock.today()).as_str());
@@ -1573,8 +1580,9 @@ async fn publish_page(
     let quarter = form::text(&f, "quarter");
     let org: i64 = form::num(&f, "org_id");
     match scoring::publish(&ctx, &p, org, &quarter).await {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "/first-secretaries/rankings?org_id={org}&quarter={quarter}&ok=ranking_published"
+        Ok(r) => Ok(Redirect::to(&format!(
+            "/first-secretaries/rankings?org_id={org}&quarter={}&ok=ranking_published",
+            r.quarter
         ))
         .into_response()),
         Err(e) if refused(&e) => {
@@ -1753,7 +1761,7 @@ async fn year_view(
     let can_confirm = y.as_ref().is_some_and(|y| y.confirmed_at.is_none())
         && year < this
         && p.can(Perm::CadreWrite)
-        && p.in_scope(&dept.path);
+        && p.org_path == dept.path;
     Ok(context! {
         y => y, unconfirmed => unconfirmed, year => year, org_id => org, org_name => dept.name,
         departments => scoring::departments_for(ctx, p).await?, can_confirm => can_confirm,

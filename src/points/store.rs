@@ -147,7 +147,7 @@ async fn guard_open(tx: &mut Tx, t: &Target, month: i64, what: &str) -> AppResul
 /// The month close that freezes a subject's points: `members` (closed by the branch),
 /// `first_secretaries` (closed by the department running the first secretaries' round) or
 /// `units` (branches and secretaries, closed by a committee).
-pub fn close_scope(subject: &str) -> &'static str {
+fn close_scope(subject: &str) -> &'static str {
     match subject {
         "member" => "members",
         "first_secretary" => "first_secretaries",
@@ -635,6 +635,13 @@ pub async fn reverse(ctx: &Ctx, p: &Principal, entry_id: i64, reason: &str) -> A
     }
     let (e, path) = entry(ctx, entry_id).await?;
     p.authorize(Perm::PointsWrite, Some(&path))?;
+    if e.subject == "first_secretary" {
+        // a sheet is changed whole, by whoever scores it, with its reason
+        return Err(AppError::refused(
+            "points.sheet_entry",
+            "第一书记月度评分不能逐项冲正，请由乡镇党委在评分表中重新评分并写明理由",
+        ));
+    }
     if e.reverses_id.is_some() {
         return Err(AppError::refused("points.reversal", "冲正记录不能再冲正"));
     }
@@ -1051,6 +1058,32 @@ pub async fn close_month(
     scope: &str,
     month: &str,
 ) -> AppResult<Close> {
+    if scope == "first_secretaries" {
+        return Err(AppError::field(
+            "scope",
+            "第一书记月度评分在“第一书记 → 月度评分”关账（须先评完该月）",
+        ));
+    }
+    close_in(ctx, p, org_id, scope, month).await
+}
+
+/// The close of first secretaries' month, after crate::first_secretary::scoring's checks.
+pub(crate) async fn close_first_secretaries(
+    ctx: &Ctx,
+    p: &Principal,
+    org_id: i64,
+    month: &str,
+) -> AppResult<Close> {
+    close_in(ctx, p, org_id, "first_secretaries", month).await
+}
+
+async fn close_in(
+    ctx: &Ctx,
+    p: &Principal,
+    org_id: i64,
+    scope: &str,
+    month: &str,
+) -> AppResult<Close> {
     let org = crate::org::store::get(&ctx.db, org_id).await?;
     p.authorize(Perm::PointsWrite, Some(&org.path))?;
     let m =
@@ -1414,15 +1447,7 @@ async fn unit_board_uncached(
         };
         let by_path = [Val::Str(org.path.clone()), Val::Str(upper.clone())];
         let vals: &[Val] = if whole { &[] } else { &by_path };
-        let (sums, names) = if subject == "first_secretary" {
-            // the villages scored in the range (crate::first_secretary::scoring adds who was on
-            // duty there and the villages not scored)
-            let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, &format!("SELECT t.org_id AS id, t.period AS month, t.total AS s FROM point_totals t{join} WHERE t.subject = 'first_secretary' AND t.span = 'M' AND t.period IN ({listed}){cond}"),
-                &["id", "month", "s"], vals).await?;
-            let named: Vec<(i64, String)> = fetch_packed(&ctx.db, &format!("SELECT DISTINCT o.id, o.name FROM point_totals t JOIN orgs o ON o.id = t.org_id WHERE t.subject = 'first_secretary' AND t.span = 'M' AND t.period IN ({listed}) AND o.path >= $1 AND o.path < $2"),
-                &["id", "name"], &by_path).await?;
-            (sums, named.into_iter().map(|(id, n)| (id, (n, None))).collect::<HashMap<_, _>>())
-        } else if subject == "branch" {
+        let (sums, names) = if subject == "branch" {
             let sums: Vec<(i64, i64, i64)> = fetch_packed(&ctx.db, &format!("SELECT t.org_id AS id, t.period AS month, t.total AS s FROM point_totals t{join} WHERE t.subject = 'branch' AND t.span = 'M' AND t.period IN ({listed}){cond}"),
                 &["id", "month", "s"], vals).await?;
             let rows = sqlx::query(&format!("SELECT id, name FROM orgs WHERE path >= $1 AND path < $2 AND kind IN {branch_kinds} AND dissolved_at IS NULL"))
@@ -1437,8 +1462,8 @@ async fn unit_board_uncached(
             let names = names.into_iter().map(|(id, n, o)| (id, (n, Some(o)))).collect::<HashMap<_, _>>();
             (sums, names)
         };
-        let rows = sqlx::query("SELECT DISTINCT month FROM point_closes WHERE org_id = $1 AND scope = $2 AND month BETWEEN $3 AND $4 ORDER BY month")
-            .bind(org.id).bind(close_scope(subject)).bind(from).bind(to).fetch_all(x).await?;
+        let rows = sqlx::query("SELECT DISTINCT month FROM point_closes WHERE org_id = $1 AND scope = 'units' AND month BETWEEN $2 AND $3 ORDER BY month")
+            .bind(org.id).bind(from).bind(to).fetch_all(x).await?;
         let closed = rows.iter().map(|r| Ok(month_label(r.i64("month")?))).collect::<DbResult<Vec<_>>>()?;
         (sums, names, closed)
     });

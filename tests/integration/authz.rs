@@ -657,9 +657,10 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
                     if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
                         continue;
                     }
-                    if method == "GET" && path == "/api/v1/first-secretaries/rankings" {
-                        // a published quarterly ranking is shown (晾晒) to every organisation
-                        // under its department; a sibling's is refused (the scoring flow test)
+                    if method == "GET" && (path == "/api/v1/first-secretaries/rankings" || path == "/api/v1/first-secretaries/years") {
+                        // a published quarterly ranking and a confirmed year are shown (晾晒) to
+                        // every organisation under their department; a sibling's are refused
+                        // (the scoring flow tests)
                         continue;
                     }
                     let targets_foreign = (path.contains('{') && !path.starts_with("/api/v1/calendar/")) || org_param || method != "GET";

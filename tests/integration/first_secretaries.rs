@@ -613,6 +613,8 @@ async fn the_township_scores_the_month_the_county_closes_it_and_publishes_the_qu
         let s = ok(app.api(&township, "POST", &sheet(a1), Some(json!({"month": m1, "reason": "补充核实集体经济收入", "scores": {"FS1": 12, "FS2": 10, "FS3": 18, "FS4": 12, "FS5": 11, "FS6": 16}}))).await);
         assert_eq!(s["total"], 79);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM point_entries WHERE reverses_id IS NOT NULL").await, 6, "the first sheet reversed");
+        // a month closes only once everyone on duty in it is scored
+        refused(app.api(&county, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": p.counties[0], "month": m1}))).await, "fs.unscored");
         ok(app.api(&township, "POST", &sheet(a2), Some(json!({"month": m1, "scores": {"FS1": 15, "FS2": 15, "FS3": 14, "FS4": 10, "FS5": 10, "FS6": 15}}))).await);
         let mine = ok(app.api(&me, "GET", &sheet(a1), None).await);
         assert_eq!(mine["areas"].as_array().map(Vec::len), Some(6));
@@ -629,20 +631,29 @@ async fn the_township_scores_the_month_the_county_closes_it_and_publishes_the_qu
             format!("{}-Q{}", d.year(), (d.month() - 1) / 3 + 1)
         };
         let live = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/rankings?org_id={}&quarter={q1}", p.counties[0]), None).await);
-        let ranks: Vec<(i64, i64)> = live["rows"].as_array().expect("rows").iter().map(|r| (r["rank"].as_i64().unwrap_or(0), r["total"].as_i64().unwrap_or(0))).collect();
+        let ranks: Vec<(i64, i64)> = live["rows"].as_array().expect("rows").iter().map(|r| (r["rank"].as_i64().unwrap_or(0), r["average"].as_i64().unwrap_or(0))).collect();
         assert_eq!(ranks, [(1, 79), (1, 79)], "{live}");
         assert!(live["published_at"].is_null());
         // not published: the township and the first secretary do not see it yet
         refused(app.api(&me, "GET", &format!("/api/v1/first-secretaries/rankings?quarter={q1}"), None).await, "fs.ranking_unpublished");
 
         // the township runs no round: the county closes; a closed month is final
-        refused(app.api(&township, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": town, "month": m1}))).await, "points.not_fs_department");
+        refused(app.api(&township, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": town, "month": m1}))).await, "forbidden");
+        // the generic close and a single area's reversal do not go around the sheet
+        refused(app.api(&county, "POST", "/api/v1/points/closes", Some(json!({"org_id": p.counties[0], "scope": "first_secretaries", "month": m1}))).await, "validation_failed");
+        let area = app.count(&format!("SELECT MAX(id) AS n FROM point_entries WHERE subject = 'first_secretary' AND org_id = {v1}")).await;
+        refused(app.api(&county, "POST", &format!("/api/v1/points/entries/{area}/reverse"), Some(json!({"reason": "改一项"}))).await, "points.sheet_entry");
         refused(app.api(&other, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": p.counties[0], "month": m1}))).await, "not_found");
         refused(app.api(&county, "POST", "/api/v1/first-secretaries/rankings", Some(json!({"org_id": p.counties[0], "quarter": quarter}))).await, "fs.months_open");
         ok(app.api(&county, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": p.counties[0], "month": m1}))).await);
         refused(app.api(&township, "POST", &sheet(a1), Some(json!({"month": m1, "reason": "再改", "scores": full}))).await, "points.month_closed");
         for m in &months {
             if *m != m1 {
+                // a month still within the back-dating is scored before it closes; an older
+                // one can no longer be and closes with its gaps
+                for a in [a1, a2] {
+                    app.api(&township, "POST", &sheet(a), Some(json!({"month": m, "scores": full}))).await;
+                }
                 ok(app.api(&county, "POST", "/api/v1/first-secretaries/scores/close", Some(json!({"org_id": p.counties[0], "month": m}))).await);
             }
         }
@@ -650,6 +661,11 @@ async fn the_township_scores_the_month_the_county_closes_it_and_publishes_the_qu
         assert_eq!(published["rows"].as_array().map(Vec::len), Some(2));
         assert!(published["published_at"].is_string());
         refused(app.api(&county, "POST", "/api/v1/first-secretaries/rankings", Some(json!({"org_id": p.counties[0], "quarter": quarter}))).await, "conflict");
+        // the same quarter however spelt
+        let spelt = quarter.replace("-Q", "-Q0");
+        refused(app.api(&county, "POST", "/api/v1/first-secretaries/rankings", Some(json!({"org_id": p.counties[0], "quarter": spelt}))).await, "conflict");
+        let long = quarter.replace("-Q", "-Q000000000");
+        assert!(app.api(&county, "POST", "/api/v1/first-secretaries/rankings", Some(json!({"org_id": p.counties[0], "quarter": long}))).await.0.is_client_error());
         let kept = app.count(&format!("SELECT COUNT(*) AS n FROM fs_quarters WHERE quarter = '{quarter}'")).await;
         assert_eq!(kept, 1);
         // the first secretary reads the published quarter of their round's department

@@ -112,6 +112,10 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM point_closes c JOIN orgs d ON d.id = c.org_id WHERE c.scope = 'first_secretaries' AND c.total <> \
             (SELECT COALESCE(SUM(e.points), 0) FROM point_entries e JOIN orgs v ON v.id = e.org_id WHERE e.subject = 'first_secretary' AND e.month = c.month AND v.path LIKE d.path || '%')").await, 0);
         assert!(app.count("SELECT COUNT(*) AS n FROM fs_quarters").await >= 2);
+        // 一年一奖惩: last year assessed and confirmed, its 优秀 within the share
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_years").await, 1);
+        assert!(app.count("SELECT COUNT(*) AS n FROM fs_assessments").await > 0);
+        assert!(app.count("SELECT COUNT(*) AS n FROM fs_ledger WHERE source = 'annual'").await * 5 <= app.count("SELECT COUNT(*) AS n FROM fs_assessments").await * 2);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM (SELECT member_id, month FROM point_entries WHERE indicator = 'M17' GROUP BY member_id, month HAVING SUM(points) > 3) x").await, 0, "M17 is capped at 3 a month");
         assert!(app.count("SELECT COUNT(*) AS n FROM point_claims WHERE status = 'pending'").await >= 1);
         assert!(app.count("SELECT COUNT(*) AS n FROM star_ratings").await > 0);
