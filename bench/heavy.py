@@ -114,6 +114,15 @@ def reports(today, scope_path, scope_upper):
             f"JOIN orgs v ON v.id = a.village_id WHERE k.local_day >= '{today.replace(day=1)}' AND k.local_day <= '{today}' "
             f"AND ((v.path >= '{scope_path}' AND v.path < '{scope_upper}') OR (ro.path >= '{scope_path}' AND ro.path < '{scope_upper}')) "
             f"GROUP BY k.assignment_id, k.local_day"]),
+        # 一季一排名: this quarter's ranking as it stands (the department's rounds and the
+        # villages below it, each month's sheet)
+        ("fs_ranking", f"/api/v1/first-secretaries/rankings?org_id={{org}}&quarter={y}-Q{q + 1}", [
+            f"SELECT a.id, c.name, v.id, v.name, v.path, a.sending_unit, r.org_id FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id "
+            f"JOIN orgs ro ON ro.id = r.org_id JOIN cadres c ON c.id = a.cadre_id JOIN orgs v ON v.id = a.village_id "
+            f"WHERE a.status IN ('on_duty', 'recalled', 'completed') AND a.start_on <= '{today}' AND COALESCE(a.ended_on, a.ends_on) >= '{today.replace(day=1, month=q * 3 + 1)}' "
+            f"AND ((v.path >= '{scope_path}' AND v.path < '{scope_upper}') OR (ro.path >= '{scope_path}' AND ro.path < '{scope_upper}'))",
+            f"SELECT e.org_id, e.month, e.indicator, SUM(e.points), SUM(CASE WHEN e.reverses_id IS NULL THEN 1 ELSE -1 END) FROM point_entries e "
+            f"JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'first_secretary' AND e.month IN ({months}) AND {rng} GROUP BY e.org_id, e.month, e.indicator"]),
         # a closed campaign's results (the county's last year's 述职评议)
         ("review_results", "/reviews/{campaign}", [
             "SELECT s.reporter_id, s.rater_id, s.total_tenths FROM review_scores s WHERE s.campaign_id = {campaign}"]),
