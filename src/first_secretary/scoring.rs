@@ -928,9 +928,11 @@ async fn year_confirmed(ctx: &Ctx, org: i64, year: i64) -> AppResult<bool> {
 
 /// The years of a posting, newest first (those it was on duty in, up to this one).
 pub fn posting_years(a: &Assignment, today: NaiveDate) -> Vec<i64> {
-    let mut v: Vec<i64> = posting_months(a, today).iter().map(|m| m / 100).collect();
-    v.dedup();
-    v
+    let Some(start) = a.start_on else {
+        return Vec::new();
+    };
+    let end = a.ended_on.or(a.ends_on).unwrap_or(today).min(today);
+    (start.year() as i64..=end.year() as i64).rev().collect()
 }
 
 /// The department running the round records its yearly 履职考核 of a posting (0–100, with what
