@@ -568,6 +568,15 @@ pub struct Ranking {
 /// scores summed over the months (ties share a rank).
 async fn live(ctx: &Ctx, org: &Org, quarter: &str) -> AppResult<Ranking> {
     let (quarter, from, to) = quarter_of_text(quarter)?;
+    // a report over the subtree: bounded and shared like the other heavy reads
+    let key = format!("fs.ranking|{}|{quarter}", org.id);
+    ctx.heavy
+        .run_cloned(&key, || live_of(ctx, org, quarter.clone(), from, to))
+        .await
+}
+
+/// [`live`] computed.
+async fn live_of(ctx: &Ctx, org: &Org, quarter: String, from: i64, to: i64) -> AppResult<Ranking> {
     let months = points::months(from, to);
     let first = NaiveDate::from_ymd_opt((from / 100) as i32, (from % 100) as u32, 1)
         .ok_or_else(|| AppError::field("quarter", "季度格式应为YYYY-Qn"))?;
