@@ -380,16 +380,18 @@ pub async fn month_sheet(ctx: &Ctx, p: &Principal, month: i64) -> AppResult<Mont
     let villages: Vec<i64> = lines.iter().map(|l| l.2).collect();
     let got = scores_of(ctx, &villages, &[month]).await?;
     let towns = store::townships(ctx, lines.iter().map(|l| l.4.as_str())).await?;
-    let mut departments = Vec::new();
-    for (id, name, _) in departments_in(ctx, &p.org_path).await? {
-        let closed = !closed_months(ctx, id, &[month]).await?.is_empty();
-        departments.push(Department {
+    // the month's closes, read once: the departments' own and, for each row, any above it
+    let closes = closes_of(ctx, &[month]).await?;
+    let closed_by = closes.get(&month).cloned().unwrap_or_default();
+    let departments = departments_in(ctx, &p.org_path)
+        .await?
+        .into_iter()
+        .map(|(id, name, _)| Department {
             org_id: id,
             name,
-            closed,
-        });
-    }
-    let closes = closes_of(ctx, &[month]).await?;
+            closed: closed_by.contains(&id),
+        })
+        .collect();
     let rows: Vec<MonthRow> = lines
         .into_iter()
         .map(|(id, cadre, village, vname, vpath, unit, _)| MonthRow {
@@ -737,14 +739,29 @@ struct Kept {
 
 /// The text a published ranking is kept as, and its SM3 digest.
 pub fn kept(months: &[String], closed: &[String], rows: &[RankRow]) -> AppResult<(String, String)> {
-    let json = serde_json::to_string(&Kept {
+    kept_text(&Kept {
         months: months.to_vec(),
         closed: closed.to_vec(),
         rows: rows.to_vec(),
     })
-    .map_err(|e| AppError::Internal(format!("fs ranking: {e}")))?;
+}
+
+/// A published or confirmed result as kept: its JSON text and the SM3 digest of that text.
+fn kept_text(v: &impl Serialize) -> AppResult<(String, String)> {
+    let json = serde_json::to_string(v).map_err(|e| AppError::Internal(format!("fs kept: {e}")))?;
     let digest = crate::crypto::sm3_hex(json.as_bytes());
     Ok((json, digest))
+}
+
+/// The last quarter that has ended by `today`, as YYYY-Qn.
+pub fn last_full_quarter(today: NaiveDate) -> String {
+    let first = super::month_bounds(today).0;
+    let back = (first.month() - 1) % 3 + 1;
+    points::quarter_of(
+        first
+            .checked_sub_months(chrono::Months::new(back))
+            .unwrap_or(first),
+    )
 }
 
 /// The quarters a department has published, newest first.
@@ -845,12 +862,7 @@ pub async fn todos(ctx: &Ctx, p: &Principal) -> AppResult<Vec<(String, String, i
                 1,
             ));
         }
-        let first = super::month_bounds(today).0;
-        let m = first.month();
-        let q_start = first
-            .checked_sub_months(chrono::Months::new((m - 1) % 3 + 3))
-            .unwrap_or(first);
-        let quarter = points::quarter_of(q_start);
+        let quarter = last_full_quarter(today);
         if let Some((from, to)) = points::parse_quarter(&quarter) {
             let months = points::months(from, to);
             let closed = closed_months(ctx, p.org_id, &months).await?;
@@ -1197,10 +1209,7 @@ pub async fn year(ctx: &Ctx, p: &Principal, org_id: i64, year: i64) -> AppResult
 
 /// The text a confirmed year is kept as, and its SM3 digest.
 pub fn kept_year(rows: &[YearRow]) -> AppResult<(String, String)> {
-    let json =
-        serde_json::to_string(rows).map_err(|e| AppError::Internal(format!("fs year: {e}")))?;
-    let digest = crate::crypto::sm3_hex(json.as_bytes());
-    Ok((json, digest))
+    kept_text(&rows)
 }
 
 /// 一年一奖惩: the department confirms a year once it has ended and every first secretary of
@@ -1306,6 +1315,20 @@ mod tests {
 
     fn d(s: Option<&str>) -> Option<NaiveDate> {
         s.and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    }
+
+    #[test]
+    fn the_last_full_quarter_is_the_one_before_todays() {
+        for (today, want) in [
+            ("2027-01-01", "2026-Q4"),
+            ("2026-03-31", "2025-Q4"),
+            ("2026-04-01", "2026-Q1"),
+            ("2026-09-30", "2026-Q2"),
+            ("2026-12-07", "2026-Q3"),
+        ] {
+            let d = NaiveDate::parse_from_str(today, "%Y-%m-%d").expect("date");
+            assert_eq!(last_full_quarter(d), want, "{today}");
+        }
     }
 
     #[test]

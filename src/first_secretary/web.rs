@@ -1475,15 +1475,6 @@ pub struct RankingQuery {
     pub quarter: Option<String>,
 }
 
-fn last_quarter(today: NaiveDate) -> String {
-    let (first, _) = super::month_bounds(today);
-    let m = chrono::Datelike::month(&first);
-    let start = first
-        .checked_sub_months(chrono::Months::new((m - 1) % 3 + 1))
-        .unwrap_or(first);
-    crate::points::quarter_of(start)
-}
-
 fn quarter_step(q: &str, forward: bool) -> Option<String> {
     let (from, _) = crate::points::parse_quarter(q)?;
     let d = NaiveDate::from_ymd_opt((from / 100) as i32, (from % 100) as u32, 1)?;
@@ -1495,33 +1486,13 @@ fn quarter_step(q: &str, forward: bool) -> Option<String> {
     Some(crate::points::quarter_of(d))
 }
 
+/// The departments `p` reads, the one asked for (the nearest by default) and the quarter
+/// asked for (the last one ended by default).
 async fn ranking_of(
     ctx: &Ctx,
     p: &Principal,
     q: &RankingQuery,
-) -> Result<(Ranking, Vec<(i64, String)>), AppError> {
-    let departments = scoring::departments_for(ctx, p).await?;
-    let org = match q.org_id {
-        Some(o) => o,
-        None => departments
-            .first()
-            .map(|d| d.0)
-            .ok_or(AppError::NotFound("第一书记排名"))?,
-    };
-    let quarter = q
-        .quarter
-        .clone()
-        .filter(|x| !x.trim().is_empty())
-        .unwrap_or_else(|| last_quarter(ctx.clock.today()));
-    Ok((scoring::ranking(ctx, p, org, &quarter).await?, departments))
-}
-
-async fn ranking_view(
-    ctx: &Ctx,
-    p: &Principal,
-    q: &RankingQuery,
-    errors: Vec<FieldError>,
-) -> Result<minijinja::Value, AppError> {
+) -> Result<(Vec<(i64, String)>, i64, String), AppError> {
     let departments = scoring::departments_for(ctx, p).await?;
     let org = q
         .org_id
@@ -1531,7 +1502,17 @@ async fn ranking_view(
         .quarter
         .clone()
         .filter(|x| !x.trim().is_empty())
-        .unwrap_or_else(|| last_quarter(ctx.clock.today()));
+        .unwrap_or_else(|| scoring::last_full_quarter(ctx.clock.today()));
+    Ok((departments, org, quarter))
+}
+
+async fn ranking_view(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &RankingQuery,
+    errors: Vec<FieldError>,
+) -> Result<minijinja::Value, AppError> {
+    let (departments, org, quarter) = ranking_of(ctx, p, q).await?;
     let result = scoring::ranking(ctx, p, org, &quarter).await;
     let (r, unpublished) = match result {
         Ok(r) => (Some(r), false),
@@ -1676,7 +1657,8 @@ pub async fn api_ranking(
     Auth(p): Auth,
     Query(q): Query<RankingQuery>,
 ) -> Result<Json<Ranking>, ApiError> {
-    Ok(Json(ranking_of(&ctx, &p, &q).await?.0))
+    let (_, org, quarter) = ranking_of(&ctx, &p, &q).await?;
+    Ok(Json(scoring::ranking(&ctx, &p, org, &quarter).await?))
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -1726,19 +1708,22 @@ pub struct YearQuery {
     pub year: Option<i64>,
 }
 
-async fn year_of(ctx: &Ctx, p: &Principal, q: &YearQuery) -> Result<(i64, i64), AppError> {
-    let org = match q.org_id {
-        Some(o) => o,
-        None => scoring::departments_for(ctx, p)
-            .await?
-            .first()
-            .map(|d| d.0)
-            .ok_or(AppError::NotFound("第一书记年度考核"))?,
-    };
+/// The departments `p` reads, the one asked for (the nearest by default) and the year asked
+/// for (last year by default).
+async fn year_of(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &YearQuery,
+) -> Result<(Vec<(i64, String)>, i64, i64), AppError> {
+    let departments = scoring::departments_for(ctx, p).await?;
+    let org = q
+        .org_id
+        .or(departments.first().map(|d| d.0))
+        .ok_or(AppError::NotFound("第一书记年度考核"))?;
     let year = q
         .year
         .unwrap_or(chrono::Datelike::year(&ctx.clock.today()) as i64 - 1);
-    Ok((org, year))
+    Ok((departments, org, year))
 }
 
 async fn year_view(
@@ -1747,7 +1732,7 @@ async fn year_view(
     q: &YearQuery,
     errors: Vec<FieldError>,
 ) -> Result<minijinja::Value, AppError> {
-    let (org, year) = year_of(ctx, p, q).await?;
+    let (departments, org, year) = year_of(ctx, p, q).await?;
     let (y, unconfirmed) = match scoring::year(ctx, p, org, year).await {
         Ok(y) => (Some(y), false),
         Err(AppError::Refused {
@@ -1764,7 +1749,7 @@ async fn year_view(
         && p.org_path == dept.path;
     Ok(context! {
         y => y, unconfirmed => unconfirmed, year => year, org_id => org, org_name => dept.name,
-        departments => scoring::departments_for(ctx, p).await?, can_confirm => can_confirm,
+        departments => departments, can_confirm => can_confirm,
         prev => year - 1, next => (year < this).then_some(year + 1), errors => errors,
         rules => store::rules_at(ctx, &dept.path).await?,
     })
@@ -1840,7 +1825,7 @@ pub async fn api_year(
     Auth(p): Auth,
     Query(q): Query<YearQuery>,
 ) -> Result<Json<scoring::Year>, ApiError> {
-    let (org, year) = year_of(&ctx, &p, &q).await?;
+    let (_, org, year) = year_of(&ctx, &p, &q).await?;
     Ok(Json(scoring::year(&ctx, &p, org, year).await?))
 }
 

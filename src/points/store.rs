@@ -31,11 +31,18 @@ pub struct Target {
     pub branch: Org,
 }
 
+/// Subjects whose points are the organisation's (a branch's own; a village's first
+/// secretary, whoever is on duty there), not a member's.
+fn by_org(subject: &str) -> bool {
+    matches!(subject, "branch" | "first_secretary")
+}
+
 impl Target {
     fn lock_id(&self) -> i64 {
-        match self.subject.as_str() {
-            "branch" | "first_secretary" => self.branch.id,
-            _ => self.member_id.unwrap_or(0),
+        if by_org(&self.subject) {
+            self.branch.id
+        } else {
+            self.member_id.unwrap_or(0)
         }
     }
 }
@@ -170,9 +177,10 @@ async fn lock(tx: &mut Tx, t: &Target) -> AppResult<()> {
 
 /// What `indicator` already gave the subject in the months `from..=to`.
 async fn net_in(tx: &mut Tx, t: &Target, indicator: &str, from: i64, to: i64) -> AppResult<i64> {
-    let (col, id) = match t.subject.as_str() {
-        "branch" | "first_secretary" => ("org_id", t.branch.id),
-        _ => ("member_id", t.member_id.unwrap_or(0)),
+    let (col, id) = if by_org(&t.subject) {
+        ("org_id", t.branch.id)
+    } else {
+        ("member_id", t.member_id.unwrap_or(0))
     };
     let sql = format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM point_entries WHERE subject = $1 AND {col} = $2 AND indicator = $3 AND month IN ({})", listed_months(from, to));
     Ok(on_tx!(tx, x => {
@@ -255,7 +263,7 @@ pub async fn entry(ctx: &Ctx, id: i64) -> AppResult<(Entry, String)> {
 /// Entries of a subject (newest first): a member's (`member_id`) or a branch's own
 /// (`org_id`, subject branch), within a year.
 pub async fn entries_of(ctx: &Ctx, subject: &str, id: i64, year: i32) -> AppResult<Vec<Entry>> {
-    let col = if subject == "branch" || subject == "first_secretary" {
+    let col = if by_org(subject) {
         "e.org_id"
     } else {
         "e.member_id"
