@@ -140,6 +140,7 @@ pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("pending", "已提交，等待审核"),
     ("closed", "已关账"),
     ("ranking_published", "排名已发布"),
+    ("report_filed", "实绩报告已报送"),
     ("year_confirmed", "年度考核结果已确认"),
     ("circular_published", "通知已发布"),
     ("cadre_saved", "干部信息已保存"),

@@ -36,6 +36,11 @@ pub const CADENCES: &[Cadence] = &[
     },
     // 四个一 of the first secretaries' rounds (the kinds are `first_secretary::ACTIVITY_CADENCES`)
     Cadence {
+        kind: crate::first_secretary::results::OBLIGATION,
+        label: "第一书记月度实绩报告",
+        generate: |c, d, n| Box::pin(crate::first_secretary::results::generate(c, d, n)),
+    },
+    Cadence {
         kind: "fs.meeting",
         label: "第一书记月度工作例会",
         generate: |c, d, n| {

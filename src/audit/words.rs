@@ -58,6 +58,9 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("fs.pledge_add", "填写第一书记履职承诺"),
     ("fs.pledge_progress", "更新第一书记履职承诺进展"),
     ("fs.pledge_remove", "撤回第一书记履职承诺事项"),
+    ("fs.report_file", "报送第一书记月度实绩报告"),
+    ("fs.report_refile", "重新报送第一书记月度实绩报告"),
+    ("fs.guidance", "记录第一书记导师指导"),
     ("fs.ranking_publish", "发布第一书记季度排名"),
     ("fs.assess", "记录第一书记年度履职考核"),
     ("fs.year_confirm", "确认第一书记年度考核结果"),
@@ -293,6 +296,15 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("method", "抽查方式"),
     ("result", "抽查结果"),
     ("flagged", "无故不在岗"),
+    ("report_id", "实绩报告编号"),
+    ("counters", "实绩"),
+    ("projects", "项目进展"),
+    ("problems", "困难问题"),
+    ("guidance_id", "指导记录编号"),
+    ("tutor", "导师"),
+    ("guidance_method", "指导方式"),
+    ("topic", "主题"),
+    ("content", "内容"),
 ];
 
 /// Fields that are bookkeeping, not content.

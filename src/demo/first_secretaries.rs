@@ -401,6 +401,7 @@ pub(super) async fn generate(
     insert(tx, &std::mem::take(&mut batch)).await?;
     ledger(ctx, tx, rng, &posted, as_of).await?;
     four_ones(ctx, tx, rng, as_of).await?;
+    reports(ctx, tx, rng, &posted, as_of).await?;
     let demo_town = up(demo_branch, OrgLevel::Township);
     scores(
         ctx,
@@ -415,6 +416,8 @@ pub(super) async fn generate(
     if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         for table in [
             "fs_quarters",
+            "fs_reports",
+            "fs_guidance",
             "point_entries",
             "fs_ledger",
             "fs_activities",
@@ -525,6 +528,159 @@ async fn ledger(
                         .execute(&mut *x).await?;
                 });
             }
+        }
+    }
+    Ok(())
+}
+
+const PROJECTS: [&str; 6] = [
+    "村集体光伏电站并网发电，本月收益入账",
+    "土地托管服务签约面积继续扩大",
+    "冷库建设完成主体工程",
+    "村内道路硬化工程进入收尾",
+    "食用菌大棚新建两座，已投产",
+    "村级电商服务站开通运营",
+];
+const PROBLEMS: [&str; 5] = [
+    "冷库配套资金尚有缺口，需派出单位协调",
+    "部分农户对土地流转仍有顾虑",
+    "灌溉机井老化，需列入明年水利项目",
+    "",
+    "",
+];
+const GUIDANCE: [(&str, &str); 5] = [
+    (
+        "村集体经济项目选址",
+        "到村察看地块，建议项目靠近主路以便运输",
+    ),
+    (
+        "“三会一课”规范化",
+        "查阅会议记录，指出党员大会记录不完整，明确整改要求",
+    ),
+    (
+        "矛盾纠纷化解",
+        "介绍原任村化解宅基地纠纷的做法，约定下周一同入户",
+    ),
+    ("项目资金申报", "讲解衔接资金申报程序和材料要求"),
+    ("后备干部培养", "建议从返乡青年中物色人选，结对培养"),
+];
+
+/// 实绩 and 导师: the monthly reports of the postings on duty over the last half year (most on
+/// time, some late, a few never filed: missed), each with its obligation, this month's still
+/// owed; and a few guidance sessions of each posting's tutors.
+async fn reports(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    posted: &[Posted],
+    as_of: NaiveDate,
+) -> AppResult<()> {
+    use crate::first_secretary::{month_bounds, report_deadlines, FsRules};
+    let rules = FsRules::default();
+    let zone = ctx.clock.zone();
+    let now = ctx.clock.now();
+    let this_month = month_bounds(as_of).0;
+    for a in posted
+        .iter()
+        .filter(|a| a.end.is_none() && a.start <= as_of)
+    {
+        let mut first = month_bounds(a.start.max(as_of - Duration::days(183))).0;
+        while first <= this_month {
+            let (start, end) = month_bounds(first);
+            let key = first.format("%Y-%m").to_string();
+            let (due, missed) = report_deadlines(first, &rules, &zone);
+            let current = first == this_month;
+            // this month: not yet filed; before: 85% on time, 10% late, 5% never
+            let roll: f64 = rng.gen();
+            let filed_at = if current {
+                None
+            } else if roll < 0.85 {
+                Some(
+                    zone.start_of(end + Duration::days(rng.gen_range(1..=rules.report_due_day)))
+                        + Duration::hours(rng.gen_range(8..20)),
+                )
+            } else if roll < 0.95 {
+                Some(
+                    due + Duration::days(rng.gen_range(1..20))
+                        + Duration::hours(rng.gen_range(8..20)),
+                )
+            } else {
+                None
+            };
+            let filed_at = filed_at.filter(|t| *t <= now);
+            let status = match filed_at {
+                Some(t) if t <= due => "done",
+                Some(_) => "late",
+                None if missed <= now => "missed",
+                None => "due",
+            };
+            let record = match filed_at {
+                Some(at) => {
+                    let m = crate::points::month_key(first);
+                    let project = PROJECTS[rng.gen_range(0..PROJECTS.len())];
+                    let problem = PROBLEMS[rng.gen_range(0..PROBLEMS.len())];
+                    let counters: Vec<(&crate::first_secretary::Counter, i64)> = rules
+                        .counters
+                        .iter()
+                        .filter_map(|c| {
+                            if !rng.gen_bool(0.25) {
+                                return None;
+                            }
+                            let v = match c.unit.as_str() {
+                                "公里" => rng.gen_range(10..300),
+                                "万元" => rng.gen_range(50..2_000),
+                                "亩" => rng.gen_range(50..3_000),
+                                "户" | "人次" => rng.gen_range(5..80),
+                                _ => rng.gen_range(1..6),
+                            };
+                            Some((c, v))
+                        })
+                        .collect();
+                    let id = on_tx!(tx, x => {
+                        let id = sqlx::query("INSERT INTO fs_reports (assignment_id, village_id, month, projects, problems, filed_by, filed_at, updated_at) \
+                                              VALUES ($1, $2, $3, $4, $5, NULL, $6, $6) RETURNING id")
+                            .bind(a.id).bind(a.village).bind(m).bind(project).bind(problem).bind(at)
+                            .fetch_one(&mut *x).await?.i64("id")?;
+                        for (c, v) in &counters {
+                            sqlx::query("INSERT INTO fs_report_counters (report_id, code, value, decimals) VALUES ($1, $2, $3, $4)")
+                                .bind(id).bind(&c.key).bind(v).bind(c.decimals).execute(&mut *x).await?;
+                        }
+                        id
+                    });
+                    Some((id, at))
+                }
+                None => None,
+            };
+            on_tx!(tx, x => {
+                sqlx::query("INSERT INTO obligations (kind, subject_type, subject_id, scope_org_id, period, period_start, period_end, due_at, missed_at, status, \
+                             record_type, record_id, fulfilled_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+                    .bind(crate::first_secretary::results::OBLIGATION).bind(crate::first_secretary::results::SUBJECT).bind(a.id).bind(a.village)
+                    .bind(&key).bind(start).bind(end).bind(due).bind(missed).bind(status)
+                    .bind(record.map(|_| "fs_report")).bind(record.map(|r| r.0)).bind(record.map(|r| r.1))
+                    .bind(now.min(zone.start_of(start))).execute(&mut *x).await?;
+            });
+            let Some(next) = end.succ_opt() else { break };
+            first = next;
+        }
+        // two or three sessions of the tutors
+        let tutors = on_tx!(tx, x => {
+            let rows = sqlx::query("SELECT id FROM fs_tutors WHERE assignment_id = $1 ORDER BY id").bind(a.id).fetch_all(&mut *x).await?;
+            rows.iter().map(|r| r.i64("id")).collect::<crate::db::DbResult<Vec<_>>>()?
+        });
+        let span = (as_of - a.start).num_days();
+        if tutors.is_empty() || span < 7 {
+            continue;
+        }
+        for _ in 0..rng.gen_range(2..=3) {
+            let tutor = tutors[rng.gen_range(0..tutors.len())];
+            let on = a.start + Duration::days(rng.gen_range(0..span));
+            let (topic, content) = GUIDANCE[rng.gen_range(0..GUIDANCE.len())];
+            let method = ["visit", "meeting", "phone", "online"][rng.gen_range(0..4)];
+            let at = now.min(zone.start_of(on) + Duration::hours(rng.gen_range(15..20)));
+            on_tx!(tx, x => {
+                sqlx::query("INSERT INTO fs_guidance (assignment_id, tutor_id, held_on, method, topic, content, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)")
+                    .bind(a.id).bind(tutor).bind(on).bind(method).bind(topic).bind(content).bind(at).execute(&mut *x).await?;
+            });
         }
     }
     Ok(())

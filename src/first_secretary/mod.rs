@@ -11,6 +11,7 @@
 //! The rules here are pure functions over plain data; their numbers are the rule set
 //! [`FsRules`].
 
+pub mod results;
 pub mod scoring;
 pub mod store;
 pub mod web;
@@ -67,6 +68,65 @@ pub struct FsRules {
     /// At most this share of a department's first secretaries are 优秀 in a year.
     #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
     pub annual_excellent_share: crate::rules::Ratio,
+    /// The monthly 实绩 report of a month is due by the end of this day of the next month.
+    pub report_due_day: i64,
+    /// The results counters (实绩) a monthly report fills in: roads, lamps, jobs, collective
+    /// income … (the seeds' figures), each with its unit and decimal places.
+    pub counters: Vec<Counter>,
+    /// 亮身份、亮标准、亮承诺: a first secretary on duty has a public page (no account, no
+    /// personal data) the village's notice board can point to.
+    pub public_profile: bool,
+    /// The work standard the public page shows (亮标准).
+    pub public_standard: Vec<String>,
+}
+
+/// A results counter of the monthly 实绩 report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Counter {
+    /// A short code (letters, digits, `_`), kept with every value filed under it.
+    pub key: String,
+    pub category: String,
+    pub name: String,
+    pub unit: String,
+    /// Decimal places (0–2), e.g. 2 for 公里 and 万元.
+    pub decimals: i64,
+}
+
+fn counter(key: &str, category: &str, name: &str, unit: &str, decimals: i64) -> Counter {
+    Counter {
+        key: key.into(),
+        category: category.into(),
+        name: name.into(),
+        unit: unit.into(),
+        decimals,
+    }
+}
+
+/// The seeds' results counters (000, 001, 002: what the reports count per village).
+fn default_counters() -> Vec<Counter> {
+    vec![
+        counter("lessons", "组织建设", "上党课", "次", 0),
+        counter("new_members", "组织建设", "发展党员", "名", 0),
+        counter("activists", "组织建设", "发展入党积极分子", "名", 0),
+        counter("reserve_cadres", "组织建设", "培养后备干部", "名", 0),
+        counter("projects", "产业发展", "引进或推广致富项目", "个", 0),
+        counter("cooperatives", "产业发展", "领办合作社", "个", 0),
+        counter("land", "产业发展", "新增入社土地", "亩", 1),
+        counter("income", "产业发展", "新增村集体收入", "万元", 2),
+        counter("funds", "产业发展", "协调项目资金", "万元", 2),
+        counter("jobs", "产业发展", "带动就业", "人次", 0),
+        counter("roads", "基础设施", "新修道路", "公里", 2),
+        counter("lamps", "基础设施", "安装路灯", "盏", 0),
+        counter("wells", "基础设施", "新打机井", "眼", 0),
+        counter("ponds", "基础设施", "治理坑塘、黑臭水体", "个", 0),
+        counter("clinics", "基础设施", "新建和改建卫生室", "个", 0),
+        counter("sports", "基础设施", "兴建体育设施", "处", 0),
+        counter("visits", "为民服务", "走访群众", "户", 0),
+        counter("condolences", "为民服务", "慰问困难党员群众", "户", 0),
+        counter("solved", "为民服务", "帮助解决实际问题", "个", 0),
+        counter("disputes", "为民服务", "化解矛盾纠纷", "件", 0),
+    ]
 }
 
 impl Default for FsRules {
@@ -92,6 +152,17 @@ impl Default for FsRules {
             annual_competent_min: 70,
             annual_basic_min: 60,
             annual_excellent_share: [1, 5],
+            report_due_day: 5,
+            counters: default_counters(),
+            public_profile: true,
+            // the four duties of 中组部等 2015 (the national rule; a locality may set its own,
+            // e.g. 峄城's 五项职责)
+            public_standard: vec![
+                "建强基层组织".into(),
+                "推动精准扶贫".into(),
+                "为民办事服务".into(),
+                "提升治理水平".into(),
+            ],
         }
     }
 }
@@ -158,8 +229,154 @@ impl crate::rules::RuleKind for FsRules {
         if n < 0 || d <= 0 || n > d {
             return Err("年度考核优秀比例应为 0 至 1 之间的分数".into());
         }
+        if !(1..=28).contains(&self.report_due_day) {
+            return Err("月度实绩报告的报送日须在次月1日至28日之间".into());
+        }
+        check_counters(&self.counters)?;
+        if self.public_standard.len() > 10
+            || self
+                .public_standard
+                .iter()
+                .any(|x| x.trim().is_empty() || x.chars().count() > 50)
+        {
+            return Err("公开的工作标准最多10条，每条1至50字".into());
+        }
         Ok(())
     }
+}
+
+/// The catalogue of results counters: 1–60 entries, codes unique, names and units given.
+pub fn check_counters(counters: &[Counter]) -> Result<(), String> {
+    if counters.is_empty() || counters.len() > 60 {
+        return Err("实绩统计项须有1至60项".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, c) in counters.iter().enumerate() {
+        let n = i + 1;
+        if c.key.is_empty()
+            || c.key.len() > 30
+            || !c
+                .key
+                .chars()
+                .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_')
+        {
+            return Err(format!(
+                "实绩统计项第{n}行：代码须为1至30个小写字母、数字或下划线"
+            ));
+        }
+        if !seen.insert(c.key.as_str()) {
+            return Err(format!("实绩统计项第{n}行：代码“{}”重复", c.key));
+        }
+        let len = |t: &str, max: usize| !t.trim().is_empty() && t.chars().count() <= max;
+        if !len(&c.name, 30) || !len(&c.category, 20) || !len(&c.unit, 10) {
+            return Err(format!(
+                "实绩统计项第{n}行：须填写类别（20字以内）、名称（30字以内）和单位（10字以内）"
+            ));
+        }
+        if !(0..=2).contains(&c.decimals) {
+            return Err(format!("实绩统计项第{n}行：小数位须为0至2"));
+        }
+    }
+    Ok(())
+}
+
+/// The largest value a counter takes in one report (in its unit).
+pub const COUNTER_MAX: i64 = 100_000_000;
+
+/// A counter's value as typed (`12`, `3.5`, `0.25`; full-width digits and point accepted) in
+/// its smallest unit (× 10^decimals): none for an empty field; refused when negative, not a
+/// number, finer than its decimal places or above [`COUNTER_MAX`].
+pub fn parse_amount(text: &str, decimals: i64) -> Result<Option<i64>, String> {
+    let t: String = text
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            '．' | '。' => '.',
+            _ => c,
+        })
+        .collect();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        if decimals == 0 {
+            "须为不小于0的整数".to_string()
+        } else {
+            format!("须为不小于0的数，最多{decimals}位小数")
+        }
+    };
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    if whole.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || (t.contains('.') && frac.is_empty())
+        || frac.len() as i64 > decimals
+        || whole.len() > 12
+    {
+        return Err(bad());
+    }
+    let scale = 10_i64.pow(decimals as u32);
+    let w: i64 = whole.parse().map_err(|_| bad())?;
+    if w > COUNTER_MAX {
+        return Err(format!("不能超过{COUNTER_MAX}"));
+    }
+    let f: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<i64>().map_err(|_| bad())? * 10_i64.pow((decimals - frac.len() as i64) as u32)
+    };
+    let v = w * scale + f;
+    if v > COUNTER_MAX * scale {
+        return Err(format!("不能超过{COUNTER_MAX}"));
+    }
+    Ok(Some(v))
+}
+
+/// A value in its smallest unit as people read it: 24423 with 2 decimals is `244.23`, 3000
+/// is `30` (no trailing zeros).
+pub fn format_amount(v: i64, decimals: i64) -> String {
+    if decimals <= 0 {
+        return v.to_string();
+    }
+    let scale = 10_i64.pow(decimals as u32);
+    let (w, f) = (v / scale, (v % scale).abs());
+    if f == 0 {
+        return w.to_string();
+    }
+    let frac = format!("{f:0width$}", width = decimals as usize);
+    format!("{w}.{}", frac.trim_end_matches('0'))
+}
+
+/// Whether a monthly report of the month starting `month_start` may be filed on `today` by a
+/// posting from `start` (to `last`, the day it ended, if it has): the month has begun and
+/// lies in the posting.
+pub fn report_month_check(
+    month_start: NaiveDate,
+    today: NaiveDate,
+    start: NaiveDate,
+    last: Option<NaiveDate>,
+) -> Result<(), &'static str> {
+    let (first, month_end) = month_bounds(month_start);
+    if first > today {
+        return Err("该月尚未开始，不能报送实绩");
+    }
+    if month_end < start || last.is_some_and(|l| first > l) {
+        return Err("该月不在派驻任期内");
+    }
+    Ok(())
+}
+
+/// When a month's report is due (the end of the rule's day of the next month) and when, not
+/// yet filed, it counts as missed (`grace_days` later).
+pub fn report_deadlines(
+    month_start: NaiveDate,
+    r: &FsRules,
+    zone: &crate::clock::Zone,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let (_, end) = month_bounds(month_start);
+    let day = end + Duration::days(r.report_due_day.clamp(1, 28));
+    activity_deadlines(day, r.activity_grace_days, zone)
 }
 
 /// 一年一奖惩: the grades of the yearly assessment, highest first.
@@ -265,6 +482,14 @@ pub const CHECK_METHODS: [(&str, &str); 3] = [
     ("visit", "实地暗访"),
     ("phone", "电话抽查"),
     ("video", "视频连线"),
+];
+
+/// How a tutor's guidance session was held.
+pub const GUIDANCE_METHODS: [(&str, &str); 4] = [
+    ("visit", "到村指导"),
+    ("meeting", "座谈交流"),
+    ("phone", "电话指导"),
+    ("online", "线上指导"),
 ];
 
 pub const CHECK_RESULTS: [(&str, &str); 2] = [("present", "在岗"), ("absent", "不在岗")];
@@ -636,6 +861,156 @@ pub fn presence(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_counter_value_is_read_in_its_smallest_unit_within_its_decimal_places() {
+        type Case<'a> = (&'a str, i64, Result<Option<i64>, ()>);
+        let cases: [Case; 20] = [
+            ("", 0, Ok(None)),
+            ("  ", 2, Ok(None)),
+            ("0", 0, Ok(Some(0))),
+            ("12", 0, Ok(Some(12))),
+            ("１２", 0, Ok(Some(12))),
+            ("12.5", 0, Err(())),
+            ("12.5", 1, Ok(Some(125))),
+            ("244.23", 2, Ok(Some(24423))),
+            ("244．2", 2, Ok(Some(24420))),
+            ("0.25", 2, Ok(Some(25))),
+            ("0.255", 2, Err(())),
+            ("-1", 0, Err(())),
+            ("1e3", 0, Err(())),
+            ("3.", 1, Err(())),
+            (".5", 1, Err(())),
+            ("abc", 0, Err(())),
+            // at, just above the largest value
+            ("100000000", 0, Ok(Some(100_000_000))),
+            ("100000001", 0, Err(())),
+            ("100000000.00", 2, Ok(Some(10_000_000_000))),
+            ("100000000.01", 2, Err(())),
+        ];
+        for (text, decimals, want) in cases {
+            assert_eq!(
+                parse_amount(text, decimals).map_err(|_| ()),
+                want,
+                "{text:?} with {decimals} decimals"
+            );
+        }
+        for (v, d, text) in [
+            (24423, 2, "244.23"),
+            (24420, 2, "244.2"),
+            (3000, 2, "30"),
+            (7, 0, "7"),
+            (5, 1, "0.5"),
+        ] {
+            assert_eq!(format_amount(v, d), text);
+            assert_eq!(parse_amount(text, d), Ok(Some(v)));
+        }
+    }
+
+    #[test]
+    fn a_report_is_for_a_begun_month_of_the_posting() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        let start = d("2026-03-15");
+        let cases = [
+            // (month, today, posting ended, ok)
+            ("2026-03-01", "2026-03-15", None, true),
+            ("2026-02-01", "2026-03-15", None, false),
+            ("2026-04-01", "2026-03-31", None, false),
+            ("2026-04-01", "2026-04-01", None, true),
+            ("2026-06-01", "2026-07-10", Some("2026-05-31"), false),
+            ("2026-05-01", "2026-07-10", Some("2026-05-31"), true),
+            ("2026-06-01", "2026-07-10", Some("2026-06-01"), true),
+        ];
+        for (m, today, last, ok) in cases {
+            assert_eq!(
+                report_month_check(d(m), d(today), start, last.map(d)).is_ok(),
+                ok,
+                "{m} on {today}"
+            );
+        }
+        let r = FsRules::default();
+        let z = crate::clock::Zone::BEIJING;
+        let (due, missed) = report_deadlines(d("2026-11-01"), &r, &z);
+        // the end of 5 December, Beijing time; missed ten days later
+        assert_eq!(due, z.start_of(d("2026-12-06")));
+        assert_eq!(missed - due, Duration::days(r.activity_grace_days));
+    }
+
+    #[test]
+    fn the_counter_catalogue_is_checked_row_by_row() {
+        assert!(check_counters(&default_counters()).is_ok());
+        assert!(check_counters(&[]).is_err());
+        let ok = counter("roads", "基础设施", "新修道路", "公里", 2);
+        for (bad, why) in [
+            (
+                Counter {
+                    key: "Roads".into(),
+                    ..ok.clone()
+                },
+                "代码",
+            ),
+            (
+                Counter {
+                    key: "".into(),
+                    ..ok.clone()
+                },
+                "代码",
+            ),
+            (
+                Counter {
+                    name: " ".into(),
+                    ..ok.clone()
+                },
+                "名称",
+            ),
+            (
+                Counter {
+                    unit: "".into(),
+                    ..ok.clone()
+                },
+                "单位",
+            ),
+            (
+                Counter {
+                    decimals: 3,
+                    ..ok.clone()
+                },
+                "小数位",
+            ),
+            (
+                Counter {
+                    decimals: -1,
+                    ..ok.clone()
+                },
+                "小数位",
+            ),
+        ] {
+            let e = check_counters(&[bad]).expect_err(why);
+            assert!(e.contains(why), "{e}");
+        }
+        assert!(check_counters(&[ok.clone(), ok.clone()])
+            .expect_err("twice")
+            .contains("重复"));
+        let at = |n: usize| {
+            (0..n)
+                .map(|i| Counter {
+                    key: format!("c{i}"),
+                    ..ok.clone()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(check_counters(&at(60)).is_ok());
+        assert!(check_counters(&at(61)).is_err());
+        let mut r = FsRules {
+            report_due_day: 28,
+            ..FsRules::default()
+        };
+        assert!(crate::rules::RuleKind::validate(&r).is_ok());
+        r.report_due_day = 29;
+        assert!(crate::rules::RuleKind::validate(&r).is_err());
+        r.report_due_day = 0;
+        assert!(crate::rules::RuleKind::validate(&r).is_err());
+    }
 
     #[test]
     fn the_yearly_result_weighs_the_months_and_the_pledge_and_rounds_half_up() {

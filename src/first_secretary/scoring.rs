@@ -168,6 +168,12 @@ async fn closes_of(ctx: &Ctx, months: &[i64]) -> AppResult<HashMap<i64, Vec<i64>
     Ok(out)
 }
 
+/// Whether a village's month is closed by an organisation above it (its scores and its
+/// first secretary's report no longer change).
+pub async fn month_frozen(ctx: &Ctx, village_path: &str, m: i64) -> AppResult<bool> {
+    Ok(frozen(&closes_of(ctx, &[m]).await?, village_path, m))
+}
+
 fn frozen(closes: &HashMap<i64, Vec<i64>>, village_path: &str, m: i64) -> bool {
     closes.get(&m).is_some_and(|orgs| {
         crate::org::path_ids(village_path)

@@ -944,6 +944,151 @@ pub async fn remove_tutor(ctx: &Ctx, p: &Principal, id: i64, tutor: i64) -> AppR
     Ok(())
 }
 
+// ---------------------------------------------------------------- tutors' guidance
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewGuidance {
+    /// One of the posting's tutors.
+    pub tutor_id: i64,
+    pub held_on: Option<NaiveDate>,
+    /// visit (到村指导), meeting (座谈交流), phone (电话指导) or online (线上指导)
+    pub method: String,
+    /// What it was about, e.g. 村集体经济项目选址.
+    pub topic: String,
+    /// The guidance given and what was settled.
+    pub content: String,
+}
+
+/// A tutor's guidance session (导师指导).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Guidance {
+    pub id: i64,
+    pub tutor_id: i64,
+    pub tutor_name: String,
+    pub tutor_role_label: String,
+    pub held_on: NaiveDate,
+    pub method: String,
+    pub method_label: String,
+    pub topic: String,
+    pub content: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A posting's guidance sessions, newest first.
+pub async fn guidance(ctx: &Ctx, assignment: i64) -> AppResult<Vec<Guidance>> {
+    on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT g.id, g.tutor_id, t.name, t.role, g.held_on, g.method, g.topic, g.content, g.recorded_at FROM fs_guidance g \
+                                JOIN fs_tutors t ON t.id = g.tutor_id WHERE g.assignment_id = $1 ORDER BY g.held_on DESC, g.id DESC LIMIT 100")
+            .bind(assignment).fetch_all(x).await?;
+        rows.iter().map(|r| {
+            let method = r.string("method")?;
+            Ok(Guidance {
+                id: r.i64("id")?,
+                tutor_id: r.i64("tutor_id")?,
+                tutor_name: r.string("name")?,
+                tutor_role_label: super::label(&TUTOR_ROLES, &r.string("role")?).to_string(),
+                held_on: r.date("held_on")?,
+                method_label: super::label(&super::GUIDANCE_METHODS, &method).to_string(),
+                method,
+                topic: r.string("topic")?,
+                content: r.string("content")?,
+                recorded_at: r.ts("recorded_at")?,
+            })
+        }).collect::<DbResult<Vec<_>>>().map_err(AppError::from)
+    })
+}
+
+/// Who records a guidance session: the first secretary themself or the round's department.
+pub fn can_record_guidance(p: &Principal, paths: &Paths) -> bool {
+    paths.cadre_account == Some(p.account_id) || decides(p, paths)
+}
+
+/// Records a session of one of the posting's tutors (on a day of the posting, not ahead).
+pub async fn add_guidance(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    input: &NewGuidance,
+) -> AppResult<Guidance> {
+    let (a, paths) = get(ctx, p, id).await?;
+    if !can_record_guidance(p, &paths) {
+        return Err(AppError::Forbidden(
+            "导师指导由第一书记本人或组织部门记录".into(),
+        ));
+    }
+    let tutors = tutors(ctx, id).await?;
+    let tutor = tutors.iter().find(|t| t.id == input.tutor_id);
+    let topic = clean(&input.topic);
+    let content = clean(&input.content);
+    let today = ctx.clock.today();
+    let mut c = Checks::default();
+    c.check(tutor.is_some(), "tutor_id", "请选择本人的导师");
+    c.check(
+        super::GUIDANCE_METHODS.iter().any(|m| m.0 == input.method),
+        "method",
+        "请选择指导方式",
+    );
+    match (input.held_on, a.start_on) {
+        (None, _) => c.add("held_on", "请填写指导日期"),
+        (Some(_), None) => c.add("held_on", "尚未派驻到村，不能记录导师指导"),
+        (Some(d), Some(start)) => {
+            if d > today {
+                c.add("held_on", "指导日期不能晚于今天");
+            } else if d < start || a.ended_on.is_some_and(|e| d > e) {
+                c.add("held_on", "指导日期须在派驻任期内");
+            }
+        }
+    }
+    c.check(
+        !topic.is_empty() && text_ok(&topic, 50),
+        "topic",
+        "请填写指导主题（50字以内）",
+    );
+    c.check(
+        !content.is_empty() && text_ok(&content, 500),
+        "content",
+        "请填写指导内容和解决的问题（500字以内）",
+    );
+    c.finish()?;
+    let (Some(tutor), Some(held_on)) = (tutor, input.held_on) else {
+        return Err(AppError::field("tutor_id", "请选择本人的导师"));
+    };
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    let gid = on_tx!(&mut tx, x => {
+        sqlx::query("INSERT INTO fs_guidance (assignment_id, tutor_id, held_on, method, topic, content, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(id).bind(tutor.id).bind(held_on).bind(&input.method).bind(&topic).bind(&content).bind(p.account_id).bind(now)
+            .fetch_one(&mut *x).await?.i64("id")?
+    });
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "fs.guidance",
+            object_type: "fs_assignment",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"guidance_id": gid, "tutor": tutor.name, "held_on": held_on,
+                "guidance_method": super::label(&super::GUIDANCE_METHODS, &input.method), "topic": topic, "content": content}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Guidance {
+        id: gid,
+        tutor_id: tutor.id,
+        tutor_name: tutor.name.clone(),
+        tutor_role_label: tutor.role_label.clone(),
+        held_on,
+        method_label: super::label(&super::GUIDANCE_METHODS, &input.method).to_string(),
+        method: input.method.clone(),
+        topic,
+        content,
+        recorded_at: now,
+    })
+}
+
 // ---------------------------------------------------------------- check-ins
 
 /// A clock-in or -out as the phone sends it.

@@ -1,6 +1,7 @@
 //! 第一书记 pages and JSON API: rounds and assignments for the departments, the phone page a
 //! first secretary clocks in on, and the month's presence report.
 
+use super::results::{self, NewReport, PublicProfile, Report, Summary};
 use super::scoring::{self, MonthScore, MonthSheet, Ranking, Sheet};
 use super::store::{
     self, Activity, Assignment, AssignmentFilter, AssignmentPage, Checkin, Decision, Leave,
@@ -8,6 +9,7 @@ use super::store::{
     NewPledge, NewRound, NewSpotCheck, NewTutor, Nomination, Pledge, PledgeProgress, Posting,
     PresenceReport, Round, SpotCheck, Tutor,
 };
+use super::store::{Guidance, NewGuidance};
 use super::{LEVELS, STATUSES, TUTOR_ROLES};
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, FieldError};
@@ -57,6 +59,10 @@ pub fn page_routes() -> Router<AppState> {
         .route("/first-secretaries/{id}/spot-checks", post(spot_page))
         .route("/first-secretaries/{id}/ledger", post(ledger_page))
         .route("/first-secretaries/{id}/pledges", post(pledge_page))
+        .route("/first-secretaries/{id}/reports", post(report_page))
+        .route("/first-secretaries/{id}/guidance", post(guidance_page))
+        .route("/first-secretaries/results", get(results_page))
+        .route("/public/first-secretaries/{id}", get(public_page))
         .route(
             "/first-secretaries/pledges/{id}/progress",
             post(pledge_progress_page),
@@ -130,6 +136,16 @@ pub fn api_routes() -> Router<AppState> {
             "/api/v1/first-secretaries/{id}/pledges",
             get(api_pledges).post(api_pledge_add),
         )
+        .route(
+            "/api/v1/first-secretaries/{id}/reports",
+            get(api_reports).post(api_report),
+        )
+        .route(
+            "/api/v1/first-secretaries/{id}/guidance",
+            get(api_guidance).post(api_guidance_add),
+        )
+        .route("/api/v1/first-secretaries/results", get(api_results))
+        .route("/api/v1/public/first-secretaries/{id}", get(api_public))
         .route(
             "/api/v1/first-secretaries/pledges/{id}/progress",
             post(api_pledge_progress),
@@ -399,7 +415,18 @@ async fn detail_view(
         .format("%Y-%m")
         .to_string();
     let next = last.succ_opt().unwrap_or(last).format("%Y-%m").to_string();
+    let reports = results::reports(ctx, &paths, id, 12).await?;
+    let can_report = own
+        && a.village_id.is_some()
+        && matches!(a.status.as_str(), "on_duty" | "recalled" | "completed");
+    let guidance = store::guidance(ctx, id).await?;
+    let can_guide = store::can_record_guidance(p, &paths) && a.start_on.is_some();
+    let public = results::is_public(ctx, &a, &paths).await?;
+    let report_month = report_month(ctx.clock.today(), &rules);
     Ok(context! {
+        reports => reports, can_report => can_report, report_month => report_month,
+        guidance => guidance, can_guide => can_guide, public => public,
+        guidance_methods => super::GUIDANCE_METHODS,
         a => a, tutors => tutors, checkins => checkins, month => first.format("%Y-%m").to_string(),
         prev => prev, next => next, rules => rules, can_decide => can_decide, own => own, history => history,
         errors => errors, sent => sent, tutor_roles => TUTOR_ROLES, today => ctx.clock.today(),
@@ -1846,4 +1873,191 @@ pub async fn api_confirm_year(
     Ok(Json(
         scoring::confirm_year(&ctx, &p, b.org_id, b.year).await?,
     ))
+}
+
+// ---------------------------------------------------------------- 实绩, guidance, public page
+
+/// The month a report form offers: the month before until its report is due, then this one.
+fn report_month(today: NaiveDate, rules: &super::FsRules) -> String {
+    let (first, _) = super::month_bounds(today);
+    let m = if (chrono::Datelike::day(&today) as i64) <= rules.report_due_day {
+        first.pred_opt().unwrap_or(first)
+    } else {
+        first
+    };
+    m.format("%Y-%m").to_string()
+}
+
+fn report_of(f: &HashMap<String, String>) -> NewReport {
+    NewReport {
+        month: form::text(f, "month"),
+        counters: f
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("c.").map(|k| (k.to_string(), v.clone())))
+            .collect(),
+        projects: form::text(f, "projects"),
+        problems: form::text(f, "problems"),
+        version: form::opt_num(f, "version"),
+    }
+}
+
+async fn report_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    match results::file(&ctx, &p, id, &report_of(&f)).await {
+        Ok(_) => Ok(
+            Redirect::to(&format!("/first-secretaries/{id}?ok=report_filed#reports"))
+                .into_response(),
+        ),
+        Err(e) => after(&ctx, &p, id, Err(e), &f).await,
+    }
+}
+
+async fn guidance_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = NewGuidance {
+        tutor_id: form::num(&f, "tutor_id"),
+        held_on: form::date(&f, "held_on"),
+        method: form::text(&f, "method"),
+        topic: form::text(&f, "topic"),
+        content: form::text(&f, "content"),
+    };
+    let r = store::add_guidance(&ctx, &p, id, &input).await.map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct ResultsQuery {
+    /// The organisation whose villages are summed (default: the reader's own).
+    pub org_id: Option<i64>,
+    /// First month, `YYYY-MM` (default: January of this year).
+    pub from: Option<String>,
+    /// Last month, `YYYY-MM` (default: this month).
+    pub to: Option<String>,
+}
+
+async fn summary_of(ctx: &Ctx, p: &Principal, q: &ResultsQuery) -> Result<Summary, AppError> {
+    let today = ctx.clock.today();
+    let this = crate::points::month_key(today);
+    let month = |v: &Option<String>, field: &str, default: i64| -> Result<i64, AppError> {
+        match v.as_deref().map(str::trim).filter(|x| !x.is_empty()) {
+            None => Ok(default),
+            Some(x) => crate::points::parse_month(x)
+                .ok_or_else(|| AppError::field(field, "月份格式应为 YYYY-MM")),
+        }
+    };
+    let from = month(&q.from, "from", this / 100 * 100 + 1)?;
+    let to = month(&q.to, "to", this)?;
+    results::summary(ctx, p, q.org_id.unwrap_or(p.org_id), from, to).await
+}
+
+async fn results_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ResultsQuery>,
+) -> Result<Response, PageError> {
+    let s = summary_of(&ctx, &p, &q).await?;
+    let rate = s
+        .on_time_permille
+        .map(|x| format!("{}.{}%", x / 10, x % 10));
+    Ok(render(
+        "fs_results.html",
+        page_ctx(&p, "first_secretaries", context! { s => s, rate => rate }),
+    ))
+}
+
+/// 亮身份、亮标准、亮承诺: open to anyone, where the round's department publishes it.
+async fn public_page(
+    State(ctx): State<AppState>,
+    crate::web::BrowserLang(lang): crate::web::BrowserLang,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let f = results::public_profile(&ctx, id).await?;
+    Ok(render(
+        "fs_public.html",
+        context! { lang => lang.code(), f => f },
+    ))
+}
+
+/// A posting's monthly 实绩 reports, newest first.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/reports", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Report>), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_reports(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Report>>, ApiError> {
+    let (_, paths) = store::get(&ctx, &p, id).await?;
+    Ok(Json(results::reports(&ctx, &paths, id, 120).await?))
+}
+
+/// Files (or files again, until the month's scores are closed) the first secretary's report
+/// of a month: counters by code in the catalogue's units, projects and problems.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/reports", tag = "first_secretaries", params(("id" = i64, Path)), request_body = NewReport,
+    responses((status = 200, body = Report), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody),
+        (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_report(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<NewReport>,
+) -> Result<Json<Report>, ApiError> {
+    Ok(Json(results::file(&ctx, &p, id, &b).await?))
+}
+
+/// A posting's tutors' guidance sessions, newest first.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/guidance", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Guidance>), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_guidance(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Guidance>>, ApiError> {
+    store::get(&ctx, &p, id).await?;
+    Ok(Json(store::guidance(&ctx, id).await?))
+}
+
+/// Records a guidance session of one of the posting's tutors (the first secretary or the
+/// round's department).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/guidance", tag = "first_secretaries", params(("id" = i64, Path)), request_body = NewGuidance,
+    responses((status = 200, body = Guidance), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_guidance_add(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<NewGuidance>,
+) -> Result<Json<Guidance>, ApiError> {
+    Ok(Json(store::add_guidance(&ctx, &p, id, &b).await?))
+}
+
+/// 实绩汇总: the monthly reports of the first secretaries below an organisation, summed per
+/// counter over a range of months, with how the reports came in.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/results", tag = "first_secretaries", params(ResultsQuery),
+    responses((status = 200, body = Summary), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_results(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ResultsQuery>,
+) -> Result<Json<Summary>, ApiError> {
+    Ok(Json(summary_of(&ctx, &p, &q).await?))
+}
+
+/// A first secretary's public page (亮身份、亮标准、亮承诺; no account, no personal data; 404
+/// unless on duty and published by the round's rules).
+#[utoipa::path(get, path = "/api/v1/public/first-secretaries/{id}", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = PublicProfile), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_public(
+    State(ctx): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<PublicProfile>, ApiError> {
+    Ok(Json(results::public_profile(&ctx, id).await?))
 }

@@ -334,6 +334,20 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "年度考核“优秀”最多占比",
         "",
     ),
+    (
+        "first_secretary",
+        "report_due_day",
+        "月度实绩报告报送截止（次月）",
+        "日",
+    ),
+    ("first_secretary", "counters", "实绩统计项", ""),
+    (
+        "first_secretary",
+        "public_profile",
+        "在岗第一书记设公开展示页（亮身份、亮标准、亮承诺）",
+        "",
+    ),
+    ("first_secretary", "public_standard", "公开的工作标准", ""),
 ];
 
 /// The name and unit of a rule value (the key itself when not listed).
@@ -453,6 +467,18 @@ pub const TABLES: &[Table] = &[
             col("name", "等次", Cell::Text),
             col("min", "最低分", Cell::Int),
             col("outcome", "结果运用", Cell::Note),
+        ],
+    },
+    Table {
+        kind: "first_secretary",
+        key: "counters",
+        map: false,
+        columns: &[
+            col("key", "代码", Cell::Text),
+            col("category", "类别", Cell::Text),
+            col("name", "统计项", Cell::Text),
+            col("unit", "单位", Cell::Text),
+            col("decimals", "小数位", Cell::Int),
         ],
     },
     Table {

@@ -64,6 +64,8 @@ use utoipa::OpenApi;
         crate::first_secretary::web::api_scores, crate::first_secretary::web::api_score, crate::first_secretary::web::api_month_scores,
         crate::first_secretary::web::api_close, crate::first_secretary::web::api_ranking, crate::first_secretary::web::api_publish,
         crate::first_secretary::web::api_assessments, crate::first_secretary::web::api_assess, crate::first_secretary::web::api_year, crate::first_secretary::web::api_confirm_year,
+        crate::first_secretary::web::api_reports, crate::first_secretary::web::api_report, crate::first_secretary::web::api_guidance,
+        crate::first_secretary::web::api_guidance_add, crate::first_secretary::web::api_results, crate::first_secretary::web::api_public,
     ),
     components(schemas(crate::rules::web::RuleKindName, crate::first_secretary::web::DecideAction)),
     modifiers(&CommonResponses),

@@ -200,6 +200,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "fs_ranking.html",
         include_str!("../../templates/fs_ranking.html"),
     ),
+    (
+        "fs_results.html",
+        include_str!("../../templates/fs_results.html"),
+    ),
+    (
+        "fs_public.html",
+        include_str!("../../templates/fs_public.html"),
+    ),
     ("fs_year.html", include_str!("../../templates/fs_year.html")),
     (
         "recruits.html",
@@ -1489,6 +1497,7 @@ mod catalogue_tests {
         v.push(crate::calendar::MISSING_YEAR);
         for table in [
             &crate::first_secretary::ANNUAL_GRADES,
+            &crate::first_secretary::GUIDANCE_METHODS,
             &crate::recruit::talent::POOLS[..],
             &crate::recruit::talent::CHANNELS,
             &crate::recruit::talent::STATUSES,

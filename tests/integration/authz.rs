@@ -630,10 +630,12 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
             let body = json!({"org_id": forg, "parent_id": forg, "member_id": foreign["member"], "to_org_id": forg, "reason": "越权尝试",
                 "note": "越权尝试", "secret": PASSWORD, "version": 1, "approve": true, "name": "越权", "indicator": "M01"});
             for (path, item) in doc["paths"].as_object().expect("paths") {
-                if path.starts_with("/api/v1/score/") || path == "/api/v1/notices" || path.starts_with("/api/v1/dispatch/") {
+                if path.starts_with("/api/v1/score/") || path == "/api/v1/notices" || path.starts_with("/api/v1/dispatch/")
+                    || path.starts_with("/api/v1/public/") {
                     // public by design: the rater's page opens with a code, not an account; the
                     // recruitment publicity notices (公示, names masked) and a county's weekly
-                    // dispatch (周工作调度公示, where its rules publish it) are for everyone to read
+                    // dispatch (周工作调度公示, where its rules publish it) and a first secretary's
+                    // public page (亮身份、亮标准、亮承诺, no personal data) are for everyone to read
                     continue;
                 }
                 let org_param = item.as_object().into_iter().flatten().any(|(_, op)| {

@@ -799,3 +799,143 @@ async fn the_department_assesses_the_year_against_the_pledge_and_confirms_it_int
     })
     .await;
 }
+
+/// 实绩 and 导师: the first secretary files a month's results (refused for a month not begun,
+/// before the posting, with a counter that is not a number), files it again with the version
+/// read, and the month's obligation shows it on time or late; the county sums its villages'
+/// reports; a tutor's session is recorded; the public page shows identity, standard, pledges
+/// and results without an account and without personal data.
+#[tokio::test]
+async fn the_first_secretary_reports_the_month_is_guided_and_shown_in_public() {
+    each_backend(|app| async move {
+        use chrono::Datelike;
+        let p = province(&app).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let other = app.account("county_b", p.counties[2], "org_staff", None).await;
+        let me = app.account("fs_one", p.branches[0], "member", Some(p.members[0])).await;
+        let today = app.ctx.clock.today();
+        let rid = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "县派第一书记", "year": today.year()}))).await)["id"]
+            .as_i64()
+            .expect("id");
+        let (_, aid) = nominated(&app, &county, p.counties[0], rid).await;
+        let anon = |path: String| {
+            let app = &app;
+            async move {
+                let req = axum::http::Request::builder().uri(path).body(axum::body::Body::empty()).expect("req");
+                let (s, _, body) = app.send(req).await;
+                (s, String::from_utf8_lossy(&body).to_string())
+            }
+        };
+        // not on duty: no public page, no report
+        assert_eq!(anon(format!("/api/v1/public/first-secretaries/{aid}")).await.0, StatusCode::NOT_FOUND);
+        let since = today - Duration::days(40);
+        ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+            Some(json!({"village_id": p.branches[0], "start_on": since, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await);
+        let tutor = ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/tutors"),
+            Some(json!({"role": "practice", "name": "李文华", "unit": "原县派第一书记"}))).await)["id"].as_i64().expect("id");
+        ok(app.api(&me, "POST", &format!("/api/v1/first-secretaries/{aid}/pledges"),
+            Some(json!({"item": "发展村级集体经济", "target": "村集体年收入达到10万元"}))).await);
+
+        let reports = format!("/api/v1/first-secretaries/{aid}/reports");
+        let month = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
+        let last = today.with_day(1).expect("first") - Duration::days(1);
+        let next = (today.with_day(1).expect("first") + Duration::days(32)).with_day(1).expect("first");
+        // refusals, nothing written
+        let bad = app.api(&me, "POST", &reports, Some(json!({"month": month(next), "counters": {"roads": "1"}}))).await;
+        assert_eq!(fields(&bad.1), ["month"], "a month not begun: {bad:?}");
+        let bad = app.api(&me, "POST", &reports, Some(json!({"month": month(since - Duration::days(40)), "counters": {"roads": "1"}}))).await;
+        assert_eq!(fields(&bad.1), ["month"], "before the posting: {bad:?}");
+        let bad = app.api(&me, "POST", &reports, Some(json!({"month": month(last), "counters": {"roads": "abc", "lamps": "1.5", "nosuch": "3"}}))).await;
+        assert_eq!(fields(&bad.1), ["counters.lamps", "counters.nosuch", "counters.roads"], "{bad:?}");
+        let bad = app.api(&me, "POST", &reports, Some(json!({"month": month(last), "counters": {"roads": "", "lamps": "0"}}))).await;
+        assert_eq!(fields(&bad.1), ["projects"], "an empty report: {bad:?}");
+        refused(app.api(&county, "POST", &reports, Some(json!({"month": month(last), "projects": "x"}))).await, "forbidden");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_reports").await, 0, "nothing half-written");
+
+        // filed: counters in their units, the month's obligation on time up to the due day
+        let r = ok(app.api(&me, "POST", &reports, Some(json!({"month": month(last),
+            "counters": {"roads": "2.5", "lamps": "12", "income": "3.25", "jobs": ""},
+            "projects": "村集体光伏项目并网发电", "problems": "冷库建设资金缺口"}))).await);
+        let shown: Vec<(String, String)> = r["counters"].as_array().expect("counters").iter()
+            .map(|c| (c["key"].as_str().unwrap_or("").to_string(), c["value"].as_str().unwrap_or("").to_string())).collect();
+        assert_eq!(shown, [("income".to_string(), "3.25".to_string()), ("roads".into(), "2.5".into()), ("lamps".into(), "12".into())]);
+        let due_day = dangjian::first_secretary::FsRules::default().report_due_day;
+        let on_time = (today.day() as i64) <= due_day;
+        assert_eq!(r["status"], if on_time { "done" } else { "late" }, "{r}");
+        // filed again with the version read: replaced; with a stale version: refused
+        let v1 = r["version"].as_i64().expect("version");
+        let r2 = ok(app.api(&me, "POST", &reports, Some(json!({"month": month(last), "version": v1,
+            "counters": {"roads": "3", "lamps": "12"}, "projects": "村集体光伏项目并网发电"}))).await);
+        assert_eq!(r2["id"], r["id"]);
+        assert_eq!(r2["counters"].as_array().map(Vec::len), Some(2));
+        refused(app.api(&me, "POST", &reports, Some(json!({"month": month(last), "version": v1, "projects": "旧版本"}))).await, "conflict");
+        // this month, too (it has begun)
+        ok(app.api(&me, "POST", &reports, Some(json!({"month": month(today), "counters": {"roads": "0.75", "visits": "30"}}))).await);
+        let list = ok(app.api(&county, "GET", &reports, None).await);
+        assert_eq!(list.as_array().map(Vec::len), Some(2));
+        assert_eq!(list[0]["month"], month(today));
+        refused(app.api(&other, "GET", &reports, None).await, "not_found");
+
+        // the generator owes one report a month of the posting, once however often it runs
+        dangjian::obligation::generate_all(&app.ctx).await.expect("generate");
+        dangjian::obligation::generate_all(&app.ctx).await.expect("again");
+        let owed = app.count(&format!("SELECT COUNT(*) AS n FROM obligations WHERE kind = 'fs.report' AND subject_id = {aid}")).await;
+        let months = (today.year() * 12 + today.month() as i32) - (since.year() * 12 + since.month() as i32) + 1;
+        assert_eq!(owed, months as i64);
+
+        // the county sums its villages' reports; another county does not see them
+        let q = format!("/api/v1/first-secretaries/results?org_id={}&from={}&to={}", p.counties[0], month(since), month(today));
+        let s = ok(app.api(&county, "GET", &q, None).await);
+        assert_eq!(s["reports"], 2);
+        let total = |s: &Value, k: &str| s["counters"].as_array().expect("counters").iter()
+            .find(|c| c["key"] == k).map(|c| c["total"].as_str().unwrap_or("").to_string()).unwrap_or_default();
+        assert_eq!(total(&s, "roads"), "3.75");
+        assert_eq!(total(&s, "lamps"), "12");
+        assert_eq!(total(&s, "visits"), "30");
+        assert_eq!(s["tally"]["expected"], months as i64, "{s}");
+        refused(app.api(&other, "GET", &q, None).await, "not_found");
+        let bad = app.api(&county, "GET", &format!("/api/v1/first-secretaries/results?org_id={}&from=2020-01&to=2026-12", p.counties[0]), None).await;
+        assert_eq!(fields(&bad.1), ["from"], "more than 36 months: {bad:?}");
+
+        // tutors' guidance: refusals, then recorded by the first secretary
+        let guidance = format!("/api/v1/first-secretaries/{aid}/guidance");
+        let bad = app.api(&me, "POST", &guidance, Some(json!({"tutor_id": tutor + 999, "held_on": today + Duration::days(1), "method": "fax", "topic": "", "content": ""}))).await;
+        assert_eq!(fields(&bad.1), ["tutor_id", "method", "held_on", "topic", "content"], "{bad:?}");
+        let bad = app.api(&me, "POST", &guidance, Some(json!({"tutor_id": tutor, "held_on": since - Duration::days(1), "method": "visit", "topic": "选址", "content": "到村察看"}))).await;
+        assert_eq!(fields(&bad.1), ["held_on"], "before the posting: {bad:?}");
+        refused(app.api(&other, "POST", &guidance, Some(json!({"tutor_id": tutor, "held_on": today, "method": "visit", "topic": "选址", "content": "到村察看"}))).await, "not_found");
+        let g = ok(app.api(&me, "POST", &guidance, Some(json!({"tutor_id": tutor, "held_on": today, "method": "visit", "topic": "冷库项目选址", "content": "到村察看地块，建议靠近主路"}))).await);
+        assert_eq!(g["tutor_name"], "李文华");
+        assert_eq!(ok(app.api(&county, "GET", &guidance, None).await).as_array().map(Vec::len), Some(1));
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action IN ('fs.report_file', 'fs.report_refile', 'fs.guidance')").await, 4);
+
+        // the public page: no account, no personal data
+        let (st, body) = anon(format!("/api/v1/public/first-secretaries/{aid}")).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["name"], "王立新");
+        assert_eq!(v["pledges"][0]["item"], "发展村级集体经济");
+        assert_eq!(v["standard"].as_array().map(Vec::len), Some(4));
+        assert_eq!(v["months_reported"], 2);
+        let keys: Vec<&String> = v.as_object().expect("object").keys().collect();
+        for private in ["lat", "lng", "position", "cadre_position", "liaison", "baseline", "id_number", "phone"] {
+            assert!(!keys.iter().any(|k| k.as_str() == private), "{private} shown: {v}");
+        }
+        let (st, html) = anon(format!("/public/first-secretaries/{aid}")).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("亮承诺") && html.contains("村集体年收入达到10万元") && html.contains("新修道路 3.75 公里"), "{html}");
+        // a locality may turn it off
+        ok(app.api(&county, "POST", "/api/v1/rules/first_secretary", Some(json!({"org_id": p.counties[0], "values": {"public_profile": false}}))).await);
+        assert_eq!(anon(format!("/public/first-secretaries/{aid}")).await.0, StatusCode::NOT_FOUND);
+
+        // the pages: the first secretary's form, the county's summary
+        let (sc, _) = app.browser("county_w", p.counties[0], "org_staff").await;
+        let (st, _, html) = app.page(&sc, "GET", &format!("/first-secretaries/results?org_id={}&from={}", p.counties[0], month(since)), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("新修道路") && html.contains("3.75"), "{html}");
+        let (st, _, html) = app.page(&sc, "GET", &format!("/first-secretaries/{aid}"), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("月度实绩报告") && html.contains("冷库项目选址") && !html.contains("报送实绩"), "the county reads, does not file: {html}");
+    })
+    .await;
+}
