@@ -536,6 +536,25 @@ async fn first_secretaries(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
                 sqlx::query("SELECT COUNT(*) AS n FROM fs_checkins WHERE assignment_id = $1 AND local_day = $2")
                     .bind(a.id).bind(today).fetch_one(x).await?.i64("n")?
             });
+            // 月度实绩报告: the months ended and not yet reported
+            let zone = ctx.clock.zone();
+            let owed = on_db!(&ctx.db, x => {
+                let rows = sqlx::query("SELECT period, due_at FROM obligations WHERE kind = $1 AND subject_type = $2 AND subject_id = $3 \
+                                        AND status IN ('due', 'missed') AND period_end < $4 ORDER BY period_start LIMIT 3")
+                    .bind(crate::first_secretary::results::OBLIGATION).bind(crate::first_secretary::results::SUBJECT)
+                    .bind(a.id).bind(today).fetch_all(x).await?;
+                rows.iter().map(|r| Ok((r.string("period")?, r.ts("due_at")?))).collect::<crate::db::DbResult<Vec<_>>>()?
+            });
+            for (period, due) in owed {
+                out.push(
+                    Todo::new(
+                        "first_secretaries",
+                        format!("报送{period}月度实绩报告"),
+                        format!("/first-secretaries/{}#reports", a.id),
+                    )
+                    .due(Some(zone.date_of(due) - chrono::Duration::days(1)), today),
+                );
+            }
             if clocked == 0 && crate::calendar::is_working_day(today, &cal) {
                 out.push(
                     Todo::new(

@@ -882,6 +882,13 @@ async fn the_first_secretary_reports_the_month_is_guided_and_shown_in_public() {
         let owed = app.count(&format!("SELECT COUNT(*) AS n FROM obligations WHERE kind = 'fs.report' AND subject_id = {aid}")).await;
         let months = (today.year() * 12 + today.month() as i32) - (since.year() * 12 + since.month() as i32) + 1;
         assert_eq!(owed, months as i64);
+        // the first secretary's 工作台 asks for the ended months not reported, not for those filed
+        let todos = ok(app.api(&me, "GET", "/api/v1/workbench", None).await);
+        let titles: Vec<String> = todos.as_array().expect("todos").iter().map(|t| t["title"].as_str().unwrap_or("").to_string()).collect();
+        assert!(!titles.iter().any(|t| t.contains(&format!("报送{}月度实绩报告", month(last)))), "{titles:?}");
+        if month(since) != month(last) {
+            assert!(titles.iter().any(|t| t.contains(&format!("报送{}月度实绩报告", month(since)))), "{titles:?}");
+        }
 
         // the county sums its villages' reports; another county does not see them
         let q = format!("/api/v1/first-secretaries/results?org_id={}&from={}&to={}", p.counties[0], month(since), month(today));
