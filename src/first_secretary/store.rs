@@ -821,6 +821,130 @@ pub async fn decide(
     Ok(load(ctx, id).await?.0)
 }
 
+// ---------------------------------------------------------------- Party relationship
+
+/// The first secretary's Party relationship (组织关系) against the posting: moved to the
+/// village's branch while on duty, back to where it came from at the end, each by the built
+/// transfer (sent by the member's side, received by the other).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PartyRelation {
+    pub member_id: i64,
+    /// The branch the member's relationship is in now.
+    pub org_id: i64,
+    pub org_name: String,
+    pub in_village: bool,
+    /// A transfer of the member waiting to be received, if any.
+    pub open_transfer: Option<crate::member::transfer::Transfer>,
+    /// in (to the village) or back (to the branch it came from), when one is due now.
+    pub due: Option<String>,
+    pub target_org_id: Option<i64>,
+    pub target_org_name: Option<String>,
+    /// Whether the reader may send it (transfers over the member's branch).
+    pub can_send: bool,
+}
+
+/// The relationship of a posting's first secretary, when the cadre is a member of the roster.
+pub async fn party_relation(
+    ctx: &Ctx,
+    p: &Principal,
+    a: &Assignment,
+) -> AppResult<Option<PartyRelation>> {
+    let member = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT member_id FROM cadres WHERE id = $1").bind(a.cadre_id).fetch_optional(x).await?
+            .map(|r| r.opt_i64("member_id")).transpose()?.flatten()
+    });
+    let (Some(member_id), Some(village)) = (member, a.village_id) else {
+        return Ok(None);
+    };
+    let (m, path) = crate::member::store::get(ctx, member_id).await?;
+    let (open, came_from) = on_db!(&ctx.db, x => {
+        let open = sqlx::query("SELECT id FROM transfers WHERE member_id = $1 AND status = 'sent'")
+            .bind(member_id).fetch_optional(x).await?.map(|r| r.i64("id")).transpose()?;
+        let from = sqlx::query("SELECT t.from_org_id, o.name FROM transfers t JOIN orgs o ON o.id = t.from_org_id \
+                                WHERE t.member_id = $1 AND t.to_org_id = $2 AND t.status = 'received' ORDER BY t.id DESC LIMIT 1")
+            .bind(member_id).bind(village).fetch_optional(x).await?
+            .map(|r| Ok::<_, crate::db::DbError>((r.i64("from_org_id")?, r.string("name")?))).transpose()?;
+        (open, from)
+    });
+    let open_transfer = match open {
+        Some(t) => Some(crate::member::transfer::get(ctx, t).await?.0),
+        None => None,
+    };
+    let in_village = m.org_id == village;
+    let (due, target) = match a.status.as_str() {
+        "on_duty" if !in_village => (
+            Some("in"),
+            Some((village, a.village_name.clone().unwrap_or_default())),
+        ),
+        "recalled" | "completed" if in_village => match came_from {
+            Some(from) => (Some("back"), Some(from)),
+            None => (None, None),
+        },
+        _ => (None, None),
+    };
+    let can_send = due.is_some()
+        && open_transfer.is_none()
+        && m.status != crate::member::Status::Left.as_str()
+        && p.authorize(Perm::TransferWrite, Some(&path)).is_ok();
+    Ok(Some(PartyRelation {
+        member_id,
+        org_id: m.org_id,
+        org_name: m.org_name,
+        in_village,
+        open_transfer,
+        due: due.map(str::to_string),
+        target_org_id: target.as_ref().map(|t| t.0),
+        target_org_name: target.map(|t| t.1),
+        can_send,
+    }))
+}
+
+/// Sends the transfer the posting calls for now: into the village's branch while on duty,
+/// back to the branch it came from once the posting has ended.
+pub async fn send_party_relation(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+) -> AppResult<crate::member::transfer::Transfer> {
+    let (a, _) = get(ctx, p, id).await?;
+    let Some(rel) = party_relation(ctx, p, &a).await? else {
+        return Err(AppError::Conflict(
+            "该第一书记未关联党员信息或尚未派驻到村，无法转接组织关系".into(),
+        ));
+    };
+    if rel.open_transfer.is_some() {
+        return Err(AppError::refused(
+            "transfer.already_open",
+            "该党员已有一条待接收的转接，请先处理",
+        ));
+    }
+    let (Some(due), Some(to), Some(to_name)) = (rel.due, rel.target_org_id, rel.target_org_name)
+    else {
+        return Err(AppError::Conflict(if rel.in_village {
+            "组织关系已在派驻村党组织".into()
+        } else {
+            "派驻已结束，组织关系不在派驻村，无需转接".into()
+        }));
+    };
+    let (_, path) = crate::member::store::get(ctx, rel.member_id).await?;
+    p.authorize(Perm::TransferWrite, Some(&path))?;
+    let reason = if due == "in" {
+        format!("选派担任第一书记，组织关系转入{to_name}")
+    } else {
+        format!("第一书记派驻结束，组织关系转回{to_name}")
+    };
+    crate::member::transfer::send(
+        ctx,
+        &p.actor(),
+        &crate::member::transfer::NewTransfer {
+            member_id: rel.member_id,
+            to_org_id: to,
+            reason,
+        },
+    )
+    .await
+}
+
 // ---------------------------------------------------------------- tutors
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]

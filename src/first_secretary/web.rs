@@ -61,6 +61,10 @@ pub fn page_routes() -> Router<AppState> {
         .route("/first-secretaries/{id}/pledges", post(pledge_page))
         .route("/first-secretaries/{id}/reports", post(report_page))
         .route("/first-secretaries/{id}/guidance", post(guidance_page))
+        .route(
+            "/first-secretaries/{id}/party-relation",
+            post(party_relation_page),
+        )
         .route("/first-secretaries/results", get(results_page))
         .route("/public/first-secretaries/{id}", get(public_page))
         .route(
@@ -145,6 +149,10 @@ pub fn api_routes() -> Router<AppState> {
             get(api_guidance).post(api_guidance_add),
         )
         .route("/api/v1/first-secretaries/results", get(api_results))
+        .route(
+            "/api/v1/first-secretaries/{id}/party-relation",
+            get(api_party_relation).post(api_party_relation_send),
+        )
         .route("/api/v1/public/first-secretaries/{id}", get(api_public))
         .route(
             "/api/v1/first-secretaries/pledges/{id}/progress",
@@ -423,9 +431,10 @@ async fn detail_view(
     let can_guide = store::can_record_guidance(p, &paths) && a.start_on.is_some();
     let public = results::is_public(ctx, &a, &paths).await?;
     let report_month = report_month(ctx.clock.today(), &rules);
+    let relation = store::party_relation(ctx, p, &a).await?;
     Ok(context! {
         reports => reports, can_report => can_report, report_month => report_month,
-        guidance => guidance, can_guide => can_guide, public => public,
+        guidance => guidance, can_guide => can_guide, public => public, relation => relation,
         guidance_methods => super::GUIDANCE_METHODS,
         a => a, tutors => tutors, checkins => checkins, month => first.format("%Y-%m").to_string(),
         prev => prev, next => next, rules => rules, can_decide => can_decide, own => own, history => history,
@@ -2060,4 +2069,40 @@ pub async fn api_public(
     Path(id): Path<i64>,
 ) -> Result<Json<PublicProfile>, ApiError> {
     Ok(Json(results::public_profile(&ctx, id).await?))
+}
+
+async fn party_relation_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let r = store::send_party_relation(&ctx, &p, id).await.map(|_| ());
+    after(&ctx, &p, id, r, &f).await
+}
+
+/// The first secretary's Party relationship against the posting (none when the cadre is not
+/// on the roster or not yet posted).
+#[utoipa::path(get, path = "/api/v1/first-secretaries/{id}/party-relation", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = Option<store::PartyRelation>), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_party_relation(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Option<store::PartyRelation>>, ApiError> {
+    let (a, _) = store::get(&ctx, &p, id).await?;
+    Ok(Json(store::party_relation(&ctx, &p, &a).await?))
+}
+
+/// Sends the transfer the posting calls for: into the village's branch while on duty, back to
+/// the branch it came from after (received by the other side as any transfer).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/{id}/party-relation", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = crate::member::transfer::Transfer), (status = 403, body = crate::web::ErrorBody),
+        (status = 404, body = crate::web::ErrorBody), (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_party_relation_send(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<crate::member::transfer::Transfer>, ApiError> {
+    Ok(Json(store::send_party_relation(&ctx, &p, id).await?))
 }

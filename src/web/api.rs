@@ -66,6 +66,7 @@ use utoipa::OpenApi;
         crate::first_secretary::web::api_assessments, crate::first_secretary::web::api_assess, crate::first_secretary::web::api_year, crate::first_secretary::web::api_confirm_year,
         crate::first_secretary::web::api_reports, crate::first_secretary::web::api_report, crate::first_secretary::web::api_guidance,
         crate::first_secretary::web::api_guidance_add, crate::first_secretary::web::api_results, crate::first_secretary::web::api_public,
+        crate::first_secretary::web::api_party_relation, crate::first_secretary::web::api_party_relation_send,
     ),
     components(schemas(crate::rules::web::RuleKindName, crate::first_secretary::web::DecideAction)),
     modifiers(&CommonResponses),

@@ -946,3 +946,59 @@ async fn the_first_secretary_reports_the_month_is_guided_and_shown_in_public() {
     })
     .await;
 }
+
+/// 组织关系: a first secretary on the roster moves their Party relationship to the village's
+/// branch by the built transfer (one open at a time, received by the other side), and back
+/// to the branch it came from once recalled; another county sees none of it.
+#[tokio::test]
+async fn the_party_relationship_follows_the_posting_by_transfer() {
+    each_backend(|app| async move {
+        use chrono::Datelike;
+        let p = province(&app).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let other = app.account("county_b", p.counties[2], "org_staff", None).await;
+        let today = app.ctx.clock.today();
+        let rid = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "县派第一书记", "year": today.year()}))).await)["id"]
+            .as_i64().expect("id");
+        // a cadre on the roster (member 2, of the county's second branch) and one who is not
+        let cid = ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": "赵明", "managed_by": p.counties[0], "unit": "县财政局",
+            "position": "科长", "rank": "section_chief", "category": "first_secretary", "member_id": p.members[2]}))).await)["id"].as_i64().expect("id");
+        let aid = ok(app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"}))).await)["id"]
+            .as_i64().expect("id");
+        let rel = format!("/api/v1/first-secretaries/{aid}/party-relation");
+        assert_eq!(ok(app.api(&county, "GET", &rel, None).await), Value::Null, "not yet posted");
+        refused(app.api(&county, "POST", &rel, None).await, "conflict");
+        ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+            Some(json!({"village_id": p.branches[0], "start_on": today, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await);
+        let r = ok(app.api(&county, "GET", &rel, None).await);
+        assert_eq!((r["due"].as_str(), r["target_org_id"].as_i64(), r["can_send"].as_bool()), (Some("in"), Some(p.branches[0]), Some(true)), "{r}");
+        refused(app.api(&other, "GET", &rel, None).await, "not_found");
+        refused(app.api(&other, "POST", &rel, None).await, "not_found");
+
+        let t = ok(app.api(&county, "POST", &rel, None).await);
+        assert_eq!((t["status"].as_str(), t["to_org_id"].as_i64()), (Some("sent"), Some(p.branches[0])));
+        assert!(t["reason"].as_str().is_some_and(|s| s.contains("第一书记")), "{t}");
+        refused(app.api(&county, "POST", &rel, None).await, "transfer.already_open");
+        let r = ok(app.api(&county, "GET", &rel, None).await);
+        assert_eq!((r["open_transfer"]["id"].clone(), r["can_send"].as_bool()), (t["id"].clone(), Some(false)));
+        ok(app.api(&county, "POST", &format!("/api/v1/transfers/{}/receive", t["id"]), None).await);
+        let r = ok(app.api(&county, "GET", &rel, None).await);
+        assert_eq!((r["in_village"].as_bool(), r["due"].clone()), (Some(true), Value::Null), "{r}");
+        refused(app.api(&county, "POST", &rel, None).await, "conflict");
+
+        // recalled: back to where it came from
+        ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/decide/recall"), Some(json!({"reason": "工作调整"}))).await);
+        let r = ok(app.api(&county, "GET", &rel, None).await);
+        assert_eq!((r["due"].as_str(), r["target_org_id"].as_i64()), (Some("back"), Some(p.branches[1])), "{r}");
+        let back = ok(app.api(&county, "POST", &rel, None).await);
+        assert_eq!(back["to_org_id"].as_i64(), Some(p.branches[1]));
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'transfer.send'").await, 2);
+
+        // the page offers it to whoever may send it
+        let (s, _) = app.browser("county_w", p.counties[0], "org_staff").await;
+        let (st, _, html) = app.page(&s, "GET", &format!("/first-secretaries/{aid}"), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("组织关系") && html.contains("待接收的转接"), "{html}");
+    })
+    .await;
+}
