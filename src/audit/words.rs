@@ -61,6 +61,9 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("fs.report_file", "报送第一书记月度实绩报告"),
     ("fs.report_refile", "重新报送第一书记月度实绩报告"),
     ("fs.guidance", "记录第一书记导师指导"),
+    ("fs.alliance", "组建第一书记联盟"),
+    ("fs.alliance_members", "第一书记加入联盟"),
+    ("fs.contest", "开设第一书记比武打擂"),
     ("fs.ranking_publish", "发布第一书记季度排名"),
     ("fs.assess", "记录第一书记年度履职考核"),
     ("fs.year_confirm", "确认第一书记年度考核结果"),
@@ -305,6 +308,10 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("guidance_method", "指导方式"),
     ("topic", "主题"),
     ("content", "内容"),
+    ("alliance", "联盟"),
+    ("whole_alliance_id", "所属总盟"),
+    ("members", "成员"),
+    ("campaign_id", "评议编号"),
 ];
 
 /// Fields that are bookkeeping, not content.

@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0027_fs_ledger_activities_pledges.sql"),
     migration!("0028_fs_scores.sql"),
     migration!("0029_fs_reports_guidance.sql"),
+    migration!("0030_fs_alliances.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -402,6 +402,7 @@ pub(super) async fn generate(
     ledger(ctx, tx, rng, &posted, as_of).await?;
     four_ones(ctx, tx, rng, as_of).await?;
     reports(ctx, tx, rng, &posted, as_of).await?;
+    alliance(ctx, tx, rng, &posted, first_county, as_of).await?;
     let demo_town = up(demo_branch, OrgLevel::Township);
     scores(
         ctx,
@@ -418,6 +419,11 @@ pub(super) async fn generate(
             "fs_quarters",
             "fs_reports",
             "fs_guidance",
+            "fs_alliances",
+            "review_campaigns",
+            "review_reporters",
+            "review_raters",
+            "review_schemes",
             "point_entries",
             "fs_ledger",
             "fs_activities",
@@ -682,6 +688,165 @@ async fn reports(
                     .bind(a.id).bind(tutor).bind(on).bind(method).bind(topic).bind(content).bind(at).execute(&mut *x).await?;
             });
         }
+    }
+    Ok(())
+}
+
+/// 第一书记联盟 of the first county: the whole alliance and two sub-alliances splitting its own
+/// round's first secretaries on duty; last quarter's contest of the first sub-alliance held —
+/// judges and the public scored by code, the champions named on the red/black ledger, the
+/// first holding the rotating red flag.
+async fn alliance(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    posted: &[Posted],
+    county: i64,
+    as_of: NaiveDate,
+) -> AppResult<()> {
+    use crate::first_secretary::alliance::{champions, contest_scheme, CONTEST_SCHEME};
+    let ours: Vec<&Posted> = posted
+        .iter()
+        .filter(|a| a.round_org == county && a.end.is_none() && a.start <= as_of)
+        .collect();
+    let now = ctx.clock.now();
+    let quarter_start = crate::first_secretary::month_bounds(as_of).0;
+    let quarter_start = quarter_start
+        .with_month(((quarter_start.month() - 1) / 3) * 3 + 1)
+        .unwrap_or(quarter_start);
+    let last_q_end = quarter_start - Duration::days(1);
+    let held = ours.iter().filter(|a| a.start <= last_q_end).count();
+    if ours.len() < 4 || held < 2 {
+        return Ok(());
+    }
+    let half = ours.len() / 2;
+    let (whole, subs) = on_tx!(tx, x => {
+        let whole = sqlx::query("INSERT INTO fs_alliances (org_id, parent_id, name, created_at) VALUES ($1, NULL, '第一书记联盟', $2) RETURNING id")
+            .bind(county).bind(now).fetch_one(&mut *x).await?.i64("id")?;
+        let mut subs = Vec::new();
+        for (name, members) in [("第一分盟", &ours[..half]), ("第二分盟", &ours[half..])] {
+            let sub = sqlx::query("INSERT INTO fs_alliances (org_id, parent_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(county).bind(whole).bind(name).bind(now).fetch_one(&mut *x).await?.i64("id")?;
+            for a in members {
+                sqlx::query("INSERT INTO fs_alliance_members (alliance_id, assignment_id, joined_at) VALUES ($1, $2, $3)")
+                    .bind(sub).bind(a.id).bind(now).execute(&mut *x).await?;
+            }
+            subs.push((sub, name, members.to_vec()));
+        }
+        (whole, subs)
+    });
+    let _ = whole;
+    let Some((sub, sub_name, members)) = subs.into_iter().next() else {
+        return Ok(());
+    };
+    let contestants: Vec<&Posted> = members
+        .into_iter()
+        .filter(|a| a.start <= last_q_end)
+        .collect();
+    if contestants.len() < 2 {
+        return Ok(());
+    }
+    let scheme = contest_scheme();
+    let period = crate::points::quarter_of(last_q_end);
+    let title = format!("{sub_name} {period} 比武打擂");
+    let held_on = (quarter_start + Duration::days(9)).min(as_of);
+    let at = ctx.clock.zone().start_of(held_on) + Duration::hours(9);
+    let (cid, reporters) = on_tx!(tx, x => {
+        let scheme_id = sqlx::query("INSERT INTO review_schemes (org_id, name, version, scheme_json, created_at) VALUES ($1, $2, 1, $3, $4) RETURNING id")
+            .bind(county).bind(CONTEST_SCHEME).bind(serde_json::to_string(&scheme).unwrap_or_default()).bind(at)
+            .fetch_one(&mut *x).await?.i64("id")?;
+        let cid = sqlx::query("INSERT INTO review_campaigns (org_id, year, title, scheme_id, levels_json, selection_json, status, opened_at, closed_at, created_at, updated_at, level_orgs_json, kind) \
+                               VALUES ($1, $2, $3, $4, '[\"组织部确认\"]', $5, 'closed', $6, $7, $6, $7, $8, 'contest') RETURNING id")
+            .bind(county).bind(last_q_end.year() as i64).bind(&title).bind(scheme_id)
+            .bind(serde_json::json!({"all_level": "alliance", "draw_level": null, "draw_n": 0, "seed": 0, "candidates": [], "drawn": []}).to_string())
+            .bind(at).bind(at + Duration::hours(3)).bind(format!("[{county}]"))
+            .fetch_one(&mut *x).await?.i64("id")?;
+        sqlx::query("INSERT INTO fs_contests (campaign_id, alliance_id, period) VALUES ($1, $2, $3)").bind(cid).bind(sub).bind(&period).execute(&mut *x).await?;
+        let mut reporters = Vec::new();
+        for a in &contestants {
+            let rid = sqlx::query("INSERT INTO review_reporters (campaign_id, org_id, reporter_name, selected_by, report_status, assignment_id) VALUES ($1, $2, $3, 'all', 'approved', $4) RETURNING id")
+                .bind(cid).bind(a.village).bind(&a.cadre_name).bind(a.id).fetch_one(&mut *x).await?.i64("id")?;
+            reporters.push((rid, *a));
+        }
+        (cid, reporters)
+    });
+    let mut raters = Vec::new();
+    for (i, grp) in ["judges", "judges", "judges", "reps", "public"]
+        .iter()
+        .enumerate()
+    {
+        let name = person(rng);
+        let hash = crate::crypto::sm3_hex(format!("rater:DEMOFS{cid}R{i}").as_bytes());
+        let unit = match *grp {
+            "judges" => "县委组织部",
+            "reps" => "县人大代表",
+            _ => "村民代表",
+        };
+        let id = on_tx!(tx, x => {
+            sqlx::query("INSERT INTO review_raters (campaign_id, name, grp, unit, code_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+                .bind(cid).bind(&name).bind(*grp).bind(unit).bind(&hash).bind(at).fetch_one(&mut *x).await?.i64("id")?
+        });
+        raters.push((id, *grp));
+    }
+    let mut results = Vec::new();
+    for (k, (rid, _)) in reporters.iter().enumerate() {
+        let mut by: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+        for (rater, grp) in &raters {
+            let answers: std::collections::BTreeMap<String, String> = scheme
+                .indicators
+                .iter()
+                .map(|ind| {
+                    let roll = rng.gen_range(0..100) + (k as i32 % 3) * 10;
+                    let lvl = match roll {
+                        0..=44 => "good",
+                        45..=89 => "fair",
+                        _ => "average",
+                    };
+                    (ind.key.clone(), lvl.to_string())
+                })
+                .collect();
+            let total = crate::review::score_total(&answers, &scheme)?;
+            by.entry(grp.to_string()).or_default().push(total);
+            on_tx!(tx, x => {
+                sqlx::query("INSERT INTO review_scores (campaign_id, rater_id, reporter_id, answers_json, total_tenths, comment, submitted_at) VALUES ($1, $2, $3, $4, $5, '', $6)")
+                    .bind(cid).bind(*rater).bind(*rid).bind(serde_json::to_string(&answers).unwrap_or_default()).bind(total).bind(at + Duration::hours(2))
+                    .execute(&mut *x).await?;
+            });
+        }
+        results.push((*rid, crate::review::aggregate(&by, &scheme).unwrap_or(0)));
+    }
+    let ranks = crate::review::rank(
+        &results
+            .iter()
+            .map(|(id, s)| (*id, *s, false))
+            .collect::<Vec<_>>(),
+    );
+    for (rid, score) in &results {
+        let rank = ranks.iter().find(|(id, _)| id == rid).map(|(_, r)| *r);
+        let grade = crate::review::final_grade(*score, false, false, &scheme);
+        on_tx!(tx, x => {
+            sqlx::query("UPDATE review_reporters SET score_tenths = $1, deduction_tenths = 0, grade = $2, rank = $3 WHERE id = $4")
+                .bind(*score).bind(&grade).bind(rank).bind(*rid).execute(&mut *x).await?;
+        });
+    }
+    let n = crate::first_secretary::FsRules::default().contest_champions;
+    for (rid, rank, flag) in champions(&ranks, &[], n) {
+        let Some((_, a)) = reporters.iter().find(|(r, _)| *r == rid) else {
+            continue;
+        };
+        let note = if flag {
+            format!("在{title}中获评擂主（第{rank}名），颁发荣誉证书，授予流动红旗")
+        } else {
+            format!("在{title}中获评擂主（第{rank}名），颁发荣誉证书")
+        };
+        on_tx!(tx, x => {
+            let lid = sqlx::query("INSERT INTO fs_ledger (assignment_id, cadre_id, color, category, occurred_on, note, source, source_id, recorded_by, recorder_name, recorded_at) \
+                                   VALUES ($1, $2, 'red', 'contest_win', $3, $4, 'contest', $5, NULL, '县委组织部第一书记工作办公室', $6) RETURNING id")
+                .bind(a.id).bind(a.cadre).bind(held_on).bind(&note).bind(cid).bind(at + Duration::hours(3))
+                .fetch_one(&mut *x).await?.i64("id")?;
+            sqlx::query("INSERT INTO fs_champions (campaign_id, assignment_id, rank, flag, ledger_id) VALUES ($1, $2, $3, $4, $5)")
+                .bind(cid).bind(a.id).bind(rank).bind(flag).bind(lid).execute(&mut *x).await?;
+        });
     }
     Ok(())
 }

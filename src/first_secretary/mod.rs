@@ -11,6 +11,7 @@
 //! The rules here are pure functions over plain data; their numbers are the rule set
 //! [`FsRules`].
 
+pub mod alliance;
 pub mod results;
 pub mod scoring;
 pub mod store;
@@ -78,6 +79,9 @@ pub struct FsRules {
     pub public_profile: bool,
     /// The work standard the public page shows (亮标准).
     pub public_standard: Vec<String>,
+    /// 擂主 named at a contest's close: those ranked within this number (ties at the cut
+    /// included).
+    pub contest_champions: i64,
 }
 
 /// A results counter of the monthly 实绩 report.
@@ -163,6 +167,7 @@ impl Default for FsRules {
                 "为民办事服务".into(),
                 "提升治理水平".into(),
             ],
+            contest_champions: 3,
         }
     }
 }
@@ -233,6 +238,9 @@ impl crate::rules::RuleKind for FsRules {
             return Err("月度实绩报告的报送日须在次月1日至28日之间".into());
         }
         check_counters(&self.counters)?;
+        if !(1..=50).contains(&self.contest_champions) {
+            return Err("每次比武打擂评出的擂主须在1至50名之间".into());
+        }
         if self.public_standard.len() > 10
             || self
                 .public_standard

@@ -66,6 +66,18 @@ pub fn page_routes() -> Router<AppState> {
             post(party_relation_page),
         )
         .route("/first-secretaries/results", get(results_page))
+        .route(
+            "/first-secretaries/alliances",
+            get(alliances_page).post(alliance_create_page),
+        )
+        .route(
+            "/first-secretaries/alliances/{id}/members",
+            post(alliance_members_page),
+        )
+        .route(
+            "/first-secretaries/alliances/{id}/contests",
+            post(contest_page),
+        )
         .route("/public/first-secretaries/{id}", get(public_page))
         .route(
             "/first-secretaries/pledges/{id}/progress",
@@ -149,6 +161,22 @@ pub fn api_routes() -> Router<AppState> {
             get(api_guidance).post(api_guidance_add),
         )
         .route("/api/v1/first-secretaries/results", get(api_results))
+        .route(
+            "/api/v1/first-secretaries/alliances",
+            get(api_alliances).post(api_alliance_create),
+        )
+        .route(
+            "/api/v1/first-secretaries/alliances/{id}",
+            get(api_alliance),
+        )
+        .route(
+            "/api/v1/first-secretaries/alliances/{id}/members",
+            post(api_alliance_members),
+        )
+        .route(
+            "/api/v1/first-secretaries/alliances/{id}/contests",
+            post(api_contest),
+        )
         .route(
             "/api/v1/first-secretaries/{id}/party-relation",
             get(api_party_relation).post(api_party_relation_send),
@@ -2105,4 +2133,192 @@ pub async fn api_party_relation_send(
     Path(id): Path<i64>,
 ) -> Result<Json<crate::member::transfer::Transfer>, ApiError> {
     Ok(Json(store::send_party_relation(&ctx, &p, id).await?))
+}
+
+// ---------------------------------------------------------------- 联盟 and 比武打擂
+
+async fn alliances_view(
+    ctx: &Ctx,
+    p: &Principal,
+    errors: Vec<FieldError>,
+    sent: &HashMap<String, String>,
+) -> Result<minijinja::Value, AppError> {
+    use super::alliance;
+    let list = alliance::alliances(ctx, p).await?;
+    let wholes: Vec<(i64, String)> = list
+        .iter()
+        .filter(|a| a.org_id == p.org_id && a.parent_id.is_none())
+        .map(|a| (a.id, a.name.clone()))
+        .collect();
+    let mut rows = Vec::new();
+    for a in list {
+        let org = crate::org::store::get(&ctx.db, a.org_id).await?;
+        let manage = alliance::manages(p, &a, &org.path);
+        let subs = a.parent_id.is_none() && rows_has_children(ctx, a.id).await?;
+        let candidates = if manage && !subs {
+            alliance::candidates(ctx, p, a.id).await?
+        } else {
+            Vec::new()
+        };
+        rows.push(
+            context! { a => a, manage => manage, candidates => candidates, has_subs => subs },
+        );
+    }
+    let can_create = p.can(Perm::CadreWrite);
+    let champions = store::rules_at(ctx, &p.org_path).await?.contest_champions;
+    Ok(context! {
+        rows => rows, wholes => wholes, can_create => can_create, errors => errors, sent => sent, champions => champions,
+        quarter => crate::points::quarter_of(ctx.clock.today()),
+        half => format!("{}-H{}", chrono::Datelike::year(&ctx.clock.today()), if chrono::Datelike::month(&ctx.clock.today()) <= 6 { 1 } else { 2 }),
+    })
+}
+
+async fn rows_has_children(ctx: &Ctx, id: i64) -> Result<bool, AppError> {
+    use crate::db::DbRow;
+    Ok(crate::on_db!(&ctx.db, x => {
+        sqlx::query("SELECT COUNT(*) AS n FROM fs_alliances WHERE parent_id = $1").bind(id).fetch_one(x).await?.i64("n")?
+    }) > 0)
+}
+
+async fn alliances_page(State(ctx): State<AppState>, Auth(p): Auth) -> Result<Response, PageError> {
+    let v = alliances_view(&ctx, &p, Vec::new(), &HashMap::new()).await?;
+    Ok(render(
+        "fs_alliances.html",
+        page_ctx(&p, "first_secretaries", v),
+    ))
+}
+
+async fn alliances_after(
+    ctx: &Ctx,
+    p: &Principal,
+    r: Result<(), AppError>,
+    sent: &HashMap<String, String>,
+) -> Result<Response, PageError> {
+    match r {
+        Ok(()) => Ok(Redirect::to("/first-secretaries/alliances?ok=saved").into_response()),
+        Err(e) if refused(&e) => {
+            let status = status_of(&e);
+            let v = alliances_view(ctx, p, crate::web::field_errors(e, "form"), sent).await?;
+            Ok(render_status(
+                status,
+                "fs_alliances.html",
+                page_ctx(p, "first_secretaries", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn alliance_create_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = super::alliance::NewAlliance {
+        name: form::text(&f, "name"),
+        parent_id: form::opt_num(&f, "parent_id").filter(|x| *x > 0),
+    };
+    let r = super::alliance::create(&ctx, &p, &input).await.map(|_| ());
+    alliances_after(&ctx, &p, r, &f).await
+}
+
+async fn alliance_members_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let ids: Vec<i64> = f
+        .iter()
+        .filter(|(k, _)| k == "assignment_id")
+        .filter_map(|(_, v)| v.trim().parse().ok())
+        .collect();
+    let input = super::alliance::NewMembers {
+        assignment_ids: ids,
+    };
+    let r = super::alliance::add_members(&ctx, &p, id, &input)
+        .await
+        .map(|_| ());
+    alliances_after(&ctx, &p, r, &f.into_iter().collect()).await
+}
+
+async fn contest_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let input = super::alliance::NewContest {
+        period: form::text(&f, "period"),
+        title: form::text(&f, "title"),
+        scheme_id: None,
+    };
+    match super::alliance::create_contest(&ctx, &p, id, &input).await {
+        Ok(c) => Ok(Redirect::to(&format!("/reviews/{}", c.campaign_id)).into_response()),
+        Err(e) => alliances_after(&ctx, &p, Err(e), &f).await,
+    }
+}
+
+/// The alliances the reader sees (its subtree's and those above it), with members, the
+/// rotating flag's holder and the contests with their champions.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/alliances", tag = "first_secretaries",
+    responses((status = 200, body = Vec<super::alliance::Alliance>)))]
+pub async fn api_alliances(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<super::alliance::Alliance>>, ApiError> {
+    Ok(Json(super::alliance::alliances(&ctx, &p).await?))
+}
+
+/// Forms an alliance of the reader's department (with `parent_id`, a sub-alliance of one).
+#[utoipa::path(post, path = "/api/v1/first-secretaries/alliances", tag = "first_secretaries", request_body = super::alliance::NewAlliance,
+    responses((status = 200, body = super::alliance::Alliance), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_alliance_create(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<super::alliance::NewAlliance>,
+) -> Result<Json<super::alliance::Alliance>, ApiError> {
+    Ok(Json(super::alliance::create(&ctx, &p, &b).await?))
+}
+
+/// One alliance.
+#[utoipa::path(get, path = "/api/v1/first-secretaries/alliances/{id}", tag = "first_secretaries", params(("id" = i64, Path)),
+    responses((status = 200, body = super::alliance::Alliance), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_alliance(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<super::alliance::Alliance>, ApiError> {
+    Ok(Json(super::alliance::get(&ctx, &p, id).await?))
+}
+
+/// Adds first secretaries on duty under the department to a sub-alliance.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/alliances/{id}/members", tag = "first_secretaries", params(("id" = i64, Path)),
+    request_body = super::alliance::NewMembers,
+    responses((status = 200, body = super::alliance::Alliance), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody),
+        (status = 409, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_alliance_members(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<super::alliance::NewMembers>,
+) -> Result<Json<super::alliance::Alliance>, ApiError> {
+    Ok(Json(super::alliance::add_members(&ctx, &p, id, &b).await?))
+}
+
+/// Opens a contest (比武打擂) of an alliance for a quarter (sub-alliance) or half-year (whole):
+/// a review campaign of kind `contest`; judges, meeting and close on the review API.
+#[utoipa::path(post, path = "/api/v1/first-secretaries/alliances/{id}/contests", tag = "first_secretaries", params(("id" = i64, Path)),
+    request_body = super::alliance::NewContest,
+    responses((status = 200, body = super::alliance::Contest), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody),
+        (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_contest(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<super::alliance::NewContest>,
+) -> Result<Json<super::alliance::Contest>, ApiError> {
+    Ok(Json(
+        super::alliance::create_contest(&ctx, &p, id, &b).await?,
+    ))
 }

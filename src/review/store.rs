@@ -143,6 +143,9 @@ pub struct Campaign {
     pub selection: Selection,
     /// reports, meeting, closed
     pub status: String,
+    /// review (述职评议) or contest (第一书记比武打擂: reporters are postings, no written
+    /// report, no critiques or interviews; the top ones are named 擂主 at the close)
+    pub kind: String,
     pub version: i64,
 }
 
@@ -152,7 +155,7 @@ impl Campaign {
     }
 }
 
-const CAMPAIGN_COLUMNS: &str = "c.id, c.org_id, o.name AS org_name, o.path, c.year, c.title, c.scheme_id, c.levels_json, c.level_orgs_json, c.selection_json, c.status, c.version";
+const CAMPAIGN_COLUMNS: &str = "c.id, c.org_id, o.name AS org_name, o.path, c.year, c.title, c.scheme_id, c.levels_json, c.level_orgs_json, c.selection_json, c.status, c.kind, c.version";
 
 fn campaign_row(r: &impl DbRow) -> DbResult<(Campaign, String)> {
     Ok((
@@ -174,6 +177,7 @@ fn campaign_row(r: &impl DbRow) -> DbResult<(Campaign, String)> {
                 drawn: Vec::new(),
             }),
             status: r.string("status")?,
+            kind: r.string("kind")?,
             version: r.i64("version")?,
         },
         r.string("path")?,
@@ -1277,11 +1281,14 @@ pub async fn close_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppRes
             )
         })
         .collect();
-    super::check_critiques(&counts, &r)?;
+    let contest = c.kind == "contest";
+    if !contest {
+        super::check_critiques(&counts, &r)?;
+    }
     let sc = scheme(ctx, c.scheme_id).await?.scheme;
     let rect_rules = crate::rectification::store::rules_for(ctx, &cpath).await?;
     let mut deductions = BTreeMap::new();
-    if r.deduct_overdue {
+    if r.deduct_overdue && !contest {
         for rep in &reps {
             let path = crate::org::store::get(&ctx.db, rep.org_id).await?.path;
             let n = crate::rectification::store::overdue_in_year(ctx, &path, c.year as i32).await?;
@@ -1367,12 +1374,24 @@ pub async fn close_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppRes
             sqlx::query("UPDATE review_critiques SET item_id = $1 WHERE id = $2").bind(item_id).bind(k.id).execute(&mut *cx).await?;
         });
     }
-    // the bottom ones get an interview (约谈), ties at the cut alike (review::bottom)
-    let bottom = super::bottom(
-        &ranks,
-        r.bottom_interviews.max(0) as usize,
-        r.bottom_ties_included,
-    );
+    // the bottom ones get an interview (约谈), ties at the cut alike (review::bottom); a
+    // contest names its champions instead
+    let bottom = if contest {
+        let vetoed: Vec<i64> = reps
+            .iter()
+            .filter(|x| x.veto_reason.is_some())
+            .map(|x| x.id)
+            .collect();
+        crate::first_secretary::alliance::crown_in(&mut tx, ctx, p, &c, &cpath, &ranks, &vetoed)
+            .await?;
+        Vec::new()
+    } else {
+        super::bottom(
+            &ranks,
+            r.bottom_interviews.max(0) as usize,
+            r.bottom_ties_included,
+        )
+    };
     for id in &bottom {
         if let Some(rep) = reps.iter().find(|x| x.id == *id) {
             let v = crate::rectification::store::NewInterview {

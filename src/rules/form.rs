@@ -348,6 +348,12 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "",
     ),
     ("first_secretary", "public_standard", "公开的工作标准", ""),
+    (
+        "first_secretary",
+        "contest_champions",
+        "每次比武打擂评出擂主（并列的一并评出）",
+        "名",
+    ),
 ];
 
 /// The name and unit of a rule value (the key itself when not listed).

@@ -208,6 +208,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "fs_public.html",
         include_str!("../../templates/fs_public.html"),
     ),
+    (
+        "fs_alliances.html",
+        include_str!("../../templates/fs_alliances.html"),
+    ),
     ("fs_year.html", include_str!("../../templates/fs_year.html")),
     (
         "recruits.html",

@@ -548,6 +548,9 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
             JOIN orgs o ON o.id = r.org_id WHERE o.path NOT LIKE '{tpath}%'")).await;
         assert!(publicity > 0, "a publicity outside the town");
         ok(app.api(&city_staff, "POST", &format!("/api/v1/recruits/publicity/{publicity}/objections"), Some(json!({"content": "反映该同志工作作风问题", "received_on": today}))).await);
+        // an alliance of another township (the demo's, if it has one, is the sweeping county's)
+        app.exec(&format!("INSERT INTO fs_alliances (org_id, parent_id, name, created_at) SELECT MAX(o.id), NULL, '他镇第一书记联盟', '2026-01-01T00:00:00Z' \
+            FROM orgs o WHERE o.level = 'township' AND o.path NOT LIKE '{tpath}%'")).await;
         let accounts = vec![
             (app.account("sweep_county", county, "org_staff", None).await, path_of(county).await),
             (app.account("sweep_town", town, "committee_staff", None).await, tpath.clone()),
@@ -572,7 +575,7 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
             ok(app.api(&city_staff, "POST", "/api/v1/circulars", Some(json!({"org_id": city, "title": "关于做好年度工作的通知", "body": "请按时签收。",
                 "audience": "orgs", "org_ids": [to], "needs_receipt": true}))).await);
         }
-        let kinds: [(&str, &str, &str); 31] = [
+        let kinds: [(&str, &str, &str); 32] = [
             ("/api/v1/circulars/", "circular", "circulars x JOIN orgs o ON o.id = x.org_id AND NOT EXISTS (SELECT 1 FROM circular_targets t \
                 JOIN orgs tg ON tg.id = t.org_id WHERE t.circular_id = x.id AND (tg.path LIKE '{sub}%' OR '{sub}' LIKE tg.path || '%'))"),
             ("/api/v1/work-logs/", "work_log", "work_logs x JOIN cadres c ON c.id = x.cadre_id JOIN orgs o ON o.id = c.managed_by"),
@@ -588,6 +591,8 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
             ("/api/v1/first-secretaries/leaves/", "fs_leave", "fs_leaves x JOIN fs_assignments a ON a.id = x.assignment_id JOIN fs_rounds r ON r.id = a.round_id \
                 JOIN orgs o ON o.id = r.org_id JOIN cadres c ON c.id = a.cadre_id JOIN orgs co ON co.id = c.managed_by AND co.path NOT LIKE '{sub}%' \
                 JOIN orgs v ON v.id = a.village_id AND v.path NOT LIKE '{sub}%'"),
+            // an alliance of a department above is read by design: only those beside or below
+            ("/api/v1/first-secretaries/alliances/", "fs_alliance", "fs_alliances x JOIN orgs o ON o.id = x.org_id AND '{sub}' NOT LIKE o.path || '%'"),
             ("/api/v1/first-secretaries/", "fs_assignment", "fs_assignments x JOIN fs_rounds r ON r.id = x.round_id JOIN orgs o ON o.id = r.org_id \
                 JOIN cadres c ON c.id = x.cadre_id JOIN orgs co ON co.id = c.managed_by AND co.path NOT LIKE '{sub}%' \
                 JOIN orgs v ON v.id = x.village_id AND v.path NOT LIKE '{sub}%'"),

@@ -1002,3 +1002,114 @@ async fn the_party_relationship_follows_the_posting_by_transfer() {
     })
     .await;
 }
+
+/// 联盟 and 比武打擂: the county forms its whole alliance and a sub-alliance of two first
+/// secretaries, opens the sub-alliance's quarterly contest (refused for a half-year, a
+/// quarter not begun, twice), judges score by code on the built review engine, and the close
+/// names the champions into the red/black ledger with the rotating red flag to the first.
+#[tokio::test]
+async fn an_alliance_contest_names_its_champions_and_moves_the_red_flag() {
+    each_backend(|app| async move {
+        use chrono::Datelike;
+        let p = province(&app).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let other = app.account("county_b", p.counties[2], "org_staff", None).await;
+        let today = app.ctx.clock.today();
+        let rid = ok(app.api(&county, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "县派第一书记", "year": today.year()}))).await)["id"]
+            .as_i64().expect("id");
+        let mut postings = Vec::new();
+        for (i, name) in ["钱进", "孙悦", "李强"].iter().enumerate() {
+            let cid = ok(app.api(&county, "POST", "/api/v1/cadres", Some(json!({"name": name, "managed_by": p.counties[0], "unit": "县商务局",
+                "position": "科员", "rank": "section_member", "category": "first_secretary"}))).await)["id"].as_i64().expect("id");
+            let aid = ok(app.api(&county, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": rid, "cadre_id": cid, "sending_level": "county"}))).await)["id"]
+                .as_i64().expect("id");
+            if i < 2 {
+                ok(app.api(&county, "POST", &format!("/api/v1/first-secretaries/{aid}/assign"),
+                    Some(json!({"village_id": p.branches[i], "start_on": today, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await);
+            }
+            postings.push(aid);
+        }
+        let whole = ok(app.api(&county, "POST", "/api/v1/first-secretaries/alliances", Some(json!({"name": "县第一书记联盟"}))).await)["id"].as_i64().expect("id");
+        let bad = app.api(&county, "POST", "/api/v1/first-secretaries/alliances", Some(json!({"name": "", "parent_id": whole + 999}))).await;
+        assert_eq!(fields(&bad.1), ["name", "parent_id"], "{bad:?}");
+        let sub = ok(app.api(&county, "POST", "/api/v1/first-secretaries/alliances", Some(json!({"name": "第一分盟", "parent_id": whole}))).await)["id"].as_i64().expect("id");
+        refused(app.api(&county, "POST", "/api/v1/first-secretaries/alliances", Some(json!({"name": "第一分盟", "parent_id": whole}))).await, "validation_failed");
+        refused(app.api(&other, "GET", &format!("/api/v1/first-secretaries/alliances/{sub}"), None).await, "not_found");
+        refused(app.api(&other, "POST", &format!("/api/v1/first-secretaries/alliances/{sub}/members"), Some(json!({"assignment_ids": [postings[0]]}))).await, "not_found");
+
+        // members: on duty only; through the sub-alliance, not the whole one
+        let members = format!("/api/v1/first-secretaries/alliances/{sub}/members");
+        let bad = app.api(&county, "POST", &members, Some(json!({"assignment_ids": [postings[2]]}))).await;
+        assert_eq!(fields(&bad.1), ["assignment_ids"], "not on duty: {bad:?}");
+        refused(app.api(&county, "POST", &format!("/api/v1/first-secretaries/alliances/{whole}/members"), Some(json!({"assignment_ids": [postings[0]]}))).await, "conflict");
+        let a = ok(app.api(&county, "POST", &members, Some(json!({"assignment_ids": [postings[0], postings[1]]}))).await);
+        assert_eq!(a["members"].as_array().map(Vec::len), Some(2));
+        let w = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/alliances/{whole}"), None).await);
+        assert_eq!(w["members"].as_array().map(Vec::len), Some(2), "the whole alliance counts its sub-alliances' members");
+
+        // the contest: a quarter begun, once
+        let contests = format!("/api/v1/first-secretaries/alliances/{sub}/contests");
+        let q = dangjian::points::quarter_of(today);
+        let next_q = dangjian::points::quarter_of(today + Duration::days(93));
+        for period in ["2026-H1".to_string(), next_q, "1999-Q1".into()] {
+            let bad = app.api(&county, "POST", &contests, Some(json!({"period": period}))).await;
+            assert_eq!(fields(&bad.1), ["period"], "{period}: {bad:?}");
+        }
+        let c = ok(app.api(&county, "POST", &contests, Some(json!({"period": q}))).await);
+        let cid = c["campaign_id"].as_i64().expect("campaign");
+        let bad = app.api(&county, "POST", &contests, Some(json!({"period": q}))).await;
+        assert_eq!(fields(&bad.1), ["period"], "twice: {bad:?}");
+        let campaign = ok(app.api(&county, "GET", &format!("/api/v1/reviews/{cid}"), None).await);
+        assert_eq!(campaign["campaign"]["kind"], "contest", "{campaign}");
+
+        // judges by code on the review engine
+        let mut codes = Vec::new();
+        for (name, grp) in [("周平", "judges"), ("吴刚", "judges"), ("郑华", "reps"), ("王丽", "public")] {
+            let x = ok(app.api(&county, "POST", &format!("/api/v1/reviews/{cid}/raters"), Some(json!({"name": name, "grp": grp, "unit": "县委组织部"}))).await);
+            codes.push(x["code"].as_str().expect("code").to_string());
+        }
+        ok(app.api(&county, "POST", &format!("/api/v1/reviews/{cid}/open"), Some(json!({}))).await);
+        let reporters: Vec<(i64, i64)> = app_reporters(&app, cid).await;
+        let sheet = |lvl: &str| json!({"projects": lvl, "income": lvl, "economy": lvl, "difficulties": lvl, "disputes": lvl, "organisation": lvl});
+        for code in &codes {
+            for (reporter, assignment) in &reporters {
+                let lvl = if *assignment == postings[1] { "good" } else { "fair" };
+                ok(app.api("", "POST", &format!("/api/v1/score/{code}"), Some(json!({"reporter_id": reporter, "answers": sheet(lvl)}))).await);
+            }
+        }
+        // no critiques needed for a contest; the close names the champions
+        ok(app.api(&county, "POST", &format!("/api/v1/reviews/{cid}/close"), Some(json!({}))).await);
+        let a = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/alliances/{sub}"), None).await);
+        let champs = a["contests"][0]["champions"].as_array().expect("champions").clone();
+        assert_eq!(champs.len(), 2, "three champions by default, two contestants: {a}");
+        assert_eq!((champs[0]["assignment_id"].as_i64(), champs[0]["rank"].as_i64(), champs[0]["flag"].as_bool()), (Some(postings[1]), Some(1), Some(true)));
+        assert_eq!(champs[1]["flag"], false);
+        assert_eq!(a["flag"][0]["cadre_name"], "孙悦");
+        let ledger = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/{}/ledger", postings[1]), None).await);
+        assert!(ledger.to_string().contains("获评擂主") && ledger.to_string().contains("流动红旗"), "{ledger}");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM interviews").await, 0, "a contest interviews nobody");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'fs.ledger_add'").await, 2);
+
+        // the page
+        let (s, _) = app.browser("county_w", p.counties[0], "org_staff").await;
+        let (st, _, html) = app.page(&s, "GET", "/first-secretaries/alliances", None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("第一分盟") && html.contains("流动红旗") && html.contains("孙悦"), "{html}");
+        let (st, _, html) = app.page(&s, "GET", &format!("/reviews/{cid}"), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("第一书记比武打擂"), "{html}");
+    })
+    .await;
+}
+
+/// (reporter, posting) of a contest.
+async fn app_reporters(app: &TestApp, campaign: i64) -> Vec<(i64, i64)> {
+    use dangjian::db::DbRow;
+    let sql = format!(
+        "SELECT id, assignment_id FROM review_reporters WHERE campaign_id = {campaign} ORDER BY id"
+    );
+    dangjian::on_db!(&app.ctx.db, x => {
+        sqlx::query(&sql).fetch_all(x).await.expect("reporters").iter()
+            .map(|r| (r.i64("id").expect("id"), r.i64("assignment_id").expect("assignment"))).collect()
+    })
+}
