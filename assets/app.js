@@ -216,7 +216,20 @@
       var width = el.clientWidth || 320;
       var longest = labels.reduce(function (m, l) { return Math.max(m, String(l).length); }, 0);
       var crowded = labels.length * Math.max(longest, 2) * 13 > width - 40;
-      if (kind === "pie") {
+      if (kind === "map") {
+        // villages at their places (longitude, latitude): met in green, short in red
+        var dot = function (short) {
+          return rows.filter(function (r) { return !!r[3] === short; }).map(function (r) { return { name: r[0], value: [r[1], r[2]] }; });
+        };
+        option.tooltip = { trigger: "item", confine: true, formatter: function (p) { return p.name; } };
+        option.legend = { bottom: 0 };
+        option.grid.bottom = 32;
+        option.xAxis = { type: "value", scale: true, axisLabel: { formatter: "{value}°E", hideOverlap: true }, splitLine: { show: false } };
+        option.yAxis = { type: "value", scale: true, axisLabel: { formatter: "{value}°N" }, splitLine: { show: false } };
+        option.series = [
+          { type: "scatter", name: el.getAttribute("data-met") || "达标", data: dot(false), symbolSize: 8, itemStyle: { color: "#1e7b34" } },
+          { type: "scatter", name: el.getAttribute("data-short") || "不足", data: dot(true), symbolSize: 10, itemStyle: { color: "#b8121b" } }];
+      } else if (kind === "pie") {
         option.legend = { bottom: 0, type: "scroll" };
         // room around the ring for the labels: the largest slice's number is never cut
         option.series = [{ type: "pie", radius: ["28%", "52%"], center: ["50%", "44%"], avoidLabelOverlap: true,

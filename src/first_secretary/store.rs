@@ -821,6 +821,30 @@ pub async fn decide(
     Ok(load(ctx, id).await?.0)
 }
 
+/// The villages' locations (degrees) of postings, for the presence map: the place the
+/// department set for clock-ins, not anyone's position.
+pub async fn village_points(
+    ctx: &Ctx,
+    ids: &[i64],
+) -> AppResult<std::collections::HashMap<i64, Point>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        // ids are integers read from the database
+        let listed = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!("SELECT id, lat_e6, lng_e6 FROM fs_assignments WHERE id IN ({listed}) AND lat_e6 IS NOT NULL AND lng_e6 IS NOT NULL");
+        on_db!(&ctx.db, x => {
+            for r in sqlx::query(&sql).fetch_all(x).await? {
+                out.insert(r.i64("id")?, Point::from_e6(r.i64("lat_e6")?, r.i64("lng_e6")?));
+            }
+        });
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------- Party relationship
 
 /// The first secretary's Party relationship (组织关系) against the posting: moved to the

@@ -1197,7 +1197,27 @@ async fn presence_page(
         .await?);
     }
     let org = crate::cadre::store::scope_org(&ctx, &p, q.org_id).await?;
-    let v = context! { r => r, org => org };
+    // the map: each village at its place, green where the month's days are met, red where short
+    let ids: Vec<i64> = r.rows.iter().map(|x| x.assignment_id).collect();
+    let points = store::village_points(&ctx, &ids).await?;
+    let map: Vec<serde_json::Value> = r
+        .rows
+        .iter()
+        .filter_map(|x| {
+            points.get(&x.assignment_id).map(|pt| {
+                serde_json::json!([
+                    format!(
+                        "{} {}（{}/{}天）",
+                        x.village_name, x.cadre_name, x.presence.in_village, x.presence.required
+                    ),
+                    (pt.lng * 1e4).round() / 1e4,
+                    (pt.lat * 1e4).round() / 1e4,
+                    x.presence.short
+                ])
+            })
+        })
+        .collect();
+    let v = context! { r => r, org => org, map => map };
     Ok(render(
         "fs_presence.html",
         page_ctx(&p, "first_secretaries", v),
