@@ -577,16 +577,7 @@ pub async fn public_profile(ctx: &Ctx, id: i64) -> AppResult<PublicProfile> {
             progress: x.progress,
         })
         .collect();
-    let (months, rows) = on_db!(&ctx.db, x => {
-        let n = sqlx::query("SELECT COUNT(*) AS n FROM fs_reports WHERE assignment_id = $1")
-            .bind(id).fetch_one(x).await?.i64("n")?;
-        let rows = sqlx::query("SELECT c.code, c.decimals, CAST(SUM(c.value) AS BIGINT) AS total, COUNT(DISTINCT r.village_id) AS villages \
-                                FROM fs_report_counters c JOIN fs_reports r ON r.id = c.report_id WHERE r.assignment_id = $1 GROUP BY c.code, c.decimals")
-            .bind(id).fetch_all(x).await?;
-        let rows = rows.iter().map(|r| Ok((r.string("code")?, r.i64("decimals")?, r.i64("total")?, r.i64("villages")?)))
-            .collect::<DbResult<Vec<_>>>()?;
-        (n, rows)
-    });
+    let (results, months) = posting_totals(ctx, &paths, id).await?;
     Ok(PublicProfile {
         name: a.cadre_name,
         sending_level: a.sending_level_label,
@@ -597,9 +588,29 @@ pub async fn public_profile(ctx: &Ctx, id: i64) -> AppResult<PublicProfile> {
         ends_on: a.ends_on,
         standard: rules.public_standard.clone(),
         pledges,
-        results: totals(&rules.counters, &rows),
+        results,
         months_reported: months,
     })
+}
+
+/// The results a posting reported over its months, summed per counter, and how many months.
+pub async fn posting_totals(
+    ctx: &Ctx,
+    paths: &Paths,
+    id: i64,
+) -> AppResult<(Vec<CounterTotal>, i64)> {
+    let rules = store::rules_at(ctx, &paths.round).await?;
+    let (months, rows) = on_db!(&ctx.db, x => {
+        let n = sqlx::query("SELECT COUNT(*) AS n FROM fs_reports WHERE assignment_id = $1")
+            .bind(id).fetch_one(x).await?.i64("n")?;
+        let rows = sqlx::query("SELECT c.code, c.decimals, CAST(SUM(c.value) AS BIGINT) AS total, COUNT(DISTINCT r.village_id) AS villages \
+                                FROM fs_report_counters c JOIN fs_reports r ON r.id = c.report_id WHERE r.assignment_id = $1 GROUP BY c.code, c.decimals")
+            .bind(id).fetch_all(x).await?;
+        let rows = rows.iter().map(|r| Ok((r.string("code")?, r.i64("decimals")?, r.i64("total")?, r.i64("villages")?)))
+            .collect::<DbResult<Vec<_>>>()?;
+        (n, rows)
+    });
+    Ok((totals(&rules.counters, &rows), months))
 }
 
 /// Whether the posting has a public page now (for the link on its page).

@@ -1042,6 +1042,25 @@ pub async fn assess(
     })
 }
 
+/// A posting's lines in its department's confirmed years (一年一奖惩), newest first.
+pub async fn confirmed_lines(ctx: &Ctx, a: &Assignment) -> AppResult<Vec<(i64, YearRow)>> {
+    let rows = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT year, rows_json FROM fs_years WHERE org_id = $1 ORDER BY year DESC LIMIT 10")
+            .bind(a.round_org_id).fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("year")?, r.string("rows_json")?))).collect::<DbResult<Vec<_>>>()?
+    });
+    Ok(rows
+        .into_iter()
+        .filter_map(|(y, json)| {
+            serde_json::from_str::<Vec<YearRow>>(&json)
+                .ok()?
+                .into_iter()
+                .find(|r| r.assignment_id == a.id)
+                .map(|r| (y, r))
+        })
+        .collect())
+}
+
 /// One first secretary's line of a department's year.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[schema(as = FsYearRow)]

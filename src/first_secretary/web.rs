@@ -61,6 +61,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/first-secretaries/{id}/pledges", post(pledge_page))
         .route("/first-secretaries/{id}/reports", post(report_page))
         .route("/first-secretaries/{id}/guidance", post(guidance_page))
+        .route("/first-secretaries/{id}/record", get(record_page))
         .route(
             "/first-secretaries/{id}/party-relation",
             post(party_relation_page),
@@ -2340,5 +2341,35 @@ pub async fn api_contest(
 ) -> Result<Json<super::alliance::Contest>, ApiError> {
     Ok(Json(
         super::alliance::create_contest(&ctx, &p, id, &b).await?,
+    ))
+}
+
+/// 履职档案: what goes into the cadre's personnel file (个人组织人事档案) from the posting —
+/// the yearly results as confirmed, the published quarterly ranks, the red/black ledger with
+/// its reversals, the results reported — on one printable page.
+async fn record_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (a, paths) = store::get(&ctx, &p, id).await?;
+    let years = scoring::confirmed_lines(&ctx, &a).await?;
+    let assessments = scoring::assessments(&ctx, id).await?;
+    let ranks = if a.start_on.is_some() {
+        scoring::own_ranks(&ctx, &a).await?
+    } else {
+        Vec::new()
+    };
+    let ledger = store::ledger(&ctx, id).await?;
+    let (red, black) = store::ledger_totals(&ctx, store::LedgerOf::Assignment, id).await?;
+    let (results, months) = results::posting_totals(&ctx, &paths, id).await?;
+    let tutors = store::tutors(&ctx, id).await?;
+    let v = context! {
+        a => a, years => years, assessments => assessments, ranks => ranks, ledger => ledger, red => red, black => black,
+        results => results, months => months, tutors => tutors, printed_on => ctx.clock.today(),
+    };
+    Ok(render(
+        "fs_record.html",
+        page_ctx(&p, "first_secretaries", v),
     ))
 }

@@ -212,6 +212,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "fs_alliances.html",
         include_str!("../../templates/fs_alliances.html"),
     ),
+    (
+        "fs_record.html",
+        include_str!("../../templates/fs_record.html"),
+    ),
     ("fs_year.html", include_str!("../../templates/fs_year.html")),
     (
         "recruits.html",

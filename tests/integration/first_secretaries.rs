@@ -1098,6 +1098,13 @@ async fn an_alliance_contest_names_its_champions_and_moves_the_red_flag() {
         let (st, _, html) = app.page(&s, "GET", &format!("/reviews/{cid}"), None).await;
         assert_eq!(st, StatusCode::OK);
         assert!(html.contains("第一书记比武打擂"), "{html}");
+        // the printable record for the personnel file carries the win
+        let (st, _, html) = app.page(&s, "GET", &format!("/first-secretaries/{}/record", postings[1]), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("第一书记履职档案") && html.contains("获评擂主") && html.contains("孙悦"), "{html}");
+        let (sb, _) = app.browser("county_bw", p.counties[2], "org_staff").await;
+        let (st, _, _) = app.page(&sb, "GET", &format!("/first-secretaries/{}/record", postings[1]), None).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "another county reads no record");
     })
     .await;
 }
