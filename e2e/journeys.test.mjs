@@ -763,6 +763,57 @@ test('第一书记: a first secretary clocks in on a phone inside the radius and
   await county.done();
 });
 
+test('实绩 and 比武打擂: a first secretary files the month\'s results on a phone and opens the public page; the county sums them, sees the alliance\'s champions and the presence map', async () => {
+  const fs = await open({ viewport: PHONE });
+  await signIn(fs, 'firstsec');
+  await fs.goto(BASE + '/first-secretaries/checkin');
+  const href = await fs.getByRole('link', { name: '我的派驻信息和打卡记录' }).getAttribute('href');
+  await fs.goto(BASE + href);
+  await fs.getByRole('heading', { name: '月度实绩报告' }).waitFor();
+  await fs.getByText('填报月度实绩').click();
+  // a letter in a number is refused, with what was typed kept
+  await fs.getByLabel('新修道路（公里）').fill('1.2x');
+  await fs.getByLabel('安装路灯（盏）').fill('12');
+  await fs.getByLabel('项目进展').fill('村集体光伏项目并网发电');
+  await fs.getByRole('button', { name: '报送实绩' }).click();
+  await fs.locator('.field-error').filter({ hasText: '新修道路（公里）须为不小于0的数，最多2位小数' }).waitFor();
+  assert.equal(await fs.getByLabel('安装路灯（盏）').inputValue(), '12');
+  await fs.getByLabel('新修道路（公里）').fill('1.25');
+  await fs.getByRole('button', { name: '报送实绩' }).click();
+  await fs.waitForURL(/ok=report_filed/);
+  await fs.locator('#reports li').filter({ hasText: '新修道路 1.25 公里' }).first().waitFor();
+  await noHorizontalScroll(fs, 'results report');
+  await shot(fs, 'first-secretary-report-phone');
+  const pub = await fs.getByRole('link', { name: '亮身份、亮标准、亮承诺' }).getAttribute('href');
+  await fs.done();
+
+  // the public page: no account, no personal data
+  const anon = await open({ viewport: PHONE });
+  await anon.goto(BASE + pub);
+  await anon.getByRole('heading', { name: '亮承诺' }).waitFor();
+  await anon.getByText(/新修道路/).first().waitFor();
+  const text = await anon.locator('body').innerText();
+  assert.ok(!/\d{17}[\dX]|1[3-9]\d{9}/.test(text), 'no ID number or phone on the public page');
+  await noHorizontalScroll(anon, 'public page');
+  await shot(anon, 'first-secretary-public-phone');
+  await anon.done();
+
+  const county = await open();
+  await signIn(county, 'county');
+  await county.goto(BASE + '/first-secretaries/results');
+  await county.getByRole('heading', { name: /第一书记实绩汇总/ }).waitFor();
+  await county.locator('td').filter({ hasText: '新修道路' }).first().waitFor();
+  await county.goto(BASE + '/first-secretaries/alliances');
+  await county.getByRole('heading', { name: '第一书记联盟与比武打擂' }).waitFor();
+  await county.locator('li').filter({ hasText: '第1名' }).first().waitFor();
+  await county.getByText(/流动红旗/).first().waitFor();
+  await shot(county, 'first-secretary-alliances');
+  await county.goto(BASE + '/first-secretaries/presence');
+  await county.locator('.echart.drawn').waitFor();
+  await shot(county, 'first-secretary-presence-map');
+  await county.done();
+});
+
 test('一月一评分、一季一排名: a township scores a first secretary\'s month on a phone; the county closes it and publishes the quarter; the first secretary reads the ranking', async () => {
   const town = await open({ viewport: PHONE });
   await signIn(town, 'township');

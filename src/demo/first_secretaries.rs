@@ -716,15 +716,27 @@ async fn alliance(
         .unwrap_or(quarter_start);
     let last_q_end = quarter_start - Duration::days(1);
     let held = ours.iter().filter(|a| a.start <= last_q_end).count();
-    if ours.len() < 4 || held < 2 {
+    if held < 2 {
         return Ok(());
     }
-    let half = ours.len() / 2;
+    // two sub-alliances where there are enough first secretaries, else one; the first holds
+    // those posted before last quarter ended, so that its contest has contestants
+    let mut ours = ours;
+    ours.sort_by_key(|a| (a.start > last_q_end, a.id));
+    let half = if ours.len() >= 6 {
+        ours.len() / 2
+    } else {
+        ours.len()
+    };
+    let half = half.max(held.min(ours.len()));
     let (whole, subs) = on_tx!(tx, x => {
         let whole = sqlx::query("INSERT INTO fs_alliances (org_id, parent_id, name, created_at) VALUES ($1, NULL, '第一书记联盟', $2) RETURNING id")
             .bind(county).bind(now).fetch_one(&mut *x).await?.i64("id")?;
         let mut subs = Vec::new();
         for (name, members) in [("第一分盟", &ours[..half]), ("第二分盟", &ours[half..])] {
+            if members.is_empty() {
+                continue;
+            }
             let sub = sqlx::query("INSERT INTO fs_alliances (org_id, parent_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
                 .bind(county).bind(whole).bind(name).bind(now).fetch_one(&mut *x).await?.i64("id")?;
             for a in members {
