@@ -123,6 +123,13 @@ def reports(today, scope_path, scope_upper):
             f"AND ((v.path >= '{scope_path}' AND v.path < '{scope_upper}') OR (ro.path >= '{scope_path}' AND ro.path < '{scope_upper}'))",
             f"SELECT e.org_id, e.month, e.indicator, SUM(e.points), SUM(CASE WHEN e.reverses_id IS NULL THEN 1 ELSE -1 END) FROM point_entries e "
             f"JOIN orgs o ON o.id = e.org_id WHERE e.subject = 'first_secretary' AND e.month IN ({months}) AND {rng} GROUP BY e.org_id, e.month, e.indicator"]),
+        # 实绩汇总: this year's monthly results reports of the subtree's villages, per counter
+        ("fs_results", f"/api/v1/first-secretaries/results?org_id={{org}}&from={y}-01&to={today:%Y-%m}", [
+            f"SELECT COUNT(*) FROM fs_reports r JOIN orgs o ON o.id = r.village_id WHERE {rng} AND r.month BETWEEN {y * 100 + 1} AND {month}",
+            f"SELECT c.code, c.decimals, SUM(c.value), COUNT(DISTINCT r.village_id) FROM fs_report_counters c JOIN fs_reports r ON r.id = c.report_id "
+            f"JOIN orgs o ON o.id = r.village_id WHERE {rng} AND r.month BETWEEN {y * 100 + 1} AND {month} GROUP BY c.code, c.decimals",
+            f"SELECT b.subject_id, b.status, COUNT(*) FROM obligations b JOIN orgs o ON o.id = b.scope_org_id WHERE b.kind = 'fs.report' AND {rng} "
+            f"AND b.period_start >= '{y}-01-01' AND b.period_start <= '{today.replace(day=1)}' GROUP BY b.subject_id, b.status"]),
         # a closed campaign's results (the county's last year's 述职评议)
         ("review_results", "/reviews/{campaign}", [
             "SELECT s.reporter_id, s.rater_id, s.total_tenths FROM review_scores s WHERE s.campaign_id = {campaign}"]),

@@ -540,11 +540,32 @@ async fn first_secretaries(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             let zone = ctx.clock.zone();
             let owed = on_db!(&ctx.db, x => {
                 let rows = sqlx::query("SELECT period, due_at FROM obligations WHERE kind = $1 AND subject_type = $2 AND subject_id = $3 \
-                                        AND status IN ('due', 'missed') AND period_end < $4 ORDER BY period_start LIMIT 3")
+                                        AND status IN ('due', 'missed') AND period_end < $4 ORDER BY period_start DESC LIMIT 12")
                     .bind(crate::first_secretary::results::OBLIGATION).bind(crate::first_secretary::results::SUBJECT)
                     .bind(a.id).bind(today).fetch_all(x).await?;
                 rows.iter().map(|r| Ok((r.string("period")?, r.ts("due_at")?))).collect::<crate::db::DbResult<Vec<_>>>()?
             });
+            // a month closed by the department cannot be reported any more: not a to-do
+            let village = crate::first_secretary::store::load(ctx, a.id)
+                .await?
+                .1
+                .village;
+            let months: Vec<i64> = owed
+                .iter()
+                .filter_map(|(p, _)| crate::points::parse_month(p))
+                .collect();
+            let frozen = match village.as_deref() {
+                Some(v) => crate::first_secretary::scoring::frozen_months(ctx, v, &months).await?,
+                None => Vec::new(),
+            };
+            let mut owed: Vec<(String, chrono::DateTime<chrono::Utc>)> = owed
+                .into_iter()
+                .filter(|(p, _)| {
+                    crate::points::parse_month(p).is_some_and(|m| !frozen.contains(&m))
+                })
+                .collect();
+            owed.reverse();
+            owed.truncate(3);
             for (period, due) in owed {
                 out.push(
                     Todo::new(

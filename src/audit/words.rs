@@ -63,6 +63,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("fs.guidance", "记录第一书记导师指导"),
     ("fs.alliance", "组建第一书记联盟"),
     ("fs.alliance_members", "第一书记加入联盟"),
+    ("fs.alliance_member_remove", "第一书记移出联盟"),
     ("fs.contest", "开设第一书记比武打擂"),
     ("fs.ranking_publish", "发布第一书记季度排名"),
     ("fs.assess", "记录第一书记年度履职考核"),

@@ -842,7 +842,7 @@ async fn alliance(
         });
     }
     let n = crate::first_secretary::FsRules::default().contest_champions;
-    for (rid, rank, flag) in champions(&ranks, &[], n) {
+    for (rid, rank, flag) in champions(&ranks, &[], &[], n) {
         let Some((_, a)) = reporters.iter().find(|(r, _)| *r == rid) else {
             continue;
         };

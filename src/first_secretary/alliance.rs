@@ -68,6 +68,9 @@ pub fn contest_period(whole: bool, text: &str, today: NaiveDate) -> Result<Strin
     if !(2000..=2100).contains(&y) || rest.len() > 3 {
         return Err(bad);
     }
+    if !rest.chars().skip(1).all(|c| c.is_ascii_digit()) {
+        return Err(bad);
+    }
     let (first_month, key) = match (whole, rest.split_at_checked(1)) {
         (true, Some(("H", n))) => {
             let n: u32 = n.parse().map_err(|_| bad)?;
@@ -92,12 +95,39 @@ pub fn contest_period(whole: bool, text: &str, today: NaiveDate) -> Result<Strin
     Ok(key)
 }
 
+/// The last day of a contest period (`2026-Q3`, `2026-H2`).
+pub fn period_end(period: &str) -> Option<NaiveDate> {
+    let (y, rest) = period.split_once('-')?;
+    let y: i32 = y.parse().ok()?;
+    let (kind, n) = rest.split_at_checked(1)?;
+    let n: u32 = n.parse().ok()?;
+    let last_month = match kind {
+        "Q" => n * 3,
+        "H" => n * 6,
+        _ => return None,
+    };
+    let first_next = if last_month >= 12 {
+        NaiveDate::from_ymd_opt(y + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(y, last_month + 1, 1)?
+    };
+    first_next.pred_opt()
+}
+
 /// The champions (擂主) among a contest's ranks (reporter, rank; ties share a rank): those
-/// ranked within `n`, ties at the cut included, none vetoed; the flag goes to rank 1.
-pub fn champions(ranks: &[(i64, i64)], vetoed: &[i64], n: i64) -> Vec<(i64, i64, bool)> {
+/// ranked within `n` and within a third of the contestants (rounded up) — a contest is won
+/// against others, so in a sub-alliance of three only the first is 擂主 — ties at the cut
+/// included, none vetoed and none unscored; the flag goes to rank 1.
+pub fn champions(
+    ranks: &[(i64, i64)],
+    vetoed: &[i64],
+    unscored: &[i64],
+    n: i64,
+) -> Vec<(i64, i64, bool)> {
+    let cut = n.min((ranks.len() as i64 + 2) / 3);
     ranks
         .iter()
-        .filter(|(id, rank)| *rank <= n && !vetoed.contains(id))
+        .filter(|(id, rank)| *rank <= cut && !vetoed.contains(id) && !unscored.contains(id))
         .map(|(id, rank)| (*id, *rank, *rank == 1))
         .collect()
 }
@@ -210,7 +240,7 @@ async fn load(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Row> {
 /// The department's alliances are read by its subtree and the departments above.
 fn readable(p: &Principal, org_path: &str) -> bool {
     p.can(Perm::CadreRead)
-        && (p.in_scope(org_path) || crate::org::in_subtree(&p.org_path, org_path))
+        && (p.in_scope(org_path) || crate::org::in_subtree(org_path, &p.org_path))
 }
 
 fn manage(p: &Principal, r: &Row) -> AppResult<()> {
@@ -388,7 +418,9 @@ pub async fn add_members(
         let (a, paths) = store::load(ctx, *aid)
             .await
             .map_err(|_| AppError::field("assignment_ids", format!("没有编号为{aid}的选派")))?;
-        if a.status != "on_duty" || !crate::org::in_subtree(&paths.round, &r.org_path) {
+        // the round is the alliance's department's or below it: never a posting another
+        // department runs (its ledger is that department's)
+        if a.status != "on_duty" || !crate::org::in_subtree(&r.org_path, &paths.round) {
             return Err(AppError::field(
                 "assignment_ids",
                 format!("{}不是本部门下在岗的第一书记", a.cadre_name),
@@ -426,6 +458,42 @@ pub async fn add_members(
             object_id: r.id.to_string(),
             before: serde_json::Value::Null,
             after: serde_json::json!({"members": names}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    view(ctx, r).await
+}
+
+/// Takes a first secretary out of an alliance (to move them to another sub-alliance, say);
+/// contests already held keep them.
+pub async fn remove_member(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    assignment: i64,
+) -> AppResult<Alliance> {
+    let r = load(ctx, p, id).await?;
+    manage(p, &r)?;
+    let mut tx = ctx.db.begin().await?;
+    let name = on_tx!(&mut tx, x => {
+        let n = sqlx::query("DELETE FROM fs_alliance_members WHERE alliance_id = $1 AND assignment_id = $2")
+            .bind(r.id).bind(assignment).execute(&mut *x).await?.rows_affected();
+        if n == 0 {
+            return Err(AppError::NotFound("联盟成员"));
+        }
+        sqlx::query("SELECT c.name FROM fs_assignments a JOIN cadres c ON c.id = a.cadre_id WHERE a.id = $1")
+            .bind(assignment).fetch_one(&mut *x).await?.string("name")?
+    });
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "fs.alliance_member_remove",
+            object_type: "fs_alliance",
+            object_id: r.id.to_string(),
+            before: serde_json::json!({"members": [name]}),
+            after: serde_json::Value::Null,
         },
     )
     .await?;
@@ -482,11 +550,19 @@ pub async fn create_contest(
     if title.chars().count() > 100 {
         return Err(AppError::field("title", "标题100字以内"));
     }
-    let members = members_of(ctx, r.id).await?;
+    let period_end = period_end(&period).ok_or(AppError::field("period", "期间无效"))?;
+    let mut members = Vec::new();
+    for m in members_of(ctx, r.id).await? {
+        let (a, _) = store::load(ctx, m.assignment_id).await?;
+        // in the contest only who was in the village during the period
+        if a.start_on.is_some_and(|s| s <= period_end) {
+            members.push(m);
+        }
+    }
     if members.len() < 2 {
         return Err(AppError::refused(
             "fs.contest_too_small",
-            "联盟在岗的第一书记不足2名，无法比武打擂",
+            format!("{period}期间在岗的联盟成员不足2名，无法比武打擂"),
         ));
     }
     let org = crate::org::store::get(&ctx.db, r.org_id).await?;
@@ -585,8 +661,17 @@ pub(crate) async fn crown_in(
             .bind(c.id).fetch_all(&mut *x).await?;
         rows.iter().map(|r| Ok((r.i64("id")?, r.i64("assignment_id")?, r.i64("cadre_id")?))).collect::<DbResult<Vec<_>>>()?
     });
+    let scored: Vec<i64> = on_tx!(tx, x => {
+        let rows = sqlx::query("SELECT DISTINCT reporter_id FROM review_scores WHERE campaign_id = $1").bind(c.id).fetch_all(&mut *x).await?;
+        rows.iter().map(|r| r.i64("reporter_id")).collect::<DbResult<Vec<_>>>()?
+    });
+    let unscored: Vec<i64> = rows
+        .iter()
+        .map(|x| x.0)
+        .filter(|r| !scored.contains(r))
+        .collect();
     let today = ctx.clock.today();
-    for (reporter, rank, flag) in champions(ranks, vetoed, rules.contest_champions) {
+    for (reporter, rank, flag) in champions(ranks, vetoed, &unscored, rules.contest_champions) {
         let Some((_, assignment, cadre)) = rows.iter().find(|x| x.0 == reporter) else {
             continue;
         };
@@ -643,6 +728,8 @@ mod tests {
             (true, "2023-H2", Err(())),
             (true, "2024-H1", Ok("2024-H1")),
             (false, "", Err(())),
+            (true, "2026-H+1", Err(())),
+            (false, "2026-Q+3", Err(())),
             (false, "2026", Err(())),
         ];
         for (whole, text, want) in cases {
@@ -658,26 +745,46 @@ mod tests {
     fn champions_are_ranked_within_the_number_ties_at_the_cut_included() {
         // ranks as review::rank gives them: 1, 2, 2, 4, 5
         let ranks = [(10, 1), (11, 2), (12, 2), (13, 4), (14, 5)];
-        let ids = |n: i64, vetoed: &[i64]| {
-            champions(&ranks, vetoed, n)
+        let ids = |ranks: &[(i64, i64)], n: i64, vetoed: &[i64], unscored: &[i64]| {
+            champions(ranks, vetoed, unscored, n)
                 .into_iter()
                 .map(|x| (x.0, x.2))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(ids(0, &[]), vec![]);
-        assert_eq!(ids(1, &[]), vec![(10, true)]);
-        assert_eq!(ids(2, &[]), vec![(10, true), (11, false), (12, false)]);
-        assert_eq!(ids(3, &[]), vec![(10, true), (11, false), (12, false)]);
+        // five contestants: at most two by the third (rounded up)
+        assert_eq!(ids(&ranks, 0, &[], &[]), vec![]);
+        assert_eq!(ids(&ranks, 1, &[], &[]), vec![(10, true)]);
         assert_eq!(
-            ids(4, &[]),
-            vec![(10, true), (11, false), (12, false), (13, false)]
+            ids(&ranks, 2, &[], &[]),
+            vec![(10, true), (11, false), (12, false)]
         );
-        assert_eq!(ids(2, &[11]), vec![(10, true), (12, false)]);
-        // tied first: both hold the flag
         assert_eq!(
-            champions(&[(1, 1), (2, 1), (3, 3)], &[], 1),
+            ids(&ranks, 3, &[], &[]),
+            vec![(10, true), (11, false), (12, false)]
+        );
+        assert_eq!(ids(&ranks, 2, &[11], &[]), vec![(10, true), (12, false)]);
+        assert_eq!(ids(&ranks, 2, &[], &[10]), vec![(11, false), (12, false)]);
+        // nine contestants: the rule's number binds, ties at the cut included
+        let nine: Vec<(i64, i64)> = (1..=9).map(|i| (i, if i == 4 { 3 } else { i })).collect();
+        assert_eq!(ids(&nine, 3, &[], &[]).len(), 4);
+        assert_eq!(ids(&nine, 2, &[], &[]).len(), 2);
+        // two or three contestants: one 擂主
+        assert_eq!(ids(&[(1, 1), (2, 2)], 3, &[], &[]), vec![(1, true)]);
+        assert_eq!(ids(&[(1, 1), (2, 2), (3, 3)], 3, &[], &[]), vec![(1, true)]);
+        // tied first: both hold the flag; nobody scored: nobody crowned
+        assert_eq!(
+            champions(&[(1, 1), (2, 1), (3, 3)], &[], &[], 1),
             vec![(1, 1, true), (2, 1, true)]
         );
+        assert_eq!(champions(&[(1, 1), (2, 1)], &[], &[1, 2], 3), vec![]);
+        for (p, end) in [
+            ("2026-Q3", "2026-09-30"),
+            ("2026-Q4", "2026-12-31"),
+            ("2026-H1", "2026-06-30"),
+            ("2026-H2", "2026-12-31"),
+        ] {
+            assert_eq!(period_end(p).map(|d| d.to_string()).as_deref(), Some(end));
+        }
         assert!(contest_scheme().validate().is_ok());
     }
 }

@@ -71,6 +71,8 @@ pub struct Report {
     pub version: i64,
     /// done (on time) or late, from the month's obligation.
     pub status: String,
+    /// The month's scores are closed: the report no longer changes.
+    pub frozen: bool,
 }
 
 fn value_of(c: &Counter, raw: i64, decimals: i64) -> CounterValue {
@@ -103,9 +105,16 @@ fn counter_values(catalogue: &[Counter], got: &BTreeMap<String, (i64, i64)>) -> 
     out
 }
 
-/// The month `YYYY-MM` as its first day.
+/// The month `YYYY-MM` (exactly so) as its first day.
 pub fn month_start(text: &str) -> Option<NaiveDate> {
-    let m = crate::points::parse_month(text)?;
+    let t = text.trim();
+    let shaped = t.len() == 7
+        && t.char_indices()
+            .all(|(i, c)| if i == 4 { c == '-' } else { c.is_ascii_digit() });
+    if !shaped {
+        return None;
+    }
+    let m = crate::points::parse_month(t)?;
     NaiveDate::from_ymd_opt((m / 100) as i32, (m % 100) as u32, 1)
 }
 
@@ -172,12 +181,18 @@ pub async fn reports(ctx: &Ctx, paths: &Paths, id: i64, limit: i64) -> AppResult
         .map(|o| (o.period, o.status))
         .collect();
     let empty = BTreeMap::new();
+    let months: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let frozen = match &paths.village {
+        Some(v) => super::scoring::frozen_months(ctx, v, &months).await?,
+        None => Vec::new(),
+    };
     Ok(rows
         .into_iter()
         .map(
             |(rid, m, projects, problems, filed_at, updated_at, version)| {
                 let month = month_label(m);
                 Report {
+                    frozen: frozen.contains(&m),
                     id: rid,
                     assignment_id: id,
                     counters: counter_values(&rules.counters, got.get(&rid).unwrap_or(&empty)),
@@ -239,10 +254,14 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &NewReport) -> AppRe
     );
     let mut values: Vec<(&Counter, i64)> = Vec::new();
     let refused_before = c.0.len();
+    if input.counters.len() > rules.counters.len().max(1) * 2 {
+        return Err(AppError::field("counters", "实绩统计项过多"));
+    }
     for (k, text) in &input.counters {
         let Some(counter) = rules.counters.iter().find(|x| &x.key == k) else {
             if !text.trim().is_empty() {
-                c.add(&format!("counters.{k}"), format!("没有统计项“{k}”"));
+                let shown: String = k.chars().take(30).collect();
+                c.add(&format!("counters.{shown}"), format!("没有统计项“{shown}”"));
             }
             continue;
         };
@@ -672,7 +691,9 @@ mod tests {
     #[test]
     fn a_month_is_read_as_its_first_day() {
         assert_eq!(month_start("2026-11"), NaiveDate::from_ymd_opt(2026, 11, 1));
-        for bad in ["", "2026-13", "2026", "11-2026", "2026-00"] {
+        for bad in [
+            "", "2026-13", "2026", "11-2026", "2026-00", "+2026-11", "2026-011", "2026-1",
+        ] {
             assert_eq!(month_start(bad), None, "{bad}");
         }
     }

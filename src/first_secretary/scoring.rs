@@ -168,6 +168,16 @@ async fn closes_of(ctx: &Ctx, months: &[i64]) -> AppResult<HashMap<i64, Vec<i64>
     Ok(out)
 }
 
+/// Which of `months` are closed for a village by an organisation above it.
+pub async fn frozen_months(ctx: &Ctx, village_path: &str, months: &[i64]) -> AppResult<Vec<i64>> {
+    let closes = closes_of(ctx, months).await?;
+    Ok(months
+        .iter()
+        .copied()
+        .filter(|m| frozen(&closes, village_path, *m))
+        .collect())
+}
+
 /// Whether a village's month is closed by an organisation above it (its scores and its
 /// first secretary's report no longer change).
 pub async fn month_frozen(ctx: &Ctx, village_path: &str, m: i64) -> AppResult<bool> {

@@ -872,6 +872,7 @@ pub async fn party_relation(
     ctx: &Ctx,
     p: &Principal,
     a: &Assignment,
+    paths: &Paths,
 ) -> AppResult<Option<PartyRelation>> {
     let member = on_db!(&ctx.db, x => {
         sqlx::query("SELECT member_id FROM cadres WHERE id = $1").bind(a.cadre_id).fetch_optional(x).await?
@@ -881,6 +882,11 @@ pub async fn party_relation(
         return Ok(None);
     };
     let (m, path) = crate::member::store::get(ctx, member_id).await?;
+    // the member's branch is read by the round's department, the first secretary and whoever
+    // has the branch in its subtree — not by a township only because the village is its own
+    if !(p.in_scope(&path) || decides(p, paths) || paths.cadre_account == Some(p.account_id)) {
+        return Ok(None);
+    }
     let (open, came_from) = on_db!(&ctx.db, x => {
         let open = sqlx::query("SELECT id FROM transfers WHERE member_id = $1 AND status = 'sent'")
             .bind(member_id).fetch_optional(x).await?.map(|r| r.i64("id")).transpose()?;
@@ -930,8 +936,8 @@ pub async fn send_party_relation(
     p: &Principal,
     id: i64,
 ) -> AppResult<crate::member::transfer::Transfer> {
-    let (a, _) = get(ctx, p, id).await?;
-    let Some(rel) = party_relation(ctx, p, &a).await? else {
+    let (a, paths) = get(ctx, p, id).await?;
+    let Some(rel) = party_relation(ctx, p, &a, &paths).await? else {
         return Err(AppError::Conflict(
             "该第一书记未关联党员信息或尚未派驻到村，无法转接组织关系".into(),
         ));

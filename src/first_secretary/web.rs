@@ -79,6 +79,10 @@ pub fn page_routes() -> Router<AppState> {
             "/first-secretaries/alliances/{id}/contests",
             post(contest_page),
         )
+        .route(
+            "/first-secretaries/alliances/{id}/members/{assignment}/remove",
+            post(alliance_remove_page),
+        )
         .route("/public/first-secretaries/{id}", get(public_page))
         .route(
             "/first-secretaries/pledges/{id}/progress",
@@ -173,6 +177,10 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/api/v1/first-secretaries/alliances/{id}/members",
             post(api_alliance_members),
+        )
+        .route(
+            "/api/v1/first-secretaries/alliances/{id}/members/{assignment_id}",
+            delete(api_alliance_remove),
         )
         .route(
             "/api/v1/first-secretaries/alliances/{id}/contests",
@@ -391,6 +399,8 @@ async fn nominate_page(
 #[serde(default)]
 struct DetailQuery {
     month: Option<String>,
+    /// The month of a report to correct (the form opens with what was filed).
+    report: Option<String>,
 }
 
 fn parse_month(s: Option<&str>, today: NaiveDate) -> Result<NaiveDate, AppError> {
@@ -459,10 +469,31 @@ async fn detail_view(
     let guidance = store::guidance(ctx, id).await?;
     let can_guide = store::can_record_guidance(p, &paths) && a.start_on.is_some();
     let public = results::is_public(ctx, &a, &paths).await?;
-    let report_month = report_month(ctx.clock.today(), &rules);
-    let relation = store::party_relation(ctx, p, &a).await?;
+    // the form's month: a report asked to be corrected (prefilled, with its version), else
+    // last month while it is not reported, else this month
+    let correct = sent.get("_correct").cloned();
+    let prefill = correct
+        .as_ref()
+        .and_then(|m| reports.iter().find(|r| &r.month == m && !r.frozen))
+        .cloned();
+    let prefill_values: HashMap<String, String> = prefill
+        .as_ref()
+        .map(|r| {
+            r.counters
+                .iter()
+                .map(|c| (c.key.clone(), c.value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let report_month = match &prefill {
+        Some(r) => r.month.clone(),
+        None => report_month(ctx.clock.today(), &reports),
+    };
+    let report_open = prefill.is_some();
+    let relation = store::party_relation(ctx, p, &a, &paths).await?;
     Ok(context! {
         reports => reports, can_report => can_report, report_month => report_month,
+        prefill => prefill, prefill_values => prefill_values, report_open => report_open,
         guidance => guidance, can_guide => can_guide, public => public, relation => relation,
         guidance_methods => super::GUIDANCE_METHODS,
         a => a, tutors => tutors, checkins => checkins, month => first.format("%Y-%m").to_string(),
@@ -485,7 +516,15 @@ async fn detail_page(
     Query(q): Query<DetailQuery>,
 ) -> Result<Response, PageError> {
     let month = parse_month(q.month.as_deref(), ctx.clock.today())?;
-    let v = detail_view(&ctx, &p, id, month, Vec::new(), &HashMap::new()).await?;
+    let mut sent = HashMap::new();
+    if let Some(r) = q
+        .report
+        .as_deref()
+        .filter(|r| results::month_start(r).is_some())
+    {
+        sent.insert("_correct".to_string(), r.trim().to_string());
+    }
+    let v = detail_view(&ctx, &p, id, month, Vec::new(), &sent).await?;
     Ok(render(
         "first_secretary.html",
         page_ctx(&p, "first_secretaries", v),
@@ -1935,15 +1974,19 @@ pub async fn api_confirm_year(
 
 // ---------------------------------------------------------------- 实绩, guidance, public page
 
-/// The month a report form offers: the month before until its report is due, then this one.
-fn report_month(today: NaiveDate, rules: &super::FsRules) -> String {
+/// The month a new report form offers: last month while it is not reported, else this one.
+fn report_month(today: NaiveDate, reports: &[Report]) -> String {
     let (first, _) = super::month_bounds(today);
-    let m = if (chrono::Datelike::day(&today) as i64) <= rules.report_due_day {
-        first.pred_opt().unwrap_or(first)
+    let last = first
+        .pred_opt()
+        .unwrap_or(first)
+        .format("%Y-%m")
+        .to_string();
+    if reports.iter().any(|r| r.month == last) {
+        first.format("%Y-%m").to_string()
     } else {
-        first
-    };
-    m.format("%Y-%m").to_string()
+        last
+    }
 }
 
 fn report_of(f: &HashMap<String, String>) -> NewReport {
@@ -2023,13 +2066,35 @@ async fn results_page(
     Auth(p): Auth,
     Query(q): Query<ResultsQuery>,
 ) -> Result<Response, PageError> {
-    let s = summary_of(&ctx, &p, &q).await?;
+    let (s, errors) = match summary_of(&ctx, &p, &q).await {
+        Ok(s) => (s, Vec::new()),
+        Err(e @ AppError::Validation(_)) => {
+            let errors = crate::web::field_errors(e, "from");
+            let q = ResultsQuery {
+                org_id: q.org_id,
+                from: None,
+                to: None,
+            };
+            (summary_of(&ctx, &p, &q).await?, errors)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let rate = s
         .on_time_permille
         .map(|x| format!("{}.{}%", x / 10, x % 10));
-    Ok(render(
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_status(
+        status,
         "fs_results.html",
-        page_ctx(&p, "first_secretaries", context! { s => s, rate => rate }),
+        page_ctx(
+            &p,
+            "first_secretaries",
+            context! { s => s, rate => rate, errors => errors },
+        ),
     ))
 }
 
@@ -2139,8 +2204,8 @@ pub async fn api_party_relation(
     Auth(p): Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<Option<store::PartyRelation>>, ApiError> {
-    let (a, _) = store::get(&ctx, &p, id).await?;
-    Ok(Json(store::party_relation(&ctx, &p, &a).await?))
+    let (a, paths) = store::get(&ctx, &p, id).await?;
+    Ok(Json(store::party_relation(&ctx, &p, &a, &paths).await?))
 }
 
 /// Sends the transfer the posting calls for: into the village's branch while on duty, back to
@@ -2367,9 +2432,36 @@ async fn record_page(
     let v = context! {
         a => a, years => years, assessments => assessments, ranks => ranks, ledger => ledger, red => red, black => black,
         results => results, months => months, tutors => tutors, printed_on => ctx.clock.today(),
+        own => paths.cadre_account == Some(p.account_id),
     };
     Ok(render(
         "fs_record.html",
         page_ctx(&p, "first_secretaries", v),
+    ))
+}
+
+async fn alliance_remove_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, assignment)): Path<(i64, i64)>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let r = super::alliance::remove_member(&ctx, &p, id, assignment)
+        .await
+        .map(|_| ());
+    alliances_after(&ctx, &p, r, &f).await
+}
+
+/// Takes a first secretary out of an alliance (contests already held keep them).
+#[utoipa::path(delete, path = "/api/v1/first-secretaries/alliances/{id}/members/{assignment_id}", tag = "first_secretaries",
+    params(("id" = i64, Path), ("assignment_id" = i64, Path)),
+    responses((status = 200, body = super::alliance::Alliance), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_alliance_remove(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path((id, assignment)): Path<(i64, i64)>,
+) -> Result<Json<super::alliance::Alliance>, ApiError> {
+    Ok(Json(
+        super::alliance::remove_member(&ctx, &p, id, assignment).await?,
     ))
 }

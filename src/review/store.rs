@@ -1141,6 +1141,12 @@ pub async fn add_critique(
     let (rep, _) = reporter(ctx, reporter_id).await?;
     let (c, cpath) = campaign(ctx, rep.campaign_id).await?;
     p.authorize(Perm::ReviewManage, Some(&cpath))?;
+    if c.kind == "contest" {
+        return Err(AppError::refused(
+            "review.contest_no_critique",
+            "比武打擂不作点评，问题不进入整改台账",
+        ));
+    }
     if c.status != "meeting" {
         return Err(AppError::refused(
             "review.not_meeting",
@@ -1347,8 +1353,8 @@ pub async fn close_meeting(ctx: &Ctx, p: &Principal, campaign_id: i64) -> AppRes
                 .bind(*score).bind(*deduction).bind(&g).bind(rank).bind(rep.id).execute(&mut *cx).await?;
         });
     }
-    // every problem into the rectification ledger, linked back
-    for k in crits.iter().filter(|k| k.is_problem) {
+    // every problem into the rectification ledger, linked back (a contest has none)
+    for k in crits.iter().filter(|k| k.is_problem && !contest) {
         let Some(rep) = reps.iter().find(|x| x.id == k.reporter_id) else {
             continue;
         };

@@ -263,6 +263,7 @@ async fn campaign_view(
     Ok(context! {
         level_names => level_names,
         status_label => c.status_label(), scheme => sc, rows => rows, raters => raters, groups => groups,
+        fs_champions => crate::first_secretary::store::rules_at(ctx, &cpath_of(ctx, c.org_id).await?).await?.contest_champions,
         nraters => nraters, missing_scores => missing_scores, errors => errors, manage => manage, rules => r, drawn_names => drawn_names,
         new_code => new_code.map(|(r, code)| context! { name => r.name, code => code }),
         seed => c.selection.seed.to_string(), c => c,
@@ -491,6 +492,10 @@ async fn report_page(
     };
     let r = store::save_report(&ctx, &p, id, &input).await.map(|_| ());
     on_reporter(&ctx, &p, id, r, Some(input)).await
+}
+
+async fn cpath_of(ctx: &Ctx, org: i64) -> Result<String, AppError> {
+    Ok(crate::org::store::get(&ctx.db, org).await?.path)
 }
 
 async fn review_page(

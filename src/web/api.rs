@@ -68,7 +68,7 @@ use utoipa::OpenApi;
         crate::first_secretary::web::api_guidance_add, crate::first_secretary::web::api_results, crate::first_secretary::web::api_public,
         crate::first_secretary::web::api_party_relation, crate::first_secretary::web::api_party_relation_send,
         crate::first_secretary::web::api_alliances, crate::first_secretary::web::api_alliance_create, crate::first_secretary::web::api_alliance,
-        crate::first_secretary::web::api_alliance_members, crate::first_secretary::web::api_contest,
+        crate::first_secretary::web::api_alliance_members, crate::first_secretary::web::api_contest, crate::first_secretary::web::api_alliance_remove,
     ),
     components(schemas(crate::rules::web::RuleKindName, crate::first_secretary::web::DecideAction)),
     modifiers(&CommonResponses),

@@ -936,7 +936,15 @@ async fn the_first_secretary_reports_the_month_is_guided_and_shown_in_public() {
         assert_eq!(anon(format!("/public/first-secretaries/{aid}")).await.0, StatusCode::NOT_FOUND);
 
         // the pages: the first secretary's form, the county's summary
+        // the first secretary corrects a month on the page: the form opens with what was filed
+        let fs = signed_in(&app, "fs_one").await;
+        let (st, _, html) = app.page(&fs, "GET", &format!("/first-secretaries/{aid}?report={}", month(last)), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("正在更正") && html.contains(r#"name="c.roads" inputmode="decimal" value="3""#) && html.contains("村集体光伏项目并网发电"), "{html}");
         let (sc, _) = app.browser("county_w", p.counties[0], "org_staff").await;
+        let (st, _, html) = app.page(&sc, "GET", &format!("/first-secretaries/results?org_id={}&from={}&to=2020-01", p.counties[0], month(since)), None).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "a reversed range is refused on the form");
+        assert!(html.contains("汇总的月份须从早到晚"), "{html}");
         let (st, _, html) = app.page(&sc, "GET", &format!("/first-secretaries/results?org_id={}&from={}", p.counties[0], month(since)), None).await;
         assert_eq!(st, StatusCode::OK);
         assert!(html.contains("新修道路") && html.contains("3.75"), "{html}");
@@ -1044,17 +1052,42 @@ async fn an_alliance_contest_names_its_champions_and_moves_the_red_flag() {
         refused(app.api(&county, "POST", &format!("/api/v1/first-secretaries/alliances/{whole}/members"), Some(json!({"assignment_ids": [postings[0]]}))).await, "conflict");
         let a = ok(app.api(&county, "POST", &members, Some(json!({"assignment_ids": [postings[0], postings[1]]}))).await);
         assert_eq!(a["members"].as_array().map(Vec::len), Some(2));
+        // taken out and back in (moving between sub-alliances)
+        let a = ok(app.api(&county, "DELETE", &format!("{members}/{}", postings[0]), None).await);
+        assert_eq!(a["members"].as_array().map(Vec::len), Some(1));
+        refused(app.api(&county, "DELETE", &format!("{members}/{}", postings[0]), None).await, "not_found");
+        refused(app.api(&other, "DELETE", &format!("{members}/{}", postings[1]), None).await, "not_found");
+        let a = ok(app.api(&county, "POST", &members, Some(json!({"assignment_ids": [postings[0]]}))).await);
+        assert_eq!(a["members"].as_array().map(Vec::len), Some(2));
         let w = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/alliances/{whole}"), None).await);
         assert_eq!(w["members"].as_array().map(Vec::len), Some(2), "the whole alliance counts its sub-alliances' members");
+        // an organisation below the department reads its alliances
+        let below = app.account("branch_staff", p.branches[0], "committee_staff", None).await;
+        assert_eq!(ok(app.api(&below, "GET", "/api/v1/first-secretaries/alliances", None).await).as_array().map(Vec::len), Some(2));
+        // a posting of a round the county does not run (the city's) never joins its alliance
+        let city = app.account("city", p.cities[0], "org_staff", None).await;
+        let city_round = ok(app.api(&city, "POST", "/api/v1/first-secretaries/rounds", Some(json!({"name": "市派第一书记", "year": today.year()}))).await)["id"]
+            .as_i64().expect("id");
+        let ccid = ok(app.api(&city, "POST", "/api/v1/cadres", Some(json!({"name": "冯涛", "managed_by": p.cities[0], "unit": "市财政局",
+            "position": "科员", "rank": "section_member", "category": "first_secretary"}))).await)["id"].as_i64().expect("id");
+        let city_post = ok(app.api(&city, "POST", "/api/v1/first-secretaries", Some(json!({"round_id": city_round, "cadre_id": ccid, "sending_level": "city"}))).await)["id"]
+            .as_i64().expect("id");
+        ok(app.api(&city, "POST", &format!("/api/v1/first-secretaries/{city_post}/assign"),
+            Some(json!({"village_id": p.branches[2], "start_on": today, "term_months": 24, "lat": 35.0, "lng": 116.0}))).await);
+        let bad = app.api(&county, "POST", &members, Some(json!({"assignment_ids": [city_post]}))).await;
+        assert_eq!(fields(&bad.1), ["assignment_ids"], "another department's posting: {bad:?}");
 
         // the contest: a quarter begun, once
         let contests = format!("/api/v1/first-secretaries/alliances/{sub}/contests");
         let q = dangjian::points::quarter_of(today);
         let next_q = dangjian::points::quarter_of(today + Duration::days(93));
-        for period in ["2026-H1".to_string(), next_q, "1999-Q1".into()] {
+        for period in ["2026-H1".to_string(), next_q, "1999-Q1".into(), format!("{}-Q+1", today.year())] {
             let bad = app.api(&county, "POST", &contests, Some(json!({"period": period}))).await;
             assert_eq!(fields(&bad.1), ["period"], "{period}: {bad:?}");
         }
+        // a quarter before anyone was posted has no contestants
+        let before = dangjian::points::quarter_of(today - Duration::days(100));
+        refused(app.api(&county, "POST", &contests, Some(json!({"period": before}))).await, "fs.contest_too_small");
         let c = ok(app.api(&county, "POST", &contests, Some(json!({"period": q}))).await);
         let cid = c["campaign_id"].as_i64().expect("campaign");
         let bad = app.api(&county, "POST", &contests, Some(json!({"period": q}))).await;
@@ -1077,18 +1110,21 @@ async fn an_alliance_contest_names_its_champions_and_moves_the_red_flag() {
                 ok(app.api("", "POST", &format!("/api/v1/score/{code}"), Some(json!({"reporter_id": reporter, "answers": sheet(lvl)}))).await);
             }
         }
-        // no critiques needed for a contest; the close names the champions
+        // a contest takes no critiques (nothing goes to the rectification ledger); the close
+        // names the champions
+        refused(app.api(&county, "POST", &format!("/api/v1/reviews/reporters/{}/critiques", reporters[0].0), Some(json!({"content": "走访群众不够", "is_problem": true}))).await,
+            "review.contest_no_critique");
         ok(app.api(&county, "POST", &format!("/api/v1/reviews/{cid}/close"), Some(json!({}))).await);
         let a = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/alliances/{sub}"), None).await);
         let champs = a["contests"][0]["champions"].as_array().expect("champions").clone();
-        assert_eq!(champs.len(), 2, "three champions by default, two contestants: {a}");
+        assert_eq!(champs.len(), 1, "two contestants: one 擂主 (at most a third, rounded up): {a}");
         assert_eq!((champs[0]["assignment_id"].as_i64(), champs[0]["rank"].as_i64(), champs[0]["flag"].as_bool()), (Some(postings[1]), Some(1), Some(true)));
-        assert_eq!(champs[1]["flag"], false);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM rect_items WHERE source = 'review'").await, 0, "a contest opens no rectification");
         assert_eq!(a["flag"][0]["cadre_name"], "孙悦");
         let ledger = ok(app.api(&county, "GET", &format!("/api/v1/first-secretaries/{}/ledger", postings[1]), None).await);
         assert!(ledger.to_string().contains("获评擂主") && ledger.to_string().contains("流动红旗"), "{ledger}");
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM interviews").await, 0, "a contest interviews nobody");
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'fs.ledger_add'").await, 2);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'fs.ledger_add'").await, 1);
 
         // the page
         let (s, _) = app.browser("county_w", p.counties[0], "org_staff").await;
@@ -1107,6 +1143,21 @@ async fn an_alliance_contest_names_its_champions_and_moves_the_red_flag() {
         assert_eq!(st, StatusCode::NOT_FOUND, "another county reads no record");
     })
     .await;
+}
+
+/// A page session of an existing account, its one-time password changed.
+async fn signed_in(app: &TestApp, username: &str) -> String {
+    let session = app.login(username, PASSWORD).await.expect("login");
+    let csrf = app.csrf(&session).await;
+    let form = format!(
+        "_csrf={csrf}&old_password={}&new_password={}&confirm_password={}",
+        urlencode(PASSWORD),
+        urlencode("New@pass2026"),
+        urlencode("New@pass2026")
+    );
+    let (s, h, body) = app.page(&session, "POST", "/password", Some(&form)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    session_of(&h).expect("a new session after the password change")
 }
 
 /// (reporter, posting) of a contest.
