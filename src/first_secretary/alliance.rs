@@ -176,6 +176,8 @@ pub struct Contest {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct NewAlliance {
+    /// The department forming it: the caller's own (the default).
+    pub org_id: Option<i64>,
     pub name: String,
     /// The whole alliance, for a sub-alliance (分盟).
     pub parent_id: Option<i64>,
@@ -345,6 +347,9 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Alliance> {
 /// Forms an alliance of the reader's own department (a whole one, or a sub-alliance of one).
 pub async fn create(ctx: &Ctx, p: &Principal, input: &NewAlliance) -> AppResult<Alliance> {
     p.authorize(Perm::CadreWrite, Some(&p.org_path))?;
+    if input.org_id.is_some_and(|o| o != p.org_id) {
+        return Err(AppError::Forbidden("第一书记联盟由组织部门本级组建".into()));
+    }
     let name = crate::work_log::clean_text(&input.name);
     let mut c = Checks::default();
     c.check(

@@ -2301,6 +2301,7 @@ async fn alliance_create_page(
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let input = super::alliance::NewAlliance {
+        org_id: None,
         name: form::text(&f, "name"),
         parent_id: form::opt_num(&f, "parent_id").filter(|x| *x > 0),
     };

@@ -89,8 +89,16 @@ async fn demo_city_obeys_the_rules_and_is_deterministic() {
         assert!(app.count("SELECT COUNT(*) AS n FROM interviews WHERE status = 'held'").await >= 1);
         assert!(app.count("SELECT COUNT(*) AS n FROM rect_items WHERE source = 'interview'").await >= 1);
         // 述职评议: last year's closed with ranks, this year's meeting under way
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_campaigns WHERE status = 'closed'").await, 1);
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_campaigns WHERE status = 'meeting'").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_campaigns WHERE status = 'closed' AND kind = 'review'").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_campaigns WHERE status = 'meeting' AND kind = 'review'").await, 1);
+        // 第一书记联盟: last quarter's contest held, its 擂主 on the red/black ledger
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_campaigns WHERE status = 'closed' AND kind = 'contest'").await, 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_champions h JOIN fs_ledger l ON l.id = h.ledger_id WHERE l.category = 'contest_win'").await,
+            app.count("SELECT COUNT(*) AS n FROM fs_champions").await);
+        assert!(app.count("SELECT COUNT(*) AS n FROM fs_champions WHERE flag = TRUE").await >= 1);
+        // 实绩: reports with counters; no report for a month not begun
+        assert!(app.count("SELECT COUNT(*) AS n FROM fs_report_counters").await > 0);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM fs_reports r JOIN fs_assignments a ON a.id = r.assignment_id WHERE r.month >= 202611").await, 0, "the running month is not yet reported");
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_reporters r JOIN review_campaigns c ON c.id = r.campaign_id WHERE c.status = 'closed' AND r.rank IS NULL").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_reporters WHERE report_status <> 'approved'").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM review_critiques k LEFT JOIN rect_items i ON i.id = k.item_id WHERE i.id IS NULL").await, 0);
