@@ -436,6 +436,21 @@ pub struct Summary {
     pub tally: crate::obligation::Tally,
     /// On time among those decided, in per mille.
     pub on_time_permille: Option<i64>,
+    /// The reports owed in the range and not filed (overdue or missed), oldest month first, at
+    /// most 200: who to remind.
+    pub unfiled: Vec<Unfiled>,
+}
+
+/// A monthly report owed and not filed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Unfiled {
+    pub assignment_id: i64,
+    pub cadre_name: String,
+    pub village_name: String,
+    /// `YYYY-MM`
+    pub month: String,
+    /// missed (past the grace days) or due (overdue, still in them)
+    pub status: String,
 }
 
 /// The reports summed under `org_id` for the months `from`..=`to` (yyyymm; at most 36).
@@ -486,7 +501,18 @@ pub async fn summary(
             t.open += x.open;
             t
         });
+    let now = ctx.clock.now();
+    let unfiled = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT b.subject_id, b.period, b.status, c.name, v.name AS village FROM obligations b JOIN orgs v ON v.id = b.scope_org_id \
+                                JOIN fs_assignments a ON a.id = b.subject_id JOIN cadres c ON c.id = a.cadre_id \
+                                WHERE b.kind = $1 AND b.subject_type = $2 AND v.path >= $3 AND v.path < $4 AND b.period_start >= $5 AND b.period_start <= $6 \
+                                AND (b.status = 'missed' OR (b.status = 'due' AND b.due_at < $7)) ORDER BY b.period_start, v.path LIMIT 200")
+            .bind(OBLIGATION).bind(SUBJECT).bind(&org.path).bind(&upper).bind(start).bind(end).bind(now).fetch_all(x).await?;
+        rows.iter().map(|r| Ok(Unfiled { assignment_id: r.i64("subject_id")?, month: r.string("period")?, status: r.string("status")?,
+            cadre_name: r.string("name")?, village_name: r.string("village")? })).collect::<DbResult<Vec<_>>>()?
+    });
     Ok(Summary {
+        unfiled,
         org_id,
         org_name: org.name,
         from: month_label(from),

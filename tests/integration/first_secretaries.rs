@@ -900,6 +900,9 @@ async fn the_first_secretary_reports_the_month_is_guided_and_shown_in_public() {
         assert_eq!(total(&s, "lamps"), "12");
         assert_eq!(total(&s, "visits"), "30");
         assert_eq!(s["tally"]["expected"], months as i64, "{s}");
+        // who has not filed: the posting's first month when it is not last month and past due
+        let unfiled: Vec<String> = s["unfiled"].as_array().expect("unfiled").iter().map(|u| u["month"].as_str().unwrap_or("").to_string()).collect();
+        assert!(!unfiled.contains(&month(last)) && !unfiled.contains(&month(today)), "{unfiled:?}");
         refused(app.api(&other, "GET", &q, None).await, "not_found");
         let bad = app.api(&county, "GET", &format!("/api/v1/first-secretaries/results?org_id={}&from=2020-01&to=2026-12", p.counties[0]), None).await;
         assert_eq!(fields(&bad.1), ["from"], "more than 36 months: {bad:?}");
