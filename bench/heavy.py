@@ -129,7 +129,11 @@ def reports(today, scope_path, scope_upper):
             f"SELECT c.code, c.decimals, SUM(c.value), COUNT(DISTINCT r.village_id) FROM fs_report_counters c JOIN fs_reports r ON r.id = c.report_id "
             f"JOIN orgs o ON o.id = r.village_id WHERE {rng} AND r.month BETWEEN {y * 100 + 1} AND {month} GROUP BY c.code, c.decimals",
             f"SELECT b.subject_id, b.status, COUNT(*) FROM obligations b JOIN orgs o ON o.id = b.scope_org_id WHERE b.kind = 'fs.report' AND {rng} "
-            f"AND b.period_start >= '{y}-01-01' AND b.period_start <= '{today.replace(day=1)}' GROUP BY b.subject_id, b.status"]),
+            f"AND b.period_start >= '{y}-01-01' AND b.period_start <= '{today.replace(day=1)}' GROUP BY b.subject_id, b.status",
+            f"SELECT b.subject_id, b.period, b.status, c.name, o.name FROM obligations b JOIN orgs o ON o.id = b.scope_org_id "
+            f"JOIN fs_assignments a ON a.id = b.subject_id JOIN cadres c ON c.id = a.cadre_id WHERE b.kind = 'fs.report' AND {rng} "
+            f"AND b.period_start >= '{y}-01-01' AND b.period_start <= '{today.replace(day=1)}' AND b.status IN ('missed', 'due') "
+            f"ORDER BY b.period_start, o.path LIMIT 200"]),
         # a closed campaign's results (the county's last year's 述职评议)
         ("review_results", "/reviews/{campaign}", [
             "SELECT s.reporter_id, s.rater_id, s.total_tenths FROM review_scores s WHERE s.campaign_id = {campaign}"]),

@@ -472,6 +472,16 @@ pub async fn summary(
     if from > to || months.len() > 36 {
         return Err(AppError::field("from", "汇总的月份须从早到晚，最多36个月"));
     }
+    // a report over the subtree: bounded and shared like the other heavy reads
+    let key = format!("fs.results|{}|{from}|{to}", org.path);
+    ctx.heavy
+        .run_cloned(&key, || summary_of(ctx, org, from, to))
+        .await
+}
+
+/// [`summary`] computed, once the reader is authorised.
+async fn summary_of(ctx: &Ctx, org: crate::org::Org, from: i64, to: i64) -> AppResult<Summary> {
+    let org_id = org.id;
     let rules = store::rules_at(ctx, &org.path).await?;
     let upper = path_upper(&org.path);
     let (reports, rows) = on_db!(&ctx.db, x => {
