@@ -64,6 +64,9 @@ pub fn contest_period(whole: bool, text: &str, today: NaiveDate) -> Result<Strin
         "分盟比武按季度进行，期间格式为 2026-Q3"
     };
     let (y, rest) = t.split_once('-').ok_or(bad)?;
+    if y.len() != 4 || !y.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad);
+    }
     let y: i32 = y.parse().map_err(|_| bad)?;
     if !(2000..=2100).contains(&y) || rest.len() > 3 {
         return Err(bad);
@@ -115,21 +118,30 @@ pub fn period_end(period: &str) -> Option<NaiveDate> {
 }
 
 /// The champions (擂主) among a contest's ranks (reporter, rank; ties share a rank): those
-/// ranked within `n` and within a third of the contestants (rounded up) — a contest is won
-/// against others, so in a sub-alliance of three only the first is 擂主 — ties at the cut
-/// included, none vetoed and none unscored; the flag goes to rank 1.
+/// ranked within `n` (ties at that cut included), none vetoed and none unscored, and never
+/// more than a third of the contestants (rounded up) — a contest is won against others, so in
+/// a sub-alliance of three only the first is 擂主, and a tie across the third names none of
+/// the tied; the flag goes to rank 1.
 pub fn champions(
     ranks: &[(i64, i64)],
     vetoed: &[i64],
     unscored: &[i64],
     n: i64,
 ) -> Vec<(i64, i64, bool)> {
-    let cut = n.min((ranks.len() as i64 + 2) / 3);
-    ranks
+    let third = (ranks.len() as i64 + 2) / 3;
+    let mut out: Vec<(i64, i64, bool)> = ranks
         .iter()
-        .filter(|(id, rank)| *rank <= cut && !vetoed.contains(id) && !unscored.contains(id))
+        .filter(|(id, rank)| *rank <= n && !vetoed.contains(id) && !unscored.contains(id))
         .map(|(id, rank)| (*id, *rank, *rank == 1))
-        .collect()
+        .collect();
+    // never more than a third: a tie across that line names none of the tied
+    while out.len() as i64 > third {
+        let Some(last) = out.iter().map(|x| x.1).max() else {
+            break;
+        };
+        out.retain(|x| x.1 < last);
+    }
+    out
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -297,7 +309,7 @@ async fn view(ctx: &Ctx, r: Row) -> AppResult<Alliance> {
     let contests = contests_of(ctx, r.id).await?;
     let flag = contests
         .iter()
-        .find(|c| c.status == "closed")
+        .find(|c| c.status == "closed" && c.champions.iter().any(|x| x.flag))
         .map(|c| {
             c.champions
                 .iter()
@@ -422,7 +434,9 @@ pub async fn add_members(
     for aid in &input.assignment_ids {
         let (a, paths) = store::load(ctx, *aid)
             .await
-            .map_err(|_| AppError::field("assignment_ids", format!("没有编号为{aid}的选派")))?;
+            .ok()
+            .filter(|(_, paths)| store::can_read(p, paths))
+            .ok_or_else(|| AppError::field("assignment_ids", format!("没有编号为{aid}的选派")))?;
         // the round is the alliance's department's or below it: never a posting another
         // department runs (its ledger is that department's)
         if a.status != "on_duty" || !crate::org::in_subtree(&r.org_path, &paths.round) {
@@ -734,6 +748,7 @@ mod tests {
             (true, "2024-H1", Ok("2024-H1")),
             (false, "", Err(())),
             (true, "2026-H+1", Err(())),
+            (true, "+2026-H1", Err(())),
             (false, "2026-Q+3", Err(())),
             (false, "2026", Err(())),
         ];
@@ -756,29 +771,38 @@ mod tests {
                 .map(|x| (x.0, x.2))
                 .collect::<Vec<_>>()
         };
-        // five contestants: at most two by the third (rounded up)
+        // five contestants (a third: 2): the tie for second would make three, so it names
+        // none of the tied
         assert_eq!(ids(&ranks, 0, &[], &[]), vec![]);
         assert_eq!(ids(&ranks, 1, &[], &[]), vec![(10, true)]);
-        assert_eq!(
-            ids(&ranks, 2, &[], &[]),
-            vec![(10, true), (11, false), (12, false)]
-        );
-        assert_eq!(
-            ids(&ranks, 3, &[], &[]),
-            vec![(10, true), (11, false), (12, false)]
-        );
+        assert_eq!(ids(&ranks, 2, &[], &[]), vec![(10, true)]);
+        assert_eq!(ids(&ranks, 3, &[], &[]), vec![(10, true)]);
         assert_eq!(ids(&ranks, 2, &[11], &[]), vec![(10, true), (12, false)]);
         assert_eq!(ids(&ranks, 2, &[], &[10]), vec![(11, false), (12, false)]);
-        // nine contestants: the rule's number binds, ties at the cut included
+        // nine contestants (a third: 3): ties at the rule's cut included within the third,
+        // a tie across the third names none of the tied
         let nine: Vec<(i64, i64)> = (1..=9).map(|i| (i, if i == 4 { 3 } else { i })).collect();
-        assert_eq!(ids(&nine, 3, &[], &[]).len(), 4);
+        assert_eq!(ids(&nine, 3, &[], &[]).len(), 2);
         assert_eq!(ids(&nine, 2, &[], &[]).len(), 2);
+        let twelve: Vec<(i64, i64)> = (1..=12).map(|i| (i, if i == 4 { 3 } else { i })).collect();
+        assert_eq!(
+            ids(&twelve, 3, &[], &[]).len(),
+            4,
+            "ties at the rule's cut, within the third"
+        );
+        // two tied first of two: no 擂主
+        assert_eq!(ids(&[(1, 1), (2, 1)], 3, &[], &[]), vec![]);
         // two or three contestants: one 擂主
         assert_eq!(ids(&[(1, 1), (2, 2)], 3, &[], &[]), vec![(1, true)]);
         assert_eq!(ids(&[(1, 1), (2, 2), (3, 3)], 3, &[], &[]), vec![(1, true)]);
-        // tied first: both hold the flag; nobody scored: nobody crowned
+        // tied first of six: both hold the flag; nobody scored: nobody crowned
         assert_eq!(
-            champions(&[(1, 1), (2, 1), (3, 3)], &[], &[], 1),
+            champions(
+                &[(1, 1), (2, 1), (3, 3), (4, 4), (5, 5), (6, 6)],
+                &[],
+                &[],
+                1
+            ),
             vec![(1, 1, true), (2, 1, true)]
         );
         assert_eq!(champions(&[(1, 1), (2, 1)], &[], &[1, 2], 3), vec![]);

@@ -2052,7 +2052,8 @@ async fn summary_of(ctx: &Ctx, p: &Principal, q: &ResultsQuery) -> Result<Summar
     let month = |v: &Option<String>, field: &str, default: i64| -> Result<i64, AppError> {
         match v.as_deref().map(str::trim).filter(|x| !x.is_empty()) {
             None => Ok(default),
-            Some(x) => crate::points::parse_month(x)
+            Some(x) => results::month_start(x)
+                .map(crate::points::month_key)
                 .ok_or_else(|| AppError::field(field, "月份格式应为 YYYY-MM")),
         }
     };
