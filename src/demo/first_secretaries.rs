@@ -584,7 +584,9 @@ async fn reports(
     use crate::first_secretary::{month_bounds, report_deadlines, FsRules};
     let rules = FsRules::default();
     let zone = ctx.clock.zone();
-    let now = ctx.clock.now();
+    // the demo's day, not the clock's: a city generated for another day files what that day
+    // would have seen (the tests generate one fixed day under several clocks)
+    let now = zone.start_of(as_of) + Duration::hours(18);
     let this_month = month_bounds(as_of).0;
     for a in posted
         .iter()
