@@ -848,11 +848,7 @@ async fn alliance(
         let Some((_, a)) = reporters.iter().find(|(r, _)| *r == rid) else {
             continue;
         };
-        let note = if flag {
-            format!("在{title}中获评擂主（第{rank}名），颁发荣誉证书，授予流动红旗")
-        } else {
-            format!("在{title}中获评擂主（第{rank}名），颁发荣誉证书")
-        };
+        let note = crate::first_secretary::alliance::champion_note(&title, rank, flag);
         on_tx!(tx, x => {
             let lid = sqlx::query("INSERT INTO fs_ledger (assignment_id, cadre_id, color, category, occurred_on, note, source, source_id, recorded_by, recorder_name, recorded_at) \
                                    VALUES ($1, $2, 'red', 'contest_win', $3, $4, 'contest', $5, NULL, '县委组织部第一书记工作办公室', $6) RETURNING id")

@@ -98,6 +98,15 @@ pub fn contest_period(whole: bool, text: &str, today: NaiveDate) -> Result<Strin
     Ok(key)
 }
 
+/// A champion's line on the red/black ledger.
+pub fn champion_note(title: &str, rank: i64, flag: bool) -> String {
+    if flag {
+        format!("在{title}中获评擂主（第{rank}名），颁发荣誉证书，授予流动红旗")
+    } else {
+        format!("在{title}中获评擂主（第{rank}名），颁发荣誉证书")
+    }
+}
+
 /// The last day of a contest period (`2026-Q3`, `2026-H2`).
 pub fn period_end(period: &str) -> Option<NaiveDate> {
     let (y, rest) = period.split_once('-')?;
@@ -694,14 +703,7 @@ pub(crate) async fn crown_in(
         let Some((_, assignment, cadre)) = rows.iter().find(|x| x.0 == reporter) else {
             continue;
         };
-        let note = if flag {
-            format!(
-                "在{}中获评擂主（第{rank}名），颁发荣誉证书，授予流动红旗",
-                c.title
-            )
-        } else {
-            format!("在{}中获评擂主（第{rank}名），颁发荣誉证书", c.title)
-        };
+        let note = champion_note(&c.title, rank, flag);
         let lid = store::insert_ledger(
             tx,
             p,

@@ -940,7 +940,7 @@ async fn the_first_secretary_reports_the_month_is_guided_and_shown_in_public() {
 
         // the pages: the first secretary's form, the county's summary
         // the first secretary corrects a month on the page: the form opens with what was filed
-        let fs = signed_in(&app, "fs_one").await;
+        let fs = app.change_password(&app.login("fs_one", PASSWORD).await.expect("login")).await;
         let (st, _, html) = app.page(&fs, "GET", &format!("/first-secretaries/{aid}?report={}", month(last)), None).await;
         assert_eq!(st, StatusCode::OK);
         assert!(html.contains("正在更正") && html.contains(r#"name="c.roads" inputmode="decimal" value="3""#) && html.contains("村集体光伏项目并网发电"), "{html}");
@@ -1146,21 +1146,6 @@ async fn an_alliance_contest_names_its_champions_and_moves_the_red_flag() {
         assert_eq!(st, StatusCode::NOT_FOUND, "another county reads no record");
     })
     .await;
-}
-
-/// A page session of an existing account, its one-time password changed.
-async fn signed_in(app: &TestApp, username: &str) -> String {
-    let session = app.login(username, PASSWORD).await.expect("login");
-    let csrf = app.csrf(&session).await;
-    let form = format!(
-        "_csrf={csrf}&old_password={}&new_password={}&confirm_password={}",
-        urlencode(PASSWORD),
-        urlencode("New@pass2026"),
-        urlencode("New@pass2026")
-    );
-    let (s, h, body) = app.page(&session, "POST", "/password", Some(&form)).await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
-    session_of(&h).expect("a new session after the password change")
 }
 
 /// (reporter, posting) of a contest.

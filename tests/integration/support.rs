@@ -401,19 +401,24 @@ impl TestApp {
         if dangjian::auth::Role::parse(role).is_some_and(|r| r.is_admin_trio()) {
             self.second_factor(&session, username).await;
         }
+        let session = self.change_password(&session).await;
         let csrf = self.csrf(&session).await;
+        (session, csrf)
+    }
+
+    /// Changes a session's one-time password; returns the renewed session.
+    pub async fn change_password(&self, session: &str) -> String {
+        let csrf = self.csrf(session).await;
         let form = format!(
             "_csrf={csrf}&old_password={}&new_password={}&confirm_password={}",
             urlencode(PASSWORD),
             urlencode("New@pass2026"),
             urlencode("New@pass2026")
         );
-        let (s, h, body) = self.page(&session, "POST", "/password", Some(&form)).await;
+        let (s, h, body) = self.page(session, "POST", "/password", Some(&form)).await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
         // the change renews the session: the new one comes as the cookie
-        let session = session_of(&h).expect("a new session after the password change");
-        let csrf = self.csrf(&session).await;
-        (session, csrf)
+        session_of(&h).expect("a new session after the password change")
     }
 
     /// Passes the second step of a sign-in with the account's current TOTP code.
