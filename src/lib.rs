@@ -22,6 +22,7 @@ pub mod heavy;
 pub mod i18n;
 pub mod idempotency;
 pub mod love_bank;
+pub mod meeting;
 pub mod member;
 pub mod obligation;
 pub mod org;

@@ -79,6 +79,42 @@ pub const CADENCES: &[Cadence] = &[
             ))
         },
     },
+    // 三会一课 and the rest of 组织生活: one cadence per kind of sitting (`meeting::KINDS`)
+    Cadence {
+        kind: "meeting.assembly",
+        label: "党员大会",
+        generate: |c, d, n| Box::pin(crate::meeting::store::generate(c, d, n, "assembly")),
+    },
+    Cadence {
+        kind: "meeting.committee",
+        label: "支委会",
+        generate: |c, d, n| Box::pin(crate::meeting::store::generate(c, d, n, "committee")),
+    },
+    Cadence {
+        kind: "meeting.group",
+        label: "党小组会",
+        generate: |c, d, n| Box::pin(crate::meeting::store::generate(c, d, n, "group")),
+    },
+    Cadence {
+        kind: "meeting.lecture",
+        label: "党课",
+        generate: |c, d, n| Box::pin(crate::meeting::store::generate(c, d, n, "lecture")),
+    },
+    Cadence {
+        kind: "meeting.theme_day",
+        label: "主题党日",
+        generate: |c, d, n| Box::pin(crate::meeting::store::generate(c, d, n, "theme_day")),
+    },
+    Cadence {
+        kind: "meeting.life",
+        label: "组织生活会",
+        generate: |c, d, n| Box::pin(crate::meeting::store::generate(c, d, n, "life")),
+    },
+    Cadence {
+        kind: "meeting.appraisal",
+        label: "民主评议党员",
+        generate: |c, d, n| Box::pin(crate::meeting::store::generate(c, d, n, "appraisal")),
+    },
 ];
 
 pub fn cadence_label(kind: &str) -> &'static str {

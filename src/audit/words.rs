@@ -33,6 +33,17 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("work_log.resubmit", "重新报送工作记实"),
     ("work_log.return", "退回工作记实"),
     ("work_log.addendum", "补充说明工作记实"),
+    ("meeting.create", "安排会议"),
+    ("meeting.plan", "生成年度会议计划"),
+    ("meeting.notify", "发出会议通知"),
+    ("meeting.cancel", "取消会议"),
+    ("meeting.sign_in", "党员会议签到"),
+    ("meeting.observer_sign_in", "列席人员签到"),
+    ("meeting.observation", "列席人员提出意见"),
+    ("meeting.leave_ask", "会议请假"),
+    ("meeting.mark", "登记参会情况"),
+    ("meeting.file", "会议记录签字归档"),
+    ("meeting.addendum", "补充说明会议记录"),
     ("work_log.view", "查阅工作记实"),
     ("work_log.compliance_export", "导出工作记实按时率"),
     ("fs.round_create", "新建第一书记选派批次"),
@@ -179,6 +190,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("token", "接口令牌"),
     ("transfer", "组织关系转接"),
     ("work_log", "工作记实"),
+    ("meeting", "会议"),
 ];
 
 /// The name of an action code.
@@ -196,6 +208,21 @@ pub fn action_label(code: &str) -> String {
 /// Field names of the records the log holds, in words. A field not listed is shown by its
 /// name.
 pub const FIELDS: &[(&str, &str)] = &[
+    ("kinds", "会议类别"),
+    ("place", "地点"),
+    ("invitees", "参会人员"),
+    ("expected", "应到人数"),
+    ("roll", "参会名单"),
+    ("attendance", "参会情况"),
+    ("observer", "列席人员"),
+    ("host", "主持人"),
+    ("recorder", "记录人"),
+    ("votes", "表决"),
+    ("decisions", "决定事项"),
+    ("obligations", "履职义务"),
+    ("planned", "计划数"),
+    ("body", "内容"),
+    ("addendum", "补充说明"),
     ("name", "姓名"),
     ("gender", "性别"),
     ("ethnicity", "民族"),

@@ -142,6 +142,8 @@ impl Role {
                 CadreRead,
                 CadreWrite,
                 FsDaily,
+                MeetingRead,
+                MeetingWrite,
             ],
             Role::CommitteeStaff => &[
                 OrgRead,
@@ -171,6 +173,8 @@ impl Role {
                 StarsManage,
                 CadreRead,
                 FsDaily,
+                MeetingRead,
+                MeetingWrite,
             ],
             Role::BranchSecretary => &[
                 OrgRead,
@@ -191,6 +195,8 @@ impl Role {
                 LoveWrite,
                 PointsRead,
                 PointsWrite,
+                MeetingRead,
+                MeetingWrite,
             ],
             Role::Member => &[SelfRead, PointsClaim],
         }
@@ -270,6 +276,10 @@ pub enum Perm {
     /// The daily management of first secretaries in one's area: approve their leave, record
     /// spot checks (四不两直).
     FsDaily,
+    /// See the meetings (组织生活) of one's subtree and their compliance.
+    MeetingRead,
+    /// Plan, notify, run, minute and file meetings; add addenda.
+    MeetingWrite,
 }
 
 impl Perm {
@@ -314,6 +324,8 @@ impl Perm {
             Perm::CadreRead => "查看干部与工作记实",
             Perm::CadreWrite => "管理干部与工作记实",
             Perm::FsDaily => "第一书记日常管理",
+            Perm::MeetingRead => "查看组织生活",
+            Perm::MeetingWrite => "组织生活会议记录",
         }
     }
 }

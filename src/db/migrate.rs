@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0028_fs_scores.sql"),
     migration!("0029_fs_reports_guidance.sql"),
     migration!("0030_fs_alliances.sql"),
+    migration!("0031_meetings.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

@@ -254,6 +254,69 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "米",
     ),
     ("first_secretary", "require_photo", "打卡须拍现场照片", ""),
+    ("meeting", "requirements", "会议频次", ""),
+    (
+        "meeting",
+        "committee_from_full_members",
+        "正式党员达到此数且设支委会的支部须按期召开支委会",
+        "名",
+    ),
+    (
+        "meeting",
+        "theme_day_week",
+        "主题党日：每月第几周（0为最后一周）",
+        "",
+    ),
+    (
+        "meeting",
+        "theme_day_weekday",
+        "主题党日：星期几（1为周一）",
+        "",
+    ),
+    (
+        "meeting",
+        "file_within_days",
+        "会议记录归档期限（周期结束后）",
+        "天",
+    ),
+    (
+        "meeting",
+        "missed_after_days",
+        "逾期多少天未归档视为未召开",
+        "天",
+    ),
+    ("meeting", "sign_in_before_minutes", "会前可签到", "分钟"),
+    ("meeting", "sign_in_after_minutes", "会后可签到", "分钟"),
+    (
+        "meeting",
+        "assembly_quorum_permille",
+        "党员大会有表决权党员到会须超过",
+        "‰",
+    ),
+    (
+        "meeting",
+        "assembly_pass_permille",
+        "表决赞成票须超过应到有表决权党员",
+        "‰",
+    ),
+    (
+        "meeting",
+        "committee_quorum_permille",
+        "支委会到会委员须超过",
+        "‰",
+    ),
+    (
+        "meeting",
+        "amber_missed_max",
+        "未按期召开不超过此数为黄灯（超过为红灯）",
+        "次",
+    ),
+    (
+        "meeting",
+        "absence_months",
+        "连续未参加组织生活提醒",
+        "个月",
+    ),
     ("first_secretary", "photo_max_mb", "照片大小上限", "MB"),
     (
         "first_secretary",
@@ -419,6 +482,16 @@ const fn col(key: &'static str, label: &'static str, cell: Cell) -> Column {
 
 /// Every structured rule value, as a table.
 pub const TABLES: &[Table] = &[
+    Table {
+        kind: "meeting",
+        key: "requirements",
+        map: false,
+        columns: &[
+            col("kind", "会议类别", Cell::Choice(&crate::meeting::KINDS)),
+            col("period", "周期", Cell::Choice(&crate::meeting::PERIODS)),
+            col("count", "每周期次数", Cell::Int),
+        ],
+    },
     Table {
         kind: "recruit",
         key: "signers",

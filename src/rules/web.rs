@@ -5,6 +5,7 @@ use crate::auth::Perm;
 use crate::error::{AppError, FieldError};
 use crate::first_secretary::FsRules;
 use crate::love_bank::LoveRules;
+use crate::meeting::MeetingRules;
 use crate::points::PointsRules;
 use crate::recruit::rules::RecruitRules;
 use crate::rectification::RectifyRules;
@@ -85,6 +86,7 @@ async fn view(
         kind_card::<StarRules>(ctx, org, sent).await?,
         kind_card::<WorkLogRules>(ctx, org, sent).await?,
         kind_card::<FsRules>(ctx, org, sent).await?,
+        kind_card::<MeetingRules>(ctx, org, sent).await?,
     ];
     Ok(context! { org => org, kinds => kinds })
 }
@@ -129,6 +131,7 @@ async fn publish(
         "stars" => super::publish(db, &p.actor(), org.id, &parse::<StarRules>(json)?).await,
         "work_log" => super::publish(db, &p.actor(), org.id, &parse::<WorkLogRules>(json)?).await,
         "first_secretary" => super::publish(db, &p.actor(), org.id, &parse::<FsRules>(json)?).await,
+        "meeting" => super::publish(db, &p.actor(), org.id, &parse::<MeetingRules>(json)?).await,
         "recruit" => {
             let version =
                 super::publish(db, &p.actor(), org.id, &parse::<RecruitRules>(json)?).await?;
@@ -181,6 +184,7 @@ async fn preview(
         "stars" => compare::<StarRules>(ctx, &org, json).await?,
         "work_log" => compare::<WorkLogRules>(ctx, &org, json).await?,
         "first_secretary" => compare::<FsRules>(ctx, &org, json).await?,
+        "meeting" => compare::<MeetingRules>(ctx, &org, json).await?,
         _ => return Err(AppError::NotFound("规则集")),
     };
     let changes = super::form::diff(kind, &current, &proposed);
@@ -265,6 +269,7 @@ pub enum RuleKindName {
     Stars,
     WorkLog,
     FirstSecretary,
+    Meeting,
 }
 
 /// The values of one rule set; the `kind` in the path says which of these shapes.
@@ -282,11 +287,12 @@ pub enum RuleValues {
     Stars(StarRules),
     WorkLog(WorkLogRules),
     FirstSecretary(FsRules),
+    Meeting(MeetingRules),
 }
 
 /// The rule values in force for an organisation: `branch` (支部工作条例), `member`, `recruit`
 /// (发展党员细则), `rectify` (整改台账), `review` (述职评议, with the tie rule of the bottom
-/// interviews), `love_bank`, `points` (积分), `stars` (星级党支部), `work_log` (工作记实) or `first_secretary` (第一书记).
+/// interviews), `love_bank`, `points` (积分), `stars` (星级党支部), `work_log` (工作记实), `first_secretary` (第一书记) or `meeting` (组织生活).
 #[utoipa::path(get, path = "/api/v1/rules/{kind}", tag = "rules", params(("kind" = RuleKindName, Path), ("org_id" = Option<i64>, Query)),
     responses((status = 200, description = "the values in force", body = RuleValues)))]
 pub async fn api_get(
@@ -315,6 +321,7 @@ pub async fn api_get(
         "stars" => values::<StarRules>(&ctx, &org.path).await?,
         "work_log" => values::<WorkLogRules>(&ctx, &org.path).await?,
         "first_secretary" => values::<FsRules>(&ctx, &org.path).await?,
+        "meeting" => values::<MeetingRules>(&ctx, &org.path).await?,
         _ => return Err(AppError::NotFound("规则集").into()),
     };
     Ok(Json(v.map_err(|e| AppError::Internal(e.to_string()))?))

@@ -53,6 +53,10 @@ use utoipa::OpenApi;
         crate::cadre::web::api_list, crate::cadre::web::api_create, crate::cadre::web::api_get, crate::cadre::web::api_update, crate::cadre::web::api_obligations,
         crate::work_log::web::api_file, crate::work_log::web::api_mine, crate::work_log::web::api_get, crate::work_log::web::api_return, crate::work_log::web::api_addendum,
         crate::work_log::web::api_board, crate::work_log::web::api_compliance, crate::work_log::web::api_dispatch,
+        crate::meeting::web::api_create, crate::meeting::web::api_mine, crate::meeting::web::api_sign_in, crate::meeting::web::api_plan,
+        crate::meeting::web::api_year, crate::meeting::web::api_compliance, crate::meeting::web::api_get, crate::meeting::web::api_notify,
+        crate::meeting::web::api_cancel, crate::meeting::web::api_mark, crate::meeting::web::api_leave, crate::meeting::web::api_file,
+        crate::meeting::web::api_addendum, crate::meeting::web::api_sitting, crate::meeting::web::api_attend,
         crate::first_secretary::web::api_rounds, crate::first_secretary::web::api_round, crate::first_secretary::web::api_list, crate::first_secretary::web::api_nominate,
         crate::first_secretary::web::api_get, crate::first_secretary::web::api_assign, crate::first_secretary::web::api_decide, crate::first_secretary::web::api_tutor,
         crate::first_secretary::web::api_tutor_remove, crate::first_secretary::web::api_checkins, crate::first_secretary::web::api_checkin, crate::first_secretary::web::api_presence,
@@ -89,6 +93,7 @@ use utoipa::OpenApi;
         (name = "cadres", description = "干部名册（干部管理权限、履职义务）"),
         (name = "work_logs", description = "工作记实（每周记实、退回、补充说明、按时率）"),
         (name = "first_secretaries", description = "第一书记（选派批次、派驻、导师、打卡、在村情况）"),
+        (name = "meetings", description = "组织生活（三会一课、主题党日：计划、通知、签到、会议记录、归档、达标情况）"),
     )
 )]
 pub struct ApiDoc;
@@ -112,6 +117,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::cadre::web::api_routes())
         .merge(crate::work_log::web::api_routes())
         .merge(crate::first_secretary::web::api_routes())
+        .merge(crate::meeting::web::api_routes())
         .route(
             "/api/v1/workbench",
             axum::routing::get(super::pages::api_workbench),

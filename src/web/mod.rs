@@ -157,6 +157,24 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/work_logs.html"),
     ),
     (
+        "meetings.html",
+        include_str!("../../templates/meetings.html"),
+    ),
+    (
+        "meeting_year.html",
+        include_str!("../../templates/meeting_year.html"),
+    ),
+    (
+        "meeting_new.html",
+        include_str!("../../templates/meeting_new.html"),
+    ),
+    ("meeting.html", include_str!("../../templates/meeting.html")),
+    (
+        "meeting_compliance.html",
+        include_str!("../../templates/meeting_compliance.html"),
+    ),
+    ("attend.html", include_str!("../../templates/attend.html")),
+    (
         "work_log.html",
         include_str!("../../templates/work_log.html"),
     ),
@@ -434,7 +452,7 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 20] = [
+const NAV: [(Perm, &str, &str, &str); 22] = [
     (Perm::CircularReceive, "/circulars", "通知公告", "circulars"),
     (Perm::SelfRead, "/circulars", "通知公告", "circulars"),
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
@@ -455,6 +473,8 @@ const NAV: [(Perm, &str, &str, &str); 20] = [
         "transfers",
     ),
     (Perm::CadreRead, "/cadres", "干部名册", "cadres"),
+    (Perm::MeetingRead, "/meetings", "组织生活", "meetings"),
+    (Perm::SelfRead, "/meetings", "组织生活", "meetings"),
     (Perm::CadreRead, "/work-logs", "工作记实", "work_logs"),
     (
         Perm::CadreRead,
@@ -1515,6 +1535,12 @@ mod catalogue_tests {
             &crate::cadre::CATEGORIES,
             &crate::cadre::STATUSES,
             &crate::work_log::OUTCOMES,
+            &crate::meeting::KINDS,
+            &crate::meeting::PERIODS,
+            &crate::meeting::OBSERVERS,
+            &crate::meeting::STATUSES,
+            &crate::meeting::ATTENDANCE,
+            &crate::meeting::LIGHTS,
             &crate::work_log::store::STATUSES,
             &crate::obligation::STATUSES,
             &crate::rectification::UPDATE_KINDS,

@@ -13,6 +13,7 @@ mod hardening;
 mod heavy;
 mod import_export;
 mod love_bank;
+mod meetings;
 mod points;
 mod recruit;
 mod rectify;

@@ -172,12 +172,13 @@ async fn the_api_document_describes_every_rule_kind_and_the_sign_in() {
                 "points",
                 "stars",
                 "work_log",
-                "first_secretary"
+                "first_secretary",
+                "meeting"
             ]
         );
         assert_eq!(
             schemas["RuleValues"]["oneOf"].as_array().map(Vec::len),
-            Some(10),
+            Some(11),
             "{}",
             schemas["RuleValues"]
         );

@@ -87,7 +87,7 @@ async fn a_cadre_files_weeks_and_the_county_sees_who_is_late() {
         let today = app.ctx.clock.today();
         let monday = monday_of(today);
         assert_eq!(obligation(&app, cid, monday).await.as_deref(), Some("due"));
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations").await, 2, "two cadres, this week only");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations WHERE kind = 'work_log.weekly'").await, 2, "two cadres, this week only");
         // registered a month ago (a week before that is refused: nobody owed it)
         let month_ago = app.ctx.clock.now() - Duration::days(30);
         dangjian::on_db!(&app.ctx.db, x => {
@@ -337,13 +337,13 @@ async fn weekly_obligations_are_made_once_even_when_a_run_stops_half_way() {
         let today = app.ctx.clock.today();
         // a run that stopped after the oldest weeks, then a whole one, then another
         dangjian::work_log::store::generate(&app.ctx, today - Duration::days(14), 2).await.expect("partial");
-        let partial = app.count("SELECT COUNT(*) AS n FROM obligations").await;
+        let partial = app.count("SELECT COUNT(*) AS n FROM obligations WHERE kind = 'work_log.weekly'").await;
         dangjian::work_log::store::generate(&app.ctx, today, 8).await.expect("whole");
         dangjian::work_log::store::generate(&app.ctx, today, 8).await.expect("again");
         // the weeks since registration (its own week included): four, for three cadres; the
         // current week's were made when they were registered
         assert_eq!(partial, 3 * 2 + 3);
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations").await, 3 * 4);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations WHERE kind = 'work_log.weekly'").await, 3 * 4);
         // two processes ticking at once run the generation once
         dangjian::scheduler::register(&app.ctx).await.expect("register");
         let (a, b) = tokio::join!(
@@ -352,7 +352,7 @@ async fn weekly_obligations_are_made_once_even_when_a_run_stops_half_way() {
         );
         let gen = |v: &[(&str, Result<String, String>)]| v.iter().filter(|r| r.0 == "obligations.generate").count();
         assert_eq!(gen(&a.expect("a")) + gen(&b.expect("b")), 1);
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations").await, 3 * 4);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations WHERE kind = 'work_log.weekly'").await, 3 * 4);
         let jobs = dangjian::scheduler::list(&app.ctx).await.expect("jobs");
         let g = jobs.iter().find(|j| j.name == "obligations.generate").expect("job");
         assert_eq!((g.runs, g.last_ok), (1, Some(true)));

@@ -1,0 +1,256 @@
+//! 组织生活: a branch secretary plans a sitting, notifies the roll, members sign in on their
+//! phones by code (only in its window, only once), an observer signs in without an account,
+//! a leave is asked and approved, the record is refused without quorum or with votes that do
+//! not add up and filed with them; the filed record is locked, fulfils the period's
+//! obligations and shows in the branch's year and the county's compliance; the year's plan is
+//! made once from the rules; nobody outside the subtree sees any of it.
+
+use crate::support::*;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use dangjian::db::DbRow;
+use serde_json::{json, Value};
+
+fn fields(v: &Value) -> Vec<String> {
+    v["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A call without an account (the public sign-in of observers).
+async fn public(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut b = Request::builder().method(method).uri(path);
+    let body = match body {
+        Some(v) => {
+            b = b.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let (status, _, bytes) = app.send(b.body(body).expect("request")).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn obligation(app: &TestApp, org: i64, kind: &str, period: &str) -> Option<String> {
+    let (kind, period) = (kind.to_string(), period.to_string());
+    dangjian::on_db!(&app.ctx.db, p => {
+        sqlx::query("SELECT status FROM obligations WHERE subject_type = 'org' AND subject_id = $1 AND kind = $2 AND period = $3")
+            .bind(org).bind(&kind).bind(&period).fetch_optional(p).await.expect("obligation")
+            .map(|r| r.string("status").expect("status"))
+    })
+}
+
+fn at(app: &TestApp, day: chrono::NaiveDate, h: u32, m: u32) {
+    app.ctx
+        .clock
+        .set_local(day.and_hms_opt(h, m, 0).expect("time"));
+}
+
+#[tokio::test]
+async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
+    each_backend(|app| async move {
+        at(&app, d(2026, 12, 3), 10, 0);
+        let p = province(&app).await;
+        let br = app.org(Some(p.counties[0]), "红旗村党支部", "branch", "village").await;
+        // nine full members and one probationary member (no vote)
+        let mut ms = Vec::new();
+        for i in 0..9u16 {
+            ms.push(app.member(br, &format!("村党员{i}"), 200 + i).await);
+        }
+        let mut prob = member_input(br, "预备党员甲", 300);
+        prob.status = "probationary".into();
+        prob.full_date = None;
+        prob.join_date = d(2026, 3, 1);
+        ms.push(app.member_with(prob).await);
+        let sec = app.account("sec", br, "branch_secretary", None).await;
+        let m0 = app.account("mem0", br, "member", Some(ms[0])).await;
+        let m1 = app.account("mem1", br, "member", Some(ms[1])).await;
+        let stranger = app.account("stranger", p.branches[0], "member", Some(p.members[0])).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let county_b = app.account("county_b", p.counties[2], "org_staff", None).await;
+
+        // planning: kinds known and fitting the organisation, a foreign organisation unseen
+        let plan = |kinds: Value| json!({"org_id": br, "kinds": kinds, "held_on": "2026-12-04", "starts": "09:00", "ends": "11:00", "place": "村党群服务中心", "agenda": "1. 学习\n2. 表决"});
+        let bad = app.api(&sec, "POST", "/api/v1/meetings", Some(plan(json!([])))).await;
+        assert_eq!(fields(&bad.1), ["kinds"], "{bad:?}");
+        let bad = app.api(&sec, "POST", "/api/v1/meetings", Some(plan(json!(["group"])))).await;
+        assert_eq!(fields(&bad.1), ["kinds"], "a branch holds no 党小组会: {bad:?}");
+        let mut late = plan(json!(["assembly"]));
+        late["ends"] = json!("08:00");
+        let bad = app.api(&sec, "POST", "/api/v1/meetings", Some(late)).await;
+        assert_eq!(fields(&bad.1), ["ends"], "{bad:?}");
+        let mut foreign = plan(json!(["assembly"]));
+        foreign["org_id"] = json!(p.branches[4]);
+        refused(app.api(&sec, "POST", "/api/v1/meetings", Some(foreign)).await, "not_found");
+        let bad = app.api(&sec, "POST", "/api/v1/meetings", Some(plan(json!(["committee"])))).await;
+        assert_eq!(fields(&bad.1), ["invitees"], "a committee meeting names its members: {bad:?}");
+        let m = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(plan(json!(["theme_day", "assembly"])))).await);
+        let id = m["id"].as_i64().expect("id");
+        assert_eq!(m["kinds"], json!(["assembly", "theme_day"]));
+        assert_eq!(m["kinds_label"], "党员大会、主题党日");
+        assert_eq!(m["status"], "planned");
+        assert_eq!(m["title"], "12月4日党员大会、主题党日");
+        // not yet notified: no roll, so members do not see it
+        refused(app.api(&m0, "GET", &format!("/api/v1/meetings/{id}"), None).await, "not_found");
+
+        // notified: the roll's snapshot (ten, nine with a vote) and a six-digit code
+        let m = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/notify"), None).await);
+        assert_eq!(m["attendance"].as_array().map(Vec::len), Some(10));
+        assert_eq!(m["attendance"].as_array().expect("roll").iter().filter(|a| a["voting"] == true).count(), 9);
+        let code = m["sign_code"].as_str().expect("code").to_string();
+        assert_eq!(code.len(), 6);
+        // a member on the roll sees it, never the code; one not on it does not
+        let seen = ok(app.api(&m0, "GET", &format!("/api/v1/meetings/{id}"), None).await);
+        assert!(seen["sign_code"].is_null(), "{seen}");
+        refused(app.api(&stranger, "GET", &format!("/api/v1/meetings/{id}"), None).await, "not_found");
+        refused(app.api(&county_b, "GET", &format!("/api/v1/meetings/{id}"), None).await, "not_found");
+        let mine = ok(app.api(&m0, "GET", "/api/v1/meetings/mine", None).await);
+        assert_eq!(mine[0]["id"], id);
+        assert_eq!(mine[0]["status"], "expected");
+
+        // the day before: no sign-in yet; a leave asked; filing refused
+        refused(app.api(&m0, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await, "meeting.sign_closed");
+        let bad = app.api(&m1, "POST", &format!("/api/v1/meetings/{id}/leave"), Some(json!({"reason": " "}))).await;
+        assert_eq!(fields(&bad.1), ["reason"], "{bad:?}");
+        ok(app.api(&m1, "POST", &format!("/api/v1/meetings/{id}/leave"), Some(json!({"reason": "外出务工"}))).await);
+        refused(app.api(&m1, "POST", &format!("/api/v1/meetings/{id}/leave"), Some(json!({"reason": "外出务工"}))).await, "meeting.leave_exists");
+        let minutes = |votes: Value| json!({"host": "王书记", "recorder": "李委员", "summary": "传达学习上级精神，讨论村集体经济项目。", "votes": votes,
+            "decisions": [{"text": "成立合作社筹备组", "owner": "王书记", "deadline": "2026-12-31"}]});
+        refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes(json!([])))).await, "meeting.not_held");
+
+        // at the sitting: a member signs in once by code; a wrong code is not found
+        at(&app, d(2026, 12, 4), 9, 5);
+        refused(app.api(&m0, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": "000000"}))).await, "not_found");
+        let signed = ok(app.api(&m0, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await);
+        assert_eq!(signed["attendance"].as_array().expect("roll").iter().find(|a| a["member_id"] == ms[0]).expect("m0")["status"], "present");
+        refused(app.api(&m0, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await, "meeting.signed");
+        refused(app.api(&stranger, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await, "meeting.not_on_roll");
+        refused(app.api(&m1, "POST", &format!("/api/v1/meetings/{id}/leave"), Some(json!({"reason": "临时有事"}))).await, "meeting.started");
+
+        // an observer without an account: by name and code; again with the same name only adds the note
+        let bad = public(&app, "POST", "/api/v1/public/attend", Some(json!({"code": code, "name": "", "category": "boss"}))).await;
+        assert_eq!(fields(&bad.1), ["name", "category"], "{bad:?}");
+        let s = public(&app, "POST", "/api/v1/public/attend", Some(json!({"code": code, "name": "赵干事", "unit": "县委组织部", "category": "upper"}))).await;
+        assert_eq!(s.0, StatusCode::OK, "{s:?}");
+        assert_eq!(s.1["id"], id);
+        let s = public(&app, "POST", "/api/v1/public/attend", Some(json!({"code": code, "name": "赵干事", "category": "upper", "note": "议程规范，发言充分"}))).await;
+        assert_eq!(s.0, StatusCode::OK, "{s:?}");
+        let v = public(&app, "GET", &format!("/api/v1/public/attend?code={code}"), None).await;
+        assert_eq!(v.1["title"], "12月4日党员大会、主题党日", "{v:?}");
+
+        // the roll: the leave still undecided stops the filing
+        refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes(json!([])))).await, "meeting.leave_pending");
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[1], "status": "leave"}))).await);
+        // four of nine voting members present: no quorum (more than half is five)
+        for &mid in &ms[2..5] {
+            ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": mid, "status": "present"}))).await);
+        }
+        let r = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes(json!([])))).await;
+        refused(r.clone(), "meeting.no_quorum");
+        assert!(r.1["message"].as_str().unwrap_or("").contains("应到9人，实到4人"), "{r:?}");
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[5], "status": "present"}))).await);
+        // the probationary member's presence counts for the roll, not the vote
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[9], "status": "present"}))).await);
+        // five voting present: votes must add up to five
+        let bad = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes(json!([{"motion": "成立合作社", "ayes": 4, "noes": 0, "abstentions": 0}])))).await;
+        assert_eq!(fields(&bad.1), ["vote_0"], "{bad:?}");
+        let bad = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(json!({"host": "", "recorder": "", "summary": ""}))).await;
+        assert_eq!(fields(&bad.1), ["host", "recorder", "summary"], "{bad:?}");
+        let filed = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"),
+            Some(minutes(json!([{"motion": "成立合作社", "ayes": 5, "noes": 0, "abstentions": 0}, {"motion": "修路方案", "ayes": 4, "noes": 1, "abstentions": 0}])))).await);
+        assert_eq!(filed["status"], "filed");
+        assert!(filed["sign_code"].is_null());
+        assert_eq!(filed["roll"], json!({"expected": 10, "present": 6, "voting_expected": 9, "voting_present": 5}));
+        // 5 ayes of 9 entitled pass; 4 do not
+        assert_eq!(filed["votes"][0]["passed"], true);
+        assert_eq!(filed["votes"][1]["passed"], false);
+        let absent = filed["attendance"].as_array().expect("roll").iter().filter(|a| a["status"] == "absent").count();
+        assert_eq!(absent, 3, "whoever did not sign in is absent");
+        assert_eq!(filed["observers"][0]["note"], "议程规范，发言充分");
+
+        // locked: no change, no sign-in, only addenda
+        refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[6], "status": "present"}))).await, "meeting.filed");
+        refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/notify"), None).await, "meeting.filed");
+        refused(app.api(&m0, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await, "not_found");
+        refused(app.api(&m0, "POST", &format!("/api/v1/meetings/{id}/addenda"), Some(json!({"body": "补记"}))).await, "forbidden");
+        let a = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/addenda"), Some(json!({"body": "更正：第二项表决为修路方案（一期）"}))).await);
+        assert_eq!(a["addenda"][0]["author"], "sec");
+        assert_eq!(a["summary"], filed["summary"]);
+
+        // the period's obligations fulfilled on time
+        assert_eq!(obligation(&app, br, "meeting.assembly", "2026-Q4").await.as_deref(), Some("done"));
+        assert_eq!(obligation(&app, br, "meeting.theme_day", "2026-12").await.as_deref(), Some("done"));
+        assert_eq!(obligation(&app, br, "meeting.committee", "2026-12").await, None, "no committee: no 支委会 owed");
+
+        // the branch's year and the county's compliance; another county sees neither
+        let y = ok(app.api(&sec, "GET", &format!("/api/v1/meetings/year?org_id={br}&year=2026"), None).await);
+        assert_eq!(y["meetings"][0]["id"], id);
+        let kinds: Vec<&str> = y["kinds"].as_array().expect("kinds").iter().map(|k| k["kind"].as_str().unwrap_or("")).collect();
+        assert_eq!(kinds, ["assembly", "lecture", "theme_day", "life", "appraisal"]);
+        let c = ok(app.api(&county, "GET", &format!("/api/v1/meetings/compliance?org_id={}&year=2026", p.counties[0]), None).await);
+        assert_eq!(c["branches"], 3);
+        assert_eq!(c["upper_observed"], 1);
+        refused(app.api(&county_b, "GET", &format!("/api/v1/meetings/compliance?org_id={}&year=2026", p.counties[0]), None).await, "not_found");
+        refused(app.api(&county_b, "GET", &format!("/api/v1/meetings/year?org_id={br}&year=2026"), None).await, "not_found");
+        refused(app.api(&m0, "GET", &format!("/api/v1/meetings/year?org_id={br}&year=2026"), None).await, "forbidden");
+
+        // the audit chain holds every step
+        assert!(matches!(app.verify().await, dangjian::audit::VerifyOutcome::Ok { .. }));
+        let actions = app.count("SELECT COUNT(*) AS n FROM audit_log WHERE object_type = 'meeting'").await;
+        assert!(actions >= 14, "{actions}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_years_plan_comes_from_the_rules_once() {
+    each_backend(|app| async move {
+        at(&app, d(2026, 12, 20), 10, 0);
+        let p = province(&app).await;
+        let sec = app.account("sec", p.branches[0], "branch_secretary", None).await;
+        // 2027: twelve theme days, four carrying the assembly, four the lecture, December's
+        // also the 组织生活会 and the 民主评议; no committee, no groups
+        let n = ok(app.api(&sec, "POST", "/api/v1/meetings/plan", Some(json!({"org_id": p.branches[0], "year": 2027}))).await);
+        assert_eq!(n["planned"], 12);
+        let again = ok(app.api(&sec, "POST", "/api/v1/meetings/plan", Some(json!({"org_id": p.branches[0], "year": 2027}))).await);
+        assert_eq!(again["planned"], 0, "periods already planned are left out");
+        let y = ok(app.api(&sec, "GET", &format!("/api/v1/meetings/year?org_id={}&year=2027", p.branches[0]), None).await);
+        let dec = y["meetings"].as_array().expect("rows").iter().find(|r| r["held_on"] == "2027-12-03").cloned().expect("December's theme day");
+        assert_eq!(dec["kinds_label"], "党员大会、主题党日、组织生活会、民主评议党员");
+        let bad = app.api(&sec, "POST", "/api/v1/meetings/plan", Some(json!({"org_id": p.branches[0], "year": 2030}))).await;
+        assert_eq!(fields(&bad.1), ["year"], "{bad:?}");
+        refused(app.api(&sec, "POST", "/api/v1/meetings/plan", Some(json!({"org_id": p.branches[4], "year": 2027}))).await, "not_found");
+
+        // a locality meeting monthly for the assembly: a rule value
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let mut reqs = serde_json::to_value(dangjian::meeting::MeetingRules::default().requirements).expect("json");
+        reqs[0]["period"] = json!("month");
+        ok(app.api(&county, "POST", "/api/v1/rules/meeting", Some(json!({"org_id": p.counties[0], "values": {"requirements": reqs}}))).await);
+        let n = ok(app.api(&county, "POST", "/api/v1/meetings/plan", Some(json!({"org_id": p.branches[1], "year": 2027}))).await);
+        let y = ok(app.api(&county, "GET", &format!("/api/v1/meetings/year?org_id={}&year=2027", p.branches[1]), None).await);
+        let assemblies = y["meetings"].as_array().expect("rows").iter().filter(|r| r["kinds_label"].as_str().unwrap_or("").contains("党员大会")).count();
+        assert_eq!((n["planned"].as_i64(), assemblies), (Some(12), 12));
+
+        // the scheduler owes each branch its periods once
+        let made = dangjian::obligation::generate_all(&app.ctx).await.expect("generate");
+        assert!(made.contains("党员大会"), "{made}");
+        let owed = app.count("SELECT COUNT(*) AS n FROM obligations WHERE kind = 'meeting.theme_day' AND period = '2026-12'").await;
+        assert_eq!(owed, 8, "the eight branches of the province owe December's theme day");
+        dangjian::obligation::generate_all(&app.ctx).await.expect("again");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations WHERE kind = 'meeting.theme_day' AND period = '2026-12'").await, 8);
+    })
+    .await;
+}
