@@ -70,6 +70,7 @@ pub const SOURCES: &[(&str, Source)] = &[
     ("first_secretaries", |c, p| {
         Box::pin(first_secretaries(c, p))
     }),
+    ("meetings", |c, p| Box::pin(meetings(c, p))),
 ];
 
 /// How many to-dos a list shows of one source (the source's own page lists them all).
@@ -663,4 +664,110 @@ mod tests {
         );
         assert!(!v[1].overdue, "due today is not overdue");
     }
+}
+
+/// 组织生活: a member's sittings to attend; for those who run them, leave to decide, sittings
+/// held and not yet filed, and the required sittings overdue (listed for a branch, counted for
+/// a committee above).
+async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    let mut out = Vec::new();
+    let today = ctx.clock.today();
+    let now = ctx.clock.now();
+    let zone = ctx.clock.zone();
+    if let Some(me) = p.member_id {
+        let rows = on_db!(&ctx.db, x => {
+            let rows = sqlx::query("SELECT m.id, m.title, m.held_on, m.starts_at FROM meeting_attendance a JOIN meetings m ON m.id = a.meeting_id \
+                                    WHERE a.member_id = $1 AND a.status = 'expected' AND m.status = 'notified' AND m.ends_at >= $2 ORDER BY m.starts_at LIMIT 10")
+                .bind(me).bind(now).fetch_all(x).await?;
+            rows.iter().map(|r| Ok((r.i64("id")?, r.string("title")?, r.date("held_on")?, r.ts("starts_at")?)))
+                .collect::<crate::db::DbResult<Vec<_>>>()?
+        });
+        for (id, title, day, starts) in rows {
+            out.push(
+                Todo::new(
+                    "meetings",
+                    format!("参加会议：{title}（{}）", zone.local(starts).format("%m-%d %H:%M")),
+                    format!("/meetings/{id}"),
+                )
+                .due(Some(day), today),
+            );
+        }
+    }
+    if !p.can(Perm::MeetingWrite) {
+        return Ok(out);
+    }
+    let (lo, hi) = scope(p);
+    let since = today - chrono::Duration::days(62);
+    let (leave, unfiled) = on_db!(&ctx.db, x => {
+        let leave = sqlx::query("SELECT m.id, m.title, m.held_on, COUNT(*) AS n FROM meetings m JOIN orgs o ON o.id = m.org_id \
+                                 JOIN meeting_attendance a ON a.meeting_id = m.id AND a.status = 'leave_asked' \
+                                 WHERE m.held_on >= $1 AND m.status = 'notified' AND o.path >= $2 AND o.path < $3 GROUP BY m.id, m.title, m.held_on ORDER BY m.held_on LIMIT 20")
+            .bind(today - chrono::Duration::days(1)).bind(&lo).bind(&hi).fetch_all(x).await?;
+        let leave = leave.iter().map(|r| Ok((r.i64("id")?, r.string("title")?, r.date("held_on")?, r.i64("n")?)))
+            .collect::<crate::db::DbResult<Vec<_>>>()?;
+        let unfiled = sqlx::query("SELECT m.id, m.title, m.held_on FROM meetings m JOIN orgs o ON o.id = m.org_id \
+                                   WHERE m.held_on >= $1 AND m.held_on <= $2 AND m.status IN ('planned', 'notified') AND m.starts_at < $3 \
+                                   AND o.path >= $4 AND o.path < $5 ORDER BY m.held_on LIMIT 20")
+            .bind(since).bind(today).bind(now).bind(&lo).bind(&hi).fetch_all(x).await?;
+        let unfiled = unfiled.iter().map(|r| Ok((r.i64("id")?, r.string("title")?, r.date("held_on")?)))
+            .collect::<crate::db::DbResult<Vec<_>>>()?;
+        (leave, unfiled)
+    });
+    for (id, title, day, n) in leave {
+        out.push(
+            Todo::new("meetings", format!("审批会议请假：{title}"), format!("/meetings/{id}"))
+                .count(n)
+                .due(Some(day), today),
+        );
+    }
+    for (id, title, day) in unfiled {
+        out.push(
+            Todo::new(
+                "meetings",
+                format!("整理会议记录并签字归档：{title}"),
+                format!("/meetings/{id}"),
+            )
+            .due(Some(day + chrono::Duration::days(7)), today),
+        );
+    }
+    // the required sittings past due and not filed
+    let own = crate::org::store::get(&ctx.db, p.org_id).await?;
+    if own.kind.holds_members() || own.kind == crate::org::OrgKind::Group {
+        let owed = on_db!(&ctx.db, x => {
+            let rows = sqlx::query("SELECT b.kind, b.period, b.due_at FROM obligations b JOIN orgs o ON o.id = b.scope_org_id \
+                                    WHERE b.kind LIKE 'meeting.%' AND b.status IN ('due', 'missed') AND b.due_at < $1 AND b.period_start >= $2 \
+                                    AND o.path >= $3 AND o.path < $4 ORDER BY b.period_start LIMIT 20")
+                .bind(now).bind(today - chrono::Duration::days(400)).bind(&lo).bind(&hi).fetch_all(x).await?;
+            rows.iter().map(|r| Ok((r.string("kind")?, r.string("period")?, r.ts("due_at")?)))
+                .collect::<crate::db::DbResult<Vec<_>>>()?
+        });
+        for (kind, period, due) in owed {
+            let k = kind.trim_start_matches("meeting.");
+            out.push(
+                Todo::new(
+                    "meetings",
+                    format!("召开并归档{}（{period}）", crate::meeting::kind_label(k)),
+                    format!("/meetings/year?org_id={}", own.id),
+                )
+                .due(Some(zone.date_of(due)), today),
+            );
+        }
+    } else {
+        let n = on_db!(&ctx.db, x => {
+            sqlx::query("SELECT COUNT(DISTINCT b.subject_id) AS n FROM obligations b JOIN orgs o ON o.id = b.scope_org_id \
+                         WHERE b.kind LIKE 'meeting.%' AND b.status = 'missed' AND b.period_start >= $1 AND o.path >= $2 AND o.path < $3")
+                .bind(NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today)).bind(&lo).bind(&hi).fetch_one(x).await?.i64("n")?
+        });
+        if n > 0 {
+            out.push(
+                Todo::new(
+                    "meetings",
+                    "督促未按期召开三会一课的党支部".into(),
+                    "/meetings/compliance".into(),
+                )
+                .count(n),
+            );
+        }
+    }
+    Ok(out)
 }

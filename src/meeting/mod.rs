@@ -528,6 +528,57 @@ pub fn light(missed: i64, late: i64, overdue: i64, r: &MeetingRules) -> &'static
 
 pub const LIGHTS: [(&str, &str); 3] = [("green", "达标"), ("amber", "需关注"), ("red", "未达标")];
 
+/// The branch warnings of required sittings not held: (kind, code, name).
+pub const WARNINGS: [(&str, &str, &str); 7] = [
+    ("assembly", "branch.assembly_overdue", "党员大会未按期召开"),
+    ("committee", "branch.committee_overdue", "支委会未按期召开"),
+    ("group", "branch.group_overdue", "党小组会未按期召开"),
+    ("lecture", "branch.lecture_missed", "党课未按期开展"),
+    ("theme_day", "branch.theme_day_missed", "主题党日未按期开展"),
+    ("life", "branch.life_meeting_missing", "未召开组织生活会"),
+    ("appraisal", "branch.appraisal_missing", "未开展民主评议党员"),
+];
+
+/// The warnings of a branch from its missed obligations this year: (kind, periods missed,
+/// the latest missed period's key), one warning per kind.
+pub fn warnings(missed: &[(String, i64, String)]) -> Vec<crate::org::rules::Warning> {
+    WARNINGS
+        .iter()
+        .filter_map(|(kind, code, name)| {
+            let (_, n, last) = missed.iter().find(|m| m.0 == *kind && m.1 > 0)?;
+            Some(crate::org::rules::Warning {
+                code,
+                message: format!("{name}：本年有{n}个周期未按期召开并归档（最近为{last}）"),
+            })
+        })
+        .collect()
+}
+
+/// Missed obligations of this year by branch (a group's counted for its branch) in the
+/// subtree at `path`: branch id → (kind, periods missed, latest period key).
+pub async fn missed_by_branch(
+    db: &crate::db::Db,
+    path: &str,
+    year_start: NaiveDate,
+) -> crate::db::DbResult<std::collections::HashMap<i64, Vec<(String, i64, String)>>> {
+    use crate::db::DbRow;
+    let hi = crate::db::path_upper(path);
+    let rows = crate::on_db!(db, x => {
+        let rows = sqlx::query("SELECT CASE WHEN o.kind = 'group' THEN o.parent_id ELSE o.id END AS branch, b.kind, COUNT(*) AS n, MAX(b.period) AS last \
+                                FROM obligations b JOIN orgs o ON o.id = b.scope_org_id \
+                                WHERE b.kind LIKE 'meeting.%' AND b.status = 'missed' AND b.period_start >= $1 AND o.path >= $2 AND o.path < $3 \
+                                GROUP BY CASE WHEN o.kind = 'group' THEN o.parent_id ELSE o.id END, b.kind")
+            .bind(year_start).bind(path).bind(&hi).fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.opt_i64("branch")?.unwrap_or(0), r.string("kind")?, r.i64("n")?, r.string("last")?)))
+            .collect::<crate::db::DbResult<Vec<_>>>()?
+    });
+    let mut out: std::collections::HashMap<i64, Vec<(String, i64, String)>> = Default::default();
+    for (branch, kind, n, last) in rows {
+        out.entry(branch).or_default().push((kind.trim_start_matches("meeting.").to_string(), n, last));
+    }
+    Ok(out)
+}
+
 /// Longest text of a record field, in characters.
 pub const MAX_TEXT: usize = 5000;
 /// Longest title, place, name, in characters.

@@ -193,7 +193,12 @@ pub async fn warnings(db: &Db, org: &Org) -> AppResult<Vec<super::rules::Warning
         committee_size: org.committee_size,
         term_start: org.term_start,
     };
-    Ok(super::rules::branch_warnings(&facts, &rules, db.today()))
+    let today = db.today();
+    let mut out = super::rules::branch_warnings(&facts, &rules, today);
+    let year_start = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today);
+    let missed = crate::meeting::missed_by_branch(db, &org.path, year_start).await?;
+    out.extend(crate::meeting::warnings(missed.get(&org.id).map(Vec::as_slice).unwrap_or(&[])));
+    Ok(out)
 }
 
 /// Organisations in the subtree whose name contains `q` (pickers, import lookup).
@@ -650,10 +655,13 @@ pub async fn warned_branches(db: &Db, path: &str) -> AppResult<Vec<WarnedBranch>
         }))).collect::<DbResult<Vec<_>>>()?
     });
     let today = db.today();
+    let year_start = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today);
+    let missed = crate::meeting::missed_by_branch(db, path, year_start).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, name, f)| {
-            let warnings = super::rules::branch_warnings(&f, &rules, today);
+            let mut warnings = super::rules::branch_warnings(&f, &rules, today);
+            warnings.extend(crate::meeting::warnings(missed.get(&id).map(Vec::as_slice).unwrap_or(&[])));
             (!warnings.is_empty()).then_some(WarnedBranch {
                 id,
                 name,
@@ -666,7 +674,7 @@ pub async fn warned_branches(db: &Db, path: &str) -> AppResult<Vec<WarnedBranch>
 }
 
 /// Warning codes of the branch rules and their short labels (dashboard, filters).
-pub const WARNING_LABELS: [(&str, &str); 8] = [
+pub const WARNING_LABELS: [(&str, &str); 15] = [
     ("branch.too_few_full_members", "正式党员不足"),
     ("branch.too_many_members", "党员人数过多"),
     ("branch.committee_missing", "应设未设支委会"),
@@ -675,6 +683,13 @@ pub const WARNING_LABELS: [(&str, &str); 8] = [
     ("branch.term_ending", "即将换届"),
     ("branch.term_expired", "任期已满未换届"),
     ("branch.term_unknown", "未记录任期"),
+    ("branch.assembly_overdue", "党员大会未按期召开"),
+    ("branch.committee_overdue", "支委会未按期召开"),
+    ("branch.group_overdue", "党小组会未按期召开"),
+    ("branch.lecture_missed", "党课未按期开展"),
+    ("branch.theme_day_missed", "主题党日未按期开展"),
+    ("branch.life_meeting_missing", "未召开组织生活会"),
+    ("branch.appraisal_missing", "未开展民主评议党员"),
 ];
 
 pub fn warning_label(code: &str) -> &'static str {

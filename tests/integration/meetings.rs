@@ -117,6 +117,9 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         assert!(seen["sign_code"].is_null(), "{seen}");
         refused(app.api(&stranger, "GET", &format!("/api/v1/meetings/{id}"), None).await, "not_found");
         refused(app.api(&county_b, "GET", &format!("/api/v1/meetings/{id}"), None).await, "not_found");
+        // 工作台: the member's sitting to attend
+        let todos = ok(app.api(&m0, "GET", "/api/v1/workbench", None).await);
+        assert!(todos.as_array().expect("todos").iter().any(|t| t["source"] == "meetings" && t["link"] == format!("/meetings/{id}")), "{todos}");
         let mine = ok(app.api(&m0, "GET", "/api/v1/meetings/mine", None).await);
         assert_eq!(mine[0]["id"], id);
         assert_eq!(mine[0]["status"], "expected");
@@ -151,6 +154,10 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         let v = public(&app, "GET", &format!("/api/v1/public/attend?code={code}"), None).await;
         assert_eq!(v.1["title"], "12月4日党员大会、主题党日", "{v:?}");
 
+        // 工作台 of the secretary: the leave to decide and the sitting to file
+        let todos = ok(app.api(&sec, "GET", "/api/v1/workbench", None).await);
+        let titles: Vec<&str> = todos.as_array().expect("todos").iter().filter(|t| t["source"] == "meetings").map(|t| t["title"].as_str().unwrap_or("")).collect();
+        assert!(titles.iter().any(|t| t.starts_with("审批会议请假")) && titles.iter().any(|t| t.starts_with("整理会议记录")), "{titles:?}");
         // the roll: the leave still undecided stops the filing
         refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes(json!([])))).await, "meeting.leave_pending");
         ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[1], "status": "leave"}))).await);
@@ -251,6 +258,21 @@ async fn the_years_plan_comes_from_the_rules_once() {
         assert_eq!(owed, 8, "the eight branches of the province owe December's theme day");
         dangjian::obligation::generate_all(&app.ctx).await.expect("again");
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM obligations WHERE kind = 'meeting.theme_day' AND period = '2026-12'").await, 8);
+
+        // January's theme day not held: missed once its time is past, and a warning on the branch
+        at(&app, d(2027, 1, 5), 10, 0);
+        dangjian::obligation::generate_all(&app.ctx).await.expect("january");
+        at(&app, d(2027, 3, 20), 10, 0);
+        dangjian::obligation::sweep(&app.ctx).await.expect("sweep");
+        assert_eq!(obligation(&app, p.branches[0], "meeting.theme_day", "2027-01").await.as_deref(), Some("missed"));
+        let org = dangjian::org::store::get(&app.ctx.db, p.branches[0]).await.expect("org");
+        let w = dangjian::org::store::warnings(&app.ctx.db, &org).await.expect("warnings");
+        let w = w.iter().find(|w| w.code == "branch.theme_day_missed").expect("theme day warning");
+        assert!(w.message.contains("最近为2027-01"), "{}", w.message);
+        let warned = dangjian::org::store::warned_branches(&app.ctx.db, &org.path).await.expect("warned");
+        assert!(warned[0].warnings.iter().any(|w| w.code == "branch.theme_day_missed"));
+        let c = ok(app.api(&county, "GET", &format!("/api/v1/meetings/compliance?org_id={}&year=2027", p.counties[0]), None).await);
+        assert_eq!((c["branches"].as_i64(), c["green"].as_i64()), (Some(2), Some(0)), "{c}");
     })
     .await;
 }
