@@ -686,7 +686,10 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             out.push(
                 Todo::new(
                     "meetings",
-                    format!("参加会议：{title}（{}）", zone.local(starts).format("%m-%d %H:%M")),
+                    format!(
+                        "参加会议：{title}（{}）",
+                        zone.local(starts).format("%m-%d %H:%M")
+                    ),
                     format!("/meetings/{id}"),
                 )
                 .due(Some(day), today),
@@ -715,9 +718,13 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
     });
     for (id, title, day, n) in leave {
         out.push(
-            Todo::new("meetings", format!("审批会议请假：{title}"), format!("/meetings/{id}"))
-                .count(n)
-                .due(Some(day), today),
+            Todo::new(
+                "meetings",
+                format!("审批会议请假：{title}"),
+                format!("/meetings/{id}"),
+            )
+            .count(n)
+            .due(Some(day), today),
         );
     }
     for (id, title, day) in unfiled {

@@ -8,6 +8,7 @@
 mod cadres;
 mod first_secretaries;
 mod love_bank;
+mod meetings;
 pub mod names;
 mod points;
 mod recruits;
@@ -992,8 +993,14 @@ pub async fn generate(
         "{} points entries, {} star-rating rounds",
         pts.entries, pts.rounds
     ));
+    // a year of 组织生活 for every branch
+    let (sittings, attendance) =
+        meetings::generate(&mut tx, &mut g.rng, opts.as_of, &ctx.clock.zone()).await?;
+    progress(&format!(
+        "{sittings} meetings, {attendance} attendance rows"
+    ));
     if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
-        for table in ["orgs", "members"] {
+        for table in ["orgs", "members", "meetings"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
                 .execute(&mut **t)
                 .await?;
@@ -1007,7 +1014,7 @@ pub async fn generate(
             object_type: "database",
             object_id: String::new(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns, "love_cards": love_cards, "cadres": cadre_counts.0, "work_logs": cadre_counts.1, "first_secretaries": fs_counts.0, "fs_checkins": fs_counts.1, "point_entries": pts.entries, "star_rounds": pts.rounds}),
+            after: serde_json::json!({"seed": opts.seed, "as_of": opts.as_of, "orgs": g.orgs.len(), "branches": plans.len(), "members": written, "recruits": in_pipeline, "talents": in_pools, "rect_items": rect_items, "interviews": interviews, "review_campaigns": campaigns, "love_cards": love_cards, "cadres": cadre_counts.0, "work_logs": cadre_counts.1, "first_secretaries": fs_counts.0, "fs_checkins": fs_counts.1, "point_entries": pts.entries, "star_rounds": pts.rounds, "meetings": sittings, "meeting_attendance": attendance}),
         },
     )
     .await?;

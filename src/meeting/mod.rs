@@ -536,7 +536,11 @@ pub const WARNINGS: [(&str, &str, &str); 7] = [
     ("lecture", "branch.lecture_missed", "党课未按期开展"),
     ("theme_day", "branch.theme_day_missed", "主题党日未按期开展"),
     ("life", "branch.life_meeting_missing", "未召开组织生活会"),
-    ("appraisal", "branch.appraisal_missing", "未开展民主评议党员"),
+    (
+        "appraisal",
+        "branch.appraisal_missing",
+        "未开展民主评议党员",
+    ),
 ];
 
 /// The warnings of a branch from its missed obligations this year: (kind, periods missed,
@@ -574,7 +578,11 @@ pub async fn missed_by_branch(
     });
     let mut out: std::collections::HashMap<i64, Vec<(String, i64, String)>> = Default::default();
     for (branch, kind, n, last) in rows {
-        out.entry(branch).or_default().push((kind.trim_start_matches("meeting.").to_string(), n, last));
+        out.entry(branch).or_default().push((
+            kind.trim_start_matches("meeting.").to_string(),
+            n,
+            last,
+        ));
     }
     Ok(out)
 }

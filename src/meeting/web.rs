@@ -327,7 +327,7 @@ async fn detail_view(
     sent.decisions
         .resize(sent.decisions.len().max(3), Default::default());
     Ok(context! {
-        m => m, manages => manages, me => me, started => started, errors => errors,
+        m => m, manages => manages, mine => me, started => started, errors => errors,
         attendance => ATTENDANCE, minutes => sent, committee_size => committee_size,
     })
 }

@@ -195,9 +195,12 @@ pub async fn warnings(db: &Db, org: &Org) -> AppResult<Vec<super::rules::Warning
     };
     let today = db.today();
     let mut out = super::rules::branch_warnings(&facts, &rules, today);
-    let year_start = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today);
+    let year_start =
+        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today);
     let missed = crate::meeting::missed_by_branch(db, &org.path, year_start).await?;
-    out.extend(crate::meeting::warnings(missed.get(&org.id).map(Vec::as_slice).unwrap_or(&[])));
+    out.extend(crate::meeting::warnings(
+        missed.get(&org.id).map(Vec::as_slice).unwrap_or(&[]),
+    ));
     Ok(out)
 }
 
@@ -655,13 +658,16 @@ pub async fn warned_branches(db: &Db, path: &str) -> AppResult<Vec<WarnedBranch>
         }))).collect::<DbResult<Vec<_>>>()?
     });
     let today = db.today();
-    let year_start = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today);
+    let year_start =
+        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today);
     let missed = crate::meeting::missed_by_branch(db, path, year_start).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, name, f)| {
             let mut warnings = super::rules::branch_warnings(&f, &rules, today);
-            warnings.extend(crate::meeting::warnings(missed.get(&id).map(Vec::as_slice).unwrap_or(&[])));
+            warnings.extend(crate::meeting::warnings(
+                missed.get(&id).map(Vec::as_slice).unwrap_or(&[]),
+            ));
             (!warnings.is_empty()).then_some(WarnedBranch {
                 id,
                 name,
