@@ -104,10 +104,8 @@ pub(super) async fn generate(
                     continue; // never held
                 }
                 let age = (as_of - day).num_days();
-                let filed_after = if ahead {
-                    None
-                } else if age <= 3 && rng.gen_bool(0.6) {
-                    None // held a few days ago, not yet filed
+                let filed_after = if ahead || (age <= 3 && rng.gen_bool(0.6)) {
+                    None // ahead, or held a few days ago and not yet filed
                 } else if rng.gen_bool(0.06) {
                     Some(rng.gen_range(35..60).min(age)) // filed late
                 } else {
