@@ -641,31 +641,6 @@ async fn first_secretaries(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overdue_first_then_by_deadline_then_undated() {
-        let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
-        let d = |n: i64| Some(today + chrono::Duration::days(n));
-        let mut v = [
-            Todo::new("a", "undated".into(), "/".into()),
-            Todo::new("b", "in five days".into(), "/".into()).due(d(5), today),
-            Todo::new("c", "late".into(), "/".into()).due(d(-3), today),
-            Todo::new("d", "tomorrow".into(), "/".into()).due(d(1), today),
-            Todo::new("e", "today".into(), "/".into()).due(d(0), today),
-        ];
-        order(&mut v);
-        let order: Vec<&str> = v.iter().map(|t| t.title.as_str()).collect();
-        assert_eq!(
-            order,
-            ["late", "today", "tomorrow", "in five days", "undated"]
-        );
-        assert!(!v[1].overdue, "due today is not overdue");
-    }
-}
-
 /// 组织生活: a member's sittings to attend; for those who run them, leave to decide, sittings
 /// held and not yet filed, and the required sittings overdue (listed for a branch, counted for
 /// a committee above).
@@ -777,4 +752,29 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overdue_first_then_by_deadline_then_undated() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
+        let d = |n: i64| Some(today + chrono::Duration::days(n));
+        let mut v = [
+            Todo::new("a", "undated".into(), "/".into()),
+            Todo::new("b", "in five days".into(), "/".into()).due(d(5), today),
+            Todo::new("c", "late".into(), "/".into()).due(d(-3), today),
+            Todo::new("d", "tomorrow".into(), "/".into()).due(d(1), today),
+            Todo::new("e", "today".into(), "/".into()).due(d(0), today),
+        ];
+        order(&mut v);
+        let order: Vec<&str> = v.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(
+            order,
+            ["late", "today", "tomorrow", "in five days", "undated"]
+        );
+        assert!(!v[1].overdue, "due today is not overdue");
+    }
 }

@@ -26,6 +26,27 @@ const SUMMARIES: [&str; 5] = [
 const LEAVE: [&str; 4] = ["外出务工", "身体不适", "家中有事", "在外地就医"];
 const OBSERVERS: [&str; 6] = ["王立新", "刘红梅", "孙建军", "赵晓燕", "陈志强", "李文静"];
 
+/// (meeting, member, name, voting, status, reason, signed at)
+type AttRow = (
+    i64,
+    i64,
+    String,
+    bool,
+    &'static str,
+    &'static str,
+    Option<DateTime<Utc>>,
+);
+/// (kind, branch, period, due, missed at, status, fulfilled by (meeting, at))
+type OblRow = (
+    String,
+    i64,
+    Period,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    &'static str,
+    Option<(i64, DateTime<Utc>)>,
+);
+
 struct Sitting {
     id: i64,
     org_id: i64,
@@ -126,15 +147,7 @@ pub(super) async fn generate(
     let committee: HashMap<i64, i64> = branches.iter().map(|b| (b.0, b.2)).collect();
     // the sittings, their rolls and observers
     let mut rows_att = 0usize;
-    let mut att: Vec<(
-        i64,
-        i64,
-        String,
-        bool,
-        &'static str,
-        &'static str,
-        Option<DateTime<Utc>>,
-    )> = Vec::new();
+    let mut att: Vec<AttRow> = Vec::new();
     let mut obs: Vec<(i64, &'static str, &'static str, DateTime<Utc>)> = Vec::new();
     for chunk in sittings.chunks(500) {
         let mut mrows = Vec::with_capacity(chunk.len());
@@ -301,15 +314,7 @@ pub(super) async fn generate(
             filed.entry((s.org_id, k, p.key)).or_insert((s.id, at));
         }
     }
-    let mut obl: Vec<(
-        String,
-        i64,
-        Period,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        &'static str,
-        Option<(i64, DateTime<Utc>)>,
-    )> = Vec::new();
+    let mut obl: Vec<OblRow> = Vec::new();
     let mut written = 0usize;
     for (org, has_committee, _) in &branches {
         let full = roster
@@ -369,20 +374,7 @@ pub(super) async fn generate(
     Ok((sittings.len(), rows_att))
 }
 
-#[allow(clippy::type_complexity)]
-async fn flush(
-    tx: &mut Tx,
-    rows: &mut Vec<(
-        String,
-        i64,
-        Period,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        &'static str,
-        Option<(i64, DateTime<Utc>)>,
-    )>,
-    now: DateTime<Utc>,
-) -> AppResult<usize> {
+async fn flush(tx: &mut Tx, rows: &mut Vec<OblRow>, now: DateTime<Utc>) -> AppResult<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
