@@ -149,6 +149,7 @@ pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("work_log_addendum", "补充说明已添加"),
     ("meeting_created", "会议已安排"),
     ("meeting_planned", "年度计划已生成"),
+    ("meeting_plan_none", "各周期均已安排，没有需要新增的会议"),
     ("meeting_notified", "已发出通知，参会名单已生成"),
     ("meeting_cancelled", "会议已取消"),
     ("meeting_marked", "参会情况已登记"),

@@ -691,6 +691,31 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             .collect::<crate::db::DbResult<Vec<_>>>()?;
         (leave, unfiled)
     });
+    let own = crate::org::store::get(&ctx.db, p.org_id).await?;
+    let branch = own.kind.holds_members() || own.kind == crate::org::OrgKind::Group;
+    if !branch {
+        // above the branches: how many sittings are held and not filed, not each of them
+        let n = on_db!(&ctx.db, x => {
+            sqlx::query("SELECT COUNT(*) AS n FROM meetings m JOIN orgs o ON o.id = m.org_id \
+                         WHERE m.held_on >= $1 AND m.held_on <= $2 AND m.status IN ('planned', 'notified') AND m.starts_at < $3 AND o.path >= $4 AND o.path < $5")
+                .bind(since).bind(today).bind(now).bind(&lo).bind(&hi).fetch_one(x).await?.i64("n")?
+        });
+        if n > 0 {
+            out.push(
+                Todo::new(
+                    "meetings",
+                    "督促已召开的会议及时整理记录并归档".into(),
+                    "/meetings/compliance".into(),
+                )
+                .count(n),
+            );
+        }
+    }
+    let (leave, unfiled) = if branch {
+        (leave, unfiled)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     for (id, title, day, n) in leave {
         out.push(
             Todo::new(
@@ -713,8 +738,7 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
         );
     }
     // the required sittings past due and not filed
-    let own = crate::org::store::get(&ctx.db, p.org_id).await?;
-    if own.kind.holds_members() || own.kind == crate::org::OrgKind::Group {
+    if branch {
         let owed = on_db!(&ctx.db, x => {
             let rows = sqlx::query("SELECT b.kind, b.period, b.due_at FROM obligations b JOIN orgs o ON o.id = b.scope_org_id \
                                     WHERE b.kind LIKE 'meeting.%' AND b.status IN ('due', 'missed') AND b.due_at < $1 AND b.period_start >= $2 \

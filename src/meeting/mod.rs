@@ -441,6 +441,15 @@ pub struct Roll {
     pub voting_present: i64,
 }
 
+/// A share as a refusal says it: 半数 for one half, else a percentage (三分之二 as 66.7%).
+pub fn share_words(permille: i64) -> String {
+    match permille {
+        500 => "半数".into(),
+        p if p % 10 == 0 => format!("{}%", p / 10),
+        p => format!("{}.{}%", p / 10, p % 10),
+    }
+}
+
 /// `part > whole × permille / 1000`, exactly.
 fn above(part: i64, whole: i64, permille: i64) -> bool {
     part * 1000 > whole * permille
@@ -466,8 +475,8 @@ pub fn check_quorum(
         return Err(AppError::refused(
             "meeting.no_quorum",
             format!(
-                "党员大会有表决权的到会党员须超过应到的{}‰（应到{}人，实到{}人），会议不能有效召开",
-                r.assembly_quorum_permille, roll.voting_expected, roll.voting_present
+                "党员大会有表决权的到会党员须超过应到人数的{}（应到{}人，实到{}人），会议不能有效召开",
+                share_words(r.assembly_quorum_permille), roll.voting_expected, roll.voting_present
             ),
         ));
     }
@@ -476,8 +485,10 @@ pub fn check_quorum(
         return Err(AppError::refused(
             "meeting.no_committee_quorum",
             format!(
-                "支委会到会委员须超过委员总数的{}‰（委员{}人，到会{}人）",
-                r.committee_quorum_permille, size, present
+                "支委会到会委员须超过委员总数的{}（委员{}人，到会{}人）",
+                share_words(r.committee_quorum_permille),
+                size,
+                present
             ),
         ));
     }
@@ -498,7 +509,7 @@ pub fn decide_votes(votes: &mut [Vote], roll: &Roll, r: &MeetingRules) -> Result
             c.add(&field, format!("“{}”的票数不能为负数", v.motion));
             continue;
         }
-        let sum = v.ayes + v.noes + v.abstentions;
+        let sum = v.ayes.saturating_add(v.noes).saturating_add(v.abstentions);
         if sum != roll.voting_present {
             c.add(
                 &field,
@@ -585,6 +596,20 @@ pub async fn missed_by_branch(
         ));
     }
     Ok(out)
+}
+
+/// 党章第九条: has a member gone `absence_months` without organisational life? Only when the
+/// platform has their roll since before the cut (their first expected sitting on or before
+/// it), no sitting attended since, and at least one sitting missed without leave since.
+pub fn long_absent(
+    first_expected: Option<NaiveDate>,
+    last_present: Option<NaiveDate>,
+    absences_since: i64,
+    cut: NaiveDate,
+) -> bool {
+    first_expected.is_some_and(|f| f <= cut)
+        && last_present.is_none_or(|l| l < cut)
+        && absences_since > 0
 }
 
 /// Longest text of a record field, in characters.
@@ -863,6 +888,13 @@ mod tests {
     }
 
     #[test]
+    fn shares_are_said_in_words() {
+        assert_eq!(share_words(500), "半数");
+        assert_eq!(share_words(800), "80%");
+        assert_eq!(share_words(667), "66.7%");
+    }
+
+    #[test]
     fn the_light_turns_with_missed_periods() {
         let r = MeetingRules::default(); // amber up to 1 missed
         let cases = [
@@ -874,6 +906,28 @@ mod tests {
         ];
         for ((m, l, o), want) in cases {
             assert_eq!(light(m, l, o, &r), want, "{m} {l} {o}");
+        }
+    }
+
+    #[test]
+    fn six_months_without_attending_needs_a_record_that_long() {
+        let cut = d(2026, 6, 7);
+        // (first expected, last present, absences since the cut, warned)
+        let cases = [
+            (Some(d(2026, 1, 2)), None, 1, true),
+            (Some(d(2026, 6, 7)), None, 1, true), // expected on the cut: a record that long
+            (Some(d(2026, 6, 8)), None, 3, false), // the platform knows them for less
+            (Some(d(2026, 1, 2)), Some(d(2026, 6, 6)), 1, true), // last present the day before
+            (Some(d(2026, 1, 2)), Some(d(2026, 6, 7)), 1, false), // present on the cut
+            (Some(d(2026, 1, 2)), None, 0, false), // on leave throughout: not absent
+            (None, None, 0, false),
+        ];
+        for (first, last, absences, want) in cases {
+            assert_eq!(
+                long_absent(first, last, absences, cut),
+                want,
+                "{first:?} {last:?} {absences}"
+            );
         }
     }
 

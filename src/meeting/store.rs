@@ -625,6 +625,8 @@ pub async fn cancel(ctx: &Ctx, p: &Principal, id: i64, reason: &str) -> AppResul
 }
 
 /// The sitting a code opens, while it may be signed into.
+/// The sitting a code opens, whatever the time (the caller checks the window: a member on
+/// its roll is told the window, anyone else learns nothing from a real code).
 async fn by_code(ctx: &Ctx, code: &str) -> AppResult<(Meeting, MeetingRules)> {
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
     if code.len() != 6 {
@@ -636,7 +638,12 @@ async fn by_code(ctx: &Ctx, code: &str) -> AppResult<(Meeting, MeetingRules)> {
     });
     let m = load(ctx, id.ok_or(AppError::NotFound("签到码"))?).await?;
     let rules = rules_at(ctx, &m.org_path).await?;
-    if !super::in_sign_window(ctx.clock.now(), m.starts_at, m.ends_at, &rules) {
+    Ok((m, rules))
+}
+
+/// Refuses outside the sitting's sign-in window, naming it.
+fn in_window(ctx: &Ctx, m: &Meeting, rules: &MeetingRules) -> AppResult<()> {
+    if !super::in_sign_window(ctx.clock.now(), m.starts_at, m.ends_at, rules) {
         let zone = ctx.clock.zone();
         return Err(AppError::refused(
             "meeting.sign_closed",
@@ -651,7 +658,15 @@ async fn by_code(ctx: &Ctx, code: &str) -> AppResult<(Meeting, MeetingRules)> {
             ),
         ));
     }
-    Ok((m, rules))
+    Ok(())
+}
+
+/// The sitting a code opens for someone not on its roll: only while it may be signed into
+/// (a closed window answers as a wrong code does).
+async fn open_by_code(ctx: &Ctx, code: &str) -> AppResult<Meeting> {
+    let (m, rules) = by_code(ctx, code).await?;
+    in_window(ctx, &m, &rules).map_err(|_| AppError::NotFound("签到码"))?;
+    Ok(m)
 }
 
 /// The public view of the sitting a code opens: what an observer sees before signing in.
@@ -666,7 +681,7 @@ pub struct Sitting {
 }
 
 pub async fn sitting(ctx: &Ctx, code: &str) -> AppResult<Sitting> {
-    let (m, _) = by_code(ctx, code).await?;
+    let m = open_by_code(ctx, code).await?;
     Ok(Sitting {
         id: m.id,
         org_name: m.org_name,
@@ -686,16 +701,12 @@ pub async fn sign_in(ctx: &Ctx, p: &Principal, code: &str) -> AppResult<Meeting>
             "本账号未关联党员信息，不能以党员身份签到；列席人员请在签到页以姓名签到",
         ));
     };
-    let (m, _) = by_code(ctx, code).await?;
+    let (m, rules) = by_code(ctx, code).await?;
+    // not on the roll: as a wrong code (a real code of another branch tells nothing)
     let Some(a) = m.attendance.iter().find(|a| a.member_id == me) else {
-        return Err(AppError::refused(
-            "meeting.not_on_roll",
-            format!(
-                "您不在“{}”的参会名单中；如为列席，请以列席人员身份签到",
-                m.title
-            ),
-        ));
+        return Err(AppError::NotFound("签到码"));
     };
+    in_window(ctx, &m, &rules)?;
     if a.status == "present" {
         return Err(AppError::refused(
             "meeting.signed",
@@ -711,8 +722,11 @@ pub async fn sign_in(ctx: &Ctx, p: &Principal, code: &str) -> AppResult<Meeting>
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     let n = on_tx!(&mut tx, x => {
-        sqlx::query("UPDATE meeting_attendance SET status = 'present', signed_at = $1, via = 'code' WHERE meeting_id = $2 AND member_id = $3 AND status <> 'present'")
-            .bind(now).bind(m.id).bind(me).execute(&mut *x).await?.rows_affected()
+        let n = sqlx::query("UPDATE meeting_attendance SET status = 'present', signed_at = $1, via = 'code' WHERE meeting_id = $2 AND member_id = $3 AND status <> 'present'")
+            .bind(now).bind(m.id).bind(me).execute(&mut *x).await?.rows_affected();
+        // the roll changed: a notice sent again meanwhile, or minutes read before, are stale
+        sqlx::query("UPDATE meetings SET version = version + 1 WHERE id = $1 AND status = 'notified'").bind(m.id).execute(&mut *x).await?;
+        n
     });
     if n != 1 {
         return Err(AppError::refused(
@@ -752,7 +766,7 @@ pub struct ObserverSignIn {
 /// An observer signs in by name and code (a second time with the same name only adds the
 /// observation).
 pub async fn observe(ctx: &Ctx, o: &ObserverSignIn, ip: &str) -> AppResult<Sitting> {
-    let (m, _) = by_code(ctx, &o.code).await?;
+    let m = open_by_code(ctx, &o.code).await?;
     let mut c = Checks::default();
     let name = super::clean(&o.name);
     let unit = super::clean(&o.unit);
@@ -794,7 +808,13 @@ pub async fn observe(ctx: &Ctx, o: &ObserverSignIn, ip: &str) -> AppResult<Sitti
         match existing {
             Some(oid) => {
                 if !note.is_empty() {
-                    sqlx::query("UPDATE meeting_observers SET note = $1 WHERE id = $2").bind(&note).bind(oid).execute(&mut *x).await?;
+                    // added to what was said, never replacing it
+                    let before = sqlx::query("SELECT note FROM meeting_observers WHERE id = $1").bind(oid).fetch_one(&mut *x).await?.string("note")?;
+                    let joined = if before.is_empty() { note.clone() } else { format!("{before}\n{note}") };
+                    if joined.chars().count() > 2000 {
+                        return Err(AppError::field("note", "意见建议累计不超过2000字"));
+                    }
+                    sqlx::query("UPDATE meeting_observers SET note = $1 WHERE id = $2").bind(&joined).bind(oid).execute(&mut *x).await?;
                 }
                 oid
             }
@@ -941,10 +961,12 @@ async fn set_attendance(
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     let n = on_tx!(&mut tx, x => {
-        sqlx::query("UPDATE meeting_attendance SET status = $1, reason = $2, signed_at = CASE WHEN $1 = 'present' THEN $3 ELSE NULL END, \
+        let n = sqlx::query("UPDATE meeting_attendance SET status = $1, reason = $2, signed_at = CASE WHEN $1 = 'present' THEN $3 ELSE NULL END, \
                      via = CASE WHEN $1 = 'present' THEN 'roll' ELSE '' END WHERE meeting_id = $4 AND member_id = $5 AND status = $6")
             .bind(status).bind(reason).bind(now).bind(m.id).bind(member).bind(before.as_deref().unwrap_or(""))
-            .execute(&mut *x).await?.rows_affected()
+            .execute(&mut *x).await?.rows_affected();
+        sqlx::query("UPDATE meetings SET version = version + 1 WHERE id = $1 AND version = $2 AND status = 'notified'")
+            .bind(m.id).bind(m.version).execute(&mut *x).await?.rows_affected().min(n)
     });
     bump(n)?;
     audit::append(
@@ -1045,10 +1067,16 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
             owner: super::clean(&d.owner),
             deadline: d.deadline,
         })
-        .filter(|d| !d.text.is_empty())
+        .filter(|d| !d.text.is_empty() || !d.owner.is_empty() || d.deadline.is_some())
         .collect();
     c.check(decisions.len() <= 50, "decisions", "决定事项最多50项");
     for (i, d) in decisions.iter().enumerate() {
+        if d.text.is_empty() {
+            c.add(
+                &format!("decision_{i}"),
+                "填写了责任人或完成时限的决定事项，请填写事项内容",
+            );
+        }
         if d.text.chars().count() > 500 || d.owner.chars().count() > 30 {
             c.add(
                 &format!("decision_{i}"),
@@ -1085,21 +1113,42 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
             .filter(|a| a.voting && a.status == "present")
             .count() as i64,
     };
+    if roll.present == 0 {
+        return Err(AppError::refused(
+            "meeting.nobody_present",
+            "参会名单上没有出席的党员，不能作为已召开的会议归档",
+        ));
+    }
     let org = crate::org::store::get(&ctx.db, m.org_id).await?;
-    let committee = (
-        input.committee_present.unwrap_or(present),
-        if org.committee_size > 0 {
+    let committee = if m.kinds.iter().any(|k| k == "committee") {
+        // a 支委会's roll is the committee: those present are the members present; a sitting
+        // that is also something else names them, never more than signed in
+        let size = if org.committee_size > 0 {
             org.committee_size
         } else {
             roll.expected
-        },
-    );
-    if committee.0 < 0 || committee.0 > committee.1 {
-        return Err(AppError::field(
-            "committee_present",
-            format!("到会委员应在0至{}人之间", committee.1),
-        ));
-    }
+        };
+        let only = m.kinds.iter().all(|k| k == "committee");
+        let at = if only {
+            present.min(size)
+        } else {
+            input.committee_present.unwrap_or(0)
+        };
+        if at < 0 || at > size.min(present) {
+            return Err(AppError::field(
+                "committee_present",
+                format!(
+                    "到会委员应在0至{}人之间（委员{}人，出席{}人）",
+                    size.min(present),
+                    size,
+                    present
+                ),
+            ));
+        }
+        (at, size)
+    } else {
+        (0, 0)
+    };
     super::check_quorum(&m.kinds, &roll, committee, &rules)?;
     if !votes.is_empty() && !m.kinds.iter().any(|k| k == "assembly" || k == "committee") {
         return Err(AppError::field("votes", "只有党员大会、支委会进行表决"));
@@ -1239,11 +1288,23 @@ pub async fn plan(ctx: &Ctx, p: &Principal, org_id: i64, year: i32) -> AppResult
         }
     }
     let zone = ctx.clock.zone();
+    // one plan at a time per branch: the branch's row is held until the plan is written, and
+    // what is already planned is read after taking it (two clicks never plan twice)
+    let mut tx = ctx.db.begin().await?;
+    on_tx!(&mut tx, x => {
+        sqlx::query("UPDATE orgs SET version = version WHERE id = $1").bind(org.id).execute(&mut *x).await?;
+    });
+    let from = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
+    let to = NaiveDate::from_ymd_opt(year + 1, 1, 31).unwrap_or(today);
+    let cal = crate::calendar::store::calendar(&ctx.db, from, to).await?;
     let mut made = Vec::new();
     for o in &orgs {
         let holder = holder_of(o, ctx).await?;
-        let held = kinds_held(ctx, o.id, year, &rules).await?;
-        for s in super::plan_year(year, &holder, &rules, &held) {
+        let held = kinds_held(&mut tx, o.id, year, &rules).await?;
+        for mut s in super::plan_year(year, &holder, &rules, &held) {
+            // a theme day on a holiday or a weekend moves to the next working day of its month
+            // (else the last one before it)
+            s.day = working_day_near(s.day, &cal);
             // only what is still ahead: the past is recorded, not planned
             if s.day < today {
                 continue;
@@ -1257,29 +1318,31 @@ pub async fn plan(ctx: &Ctx, p: &Principal, org_id: i64, year: i32) -> AppResult
             "一次生成的会议超过400次，请检查频次规则",
         ));
     }
-    let mut tx = ctx.db.begin().await?;
     let start = NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default();
     let end = NaiveTime::from_hms_opt(11, 0, 0).unwrap_or_default();
+    let mut ids = Vec::new();
     for (oid, s) in &made {
         let title = format!(
             "{}{}",
             s.day.format("%-m月%-d日"),
             super::kinds_label(&s.kinds)
         );
-        insert(
-            &mut tx,
-            p.account_id,
-            *oid,
-            &s.kinds,
-            &title,
-            s.day,
-            zone.instant(s.day.and_time(start)),
-            zone.instant(s.day.and_time(end)),
-            "",
-            "",
-            &[],
-        )
-        .await?;
+        ids.push(
+            insert(
+                &mut tx,
+                p.account_id,
+                *oid,
+                &s.kinds,
+                &title,
+                s.day,
+                zone.instant(s.day.and_time(start)),
+                zone.instant(s.day.and_time(end)),
+                "",
+                "",
+                &[],
+            )
+            .await?,
+        );
     }
     audit::append(
         &mut tx,
@@ -1289,7 +1352,7 @@ pub async fn plan(ctx: &Ctx, p: &Principal, org_id: i64, year: i32) -> AppResult
             object_type: "org",
             object_id: org.id.to_string(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({"year": year, "planned": made.len()}),
+            after: serde_json::json!({"year": year, "planned": made.len(), "meetings": ids}),
         },
     )
     .await?;
@@ -1300,16 +1363,16 @@ pub async fn plan(ctx: &Ctx, p: &Principal, org_id: i64, year: i32) -> AppResult
 /// (kind, period key) of the sittings an organisation holds or has planned in `year` (not
 /// cancelled), by the period of the kind's requirement.
 async fn kinds_held(
-    ctx: &Ctx,
+    tx: &mut Tx,
     org_id: i64,
     year: i32,
     rules: &MeetingRules,
 ) -> AppResult<Vec<(String, String)>> {
     let from = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default();
     let to = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or_default();
-    let rows = on_db!(&ctx.db, x => {
+    let rows = on_tx!(tx, x => {
         let rows = sqlx::query("SELECT kinds, held_on FROM meetings WHERE org_id = $1 AND held_on >= $2 AND held_on <= $3 AND status <> 'cancelled'")
-            .bind(org_id).bind(from).bind(to).fetch_all(x).await?;
+            .bind(org_id).bind(from).bind(to).fetch_all(&mut *x).await?;
         rows.iter().map(|r| Ok((r.string("kinds")?, r.date("held_on")?))).collect::<DbResult<Vec<_>>>()?
     });
     let mut out = Vec::new();
@@ -1324,6 +1387,18 @@ async fn kinds_held(
         }
     }
     Ok(out)
+}
+
+/// `day` if it is a working day, else the next working day of its month, else the last one
+/// before it.
+fn working_day_near(day: NaiveDate, cal: &crate::calendar::Calendar) -> NaiveDate {
+    let ok = |d: NaiveDate| crate::calendar::is_working_day(d, cal);
+    (0..31)
+        .map(|k| day + Duration::days(k))
+        .take_while(|d| d.month() == day.month())
+        .find(|d| ok(*d))
+        .or_else(|| (1..31).map(|k| day - Duration::days(k)).find(|d| ok(*d)))
+        .unwrap_or(day)
 }
 
 /// A sitting as a list shows it.
@@ -1369,6 +1444,52 @@ pub struct Year {
     pub missed: i64,
     pub late: i64,
     pub overdue: i64,
+    /// 党章第九条: members without organisational life for the rule's months.
+    pub absentees: Vec<Absentee>,
+    pub absence_months: i64,
+}
+
+/// A member gone the rule's months without attending (a warning to the branch, never a
+/// removal: the branch finds the reason and records what it did).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = MeetingAbsentee)]
+pub struct Absentee {
+    pub member_id: i64,
+    pub name: String,
+    pub last_present: Option<NaiveDate>,
+    pub absences: i64,
+}
+
+/// The members of a branch gone `rules.absence_months` without attending, as of `today`.
+pub async fn absentees(
+    ctx: &Ctx,
+    org_id: i64,
+    rules: &MeetingRules,
+    today: NaiveDate,
+) -> AppResult<Vec<Absentee>> {
+    let cut = today
+        .checked_sub_months(chrono::Months::new(rules.absence_months.clamp(1, 24) as u32))
+        .unwrap_or(today);
+    let rows = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT m.id, m.name, MIN(mt.held_on) AS first_expected, \
+                                MAX(CASE WHEN a.status = 'present' THEN mt.held_on END) AS last_present, \
+                                CAST(COALESCE(SUM(CASE WHEN a.status = 'absent' AND mt.held_on >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS absences \
+                                FROM members m JOIN meeting_attendance a ON a.member_id = m.id JOIN meetings mt ON mt.id = a.meeting_id AND mt.status = 'filed' \
+                                WHERE m.org_id = $1 AND m.status IN ('full', 'probationary') GROUP BY m.id, m.name ORDER BY m.id")
+            .bind(org_id).bind(cut).fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?, r.opt_date("first_expected")?, r.opt_date("last_present")?, r.i64("absences")?)))
+            .collect::<DbResult<Vec<_>>>()?
+    });
+    Ok(rows
+        .into_iter()
+        .filter(|r| super::long_absent(r.2, r.3, r.4, cut))
+        .map(|(member_id, name, _, last_present, absences)| Absentee {
+            member_id,
+            name,
+            last_present,
+            absences,
+        })
+        .collect())
 }
 
 pub async fn year(ctx: &Ctx, p: &Principal, org_id: i64, year: i32) -> AppResult<Year> {
@@ -1450,8 +1571,25 @@ pub async fn year(ctx: &Ctx, p: &Principal, org_id: i64, year: i32) -> AppResult
             cells,
         });
     }
-    let light = super::light(missed, late, overdue, &rules);
+    // nothing due yet (a year ahead, or before the platform's records): no light at all
+    let decided = kinds
+        .iter()
+        .flat_map(|k| &k.cells)
+        .any(|c| c.1 != "open" && c.1 != "due")
+        || overdue > 0;
+    let light = if decided {
+        super::light(missed, late, overdue, &rules)
+    } else {
+        "none"
+    };
+    let absentees = if org.kind.holds_members() {
+        absentees(ctx, org.id, &rules, ctx.clock.today()).await?
+    } else {
+        Vec::new()
+    };
     Ok(Year {
+        absentees,
+        absence_months: rules.absence_months,
         org_id: org.id,
         org_name: org.name,
         year,

@@ -99,9 +99,27 @@ async fn mine_render(
 async fn sign_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
+    ClientIp(ip): ClientIp,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    match store::sign_in(&ctx, &p, &form::text(&f, "code")).await {
+    // guessing codes is throttled here as on the API and the observers' page
+    let r = match crate::web::code_attempt(&ctx, &ip) {
+        Err(e) => Err(e),
+        Ok(()) => store::sign_in(&ctx, &p, &form::text(&f, "code")).await,
+    };
+    if matches!(r, Err(AppError::NotFound(_))) {
+        crate::web::code_failed(&ctx, &ip);
+    }
+    match r {
+        Err(e @ AppError::TooManyAttempts(_)) => {
+            mine_render(
+                &ctx,
+                &p,
+                StatusCode::TOO_MANY_REQUESTS,
+                vec![FieldError::new("code", e.public_message())],
+            )
+            .await
+        }
         Ok(m) => Ok(Redirect::to(&format!("/meetings/{}?ok=meeting_signed", m.id)).into_response()),
         Err(AppError::NotFound(_)) => {
             mine_render(
@@ -178,10 +196,17 @@ async fn plan_page(
     let org_id = form::opt_num(&f, "org_id").unwrap_or(p.org_id);
     let year = form::opt_num(&f, "year").unwrap_or(ctx.clock.today().year() as i64) as i32;
     match store::plan(&ctx, &p, org_id, year).await {
-        Ok(n) => Ok(Redirect::to(&format!(
-            "/meetings/year?org_id={org_id}&year={year}&ok=meeting_planned&n={n}"
-        ))
-        .into_response()),
+        Ok(n) => {
+            let ok = if n > 0 {
+                "meeting_planned"
+            } else {
+                "meeting_plan_none"
+            };
+            Ok(Redirect::to(&format!(
+                "/meetings/year?org_id={org_id}&year={year}&ok={ok}"
+            ))
+            .into_response())
+        }
         Err(e) if shown(&e) => {
             let q = YearQuery {
                 org_id: Some(org_id),

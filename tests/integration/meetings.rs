@@ -65,6 +65,8 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         at(&app, d(2026, 12, 3), 10, 0);
         let p = province(&app).await;
         let br = app.org(Some(p.counties[0]), "红旗村党支部", "branch", "village").await;
+        // a committee of three: an assembly with more present than that is no 支委会 and files
+        app.exec(&format!("UPDATE orgs SET has_committee = TRUE, committee_size = 3 WHERE id = {br}")).await;
         // nine full members and one probationary member (no vote)
         let mut ms = Vec::new();
         for i in 0..9u16 {
@@ -140,7 +142,7 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         let signed = ok(app.api(&m0, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await);
         assert_eq!(signed["attendance"].as_array().expect("roll").iter().find(|a| a["member_id"] == ms[0]).expect("m0")["status"], "present");
         refused(app.api(&m0, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await, "meeting.signed");
-        refused(app.api(&stranger, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await, "meeting.not_on_roll");
+        refused(app.api(&stranger, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await, "not_found");
         refused(app.api(&m1, "POST", &format!("/api/v1/meetings/{id}/leave"), Some(json!({"reason": "临时有事"}))).await, "meeting.started");
 
         // an observer without an account: by name and code; again with the same name only adds the note
@@ -149,7 +151,9 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         let s = public(&app, "POST", "/api/v1/public/attend", Some(json!({"code": code, "name": "赵干事", "unit": "县委组织部", "category": "upper"}))).await;
         assert_eq!(s.0, StatusCode::OK, "{s:?}");
         assert_eq!(s.1["id"], id);
-        let s = public(&app, "POST", "/api/v1/public/attend", Some(json!({"code": code, "name": "赵干事", "category": "upper", "note": "议程规范，发言充分"}))).await;
+        let s = public(&app, "POST", "/api/v1/public/attend", Some(json!({"code": code, "name": "赵干事", "category": "upper", "note": "议程规范"}))).await;
+        assert_eq!(s.0, StatusCode::OK, "{s:?}");
+        let s = public(&app, "POST", "/api/v1/public/attend", Some(json!({"code": code, "name": "赵干事", "category": "upper", "note": "发言充分"}))).await;
         assert_eq!(s.0, StatusCode::OK, "{s:?}");
         let v = public(&app, "GET", &format!("/api/v1/public/attend?code={code}"), None).await;
         assert_eq!(v.1["title"], "12月4日党员大会、主题党日", "{v:?}");
@@ -167,13 +171,17 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         }
         let r = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes(json!([])))).await;
         refused(r.clone(), "meeting.no_quorum");
-        assert!(r.1["message"].as_str().unwrap_or("").contains("应到9人，实到4人"), "{r:?}");
+        assert!(r.1["message"].as_str().unwrap_or("").contains("超过应到人数的半数（应到9人，实到4人）"), "{r:?}");
         ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[5], "status": "present"}))).await);
         // the probationary member's presence counts for the roll, not the vote
         ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[9], "status": "present"}))).await);
         // five voting present: votes must add up to five
         let bad = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes(json!([{"motion": "成立合作社", "ayes": 4, "noes": 0, "abstentions": 0}])))).await;
         assert_eq!(fields(&bad.1), ["vote_0"], "{bad:?}");
+        let huge = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes(json!([{"motion": "溢出", "ayes": i64::MAX, "noes": 1, "abstentions": 0}])))).await;
+        assert_eq!(fields(&huge.1), ["vote_0"], "{huge:?}");
+        let half = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(json!({"host": "王书记", "recorder": "李委员", "summary": "内容", "decisions": [{"text": "", "owner": "张三"}]}))).await;
+        assert_eq!(fields(&half.1), ["decision_0"], "a decision without its text: {half:?}");
         let bad = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(json!({"host": "", "recorder": "", "summary": ""}))).await;
         assert_eq!(fields(&bad.1), ["host", "recorder", "summary"], "{bad:?}");
         let filed = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"),
@@ -186,7 +194,7 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         assert_eq!(filed["votes"][1]["passed"], false);
         let absent = filed["attendance"].as_array().expect("roll").iter().filter(|a| a["status"] == "absent").count();
         assert_eq!(absent, 3, "whoever did not sign in is absent");
-        assert_eq!(filed["observers"][0]["note"], "议程规范，发言充分");
+        assert_eq!(filed["observers"][0]["note"], "议程规范\n发言充分", "a second note adds to the first");
 
         // locked: no change, no sign-in, only addenda
         refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[6], "status": "present"}))).await, "meeting.filed");
@@ -200,13 +208,13 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         // the period's obligations fulfilled on time
         assert_eq!(obligation(&app, br, "meeting.assembly", "2026-Q4").await.as_deref(), Some("done"));
         assert_eq!(obligation(&app, br, "meeting.theme_day", "2026-12").await.as_deref(), Some("done"));
-        assert_eq!(obligation(&app, br, "meeting.committee", "2026-12").await, None, "no committee: no 支委会 owed");
+        assert_eq!(obligation(&app, br, "meeting.committee", "2026-12").await, None, "an assembly is no 支委会");
 
         // the branch's year and the county's compliance; another county sees neither
         let y = ok(app.api(&sec, "GET", &format!("/api/v1/meetings/year?org_id={br}&year=2026"), None).await);
         assert_eq!(y["meetings"][0]["id"], id);
         let kinds: Vec<&str> = y["kinds"].as_array().expect("kinds").iter().map(|k| k["kind"].as_str().unwrap_or("")).collect();
-        assert_eq!(kinds, ["assembly", "lecture", "theme_day", "life", "appraisal"]);
+        assert_eq!(kinds, ["assembly", "committee", "lecture", "theme_day", "life", "appraisal"]);
         let c = ok(app.api(&county, "GET", &format!("/api/v1/meetings/compliance?org_id={}&year=2026", p.counties[0]), None).await);
         assert_eq!(c["branches"], 3);
         assert_eq!(c["upper_observed"], 1);
@@ -273,6 +281,69 @@ async fn the_years_plan_comes_from_the_rules_once() {
         assert!(warned[0].warnings.iter().any(|w| w.code == "branch.theme_day_missed"));
         let c = ok(app.api(&county, "GET", &format!("/api/v1/meetings/compliance?org_id={}&year=2027", p.counties[0]), None).await);
         assert_eq!((c["branches"].as_i64(), c["green"].as_i64()), (Some(2), Some(0)), "{c}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn six_months_without_attending_warns_the_branch() {
+    each_backend(|app| async move {
+        at(&app, d(2026, 1, 1), 10, 0);
+        let p = province(&app).await;
+        let (br, x, y) = (p.branches[0], p.members[0], p.members[1]);
+        // January and May, filed: x absent both times, y present in January only
+        for (id, day) in [(9001, "2026-01-02"), (9002, "2026-05-01")] {
+            app.exec(&format!("INSERT INTO meetings (id, org_id, kinds, title, held_on, starts_at, ends_at, status, created_at) \
+                VALUES ({id}, {br}, 'theme_day', '主题党日', '{day}', '{day}T01:00:00Z', '{day}T03:00:00Z', 'filed', '{day}T00:00:00Z')")).await;
+            let ys = if id == 9001 { "present" } else { "leave" };
+            app.exec(&format!("INSERT INTO meeting_attendance (meeting_id, member_id, name, voting, status) VALUES ({id}, {x}, '党员1', TRUE, 'absent'), ({id}, {y}, '党员2', TRUE, '{ys}')")).await;
+        }
+        let sec = app.account("sec", br, "branch_secretary", None).await;
+        // in July the January sitting is inside the six months: nothing yet
+        at(&app, d(2026, 7, 1), 10, 0);
+        let yr = ok(app.api(&sec, "GET", &format!("/api/v1/meetings/year?org_id={br}&year=2026"), None).await);
+        assert_eq!(yr["absentees"], json!([]), "{yr}");
+        // in August: x has attended nothing for six months and missed May without leave; y
+        // was on leave in May, so is not warned
+        at(&app, d(2026, 8, 1), 10, 0);
+        let yr = ok(app.api(&sec, "GET", &format!("/api/v1/meetings/year?org_id={br}&year=2026"), None).await);
+        assert_eq!(yr["absentees"].as_array().map(Vec::len), Some(1), "{yr}");
+        assert_eq!(yr["absentees"][0]["member_id"], x);
+        assert_eq!(yr["absentees"][0]["absences"], 1);
+        assert!(yr["absentees"][0]["last_present"].is_null());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_committee_meeting_counts_the_committee_from_its_roll() {
+    each_backend(|app| async move {
+        at(&app, d(2026, 12, 3), 10, 0);
+        let p = province(&app).await;
+        let br = app.org(Some(p.counties[0]), "支委会测试支部", "branch", "village").await;
+        app.exec(&format!("UPDATE orgs SET has_committee = TRUE, committee_size = 3 WHERE id = {br}")).await;
+        let mut ms = Vec::new();
+        for i in 0..8u16 {
+            ms.push(app.member(br, &format!("委员{i}"), 400 + i).await);
+        }
+        let sec = app.account("sec", br, "branch_secretary", None).await;
+        let new = json!({"org_id": br, "kinds": ["committee"], "held_on": "2026-12-04", "invitees": [ms[0], ms[1], ms[2], ms[3]]});
+        refused(app.api(&sec, "POST", "/api/v1/meetings", Some(new)).await, "meeting.too_many_committee_members");
+        let m = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(json!({"org_id": br, "kinds": ["committee"], "held_on": "2026-12-04", "invitees": [ms[0], ms[1], ms[2]]}))).await);
+        let id = m["id"].as_i64().expect("id");
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/notify"), None).await);
+        at(&app, d(2026, 12, 4), 12, 0);
+        let minutes = json!({"host": "书记", "recorder": "委员", "summary": "研究发展党员工作", "committee_present": 3});
+        // nobody present: not a sitting, whatever number is claimed
+        refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes.clone())).await, "meeting.nobody_present");
+        // one of three: no quorum (the claim of three is not taken)
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[0], "status": "present"}))).await);
+        let r = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes.clone())).await;
+        refused(r.clone(), "meeting.no_committee_quorum");
+        assert!(r.1["message"].as_str().unwrap_or("").contains("委员3人，到会1人"), "{r:?}");
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[1], "status": "present"}))).await);
+        let f = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes)).await);
+        assert_eq!(f["status"], "filed");
     })
     .await;
 }
