@@ -586,7 +586,7 @@ test('a county account is refused a member of another county', async () => {
 test('a secretary on a phone: every page fits, the menu collapses and opens', async () => {
   const page = await open({ viewport: PHONE });
   await signIn(page, 'secretary');
-  for (const path of ['/', '/members', '/members/new', '/orgs', '/orgs/warnings', '/transfers', '/rules', '/me', '/password']) {
+  for (const path of ['/', '/members', '/members/new', '/orgs', '/orgs/warnings', '/transfers', '/rules', '/me', '/password', '/meetings', '/meetings/year', '/meetings/new']) {
     await page.goto(BASE + path);
     await noHorizontalScroll(page, path);
   }
@@ -868,6 +868,97 @@ test('一月一评分、一季一排名: a township scores a first secretary\'s 
   await fs.done();
 });
 
+test('组织生活: a secretary plans a meeting on a phone and shows its code; a member and an observer without an account sign in; the secretary files the minutes; the county reads compliance', async () => {
+  // the sitting started ten minutes ago, local time (Asia/Shanghai), and lasts until 23:59 at most
+  const local = new Date(Date.now() + 8 * 3600e3 - 10 * 60e3).toISOString();
+  const day = local.slice(0, 10);
+  const starts = local.slice(11, 16) < '00:10' ? '00:00' : local.slice(11, 16);
+  const endMin = Math.min(Number(starts.slice(0, 2)) * 60 + Number(starts.slice(3, 5)) + 120, 23 * 60 + 59);
+  const ends = `${String(Math.floor(endMin / 60)).padStart(2, '0')}:${String(endMin % 60).padStart(2, '0')}`;
+
+  const sec = await open({ viewport: PHONE });
+  await signIn(sec, 'secretary');
+  await sec.goto(BASE + '/meetings');
+  await sec.getByRole('link', { name: '本支部会议安排' }).click();
+  await sec.getByRole('link', { name: '安排会议' }).click();
+  // refused first: no kind chosen
+  await sec.getByLabel('日期').fill(day);
+  await sec.getByRole('button', { name: '保存' }).click();
+  await sec.getByText('请选择会议类别（可多选）').first().waitFor();
+  await sec.getByLabel('党员大会').check();
+  await sec.getByLabel('主题党日').check();
+  await sec.getByLabel('开始').fill(starts);
+  await sec.getByLabel('结束').fill(ends);
+  await sec.getByLabel('地点', { exact: true }).fill('村党群服务中心');
+  await sec.getByRole('button', { name: '保存' }).click();
+  await sec.waitForURL(/\/meetings\/\d+\?ok=meeting_created/);
+  await sec.getByRole('button', { name: '发出通知，生成参会名单' }).click();
+  await sec.getByRole('status').filter({ hasText: '参会名单已生成' }).waitFor();
+  const code = (await sec.locator('.big-code').innerText()).trim();
+  assert.match(code, /^\d{6}$/);
+  await noHorizontalScroll(sec, 'meeting with its code');
+  await shot(sec, 'meeting-code-phone');
+  const url = sec.url().split('?')[0];
+
+  // a member signs in with the code on a phone; a second time is refused
+  const member = await open({ viewport: PHONE });
+  await signIn(member, 'member');
+  await member.goto(BASE + '/meetings');
+  await member.getByLabel('会场公布的六位签到码').fill(code);
+  await member.getByRole('button', { name: '签到' }).click();
+  await member.getByRole('status').filter({ hasText: '签到成功' }).waitFor();
+  await member.goto(BASE + '/meetings');
+  await member.getByLabel('会场公布的六位签到码').fill(code);
+  await member.getByRole('button', { name: '签到' }).click();
+  await member.getByText('无需重复签到').first().waitFor();
+  await member.done();
+
+  // an observer from the county, without an account
+  const observer = await open({ viewport: PHONE });
+  await observer.goto(BASE + '/attend');
+  await observer.getByLabel('签到码').fill(code);
+  await observer.getByLabel('姓名').fill('赵干事');
+  await observer.getByLabel('列席身份').selectOption('upper');
+  await observer.getByLabel('单位或身份（可不填）').fill('县委组织部');
+  await observer.getByLabel('意见建议（可不填）').fill('议程规范，讨论充分');
+  await observer.getByRole('button', { name: '签到' }).click();
+  await observer.getByText('您已签到列席').waitFor();
+  await noHorizontalScroll(observer, 'attend');
+  await observer.done();
+
+  // the secretary marks the rest present on the roll and files the minutes
+  await sec.goto(url);
+  await sec.getByText('赵干事').waitFor();
+  for (;;) {
+    const row = sec.locator('tr', { has: sec.getByText('未签到', { exact: true }) }).first();
+    if (await row.count() === 0) break;
+    await row.getByRole('button', { name: '登记' }).click();
+    await sec.getByRole('status').filter({ hasText: '参会情况已登记' }).waitFor();
+  }
+  await sec.getByLabel('主持人').fill('王建华');
+  await sec.getByLabel('记录人').fill('李秀英');
+  await sec.getByLabel('会议内容（发言摘要、讨论情况）').fill('集中学习上级文件精神，讨论村集体经济发展，党员逐一发言。');
+  await sec.getByLabel('决定事项').first().fill('成立合作社筹备组');
+  await sec.getByRole('button', { name: '签字归档' }).click();
+  await sec.getByRole('status').filter({ hasText: '会议记录已签字归档' }).waitFor();
+  await sec.getByRole('heading', { name: '会议记录' }).waitFor();
+  assert.equal(await sec.getByRole('button', { name: '签字归档' }).count(), 0, 'a filed record has no form');
+  await noHorizontalScroll(sec, 'filed meeting');
+  await shot(sec, 'meeting-filed-phone');
+  await sec.done();
+
+  // the county reads compliance and drills down to a branch
+  const county = await open();
+  await signIn(county, 'county');
+  await county.goto(BASE + '/meetings/compliance');
+  await county.getByRole('heading', { name: '三会一课达标情况' }).waitFor();
+  await county.locator('table.data tbody tr a').first().click();
+  await county.waitForURL(/\/meetings\/year\?org_id=/);
+  await county.getByRole('heading', { name: '各类会议按期召开情况' }).waitFor();
+  await shot(county, 'meeting-compliance-branch');
+  await county.done();
+});
+
 test('the interface follows the browser language, and the account setting wins', async () => {
   const page = await open({ locale: 'en-US', viewport: { width: 1366, height: 900 } });
   await page.goto(BASE + '/login');
@@ -917,10 +1008,10 @@ test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () 
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
     county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent', '/cadres', '/work-logs/board', '/work-logs/compliance', '/first-secretaries', '/first-secretaries/presence', '@fs-assignment', '@fs-round'],
-    township: ['/work-logs'],
+    township: ['/work-logs', '/meetings/compliance'],
     firstsec: ['/first-secretaries/checkin'],
-    member: ['/', '/points/me', '/circulars'],
-    secretary: ['/', '/members/new', '/password', '/points', '/points/year', '/circulars'],
+    member: ['/', '/points/me', '/circulars', '/meetings'],
+    secretary: ['/', '/members/new', '/password', '/points', '/points/year', '/circulars', '/meetings', '/meetings/year', '/meetings/new'],
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],
   };
