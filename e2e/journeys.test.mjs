@@ -882,13 +882,13 @@ test('组织生活: a secretary plans a meeting on a phone and shows its code; a
   await sec.getByRole('link', { name: '本支部会议安排' }).click();
   await sec.getByRole('link', { name: '安排会议' }).click();
   // refused first: no kind chosen
-  await sec.getByLabel('日期').fill(day);
+  await sec.getByLabel('日期', { exact: true }).fill(day);
   await sec.getByRole('button', { name: '保存' }).click();
   await sec.getByText('请选择会议类别（可多选）').first().waitFor();
   await sec.getByLabel('党员大会').check();
   await sec.getByLabel('主题党日').check();
-  await sec.getByLabel('开始').fill(starts);
-  await sec.getByLabel('结束').fill(ends);
+  await sec.getByLabel('开始', { exact: true }).fill(starts);
+  await sec.getByLabel('结束', { exact: true }).fill(ends);
   await sec.getByLabel('地点', { exact: true }).fill('村党群服务中心');
   await sec.getByRole('button', { name: '保存' }).click();
   await sec.waitForURL(/\/meetings\/\d+\?ok=meeting_created/);
@@ -916,9 +916,9 @@ test('组织生活: a secretary plans a meeting on a phone and shows its code; a
   // an observer from the county, without an account
   const observer = await open({ viewport: PHONE });
   await observer.goto(BASE + '/attend');
-  await observer.getByLabel('签到码').fill(code);
-  await observer.getByLabel('姓名').fill('赵干事');
-  await observer.getByLabel('列席身份').selectOption('upper');
+  await observer.getByLabel('签到码', { exact: true }).fill(code);
+  await observer.getByLabel('姓名', { exact: true }).fill('赵干事');
+  await observer.getByLabel('列席身份', { exact: true }).selectOption('upper');
   await observer.getByLabel('单位或身份（可不填）').fill('县委组织部');
   await observer.getByLabel('意见建议（可不填）').fill('议程规范，讨论充分');
   await observer.getByRole('button', { name: '签到' }).click();
@@ -935,10 +935,10 @@ test('组织生活: a secretary plans a meeting on a phone and shows its code; a
     await row.getByRole('button', { name: '登记' }).click();
     await sec.getByRole('status').filter({ hasText: '参会情况已登记' }).waitFor();
   }
-  await sec.getByLabel('主持人').fill('王建华');
-  await sec.getByLabel('记录人').fill('李秀英');
+  await sec.getByLabel('主持人', { exact: true }).fill('王建华');
+  await sec.getByLabel('记录人', { exact: true }).fill('李秀英');
   await sec.getByLabel('会议内容（发言摘要、讨论情况）').fill('集中学习上级文件精神，讨论村集体经济发展，党员逐一发言。');
-  await sec.getByLabel('决定事项').first().fill('成立合作社筹备组');
+  await sec.getByLabel('决定事项', { exact: true }).first().fill('成立合作社筹备组');
   await sec.getByRole('button', { name: '签字归档' }).click();
   await sec.getByRole('status').filter({ hasText: '会议记录已签字归档' }).waitFor();
   await sec.getByRole('heading', { name: '会议记录' }).waitFor();
