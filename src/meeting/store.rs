@@ -999,8 +999,23 @@ pub struct Minutes {
     pub votes: Vec<Vote>,
     /// For a 支委会: how many committee members were present.
     pub committee_present: Option<i64>,
+    /// 组织生活会: the problems found (查摆问题), each opened as a rectification item (source
+    /// `meeting`) when the record is filed.
+    pub problems: Vec<Problem>,
     /// The version read (a record changed meanwhile is refused).
     pub version: i64,
+}
+
+/// A problem a 组织生活会 found, and how it is to be put right.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(as = MeetingProblem)]
+pub struct Problem {
+    pub problem: String,
+    pub measures: String,
+    pub owner: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub deadline: Option<NaiveDate>,
 }
 
 /// Files the record: held (it has started), the roll complete (no leave undecided; whoever
@@ -1097,6 +1112,42 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
         })
         .collect();
     c.check(votes.len() <= 30, "votes", "表决事项最多30项");
+    let problems: Vec<Problem> = input
+        .problems
+        .iter()
+        .map(|x| Problem {
+            problem: super::clean(&x.problem),
+            measures: super::clean(&x.measures),
+            owner: super::clean(&x.owner),
+            deadline: x.deadline,
+        })
+        .filter(|x| {
+            !x.problem.is_empty()
+                || !x.measures.is_empty()
+                || !x.owner.is_empty()
+                || x.deadline.is_some()
+        })
+        .collect();
+    if !problems.is_empty() && !m.kinds.iter().any(|k| k == "life") {
+        c.add(
+            "problems",
+            "查摆问题随组织生活会记录，本次会议不是组织生活会",
+        );
+    }
+    c.check(problems.len() <= 30, "problems", "查摆问题最多30项");
+    for (i, x) in problems.iter().enumerate() {
+        let ok = (1..=2000).contains(&x.problem.chars().count())
+            && (1..=2000).contains(&x.measures.chars().count())
+            && (1..=50).contains(&x.owner.chars().count())
+            && x.deadline
+                .is_some_and(|d| d > m.held_on && crate::work_log::in_range(d));
+        if !ok {
+            c.add(
+                &format!("problem_{i}"),
+                "每个查摆问题须写明问题、整改措施、责任人和晚于会议日期的整改时限",
+            );
+        }
+    }
     c.finish()?;
     let present = m
         .attendance
@@ -1196,6 +1247,24 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
         let status = obligation::fulfil(&mut tx, &o, "meeting", id, now).await?;
         fulfilled.push(serde_json::json!({"kind": kind, "period": period.key, "status": status}));
     }
+    // 组织生活会: each problem found a rectification item of the branch, in this transaction
+    let mut items = Vec::new();
+    for x in &problems {
+        let item = crate::rectification::store::NewItem {
+            org_id: m.org_id,
+            supervisor_id: None,
+            source: "meeting".into(),
+            source_ref: Some(format!("meeting:{id}")),
+            source_note: m.title.chars().take(200).collect(),
+            owner: x.owner.clone(),
+            problem: x.problem.clone(),
+            measures: x.measures.clone(),
+            plan: String::new(),
+            opened_on: Some(m.held_on),
+            deadline: x.deadline,
+        };
+        items.push(crate::rectification::store::open_in(ctx, &mut tx, p, &item).await?);
+    }
     audit::append(
         &mut tx,
         &p.actor(),
@@ -1204,7 +1273,7 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
             object_type: "meeting",
             object_id: id.to_string(),
             before: serde_json::json!({"status": "notified"}),
-            after: serde_json::json!({"status": "filed", "host": host, "recorder": recorder, "roll": roll, "votes": votes, "decisions": decisions.len(), "obligations": fulfilled}),
+            after: serde_json::json!({"status": "filed", "host": host, "recorder": recorder, "roll": roll, "votes": votes, "decisions": decisions.len(), "obligations": fulfilled, "rect_items": items}),
         },
     )
     .await?;

@@ -348,6 +348,9 @@ async fn detail_view(
     if m.kinds.iter().any(|k| k == "assembly" || k == "committee") {
         blank.votes.resize(2, Default::default());
     }
+    if m.kinds.iter().any(|k| k == "life") {
+        blank.problems.resize(3, Default::default());
+    }
     let mut sent = minutes.cloned().unwrap_or(blank);
     sent.decisions
         .resize(sent.decisions.len().max(3), Default::default());
@@ -462,6 +465,16 @@ fn minutes_from(f: &HashMap<String, String>) -> Minutes {
         decisions,
         votes,
         committee_present: form::opt_num(f, "committee_present"),
+        problems: (0..30)
+            .filter_map(|i| {
+                f.get(&format!("problem_text_{i}")).map(|t| store::Problem {
+                    problem: t.clone(),
+                    measures: form::text(f, &format!("problem_measures_{i}")),
+                    owner: form::text(f, &format!("problem_owner_{i}")),
+                    deadline: form::date(f, &format!("problem_deadline_{i}")),
+                })
+            })
+            .collect(),
         version: form::num(f, "version"),
     }
 }

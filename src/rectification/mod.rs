@@ -18,8 +18,9 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// Where an item comes from.
-pub const SOURCES: [(&str, &str); 7] = [
+pub const SOURCES: [(&str, &str); 8] = [
     ("review", "述职评议"),
+    ("meeting", "组织生活会"),
     ("inspection", "巡察"),
     ("self_check", "对标自查"),
     ("visit", "明察暗访"),

@@ -180,6 +180,9 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         assert_eq!(fields(&bad.1), ["vote_0"], "{bad:?}");
         let huge = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes(json!([{"motion": "溢出", "ayes": i64::MAX, "noes": 1, "abstentions": 0}])))).await;
         assert_eq!(fields(&huge.1), ["vote_0"], "{huge:?}");
+        let notlife = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(json!({"host": "王书记", "recorder": "李委员", "summary": "内容",
+            "problems": [{"problem": "学习不深入", "measures": "制定学习计划", "owner": "王书记", "deadline": "2027-03-31"}]}))).await;
+        assert_eq!(fields(&notlife.1), ["problems"], "problems go with a 组织生活会: {notlife:?}");
         let half = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(json!({"host": "王书记", "recorder": "李委员", "summary": "内容", "decisions": [{"text": "", "owner": "张三"}]}))).await;
         assert_eq!(fields(&half.1), ["decision_0"], "a decision without its text: {half:?}");
         let bad = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(json!({"host": "", "recorder": "", "summary": ""}))).await;
@@ -344,6 +347,35 @@ async fn a_committee_meeting_counts_the_committee_from_its_roll() {
         ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[1], "status": "present"}))).await);
         let f = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(minutes)).await);
         assert_eq!(f["status"], "filed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_problems_a_life_meeting_finds_go_to_the_ledger() {
+    each_backend(|app| async move {
+        at(&app, d(2026, 12, 3), 10, 0);
+        let p = province(&app).await;
+        let br = p.branches[0];
+        let sec = app.account("sec", br, "branch_secretary", None).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let m = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(json!({"org_id": br, "kinds": ["life"], "held_on": "2026-12-04"}))).await);
+        let id = m["id"].as_i64().expect("id");
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/notify"), None).await);
+        at(&app, d(2026, 12, 4), 12, 0);
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": p.members[0], "status": "present"}))).await);
+        let problem = |deadline: &str| json!({"host": "书记", "recorder": "委员", "summary": "开展批评和自我批评，查摆问题。",
+            "problems": [{"problem": "理论学习不够深入，学用结合不紧", "measures": "每月集中学习一次，书记带头讲党课", "owner": "支部书记", "deadline": deadline}]});
+        let bad = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(problem("2026-12-01"))).await;
+        assert_eq!(fields(&bad.1), ["problem_0"], "a deadline before the meeting: {bad:?}");
+        let f = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(problem("2027-03-31"))).await);
+        assert_eq!(f["status"], "filed");
+        let items = ok(app.api(&county, "GET", "/api/v1/rectify/items?status=all", None).await);
+        let item = items["items"].as_array().expect("items").iter().find(|i| i["source"] == "meeting").cloned().expect("an item from the meeting");
+        assert_eq!(item["org_id"], br);
+        assert_eq!(item["source_ref"], format!("meeting:{id}"));
+        assert_eq!(item["deadline"], "2027-03-31");
+        assert_eq!(item["supervisor_id"], p.counties[0]);
     })
     .await;
 }
