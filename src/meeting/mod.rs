@@ -539,6 +539,17 @@ pub fn light(missed: i64, late: i64, overdue: i64, r: &MeetingRules) -> &'static
 
 pub const LIGHTS: [(&str, &str); 3] = [("green", "达标"), ("amber", "需关注"), ("red", "未达标")];
 
+/// The member indicators of the default points catalogue a filed sitting awards to those
+/// present, by kind (a locality whose catalogue lacks one awards nothing for it).
+pub const POINTS: [(&str, &str); 6] = [
+    ("assembly", "M15"),
+    ("group", "M16"),
+    ("theme_day", "M17"),
+    ("lecture", "M18"),
+    ("life", "M19"),
+    ("appraisal", "M20"),
+];
+
 /// The branch warnings of required sittings not held: (kind, code, name).
 pub const WARNINGS: [(&str, &str, &str); 7] = [
     ("assembly", "branch.assembly_overdue", "党员大会未按期召开"),

@@ -1278,7 +1278,54 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
     )
     .await?;
     tx.commit().await?;
+    award_points(ctx, p, &m).await;
     load(ctx, id).await
+}
+
+/// 积分: a filed sitting awards its kinds' attendance indicators to each member present, one
+/// entry per member and kind, each on its own (a member already at the indicator's cap is
+/// skipped, not the whole roll), once (the idempotency key is the sitting's). The filing
+/// stands whatever the points engine answers: a refusal is logged.
+async fn award_points(ctx: &Ctx, p: &Principal, m: &Meeting) {
+    if !p.can(Perm::PointsWrite) {
+        return;
+    }
+    let present = match present_of(ctx, m.id).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(meeting = m.id, error = %e, "meeting points: reading the roll");
+            return;
+        }
+    };
+    for (kind, indicator) in super::POINTS {
+        if !m.kinds.iter().any(|k| k == kind) {
+            continue;
+        }
+        for member in &present {
+            let input = crate::points::store::AwardInput {
+                subject: "member".into(),
+                member_id: Some(*member),
+                org_id: None,
+                indicator: indicator.into(),
+                done_on: Some(m.held_on),
+                note: format!("{}（会议记录第{}号）", m.title, m.id),
+                idempotency_key: Some(format!("meeting-{}-{kind}", m.id)),
+            };
+            if let Err(e) = crate::points::store::award_many(ctx, p, &input, &[*member], None).await
+            {
+                tracing::info!(meeting = m.id, member, indicator, error = %e, "meeting points not awarded");
+            }
+        }
+    }
+}
+
+/// The members present at a sitting.
+async fn present_of(ctx: &Ctx, id: i64) -> AppResult<Vec<i64>> {
+    Ok(on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT member_id FROM meeting_attendance WHERE meeting_id = $1 AND status = 'present' ORDER BY member_id")
+            .bind(id).fetch_all(x).await?;
+        rows.iter().map(|r| r.i64("member_id")).collect::<DbResult<Vec<_>>>()?
+    }))
 }
 
 /// What decides the kinds `org` owes.

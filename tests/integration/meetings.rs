@@ -199,6 +199,9 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         assert_eq!(absent, 3, "whoever did not sign in is absent");
         assert_eq!(filed["observers"][0]["note"], "议程规范\n发言充分", "a second note adds to the first");
 
+        // 积分: those present earn the assembly's and the theme day's attendance points, once
+        let pts = |ind: &str| format!("SELECT COUNT(*) AS n FROM point_entries WHERE indicator = '{ind}' AND note LIKE '%会议记录第{id}号%'");
+        assert_eq!((app.count(&pts("M15")).await, app.count(&pts("M17")).await), (6, 6));
         // locked: no change, no sign-in, only addenda
         refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": ms[6], "status": "present"}))).await, "meeting.filed");
         refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/notify"), None).await, "meeting.filed");
