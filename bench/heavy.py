@@ -103,6 +103,15 @@ def reports(today, scope_path, scope_upper):
             f"SELECT b.subject_id, b.status, COUNT(*) FROM obligations b JOIN orgs o ON o.id = b.scope_org_id "
             f"WHERE b.kind = 'work_log.weekly' AND {rng} AND b.period_start >= '{this_monday - datetime.timedelta(days=84)}' "
             f"AND b.period_start <= '{this_monday}' GROUP BY b.subject_id, b.status"]),
+        # 组织生活: the year's compliance of every branch of the subtree (三会一课达标情况)
+        ("meeting_compliance", f"/api/v1/meetings/compliance?org_id={{org}}&year={y}", [
+            f"SELECT o.id, o.name, po.name, SUM(CASE WHEN b.status = 'done' THEN 1 ELSE 0 END), SUM(CASE WHEN b.status = 'late' THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN b.status = 'missed' THEN 1 ELSE 0 END), SUM(CASE WHEN b.status = 'due' AND b.due_at < '{today}' THEN 1 ELSE 0 END) "
+            f"FROM orgs o LEFT JOIN orgs po ON po.id = o.parent_id LEFT JOIN obligations b ON b.subject_type = 'org' AND b.subject_id = o.id "
+            f"AND b.kind LIKE 'meeting.%' AND b.period_start >= '{y}-01-01' AND b.period_start <= '{y}-12-31' "
+            f"WHERE {rng} AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL GROUP BY o.id, o.name, po.name",
+            f"SELECT COUNT(DISTINCT m.id) FROM meetings m JOIN orgs o ON o.id = m.org_id JOIN meeting_observers v ON v.meeting_id = m.id AND v.category = 'upper' "
+            f"WHERE {rng} AND m.held_on >= '{y}-01-01' AND m.held_on <= '{y}-12-31'"]),
         # 第一书记: the month's days in the village of every first secretary of the subtree
         ("fs_presence", f"/api/v1/first-secretaries/presence?org_id={{org}}&month={today:%Y-%m}", [
             f"SELECT a.id, c.name, v.name, a.start_on, a.ends_on, a.ended_on FROM fs_assignments a JOIN fs_rounds r ON r.id = a.round_id "

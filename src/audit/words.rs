@@ -34,6 +34,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("work_log.return", "退回工作记实"),
     ("work_log.addendum", "补充说明工作记实"),
     ("meeting.create", "安排会议"),
+    ("meeting.update", "修改会议安排"),
     ("meeting.plan", "生成年度会议计划"),
     ("meeting.notify", "发出会议通知"),
     ("meeting.cancel", "取消会议"),

@@ -408,6 +408,58 @@ pub async fn create(ctx: &Ctx, p: &Principal, input: &NewMeeting) -> AppResult<M
     load(ctx, id).await
 }
 
+/// Changes a sitting not yet filed: its day, times, place, title and agenda; its kinds and
+/// invitees only while the roll is not yet taken (a notified sitting is notified again to
+/// change them). The organisation stays.
+pub async fn update(ctx: &Ctx, p: &Principal, id: i64, input: &NewMeeting) -> AppResult<Meeting> {
+    let m = for_change(ctx, p, id).await?;
+    let org = crate::org::store::get(&ctx.db, m.org_id).await?;
+    let Checked {
+        kinds,
+        title,
+        day,
+        starts,
+        ends,
+        place,
+        agenda,
+    } = checked(input, &org, &ctx.clock.zone())?;
+    if m.status == "notified" && kinds != m.kinds {
+        return Err(AppError::field(
+            "kinds",
+            "已发出通知的会议不能更改类别；请取消后重新安排",
+        ));
+    }
+    let invitees = if m.status == "planned" {
+        checked_invitees(ctx, &org, &kinds, &input.invitees).await?
+    } else {
+        Vec::new()
+    };
+    let mut tx = ctx.db.begin().await?;
+    let n = on_tx!(&mut tx, x => {
+        sqlx::query("UPDATE meetings SET kinds = $1, title = $2, held_on = $3, starts_at = $4, ends_at = $5, place = $6, agenda = $7, \
+                     invitees_json = CASE WHEN status = 'planned' THEN $8 ELSE invitees_json END, version = version + 1 \
+                     WHERE id = $9 AND version = $10 AND status IN ('planned', 'notified')")
+            .bind(kinds.join(",")).bind(&title).bind(day).bind(starts).bind(ends).bind(&place).bind(&agenda)
+            .bind(serde_json::to_string(&invitees).unwrap_or_else(|_| "[]".into())).bind(id).bind(m.version)
+            .execute(&mut *x).await?.rows_affected()
+    });
+    bump(n)?;
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "meeting.update",
+            object_type: "meeting",
+            object_id: id.to_string(),
+            before: serde_json::json!({"kinds": m.kinds, "title": m.title, "held_on": m.held_on, "starts_at": m.starts_at, "place": m.place}),
+            after: serde_json::json!({"kinds": kinds, "title": title, "held_on": day, "starts_at": starts, "place": place, "invitees": invitees}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    load(ctx, id).await
+}
+
 /// The invitees named, checked to be on the organisation's roll; a 支委会 alone must name them.
 async fn checked_invitees(
     ctx: &Ctx,
@@ -471,6 +523,14 @@ async fn insert(
             .bind(inv).bind(by).bind(now)
             .fetch_one(&mut *x).await?.i64("id")?
     }))
+}
+
+/// The invitees a planned sitting names (empty: the whole roll).
+pub async fn invitees_of(ctx: &Ctx, id: i64) -> AppResult<Vec<i64>> {
+    let raw = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT invitees_json FROM meetings WHERE id = $1").bind(id).fetch_one(x).await?.string("invitees_json")?
+    });
+    Ok(serde_json::from_str(&raw).unwrap_or_default())
 }
 
 /// The members on an organisation's roll: (id, name, voting today).

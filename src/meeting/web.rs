@@ -33,6 +33,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/meetings/plan", post(plan_page))
         .route("/meetings/compliance", get(compliance_page))
         .route("/meetings/{id}", get(detail_page))
+        .route("/meetings/{id}/edit", get(edit_page).post(edit_submit))
         .route("/meetings/{id}/notify", post(notify_page))
         .route("/meetings/{id}/cancel", post(cancel_page))
         .route("/meetings/{id}/mark", post(mark_page))
@@ -50,7 +51,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/meetings/plan", post(api_plan))
         .route("/api/v1/meetings/year", get(api_year))
         .route("/api/v1/meetings/compliance", get(api_compliance))
-        .route("/api/v1/meetings/{id}", get(api_get))
+        .route("/api/v1/meetings/{id}", get(api_get).put(api_update))
         .route("/api/v1/meetings/{id}/notify", post(api_notify))
         .route("/api/v1/meetings/{id}/cancel", post(api_cancel))
         .route("/api/v1/meetings/{id}/mark", post(api_mark))
@@ -261,11 +262,37 @@ async fn new_page(
     Ok(render("meeting_new.html", page_ctx(&p, "meetings", v)))
 }
 
-async fn create_page(
+/// The planning form filled with a sitting not yet filed, to change it.
+async fn edit_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
-    axum::Form(f): axum::Form<Vec<(String, String)>>,
+    Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
+    let m = store::open(&ctx, &p, id).await?;
+    if !(p.can(Perm::MeetingWrite) && p.in_scope(&m.org_path))
+        || !(m.status == "planned" || m.status == "notified")
+    {
+        return Err(AppError::NotFound("会议").into());
+    }
+    let zone = ctx.clock.zone();
+    let raw = store::invitees_of(&ctx, id).await?;
+    let form = NewMeeting {
+        org_id: m.org_id,
+        kinds: m.kinds.clone(),
+        title: m.title.clone(),
+        held_on: Some(m.held_on),
+        starts: zone.local(m.starts_at).format("%H:%M").to_string(),
+        ends: zone.local(m.ends_at).format("%H:%M").to_string(),
+        place: m.place.clone(),
+        agenda: m.agenda.clone(),
+        invitees: raw,
+    };
+    let mut v = new_view(&ctx, &p, m.org_id, Some(&form), Vec::new()).await?;
+    v = context! { ..v, ..context! { edit => m } };
+    Ok(render("meeting_new.html", page_ctx(&p, "meetings", v)))
+}
+
+fn meeting_form(p: &Principal, f: &[(String, String)]) -> Result<NewMeeting, AppError> {
     let many = |k: &str| {
         f.iter()
             .filter(|(n, _)| n == k)
@@ -279,10 +306,10 @@ async fn create_page(
             _ => form::date(&one, k).is_none(),
         };
         if bad && one.get(k).is_some_and(|v| !v.trim().is_empty()) {
-            return Err(AppError::field(k, "参数格式有误").into());
+            return Err(AppError::field(k, "参数格式有误"));
         }
     }
-    let input = NewMeeting {
+    Ok(NewMeeting {
         org_id: form::opt_num(&one, "org_id").unwrap_or(p.org_id),
         kinds: many("kinds"),
         title: form::text(&one, "title"),
@@ -295,7 +322,45 @@ async fn create_page(
             .iter()
             .filter_map(|v| v.trim().parse().ok())
             .collect(),
-    };
+    })
+}
+
+async fn edit_submit(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let input = meeting_form(&p, &f)?;
+    match store::update(&ctx, &p, id, &input).await {
+        Ok(m) => Ok(Redirect::to(&format!("/meetings/{}?ok=saved", m.id)).into_response()),
+        Err(e) if shown(&e) => {
+            let m = store::open(&ctx, &p, id).await?;
+            let v = new_view(
+                &ctx,
+                &p,
+                m.org_id,
+                Some(&input),
+                crate::web::field_errors(e, "form"),
+            )
+            .await?;
+            let v = context! { ..v, ..context! { edit => m } };
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "meeting_new.html",
+                page_ctx(&p, "meetings", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn create_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let input = meeting_form(&p, &f)?;
     match store::create(&ctx, &p, &input).await {
         Ok(m) => {
             Ok(Redirect::to(&format!("/meetings/{}?ok=meeting_created", m.id)).into_response())
@@ -720,6 +785,18 @@ pub async fn api_get(
     Path(id): Path<i64>,
 ) -> Result<Json<Meeting>, ApiError> {
     Ok(Json(store::open(&ctx, &p, id).await?))
+}
+
+/// Changes a sitting not yet filed (kinds and invitees only before the notice).
+#[utoipa::path(put, path = "/api/v1/meetings/{id}", tag = "meetings", params(("id" = i64, Path)), request_body = NewMeeting,
+    responses((status = 200, body = Meeting), (status = 403, body = crate::web::ErrorBody), (status = 404, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_update(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<NewMeeting>,
+) -> Result<Json<Meeting>, ApiError> {
+    Ok(Json(store::update(&ctx, &p, id, &b).await?))
 }
 
 /// Notifies the sitting: takes the roll's snapshot and issues its sign-in code.

@@ -54,7 +54,7 @@ use utoipa::OpenApi;
         crate::work_log::web::api_file, crate::work_log::web::api_mine, crate::work_log::web::api_get, crate::work_log::web::api_return, crate::work_log::web::api_addendum,
         crate::work_log::web::api_board, crate::work_log::web::api_compliance, crate::work_log::web::api_dispatch,
         crate::meeting::web::api_create, crate::meeting::web::api_mine, crate::meeting::web::api_sign_in, crate::meeting::web::api_plan,
-        crate::meeting::web::api_year, crate::meeting::web::api_compliance, crate::meeting::web::api_get, crate::meeting::web::api_notify,
+        crate::meeting::web::api_year, crate::meeting::web::api_compliance, crate::meeting::web::api_get, crate::meeting::web::api_update, crate::meeting::web::api_notify,
         crate::meeting::web::api_cancel, crate::meeting::web::api_mark, crate::meeting::web::api_leave, crate::meeting::web::api_file,
         crate::meeting::web::api_addendum, crate::meeting::web::api_sitting, crate::meeting::web::api_attend,
         crate::first_secretary::web::api_rounds, crate::first_secretary::web::api_round, crate::first_secretary::web::api_list, crate::first_secretary::web::api_nominate,

@@ -105,6 +105,13 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         assert_eq!(m["kinds_label"], "党员大会、主题党日");
         assert_eq!(m["status"], "planned");
         assert_eq!(m["title"], "12月4日党员大会、主题党日");
+        // changed before the notice: the place and the time
+        let mut change = plan(json!(["theme_day", "assembly"]));
+        change["place"] = json!("村委会议室");
+        change["starts"] = json!("08:30");
+        let m = ok(app.api(&sec, "PUT", &format!("/api/v1/meetings/{id}"), Some(change.clone())).await);
+        assert_eq!(m["place"], "村委会议室");
+        refused(app.api(&county_b, "PUT", &format!("/api/v1/meetings/{id}"), Some(change)).await, "not_found");
         // not yet notified: no roll, so members do not see it
         refused(app.api(&m0, "GET", &format!("/api/v1/meetings/{id}"), None).await, "not_found");
 
@@ -126,6 +133,9 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         assert_eq!(mine[0]["id"], id);
         assert_eq!(mine[0]["status"], "expected");
 
+        // after the notice the kinds stay (the roll was taken for them)
+        let bad = app.api(&sec, "PUT", &format!("/api/v1/meetings/{id}"), Some(plan(json!(["theme_day"])))).await;
+        assert_eq!(fields(&bad.1), ["kinds"], "{bad:?}");
         // the day before: no sign-in yet; a leave asked; filing refused
         refused(app.api(&m0, "POST", "/api/v1/meetings/sign-in", Some(json!({"code": code}))).await, "meeting.sign_closed");
         let bad = app.api(&m1, "POST", &format!("/api/v1/meetings/{id}/leave"), Some(json!({"reason": " "}))).await;
