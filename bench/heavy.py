@@ -107,8 +107,9 @@ def reports(today, scope_path, scope_upper):
         ("meeting_compliance", f"/api/v1/meetings/compliance?org_id={{org}}&year={y}", [
             f"SELECT o.id, o.name, po.name, SUM(CASE WHEN b.status = 'done' THEN 1 ELSE 0 END), SUM(CASE WHEN b.status = 'late' THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN b.status = 'missed' THEN 1 ELSE 0 END), SUM(CASE WHEN b.status = 'due' AND b.due_at < '{today}' THEN 1 ELSE 0 END) "
-            f"FROM orgs o LEFT JOIN orgs po ON po.id = o.parent_id LEFT JOIN obligations b ON b.subject_type = 'org' AND b.subject_id = o.id "
-            f"AND b.kind LIKE 'meeting.%' AND b.period_start >= '{y}-01-01' AND b.period_start <= '{y}-12-31' "
+            f"FROM orgs o LEFT JOIN orgs po ON po.id = o.parent_id LEFT JOIN obligations b ON b.scope_org_id = o.id "
+            f"AND b.kind IN ('meeting.assembly', 'meeting.committee', 'meeting.group', 'meeting.lecture', 'meeting.theme_day', 'meeting.life', 'meeting.appraisal') "
+            f"AND b.subject_type = 'org' AND b.period_start >= '{y}-01-01' AND b.period_start <= '{y}-12-31' "
             f"WHERE {rng} AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL GROUP BY o.id, o.name, po.name",
             f"SELECT COUNT(DISTINCT m.id) FROM meetings m JOIN orgs o ON o.id = m.org_id JOIN meeting_observers v ON v.meeting_id = m.id AND v.category = 'upper' "
             f"WHERE {rng} AND m.held_on >= '{y}-01-01' AND m.held_on <= '{y}-12-31'"]),

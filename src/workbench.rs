@@ -740,9 +740,9 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
     // the required sittings past due and not filed
     if branch {
         let owed = on_db!(&ctx.db, x => {
-            let rows = sqlx::query("SELECT b.kind, b.period, b.due_at FROM obligations b JOIN orgs o ON o.id = b.scope_org_id \
-                                    WHERE b.kind LIKE 'meeting.%' AND b.status IN ('due', 'missed') AND b.due_at < $1 AND b.period_start >= $2 \
-                                    AND o.path >= $3 AND o.path < $4 ORDER BY b.period_start LIMIT 20")
+            let rows = sqlx::query(&format!("SELECT b.kind, b.period, b.due_at FROM obligations b JOIN orgs o ON o.id = b.scope_org_id \
+                                    WHERE b.kind IN {} AND b.status IN ('due', 'missed') AND b.due_at < $1 AND b.period_start >= $2 \
+                                    AND o.path >= $3 AND o.path < $4 ORDER BY b.period_start LIMIT 20", crate::meeting::OBLIGATION_KINDS_SQL))
                 .bind(now).bind(today - chrono::Duration::days(400)).bind(&lo).bind(&hi).fetch_all(x).await?;
             rows.iter().map(|r| Ok((r.string("kind")?, r.string("period")?, r.ts("due_at")?)))
                 .collect::<crate::db::DbResult<Vec<_>>>()?
@@ -760,8 +760,8 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
         }
     } else {
         let n = on_db!(&ctx.db, x => {
-            sqlx::query("SELECT COUNT(DISTINCT b.subject_id) AS n FROM obligations b JOIN orgs o ON o.id = b.scope_org_id \
-                         WHERE b.kind LIKE 'meeting.%' AND b.status = 'missed' AND b.period_start >= $1 AND o.path >= $2 AND o.path < $3")
+            sqlx::query(&format!("SELECT COUNT(DISTINCT b.subject_id) AS n FROM obligations b JOIN orgs o ON o.id = b.scope_org_id \
+                         WHERE b.kind IN {} AND b.status = 'missed' AND b.period_start >= $1 AND o.path >= $2 AND o.path < $3", crate::meeting::OBLIGATION_KINDS_SQL))
                 .bind(NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today)).bind(&lo).bind(&hi).fetch_one(x).await?.i64("n")?
         });
         if n > 0 {

@@ -62,6 +62,10 @@ pub const ATTENDANCE: [(&str, &str); 5] = [
     ("absent", "缺席"),
 ];
 
+/// The obligation kinds of every meeting kind, as an SQL list (constants: safe to inline; an
+/// IN list, unlike a LIKE, uses the obligations' indexes on both databases).
+pub const OBLIGATION_KINDS_SQL: &str = "('meeting.assembly', 'meeting.committee', 'meeting.group', 'meeting.lecture', 'meeting.theme_day', 'meeting.life', 'meeting.appraisal')";
+
 /// The obligation kind of a meeting kind: `meeting.assembly`, ….
 pub fn obligation_kind(kind: &str) -> String {
     format!("meeting.{kind}")
@@ -590,10 +594,10 @@ pub async fn missed_by_branch(
     use crate::db::DbRow;
     let hi = crate::db::path_upper(path);
     let rows = crate::on_db!(db, x => {
-        let rows = sqlx::query("SELECT CASE WHEN o.kind = 'group' THEN o.parent_id ELSE o.id END AS branch, b.kind, COUNT(*) AS n, MAX(b.period) AS last \
+        let rows = sqlx::query(&format!("SELECT CASE WHEN o.kind = 'group' THEN o.parent_id ELSE o.id END AS branch, b.kind, COUNT(*) AS n, MAX(b.period) AS last \
                                 FROM obligations b JOIN orgs o ON o.id = b.scope_org_id \
-                                WHERE b.kind LIKE 'meeting.%' AND b.status = 'missed' AND b.period_start >= $1 AND o.path >= $2 AND o.path < $3 \
-                                GROUP BY CASE WHEN o.kind = 'group' THEN o.parent_id ELSE o.id END, b.kind")
+                                WHERE b.kind IN {} AND b.status = 'missed' AND b.period_start >= $1 AND o.path >= $2 AND o.path < $3 \
+                                GROUP BY CASE WHEN o.kind = 'group' THEN o.parent_id ELSE o.id END, b.kind", OBLIGATION_KINDS_SQL))
             .bind(year_start).bind(path).bind(&hi).fetch_all(x).await?;
         rows.iter().map(|r| Ok((r.opt_i64("branch")?.unwrap_or(0), r.string("kind")?, r.i64("n")?, r.string("last")?)))
             .collect::<crate::db::DbResult<Vec<_>>>()?
@@ -896,6 +900,12 @@ mod tests {
         for (now, ok) in cases {
             assert_eq!(in_sign_window(now, starts, ends, &r), ok, "{now}");
         }
+    }
+
+    #[test]
+    fn the_sql_list_names_every_kind() {
+        let want = format!("({})", KINDS.iter().map(|k| format!("'meeting.{}'", k.0)).collect::<Vec<_>>().join(", "));
+        assert_eq!(OBLIGATION_KINDS_SQL, want);
     }
 
     #[test]

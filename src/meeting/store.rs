@@ -1703,8 +1703,8 @@ pub async fn year(ctx: &Ctx, p: &Principal, org_id: i64, year: i32) -> AppResult
         }).collect::<DbResult<Vec<_>>>()?
     });
     let obligations = on_db!(&ctx.db, x => {
-        let rows = sqlx::query("SELECT kind, period, status, due_at FROM obligations WHERE subject_type = 'org' AND subject_id = $1 AND kind LIKE 'meeting.%' \
-                                AND period_start >= $2 AND period_start <= $3")
+        let rows = sqlx::query(&format!("SELECT kind, period, status, due_at FROM obligations WHERE subject_type = 'org' AND subject_id = $1 AND kind IN {} \
+                                AND period_start >= $2 AND period_start <= $3", super::OBLIGATION_KINDS_SQL))
             .bind(org.id).bind(from).bind(to).fetch_all(x).await?;
         rows.iter().map(|r| Ok((r.string("kind")?, r.string("period")?, r.string("status")?, r.ts("due_at")?))).collect::<DbResult<Vec<_>>>()?
     });
@@ -1855,15 +1855,15 @@ async fn compute_compliance(
     let now = ctx.clock.now();
     let hi = path_upper(path);
     let (rows, upper_observed) = on_db!(&ctx.db, x => {
-        let rows = sqlx::query("SELECT o.id, o.name, po.name AS parent_name, \
+        let rows = sqlx::query(&format!("SELECT o.id, o.name, po.name AS parent_name, \
                                 CAST(COALESCE(SUM(CASE WHEN b.status = 'done' THEN 1 ELSE 0 END), 0) AS BIGINT) AS done, \
                                 CAST(COALESCE(SUM(CASE WHEN b.status = 'late' THEN 1 ELSE 0 END), 0) AS BIGINT) AS late, \
                                 CAST(COALESCE(SUM(CASE WHEN b.status = 'missed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS missed, \
                                 CAST(COALESCE(SUM(CASE WHEN b.status = 'due' AND b.due_at < $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue \
                                 FROM orgs o LEFT JOIN orgs po ON po.id = o.parent_id \
-                                LEFT JOIN obligations b ON b.subject_type = 'org' AND b.subject_id = o.id AND b.kind LIKE 'meeting.%' AND b.period_start >= $4 AND b.period_start <= $5 \
+                                LEFT JOIN obligations b ON b.scope_org_id = o.id AND b.kind IN {} AND b.subject_type = 'org' AND b.period_start >= $4 AND b.period_start <= $5 \
                                 WHERE o.path >= $1 AND o.path < $2 AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL \
-                                GROUP BY o.id, o.name, po.name")
+                                GROUP BY o.id, o.name, po.name", super::OBLIGATION_KINDS_SQL))
             .bind(path).bind(&hi).bind(now).bind(from).bind(to).fetch_all(x).await?;
         let rows = rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?, r.opt_string("parent_name")?.unwrap_or_default(), r.i64("done")?, r.i64("late")?, r.i64("missed")?, r.i64("overdue")?)))
             .collect::<DbResult<Vec<_>>>()?;
