@@ -904,7 +904,14 @@ mod tests {
 
     #[test]
     fn the_sql_list_names_every_kind() {
-        let want = format!("({})", KINDS.iter().map(|k| format!("'meeting.{}'", k.0)).collect::<Vec<_>>().join(", "));
+        let want = format!(
+            "({})",
+            KINDS
+                .iter()
+                .map(|k| format!("'meeting.{}'", k.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         assert_eq!(OBLIGATION_KINDS_SQL, want);
     }
 

@@ -1622,7 +1622,54 @@ pub struct Year {
     pub overdue: i64,
     /// 党章第九条: members without organisational life for the rule's months.
     pub absentees: Vec<Absentee>,
+    /// Attendance of the year's filed sittings: present ÷ expected, per mille.
+    pub attendance_permille: Option<i64>,
+    /// Each member's attendance of the year's filed sittings (branch and its groups).
+    pub attendance: Vec<MemberAttendance>,
     pub absence_months: i64,
+}
+
+/// A member's attendance of a year's filed sittings.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MemberAttendance {
+    pub member_id: i64,
+    pub name: String,
+    pub expected: i64,
+    pub present: i64,
+    pub leave: i64,
+    pub absent: i64,
+    pub permille: Option<i64>,
+}
+
+/// Attendance per member of the filed sittings of a branch (and its groups) in [from, to].
+async fn attendance_of(
+    ctx: &Ctx,
+    org_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<Vec<MemberAttendance>> {
+    Ok(on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT a.member_id, MAX(a.name) AS name, COUNT(*) AS expected, \
+                                CAST(SUM(CASE WHEN a.status = 'present' THEN 1 ELSE 0 END) AS BIGINT) AS present, \
+                                CAST(SUM(CASE WHEN a.status = 'leave' THEN 1 ELSE 0 END) AS BIGINT) AS on_leave, \
+                                CAST(SUM(CASE WHEN a.status = 'absent' THEN 1 ELSE 0 END) AS BIGINT) AS absent \
+                                FROM meetings m JOIN orgs o ON o.id = m.org_id JOIN meeting_attendance a ON a.meeting_id = m.id \
+                                WHERE (m.org_id = $1 OR o.parent_id = $1) AND m.status = 'filed' AND m.held_on >= $2 AND m.held_on <= $3 \
+                                GROUP BY a.member_id ORDER BY a.member_id LIMIT 2000")
+            .bind(org_id).bind(from).bind(to).fetch_all(x).await?;
+        rows.iter().map(|r| {
+            let (expected, present) = (r.i64("expected")?, r.i64("present")?);
+            Ok(MemberAttendance {
+                member_id: r.i64("member_id")?,
+                name: r.string("name")?,
+                expected,
+                present,
+                leave: r.i64("on_leave")?,
+                absent: r.i64("absent")?,
+                permille: obligation::permille(present, expected),
+            })
+        }).collect::<DbResult<Vec<_>>>()?
+    }))
 }
 
 /// A member gone the rule's months without attending (a warning to the branch, never a
@@ -1763,7 +1810,18 @@ pub async fn year(ctx: &Ctx, p: &Principal, org_id: i64, year: i32) -> AppResult
     } else {
         Vec::new()
     };
+    let mut attendance = attendance_of(ctx, org.id, from, to).await?;
+    let (exp, pres) = attendance
+        .iter()
+        .fold((0, 0), |a, m| (a.0 + m.expected, a.1 + m.present));
+    attendance.sort_by(|a, b| {
+        a.permille
+            .cmp(&b.permille)
+            .then(a.member_id.cmp(&b.member_id))
+    });
     Ok(Year {
+        attendance_permille: obligation::permille(pres, exp),
+        attendance,
         absentees,
         absence_months: rules.absence_months,
         org_id: org.id,

@@ -375,6 +375,13 @@ pub fn templates() -> &'static Environment<'static> {
                 }
             },
         );
+        // a share kept in per mille as people read it: `pct(875)` → `87.5%`, none → `—`
+        env.add_function("pct", |v: minijinja::Value| -> String {
+            match v.as_i64() {
+                Some(p) => format!("{}.{}%", p / 10, p % 10),
+                None => "—".into(),
+            }
+        });
         // `2026-10-10` → `周六` (a message id; pass it through `t`)
         env.add_filter("weekday", |v: String| -> String {
             chrono::NaiveDate::parse_from_str(v.get(..10).unwrap_or(""), "%Y-%m-%d")

@@ -231,6 +231,9 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         assert_eq!(y["meetings"][0]["id"], id);
         let kinds: Vec<&str> = y["kinds"].as_array().expect("kinds").iter().map(|k| k["kind"].as_str().unwrap_or("")).collect();
         assert_eq!(kinds, ["assembly", "committee", "lecture", "theme_day", "life", "appraisal"]);
+        assert_eq!(y["attendance_permille"], 600, "six of ten present");
+        assert_eq!(y["attendance"].as_array().map(Vec::len), Some(10));
+        assert_eq!(y["attendance"][0]["permille"], 0, "the lowest first");
         let c = ok(app.api(&county, "GET", &format!("/api/v1/meetings/compliance?org_id={}&year=2026", p.counties[0]), None).await);
         assert_eq!(c["branches"], 3);
         assert_eq!(c["upper_observed"], 1);
