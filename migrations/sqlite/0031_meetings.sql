@@ -85,3 +85,15 @@ CREATE TABLE meeting_addenda (
     created_at  TEXT NOT NULL
 );
 CREATE INDEX meeting_addenda_meeting ON meeting_addenda (meeting_id);
+
+-- 补学: a member absent or on leave makes up the sitting's study afterwards; recorded by the
+-- branch, once per member and sitting.
+CREATE TABLE meeting_makeups (
+    meeting_id   INTEGER NOT NULL REFERENCES meetings (id),
+    member_id    INTEGER NOT NULL REFERENCES members (id),
+    done_on      TEXT NOT NULL,
+    note         TEXT NOT NULL,
+    recorded_by  INTEGER REFERENCES accounts (id),
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (meeting_id, member_id)
+);

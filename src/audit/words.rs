@@ -35,6 +35,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("work_log.addendum", "补充说明工作记实"),
     ("meeting.create", "安排会议"),
     ("meeting.update", "修改会议安排"),
+    ("meeting.makeup", "登记补学"),
     ("meeting.plan", "生成年度会议计划"),
     ("meeting.notify", "发出会议通知"),
     ("meeting.cancel", "取消会议"),

@@ -59,6 +59,10 @@ pub struct Attendee {
     pub signed_at: Option<DateTime<Utc>>,
     /// code (their phone) or roll (marked by the recorder)
     pub via: String,
+    /// 补学: the day an absent member made the sitting up, and what they studied.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub makeup_on: Option<NaiveDate>,
+    pub makeup_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -193,7 +197,9 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Meeting> {
         }
     });
     on_db!(&ctx.db, x => {
-        let rows = sqlx::query("SELECT member_id, name, voting, status, reason, signed_at, via FROM meeting_attendance WHERE meeting_id = $1 ORDER BY voting DESC, member_id")
+        let rows = sqlx::query("SELECT a.member_id, a.name, a.voting, a.status, a.reason, a.signed_at, a.via, k.done_on AS makeup_on, k.note AS makeup_note \
+                                FROM meeting_attendance a LEFT JOIN meeting_makeups k ON k.meeting_id = a.meeting_id AND k.member_id = a.member_id \
+                                WHERE a.meeting_id = $1 ORDER BY a.voting DESC, a.member_id")
             .bind(id).fetch_all(x).await?;
         for r in rows {
             let status = r.string("status")?;
@@ -206,6 +212,8 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Meeting> {
                 reason: r.string("reason")?,
                 signed_at: r.opt_ts("signed_at")?,
                 via: r.string("via")?,
+                makeup_on: r.opt_date("makeup_on")?,
+                makeup_note: r.opt_string("makeup_note")?,
             });
         }
         let rows = sqlx::query("SELECT id, name, unit, category, note, signed_at FROM meeting_observers WHERE meeting_id = $1 ORDER BY id")
@@ -1396,6 +1404,84 @@ async fn holder_of(org: &Org, ctx: &Ctx) -> AppResult<super::Holder> {
         has_committee: org.has_committee,
         full_members: full,
     })
+}
+
+/// 补学 recorded for a member absent or on leave at a filed sitting: the day (from the sitting
+/// to today) and what was studied; once per member.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct Makeup {
+    pub member_id: i64,
+    #[schema(value_type = String, format = Date)]
+    pub done_on: Option<NaiveDate>,
+    pub note: String,
+}
+
+pub async fn record_makeup(ctx: &Ctx, p: &Principal, id: i64, mk: &Makeup) -> AppResult<Meeting> {
+    let m = load(ctx, id).await?;
+    if !p.in_scope(&m.org_path) {
+        return Err(AppError::NotFound("会议"));
+    }
+    p.authorize(Perm::MeetingWrite, Some(&m.org_path))?;
+    if m.status != "filed" {
+        return Err(AppError::refused(
+            "meeting.not_filed",
+            "会议记录归档后才能登记补学",
+        ));
+    }
+    let a = m
+        .attendance
+        .iter()
+        .find(|a| a.member_id == mk.member_id)
+        .ok_or_else(|| AppError::field("member_id", "该党员不在参会名单中"))?;
+    if a.status != "absent" && a.status != "leave" {
+        return Err(AppError::refused(
+            "meeting.no_makeup_needed",
+            format!("{}出席了会议，无需补学", a.name),
+        ));
+    }
+    if a.makeup_on.is_some() {
+        return Err(AppError::refused(
+            "meeting.makeup_exists",
+            format!("{}的补学已登记", a.name),
+        ));
+    }
+    let today = ctx.clock.today();
+    let mut c = Checks::default();
+    let note = super::clean(&mk.note);
+    match mk.done_on {
+        Some(d) if d >= m.held_on && d <= today => {}
+        _ => c.add(
+            "done_on",
+            format!("补学日期应在会议日期（{}）至今天之间", m.held_on),
+        ),
+    }
+    c.check(
+        (2..=500).contains(&note.chars().count()),
+        "note",
+        "请填写补学内容（2至500字）",
+    );
+    c.finish()?;
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    on_tx!(&mut tx, x => {
+        sqlx::query("INSERT INTO meeting_makeups (meeting_id, member_id, done_on, note, recorded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(id).bind(mk.member_id).bind(mk.done_on).bind(&note).bind(p.account_id).bind(now).execute(&mut *x).await?;
+    });
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "meeting.makeup",
+            object_type: "meeting",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"member_id": mk.member_id, "done_on": mk.done_on, "note": note}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    load(ctx, id).await
 }
 
 /// A signed addendum to a filed record.

@@ -40,6 +40,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/meetings/{id}/leave", post(leave_page))
         .route("/meetings/{id}/file", post(file_page))
         .route("/meetings/{id}/addenda", post(addendum_page))
+        .route("/meetings/{id}/makeups", post(makeup_page))
         .route("/attend", get(attend_page).post(attend_submit))
 }
 
@@ -58,6 +59,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/meetings/{id}/leave", post(api_leave))
         .route("/api/v1/meetings/{id}/file", post(api_file))
         .route("/api/v1/meetings/{id}/addenda", post(api_addendum))
+        .route("/api/v1/meetings/{id}/makeups", post(api_makeup))
         .route("/api/v1/public/attend", get(api_sitting).post(api_attend))
 }
 
@@ -583,6 +585,33 @@ async fn addendum_page(
     after(&ctx, &p, id, "meeting_addendum", r, None).await
 }
 
+async fn makeup_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    if f.get("done_on").is_some_and(|v| !v.trim().is_empty()) && form::date(&f, "done_on").is_none()
+    {
+        return after(
+            &ctx,
+            &p,
+            id,
+            "",
+            Err(AppError::field("done_on", "日期格式有误")),
+            None,
+        )
+        .await;
+    }
+    let mk = store::Makeup {
+        member_id: form::num(&f, "member_id"),
+        done_on: form::date(&f, "done_on"),
+        note: form::text(&f, "note"),
+    };
+    let r = store::record_makeup(&ctx, &p, id, &mk).await;
+    after(&ctx, &p, id, "meeting_makeup", r, None).await
+}
+
 async fn compliance_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
@@ -881,6 +910,18 @@ pub async fn api_addendum(
     Json(b): Json<BodyText>,
 ) -> Result<Json<Meeting>, ApiError> {
     Ok(Json(store::add_addendum(&ctx, &p, id, &b.body).await?))
+}
+
+/// 补学 of a member absent or on leave at a filed sitting.
+#[utoipa::path(post, path = "/api/v1/meetings/{id}/makeups", tag = "meetings", params(("id" = i64, Path)), request_body = store::Makeup,
+    responses((status = 200, body = Meeting), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_makeup(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<store::Makeup>,
+) -> Result<Json<Meeting>, ApiError> {
+    Ok(Json(store::record_makeup(&ctx, &p, id, &b).await?))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]

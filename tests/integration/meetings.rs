@@ -221,6 +221,16 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         assert_eq!(a["addenda"][0]["author"], "sec");
         assert_eq!(a["summary"], filed["summary"]);
 
+        // 补学 of an absent member: once, from the sitting's day to today; not for one present
+        let absent_one = filed["attendance"].as_array().expect("roll").iter().find(|a| a["status"] == "absent").expect("absent")["member_id"].clone();
+        let mk = |day: &str| json!({"member_id": absent_one, "done_on": day, "note": "自学会议精神并交心得体会"});
+        let bad = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/makeups"), Some(mk("2026-12-03"))).await;
+        assert_eq!(fields(&bad.1), ["done_on"], "before the sitting: {bad:?}");
+        refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/makeups"), Some(json!({"member_id": ms[0], "done_on": "2026-12-04", "note": "自学"}))).await, "meeting.no_makeup_needed");
+        let done = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/makeups"), Some(mk("2026-12-04"))).await);
+        let row = done["attendance"].as_array().expect("roll").iter().find(|a| a["member_id"] == absent_one).cloned().expect("row");
+        assert_eq!((row["makeup_on"].as_str(), row["status"].as_str()), (Some("2026-12-04"), Some("absent")));
+        refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/makeups"), Some(mk("2026-12-04"))).await, "meeting.makeup_exists");
         // the period's obligations fulfilled on time
         assert_eq!(obligation(&app, br, "meeting.assembly", "2026-Q4").await.as_deref(), Some("done"));
         assert_eq!(obligation(&app, br, "meeting.theme_day", "2026-12").await.as_deref(), Some("done"));
