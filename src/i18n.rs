@@ -158,6 +158,7 @@ pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("meeting_filed", "会议记录已签字归档"),
     ("meeting_addendum", "补充说明已添加"),
     ("meeting_makeup", "补学已登记"),
+    ("meeting_decision_done", "落实情况已登记"),
     ("received", "已签收"),
     ("reminded", "已催办未签收的组织"),
     ("withdrawn", "通知已撤回"),

@@ -737,6 +737,43 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             .due(Some(day + chrono::Duration::days(7)), today),
         );
     }
+    // 落实: the decisions of filed records not yet carried out, by their deadlines
+    if branch {
+        let open = on_db!(&ctx.db, x => {
+            let rows = sqlx::query("SELECT m.id, m.decisions_json FROM meetings m JOIN orgs o ON o.id = m.org_id \
+                                    WHERE m.status = 'filed' AND m.held_on >= $1 AND o.path >= $2 AND o.path < $3 AND m.decisions_json <> '[]' \
+                                    ORDER BY m.held_on LIMIT 200")
+                .bind(today - chrono::Duration::days(400)).bind(&lo).bind(&hi).fetch_all(x).await?;
+            let mut out = Vec::new();
+            for r in rows {
+                let id = r.i64("id")?;
+                let done: Vec<i64> = sqlx::query("SELECT seq FROM meeting_decisions_done WHERE meeting_id = $1").bind(id).fetch_all(x).await?
+                    .iter().map(|d| d.i64("seq")).collect::<crate::db::DbResult<Vec<_>>>()?;
+                let list: Vec<crate::meeting::store::Decision> = serde_json::from_str(&r.string("decisions_json")?).unwrap_or_default();
+                for (i, d) in list.into_iter().enumerate() {
+                    if !done.contains(&(i as i64)) {
+                        out.push((id, d));
+                    }
+                }
+            }
+            out
+        });
+        for (id, d) in open.into_iter().take(20) {
+            let who = if d.owner.is_empty() {
+                String::new()
+            } else {
+                format!("（{}）", d.owner)
+            };
+            out.push(
+                Todo::new(
+                    "meetings",
+                    format!("落实会议决定：{}{who}", d.text),
+                    format!("/meetings/{id}#decisions"),
+                )
+                .due(d.deadline, today),
+            );
+        }
+    }
     // the required sittings past due and not filed
     if branch {
         let owed = on_db!(&ctx.db, x => {

@@ -97,3 +97,15 @@ CREATE TABLE meeting_makeups (
     created_at   TEXT NOT NULL,
     PRIMARY KEY (meeting_id, member_id)
 );
+
+-- A decision of a filed record carried out (落实): the decision is the record's n-th (0-based,
+-- `seq`), kept as filed; this row says when and how it was done.
+CREATE TABLE meeting_decisions_done (
+    meeting_id  INTEGER NOT NULL REFERENCES meetings (id),
+    seq         INTEGER NOT NULL,
+    done_on     TEXT NOT NULL,
+    note        TEXT NOT NULL,
+    done_by     INTEGER REFERENCES accounts (id),
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (meeting_id, seq)
+);

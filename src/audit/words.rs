@@ -36,6 +36,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("meeting.create", "安排会议"),
     ("meeting.update", "修改会议安排"),
     ("meeting.makeup", "登记补学"),
+    ("meeting.decision_done", "登记会议决定落实情况"),
     ("meeting.plan", "生成年度会议计划"),
     ("meeting.notify", "发出会议通知"),
     ("meeting.cancel", "取消会议"),

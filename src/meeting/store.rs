@@ -94,6 +94,13 @@ pub struct Decision {
     pub owner: String,
     #[schema(value_type = Option<String>, format = Date)]
     pub deadline: Option<NaiveDate>,
+    /// 落实: when it was carried out (read only; recorded after filing).
+    #[serde(skip_deserializing)]
+    #[schema(value_type = Option<String>, format = Date, read_only)]
+    pub done_on: Option<NaiveDate>,
+    #[serde(skip_deserializing)]
+    #[schema(read_only)]
+    pub done_note: String,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -234,6 +241,14 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Meeting> {
             .bind(id).fetch_all(x).await?;
         for r in rows {
             m.addenda.push(Addendum { body: r.string("body")?, author: r.string("author")?, created_at: r.ts("created_at")? });
+        }
+        let rows = sqlx::query("SELECT seq, done_on, note FROM meeting_decisions_done WHERE meeting_id = $1")
+            .bind(id).fetch_all(x).await?;
+        for r in rows {
+            if let Some(d) = usize::try_from(r.i64("seq")?).ok().and_then(|i| m.decisions.get_mut(i)) {
+                d.done_on = Some(r.date("done_on")?);
+                d.done_note = r.string("note")?;
+            }
         }
     });
     Ok(m)
@@ -1149,6 +1164,7 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
             text: super::clean(&d.text),
             owner: super::clean(&d.owner),
             deadline: d.deadline,
+            ..Decision::default()
         })
         .filter(|d| !d.text.is_empty() || !d.owner.is_empty() || d.deadline.is_some())
         .collect();
@@ -1404,6 +1420,76 @@ async fn holder_of(org: &Org, ctx: &Ctx) -> AppResult<super::Holder> {
         has_committee: org.has_committee,
         full_members: full,
     })
+}
+
+/// 落实: a decision of a filed record carried out, with the day and how.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct DecisionDone {
+    /// The decision's place in the record (0 for the first).
+    pub seq: i64,
+    #[schema(value_type = String, format = Date)]
+    pub done_on: Option<NaiveDate>,
+    pub note: String,
+}
+
+pub async fn complete_decision(
+    ctx: &Ctx,
+    p: &Principal,
+    id: i64,
+    dd: &DecisionDone,
+) -> AppResult<Meeting> {
+    let m = load(ctx, id).await?;
+    if !p.in_scope(&m.org_path) {
+        return Err(AppError::NotFound("会议"));
+    }
+    p.authorize(Perm::MeetingWrite, Some(&m.org_path))?;
+    let d = usize::try_from(dd.seq)
+        .ok()
+        .and_then(|i| m.decisions.get(i))
+        .filter(|_| m.status == "filed")
+        .ok_or_else(|| AppError::field("seq", "没有这项决定事项"))?;
+    if d.done_on.is_some() {
+        return Err(AppError::refused(
+            "meeting.decision_done",
+            format!("“{}”已登记落实", d.text),
+        ));
+    }
+    let mut c = Checks::default();
+    let note = super::clean(&dd.note);
+    match dd.done_on {
+        Some(x) if x >= m.held_on && x <= ctx.clock.today() => {}
+        _ => c.add(
+            "done_on",
+            format!("落实日期应在会议日期（{}）至今天之间", m.held_on),
+        ),
+    }
+    c.check(
+        (2..=500).contains(&note.chars().count()),
+        "note",
+        "请填写落实情况（2至500字）",
+    );
+    c.finish()?;
+    let mut tx = ctx.db.begin().await?;
+    let now = tx.now;
+    on_tx!(&mut tx, x => {
+        sqlx::query("INSERT INTO meeting_decisions_done (meeting_id, seq, done_on, note, done_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(id).bind(dd.seq).bind(dd.done_on).bind(&note).bind(p.account_id).bind(now).execute(&mut *x).await?;
+    });
+    audit::append(
+        &mut tx,
+        &p.actor(),
+        NewEntry {
+            action: "meeting.decision_done",
+            object_type: "meeting",
+            object_id: id.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"seq": dd.seq, "decision": d.text, "done_on": dd.done_on, "note": note}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    load(ctx, id).await
 }
 
 /// 补学 recorded for a member absent or on leave at a filed sitting: the day (from the sitting

@@ -41,6 +41,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/meetings/{id}/file", post(file_page))
         .route("/meetings/{id}/addenda", post(addendum_page))
         .route("/meetings/{id}/makeups", post(makeup_page))
+        .route("/meetings/{id}/decisions", post(decision_page))
         .route("/attend", get(attend_page).post(attend_submit))
 }
 
@@ -60,6 +61,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/meetings/{id}/file", post(api_file))
         .route("/api/v1/meetings/{id}/addenda", post(api_addendum))
         .route("/api/v1/meetings/{id}/makeups", post(api_makeup))
+        .route("/api/v1/meetings/{id}/decisions", post(api_decision))
         .route("/api/v1/public/attend", get(api_sitting).post(api_attend))
 }
 
@@ -510,6 +512,7 @@ fn minutes_from(f: &HashMap<String, String>) -> Minutes {
                     text: t.clone(),
                     owner: form::text(f, &format!("decision_owner_{i}")),
                     deadline: form::date(f, &format!("decision_deadline_{i}")),
+                    ..store::Decision::default()
                 })
         })
         .collect();
@@ -610,6 +613,33 @@ async fn makeup_page(
     };
     let r = store::record_makeup(&ctx, &p, id, &mk).await;
     after(&ctx, &p, id, "meeting_makeup", r, None).await
+}
+
+async fn decision_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    if f.get("done_on").is_some_and(|v| !v.trim().is_empty()) && form::date(&f, "done_on").is_none()
+    {
+        return after(
+            &ctx,
+            &p,
+            id,
+            "",
+            Err(AppError::field("done_on", "日期格式有误")),
+            None,
+        )
+        .await;
+    }
+    let dd = store::DecisionDone {
+        seq: form::num(&f, "seq"),
+        done_on: form::date(&f, "done_on"),
+        note: form::text(&f, "note"),
+    };
+    let r = store::complete_decision(&ctx, &p, id, &dd).await;
+    after(&ctx, &p, id, "meeting_decision_done", r, None).await
 }
 
 async fn compliance_page(
@@ -910,6 +940,18 @@ pub async fn api_addendum(
     Json(b): Json<BodyText>,
 ) -> Result<Json<Meeting>, ApiError> {
     Ok(Json(store::add_addendum(&ctx, &p, id, &b.body).await?))
+}
+
+/// 落实: a decision of a filed record carried out.
+#[utoipa::path(post, path = "/api/v1/meetings/{id}/decisions", tag = "meetings", params(("id" = i64, Path)), request_body = store::DecisionDone,
+    responses((status = 200, body = Meeting), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_decision(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<store::DecisionDone>,
+) -> Result<Json<Meeting>, ApiError> {
+    Ok(Json(store::complete_decision(&ctx, &p, id, &b).await?))
 }
 
 /// 补学 of a member absent or on leave at a filed sitting.

@@ -231,6 +231,16 @@ async fn a_branch_holds_an_assembly_on_the_theme_day_and_files_it() {
         let row = done["attendance"].as_array().expect("roll").iter().find(|a| a["member_id"] == absent_one).cloned().expect("row");
         assert_eq!((row["makeup_on"].as_str(), row["status"].as_str()), (Some("2026-12-04"), Some("absent")));
         refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/makeups"), Some(mk("2026-12-04"))).await, "meeting.makeup_exists");
+        // 落实: the decision is a to-do until it is recorded as carried out
+        let todo = |v: &Value| v.as_array().expect("todos").iter().any(|t| t["title"].as_str().unwrap_or("").starts_with("落实会议决定：成立合作社筹备组"));
+        assert!(todo(&ok(app.api(&sec, "GET", "/api/v1/workbench", None).await)));
+        let bad = app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/decisions"), Some(json!({"seq": 5, "done_on": "2026-12-04", "note": "已成立"}))).await;
+        assert_eq!(fields(&bad.1), ["seq"], "{bad:?}");
+        let done = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/decisions"), Some(json!({"seq": 0, "done_on": "2026-12-04", "note": "筹备组已成立，五人组成"}))).await);
+        assert_eq!(done["decisions"][0]["done_on"], "2026-12-04");
+        assert_eq!(done["decisions"][0]["text"], "成立合作社筹备组", "the decision stays as filed");
+        refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/decisions"), Some(json!({"seq": 0, "done_on": "2026-12-04", "note": "再次登记"}))).await, "meeting.decision_done");
+        assert!(!todo(&ok(app.api(&sec, "GET", "/api/v1/workbench", None).await)));
         // the period's obligations fulfilled on time
         assert_eq!(obligation(&app, br, "meeting.assembly", "2026-Q4").await.as_deref(), Some("done"));
         assert_eq!(obligation(&app, br, "meeting.theme_day", "2026-12").await.as_deref(), Some("done"));
