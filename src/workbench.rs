@@ -744,14 +744,17 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
                                     WHERE m.status = 'filed' AND m.held_on >= $1 AND o.path >= $2 AND o.path < $3 AND m.decisions_json <> '[]' \
                                     ORDER BY m.held_on LIMIT 200")
                 .bind(today - chrono::Duration::days(400)).bind(&lo).bind(&hi).fetch_all(x).await?;
+            // what is already carried out, in one query beside the records'
+            let done = sqlx::query("SELECT d.meeting_id, d.seq FROM meeting_decisions_done d JOIN meetings m ON m.id = d.meeting_id JOIN orgs o ON o.id = m.org_id \
+                                    WHERE m.held_on >= $1 AND o.path >= $2 AND o.path < $3")
+                .bind(today - chrono::Duration::days(400)).bind(&lo).bind(&hi).fetch_all(x).await?
+                .iter().map(|d| Ok((d.i64("meeting_id")?, d.i64("seq")?))).collect::<crate::db::DbResult<std::collections::HashSet<_>>>()?;
             let mut out = Vec::new();
             for r in rows {
                 let id = r.i64("id")?;
-                let done: Vec<i64> = sqlx::query("SELECT seq FROM meeting_decisions_done WHERE meeting_id = $1").bind(id).fetch_all(x).await?
-                    .iter().map(|d| d.i64("seq")).collect::<crate::db::DbResult<Vec<_>>>()?;
                 let list: Vec<crate::meeting::store::Decision> = serde_json::from_str(&r.string("decisions_json")?).unwrap_or_default();
                 for (i, d) in list.into_iter().enumerate() {
-                    if !done.contains(&(i as i64)) {
+                    if !done.contains(&(id, i as i64)) {
                         out.push((id, d));
                     }
                 }

@@ -576,13 +576,20 @@ async fn roster(ctx: &Ctx, org: &Org) -> AppResult<Vec<(i64, String, bool)>> {
     }))
 }
 
-/// The head of a sitting for a change: it must be `p`'s to manage and not yet filed.
-async fn for_change(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Meeting> {
+/// The sitting, when `p` manages it (meeting rights over its organisation); else not found
+/// (outside the subtree) or forbidden.
+async fn managed(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Meeting> {
     let m = load(ctx, id).await?;
     if !p.in_scope(&m.org_path) {
         return Err(AppError::NotFound("会议"));
     }
     p.authorize(Perm::MeetingWrite, Some(&m.org_path))?;
+    Ok(m)
+}
+
+/// The head of a sitting for a change: it must be `p`'s to manage and not yet filed.
+async fn for_change(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Meeting> {
+    let m = managed(ctx, p, id).await?;
     match m.status.as_str() {
         "filed" => Err(AppError::refused(
             "meeting.filed",
@@ -1422,6 +1429,33 @@ async fn holder_of(org: &Org, ctx: &Ctx) -> AppResult<super::Holder> {
     })
 }
 
+/// What is recorded after a filed sitting (a decision carried out, a make-up study): a day
+/// from the sitting's to today, and 2 to 500 characters of what was done (returned cleaned).
+fn after_sitting(
+    m: &Meeting,
+    day: Option<NaiveDate>,
+    note: &str,
+    today: NaiveDate,
+    day_name: &str,
+    note_name: &str,
+) -> AppResult<String> {
+    let mut c = Checks::default();
+    let note = super::clean(note);
+    if !day.is_some_and(|d| d >= m.held_on && d <= today) {
+        c.add(
+            "done_on",
+            format!("{day_name}应在会议日期（{}）至今天之间", m.held_on),
+        );
+    }
+    c.check(
+        (2..=500).contains(&note.chars().count()),
+        "note",
+        &format!("请填写{note_name}（2至500字）"),
+    );
+    c.finish()?;
+    Ok(note)
+}
+
 /// 落实: a decision of a filed record carried out, with the day and how.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
@@ -1439,11 +1473,7 @@ pub async fn complete_decision(
     id: i64,
     dd: &DecisionDone,
 ) -> AppResult<Meeting> {
-    let m = load(ctx, id).await?;
-    if !p.in_scope(&m.org_path) {
-        return Err(AppError::NotFound("会议"));
-    }
-    p.authorize(Perm::MeetingWrite, Some(&m.org_path))?;
+    let m = managed(ctx, p, id).await?;
     let d = usize::try_from(dd.seq)
         .ok()
         .and_then(|i| m.decisions.get(i))
@@ -1455,21 +1485,14 @@ pub async fn complete_decision(
             format!("“{}”已登记落实", d.text),
         ));
     }
-    let mut c = Checks::default();
-    let note = super::clean(&dd.note);
-    match dd.done_on {
-        Some(x) if x >= m.held_on && x <= ctx.clock.today() => {}
-        _ => c.add(
-            "done_on",
-            format!("落实日期应在会议日期（{}）至今天之间", m.held_on),
-        ),
-    }
-    c.check(
-        (2..=500).contains(&note.chars().count()),
-        "note",
-        "请填写落实情况（2至500字）",
-    );
-    c.finish()?;
+    let note = after_sitting(
+        &m,
+        dd.done_on,
+        &dd.note,
+        ctx.clock.today(),
+        "落实日期",
+        "落实情况",
+    )?;
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     on_tx!(&mut tx, x => {
@@ -1504,11 +1527,7 @@ pub struct Makeup {
 }
 
 pub async fn record_makeup(ctx: &Ctx, p: &Principal, id: i64, mk: &Makeup) -> AppResult<Meeting> {
-    let m = load(ctx, id).await?;
-    if !p.in_scope(&m.org_path) {
-        return Err(AppError::NotFound("会议"));
-    }
-    p.authorize(Perm::MeetingWrite, Some(&m.org_path))?;
+    let m = managed(ctx, p, id).await?;
     if m.status != "filed" {
         return Err(AppError::refused(
             "meeting.not_filed",
@@ -1532,22 +1551,14 @@ pub async fn record_makeup(ctx: &Ctx, p: &Principal, id: i64, mk: &Makeup) -> Ap
             format!("{}的补学已登记", a.name),
         ));
     }
-    let today = ctx.clock.today();
-    let mut c = Checks::default();
-    let note = super::clean(&mk.note);
-    match mk.done_on {
-        Some(d) if d >= m.held_on && d <= today => {}
-        _ => c.add(
-            "done_on",
-            format!("补学日期应在会议日期（{}）至今天之间", m.held_on),
-        ),
-    }
-    c.check(
-        (2..=500).contains(&note.chars().count()),
-        "note",
-        "请填写补学内容（2至500字）",
-    );
-    c.finish()?;
+    let note = after_sitting(
+        &m,
+        mk.done_on,
+        &mk.note,
+        ctx.clock.today(),
+        "补学日期",
+        "补学内容",
+    )?;
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     on_tx!(&mut tx, x => {
@@ -1572,11 +1583,7 @@ pub async fn record_makeup(ctx: &Ctx, p: &Principal, id: i64, mk: &Makeup) -> Ap
 
 /// A signed addendum to a filed record.
 pub async fn add_addendum(ctx: &Ctx, p: &Principal, id: i64, body: &str) -> AppResult<Meeting> {
-    let m = load(ctx, id).await?;
-    if !p.in_scope(&m.org_path) {
-        return Err(AppError::NotFound("会议"));
-    }
-    p.authorize(Perm::MeetingWrite, Some(&m.org_path))?;
+    let m = managed(ctx, p, id).await?;
     if m.status != "filed" {
         return Err(AppError::refused(
             "meeting.not_filed",

@@ -588,23 +588,22 @@ async fn addendum_page(
     after(&ctx, &p, id, "meeting_addendum", r, None).await
 }
 
+/// A date field sent filled must read as one (never taken for "none").
+fn typed_date(f: &HashMap<String, String>, key: &str) -> Result<(), AppError> {
+    if f.get(key).is_some_and(|v| !v.trim().is_empty()) && form::date(f, key).is_none() {
+        return Err(AppError::field(key, "日期格式有误"));
+    }
+    Ok(())
+}
+
 async fn makeup_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    if f.get("done_on").is_some_and(|v| !v.trim().is_empty()) && form::date(&f, "done_on").is_none()
-    {
-        return after(
-            &ctx,
-            &p,
-            id,
-            "",
-            Err(AppError::field("done_on", "日期格式有误")),
-            None,
-        )
-        .await;
+    if let Err(e) = typed_date(&f, "done_on") {
+        return after(&ctx, &p, id, "", Err(e), None).await;
     }
     let mk = store::Makeup {
         member_id: form::num(&f, "member_id"),
@@ -621,17 +620,8 @@ async fn decision_page(
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    if f.get("done_on").is_some_and(|v| !v.trim().is_empty()) && form::date(&f, "done_on").is_none()
-    {
-        return after(
-            &ctx,
-            &p,
-            id,
-            "",
-            Err(AppError::field("done_on", "日期格式有误")),
-            None,
-        )
-        .await;
+    if let Err(e) = typed_date(&f, "done_on") {
+        return after(&ctx, &p, id, "", Err(e), None).await;
     }
     let dd = store::DecisionDone {
         seq: form::num(&f, "seq"),
@@ -650,17 +640,9 @@ async fn compliance_page(
     let year = year_of(&ctx, q.year)?;
     let c = store::compliance(&ctx, &p, q.org_id, year).await?;
     let org = crate::org::store::get(&ctx.db, c.org_id).await?;
-    let rate = c
-        .green_permille
-        .map(|v| format!("{}.{}%", v / 10, v % 10))
-        .unwrap_or_else(|| "—".into());
     Ok(render(
         "meeting_compliance.html",
-        page_ctx(
-            &p,
-            "meetings",
-            context! { c => c, org => org, rate => rate },
-        ),
+        page_ctx(&p, "meetings", context! { c => c, org => org }),
     ))
 }
 
