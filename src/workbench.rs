@@ -744,10 +744,14 @@ async fn meetings(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
                                     WHERE m.status = 'filed' AND m.held_on >= $1 AND o.path >= $2 AND o.path < $3 AND m.decisions_json <> '[]' \
                                     ORDER BY m.held_on LIMIT 200")
                 .bind(today - chrono::Duration::days(400)).bind(&lo).bind(&hi).fetch_all(x).await?;
-            // what is already carried out, in one query beside the records'
-            let done = sqlx::query("SELECT d.meeting_id, d.seq FROM meeting_decisions_done d JOIN meetings m ON m.id = d.meeting_id JOIN orgs o ON o.id = m.org_id \
-                                    WHERE m.held_on >= $1 AND o.path >= $2 AND o.path < $3")
-                .bind(today - chrono::Duration::days(400)).bind(&lo).bind(&hi).fetch_all(x).await?
+            // what is already carried out, in one query by the records' ids (integers, so the
+            // list is safe to write into the text; a join by path would scan every record done)
+            let ids = rows.iter().map(|r| r.i64("id").map(|i| i.to_string())).collect::<crate::db::DbResult<Vec<_>>>()?;
+            let done = if ids.is_empty() { Vec::new() } else {
+                sqlx::query(&format!("SELECT meeting_id, seq FROM meeting_decisions_done WHERE meeting_id IN ({})", ids.join(",")))
+                    .fetch_all(x).await?
+            };
+            let done = done
                 .iter().map(|d| Ok((d.i64("meeting_id")?, d.i64("seq")?))).collect::<crate::db::DbResult<std::collections::HashSet<_>>>()?;
             let mut out = Vec::new();
             for r in rows {
