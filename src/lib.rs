@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod csvsafe;
 pub mod db;
 pub mod demo;
+pub mod election;
 pub mod error;
 pub mod first_secretary;
 pub mod heavy;

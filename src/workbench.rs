@@ -71,6 +71,7 @@ pub const SOURCES: &[(&str, Source)] = &[
         Box::pin(first_secretaries(c, p))
     }),
     ("meetings", |c, p| Box::pin(meetings(c, p))),
+    ("elections", |c, p| Box::pin(elections(c, p))),
 ];
 
 /// How many to-dos a list shows of one source (the source's own page lists them all).
@@ -436,26 +437,76 @@ async fn terms(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
         .await?
         .value;
     let mut out = Vec::new();
+    // the elections page lists them with their days; the warnings page for those without it
+    let link = if p.can(Perm::MeetingRead) {
+        "/elections"
+    } else {
+        "/orgs/warnings"
+    };
     if expired > 0 {
         out.push(
             Todo::new(
                 "orgs",
                 format!("{expired}个党支部任期已满未换届"),
-                "/orgs/warnings".into(),
+                link.into(),
             )
             .count(expired)
             .due(Some(today - chrono::Duration::days(1)), today),
         );
     }
     if ending > 0 {
+        out.push(Todo::new("orgs", format!("{ending}个党支部即将换届"), link.into()).count(ending));
+    }
+    Ok(out)
+}
+
+/// 换届选举: a branch's own term ending or ended, its election prepared and not yet counted;
+/// for the levels above, elections to approve and 延期 to decide.
+async fn elections(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    if !p.can(Perm::MeetingWrite) {
+        return Ok(Vec::new());
+    }
+    let today = ctx.clock.today();
+    let pend = crate::election::store::pending(ctx, p).await?;
+    let mut out = Vec::new();
+    if let Some(t) = pend.own_term {
+        let title = if t.days_left < 0 {
+            format!("本届任期已于{}届满，应按期换届", t.term_end)
+        } else {
+            format!("本届任期将于{}届满，请筹备换届选举", t.term_end)
+        };
         out.push(
             Todo::new(
-                "orgs",
-                format!("{ending}个党支部即将换届"),
-                "/orgs/warnings".into(),
+                "elections",
+                title,
+                format!("/elections?org_id={}", t.org_id),
             )
-            .count(ending),
+            .due(Some(t.term_end), today),
         );
+    }
+    for (id, day) in pend.own_prepared {
+        out.push(
+            Todo::new(
+                "elections",
+                "记录换届选举结果并报上级批复".into(),
+                format!("/elections/{id}"),
+            )
+            .due(Some(day), today),
+        );
+    }
+    for (id, name, what) in pend.to_decide {
+        let (title, link) = if what == "election" {
+            (
+                format!("批复换届选举结果：{name}"),
+                format!("/elections/{id}"),
+            )
+        } else {
+            (
+                format!("审批延期换届申请：{name}"),
+                "/elections".to_string(),
+            )
+        };
+        out.push(Todo::new("elections", title, link));
     }
     Ok(out)
 }

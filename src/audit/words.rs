@@ -47,6 +47,14 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("meeting.mark", "登记参会情况"),
     ("meeting.file", "会议记录签字归档"),
     ("meeting.addendum", "补充说明会议记录"),
+    ("election.create", "筹备换届选举"),
+    ("election.record", "记录换届选举结果"),
+    ("election.approve", "批复换届选举结果"),
+    ("election.return", "不予批复换届选举结果"),
+    ("election.cancel", "取消换届选举"),
+    ("election.extension_ask", "申请延期换届"),
+    ("election.extension_approve", "批准延期换届"),
+    ("election.extension_refuse", "不批准延期换届"),
     ("work_log.view", "查阅工作记实"),
     ("work_log.compliance_export", "导出工作记实按时率"),
     ("fs.round_create", "新建第一书记选派批次"),
@@ -194,6 +202,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("transfer", "组织关系转接"),
     ("work_log", "工作记实"),
     ("meeting", "会议"),
+    ("election", "换届选举"),
 ];
 
 /// The name of an action code.
@@ -212,6 +221,20 @@ pub fn action_label(code: &str) -> String {
 /// name.
 pub const FIELDS: &[(&str, &str)] = &[
     ("kinds", "会议类别"),
+    ("meeting_id", "会议"),
+    ("seats", "应选名额"),
+    ("candidates", "候选人"),
+    ("voting_expected", "应到有表决权人数"),
+    ("voting_present", "实到有表决权人数"),
+    ("ballots_returned", "收回选票"),
+    ("ballots_invalid", "无效票"),
+    ("unfilled", "未选出名额"),
+    ("tied", "得票相等"),
+    ("approval_no", "批复文号"),
+    ("approved_on", "批复日期"),
+    ("term_start", "任期开始"),
+    ("committee", "委员会"),
+    ("term_extended_months", "已延期月数"),
     ("place", "地点"),
     ("invitees", "参会人员"),
     ("expected", "应到人数"),

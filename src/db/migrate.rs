@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0029_fs_reports_guidance.sql"),
     migration!("0030_fs_alliances.sql"),
     migration!("0031_meetings.sql"),
+    migration!("0032_elections.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

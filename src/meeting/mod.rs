@@ -130,6 +130,15 @@ pub struct MeetingRules {
     pub amber_missed_max: i64,
     /// 党章第九条: this many months without attending warns the branch about the member.
     pub absence_months: i64,
+    /// 换届选举 (基层组织选举工作条例): voting members present must exceed this share of those
+    /// entitled (‰; ⅘).
+    pub election_quorum_permille: i64,
+    /// 差额: candidates must exceed the seats by at least this share of the seats (‰; 20%).
+    pub election_margin_permille: i64,
+    /// A candidate is elected with more than this share of the votes of those present (‰).
+    pub election_elect_permille: i64,
+    /// 延期换届: at most this many months in all for one term.
+    pub extension_max_months: i64,
 }
 
 impl Default for MeetingRules {
@@ -156,6 +165,10 @@ impl Default for MeetingRules {
             committee_quorum_permille: 500,
             amber_missed_max: 1,
             absence_months: 6,
+            election_quorum_permille: 800,
+            election_margin_permille: 200,
+            election_elect_permille: 500,
+            extension_max_months: 12,
         }
     }
 }
@@ -197,6 +210,8 @@ impl crate::rules::RuleKind for MeetingRules {
             self.assembly_quorum_permille,
             self.assembly_pass_permille,
             self.committee_quorum_permille,
+            self.election_quorum_permille,
+            self.election_elect_permille,
         ] {
             if !(1..=999).contains(&v) {
                 return Err("到会、表决比例须在1‰至999‰之间".into());
@@ -204,6 +219,12 @@ impl crate::rules::RuleKind for MeetingRules {
         }
         if !(0..=60).contains(&self.amber_missed_max) || !(1..=24).contains(&self.absence_months) {
             return Err("黄灯上限0至60，未参加组织生活月数1至24".into());
+        }
+        if !(0..=1000).contains(&self.election_margin_permille) {
+            return Err("差额比例须在0‰至1000‰之间".into());
+        }
+        if !(0..=60).contains(&self.extension_max_months) {
+            return Err("延期换届最长月数须在0至60之间".into());
         }
         if !(1..=50).contains(&self.committee_from_full_members) {
             return Err("应开支委会的正式党员数须在1至50之间".into());
@@ -449,6 +470,7 @@ pub struct Roll {
 pub fn share_words(permille: i64) -> String {
     match permille {
         500 => "半数".into(),
+        800 => "五分之四".into(),
         p if p % 10 == 0 => format!("{}%", p / 10),
         p => format!("{}.{}%", p / 10, p % 10),
     }
@@ -918,7 +940,8 @@ mod tests {
     #[test]
     fn shares_are_said_in_words() {
         assert_eq!(share_words(500), "半数");
-        assert_eq!(share_words(800), "80%");
+        assert_eq!(share_words(800), "五分之四");
+        assert_eq!(share_words(200), "20%");
         assert_eq!(share_words(667), "66.7%");
     }
 

@@ -179,6 +179,8 @@ pub struct Org {
     pub region_code: Option<String>,
     pub established_on: Option<chrono::NaiveDate>,
     pub term_start: Option<chrono::NaiveDate>,
+    /// 延期换届: the months the level above approved for the current term.
+    pub term_extended_months: i64,
     pub has_committee: bool,
     pub committee_size: i64,
     pub sort: i64,

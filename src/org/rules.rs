@@ -14,6 +14,8 @@ pub struct BranchFacts {
     pub has_committee: bool,
     pub committee_size: i64,
     pub term_start: Option<NaiveDate>,
+    /// 延期换届 approved for the current term, in months.
+    pub extended_months: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +26,16 @@ pub struct Warning {
 
 fn w(code: &'static str, message: String) -> Warning {
     Warning { code, message }
+}
+
+/// The date a term that started on `start` ends after `years` years and `months` more
+/// (an approved 延期).
+pub fn term_end_extended(start: NaiveDate, years: i64, months: i64) -> NaiveDate {
+    let end = term_end(start, years);
+    u32::try_from(months.max(0))
+        .ok()
+        .and_then(|m| end.checked_add_months(chrono::Months::new(m)))
+        .unwrap_or(end)
 }
 
 /// The date a term that started on `start` ends after `years` years.
@@ -100,7 +112,7 @@ pub fn branch_warnings(f: &BranchFacts, r: &BranchRules, today: NaiveDate) -> Ve
             } else {
                 r.term_years
             };
-            let end = term_end(start, years);
+            let end = term_end_extended(start, years, f.extended_months);
             let days = (end - today).num_days();
             if days < 0 {
                 out.push(w(
@@ -131,6 +143,7 @@ mod tests {
             has_committee: true,
             committee_size: 3,
             term_start: None,
+            extended_months: 0,
         }
     }
 
@@ -268,6 +281,21 @@ mod tests {
             ..facts()
         };
         assert!(codes(&f, d(2026, 1, 1)).is_empty());
+    }
+
+    #[test]
+    fn an_approved_extension_moves_the_end() {
+        // 3 years from 2023-06-01 end 2026-06-01; 12 months of 延期 move it to 2027-06-01.
+        let f = BranchFacts {
+            term_start: Some(d(2023, 6, 1)),
+            extended_months: 12,
+            ..facts()
+        };
+        assert!(!codes(&f, d(2026, 6, 2)).contains(&"branch.term_expired"));
+        assert!(codes(&f, d(2027, 6, 1)).contains(&"branch.term_ending"));
+        assert!(codes(&f, d(2027, 6, 2)).contains(&"branch.term_expired"));
+        assert_eq!(term_end_extended(d(2024, 2, 29), 3, 0), d(2027, 2, 28));
+        assert_eq!(term_end_extended(d(2023, 8, 31), 3, 6), d(2027, 2, 28));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::{on_db, on_tx};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub const ORG_COLUMNS: &str = "o.id, o.parent_id, o.path, o.depth, o.name, o.kind, o.level, o.region_code, o.established_on, o.term_start, o.has_committee, o.committee_size, o.sort, o.version";
+pub const ORG_COLUMNS: &str = "o.id, o.parent_id, o.path, o.depth, o.name, o.kind, o.level, o.region_code, o.established_on, o.term_start, o.term_extended_months, o.has_committee, o.committee_size, o.sort, o.version";
 
 pub fn row_to_org(r: &impl DbRow) -> DbResult<Org> {
     let kind = r.string("kind")?;
@@ -25,6 +25,7 @@ pub fn row_to_org(r: &impl DbRow) -> DbResult<Org> {
         region_code: r.opt_string("region_code")?,
         established_on: r.opt_date("established_on")?,
         term_start: r.opt_date("term_start")?,
+        term_extended_months: r.i64("term_extended_months")?,
         has_committee: r.bool("has_committee")?,
         committee_size: r.i64("committee_size")?,
         sort: r.i64("sort")?,
@@ -192,6 +193,7 @@ pub async fn warnings(db: &Db, org: &Org) -> AppResult<Vec<super::rules::Warning
         has_committee: org.has_committee,
         committee_size: org.committee_size,
         term_start: org.term_start,
+        extended_months: org.term_extended_months,
     };
     let today = db.today();
     let mut out = super::rules::branch_warnings(&facts, &rules, today);
@@ -472,8 +474,13 @@ pub async fn update(db: &Db, actor: &Actor, id: i64, patch: &OrgPatch) -> AppRes
     if let Some(r) = &patch.region_code {
         after.region_code = Some(r.clone()).filter(|s| !s.is_empty());
     }
+    // a term set by hand is a new term: no 延期 carries over to it
+    let new_term = patch.term_start.is_some() && patch.term_start != after.term_start;
     if patch.term_start.is_some() {
         after.term_start = patch.term_start;
+    }
+    if new_term {
+        after.term_extended_months = 0;
     }
     if let Some(h) = patch.has_committee {
         after.has_committee = h;
@@ -483,7 +490,7 @@ pub async fn update(db: &Db, actor: &Actor, id: i64, patch: &OrgPatch) -> AppRes
     }
     after.version += 1;
     on_tx!(&mut tx, c => {
-        sqlx::query("UPDATE orgs SET name = $1, level = $2, region_code = $3, term_start = $4, has_committee = $5, committee_size = $6, version = $7, updated_at = $8 WHERE id = $9")
+        sqlx::query("UPDATE orgs SET name = $1, level = $2, region_code = $3, term_start = $4, has_committee = $5, committee_size = $6, version = $7, updated_at = $8, term_extended_months = $10 WHERE id = $9")
             .bind(&after.name)
             .bind(after.level.as_str())
             .bind(&after.region_code)
@@ -493,6 +500,7 @@ pub async fn update(db: &Db, actor: &Actor, id: i64, patch: &OrgPatch) -> AppRes
             .bind(after.version)
             .bind(db.now())
             .bind(id)
+            .bind(after.term_extended_months)
             .execute(&mut *c)
             .await?;
     });
@@ -635,12 +643,12 @@ pub async fn warned_branches(db: &Db, path: &str) -> AppResult<Vec<WarnedBranch>
     let (rules, _) = crate::rules::effective::<crate::rules::BranchRules>(db, path).await?;
     let rows = on_db!(db, p => {
         let rows = sqlx::query(
-            "SELECT o.id, o.name, o.path, o.level, o.term_start, o.has_committee, o.committee_size, \
+            "SELECT o.id, o.name, o.path, o.level, o.term_start, o.term_extended_months, o.has_committee, o.committee_size, \
                CAST(COALESCE(SUM(CASE WHEN c.status = 'full' THEN c.n ELSE 0 END), 0) AS BIGINT) AS full_n, \
                CAST(COALESCE(SUM(CASE WHEN c.status <> 'left' THEN c.n ELSE 0 END), 0) AS BIGINT) AS total \
              FROM orgs o LEFT JOIN org_member_counts c ON c.org_id = o.id \
              WHERE o.path >= $1 AND o.path < $2 AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL \
-             GROUP BY o.id, o.name, o.path, o.level, o.term_start, o.has_committee, o.committee_size \
+             GROUP BY o.id, o.name, o.path, o.level, o.term_start, o.term_extended_months, o.has_committee, o.committee_size \
              ORDER BY o.path",
         )
         .bind(path)
@@ -655,6 +663,7 @@ pub async fn warned_branches(db: &Db, path: &str) -> AppResult<Vec<WarnedBranch>
             has_committee: r.bool("has_committee")?,
             committee_size: r.i64("committee_size")?,
             term_start: r.opt_date("term_start")?,
+            extended_months: r.i64("term_extended_months")?,
         }))).collect::<DbResult<Vec<_>>>()?
     });
     let today = db.today();

@@ -317,6 +317,30 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
         "连续未参加组织生活提醒",
         "个月",
     ),
+    (
+        "meeting",
+        "election_quorum_permille",
+        "换届选举：有选举权的到会党员须超过应到人数",
+        "‰",
+    ),
+    (
+        "meeting",
+        "election_margin_permille",
+        "换届选举：候选人数多于应选名额的差额比例不少于",
+        "‰",
+    ),
+    (
+        "meeting",
+        "election_elect_permille",
+        "换届选举：当选须获得的赞成票超过实到会有选举权人数",
+        "‰",
+    ),
+    (
+        "meeting",
+        "extension_max_months",
+        "延期换届累计最长",
+        "个月",
+    ),
     ("first_secretary", "photo_max_mb", "照片大小上限", "MB"),
     (
         "first_secretary",

@@ -170,6 +170,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("meeting.html", include_str!("../../templates/meeting.html")),
     (
+        "elections.html",
+        include_str!("../../templates/elections.html"),
+    ),
+    (
+        "election_new.html",
+        include_str!("../../templates/election_new.html"),
+    ),
+    (
+        "election.html",
+        include_str!("../../templates/election.html"),
+    ),
+    (
+        "election_print.html",
+        include_str!("../../templates/election_print.html"),
+    ),
+    (
         "meeting_compliance.html",
         include_str!("../../templates/meeting_compliance.html"),
     ),
@@ -459,7 +475,7 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 22] = [
+const NAV: [(Perm, &str, &str, &str); 23] = [
     (Perm::CircularReceive, "/circulars", "通知公告", "circulars"),
     (Perm::SelfRead, "/circulars", "通知公告", "circulars"),
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
@@ -482,6 +498,7 @@ const NAV: [(Perm, &str, &str, &str); 22] = [
     (Perm::CadreRead, "/cadres", "干部名册", "cadres"),
     (Perm::MeetingRead, "/meetings", "组织生活", "meetings"),
     (Perm::SelfRead, "/meetings", "组织生活", "meetings"),
+    (Perm::MeetingRead, "/elections", "换届选举", "elections"),
     (Perm::CadreRead, "/work-logs", "工作记实", "work_logs"),
     (
         Perm::CadreRead,
@@ -1548,6 +1565,9 @@ mod catalogue_tests {
             &crate::meeting::STATUSES,
             &crate::meeting::ATTENDANCE,
             &crate::meeting::LIGHTS,
+            &crate::election::STATUSES,
+            &crate::election::ROLES,
+            &crate::election::EXTENSION_STATUSES,
             &crate::work_log::store::STATUSES,
             &crate::obligation::STATUSES,
             &crate::rectification::UPDATE_KINDS,

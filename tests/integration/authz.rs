@@ -554,6 +554,11 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
         // a sitting of a branch of another township (when the demo holds none outside it)
         app.exec(&format!("INSERT INTO meetings (org_id, kinds, title, held_on, starts_at, ends_at, status, created_at) SELECT MAX(o.id), 'assembly', '他支部党员大会', \
             '2026-12-04', '2026-12-04T01:00:00Z', '2026-12-04T03:00:00Z', 'planned', '2026-01-01T00:00:00Z' FROM orgs o WHERE o.kind = 'branch' AND o.path NOT LIKE '{tpath}%'")).await;
+        // an election and a 延期 of a branch of another township
+        app.exec(&format!("INSERT INTO elections (org_id, seats, status, created_at) SELECT MAX(o.id), 3, 'reported', '2026-01-01T00:00:00Z' \
+            FROM orgs o WHERE o.kind = 'branch' AND o.path NOT LIKE '{tpath}%'")).await;
+        app.exec(&format!("INSERT INTO term_extensions (org_id, term_start, months, reason, status, asked_at) SELECT MAX(o.id), '2021-01-01', 6, '越权', 'asked', '2026-01-01T00:00:00Z' \
+            FROM orgs o WHERE o.kind = 'branch' AND o.path NOT LIKE '{tpath}%'")).await;
         let accounts = vec![
             (app.account("sweep_county", county, "org_staff", None).await, path_of(county).await),
             (app.account("sweep_town", town, "committee_staff", None).await, tpath.clone()),
@@ -578,8 +583,10 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
             ok(app.api(&city_staff, "POST", "/api/v1/circulars", Some(json!({"org_id": city, "title": "关于做好年度工作的通知", "body": "请按时签收。",
                 "audience": "orgs", "org_ids": [to], "needs_receipt": true}))).await);
         }
-        let kinds: [(&str, &str, &str); 33] = [
+        let kinds: [(&str, &str, &str); 35] = [
             ("/api/v1/meetings/", "meeting", "meetings x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/elections/", "election", "elections x JOIN orgs o ON o.id = x.org_id"),
+            ("/api/v1/term-extensions/", "term_extension", "term_extensions x JOIN orgs o ON o.id = x.org_id"),
             ("/api/v1/circulars/", "circular", "circulars x JOIN orgs o ON o.id = x.org_id AND NOT EXISTS (SELECT 1 FROM circular_targets t \
                 JOIN orgs tg ON tg.id = t.org_id WHERE t.circular_id = x.id AND (tg.path LIKE '{sub}%' OR '{sub}' LIKE tg.path || '%'))"),
             ("/api/v1/work-logs/", "work_log", "work_logs x JOIN cadres c ON c.id = x.cadre_id JOIN orgs o ON o.id = c.managed_by"),

@@ -7,6 +7,7 @@ mod backfill;
 mod calendar;
 mod circulars;
 mod discipline;
+mod elections;
 mod first_secretaries;
 mod flows;
 mod hardening;

@@ -1,0 +1,147 @@
+//! 换届选举: a branch whose term ends asks for 延期 (capped, decided by the level above), then
+//! prepares an election (seats, 差额 candidates, held at a notified assembly), is refused at
+//! exactly ⅘ present and counted at ⅘ + 1 (more than half of those present to be elected,
+//! ballots that add up), and the level above's 批复 replaces the committee and starts the
+//! term; the branch cannot approve itself and another county sees nothing.
+
+use crate::support::*;
+use dangjian::db::DbRow;
+use serde_json::{json, Value};
+
+fn fields(v: &Value) -> Vec<String> {
+    v["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() {
+    each_backend(|app| async move {
+        app.ctx.clock.set_local(d(2026, 12, 3).and_hms_opt(10, 0, 0).expect("time"));
+        let p = province(&app).await;
+        let br = app.org(Some(p.counties[0]), "东风村党支部", "branch", "village").await;
+        // a village term of five years from 2021-12-20 ends 2026-12-20: 17 days left
+        app.exec(&format!("UPDATE orgs SET has_committee = TRUE, committee_size = 3, term_start = '2021-12-20' WHERE id = {br}")).await;
+        let mut ms = Vec::new();
+        for i in 0..10u16 {
+            ms.push(app.member(br, &format!("东风党员{i}"), 400 + i).await);
+        }
+        let mut prob = member_input(br, "东风预备党员", 450);
+        prob.status = "probationary".into();
+        prob.full_date = None;
+        prob.join_date = d(2026, 3, 1);
+        let prob = app.member_with(prob).await;
+        let sec = app.account("sec", br, "branch_secretary", None).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let county_b = app.account("county_b", p.counties[2], "org_staff", None).await;
+
+        // the county sees the term ending; the branch has it on 工作台
+        let b = ok(app.api(&county, "GET", "/api/v1/elections", None).await);
+        let terms = b["terms"].as_array().expect("terms");
+        assert!(terms.iter().any(|t| t["org_id"] == br && t["days_left"] == 17), "{b}");
+        let wb = ok(app.api(&sec, "GET", "/api/v1/workbench", None).await);
+        assert!(wb.to_string().contains("本届任期将于2026-12-20届满"), "{wb}");
+
+        // 延期: capped at 12 months, one request at a time, decided only by the level above
+        let ask = |months: i64| json!({"org_id": br, "months": months, "reason": "村两委换届统一安排"});
+        refused(app.api(&sec, "POST", "/api/v1/term-extensions", Some(ask(13))).await, "election.extension_cap");
+        let x = ok(app.api(&sec, "POST", "/api/v1/term-extensions", Some(ask(6))).await);
+        let xid = x["id"].as_i64().expect("id");
+        assert_eq!(x["status"], "asked");
+        refused(app.api(&sec, "POST", "/api/v1/term-extensions", Some(ask(1))).await, "election.extension_pending");
+        let r = app.api(&sec, "POST", &format!("/api/v1/term-extensions/{xid}/decision"), Some(json!({"approve": true}))).await;
+        assert_eq!(r.0.as_u16(), 403, "{r:?}");
+        refused(app.api(&county_b, "POST", &format!("/api/v1/term-extensions/{xid}/decision"), Some(json!({"approve": true}))).await, "not_found");
+        let wb = ok(app.api(&county, "GET", "/api/v1/workbench", None).await);
+        assert!(wb.to_string().contains("审批延期换届申请：东风村党支部"), "{wb}");
+        let x = ok(app.api(&county, "POST", &format!("/api/v1/term-extensions/{xid}/decision"), Some(json!({"approve": true, "note": "同意"}))).await);
+        assert_eq!(x["status"], "approved");
+        // the term now ends 2027-06-20: no longer due
+        let b = ok(app.api(&county, "GET", "/api/v1/elections", None).await);
+        assert!(!b["terms"].as_array().expect("terms").iter().any(|t| t["org_id"] == br), "{b}");
+        // 6 approved + 7 asked passes the cap
+        refused(app.api(&sec, "POST", "/api/v1/term-extensions", Some(ask(7))).await, "election.extension_cap");
+
+        // an assembly of the whole roll to hold it at
+        let m = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(json!({"org_id": br, "kinds": ["assembly"], "held_on": "2026-12-04", "starts": "09:00", "ends": "11:00", "place": "村委会"}))).await);
+        let mid = m["id"].as_i64().expect("id");
+        let new = |seats: i64, cands: &[i64]| json!({"org_id": br, "meeting_id": mid, "seats": seats, "candidates": cands});
+        // 差额: 3 seats need 4 candidates
+        refused(app.api(&sec, "POST", "/api/v1/elections", Some(new(3, &ms[..3]))).await, "election.margin");
+        let bad = app.api(&sec, "POST", "/api/v1/elections", Some(new(2, &ms[..4]))).await;
+        assert_eq!(fields(&bad.1), ["seats"], "{bad:?}");
+        let bad = app.api(&sec, "POST", "/api/v1/elections", Some(new(3, &[ms[0], ms[1], ms[2], prob]))).await;
+        assert_eq!(fields(&bad.1), ["candidates"], "a probationary member cannot stand: {bad:?}");
+        let e = ok(app.api(&sec, "POST", "/api/v1/elections", Some(new(3, &ms[..4]))).await);
+        let eid = e["id"].as_i64().expect("id");
+        assert_eq!(e["status"], "prepared");
+        assert_eq!(e["min_candidates"], 4);
+        refused(app.api(&sec, "POST", "/api/v1/elections", Some(new(3, &ms[..4]))).await, "election.under_way");
+        refused(app.api(&county_b, "GET", &format!("/api/v1/elections/{eid}"), None).await, "not_found");
+
+        // the sitting: notified (ten with a vote, one without), eight sign in
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{mid}/notify"), None).await);
+        app.ctx.clock.set_local(d(2026, 12, 4).and_hms_opt(9, 5, 0).expect("time"));
+        for m in &ms[..8] {
+            ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{mid}/mark"), Some(json!({"member_id": m, "status": "present"}))).await);
+        }
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{mid}/mark"), Some(json!({"member_id": prob, "status": "present"}))).await);
+        let count = |votes: [i64; 4], returned: i64| json!({
+            "ballots_returned": returned, "ballots_invalid": 0,
+            "votes": ms[..4].iter().zip(votes).map(|(m, v)| json!({"member_id": m, "votes": v})).collect::<Vec<_>>(),
+            "secretary": ms[0], "deputies": [ms[1]]});
+        // eight of ten is ⅘ exactly: not more, so void, and nothing written
+        let r = app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(count([8, 7, 6, 2], 8))).await;
+        refused(r.clone(), "election.no_quorum");
+        assert!(r.1["message"].as_str().unwrap_or("").contains("应到10人，实到8人"), "{r:?}");
+        let e = ok(app.api(&sec, "GET", &format!("/api/v1/elections/{eid}"), None).await);
+        assert_eq!(e["status"], "prepared");
+        // the ninth: ⅘ + 1
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{mid}/mark"), Some(json!({"member_id": ms[8], "status": "present"}))).await);
+        // more ballots back than issued (nine), and votes beyond nine × 3
+        refused(app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(count([8, 7, 6, 2], 10))).await, "election.too_many_ballots");
+        let bad = app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(count([9, 9, 9, 1], 9))).await;
+        assert_eq!(fields(&bad.1), ["votes"], "{bad:?}");
+        // 8, 7, 6 of nine present are more than half; 4 is not
+        let e = ok(app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(count([8, 7, 6, 4], 9))).await);
+        assert_eq!(e["status"], "reported");
+        assert_eq!(e["voting_expected"], 10);
+        assert_eq!(e["voting_present"], 9);
+        let elected: Vec<bool> = e["candidates"].as_array().expect("c").iter().map(|c| c["elected"] == true).collect();
+        assert_eq!(elected, [true, true, true, false]);
+        assert_eq!(e["unfilled"], 0);
+
+        // the 批复: only the level above, with its number; then the committee and the term
+        let r = app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/decision"), Some(json!({"approve": true, "approval_no": "县委组〔2026〕1号"}))).await;
+        assert_eq!(r.0.as_u16(), 403, "{r:?}");
+        let bad = app.api(&county, "POST", &format!("/api/v1/elections/{eid}/decision"), Some(json!({"approve": true}))).await;
+        assert_eq!(fields(&bad.1), ["approval_no"], "{bad:?}");
+        let bad = app.api(&county, "POST", &format!("/api/v1/elections/{eid}/decision"), Some(json!({"approve": false}))).await;
+        assert_eq!(fields(&bad.1), ["note"], "{bad:?}");
+        let wb = ok(app.api(&county, "GET", "/api/v1/workbench", None).await);
+        assert!(wb.to_string().contains("批复换届选举结果：东风村党支部"), "{wb}");
+        let e = ok(app.api(&county, "POST", &format!("/api/v1/elections/{eid}/decision"), Some(json!({"approve": true, "approval_no": "县委组〔2026〕1号"}))).await);
+        assert_eq!(e["status"], "approved");
+        let c = ok(app.api(&county, "GET", &format!("/api/v1/elections/committee?org_id={br}"), None).await);
+        let roles: Vec<&str> = c.as_array().expect("c").iter().map(|s| s["role"].as_str().unwrap_or("")).collect();
+        assert_eq!(roles, ["secretary", "deputy", "member"]);
+        assert_eq!(c[0]["member_id"], ms[0]);
+        let (start, size, ext) = dangjian::on_db!(&app.ctx.db, x => {
+            let r = sqlx::query("SELECT term_start, committee_size, term_extended_months FROM orgs WHERE id = $1").bind(br).fetch_one(x).await.expect("org");
+            (r.date("term_start").expect("d"), r.i64("committee_size").expect("n"), r.i64("term_extended_months").expect("m"))
+        });
+        assert_eq!((start, size, ext), (d(2026, 12, 4), 3, 0), "the new term, its 延期 lapsed");
+        // decided once
+        refused(app.api(&county, "POST", &format!("/api/v1/elections/{eid}/decision"), Some(json!({"approve": true, "approval_no": "x"}))).await, "election.not_reported");
+        let n = dangjian::on_db!(&app.ctx.db, x => {
+            sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE action LIKE 'election.%'").fetch_one(x).await.expect("n").i64("n").expect("n")
+        });
+        assert_eq!(n, 5, "ask, approve 延期, create, record, approve");
+    })
+    .await;
+}
