@@ -391,3 +391,117 @@ async fn flush(tx: &mut Tx, rows: &mut Vec<OblRow>, now: DateTime<Utc>) -> AppRe
     rows.clear();
     Ok(n)
 }
+
+/// One 换届 per county: a branch with a committee re-elects it at its latest assembly (when
+/// more than ⅘ of its voting members were there), the county approves it a week later, and
+/// the committee and the new term are on record; the first county also has a 延期 asked by a
+/// branch whose term has run out. Returns (elections, extensions).
+pub(super) async fn elections(
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    as_of: NaiveDate,
+    zone: &crate::clock::Zone,
+) -> AppResult<(usize, usize)> {
+    let rules = MeetingRules::default();
+    let now = zone.start_of(as_of) + Duration::hours(12);
+    let (counties, assemblies, expired) = on_tx!(tx, c => {
+        let counties = sqlx::query("SELECT path, name FROM orgs WHERE level = 'county' AND kind = 'committee' ORDER BY path")
+            .fetch_all(&mut *c).await?.iter().map(|r| Ok((r.string("path")?, r.string("name")?))).collect::<crate::db::DbResult<Vec<_>>>()?;
+        let assemblies = sqlx::query("SELECT m.id, m.org_id, o.path, o.committee_size, m.held_on FROM meetings m JOIN orgs o ON o.id = m.org_id \
+                                      WHERE m.status = 'filed' AND m.kinds LIKE 'assembly%' AND o.has_committee = TRUE AND m.held_on >= $1 AND m.held_on <= $2 ORDER BY m.held_on DESC, m.id")
+            .bind(as_of - Duration::days(150)).bind(as_of - Duration::days(8)).fetch_all(&mut *c).await?
+            .iter().map(|r| Ok((r.i64("id")?, r.i64("org_id")?, r.string("path")?, r.i64("committee_size")?, r.date("held_on")?))).collect::<crate::db::DbResult<Vec<_>>>()?;
+        let expired = sqlx::query("SELECT id, path, term_start FROM orgs WHERE kind IN ('branch', 'joint_branch') AND has_committee = TRUE AND term_start IS NOT NULL AND term_start < $1 ORDER BY id")
+            .bind(as_of - Duration::days(365 * 5 + 2)).fetch_all(&mut *c).await?
+            .iter().map(|r| Ok((r.i64("id")?, r.string("path")?, r.date("term_start")?))).collect::<crate::db::DbResult<Vec<_>>>()?;
+        (counties, assemblies, expired)
+    });
+    let (mut n_elections, mut n_ext) = (0, 0);
+    let mut next_no = 1;
+    for (ci, (cpath, cname)) in counties.iter().enumerate() {
+        for (mid, org, _, size, held) in assemblies.iter().filter(|a| a.2.starts_with(cpath.as_str())) {
+            let roll = on_tx!(tx, c => {
+                sqlx::query("SELECT member_id, name, status FROM meeting_attendance WHERE meeting_id = $1 AND voting = TRUE ORDER BY member_id")
+                    .bind(*mid).fetch_all(&mut *c).await?
+                    .iter().map(|r| Ok((r.i64("member_id")?, r.string("name")?, r.string("status")? == "present"))).collect::<crate::db::DbResult<Vec<_>>>()?
+            });
+            let expected = roll.len() as i64;
+            let present: Vec<&(i64, String, bool)> = roll.iter().filter(|r| r.2).collect();
+            let seats = (*size).clamp(3, 5);
+            let need = crate::election::min_candidates(seats, rules.election_margin_permille);
+            if present.len() as i64 * 1000 <= expected * rules.election_quorum_permille
+                || (present.len() as i64) < need
+            {
+                continue;
+            }
+            let voters = present.len() as i64;
+            let mut cands: Vec<crate::election::Candidate> = present
+                .iter()
+                .take(need as usize)
+                .map(|r| crate::election::Candidate {
+                    member_id: r.0,
+                    name: r.1.clone(),
+                    ..Default::default()
+                })
+                .collect();
+            // those elected well over half of the votes; the one more than the seats under it
+            for (i, c) in cands.iter_mut().enumerate() {
+                c.votes = if (i as i64) < seats {
+                    rng.gen_range(voters / 2 + 1..=voters)
+                } else {
+                    rng.gen_range(0..=voters / 2)
+                };
+            }
+            let outcome = crate::election::tally(
+                seats,
+                crate::election::Ballots {
+                    issued: voters,
+                    returned: voters,
+                    invalid: 0,
+                },
+                &mut cands,
+                &rules,
+            );
+            if outcome.map_or(true, |o| o.unfilled > 0) {
+                continue;
+            }
+            let mut first = true;
+            for c in cands.iter_mut().filter(|c| c.elected) {
+                c.role = if first { "secretary" } else { "member" }.into();
+                first = false;
+            }
+            let json = serde_json::to_string(&cands).unwrap_or_else(|_| "[]".into());
+            let approved = *held + Duration::days(7);
+            on_tx!(tx, c => {
+                let eid = sqlx::query("INSERT INTO elections (org_id, meeting_id, seats, status, candidates_json, voting_expected, voting_present, ballots_returned, ballots_invalid, \
+                                       held_on, recorded_at, approval_no, approved_on, decision_note, created_at) \
+                                       VALUES ($1, $2, $3, 'approved', $4, $5, $6, $7, 0, $8, $9, $10, $11, '', $12) RETURNING id")
+                    .bind(*org).bind(*mid).bind(seats).bind(&json).bind(expected).bind(voters).bind(voters).bind(*held)
+                    .bind(zone.start_of(*held) + Duration::hours(12)).bind(format!("{}委组〔{}〕{}号", cname.trim_start_matches("中共").trim_end_matches("委员会"), held.year(), next_no))
+                    .bind(approved).bind(zone.start_of(*held) - Duration::days(20))
+                    .fetch_one(&mut *c).await?.i64("id")?;
+                for x in cands.iter().filter(|x| x.elected) {
+                    sqlx::query("INSERT INTO org_committee (org_id, member_id, name, role, election_id, since) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(*org).bind(x.member_id).bind(&x.name).bind(&x.role).bind(eid).bind(*held)
+                        .execute(&mut *c).await?;
+                }
+                sqlx::query("UPDATE orgs SET term_start = $1, term_extended_months = 0, committee_size = $2 WHERE id = $3")
+                    .bind(*held).bind(seats).bind(*org).execute(&mut *c).await?;
+            });
+            next_no += 1;
+            n_elections += 1;
+            break;
+        }
+        if ci == 0 {
+            if let Some((org, _, start)) = expired.iter().find(|e| e.1.starts_with(cpath.as_str())) {
+                on_tx!(tx, c => {
+                    sqlx::query("INSERT INTO term_extensions (org_id, term_start, months, reason, status, asked_at) VALUES ($1, $2, 6, $3, 'asked', $4)")
+                        .bind(*org).bind(*start).bind("村“两委”换届由县委统一部署，拟与村委会换届同步进行").bind(now - Duration::days(2))
+                        .execute(&mut *c).await?;
+                });
+                n_ext += 1;
+            }
+        }
+    }
+    Ok((n_elections, n_ext))
+}

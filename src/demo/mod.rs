@@ -999,6 +999,12 @@ pub async fn generate(
     progress(&format!(
         "{sittings} meetings, {attendance} attendance rows"
     ));
+    // one 换届 per county, and a 延期 asked
+    let (elections, extensions) =
+        meetings::elections(&mut tx, &mut g.rng, opts.as_of, &ctx.clock.zone()).await?;
+    progress(&format!(
+        "{elections} elections approved, {extensions} postponements asked"
+    ));
     if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         for table in ["orgs", "members", "meetings"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))
