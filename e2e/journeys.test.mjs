@@ -586,7 +586,7 @@ test('a county account is refused a member of another county', async () => {
 test('a secretary on a phone: every page fits, the menu collapses and opens', async () => {
   const page = await open({ viewport: PHONE });
   await signIn(page, 'secretary');
-  for (const path of ['/', '/members', '/members/new', '/orgs', '/orgs/warnings', '/transfers', '/rules', '/me', '/password', '/meetings', '/meetings/year', '/meetings/new']) {
+  for (const path of ['/', '/members', '/members/new', '/orgs', '/orgs/warnings', '/transfers', '/rules', '/me', '/password', '/meetings', '/meetings/year', '/meetings/new', '/elections', '/elections/new']) {
     await page.goto(BASE + path);
     await noHorizontalScroll(page, path);
   }
@@ -959,6 +959,95 @@ test('组织生活: a secretary plans a meeting on a phone and shows its code; a
   await county.done();
 });
 
+test('换届选举: a secretary prepares an election with 差额 candidates, is refused at ⅘ present and counts it at ⅘ + 1; the county approves it and the committee is on record', async () => {
+  const local = new Date(Date.now() + 8 * 3600e3 - 10 * 60e3).toISOString();
+  const day = local.slice(0, 10);
+  const starts = local.slice(11, 16) < '00:10' ? '00:00' : local.slice(11, 16);
+  const endMin = Math.min(Number(starts.slice(0, 2)) * 60 + Number(starts.slice(3, 5)) + 120, 23 * 60 + 59);
+  const ends = `${String(Math.floor(endMin / 60)).padStart(2, '0')}:${String(endMin % 60).padStart(2, '0')}`;
+
+  const sec = await open({ viewport: PHONE });
+  await signIn(sec, 'secretary');
+  // the assembly it is held at, notified to the whole roll
+  await sec.goto(BASE + '/meetings/new');
+  await sec.getByLabel('党员大会').check();
+  await sec.getByLabel('会议名称（可不填，按日期和类别生成）').fill('支部换届选举党员大会');
+  await sec.getByLabel('日期', { exact: true }).fill(day);
+  await sec.getByLabel('开始', { exact: true }).fill(starts);
+  await sec.getByLabel('结束', { exact: true }).fill(ends);
+  await sec.getByRole('button', { name: '保存' }).click();
+  await sec.waitForURL(/\/meetings\/\d+\?ok=meeting_created/);
+  const meetingUrl = sec.url().split('?')[0];
+  const meetingId = meetingUrl.split('/').pop();
+  await sec.getByRole('button', { name: '发出通知，生成参会名单' }).click();
+  await sec.getByRole('status').filter({ hasText: '参会名单已生成' }).waitFor();
+
+  // prepared from the elections page: three candidates for three seats is refused (差额)
+  await sec.goto(BASE + '/elections');
+  await sec.getByRole('link', { name: '筹备换届选举' }).click();
+  await sec.getByLabel('召开选举的党员大会').selectOption(meetingId);
+  await sec.getByLabel(/应选委员名额/).fill('3');
+  const boxes = sec.locator('input[name=candidates]');
+  for (let i = 0; i < 3; i++) await boxes.nth(i).check();
+  await sec.getByRole('button', { name: '保存' }).click();
+  await sec.getByText('应选3名，至少4名候选人，现有3名').first().waitFor();
+  await sec.locator('input[name=candidates]').nth(3).check();
+  await sec.getByRole('button', { name: '保存' }).click();
+  await sec.waitForURL(/\/elections\/\d+\?ok=election_created/);
+  const electionUrl = sec.url().split('?')[0];
+  await noHorizontalScroll(sec, 'election prepared');
+
+  // the ballot prints with the four candidates
+  await sec.getByRole('link', { name: '打印选票' }).click();
+  await sec.getByRole('heading', { name: /委员选举选票/ }).waitFor();
+  assert.equal(await sec.locator('table.data tbody td').count(), 4);
+
+  // how many are entitled: the election page counts the assembly's roll
+  await sec.goto(electionUrl);
+  const text = await sec.getByText(/应到有选举权党员 \d+ 人，已到 \d+ 人/).innerText();
+  const entitled = Number(text.match(/应到有选举权党员 (\d+) 人/)[1]);
+  const atMost = Math.floor(entitled * 4 / 5); // the most present that is not more than ⅘
+  assert.ok(atMost >= 3, `a branch of ${entitled} voting members`);
+  const markVoting = async (n) => {
+    await sec.goto(meetingUrl);
+    for (let i = 0; i < n; i++) {
+      const row = sec.locator('tbody tr').filter({ has: sec.getByRole('cell', { name: '有', exact: true }) })
+        .filter({ has: sec.getByText('未签到', { exact: true }) }).first();
+      await row.getByRole('button', { name: '登记' }).click();
+      await sec.getByRole('status').filter({ hasText: '参会情况已登记' }).waitFor();
+    }
+  };
+  const count = async (present) => {
+    await sec.goto(electionUrl);
+    await sec.getByLabel('收回选票').fill(String(present));
+    const votes = sec.locator('input[name^=votes_]');
+    for (let i = 0; i < 4; i++) await votes.nth(i).fill(i < 3 ? String(present) : '0');
+    await sec.getByRole('button', { name: '记录结果并报上级批复' }).click();
+  };
+  await markVoting(atMost);
+  await count(atMost);
+  await sec.getByText(`（应到${entitled}人，实到${atMost}人），选举无效`).first().waitFor();
+  await markVoting(1);
+  await count(atMost + 1);
+  await sec.getByRole('status').filter({ hasText: '选举结果已记录，已报上级批复' }).waitFor();
+  assert.equal(await sec.getByText('当选', { exact: true }).count(), 3);
+  await shot(sec, 'election-reported-phone');
+  await sec.done();
+
+  // the county approves it from its 工作台; the committee is on record
+  const county = await open();
+  await signIn(county, 'county');
+  await county.getByRole('link', { name: /^批复换届选举结果：/ }).first().click();
+  await county.getByLabel('批复文号').fill('县委组〔2026〕18号');
+  await county.getByRole('button', { name: '同意，批复' }).click();
+  await county.getByRole('status').filter({ hasText: '新一届委员会名单已更新' }).waitFor();
+  await county.getByRole('heading', { name: '新一届支部委员会' }).waitFor();
+  await county.goto(BASE + '/elections');
+  await county.getByRole('heading', { name: '应换届的党支部' }).waitFor();
+  await shot(county, 'elections-county');
+  await county.done();
+});
+
 test('the interface follows the browser language, and the account setting wins', async () => {
   const page = await open({ locale: 'en-US', viewport: { width: 1366, height: 900 } });
   await page.goto(BASE + '/login');
@@ -1008,10 +1097,10 @@ test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () 
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
     county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent', '/cadres', '/work-logs/board', '/work-logs/compliance', '/first-secretaries', '/first-secretaries/presence', '@fs-assignment', '@fs-round'],
-    township: ['/work-logs', '/meetings/compliance'],
+    township: ['/work-logs', '/meetings/compliance', '/elections'],
     firstsec: ['/first-secretaries/checkin'],
     member: ['/', '/points/me', '/circulars', '/meetings'],
-    secretary: ['/', '/members/new', '/password', '/points', '/points/year', '/circulars', '/meetings', '/meetings/year', '/meetings/new'],
+    secretary: ['/', '/members/new', '/password', '/points', '/points/year', '/circulars', '/meetings', '/meetings/year', '/meetings/new', '/elections', '/elections/new'],
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],
   };
