@@ -419,7 +419,10 @@ pub(super) async fn elections(
     let (mut n_elections, mut n_ext) = (0, 0);
     let mut next_no = 1;
     for (ci, (cpath, cname)) in counties.iter().enumerate() {
-        for (mid, org, _, size, held) in assemblies.iter().filter(|a| a.2.starts_with(cpath.as_str())) {
+        for (mid, org, _, size, held) in assemblies
+            .iter()
+            .filter(|a| a.2.starts_with(cpath.as_str()))
+        {
             let roll = on_tx!(tx, c => {
                 sqlx::query("SELECT member_id, name, status FROM meeting_attendance WHERE meeting_id = $1 AND voting = TRUE ORDER BY member_id")
                     .bind(*mid).fetch_all(&mut *c).await?
@@ -493,7 +496,8 @@ pub(super) async fn elections(
             break;
         }
         if ci == 0 {
-            if let Some((org, _, start)) = expired.iter().find(|e| e.1.starts_with(cpath.as_str())) {
+            if let Some((org, _, start)) = expired.iter().find(|e| e.1.starts_with(cpath.as_str()))
+            {
                 on_tx!(tx, c => {
                     sqlx::query("INSERT INTO term_extensions (org_id, term_start, months, reason, status, asked_at) VALUES ($1, $2, 6, $3, 'asked', $4)")
                         .bind(*org).bind(*start).bind("村“两委”换届由县委统一部署，拟与村委会换届同步进行").bind(now - Duration::days(2))

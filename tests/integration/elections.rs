@@ -138,6 +138,19 @@ async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() 
         assert_eq!((start, size, ext), (d(2026, 12, 4), 3, 0), "the new term, its 延期 lapsed");
         // decided once
         refused(app.api(&county, "POST", &format!("/api/v1/elections/{eid}/decision"), Some(json!({"approve": true, "approval_no": "x"}))).await, "election.not_reported");
+        // the pages render: the board with a term run out (应换未换), the election, its
+        // ballot and tally sheet
+        let late = app.org(Some(p.counties[0]), "西岭村党支部", "branch", "village").await;
+        app.exec(&format!("UPDATE orgs SET has_committee = TRUE, committee_size = 3, term_start = '2021-06-01' WHERE id = {late}")).await;
+        let (web, _) = app.browser("county_web", p.counties[0], "org_staff").await;
+        let (s, _, html) = app.page(&web, "GET", "/elections", None).await;
+        assert_eq!(s.as_u16(), 200, "{html}");
+        assert!(html.contains("西岭村党支部") && html.contains("应换未换 186 天"), "{html}");
+        for path in [format!("/elections/{eid}"), format!("/elections/{eid}/ballot"), format!("/elections/{eid}/tally")] {
+            let (s, _, html) = app.page(&web, "GET", &path, None).await;
+            assert_eq!(s.as_u16(), 200, "{path}: {html}");
+            assert!(html.contains("东风党员0"), "{path}");
+        }
         let n = dangjian::on_db!(&app.ctx.db, x => {
             sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE action LIKE 'election.%'").fetch_one(x).await.expect("n").i64("n").expect("n")
         });
