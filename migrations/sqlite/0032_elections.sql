@@ -34,6 +34,8 @@ CREATE INDEX elections_org ON elections (org_id, id);
 CREATE INDEX elections_status ON elections (status, org_id);
 -- one election under way per organisation
 CREATE UNIQUE INDEX elections_open ON elections (org_id) WHERE status IN ('prepared', 'reported');
+-- one assembly holds one election
+CREATE UNIQUE INDEX elections_meeting ON elections (meeting_id) WHERE status IN ('prepared', 'reported', 'approved');
 
 -- The committee as elected and approved: who sits on it and in which role (书记, 副书记, 委员).
 -- Replaced as a whole by the next approved election.

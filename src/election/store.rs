@@ -281,28 +281,11 @@ pub async fn create(ctx: &Ctx, p: &Principal, input: &NewElection) -> AppResult<
         });
     }
     super::check_margin(input.seats, candidates.len() as i64, &rules)?;
-    let m = crate::meeting::store::load(ctx, input.meeting_id)
-        .await
-        .map_err(|_| AppError::field("meeting_id", "请选择召开选举的党员大会"))?;
-    if m.org_id != org.id || !m.kinds.iter().any(|k| k == "assembly") {
-        return Err(AppError::field(
-            "meeting_id",
-            "选举须在本支部的党员大会上进行",
-        ));
-    }
+    let m = sitting(ctx, org.id, input.meeting_id, None).await?;
     if !(m.status == "planned" || m.status == "notified") {
         return Err(AppError::field(
             "meeting_id",
-            "该党员大会已归档或已取消，请另行安排",
-        ));
-    }
-    if !crate::meeting::store::invitees_of(ctx, m.id)
-        .await?
-        .is_empty()
-    {
-        return Err(AppError::field(
-            "meeting_id",
-            "选举大会须通知全体党员参加（该会议只邀请了部分党员）",
+            "该党员大会已签字归档，请另行安排",
         ));
     }
     let mut tx = ctx.db.begin().await?;
@@ -335,6 +318,81 @@ pub async fn create(ctx: &Ctx, p: &Principal, input: &NewElection) -> AppResult<
     load(ctx, id).await
 }
 
+/// The assembly an election is held at, checked each time it is used (its kinds and invitees
+/// can change until the notice): the branch's own 党员大会, of the whole roll, not cancelled,
+/// and no other election under way or approved on it.
+async fn sitting(
+    ctx: &Ctx,
+    org_id: i64,
+    meeting_id: i64,
+    this: Option<i64>,
+) -> AppResult<crate::meeting::store::Meeting> {
+    let m = crate::meeting::store::load(ctx, meeting_id)
+        .await
+        .map_err(|_| AppError::field("meeting_id", "请选择召开选举的党员大会"))?;
+    if m.org_id != org_id || !m.kinds.iter().any(|k| k == "assembly") {
+        return Err(AppError::field(
+            "meeting_id",
+            "选举须在本支部的党员大会上进行",
+        ));
+    }
+    if m.status == "cancelled" {
+        return Err(AppError::field(
+            "meeting_id",
+            "该党员大会已取消，请另行安排",
+        ));
+    }
+    if !crate::meeting::store::invitees_of(ctx, m.id)
+        .await?
+        .is_empty()
+    {
+        return Err(AppError::field(
+            "meeting_id",
+            "选举大会须通知全体党员参加（该会议只邀请了部分党员）",
+        ));
+    }
+    let other = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT id FROM elections WHERE meeting_id = $1 AND status IN ('prepared', 'reported', 'approved') AND id <> $2")
+            .bind(m.id).bind(this.unwrap_or(0)).fetch_optional(x).await?.is_some()
+    });
+    if other {
+        return Err(AppError::field(
+            "meeting_id",
+            "该党员大会已用于另一次换届选举",
+        ));
+    }
+    Ok(m)
+}
+
+/// Refuses when a candidate (or, with `elected_only`, one elected) no longer has the right to
+/// stand (not a full member of the branch, or under 留党察看 since the election was prepared).
+async fn still_eligible(
+    ctx: &Ctx,
+    p: &Principal,
+    org_id: i64,
+    candidates: &[Candidate],
+    elected_only: bool,
+) -> AppResult<()> {
+    let org = crate::org::store::get(&ctx.db, org_id).await?;
+    let electorate = electorate(ctx, p, &org).await?;
+    let gone: Vec<&str> = candidates
+        .iter()
+        .filter(|c| !elected_only || c.elected)
+        .filter(|c| !electorate.iter().any(|(m, _)| *m == c.member_id))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !gone.is_empty() {
+        return Err(AppError::refused(
+            "election.ineligible",
+            format!(
+                "{}已不具有被选举权（不是本支部正式党员或受留党察看处分），请取消本次选举后重新筹备",
+                gone.join("、")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn bump(n: u64) -> AppResult<()> {
     if n == 1 {
         Ok(())
@@ -357,12 +415,16 @@ pub async fn record(ctx: &Ctx, p: &Principal, id: i64, input: &Count) -> AppResu
     }
     let rules = crate::meeting::store::rules_at(ctx, &e.org_path).await?;
     let meeting_id = e.meeting_id.ok_or(AppError::NotFound("党员大会"))?;
-    let m = crate::meeting::store::load(ctx, meeting_id).await?;
+    let m = sitting(ctx, e.org_id, meeting_id, Some(e.id)).await?;
     if m.status != "notified" && m.status != "filed" {
         return Err(AppError::refused(
             "election.not_held",
             format!("党员大会“{}”尚未通知参会并签到，无法计票", m.title),
         ));
+    }
+    still_eligible(ctx, p, e.org_id, &e.candidates, false).await?;
+    if input.ballots_returned < 1 {
+        return Err(AppError::field("ballots_returned", "请填写收回的选票数"));
     }
     let expected = m.attendance.iter().filter(|a| a.voting).count() as i64;
     let present = m
@@ -372,11 +434,23 @@ pub async fn record(ctx: &Ctx, p: &Principal, id: i64, input: &Count) -> AppResu
         .count() as i64;
     super::check_present(expected, present, &rules)?;
     let mut candidates = e.candidates.clone();
-    for v in &input.votes {
+    for (i, v) in input.votes.iter().enumerate() {
         if !candidates.iter().any(|c| c.member_id == v.member_id) {
             return Err(AppError::field("votes", "计票中有不在候选人名单上的人"));
         }
+        if input.votes[..i].iter().any(|w| w.member_id == v.member_id) {
+            return Err(AppError::field("votes", "同一候选人的得票填写了两次"));
+        }
     }
+    if input.votes.len() != candidates.len() {
+        return Err(AppError::field(
+            "votes",
+            "请填写每位候选人的得票（没有得票的填0）",
+        ));
+    }
+    let mut deputies = input.deputies.clone();
+    deputies.sort_unstable();
+    deputies.dedup();
     for c in candidates.iter_mut() {
         c.votes = input
             .votes
@@ -400,9 +474,8 @@ pub async fn record(ctx: &Ctx, p: &Principal, id: i64, input: &Count) -> AppResu
         if !elected(input.secretary) {
             return Err(AppError::field("secretary", "书记须从当选委员中产生"));
         }
-        if input.deputies.len() > 2
-            || input
-                .deputies
+        if deputies.len() > 2
+            || deputies
                 .iter()
                 .any(|d| !elected(*d) || *d == input.secretary)
         {
@@ -415,7 +488,7 @@ pub async fn record(ctx: &Ctx, p: &Principal, id: i64, input: &Count) -> AppResu
     for c in candidates.iter_mut().filter(|c| c.elected) {
         c.role = if c.member_id == input.secretary {
             "secretary"
-        } else if input.deputies.contains(&c.member_id) {
+        } else if deputies.contains(&c.member_id) {
             "deputy"
         } else {
             "member"
@@ -493,6 +566,17 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: i64, d: &Decision) -> AppResul
         let org = crate::org::store::get(&ctx.db, e.org_id).await?;
         let (br, _) =
             crate::rules::effective::<crate::rules::BranchRules>(&ctx.db, &org.path).await?;
+        if org.term_start.is_some_and(|t| held < t) {
+            return Err(AppError::refused(
+                "election.older_than_term",
+                format!(
+                    "选举日期（{held}）早于本届任期开始日期（{}），不能批复",
+                    org.term_start.map(|t| t.to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+        let chosen: Vec<Candidate> = elected.iter().map(|c| (*c).clone()).collect();
+        still_eligible(ctx, p, e.org_id, &chosen, true).await?;
         if (elected.len() as i64) < br.committee_min {
             return Err(AppError::refused(
                 "election.too_few_elected",
@@ -522,6 +606,10 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: i64, d: &Decision) -> AppResul
             }
             sqlx::query("UPDATE orgs SET term_start = $1, term_extended_months = 0, has_committee = $2, committee_size = $3, version = version + 1, updated_at = $4 WHERE id = $5")
                 .bind(held).bind(true).bind(elected.len() as i64).bind(now).bind(e.org_id)
+                .execute(&mut *x).await?;
+            // a 延期 asked for the old term lapses with it
+            sqlx::query("UPDATE term_extensions SET status = 'refused', decided_by = $1, decided_at = $2, decision_note = '已完成换届，本申请不再适用' WHERE org_id = $3 AND status = 'asked'")
+                .bind(p.account_id).bind(now).bind(e.org_id)
                 .execute(&mut *x).await?;
         }
         n

@@ -315,6 +315,10 @@ async fn decide_page(
         approved_on: form::date(&f, "approved_on"),
         note: form::text(&f, "note"),
     };
+    if d.approved_on.is_none() && !form::text(&f, "approved_on").is_empty() {
+        let r = Err(AppError::field("approved_on", "日期格式有误"));
+        return after(&ctx, &p, id, "", r).await;
+    }
     let ok = if d.approve {
         "election_approved"
     } else {

@@ -81,8 +81,22 @@ async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() 
         let eid = e["id"].as_i64().expect("id");
         assert_eq!(e["status"], "prepared");
         assert_eq!(e["min_candidates"], 4);
-        refused(app.api(&sec, "POST", "/api/v1/elections", Some(new(3, &ms[..4]))).await, "election.under_way");
+        // one election under way per branch (on another assembly too), one per assembly
+        let m2 = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(json!({"org_id": br, "kinds": ["assembly"], "held_on": "2026-12-11", "starts": "09:00", "ends": "11:00"}))).await)["id"].as_i64().expect("id");
+        let mut other = new(3, &ms[..4]);
+        other["meeting_id"] = json!(m2);
+        refused(app.api(&sec, "POST", "/api/v1/elections", Some(other)).await, "election.under_way");
+        let bad = app.api(&sec, "POST", "/api/v1/elections", Some(new(3, &ms[..4]))).await;
+        assert_eq!(fields(&bad.1), ["meeting_id"], "{bad:?}");
         refused(app.api(&county_b, "GET", &format!("/api/v1/elections/{eid}"), None).await, "not_found");
+
+        // the assembly is checked again when counted: narrowed to some invitees, it is refused
+        let narrow = json!({"org_id": br, "kinds": ["assembly"], "held_on": "2026-12-04", "starts": "09:00", "ends": "11:00", "place": "村委会", "invitees": &ms[..5]});
+        ok(app.api(&sec, "PUT", &format!("/api/v1/meetings/{mid}"), Some(narrow)).await);
+        let bad = app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(json!({"ballots_returned": 5}))).await;
+        assert_eq!(fields(&bad.1), ["meeting_id"], "{bad:?}");
+        let whole = json!({"org_id": br, "kinds": ["assembly"], "held_on": "2026-12-04", "starts": "09:00", "ends": "11:00", "place": "村委会", "invitees": []});
+        ok(app.api(&sec, "PUT", &format!("/api/v1/meetings/{mid}"), Some(whole)).await);
 
         // the sitting: notified (ten with a vote, one without), eight sign in
         ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{mid}/notify"), None).await);
@@ -107,6 +121,15 @@ async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() 
         refused(app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(count([8, 7, 6, 2], 10))).await, "election.too_many_ballots");
         let bad = app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(count([9, 9, 9, 1], 9))).await;
         assert_eq!(fields(&bad.1), ["votes"], "{bad:?}");
+        // every candidate once, none twice
+        let mut dup = count([8, 7, 6, 4], 9);
+        dup["votes"][3]["member_id"] = json!(ms[0]);
+        let bad = app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(dup)).await;
+        assert_eq!(fields(&bad.1), ["votes"], "{bad:?}");
+        let mut short = count([8, 7, 6, 4], 9);
+        short["votes"].as_array_mut().expect("votes").pop();
+        let bad = app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(short)).await;
+        assert_eq!(fields(&bad.1), ["votes"], "{bad:?}");
         // 8, 7, 6 of nine present are more than half; 4 is not
         let e = ok(app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(count([8, 7, 6, 4], 9))).await);
         assert_eq!(e["status"], "reported");
@@ -116,6 +139,8 @@ async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() 
         assert_eq!(elected, [true, true, true, false]);
         assert_eq!(e["unfilled"], 0);
 
+        // a 延期 asked meanwhile (6 + 6 is within the cap) lapses with the old term
+        let x2 = ok(app.api(&sec, "POST", "/api/v1/term-extensions", Some(ask(6))).await)["id"].as_i64().expect("id");
         // the 批复: only the level above, with its number; then the committee and the term
         let r = app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/decision"), Some(json!({"approve": true, "approval_no": "县委组〔2026〕1号"}))).await;
         assert_eq!(r.0.as_u16(), 403, "{r:?}");
@@ -136,6 +161,13 @@ async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() 
             (r.date("term_start").expect("d"), r.i64("committee_size").expect("n"), r.i64("term_extended_months").expect("m"))
         });
         assert_eq!((start, size, ext), (d(2026, 12, 4), 3, 0), "the new term, its 延期 lapsed");
+        let x2 = ok(app.api(&county, "GET", "/api/v1/elections", None).await)["extensions"].as_array().expect("x").iter()
+            .find(|x| x["id"] == x2).cloned().expect("the 延期");
+        assert_eq!(x2["status"], "refused", "{x2}");
+        refused(app.api(&county, "POST", &format!("/api/v1/term-extensions/{}/decision", x2["id"]), Some(json!({"approve": true}))).await, "election.extension_decided");
+        // one assembly, one election
+        let bad = app.api(&sec, "POST", "/api/v1/elections", Some(new(3, &ms[..4]))).await;
+        assert_eq!(fields(&bad.1), ["meeting_id"], "{bad:?}");
         // decided once
         refused(app.api(&county, "POST", &format!("/api/v1/elections/{eid}/decision"), Some(json!({"approve": true, "approval_no": "x"}))).await, "election.not_reported");
         // the pages render: the board with a term run out (应换未换), the election, its
@@ -154,7 +186,7 @@ async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() 
         let n = dangjian::on_db!(&app.ctx.db, x => {
             sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE action LIKE 'election.%'").fetch_one(x).await.expect("n").i64("n").expect("n")
         });
-        assert_eq!(n, 5, "ask, approve 延期, create, record, approve");
+        assert_eq!(n, 6, "ask, approve 延期, create, ask again, record, approve");
     })
     .await;
 }
