@@ -159,6 +159,7 @@ pub const SCRIPT_MESSAGES: &[(&str, &str)] = &[
     ("meeting_addendum", "补充说明已添加"),
     ("meeting_makeup", "补学已登记"),
     ("meeting_decision_done", "落实情况已登记"),
+    ("talk_logged", "谈心谈话已登记"),
     ("election_created", "换届选举已筹备，可打印选票"),
     ("election_recorded", "选举结果已记录，已报上级批复"),
     ("election_approved", "已批复，新一届委员会名单已更新"),

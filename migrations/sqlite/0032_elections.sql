@@ -69,3 +69,22 @@ CREATE INDEX term_extensions_org ON term_extensions (org_id, id);
 CREATE UNIQUE INDEX term_extensions_open ON term_extensions (org_id) WHERE status = 'asked';
 
 ALTER TABLE orgs ADD COLUMN term_extended_months INTEGER NOT NULL DEFAULT 0;
+
+-- 谈心谈话: a talk between two members of a branch (支部工作条例: at least once a year between
+-- committee members, between committee members and members, and between members). The
+-- category is taken from the committee roster on the day, or stated where none is on record.
+CREATE TABLE talks (
+    id           INTEGER PRIMARY KEY,
+    org_id       INTEGER NOT NULL REFERENCES orgs (id),
+    held_on      TEXT NOT NULL,
+    a_member_id  INTEGER NOT NULL REFERENCES members (id),
+    a_name       TEXT NOT NULL,
+    b_member_id  INTEGER NOT NULL REFERENCES members (id),
+    b_name       TEXT NOT NULL,
+    -- committee (支委之间), mixed (支委与党员), members (党员之间)
+    category     TEXT NOT NULL,
+    topic        TEXT NOT NULL,
+    recorded_by  INTEGER REFERENCES accounts (id),
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX talks_org ON talks (org_id, held_on);

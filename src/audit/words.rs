@@ -47,6 +47,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("meeting.mark", "登记参会情况"),
     ("meeting.file", "会议记录签字归档"),
     ("meeting.addendum", "补充说明会议记录"),
+    ("meeting.talk", "登记谈心谈话"),
     ("election.create", "筹备换届选举"),
     ("election.record", "记录换届选举结果"),
     ("election.approve", "批复换届选举结果"),

@@ -10,6 +10,7 @@
 //! [`MeetingRules`] (defaults from the 支部工作条例 2018, see MECHANISMS §7.1).
 
 pub mod store;
+pub mod talk;
 pub mod web;
 
 use crate::error::{AppError, Checks};
@@ -139,6 +140,8 @@ pub struct MeetingRules {
     pub election_elect_permille: i64,
     /// 延期换届: at most this many months in all for one term.
     pub extension_max_months: i64,
+    /// 谈心谈话: each category at least this many times a year.
+    pub talks_per_category_year: i64,
 }
 
 impl Default for MeetingRules {
@@ -169,6 +172,7 @@ impl Default for MeetingRules {
             election_margin_permille: 200,
             election_elect_permille: 500,
             extension_max_months: 12,
+            talks_per_category_year: 1,
         }
     }
 }
@@ -223,6 +227,9 @@ impl crate::rules::RuleKind for MeetingRules {
         if !(0..=1000).contains(&self.election_margin_permille) {
             return Err("差额比例须在0‰至1000‰之间".into());
         }
+        if !(0..=52).contains(&self.talks_per_category_year) {
+            return Err("谈心谈话每类每年次数须在0至52之间".into());
+        }
         if !(0..=60).contains(&self.extension_max_months) {
             return Err("延期换届最长月数须在0至60之间".into());
         }
@@ -240,6 +247,39 @@ impl MeetingRules {
             .iter()
             .find(|r| r.kind == kind && r.period != "none")
     }
+}
+
+/// 谈心谈话 categories (code, name): between committee members, between a committee member
+/// and a member, between members.
+pub const TALK_CATEGORIES: [(&str, &str); 3] = [
+    ("committee", "支委之间"),
+    ("mixed", "支委与党员之间"),
+    ("members", "党员之间"),
+];
+
+/// The category of a talk from whether each side sits on the committee.
+pub fn talk_category(a_on_committee: bool, b_on_committee: bool) -> &'static str {
+    match (a_on_committee, b_on_committee) {
+        (true, true) => "committee",
+        (false, false) => "members",
+        _ => "mixed",
+    }
+}
+
+/// The categories a year's talks have not yet covered `talks_per_category_year` times.
+pub fn talk_gaps(counts: &[(&str, i64)], r: &MeetingRules) -> Vec<&'static str> {
+    TALK_CATEGORIES
+        .iter()
+        .filter(|(c, _)| {
+            counts
+                .iter()
+                .filter(|(k, _)| k == c)
+                .map(|(_, n)| n)
+                .sum::<i64>()
+                < r.talks_per_category_year
+        })
+        .map(|(c, _)| *c)
+        .collect()
 }
 
 pub fn kind_label(kind: &str) -> &'static str {
@@ -935,6 +975,34 @@ mod tests {
                 .join(", ")
         );
         assert_eq!(OBLIGATION_KINDS_SQL, want);
+    }
+
+    #[test]
+    fn talks_cover_each_category() {
+        assert_eq!(talk_category(true, true), "committee");
+        assert_eq!(talk_category(true, false), "mixed");
+        assert_eq!(talk_category(false, true), "mixed");
+        assert_eq!(talk_category(false, false), "members");
+        let r = MeetingRules::default();
+        assert_eq!(talk_gaps(&[], &r), ["committee", "mixed", "members"]);
+        assert_eq!(
+            talk_gaps(&[("committee", 1), ("members", 3)], &r),
+            ["mixed"]
+        );
+        assert!(talk_gaps(&[("committee", 1), ("mixed", 1), ("members", 1)], &r).is_empty());
+        let two = MeetingRules {
+            talks_per_category_year: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            talk_gaps(&[("committee", 1), ("mixed", 2), ("members", 2)], &two),
+            ["committee"]
+        );
+        let none = MeetingRules {
+            talks_per_category_year: 0,
+            ..Default::default()
+        };
+        assert!(talk_gaps(&[], &none).is_empty());
     }
 
     #[test]

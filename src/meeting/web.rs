@@ -43,6 +43,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/meetings/{id}/makeups", post(makeup_page))
         .route("/meetings/{id}/decisions", post(decision_page))
         .route("/attend", get(attend_page).post(attend_submit))
+        .route("/meetings/talks", post(talk_page))
 }
 
 pub fn api_routes() -> Router<AppState> {
@@ -63,6 +64,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/meetings/{id}/makeups", post(api_makeup))
         .route("/api/v1/meetings/{id}/decisions", post(api_decision))
         .route("/api/v1/public/attend", get(api_sitting).post(api_attend))
+        .route("/api/v1/talks", get(api_talks).post(api_talk))
 }
 
 /// Refusals a form shows in place (anything else is an error page).
@@ -177,8 +179,21 @@ async fn year_view(
     let y = store::year(ctx, p, q.org_id.unwrap_or(p.org_id), year).await?;
     let org = crate::org::store::get(&ctx.db, y.org_id).await?;
     let can_write = p.can(Perm::MeetingWrite);
+    // 谈心谈话 of a branch's year, with its roll to log one
+    let (talks, roll) = if org.kind.holds_members() {
+        let t = super::talk::year(ctx, p, org.id, year).await?;
+        let roll = if can_write {
+            store::roster_of(ctx, p, org.id).await?.1
+        } else {
+            Vec::new()
+        };
+        (Some(t), roll)
+    } else {
+        (None, Vec::new())
+    };
     Ok(context! {
-        y => y, errors => errors, can_write => can_write,
+        y => y, errors => errors, can_write => can_write, talks => talks, roll => roll,
+        talk_categories => super::TALK_CATEGORIES, today => ctx.clock.today(),
         holds => org.kind.holds_members() || org.kind == crate::org::OrgKind::Group,
         statuses => crate::obligation::STATUSES,
     })
@@ -717,7 +732,68 @@ async fn attend_submit(
     }
 }
 
+async fn talk_page(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let org_id = form::opt_num(&f, "org_id").unwrap_or(p.org_id);
+    let input = super::talk::NewTalk {
+        org_id,
+        held_on: form::date(&f, "held_on"),
+        a_member_id: form::opt_num(&f, "a_member_id").unwrap_or(0),
+        b_member_id: form::opt_num(&f, "b_member_id").unwrap_or(0),
+        category: form::text(&f, "category"),
+        topic: form::text(&f, "topic"),
+    };
+    let year = input.held_on.map_or(ctx.clock.today().year(), |d| d.year());
+    match super::talk::log(&ctx, &p, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/meetings/year?org_id={org_id}&year={year}&ok=talk_logged#talks"
+        ))
+        .into_response()),
+        Err(e) if shown(&e) => {
+            let q = YearQuery {
+                org_id: Some(org_id),
+                year: Some(year),
+            };
+            let v = year_view(&ctx, &p, &q, crate::web::field_errors(e, "talk")).await?;
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "meeting_year.html",
+                page_ctx(&p, "meetings", v),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 // ---- JSON API ----
+
+/// A branch's 谈心谈话 of a year and how they cover the three categories.
+#[utoipa::path(get, path = "/api/v1/talks", tag = "meetings", params(YearQuery),
+    responses((status = 200, body = super::talk::Talks), (status = 404, body = crate::web::ErrorBody)))]
+pub async fn api_talks(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<YearQuery>,
+) -> Result<Json<super::talk::Talks>, ApiError> {
+    let year = year_of(&ctx, q.year)?;
+    Ok(Json(
+        super::talk::year(&ctx, &p, q.org_id.unwrap_or(p.org_id), year).await?,
+    ))
+}
+
+/// Logs a 谈心谈话 between two members of a branch (category from the committee roster).
+#[utoipa::path(post, path = "/api/v1/talks", tag = "meetings", request_body = super::talk::NewTalk,
+    responses((status = 200, body = super::talk::Talk), (status = 403, body = crate::web::ErrorBody), (status = 422, body = crate::web::ErrorBody)))]
+pub async fn api_talk(
+    State(ctx): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<super::talk::NewTalk>,
+) -> Result<Json<super::talk::Talk>, ApiError> {
+    Ok(Json(super::talk::log(&ctx, &p, &b).await?))
+}
 
 /// Plans a sitting of a branch or 党小组 (status `planned`).
 #[utoipa::path(post, path = "/api/v1/meetings", tag = "meetings", request_body = NewMeeting,

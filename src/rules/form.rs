@@ -337,6 +337,12 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "meeting",
+        "talks_per_category_year",
+        "谈心谈话：支委之间、支委与党员之间、党员之间每类每年至少",
+        "次",
+    ),
+    (
+        "meeting",
         "extension_max_months",
         "延期换届累计最长",
         "个月",

@@ -56,7 +56,7 @@ use utoipa::OpenApi;
         crate::meeting::web::api_create, crate::meeting::web::api_mine, crate::meeting::web::api_sign_in, crate::meeting::web::api_plan,
         crate::meeting::web::api_year, crate::meeting::web::api_compliance, crate::meeting::web::api_get, crate::meeting::web::api_update, crate::meeting::web::api_notify,
         crate::meeting::web::api_cancel, crate::meeting::web::api_mark, crate::meeting::web::api_leave, crate::meeting::web::api_file,
-        crate::meeting::web::api_addendum, crate::meeting::web::api_makeup, crate::meeting::web::api_decision, crate::meeting::web::api_sitting, crate::meeting::web::api_attend,
+        crate::meeting::web::api_addendum, crate::meeting::web::api_makeup, crate::meeting::web::api_decision, crate::meeting::web::api_sitting, crate::meeting::web::api_attend, crate::meeting::web::api_talks, crate::meeting::web::api_talk,
         crate::election::web::api_board, crate::election::web::api_create, crate::election::web::api_committee, crate::election::web::api_get,
         crate::election::web::api_count, crate::election::web::api_decide, crate::election::web::api_cancel, crate::election::web::api_ask, crate::election::web::api_extension_decide,
         crate::first_secretary::web::api_rounds, crate::first_secretary::web::api_round, crate::first_secretary::web::api_list, crate::first_secretary::web::api_nominate,

@@ -1565,6 +1565,7 @@ mod catalogue_tests {
             &crate::meeting::STATUSES,
             &crate::meeting::ATTENDANCE,
             &crate::meeting::LIGHTS,
+            &crate::meeting::TALK_CATEGORIES,
             &crate::election::STATUSES,
             &crate::election::ROLES,
             &crate::election::EXTENSION_STATUSES,

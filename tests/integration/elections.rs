@@ -183,6 +183,30 @@ async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() 
             assert_eq!(s.as_u16(), 200, "{path}: {html}");
             assert!(html.contains("东风党员0"), "{path}");
         }
+        // 谈心谈话 now take their category from the approved committee
+        let talk = |a: i64, b: i64| json!({"org_id": br, "held_on": "2026-12-04", "a_member_id": a, "b_member_id": b, "topic": "交流思想，听取对支部工作的意见"});
+        assert_eq!(ok(app.api(&sec, "POST", "/api/v1/talks", Some(talk(ms[0], ms[1]))).await)["category"], "committee");
+        assert_eq!(ok(app.api(&sec, "POST", "/api/v1/talks", Some(talk(ms[5], ms[0]))).await)["category"], "mixed");
+        let bad = app.api(&sec, "POST", "/api/v1/talks", Some(talk(ms[5], ms[5]))).await;
+        assert_eq!(fields(&bad.1), ["b_member_id"], "{bad:?}");
+        let bad = app.api(&sec, "POST", "/api/v1/talks", Some(talk(ms[5], p.members[0]))).await;
+        assert_eq!(fields(&bad.1), ["a_member_id"], "a member of another branch: {bad:?}");
+        let mut foreign = talk(ms[5], ms[6]);
+        foreign["org_id"] = json!(p.branches[4]);
+        refused(app.api(&sec, "POST", "/api/v1/talks", Some(foreign)).await, "not_found");
+        let t = ok(app.api(&sec, "GET", &format!("/api/v1/talks?org_id={br}&year=2026"), None).await);
+        let covered: Vec<bool> = t["coverage"].as_array().expect("c").iter().map(|c| c["covered"] == true).collect();
+        assert_eq!(covered, [true, true, false], "no talk between two members yet: {t}");
+        ok(app.api(&sec, "POST", "/api/v1/talks", Some(talk(ms[5], ms[6]))).await);
+        let t = ok(app.api(&sec, "GET", &format!("/api/v1/talks?org_id={br}&year=2026"), None).await);
+        assert!(t["coverage"].as_array().expect("c").iter().all(|c| c["covered"] == true), "{t}");
+        let (s, _, html) = app.page(&web, "GET", &format!("/meetings/year?org_id={br}&year=2026"), None).await;
+        assert_eq!(s.as_u16(), 200, "{html}");
+        assert!(html.contains("交流思想"), "the year shows the talks");
+        // without a roster on record the category is stated
+        let bare = json!({"org_id": late, "held_on": "2026-12-04", "a_member_id": 0, "b_member_id": 0, "topic": "谈心"});
+        let (s, _) = app.api(&county, "POST", "/api/v1/talks", Some(bare)).await;
+        assert_eq!(s.as_u16(), 422);
         let n = dangjian::on_db!(&app.ctx.db, x => {
             sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE action LIKE 'election.%'").fetch_one(x).await.expect("n").i64("n").expect("n")
         });
