@@ -1022,6 +1022,7 @@ test('换届选举: a secretary prepares an election with 差额 candidates, is 
     await sec.getByLabel('收回选票').fill(String(present));
     const votes = sec.locator('input[name^=votes_]');
     for (let i = 0; i < 4; i++) await votes.nth(i).fill(i < 3 ? String(present) : '0');
+    await sec.getByLabel(/^书记/).selectOption({ index: 1 });
     await sec.getByRole('button', { name: '记录结果并报上级批复' }).click();
   };
   await markVoting(atMost);

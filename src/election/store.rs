@@ -469,6 +469,22 @@ pub async fn record(ctx: &Ctx, p: &Principal, id: i64, input: &Count) -> AppResu
         &mut candidates,
         &rules,
     )?;
+    let (br, _) = crate::rules::effective::<crate::rules::BranchRules>(&ctx.db, &e.org_path).await?;
+    let n_elected = candidates.iter().filter(|c| c.elected).count() as i64;
+    if n_elected < br.committee_min {
+        let tie = if out.tied.is_empty() {
+            String::new()
+        } else {
+            format!("；{}得票相等，应就他们再次投票", out.tied.join("、"))
+        };
+        return Err(AppError::refused(
+            "election.too_few_elected",
+            format!(
+                "得票超过实到会有选举权人数半数的只有{}名，少于支部委员会最少{}名{}；应就不足的名额另行选举，以最终结果记录",
+                n_elected, br.committee_min, tie
+            ),
+        ));
+    }
     let elected = |id: i64| candidates.iter().any(|c| c.member_id == id && c.elected);
     if candidates.iter().any(|c| c.elected) {
         if !elected(input.secretary) {

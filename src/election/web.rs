@@ -84,8 +84,21 @@ async fn board_view(
             decide.push(x.id);
         }
     }
+    let (br, _) = crate::rules::effective::<crate::rules::BranchRules>(&ctx.db, &org.path).await?;
+    let years = if org.level.is_grassroots() {
+        br.term_years_village
+    } else {
+        br.term_years
+    };
+    let term_end = org
+        .term_start
+        .map(|s| crate::org::rules::term_end_extended(s, years, org.term_extended_months));
+    let cap = crate::meeting::store::rules_at(ctx, &org.path)
+        .await?
+        .extension_max_months;
     Ok(context! {
         b => b, org => org, committee => committee, is_branch => is_branch, runs => runs,
+        term_end => term_end, cap => cap,
         decide => decide, errors => errors,
     })
 }
@@ -201,6 +214,7 @@ async fn detail_view(
     p: &Principal,
     id: i64,
     errors: Vec<FieldError>,
+    sent: Option<HashMap<String, String>>,
 ) -> Result<minijinja::Value, AppError> {
     let e = store::open(ctx, p, id).await?;
     let (runs, decides) = store::powers(ctx, p, &e).await?;
@@ -227,6 +241,7 @@ async fn detail_view(
     let quorum = crate::meeting::share_words(rules.election_quorum_permille);
     Ok(context! {
         e => e, runs => runs, decides => decides, roll => roll, errors => errors, quorum => quorum,
+        sent => sent.unwrap_or_default(),
         committee => committee, today => today,
     })
 }
@@ -236,7 +251,7 @@ async fn detail_page(
     Auth(p): Auth,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let v = detail_view(&ctx, &p, id, Vec::new()).await?;
+    let v = detail_view(&ctx, &p, id, Vec::new(), None).await?;
     Ok(render("election.html", page_ctx(&p, "elections", v)))
 }
 
@@ -246,11 +261,12 @@ async fn after(
     id: i64,
     ok: &str,
     r: Result<Election, AppError>,
+    sent: Option<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     match r {
         Ok(_) => Ok(Redirect::to(&format!("/elections/{id}?ok={ok}")).into_response()),
         Err(e) if shown(&e) => {
-            let v = detail_view(ctx, p, id, crate::web::field_errors(e, "form")).await?;
+            let v = detail_view(ctx, p, id, crate::web::field_errors(e, "form"), sent).await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "election.html",
@@ -270,6 +286,13 @@ async fn count_page(
     let one: HashMap<String, String> = f.iter().cloned().collect();
     let mut errs = Vec::new();
     let mut num = |k: &str| match one.get(k).map(|v| v.trim()) {
+        None | Some("") if k.starts_with("votes_") || k == "ballots_returned" => {
+            errs.push(FieldError::new(
+                if k == "ballots_returned" { k } else { "votes" },
+                "请填写收回选票数和每位候选人的得票（没有得票的填0）",
+            ));
+            0
+        }
         None | Some("") => 0,
         Some(v) => v.parse::<i64>().unwrap_or_else(|_| {
             errs.push(FieldError::new(k, "请填写整数"));
@@ -300,7 +323,7 @@ async fn count_page(
     } else {
         Err(AppError::Validation(errs))
     };
-    after(&ctx, &p, id, "election_recorded", r).await
+    after(&ctx, &p, id, "election_recorded", r, Some(one)).await
 }
 
 async fn decide_page(
@@ -317,7 +340,7 @@ async fn decide_page(
     };
     if d.approved_on.is_none() && !form::text(&f, "approved_on").is_empty() {
         let r = Err(AppError::field("approved_on", "日期格式有误"));
-        return after(&ctx, &p, id, "", r).await;
+        return after(&ctx, &p, id, "", r, Some(f)).await;
     }
     let ok = if d.approve {
         "election_approved"
@@ -325,7 +348,7 @@ async fn decide_page(
         "election_returned"
     };
     let r = store::decide(&ctx, &p, id, &d).await;
-    after(&ctx, &p, id, ok, r).await
+    after(&ctx, &p, id, ok, r, Some(f)).await
 }
 
 async fn cancel_page(
@@ -334,7 +357,7 @@ async fn cancel_page(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let r = store::cancel(&ctx, &p, id).await;
-    after(&ctx, &p, id, "election_cancelled", r).await
+    after(&ctx, &p, id, "election_cancelled", r, None).await
 }
 
 async fn print_page(ctx: &Ctx, p: &Principal, id: i64, tally: bool) -> Result<Response, PageError> {

@@ -130,6 +130,8 @@ async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() 
         short["votes"].as_array_mut().expect("votes").pop();
         let bad = app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(short)).await;
         assert_eq!(fields(&bad.1), ["votes"], "{bad:?}");
+        // fewer elected than the committee's minimum: another round first
+        refused(app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(count([8, 7, 4, 4], 9))).await, "election.too_few_elected");
         // 8, 7, 6 of nine present are more than half; 4 is not
         let e = ok(app.api(&sec, "POST", &format!("/api/v1/elections/{eid}/count"), Some(count([8, 7, 6, 4], 9))).await);
         assert_eq!(e["status"], "reported");
