@@ -469,7 +469,8 @@ pub async fn record(ctx: &Ctx, p: &Principal, id: i64, input: &Count) -> AppResu
         &mut candidates,
         &rules,
     )?;
-    let (br, _) = crate::rules::effective::<crate::rules::BranchRules>(&ctx.db, &e.org_path).await?;
+    let (br, _) =
+        crate::rules::effective::<crate::rules::BranchRules>(&ctx.db, &e.org_path).await?;
     let n_elected = candidates.iter().filter(|c| c.elected).count() as i64;
     if n_elected < br.committee_min {
         let tie = if out.tied.is_empty() {
