@@ -591,6 +591,18 @@ pub fn decide_votes(votes: &mut [Vote], roll: &Roll, r: &MeetingRules) -> Result
     c.finish()
 }
 
+/// The star rating's computed 组织生活 score out of `max`: the share of the required periods so
+/// far held on time (late ones count half; missed and overdue ones nothing), rounded to the
+/// nearest point. None when nothing was due yet.
+pub fn life_score(done: i64, late: i64, missed: i64, overdue: i64, max: i64) -> Option<i64> {
+    let due = done + late + missed + overdue;
+    if due <= 0 {
+        return None;
+    }
+    // (done + late / 2) / due × max, rounded half up, in integers
+    Some(((2 * done + late) * max * 10 / (2 * due) + 5) / 10)
+}
+
 /// A branch's standing for the period counted: green when nothing is missed or late, amber
 /// up to `amber_missed_max` missed (or any late or overdue), red beyond.
 pub fn light(missed: i64, late: i64, overdue: i64, r: &MeetingRules) -> &'static str {
@@ -975,6 +987,26 @@ mod tests {
                 .join(", ")
         );
         assert_eq!(OBLIGATION_KINDS_SQL, want);
+    }
+
+    #[test]
+    fn life_score_counts_late_as_half() {
+        for (done, late, missed, overdue, max, want) in [
+            (12, 0, 0, 0, 15, Some(15)),
+            (0, 0, 0, 0, 15, None),
+            (0, 0, 12, 0, 15, Some(0)),
+            (11, 0, 1, 0, 15, Some(14)), // 13.75
+            (10, 2, 0, 0, 15, Some(14)), // 13.75
+            (6, 0, 6, 0, 15, Some(8)),   // 7.5 rounds up
+            (5, 0, 7, 0, 15, Some(6)),   // 6.25
+            (9, 0, 0, 3, 20, Some(15)),
+        ] {
+            assert_eq!(
+                life_score(done, late, missed, overdue, max),
+                want,
+                "{done} {late} {missed} {overdue}"
+            );
+        }
     }
 
     #[test]

@@ -2080,18 +2080,18 @@ pub async fn compliance(
         .await
 }
 
-async fn compute_compliance(
+/// A subtree's branches with their required periods of the year so far: (branch, name,
+/// parent's name, done, late, missed, overdue). The compliance report and the star rating's
+/// computed 组织生活 score read it.
+pub async fn tallies(
     ctx: &Ctx,
-    org_id: i64,
-    org_name: &str,
     path: &str,
     from: NaiveDate,
     to: NaiveDate,
-    year: i32,
-) -> AppResult<Compliance> {
+) -> AppResult<Vec<(i64, String, String, i64, i64, i64, i64)>> {
     let now = ctx.clock.now();
     let hi = path_upper(path);
-    let (rows, upper_observed) = on_db!(&ctx.db, x => {
+    Ok(on_db!(&ctx.db, x => {
         let rows = sqlx::query(&format!("SELECT o.id, o.name, po.name AS parent_name, \
                                 CAST(COALESCE(SUM(CASE WHEN b.status = 'done' THEN 1 ELSE 0 END), 0) AS BIGINT) AS done, \
                                 CAST(COALESCE(SUM(CASE WHEN b.status = 'late' THEN 1 ELSE 0 END), 0) AS BIGINT) AS late, \
@@ -2102,12 +2102,26 @@ async fn compute_compliance(
                                 WHERE o.path >= $1 AND o.path < $2 AND o.kind IN ('branch', 'joint_branch') AND o.dissolved_at IS NULL \
                                 GROUP BY o.id, o.name, po.name", super::OBLIGATION_KINDS_SQL))
             .bind(path).bind(&hi).bind(now).bind(from).bind(to).fetch_all(x).await?;
-        let rows = rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?, r.opt_string("parent_name")?.unwrap_or_default(), r.i64("done")?, r.i64("late")?, r.i64("missed")?, r.i64("overdue")?)))
-            .collect::<DbResult<Vec<_>>>()?;
-        let upper = sqlx::query("SELECT COUNT(DISTINCT m.id) AS n FROM meetings m JOIN orgs o ON o.id = m.org_id JOIN meeting_observers v ON v.meeting_id = m.id AND v.category = 'upper' \
-                                 WHERE o.path >= $1 AND o.path < $2 AND m.held_on >= $3 AND m.held_on <= $4")
-            .bind(path).bind(&hi).bind(from).bind(to).fetch_one(x).await?.i64("n")?;
-        (rows, upper)
+        rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?, r.opt_string("parent_name")?.unwrap_or_default(), r.i64("done")?, r.i64("late")?, r.i64("missed")?, r.i64("overdue")?)))
+            .collect::<DbResult<Vec<_>>>()?
+    }))
+}
+
+async fn compute_compliance(
+    ctx: &Ctx,
+    org_id: i64,
+    org_name: &str,
+    path: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    year: i32,
+) -> AppResult<Compliance> {
+    let hi = path_upper(path);
+    let rows = tallies(ctx, path, from, to).await?;
+    let upper_observed = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT COUNT(DISTINCT m.id) AS n FROM meetings m JOIN orgs o ON o.id = m.org_id JOIN meeting_observers v ON v.meeting_id = m.id AND v.category = 'upper' \
+                     WHERE o.path >= $1 AND o.path < $2 AND m.held_on >= $3 AND m.held_on <= $4")
+            .bind(path).bind(&hi).bind(from).bind(to).fetch_one(x).await?.i64("n")?
     });
     let rules = rules_at(ctx, path).await?;
     let mut out = Compliance {

@@ -175,6 +175,9 @@ pub struct BranchScore {
     pub capped: bool,
     /// Last year's final stars.
     pub previous: Option<i64>,
+    /// The 组织生活 item computed from the branch's required meetings of the year (三会一课
+    /// 落实), offered to the assessor; None when nothing was due or the scheme has no such item.
+    pub life_suggested: Option<i64>,
 }
 
 /// The branches a round rates: the branches under the committee.
@@ -190,6 +193,24 @@ async fn branches(ctx: &Ctx, org_path: &str) -> AppResult<Vec<(i64, String)>> {
 pub async fn scores(ctx: &Ctx, r: &Round, org_path: &str) -> AppResult<Vec<BranchScore>> {
     let list = branches(ctx, org_path).await?;
     let upper = path_upper(org_path);
+    // the computed 组织生活 item: the year's required meetings of each branch
+    let life: HashMap<i64, Option<i64>> = match r.scheme.items.iter().find(|i| i.key == "life") {
+        Some(item) => {
+            let from = chrono::NaiveDate::from_ymd_opt(r.year as i32, 1, 1).unwrap_or_default();
+            let to = chrono::NaiveDate::from_ymd_opt(r.year as i32, 12, 31).unwrap_or_default();
+            crate::meeting::store::tallies(ctx, org_path, from, to)
+                .await?
+                .into_iter()
+                .map(|(id, _, _, done, late, missed, overdue)| {
+                    (
+                        id,
+                        crate::meeting::life_score(done, late, missed, overdue, item.max),
+                    )
+                })
+                .collect()
+        }
+        None => HashMap::new(),
+    };
     let (rows, prev) = on_db!(&ctx.db, x => {
         let rows = sqlx::query("SELECT branch_id, items_json, innovation, branch_points, points_centi, total_centi, stars, capped FROM star_scores WHERE round_id = $1")
             .bind(r.id).fetch_all(x).await?;
@@ -218,6 +239,7 @@ pub async fn scores(ctx: &Ctx, r: &Round, org_path: &str) -> AppResult<Vec<Branc
                 stars: s.and_then(|s| s.5),
                 capped: s.map(|s| s.6).unwrap_or(false),
                 previous: prev.get(&id).copied(),
+                life_suggested: life.get(&id).copied().flatten(),
             }
         })
         .collect())

@@ -386,6 +386,13 @@ async fn a_committee_rates_its_branches_stars() {
         let pubd = ok(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/publish"), Some(json!({"version": 1}))).await);
         assert_eq!(pubd["status"], "publicity");
         refused(score(c, [15, 15, 15, 15], "").await, "stars.not_scoring");
+        // the 组织生活 item is offered from the branch's required meetings of the year: four
+        // held on time, one late (half), one missed → 9/12 of 15 = 11.25 → 11
+        for (i, status) in ["done", "done", "done", "done", "late", "missed"].iter().enumerate() {
+            let y = today.year();
+            app.exec(&format!("INSERT INTO obligations (kind, subject_type, subject_id, scope_org_id, period, period_start, period_end, due_at, missed_at, status, created_at) \
+                VALUES ('meeting.theme_day', 'org', {a}, {a}, '{y}-{m:02}', '{y}-{m:02}-01', '{y}-{m:02}-28', '{y}-{m:02}-28T00:00:00Z', '{y}-{m:02}-28T00:00:00Z', '{status}', '{y}-01-01T00:00:00Z')", m = i + 1)).await;
+        }
         let file = ok(app.api(&sec, "GET", &format!("/api/v1/stars/rounds/{id}"), None).await);
         let of = |branch: i64| file["scores"].as_array().expect("scores").iter().find(|s| s["branch_id"] == branch).expect("branch").clone();
         assert_eq!(of(a)["branch_points"], 8);
@@ -398,6 +405,8 @@ async fn a_committee_rates_its_branches_stars() {
         assert_eq!(of(b)["capped"], true);
         assert_eq!(of(c)["total_centi"], 3000);
         assert_eq!(of(c)["stars"], 1);
+        assert_eq!(of(a)["life_suggested"], 11, "{}", of(a));
+        assert_eq!(of(b)["life_suggested"], Value::Null, "nothing due: no figure offered");
         refused(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/finalise"), None).await, "stars.publicity");
         app.ctx.clock.advance_days(6);
         ok(app.api(&staff, "POST", &format!("/api/v1/stars/rounds/{id}/finalise"), None).await);
