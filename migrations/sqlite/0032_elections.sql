@@ -88,3 +88,8 @@ CREATE TABLE talks (
     created_at   TEXT NOT NULL
 );
 CREATE INDEX talks_org ON talks (org_id, held_on);
+
+-- Minutes nearly identical to another branch's filed record (text similarity at filing, per
+-- mille): flagged to the level above, never blocked.
+ALTER TABLE meetings ADD COLUMN similar_to INTEGER REFERENCES meetings (id);
+ALTER TABLE meetings ADD COLUMN similar_permille INTEGER NOT NULL DEFAULT 0;

@@ -224,6 +224,8 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("kinds", "会议类别"),
     ("meeting_id", "会议"),
     ("seats", "应选名额"),
+    ("similar_to", "记录相似的会议"),
+    ("similar_permille", "记录相似度"),
     ("candidates", "候选人"),
     ("voting_expected", "应到有表决权人数"),
     ("voting_present", "实到有表决权人数"),

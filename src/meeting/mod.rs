@@ -17,6 +17,7 @@ use crate::error::{AppError, Checks};
 use crate::obligation::Period;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 
 /// The kinds of sitting (code, name), in the order a record lists them.
 pub const KINDS: [(&str, &str); 7] = [
@@ -142,6 +143,11 @@ pub struct MeetingRules {
     pub extension_max_months: i64,
     /// 谈心谈话: each category at least this many times a year.
     pub talks_per_category_year: i64,
+    /// Minutes this similar (‰) to another branch's filed record are flagged to the level
+    /// above (never refused) …
+    pub minutes_similar_permille: i64,
+    /// … when both have at least this many characters.
+    pub minutes_min_chars: i64,
 }
 
 impl Default for MeetingRules {
@@ -173,6 +179,8 @@ impl Default for MeetingRules {
             election_elect_permille: 500,
             extension_max_months: 12,
             talks_per_category_year: 1,
+            minutes_similar_permille: 900,
+            minutes_min_chars: 40,
         }
     }
 }
@@ -226,6 +234,11 @@ impl crate::rules::RuleKind for MeetingRules {
         }
         if !(0..=1000).contains(&self.election_margin_permille) {
             return Err("差额比例须在0‰至1000‰之间".into());
+        }
+        if !(1..=1000).contains(&self.minutes_similar_permille)
+            || !(1..=10_000).contains(&self.minutes_min_chars)
+        {
+            return Err("记录雷同比例须在1‰至1000‰之间，比对字数1至10000".into());
         }
         if !(0..=52).contains(&self.talks_per_category_year) {
             return Err("谈心谈话每类每年次数须在0至52之间".into());
@@ -589,6 +602,27 @@ pub fn decide_votes(votes: &mut [Vote], roll: &Roll, r: &MeetingRules) -> Result
         v.passed = above(v.ayes, roll.voting_expected, r.assembly_pass_permille);
     }
     c.finish()
+}
+
+/// How alike two minutes are, per mille: the Jaccard share of their character pairs (letters,
+/// digits and CJK only; spaces and punctuation dropped). 0 when either has fewer than two.
+pub fn similarity_permille(a: &str, b: &str) -> i64 {
+    fn pairs(s: &str) -> HashSet<(char, char)> {
+        let cs: Vec<char> = s.chars().filter(|c| c.is_alphanumeric()).collect();
+        cs.windows(2).map(|w| (w[0], w[1])).collect()
+    }
+    let (x, y) = (pairs(a), pairs(b));
+    if x.is_empty() || y.is_empty() {
+        return 0;
+    }
+    let common = x.intersection(&y).count() as i64;
+    let all = (x.len() + y.len()) as i64 - common;
+    common * 1000 / all
+}
+
+/// The characters a similarity is counted over.
+pub fn text_chars(s: &str) -> i64 {
+    s.chars().filter(|c| c.is_alphanumeric()).count() as i64
 }
 
 /// The star rating's computed 组织生活 score out of `max`: the share of the required periods so
@@ -987,6 +1021,28 @@ mod tests {
                 .join(", ")
         );
         assert_eq!(OBLIGATION_KINDS_SQL, want);
+    }
+
+    #[test]
+    fn minutes_alike_by_character_pairs() {
+        let a = "集中学习党的二十大精神和上级有关文件，党员结合自身工作谈体会；支部书记通报本月工作安排。";
+        assert_eq!(similarity_permille(a, a), 1000);
+        // punctuation and spaces do not count
+        let b = a.replace('，', " ").replace('；', "");
+        assert_eq!(similarity_permille(a, &b), 1000);
+        // one clause changed: still alike; another text: not
+        let c = a.replace("本月", "下月");
+        let s = similarity_permille(a, &c);
+        assert!((850..1000).contains(&s), "{s}");
+        let d = "传达学习县委、乡镇党委会议精神，讨论村集体经济发展和人居环境整治，党员逐一发言。";
+        assert!(
+            similarity_permille(a, d) < 300,
+            "{}",
+            similarity_permille(a, d)
+        );
+        assert_eq!(similarity_permille("", a), 0);
+        assert_eq!(similarity_permille("党", a), 0);
+        assert_eq!(text_chars("党员， 大会。"), 4);
     }
 
     #[test]

@@ -134,6 +134,10 @@ pub struct Meeting {
     pub filed_at: Option<DateTime<Utc>>,
     pub signer: String,
     pub cancel_reason: String,
+    /// Minutes nearly identical to this filed record of another branch (shown to the levels
+    /// above only), and how alike, per mille.
+    pub similar_to: Option<i64>,
+    pub similar_permille: i64,
     pub version: i64,
     #[serde(skip)]
     pub org_path: String,
@@ -149,7 +153,7 @@ fn parse<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
 
 const COLUMNS: &str = "m.id, m.org_id, o.name AS org_name, o.path AS org_path, m.kinds, m.title, m.held_on, m.starts_at, m.ends_at, m.place, m.agenda, m.status, \
     m.sign_code, m.host, m.recorder, m.lecturer, m.summary, m.decisions_json, m.votes_json, m.expected, m.present, m.voting_expected, m.voting_present, \
-    m.notified_at, m.filed_at, m.signer, m.cancel_reason, m.version";
+    m.notified_at, m.filed_at, m.signer, m.cancel_reason, m.version, m.similar_to, m.similar_permille";
 
 fn meeting_of(r: &impl DbRow) -> DbResult<Meeting> {
     let kinds = super::parse_kinds(&r.string("kinds")?);
@@ -189,6 +193,8 @@ fn meeting_of(r: &impl DbRow) -> DbResult<Meeting> {
         filed_at: r.opt_ts("filed_at")?,
         signer: r.string("signer")?,
         cancel_reason: r.string("cancel_reason")?,
+        similar_to: r.opt_i64("similar_to")?,
+        similar_permille: r.i64("similar_permille")?,
         version: r.i64("version")?,
     })
 }
@@ -259,6 +265,49 @@ fn manages(p: &Principal, m: &Meeting) -> bool {
     p.can(Perm::MeetingWrite) && p.in_scope(&m.org_path)
 }
 
+/// `p` reads for a level above the organisation at `path` (its parent is in `p`'s subtree).
+pub fn above(p: &Principal, path: &str) -> bool {
+    let trimmed = path.trim_end_matches('/');
+    let parent = match trimmed.rfind('/') {
+        Some(i) => &trimmed[..=i],
+        None => return false,
+    };
+    parent.len() > 1 && p.can(Perm::MeetingRead) && p.in_scope(parent)
+}
+
+/// The filed record of another branch nearby (the same grandparent's subtree, the last 400
+/// days) whose minutes are most like `summary`, when alike enough by the rules.
+async fn most_alike(
+    ctx: &Ctx,
+    m: &Meeting,
+    summary: &str,
+    rules: &MeetingRules,
+) -> AppResult<Option<(i64, i64)>> {
+    if super::text_chars(summary) < rules.minutes_min_chars {
+        return Ok(None);
+    }
+    let ids = crate::org::path_ids(&m.org_path);
+    let scope = if ids.len() > 2 {
+        ids[..ids.len() - 2]
+            .iter()
+            .fold("/".to_string(), |acc, i| format!("{acc}{i}/"))
+    } else {
+        m.org_path.clone()
+    };
+    let rows = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT x.id, x.summary FROM meetings x JOIN orgs o ON o.id = x.org_id \
+                                WHERE o.path >= $1 AND o.path < $2 AND x.org_id <> $3 AND x.status = 'filed' AND x.held_on >= $4 ORDER BY x.held_on DESC LIMIT 2000")
+            .bind(&scope).bind(path_upper(&scope)).bind(m.org_id).bind(m.held_on - Duration::days(400)).fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("id")?, r.string("summary")?))).collect::<DbResult<Vec<_>>>()?
+    });
+    Ok(rows
+        .iter()
+        .filter(|(_, s)| super::text_chars(s) >= rules.minutes_min_chars)
+        .map(|(id, s)| (*id, super::similarity_permille(summary, s)))
+        .filter(|(_, v)| *v >= rules.minutes_similar_permille)
+        .max_by_key(|(id, v)| (*v, *id)))
+}
+
 /// The sitting as `p` may read it: those with meeting rights over its organisation, and the
 /// members on its roll (without the sign-in code). Anyone else: not found.
 pub async fn open(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Meeting> {
@@ -272,6 +321,10 @@ pub async fn open(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Meeting> {
     }
     if !manages(p, &m) {
         m.sign_code = None;
+    }
+    if !above(p, &m.org_path) {
+        m.similar_to = None;
+        m.similar_permille = 0;
     }
     Ok(m)
 }
@@ -428,7 +481,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, input: &NewMeeting) -> AppResult<M
     )
     .await?;
     tx.commit().await?;
-    load(ctx, id).await
+    open(ctx, p, id).await
 }
 
 /// Changes a sitting not yet filed: its day, times, place, title and agenda; its kinds and
@@ -480,7 +533,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: i64, input: &NewMeeting) -> Ap
     )
     .await?;
     tx.commit().await?;
-    load(ctx, id).await
+    open(ctx, p, id).await
 }
 
 /// The invitees named, checked to be on the organisation's roll; a 支委会 alone must name them.
@@ -682,7 +735,7 @@ pub async fn notify(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Meeting> {
     )
     .await?;
     tx.commit().await?;
-    load(ctx, id).await
+    open(ctx, p, id).await
 }
 
 /// Cancels a sitting not yet filed, with the reason.
@@ -711,7 +764,7 @@ pub async fn cancel(ctx: &Ctx, p: &Principal, id: i64, reason: &str) -> AppResul
     )
     .await?;
     tx.commit().await?;
-    load(ctx, id).await
+    open(ctx, p, id).await
 }
 
 /// The sitting a code opens, while it may be signed into.
@@ -1031,7 +1084,7 @@ pub async fn mark(ctx: &Ctx, p: &Principal, id: i64, mk: &Mark) -> AppResult<Mee
         "meeting.mark",
     )
     .await?;
-    load(ctx, id).await
+    open(ctx, p, id).await
 }
 
 async fn set_attendance(
@@ -1296,6 +1349,8 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
         return Err(AppError::field("votes", "只有党员大会、支委会进行表决"));
     }
     super::decide_votes(&mut votes, &roll, &rules)?;
+    // minutes nearly identical to another branch's: flagged above, never refused
+    let alike = most_alike(ctx, &m, &summary, &rules).await?;
     let zone = ctx.clock.zone();
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
@@ -1303,12 +1358,13 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
         sqlx::query("UPDATE meeting_attendance SET status = 'absent' WHERE meeting_id = $1 AND status = 'expected'")
             .bind(id).execute(&mut *x).await?;
         sqlx::query("UPDATE meetings SET status = 'filed', sign_code = NULL, host = $1, recorder = $2, lecturer = $3, summary = $4, decisions_json = $5, votes_json = $6, \
-                     expected = $7, present = $8, voting_expected = $9, voting_present = $10, filed_at = $11, filed_by = $12, signer = $13, version = version + 1 \
-                     WHERE id = $14 AND version = $15 AND status = 'notified'")
+                     expected = $7, present = $8, voting_expected = $9, voting_present = $10, filed_at = $11, filed_by = $12, signer = $13, version = version + 1, \
+                     similar_to = $16, similar_permille = $17 WHERE id = $14 AND version = $15 AND status = 'notified'")
             .bind(&host).bind(&recorder).bind(&lecturer).bind(&summary)
             .bind(serde_json::to_string(&decisions).unwrap_or_default()).bind(serde_json::to_string(&votes).unwrap_or_default())
             .bind(roll.expected).bind(roll.present).bind(roll.voting_expected).bind(roll.voting_present)
             .bind(now).bind(p.account_id).bind(&p.display_name).bind(id).bind(m.version)
+            .bind(alike.map(|a| a.0)).bind(alike.map_or(0, |a| a.1))
             .execute(&mut *x).await?.rows_affected()
     });
     bump(n)?;
@@ -1364,13 +1420,14 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
             object_type: "meeting",
             object_id: id.to_string(),
             before: serde_json::json!({"status": "notified"}),
-            after: serde_json::json!({"status": "filed", "host": host, "recorder": recorder, "roll": roll, "votes": votes, "decisions": decisions.len(), "obligations": fulfilled, "rect_items": items}),
+            after: serde_json::json!({"status": "filed", "host": host, "recorder": recorder, "roll": roll, "votes": votes, "decisions": decisions.len(), "obligations": fulfilled, "rect_items": items,
+                "similar_to": alike.map(|a| a.0), "similar_permille": alike.map(|a| a.1)}),
         },
     )
     .await?;
     tx.commit().await?;
     award_points(ctx, p, &m).await;
-    load(ctx, id).await
+    open(ctx, p, id).await
 }
 
 /// 积分: a filed sitting awards its kinds' attendance indicators to each member present, one
@@ -1512,7 +1569,7 @@ pub async fn complete_decision(
     )
     .await?;
     tx.commit().await?;
-    load(ctx, id).await
+    open(ctx, p, id).await
 }
 
 /// 补学 recorded for a member absent or on leave at a filed sitting: the day (from the sitting
@@ -1578,7 +1635,7 @@ pub async fn record_makeup(ctx: &Ctx, p: &Principal, id: i64, mk: &Makeup) -> Ap
     )
     .await?;
     tx.commit().await?;
-    load(ctx, id).await
+    open(ctx, p, id).await
 }
 
 /// A signed addendum to a filed record.
@@ -1619,7 +1676,7 @@ pub async fn add_addendum(ctx: &Ctx, p: &Principal, id: i64, body: &str) -> AppR
     )
     .await?;
     tx.commit().await?;
-    load(ctx, id).await
+    open(ctx, p, id).await
 }
 
 /// The year's plan of a branch and its 党小组, made from the rules: one sitting per required
@@ -2049,6 +2106,18 @@ pub struct Compliance {
     pub rows: Vec<ComplianceRow>,
     /// 双向列席: sittings with an upper-level observer this year.
     pub upper_observed: i64,
+    /// Filed records whose minutes are nearly identical to another branch's (the latest 50).
+    pub similar: Vec<Alike>,
+}
+
+/// A filed record flagged as nearly identical to another branch's.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Alike {
+    pub meeting_id: i64,
+    pub org_name: String,
+    pub held_on: NaiveDate,
+    pub similar_to: i64,
+    pub similar_permille: i64,
 }
 
 /// Compliance of the branches under `org_id` in `year` (a heavy read at city scale).
@@ -2118,10 +2187,16 @@ async fn compute_compliance(
 ) -> AppResult<Compliance> {
     let hi = path_upper(path);
     let rows = tallies(ctx, path, from, to).await?;
-    let upper_observed = on_db!(&ctx.db, x => {
-        sqlx::query("SELECT COUNT(DISTINCT m.id) AS n FROM meetings m JOIN orgs o ON o.id = m.org_id JOIN meeting_observers v ON v.meeting_id = m.id AND v.category = 'upper' \
+    let (upper_observed, similar) = on_db!(&ctx.db, x => {
+        let n = sqlx::query("SELECT COUNT(DISTINCT m.id) AS n FROM meetings m JOIN orgs o ON o.id = m.org_id JOIN meeting_observers v ON v.meeting_id = m.id AND v.category = 'upper' \
                      WHERE o.path >= $1 AND o.path < $2 AND m.held_on >= $3 AND m.held_on <= $4")
-            .bind(path).bind(&hi).bind(from).bind(to).fetch_one(x).await?.i64("n")?
+            .bind(path).bind(&hi).bind(from).bind(to).fetch_one(x).await?.i64("n")?;
+        let rows = sqlx::query("SELECT m.id, o.name, m.held_on, m.similar_to, m.similar_permille FROM meetings m JOIN orgs o ON o.id = m.org_id \
+                     WHERE o.path >= $1 AND o.path < $2 AND m.held_on >= $3 AND m.held_on <= $4 AND m.similar_to IS NOT NULL ORDER BY m.held_on DESC, m.id DESC LIMIT 50")
+            .bind(path).bind(&hi).bind(from).bind(to).fetch_all(x).await?;
+        let similar = rows.iter().map(|r| Ok(Alike { meeting_id: r.i64("id")?, org_name: r.string("name")?, held_on: r.date("held_on")?,
+            similar_to: r.i64("similar_to")?, similar_permille: r.i64("similar_permille")? })).collect::<DbResult<Vec<_>>>()?;
+        (n, similar)
     });
     let rules = rules_at(ctx, path).await?;
     let mut out = Compliance {
@@ -2135,6 +2210,7 @@ async fn compute_compliance(
         green_permille: None,
         rows: Vec::new(),
         upper_observed,
+        similar,
     };
     for (id, name, parent, done, late, missed, overdue) in rows {
         let light = super::light(missed, late, overdue, &rules);

@@ -337,6 +337,18 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "meeting",
+        "minutes_similar_permille",
+        "会议记录与其他支部记录相似度达到此值时提示上级",
+        "‰",
+    ),
+    (
+        "meeting",
+        "minutes_min_chars",
+        "参与相似度比对的会议记录最少字数",
+        "字",
+    ),
+    (
+        "meeting",
         "talks_per_category_year",
         "谈心谈话：支委之间、支委与党员之间、党员之间每类每年至少",
         "次",

@@ -415,3 +415,39 @@ async fn the_problems_a_life_meeting_finds_go_to_the_ledger() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn minutes_nearly_identical_to_another_branchs_are_flagged_above() {
+    each_backend(|app| async move {
+        at(&app, d(2026, 12, 3), 10, 0);
+        let p = province(&app).await;
+        let county = app.account("county", p.counties[0], "org_staff", None).await;
+        let text = "传达学习县委全会精神，讨论本村集体经济合作社筹建方案和人居环境整治分工，党员逐一发言，支部书记作总结并部署下阶段工作任务。";
+        let mut filed = Vec::new();
+        for (i, (name, summary)) in [("甲村党支部", text.to_string()), ("乙村党支部", text.replace("本村", "我村")), ("丙村党支部", "学习党章，开展志愿服务。".to_string())].iter().enumerate() {
+            let br = app.org(Some(p.counties[0]), name, "branch", "village").await;
+            let m = app.member(br, &format!("{name}党员"), 600 + i as u16).await;
+            let sec = app.account(&format!("sec{i}"), br, "branch_secretary", None).await;
+            let id = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(json!({"org_id": br, "kinds": ["theme_day"], "held_on": "2026-12-03", "starts": "09:00", "ends": "11:00"}))).await)["id"].as_i64().expect("id");
+            ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/notify"), None).await);
+            ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/mark"), Some(json!({"member_id": m, "status": "present"}))).await);
+            let f = ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{id}/file"), Some(json!({"host": "书记", "recorder": "委员", "summary": summary}))).await);
+            // never refused, and the branch itself is not told
+            assert_eq!(f["status"], "filed");
+            assert_eq!(f["similar_to"], Value::Null);
+            filed.push(id);
+        }
+        // the county sees the second flagged against the first; the first and the third are not
+        let second = ok(app.api(&county, "GET", &format!("/api/v1/meetings/{}", filed[1]), None).await);
+        assert_eq!(second["similar_to"], filed[0], "{second}");
+        assert!(second["similar_permille"].as_i64().unwrap_or(0) >= 900, "{second}");
+        for i in [0, 2] {
+            let m = ok(app.api(&county, "GET", &format!("/api/v1/meetings/{}", filed[i]), None).await);
+            assert_eq!(m["similar_to"], Value::Null, "{m}");
+        }
+        let c = ok(app.api(&county, "GET", &format!("/api/v1/meetings/compliance?org_id={}&year=2026", p.counties[0]), None).await);
+        let flagged: Vec<i64> = c["similar"].as_array().expect("similar").iter().filter_map(|s| s["meeting_id"].as_i64()).collect();
+        assert_eq!(flagged, [filed[1]], "{c}");
+    })
+    .await;
+}
