@@ -136,20 +136,16 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Election> {
     let sql = format!(
         "SELECT {COLUMNS} FROM elections e JOIN orgs o ON o.id = e.org_id LEFT JOIN meetings m ON m.id = e.meeting_id WHERE e.id = $1"
     );
-    let row = on_db!(&ctx.db, x => {
+    // read once; the 差额 minimum follows from the rules at the branch's path
+    let mut e = on_db!(&ctx.db, x => {
         match sqlx::query(&sql).bind(id).fetch_optional(x).await? {
-            Some(r) => {
-                let path = r.string("org_path")?;
-                (r.i64("id")?, path)
-            }
+            Some(r) => election_of(&r, 0)?,
             None => return Err(AppError::NotFound("换届选举")),
         }
     });
-    let rules = crate::meeting::store::rules_at(ctx, &row.1).await?;
-    Ok(on_db!(&ctx.db, x => {
-        let r = sqlx::query(&sql).bind(row.0).fetch_one(x).await?;
-        election_of(&r, rules.election_margin_permille)?
-    }))
+    let rules = crate::meeting::store::rules_at(ctx, &e.org_path).await?;
+    e.min_candidates = super::min_candidates(e.seats, rules.election_margin_permille);
+    Ok(e)
 }
 
 /// The level above the organisation: whoever manages meetings there decides.
@@ -944,9 +940,8 @@ pub async fn board(ctx: &Ctx, p: &Principal, org_id: Option<i64>) -> AppResult<B
         for r in rows {
             let Some(start) = r.opt_date("term_start")? else { continue };
             let grassroots = crate::org::OrgLevel::parse(&r.string("level")?).is_some_and(|l| l.is_grassroots());
-            let years = if grassroots { br.term_years_village } else { br.term_years };
             let months = r.i64("term_extended_months")?;
-            let end = crate::org::rules::term_end_extended(start, years, months);
+            let end = crate::org::rules::current_term_end(start, grassroots, months, &br);
             let days_left = (end - today).num_days();
             if days_left <= br.term_warn_days {
                 terms.push(TermDue { org_id: r.i64("id")?, org_name: r.string("name")?, term_start: start, extended_months: months, term_end: end, days_left });
@@ -992,12 +987,12 @@ pub async fn pending(ctx: &Ctx, p: &Principal) -> AppResult<Pending> {
         if let Some(start) = own.term_start {
             let (br, _) =
                 crate::rules::effective::<crate::rules::BranchRules>(&ctx.db, &own.path).await?;
-            let years = if own.level.is_grassroots() {
-                br.term_years_village
-            } else {
-                br.term_years
-            };
-            let end = crate::org::rules::term_end_extended(start, years, own.term_extended_months);
+            let end = crate::org::rules::current_term_end(
+                start,
+                own.level.is_grassroots(),
+                own.term_extended_months,
+                &br,
+            );
             let days_left = (end - today).num_days();
             if days_left <= br.term_warn_days {
                 out.own_term = Some(TermDue {

@@ -85,14 +85,14 @@ async fn board_view(
         }
     }
     let (br, _) = crate::rules::effective::<crate::rules::BranchRules>(&ctx.db, &org.path).await?;
-    let years = if org.level.is_grassroots() {
-        br.term_years_village
-    } else {
-        br.term_years
-    };
-    let term_end = org
-        .term_start
-        .map(|s| crate::org::rules::term_end_extended(s, years, org.term_extended_months));
+    let term_end = org.term_start.map(|s| {
+        crate::org::rules::current_term_end(
+            s,
+            org.level.is_grassroots(),
+            org.term_extended_months,
+            &br,
+        )
+    });
     let cap = crate::meeting::store::rules_at(ctx, &org.path)
         .await?
         .extension_max_months;

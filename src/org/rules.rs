@@ -28,6 +28,22 @@ fn w(code: &'static str, message: String) -> Warning {
     Warning { code, message }
 }
 
+/// When a term that started on `start` ends under the branch rules: five years for village
+/// and community branches, three for others, and any approved 延期 months on top.
+pub fn current_term_end(
+    start: NaiveDate,
+    grassroots: bool,
+    extended_months: i64,
+    r: &BranchRules,
+) -> NaiveDate {
+    let years = if grassroots {
+        r.term_years_village
+    } else {
+        r.term_years
+    };
+    term_end_extended(start, years, extended_months)
+}
+
 /// The date a term that started on `start` ends after `years` years and `months` more
 /// (an approved 延期).
 pub fn term_end_extended(start: NaiveDate, years: i64, months: i64) -> NaiveDate {
@@ -107,12 +123,7 @@ pub fn branch_warnings(f: &BranchFacts, r: &BranchRules, today: NaiveDate) -> Ve
             }
         }
         Some(start) => {
-            let years = if f.grassroots {
-                r.term_years_village
-            } else {
-                r.term_years
-            };
-            let end = term_end_extended(start, years, f.extended_months);
+            let end = current_term_end(start, f.grassroots, f.extended_months, r);
             let days = (end - today).num_days();
             if days < 0 {
                 out.push(w(
