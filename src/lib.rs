@@ -3,6 +3,7 @@
 //!
 //! See ARCHITECTURE.md for the map of this crate.
 
+pub mod appraisal;
 pub mod audit;
 pub mod auth;
 pub mod blob;

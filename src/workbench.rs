@@ -72,6 +72,7 @@ pub const SOURCES: &[(&str, Source)] = &[
     }),
     ("meetings", |c, p| Box::pin(meetings(c, p))),
     ("elections", |c, p| Box::pin(elections(c, p))),
+    ("appraisals", |c, p| Box::pin(appraisals(c, p))),
 ];
 
 /// How many to-dos a list shows of one source (the source's own page lists them all).
@@ -507,6 +508,40 @@ async fn elections(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
             )
         };
         out.push(Todo::new("elections", title, link));
+    }
+    Ok(out)
+}
+
+/// 民主评议: a member's own self-assessment and ballot still owed; for those who run rounds,
+/// the rounds of their subtree not yet decided and members in the last grade whose handling
+/// is not recorded.
+async fn appraisals(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
+    let mut out = Vec::new();
+    for x in crate::appraisal::store::mine(ctx, p).await? {
+        if !x.self_done {
+            out.push(Todo::new(
+                "appraisals",
+                format!("填写{}年度民主评议个人自评", x.year),
+                format!("/appraisals/{}#self", x.id),
+            ));
+        }
+        if x.status == "rating" && !x.rated {
+            out.push(Todo::new(
+                "appraisals",
+                format!("参加{}年度民主测评", x.year),
+                "/appraisals/rate".into(),
+            ));
+        }
+    }
+    if p.can(Perm::MeetingWrite) {
+        for (id, name, status, unhandled) in crate::appraisal::store::pending(ctx, p).await? {
+            let title = match status.as_str() {
+                "open" => format!("民主评议进行中（个人自评）：{name}"),
+                "rating" => format!("民主测评进行中，待评定：{name}"),
+                _ => format!("{name}有{unhandled}名不合格党员待记录组织处置"),
+            };
+            out.push(Todo::new("appraisals", title, format!("/appraisals/{id}")));
+        }
     }
     Ok(out)
 }

@@ -55,6 +55,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0030_fs_alliances.sql"),
     migration!("0031_meetings.sql"),
     migration!("0032_elections.sql"),
+    migration!("0033_appraisals.sql"),
 ];
 
 /// Applies pending migrations; returns the names applied.

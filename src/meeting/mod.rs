@@ -101,6 +101,15 @@ fn req(kind: &str, period: &str) -> Requirement {
     }
 }
 
+fn agrade(name: &str, min: i64, rated: i64, outcome: &str) -> AppraisalGrade {
+    AppraisalGrade {
+        name: name.into(),
+        min,
+        rated,
+        outcome: outcome.into(),
+    }
+}
+
 /// The rule values of organisational life (per locality).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -148,6 +157,31 @@ pub struct MeetingRules {
     pub minutes_similar_permille: i64,
     /// … when both have at least this many characters.
     pub minutes_min_chars: i64,
+    /// 民主评议: the weights (‰, summing to 1000) of the 个人自评 grade, the 民主测评 ratings
+    /// and the committee's grade in a member's score; a part missing is left out and the
+    /// others renormalised.
+    pub appraisal_self_permille: i64,
+    pub appraisal_peer_permille: i64,
+    pub appraisal_committee_permille: i64,
+    /// The grades of a round, highest first: the lowest score (of 100) of each, the points a
+    /// rating in it gives, and what it leads to. The first is capped by the share below; the
+    /// last needs organisational handling.
+    pub appraisal_grades: Vec<AppraisalGrade>,
+    /// At most this share of a branch's roll is graded in the first grade (优秀).
+    #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
+    pub appraisal_excellent_share: crate::rules::Ratio,
+}
+
+/// A grade of 民主评议.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct AppraisalGrade {
+    pub name: String,
+    /// The lowest score of the grade (of 100).
+    pub min: i64,
+    /// The points (of 100) a rating in this grade gives.
+    pub rated: i64,
+    #[serde(default)]
+    pub outcome: String,
 }
 
 impl Default for MeetingRules {
@@ -181,6 +215,16 @@ impl Default for MeetingRules {
             talks_per_category_year: 1,
             minutes_similar_permille: 900,
             minutes_min_chars: 40,
+            appraisal_self_permille: 200,
+            appraisal_peer_permille: 500,
+            appraisal_committee_permille: 300,
+            appraisal_grades: vec![
+                agrade("优秀", 90, 100, "予以表扬，作为评选优秀共产党员的推荐人选"),
+                agrade("合格", 70, 80, ""),
+                agrade("基本合格", 50, 60, "支部书记谈心谈话，提出改进要求"),
+                agrade("不合格", 0, 0, "按处置不合格党员的程序办理：限期改正、劝其退党或除名"),
+            ],
+            appraisal_excellent_share: [1, 3],
         }
     }
 }
@@ -245,6 +289,26 @@ impl crate::rules::RuleKind for MeetingRules {
         }
         if !(0..=60).contains(&self.extension_max_months) {
             return Err("延期换届最长月数须在0至60之间".into());
+        }
+        let w = [
+            self.appraisal_self_permille,
+            self.appraisal_peer_permille,
+            self.appraisal_committee_permille,
+        ];
+        if w.iter().any(|v| !(0..=1000).contains(v)) || w.iter().sum::<i64>() != 1000 {
+            return Err("民主评议自评、测评、支部评价的权重须在0‰至1000‰之间，合计1000‰".into());
+        }
+        let g = &self.appraisal_grades;
+        if g.len() < 2
+            || g.iter().any(|x| x.name.trim().is_empty() || !(0..=100).contains(&x.min) || !(0..=100).contains(&x.rated))
+            || g.windows(2).any(|w| w[0].min <= w[1].min || w[0].rated < w[1].rated)
+            || g.last().is_some_and(|x| x.min != 0)
+        {
+            return Err("民主评议等次至少两档，名称不能为空，最低分和测评分值在0至100之间、从高到低，末档最低分为0".into());
+        }
+        let [n, d] = self.appraisal_excellent_share;
+        if n < 0 || d <= 0 || n > d {
+            return Err("民主评议优秀比例应为 0 至 1 之间的分数".into());
         }
         if !(1..=50).contains(&self.committee_from_full_members) {
             return Err("应开支委会的正式党员数须在1至50之间".into());

@@ -422,6 +422,8 @@ async fn detail(
         None
     };
     let on_roll = m.status != Status::Left.as_str();
+    // 民主评议 results are on the member's record for whoever may read it
+    let appraisals = crate::appraisal::store::results_of(ctx, id).await?;
     let discipline = if in_scope && p.can(Perm::DisciplineRead) {
         Some(super::discipline::list(ctx, id).await?)
     } else {
@@ -444,7 +446,7 @@ async fn detail(
                 discipline => discipline, discipline_kinds => super::discipline::KINDS,
                 can_discipline => in_scope && p.can(Perm::DisciplineWrite),
                 discipline_errors => errors, discipline_form => form.unwrap_or_default(),
-                today => ctx.clock.today(),
+                today => ctx.clock.today(), appraisals => appraisals,
             },
         ),
     ))

@@ -425,15 +425,29 @@ pub fn grade_of(total: i64, r: &PointsRules) -> usize {
 /// ⌊n × excellent_share⌋ in the first grade by rank; when the limit falls inside a tie, the
 /// whole tie goes to the next grade (the limit is never exceeded).
 pub fn convert(totals: &[(i64, i64)], r: &PointsRules) -> Vec<Outcome> {
+    convert_in(totals, &r.grades, r.excellent_share, "积分")
+}
+
+/// [`convert`] over any grade table and first-grade share (the 民主评议 results use it too);
+/// `what` names the total in the note of a member moved down.
+pub fn convert_in(
+    totals: &[(i64, i64)],
+    grades: &[Grade],
+    excellent_share: crate::rules::Ratio,
+    what: &str,
+) -> Vec<Outcome> {
     let ranked = rank(totals);
     let n = ranked.len() as i64;
-    let [sn, sd] = r.excellent_share;
+    let [sn, sd] = excellent_share;
     let allowed = if sd > 0 { n * sn / sd } else { 0 };
-    let top = r.grades.first().map(|g| g.name.clone()).unwrap_or_default();
+    let top = grades.first().map(|g| g.name.clone()).unwrap_or_default();
     ranked
         .iter()
         .map(|&(id, total, rank)| {
-            let g = grade_of(total, r);
+            let g = grades
+                .iter()
+                .position(|g| total >= g.min)
+                .unwrap_or(grades.len().saturating_sub(1));
             let mut gi = g;
             let mut note = String::new();
             if g == 0 {
@@ -442,11 +456,11 @@ pub fn convert(totals: &[(i64, i64)], r: &PointsRules) -> Vec<Outcome> {
                 if at_or_above > allowed {
                     gi = 1;
                     note = format!(
-                        "积分达到{top}分数线，超出{top}比例（{sn}/{sd}，本支部至多{allowed}名）"
+                        "{what}达到{top}分数线，超出{top}比例（{sn}/{sd}，本支部至多{allowed}名）"
                     );
                 }
             }
-            let grade = r.grades.get(gi);
+            let grade = grades.get(gi);
             Outcome {
                 member_id: id,
                 total,

@@ -337,6 +337,36 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "meeting",
+        "appraisal_self_permille",
+        "民主评议：个人自评等次所占权重",
+        "‰",
+    ),
+    (
+        "meeting",
+        "appraisal_peer_permille",
+        "民主评议：民主测评所占权重",
+        "‰",
+    ),
+    (
+        "meeting",
+        "appraisal_committee_permille",
+        "民主评议：支部评价所占权重",
+        "‰",
+    ),
+    (
+        "meeting",
+        "appraisal_grades",
+        "民主评议等次（从高到低）",
+        "",
+    ),
+    (
+        "meeting",
+        "appraisal_excellent_share",
+        "民主评议优秀等次最多占参评党员比例",
+        "",
+    ),
+    (
+        "meeting",
         "minutes_similar_permille",
         "会议记录与其他支部记录相似度达到此值时提示上级",
         "‰",
@@ -587,6 +617,17 @@ pub const TABLES: &[Table] = &[
         columns: &[
             col("name", "等次", Cell::Text),
             col("min", "最低分", Cell::Int),
+            col("outcome", "结果运用", Cell::Note),
+        ],
+    },
+    Table {
+        kind: "meeting",
+        key: "appraisal_grades",
+        map: false,
+        columns: &[
+            col("name", "等次", Cell::Text),
+            col("min", "最低分（百分制）", Cell::Int),
+            col("rated", "测评为此等次计分", Cell::Int),
             col("outcome", "结果运用", Cell::Note),
         ],
     },

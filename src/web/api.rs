@@ -58,6 +58,9 @@ use utoipa::OpenApi;
         crate::meeting::web::api_cancel, crate::meeting::web::api_mark, crate::meeting::web::api_leave, crate::meeting::web::api_file,
         crate::meeting::web::api_addendum, crate::meeting::web::api_makeup, crate::meeting::web::api_decision, crate::meeting::web::api_sitting, crate::meeting::web::api_attend, crate::meeting::web::api_talks, crate::meeting::web::api_talk,
         crate::election::web::api_board, crate::election::web::api_create, crate::election::web::api_committee, crate::election::web::api_get,
+        crate::appraisal::web::api_board, crate::appraisal::web::api_create, crate::appraisal::web::api_mine, crate::appraisal::web::api_results,
+        crate::appraisal::web::api_get, crate::appraisal::web::api_self, crate::appraisal::web::api_rating, crate::appraisal::web::api_rate,
+        crate::appraisal::web::api_paper, crate::appraisal::web::api_decide, crate::appraisal::web::api_handle, crate::appraisal::web::api_cancel,
         crate::election::web::api_count, crate::election::web::api_decide, crate::election::web::api_cancel, crate::election::web::api_ask, crate::election::web::api_extension_decide,
         crate::first_secretary::web::api_rounds, crate::first_secretary::web::api_round, crate::first_secretary::web::api_list, crate::first_secretary::web::api_nominate,
         crate::first_secretary::web::api_get, crate::first_secretary::web::api_assign, crate::first_secretary::web::api_decide, crate::first_secretary::web::api_tutor,
@@ -96,6 +99,7 @@ use utoipa::OpenApi;
         (name = "work_logs", description = "工作记实（每周记实、退回、补充说明、按时率）"),
         (name = "first_secretaries", description = "第一书记（选派批次、派驻、导师、打卡、在村情况）"),
         (name = "meetings", description = "组织生活（三会一课、主题党日：计划、通知、签到、会议记录、归档、达标情况）"),
+        (name = "appraisals", description = "民主评议党员：个人自评、民主测评（测评码，不评自己）、支部评价、加权评定与优秀比例、不合格党员组织处置"),
         (name = "elections", description = "换届选举（差额、五分之四到会、过半数当选、上级批复、委员名单）与延期换届"),
     )
 )]
@@ -122,6 +126,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::first_secretary::web::api_routes())
         .merge(crate::meeting::web::api_routes())
         .merge(crate::election::web::api_routes())
+        .merge(crate::appraisal::web::api_routes())
         .route(
             "/api/v1/workbench",
             axum::routing::get(super::pages::api_workbench),

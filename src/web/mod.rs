@@ -186,6 +186,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/election_print.html"),
     ),
     (
+        "appraisals.html",
+        include_str!("../../templates/appraisals.html"),
+    ),
+    (
+        "appraisal.html",
+        include_str!("../../templates/appraisal.html"),
+    ),
+    (
+        "appraisal_rate.html",
+        include_str!("../../templates/appraisal_rate.html"),
+    ),
+    (
         "meeting_compliance.html",
         include_str!("../../templates/meeting_compliance.html"),
     ),
@@ -475,7 +487,7 @@ pub struct NavItem {
 }
 
 /// The left navigation: each entry with the permission that shows it.
-const NAV: [(Perm, &str, &str, &str); 23] = [
+const NAV: [(Perm, &str, &str, &str); 25] = [
     (Perm::CircularReceive, "/circulars", "通知公告", "circulars"),
     (Perm::SelfRead, "/circulars", "通知公告", "circulars"),
     (Perm::OrgRead, "/orgs", "党组织", "orgs"),
@@ -498,6 +510,8 @@ const NAV: [(Perm, &str, &str, &str); 23] = [
     (Perm::CadreRead, "/cadres", "干部名册", "cadres"),
     (Perm::MeetingRead, "/meetings", "组织生活", "meetings"),
     (Perm::SelfRead, "/meetings", "组织生活", "meetings"),
+    (Perm::MeetingRead, "/appraisals", "民主评议", "appraisals"),
+    (Perm::SelfRead, "/appraisals", "民主评议", "appraisals"),
     (Perm::MeetingRead, "/elections", "换届选举", "elections"),
     (Perm::CadreRead, "/work-logs", "工作记实", "work_logs"),
     (
@@ -1567,6 +1581,8 @@ mod catalogue_tests {
             &crate::meeting::LIGHTS,
             &crate::meeting::TALK_CATEGORIES,
             &crate::election::STATUSES,
+            &crate::appraisal::STATUSES,
+            &crate::appraisal::HANDLINGS,
             &crate::election::ROLES,
             &crate::election::EXTENSION_STATUSES,
             &crate::work_log::store::STATUSES,

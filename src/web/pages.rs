@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::first_secretary::web::page_routes())
         .merge(crate::meeting::web::page_routes())
         .merge(crate::election::web::page_routes())
+        .merge(crate::appraisal::web::page_routes())
 }
 
 /// One chart on the dashboard. Each capability contributes panels; the template draws
