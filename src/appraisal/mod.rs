@@ -114,7 +114,9 @@ pub fn results(scores: &[(i64, i64)], r: &MeetingRules) -> Vec<Outcome> {
 }
 
 /// One line of a 民主测评 ballot.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[schema(as = AppraisalRating)]
 #[serde(default)]
 pub struct Rating {
@@ -261,10 +263,16 @@ mod tests {
         let tie = [(1, 990), (2, 950), (3, 950), (4, 800), (5, 800), (6, 800)];
         let out = results(&tie, &r);
         assert_eq!(
-            out.iter().filter(|o| o.grade == "优秀").map(|o| o.member_id).collect::<Vec<_>>(),
+            out.iter()
+                .filter(|o| o.grade == "优秀")
+                .map(|o| o.member_id)
+                .collect::<Vec<_>>(),
             vec![1]
         );
-        let two = out.iter().find(|o| o.member_id == 2).map(|o| o.note.clone());
+        let two = out
+            .iter()
+            .find(|o| o.member_id == 2)
+            .map(|o| o.note.clone());
         assert!(two.is_some_and(|n| n.contains("超出优秀比例")));
         // a share of 0: nobody 优秀
         let mut z = r.clone();
@@ -295,13 +303,25 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let twice = vec![rate(2, "优秀"), rate(2, "合格"), rate(3, "合格")];
-        assert_eq!(code(check_ballot(Some(1), &roll, &twice, &r)), "validation_failed");
+        assert_eq!(
+            code(check_ballot(Some(1), &roll, &twice, &r)),
+            "validation_failed"
+        );
         let stranger = vec![rate(2, "优秀"), rate(3, "合格"), rate(9, "合格")];
-        assert_eq!(code(check_ballot(Some(1), &roll, &stranger, &r)), "validation_failed");
+        assert_eq!(
+            code(check_ballot(Some(1), &roll, &stranger, &r)),
+            "validation_failed"
+        );
         let bad = vec![rate(2, "良好"), rate(3, "合格")];
-        assert_eq!(code(check_ballot(Some(1), &roll, &bad, &r)), "validation_failed");
+        assert_eq!(
+            code(check_ballot(Some(1), &roll, &bad, &r)),
+            "validation_failed"
+        );
         // a paper ballot has no rater: the whole roll
-        assert_eq!(code(check_ballot(None, &roll, &whole, &r)), "validation_failed");
+        assert_eq!(
+            code(check_ballot(None, &roll, &whole, &r)),
+            "validation_failed"
+        );
         let all = vec![rate(1, "合格"), rate(2, "优秀"), rate(3, "合格")];
         assert_eq!(code(check_ballot(None, &roll, &all, &r)), "ok");
         // comments: 200 characters at most
@@ -309,6 +329,9 @@ mod tests {
         long[0].comment = "好".repeat(200);
         assert_eq!(code(check_ballot(Some(1), &roll, &long, &r)), "ok");
         long[0].comment.push('好');
-        assert_eq!(code(check_ballot(Some(1), &roll, &long, &r)), "validation_failed");
+        assert_eq!(
+            code(check_ballot(Some(1), &roll, &long, &r)),
+            "validation_failed"
+        );
     }
 }

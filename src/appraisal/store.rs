@@ -266,7 +266,9 @@ fn bump(n: u64) -> AppResult<()> {
     if n == 1 {
         Ok(())
     } else {
-        Err(AppError::Conflict("该民主评议刚被修改，请刷新后重试".into()))
+        Err(AppError::Conflict(
+            "该民主评议刚被修改，请刷新后重试".into(),
+        ))
     }
 }
 
@@ -500,7 +502,11 @@ async fn cast(
     ratings: &[Rating],
 ) -> AppResult<()> {
     let rules = crate::meeting::store::rules_at(ctx, &a.org_path).await?;
-    let roll: Vec<(i64, String)> = a.roll.iter().map(|e| (e.member_id, e.name.clone())).collect();
+    let roll: Vec<(i64, String)> = a
+        .roll
+        .iter()
+        .map(|e| (e.member_id, e.name.clone()))
+        .collect();
     super::check_ballot(rater, &roll, ratings, &rules)?;
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
@@ -602,7 +608,10 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: i64, d: &Decision) -> AppResul
         if !a.roll.iter().any(|e| e.member_id == g.member_id)
             || committee.iter().any(|c| c.0 == g.member_id)
         {
-            return Err(AppError::field("grades", "支部评价须为本次评议的党员，每人一次"));
+            return Err(AppError::field(
+                "grades",
+                "支部评价须为本次评议的党员，每人一次",
+            ));
         }
         super::check_grade("grades", &g.grade, &rules)?;
         committee.push((g.member_id, g.grade.clone()));
@@ -701,7 +710,10 @@ pub async fn handle(ctx: &Ctx, p: &Principal, id: i64, h: &Handling) -> AppResul
     }
     let note = h.note.trim();
     if note.is_empty() || note.chars().count() > 1000 {
-        return Err(AppError::field("note", "请写明处置决定和执行情况（1000字以内）"));
+        return Err(AppError::field(
+            "note",
+            "请写明处置决定和执行情况（1000字以内）",
+        ));
     }
     let today = ctx.clock.today();
     let mut tx = ctx.db.begin().await?;
@@ -788,7 +800,11 @@ pub async fn board(ctx: &Ctx, p: &Principal, org_id: Option<i64>, year: i64) -> 
         .ok_or(AppError::NotFound("党组织"))?;
     p.authorize(Perm::MeetingRead, Some(&org.path))?;
     let rules = crate::meeting::store::rules_at(ctx, &org.path).await?;
-    let names: Vec<String> = rules.appraisal_grades.iter().map(|g| g.name.clone()).collect();
+    let names: Vec<String> = rules
+        .appraisal_grades
+        .iter()
+        .map(|g| g.name.clone())
+        .collect();
     let last = names.last().cloned().unwrap_or_default();
     let hi = path_upper(&org.path);
     let (mut rounds, counts, branches) = on_db!(&ctx.db, x => {

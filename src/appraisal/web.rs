@@ -2,7 +2,9 @@
 //! (self-assessments, the 民主测评 code, paper ballots, 评定, handling); the member's rating
 //! form opened by code.
 
-use super::store::{self, Appraisal, Ballot, Board, Decision, Handling, MemberGrade, Mine, Result1, SelfAssessment};
+use super::store::{
+    self, Appraisal, Ballot, Board, Decision, Handling, MemberGrade, Mine, Result1, SelfAssessment,
+};
 use super::Rating;
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, FieldError};
@@ -105,7 +107,9 @@ async fn create_page(
     let org_id = form::opt_num(&f, "org_id").unwrap_or(p.org_id);
     let year = form::opt_num(&f, "year").unwrap_or_else(|| this_year(&ctx));
     match store::create(&ctx, &p, org_id, year).await {
-        Ok(a) => Ok(Redirect::to(&format!("/appraisals/{}?ok=appraisal_created", a.id)).into_response()),
+        Ok(a) => {
+            Ok(Redirect::to(&format!("/appraisals/{}?ok=appraisal_created", a.id)).into_response())
+        }
         Err(e) if shown(&e) => {
             let q = BoardQuery {
                 org_id: Some(org_id),
@@ -137,12 +141,18 @@ async fn detail_view(
     } else {
         Vec::new()
     };
-    let me = p.member_id.and_then(|m| a.roll.iter().find(|e| e.member_id == m).cloned());
+    let me = p
+        .member_id
+        .and_then(|m| a.roll.iter().find(|e| e.member_id == m).cloned());
     let rated = match (&me, a.status.as_str()) {
         (Some(e), "rating") => store::has_rated(ctx, a.id, e.member_id).await?,
         _ => false,
     };
-    let grades: Vec<String> = rules.appraisal_grades.iter().map(|g| g.name.clone()).collect();
+    let grades: Vec<String> = rules
+        .appraisal_grades
+        .iter()
+        .map(|g| g.name.clone())
+        .collect();
     let last = grades.last().cloned().unwrap_or_default();
     Ok(context! {
         a => a, runs => runs, sittings => sittings, entry => me, rated => rated, grades => grades,
@@ -324,7 +334,11 @@ async fn rate_view(
                 .filter(|e| Some(e.member_id) != p.member_id)
                 .map(|e| (e.member_id, e.name.clone()))
                 .collect();
-            let grades: Vec<String> = rules.appraisal_grades.iter().map(|g| g.name.clone()).collect();
+            let grades: Vec<String> = rules
+                .appraisal_grades
+                .iter()
+                .map(|g| g.name.clone())
+                .collect();
             let rated = match p.member_id {
                 Some(me) => store::has_rated(ctx, a.id, me).await?,
                 None => false,
@@ -359,7 +373,9 @@ async fn rate_page(
         ratings: ratings_of(&f),
     };
     match store::rate(&ctx, &p, &b).await {
-        Ok(a) => Ok(Redirect::to(&format!("/appraisals/{}?ok=appraisal_rated", a.id)).into_response()),
+        Ok(a) => {
+            Ok(Redirect::to(&format!("/appraisals/{}?ok=appraisal_rated", a.id)).into_response())
+        }
         Err(e) if shown(&e) => {
             let v = rate_view(&ctx, &p, &b.code, crate::web::field_errors(e, "ratings"), f).await?;
             Ok(render_status(

@@ -509,3 +509,145 @@ pub(super) async fn elections(
     }
     Ok((n_elections, n_ext))
 }
+
+const SELF_TEXTS: [&str; 4] = [
+    "一年来认真学习党的理论和上级文件精神，按时参加组织生活和主题党日，按月交纳党费；在村里环境整治、防汛值守中带头参加。不足是学习不够系统，联系群众还不够经常，今后加以改进。",
+    "能够对照党员标准严格要求自己，积极参加支部组织的学习和志愿服务，帮助困难群众解决实际问题。存在的问题是发挥先锋模范作用还不够突出，理论学习的深度不够。",
+    "坚持参加“三会一课”，完成支部分配的网格联系任务，及时向支部反映群众诉求。自身在学习上有时存在应付思想，参加集体活动不够主动，今后要加强。",
+    "本年度因外出务工参加组织生活次数较少，通过线上方式学习，按时交纳党费。今后要主动与支部保持联系，按时参加组织生活。",
+];
+
+/// One 民主评议 round per township (so a county's board has several), decided: a branch (not the demo secretary's, which runs its
+/// own) with a 组织生活会 or 党员大会 filed this year, every member's self-assessment, the
+/// ballots of most members (by code, a few on paper), the committee's grades and results
+/// computed by the rules (a 不合格 now and then, with its handling). Returns the rounds.
+pub(super) async fn appraisals(
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    as_of: NaiveDate,
+    zone: &crate::clock::Zone,
+    skip: i64,
+) -> AppResult<usize> {
+    let rules = MeetingRules::default();
+    let (counties, sittings) = on_tx!(tx, c => {
+        let counties = sqlx::query("SELECT path FROM orgs WHERE level = 'township' AND kind = 'committee' ORDER BY path")
+            .fetch_all(&mut *c).await?.iter().map(|r| r.string("path")).collect::<crate::db::DbResult<Vec<_>>>()?;
+        let sittings = sqlx::query("SELECT m.id, m.org_id, o.path, m.held_on, m.kinds, (SELECT COUNT(*) FROM members x WHERE x.org_id = m.org_id AND x.status IN ('full', 'probationary')) AS n \
+                                    FROM meetings m JOIN orgs o ON o.id = m.org_id \
+                                    WHERE m.status = 'filed' AND m.held_on >= $1 AND m.held_on <= $2 AND m.org_id <> $3 ORDER BY m.held_on DESC, m.id")
+            .bind(NaiveDate::from_ymd_opt(as_of.year(), 1, 1).unwrap_or(as_of)).bind(as_of).bind(skip).fetch_all(&mut *c).await?
+            .iter().map(|r| Ok((r.i64("id")?, r.i64("org_id")?, r.string("path")?, r.date("held_on")?, r.string("kinds")?, r.i64("n")?)))
+            .collect::<crate::db::DbResult<Vec<_>>>()?;
+        (counties, sittings)
+    });
+    let grades: Vec<&str> = rules
+        .appraisal_grades
+        .iter()
+        .map(|g| g.name.as_str())
+        .collect();
+    let mut rounds = 0;
+    for cpath in &counties {
+        let Some((mid, org, _, held, _, _)) = sittings.iter().find(|s| {
+            s.2.starts_with(cpath.as_str())
+                && (5..=15).contains(&s.5)
+                && meeting::parse_kinds(&s.4)
+                    .iter()
+                    .any(|k| k == "life" || k == "assembly")
+        }) else {
+            continue;
+        };
+        let roll = on_tx!(tx, c => {
+            sqlx::query("SELECT id, name FROM members WHERE org_id = $1 AND status IN ('full', 'probationary') ORDER BY id")
+                .bind(*org).fetch_all(&mut *c).await?
+                .iter().map(|r| Ok((r.i64("id")?, r.string("name")?))).collect::<crate::db::DbResult<Vec<_>>>()?
+        });
+        // how each member is seen: most 合格 or 优秀, now and then one who rarely came
+        let standing: Vec<usize> = roll
+            .iter()
+            .map(|_| match rng.gen_range(0..20) {
+                0 => 3,
+                1 => 2,
+                2..=7 => 0,
+                _ => 1,
+            })
+            .collect();
+        let opened = zone.start_of(*held) - Duration::days(14) + Duration::hours(2);
+        let cast_at = zone.start_of(*held) + Duration::hours(10);
+        let aid = on_tx!(tx, c => {
+            sqlx::query("INSERT INTO appraisals (org_id, year, status, meeting_id, decided_on, rules_json, created_at) VALUES ($1, $2, 'decided', $3, $4, '{}', $5) RETURNING id")
+                .bind(*org).bind(i64::from(held.year())).bind(*mid).bind(*held).bind(opened).fetch_one(&mut *c).await?.i64("id")?
+        });
+        let mut received: Vec<Vec<&str>> = vec![Vec::new(); roll.len()];
+        for (ri, (rater, _)) in roll.iter().enumerate() {
+            // one in ten did not rate; one in five rated on paper
+            let via = match rng.gen_range(0..10) {
+                0 => continue,
+                1 | 2 => "paper",
+                _ => "code",
+            };
+            let who = (via == "code").then_some(*rater);
+            let bid = on_tx!(tx, c => {
+                sqlx::query("INSERT INTO appraisal_ballots (appraisal_id, rater_id, via, cast_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                    .bind(aid).bind(who).bind(via).bind(cast_at).fetch_one(&mut *c).await?.i64("id")?
+            });
+            for (ti, (target, _)) in roll.iter().enumerate() {
+                if ti == ri && via == "code" {
+                    continue;
+                }
+                let s = standing[ti];
+                // one rating in four a grade off: 优秀 ↔ 合格, 基本合格 → 合格, 不合格 → 基本合格
+                let g = if rng.gen_range(0..4) == 0 {
+                    [1, 0, 1, 2][s]
+                } else {
+                    s
+                };
+                let comment = if s == 3 && rng.gen_range(0..2) == 0 {
+                    "参加组织生活太少，希望多和支部联系"
+                } else {
+                    ""
+                };
+                received[ti].push(grades[g.min(grades.len() - 1)]);
+                on_tx!(tx, c => {
+                    sqlx::query("INSERT INTO appraisal_ratings (ballot_id, appraisal_id, member_id, grade, comment) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(bid).bind(aid).bind(*target).bind(grades[g.min(grades.len() - 1)]).bind(comment).execute(&mut *c).await?;
+                });
+            }
+        }
+        let mut scores = Vec::new();
+        let mut given = Vec::new();
+        for (i, (id, _)) in roll.iter().enumerate() {
+            let s = standing[i];
+            let own = grades[s.min(1)];
+            let committee = grades[s];
+            let parts = crate::appraisal::parts(own, &received[i], committee, &rules);
+            scores.push((*id, crate::appraisal::weighted(parts, &rules).unwrap_or(0)));
+            given.push((own, committee, SELF_TEXTS[s.min(SELF_TEXTS.len() - 1)]));
+        }
+        let out = crate::appraisal::results(&scores, &rules);
+        let last = grades.last().copied().unwrap_or("");
+        for (i, (id, name)) in roll.iter().enumerate() {
+            let Some(o) = out.iter().find(|o| o.member_id == *id) else {
+                continue;
+            };
+            let (own, committee, text) = given[i];
+            let (handling, note, on) = if o.grade == last {
+                (
+                    "correct",
+                    "支委会谈话提醒，限期三个月改正，按月向支部书记汇报参加组织生活情况",
+                    Some((*held + Duration::days(5)).min(as_of)),
+                )
+            } else {
+                ("", "", None)
+            };
+            on_tx!(tx, c => {
+                sqlx::query("INSERT INTO appraisal_members (appraisal_id, member_id, name, self_text, self_grade, self_at, committee_grade, score, grade, grade_note, handling, handling_note, handled_on) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+                    .bind(aid).bind(*id).bind(name).bind(text).bind(own).bind(opened + Duration::days(3)).bind(committee)
+                    .bind(o.total).bind(&o.grade).bind(&o.note).bind(handling).bind(note).bind(on)
+                    .execute(&mut *c).await?;
+            });
+        }
+        rounds += 1;
+    }
+    Ok(rounds)
+}

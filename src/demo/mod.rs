@@ -1005,6 +1005,16 @@ pub async fn generate(
     progress(&format!(
         "{elections} elections approved, {extensions} postponements asked"
     ));
+    // one 民主评议 round per township, decided
+    let rounds = meetings::appraisals(
+        &mut tx,
+        &mut g.rng,
+        opts.as_of,
+        &ctx.clock.zone(),
+        demo_branch,
+    )
+    .await?;
+    progress(&format!("{rounds} 民主评议 rounds decided"));
     if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
         for table in ["orgs", "members", "meetings"] {
             sqlx::query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))

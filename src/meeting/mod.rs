@@ -222,7 +222,12 @@ impl Default for MeetingRules {
                 agrade("优秀", 90, 100, "予以表扬，作为评选优秀共产党员的推荐人选"),
                 agrade("合格", 70, 80, ""),
                 agrade("基本合格", 50, 60, "支部书记谈心谈话，提出改进要求"),
-                agrade("不合格", 0, 0, "按处置不合格党员的程序办理：限期改正、劝其退党或除名"),
+                agrade(
+                    "不合格",
+                    0,
+                    0,
+                    "按处置不合格党员的程序办理：限期改正、劝其退党或除名",
+                ),
             ],
             appraisal_excellent_share: [1, 3],
         }
@@ -300,8 +305,13 @@ impl crate::rules::RuleKind for MeetingRules {
         }
         let g = &self.appraisal_grades;
         if g.len() < 2
-            || g.iter().any(|x| x.name.trim().is_empty() || !(0..=100).contains(&x.min) || !(0..=100).contains(&x.rated))
-            || g.windows(2).any(|w| w[0].min <= w[1].min || w[0].rated < w[1].rated)
+            || g.iter().any(|x| {
+                x.name.trim().is_empty()
+                    || !(0..=100).contains(&x.min)
+                    || !(0..=100).contains(&x.rated)
+            })
+            || g.windows(2)
+                .any(|w| w[0].min <= w[1].min || w[0].rated < w[1].rated)
             || g.last().is_some_and(|x| x.min != 0)
         {
             return Err("民主评议等次至少两档，名称不能为空，最低分和测评分值在0至100之间、从高到低，末档最低分为0".into());

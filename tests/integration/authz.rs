@@ -559,6 +559,9 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
             FROM orgs o WHERE o.kind = 'branch' AND o.path NOT LIKE '{tpath}%'")).await;
         app.exec(&format!("INSERT INTO term_extensions (org_id, term_start, months, reason, status, asked_at) SELECT MAX(o.id), '2021-01-01', 6, '越权', 'asked', '2026-01-01T00:00:00Z' \
             FROM orgs o WHERE o.kind = 'branch' AND o.path NOT LIKE '{tpath}%'")).await;
+        // a 民主评议 round being rated, of a branch of another township
+        app.exec(&format!("INSERT INTO appraisals (org_id, year, status, rate_code, created_at) SELECT MAX(o.id), 2024, 'rating', '424242', '2026-01-01T00:00:00Z' \
+            FROM orgs o WHERE o.kind = 'branch' AND o.path NOT LIKE '{tpath}%'")).await;
         let accounts = vec![
             (app.account("sweep_county", county, "org_staff", None).await, path_of(county).await),
             (app.account("sweep_town", town, "committee_staff", None).await, tpath.clone()),
@@ -583,7 +586,8 @@ async fn every_operation_refuses_objects_outside_the_subtree() {
             ok(app.api(&city_staff, "POST", "/api/v1/circulars", Some(json!({"org_id": city, "title": "关于做好年度工作的通知", "body": "请按时签收。",
                 "audience": "orgs", "org_ids": [to], "needs_receipt": true}))).await);
         }
-        let kinds: [(&str, &str, &str); 35] = [
+        let kinds: [(&str, &str, &str); 36] = [
+            ("/api/v1/appraisals/", "appraisal", "appraisals x JOIN orgs o ON o.id = x.org_id"),
             ("/api/v1/meetings/", "meeting", "meetings x JOIN orgs o ON o.id = x.org_id"),
             ("/api/v1/elections/", "election", "elections x JOIN orgs o ON o.id = x.org_id"),
             ("/api/v1/term-extensions/", "term_extension", "term_extensions x JOIN orgs o ON o.id = x.org_id"),

@@ -6,18 +6,7 @@
 
 use crate::support::*;
 use dangjian::db::DbRow;
-use serde_json::{json, Value};
-
-fn fields(v: &Value) -> Vec<String> {
-    v["fields"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|f| f["field"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_branch_postpones_then_elects_its_committee_and_the_county_approves() {

@@ -95,17 +95,6 @@ async fn days(
     (work.expect("a working day in the span"), rest)
 }
 
-fn fields(v: &Value) -> Vec<String> {
-    v["fields"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|f| f["field"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn a_first_secretary_is_sent_clocks_in_and_is_counted() {
     each_backend(|app| async move {

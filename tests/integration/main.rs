@@ -1,6 +1,7 @@
 //! The one integration test binary: in-process HTTP flows on SQLite, and on PostgreSQL when
 //! DANGJIAN_TEST_PG holds a server URL.
 
+mod appraisals;
 mod audit_chain;
 mod authz;
 mod backfill;

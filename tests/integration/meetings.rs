@@ -11,17 +11,6 @@ use axum::http::{header, Request, StatusCode};
 use dangjian::db::DbRow;
 use serde_json::{json, Value};
 
-fn fields(v: &Value) -> Vec<String> {
-    v["fields"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|f| f["field"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A call without an account (the public sign-in of observers).
 async fn public(
     app: &TestApp,

@@ -596,6 +596,18 @@ pub fn refused(r: (StatusCode, serde_json::Value), code: &str) {
     assert_eq!(r.1["code"], code, "{r:?}");
 }
 
+/// The fields a validation refusal names.
+pub fn fields(v: &serde_json::Value) -> Vec<String> {
+    v["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn ok(r: (StatusCode, serde_json::Value)) -> serde_json::Value {
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     r.1

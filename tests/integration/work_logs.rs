@@ -25,17 +25,6 @@ fn week_after(day: chrono::NaiveDate, n: usize) -> Value {
     w
 }
 
-fn fields(v: &Value) -> Vec<String> {
-    v["fields"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|f| f["field"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 async fn obligation(app: &TestApp, cadre: i64, monday: chrono::NaiveDate) -> Option<String> {
     let m = monday;
     dangjian::on_db!(&app.ctx.db, p => {
