@@ -586,7 +586,7 @@ test('a county account is refused a member of another county', async () => {
 test('a secretary on a phone: every page fits, the menu collapses and opens', async () => {
   const page = await open({ viewport: PHONE });
   await signIn(page, 'secretary');
-  for (const path of ['/', '/members', '/members/new', '/orgs', '/orgs/warnings', '/transfers', '/rules', '/me', '/password', '/meetings', '/meetings/year', '/meetings/new', '/elections', '/elections/new']) {
+  for (const path of ['/', '/members', '/members/new', '/orgs', '/orgs/warnings', '/transfers', '/rules', '/me', '/password', '/meetings', '/meetings/year', '/meetings/new', '/elections', '/elections/new', '/appraisals', '/appraisals/rate']) {
     await page.goto(BASE + path);
     await noHorizontalScroll(page, path);
   }
@@ -1049,6 +1049,90 @@ test('换届选举: a secretary prepares an election with 差额 candidates, is 
   await county.done();
 });
 
+test('民主评议: a secretary opens the round; a member writes the self-assessment and rates the others by code on a phone; the branch decides and the county sees the grades', async () => {
+  const local = new Date(Date.now() + 8 * 3600e3 - 10 * 60e3).toISOString();
+  const day = local.slice(0, 10);
+  const starts = local.slice(11, 16) < '00:10' ? '00:00' : local.slice(11, 16);
+  const endMin = Math.min(Number(starts.slice(0, 2)) * 60 + Number(starts.slice(3, 5)) + 60, 23 * 60 + 59);
+  const ends = `${String(Math.floor(endMin / 60)).padStart(2, '0')}:${String(endMin % 60).padStart(2, '0')}`;
+
+  const sec = await open({ viewport: PHONE });
+  await signIn(sec, 'secretary');
+  // the assembly that decides, held today
+  await sec.goto(BASE + '/meetings/new');
+  await sec.getByLabel('党员大会').check();
+  await sec.getByLabel('会议名称（可不填，按日期和类别生成）').fill('民主评议党员大会');
+  await sec.getByLabel('日期', { exact: true }).fill(day);
+  await sec.getByLabel('开始', { exact: true }).fill(starts);
+  await sec.getByLabel('结束', { exact: true }).fill(ends);
+  await sec.getByRole('button', { name: '保存' }).click();
+  await sec.waitForURL(/\/meetings\/\d+\?ok=meeting_created/);
+  const meetingId = sec.url().split('?')[0].split('/').pop();
+
+  await sec.goto(BASE + '/appraisals');
+  await sec.getByRole('button', { name: '开展本年度民主评议' }).click();
+  await sec.waitForURL(/\/appraisals\/\d+\?ok=appraisal_created/);
+  const roundUrl = sec.url().split('?')[0];
+  const roll = await sec.locator('table.data tbody tr').count();
+  assert.ok(roll >= 3, `a roll of ${roll}`);
+
+  // the member finds it on 工作台 and writes the self-assessment on a phone
+  const member = await open({ viewport: PHONE });
+  await signIn(member, 'member');
+  await member.getByRole('link', { name: /年度民主评议个人自评$/ }).first().click();
+  await member.getByLabel(/^个人自评/).fill('一年来按时参加组织生活，认真学习党的理论，带头参加村里人居环境整治和志愿服务；不足是联系群众还不够经常。');
+  await member.getByLabel('自评等次').selectOption('合格');
+  await member.getByRole('button', { name: '提交个人自评' }).click();
+  await member.getByRole('status').filter({ hasText: '个人自评已保存' }).waitFor();
+  await noHorizontalScroll(member, 'appraisal self-assessment');
+
+  // the rating opens at the meeting; its code is shown to the secretary only
+  await sec.goto(roundUrl);
+  await sec.getByRole('button', { name: '开始民主测评' }).click();
+  await sec.getByRole('status').filter({ hasText: '民主测评已开始' }).waitFor();
+  const code = (await sec.locator('.big-code strong').innerText()).trim();
+  assert.match(code, /^\d{6}$/);
+
+  // the member rates everyone else (never themselves); a second ballot is not offered
+  await member.goto(BASE + '/appraisals');
+  await member.getByLabel('民主测评码').fill(code);
+  await member.getByRole('button', { name: '参加民主测评' }).click();
+  const lines = member.locator('fieldset.rating-line');
+  assert.equal(await lines.count(), roll - 1, 'everyone but the member');
+  for (let i = 0; i < roll - 1; i++) await lines.nth(i).getByLabel('合格', { exact: true }).check();
+  await lines.nth(0).getByLabel('优秀', { exact: true }).check();
+  await lines.nth(0).getByPlaceholder('互评意见（可不填）').fill('工作扎实，带头作用好');
+  await noHorizontalScroll(member, 'appraisal ballot');
+  await shot(member, 'appraisal-ballot-phone');
+  await member.getByRole('button', { name: '提交测评票' }).click();
+  await member.getByRole('status').filter({ hasText: '测评票已提交' }).waitFor();
+  await member.goto(BASE + '/appraisals/rate?code=' + code);
+  await member.getByText(/不能重复测评/).waitFor();
+
+  // the branch decides at the assembly; results with the weights and the share
+  await sec.goto(roundUrl);
+  await sec.getByText('工作扎实，带头作用好', { exact: false }).first().waitFor({ state: 'attached' });
+  await sec.getByLabel('评定会议').selectOption(meetingId);
+  await sec.getByRole('button', { name: '评定并公布结果' }).click();
+  await sec.getByRole('status').filter({ hasText: '评定结果已产生' }).waitFor();
+  assert.equal(await sec.locator('table.data tbody td strong').count(), roll, 'every member has a result');
+  await noHorizontalScroll(sec, 'appraisal decided');
+  await shot(sec, 'appraisal-decided-phone');
+  await sec.done();
+
+  // the member sees their own result; the county sees the branch's grades
+  await member.goto(roundUrl);
+  await member.getByText('评定结果').waitFor();
+  await member.done();
+  const county = await open();
+  await signIn(county, 'county');
+  await county.goto(BASE + '/appraisals');
+  await county.getByRole('heading', { name: '各支部民主评议' }).waitFor();
+  assert.ok(await county.locator('table.data tbody tr').count() >= 2, 'the demo rounds and this one');
+  await shot(county, 'appraisals-county');
+  await county.done();
+});
+
 test('the interface follows the browser language, and the account setting wins', async () => {
   const page = await open({ locale: 'en-US', viewport: { width: 1366, height: 900 } });
   await page.goto(BASE + '/login');
@@ -1098,10 +1182,10 @@ test('accessibility: the main pages pass axe-core WCAG 2 A/AA checks', async () 
   // axe is injected as a script, which the pages' CSP rightly forbids; this context bypasses it.
   const pages = {
     county: ['/', '/members', '/members?gender=F&sort=name', '/members?q=3708', '/orgs', '/orgs/warnings', '/members/import', '/transfers', '/rules', '/me', '/recruits', '/recruits/stats', '/talents', '/rectify', '/rectify/new', '/rectify/bulletin', '/interviews', '/reviews', '/lovebank', '/lovebank/statement', '/points', '/points/board', '/points/board?subject=secretary', '/points/ranking', '/stars', '/circulars', '/circulars/new', '/circulars?box=sent', '/cadres', '/work-logs/board', '/work-logs/compliance', '/first-secretaries', '/first-secretaries/presence', '@fs-assignment', '@fs-round'],
-    township: ['/work-logs', '/meetings/compliance', '/elections'],
+    township: ['/work-logs', '/meetings/compliance', '/elections', '/appraisals'],
     firstsec: ['/first-secretaries/checkin'],
     member: ['/', '/points/me', '/circulars', '/meetings'],
-    secretary: ['/', '/members/new', '/password', '/points', '/points/year', '/circulars', '/meetings', '/meetings/year', '/meetings/new', '/elections', '/elections/new'],
+    secretary: ['/', '/members/new', '/password', '/points', '/points/year', '/circulars', '/meetings', '/meetings/year', '/meetings/new', '/elections', '/elections/new', '/appraisals'],
     security: ['/accounts', '/accounts/new'],
     auditor: ['/audit'],
   };
