@@ -1097,7 +1097,7 @@ test('民主评议: a secretary opens the round; a member writes the self-assess
   await member.goto(BASE + '/appraisals');
   await member.getByLabel('民主测评码').fill(code);
   await member.getByRole('button', { name: '参加民主测评' }).click();
-  const lines = member.locator('fieldset.rating-line');
+  const lines = member.locator('fieldset.levels');
   assert.equal(await lines.count(), roll - 1, 'everyone but the member');
   for (let i = 0; i < roll - 1; i++) await lines.nth(i).getByLabel('合格', { exact: true }).check();
   await lines.nth(0).getByLabel('优秀', { exact: true }).check();
