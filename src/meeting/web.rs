@@ -438,8 +438,17 @@ async fn detail_view(
     let mut sent = minutes.cloned().unwrap_or(blank);
     sent.decisions
         .resize(sent.decisions.len().max(3), Default::default());
+    // the recruitment files discussed here (steps 15 and 23 linked to this 党员大会)
+    let recruits = if p.can(Perm::RecruitRead)
+        && p.in_scope(&m.org_path)
+        && m.kinds.iter().any(|k| k == "assembly")
+    {
+        crate::recruit::store::discussed_at(ctx, m.id, m.org_id).await?
+    } else {
+        Vec::new()
+    };
     Ok(context! {
-        m => m, manages => manages, mine => me, started => started, errors => errors,
+        m => m, manages => manages, mine => me, started => started, errors => errors, recruits => recruits,
         attendance => ATTENDANCE, minutes => sent, committee_size => committee_size,
     })
 }

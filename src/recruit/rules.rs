@@ -515,6 +515,10 @@ pub struct StepInput {
     pub expected_leave_on: Option<NaiveDate>,
     /// Steps 15, 23.
     pub votes: Option<Votes>,
+    /// Steps 15, 23: the branch's 党员大会 (组织生活) it was discussed at; its roll then gives
+    /// those entitled and present, and its record lists this file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meeting_id: Option<i64>,
     /// Step 17: `approve` or `reject`; steps 23/24: `on_time`, `extend` or `cancel`.
     pub outcome: String,
     /// Steps 17, 24: the reason for approving after the normal deadline.

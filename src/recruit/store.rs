@@ -861,6 +861,89 @@ async fn insert_entry(
     entry_tx(tx, eid).await
 }
 
+/// A step 15 or 23 held at the branch's 党员大会 as recorded under 组织生活 (notified, so its
+/// roll is taken): the day is the sitting's, those entitled and present are counted from its
+/// roll (never typed); the votes cast stay as entered.
+async fn with_sitting(
+    ctx: &Ctx,
+    rc: &Recruit,
+    input: &StepInput,
+    meeting_id: i64,
+) -> AppResult<StepInput> {
+    let wrong = || AppError::field("meeting_id", "请选择本党支部召开的党员大会");
+    let m = crate::meeting::store::load(ctx, meeting_id)
+        .await
+        .map_err(|_| wrong())?;
+    if m.org_id != rc.org_id || !m.kinds.iter().any(|k| k == "assembly") {
+        return Err(wrong());
+    }
+    if m.status != "notified" && m.status != "filed" {
+        return Err(AppError::field(
+            "meeting_id",
+            format!("党员大会“{}”尚未发出通知、登记参会情况", m.title),
+        ));
+    }
+    if input.done_on.is_some_and(|d| d != m.held_on) {
+        return Err(AppError::field(
+            "done_on",
+            format!("日期应为党员大会召开的日期{}", m.held_on),
+        ));
+    }
+    let mut out = input.clone();
+    out.done_on = Some(m.held_on);
+    let mut v = out.votes.unwrap_or_default();
+    v.entitled = m.attendance.iter().filter(|a| a.voting).count() as i64;
+    v.present = m
+        .attendance
+        .iter()
+        .filter(|a| a.voting && a.status == "present")
+        .count() as i64;
+    out.votes = Some(v);
+    Ok(out)
+}
+
+/// The recruitment files discussed at a sitting (steps 15 and 23 linked to it): (recruit,
+/// name, step).
+pub async fn discussed_at(
+    ctx: &Ctx,
+    meeting_id: i64,
+    org_id: i64,
+) -> AppResult<Vec<(i64, String, i64)>> {
+    let rows = on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT r.id, r.name, e.step, e.data_json FROM recruit_entries e JOIN recruits r ON r.id = e.recruit_id \
+                                WHERE r.org_id = $1 AND e.step IN (15, 23) ORDER BY e.id")
+            .bind(org_id).fetch_all(x).await?;
+        rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?, r.i64("step")?, r.string("data_json")?))).collect::<crate::db::DbResult<Vec<_>>>()?
+    });
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, _, data)| {
+            serde_json::from_str::<StepInput>(data)
+                .ok()
+                .and_then(|i| i.meeting_id)
+                == Some(meeting_id)
+        })
+        .map(|(id, name, step, _)| (id, name, step))
+        .collect())
+}
+
+/// The branch's 党员大会 a step 15 or 23 may be linked to: notified or filed, in the last
+/// 60 days.
+pub async fn assemblies(ctx: &Ctx, org_id: i64) -> AppResult<Vec<(i64, String, NaiveDate)>> {
+    let since = ctx.clock.today() - chrono::Duration::days(60);
+    Ok(on_db!(&ctx.db, x => {
+        let rows = sqlx::query("SELECT id, title, held_on, kinds FROM meetings WHERE org_id = $1 AND status IN ('notified', 'filed') AND held_on >= $2 ORDER BY held_on DESC LIMIT 20")
+            .bind(org_id).bind(since).fetch_all(x).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            if crate::meeting::parse_kinds(&r.string("kinds")?).iter().any(|k| k == "assembly") {
+                out.push((r.i64("id")?, r.string("title")?, r.date("held_on")?));
+            }
+        }
+        out
+    }))
+}
+
 /// Marks an entry complete and applies what the step means for the recruit.
 async fn complete(
     ctx: &Ctx,
@@ -1253,6 +1336,21 @@ pub async fn record_step(
         .chain(input.introducers.iter())
         .copied()
         .collect();
+    // discussed at a 党员大会 recorded under 组织生活: its roll gives those entitled and present
+    let linked;
+    let input = match (input.meeting_id, def.no) {
+        (Some(mid), 15 | 23) => {
+            linked = with_sitting(ctx, &rc, input, mid).await?;
+            &linked
+        }
+        (Some(_), _) => {
+            return Err(AppError::field(
+                "meeting_id",
+                "只有支部大会讨论的步骤可以关联会议",
+            ))
+        }
+        _ => input,
+    };
     let on = input.done_on.unwrap_or_else(|| ctx.clock.today());
     let mut f = facts(&mut tx, &rc, def.no, &people, on).await?;
     if rc.backfill_open {

@@ -135,6 +135,7 @@ fn step_from_form(f: &HashMap<String, String>) -> StepInput {
         late_reason: form::text(f, "late_reason"),
         extension_months: form::num(f, "extension_months"),
         group_id: f.get("group_id").and_then(|v| v.trim().parse().ok()),
+        meeting_id: f.get("meeting_id").and_then(|v| v.trim().parse().ok()),
         correction_reason: String::new(),
     }
 }
@@ -459,6 +460,11 @@ async fn detail_view(
         .filter(|c| c.org.kind == crate::org::OrgKind::Group)
         .collect();
     let evals = store::evaluations(ctx, rc.id).await?;
+    let assemblies = if next.is_some_and(|d| d.no == 15 || d.no == 23) {
+        store::assemblies(ctx, rc.org_id).await?
+    } else {
+        Vec::new()
+    };
     let publicity = store::publicities(ctx, rc.id).await?;
     let docs = archive::documents(ctx, rc.id).await?;
     let next_publicity = next
@@ -469,7 +475,7 @@ async fn detail_view(
         rc => rc, stage_label => rc.stage_label(), status_label => rc.status_label(),
         steps => steps, stages => STAGES, pending => pending,
         next => next, repeat => repeat, repeat_name => super::step(rc.step).map(|d| d.name),
-        people => people, groups => groups, channels => CHANNELS, full_outcomes => FULL_OUTCOMES,
+        people => people, groups => groups, channels => CHANNELS, full_outcomes => FULL_OUTCOMES, assemblies => assemblies,
         evals => evals, publicity => publicity, docs => docs, doc_kinds => DOC_KINDS,
         next_publicity => next_publicity, rules => r, today => ctx.clock.today(),
         errors => errors, form => form.unwrap_or_default(),

@@ -218,7 +218,26 @@ async fn application_to_full_membership_with_every_rule() {
         refused(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(10, 8, 8)})).await, "recruit.entitled_mismatch");
         refused(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(9, 8, 8)})).await, "recruit.entitled_mismatch");
         refused(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(8, 4, 4)})).await, "recruit.no_quorum");
-        ok(step(&app, &w.secretary, id, json!({"step": 15, "votes": votes(8, 7, 6)})).await);
+        // held at the assembly recorded under 组织生活: its roll gives those entitled (eight)
+        // and present (seven); the numbers typed are not used
+        let sitting = json!({"org_id": w.branch, "kinds": ["assembly"], "held_on": today(&app), "starts": "00:00", "ends": "23:59", "place": "党员活动室"});
+        let mid = ok(app.api(&w.secretary, "POST", "/api/v1/meetings", Some(sitting)).await)["id"].as_i64().expect("id");
+        let bad = step(&app, &w.secretary, id, json!({"step": 15, "meeting_id": mid, "votes": {"entitled": 0, "present": 0, "yes": 6, "no": 1, "abstain": 0, "written_yes": 0}})).await;
+        assert_eq!(fields(&bad.1), ["meeting_id"], "not notified: no roll yet: {bad:?}");
+        ok(app.api(&w.secretary, "POST", &format!("/api/v1/meetings/{mid}/notify"), None).await);
+        for m in &w.members[..7] {
+            ok(app.api(&w.secretary, "POST", &format!("/api/v1/meetings/{mid}/mark"), Some(json!({"member_id": m, "status": "present"}))).await);
+        }
+        let bad = step(&app, &w.secretary, id, json!({"step": 15, "meeting_id": mid, "done_on": today(&app) - Duration::days(1), "votes": {"entitled": 0, "present": 0, "yes": 6, "no": 1, "abstain": 0, "written_yes": 0}})).await;
+        assert_eq!(fields(&bad.1), ["done_on"], "the sitting's day: {bad:?}");
+        let bad = step(&app, &w.secretary, id, json!({"step": 14, "meeting_id": mid})).await;
+        assert_eq!(fields(&bad.1), ["meeting_id"], "only the assembly steps: {bad:?}");
+        let e = ok(step(&app, &w.secretary, id, json!({"step": 15, "meeting_id": mid, "votes": {"entitled": 0, "present": 0, "yes": 6, "no": 1, "abstain": 0, "written_yes": 0}})).await);
+        assert_eq!(e["data"]["votes"]["entitled"], 8, "{e}");
+        assert_eq!(e["data"]["votes"]["present"], 7, "{e}");
+        assert_eq!(e["data"]["meeting_id"], mid, "{e}");
+        let linked = dangjian::recruit::store::discussed_at(&app.ctx, mid, w.branch).await.expect("linked");
+        assert_eq!(linked.iter().map(|x| (x.0, x.2)).collect::<Vec<_>>(), [(id, 15)], "the sitting lists the file");
         let meeting = today(&app);
         ok(step(&app, &w.committee, id, json!({"step": 16})).await);
         app.ctx.clock.advance_days(100);
