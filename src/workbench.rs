@@ -518,6 +518,9 @@ async fn elections(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
 async fn appraisals(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Todo>> {
     let mut out = Vec::new();
     for x in crate::appraisal::store::mine(ctx, p).await? {
+        if x.status == "decided" {
+            continue;
+        }
         if !x.self_done {
             out.push(Todo::new(
                 "appraisals",

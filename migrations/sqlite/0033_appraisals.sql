@@ -35,6 +35,8 @@ CREATE TABLE appraisal_members (
     self_text        TEXT NOT NULL DEFAULT '',
     self_grade       TEXT NOT NULL DEFAULT '',
     self_at          TEXT,
+    -- member (written by them) or secretary (entered from paper)
+    self_by          TEXT NOT NULL DEFAULT '',
     committee_grade  TEXT NOT NULL DEFAULT '',
     -- the weighted score in tenths of a point (0–1000), and the grade it gives
     score            INTEGER,
@@ -48,16 +50,21 @@ CREATE TABLE appraisal_members (
 );
 CREATE INDEX appraisal_members_member ON appraisal_members (member_id);
 
--- One 民主测评 ballot: a member's by code (rater_id), or a paper ballot entered by the
--- secretary (no rater).
+-- Who has cast their 民主测评 ballot by code (once each); kept apart from the ballots, which
+-- name nobody: a ballot's id is random and it has no time, so neither its order nor its
+-- moment leads back to a voter.
+CREATE TABLE appraisal_voters (
+    appraisal_id  INTEGER NOT NULL REFERENCES appraisals (id),
+    member_id     INTEGER NOT NULL REFERENCES members (id),
+    PRIMARY KEY (appraisal_id, member_id)
+) WITHOUT ROWID;
+-- One 民主测评 ballot, cast by code or entered from paper (`via`), without its author.
 CREATE TABLE appraisal_ballots (
     id            INTEGER PRIMARY KEY,
     appraisal_id  INTEGER NOT NULL REFERENCES appraisals (id),
-    rater_id      INTEGER REFERENCES members (id),
-    via           TEXT NOT NULL,
-    cast_at       TEXT NOT NULL,
-    UNIQUE (appraisal_id, rater_id)
+    via           TEXT NOT NULL
 );
+CREATE INDEX appraisal_ballots_round ON appraisal_ballots (appraisal_id);
 CREATE TABLE appraisal_ratings (
     ballot_id     INTEGER NOT NULL REFERENCES appraisal_ballots (id),
     appraisal_id  INTEGER NOT NULL REFERENCES appraisals (id),

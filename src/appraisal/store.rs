@@ -22,10 +22,15 @@ pub struct Entry {
     pub self_text: String,
     pub self_grade: String,
     pub self_at: Option<DateTime<Utc>>,
-    /// Ratings received (民主测评) and their mean, in tenths of a point.
+    /// `member` (their own) or `secretary` (entered from paper).
+    pub self_by: String,
+    /// The mean of the ratings received (民主测评), in tenths of a point, once decided. How many
+    /// ratings and of which grade are never shown: a member rated by everyone but themselves
+    /// would stand out as one who rated by code.
+    #[serde(skip)]
     pub rated_count: i64,
     pub peer_score: Option<i64>,
-    /// The ratings received by grade name (only for those who run the round).
+    #[serde(skip)]
     pub rated_by_grade: Vec<(String, i64)>,
     /// 党员互评 comments received, without their authors (only for those who run the round).
     pub comments: Vec<String>,
@@ -55,9 +60,12 @@ pub struct Appraisal {
     pub meeting_id: Option<i64>,
     pub meeting_title: String,
     pub decided_on: Option<NaiveDate>,
+    pub opened_at: DateTime<Utc>,
     /// Ballots cast (by code and on paper).
     pub ballots: i64,
     pub paper_ballots: i64,
+    /// Members on the roll (a member reading the round sees only their own line of it).
+    pub roll_size: i64,
     pub roll: Vec<Entry>,
     pub version: i64,
     #[serde(skip)]
@@ -118,7 +126,7 @@ pub struct Ballot {
 }
 
 const HEAD: &str = "SELECT a.id, a.org_id, o.name AS org_name, o.path AS org_path, a.year, a.status, a.rate_code, a.meeting_id, COALESCE(m.title, '') AS meeting_title, \
-    a.decided_on, a.version FROM appraisals a JOIN orgs o ON o.id = a.org_id LEFT JOIN meetings m ON m.id = a.meeting_id";
+    a.decided_on, a.created_at, a.version FROM appraisals a JOIN orgs o ON o.id = a.org_id LEFT JOIN meetings m ON m.id = a.meeting_id";
 
 pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Appraisal> {
     let sql = format!("{HEAD} WHERE a.id = $1");
@@ -139,8 +147,10 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Appraisal> {
             meeting_id: r.opt_i64("meeting_id")?,
             meeting_title: r.string("meeting_title")?,
             decided_on: r.opt_date("decided_on")?,
+            opened_at: r.ts("created_at")?,
             ballots: 0,
             paper_ballots: 0,
+            roll_size: 0,
             roll: Vec::new(),
             version: r.i64("version")?,
         };
@@ -148,7 +158,7 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Appraisal> {
             .bind(id).fetch_one(x).await?;
         a.ballots = b.i64("n")?;
         a.paper_ballots = b.i64("paper")?;
-        let rows = sqlx::query("SELECT member_id, name, self_text, self_grade, self_at, committee_grade, score, grade, grade_note, handling, handling_note, handled_on \
+        let rows = sqlx::query("SELECT member_id, name, self_text, self_grade, self_at, self_by, committee_grade, score, grade, grade_note, handling, handling_note, handled_on \
                                 FROM appraisal_members WHERE appraisal_id = $1 ORDER BY member_id")
             .bind(id).fetch_all(x).await?;
         for r in rows {
@@ -159,6 +169,7 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Appraisal> {
                 self_text: r.string("self_text")?,
                 self_grade: r.string("self_grade")?,
                 self_at: r.opt_ts("self_at")?,
+                self_by: r.string("self_by")?,
                 rated_count: 0,
                 peer_score: None,
                 rated_by_grade: Vec::new(),
@@ -192,6 +203,7 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Appraisal> {
         }
         a
     });
+    a.roll_size = a.roll.len() as i64;
     let rules = crate::meeting::store::rules_at(ctx, &a.org_path).await?;
     for e in &mut a.roll {
         e.rated_count = e.rated_by_grade.iter().map(|x| x.1).sum();
@@ -238,13 +250,21 @@ pub async fn open(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Appraisal> {
     if !runs(p, &a) {
         a.rate_code = None;
     }
-    if !staff {
-        a.roll.retain(|e| Some(e.member_id) == p.member_id);
+    if a.status != "decided" {
+        // while ballots come in, a tally refreshed after each would tell who gave what
         for e in &mut a.roll {
             e.rated_by_grade.clear();
             e.comments.clear();
             e.rated_count = 0;
             e.peer_score = None;
+        }
+    }
+    if !staff {
+        a.roll.retain(|e| Some(e.member_id) == p.member_id);
+        for e in &mut a.roll {
+            // their own result with the comments about them, never who rated how
+            e.rated_by_grade.clear();
+            e.rated_count = 0;
             if a.status != "decided" {
                 e.committee_grade.clear();
             }
@@ -396,18 +416,28 @@ pub async fn self_assess(
         }
     }
     closed(&a)?;
+    if !own && on_roll.is_some_and(|e| e.self_by == "member") {
+        return Err(AppError::refused(
+            "appraisal.self_written",
+            format!(
+                "{}已本人提交个人自评，不能代录覆盖",
+                on_roll.map(|e| e.name.as_str()).unwrap_or("")
+            ),
+        ));
+    }
     let rules = crate::meeting::store::rules_at(ctx, &a.org_path).await?;
     let text = s.text.trim();
-    let n = text.chars().count();
-    if !(20..=2000).contains(&n) {
+    // what is written, not the spaces around it
+    let n = crate::meeting::text_chars(text);
+    if !(20..=2000).contains(&n) || text.chars().count() > 4000 {
         return Err(AppError::field("text", "个人自评须写20至2000字"));
     }
     super::check_grade("grade", &s.grade, &rules)?;
     let mut tx = ctx.db.begin().await?;
     let now = tx.now;
     on_tx!(&mut tx, x => {
-        sqlx::query("UPDATE appraisal_members SET self_text = $1, self_grade = $2, self_at = $3 WHERE appraisal_id = $4 AND member_id = $5")
-            .bind(text).bind(&s.grade).bind(now).bind(id).bind(whose).execute(&mut *x).await?;
+        sqlx::query("UPDATE appraisal_members SET self_text = $1, self_grade = $2, self_at = $3, self_by = $4 WHERE appraisal_id = $5 AND member_id = $6")
+            .bind(text).bind(&s.grade).bind(now).bind(if own { "member" } else { "secretary" }).bind(id).bind(whose).execute(&mut *x).await?;
         let n = sqlx::query("UPDATE appraisals SET version = version + 1 WHERE id = $1 AND status IN ('open', 'rating')")
             .bind(id).execute(&mut *x).await?.rows_affected();
         bump(n)?;
@@ -489,7 +519,7 @@ pub async fn by_code(ctx: &Ctx, p: &Principal, code: &str) -> AppResult<Appraisa
 /// Whether the member has cast their ballot in the round.
 pub async fn has_rated(ctx: &Ctx, id: i64, member_id: i64) -> AppResult<bool> {
     Ok(on_db!(&ctx.db, x => {
-        sqlx::query("SELECT id FROM appraisal_ballots WHERE appraisal_id = $1 AND rater_id = $2")
+        sqlx::query("SELECT member_id FROM appraisal_voters WHERE appraisal_id = $1 AND member_id = $2")
             .bind(id).bind(member_id).fetch_optional(x).await?.is_some()
     }))
 }
@@ -509,18 +539,20 @@ async fn cast(
         .collect();
     super::check_ballot(rater, &roll, ratings, &rules)?;
     let mut tx = ctx.db.begin().await?;
-    let now = tx.now;
     let total = roll.len() as i64;
+    // the ballot's id is random (never 0): its place among the others tells nothing
+    let bid = (rand::random::<u64>() >> 2) as i64 + 1;
     on_tx!(&mut tx, x => {
+        // first the round's row: concurrent ballots of one round wait here for each other
         let n = sqlx::query("UPDATE appraisals SET version = version + 1 WHERE id = $1 AND status = 'rating'")
             .bind(a.id).execute(&mut *x).await?.rows_affected();
         if n != 1 {
             return Err(AppError::refused("appraisal.not_rating", "民主测评未开始或已结束"));
         }
         if let Some(me) = rater {
-            let done = sqlx::query("SELECT id FROM appraisal_ballots WHERE appraisal_id = $1 AND rater_id = $2")
-                .bind(a.id).bind(me).fetch_optional(&mut *x).await?;
-            if done.is_some() {
+            let n = sqlx::query("INSERT INTO appraisal_voters (appraisal_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(a.id).bind(me).execute(&mut *x).await?.rows_affected();
+            if n != 1 {
                 return Err(AppError::refused("appraisal.rated", "您已提交测评票，不能重复测评"));
             }
         }
@@ -531,15 +563,15 @@ async fn cast(
                 format!("测评票已收{cast}张，参评党员{total}人，不能再多")));
         }
         let via = if rater.is_some() { "code" } else { "paper" };
-        let bid = sqlx::query("INSERT INTO appraisal_ballots (appraisal_id, rater_id, via, cast_at) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(a.id).bind(rater).bind(via).bind(now).fetch_one(&mut *x).await?.i64("id")?;
+        sqlx::query("INSERT INTO appraisal_ballots (id, appraisal_id, via) VALUES ($1, $2, $3)")
+            .bind(bid).bind(a.id).bind(via).execute(&mut *x).await?;
         for r in ratings {
             sqlx::query("INSERT INTO appraisal_ratings (ballot_id, appraisal_id, member_id, grade, comment) VALUES ($1, $2, $3, $4, $5)")
                 .bind(bid).bind(a.id).bind(r.member_id).bind(&r.grade).bind(r.comment.trim()).execute(&mut *x).await?;
         }
     });
-    // the ballot itself is secret: the record says that one was cast, and by whom only that
-    // they did (a second ballot is refused)
+    // the ballot itself is secret: the record says that a member cast one (a second is
+    // refused), never which
     audit_it(
         &mut tx,
         p,
@@ -597,10 +629,25 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: i64, d: &Decision) -> AppResul
             "评定须在本支部的支委会、党员大会、组织生活会或民主评议会上进行",
         ));
     }
-    if m.status == "cancelled" || m.held_on > ctx.clock.today() {
+    let opened = ctx.clock.zone().local(a.opened_at).date_naive();
+    if !(m.status == "notified" || m.status == "filed")
+        || m.held_on > ctx.clock.today()
+        || m.held_on < opened
+    {
         return Err(AppError::field(
             "meeting_id",
-            "评定的会议须已召开（未取消，日期不晚于今天）",
+            format!("评定的会议须已通知召开（已登记参会情况），日期在本次评议开展（{opened}）之后、不晚于今天"),
+        ));
+    }
+    let roll = a.roll.len() as i64;
+    if a.ballots * 1000 < roll * rules.appraisal_min_ballots_permille {
+        return Err(AppError::refused(
+            "appraisal.few_ballots",
+            format!(
+                "民主测评收回测评票{}张，不足参评党员{roll}人的{}，请继续测评或录入纸质测评票",
+                a.ballots,
+                crate::meeting::share_words(rules.appraisal_min_ballots_permille)
+            ),
         ));
     }
     let mut committee: Vec<(i64, String)> = Vec::new();
@@ -700,6 +747,17 @@ pub async fn handle(ctx: &Ctx, p: &Principal, id: i64, h: &Handling) -> AppResul
         return Err(AppError::refused(
             "appraisal.not_last",
             format!("{}的评定结果为{}，不需组织处置", e.name, e.grade),
+        ));
+    }
+    if !e.handling.is_empty() {
+        return Err(AppError::refused(
+            "appraisal.handled",
+            format!(
+                "{}的组织处置已于{}记录（{}）",
+                e.name,
+                e.handled_on.map(|d| d.to_string()).unwrap_or_default(),
+                e.handling_label
+            ),
         ));
     }
     if super::handling_label(&h.handling).is_empty() {
@@ -893,7 +951,8 @@ pub async fn results_of(ctx: &Ctx, member_id: i64) -> AppResult<Vec<Result1>> {
     }))
 }
 
-/// A round the member takes part in, not yet decided, with what they still owe.
+/// A round the member takes part in: under way (with what they still owe), or decided this
+/// year or last (with their result).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = AppraisalMine)]
 pub struct Mine {
@@ -904,6 +963,8 @@ pub struct Mine {
     pub status_label: String,
     pub self_done: bool,
     pub rated: bool,
+    /// The member's result, once decided.
+    pub grade: String,
 }
 
 pub async fn mine(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Mine>> {
@@ -912,10 +973,10 @@ pub async fn mine(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Mine>> {
     };
     Ok(on_db!(&ctx.db, x => {
         let rows = sqlx::query("SELECT a.id, o.name, a.year, a.status, e.self_at, \
-                                (SELECT CAST(COUNT(*) AS BIGINT) FROM appraisal_ballots b WHERE b.appraisal_id = a.id AND b.rater_id = $1) AS rated \
+                                (SELECT CAST(COUNT(*) AS BIGINT) FROM appraisal_voters v WHERE v.appraisal_id = a.id AND v.member_id = $1) AS rated, e.grade \
                                 FROM appraisal_members e JOIN appraisals a ON a.id = e.appraisal_id JOIN orgs o ON o.id = a.org_id \
-                                WHERE e.member_id = $1 AND a.status IN ('open', 'rating') ORDER BY a.id DESC LIMIT 5")
-            .bind(me).fetch_all(x).await?;
+                                WHERE e.member_id = $1 AND (a.status IN ('open', 'rating') OR (a.status = 'decided' AND a.year >= $2)) ORDER BY a.id DESC LIMIT 5")
+            .bind(me).bind(i64::from(ctx.clock.today().year()) - 1).fetch_all(x).await?;
         rows.iter().map(|r| {
             let status = r.string("status")?;
             Ok(Mine {
@@ -926,6 +987,7 @@ pub async fn mine(ctx: &Ctx, p: &Principal) -> AppResult<Vec<Mine>> {
                 status,
                 self_done: r.opt_ts("self_at")?.is_some(),
                 rated: r.i64("rated")? > 0,
+                grade: r.string("grade")?,
             })
         }).collect::<DbResult<Vec<_>>>()?
     }))

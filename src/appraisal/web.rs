@@ -8,7 +8,9 @@ use super::store::{
 use super::Rating;
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, FieldError};
-use crate::web::{form, page_ctx, render, render_status, ApiError, AppState, Auth, PageError};
+use crate::web::{
+    form, page_ctx, render, render_status, ApiError, AppState, Auth, ClientIp, PageError,
+};
 use crate::Ctx;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -83,7 +85,12 @@ async fn board_view(
         None
     };
     let org = crate::org::store::get(&ctx.db, q.org_id.unwrap_or(p.org_id)).await?;
-    let opens = p.can(Perm::MeetingWrite) && org.kind.holds_members() && p.in_scope(&org.path);
+    // a branch's own round of this year, once opened, is reached from the list instead
+    let opened = b
+        .as_ref()
+        .is_some_and(|b| b.year == this_year(ctx) && b.rounds.iter().any(|r| r.org_id == org.id));
+    let opens =
+        p.can(Perm::MeetingWrite) && org.kind.holds_members() && p.in_scope(&org.path) && !opened;
     Ok(context! {
         b => b, mine => mine, year => year, this_year => this_year(ctx), org => org, opens => opens,
         errors => errors,
@@ -303,9 +310,20 @@ struct CodeQuery {
     code: String,
 }
 
+/// The round a code opens for `p`, guessing throttled per address as the meetings' codes.
+async fn guarded(ctx: &Ctx, p: &Principal, ip: &str, code: &str) -> Result<Appraisal, AppError> {
+    crate::web::code_attempt(ctx, ip)?;
+    let r = store::by_code(ctx, p, code).await;
+    if matches!(r, Err(AppError::NotFound(_))) {
+        crate::web::code_failed(ctx, ip);
+    }
+    r
+}
+
 async fn rate_view(
     ctx: &Ctx,
     p: &Principal,
+    ip: &str,
     code: &str,
     errors: Vec<FieldError>,
     sent: HashMap<String, String>,
@@ -313,8 +331,11 @@ async fn rate_view(
     let (a, errors) = if code.trim().is_empty() {
         (None, errors)
     } else {
-        match store::by_code(ctx, p, code).await {
+        match guarded(ctx, p, ip, code).await {
             Ok(a) => (Some(a), errors),
+            Err(e @ AppError::TooManyAttempts(_)) => {
+                (None, vec![FieldError::new("code", e.public_message())])
+            }
             Err(AppError::NotFound(_)) => (
                 None,
                 vec![FieldError::new(
@@ -357,27 +378,41 @@ async fn rate_view(
 async fn rate_form(
     State(ctx): State<AppState>,
     Auth(p): Auth,
+    ClientIp(ip): ClientIp,
     Query(q): Query<CodeQuery>,
 ) -> Result<Response, PageError> {
-    let v = rate_view(&ctx, &p, &q.code, Vec::new(), HashMap::new()).await?;
+    let v = rate_view(&ctx, &p, &ip, &q.code, Vec::new(), HashMap::new()).await?;
     Ok(render("appraisal_rate.html", page_ctx(&p, "appraisals", v)))
 }
 
 async fn rate_page(
     State(ctx): State<AppState>,
     Auth(p): Auth,
+    ClientIp(ip): ClientIp,
     axum::Form(f): axum::Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let b = Ballot {
         code: form::text(&f, "code"),
         ratings: ratings_of(&f),
     };
-    match store::rate(&ctx, &p, &b).await {
+    let r = match guarded(&ctx, &p, &ip, &b.code).await {
+        Ok(_) => store::rate(&ctx, &p, &b).await,
+        Err(e) => Err(e),
+    };
+    match r {
         Ok(a) => {
             Ok(Redirect::to(&format!("/appraisals/{}?ok=appraisal_rated", a.id)).into_response())
         }
         Err(e) if shown(&e) => {
-            let v = rate_view(&ctx, &p, &b.code, crate::web::field_errors(e, "ratings"), f).await?;
+            let v = rate_view(
+                &ctx,
+                &p,
+                &ip,
+                &b.code,
+                crate::web::field_errors(e, "ratings"),
+                f,
+            )
+            .await?;
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "appraisal_rate.html",
@@ -502,8 +537,10 @@ pub async fn api_rating(
 pub async fn api_rate(
     State(ctx): State<AppState>,
     Auth(p): Auth,
+    ClientIp(ip): ClientIp,
     Json(b): Json<Ballot>,
 ) -> Result<Json<Appraisal>, ApiError> {
+    guarded(&ctx, &p, &ip, &b.code).await?;
     Ok(Json(store::rate(&ctx, &p, &b).await?))
 }
 

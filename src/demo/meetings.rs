@@ -572,7 +572,6 @@ pub(super) async fn appraisals(
             })
             .collect();
         let opened = zone.start_of(*held) - Duration::days(14) + Duration::hours(2);
-        let cast_at = zone.start_of(*held) + Duration::hours(10);
         let aid = on_tx!(tx, c => {
             sqlx::query("INSERT INTO appraisals (org_id, year, status, meeting_id, decided_on, rules_json, created_at) VALUES ($1, $2, 'decided', $3, $4, '{}', $5) RETURNING id")
                 .bind(*org).bind(i64::from(held.year())).bind(*mid).bind(*held).bind(opened).fetch_one(&mut *c).await?.i64("id")?
@@ -585,10 +584,14 @@ pub(super) async fn appraisals(
                 1 | 2 => "paper",
                 _ => "code",
             };
-            let who = (via == "code").then_some(*rater);
-            let bid = on_tx!(tx, c => {
-                sqlx::query("INSERT INTO appraisal_ballots (appraisal_id, rater_id, via, cast_at) VALUES ($1, $2, $3, $4) RETURNING id")
-                    .bind(aid).bind(who).bind(via).bind(cast_at).fetch_one(&mut *c).await?.i64("id")?
+            let bid = (rng.gen::<u64>() >> 2) as i64 + 1;
+            on_tx!(tx, c => {
+                if via == "code" {
+                    sqlx::query("INSERT INTO appraisal_voters (appraisal_id, member_id) VALUES ($1, $2)")
+                        .bind(aid).bind(*rater).execute(&mut *c).await?;
+                }
+                sqlx::query("INSERT INTO appraisal_ballots (id, appraisal_id, via) VALUES ($1, $2, $3)")
+                    .bind(bid).bind(aid).bind(via).execute(&mut *c).await?;
             });
             for (ti, (target, _)) in roll.iter().enumerate() {
                 if ti == ri && via == "code" {
@@ -640,8 +643,8 @@ pub(super) async fn appraisals(
                 ("", "", None)
             };
             on_tx!(tx, c => {
-                sqlx::query("INSERT INTO appraisal_members (appraisal_id, member_id, name, self_text, self_grade, self_at, committee_grade, score, grade, grade_note, handling, handling_note, handled_on) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+                sqlx::query("INSERT INTO appraisal_members (appraisal_id, member_id, name, self_text, self_grade, self_at, self_by, committee_grade, score, grade, grade_note, handling, handling_note, handled_on) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'member', $7, $8, $9, $10, $11, $12, $13)")
                     .bind(aid).bind(*id).bind(name).bind(text).bind(own).bind(opened + Duration::days(3)).bind(committee)
                     .bind(o.total).bind(&o.grade).bind(&o.note).bind(handling).bind(note).bind(on)
                     .execute(&mut *c).await?;

@@ -167,6 +167,8 @@ pub struct MeetingRules {
     /// rating in it gives, and what it leads to. The first is capped by the share below; the
     /// last needs organisational handling.
     pub appraisal_grades: Vec<AppraisalGrade>,
+    /// The 评定 needs 民主测评 ballots from at least this share of the roll (‰; 0: none).
+    pub appraisal_min_ballots_permille: i64,
     /// At most this share of a branch's roll is graded in the first grade (优秀).
     #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
     pub appraisal_excellent_share: crate::rules::Ratio,
@@ -230,6 +232,7 @@ impl Default for MeetingRules {
                 ),
             ],
             appraisal_excellent_share: [1, 3],
+            appraisal_min_ballots_permille: 500,
         }
     }
 }
@@ -315,6 +318,9 @@ impl crate::rules::RuleKind for MeetingRules {
             || g.last().is_some_and(|x| x.min != 0)
         {
             return Err("民主评议等次至少两档，名称不能为空，最低分和测评分值在0至100之间、从高到低，末档最低分为0".into());
+        }
+        if !(0..=1000).contains(&self.appraisal_min_ballots_permille) {
+            return Err("民主评议评定所需测评票比例须在0‰至1000‰之间".into());
         }
         let [n, d] = self.appraisal_excellent_share;
         if n < 0 || d <= 0 || n > d {

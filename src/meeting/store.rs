@@ -745,6 +745,17 @@ pub async fn cancel(ctx: &Ctx, p: &Principal, id: i64, reason: &str) -> AppResul
     if !(1..=500).contains(&reason.chars().count()) {
         return Err(AppError::field("reason", "请填写取消原因（500字以内）"));
     }
+    // a sitting a 民主评议 was decided at stays on record as held
+    let decided_at = on_db!(&ctx.db, x => {
+        sqlx::query("SELECT year FROM appraisals WHERE meeting_id = $1 AND status = 'decided'").bind(id).fetch_optional(x).await?
+            .map(|r| r.i64("year")).transpose()?
+    });
+    if let Some(year) = decided_at {
+        return Err(AppError::refused(
+            "meeting.appraisal_decided",
+            format!("本次会议已作出{year}年度民主评议评定，不能取消"),
+        ));
+    }
     let mut tx = ctx.db.begin().await?;
     let n = on_tx!(&mut tx, x => {
         sqlx::query("UPDATE meetings SET status = 'cancelled', sign_code = NULL, cancel_reason = $1, version = version + 1 WHERE id = $2 AND version = $3")

@@ -456,7 +456,7 @@ pub fn convert_in(
                 if at_or_above > allowed {
                     gi = 1;
                     note = format!(
-                        "{what}达到{top}分数线，超出{top}比例（{sn}/{sd}，本支部至多{allowed}名）"
+                        "{what}达到{top}分数线，但名次（含并列）超出{top}比例（{sn}/{sd}，本支部至多{allowed}名）"
                     );
                 }
             }

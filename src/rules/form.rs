@@ -361,6 +361,12 @@ pub const LABELS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "meeting",
+        "appraisal_min_ballots_permille",
+        "民主评议：评定前收回的测评票不少于参评人数",
+        "‰",
+    ),
+    (
+        "meeting",
         "appraisal_excellent_share",
         "民主评议优秀等次最多占参评党员比例",
         "",

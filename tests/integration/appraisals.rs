@@ -59,8 +59,16 @@ async fn a_branch_runs_its_appraisal_round_from_self_assessment_to_handling() {
         let long = "一年来认真学习党的理论，按时参加组织生活，带头参与村里环境整治和防汛工作。";
         let bad = app.api(&m0, "POST", &format!("/api/v1/appraisals/{id}/self"), Some(own(long, "良好"))).await;
         assert_eq!(fields(&bad.1), ["grade"], "{bad:?}");
+        let ghost = format!("{}好", "\u{200B}".repeat(30));
+        let bad = app.api(&m0, "POST", &format!("/api/v1/appraisals/{id}/self"), Some(own(&ghost, "优秀"))).await;
+        assert_eq!(fields(&bad.1), ["text"], "invisible characters are not text: {bad:?}");
         let a = ok(app.api(&m0, "POST", &format!("/api/v1/appraisals/{id}/self"), Some(own(long, "优秀"))).await);
         assert_eq!(a["roll"].as_array().map(Vec::len), Some(1), "a member sees their own line only");
+        assert_eq!(a["roll_size"], 6);
+        // the secretary never overwrites what a member wrote
+        let mut over = own(long, "合格");
+        over["member_id"] = json!(ms[0]);
+        refused(app.api(&sec, "POST", &format!("/api/v1/appraisals/{id}/self"), Some(over)).await, "appraisal.self_written");
         // a member cannot write another's; the secretary enters one from paper
         let mut other = own(long, "合格");
         other["member_id"] = json!(ms[1]);
@@ -93,6 +101,16 @@ async fn a_branch_runs_its_appraisal_round_from_self_assessment_to_handling() {
         assert!(wb.to_string().contains("参加2026年度民主测评"), "{wb}");
         ok(app.api(&m0, "POST", "/api/v1/appraisals/rate", Some(ballot(Some(0), &code))).await);
         refused(app.api(&m0, "POST", "/api/v1/appraisals/rate", Some(ballot(Some(0), &code))).await, "appraisal.rated");
+        // while ballots come in, nobody sees how anyone was rated (a refreshed tally would
+        // tell who gave what)
+        let a = ok(app.api(&sec, "GET", &format!("/api/v1/appraisals/{id}"), None).await);
+        assert!(line(&a, ms[5])["peer_score"].is_null() && line(&a, ms[5])["comments"].as_array().is_some_and(Vec::is_empty), "{a}");
+        assert!(line(&a, ms[5]).get("rated_count").is_none(), "counts are never shown");
+        // the 评定 waits for ballots from half of the roll (one of six so far)
+        let first = json!({"org_id": br, "kinds": ["assembly"], "held_on": "2026-12-03", "starts": "09:00", "ends": "11:00", "place": "村委会"});
+        let early = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(first)).await)["id"].as_i64().expect("id");
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{early}/notify"), None).await);
+        refused(app.api(&sec, "POST", &format!("/api/v1/appraisals/{id}/decision"), Some(json!({"meeting_id": early, "grades": []}))).await, "appraisal.few_ballots");
         let wb = ok(app.api(&m0, "GET", "/api/v1/workbench", None).await);
         assert!(!wb.to_string().contains("参加2026年度民主测评"), "{wb}");
         // paper ballots: the whole roll, never more ballots than members
@@ -104,14 +122,21 @@ async fn a_branch_runs_its_appraisal_round_from_self_assessment_to_handling() {
         let a = ok(app.api(&sec, "GET", &format!("/api/v1/appraisals/{id}"), None).await);
         assert_eq!(a["ballots"], 6);
         assert_eq!(a["paper_ballots"], 5);
-        assert_eq!(line(&a, ms[5])["comments"].as_array().map(Vec::len), Some(1));
-        assert_eq!(line(&a, ms[1])["peer_score"], 1000);
 
         // 评定 at a held sitting of the branch
         let sitting = |day: &str, kinds: Value| json!({"org_id": br, "kinds": kinds, "held_on": day, "starts": "09:00", "ends": "11:00", "place": "村委会"});
         let later = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(sitting("2026-12-05", json!(["assembly"])))).await)["id"].as_i64().expect("id");
         let theme = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(sitting("2026-12-03", json!(["theme_day"])))).await)["id"].as_i64().expect("id");
         let held = ok(app.api(&sec, "POST", "/api/v1/meetings", Some(sitting("2026-12-03", json!(["assembly"])))).await)["id"].as_i64().expect("id");
+        // only planned: no roll, not held yet
+        let bad = app.api(&sec, "POST", &format!("/api/v1/appraisals/{id}/decision"), Some(json!({"meeting_id": held, "grades": []}))).await;
+        assert_eq!(fields(&bad.1), ["meeting_id"], "{bad:?}");
+        ok(app.api(&sec, "POST", &format!("/api/v1/meetings/{held}/notify"), None).await);
+        // a sitting before the round was opened
+        app.exec(&format!("UPDATE appraisals SET created_at = '2026-12-04T00:00:00Z' WHERE id = {id}")).await;
+        let bad = app.api(&sec, "POST", &format!("/api/v1/appraisals/{id}/decision"), Some(json!({"meeting_id": held, "grades": []}))).await;
+        assert_eq!(fields(&bad.1), ["meeting_id"], "{bad:?}");
+        app.exec(&format!("UPDATE appraisals SET created_at = '2026-12-03T01:00:00Z' WHERE id = {id}")).await;
         // the committee: 4 优秀, 2 and 3 合格, 1 合格, 5 不合格, 0 合格
         let decide = |mid: i64, g2: &str| json!({"meeting_id": mid, "grades": [
             {"member_id": ms[0], "grade": "合格"}, {"member_id": ms[1], "grade": "合格"}, {"member_id": ms[2], "grade": g2},
@@ -125,6 +150,10 @@ async fn a_branch_runs_its_appraisal_round_from_self_assessment_to_handling() {
         let a = ok(app.api(&sec, "POST", &format!("/api/v1/appraisals/{id}/decision"), Some(decide(held, "合格"))).await);
         assert_eq!(a["status"], "decided");
         assert!(a["rate_code"].is_null());
+        assert_eq!(line(&a, ms[5])["comments"].as_array().map(Vec::len), Some(1));
+        assert_eq!(line(&a, ms[1])["peer_score"], 1000);
+        // the sitting stays held
+        refused(app.api(&sec, "POST", &format!("/api/v1/meetings/{held}/cancel"), Some(json!({"reason": "改期"}))).await, "meeting.appraisal_decided");
         // 0: 20% × 100 + 50% × 80 + 30% × 80 = 84.0; 1: 16 + 50 + 24 = 90.0
         // 2, 3 (no self-assessment): (50% × 100 + 30% × 80) / 80% = 92.5; 4: 100; 5: 0
         let got: Vec<(i64, String)> = ms.iter().map(|m| { let l = line(&a, *m); (l["score"].as_i64().unwrap_or(-1), l["grade"].as_str().unwrap_or("").to_string()) }).collect();
@@ -150,6 +179,7 @@ async fn a_branch_runs_its_appraisal_round_from_self_assessment_to_handling() {
         let bad = app.api(&sec, "POST", &format!("/api/v1/appraisals/{id}/handling"), Some(h(ms[5], "correct", " "))).await;
         assert_eq!(fields(&bad.1), ["note"], "{bad:?}");
         ok(app.api(&sec, "POST", &format!("/api/v1/appraisals/{id}/handling"), Some(h(ms[5], "correct", "支委会谈话，限期三个月改正，每月汇报思想"))).await);
+        refused(app.api(&county, "POST", &format!("/api/v1/appraisals/{id}/handling"), Some(h(ms[5], "expel", "改写"))).await, "appraisal.handled");
         let wb = ok(app.api(&sec, "GET", "/api/v1/workbench", None).await);
         assert!(!wb.to_string().contains("不合格党员待记录组织处置"), "{wb}");
 
