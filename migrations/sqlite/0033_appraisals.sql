@@ -49,6 +49,8 @@ CREATE TABLE appraisal_members (
     PRIMARY KEY (appraisal_id, member_id)
 );
 CREATE INDEX appraisal_members_member ON appraisal_members (member_id);
+-- 工作台: the members in the last grade whose handling is not recorded
+CREATE INDEX appraisal_members_due ON appraisal_members (grade, handling);
 
 -- Who has cast their 民主测评 ballot by code (once each); kept apart from the ballots, which
 -- name nobody: a ballot's id is random and it has no time, so neither its order nor its

@@ -846,8 +846,9 @@ pub struct Board {
     pub grade_names: Vec<String>,
     pub totals: Vec<i64>,
     pub rounds: Vec<Row>,
-    /// Branches of the subtree and those with a round decided.
+    /// Branches of the subtree, those with a round opened (not cancelled) and decided.
     pub branches: i64,
+    pub started: i64,
     pub decided: i64,
 }
 
@@ -865,7 +866,7 @@ pub async fn board(ctx: &Ctx, p: &Principal, org_id: Option<i64>, year: i64) -> 
         .collect();
     let last = names.last().cloned().unwrap_or_default();
     let hi = path_upper(&org.path);
-    let (mut rounds, counts, branches) = on_db!(&ctx.db, x => {
+    let (mut rounds, counts, branches, started, decided) = on_db!(&ctx.db, x => {
         let rows = sqlx::query("SELECT a.id, a.org_id, o.name, a.status, a.decided_on, \
                                 (SELECT CAST(COUNT(*) AS BIGINT) FROM appraisal_members e WHERE e.appraisal_id = a.id) AS roll, \
                                 (SELECT CAST(COUNT(*) AS BIGINT) FROM appraisal_ballots b WHERE b.appraisal_id = a.id) AS ballots \
@@ -894,7 +895,11 @@ pub async fn board(ctx: &Ctx, p: &Principal, org_id: Option<i64>, year: i64) -> 
             .collect::<DbResult<Vec<_>>>()?;
         let branches = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM orgs WHERE path >= $1 AND path < $2 AND kind IN ('branch', 'joint_branch') AND dissolved_at IS NULL")
             .bind(&org.path).bind(&hi).fetch_one(x).await?.i64("n")?;
-        (rounds, counts, branches)
+        // counted whole (the list above stops at 2000)
+        let c = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS started, CAST(COALESCE(SUM(CASE WHEN a.status = 'decided' THEN 1 ELSE 0 END), 0) AS BIGINT) AS decided \
+                             FROM appraisals a JOIN orgs o ON o.id = a.org_id WHERE o.path >= $1 AND o.path < $2 AND a.year = $3 AND a.status <> 'cancelled'")
+            .bind(&org.path).bind(&hi).bind(year).fetch_one(x).await?;
+        (rounds, counts, branches, c.i64("started")?, c.i64("decided")?)
     });
     let mut totals = vec![0; names.len()];
     for (aid, grade, handling, n) in counts {
@@ -909,7 +914,6 @@ pub async fn board(ctx: &Ctx, p: &Principal, org_id: Option<i64>, year: i64) -> 
             }
         }
     }
-    let decided = rounds.iter().filter(|r| r.status == "decided").count() as i64;
     Ok(Board {
         org_id: org.id,
         org_name: org.name,
@@ -918,6 +922,7 @@ pub async fn board(ctx: &Ctx, p: &Principal, org_id: Option<i64>, year: i64) -> 
         totals,
         rounds,
         branches,
+        started,
         decided,
     })
 }
@@ -1006,21 +1011,19 @@ pub async fn pending(ctx: &Ctx, p: &Principal) -> AppResult<Vec<(i64, String, St
         .map(|g| g.name.clone())
         .unwrap_or_default();
     Ok(on_db!(&ctx.db, x => {
-        let rows = sqlx::query("SELECT a.id, o.name, a.status, \
-                                (SELECT CAST(COUNT(*) AS BIGINT) FROM appraisal_members e WHERE e.appraisal_id = a.id AND e.grade <> '' AND e.handling = '' \
-                                   AND e.grade = $4) AS unhandled \
-                                FROM appraisals a JOIN orgs o ON o.id = a.org_id \
-                                WHERE o.path >= $1 AND o.path < $2 AND a.year >= $3 AND a.status IN ('open', 'rating', 'decided') ORDER BY a.id LIMIT 200")
-            .bind(&own.path).bind(&hi).bind(year - 1)
-            .bind(&last)
-            .fetch_all(x).await?;
-        let mut out = Vec::new();
+        // rounds under way, then the few members in the last grade without handling (by the
+        // grade index: a year of decided rounds is never read whole)
+        let rows = sqlx::query("SELECT a.id, o.name, a.status FROM appraisals a JOIN orgs o ON o.id = a.org_id \
+                                WHERE o.path >= $1 AND o.path < $2 AND a.year >= $3 AND a.status IN ('open', 'rating') ORDER BY a.id LIMIT 100")
+            .bind(&own.path).bind(&hi).bind(year - 1).fetch_all(x).await?;
+        let mut out = rows.iter().map(|r| Ok((r.i64("id")?, r.string("name")?, r.string("status")?, 0)))
+            .collect::<DbResult<Vec<_>>>()?;
+        let rows = sqlx::query("SELECT a.id, o.name, CAST(COUNT(*) AS BIGINT) AS n FROM appraisal_members e JOIN appraisals a ON a.id = e.appraisal_id JOIN orgs o ON o.id = a.org_id \
+                                WHERE e.grade = $4 AND e.handling = '' AND a.status = 'decided' AND a.year >= $3 AND o.path >= $1 AND o.path < $2 \
+                                GROUP BY a.id, o.name ORDER BY a.id LIMIT 100")
+            .bind(&own.path).bind(&hi).bind(year - 1).bind(&last).fetch_all(x).await?;
         for r in rows {
-            let status = r.string("status")?;
-            let n = r.i64("unhandled")?;
-            if status != "decided" || n > 0 {
-                out.push((r.i64("id")?, r.string("name")?, status, n));
-            }
+            out.push((r.i64("id")?, r.string("name")?, "decided".to_string(), r.i64("n")?));
         }
         out
     }))

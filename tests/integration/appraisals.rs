@@ -195,6 +195,7 @@ async fn a_branch_runs_its_appraisal_round_from_self_assessment_to_handling() {
         let b = ok(app.api(&county, "GET", "/api/v1/appraisals?year=2026", None).await);
         assert_eq!(b["totals"], json!([1, 4, 0, 1]), "{b}");
         assert_eq!(b["decided"], 1);
+        assert_eq!(b["started"], 1);
 
         // the pages render
         let (web, csrf) = app.browser("county_web", p.counties[0], "org_staff").await;
