@@ -25,13 +25,9 @@ pub struct Entry {
     /// `member` (their own) or `secretary` (entered from paper).
     pub self_by: String,
     /// The mean of the ratings received (民主测评), in tenths of a point, once decided. How many
-    /// ratings and of which grade are never shown: a member rated by everyone but themselves
+    /// ratings and of which grade are never kept: a member rated by everyone but themselves
     /// would stand out as one who rated by code.
-    #[serde(skip)]
-    pub rated_count: i64,
     pub peer_score: Option<i64>,
-    #[serde(skip)]
-    pub rated_by_grade: Vec<(String, i64)>,
     /// 党员互评 comments received, without their authors (only for those who run the round).
     pub comments: Vec<String>,
     pub committee_grade: String,
@@ -130,7 +126,7 @@ const HEAD: &str = "SELECT a.id, a.org_id, o.name AS org_name, o.path AS org_pat
 
 pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Appraisal> {
     let sql = format!("{HEAD} WHERE a.id = $1");
-    let mut a = on_db!(&ctx.db, x => {
+    let (mut a, received) = on_db!(&ctx.db, x => {
         let Some(r) = sqlx::query(&sql).bind(id).fetch_optional(x).await? else {
             return Err(AppError::NotFound("民主评议"));
         };
@@ -170,9 +166,7 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Appraisal> {
                 self_grade: r.string("self_grade")?,
                 self_at: r.opt_ts("self_at")?,
                 self_by: r.string("self_by")?,
-                rated_count: 0,
                 peer_score: None,
-                rated_by_grade: Vec::new(),
                 comments: Vec::new(),
                 committee_grade: r.string("committee_grade")?,
                 score: r.opt_i64("score")?,
@@ -185,41 +179,27 @@ pub async fn load(ctx: &Ctx, id: i64) -> AppResult<Appraisal> {
                 handled_on: r.opt_date("handled_on")?,
             });
         }
+        // the grades each member received (in the roll's order), read only for their mean
+        let mut received: Vec<Vec<String>> = vec![Vec::new(); a.roll.len()];
         let rows = sqlx::query("SELECT member_id, grade, comment FROM appraisal_ratings WHERE appraisal_id = $1 ORDER BY ballot_id")
             .bind(id).fetch_all(x).await?;
         for r in rows {
             let mid = r.i64("member_id")?;
-            if let Some(e) = a.roll.iter_mut().find(|e| e.member_id == mid) {
-                let g = r.string("grade")?;
-                match e.rated_by_grade.iter_mut().find(|(n, _)| *n == g) {
-                    Some(c) => c.1 += 1,
-                    None => e.rated_by_grade.push((g, 1)),
-                }
+            if let Some(i) = a.roll.iter().position(|e| e.member_id == mid) {
+                received[i].push(r.string("grade")?);
                 let c = r.string("comment")?;
                 if !c.trim().is_empty() {
-                    e.comments.push(c);
+                    a.roll[i].comments.push(c);
                 }
             }
         }
-        a
+        (a, received)
     });
     a.roll_size = a.roll.len() as i64;
     let rules = crate::meeting::store::rules_at(ctx, &a.org_path).await?;
-    for e in &mut a.roll {
-        e.rated_count = e.rated_by_grade.iter().map(|x| x.1).sum();
-        let given: Vec<&str> = e
-            .rated_by_grade
-            .iter()
-            .flat_map(|(g, n)| std::iter::repeat_n(g.as_str(), *n as usize))
-            .collect();
+    for (e, got) in a.roll.iter_mut().zip(&received) {
+        let given: Vec<&str> = got.iter().map(String::as_str).collect();
         e.peer_score = super::parts("", &given, "", &rules)[1];
-        e.rated_by_grade.sort_by_key(|(g, _)| {
-            rules
-                .appraisal_grades
-                .iter()
-                .position(|x| x.name == *g)
-                .unwrap_or(usize::MAX)
-        });
         e.outcome = rules
             .appraisal_grades
             .iter()
@@ -253,19 +233,14 @@ pub async fn open(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Appraisal> {
     if a.status != "decided" {
         // while ballots come in, a tally refreshed after each would tell who gave what
         for e in &mut a.roll {
-            e.rated_by_grade.clear();
             e.comments.clear();
-            e.rated_count = 0;
             e.peer_score = None;
         }
     }
     if !staff {
         a.roll.retain(|e| Some(e.member_id) == p.member_id);
-        for e in &mut a.roll {
-            // their own result with the comments about them, never who rated how
-            e.rated_by_grade.clear();
-            e.rated_count = 0;
-            if a.status != "decided" {
+        if a.status != "decided" {
+            for e in &mut a.roll {
                 e.committee_grade.clear();
             }
         }
@@ -328,18 +303,15 @@ async fn audit_it(
 
 /// The branch, when `p` runs its meetings: a branch (not a 党小组) in `p`'s subtree.
 async fn branch(ctx: &Ctx, p: &Principal, org_id: i64) -> AppResult<Org> {
-    let org = crate::org::store::find(&ctx.db, org_id)
-        .await?
-        .filter(|o| p.in_scope(&o.path))
-        .ok_or(AppError::NotFound("党组织"))?;
-    p.authorize(Perm::MeetingWrite, Some(&org.path))?;
-    if !org.kind.holds_members() {
-        return Err(AppError::refused(
-            "appraisal.not_a_branch",
-            format!("“{}”不是党支部，民主评议由党支部组织", org.name),
-        ));
-    }
-    Ok(org)
+    crate::meeting::store::branch_of(
+        ctx,
+        p,
+        org_id,
+        Perm::MeetingWrite,
+        "appraisal.not_a_branch",
+        "，民主评议由党支部组织",
+    )
+    .await
 }
 
 /// Opens a branch's round for a year (this year, or last year's until the end of March): the
@@ -671,11 +643,8 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: i64, d: &Decision) -> AppResul
             .find(|c| c.0 == e.member_id)
             .map(|c| c.1.as_str())
             .unwrap_or("");
-        let parts = [
-            super::parts(&e.self_grade, &[], "", &rules)[0],
-            e.peer_score,
-            super::parts("", &[], cg, &rules)[2],
-        ];
+        let mut parts = super::parts(&e.self_grade, &[], cg, &rules);
+        parts[1] = e.peer_score;
         match super::weighted(parts, &rules) {
             Some(s) => scores.push((e.member_id, s)),
             None => none.push(e.name.as_str()),

@@ -189,18 +189,15 @@ async fn managed(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Election> {
 
 /// The branch, when `p` runs its meetings: a branch (not a 党小组) in `p`'s subtree.
 async fn branch(ctx: &Ctx, p: &Principal, org_id: i64) -> AppResult<Org> {
-    let org = crate::org::store::find(&ctx.db, org_id)
-        .await?
-        .filter(|o| p.in_scope(&o.path))
-        .ok_or(AppError::NotFound("党组织"))?;
-    p.authorize(Perm::MeetingWrite, Some(&org.path))?;
-    if !org.kind.holds_members() {
-        return Err(AppError::refused(
-            "election.not_a_branch",
-            format!("“{}”不是党支部，不在此选举支部委员会", org.name),
-        ));
-    }
-    Ok(org)
+    crate::meeting::store::branch_of(
+        ctx,
+        p,
+        org_id,
+        Perm::MeetingWrite,
+        "election.not_a_branch",
+        "，不在此选举支部委员会",
+    )
+    .await
 }
 
 /// The branch's full members with voting rights (the electorate and who may stand).
@@ -422,12 +419,8 @@ pub async fn record(ctx: &Ctx, p: &Principal, id: i64, input: &Count) -> AppResu
     if input.ballots_returned < 1 {
         return Err(AppError::field("ballots_returned", "请填写收回的选票数"));
     }
-    let expected = m.attendance.iter().filter(|a| a.voting).count() as i64;
-    let present = m
-        .attendance
-        .iter()
-        .filter(|a| a.voting && a.status == "present")
-        .count() as i64;
+    let roll = m.roll_now();
+    let (expected, present) = (roll.voting_expected, roll.voting_present);
     super::check_present(expected, present, &rules)?;
     let mut candidates = e.candidates.clone();
     for (i, v) in input.votes.iter().enumerate() {

@@ -221,13 +221,8 @@ async fn detail_view(
     let roll = match e.meeting_id {
         Some(mid) if e.status == "prepared" => {
             let m = crate::meeting::store::load(ctx, mid).await?;
-            let expected = m.attendance.iter().filter(|a| a.voting).count();
-            let present = m
-                .attendance
-                .iter()
-                .filter(|a| a.voting && a.status == "present")
-                .count();
-            Some((m.status, expected, present))
+            let roll = m.roll_now();
+            Some((m.status, roll.voting_expected, roll.voting_present))
         }
         _ => None,
     };

@@ -331,11 +331,7 @@ pub async fn open(ctx: &Ctx, p: &Principal, id: i64) -> AppResult<Meeting> {
 
 /// The organisation a sitting is held by: a branch or a 党小组 inside `p`'s subtree.
 async fn holder_org(ctx: &Ctx, p: &Principal, org_id: i64) -> AppResult<Org> {
-    let org = crate::org::store::find(&ctx.db, org_id)
-        .await?
-        .filter(|o| p.in_scope(&o.path))
-        .ok_or(AppError::NotFound("党组织"))?;
-    p.authorize(Perm::MeetingWrite, Some(&org.path))?;
+    let org = scoped_org(ctx, p, org_id, Perm::MeetingWrite).await?;
     if !org.kind.holds_members() && org.kind != crate::org::OrgKind::Group {
         return Err(AppError::refused(
             "meeting.not_a_branch",
@@ -343,6 +339,51 @@ async fn holder_org(ctx: &Ctx, p: &Principal, org_id: i64) -> AppResult<Org> {
         ));
     }
     Ok(org)
+}
+
+/// An organisation in `p`'s subtree (else not found) on which `p` holds `perm`.
+async fn scoped_org(ctx: &Ctx, p: &Principal, org_id: i64, perm: Perm) -> AppResult<Org> {
+    let org = crate::org::store::find(&ctx.db, org_id)
+        .await?
+        .filter(|o| p.in_scope(&o.path))
+        .ok_or(AppError::NotFound("党组织"))?;
+    p.authorize(perm, Some(&org.path))?;
+    Ok(org)
+}
+
+/// The branch (not a 党小组) on which `p` holds `perm`, for the branch-only parts of
+/// organisational life (elections, talks, 民主评议); another kind is refused with `code`,
+/// the message saying why after the organisation's name.
+pub async fn branch_of(
+    ctx: &Ctx,
+    p: &Principal,
+    org_id: i64,
+    perm: Perm,
+    code: &'static str,
+    why: &str,
+) -> AppResult<Org> {
+    let org = scoped_org(ctx, p, org_id, perm).await?;
+    if !org.kind.holds_members() {
+        return Err(AppError::refused(
+            code,
+            format!("“{}”不是党支部{why}", org.name),
+        ));
+    }
+    Ok(org)
+}
+
+impl Meeting {
+    /// The sitting's roll as its attendance stands: expected and present, all and voting.
+    pub fn roll_now(&self) -> Roll {
+        let count =
+            |f: &dyn Fn(&Attendee) -> bool| self.attendance.iter().filter(|a| f(a)).count() as i64;
+        Roll {
+            expected: self.attendance.len() as i64,
+            present: count(&|a| a.status == "present"),
+            voting_expected: count(&|a| a.voting),
+            voting_present: count(&|a| a.voting && a.status == "present"),
+        }
+    }
 }
 
 fn hhmm(s: &str, field: &str, default: &str) -> AppResult<NaiveTime> {
@@ -1304,21 +1345,8 @@ pub async fn file(ctx: &Ctx, p: &Principal, id: i64, input: &Minutes) -> AppResu
         }
     }
     c.finish()?;
-    let present = m
-        .attendance
-        .iter()
-        .filter(|a| a.status == "present")
-        .count() as i64;
-    let roll = Roll {
-        expected: m.attendance.len() as i64,
-        present,
-        voting_expected: m.attendance.iter().filter(|a| a.voting).count() as i64,
-        voting_present: m
-            .attendance
-            .iter()
-            .filter(|a| a.voting && a.status == "present")
-            .count() as i64,
-    };
+    let roll = m.roll_now();
+    let present = roll.present;
     if roll.present == 0 {
         return Err(AppError::refused(
             "meeting.nobody_present",

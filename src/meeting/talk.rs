@@ -61,18 +61,7 @@ pub struct Talks {
 }
 
 async fn branch(ctx: &Ctx, p: &Principal, org_id: i64, perm: Perm) -> AppResult<crate::org::Org> {
-    let org = crate::org::store::find(&ctx.db, org_id)
-        .await?
-        .filter(|o| p.in_scope(&o.path))
-        .ok_or(AppError::NotFound("党组织"))?;
-    p.authorize(perm, Some(&org.path))?;
-    if !org.kind.holds_members() {
-        return Err(AppError::refused(
-            "talk.not_a_branch",
-            format!("“{}”不是党支部", org.name),
-        ));
-    }
-    Ok(org)
+    super::store::branch_of(ctx, p, org_id, perm, "talk.not_a_branch", "").await
 }
 
 async fn committee_ids(ctx: &Ctx, org_id: i64) -> AppResult<Vec<i64>> {

@@ -892,12 +892,8 @@ async fn with_sitting(
     let mut out = input.clone();
     out.done_on = Some(m.held_on);
     let mut v = out.votes.unwrap_or_default();
-    v.entitled = m.attendance.iter().filter(|a| a.voting).count() as i64;
-    v.present = m
-        .attendance
-        .iter()
-        .filter(|a| a.voting && a.status == "present")
-        .count() as i64;
+    let roll = m.roll_now();
+    (v.entitled, v.present) = (roll.voting_expected, roll.voting_present);
     out.votes = Some(v);
     Ok(out)
 }
